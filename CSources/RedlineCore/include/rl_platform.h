@@ -1,0 +1,26 @@
+/*
+ * rl_platform.h - compiler and cache-line helpers shared by every Redline header.
+ *
+ * Hot operations are RL_INLINE in their headers so that both C strategies and
+ * Swift (in release builds) inline them with no call. Init, destroy and I/O live
+ * in the .c files.
+ */
+#ifndef RL_PLATFORM_H
+#define RL_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+
+/* Don't use 'static inline' directly in Redline headers: use RL_INLINE. */
+#define RL_INLINE static inline __attribute__((always_inline))
+
+/* One x86-64 / arm64 cache line. Shared data owned by different threads is
+ * padded to this so that two writers never share a line. */
+#define RL_CACHE_LINE 64
+
+#define RL_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#endif /* RL_PLATFORM_H */

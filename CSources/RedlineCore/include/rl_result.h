@@ -1,0 +1,38 @@
+/*
+ * rl_result.h - the one closed set of hot-path result codes.
+ *
+ * Hot-path functions return rl_result_t; setup and I/O return -errno.
+ * The Swift side maps both into RedlineError in one place
+ * (Sources/Redline/Errors/RedlineError.swift). Values are stable: they are
+ * written to metrics labels and, later, to the journal. Append only.
+ */
+#ifndef RL_RESULT_H
+#define RL_RESULT_H
+
+#include "rl_platform.h"
+
+typedef enum rl_result {
+    RL_OK = 0,
+    /* Ring results. */
+    RL_FULL = 1,                       /* ring has no free slot; nothing was written */
+    RL_EMPTY = 2,                      /* ring has nothing to read */
+    /* Pre-order check results: the order is blocked. */
+    RL_FROZEN = 10,                    /* trading state is not ACTIVE */
+    RL_REJECT_INVALID_QTY = 11,        /* NaN, infinite, zero or negative quantity */
+    RL_REJECT_INVALID_PRICE = 12,      /* NaN, infinite, zero or negative price */
+    RL_REJECT_UNKNOWN_SYMBOL = 13,     /* symbol id was never registered */
+    RL_REJECT_OVERFLOW = 14,           /* fixed-point arithmetic would overflow */
+    RL_REJECT_SYMBOL_LIMIT = 15,       /* symbol's worst-case inventory > its limit */
+    RL_REJECT_TOTAL_LIMIT = 16,        /* book's worst-case exposure > maxTotalNotional */
+    RL_REJECT_INVALID_SIDE = 17,       /* side is neither BUY nor SELL */
+} rl_result_t;
+
+/* Number of distinct codes a blocked-by-reason counter array needs. */
+#define RL_RESULT_SLOTS 18
+
+typedef enum rl_side {
+    RL_SIDE_BUY = 0,
+    RL_SIDE_SELL = 1,
+} rl_side_t;
+
+#endif /* RL_RESULT_H */

@@ -1,0 +1,139 @@
+/*
+ * rl_spsc.h - single-producer single-consumer ring of rl_event_t.
+ *
+ * Positions only grow (uint64), and map to slots with `& mask`, so capacity
+ * is a power of two and full/empty never need a spare slot.
+ *
+ * Producer and consumer fields sit on separate cache lines. Each side keeps a
+ * cached copy of the other's position and re-reads the shared one only when
+ * the cache says full (producer) or empty (consumer); that keeps coherency
+ * traffic to one line transfer per batch rather than per event.
+ *
+ * Ordering recipe: load your own position relaxed; load the other side's with
+ * acquire; publish yours with release.
+ *
+ * A full ring returns RL_FULL and writes nothing: the caller decides whether to
+ * spin, drain or fail. Nothing is ever dropped silently.
+ */
+#ifndef RL_SPSC_H
+#define RL_SPSC_H
+
+#include "rl_platform.h"
+#include "rl_result.h"
+#include "rl_events.h"
+
+typedef struct rl_spsc {
+    /* Owned by the producer. */
+    _Alignas(RL_CACHE_LINE) _Atomic uint64_t tail;  /* next position to write */
+    uint64_t head_cache;                             /* producer's last view of head */
+    _Atomic uint64_t full_count;                     /* pushes refused with RL_FULL */
+    /* Owned by the consumer. */
+    _Alignas(RL_CACHE_LINE) _Atomic uint64_t head;  /* next position to read */
+    uint64_t tail_cache;                             /* consumer's last view of tail */
+    /* Read-only after rl_spsc_create: shared by both without contention. */
+    _Alignas(RL_CACHE_LINE) uint64_t capacity;
+    uint64_t mask;
+    rl_event_t *slots;
+} rl_spsc_t;
+
+_Static_assert(offsetof(rl_spsc_t, tail) % RL_CACHE_LINE == 0, "producer group starts a line");
+_Static_assert(offsetof(rl_spsc_t, head) % RL_CACHE_LINE == 0, "consumer group starts a line");
+_Static_assert(offsetof(rl_spsc_t, head) - offsetof(rl_spsc_t, tail) >= RL_CACHE_LINE, "producer and consumer never share a line");
+_Static_assert(offsetof(rl_spsc_t, capacity) - offsetof(rl_spsc_t, head) >= RL_CACHE_LINE, "read-only group is apart from the consumer");
+
+/* Create a ring of `capacity` events (a power of two, >= 2).
+ * Returns 0, -EINVAL for a bad capacity, or -ENOMEM. */
+int rl_spsc_create(uint64_t capacity, rl_spsc_t **out);
+void rl_spsc_destroy(rl_spsc_t *ring);
+
+/* Producer: copy *event into the ring. RL_OK or RL_FULL. */
+RL_INLINE rl_result_t rl_spsc_push(rl_spsc_t *ring, const rl_event_t *event) {
+    /* relaxed: only this producer writes tail. */
+    uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    if (RL_UNLIKELY(tail - ring->head_cache >= ring->capacity)) {
+        /* acquire: pairs with the consumer's release store of head, so the slot
+         * we are about to overwrite has been fully read. */
+        ring->head_cache = atomic_load_explicit(&ring->head, memory_order_acquire);
+        if (tail - ring->head_cache >= ring->capacity) {
+            /* relaxed load + store, no RMW: the producer is the only writer;
+             * monitors read it with a relaxed load. */
+            uint64_t refused = atomic_load_explicit(&ring->full_count, memory_order_relaxed);
+            atomic_store_explicit(&ring->full_count, refused + 1, memory_order_relaxed);
+            return RL_FULL;
+        }
+    }
+    ring->slots[tail & ring->mask] = *event;
+    /* release: pairs with the consumer's acquire load of tail, publishing the slot. */
+    atomic_store_explicit(&ring->tail, tail + 1, memory_order_release);
+    return RL_OK;
+}
+
+/* Consumer: number of events ready to read, refreshing the cached tail only
+ * when the cache says empty. */
+RL_INLINE uint64_t rl_spsc_readable(rl_spsc_t *ring) {
+    /* relaxed: only this consumer writes head. */
+    uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    if (ring->tail_cache == head) {
+        /* acquire: pairs with the producer's release store of tail, so the
+         * slots up to tail are fully written before we read them. */
+        ring->tail_cache = atomic_load_explicit(&ring->tail, memory_order_acquire);
+    }
+    return ring->tail_cache - head;
+}
+
+/* Consumer: the i-th readable event (i < rl_spsc_readable()), read in place. */
+RL_INLINE const rl_event_t *rl_spsc_peek(const rl_spsc_t *ring, uint64_t i) {
+    /* relaxed: only this consumer writes head. */
+    uint64_t head = atomic_load_explicit((_Atomic uint64_t *)&ring->head, memory_order_relaxed);
+    return &ring->slots[(head + i) & ring->mask];
+}
+
+/* Consumer: give back `count` read slots to the producer in one store. */
+RL_INLINE void rl_spsc_release(rl_spsc_t *ring, uint64_t count) {
+    /* relaxed: only this consumer writes head. */
+    uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    /* release: pairs with the producer's acquire load of head; our reads of
+     * the slots happen before the producer may overwrite them. */
+    atomic_store_explicit(&ring->head, head + count, memory_order_release);
+}
+
+/* Consumer: copy one event out. RL_OK or RL_EMPTY. */
+RL_INLINE rl_result_t rl_spsc_pop(rl_spsc_t *ring, rl_event_t *out) {
+    if (rl_spsc_readable(ring) == 0) {
+        return RL_EMPTY;
+    }
+    *out = *rl_spsc_peek(ring, 0);
+    rl_spsc_release(ring, 1);
+    return RL_OK;
+}
+
+/* Consumer: copy up to `max` events out with one release store.
+ * Returns how many were copied (0 when empty). */
+RL_INLINE uint64_t rl_spsc_pop_batch(rl_spsc_t *ring, rl_event_t *out, uint64_t max) {
+    uint64_t n = rl_spsc_readable(ring);
+    if (n > max) n = max;
+    for (uint64_t i = 0; i < n; i++) {
+        out[i] = *rl_spsc_peek(ring, i);
+    }
+    if (n > 0) rl_spsc_release(ring, n);
+    return n;
+}
+
+/* Either side, for metrics: events in the ring now. Approximate while the
+ * other side runs. */
+RL_INLINE uint64_t rl_spsc_depth(const rl_spsc_t *ring) {
+    /* acquire on both: pairs with each side's release store; a monitoring read. */
+    uint64_t head = atomic_load_explicit((_Atomic uint64_t *)&ring->head, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit((_Atomic uint64_t *)&ring->tail, memory_order_acquire);
+    return tail >= head ? tail - head : 0;
+}
+
+RL_INLINE uint64_t rl_spsc_capacity(const rl_spsc_t *ring) { return ring->capacity; }
+
+/* Pushes refused with RL_FULL since creation; safe from any thread. */
+RL_INLINE uint64_t rl_spsc_full_count(const rl_spsc_t *ring) {
+    /* relaxed: a monitoring read of a single-writer counter; orders nothing. */
+    return atomic_load_explicit((_Atomic uint64_t *)&ring->full_count, memory_order_relaxed);
+}
+
+#endif /* RL_SPSC_H */

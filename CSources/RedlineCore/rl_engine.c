@@ -1,0 +1,149 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET, sched_getcpu */
+#endif
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rl_engine.h"
+
+int rl_engine_create(const rl_engine_config_t *config, rl_engine_t **out) {
+    uint32_t capacity = config->symbol_capacity ? config->symbol_capacity : RL_SYMBOLS_DEFAULT_CAPACITY;
+    if (config->default_symbol_limit <= 0 || config->max_total <= 0 || config->edge_freeze_threshold_bps < 0) {
+        return -EINVAL;
+    }
+    rl_engine_t *engine = aligned_alloc(RL_CACHE_LINE, sizeof(rl_engine_t));
+    if (engine == NULL) return -ENOMEM;
+    memset(engine, 0, sizeof(*engine));
+    int rc = rl_symbols_create(capacity, &engine->symbols);
+    if (rc == 0) rc = rl_position_table_create(capacity, config->max_total, &engine->table);
+    if (rc != 0) {
+        rl_engine_destroy(engine);
+        return rc;
+    }
+    rl_freeze_init(&engine->freeze);
+    engine->default_symbol_limit = config->default_symbol_limit;
+    /* relaxed: the engine is not shared until create returns. */
+    atomic_store_explicit(&engine->edge_freeze_threshold_bps, config->edge_freeze_threshold_bps,
+                          memory_order_relaxed);
+    *out = engine;
+    return 0;
+}
+
+void rl_engine_destroy(rl_engine_t *engine) {
+    if (engine == NULL) return;
+    rl_symbols_destroy(engine->symbols);
+    rl_position_table_destroy(engine->table);
+    free(engine);
+}
+
+int64_t rl_engine_add_symbol(rl_engine_t *engine, const char *name, int64_t limit) {
+    if (limit < 0) return -EINVAL;
+    int64_t id = rl_symbols_register(engine->symbols, name);
+    if (id < 0) return id;
+    /* Registry and table share capacity, so activation cannot run out of room. */
+    int rc = rl_position_table_activate(engine->table, (uint32_t)id, limit ? limit : engine->default_symbol_limit);
+    return rc < 0 ? rc : id;
+}
+
+int64_t rl_engine_symbol_id(const rl_engine_t *engine, const char *name) {
+    return rl_symbols_lookup(engine->symbols, name);
+}
+
+const char *rl_engine_symbol_name(const rl_engine_t *engine, uint32_t id) {
+    return rl_symbols_name(engine->symbols, id);
+}
+
+uint32_t rl_engine_symbol_count(const rl_engine_t *engine) { return rl_symbols_count(engine->symbols); }
+
+int rl_engine_set_symbol_limit(rl_engine_t *engine, uint32_t id, int64_t limit) {
+    if (limit <= 0) return -EINVAL;
+    if (id >= rl_position_table_count(engine->table)) return -ENOENT;
+    rl_position_table_set_limit(engine->table, id, limit);
+    return 0;
+}
+
+int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
+    if (max_total <= 0) return -EINVAL;
+    rl_position_table_set_max_total(engine->table, max_total);
+    return 0;
+}
+
+int rl_engine_set_edge_threshold(rl_engine_t *engine, int64_t threshold_bps) {
+    if (threshold_bps < 0) return -EINVAL;
+    /* relaxed: self-contained value read by the risk thread on the next edge event. */
+    atomic_store_explicit(&engine->edge_freeze_threshold_bps, threshold_bps, memory_order_relaxed);
+    return 0;
+}
+
+static void rl_engine_bump(_Atomic uint64_t *counter) {
+    /* relaxed load + store: the risk thread is the only writer. */
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+static bool rl_engine_valid_order_event(const rl_engine_t *engine, const rl_event_t *event) {
+    return event->symbol < rl_position_table_count(engine->table) &&
+           (event->side == RL_SIDE_BUY || event->side == RL_SIDE_SELL) && event->qty > 0;
+}
+
+/* Apply one event. Returns false if it was invalid and skipped. */
+static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event, rl_step_result_t *out) {
+    rl_position_table_t *table = engine->table;
+    switch ((rl_event_type_t)event->type) {
+    case RL_EVENT_ORDER_ACCEPTED:
+        /* The reservation was made by the check; this records that the order went out. */
+        return rl_engine_valid_order_event(engine, event);
+    case RL_EVENT_FILL:
+        if (!rl_engine_valid_order_event(engine, event) || event->price <= 0) return false;
+        return rl_position_table_apply_fill(table, event->symbol, (rl_side_t)event->side, event->qty,
+                                            event->price) == RL_OK;
+    case RL_EVENT_CANCEL_ACK:
+    case RL_EVENT_REJECT:
+    case RL_EVENT_EXPIRE:
+        if (!rl_engine_valid_order_event(engine, event)) return false;
+        rl_position_table_release(table, event->symbol, (rl_side_t)event->side, event->qty);
+        rl_position_table_remark(table, event->symbol);
+        return true;
+    case RL_EVENT_POSITION_ADJUST:
+        if (event->symbol >= rl_position_table_count(table) || event->price <= 0) return false;
+        return rl_position_table_adjust(table, event->symbol, event->qty, event->price) == RL_OK;
+    case RL_EVENT_EDGE_UPDATE: {
+        /* relaxed: monitoring value, single writer. */
+        atomic_store_explicit(&engine->last_edge_bps, event->value, memory_order_relaxed);
+        if (event->value < rl_engine_edge_threshold(engine)) {
+            uint64_t word;
+            /* Idempotent: a second collapse while halted changes nothing. */
+            if (rl_freeze_halt(&engine->freeze, RL_FREEZE_REASON_EDGE_COLLAPSE, &word)) {
+                out->froze = true;
+                out->freeze_word = word;
+                out->freeze_edge_bps = event->value;
+                out->freeze_order_id = event->order_id;
+            }
+        }
+        return true;
+    }
+    case RL_EVENT_HEARTBEAT:
+        /* relaxed: monitoring value, single writer. */
+        atomic_store_explicit(&engine->last_heartbeat_ns, event->timestamp_ns, memory_order_relaxed);
+        return true;
+    default:
+        return false;
+    }
+}
+
+uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_step_result_t *out) {
+    memset(out, 0, sizeof(*out));
+    uint64_t n = rl_spsc_readable(ring);
+    if (n > max) n = max;
+    for (uint64_t i = 0; i < n; i++) {
+        const rl_event_t *event = rl_spsc_peek(ring, i);
+        if (rl_engine_apply(engine, event, out)) {
+            rl_engine_bump(&engine->applied[event->type]);
+        } else {
+            out->invalid++;
+            rl_engine_bump(&engine->invalid_events);
+        }
+    }
+    if (n > 0) rl_spsc_release(ring, n);
+    out->applied = n;
+    return n;
+}

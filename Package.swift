@@ -1,0 +1,47 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Data flows one way: RedlineCore (C hot path) <- Redline (Swift orchestrator) <- redline (CLI).
+// No unsafeFlags in library targets: strategies depend on Redline by version.
+let package = Package(
+    name: "Redline",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Redline", targets: ["Redline"]),
+        .library(name: "RedlineCore", targets: ["RedlineCore"]),
+        .executable(name: "redline", targets: ["redline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    ],
+    targets: [
+        .target(
+            name: "RedlineCore",
+            path: "CSources/RedlineCore",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa")]
+        ),
+        .target(
+            name: "Redline",
+            dependencies: [
+                "RedlineCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .executableTarget(
+            name: "redline",
+            dependencies: [
+                "Redline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "RedlineCoreTests", dependencies: ["RedlineCore"]),
+        .testTarget(name: "RedlineTests", dependencies: ["Redline", "RedlineCore"]),
+    ]
+)

@@ -1,0 +1,123 @@
+import RedlineCore
+
+/// Why a pre-order check blocked an order. One closed set, mirrored from the C
+/// `rl_result_t` codes; `code` is the stable SCREAMING_SNAKE name used in logs,
+/// `metricLabel` the lowercase form used in `orders_blocked_total{reason}`.
+public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case frozen = "FROZEN"
+    case invalidQuantity = "INVALID_QTY"
+    case invalidPrice = "INVALID_PRICE"
+    case unknownSymbol = "UNKNOWN_SYMBOL"
+    case overflow = "OVERFLOW"
+    case symbolLimit = "SYMBOL_LIMIT"
+    case totalLimit = "TOTAL_LIMIT"
+    case invalidSide = "INVALID_SIDE"
+
+    public var code: String { rawValue }
+    public var metricLabel: String { rawValue.lowercased() }
+
+    public var description: String {
+        switch self {
+        case .frozen: "trading is frozen"
+        case .invalidQuantity: "quantity must be a finite number greater than zero"
+        case .invalidPrice: "price must be a finite number greater than zero"
+        case .unknownSymbol: "symbol is not registered"
+        case .overflow: "quantity or notional is out of the fixed-point range"
+        case .symbolLimit: "worst-case inventory would exceed the symbol's maxInventoryUSD"
+        case .totalLimit: "worst-case book exposure would exceed maxTotalNotional"
+        case .invalidSide: "side must be buy or sell"
+        }
+    }
+
+    /// The C result code for this reason.
+    public var result: rl_result_t {
+        switch self {
+        case .frozen: RL_FROZEN
+        case .invalidQuantity: RL_REJECT_INVALID_QTY
+        case .invalidPrice: RL_REJECT_INVALID_PRICE
+        case .unknownSymbol: RL_REJECT_UNKNOWN_SYMBOL
+        case .overflow: RL_REJECT_OVERFLOW
+        case .symbolLimit: RL_REJECT_SYMBOL_LIMIT
+        case .totalLimit: RL_REJECT_TOTAL_LIMIT
+        case .invalidSide: RL_REJECT_INVALID_SIDE
+        }
+    }
+
+    /// Maps a C check result to a reason; nil for `RL_OK` and for ring codes.
+    @inlinable
+    public init?(result: rl_result_t) {
+        switch result {
+        case RL_FROZEN: self = .frozen
+        case RL_REJECT_INVALID_QTY: self = .invalidQuantity
+        case RL_REJECT_INVALID_PRICE: self = .invalidPrice
+        case RL_REJECT_UNKNOWN_SYMBOL: self = .unknownSymbol
+        case RL_REJECT_OVERFLOW: self = .overflow
+        case RL_REJECT_SYMBOL_LIMIT: self = .symbolLimit
+        case RL_REJECT_TOTAL_LIMIT: self = .totalLimit
+        case RL_REJECT_INVALID_SIDE: self = .invalidSide
+        default: return nil
+        }
+    }
+}
+
+/// Every error Redline throws. C result codes and `-errno` values become one
+/// of these in exactly one place: `RedlineError.check(_:)` and
+/// `RedlineError.errno(_:operation:)`.
+public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The pre-order check blocked the order. Nothing was reserved.
+    case blocked(BlockReason)
+    /// A ring had no room; nothing was written.
+    case ringFull
+    /// Limits failed validation.
+    case invalidLimits(String)
+    /// An input that is not an order (an edge, a position change) was not a finite number.
+    case invalidInput(String)
+    case unknownSymbol(String)
+    case invalidSymbolName(String)
+    case symbolRegistryFull(capacity: Int)
+    case unknownOrder(OrderID)
+    case illegalTransition(order: OrderID, from: OrderStatus, event: OrderEventKind)
+    /// Every slot of the order state machine is in use.
+    case orderCapacityExhausted(capacity: Int)
+    /// The exchange client refused a request.
+    case exchange(ExchangeError)
+    /// A snapshot could not be applied.
+    case invalidSnapshot(String)
+    /// A setup or I/O call failed with this errno.
+    case system(errno: Int32, operation: String)
+
+    public var description: String {
+        switch self {
+        case .blocked(let reason): "order blocked (\(reason.code)): \(reason)"
+        case .ringFull: "event ring is full"
+        case .invalidLimits(let why): "invalid risk limits: \(why)"
+        case .invalidInput(let why): "invalid input: \(why)"
+        case .unknownSymbol(let name): "unknown symbol '\(name)'"
+        case .invalidSymbolName(let name): "invalid symbol name '\(name)': 1 to 31 printable ASCII bytes, no spaces"
+        case .symbolRegistryFull(let capacity): "symbol registry is full (capacity \(capacity))"
+        case .unknownOrder(let id): "unknown order \(id)"
+        case .illegalTransition(let id, let from, let event): "order \(id): illegal transition \(from) --\(event)-->"
+        case .orderCapacityExhausted(let capacity): "order state machine is full (\(capacity) live orders)"
+        case .exchange(let error): "exchange: \(error)"
+        case .invalidSnapshot(let why): "invalid snapshot: \(why)"
+        case .system(let errno, let operation): "\(operation) failed: errno \(errno)"
+        }
+    }
+
+    /// The funnel for hot-path results: `RL_OK` returns, anything else throws.
+    @inlinable
+    public static func check(_ result: rl_result_t) throws(RedlineError) {
+        if result == RL_OK { return }
+        if let reason = BlockReason(result: result) { throw .blocked(reason) }
+        if result == RL_FULL { throw .ringFull }
+        preconditionFailure("unexpected rl_result_t \(result.rawValue)")
+    }
+
+    /// The funnel for setup and I/O calls that return `-errno` (or a
+    /// non-negative value on success, which is returned).
+    @discardableResult
+    public static func errno<T: SignedInteger>(_ rc: T, operation: String) throws(RedlineError) -> T {
+        if rc >= 0 { return rc }
+        throw .system(errno: Int32(truncatingIfNeeded: -rc), operation: operation)
+    }
+}

@@ -1,0 +1,148 @@
+import CoreMetrics
+import Prometheus
+import RedlineCore
+import Synchronization
+
+/// One thread's plain C counter block (rl_counters.h). The owner bumps it on the
+/// order path with no atomics RMW and no locks; `RedlineMetrics.publish()` reads
+/// it off the hot path.
+public final class CounterBlock: @unchecked Sendable {
+    @usableFromInline nonisolated(unsafe) let pointer: OpaquePointer
+
+    public init() throws(RedlineError) {
+        var block: OpaquePointer?
+        try RedlineError.errno(rl_counters_create(&block), operation: "rl_counters_create")
+        pointer = block!
+    }
+
+    deinit { rl_counters_destroy(pointer) }
+
+    /// Owner thread only.
+    @inlinable
+    public func add(_ counter: rl_counter_t, _ n: UInt64 = 1) { rl_counters_add(pointer, counter, n) }
+
+    @inlinable
+    public func countBlock(_ result: rl_result_t) { rl_counters_count_block(pointer, result) }
+
+    public subscript(counter: rl_counter_t) -> UInt64 { rl_counters_get(pointer, counter) }
+
+    public func blocked(_ reason: BlockReason) -> UInt64 {
+        self[rl_counter_t(RL_COUNTER_BLOCKED_BASE.rawValue + reason.result.rawValue)]
+    }
+}
+
+/// Redline's Prometheus metrics, through swift-metrics with a per-monitor
+/// swift-prometheus registry (so tests and several monitors never clash over
+/// `MetricsSystem.bootstrap`).
+///
+/// Hot-path counts live in `CounterBlock`s; `publish()` folds their growth
+/// into the swift-metrics counters. Freeze counts and gauges are set directly,
+/// as they change off the hot path.
+public final class RedlineMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+
+    private struct Source {
+        let block: CounterBlock
+        var published: [UInt64]
+    }
+
+    private struct State {
+        var sources: [Source] = []
+        var symbolGauges: [String: CoreMetrics.Gauge] = [:]
+        var freezeCounters: [FreezeTrigger: CoreMetrics.Counter] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let placed, filled, canceled, rejected, cancelFailed, ringFull, unfreezes: CoreMetrics.Counter
+    private let blocked: [rl_result_t.RawValue: CoreMetrics.Counter]
+    private let bookUtilization, tradingFrozen, bookExposure: CoreMetrics.Gauge
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        factory = PrometheusMetricsFactory(registry: registry)
+        placed = CoreMetrics.Counter(label: "orders_placed_total", factory: factory)
+        filled = CoreMetrics.Counter(label: "orders_filled_total", factory: factory)
+        canceled = CoreMetrics.Counter(label: "orders_canceled_total", factory: factory)
+        rejected = CoreMetrics.Counter(label: "orders_rejected_total", factory: factory)
+        cancelFailed = CoreMetrics.Counter(label: "cancel_failures_total", factory: factory)
+        ringFull = CoreMetrics.Counter(label: "ring_full_total", factory: factory)
+        unfreezes = CoreMetrics.Counter(label: "unfreeze_total", factory: factory)
+        var blocked: [rl_result_t.RawValue: CoreMetrics.Counter] = [:]
+        for reason in BlockReason.allCases {
+            blocked[reason.result.rawValue] = CoreMetrics.Counter(
+                label: "orders_blocked_total", dimensions: [("reason", reason.metricLabel)], factory: factory)
+        }
+        self.blocked = blocked
+        bookUtilization = CoreMetrics.Gauge(label: "book_utilization_percent", factory: factory)
+        bookExposure = CoreMetrics.Gauge(label: "book_exposure_usd", factory: factory)
+        tradingFrozen = CoreMetrics.Gauge(label: "trading_frozen", factory: factory)
+        var freezeCounters: [FreezeTrigger: CoreMetrics.Counter] = [:]
+        for trigger in FreezeTrigger.allCases {
+            freezeCounters[trigger] = CoreMetrics.Counter(
+                label: "freeze_triggered_total", dimensions: [("reason", trigger.metricLabel)], factory: factory)
+        }
+        state.withLock { $0.freezeCounters = freezeCounters }
+    }
+
+    /// Start publishing a thread's counter block.
+    public func register(_ block: CounterBlock) {
+        state.withLock {
+            $0.sources.append(Source(block: block, published: Array(repeating: 0, count: Int(RL_COUNTER_COUNT.rawValue))))
+        }
+    }
+
+    func freezeTriggered(_ trigger: FreezeTrigger) {
+        state.withLock { $0.freezeCounters[trigger]?.increment() }
+        tradingFrozen.record(1)
+    }
+
+    func unfrozen() {
+        unfreezes.increment()
+        tradingFrozen.record(0)
+    }
+
+    /// Fold counter-block growth into the swift-metrics counters and set the
+    /// utilization gauges. Off the hot path.
+    func publish(utilization: Utilization, exposure: Double, frozen: Bool) {
+        state.withLock { state in
+            for index in state.sources.indices {
+                let block = state.sources[index].block
+                for counter in 0..<Int(RL_COUNTER_COUNT.rawValue) {
+                    let now = block[rl_counter_t(UInt32(counter))]
+                    let delta = now &- state.sources[index].published[counter]
+                    guard delta > 0 else { continue }
+                    state.sources[index].published[counter] = now
+                    target(for: counter)?.increment(by: Int64(delta))
+                }
+            }
+            for (symbol, percent) in utilization.perSymbol {
+                if state.symbolGauges[symbol] == nil {
+                    state.symbolGauges[symbol] = CoreMetrics.Gauge(
+                        label: "symbol_utilization_percent", dimensions: [("symbol", symbol)], factory: factory)
+                }
+                state.symbolGauges[symbol]?.record(percent)
+            }
+        }
+        bookUtilization.record(utilization.total)
+        bookExposure.record(exposure)
+        tradingFrozen.record(frozen ? 1 : 0)
+    }
+
+    private func target(for counter: Int) -> CoreMetrics.Counter? {
+        switch counter {
+        case Int(RL_COUNTER_PLACED.rawValue): placed
+        case Int(RL_COUNTER_FILLED.rawValue): filled
+        case Int(RL_COUNTER_CANCELED.rawValue): canceled
+        case Int(RL_COUNTER_REJECTED.rawValue): rejected
+        case Int(RL_COUNTER_CANCEL_FAILED.rawValue): cancelFailed
+        case Int(RL_COUNTER_RING_FULL.rawValue): ringFull
+        case let c where c >= Int(RL_COUNTER_BLOCKED_BASE.rawValue):
+            blocked[rl_result_t.RawValue(c - Int(RL_COUNTER_BLOCKED_BASE.rawValue))]
+        default: nil
+        }
+    }
+
+    /// The Prometheus text exposition of everything registered.
+    public func exposition() -> String { registry.emitToString() }
+}

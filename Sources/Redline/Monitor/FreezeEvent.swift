@@ -1,0 +1,77 @@
+import Foundation
+import RedlineCore
+
+/// What caused a freeze.
+public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
+    case edgeCollapse = "edge_collapse"
+    case manual = "manual"
+    case limitViolation = "limit_violation"
+
+    /// The C reason code packed into the freeze word.
+    var reasonCode: rl_freeze_reason_t {
+        switch self {
+        case .edgeCollapse: RL_FREEZE_REASON_EDGE_COLLAPSE
+        case .manual: RL_FREEZE_REASON_MANUAL
+        case .limitViolation: RL_FREEZE_REASON_LIMIT_VIOLATION
+        }
+    }
+
+    init?(reasonCode: rl_freeze_reason_t) {
+        switch reasonCode {
+        case RL_FREEZE_REASON_EDGE_COLLAPSE: self = .edgeCollapse
+        case RL_FREEZE_REASON_MANUAL: self = .manual
+        case RL_FREEZE_REASON_LIMIT_VIOLATION: self = .limitViolation
+        default: return nil
+        }
+    }
+
+    /// The label value of `freeze_triggered_total{reason}`.
+    public var metricLabel: String { rawValue }
+}
+
+/// One freeze, as recorded in the monitor's history.
+public struct FreezeEvent: Sendable, Codable, Equatable {
+    public let trigger: FreezeTrigger
+    public let reason: String
+    public let metadata: [String: String]
+    public let timestamp: Date
+    /// The freeze word's epoch after this freeze.
+    public let epoch: UInt64
+
+    public init(trigger: FreezeTrigger, reason: String, metadata: [String: String], timestamp: Date, epoch: UInt64) {
+        self.trigger = trigger
+        self.reason = reason
+        self.metadata = metadata
+        self.timestamp = timestamp
+        self.epoch = epoch
+    }
+}
+
+/// The trading state as one read of the freeze word shows it.
+public struct TradingState: Sendable, Codable, Equatable, CustomStringConvertible {
+    public enum Mode: String, Sendable, Codable { case active, halted, reducing }
+    public let mode: Mode
+    public let reasonCode: UInt8
+    public let epoch: UInt64
+
+    init(word: UInt64) {
+        switch rl_freeze_word_state(word) {
+        case RL_STATE_ACTIVE: mode = .active
+        case RL_STATE_REDUCING: mode = .reducing
+        default: mode = .halted
+        }
+        reasonCode = UInt8(truncatingIfNeeded: rl_freeze_word_reason(word).rawValue)
+        epoch = rl_freeze_word_epoch(word)
+    }
+
+    var word: UInt64 {
+        let state: rl_trading_state_t = switch mode {
+        case .active: RL_STATE_ACTIVE
+        case .halted: RL_STATE_HALTED
+        case .reducing: RL_STATE_REDUCING
+        }
+        return rl_freeze_pack(UInt64(state.rawValue), UInt64(reasonCode), epoch)
+    }
+
+    public var description: String { "\(mode.rawValue) (epoch \(epoch))" }
+}

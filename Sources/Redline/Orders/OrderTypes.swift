@@ -1,0 +1,137 @@
+import RedlineCore
+
+public enum Side: UInt8, Sendable, Codable, CustomStringConvertible {
+    case buy = 0
+    case sell = 1
+
+    @inlinable
+    public var cValue: rl_side_t { self == .buy ? RL_SIDE_BUY : RL_SIDE_SELL }
+
+    public var description: String { self == .buy ? "buy" : "sell" }
+}
+
+/// A registered symbol's dense id: what the hot path takes instead of a name.
+public struct SymbolID: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: UInt32
+
+    @inlinable
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public var description: String { "#\(rawValue)" }
+}
+
+/// A numeric order id: the state machine slot in the low 32 bits and the
+/// slot's reuse generation in the high 32, so a stale id never finds a newer order.
+public struct OrderID: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: UInt64
+
+    @inlinable
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    @inlinable
+    init(slot: Int, generation: UInt32) {
+        rawValue = UInt64(generation) << 32 | UInt64(UInt32(truncatingIfNeeded: slot))
+    }
+
+    @inlinable
+    var slot: Int { Int(UInt32(truncatingIfNeeded: rawValue)) }
+
+    public var description: String { "\(rawValue >> 32):\(rawValue & 0xffff_ffff)" }
+}
+
+public enum OrderStatus: UInt8, Sendable, Codable, CustomStringConvertible {
+    case new
+    case pending
+    case acknowledged
+    case partiallyFilled
+    case filled
+    case pendingCancel
+    case canceled
+    case rejected
+    case expired
+
+    /// Working at the venue (or on its way): cancel-all must reach it.
+    public var isActive: Bool {
+        switch self {
+        case .pending, .acknowledged, .partiallyFilled, .pendingCancel: true
+        case .new, .filled, .canceled, .rejected, .expired: false
+        }
+    }
+
+    public var isTerminal: Bool {
+        switch self {
+        case .filled, .canceled, .rejected, .expired: true
+        default: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .new: "new"
+        case .pending: "pending"
+        case .acknowledged: "acknowledged"
+        case .partiallyFilled: "partiallyFilled"
+        case .filled: "filled"
+        case .pendingCancel: "pendingCancel"
+        case .canceled: "canceled"
+        case .rejected: "rejected"
+        case .expired: "expired"
+        }
+    }
+}
+
+/// What happened to an order. `partialFill` and `fill` are told apart by the
+/// state machine from the quantities, not by the caller.
+public enum OrderEventKind: UInt8, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case submit
+    case acknowledge
+    case partialFill
+    case fill
+    case requestCancel
+    case cancelAck
+    case cancelReject
+    case reject
+    case expire
+
+    public var description: String {
+        switch self {
+        case .submit: "submit"
+        case .acknowledge: "acknowledge"
+        case .partialFill: "partialFill"
+        case .fill: "fill"
+        case .requestCancel: "requestCancel"
+        case .cancelAck: "cancelAck"
+        case .cancelReject: "cancelReject"
+        case .reject: "reject"
+        case .expire: "expire"
+        }
+    }
+}
+
+/// One order as the state machine holds it. Quantities and price are fixed
+/// point (`RL_FP_SCALE`), exactly as reserved in the position table.
+public struct OrderRecord: Sendable, Equatable {
+    public var id: OrderID
+    public var symbol: SymbolID
+    public var side: Side
+    public var status: OrderStatus
+    public var quantity: Int64
+    public var price: Int64
+    public var filled: Int64
+    @usableFromInline var activeIndex: Int32
+
+    @inlinable
+    init(id: OrderID, symbol: SymbolID, side: Side, status: OrderStatus, quantity: Int64, price: Int64,
+         filled: Int64, activeIndex: Int32) {
+        self.id = id
+        self.symbol = symbol
+        self.side = side
+        self.status = status
+        self.quantity = quantity
+        self.price = price
+        self.filled = filled
+        self.activeIndex = activeIndex
+    }
+
+    public var remaining: Int64 { quantity - filled }
+}

@@ -1,0 +1,57 @@
+/// Why an exchange client refused a request. A plain value, so throwing it
+/// allocates nothing.
+public enum ExchangeError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The venue (or the link to it) did not take the request.
+    case unavailable
+    /// The client's outbound queue is full.
+    case backpressure
+    /// A cancel request could not be sent.
+    case cancelFailed(OrderID)
+
+    public var description: String {
+        switch self {
+        case .unavailable: "exchange unavailable"
+        case .backpressure: "exchange client queue is full"
+        case .cancelFailed(let id): "cancel of order \(id) could not be sent"
+        }
+    }
+}
+
+/// An order as sent to a venue. Quantities and price are fixed point.
+public struct ExchangeOrder: Sendable, Equatable {
+    public let id: OrderID
+    public let symbol: SymbolID
+    public let side: Side
+    public let quantity: Int64
+    public let price: Int64
+}
+
+/// What a venue reports back about an order.
+public enum ExchangeEvent: Sendable, Equatable {
+    case acknowledged(OrderID)
+    case filled(OrderID, quantity: Int64, price: Int64)
+    case canceled(OrderID)
+    case cancelRejected(OrderID)
+    case rejected(OrderID)
+    case expired(OrderID)
+
+    public var orderID: OrderID {
+        switch self {
+        case .acknowledged(let id), .filled(let id, _, _), .canceled(let id), .cancelRejected(let id),
+            .rejected(let id), .expired(let id):
+            id
+        }
+    }
+}
+
+/// The router's view of a venue: send orders and cancels, then poll what came
+/// back. A real client wraps a venue's gateway; `SimulatedExchange` is the
+/// in-process one for tests, demos and the load test.
+public protocol ExchangeClient: AnyObject {
+    /// Send a new order. Throwing means the order never reached the venue.
+    func submit(_ order: ExchangeOrder) throws(ExchangeError)
+    /// Ask the venue to cancel. Throwing means the request was not sent.
+    func cancel(_ id: OrderID) throws(ExchangeError)
+    /// Hand every event received since the last poll to `body`, oldest first.
+    func pollEvents(_ body: (ExchangeEvent) -> Void)
+}

@@ -1,0 +1,277 @@
+import Glibc
+import Logging
+import RedlineCore
+
+/// What a cancel-all did. Failed cancels are listed, never forgotten: those
+/// orders stay `pendingCancel`, and the next cancel-all retries them.
+public struct CancelAllReport: Sendable, Equatable {
+    public let reason: String
+    /// Active orders when the cancel-all started.
+    public var requested = 0
+    /// Cancel requests the client accepted.
+    public var sent = 0
+    /// Cancel acks processed during the call.
+    public var canceled = 0
+    /// Orders whose cancel could not be sent after every retry.
+    public var failed: [OrderID] = []
+    /// Orders still active afterwards (failed cancels, or acks still in flight).
+    public var stillActive = 0
+
+    public var isComplete: Bool { failed.isEmpty && stillActive == 0 }
+}
+
+/// What the router does when the ring to the risk side is full.
+public enum RingFullPolicy: Sendable {
+    /// Call the monitor's `drain()` here and retry: for single-threaded use,
+    /// where this thread is also the risk side.
+    case drainInline
+    /// Spin until the risk thread makes room.
+    case spin
+}
+
+/// strategy -> check -> router -> exchange client.
+///
+/// `placeOrder` runs the pre-order check (which reserves the quantity), records
+/// the order in the state machine and sends it through the `ExchangeClient`.
+/// What the venue reports comes back through `processExchangeEvents()`, which
+/// updates the state machine and hands fills and releases to the risk side
+/// through this router's SPSC ring. The router polls the freeze word: when it
+/// sees a new freeze epoch it cancels everything. Not thread-safe: one thread
+/// owns a router.
+public final class OrderRouter {
+    public let monitor: RuntimeRiskMonitor
+    public let client: any ExchangeClient
+    public let orders: OrderStateMachine
+    public let ring: EventRing
+    public let counters: CounterBlock
+    public let cancelRetries: Int
+    public let ringFullPolicy: RingFullPolicy
+    public let logger: Logger
+    /// Exchange events that named an unknown order or an impossible transition.
+    public private(set) var invalidExchangeEvents = 0
+    public private(set) var lastCancelReport: CancelAllReport?
+
+    @usableFromInline var lastSeenEpoch: UInt64
+    @usableFromInline nonisolated(unsafe) let engine: OpaquePointer
+    private var scratch: ContiguousArray<OrderID>
+
+    public init(
+        monitor: RuntimeRiskMonitor,
+        client: any ExchangeClient,
+        orderCapacity: Int = 65_536,
+        ringCapacity: Int = 65_536,
+        cancelRetries: Int = 3,
+        ringFullPolicy: RingFullPolicy = .drainInline,
+        logger: Logger = Logger(label: "redline.router")
+    ) throws(RedlineError) {
+        self.monitor = monitor
+        self.client = client
+        orders = OrderStateMachine(capacity: orderCapacity)
+        ring = try monitor.makeRing(capacity: ringCapacity)
+        counters = try CounterBlock()
+        monitor.metrics.register(counters)
+        self.cancelRetries = max(0, cancelRetries)
+        self.ringFullPolicy = ringFullPolicy
+        self.logger = logger
+        engine = monitor.engine
+        lastSeenEpoch = rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(monitor.engine)))
+        scratch = []
+        scratch.reserveCapacity(orderCapacity)
+    }
+
+    public var activeOrderCount: Int { orders.activeCount }
+
+    public func order(_ id: OrderID) throws(RedlineError) -> OrderRecord { try orders.order(id) }
+
+    // MARK: Orders
+
+    /// Check, reserve, record and send one order. Throws `.blocked(reason)` when
+    /// the check blocks it (nothing reserved), `.exchange` when the client
+    /// refuses it (reservation released), `.orderCapacityExhausted` when the
+    /// state machine is full (reservation released).
+    public func placeOrder(symbol: SymbolID, side: Side, qty: Double, price: Double) throws(RedlineError) -> OrderID {
+        pollFreeze()
+        counters.add(RL_COUNTER_CHECKS)
+        var q: Int64 = 0
+        var p: Int64 = 0
+        let result = rl_engine_check_f64(engine, symbol.rawValue, side.cValue, qty, price, true, &q, &p)
+        guard result == RL_OK else {
+            counters.countBlock(result)
+            try RedlineError.check(result)
+            preconditionFailure("unreachable")
+        }
+        let id: OrderID
+        do {
+            id = try orders.open(symbol: symbol, side: side, quantity: q, price: p)
+            try orders.apply(id, .submit)
+        } catch {
+            push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, qty: q, price: p))
+            throw error
+        }
+        do throws(ExchangeError) {
+            try client.submit(ExchangeOrder(id: id, symbol: symbol, side: side, quantity: q, price: p))
+        } catch {
+            _ = try? orders.apply(id, .reject)
+            push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
+                            qty: q, price: p))
+            counters.add(RL_COUNTER_REJECTED)
+            throw .exchange(error)
+        }
+        push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
+                        qty: q, price: p))
+        counters.add(RL_COUNTER_PLACED)
+        return id
+    }
+
+    /// `placeOrder` by symbol name (a dictionary lookup; prefer ids on the hot path).
+    public func placeOrder(symbol: String, side: Side, qty: Double, price: Double) throws(RedlineError) -> OrderID {
+        let id: SymbolID
+        do { id = try monitor.symbolID(symbol) } catch {
+            counters.add(RL_COUNTER_CHECKS)
+            let reason: rl_result_t = rl_freeze_is_active(rl_engine_freeze(engine)) ? RL_REJECT_UNKNOWN_SYMBOL : RL_FROZEN
+            counters.countBlock(reason)
+            try RedlineError.check(reason)
+            preconditionFailure("unreachable")
+        }
+        return try placeOrder(symbol: id, side: side, qty: qty, price: price)
+    }
+
+    // MARK: Exchange events
+
+    /// Apply everything the venue reported since the last call. Returns how many events.
+    @discardableResult
+    public func processExchangeEvents() -> Int {
+        var handled = 0
+        client.pollEvents { event in
+            handled += 1
+            handle(event)
+        }
+        return handled
+    }
+
+    private func handle(_ event: ExchangeEvent) {
+        do throws(RedlineError) {
+            switch event {
+            case .acknowledged(let id):
+                try orders.apply(id, .acknowledge)
+            case .filled(let id, let quantity, let price):
+                let record = try orders.apply(id, .fill, fillQuantity: quantity)
+                push(rl_event_t(type: RL_EVENT_FILL, symbol: record.symbol.rawValue, side: record.side,
+                                orderID: id.rawValue, qty: quantity, price: price))
+                if record.status == .filled { counters.add(RL_COUNTER_FILLED) }
+            case .canceled(let id):
+                try release(id, .cancelAck, as: RL_EVENT_CANCEL_ACK)
+                counters.add(RL_COUNTER_CANCELED)
+            case .rejected(let id):
+                try release(id, .reject, as: RL_EVENT_REJECT)
+                counters.add(RL_COUNTER_REJECTED)
+            case .expired(let id):
+                try release(id, .expire, as: RL_EVENT_EXPIRE)
+            case .cancelRejected(let id):
+                // Normal when a fill beat the cancel: the order is already done.
+                if let record = try? orders.order(id), !record.status.isTerminal {
+                    try orders.apply(id, .cancelReject)
+                }
+            }
+        } catch {
+            invalidExchangeEvents += 1
+            logger.error("exchange event ignored", metadata: ["event": "\(event)", "error": "\(error)"])
+        }
+    }
+
+    /// Move an order to a terminal state and release its unfilled remainder.
+    private func release(_ id: OrderID, _ kind: OrderEventKind, as type: rl_event_type_t) throws(RedlineError) {
+        let before = try orders.order(id)
+        try orders.apply(id, kind)
+        push(rl_event_t(type: type, symbol: before.symbol.rawValue, side: before.side, orderID: id.rawValue,
+                        qty: before.remaining, price: before.price))
+    }
+
+    /// Hand an event to the risk side. Never drops: a full ring is counted,
+    /// then drained (inline policy) or waited on (spin policy).
+    @usableFromInline
+    func push(_ event: rl_event_t) {
+        var event = event
+        while ring.push(&event) == RL_FULL {
+            counters.add(RL_COUNTER_RING_FULL)
+            switch ringFullPolicy {
+            case .drainInline: monitor.drain()
+            case .spin: sched_yield()
+            }
+        }
+    }
+
+    // MARK: Freeze
+
+    /// One acquire load of the freeze word. On a new epoch that is not ACTIVE,
+    /// cancel every active order. Returns the cancel-all report when it ran.
+    @discardableResult
+    public func pollFreeze() -> CancelAllReport? {
+        let word = rl_freeze_load(rl_engine_freeze(engine))
+        let epoch = rl_freeze_word_epoch(word)
+        guard epoch != lastSeenEpoch else { return nil }
+        lastSeenEpoch = epoch
+        guard rl_freeze_word_state(word) != RL_STATE_ACTIVE else { return nil }
+        let state = TradingState(word: word)
+        let trigger = FreezeTrigger(reasonCode: rl_freeze_word_reason(word))?.rawValue ?? "unknown"
+        return cancelAllOrders(reason: "freeze (\(trigger), epoch \(state.epoch))")
+    }
+
+    /// Cancel every active order through the client, retrying each failed
+    /// request `cancelRetries` times, then process the acks.
+    @discardableResult
+    public func cancelAllOrders(reason: String) -> CancelAllReport {
+        var report = CancelAllReport(reason: reason)
+        orders.collectActive(into: &scratch)
+        report.requested = scratch.count
+        let canceledBefore = counters[RL_COUNTER_CANCELED]
+        for id in scratch {
+            do throws(RedlineError) {
+                if try orders.order(id).status != .pendingCancel { try orders.apply(id, .requestCancel) }
+            } catch {
+                logger.error("cancel-all: order cannot be canceled", metadata: ["order": "\(id)", "error": "\(error)"])
+                continue
+            }
+            var sent = false
+            for _ in 0...cancelRetries {
+                do throws(ExchangeError) {
+                    try client.cancel(id)
+                    sent = true
+                    break
+                } catch {
+                    continue
+                }
+            }
+            if sent {
+                report.sent += 1
+            } else {
+                report.failed.append(id)
+                counters.add(RL_COUNTER_CANCEL_FAILED)
+            }
+        }
+        processExchangeEvents()
+        report.canceled = Int(counters[RL_COUNTER_CANCELED] - canceledBefore)
+        report.stillActive = orders.activeCount
+        if report.failed.isEmpty {
+            logger.notice("cancel-all done", metadata: [
+                "reason": "\(reason)", "requested": "\(report.requested)", "canceled": "\(report.canceled)",
+                "still_active": "\(report.stillActive)"])
+        } else {
+            logger.error("cancel-all: cancels failed after retries", metadata: [
+                "reason": "\(reason)", "failed": "\(report.failed.map(\.description))",
+                "retries": "\(cancelRetries)"])
+        }
+        lastCancelReport = report
+        return report
+    }
+
+    /// One turn of a single-threaded loop: freeze poll, exchange events, and
+    /// the risk side's drain.
+    @discardableResult
+    public func poll() -> Int {
+        pollFreeze()
+        let handled = processExchangeEvents()
+        monitor.drain()
+        return handled
+    }
+}

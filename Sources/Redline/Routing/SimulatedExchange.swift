@@ -1,0 +1,133 @@
+/// A deterministic in-process venue.
+///
+/// Every submitted order is acknowledged. Then, by a seeded rule, it fills
+/// completely (`fillRatio`), fills half and rests (`partialFillRatio`), or
+/// rests. Cancels of resting orders are acknowledged. Tests can make it reject
+/// orders, refuse submits, or fail cancels. Storage is pre-sized, so steady
+/// state allocates nothing. Not thread-safe: one router owns it.
+public final class SimulatedExchange: ExchangeClient {
+    public struct Configuration: Sendable {
+        public var seed: UInt64
+        /// Probability that an order fills completely on arrival.
+        public var fillRatio: Double
+        /// Probability that an order fills half on arrival and rests.
+        public var partialFillRatio: Double
+        /// Probability that the venue rejects an order.
+        public var rejectRatio: Double
+        /// Most orders resting at once.
+        public var capacity: Int
+
+        public init(seed: UInt64 = 42, fillRatio: Double = 0, partialFillRatio: Double = 0, rejectRatio: Double = 0,
+                    capacity: Int = 65_536) {
+            self.seed = seed
+            self.fillRatio = fillRatio
+            self.partialFillRatio = partialFillRatio
+            self.rejectRatio = rejectRatio
+            self.capacity = capacity
+        }
+    }
+
+    public let configuration: Configuration
+    /// Submits throw `.unavailable` while true.
+    public var isUnavailable = false
+    /// The next this-many cancel requests throw `.cancelFailed`.
+    public var failNextCancels = 0
+    /// Every cancel request throws while true.
+    public var failAllCancels = false
+    /// Cancel requests received (including failed ones).
+    public private(set) var cancelRequests = 0
+
+    private var resting: [OrderID: Int64]
+    private var events: ContiguousArray<ExchangeEvent>
+    private var head = 0
+    private var count = 0
+    private var rng: UInt64
+
+    public init(_ configuration: Configuration = .init()) {
+        precondition(configuration.capacity > 0)
+        self.configuration = configuration
+        resting = Dictionary(minimumCapacity: configuration.capacity)
+        // Each order can produce at most three events before the router polls.
+        events = ContiguousArray(repeating: .acknowledged(OrderID(rawValue: 0)), count: configuration.capacity * 3)
+        rng = configuration.seed == 0 ? 0x9E37_79B9_7F4A_7C15 : configuration.seed
+    }
+
+    /// Orders resting now.
+    public var restingCount: Int { resting.count }
+
+    public func submit(_ order: ExchangeOrder) throws(ExchangeError) {
+        if isUnavailable { throw .unavailable }
+        guard resting.count < configuration.capacity, count + 3 <= events.count else { throw .backpressure }
+        let roll = nextUnit()
+        if roll < configuration.rejectRatio {
+            enqueue(.rejected(order.id))
+            return
+        }
+        enqueue(.acknowledged(order.id))
+        if roll < configuration.rejectRatio + configuration.fillRatio {
+            enqueue(.filled(order.id, quantity: order.quantity, price: order.price))
+        } else if roll < configuration.rejectRatio + configuration.fillRatio + configuration.partialFillRatio,
+            order.quantity >= 2
+        {
+            let half = order.quantity / 2
+            enqueue(.filled(order.id, quantity: half, price: order.price))
+            resting[order.id] = order.quantity - half
+        } else {
+            resting[order.id] = order.quantity
+        }
+    }
+
+    public func cancel(_ id: OrderID) throws(ExchangeError) {
+        cancelRequests += 1
+        if failAllCancels { throw .cancelFailed(id) }
+        if failNextCancels > 0 {
+            failNextCancels -= 1
+            throw .cancelFailed(id)
+        }
+        guard count < events.count else { throw .backpressure }
+        if resting.removeValue(forKey: id) != nil {
+            enqueue(.canceled(id))
+        } else {
+            enqueue(.cancelRejected(id)) // already filled or unknown: too late to cancel
+        }
+    }
+
+    /// Fill `quantity` of a resting order now, as if the market traded through it.
+    public func fillResting(_ id: OrderID, quantity: Int64? = nil, price: Int64) {
+        guard let left = resting[id] else { return }
+        let qty = min(quantity ?? left, left)
+        enqueue(.filled(id, quantity: qty, price: price))
+        if qty == left { resting[id] = nil } else { resting[id] = left - qty }
+    }
+
+    /// Expire a resting order now (its time in force ran out).
+    public func expireResting(_ id: OrderID) {
+        guard resting.removeValue(forKey: id) != nil else { return }
+        enqueue(.expired(id))
+    }
+
+    public func pollEvents(_ body: (ExchangeEvent) -> Void) {
+        while count > 0 {
+            let event = events[head]
+            head = head + 1 == events.count ? 0 : head + 1
+            count -= 1
+            body(event)
+        }
+    }
+
+    private func enqueue(_ event: ExchangeEvent) {
+        precondition(count < events.count, "simulated exchange event queue overflow")
+        var tail = head + count
+        if tail >= events.count { tail -= events.count }
+        events[tail] = event
+        count += 1
+    }
+
+    /// xorshift64*: deterministic for a seed, in [0, 1).
+    private func nextUnit() -> Double {
+        rng ^= rng >> 12
+        rng ^= rng << 25
+        rng ^= rng >> 27
+        return Double((rng &* 0x2545_F491_4F6C_DD1D) >> 11) / Double(1 << 53)
+    }
+}
