@@ -132,8 +132,7 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event, rl_ste
 
 uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_step_result_t *out) {
     memset(out, 0, sizeof(*out));
-    uint64_t n = rl_spsc_readable(ring);
-    if (n > max) n = max;
+    uint64_t n = rl_spsc_readable(ring, max);
     for (uint64_t i = 0; i < n; i++) {
         const rl_event_t *event = rl_spsc_peek(ring, i);
         if (rl_engine_apply(engine, event, out)) {

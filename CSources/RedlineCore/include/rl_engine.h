@@ -91,10 +91,10 @@ RL_INLINE rl_result_t rl_engine_check_f64(rl_engine_t *engine, uint32_t symbol, 
                                           double price, bool commit, int64_t *qty_fp, int64_t *price_fp) {
     if (RL_UNLIKELY(!rl_freeze_is_active(&engine->freeze))) return RL_FROZEN;
     if (RL_UNLIKELY(!rl_fp_from_positive_double(qty, qty_fp))) {
-        return qty > RL_FP_MAX_DOUBLE ? RL_REJECT_OVERFLOW : RL_REJECT_INVALID_QTY;
+        return (__builtin_isfinite(qty) && qty > RL_FP_MAX_DOUBLE) ? RL_REJECT_OVERFLOW : RL_REJECT_INVALID_QTY;
     }
     if (RL_UNLIKELY(!rl_fp_from_positive_double(price, price_fp))) {
-        return price > RL_FP_MAX_DOUBLE ? RL_REJECT_OVERFLOW : RL_REJECT_INVALID_PRICE;
+        return (__builtin_isfinite(price) && price > RL_FP_MAX_DOUBLE) ? RL_REJECT_OVERFLOW : RL_REJECT_INVALID_PRICE;
     }
     return rl_position_table_check(engine->table, &engine->freeze, symbol, side, *qty_fp, *price_fp, commit);
 }

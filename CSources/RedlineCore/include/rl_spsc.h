@@ -68,20 +68,21 @@ RL_INLINE rl_result_t rl_spsc_push(rl_spsc_t *ring, const rl_event_t *event) {
     return RL_OK;
 }
 
-/* Consumer: number of events ready to read, refreshing the cached tail only
- * when the cache says empty. */
-RL_INLINE uint64_t rl_spsc_readable(rl_spsc_t *ring) {
+/* Consumer: number of events ready to read, up to `want`. The shared tail is
+ * re-read only when the cached copy holds fewer than `want`. */
+RL_INLINE uint64_t rl_spsc_readable(rl_spsc_t *ring, uint64_t want) {
     /* relaxed: only this consumer writes head. */
     uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
-    if (ring->tail_cache == head) {
+    if (ring->tail_cache - head < want) {
         /* acquire: pairs with the producer's release store of tail, so the
          * slots up to tail are fully written before we read them. */
         ring->tail_cache = atomic_load_explicit(&ring->tail, memory_order_acquire);
     }
-    return ring->tail_cache - head;
+    uint64_t ready = ring->tail_cache - head;
+    return ready < want ? ready : want;
 }
 
-/* Consumer: the i-th readable event (i < rl_spsc_readable()), read in place. */
+/* Consumer: the i-th readable event (i < rl_spsc_readable(ring, want)), read in place. */
 RL_INLINE const rl_event_t *rl_spsc_peek(const rl_spsc_t *ring, uint64_t i) {
     /* relaxed: only this consumer writes head. */
     uint64_t head = atomic_load_explicit((_Atomic uint64_t *)&ring->head, memory_order_relaxed);
@@ -99,7 +100,7 @@ RL_INLINE void rl_spsc_release(rl_spsc_t *ring, uint64_t count) {
 
 /* Consumer: copy one event out. RL_OK or RL_EMPTY. */
 RL_INLINE rl_result_t rl_spsc_pop(rl_spsc_t *ring, rl_event_t *out) {
-    if (rl_spsc_readable(ring) == 0) {
+    if (rl_spsc_readable(ring, 1) == 0) {
         return RL_EMPTY;
     }
     *out = *rl_spsc_peek(ring, 0);
@@ -110,8 +111,7 @@ RL_INLINE rl_result_t rl_spsc_pop(rl_spsc_t *ring, rl_event_t *out) {
 /* Consumer: copy up to `max` events out with one release store.
  * Returns how many were copied (0 when empty). */
 RL_INLINE uint64_t rl_spsc_pop_batch(rl_spsc_t *ring, rl_event_t *out, uint64_t max) {
-    uint64_t n = rl_spsc_readable(ring);
-    if (n > max) n = max;
+    uint64_t n = rl_spsc_readable(ring, max);
     for (uint64_t i = 0; i < n; i++) {
         out[i] = *rl_spsc_peek(ring, i);
     }
