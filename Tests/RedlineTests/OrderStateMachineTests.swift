@@ -1,0 +1,99 @@
+import Redline
+import XCTest
+
+final class OrderStateMachineTests: XCTestCase {
+    private static let legal: [OrderStatus: Set<OrderEventKind>] = [
+        .new: [.submit, .reject],
+        .pending: [.acknowledge, .partialFill, .fill, .requestCancel, .reject],
+        .acknowledged: [.partialFill, .fill, .requestCancel, .expire],
+        .partiallyFilled: [.partialFill, .fill, .requestCancel, .expire],
+        .pendingCancel: [.acknowledge, .partialFill, .fill, .cancelAck, .cancelReject, .expire, .requestCancel],
+        .filled: [], .canceled: [], .rejected: [], .expired: [],
+    ]
+    private static let allStatuses: [OrderStatus] = [
+        .new, .pending, .acknowledged, .partiallyFilled, .filled, .pendingCancel, .canceled, .rejected, .expired]
+
+    func testTransitionTableAllowsExactlyTheLifecycle() {
+        for status in Self.allStatuses {
+            for event in OrderEventKind.allCases {
+                let next = OrderStateMachine.next(status, event, hasFills: false)
+                XCTAssertEqual(next != nil, Self.legal[status]!.contains(event), "\(status) --\(event)-->")
+            }
+        }
+        XCTAssertEqual(OrderStateMachine.next(.pendingCancel, .cancelReject, hasFills: true), .partiallyFilled)
+        XCTAssertEqual(OrderStateMachine.next(.pendingCancel, .cancelReject, hasFills: false), .acknowledged)
+    }
+
+    /// Drive a real order into `status`, using quantity 10 (fixed point units).
+    private func order(in status: OrderStatus, _ machine: OrderStateMachine) throws -> OrderID {
+        let id = try machine.open(symbol: SymbolID(rawValue: 0), side: .buy, quantity: 10, price: 100)
+        let path: [(OrderEventKind, Int64)] = switch status {
+        case .new: []
+        case .pending: [(.submit, 0)]
+        case .acknowledged: [(.submit, 0), (.acknowledge, 0)]
+        case .partiallyFilled: [(.submit, 0), (.acknowledge, 0), (.partialFill, 4)]
+        case .filled: [(.submit, 0), (.acknowledge, 0), (.fill, 10)]
+        case .pendingCancel: [(.submit, 0), (.acknowledge, 0), (.requestCancel, 0)]
+        case .canceled: [(.submit, 0), (.acknowledge, 0), (.requestCancel, 0), (.cancelAck, 0)]
+        case .rejected: [(.submit, 0), (.reject, 0)]
+        case .expired: [(.submit, 0), (.acknowledge, 0), (.expire, 0)]
+        }
+        for (event, qty) in path { try machine.apply(id, event, fillQuantity: qty) }
+        XCTAssertEqual(try machine.order(id).status, status)
+        return id
+    }
+
+    func testEveryIllegalTransitionIsAnErrorAndChangesNothing() throws {
+        for status in Self.allStatuses {
+            for event in OrderEventKind.allCases where !Self.legal[status]!.contains(event) {
+                let machine = OrderStateMachine(capacity: 4)
+                let id = try order(in: status, machine)
+                let before = try machine.order(id)
+                let active = machine.activeCount
+                let fill: Int64 = event == .fill ? max(1, before.remaining) : (event == .partialFill ? 1 : 0)
+                if status.isTerminal {
+                    // The record is still readable, but nothing may move it.
+                    XCTAssertThrowsError(try machine.apply(id, event, fillQuantity: fill), "\(status) --\(event)-->")
+                } else {
+                    XCTAssertThrowsRedline(.illegalTransition(order: id, from: status, event: event)) {
+                        try machine.apply(id, event, fillQuantity: fill)
+                    }
+                }
+                XCTAssertEqual(try machine.order(id), before)
+                XCTAssertEqual(machine.activeCount, active)
+            }
+        }
+    }
+
+    func testFillsAreToldApartByQuantityAndOverfillsAreRejected() throws {
+        let machine = OrderStateMachine(capacity: 4)
+        let id = try order(in: .acknowledged, machine)
+        XCTAssertEqual(try machine.apply(id, .fill, fillQuantity: 3).status, .partiallyFilled)
+        XCTAssertThrowsError(try machine.apply(id, .fill, fillQuantity: 8), "more than the remaining 7")
+        XCTAssertEqual(try machine.apply(id, .partialFill, fillQuantity: 7).status, .filled)
+        XCTAssertEqual(machine.activeCount, 0)
+    }
+
+    func testSlotsAreReusedAndStaleIdsNeverFindTheNewOrder() throws {
+        let machine = OrderStateMachine(capacity: 1)
+        let first = try order(in: .canceled, machine)
+        let second = try machine.open(symbol: SymbolID(rawValue: 0), side: .sell, quantity: 5, price: 1)
+        XCTAssertNotEqual(first, second)
+        XCTAssertThrowsRedline(.unknownOrder(first)) { try machine.order(first) }
+        XCTAssertThrowsRedline(.orderCapacityExhausted(capacity: 1)) {
+            try machine.open(symbol: SymbolID(rawValue: 0), side: .sell, quantity: 5, price: 1)
+        }
+    }
+
+    func testTracksActiveOrders() throws {
+        let machine = OrderStateMachine(capacity: 8)
+        let a = try order(in: .acknowledged, machine)
+        let b = try order(in: .partiallyFilled, machine)
+        _ = try order(in: .filled, machine)
+        let c = try order(in: .pendingCancel, machine)
+        XCTAssertEqual(Set(machine.activeOrderIDs), [a, b, c])
+        try machine.apply(b, .requestCancel)
+        try machine.apply(b, .cancelAck)
+        XCTAssertEqual(Set(machine.activeOrderIDs), [a, c])
+    }
+}

@@ -1,0 +1,44 @@
+import Logging
+import Redline
+import XCTest
+
+/// A monitor, a simulated exchange and a router wired as in production.
+struct Harness {
+    let monitor: RuntimeRiskMonitor
+    let exchange: SimulatedExchange
+    let router: OrderRouter
+
+    init(limits: RiskLimits = try! RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200),
+         symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
+         exchange: SimulatedExchange.Configuration = .init(),
+         cancelRetries: Int = 3, orderCapacity: Int = 1024, ringCapacity: Int = 1024) throws {
+        var logger = Logger(label: "redline.test")
+        logger.logLevel = .critical
+        monitor = try RuntimeRiskMonitor(limits: limits, symbols: symbols, logger: logger)
+        self.exchange = SimulatedExchange(exchange)
+        router = try OrderRouter(monitor: monitor, client: self.exchange, orderCapacity: orderCapacity,
+                                 ringCapacity: ringCapacity, cancelRetries: cancelRetries, logger: logger)
+    }
+}
+
+/// Parse Prometheus text into "name{labels}" -> value.
+func parsePrometheus(_ text: String) -> [String: Double] {
+    var samples: [String: Double] = [:]
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+        guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+        samples[String(line[..<space])] = value
+    }
+    return samples
+}
+
+func XCTAssertThrowsRedline<T>(_ expected: RedlineError, _ body: () throws -> T,
+                               file: StaticString = #filePath, line: UInt = #line) {
+    do {
+        _ = try body()
+        XCTFail("expected \(expected), nothing was thrown", file: file, line: line)
+    } catch let error as RedlineError {
+        XCTAssertEqual(error, expected, file: file, line: line)
+    } catch {
+        XCTFail("expected RedlineError \(expected), got \(error)", file: file, line: line)
+    }
+}
