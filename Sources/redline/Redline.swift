@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct RedlineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "redline",
+        abstract: "Redline: a lock-free pre-trade risk engine.",
+        subcommands: [Demo.self],
+        defaultSubcommand: Demo.self)
+}
