@@ -16,7 +16,6 @@ struct Demo: ParsableCommand {
     var logLevel: Logger.Level = .warning
 
     func run() throws {
-        setvbuf(stdout, nil, _IOLBF, 0) // keep prints and log lines (stderr) in order
         var failures = 0
         failures += try scenario("1. Edge collapse", edgeCollapse)
         failures += try scenario("2. Inventory limit", inventoryLimit)
@@ -133,7 +132,8 @@ struct Harness {
     let router: OrderRouter
 
     init(logLevel: Logger.Level) throws {
-        var logger = Logger(label: "redline.demo")
+        // Log lines go to stdout, interleaved in order with the narration.
+        var logger = Logger(label: "redline.demo", factory: StreamLogHandler.standardOutput)
         logger.logLevel = logLevel
         let limits = try RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200)
         monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT"], logger: logger)
