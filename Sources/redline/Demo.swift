@@ -133,7 +133,7 @@ struct Harness {
 
     init(logLevel: Logger.Level) throws {
         // Log lines go to stdout, interleaved in order with the narration.
-        var logger = Logger(label: "redline.demo", factory: StreamLogHandler.standardOutput)
+        var logger = Logger(label: "redline.demo", factory: { StreamLogHandler.standardOutput(label: $0) })
         logger.logLevel = logLevel
         let limits = try RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200)
         monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT"], logger: logger)
