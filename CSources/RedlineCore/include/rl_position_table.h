@@ -221,9 +221,11 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
     }
 
     /* A symbol's first reservation gives it a reference price until the first fill. */
-    if (commit) {
+    /* relaxed: mark is a self-contained value. Load first so the common case
+     * (mark already known) costs no locked instruction. */
+    if (commit && RL_UNLIKELY(atomic_load_explicit(&slot->mark, memory_order_relaxed) == 0)) {
         int64_t no_mark = 0;
-        /* relaxed: mark is a self-contained value; losing this race to a fill is fine. */
+        /* relaxed: self-contained value; losing this race to a fill is fine. */
         atomic_compare_exchange_strong_explicit(&slot->mark, &no_mark, price,
                                                 memory_order_relaxed, memory_order_relaxed);
     }

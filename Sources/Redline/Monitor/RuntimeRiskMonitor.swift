@@ -12,6 +12,9 @@ import Synchronization
 public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// The C engine (`rl_engine_t *`), for C callers and the threaded runtime.
     @usableFromInline nonisolated(unsafe) let engine: OpaquePointer
+    /// The `rl_engine_t *` for C and C++ strategies in the same process: they
+    /// call `rl_engine_reserve` on it directly. Valid while the monitor lives.
+    public var engineHandle: OpaquePointer { engine }
     public let logger: Logger
     public let metrics: RedlineMetrics
     /// The fixed size of the symbol registry and position table.

@@ -1,0 +1,138 @@
+import Benchmark
+import CBenchSupport
+import Logging
+import Redline
+import RedlineCore
+
+// Hot-path benchmarks. Each measured iteration runs `scaledIterations`
+// (1,000) operations, so the per-operation figures are the reported ones
+// divided by 1,000 (package-benchmark prints them scaled with --scale).
+//
+// Gate: mallocCountTotal is committed in Thresholds/ and must stay 0 (the
+// syscalls metric is not available on Linux). Wall-clock figures are
+// reported in the README, not gated: this is a shared 2-core VM.
+
+/// Limits large enough that a benchmark never runs into them.
+private let roomyLimits = try! RiskLimits(maxInventoryUSD: 9e10, maxTotalNotional: 9e10, edgeFreezeThresholdBps: 0)
+
+private func quietLogger() -> Logger {
+    var logger = Logger(label: "redline.bench")
+    logger.logLevel = .critical
+    return logger
+}
+
+final class EngineFixture: @unchecked Sendable {
+    let monitor: RuntimeRiskMonitor
+    let symbol: SymbolID
+    var engine: OpaquePointer { monitor.engineHandle }
+
+    init() throws {
+        monitor = try RuntimeRiskMonitor(limits: roomyLimits, symbols: ["BTCUSDT"], logger: quietLogger())
+        symbol = try monitor.symbolID("BTCUSDT")
+    }
+}
+
+final class RouterFixture: @unchecked Sendable {
+    let monitor: RuntimeRiskMonitor
+    let exchange: SimulatedExchange
+    let router: OrderRouter
+    let symbol: SymbolID
+    var side = Side.buy
+
+    init() throws {
+        monitor = try RuntimeRiskMonitor(limits: roomyLimits, symbols: ["BTCUSDT"], logger: quietLogger())
+        exchange = SimulatedExchange(.init(seed: 1, fillRatio: 1, capacity: 4096))
+        router = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 4096, ringCapacity: 4096,
+                                 logger: quietLogger())
+        symbol = try monitor.symbolID("BTCUSDT")
+    }
+}
+
+nonisolated(unsafe) var engineFixture: EngineFixture!
+nonisolated(unsafe) var routerFixture: RouterFixture!
+nonisolated(unsafe) var ringFixture: EventRing!
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        warmupIterations: 10,
+        scalingFactor: .kilo,
+        maxDuration: .seconds(2),
+        maxIterations: 100_000
+    )
+
+    // The check from C: a C loop calls the inline check-and-reserve, as a C
+    // or C++ strategy would. One reservation of 1e-8 BTC each, so the limits
+    // are never reached and every call takes the full pass path (two CAS).
+    Benchmark("CheckAndReserve_C", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
+        let f = engineFixture!
+        let engine = f.engine
+        benchmark.startMeasurement()
+        blackHole(bench_c_reserve_loop(engine, f.symbol.rawValue, 1, 40_000 * Int64(RL_FP_SCALE),
+                                       UInt64(benchmark.scaledIterations.count)))
+    }, setup: { engineFixture = try EngineFixture() }, teardown: { engineFixture = nil })
+
+    // A risk-reducing order: selling out of a long position leaves the symbol's
+    // worst case (the long side) where it was, so the reservation is one CAS
+    // on the side word and the book total is untouched.
+    Benchmark("CheckAndReserve_Reducing_C", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
+        let f = engineFixture!
+        let engine = f.engine
+        benchmark.startMeasurement()
+        blackHole(bench_c_reserve_sell_loop(engine, f.symbol.rawValue, 1, 40_000 * Int64(RL_FP_SCALE),
+                                            UInt64(benchmark.scaledIterations.count)))
+    }, setup: {
+        engineFixture = try EngineFixture()
+        try engineFixture.monitor.updatePosition(symbol: "BTCUSDT", qty: 100, price: 40_000)
+    }, teardown: { engineFixture = nil })
+
+    // The same check through the Swift API (inlined C under an @inlinable wrapper).
+    Benchmark("CheckAndReserve_Swift", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
+        let f = engineFixture!
+        let monitor = f.monitor
+        let symbol = f.symbol
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try? monitor.reserve(symbol, side: .buy, qty: 0.00000001, price: 40_000))
+        }
+    }, setup: { engineFixture = try EngineFixture() }, teardown: { engineFixture = nil })
+
+    // The check alone (reserves nothing), through the Swift API.
+    Benchmark("Check_Swift", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
+        let f = engineFixture!
+        let monitor = f.monitor
+        let symbol = f.symbol
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(monitor.check(symbol, side: .buy, qty: 0.01, price: 40_000))
+        }
+    }, setup: { engineFixture = try EngineFixture() }, teardown: { engineFixture = nil })
+
+    // One push and one pop of a 48-byte event on one thread.
+    Benchmark("SpscPushPop", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
+        let ring = ringFixture!
+        var event = rl_event_t(type: RL_EVENT_FILL, symbol: 1, qty: 1, price: 1)
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            event.order_id = UInt64(i)
+            blackHole(ring.push(&event))
+            blackHole(ring.pop())
+        }
+    }, setup: { ringFixture = try EventRing(capacity: 1024) }, teardown: { ringFixture = nil })
+
+    // placeOrder through check, state machine, router and simulated exchange,
+    // then one poll: the ack and the fill go back through the state machine,
+    // into the ring, and the risk step applies them. Sides alternate so the
+    // position stays flat.
+    Benchmark("PlaceOrderRoundTrip", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
+        let f = routerFixture!
+        let router = f.router
+        let symbol = f.symbol
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            f.side = f.side == .buy ? .sell : .buy
+            blackHole(try? router.placeOrder(symbol: symbol, side: f.side, qty: 0.01, price: 40_000))
+            blackHole(router.poll())
+        }
+    }, setup: { routerFixture = try RouterFixture() }, teardown: { routerFixture = nil })
+}
