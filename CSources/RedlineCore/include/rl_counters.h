@@ -12,6 +12,8 @@
 #include "rl_platform.h"
 #include "rl_result.h"
 
+RL_EXTERN_C_BEGIN
+
 typedef enum rl_counter {
     RL_COUNTER_CHECKS = 0,        /* pre-order checks run */
     RL_COUNTER_PLACED = 1,        /* orders that passed and were sent */
@@ -25,10 +27,10 @@ typedef enum rl_counter {
 } rl_counter_t;
 
 typedef struct rl_counters {
-    _Alignas(RL_CACHE_LINE) _Atomic uint64_t values[RL_COUNTER_COUNT];
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) values[RL_COUNTER_COUNT];
 } rl_counters_t;
 
-_Static_assert(sizeof(rl_counters_t) % RL_CACHE_LINE == 0, "a counter block never shares a line with another");
+RL_STATIC_ASSERT(sizeof(rl_counters_t) % RL_CACHE_LINE == 0, "a counter block never shares a line with another");
 
 /* Returns 0 or -ENOMEM. */
 int rl_counters_create(rl_counters_t **out);
@@ -44,14 +46,16 @@ RL_INLINE void rl_counters_add(rl_counters_t *counters, rl_counter_t counter, ui
 
 RL_INLINE void rl_counters_count_block(rl_counters_t *counters, rl_result_t result) {
     if ((unsigned)result < RL_RESULT_SLOTS) {
-        rl_counters_add(counters, (rl_counter_t)(RL_COUNTER_BLOCKED_BASE + result), 1);
+        rl_counters_add(counters, (rl_counter_t)((int)RL_COUNTER_BLOCKED_BASE + (int)result), 1);
     }
 }
 
 /* Any thread. */
 RL_INLINE uint64_t rl_counters_get(const rl_counters_t *counters, rl_counter_t counter) {
     /* relaxed: a monitoring read of a single-writer counter. */
-    return atomic_load_explicit((_Atomic uint64_t *)&counters->values[counter], memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(uint64_t) *)&counters->values[counter], memory_order_relaxed);
 }
+
+RL_EXTERN_C_END
 
 #endif /* RL_COUNTERS_H */

@@ -21,6 +21,8 @@
 #include "rl_symbols.h"
 #include "rl_position_table.h"
 
+RL_EXTERN_C_BEGIN
+
 typedef struct rl_engine_config {
     uint32_t symbol_capacity;           /* 0 means RL_SYMBOLS_DEFAULT_CAPACITY */
     int64_t default_symbol_limit;       /* maxInventoryUSD, fixed point */
@@ -41,19 +43,19 @@ typedef struct rl_step_result {
 typedef struct rl_engine {
     rl_freeze_t freeze;
     /* Written by the risk thread only. */
-    _Alignas(RL_CACHE_LINE) _Atomic uint64_t applied[RL_EVENT_TYPE_COUNT];
-    _Atomic uint64_t invalid_events;
-    _Atomic int64_t last_edge_bps;
-    _Atomic uint64_t last_heartbeat_ns;
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) applied[RL_EVENT_TYPE_COUNT];
+    _Atomic(uint64_t) invalid_events;
+    _Atomic(int64_t) last_edge_bps;
+    _Atomic(uint64_t) last_heartbeat_ns;
     /* Setup-written configuration, read by the risk thread. */
-    _Alignas(RL_CACHE_LINE) _Atomic int64_t edge_freeze_threshold_bps;
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) edge_freeze_threshold_bps;
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
 } rl_engine_t;
 
-_Static_assert(offsetof(rl_engine_t, applied) % RL_CACHE_LINE == 0, "risk-thread stats start a line");
-_Static_assert(offsetof(rl_engine_t, edge_freeze_threshold_bps) % RL_CACHE_LINE == 0, "config starts a line");
+RL_STATIC_ASSERT(offsetof(rl_engine_t, applied) % RL_CACHE_LINE == 0, "risk-thread stats start a line");
+RL_STATIC_ASSERT(offsetof(rl_engine_t, edge_freeze_threshold_bps) % RL_CACHE_LINE == 0, "config starts a line");
 
 /* Returns 0, -EINVAL (non-positive limits) or -ENOMEM. */
 int rl_engine_create(const rl_engine_config_t *config, rl_engine_t **out);
@@ -102,19 +104,21 @@ RL_INLINE rl_result_t rl_engine_check_f64(rl_engine_t *engine, uint32_t symbol, 
 /* Risk-thread statistics, for metrics. */
 RL_INLINE uint64_t rl_engine_applied_count(const rl_engine_t *engine, rl_event_type_t type) {
     /* relaxed: monitoring read of a single-writer counter. */
-    return atomic_load_explicit((_Atomic uint64_t *)&engine->applied[type], memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->applied[type], memory_order_relaxed);
 }
 RL_INLINE uint64_t rl_engine_invalid_count(const rl_engine_t *engine) {
     /* relaxed: monitoring read of a single-writer counter. */
-    return atomic_load_explicit((_Atomic uint64_t *)&engine->invalid_events, memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->invalid_events, memory_order_relaxed);
 }
 RL_INLINE int64_t rl_engine_last_edge_bps(const rl_engine_t *engine) {
     /* relaxed: monitoring read. */
-    return atomic_load_explicit((_Atomic int64_t *)&engine->last_edge_bps, memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(int64_t) *)&engine->last_edge_bps, memory_order_relaxed);
 }
 RL_INLINE int64_t rl_engine_edge_threshold(const rl_engine_t *engine) {
     /* relaxed: self-contained setup value. */
-    return atomic_load_explicit((_Atomic int64_t *)&engine->edge_freeze_threshold_bps, memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(int64_t) *)&engine->edge_freeze_threshold_bps, memory_order_relaxed);
 }
+
+RL_EXTERN_C_END
 
 #endif /* RL_ENGINE_H */

@@ -11,6 +11,8 @@
 
 #include "rl_platform.h"
 
+RL_EXTERN_C_BEGIN
+
 typedef enum rl_event_type {
     RL_EVENT_NONE = 0,
     RL_EVENT_ORDER_ACCEPTED = 1, /* a reservation was made and the order sent: symbol, side, qty, price */
@@ -37,6 +39,8 @@ typedef struct rl_event {
     uint64_t timestamp_ns;
 } rl_event_t;
 
-_Static_assert(sizeof(rl_event_t) == 48, "events are 48 bytes: four per three cache lines");
+RL_STATIC_ASSERT(sizeof(rl_event_t) == 48, "events are 48 bytes: four per three cache lines");
+
+RL_EXTERN_C_END
 
 #endif /* RL_EVENTS_H */

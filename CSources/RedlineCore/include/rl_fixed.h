@@ -19,6 +19,8 @@
 #include "rl_platform.h"
 #include "rl_result.h"
 
+RL_EXTERN_C_BEGIN
+
 #define RL_FP_SCALE 100000000LL
 #define RL_FP_MAX_DOUBLE 9.2e10 /* < INT64_MAX / RL_FP_SCALE, with margin for rounding */
 
@@ -85,5 +87,7 @@ RL_INLINE int64_t rl_fp_abs(int64_t v) {
     /* Callers keep |v| < INT64_MAX: positions are bounded by overflow checks. */
     return v < 0 ? -v : v;
 }
+
+RL_EXTERN_C_END
 
 #endif /* RL_FIXED_H */

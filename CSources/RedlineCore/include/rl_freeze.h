@@ -18,6 +18,8 @@
 
 #include "rl_platform.h"
 
+RL_EXTERN_C_BEGIN
+
 typedef enum rl_trading_state {
     RL_STATE_ACTIVE = 0,
     RL_STATE_HALTED = 1,
@@ -34,11 +36,11 @@ typedef enum rl_freeze_reason {
 
 /* Alone on its cache line: written rarely, read by every router in its loop. */
 typedef struct rl_freeze {
-    _Alignas(RL_CACHE_LINE) _Atomic uint64_t word;
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) word;
     uint8_t padding[RL_CACHE_LINE - sizeof(uint64_t)];
 } rl_freeze_t;
 
-_Static_assert(sizeof(rl_freeze_t) == RL_CACHE_LINE, "freeze word owns exactly one cache line");
+RL_STATIC_ASSERT(sizeof(rl_freeze_t) == RL_CACHE_LINE, "freeze word owns exactly one cache line");
 
 RL_INLINE uint64_t rl_freeze_pack(uint64_t state, uint64_t reason, uint64_t epoch) {
     return (state & 0xff) | ((reason & 0xff) << 8) | (epoch << 16);
@@ -57,7 +59,7 @@ RL_INLINE void rl_freeze_init(rl_freeze_t *freeze) {
 RL_INLINE uint64_t rl_freeze_load(const rl_freeze_t *freeze) {
     /* acquire: pairs with the release CAS in rl_freeze_transition, so whatever the
      * freezer wrote before freezing (e.g. the trigger's metadata) is visible. */
-    return atomic_load_explicit((_Atomic uint64_t *)&freeze->word, memory_order_acquire);
+    return atomic_load_explicit((_Atomic(uint64_t) *)&freeze->word, memory_order_acquire);
 }
 
 RL_INLINE bool rl_freeze_is_active(const rl_freeze_t *freeze) {
@@ -100,5 +102,7 @@ RL_INLINE void rl_freeze_restore(rl_freeze_t *freeze, uint64_t word) {
     /* release: pairs with rl_freeze_load's acquire in routers started afterwards. */
     atomic_store_explicit(&freeze->word, word, memory_order_release);
 }
+
+RL_EXTERN_C_END
 
 #endif /* RL_FREEZE_H */

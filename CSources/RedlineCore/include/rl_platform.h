@@ -11,7 +11,25 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
-#include <stdatomic.h>
+
+/* C++ strategies include these headers too. C++23 is the first C++ whose
+ * <stdatomic.h> provides _Atomic(T) and the atomic_*_explicit functions. */
+#ifdef __cplusplus
+#  if __cplusplus <= 202002L
+#    error "Redline's headers need C++23 (for <stdatomic.h>) when included from C++"
+#  endif
+#  include <stdatomic.h>
+#  define RL_ALIGNAS(n) alignas(n)
+#  define RL_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#  define RL_EXTERN_C_BEGIN extern "C" {
+#  define RL_EXTERN_C_END }
+#else
+#  include <stdatomic.h>
+#  define RL_ALIGNAS(n) _Alignas(n)
+#  define RL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#  define RL_EXTERN_C_BEGIN
+#  define RL_EXTERN_C_END
+#endif
 
 /* Don't use 'static inline' directly in Redline headers: use RL_INLINE. */
 #define RL_INLINE static inline __attribute__((always_inline))

@@ -40,32 +40,34 @@
 #include "rl_fixed.h"
 #include "rl_freeze.h"
 
+RL_EXTERN_C_BEGIN
+
 typedef struct rl_position_slot {
-    _Alignas(RL_CACHE_LINE) _Atomic int64_t long_worst; /* position + working buys */
-    _Atomic int64_t short_worst;                         /* position - working sells */
-    _Atomic int64_t exposure;                            /* this slot's share of total_exposure */
-    _Atomic int64_t position;                            /* risk thread only */
-    _Atomic int64_t mark;                                /* last mark price; 0 until known */
-    _Atomic int64_t limit;                               /* max worst-case notional */
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) long_worst; /* position + working buys */
+    _Atomic(int64_t) short_worst;                         /* position - working sells */
+    _Atomic(int64_t) exposure;                            /* this slot's share of total_exposure */
+    _Atomic(int64_t) position;                            /* risk thread only */
+    _Atomic(int64_t) mark;                                /* last mark price; 0 until known */
+    _Atomic(int64_t) limit;                               /* max worst-case notional */
     uint8_t padding[RL_CACHE_LINE - 6 * sizeof(int64_t)];
 } rl_position_slot_t;
 
-_Static_assert(sizeof(rl_position_slot_t) == RL_CACHE_LINE, "one slot per cache line");
+RL_STATIC_ASSERT(sizeof(rl_position_slot_t) == RL_CACHE_LINE, "one slot per cache line");
 
 typedef struct rl_position_table {
     /* Setup-written, read by every checker. */
-    _Alignas(RL_CACHE_LINE) uint32_t capacity;
-    _Atomic uint32_t count;         /* registered slots; published with release */
-    _Atomic int64_t max_total;      /* maxTotalNotional */
+    RL_ALIGNAS(RL_CACHE_LINE) uint32_t capacity;
+    _Atomic(uint32_t) count;         /* registered slots; published with release */
+    _Atomic(int64_t) max_total;      /* maxTotalNotional */
     /* Contended by every reservation: alone on its line. */
-    _Alignas(RL_CACHE_LINE) _Atomic int64_t total_exposure;
-    _Alignas(RL_CACHE_LINE) rl_position_slot_t slots[];
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) total_exposure;
+    RL_ALIGNAS(RL_CACHE_LINE) rl_position_slot_t slots[];
 } rl_position_table_t;
 
-_Static_assert(offsetof(rl_position_table_t, total_exposure) % RL_CACHE_LINE == 0, "total starts its own line");
-_Static_assert(offsetof(rl_position_table_t, slots) - offsetof(rl_position_table_t, total_exposure) >= RL_CACHE_LINE,
+RL_STATIC_ASSERT(offsetof(rl_position_table_t, total_exposure) % RL_CACHE_LINE == 0, "total starts its own line");
+RL_STATIC_ASSERT(offsetof(rl_position_table_t, slots) - offsetof(rl_position_table_t, total_exposure) >= RL_CACHE_LINE,
                "total does not share a line with slot 0");
-_Static_assert(offsetof(rl_position_table_t, slots) % RL_CACHE_LINE == 0, "slots start on a line");
+RL_STATIC_ASSERT(offsetof(rl_position_table_t, slots) % RL_CACHE_LINE == 0, "slots start on a line");
 
 /* A plain copy of a slot, for reporting and snapshots (Swift-importable). */
 typedef struct rl_position_view {
@@ -88,7 +90,7 @@ int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t 
 RL_INLINE uint32_t rl_position_table_count(const rl_position_table_t *table) {
     /* acquire: pairs with the release store in rl_position_table_activate, so the
      * slot's limit is initialised before its id is accepted. */
-    return atomic_load_explicit((_Atomic uint32_t *)&table->count, memory_order_acquire);
+    return atomic_load_explicit((_Atomic(uint32_t) *)&table->count, memory_order_acquire);
 }
 
 RL_INLINE void rl_position_table_set_limit(rl_position_table_t *table, uint32_t id, int64_t limit) {
@@ -104,12 +106,12 @@ RL_INLINE void rl_position_table_set_max_total(rl_position_table_t *table, int64
 
 RL_INLINE int64_t rl_position_table_total(const rl_position_table_t *table) {
     /* relaxed: a monitoring read of the aggregate. */
-    return atomic_load_explicit((_Atomic int64_t *)&table->total_exposure, memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(int64_t) *)&table->total_exposure, memory_order_relaxed);
 }
 
 RL_INLINE int64_t rl_position_table_max_total(const rl_position_table_t *table) {
     /* relaxed: self-contained value. */
-    return atomic_load_explicit((_Atomic int64_t *)&table->max_total, memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(int64_t) *)&table->max_total, memory_order_relaxed);
 }
 
 /* Give back `delta` of total exposure (a rollback or a re-mark downwards). */
@@ -137,7 +139,7 @@ RL_INLINE bool rl_position_table_total_try_add(rl_position_table_t *table, int64
 }
 
 /* The side word a side reserves on, and the direction it moves. */
-RL_INLINE _Atomic int64_t *rl_position_slot_side_word(rl_position_slot_t *slot, rl_side_t side) {
+RL_INLINE _Atomic(int64_t) *rl_position_slot_side_word(rl_position_slot_t *slot, rl_side_t side) {
     return side == RL_SIDE_BUY ? &slot->long_worst : &slot->short_worst;
 }
 
@@ -160,8 +162,8 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
     if (RL_UNLIKELY(symbol >= rl_position_table_count(table))) return RL_REJECT_UNKNOWN_SYMBOL;
 
     rl_position_slot_t *slot = &table->slots[symbol];
-    _Atomic int64_t *word = rl_position_slot_side_word(slot, side);
-    _Atomic int64_t *other = side == RL_SIDE_BUY ? &slot->short_worst : &slot->long_worst;
+    _Atomic(int64_t) *word = rl_position_slot_side_word(slot, side);
+    _Atomic(int64_t) *other = side == RL_SIDE_BUY ? &slot->short_worst : &slot->long_worst;
     /* relaxed: limit is a self-contained setup value (see set_limit). */
     int64_t limit = atomic_load_explicit(&slot->limit, memory_order_relaxed);
 
@@ -284,7 +286,7 @@ RL_INLINE void rl_position_table_release(rl_position_table_t *table, uint32_t sy
 
 RL_INLINE int64_t rl_position_table_position(const rl_position_table_t *table, uint32_t symbol) {
     /* relaxed: the risk thread is the only writer; readers want a recent value. */
-    return atomic_load_explicit((_Atomic int64_t *)&table->slots[symbol].position, memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(int64_t) *)&table->slots[symbol].position, memory_order_relaxed);
 }
 
 /* Risk thread: `qty` of a working order on `side` filled at `price`.
@@ -302,8 +304,8 @@ RL_INLINE rl_result_t rl_position_table_apply_fill(rl_position_table_t *table, u
     if (RL_UNLIKELY(__builtin_add_overflow(position, signed_qty, &next_position) || next_position == INT64_MIN)) {
         return RL_REJECT_OVERFLOW;
     }
-    _Atomic int64_t *reserved_word = rl_position_slot_side_word(slot, side);
-    _Atomic int64_t *other_word = side == RL_SIDE_BUY ? &slot->short_worst : &slot->long_worst;
+    _Atomic(int64_t) *reserved_word = rl_position_slot_side_word(slot, side);
+    _Atomic(int64_t) *other_word = side == RL_SIDE_BUY ? &slot->short_worst : &slot->long_worst;
     /* relaxed: checkers only ever add working quantity, so `working` can only be an under-estimate. */
     int64_t reserved = atomic_load_explicit(reserved_word, memory_order_relaxed);
     int64_t working = side == RL_SIDE_BUY ? reserved - position : position - reserved;
@@ -347,19 +349,21 @@ RL_INLINE rl_result_t rl_position_table_adjust(rl_position_table_t *table, uint3
 RL_INLINE void rl_position_table_read(const rl_position_table_t *table, uint32_t symbol, rl_position_view_t *out) {
     const rl_position_slot_t *slot = &table->slots[symbol];
     /* relaxed, all: a monitoring read; nothing is synchronised through it. */
-    int64_t position = atomic_load_explicit((_Atomic int64_t *)&slot->position, memory_order_relaxed);
-    int64_t lw = atomic_load_explicit((_Atomic int64_t *)&slot->long_worst, memory_order_relaxed);
-    int64_t sw = atomic_load_explicit((_Atomic int64_t *)&slot->short_worst, memory_order_relaxed);
+    int64_t position = atomic_load_explicit((_Atomic(int64_t) *)&slot->position, memory_order_relaxed);
+    int64_t lw = atomic_load_explicit((_Atomic(int64_t) *)&slot->long_worst, memory_order_relaxed);
+    int64_t sw = atomic_load_explicit((_Atomic(int64_t) *)&slot->short_worst, memory_order_relaxed);
     out->position = position;
     out->working_buy = lw - position;
     out->working_sell = position - sw;
-    out->mark = atomic_load_explicit((_Atomic int64_t *)&slot->mark, memory_order_relaxed);
-    out->exposure = atomic_load_explicit((_Atomic int64_t *)&slot->exposure, memory_order_relaxed);
-    out->limit = atomic_load_explicit((_Atomic int64_t *)&slot->limit, memory_order_relaxed);
+    out->mark = atomic_load_explicit((_Atomic(int64_t) *)&slot->mark, memory_order_relaxed);
+    out->exposure = atomic_load_explicit((_Atomic(int64_t) *)&slot->exposure, memory_order_relaxed);
+    out->limit = atomic_load_explicit((_Atomic(int64_t) *)&slot->limit, memory_order_relaxed);
 }
 
 /* Recovery only, with no other thread running: set a slot to a persisted
  * state and re-mark it. Returns 0 or -EINVAL. */
 int rl_position_table_restore(rl_position_table_t *table, uint32_t symbol, const rl_position_view_t *state);
+
+RL_EXTERN_C_END
 
 #endif /* RL_POSITION_TABLE_H */

@@ -11,6 +11,8 @@
 
 #include "rl_platform.h"
 
+RL_EXTERN_C_BEGIN
+
 typedef enum rl_result {
     RL_OK = 0,
     /* Ring results. */
@@ -34,5 +36,7 @@ typedef enum rl_side {
     RL_SIDE_BUY = 0,
     RL_SIDE_SELL = 1,
 } rl_side_t;
+
+RL_EXTERN_C_END
 
 #endif /* RL_RESULT_H */

@@ -22,24 +22,26 @@
 #include "rl_result.h"
 #include "rl_events.h"
 
+RL_EXTERN_C_BEGIN
+
 typedef struct rl_spsc {
     /* Owned by the producer. */
-    _Alignas(RL_CACHE_LINE) _Atomic uint64_t tail;  /* next position to write */
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) tail;  /* next position to write */
     uint64_t head_cache;                             /* producer's last view of head */
-    _Atomic uint64_t full_count;                     /* pushes refused with RL_FULL */
+    _Atomic(uint64_t) full_count;                     /* pushes refused with RL_FULL */
     /* Owned by the consumer. */
-    _Alignas(RL_CACHE_LINE) _Atomic uint64_t head;  /* next position to read */
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) head;  /* next position to read */
     uint64_t tail_cache;                             /* consumer's last view of tail */
     /* Read-only after rl_spsc_create: shared by both without contention. */
-    _Alignas(RL_CACHE_LINE) uint64_t capacity;
+    RL_ALIGNAS(RL_CACHE_LINE) uint64_t capacity;
     uint64_t mask;
     rl_event_t *slots;
 } rl_spsc_t;
 
-_Static_assert(offsetof(rl_spsc_t, tail) % RL_CACHE_LINE == 0, "producer group starts a line");
-_Static_assert(offsetof(rl_spsc_t, head) % RL_CACHE_LINE == 0, "consumer group starts a line");
-_Static_assert(offsetof(rl_spsc_t, head) - offsetof(rl_spsc_t, tail) >= RL_CACHE_LINE, "producer and consumer never share a line");
-_Static_assert(offsetof(rl_spsc_t, capacity) - offsetof(rl_spsc_t, head) >= RL_CACHE_LINE, "read-only group is apart from the consumer");
+RL_STATIC_ASSERT(offsetof(rl_spsc_t, tail) % RL_CACHE_LINE == 0, "producer group starts a line");
+RL_STATIC_ASSERT(offsetof(rl_spsc_t, head) % RL_CACHE_LINE == 0, "consumer group starts a line");
+RL_STATIC_ASSERT(offsetof(rl_spsc_t, head) - offsetof(rl_spsc_t, tail) >= RL_CACHE_LINE, "producer and consumer never share a line");
+RL_STATIC_ASSERT(offsetof(rl_spsc_t, capacity) - offsetof(rl_spsc_t, head) >= RL_CACHE_LINE, "read-only group is apart from the consumer");
 
 /* Create a ring of `capacity` events (a power of two, >= 2).
  * Returns 0, -EINVAL for a bad capacity, or -ENOMEM. */
@@ -85,7 +87,7 @@ RL_INLINE uint64_t rl_spsc_readable(rl_spsc_t *ring, uint64_t want) {
 /* Consumer: the i-th readable event (i < rl_spsc_readable(ring, want)), read in place. */
 RL_INLINE const rl_event_t *rl_spsc_peek(const rl_spsc_t *ring, uint64_t i) {
     /* relaxed: only this consumer writes head. */
-    uint64_t head = atomic_load_explicit((_Atomic uint64_t *)&ring->head, memory_order_relaxed);
+    uint64_t head = atomic_load_explicit((_Atomic(uint64_t) *)&ring->head, memory_order_relaxed);
     return &ring->slots[(head + i) & ring->mask];
 }
 
@@ -123,8 +125,8 @@ RL_INLINE uint64_t rl_spsc_pop_batch(rl_spsc_t *ring, rl_event_t *out, uint64_t 
  * other side runs. */
 RL_INLINE uint64_t rl_spsc_depth(const rl_spsc_t *ring) {
     /* acquire on both: pairs with each side's release store; a monitoring read. */
-    uint64_t head = atomic_load_explicit((_Atomic uint64_t *)&ring->head, memory_order_acquire);
-    uint64_t tail = atomic_load_explicit((_Atomic uint64_t *)&ring->tail, memory_order_acquire);
+    uint64_t head = atomic_load_explicit((_Atomic(uint64_t) *)&ring->head, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit((_Atomic(uint64_t) *)&ring->tail, memory_order_acquire);
     return tail >= head ? tail - head : 0;
 }
 
@@ -133,7 +135,9 @@ RL_INLINE uint64_t rl_spsc_capacity(const rl_spsc_t *ring) { return ring->capaci
 /* Pushes refused with RL_FULL since creation; safe from any thread. */
 RL_INLINE uint64_t rl_spsc_full_count(const rl_spsc_t *ring) {
     /* relaxed: a monitoring read of a single-writer counter; orders nothing. */
-    return atomic_load_explicit((_Atomic uint64_t *)&ring->full_count, memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(uint64_t) *)&ring->full_count, memory_order_relaxed);
 }
+
+RL_EXTERN_C_END
 
 #endif /* RL_SPSC_H */

@@ -10,6 +10,8 @@
 
 #include "rl_platform.h"
 
+RL_EXTERN_C_BEGIN
+
 #define RL_SYMBOLS_DEFAULT_CAPACITY 4096
 #define RL_SYMBOL_NAME_MAX 31 /* bytes, not counting the terminating NUL */
 
@@ -33,5 +35,7 @@ const char *rl_symbols_name(const rl_symbol_registry_t *registry, uint32_t id);
 
 uint32_t rl_symbols_count(const rl_symbol_registry_t *registry);
 uint32_t rl_symbols_capacity(const rl_symbol_registry_t *registry);
+
+RL_EXTERN_C_END
 
 #endif /* RL_SYMBOLS_H */

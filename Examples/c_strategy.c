@@ -1,0 +1,68 @@
+/*
+ * c_strategy.c - a C strategy using Redline's C API directly.
+ *
+ * Build and run (from the repository root):
+ *   cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include \
+ *      Examples/c_strategy.c CSources/RedlineCore/rl_[a-z_]*.c -o /tmp/c_strategy && /tmp/c_strategy
+ *
+ * It doubles as a test: it exits 1 if Redline does not behave as shown.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "RedlineCore.h"
+
+#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "FAILED: %s (line %d)\n", #cond, __LINE__); return 1; } } while (0)
+
+int main(void) {
+    rl_engine_config_t config = {
+        .symbol_capacity = 0, /* default 4096 */
+        .default_symbol_limit = 5000 * RL_FP_SCALE,      /* maxInventoryUSD */
+        .max_total = 20000 * RL_FP_SCALE,                /* maxTotalNotional */
+        .edge_freeze_threshold_bps = 200 * RL_FP_SCALE,  /* edgeFreezeThresholdBps */
+    };
+    rl_engine_t *engine;
+    int rc = rl_engine_create(&config, &engine);
+    if (rc < 0) { fprintf(stderr, "rl_engine_create: %s\n", strerror(-rc)); return 1; }
+
+    /* Off the hot path: names to ids, once. */
+    int64_t btc = rl_engine_add_symbol(engine, "BTCUSDT", 0);
+    CHECK(btc == 0);
+
+    /* The hot path: check and reserve, no locks, no allocation. */
+    int64_t qty, price;
+    rl_result_t r = rl_engine_check_f64(engine, (uint32_t)btc, RL_SIDE_BUY, 0.1, 40000.0, true, &qty, &price);
+    printf("buy 0.1 BTCUSDT @ 40000 -> %d (RL_OK = 0)\n", r);
+    CHECK(r == RL_OK);
+    r = rl_engine_reserve(engine, (uint32_t)btc, RL_SIDE_BUY, 3 * RL_FP_SCALE / 100, 40000 * RL_FP_SCALE);
+    printf("buy 0.03 more -> %d (RL_REJECT_SYMBOL_LIMIT = %d): working orders count\n", r, RL_REJECT_SYMBOL_LIMIT);
+    CHECK(r == RL_REJECT_SYMBOL_LIMIT);
+
+    /* Events go to the risk side through an SPSC ring; the step applies them. */
+    rl_spsc_t *ring;
+    CHECK(rl_spsc_create(1024, &ring) == 0);
+    rl_event_t fill = { .type = RL_EVENT_FILL, .side = RL_SIDE_BUY, .symbol = (uint32_t)btc, .qty = qty, .price = price };
+    CHECK(rl_spsc_push(ring, &fill) == RL_OK);
+    rl_event_t edge = { .type = RL_EVENT_EDGE_UPDATE, .value = 150 * RL_FP_SCALE };
+    CHECK(rl_spsc_push(ring, &edge) == RL_OK);
+    rl_step_result_t step;
+    rl_engine_step(engine, ring, 64, &step);
+    printf("step applied %llu events, froze: %d\n", (unsigned long long)step.applied, step.froze);
+    CHECK(step.applied == 2 && step.froze);
+
+    /* Routers poll one word. */
+    uint64_t word = rl_freeze_load(rl_engine_freeze(engine));
+    printf("freeze word: state %d reason %d epoch %llu\n", rl_freeze_word_state(word), rl_freeze_word_reason(word),
+           (unsigned long long)rl_freeze_word_epoch(word));
+    CHECK(rl_freeze_word_state(word) == RL_STATE_HALTED);
+    CHECK(rl_engine_reserve(engine, (uint32_t)btc, RL_SIDE_SELL, qty, price) == RL_FROZEN);
+
+    rl_position_view_t view;
+    rl_position_table_read(rl_engine_table(engine), (uint32_t)btc, &view);
+    printf("BTCUSDT position %.8f, working buy %.8f\n", rl_fp_to_double(view.position), rl_fp_to_double(view.working_buy));
+    CHECK(view.position == qty && view.working_buy == 0);
+
+    rl_spsc_destroy(ring);
+    rl_engine_destroy(engine);
+    printf("c_strategy: ok\n");
+    return 0;
+}

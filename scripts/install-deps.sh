@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what Redline needs from Debian, only what is missing. Run as root.
+set -euo pipefail
+packages=(liburing-dev libnuma-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null 2>&1; then
+    echo "error: swift is not on PATH (Redline needs Swift 6.3 or later)" >&2
+    exit 1
+fi
