@@ -52,6 +52,23 @@ nonisolated(unsafe) var engineFixture: EngineFixture!
 nonisolated(unsafe) var routerFixture: RouterFixture!
 nonisolated(unsafe) var ringFixture: EventRing!
 
+/// `scaledIterations` reservations of 1e-8 BTC at $40,000 on `side`, made
+/// by a C loop, after an optional starting position.
+private func cReserveBenchmark(_ name: String, side: rl_side_t, startingPosition: Double) {
+    Benchmark(name, configuration: Benchmark.defaultConfiguration, closure: { benchmark in
+        let f = engineFixture!
+        let engine = f.engine
+        benchmark.startMeasurement()
+        blackHole(bench_c_reserve_loop(engine, f.symbol.rawValue, side, 1, 40_000 * Int64(RL_FP_SCALE),
+                                       UInt64(benchmark.scaledIterations.count)))
+    }, setup: {
+        engineFixture = try EngineFixture()
+        if startingPosition != 0 {
+            try engineFixture.monitor.updatePosition(symbol: "BTCUSDT", qty: startingPosition, price: 40_000)
+        }
+    }, teardown: { engineFixture = nil })
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal],
@@ -62,29 +79,15 @@ let benchmarks: @Sendable () -> Void = {
     )
 
     // The check from C: a C loop calls the inline check-and-reserve, as a C
-    // or C++ strategy would. One reservation of 1e-8 BTC each, so the limits
-    // are never reached and every call takes the full pass path (two CAS).
-    Benchmark("CheckAndReserve_C", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
-        let f = engineFixture!
-        let engine = f.engine
-        benchmark.startMeasurement()
-        blackHole(bench_c_reserve_loop(engine, f.symbol.rawValue, 1, 40_000 * Int64(RL_FP_SCALE),
-                                       UInt64(benchmark.scaledIterations.count)))
-    }, setup: { engineFixture = try EngineFixture() }, teardown: { engineFixture = nil })
+    // or C++ strategy would. Each buy reserves 1e-8 BTC, so the limits are never
+    // reached and every call takes the full pass path: side-word CAS, book-total
+    // CAS, slot-exposure CAS.
+    cReserveBenchmark("CheckAndReserve_C", side: RL_SIDE_BUY, startingPosition: 0)
 
     // A risk-reducing order: selling out of a long position leaves the symbol's
     // worst case (the long side) where it was, so the reservation is one CAS
     // on the side word and the book total is untouched.
-    Benchmark("CheckAndReserve_Reducing_C", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
-        let f = engineFixture!
-        let engine = f.engine
-        benchmark.startMeasurement()
-        blackHole(bench_c_reserve_sell_loop(engine, f.symbol.rawValue, 1, 40_000 * Int64(RL_FP_SCALE),
-                                            UInt64(benchmark.scaledIterations.count)))
-    }, setup: {
-        engineFixture = try EngineFixture()
-        try engineFixture.monitor.updatePosition(symbol: "BTCUSDT", qty: 100, price: 40_000)
-    }, teardown: { engineFixture = nil })
+    cReserveBenchmark("CheckAndReserve_Reducing_C", side: RL_SIDE_SELL, startingPosition: 100)
 
     // The same check through the Swift API (inlined C under an @inlinable wrapper).
     Benchmark("CheckAndReserve_Swift", configuration: Benchmark.defaultConfiguration, closure: { benchmark in

@@ -185,10 +185,11 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
         if (RL_UNLIKELY(!rl_fp_notional_ceil(worst, price, &worst_notional))) return RL_REJECT_OVERFLOW;
         if (worst_notional > limit) return RL_REJECT_SYMBOL_LIMIT;
         if (!commit) break;
-        /* release on success: pairs with the risk thread's acquire load of the
-         * slot's exposure in rl_position_table_remark (via our exposure CAS). */
+        /* relaxed: single-location RMW order alone makes the symbol check
+         * linearizable; the exposure CAS below (release) publishes this word
+         * to the risk thread's re-mark. */
         if (atomic_compare_exchange_weak_explicit(word, &current, next,
-                                                  memory_order_release, memory_order_relaxed)) {
+                                                  memory_order_relaxed, memory_order_relaxed)) {
             break;
         }
     }
@@ -278,10 +279,10 @@ RL_INLINE void rl_position_table_remark(rl_position_table_t *table, uint32_t sym
  * Risk thread (or a checker rolling back its own reservation). */
 RL_INLINE void rl_position_table_release(rl_position_table_t *table, uint32_t symbol, rl_side_t side, int64_t qty) {
     rl_position_slot_t *slot = &table->slots[symbol];
-    /* release: pairs with the acquire load of exposure in remark via the exposure CAS chain;
-     * the word itself is self-contained. */
-    if (side == RL_SIDE_BUY) atomic_fetch_sub_explicit(&slot->long_worst, qty, memory_order_release);
-    else atomic_fetch_add_explicit(&slot->short_worst, qty, memory_order_release);
+    /* relaxed: the word is self-contained, and the risk thread re-marks after
+     * this in its own program order. */
+    if (side == RL_SIDE_BUY) atomic_fetch_sub_explicit(&slot->long_worst, qty, memory_order_relaxed);
+    else atomic_fetch_add_explicit(&slot->short_worst, qty, memory_order_relaxed);
 }
 
 RL_INLINE int64_t rl_position_table_position(const rl_position_table_t *table, uint32_t symbol) {
@@ -310,11 +311,11 @@ RL_INLINE rl_result_t rl_position_table_apply_fill(rl_position_table_t *table, u
     int64_t reserved = atomic_load_explicit(reserved_word, memory_order_relaxed);
     int64_t working = side == RL_SIDE_BUY ? reserved - position : position - reserved;
     int64_t excess = qty > working ? qty - (working > 0 ? working : 0) : 0;
-    /* Order matters: each intermediate state over-states risk, never under-states it.
-     * release: pairs with remark's acquire load of exposure chain, as in release(). */
-    atomic_fetch_add_explicit(other_word, signed_qty, memory_order_release);
+    /* relaxed: self-contained words; the re-mark below follows in program order.
+     * A checker between the two adds sees a state that over-states risk. */
+    atomic_fetch_add_explicit(other_word, signed_qty, memory_order_relaxed);
     if (excess > 0) {
-        atomic_fetch_add_explicit(reserved_word, side == RL_SIDE_BUY ? excess : -excess, memory_order_release);
+        atomic_fetch_add_explicit(reserved_word, side == RL_SIDE_BUY ? excess : -excess, memory_order_relaxed);
     }
     /* relaxed: single writer; readers are monitors. */
     atomic_store_explicit(&slot->position, next_position, memory_order_relaxed);
@@ -334,9 +335,9 @@ RL_INLINE rl_result_t rl_position_table_adjust(rl_position_table_t *table, uint3
     if (RL_UNLIKELY(__builtin_add_overflow(position, signed_qty, &next_position) || next_position == INT64_MIN)) {
         return RL_REJECT_OVERFLOW;
     }
-    /* release: as in rl_position_table_release. */
-    atomic_fetch_add_explicit(&slot->long_worst, signed_qty, memory_order_release);
-    atomic_fetch_add_explicit(&slot->short_worst, signed_qty, memory_order_release);
+    /* relaxed: as in rl_position_table_release. */
+    atomic_fetch_add_explicit(&slot->long_worst, signed_qty, memory_order_relaxed);
+    atomic_fetch_add_explicit(&slot->short_worst, signed_qty, memory_order_relaxed);
     /* relaxed: single writer; readers are monitors. */
     atomic_store_explicit(&slot->position, next_position, memory_order_relaxed);
     atomic_store_explicit(&slot->mark, price, memory_order_relaxed);
