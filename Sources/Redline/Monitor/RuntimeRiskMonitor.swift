@@ -384,9 +384,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
                 !symbol.position.addingReportingOverflow(symbol.workingBuy).overflow,
                 !symbol.position.subtractingReportingOverflow(symbol.workingSell).overflow
             else { throw .invalidSnapshot("symbol \(symbol.name) has out-of-range quantities") }
-            guard rl_engine_symbol_id(engine, symbol.name) >= 0
-                || rl_engine_symbol_count(engine) + UInt32(names.count) <= UInt32(symbolCapacity)
-            else { throw .invalidSnapshot("more symbols than the registry's capacity \(symbolCapacity)") }
+        }
+        let newSymbols = names.filter { rl_engine_symbol_id(engine, $0) < 0 }.count
+        guard Int(rl_engine_symbol_count(engine)) + newSymbols <= symbolCapacity else {
+            throw .invalidSnapshot("\(newSymbols) new symbols do not fit the registry's capacity \(symbolCapacity)")
         }
         let badName = snapshot.symbols.first { $0.name.isEmpty || $0.name.utf8.count > Int(RL_SYMBOL_NAME_MAX)
             || $0.name.utf8.contains { $0 < 0x21 || $0 == 0x7f } }
