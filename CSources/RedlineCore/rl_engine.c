@@ -5,17 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rl_engine.h"
+#include "rl_numa.h"
 
 int rl_engine_create(const rl_engine_config_t *config, rl_engine_t **out) {
+    return rl_engine_create_on_node(config, -1, out);
+}
+
+int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engine_t **out) {
     uint32_t capacity = config->symbol_capacity ? config->symbol_capacity : RL_SYMBOLS_DEFAULT_CAPACITY;
     if (config->default_symbol_limit <= 0 || config->max_total <= 0 || config->edge_freeze_threshold_bps < 0) {
         return -EINVAL;
     }
-    rl_engine_t *engine = aligned_alloc(RL_CACHE_LINE, sizeof(rl_engine_t));
+    rl_engine_t *engine = rl_numa_alloc(sizeof(rl_engine_t), node); /* zeroed */
     if (engine == NULL) return -ENOMEM;
-    memset(engine, 0, sizeof(*engine));
     int rc = rl_symbols_create(capacity, &engine->symbols);
-    if (rc == 0) rc = rl_position_table_create(capacity, config->max_total, &engine->table);
+    if (rc == 0) rc = rl_position_table_create(capacity, config->max_total, node, &engine->table);
     if (rc != 0) {
         rl_engine_destroy(engine);
         return rc;
@@ -33,7 +37,7 @@ void rl_engine_destroy(rl_engine_t *engine) {
     if (engine == NULL) return;
     rl_symbols_destroy(engine->symbols);
     rl_position_table_destroy(engine->table);
-    free(engine);
+    rl_numa_free(engine);
 }
 
 int64_t rl_engine_add_symbol(rl_engine_t *engine, const char *name, int64_t limit) {
@@ -111,6 +115,10 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event, rl_ste
         atomic_store_explicit(&engine->last_edge_bps, event->value, memory_order_relaxed);
         if (event->value < rl_engine_edge_threshold(engine)) {
             uint64_t word;
+            /* relaxed: published by the release CAS of the freeze just below. */
+            atomic_store_explicit(&engine->freeze_edge_bps, event->value, memory_order_relaxed);
+            atomic_store_explicit(&engine->freeze_event_timestamp, event->timestamp_ns, memory_order_relaxed);
+            atomic_store_explicit(&engine->freeze_event_id, event->order_id, memory_order_relaxed);
             /* Idempotent: a second collapse while halted changes nothing. */
             if (rl_freeze_halt(&engine->freeze, RL_FREEZE_REASON_EDGE_COLLAPSE, &word)) {
                 out->froze = true;

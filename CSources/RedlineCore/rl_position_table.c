@@ -2,16 +2,14 @@
 #define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET, sched_getcpu */
 #endif
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 #include "rl_position_table.h"
+#include "rl_numa.h"
 
-int rl_position_table_create(uint32_t capacity, int64_t max_total, rl_position_table_t **out) {
+int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_position_table_t **out) {
     if (capacity == 0 || capacity > (1u << 24) || max_total <= 0) return -EINVAL;
     size_t bytes = sizeof(rl_position_table_t) + (size_t)capacity * sizeof(rl_position_slot_t);
-    rl_position_table_t *table = aligned_alloc(RL_CACHE_LINE, bytes);
+    rl_position_table_t *table = rl_numa_alloc(bytes, node); /* zeroed */
     if (table == NULL) return -ENOMEM;
-    memset(table, 0, bytes);
     table->capacity = capacity;
     /* relaxed: the table is not shared until create returns. */
     atomic_store_explicit(&table->count, 0, memory_order_relaxed);
@@ -21,7 +19,7 @@ int rl_position_table_create(uint32_t capacity, int64_t max_total, rl_position_t
     return 0;
 }
 
-void rl_position_table_destroy(rl_position_table_t *table) { free(table); }
+void rl_position_table_destroy(rl_position_table_t *table) { rl_numa_free(table); }
 
 int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t limit) {
     if (limit <= 0) return -EINVAL;

@@ -2,27 +2,25 @@
 #define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET, sched_getcpu */
 #endif
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 #include "rl_spsc.h"
+#include "rl_numa.h"
 
-int rl_spsc_create(uint64_t capacity, rl_spsc_t **out) {
+int rl_spsc_create(uint64_t capacity, rl_spsc_t **out) { return rl_spsc_create_on_node(capacity, -1, out); }
+
+int rl_spsc_create_on_node(uint64_t capacity, int node, rl_spsc_t **out) {
     if (capacity < 2 || (capacity & (capacity - 1)) != 0 || capacity > (1ULL << 32)) {
         return -EINVAL;
     }
-    rl_spsc_t *ring = aligned_alloc(RL_CACHE_LINE, sizeof(rl_spsc_t));
+    rl_spsc_t *ring = rl_numa_alloc(sizeof(rl_spsc_t), node);
     if (ring == NULL) return -ENOMEM;
-    memset(ring, 0, sizeof(*ring));
     /* Slots are padded by a cache line at each end so neighbours of the
      * allocation never share a line with the first or last slot. */
     size_t bytes = (size_t)capacity * sizeof(rl_event_t) + 2 * RL_CACHE_LINE;
-    bytes = (bytes + RL_CACHE_LINE - 1) & ~(size_t)(RL_CACHE_LINE - 1);
-    uint8_t *storage = aligned_alloc(RL_CACHE_LINE, bytes);
+    uint8_t *storage = rl_numa_alloc(bytes, node);
     if (storage == NULL) {
-        free(ring);
+        rl_numa_free(ring);
         return -ENOMEM;
     }
-    memset(storage, 0, bytes);
     ring->slots = (rl_event_t *)(storage + RL_CACHE_LINE);
     ring->capacity = capacity;
     ring->mask = capacity - 1;
@@ -36,6 +34,6 @@ int rl_spsc_create(uint64_t capacity, rl_spsc_t **out) {
 
 void rl_spsc_destroy(rl_spsc_t *ring) {
     if (ring == NULL) return;
-    free((uint8_t *)ring->slots - RL_CACHE_LINE);
-    free(ring);
+    rl_numa_free((uint8_t *)ring->slots - RL_CACHE_LINE);
+    rl_numa_free(ring);
 }

@@ -15,5 +15,8 @@
 #include "rl_position_table.h"
 #include "rl_counters.h"
 #include "rl_engine.h"
+#include "rl_clock.h"
+#include "rl_numa.h"
+#include "rl_runtime.h"
 
 #endif /* REDLINE_CORE_H */

@@ -47,6 +47,11 @@ typedef struct rl_engine {
     _Atomic(uint64_t) invalid_events;
     _Atomic(int64_t) last_edge_bps;
     _Atomic(uint64_t) last_heartbeat_ns;
+    /* The edge event behind the last EDGE_COLLAPSE freeze; written before the
+     * freeze word, so a reader that sees the freeze sees these. */
+    _Atomic(int64_t) freeze_edge_bps;
+    _Atomic(uint64_t) freeze_event_timestamp;
+    _Atomic(uint64_t) freeze_event_id;
     /* Setup-written configuration, read by the risk thread. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) edge_freeze_threshold_bps;
     int64_t default_symbol_limit;
@@ -59,6 +64,9 @@ RL_STATIC_ASSERT(offsetof(rl_engine_t, edge_freeze_threshold_bps) % RL_CACHE_LIN
 
 /* Returns 0, -EINVAL (non-positive limits) or -ENOMEM. */
 int rl_engine_create(const rl_engine_config_t *config, rl_engine_t **out);
+/* As rl_engine_create, with the engine and its table on NUMA `node` (< 0: any):
+ * the node of the CPU the risk thread will run on. */
+int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engine_t **out);
 void rl_engine_destroy(rl_engine_t *engine);
 
 /* Register `name` with its own limit (fixed point), or the default when 0.
@@ -99,6 +107,17 @@ RL_INLINE rl_result_t rl_engine_check_f64(rl_engine_t *engine, uint32_t symbol, 
         return (__builtin_isfinite(price) && price > RL_FP_MAX_DOUBLE) ? RL_REJECT_OVERFLOW : RL_REJECT_INVALID_PRICE;
     }
     return rl_position_table_check(engine->table, &engine->freeze, symbol, side, *qty_fp, *price_fp, commit);
+}
+
+/* The edge event behind the last EDGE_COLLAPSE freeze. Read after
+ * rl_freeze_load() showed that freeze. */
+RL_INLINE int64_t rl_engine_freeze_edge_bps(const rl_engine_t *engine) {
+    /* relaxed: ordered by the acquire load of the freeze word before it. */
+    return atomic_load_explicit((_Atomic(int64_t) *)&engine->freeze_edge_bps, memory_order_relaxed);
+}
+RL_INLINE uint64_t rl_engine_freeze_event_timestamp(const rl_engine_t *engine) {
+    /* relaxed: ordered by the acquire load of the freeze word before it. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->freeze_event_timestamp, memory_order_relaxed);
 }
 
 /* Risk-thread statistics, for metrics. */

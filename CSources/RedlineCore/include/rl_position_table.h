@@ -79,8 +79,9 @@ typedef struct rl_position_view {
     int64_t limit;
 } rl_position_view_t;
 
-/* Returns 0, -EINVAL (capacity 0) or -ENOMEM. Slots start empty with limit 0. */
-int rl_position_table_create(uint32_t capacity, int64_t max_total, rl_position_table_t **out);
+/* A table on NUMA `node` (< 0: any). Returns 0, -EINVAL (capacity 0,
+ * max_total <= 0) or -ENOMEM. Slots start empty with limit 0. */
+int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_position_table_t **out);
 void rl_position_table_destroy(rl_position_table_t *table);
 
 /* Setup: make slot `id` usable with `limit`; ids must be activated in order.

@@ -46,6 +46,8 @@ RL_STATIC_ASSERT(offsetof(rl_spsc_t, capacity) - offsetof(rl_spsc_t, head) >= RL
 /* Create a ring of `capacity` events (a power of two, >= 2).
  * Returns 0, -EINVAL for a bad capacity, or -ENOMEM. */
 int rl_spsc_create(uint64_t capacity, rl_spsc_t **out);
+/* As rl_spsc_create, with the ring's memory on NUMA `node` (< 0: any). */
+int rl_spsc_create_on_node(uint64_t capacity, int node, rl_spsc_t **out);
 void rl_spsc_destroy(rl_spsc_t *ring);
 
 /* Producer: copy *event into the ring. RL_OK or RL_FULL. */
@@ -128,6 +130,30 @@ RL_INLINE uint64_t rl_spsc_depth(const rl_spsc_t *ring) {
     uint64_t head = atomic_load_explicit((_Atomic(uint64_t) *)&ring->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit((_Atomic(uint64_t) *)&ring->tail, memory_order_acquire);
     return tail >= head ? tail - head : 0;
+}
+
+/* Events ever pushed (the tail) and ever consumed (the head), from any thread.
+ * A producer that pushed its event at position p knows it was applied once
+ * rl_spsc_consumed() > p; nothing is lost when, at rest, the two are equal. */
+RL_INLINE uint64_t rl_spsc_pushed(const rl_spsc_t *ring) {
+    /* acquire: pairs with the producer's release store of tail. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&ring->tail, memory_order_acquire);
+}
+RL_INLINE uint64_t rl_spsc_consumed(const rl_spsc_t *ring) {
+    /* acquire: pairs with the consumer's release store of head, which follows
+     * the consumer's work on those events. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&ring->head, memory_order_acquire);
+}
+
+/* Producer: free slots now, refreshing the cached head when the cache says full. */
+RL_INLINE uint64_t rl_spsc_writable(rl_spsc_t *ring) {
+    /* relaxed: only this producer writes tail. */
+    uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    if (tail - ring->head_cache >= ring->capacity) {
+        /* acquire: pairs with the consumer's release store of head. */
+        ring->head_cache = atomic_load_explicit(&ring->head, memory_order_acquire);
+    }
+    return ring->capacity - (tail - ring->head_cache);
 }
 
 RL_INLINE uint64_t rl_spsc_capacity(const rl_spsc_t *ring) { return ring->capacity; }

@@ -1,3 +1,4 @@
+import Glibc
 import RedlineCore
 
 /// Why a pre-order check blocked an order. One closed set, mirrored from the C
@@ -85,6 +86,10 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSnapshot(String)
     /// A setup or I/O call failed with this errno.
     case system(errno: Int32, operation: String)
+    /// The risk thread cannot use this CPU: it does not exist, or the process may not run on it.
+    case invalidCPU(Int, reason: String)
+    /// The runtime cannot do this in its current state.
+    case runtime(String)
 
     public var description: String {
         switch self {
@@ -100,7 +105,9 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
         case .orderCapacityExhausted(let capacity): "order state machine is full (\(capacity) live orders)"
         case .exchange(let error): "exchange: \(error)"
         case .invalidSnapshot(let why): "invalid snapshot: \(why)"
-        case .system(let errno, let operation): "\(operation) failed: errno \(errno)"
+        case .system(let errno, let operation): "\(operation) failed: \(String(cString: strerror(errno))) (errno \(errno))"
+        case .invalidCPU(let cpu, let reason): "CPU \(cpu) cannot run the risk thread: \(reason)"
+        case .runtime(let why): "runtime: \(why)"
         }
     }
 

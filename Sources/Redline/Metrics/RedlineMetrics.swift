@@ -51,6 +51,9 @@ public final class RedlineMetrics: Sendable {
         var sources: [Source] = []
         var symbolGauges: [String: CoreMetrics.Gauge] = [:]
         var freezeCounters: [FreezeTrigger: CoreMetrics.Counter] = [:]
+        var publishers: [@Sendable (RedlineMetrics) -> Void] = []
+        var gauges: [String: CoreMetrics.Gauge] = [:]
+        var totals: [String: (counter: CoreMetrics.Counter, published: UInt64)] = [:]
     }
 
     private let state = Mutex(State())
@@ -92,6 +95,36 @@ public final class RedlineMetrics: Sendable {
         }
     }
 
+    /// Run `publisher` on every `publish()`, e.g. to report a runtime's loop statistics.
+    public func addPublisher(_ publisher: @escaping @Sendable (RedlineMetrics) -> Void) {
+        state.withLock { $0.publishers.append(publisher) }
+    }
+
+    /// Set the gauge `name{labels}`.
+    public func setGauge(_ name: String, _ labels: [(String, String)] = [], to value: Double) {
+        let key = name + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        let gauge = state.withLock { state in
+            if let gauge = state.gauges[key] { return gauge }
+            let gauge = CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
+            state.gauges[key] = gauge
+            return gauge
+        }
+        gauge.record(value)
+    }
+
+    /// Bring the counter `name{labels}` up to `total`, a monotonic count kept elsewhere.
+    public func setTotal(_ name: String, _ labels: [(String, String)] = [], to total: UInt64) {
+        let key = name + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        let (counter, delta): (CoreMetrics.Counter, UInt64) = state.withLock { state in
+            let entry = state.totals[key]
+                ?? (CoreMetrics.Counter(label: name, dimensions: labels, factory: factory), 0)
+            let delta = total > entry.published ? total - entry.published : 0
+            state.totals[key] = (entry.counter, max(total, entry.published))
+            return (entry.counter, delta)
+        }
+        if delta > 0 { counter.increment(by: Int64(delta)) }
+    }
+
     func freezeTriggered(_ trigger: FreezeTrigger) {
         state.withLock { $0.freezeCounters[trigger]?.increment() }
         tradingFrozen.record(1)
@@ -124,6 +157,7 @@ public final class RedlineMetrics: Sendable {
                 state.symbolGauges[symbol]?.record(percent)
             }
         }
+        for publisher in state.withLock({ $0.publishers }) { publisher(self) }
         bookUtilization.record(utilization.total)
         bookExposure.record(exposure)
         tradingFrozen.record(frozen ? 1 : 0)

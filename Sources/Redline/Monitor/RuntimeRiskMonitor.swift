@@ -1,14 +1,17 @@
 import Foundation
 import Logging
 import RedlineCore
+import Glibc
 import Synchronization
 
 /// The runtime risk monitor: pre-order checks, positions, freeze and unfreeze,
 /// freeze history, utilization, snapshots and metrics, over the C engine.
 ///
 /// Threading: `reserve`/`check` (the hot path) may be called from any thread;
-/// they are lock-free C. `drain()` is the risk-thread side: one caller at a
-/// time. Everything else is cold orchestration and is safe from any thread.
+/// they are lock-free C. The risk side (applying ring events) is either
+/// `drain()`, called by one thread at a time, or a `RedlineRuntime` risk
+/// thread; never both. Everything else is cold orchestration and is safe from
+/// any thread.
 public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// The C engine (`rl_engine_t *`), for C callers and the threaded runtime.
     @usableFromInline nonisolated(unsafe) let engine: OpaquePointer
@@ -19,16 +22,24 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     public let metrics: RedlineMetrics
     /// The fixed size of the symbol registry and position table.
     public let symbolCapacity: Int
+    /// The NUMA node holding the engine and the rings, when one was asked for.
+    public let numaNode: Int?
 
     private struct ColdState {
         var limits: RiskLimits
         var symbolIDs: [String: SymbolID] = [:]
         var freezeEvents: [FreezeEvent] = []
         var rings: [EventRing] = []
+        /// Epoch of the last freeze word change recorded in `freezeEvents`.
+        var recordedEpoch: UInt64 = 0
     }
 
     private let state: Mutex<ColdState>
-    private let draining = Atomic<Bool>(false)
+    /// Serialises the consumers of the rings: `drain()` callers, and the hand-over
+    /// to and from a `RedlineRuntime` risk thread.
+    private let consumerLock = Mutex(())
+    /// A `RedlineRuntime` risk thread consumes the rings.
+    private let riskThreadActive = Atomic<Bool>(false)
     /// Orchestrator -> risk side: position updates and edge reports.
     private let controlRing: EventRing
     private let controlLock = Mutex(())
@@ -37,10 +48,13 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// - Parameters:
     ///   - symbols: registered now, each with its limit from `limits`.
     ///   - symbolCapacity: the fixed size of the symbol registry and position table.
+    ///   - numaNode: allocate the engine, table and rings on this NUMA node (the
+    ///     risk thread's); nil for wherever malloc puts them.
     public init(
         limits: RiskLimits,
         symbols: [String] = [],
         symbolCapacity: Int = Int(RL_SYMBOLS_DEFAULT_CAPACITY),
+        numaNode: Int? = nil,
         logger: Logger = Logger(label: "redline.monitor"),
         metrics: RedlineMetrics = RedlineMetrics()
     ) throws(RedlineError) {
@@ -54,14 +68,16 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             max_total: FixedPoint.positive(limits.maxTotalNotional)!,
             edge_freeze_threshold_bps: FixedPoint.signed(limits.edgeFreezeThresholdBps)!)
         var created: OpaquePointer?
-        try RedlineError.errno(rl_engine_create(&config, &created), operation: "rl_engine_create")
+        try RedlineError.errno(rl_engine_create_on_node(&config, Int32(numaNode ?? -1), &created),
+                               operation: "rl_engine_create")
         engine = created!
         self.logger = logger
         self.metrics = metrics
         self.symbolCapacity = symbolCapacity
+        self.numaNode = numaNode
         state = Mutex(ColdState(limits: limits))
         do {
-            controlRing = try EventRing(capacity: 1024)
+            controlRing = try EventRing(capacity: 1024, numaNode: numaNode)
             state.withLock { $0.rings.append(controlRing) }
             for symbol in symbols { try register(symbol: symbol) }
         } catch {
@@ -148,53 +164,99 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     // MARK: Events to the risk side
 
-    /// Create an SPSC ring whose consumer is this monitor's `drain()`.
+    /// Create an SPSC ring whose consumer is the risk side (`drain()` or the
+    /// runtime's risk thread). Rings are registered with a runtime when it starts.
     public func makeRing(capacity: Int = 65_536) throws(RedlineError) -> EventRing {
-        let ring = try EventRing(capacity: capacity)
+        guard !hasRiskThread else {
+            throw .runtime("rings are registered when the risk thread starts: create routers before RedlineRuntime.start()")
+        }
+        let ring = try EventRing(capacity: capacity, numaNode: numaNode)
         state.withLock { $0.rings.append(ring) }
         return ring
     }
 
-    /// Apply every event waiting in every ring. Single consumer: one caller at a time.
+    /// Every ring made so far, the control ring first.
+    var rings: [EventRing] { state.withLock { $0.rings } }
+
+    /// True while a `RedlineRuntime` risk thread consumes the rings.
+    public var hasRiskThread: Bool { riskThreadActive.load(ordering: .acquiring) }
+
+    /// Hand the rings to a risk thread (`body` starts it) or take them back
+    /// (`body` has stopped it), with no `drain()` in progress meanwhile.
+    func handOverRings<T>(toRiskThread active: Bool, _ body: () throws(RedlineError) -> T) throws(RedlineError) -> T {
+        try consumerLock.withLock { _ throws(RedlineError) -> T in
+            if active { riskThreadActive.store(true, ordering: .releasing) }
+            do throws(RedlineError) {
+                let result = try body()
+                if !active { riskThreadActive.store(false, ordering: .releasing) }
+                return result
+            } catch {
+                if active { riskThreadActive.store(false, ordering: .releasing) }
+                throw error
+            }
+        }
+    }
+
+    /// Apply every event waiting in every ring: the risk side, for
+    /// single-threaded use. Callers are serialised. While a `RedlineRuntime`
+    /// risk thread runs it owns the rings, and this does nothing.
     @discardableResult
     public func drain() -> DrainReport {
-        precondition(
-            draining.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged,
-            "RuntimeRiskMonitor.drain() is the single consumer of its rings; it was entered twice at once")
-        defer { draining.store(false, ordering: .releasing) }
         var report = DrainReport()
-        var freezes: [(rl_step_result_t, Date)] = []
-        state.withLock { state in
-            for ring in state.rings {
+        consumerLock.withLock { _ in
+            guard !hasRiskThread else { return }
+            let rings = state.withLock { $0.rings }
+            for ring in rings {
                 var step = rl_step_result_t()
                 while rl_engine_step(engine, ring.pointer, stepBatch, &step) > 0 {
                     report.applied += Int(step.applied)
                     report.invalid += Int(step.invalid)
-                    if step.froze { freezes.append((step, Date())) }
                 }
             }
         }
-        for (step, when) in freezes {
-            report.froze = true
-            let edge = FixedPoint.double(step.freeze_edge_bps)
-            let threshold = FixedPoint.double(rl_engine_edge_threshold(engine))
-            record(FreezeEvent(
-                trigger: .edgeCollapse,
-                reason: "edge \(edge) bps fell below the \(threshold) bps freeze threshold",
-                metadata: ["edge_bps": "\(edge)", "threshold_bps": "\(threshold)"],
-                timestamp: when, epoch: rl_freeze_word_epoch(step.freeze_word)), level: .critical)
-        }
+        report.froze = syncFreezeEvents()
         if report.invalid > 0 {
             logger.error("risk step skipped invalid events", metadata: ["count": "\(report.invalid)"])
         }
         return report
     }
 
-    /// Hand an event to the risk side through the control ring, draining when full.
+    /// Record the freeze the risk side made (an edge collapse) if it is not in
+    /// `freezeEvents` yet: one acquire load when nothing changed. Returns true
+    /// if it recorded one. Called by `drain()`, by routers when they see a new
+    /// freeze epoch, and by the readers of freeze history.
+    @discardableResult
+    public func syncFreezeEvents() -> Bool {
+        let word = rl_freeze_load(rl_engine_freeze(engine))
+        let epoch = rl_freeze_word_epoch(word)
+        guard epoch > state.withLock({ $0.recordedEpoch }) else { return false }
+        guard rl_freeze_word_state(word) == RL_STATE_HALTED,
+            rl_freeze_word_reason(word) == RL_FREEZE_REASON_EDGE_COLLAPSE
+        else { return false }
+        let edge = FixedPoint.double(rl_engine_freeze_edge_bps(engine))
+        let threshold = FixedPoint.double(rl_engine_edge_threshold(engine))
+        let event = FreezeEvent(
+            trigger: .edgeCollapse,
+            reason: "edge \(edge) bps fell below the \(threshold) bps freeze threshold",
+            metadata: ["edge_bps": "\(edge)", "threshold_bps": "\(threshold)"],
+            timestamp: Date(), epoch: epoch)
+        return record(event, level: .critical)
+    }
+
+    /// Hand an event to the risk side through the control ring and return
+    /// once it has been applied: drained here without a risk thread, waited
+    /// for with one.
     private func sendControl(_ event: rl_event_t) {
         controlLock.withLock { _ in
             var event = event
-            while controlRing.push(&event) == RL_FULL { drain() }
+            while controlRing.push(&event) == RL_FULL {
+                if hasRiskThread { sched_yield() } else { drain() }
+            }
+            let pushed = controlRing.pushedCount
+            if hasRiskThread {
+                while controlRing.consumedCount < pushed && hasRiskThread { sched_yield() }
+            }
+            if controlRing.consumedCount < pushed { drain() }
         }
     }
 
@@ -207,7 +269,6 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         guard let q = FixedPoint.signed(qty) else { throw .invalidInput("qty must be a finite number, got \(qty)") }
         guard let p = FixedPoint.positive(price) else { throw .blocked(.invalidPrice) }
         sendControl(rl_event_t(type: RL_EVENT_POSITION_ADJUST, symbol: id.rawValue, qty: q, price: p))
-        drain()
     }
 
     public func position(of symbol: String) -> PositionState? {
@@ -277,7 +338,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     public var isFrozen: Bool { tradingState.mode != .active }
 
-    public var freezeEvents: [FreezeEvent] { state.withLock { $0.freezeEvents } }
+    public var freezeEvents: [FreezeEvent] {
+        syncFreezeEvents()
+        return state.withLock { $0.freezeEvents }
+    }
 
     /// Report the strategy's current edge. Below `edgeFreezeThresholdBps` this
     /// freezes trading (once: a second collapse while frozen changes nothing)
@@ -288,11 +352,13 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         guard let edge = FixedPoint.signed(currentEdgeBps) else {
             throw .invalidInput("currentEdgeBps must be a finite number, got \(currentEdgeBps)")
         }
-        sendControl(rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: edge,
-                               timestampNs: UInt64(DispatchTime.now().uptimeNanoseconds)))
-        let froze = drain().froze
+        let before = rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(engine)))
+        sendControl(rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: edge, timestampNs: rl_clock_cycles()))
+        let word = rl_freeze_load(rl_engine_freeze(engine))
+        syncFreezeEvents()
         router?.pollFreeze()
-        return froze
+        return rl_freeze_word_epoch(word) != before && rl_freeze_word_state(word) == RL_STATE_HALTED
+            && rl_freeze_word_reason(word) == RL_FREEZE_REASON_EDGE_COLLAPSE
     }
 
     /// The operator's kill switch. Returns true if this call froze trading.
@@ -325,10 +391,12 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     public func unfreeze(reason: String, byCircuitBreaker: Bool = false) -> Bool {
         var word: UInt64 = 0
         let cause = byCircuitBreaker ? RL_FREEZE_REASON_CIRCUIT_BREAKER : RL_FREEZE_REASON_MANUAL
+        syncFreezeEvents() // a freeze the risk thread made is recorded before it is lifted
         guard rl_freeze_resume(rl_engine_freeze(engine), cause, &word) else {
             logger.debug("unfreeze requested while already active", metadata: ["reason": "\(reason)"])
             return false
         }
+        state.withLock { $0.recordedEpoch = max($0.recordedEpoch, rl_freeze_word_epoch(word)) }
         metrics.unfrozen()
         logger.notice("trading unfrozen", metadata: [
             "reason": "\(reason)", "by": "\(byCircuitBreaker ? "circuit_breaker" : "operator")",
@@ -336,18 +404,28 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         return true
     }
 
-    private func record(_ event: FreezeEvent, level: Logger.Level) {
-        state.withLock { $0.freezeEvents.append(event) }
+    /// Append `event` unless its epoch is already recorded. Returns true if appended.
+    @discardableResult
+    private func record(_ event: FreezeEvent, level: Logger.Level) -> Bool {
+        let appended = state.withLock { state in
+            guard event.epoch > state.recordedEpoch else { return false }
+            state.freezeEvents.append(event)
+            state.recordedEpoch = event.epoch
+            return true
+        }
+        guard appended else { return false }
         metrics.freezeTriggered(event.trigger)
         var metadata: Logger.Metadata = ["trigger": "\(event.trigger.rawValue)", "epoch": "\(event.epoch)"]
         for (key, value) in event.metadata { metadata[key] = "\(value)" }
         logger.log(level: level, "TRADING FROZEN: \(event.reason)", metadata: metadata)
+        return true
     }
 
     // MARK: Metrics
 
     /// Publish counters and gauges, then return the Prometheus text exposition.
     public func prometheusText() -> String {
+        syncFreezeEvents()
         metrics.publish(utilization: utilization(), exposure: totalExposure, frozen: isFrozen)
         return metrics.exposition()
     }
@@ -403,7 +481,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             try RedlineError.errno(rl_position_table_restore(table, id.rawValue, &view), operation: "restore \(symbol.name)")
         }
         rl_freeze_restore(rl_engine_freeze(engine), snapshot.tradingState.word)
-        state.withLock { $0.freezeEvents = snapshot.freezeEvents }
+        state.withLock {
+            $0.freezeEvents = snapshot.freezeEvents
+            $0.recordedEpoch = snapshot.tradingState.epoch
+        }
         logger.notice("monitor restored from snapshot", metadata: [
             "symbols": "\(snapshot.symbols.count)", "state": "\(snapshot.tradingState)"])
     }

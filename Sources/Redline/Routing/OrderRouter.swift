@@ -16,17 +16,22 @@ public struct CancelAllReport: Sendable, Equatable {
     public var failed: [OrderID] = []
     /// Orders still active afterwards (failed cancels, or acks still in flight).
     public var stillActive = 0
+    /// Wall time the cancel-all took, requests and acks included.
+    public var durationNanoseconds: UInt64 = 0
 
     public var isComplete: Bool { failed.isEmpty && stillActive == 0 }
 }
 
-/// What the router does when the ring to the risk side is full.
+/// What `placeOrder` does when the ring to the risk side is full. Either way
+/// the full ring is counted (`ring_full_total`), and no event is ever dropped:
+/// events about orders already at the venue (acks, fills, cancels) always wait
+/// for room. Without a risk thread, "waiting" means draining the rings here.
 public enum RingFullPolicy: Sendable {
-    /// Call the monitor's `drain()` here and retry: for single-threaded use,
-    /// where this thread is also the risk side.
-    case drainInline
-    /// Spin until the risk thread makes room.
+    /// Wait for room, then place the order.
     case spin
+    /// Refuse the order with `RedlineError.ringFull` before reserving anything:
+    /// backpressure when the risk side is behind.
+    case fail
 }
 
 /// strategy -> check -> router -> exchange client.
@@ -52,6 +57,10 @@ public final class OrderRouter {
     public private(set) var lastCancelReport: CancelAllReport?
 
     @usableFromInline var lastSeenEpoch: UInt64
+    /// `rl_clock_cycles()` when this router last saw a new freeze epoch.
+    public private(set) var lastFreezeSeenCycles: UInt64 = 0
+    /// `rl_clock_cycles()` spent in the check of the last `placeOrder(sample: true)`.
+    public private(set) var lastCheckCycles: UInt64 = 0
     @usableFromInline nonisolated(unsafe) let engine: OpaquePointer
     private var scratch: ContiguousArray<OrderID>
 
@@ -61,7 +70,7 @@ public final class OrderRouter {
         orderCapacity: Int = 65_536,
         ringCapacity: Int = 65_536,
         cancelRetries: Int = 3,
-        ringFullPolicy: RingFullPolicy = .drainInline,
+        ringFullPolicy: RingFullPolicy = .spin,
         logger: Logger = Logger(label: "redline.router")
     ) throws(RedlineError) {
         self.monitor = monitor
@@ -88,13 +97,23 @@ public final class OrderRouter {
     /// Check, reserve, record and send one order. Throws `.blocked(reason)` when
     /// the check blocks it (nothing reserved), `.exchange` when the client
     /// refuses it (reservation released), `.orderCapacityExhausted` when the
-    /// state machine is full (reservation released).
-    public func placeOrder(symbol: SymbolID, side: Side, qty: Double, price: Double) throws(RedlineError) -> OrderID {
+    /// state machine is full (reservation released), `.ringFull` under the
+    /// `.fail` policy when the ring to the risk side is full (nothing reserved).
+    /// With `sample`, the check's cost in `rl_clock_cycles()` is left in
+    /// `lastCheckCycles`.
+    public func placeOrder(symbol: SymbolID, side: Side, qty: Double, price: Double,
+                           sample: Bool = false) throws(RedlineError) -> OrderID {
         pollFreeze()
+        if ringFullPolicy == .fail && ring.writable == 0 {
+            counters.add(RL_COUNTER_RING_FULL)
+            throw .ringFull
+        }
         counters.add(RL_COUNTER_CHECKS)
         var q: Int64 = 0
         var p: Int64 = 0
+        let started = sample ? rl_clock_cycles() : 0
         let result = rl_engine_check_f64(engine, symbol.rawValue, side.cValue, qty, price, true, &q, &p)
+        if sample { lastCheckCycles = rl_clock_cycles() &- started }
         guard result == RL_OK else {
             counters.countBlock(result)
             try RedlineError.check(result)
@@ -194,10 +213,7 @@ public final class OrderRouter {
         var event = event
         while ring.push(&event) == RL_FULL {
             counters.add(RL_COUNTER_RING_FULL)
-            switch ringFullPolicy {
-            case .drainInline: monitor.drain()
-            case .spin: sched_yield()
-            }
+            if monitor.hasRiskThread { sched_yield() } else { monitor.drain() }
         }
     }
 
@@ -212,6 +228,8 @@ public final class OrderRouter {
         guard epoch != lastSeenEpoch else { return nil }
         lastSeenEpoch = epoch
         guard rl_freeze_word_state(word) != RL_STATE_ACTIVE else { return nil }
+        lastFreezeSeenCycles = rl_clock_cycles()
+        monitor.syncFreezeEvents()
         let state = TradingState(word: word)
         let trigger = FreezeTrigger(reasonCode: rl_freeze_word_reason(word))?.rawValue ?? "unknown"
         return cancelAllOrders(reason: "freeze (\(trigger), epoch \(state.epoch))")
@@ -222,6 +240,7 @@ public final class OrderRouter {
     @discardableResult
     public func cancelAllOrders(reason: String) -> CancelAllReport {
         var report = CancelAllReport(reason: reason)
+        let started = rl_clock_ns()
         orders.collectActive(into: &scratch)
         report.requested = scratch.count
         let canceledBefore = counters[RL_COUNTER_CANCELED]
@@ -232,17 +251,7 @@ public final class OrderRouter {
                 logger.error("cancel-all: order cannot be canceled", metadata: ["order": "\(id)", "error": "\(error)"])
                 continue
             }
-            var sent = false
-            for _ in 0...cancelRetries {
-                do throws(ExchangeError) {
-                    try client.cancel(id)
-                    sent = true
-                    break
-                } catch {
-                    continue
-                }
-            }
-            if sent {
+            if sendCancel(id) {
                 report.sent += 1
             } else {
                 report.failed.append(id)
@@ -252,6 +261,7 @@ public final class OrderRouter {
         processExchangeEvents()
         report.canceled = Int(counters[RL_COUNTER_CANCELED] - canceledBefore)
         report.stillActive = orders.activeCount
+        report.durationNanoseconds = rl_clock_ns() - started
         if report.failed.isEmpty {
             logger.notice("cancel-all done", metadata: [
                 "reason": "\(reason)", "requested": "\(report.requested)", "canceled": "\(report.canceled)",
@@ -265,8 +275,31 @@ public final class OrderRouter {
         return report
     }
 
-    /// One turn of a single-threaded loop: freeze poll, exchange events, and
-    /// the risk side's drain.
+    /// Send one cancel request, retrying `cancelRetries` times. False if every attempt failed.
+    private func sendCancel(_ id: OrderID) -> Bool {
+        for _ in 0...cancelRetries {
+            do throws(ExchangeError) {
+                try client.cancel(id)
+                return true
+            } catch {
+                continue
+            }
+        }
+        return false
+    }
+
+    /// Ask the venue to cancel one active order (retried like a cancel-all).
+    /// The release reaches the risk side with the cancel ack.
+    public func cancel(_ id: OrderID) throws(RedlineError) {
+        if try orders.order(id).status != .pendingCancel { try orders.apply(id, .requestCancel) }
+        guard sendCancel(id) else {
+            counters.add(RL_COUNTER_CANCEL_FAILED)
+            throw .exchange(.cancelFailed(id))
+        }
+    }
+
+    /// One turn of a strategy loop: freeze poll, exchange events, and, when
+    /// no risk thread runs, the risk side's drain.
     @discardableResult
     public func poll() -> Int {
         pollFreeze()

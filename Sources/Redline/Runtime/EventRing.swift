@@ -9,10 +9,12 @@ public final class EventRing: @unchecked Sendable {
     @usableFromInline nonisolated(unsafe) let pointer: OpaquePointer
     public let capacity: Int
 
-    /// `capacity` must be a power of two, at least 2.
-    public init(capacity: Int) throws(RedlineError) {
+    /// `capacity` must be a power of two, at least 2. `numaNode`: where the
+    /// ring's memory lives (the consumer's node); nil for any.
+    public init(capacity: Int, numaNode: Int? = nil) throws(RedlineError) {
         var ring: OpaquePointer?
-        try RedlineError.errno(rl_spsc_create(UInt64(max(capacity, 0)), &ring), operation: "rl_spsc_create(\(capacity))")
+        try RedlineError.errno(rl_spsc_create_on_node(UInt64(max(capacity, 0)), Int32(numaNode ?? -1), &ring),
+                               operation: "rl_spsc_create(\(capacity))")
         pointer = ring!
         self.capacity = capacity
     }
@@ -43,6 +45,16 @@ public final class EventRing: @unchecked Sendable {
 
     /// Pushes refused with `RL_FULL` since creation.
     public var fullCount: UInt64 { rl_spsc_full_count(pointer) }
+
+    /// Events ever pushed.
+    public var pushedCount: UInt64 { rl_spsc_pushed(pointer) }
+
+    /// Events ever consumed (applied by the risk side).
+    public var consumedCount: UInt64 { rl_spsc_consumed(pointer) }
+
+    /// Producer: free slots now.
+    @inlinable
+    public var writable: Int { Int(rl_spsc_writable(pointer)) }
 }
 
 extension rl_event_t {

@@ -1,0 +1,70 @@
+/*
+ * rl_runtime.h - the risk thread: a dedicated pthread, pinned to one CPU,
+ * running rl_engine_step over every producer's ring in a loop.
+ *
+ *   producers (strategies, gateways) --SPSC rings--> risk thread --> table, freeze word
+ *
+ * The risk thread is the rings' only consumer and the only writer of
+ * positions. Rings are registered before start. Stop is graceful: the thread
+ * sees the stop request, then keeps stepping until one full pass over every
+ * ring finds nothing, so every event pushed before rl_runtime_stop() was
+ * called is applied before it returns.
+ */
+#ifndef RL_RUNTIME_H
+#define RL_RUNTIME_H
+
+#include "rl_platform.h"
+#include "rl_engine.h"
+#include "rl_spsc.h"
+
+RL_EXTERN_C_BEGIN
+
+#define RL_RUNTIME_MAX_RINGS 64
+
+typedef enum rl_idle_strategy {
+    RL_IDLE_BUSY_SPIN = 0,   /* never give up the core: lowest latency, burns a core */
+    RL_IDLE_SPIN_YIELD = 1,  /* spin RL_IDLE_SPINS empty loops, then sched_yield() each time */
+    RL_IDLE_BACKOFF = 2,     /* spin, then yield, then sleep with doubling pauses up to 1 ms */
+} rl_idle_strategy_t;
+
+#define RL_IDLE_SPINS 1000
+
+typedef struct rl_runtime_config {
+    int32_t cpu;                 /* pin here; -1: do not pin */
+    rl_idle_strategy_t idle;
+    uint32_t batch;              /* most events per ring per step; 0 means 256 */
+} rl_runtime_config_t;
+
+/* Loop statistics, copied out for metrics. */
+typedef struct rl_runtime_stats {
+    uint64_t loops;          /* passes over all rings */
+    uint64_t idle_loops;     /* passes that found nothing */
+    uint64_t events;         /* events consumed */
+    uint64_t freezes;        /* freezes this thread made (edge collapse) */
+    int32_t cpu;             /* where the thread last ran (sched_getcpu) */
+    bool running;
+} rl_runtime_stats_t;
+
+typedef struct rl_runtime rl_runtime_t;
+
+/* Returns 0, -EINVAL / -EPERM (rl_cpu_check of config->cpu), or -ENOMEM. */
+int rl_runtime_create(rl_engine_t *engine, const rl_runtime_config_t *config, rl_runtime_t **out);
+/* Stops the thread if it runs. Does not destroy the engine or rings. */
+void rl_runtime_destroy(rl_runtime_t *runtime);
+
+/* Before start only. Returns 0, -EBUSY (running) or -ENOSPC. */
+int rl_runtime_add_ring(rl_runtime_t *runtime, rl_spsc_t *ring);
+
+/* Start the risk thread. Returns 0, -EBUSY (already running) or -errno from
+ * pthread_create / pinning. */
+int rl_runtime_start(rl_runtime_t *runtime);
+
+/* Graceful stop: drain every ring, then join. Returns 0 or -EINVAL (not running). */
+int rl_runtime_stop(rl_runtime_t *runtime);
+
+bool rl_runtime_is_running(const rl_runtime_t *runtime);
+void rl_runtime_read_stats(const rl_runtime_t *runtime, rl_runtime_stats_t *out);
+
+RL_EXTERN_C_END
+
+#endif /* RL_RUNTIME_H */

@@ -1,0 +1,17 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "rl_clock.h"
+
+double rl_clock_calibrate(uint64_t sample_ns) {
+#if defined(__x86_64__)
+    uint64_t start_ns = rl_clock_ns(), start_cycles = rl_clock_cycles();
+    uint64_t now_ns;
+    do { now_ns = rl_clock_ns(); } while (now_ns - start_ns < sample_ns);
+    uint64_t cycles = rl_clock_cycles() - start_cycles;
+    return (double)cycles / (double)(now_ns - start_ns);
+#else
+    (void)sample_ns;
+    return 1.0;
+#endif
+}
