@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .target(
@@ -33,15 +34,30 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Counts allocations per thread by interposing malloc: linked only into
+        // the load test (and so the CLI and its test), never into Redline.
+        .target(name: "RedlineMallocCounter", path: "CSources/RedlineMallocCounter"),
+        // The load test: strategy threads, the pinned risk thread, invariants, percentiles.
+        .target(
+            name: "RedlineLoadTest",
+            dependencies: [
+                "Redline",
+                "RedlineCore",
+                "RedlineMallocCounter",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "redline",
             dependencies: [
                 "Redline",
+                "RedlineLoadTest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "RedlineCoreTests", dependencies: ["RedlineCore"]),
-        .testTarget(name: "RedlineTests", dependencies: ["Redline", "RedlineCore"]),
+        .testTarget(name: "RedlineTests", dependencies: ["Redline", "RedlineCore", "RedlineLoadTest"]),
     ]
 )

@@ -338,6 +338,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     public var isFrozen: Bool { tradingState.mode != .active }
 
+    /// `timestampNs` of the edge event behind the last edge-collapse freeze:
+    /// `rl_clock_cycles()` when it entered the ring, for `autoFreezeOnEdgeDrop`.
+    public var lastFreezeEventTimestamp: UInt64 { rl_engine_freeze_event_timestamp(engine) }
+
     public var freezeEvents: [FreezeEvent] {
         syncFreezeEvents()
         return state.withLock { $0.freezeEvents }

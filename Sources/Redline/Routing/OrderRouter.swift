@@ -217,6 +217,17 @@ public final class OrderRouter {
         }
     }
 
+    /// Report the strategy's current edge to the risk side through this
+    /// router's ring. Below `edgeFreezeThresholdBps` the risk side freezes
+    /// trading, and every router cancels everything when it next polls.
+    /// The event carries `rl_clock_cycles()` as its timestamp.
+    public func reportEdge(bps: Double) throws(RedlineError) {
+        guard let edge = FixedPoint.signed(bps) else {
+            throw .invalidInput("edge must be a finite number, got \(bps)")
+        }
+        push(rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: edge, timestampNs: rl_clock_cycles()))
+    }
+
     // MARK: Freeze
 
     /// One acquire load of the freeze word. On a new epoch that is not ACTIVE,

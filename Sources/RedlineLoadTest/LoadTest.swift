@@ -1,0 +1,453 @@
+import Foundation
+import Histogram
+import Logging
+import Redline
+import RedlineCore
+import RedlineMallocCounter
+import Synchronization
+
+/// The load test: strategy threads drive the full pre-trade pipeline while the
+/// pinned risk thread applies what comes back.
+///
+/// For every order: check and reserve, route to a `SimulatedExchange`, ack,
+/// then a fill (with probability `fillRatio`) or a rest. Each strategy keeps
+/// up to `restingOrders` resting; beyond that it cancels the oldest. Fills,
+/// cancels and rejects go back through the strategy's SPSC ring to the risk
+/// thread. Optionally an edge collapse is injected at a chosen time, and the
+/// freeze's propagation to every router is measured.
+public struct LoadTestConfiguration: Sendable {
+    public var strategies = 1
+    public var symbols = 8
+    public var duration: Double = 10
+    /// Orders per second across all strategies; nil runs flat out.
+    public var targetRate: Double?
+    public var fillRatio = 0.5
+    /// Resting orders each strategy keeps before cancelling the oldest.
+    public var restingOrders = 64
+    public var pin = true
+    /// The risk thread's CPU; nil picks the last CPU.
+    public var riskCPU: Int?
+    public var idle: RedlineRuntime.IdleStrategy = .busySpin
+    /// Seconds after the start at which an edge collapse is injected; nil for none.
+    public var edgeCollapseAt: Double?
+    public var seed: UInt64 = 42
+    /// Time one order in this many (a power of two).
+    public var sampleEvery = 16
+    public var ringCapacity = 65_536
+
+    public init() {}
+}
+
+/// One line of live progress.
+public struct LoadTestProgress: Sendable {
+    public let elapsed: Double
+    public let ordersPerSecond: Double
+    public let checkP99Nanoseconds: UInt64
+    public let ringDepth: Int
+    public let frozen: Bool
+}
+
+/// The summary. Coding keys are the JSON keys of `redline loadtest --json`.
+public struct LoadTestResult: Sendable, Codable {
+    public var ordersPerSecond: Double = 0
+    public var ordersTotal: UInt64 = 0
+    public var activeSeconds: Double = 0
+    public var checkP50: UInt64 = 0
+    public var checkP99: UInt64 = 0
+    public var checkP999: UInt64 = 0
+    public var checkMax: UInt64 = 0
+    public var placeP50: UInt64 = 0
+    public var placeP99: UInt64 = 0
+    public var placeP999: UInt64 = 0
+    public var timerOverheadNanoseconds: UInt64 = 0
+    public var freezePropagationNanoseconds: UInt64?
+    public var cancelAllNanoseconds: UInt64?
+    public var ordersCanceledByFreeze: Int?
+    public var ringFullEvents: UInt64 = 0
+    public var droppedEvents: UInt64 = 0
+    public var eventsPushed: UInt64 = 0
+    public var eventsApplied: UInt64 = 0
+    public var fills: UInt64 = 0
+    public var cancels: UInt64 = 0
+    public var blocked: UInt64 = 0
+    public var mallocsPerOrder: Double?
+    /// Allocations by the whole process (setup included): proof the counter counts.
+    public var processMallocs: UInt64 = 0
+    public var invariantsOK = false
+    public var violations: [String] = []
+    public var strategies = 0
+    public var symbols = 0
+    public var riskCPU: Int?
+    public var strategyCPUs: [Int] = []
+    public var numaNode: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case ordersPerSecond = "orders_per_sec", ordersTotal = "orders_total", activeSeconds = "active_seconds"
+        case checkP50 = "check_ns_p50", checkP99 = "check_ns_p99", checkP999 = "check_ns_p999", checkMax = "check_ns_max"
+        case placeP50 = "place_ns_p50", placeP99 = "place_ns_p99", placeP999 = "place_ns_p999"
+        case timerOverheadNanoseconds = "timer_overhead_ns"
+        case freezePropagationNanoseconds = "freeze_propagation_ns", cancelAllNanoseconds = "cancel_all_ns"
+        case ordersCanceledByFreeze = "orders_canceled_by_freeze"
+        case ringFullEvents = "ring_full_events", droppedEvents = "dropped_events"
+        case eventsPushed = "events_pushed", eventsApplied = "events_applied"
+        case fills, cancels, blocked
+        case mallocsPerOrder = "mallocs_per_order", processMallocs = "process_mallocs", invariantsOK = "invariants_ok", violations
+        case strategies, symbols, riskCPU = "risk_cpu", strategyCPUs = "strategy_cpus", numaNode = "numa_node"
+    }
+}
+
+/// One strategy thread's world: its router, venue, ring and measurements.
+/// Touched only by its own thread while running; the main thread reads the
+/// atomics, and everything else after the thread has finished.
+final class StrategyWorker: @unchecked Sendable {
+    let index: Int
+    let router: OrderRouter
+    let exchange: SimulatedExchange
+    let cpu: Int?
+    var checkHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    var placeHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    var intervalHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    /// Signed filled quantity per symbol, fixed point: what positions must equal.
+    var fills: [Int64]
+    var resting: ContiguousArray<OrderID>
+    var restingHead = 0
+    var restingCount = 0
+    var fillCount: UInt64 = 0
+    var cancelCount: UInt64 = 0
+    var blockedCount: UInt64 = 0
+    var passedAfterFreezeSeen = 0
+    var freezeSeenCycles: UInt64 = 0
+    var freezeCancelReport: CancelAllReport?
+    var steadyMallocs: UInt64 = 0
+    var steadyOrders: UInt64 = 0
+    var finalCancel: CancelAllReport?
+    let orders = Atomic<UInt64>(0)
+    let intervalP99 = Atomic<UInt64>(0)
+    let finished = Atomic<Bool>(false)
+
+    init(index: Int, monitor: RuntimeRiskMonitor, configuration: LoadTestConfiguration, cpu: Int?, logger: Logger) throws {
+        self.index = index
+        self.cpu = cpu
+        exchange = SimulatedExchange(.init(
+            seed: configuration.seed &+ UInt64(index), fillRatio: configuration.fillRatio,
+            capacity: configuration.restingOrders * 4 + 64))
+        router = try OrderRouter(
+            monitor: monitor, client: exchange, orderCapacity: configuration.restingOrders * 4 + 64,
+            ringCapacity: configuration.ringCapacity, ringFullPolicy: .spin, logger: logger)
+        fills = Array(repeating: 0, count: configuration.symbols)
+        resting = ContiguousArray(repeating: OrderID(rawValue: 0), count: configuration.restingOrders)
+    }
+}
+
+/// A stop flag the main thread sets and strategy threads poll.
+final class StopFlag: Sendable {
+    let raised = Atomic<Bool>(false)
+    /// Strategy 0 reports a collapsed edge through its own ring when this is set.
+    let injectEdgeCollapse = Atomic<Bool>(false)
+}
+
+public final class LoadTest: @unchecked Sendable {
+    public let configuration: LoadTestConfiguration
+    public let logger: Logger
+    private let cyclesPerNanosecond: Double
+    private let timerOverheadCycles: UInt64
+
+    public init(_ configuration: LoadTestConfiguration, logger: Logger = Logger(label: "redline.loadtest")) throws {
+        guard configuration.strategies >= 1, configuration.symbols >= 1, configuration.duration > 0,
+            configuration.fillRatio >= 0, configuration.fillRatio <= 1, configuration.restingOrders >= 1,
+            configuration.sampleEvery >= 1, configuration.sampleEvery & (configuration.sampleEvery - 1) == 0
+        else { throw RedlineError.invalidInput("load test configuration out of range") }
+        if let rate = configuration.targetRate, !(rate > 0) {
+            throw RedlineError.invalidInput("target rate must be positive")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        cyclesPerNanosecond = rl_clock_calibrate(20_000_000)
+        // The cheapest back-to-back pair of reads: what a sample adds to what it measures.
+        var overhead = UInt64.max
+        for _ in 0..<10_000 {
+            let a = rl_clock_cycles()
+            overhead = min(overhead, rl_clock_cycles() &- a)
+        }
+        timerOverheadCycles = overhead
+    }
+
+    private func nanoseconds(_ cycles: UInt64) -> UInt64 { UInt64(Double(cycles) / cyclesPerNanosecond) }
+
+    /// Run, printing nothing; `progress` is called about once a second from the calling thread.
+    public func run(progress: ((LoadTestProgress) -> Void)? = nil) throws -> LoadTestResult {
+        let config = configuration
+        let cpus = RedlineRuntime.cpuCount
+        let riskCPU = config.pin ? (config.riskCPU ?? cpus - 1) : nil
+        let strategyCPUs: [Int?] = (0..<config.strategies).map { i in
+            guard config.pin else { return nil }
+            let others = (0..<cpus).filter { $0 != riskCPU }
+            return others.isEmpty ? nil : others[i % others.count]
+        }
+        let symbols = (0..<config.symbols).map { "SYM\($0)" }
+        // Limits far above what the test can build, so checks pass and the
+        // pipeline, not the limits, is what is measured.
+        let limits = try RiskLimits(maxInventoryUSD: 10_000_000, maxTotalNotional: 1_000_000_000, edgeFreezeThresholdBps: 100)
+        var quiet = logger
+        quiet.logLevel = .warning
+        let runtime = try RedlineRuntime.make(
+            limits: limits, symbols: symbols,
+            configuration: .init(cpu: riskCPU, idle: config.idle), logger: quiet)
+        let monitor = runtime.monitor
+        let workers = try (0..<config.strategies).map {
+            try StrategyWorker(index: $0, monitor: monitor, configuration: config, cpu: strategyCPUs[$0], logger: quiet)
+        }
+        let symbolIDs = try symbols.map { try monitor.symbolID($0) }
+        try runtime.start()
+
+        let stop = StopFlag()
+        let startCycles = rl_clock_cycles()
+        let threads = workers.map { worker in
+            Thread { [self] in self.strategyLoop(worker, symbolIDs: symbolIDs, stop: stop, startCycles: startCycles) }
+        }
+        for thread in threads {
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+
+        // The main thread: progress, limit sampling, the edge collapse, the clock.
+        var result = LoadTestResult()
+        var violations: [String] = []
+        let startNs = rl_clock_ns()
+        var lastReportNs = startNs
+        var lastOrders: UInt64 = 0
+        var injected = false
+        var stopAtNs = startNs + UInt64(config.duration * 1e9)
+        let maxTotal = Int64(limits.maxTotalNotional * FixedPoint.scale)
+        var limitSamples = 0
+        while rl_clock_ns() < stopAtNs {
+            usleep(10_000)
+            let nowNs = rl_clock_ns()
+            // The aggregate never under-counts, so total <= limit at every sample
+            // means the book never went over its limit.
+            let total = Int64(monitor.totalExposure * FixedPoint.scale)
+            limitSamples += 1
+            if total > maxTotal { violations.append("book exposure \(total) over its limit at t=\(Double(nowNs - startNs) / 1e9)s") }
+            if let at = config.edgeCollapseAt, !injected, Double(nowNs - startNs) / 1e9 >= at {
+                injected = true
+                stop.injectEdgeCollapse.store(true, ordering: .relaxed)
+                stopAtNs = min(stopAtNs, rl_clock_ns() + 200_000_000) // let every router see it, then end
+            }
+            if nowNs - lastReportNs >= 1_000_000_000 {
+                let orders = workers.reduce(0) { $0 + $1.orders.load(ordering: .relaxed) }
+                let p99 = workers.map { $0.intervalP99.load(ordering: .relaxed) }.max() ?? 0
+                progress?(LoadTestProgress(
+                    elapsed: Double(nowNs - startNs) / 1e9,
+                    ordersPerSecond: Double(orders - lastOrders) / (Double(nowNs - lastReportNs) / 1e9),
+                    checkP99Nanoseconds: p99, ringDepth: workers.reduce(0) { $0 + $1.router.ring.depth },
+                    frozen: monitor.isFrozen))
+                lastOrders = orders
+                lastReportNs = nowNs
+            }
+            if workers.allSatisfy({ $0.finished.load(ordering: .acquiring) }) { break }
+        }
+        stop.raised.store(true, ordering: .releasing)
+        while !workers.allSatisfy({ $0.finished.load(ordering: .acquiring) }) { usleep(1_000) }
+        try runtime.stop()
+
+        // Merge measurements.
+        var check = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var place = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var fills = Array(repeating: Int64(0), count: config.symbols)
+        var steadyMallocs: UInt64 = 0
+        var steadyOrders: UInt64 = 0
+        var activeCycles: UInt64 = 0
+        for worker in workers {
+            check.add(worker.checkHistogram)
+            place.add(worker.placeHistogram)
+            for s in 0..<config.symbols { fills[s] += worker.fills[s] }
+            result.ordersTotal += worker.orders.load(ordering: .relaxed)
+            result.fills += worker.fillCount
+            result.cancels += worker.cancelCount
+            result.blocked += worker.blockedCount
+            steadyMallocs += worker.steadyMallocs
+            steadyOrders += worker.steadyOrders
+            let end = worker.freezeSeenCycles != 0 ? worker.freezeSeenCycles : startCycles + UInt64(config.duration * 1e9 * cyclesPerNanosecond)
+            activeCycles = max(activeCycles, end &- startCycles)
+            if worker.passedAfterFreezeSeen > 0 {
+                violations.append("strategy \(worker.index): \(worker.passedAfterFreezeSeen) orders passed after it saw the freeze")
+            }
+            if let report = worker.finalCancel, !report.isComplete {
+                violations.append("strategy \(worker.index): final cancel-all left \(report.stillActive) orders active")
+            }
+        }
+        result.activeSeconds = min(Double(nanoseconds(activeCycles)) / 1e9, Double(rl_clock_ns() - startNs) / 1e9)
+        result.ordersPerSecond = Double(result.ordersTotal) / max(result.activeSeconds, 1e-9)
+        result.checkP50 = check.valueAtPercentile(50)
+        result.checkP99 = check.valueAtPercentile(99)
+        result.checkP999 = check.valueAtPercentile(99.9)
+        result.checkMax = check.max
+        result.placeP50 = place.valueAtPercentile(50)
+        result.placeP99 = place.valueAtPercentile(99)
+        result.placeP999 = place.valueAtPercentile(99.9)
+        result.timerOverheadNanoseconds = nanoseconds(timerOverheadCycles)
+        result.processMallocs = rl_malloc_count_total()
+        result.mallocsPerOrder = rl_malloc_counter_active() && steadyOrders > 0
+            ? Double(steadyMallocs) / Double(steadyOrders) : nil
+
+        if injected {
+            let pushed = monitor.lastFreezeEventTimestamp
+            let seen = workers.map(\.freezeSeenCycles)
+            if seen.contains(0) {
+                violations.append("a router never saw the freeze")
+            } else {
+                result.freezePropagationNanoseconds = nanoseconds((seen.max() ?? 0) &- pushed)
+                result.cancelAllNanoseconds = workers.compactMap(\.freezeCancelReport?.durationNanoseconds).max()
+                result.ordersCanceledByFreeze = workers.compactMap(\.freezeCancelReport?.canceled).reduce(0, +)
+            }
+            if !monitor.isFrozen { violations.append("the engine is not frozen after the edge collapse") }
+        }
+
+        // Invariants: every event accounted for, positions equal fills, working back to zero.
+        let rings = workers.map(\.router.ring)
+        result.eventsPushed = rings.reduce(0) { $0 + $1.pushedCount }
+        let consumed = rings.reduce(0) { $0 + $1.consumedCount }
+        result.droppedEvents = result.eventsPushed - consumed
+        result.ringFullEvents = rings.reduce(0) { $0 + $1.fullCount }
+        result.eventsApplied = runtime.stats.events
+        if result.droppedEvents != 0 { violations.append("\(result.droppedEvents) events pushed but never applied") }
+        if result.eventsApplied != result.eventsPushed {
+            violations.append("risk thread applied \(result.eventsApplied) events, producers pushed \(result.eventsPushed)")
+        }
+        for (s, symbol) in symbols.enumerated() {
+            guard let position = monitor.position(of: symbol) else { continue }
+            let positionFP = Int64((position.quantity * FixedPoint.scale).rounded())
+            if positionFP != fills[s] {
+                violations.append("\(symbol): position \(positionFP) != sum of fills \(fills[s])")
+            }
+            if position.workingBuy != 0 || position.workingSell != 0 {
+                violations.append("\(symbol): working \(position.workingBuy)/\(position.workingSell) after cancel-all")
+            }
+            if position.exposureUSD > position.limitUSD {
+                violations.append("\(symbol): exposure \(position.exposureUSD) over its limit")
+            }
+        }
+        result.violations = violations
+        result.invariantsOK = violations.isEmpty && limitSamples > 0
+        result.strategies = config.strategies
+        result.symbols = config.symbols
+        result.riskCPU = riskCPU
+        result.strategyCPUs = strategyCPUs.compactMap { $0 }
+        result.numaNode = monitor.numaNode
+        return result
+    }
+
+    /// One strategy thread. The loop body allocates nothing: the counter proves it.
+    private func strategyLoop(_ w: StrategyWorker, symbolIDs: [SymbolID], stop: StopFlag, startCycles: UInt64) {
+        if let cpu = w.cpu, rl_pin_current_thread(Int32(cpu)) != 0 {
+            logger.warning("could not pin strategy thread", metadata: ["cpu": "\(cpu)"])
+        }
+        let config = configuration
+        let router = w.router
+        let sampleMask = UInt64(config.sampleEvery - 1)
+        let symbolCount = symbolIDs.count
+        let cyclesPerOrder = config.targetRate.map { UInt64(cyclesPerNanosecond * 1e9 * Double(config.strategies) / $0) } ?? 0
+        let warmupEnd = startCycles + UInt64(min(1.0, config.duration / 4) * 1e9 * cyclesPerNanosecond)
+        var intervalStart = rl_clock_cycles()
+        let intervalCycles = UInt64(cyclesPerNanosecond * 1e9)
+        var steadyStart: (mallocs: UInt64, orders: UInt64)?
+        // Taken every 1,024 orders, so the freeze and the wind-down (which log
+        // and build reports) stay out of the steady-state count.
+        var steadyEnd: (mallocs: UInt64, orders: UInt64)?
+        var i: UInt64 = 0
+        var positions = [Int64](repeating: 0, count: symbolCount)
+        var edgeReported = false
+        let edgeCollapseBps = FixedPoint.double(rl_engine_edge_threshold(w.router.monitor.engineHandle)) - 50
+
+        while !stop.raised.load(ordering: .relaxed) {
+            if cyclesPerOrder > 0 {
+                let due = startCycles &+ i &* cyclesPerOrder
+                while rl_clock_cycles() < due && !stop.raised.load(ordering: .relaxed) {}
+            }
+            if steadyStart == nil && rl_clock_cycles() >= warmupEnd {
+                steadyStart = (rl_malloc_count_this_thread(), i)
+            }
+            if w.index == 0 && !edgeReported && stop.injectEdgeCollapse.load(ordering: .relaxed) {
+                // The strategy's edge collapses: it says so through its ring.
+                edgeReported = true
+                try? router.reportEdge(bps: edgeCollapseBps)
+            }
+            let s = Int((i &* 7 &+ UInt64(w.index)) % UInt64(symbolCount))
+            let side: Side = positions[s] > 0 ? .sell : .buy
+            let sample = i & sampleMask == 0
+            let before = sample ? rl_clock_cycles() : 0
+            let sawFreeze = w.router.lastFreezeSeenCycles != 0
+            let id: OrderID
+            do {
+                id = try router.placeOrder(symbol: symbolIDs[s], side: side, qty: 0.01, price: 100 + Double(s), sample: sample)
+            } catch {
+                w.blockedCount += 1
+                if router.lastFreezeSeenCycles != 0 && w.freezeSeenCycles == 0 {
+                    w.freezeSeenCycles = router.lastFreezeSeenCycles
+                    w.freezeCancelReport = router.lastCancelReport
+                    break // frozen: this strategy is done
+                }
+                continue
+            }
+            if sawFreeze { w.passedAfterFreezeSeen += 1 }
+            if sample {
+                let elapsed = rl_clock_cycles() &- before
+                _ = w.placeHistogram.record(nanoseconds(elapsed &- min(elapsed, timerOverheadCycles)))
+                let check = nanoseconds(router.lastCheckCycles &- min(router.lastCheckCycles, timerOverheadCycles))
+                _ = w.checkHistogram.record(check)
+                _ = w.intervalHistogram.record(check)
+            }
+            router.processExchangeEvents()
+            settle(w, id, &positions)
+            if let order = try? router.order(id), order.status.isActive {
+                // Rest it; beyond the resting budget, cancel the oldest.
+                if w.restingCount == w.resting.count {
+                    let oldest = w.resting[w.restingHead]
+                    w.restingHead = (w.restingHead + 1) % w.resting.count
+                    w.restingCount -= 1
+                    if (try? router.order(oldest))?.status.isActive == true {
+                        try? router.cancel(oldest)
+                        router.processExchangeEvents()
+                        settle(w, oldest, &positions)
+                    }
+                }
+                w.resting[(w.restingHead + w.restingCount) % w.resting.count] = id
+                w.restingCount += 1
+            }
+            i &+= 1
+            if i & 1023 == 0 {
+                if steadyStart != nil { steadyEnd = (rl_malloc_count_this_thread(), i) }
+                w.orders.store(i, ordering: .relaxed)
+                let now = rl_clock_cycles()
+                if now &- intervalStart >= intervalCycles {
+                    w.intervalP99.store(w.intervalHistogram.valueAtPercentile(99), ordering: .relaxed)
+                    w.intervalHistogram.reset()
+                    intervalStart = now
+                }
+            }
+        }
+        if let steadyStart, let steadyEnd {
+            w.steadyMallocs = steadyEnd.mallocs - steadyStart.mallocs
+            w.steadyOrders = steadyEnd.orders - steadyStart.orders
+        }
+        w.orders.store(i, ordering: .relaxed)
+        // Wind down: cancel what rests, then account for every fill.
+        w.finalCancel = router.cancelAllOrders(reason: "load test end")
+        for k in 0..<w.restingCount { settle(w, w.resting[(w.restingHead + k) % w.resting.count], &positions) }
+        w.restingCount = 0
+        w.finished.store(true, ordering: .releasing)
+    }
+
+    /// Fold a terminal order's fills into the worker's totals. Each order is
+    /// settled once: right after placement if it ended there, else when it
+    /// leaves the resting queue.
+    private func settle(_ w: StrategyWorker, _ id: OrderID, _ positions: inout [Int64]) {
+        guard let order = try? w.router.order(id), order.status.isTerminal, order.quantity != 0 else { return }
+        let signed = order.side == .buy ? order.filled : -order.filled
+        let s = Int(order.symbol.rawValue) // symbols are registered in order: id == index
+        w.fills[s] += signed
+        positions[s] += signed
+        if order.filled > 0 { w.fillCount += 1 }
+        if order.status == .canceled { w.cancelCount += 1 }
+    }
+}

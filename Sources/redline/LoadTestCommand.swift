@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import Redline
+import RedlineLoadTest
+
+/// `redline loadtest`: the full pre-trade pipeline under load, with the risk
+/// thread pinned, percentiles from HdrHistogram, and invariants checked at the end.
+struct LoadTestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loadtest",
+        abstract: "Drive the full pipeline from strategy threads through the pinned risk thread and report throughput, latency and invariants.")
+
+    @Option(help: "Strategy threads, each with its own router, simulated venue and ring.")
+    var strategies = 1
+    @Option(help: "Symbols traded.")
+    var symbols = 8
+    @Option(help: "Seconds to run.")
+    var duration = 10.0
+    @Option(help: "Target orders per second across all strategies (default: as fast as possible).")
+    var rate: Double?
+    @Option(help: "Share of orders the simulated venue fills on arrival (0...1).")
+    var fillRatio = 0.5
+    @Option(help: "Resting orders each strategy keeps before cancelling its oldest.")
+    var resting = 64
+    @Flag(inversion: .prefixedNo, help: "Pin the risk thread and the strategy threads to CPUs.")
+    var pin = true
+    @Option(help: "CPU for the risk thread (default: the last CPU).")
+    var riskCPU: Int?
+    @Option(help: "Risk-thread idle strategy: busy-spin, spin-yield or backoff.")
+    var idle: String = RedlineRuntime.IdleStrategy.busySpin.rawValue
+    @Option(help: "Inject an edge collapse this many seconds after the start, and measure the freeze.")
+    var edgeCollapseAt: Double?
+    @Option(help: "Seed of the simulated venues.")
+    var seed: UInt64 = 42
+    @Option(help: "Time one order in this many (a power of two).")
+    var sampleEvery = 16
+    @Option(help: "Also write the summary as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        guard let idleStrategy = RedlineRuntime.IdleStrategy(rawValue: idle) else {
+            throw ValidationError("--idle must be one of \(RedlineRuntime.IdleStrategy.allCases.map(\.rawValue))")
+        }
+        var config = LoadTestConfiguration()
+        config.strategies = strategies
+        config.symbols = symbols
+        config.duration = duration
+        config.targetRate = rate
+        config.fillRatio = fillRatio
+        config.restingOrders = resting
+        config.pin = pin
+        config.riskCPU = riskCPU
+        config.idle = idleStrategy
+        config.edgeCollapseAt = edgeCollapseAt
+        config.seed = seed
+        config.sampleEvery = sampleEvery
+
+        print("redline loadtest: \(strategies) strateg\(strategies == 1 ? "y" : "ies"), \(symbols) symbols, \(duration) s, "
+              + "rate \(rate.map { "\(Int($0))/s" } ?? "max"), fill ratio \(fillRatio), "
+              + "pinning \(pin ? "on" : "off"), idle \(idle)\(edgeCollapseAt.map { ", edge collapse at \($0) s" } ?? "")")
+        let test = try LoadTest(config)
+        let result = try test.run { p in
+            print(String(format: "  t=%5.1fs  %10.0f orders/s  check p99 %5llu ns  ring depth %6d",
+                         p.elapsed, p.ordersPerSecond, p.checkP99Nanoseconds, p.ringDepth) + (p.frozen ? "  FROZEN" : ""))
+            fflush(nil)
+        }
+        printSummary(result)
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(result).write(to: URL(fileURLWithPath: json))
+            print("summary written to \(json)")
+        }
+        if !result.invariantsOK { throw ExitCode(1) }
+    }
+
+    private func printSummary(_ r: LoadTestResult) {
+        func row(_ name: String, _ value: String) { print("  " + name.padding(toLength: 30, withPad: " ", startingAt: 0) + value) }
+        print("\n== Summary " + String(repeating: "=", count: 50))
+        row("orders", "\(r.ordersTotal) in \(String(format: "%.2f", r.activeSeconds)) s")
+        row("throughput", String(format: "%.0f orders/s", r.ordersPerSecond))
+        row("check latency (ns)", "p50 \(r.checkP50)  p99 \(r.checkP99)  p99.9 \(r.checkP999)  max \(r.checkMax)")
+        row("placeOrder latency (ns)", "p50 \(r.placeP50)  p99 \(r.placeP99)  p99.9 \(r.placeP999)")
+        row("timer overhead (ns)", "\(r.timerOverheadNanoseconds) (subtracted from each sample)")
+        row("fills / cancels / blocked", "\(r.fills) / \(r.cancels) / \(r.blocked)")
+        row("events pushed / applied", "\(r.eventsPushed) / \(r.eventsApplied)")
+        row("ring FULL events", "\(r.ringFullEvents)")
+        row("dropped events", "\(r.droppedEvents)")
+        row("mallocs per order", r.mallocsPerOrder.map {
+            String(format: "%.4f (steady state; %llu in the whole process)", $0, r.processMallocs)
+        } ?? "not measured (sanitizer build)")
+        if let propagation = r.freezePropagationNanoseconds {
+            row("freeze propagation", "\(propagation) ns (edge event into the ring -> last router sees it)")
+            row("cancel-all after freeze", "\(r.cancelAllNanoseconds ?? 0) ns (\(r.ordersCanceledByFreeze ?? 0) orders)")
+        }
+        row("risk thread CPU", r.riskCPU.map(String.init) ?? "unpinned")
+        row("strategy CPUs", r.strategyCPUs.isEmpty ? "unpinned" : r.strategyCPUs.map(String.init).joined(separator: ","))
+        row("NUMA node", r.numaNode.map(String.init) ?? "none (NUMA unavailable)")
+        row("invariants", r.invariantsOK ? "OK" : "VIOLATED")
+        for violation in r.violations { print("    - \(violation)") }
+    }
+}
