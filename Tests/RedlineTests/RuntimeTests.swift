@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import Redline
+import RedlineCore
+import RedlineLoadTest
+import Synchronization
+import XCTest
+
+private func quietLogger() -> Logger {
+    var logger = Logger(label: "redline.test")
+    logger.logLevel = .critical
+    return logger
+}
+
+private let roomy = try! RiskLimits(maxInventoryUSD: 1_000_000, maxTotalNotional: 10_000_000, edgeFreezeThresholdBps: 100)
+
+/// A strategy thread's own router and venue.
+private final class Producer: @unchecked Sendable {
+    let router: OrderRouter
+    let exchange: SimulatedExchange
+    var fills: [Int64]
+    var passedAfterFreezeSeen = 0
+    var placed = 0
+
+    init(monitor: RuntimeRiskMonitor, seed: UInt64, fillRatio: Double, symbols: Int, ringCapacity: Int = 1024) throws {
+        exchange = SimulatedExchange(.init(seed: seed, fillRatio: fillRatio, capacity: 4096))
+        router = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 4096, ringCapacity: ringCapacity,
+                                 logger: quietLogger())
+        fills = Array(repeating: 0, count: symbols)
+    }
+
+    /// Place, process the venue's answer, cancel what rests; account for fills.
+    func trade(_ i: Int, symbols: [SymbolID]) {
+        let s = i % symbols.count
+        let sawFreeze = router.lastFreezeSeenCycles != 0
+        guard let id = try? router.placeOrder(symbol: symbols[s], side: i % 2 == 0 ? .buy : .sell, qty: 0.01, price: 100)
+        else { return }
+        placed += 1
+        if sawFreeze { passedAfterFreezeSeen += 1 }
+        router.processExchangeEvents()
+        if let order = try? router.order(id), order.status.isActive {
+            try? router.cancel(id)
+            router.processExchangeEvents()
+        }
+        if let order = try? router.order(id) {
+            fills[s] += order.side == .buy ? order.filled : -order.filled
+        }
+    }
+}
+
+final class RuntimeTests: XCTestCase {
+    private var riskCPU: Int { RedlineRuntime.cpuCount - 1 }
+
+    func testRejectsACPUThatDoesNotExist() throws {
+        let monitor = try RuntimeRiskMonitor(limits: roomy, logger: quietLogger())
+        XCTAssertThrowsError(try RedlineRuntime(monitor: monitor, configuration: .init(cpu: 4096))) { error in
+            guard case RedlineError.invalidCPU(4096, let reason) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(reason.contains("no such CPU"), reason)
+        }
+        XCTAssertThrowsError(try RedlineRuntime(monitor: monitor, configuration: .init(cpu: -1)))
+    }
+
+    func testRiskThreadRunsPinnedAndAppliesFills() throws {
+        let runtime = try RedlineRuntime.make(limits: roomy, symbols: ["A"], configuration: .init(cpu: riskCPU),
+                                              logger: quietLogger())
+        let producer = try Producer(monitor: runtime.monitor, seed: 1, fillRatio: 1, symbols: 1)
+        try runtime.start()
+        XCTAssertThrowsError(try runtime.start(), "already running")
+        XCTAssertThrowsError(try runtime.monitor.makeRing(), "rings are registered at start-up")
+        for i in 0..<100 { producer.trade(2 * i, symbols: [try runtime.monitor.symbolID("A")]) } // all buys
+        try runtime.stop()
+        XCTAssertEqual(runtime.stats.cpu, riskCPU)
+        XCTAssertEqual(runtime.monitor.position(of: "A")?.quantity ?? 0, 1.0, accuracy: 1e-9)
+        XCTAssertEqual(runtime.stats.events, producer.router.ring.pushedCount)
+        let metrics = parsePrometheus(runtime.monitor.prometheusText())
+        XCTAssertEqual(metrics["risk_events_applied_total"], Double(runtime.stats.events))
+        XCTAssertEqual(metrics["ring_depth{ring=\"1\"}"], 0)
+        XCTAssertEqual(metrics["risk_thread_running"], 0)
+    }
+
+    func testEveryIdleStrategyDeliversEvents() throws {
+        for idle in RedlineRuntime.IdleStrategy.allCases {
+            let runtime = try RedlineRuntime.make(limits: roomy, symbols: ["A"], configuration: .init(cpu: riskCPU, idle: idle),
+                                                  logger: quietLogger())
+            try runtime.start()
+            usleep(20_000) // long enough to reach the idle strategy's slow path
+            try runtime.monitor.updatePosition(symbol: "A", qty: 2, price: 10)
+            XCTAssertEqual(runtime.monitor.position(of: "A")?.quantity, 2, "\(idle)")
+            try runtime.stop()
+        }
+    }
+
+    func testMultipleProducersEveryEventIsAccountedFor() throws {
+        let symbols = ["A", "B", "C", "D"]
+        let runtime = try RedlineRuntime.make(limits: roomy, symbols: symbols, configuration: .init(cpu: riskCPU),
+                                              logger: quietLogger())
+        let ids = try symbols.map { try runtime.monitor.symbolID($0) }
+        let producers = try (0..<3).map {
+            try Producer(monitor: runtime.monitor, seed: UInt64($0 + 1), fillRatio: 0.5, symbols: 4, ringCapacity: 64)
+        }
+        try runtime.start()
+        DispatchQueue.concurrentPerform(iterations: producers.count) { p in
+            for i in 0..<20_000 { producers[p].trade(i &* 3 &+ p, symbols: ids) }
+        }
+        try runtime.stop()
+
+        let pushed = producers.reduce(0) { $0 + $1.router.ring.pushedCount }
+        XCTAssertEqual(producers.reduce(0) { $0 + $1.router.ring.consumedCount }, pushed, "nothing left behind")
+        XCTAssertEqual(runtime.stats.events, pushed, "the risk thread applied every event pushed")
+        for (s, symbol) in symbols.enumerated() {
+            let position = try XCTUnwrap(runtime.monitor.position(of: symbol))
+            XCTAssertEqual(Int64((position.quantity * FixedPoint.scale).rounded()),
+                           producers.reduce(0) { $0 + $1.fills[s] }, "\(symbol): position is the sum of fills")
+            XCTAssertEqual(position.workingBuy, 0)
+            XCTAssertEqual(position.workingSell, 0)
+        }
+    }
+
+    func testFreezeUnderLoadNoOrderPassesAfterTheFreezeIsSeen() throws {
+        let runtime = try RedlineRuntime.make(limits: roomy, symbols: ["A", "B"], configuration: .init(cpu: riskCPU),
+                                              logger: quietLogger())
+        let ids = try ["A", "B"].map { try runtime.monitor.symbolID($0) }
+        let producers = try (0..<2).map { try Producer(monitor: runtime.monitor, seed: UInt64($0), fillRatio: 0.3, symbols: 2) }
+        try runtime.start()
+        let done = DispatchGroup()
+        for producer in producers {
+            done.enter()
+            Thread {
+                var i = 0
+                var tradedAfterFreeze = 0
+                // Keep trading well past the moment this router sees the freeze.
+                while tradedAfterFreeze < 2_000 && i < 5_000_000 {
+                    producer.trade(i, symbols: ids)
+                    i += 1
+                    if producer.router.lastFreezeSeenCycles != 0 { tradedAfterFreeze += 1 }
+                }
+                done.leave()
+            }.start()
+        }
+        usleep(50_000)
+        XCTAssertTrue(try runtime.monitor.autoFreezeOnEdgeDrop(currentEdgeBps: 10))
+        done.wait()
+        try runtime.stop()
+        XCTAssertTrue(runtime.monitor.isFrozen)
+        XCTAssertEqual(runtime.monitor.freezeEvents.map(\.trigger), [.edgeCollapse])
+        for producer in producers {
+            XCTAssertNotEqual(producer.router.lastFreezeSeenCycles, 0, "every router saw the freeze")
+            XCTAssertEqual(producer.passedAfterFreezeSeen, 0, "no order passed after its router saw the freeze")
+            XCTAssertEqual(producer.router.activeOrderCount, 0, "everything was canceled")
+        }
+    }
+
+    func testStopUnderLoadLosesNothingAndStartsAgain() throws {
+        let runtime = try RedlineRuntime.make(limits: roomy, symbols: ["A"], configuration: .init(cpu: riskCPU),
+                                              logger: quietLogger())
+        let id = try runtime.monitor.symbolID("A")
+        let producer = try Producer(monitor: runtime.monitor, seed: 9, fillRatio: 1, symbols: 1, ringCapacity: 1 << 16)
+        try runtime.start()
+        let stopped = Atomic<Bool>(false)
+        DispatchQueue.concurrentPerform(iterations: 2) { role in
+            if role == 0 {
+                for i in 0..<30_000 { producer.trade(2 * i, symbols: [id]) } // buys: positions only grow
+            } else {
+                usleep(5_000)
+                try? runtime.stop() // while the producer pushes
+                stopped.store(true, ordering: .releasing)
+            }
+        }
+        XCTAssertTrue(stopped.load(ordering: .acquiring))
+        XCTAssertFalse(runtime.isRunning)
+        try runtime.start() // again: picks up whatever arrived after the stop
+        try runtime.stop()
+        XCTAssertEqual(producer.router.ring.consumedCount, producer.router.ring.pushedCount)
+        let position = try XCTUnwrap(runtime.monitor.position(of: "A"))
+        XCTAssertEqual(Int64((position.quantity * FixedPoint.scale).rounded()), producer.fills[0])
+        XCTAssertEqual(position.workingBuy, 0)
+    }
+
+    /// A short load test: the invariants, not a speed.
+    func testShortLoadTestHoldsEveryInvariant() throws {
+        var config = LoadTestConfiguration()
+        config.duration = 2
+        config.strategies = 2
+        config.symbols = 4
+        config.edgeCollapseAt = 1.5
+        config.targetRate = 200_000
+        config.idle = .spinThenYield // two strategies and the risk thread share two cores
+        var logger = Logger(label: "redline.test")
+        logger.logLevel = .critical
+        let result = try LoadTest(config, logger: logger).run()
+        XCTAssertTrue(result.invariantsOK, "\(result.violations)")
+        XCTAssertEqual(result.droppedEvents, 0)
+        XCTAssertGreaterThan(result.ordersTotal, 10_000)
+        XCTAssertEqual(result.eventsApplied, result.eventsPushed)
+        XCTAssertNotNil(result.freezePropagationNanoseconds)
+        if let mallocs = result.mallocsPerOrder { XCTAssertEqual(mallocs, 0, "steady state allocates nothing") }
+    }
+}
