@@ -17,6 +17,28 @@ let package = Package(
             dependencies: [.product(name: "RedlineCore", package: "Redline")],
             path: "CBenchSupport"
         ),
+        // Redline's ring and boost::lockfree::spsc_queue in one C++ harness.
+        // C++23 for <stdatomic.h>; unsafeFlags are fine here: this package is
+        // only ever a root package, never a dependency.
+        .target(
+            name: "CPeerBench",
+            dependencies: [.product(name: "RedlineCore", package: "Redline")],
+            path: "CPeerBench",
+            cxxSettings: [.unsafeFlags(["-std=c++2b", "-fmodules"])]
+        ),
+        // Threaded benchmarks: rings between pinned threads (against boost),
+        // freeze propagation, end-to-end orders per second. Timed, not gated.
+        .executableTarget(
+            name: "RuntimeBenchmarks",
+            dependencies: [
+                "CPeerBench",
+                .product(name: "Redline", package: "Redline"),
+                .product(name: "RedlineCore", package: "Redline"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "RuntimeBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .executableTarget(
             name: "RedlineBenchmarks",
             dependencies: [

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what Redline needs from Debian, only what is missing. Run as root.
 set -euo pipefail
-packages=(liburing-dev libnuma-dev)
+packages=(liburing-dev libnuma-dev libboost-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: C examples as tests, Swift tests, the same tests under
-# ThreadSanitizer, and the benchmark malloc gate.
+# ThreadSanitizer, the threaded suites under AddressSanitizer, a 10-second load
+# test that must hold its invariants, and the benchmark malloc gate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -26,9 +27,14 @@ swift test 2>&1 | tee "$objects/swift-test.log"
 step "swift test --sanitize=thread"
 swift test --sanitize=thread --scratch-path .build-tsan
 
+step "swift test --sanitize=address (risk thread, rings, stress)"
+# ASan reports leaks inside XCTest itself; leak checking stays off.
+ASAN_OPTIONS=detect_leaks=0 swift test --sanitize=address --scratch-path .build-asan \
+    --filter 'RuntimeTests|ReservationStressTests|SpscRing'
+
 step "benchmark malloc gate (thresholds check, mallocCountTotal)"
 set +e
-output=$(cd Benchmarks && swift package benchmark thresholds check --metric mallocCountTotal --no-progress 2>&1)
+output=$(cd Benchmarks && swift package benchmark thresholds check --target RedlineBenchmarks --metric mallocCountTotal --no-progress 2>&1)
 status=$?
 set -e
 echo "$output" | grep -vE '^\[[0-9]+/[0-9]+\]'

@@ -1,0 +1,98 @@
+import Benchmark
+import CPeerBench
+import Foundation
+import Logging
+import Redline
+import RedlineCore
+
+// Threaded benchmarks on two pinned CPUs. Timed and reported in the README;
+// not part of the CI gate (wall clock on a shared 2-core VM is noisy).
+//
+// Ring peers: Redline's rl_spsc against boost::lockfree::spsc_queue in the same
+// C++ harness (CPeerBench): same 48-byte item, capacity 1024, same pinning and
+// counts. One sample moves 1,000,000 items; per-item time is printed with --scale.
+
+private let cpuA = 0
+private let cpuB = RedlineRuntime.cpuCount > 1 ? 1 : 0
+
+private func quietLogger() -> Logger {
+    var logger = Logger(label: "redline.bench")
+    logger.logLevel = .critical
+    return logger
+}
+
+private let roomyLimits = try! RiskLimits(maxInventoryUSD: 9e10, maxTotalNotional: 9e10, edgeFreezeThresholdBps: 100)
+
+/// A pinned risk thread on cpuB, and one router (with its venue) for the benchmark thread on cpuA.
+final class PipelineFixture: @unchecked Sendable {
+    let runtime: RedlineRuntime
+    let router: OrderRouter
+    let symbol: SymbolID
+    var side = Side.buy
+
+    init(fillRatio: Double) throws {
+        runtime = try RedlineRuntime.make(limits: roomyLimits, symbols: ["BTCUSDT"],
+                                          configuration: .init(cpu: cpuB), logger: quietLogger())
+        router = try OrderRouter(monitor: runtime.monitor, client: SimulatedExchange(.init(seed: 3, fillRatio: fillRatio, capacity: 4096)),
+                                 orderCapacity: 4096, ringCapacity: 65_536, logger: quietLogger())
+        symbol = try runtime.monitor.symbolID("BTCUSDT")
+        try runtime.start()
+    }
+
+    deinit { try? runtime.stop() }
+}
+
+nonisolated(unsafe) var pipeline: PipelineFixture!
+
+private func peer(_ name: String, _ body: @escaping (UInt64) -> UInt64) {
+    Benchmark(name, configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .mega,
+                                         maxDuration: .seconds(5), maxIterations: 15)) { benchmark in
+        blackHole(body(UInt64(benchmark.scaledIterations.count)))
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    peer("RingThroughput_Redline") { peer_throughput_redline($0, Int32(cpuA), Int32(cpuB)) }
+    peer("RingThroughput_Boost") { peer_throughput_boost($0, Int32(cpuA), Int32(cpuB)) }
+    peer("RingRoundTrip_Redline") { peer_round_trip_redline($0, Int32(cpuA), Int32(cpuB)) }
+    peer("RingRoundTrip_Boost") { peer_round_trip_boost($0, Int32(cpuA), Int32(cpuB)) }
+
+    // Freeze propagation: the strategy reports a collapsed edge through its
+    // ring; the pinned risk thread applies it and stores the freeze word; the
+    // timer stops when this (router) thread's next load sees HALTED. One
+    // freeze per sample; unfreezing between samples is not measured.
+    Benchmark("FreezePropagation", configuration: .init(metrics: [.wallClock], scalingFactor: .one,
+                                                        maxDuration: .seconds(5), maxIterations: 5_000),
+              closure: { benchmark in
+        let f = pipeline!
+        rl_pin_current_thread(Int32(cpuA))
+        f.runtime.monitor.unfreeze(reason: "next sample")
+        let freeze = rl_engine_freeze(f.runtime.monitor.engineHandle)
+        benchmark.startMeasurement()
+        try? f.router.reportEdge(bps: 10)
+        while rl_freeze_word_state(rl_freeze_load(freeze)) != RL_STATE_HALTED {}
+        benchmark.stopMeasurement()
+    }, setup: { pipeline = try PipelineFixture(fillRatio: 1) }, teardown: { pipeline = nil })
+
+    // End to end, with the risk thread running: placeOrder (check, state
+    // machine, venue), the ack and the fill (or cancel) back through the state
+    // machine and the ring to the risk thread. 1,000 orders per sample.
+    Benchmark("EndToEnd_Orders", configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
+                                                       scalingFactor: .kilo, maxDuration: .seconds(3)),
+              closure: { benchmark in
+        let f = pipeline!
+        let router = f.router
+        rl_pin_current_thread(Int32(cpuA))
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            f.side = f.side == .buy ? .sell : .buy
+            if let id = try? router.placeOrder(symbol: f.symbol, side: f.side, qty: 0.01, price: 40_000) {
+                router.processExchangeEvents()
+                if (try? router.order(id))?.status.isActive == true {
+                    try? router.cancel(id)
+                    router.processExchangeEvents()
+                }
+            }
+        }
+    }, setup: { pipeline = try PipelineFixture(fillRatio: 0.5) }, teardown: { pipeline = nil })
+}
