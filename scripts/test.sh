@@ -32,6 +32,10 @@ step "swift test --sanitize=address (risk thread, rings, stress)"
 ASAN_OPTIONS=detect_leaks=0 swift test --sanitize=address --scratch-path .build-asan \
     --filter 'RuntimeTests|ReservationStressTests|SpscRing'
 
+step "release load test: invariants (exit code), not speed"
+swift build -c release --product redline
+.build/release/redline loadtest --duration 5 --edge-collapse-at 4.5 --json "$objects/loadtest.json"
+
 step "benchmark malloc gate (thresholds check, mallocCountTotal)"
 set +e
 output=$(cd Benchmarks && swift package benchmark thresholds check --target RedlineBenchmarks --metric mallocCountTotal --no-progress 2>&1)

@@ -1,3 +1,4 @@
+import Logging
 import Redline
 import XCTest
 
@@ -164,5 +165,23 @@ final class RouterTests: XCTestCase {
         h.exchange.fillResting(id, price: 100) // not resting: nothing happens
         XCTAssertEqual(h.router.invalidExchangeEvents, 0)
         XCTAssertEqual(try h.router.order(id).status, .filled)
+    }
+}
+
+final class RingFullPolicyTests: XCTestCase {
+    func testFailPolicyRefusesNewOrdersWhileTheRingIsFullAndReservesNothing() throws {
+        var logger = Logger(label: "redline.test")
+        logger.logLevel = .critical
+        let monitor = try RuntimeRiskMonitor(limits: .default, symbols: ["BTCUSDT"], logger: logger)
+        let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(), orderCapacity: 16, ringCapacity: 2,
+                                     ringFullPolicy: .fail, logger: logger)
+        _ = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        _ = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        let before = monitor.position(of: "BTCUSDT")?.workingBuy
+        XCTAssertThrowsRedline(.ringFull) { try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000) }
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy, before, "nothing reserved")
+        XCTAssertEqual(parsePrometheus(monitor.prometheusText())["ring_full_total"], 1)
+        router.poll() // the risk side catches up (here: drained inline)
+        XCTAssertNoThrow(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000))
     }
 }
