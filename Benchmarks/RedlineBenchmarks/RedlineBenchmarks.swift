@@ -51,6 +51,8 @@ final class RouterFixture: @unchecked Sendable {
 nonisolated(unsafe) var engineFixture: EngineFixture!
 nonisolated(unsafe) var routerFixture: RouterFixture!
 nonisolated(unsafe) var ringFixture: EventRing!
+nonisolated(unsafe) var machineFixture: OrderStateMachine!
+nonisolated(unsafe) var exchangeFixture: SimulatedExchange!
 
 /// `scaledIterations` reservations of 1e-8 BTC at $40,000 on `side`, made
 /// by a C loop, after an optional starting position.
@@ -122,6 +124,30 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(ring.pop())
         }
     }, setup: { ringFixture = try EventRing(capacity: 1024) }, teardown: { ringFixture = nil })
+
+    // Where placeOrder's time goes, part 1: one order's whole life in the state
+    // machine (open, submit, acknowledge, fill), with no risk check and no venue.
+    Benchmark("StateMachineLifecycle", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
+        let machine = machineFixture!
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            guard let id = try? machine.open(symbol: SymbolID(rawValue: 0), side: .buy, quantity: 100, price: 1) else { continue }
+            _ = try? machine.apply(id, .submit)
+            _ = try? machine.apply(id, .acknowledge)
+            blackHole(try? machine.apply(id, .fill, fillQuantity: 100))
+        }
+    }, setup: { machineFixture = OrderStateMachine(capacity: 4096) }, teardown: { machineFixture = nil })
+
+    // Part 2: the simulated venue alone: submit (ack and fill queued), then poll them.
+    Benchmark("SimulatedExchangeSubmitPoll", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
+        let exchange = exchangeFixture!
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            try? exchange.submit(ExchangeOrder(id: OrderID(rawValue: UInt64(i)), symbol: SymbolID(rawValue: 0), side: .buy,
+                                               quantity: 100, price: 1))
+            exchange.pollEvents { blackHole($0) }
+        }
+    }, setup: { exchangeFixture = SimulatedExchange(.init(fillRatio: 1, capacity: 4096)) }, teardown: { exchangeFixture = nil })
 
     // placeOrder through check, state machine, router and simulated exchange,
     // then one poll: the ack and the fill go back through the state machine,

@@ -8,12 +8,18 @@
 /// anything else is `RedlineError.illegalTransition`, never a crash. Orders live
 /// in a fixed array of slots with a free list and an active list, so the steady
 /// state allocates nothing per order. Not thread-safe: one router owns it.
+/// Storage is raw memory allocated once: `let` pointers to it are not subject
+/// to Swift's dynamic exclusivity checks or copy-on-write checks, which cost
+/// more than the transitions themselves when the storage was arrays.
 public final class OrderStateMachine {
     public let capacity: Int
-    @usableFromInline var records: ContiguousArray<OrderRecord>
-    @usableFromInline var generations: ContiguousArray<UInt32>
-    @usableFromInline var freeSlots: ContiguousArray<Int32>
-    @usableFromInline var activeSlots: ContiguousArray<Int32>
+    @usableFromInline let records: UnsafeMutablePointer<OrderRecord>
+    @usableFromInline let generations: UnsafeMutablePointer<UInt32>
+    /// A stack of free slots; `freeCount` entries are valid.
+    @usableFromInline let freeSlots: UnsafeMutablePointer<Int32>
+    @usableFromInline let activeSlots: UnsafeMutablePointer<Int32>
+    @usableFromInline var freeCount: Int
+    @usableFromInline var activeCountStorage: Int
 
     public init(capacity: Int = 65_536) {
         precondition(capacity > 0 && capacity <= Int(Int32.max), "capacity must be in 1...Int32.max")
@@ -21,11 +27,23 @@ public final class OrderStateMachine {
         let blank = OrderRecord(
             id: OrderID(rawValue: 0), symbol: SymbolID(rawValue: 0), side: .buy, status: .canceled,
             quantity: 0, price: 0, filled: 0, activeIndex: -1)
-        records = ContiguousArray(repeating: blank, count: capacity)
-        generations = ContiguousArray(repeating: 0, count: capacity)
-        freeSlots = ContiguousArray((0..<Int32(capacity)).reversed())
-        activeSlots = []
-        activeSlots.reserveCapacity(capacity)
+        records = .allocate(capacity: capacity)
+        records.initialize(repeating: blank, count: capacity)
+        generations = .allocate(capacity: capacity)
+        generations.initialize(repeating: 0, count: capacity)
+        freeSlots = .allocate(capacity: capacity)
+        for i in 0..<capacity { (freeSlots + i).initialize(to: Int32(capacity - 1 - i)) }
+        activeSlots = .allocate(capacity: capacity)
+        activeSlots.initialize(repeating: -1, count: capacity)
+        freeCount = capacity
+        activeCountStorage = 0
+    }
+
+    deinit {
+        records.deinitialize(count: capacity).deallocate()
+        generations.deinitialize(count: capacity).deallocate()
+        freeSlots.deinitialize(count: capacity).deallocate()
+        activeSlots.deinitialize(count: capacity).deallocate()
     }
 
     /// The transition table. nil means illegal.
@@ -57,29 +75,23 @@ public final class OrderStateMachine {
         }
     }
 
-    public var activeCount: Int { activeSlots.count }
+    public var activeCount: Int { activeCountStorage }
 
     /// Ids of every active order, in no particular order. Allocates: cold path.
-    public var activeOrderIDs: [OrderID] { activeSlots.map { records[Int($0)].id } }
+    public var activeOrderIDs: [OrderID] { (0..<activeCountStorage).map { records[Int(activeSlots[$0])].id } }
 
-    /// Visit every active order without allocating. The body must not open or
-    /// retire orders.
-    @inlinable
-    public func forEachActive(_ body: (OrderRecord) throws(RedlineError) -> Void) throws(RedlineError) {
-        for slot in activeSlots { try body(records[Int(slot)]) }
-    }
-
-    /// Copy the active slots' ids into `buffer` (cleared first, capacity kept).
+    /// Copy the active orders' ids into `buffer` (cleared first, capacity kept).
     public func collectActive(into buffer: inout ContiguousArray<OrderID>) {
         buffer.removeAll(keepingCapacity: true)
-        for slot in activeSlots { buffer.append(records[Int(slot)].id) }
+        for i in 0..<activeCountStorage { buffer.append(records[Int(activeSlots[i])].id) }
     }
 
     /// A new order in state `new`.
     @inlinable
     public func open(symbol: SymbolID, side: Side, quantity: Int64, price: Int64) throws(RedlineError) -> OrderID {
-        guard let slot32 = freeSlots.popLast() else { throw .orderCapacityExhausted(capacity: capacity) }
-        let slot = Int(slot32)
+        guard freeCount > 0 else { throw .orderCapacityExhausted(capacity: capacity) }
+        freeCount -= 1
+        let slot = Int(freeSlots[freeCount])
         generations[slot] &+= 1
         let id = OrderID(slot: slot, generation: generations[slot])
         records[slot] = OrderRecord(
@@ -103,28 +115,28 @@ public final class OrderStateMachine {
     public func apply(_ id: OrderID, _ event: OrderEventKind, fillQuantity: Int64 = 0) throws(RedlineError) -> OrderRecord {
         let slot = id.slot
         guard slot < capacity, records[slot].id == id else { throw .unknownOrder(id) }
-        let current = records[slot]
+        let record = records + slot
+        let current = record.pointee.status
         var kind = event
         if event == .partialFill || event == .fill {
-            guard fillQuantity > 0, fillQuantity <= current.remaining else {
-                throw .illegalTransition(order: id, from: current.status, event: event)
+            guard fillQuantity > 0, fillQuantity <= record.pointee.remaining else {
+                throw .illegalTransition(order: id, from: current, event: event)
             }
-            kind = fillQuantity == current.remaining ? .fill : .partialFill
+            kind = fillQuantity == record.pointee.remaining ? .fill : .partialFill
         }
-        guard let next = Self.next(current.status, kind, hasFills: current.filled > 0) else {
-            throw .illegalTransition(order: id, from: current.status, event: kind)
+        guard let next = Self.next(current, kind, hasFills: record.pointee.filled > 0) else {
+            throw .illegalTransition(order: id, from: current, event: kind)
         }
-        records.withUnsafeMutableBufferPointer { records in
-            if kind == .partialFill || kind == .fill { records[slot].filled += fillQuantity }
-            records[slot].status = next
-        }
-        if next.isActive && current.activeIndex < 0 {
-            records[slot].activeIndex = Int32(activeSlots.count)
-            activeSlots.append(Int32(slot))
+        if kind == .partialFill || kind == .fill { record.pointee.filled += fillQuantity }
+        record.pointee.status = next
+        if next.isActive && record.pointee.activeIndex < 0 {
+            record.pointee.activeIndex = Int32(activeCountStorage)
+            activeSlots[activeCountStorage] = Int32(slot)
+            activeCountStorage += 1
         } else if next.isTerminal {
             retire(slot)
         }
-        return records[slot]
+        return record.pointee
     }
 
     /// Drop a terminal order from the active list and free its slot. The record
@@ -133,13 +145,15 @@ public final class OrderStateMachine {
     func retire(_ slot: Int) {
         let index = Int(records[slot].activeIndex)
         if index >= 0 {
-            let last = activeSlots.removeLast()
+            activeCountStorage -= 1
+            let last = activeSlots[activeCountStorage]
             if Int(last) != slot {
                 activeSlots[index] = last
                 records[Int(last)].activeIndex = Int32(index)
             }
             records[slot].activeIndex = -1
         }
-        freeSlots.append(Int32(slot))
+        freeSlots[freeCount] = Int32(slot)
+        freeCount += 1
     }
 }

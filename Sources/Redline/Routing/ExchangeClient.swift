@@ -24,6 +24,14 @@ public struct ExchangeOrder: Sendable, Equatable {
     public let side: Side
     public let quantity: Int64
     public let price: Int64
+
+    public init(id: OrderID, symbol: SymbolID, side: Side, quantity: Int64, price: Int64) {
+        self.id = id
+        self.symbol = symbol
+        self.side = side
+        self.quantity = quantity
+        self.price = price
+    }
 }
 
 /// What a venue reports back about an order.

@@ -38,7 +38,10 @@ public final class SimulatedExchange: ExchangeClient {
     public private(set) var cancelRequests = 0
 
     private var resting: [OrderID: Int64]
-    private var events: ContiguousArray<ExchangeEvent>
+    // The event queue is raw memory allocated once: no copy-on-write or
+    // exclusivity checks on the order path.
+    private let events: UnsafeMutablePointer<ExchangeEvent>
+    private let eventCapacity: Int
     private var head = 0
     private var count = 0
     private var rng: UInt64
@@ -48,16 +51,20 @@ public final class SimulatedExchange: ExchangeClient {
         self.configuration = configuration
         resting = Dictionary(minimumCapacity: configuration.capacity)
         // Each order can produce at most three events before the router polls.
-        events = ContiguousArray(repeating: .acknowledged(OrderID(rawValue: 0)), count: configuration.capacity * 3)
+        eventCapacity = configuration.capacity * 3
+        events = .allocate(capacity: eventCapacity)
+        events.initialize(repeating: .acknowledged(OrderID(rawValue: 0)), count: eventCapacity)
         rng = configuration.seed == 0 ? 0x9E37_79B9_7F4A_7C15 : configuration.seed
     }
+
+    deinit { events.deinitialize(count: eventCapacity).deallocate() }
 
     /// Orders resting now.
     public var restingCount: Int { resting.count }
 
     public func submit(_ order: ExchangeOrder) throws(ExchangeError) {
         if isUnavailable { throw .unavailable }
-        guard resting.count < configuration.capacity, count + 3 <= events.count else { throw .backpressure }
+        guard resting.count < configuration.capacity, count + 3 <= eventCapacity else { throw .backpressure }
         let roll = nextUnit()
         if roll < configuration.rejectRatio {
             enqueue(.rejected(order.id))
@@ -84,7 +91,7 @@ public final class SimulatedExchange: ExchangeClient {
             failNextCancels -= 1
             throw .cancelFailed(id)
         }
-        guard count < events.count else { throw .backpressure }
+        guard count < eventCapacity else { throw .backpressure }
         if resting.removeValue(forKey: id) != nil {
             enqueue(.canceled(id))
         } else {
@@ -109,16 +116,16 @@ public final class SimulatedExchange: ExchangeClient {
     public func pollEvents(_ body: (ExchangeEvent) -> Void) {
         while count > 0 {
             let event = events[head]
-            head = head + 1 == events.count ? 0 : head + 1
+            head = head + 1 == eventCapacity ? 0 : head + 1
             count -= 1
             body(event)
         }
     }
 
     private func enqueue(_ event: ExchangeEvent) {
-        precondition(count < events.count, "simulated exchange event queue overflow")
+        precondition(count < eventCapacity, "simulated exchange event queue overflow")
         var tail = head + count
-        if tail >= events.count { tail -= events.count }
+        if tail >= eventCapacity { tail -= eventCapacity }
         events[tail] = event
         count += 1
     }
