@@ -46,7 +46,7 @@ nonisolated(unsafe) var pipeline: PipelineFixture!
 
 private func peer(_ name: String, _ body: @escaping (UInt64) -> UInt64) {
     Benchmark(name, configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .mega,
-                                         maxDuration: .seconds(5), maxIterations: 15)) { benchmark in
+                                         maxDuration: .seconds(5), maxIterations: 50)) { benchmark in
         blackHole(body(UInt64(benchmark.scaledIterations.count)))
     }
 }
