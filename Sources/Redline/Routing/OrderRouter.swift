@@ -119,25 +119,32 @@ public final class OrderRouter {
             try RedlineError.check(result)
             preconditionFailure("unreachable")
         }
+        // The reservation is made: tell the risk side now, so that every
+        // release that may follow has its reservation before it.
         let id: OrderID
         do {
             id = try orders.open(symbol: symbol, side: side, quantity: q, price: p)
-            try orders.apply(id, .submit)
         } catch {
+            push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, qty: q, price: p))
             push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, qty: q, price: p))
             throw error
         }
-        do throws(ExchangeError) {
-            try client.submit(ExchangeOrder(id: id, symbol: symbol, side: side, quantity: q, price: p))
+        push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
+                        qty: q, price: p))
+        do throws(RedlineError) {
+            try orders.apply(id, .submit)
+            do throws(ExchangeError) {
+                try client.submit(ExchangeOrder(id: id, symbol: symbol, side: side, quantity: q, price: p))
+            } catch {
+                throw RedlineError.exchange(error)
+            }
         } catch {
             _ = try? orders.apply(id, .reject)
             push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                             qty: q, price: p))
             counters.add(RL_COUNTER_REJECTED)
-            throw .exchange(error)
+            throw error
         }
-        push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
-                        qty: q, price: p))
         counters.add(RL_COUNTER_PLACED)
         return id
     }
