@@ -138,19 +138,52 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event, rl_ste
     }
 }
 
+void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring) { engine->journal = journal_ring; }
+
+static bool rl_engine_is_journaled(uint8_t type) {
+    return type == RL_EVENT_ORDER_ACCEPTED || type == RL_EVENT_FILL || type == RL_EVENT_CANCEL_ACK ||
+           type == RL_EVENT_REJECT || type == RL_EVENT_EXPIRE || type == RL_EVENT_POSITION_ADJUST;
+}
+
+bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event) {
+    if (event->type == RL_EVENT_ORDER_ACCEPTED) {
+        if (!rl_engine_valid_order_event(engine, event) || event->price <= 0) return false;
+        rl_position_table_force_reserve(engine->table, event->symbol, (rl_side_t)event->side, event->qty, event->price);
+        return true;
+    }
+    if (!rl_engine_is_journaled(event->type)) return false;
+    rl_step_result_t ignored;
+    memset(&ignored, 0, sizeof(ignored));
+    return rl_engine_apply(engine, event, &ignored);
+}
+
 uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_step_result_t *out) {
     memset(out, 0, sizeof(*out));
     uint64_t n = rl_spsc_readable(ring, max);
-    for (uint64_t i = 0; i < n; i++) {
+    rl_spsc_t *journal = engine->journal;
+    uint64_t i = 0;
+    for (; i < n; i++) {
         const rl_event_t *event = rl_spsc_peek(ring, i);
+        /* Backpressure, never loss: stop here while the journal has no room
+         * for what this event may produce (its record, or a freeze record). */
+        if (journal != NULL && rl_spsc_writable(journal) < 1) break;
+        bool froze_before = out->froze;
         if (rl_engine_apply(engine, event, out)) {
             rl_engine_bump(&engine->applied[event->type]);
+            if (journal != NULL && rl_engine_is_journaled(event->type)) {
+                rl_spsc_push(journal, event); /* room was checked above; one producer */
+            } else if (journal != NULL && out->froze && !froze_before) {
+                /* The freeze this edge caused: the writer journals it and syncs at once. */
+                rl_event_t mark = *event;
+                mark.order_id = out->freeze_word;
+                rl_spsc_push(journal, &mark);
+            }
         } else {
             out->invalid++;
             rl_engine_bump(&engine->invalid_events);
         }
     }
-    if (n > 0) rl_spsc_release(ring, n);
-    out->applied = n;
-    return n;
+    if (i > 0) rl_spsc_release(ring, i);
+    out->applied = i;
+    return i;
 }

@@ -57,6 +57,7 @@ typedef struct rl_engine {
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
+    rl_spsc_t *journal;  /* where the step hands state changes to the journal writer; NULL: none */
 } rl_engine_t;
 
 RL_STATIC_ASSERT(offsetof(rl_engine_t, applied) % RL_CACHE_LINE == 0, "risk-thread stats start a line");
@@ -80,6 +81,16 @@ uint32_t rl_engine_symbol_count(const rl_engine_t *engine);
 int rl_engine_set_symbol_limit(rl_engine_t *engine, uint32_t id, int64_t limit);
 int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total);
 int rl_engine_set_edge_threshold(rl_engine_t *engine, int64_t threshold_bps);
+
+/* Before the risk side starts: hand every state change the step applies to
+ * `journal_ring` (rl_journal_hot_ring), NULL to stop. When that ring is full
+ * the step stops consuming its input until there is room: nothing is lost. */
+void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring);
+
+/* Recovery, single-threaded: apply one journaled event (RL_JREC_EVENT) to the
+ * table as the risk step did; a reservation is re-made without limit checks.
+ * Returns false for an event that cannot apply (unknown symbol, bad fields). */
+bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event);
 
 /* Risk thread: apply up to `max` events from `ring` in one batch.
  * *out is overwritten. Returns the number consumed. */

@@ -346,6 +346,20 @@ RL_INLINE rl_result_t rl_position_table_adjust(rl_position_table_t *table, uint3
     return RL_OK;
 }
 
+/* Recovery (replaying a journaled reservation), with no other thread running:
+ * reserve `qty` on `side` without checking limits: they held when it was made. */
+RL_INLINE void rl_position_table_force_reserve(rl_position_table_t *table, uint32_t symbol, rl_side_t side,
+                                               int64_t qty, int64_t price) {
+    rl_position_slot_t *slot = &table->slots[symbol];
+    /* relaxed, all: recovery is single-threaded. */
+    if (side == RL_SIDE_BUY) atomic_fetch_add_explicit(&slot->long_worst, qty, memory_order_relaxed);
+    else atomic_fetch_sub_explicit(&slot->short_worst, qty, memory_order_relaxed);
+    if (atomic_load_explicit(&slot->mark, memory_order_relaxed) == 0) {
+        atomic_store_explicit(&slot->mark, price, memory_order_relaxed);
+    }
+    rl_position_table_remark(table, symbol);
+}
+
 /* Copy a slot out for reporting. Consistent when the table is quiescent; a
  * recent, possibly torn, view while checkers run. */
 RL_INLINE void rl_position_table_read(const rl_position_table_t *table, uint32_t symbol, rl_position_view_t *out) {

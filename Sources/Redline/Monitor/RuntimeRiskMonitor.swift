@@ -183,6 +183,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     /// Hand the rings to a risk thread (`body` starts it) or take them back
     /// (`body` has stopped it), with no `drain()` in progress meanwhile.
+    @discardableResult
     func handOverRings<T>(toRiskThread active: Bool, _ body: () throws(RedlineError) -> T) throws(RedlineError) -> T {
         try consumerLock.withLock { _ throws(RedlineError) -> T in
             if active { riskThreadActive.store(true, ordering: .releasing) }

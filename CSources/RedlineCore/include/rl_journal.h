@@ -1,0 +1,188 @@
+/*
+ * rl_journal.h - the append-only journal: every state change, durable.
+ *
+ *   risk thread --rl_event_t--> hot SPSC ring --+
+ *   orchestrator (freeze, unfreeze, limits,     +--> writer thread --io_uring--> segment files
+ *                 symbols) --cold queue---------+      (group commit: write + fdatasync)
+ *
+ * The risk thread never blocks on the journal: it pushes into the hot ring,
+ * and when that ring is full it stops consuming its own input rings until
+ * there is room (backpressure, never loss). The writer thread serialises
+ * records, assigns sequence numbers, and makes batches durable with one
+ * io_uring submission each (IORING_OP_WRITE linked to IORING_OP_FSYNC with
+ * IORING_FSYNC_DATASYNC), or pwrite + fdatasync where io_uring is unavailable.
+ *
+ * On disk, all little-endian:
+ *   DIR/LOCK                         flock()ed by the one engine that owns DIR
+ *   DIR/segment-<first seq>.rlj      64-byte segment header, then records
+ *   DIR/snapshot-<seq>.rls           the same record format: a state that
+ *                                    covers every record up to <seq>
+ * A record is a 32-byte header (CRC32C, payload length, type, sequence,
+ * timestamp) and its payload, padded to 8 bytes. The CRC covers everything
+ * after the CRC field, payload included.
+ */
+#ifndef RL_JOURNAL_H
+#define RL_JOURNAL_H
+
+#include "rl_platform.h"
+#include "rl_events.h"
+#include "rl_spsc.h"
+
+RL_EXTERN_C_BEGIN
+
+#define RL_JOURNAL_MAGIC 0x4C4E524A4C444552ULL /* "REDLJRNL" read as little-endian bytes */
+#define RL_JOURNAL_SNAPSHOT_MAGIC 0x50414E534C444552ULL /* "REDLSNAP" */
+#define RL_JOURNAL_VERSION 1
+#define RL_JOURNAL_MAX_PAYLOAD (1u << 20)
+
+typedef enum rl_journal_record_type {
+    RL_JREC_EVENT = 1,     /* payload: rl_event_t, a reservation, fill, release or position adjustment */
+    RL_JREC_SYMBOL = 2,    /* payload: uint32 id, then the name */
+    RL_JREC_FREEZE = 3,    /* payload: uint64 freeze word, int64 edge bps (fixed point), then UTF-8 JSON or nothing */
+    RL_JREC_UNFREEZE = 4,  /* payload: uint64 freeze word, then UTF-8 JSON */
+    RL_JREC_LIMITS = 5,    /* payload: UTF-8 JSON of the limits */
+    RL_JREC_POSITION = 6,  /* snapshots only. payload: uint32 symbol, uint32 0, then rl_position_view_t */
+} rl_journal_record_type_t;
+
+typedef struct rl_journal_segment_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint64_t first_seq;        /* segments: first record's sequence; snapshots: the sequence covered */
+    uint64_t created_ns;       /* CLOCK_REALTIME */
+    uint8_t reserved[28];
+    uint32_t crc;              /* CRC32C of the bytes before it */
+} rl_journal_segment_header_t;
+
+typedef struct rl_journal_record_header {
+    uint32_t crc;              /* CRC32C of everything after this field, payload included */
+    uint32_t length;           /* payload bytes */
+    uint16_t type;             /* rl_journal_record_type_t */
+    uint16_t flags;
+    uint32_t reserved;
+    uint64_t seq;              /* monotonic, from 1 */
+    uint64_t timestamp_ns;     /* CLOCK_REALTIME when serialised */
+} rl_journal_record_header_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_segment_header_t) == 64, "segment header is 64 bytes");
+RL_STATIC_ASSERT(sizeof(rl_journal_record_header_t) == 32, "record header is 32 bytes");
+RL_STATIC_ASSERT(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the journal format is little-endian; add byte swaps for this host");
+
+typedef enum rl_journal_io_mode {
+    RL_JOURNAL_IO_AUTO = 0,    /* io_uring, else pwrite + fdatasync with a warning */
+    RL_JOURNAL_IO_URING = 1,   /* io_uring or fail with -ENOTSUP: the operator demands it */
+    RL_JOURNAL_IO_PWRITE = 2,  /* pwrite + fdatasync (a forced fallback, for tests) */
+} rl_journal_io_mode_t;
+
+typedef struct rl_journal_options {
+    uint32_t sync_every_records;  /* group commit: sync after this many records (0: 256) */
+    uint32_t sync_every_us;       /* ... or once the oldest unsynced record is this old (0: 1000) */
+    uint32_t hot_ring_capacity;   /* risk thread -> writer (0: 65536) */
+    uint64_t segment_bytes;       /* rotate after this size (0: 64 MiB) */
+    int32_t io_mode;              /* rl_journal_io_mode_t */
+    int32_t cpu;                  /* pin the writer thread here; -1: do not */
+} rl_journal_options_t;
+
+typedef struct rl_journal_stats {
+    uint64_t records;          /* records made durable since open */
+    uint64_t bytes;
+    uint64_t syncs;            /* fdatasync (or IORING_OP_FSYNC) completions */
+    uint64_t durable_seq;
+    uint64_t next_seq;         /* the sequence the next record will get */
+    uint64_t segments_created;
+    int32_t io_mode;           /* the mode in use: RL_JOURNAL_IO_URING or RL_JOURNAL_IO_PWRITE */
+    int32_t last_error;        /* -errno of the last failed write or sync, 0 if none */
+} rl_journal_stats_t;
+
+typedef struct rl_journal rl_journal_t;
+
+/* Open DIR for appending after its last valid record. DIR must exist and
+ * hold nothing but a journal (or nothing). The caller has already recovered
+ * (rl_journal_scan) and passes what it found: `tail_segment` (the scan's
+ * tail_segment, a file name in DIR; NULL or "" to start a new segment) and
+ * `truncate_at` (the scan's tail_valid_end), where a torn tail is cut off.
+ * Segments after the tail segment (left by a recover-to-last-good) are
+ * renamed to *.damaged, never deleted.
+ * Returns 0, -ENOENT / -ENOTDIR / -EACCES (DIR), -EBUSY (another engine holds
+ * DIR's lock), -ENOTSUP (io_uring demanded but unavailable), -ENOMEM. */
+int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
+                    const char *tail_segment, uint64_t truncate_at, rl_journal_t **out);
+/* Flush, sync, stop the writer, release the lock. */
+void rl_journal_close(rl_journal_t *journal);
+
+/* Start the writer thread. 0 or -errno. */
+int rl_journal_start(rl_journal_t *journal);
+
+/* The ring the risk thread pushes journaled events into (rl_engine_attach_journal). */
+rl_spsc_t *rl_journal_hot_ring(rl_journal_t *journal);
+
+/* Any thread: queue a cold record. `sync_now` makes the writer sync as soon as
+ * it is written. *ticket receives a number to pass to rl_journal_wait_cold.
+ * Returns 0, -EINVAL (payload too large), -ENOMEM or -EPIPE (journal closed). */
+int rl_journal_append_cold(rl_journal_t *journal, uint16_t type, const void *payload, uint32_t length,
+                           bool sync_now, uint64_t *ticket);
+
+/* Wait up to timeout_ms for a cold record to be durable. 0, -ETIMEDOUT, or
+ * the writer's -errno if the journal failed. */
+int rl_journal_wait_cold(rl_journal_t *journal, uint64_t ticket, uint32_t timeout_ms);
+
+/* Every record with a sequence <= this is on disk and synced. */
+uint64_t rl_journal_durable_seq(const rl_journal_t *journal);
+
+/* Wait until everything handed over so far is durable (hot and cold). 0 or -errno. */
+int rl_journal_flush(rl_journal_t *journal, uint32_t timeout_ms);
+
+void rl_journal_read_stats(const rl_journal_t *journal, rl_journal_stats_t *out);
+
+/* ---- Reading ---------------------------------------------------------- */
+
+/* Called for every valid record in sequence order. Return 0 to go on,
+ * anything else to stop the scan with that value. */
+typedef int (*rl_journal_visit_fn)(void *context, const rl_journal_record_header_t *header, const uint8_t *payload);
+
+typedef struct rl_journal_scan_result {
+    uint64_t segments;
+    uint64_t records;              /* valid records visited */
+    uint64_t first_seq, last_seq;  /* of the valid records; 0 when none */
+    uint64_t torn_tail_bytes;      /* bytes after the last valid record of the last segment */
+    uint64_t tail_valid_end;       /* offset in the last segment where valid data ends */
+    char tail_segment[128];        /* file name (in DIR) of the last segment, "" when none */
+    bool corrupt;                  /* damage before the tail: a valid record follows a bad one */
+    uint64_t corrupt_seq_after;    /* the last valid sequence before the damage */
+    char damage[256];              /* what was wrong, for humans */
+} rl_journal_scan_result_t;
+
+/* Visit every valid record of DIR's segments with a sequence > after_seq.
+ * A torn tail (a crash mid-write) is reported in the result, not an error.
+ * Returns 0; -ENOENT / -ENOTDIR / -EACCES for DIR; -EBADMSG for a bad magic,
+ * version or header, or damage before the tail (unless `recover_to_last_good`,
+ * which stops at the damage and reports it); or the visitor's non-zero value. */
+int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_good, rl_journal_visit_fn visit,
+                    void *context, rl_journal_scan_result_t *out);
+
+/* Read one snapshot file (the same record format). Returns 0, -ENOENT,
+ * -EBADMSG (any damage: a snapshot is written whole or not at all), or the
+ * visitor's value. *covered_seq receives the sequence the snapshot covers. */
+int rl_journal_read_snapshot(const char *path, rl_journal_visit_fn visit, void *context, uint64_t *covered_seq);
+
+/* Write a snapshot covering `covered_seq` from `count` records, durably
+ * (temp file, fdatasync, rename, fsync of DIR). 0 or -errno. */
+typedef struct rl_journal_snapshot_record {
+    uint16_t type;
+    uint32_t length;
+    const void *payload;
+} rl_journal_snapshot_record_t;
+int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_journal_snapshot_record_t *records,
+                              uint64_t count);
+
+/* Remove segments whose records all have sequences <= covered_seq, and older
+ * snapshots. Only call after a snapshot covering `covered_seq` is durable.
+ * Returns the number of files removed, or -errno. */
+int rl_journal_prune(const char *dir, uint64_t covered_seq);
+
+/* True when this kernel and process allow io_uring. */
+bool rl_journal_uring_available(void);
+
+RL_EXTERN_C_END
+
+#endif /* RL_JOURNAL_H */

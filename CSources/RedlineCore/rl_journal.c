@@ -1,0 +1,862 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_setaffinity_np */
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Paths are DIR (length-checked at open) plus a short file name; snprintf
+ * truncation is checked where it matters, so gcc's guesses are noise here. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#include "rl_crc32c.h"
+#include "rl_journal.h"
+#include "rl_numa.h"
+
+#if __has_include(<liburing.h>)
+#include <liburing.h>
+#define RL_HAVE_LIBURING 1
+#else
+#define RL_HAVE_LIBURING 0 /* built without liburing-dev: pwrite + fdatasync only */
+#endif
+
+/* ---- Format ------------------------------------------------------------ */
+
+static uint64_t rl_realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rl_monotonic_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static size_t rl_record_size(uint32_t length) { return (sizeof(rl_journal_record_header_t) + length + 7) & ~(size_t)7; }
+
+/* Encode one record at `dst` (which has rl_record_size(length) bytes). */
+static size_t rl_record_encode(uint8_t *dst, uint16_t type, uint64_t seq, const void *payload, uint32_t length) {
+    size_t size = rl_record_size(length);
+    rl_journal_record_header_t header = {0};
+    header.length = length;
+    header.type = type;
+    header.seq = seq;
+    header.timestamp_ns = rl_realtime_ns();
+    memcpy(dst, &header, sizeof(header));
+    if (length) memcpy(dst + sizeof(header), payload, length);
+    memset(dst + sizeof(header) + length, 0, size - sizeof(header) - length);
+    uint32_t crc = rl_crc32c(0, dst + 4, sizeof(header) - 4 + length);
+    memcpy(dst, &crc, sizeof(crc));
+    return size;
+}
+
+static void rl_segment_header_init(rl_journal_segment_header_t *header, uint64_t magic, uint64_t first_seq) {
+    memset(header, 0, sizeof(*header));
+    header->magic = magic;
+    header->version = RL_JOURNAL_VERSION;
+    header->header_size = sizeof(*header);
+    header->first_seq = first_seq;
+    header->created_ns = rl_realtime_ns();
+    header->crc = rl_crc32c(0, header, offsetof(rl_journal_segment_header_t, crc));
+}
+
+/* 0 ok; -EBADMSG with a message otherwise. */
+static int rl_segment_header_check(const rl_journal_segment_header_t *header, uint64_t magic, char *damage, size_t cap) {
+    if (header->magic != magic) {
+        snprintf(damage, cap, "wrong magic number 0x%016" PRIx64, header->magic);
+        return -EBADMSG;
+    }
+    if (header->version != RL_JOURNAL_VERSION || header->header_size != sizeof(*header)) {
+        snprintf(damage, cap, "unsupported format version %u (this build reads %u)", header->version, RL_JOURNAL_VERSION);
+        return -EBADMSG;
+    }
+    if (header->crc != rl_crc32c(0, header, offsetof(rl_journal_segment_header_t, crc))) {
+        snprintf(damage, cap, "segment header checksum mismatch");
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+/* A valid record at `offset` of `data`? Returns its size, or 0. */
+static size_t rl_record_check(const uint8_t *data, size_t size, size_t offset, uint64_t min_seq) {
+    if (size - offset < sizeof(rl_journal_record_header_t)) return 0;
+    rl_journal_record_header_t header;
+    memcpy(&header, data + offset, sizeof(header));
+    if (header.length > RL_JOURNAL_MAX_PAYLOAD) return 0;
+    size_t record = rl_record_size(header.length);
+    if (record > size - offset) return 0;
+    if (header.seq < min_seq) return 0;
+    uint32_t crc = rl_crc32c(0, data + offset + 4, sizeof(header) - 4 + header.length);
+    return crc == header.crc ? record : 0;
+}
+
+/* ---- Directory listing ------------------------------------------------- */
+
+typedef struct rl_file_entry {
+    uint64_t seq;
+    char name[96];
+} rl_file_entry_t;
+
+static int rl_file_entry_compare(const void *a, const void *b) {
+    uint64_t x = ((const rl_file_entry_t *)a)->seq, y = ((const rl_file_entry_t *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Files named PREFIX<20 digits>SUFFIX in DIR, sorted by the number.
+ * Returns the count (>= 0) with *out malloc'ed, or -errno. */
+static int rl_list_files(const char *dir, const char *prefix, const char *suffix, rl_file_entry_t **out) {
+    DIR *d = opendir(dir);
+    if (d == NULL) return -errno;
+    size_t count = 0, cap = 16;
+    rl_file_entry_t *entries = malloc(cap * sizeof(*entries));
+    if (entries == NULL) {
+        closedir(d);
+        return -ENOMEM;
+    }
+    size_t plen = strlen(prefix), slen = strlen(suffix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len != plen + 20 + slen || strncmp(e->d_name, prefix, plen) != 0 ||
+            strcmp(e->d_name + plen + 20, suffix) != 0 || len >= sizeof(entries[0].name)) {
+            continue;
+        }
+        char digits[21];
+        memcpy(digits, e->d_name + plen, 20);
+        digits[20] = 0;
+        char *end;
+        uint64_t seq = strtoull(digits, &end, 10);
+        if (*end != 0) continue;
+        if (count == cap) {
+            rl_file_entry_t *grown = realloc(entries, 2 * cap * sizeof(*entries));
+            if (grown == NULL) {
+                free(entries);
+                closedir(d);
+                return -ENOMEM;
+            }
+            entries = grown;
+            cap *= 2;
+        }
+        entries[count].seq = seq;
+        snprintf(entries[count].name, sizeof(entries[count].name), "%s", e->d_name);
+        count++;
+    }
+    closedir(d);
+    qsort(entries, count, sizeof(*entries), rl_file_entry_compare);
+    *out = entries;
+    return (int)count;
+}
+
+static int rl_read_file(const char *path, uint8_t **data, size_t *size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    uint8_t *buffer = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
+    if (buffer == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    size_t done = 0;
+    while (done < (size_t)st.st_size) {
+        ssize_t n = pread(fd, buffer + done, (size_t)st.st_size - done, (off_t)done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int rc = n < 0 ? -errno : -EIO;
+            free(buffer);
+            close(fd);
+            return rc;
+        }
+        done += (size_t)n;
+    }
+    close(fd);
+    *data = buffer;
+    *size = done;
+    return 0;
+}
+
+static int rl_check_dir(const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return -errno;
+    if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
+    if (access(dir, R_OK | W_OK | X_OK) != 0) return -errno;
+    return 0;
+}
+
+static int rl_fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+/* ---- Scanning ---------------------------------------------------------- */
+
+int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_good, rl_journal_visit_fn visit,
+                    void *context, rl_journal_scan_result_t *out) {
+    memset(out, 0, sizeof(*out));
+    int rc = rl_check_dir(dir);
+    if (rc != 0) return rc;
+    rl_file_entry_t *segments;
+    int count = rl_list_files(dir, "segment-", ".rlj", &segments);
+    if (count < 0) return count;
+    uint64_t expected = 0; /* the next sequence, once known */
+    int result = 0;
+    for (int i = 0; i < count && result == 0; i++) {
+        bool last = i == count - 1;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", dir, segments[i].name);
+        uint8_t *data;
+        size_t size;
+        if ((rc = rl_read_file(path, &data, &size)) != 0) {
+            result = rc;
+            break;
+        }
+        out->segments++;
+        if (last) {
+            snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i].name);
+            out->tail_valid_end = 0;
+        }
+        rl_journal_segment_header_t header;
+        if (size < sizeof(header)) {
+            if (last) { /* a crash while creating the segment: nothing in it was ever durable */
+                out->torn_tail_bytes = size;
+                free(data);
+                break;
+            }
+            snprintf(out->damage, sizeof(out->damage), "%s: truncated segment header", segments[i].name);
+            free(data);
+            result = -EBADMSG;
+            break;
+        }
+        memcpy(&header, data, sizeof(header));
+        if ((rc = rl_segment_header_check(&header, RL_JOURNAL_MAGIC, out->damage, sizeof(out->damage))) != 0) {
+            char why[200];
+            snprintf(why, sizeof(why), "%s", out->damage);
+            snprintf(out->damage, sizeof(out->damage), "%s: %s", segments[i].name, why);
+            free(data);
+            result = rc;
+            break;
+        }
+        if (expected != 0 && header.first_seq != expected) {
+            snprintf(out->damage, sizeof(out->damage), "%s: starts at sequence %" PRIu64 ", expected %" PRIu64,
+                     segments[i].name, header.first_seq, expected);
+            out->corrupt = true;
+            out->corrupt_seq_after = out->last_seq;
+            free(data);
+            result = recover_to_last_good ? 0 : -EBADMSG;
+            break;
+        }
+        if (expected == 0) expected = header.first_seq;
+        size_t offset = sizeof(header);
+        if (last) out->tail_valid_end = offset;
+        while (offset < size) {
+            size_t record = rl_record_check(data, size, offset, expected);
+            rl_journal_record_header_t rh;
+            if (record != 0) memcpy(&rh, data + offset, sizeof(rh));
+            if (record == 0 || rh.seq != expected) {
+                /* A torn tail, or damage? Damage if any valid record follows. */
+                bool later_valid = false;
+                for (size_t probe = offset + 8; probe + sizeof(rl_journal_record_header_t) <= size && !later_valid; probe += 8) {
+                    later_valid = rl_record_check(data, size, probe, expected + 1) != 0;
+                }
+                if (last && !later_valid) {
+                    out->torn_tail_bytes = size - offset;
+                } else {
+                    snprintf(out->damage, sizeof(out->damage),
+                             "%s: bad record at offset %zu after sequence %" PRIu64 " with valid data after it",
+                             segments[i].name, offset, expected - 1);
+                    out->corrupt = true;
+                    out->corrupt_seq_after = expected - 1;
+                    if (recover_to_last_good) {
+                        snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i].name);
+                        out->tail_valid_end = offset;
+                        out->torn_tail_bytes = size - offset;
+                    } else {
+                        result = -EBADMSG;
+                    }
+                }
+                break;
+            }
+            if (rh.seq > after_seq && visit != NULL) {
+                int v = visit(context, &rh, data + offset + sizeof(rh));
+                if (v != 0) {
+                    result = v;
+                    break;
+                }
+            }
+            if (out->first_seq == 0) out->first_seq = rh.seq;
+            out->last_seq = rh.seq;
+            out->records++;
+            expected = rh.seq + 1;
+            offset += record;
+            if (last) out->tail_valid_end = offset;
+        }
+        free(data);
+        if (out->corrupt) break;
+    }
+    free(segments);
+    return result;
+}
+
+int rl_journal_read_snapshot(const char *path, rl_journal_visit_fn visit, void *context, uint64_t *covered_seq) {
+    uint8_t *data;
+    size_t size;
+    int rc = rl_read_file(path, &data, &size);
+    if (rc != 0) return rc;
+    rl_journal_segment_header_t header;
+    char damage[200];
+    if (size < sizeof(header)) {
+        free(data);
+        return -EBADMSG;
+    }
+    memcpy(&header, data, sizeof(header));
+    if ((rc = rl_segment_header_check(&header, RL_JOURNAL_SNAPSHOT_MAGIC, damage, sizeof(damage))) != 0) {
+        free(data);
+        return rc;
+    }
+    *covered_seq = header.first_seq;
+    size_t offset = sizeof(header);
+    int result = 0;
+    while (offset < size && result == 0) {
+        size_t record = rl_record_check(data, size, offset, 0);
+        if (record == 0) {
+            result = -EBADMSG;
+            break;
+        }
+        rl_journal_record_header_t rh;
+        memcpy(&rh, data + offset, sizeof(rh));
+        result = visit(context, &rh, data + offset + sizeof(rh));
+        offset += record;
+    }
+    free(data);
+    return result;
+}
+
+static int rl_write_all(int fd, const void *data, size_t size, off_t offset) {
+    const uint8_t *p = data;
+    while (size > 0) {
+        ssize_t n = pwrite(fd, p, size, offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -errno;
+        p += n;
+        size -= (size_t)n;
+        offset += n;
+    }
+    return 0;
+}
+
+int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_journal_snapshot_record_t *records,
+                              uint64_t count) {
+    char tmp[PATH_MAX], path[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/snapshot.tmp", dir);
+    snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64 ".rls", dir, covered_seq);
+    size_t total = sizeof(rl_journal_segment_header_t);
+    for (uint64_t i = 0; i < count; i++) {
+        if (records[i].length > RL_JOURNAL_MAX_PAYLOAD) return -EINVAL;
+        total += rl_record_size(records[i].length);
+    }
+    uint8_t *buffer = malloc(total);
+    if (buffer == NULL) return -ENOMEM;
+    rl_journal_segment_header_t header;
+    rl_segment_header_init(&header, RL_JOURNAL_SNAPSHOT_MAGIC, covered_seq);
+    memcpy(buffer, &header, sizeof(header));
+    size_t offset = sizeof(header);
+    for (uint64_t i = 0; i < count; i++) {
+        offset += rl_record_encode(buffer + offset, records[i].type, i + 1, records[i].payload, records[i].length);
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : rl_write_all(fd, buffer, total, 0);
+    if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
+    if (fd >= 0) close(fd);
+    free(buffer);
+    if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
+    if (rc == 0) rc = rl_fsync_dir(dir);
+    return rc;
+}
+
+int rl_journal_prune(const char *dir, uint64_t covered_seq) {
+    rl_file_entry_t *segments, *snapshots;
+    int count = rl_list_files(dir, "segment-", ".rlj", &segments);
+    if (count < 0) return count;
+    int removed = 0;
+    /* A segment holds sequences [its first, the next segment's first). */
+    for (int i = 0; i + 1 < count; i++) {
+        if (segments[i + 1].seq - 1 <= covered_seq) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/%s", dir, segments[i].name);
+            if (unlink(path) == 0) removed++;
+        }
+    }
+    free(segments);
+    int snaps = rl_list_files(dir, "snapshot-", ".rls", &snapshots);
+    if (snaps > 0) {
+        for (int i = 0; i < snaps; i++) {
+            if (snapshots[i].seq < covered_seq) {
+                char path[PATH_MAX];
+                snprintf(path, sizeof(path), "%s/%s", dir, snapshots[i].name);
+                if (unlink(path) == 0) removed++;
+            }
+        }
+        free(snapshots);
+    }
+    rl_fsync_dir(dir);
+    return removed;
+}
+
+/* ---- Writing ----------------------------------------------------------- */
+
+typedef struct rl_cold_record {
+    struct rl_cold_record *next;
+    uint64_t ticket;
+    uint32_t length;
+    uint16_t type;
+    bool sync_now;
+    uint8_t payload[];
+} rl_cold_record_t;
+
+struct rl_journal {
+    /* Written by the writer thread; read by any thread. */
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) durable_seq;
+    _Atomic(uint64_t) hot_durable;     /* hot records made durable */
+    _Atomic(uint64_t) cold_durable;    /* highest cold ticket made durable */
+    _Atomic(uint64_t) records, bytes, syncs, segments_created, next_seq_published;
+    _Atomic(int32_t) last_error;
+    /* Written by the controlling thread. */
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint32_t) stop_requested;
+    _Atomic(uint32_t) running;
+    /* Cold queue, under cold_lock (cold path: a lock is fine here). */
+    RL_ALIGNAS(RL_CACHE_LINE) pthread_mutex_t cold_lock;
+    rl_cold_record_t *cold_head, *cold_tail;
+    uint64_t cold_tickets;
+    /* The writer thread's own state. */
+    RL_ALIGNAS(RL_CACHE_LINE) uint64_t next_seq;
+    int seg_fd;
+    uint64_t seg_offset;
+    uint8_t *buffer;
+    size_t buffer_len, buffer_cap;
+    uint64_t batch_records, batch_hot, batch_cold_ticket, batch_last_seq, batch_started_us;
+    bool batch_sync_now;
+    /* Set at open. */
+    rl_journal_options_t options;
+    int32_t io_mode;
+    int lock_fd;
+    rl_spsc_t *hot;
+    pthread_t thread;
+    char dir[PATH_MAX];
+#if RL_HAVE_LIBURING
+    struct io_uring ring;
+#endif
+};
+
+bool rl_journal_uring_available(void) {
+#if RL_HAVE_LIBURING
+    struct io_uring ring;
+    if (io_uring_queue_init(4, &ring, 0) != 0) return false;
+    io_uring_queue_exit(&ring);
+    return true;
+#else
+    return false;
+#endif
+}
+
+static int rl_journal_create_segment(rl_journal_t *j) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/segment-%020" PRIu64 ".rlj", j->dir, j->next_seq);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    rl_journal_segment_header_t header;
+    rl_segment_header_init(&header, RL_JOURNAL_MAGIC, j->next_seq);
+    int rc = rl_write_all(fd, &header, sizeof(header), 0);
+    if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
+    if (rc == 0) rc = rl_fsync_dir(j->dir);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    if (j->seg_fd >= 0) close(j->seg_fd);
+    j->seg_fd = fd;
+    j->seg_offset = sizeof(header);
+    /* relaxed: statistics. */
+    atomic_fetch_add_explicit(&j->segments_created, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* Write the batch and sync it: one io_uring submission (write linked to fsync)
+ * or pwrite + fdatasync. Publishes the durable sequence. */
+static int rl_journal_sync_batch(rl_journal_t *j) {
+    if (j->batch_records == 0) return 0;
+    int rc = 0;
+#if RL_HAVE_LIBURING
+    if (j->io_mode == RL_JOURNAL_IO_URING) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&j->ring);
+        io_uring_prep_write(sqe, j->seg_fd, j->buffer, (unsigned)j->buffer_len, j->seg_offset);
+        sqe->flags |= IOSQE_IO_LINK; /* the fsync runs only after the write completes */
+        sqe = io_uring_get_sqe(&j->ring);
+        io_uring_prep_fsync(sqe, j->seg_fd, IORING_FSYNC_DATASYNC);
+        rc = io_uring_submit_and_wait(&j->ring, 2);
+        if (rc >= 0) {
+            rc = 0;
+            for (int i = 0; i < 2; i++) {
+                struct io_uring_cqe *cqe;
+                int w = io_uring_wait_cqe(&j->ring, &cqe);
+                if (w < 0) {
+                    rc = w;
+                    break;
+                }
+                if (cqe->res < 0 && rc == 0) rc = cqe->res;
+                else if (i == 0 && cqe->res >= 0 && (size_t)cqe->res != j->buffer_len && rc == 0) rc = -EIO; /* short write */
+                io_uring_cqe_seen(&j->ring, cqe);
+            }
+        }
+    } else
+#endif
+    {
+        rc = rl_write_all(j->seg_fd, j->buffer, j->buffer_len, (off_t)j->seg_offset);
+        if (rc == 0 && fdatasync(j->seg_fd) != 0) rc = -errno;
+    }
+    if (rc != 0) {
+        /* relaxed: read by waiters, who give up with this error. */
+        atomic_store_explicit(&j->last_error, rc, memory_order_relaxed);
+        return rc;
+    }
+    j->seg_offset += j->buffer_len;
+    /* relaxed: statistics. */
+    atomic_fetch_add_explicit(&j->records, j->batch_records, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->bytes, j->buffer_len, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->syncs, 1, memory_order_relaxed);
+    /* release: pairs with the acquire loads of waiters; what they wait for is on disk. */
+    atomic_fetch_add_explicit(&j->hot_durable, j->batch_hot, memory_order_release);
+    if (j->batch_cold_ticket) atomic_store_explicit(&j->cold_durable, j->batch_cold_ticket, memory_order_release);
+    atomic_store_explicit(&j->durable_seq, j->batch_last_seq, memory_order_release);
+    j->buffer_len = 0;
+    j->batch_records = j->batch_hot = j->batch_cold_ticket = 0;
+    j->batch_sync_now = false;
+    return 0;
+}
+
+/* Append one record to the batch, rotating the segment when it would overflow. */
+static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, uint32_t length) {
+    size_t size = rl_record_size(length);
+    if (j->seg_offset + j->buffer_len + size > j->options.segment_bytes &&
+        j->seg_offset + j->buffer_len > sizeof(rl_journal_segment_header_t)) {
+        int rc = rl_journal_sync_batch(j);
+        if (rc == 0) rc = rl_journal_create_segment(j);
+        if (rc != 0) return rc;
+    }
+    if (j->buffer_len + size > j->buffer_cap) {
+        size_t cap = j->buffer_cap * 2 > j->buffer_len + size ? j->buffer_cap * 2 : j->buffer_len + size;
+        uint8_t *grown = realloc(j->buffer, cap);
+        if (grown == NULL) return -ENOMEM;
+        j->buffer = grown;
+        j->buffer_cap = cap;
+    }
+    if (j->batch_records == 0) j->batch_started_us = rl_monotonic_us();
+    j->buffer_len += rl_record_encode(j->buffer + j->buffer_len, type, j->next_seq, payload, length);
+    j->batch_last_seq = j->next_seq++;
+    j->batch_records++;
+    /* relaxed: statistics. */
+    atomic_store_explicit(&j->next_seq_published, j->next_seq, memory_order_relaxed);
+    return 0;
+}
+
+static void *rl_journal_main(void *arg) {
+    rl_journal_t *j = arg;
+    if (j->options.cpu >= 0) rl_pin_current_thread(j->options.cpu);
+    uint32_t n_max = j->options.sync_every_records;
+    for (;;) {
+        /* acquire: pairs with the release store in rl_journal_close. */
+        bool stopping = atomic_load_explicit(&j->stop_requested, memory_order_acquire) != 0;
+        bool took = false;
+        int rc = 0;
+        /* Cold records first: a freeze is synced at once. */
+        pthread_mutex_lock(&j->cold_lock);
+        rl_cold_record_t *cold = j->cold_head;
+        j->cold_head = j->cold_tail = NULL;
+        pthread_mutex_unlock(&j->cold_lock);
+        while (cold != NULL) {
+            rl_cold_record_t *next = cold->next;
+            if (rc == 0) rc = rl_journal_add(j, cold->type, cold->payload, cold->length);
+            j->batch_cold_ticket = cold->ticket;
+            j->batch_sync_now |= cold->sync_now;
+            free(cold);
+            cold = next;
+            took = true;
+        }
+        /* Hot records from the risk thread. */
+        uint64_t room = j->batch_records < n_max ? n_max - j->batch_records : 1;
+        uint64_t available = rl_spsc_readable(j->hot, room);
+        for (uint64_t i = 0; i < available && rc == 0; i++) {
+            const rl_event_t *event = rl_spsc_peek(j->hot, i);
+            if (event->type == RL_EVENT_EDGE_UPDATE) {
+                /* The risk thread froze on this edge: journal the freeze, synced at once. */
+                uint8_t payload[16];
+                uint64_t word = event->order_id;
+                memcpy(payload, &word, 8);
+                memcpy(payload + 8, &event->value, 8);
+                rc = rl_journal_add(j, RL_JREC_FREEZE, payload, sizeof(payload));
+                j->batch_sync_now = true;
+            } else {
+                rc = rl_journal_add(j, RL_JREC_EVENT, event, sizeof(*event));
+            }
+            j->batch_hot++;
+        }
+        if (available) {
+            rl_spsc_release(j->hot, available);
+            took = true;
+        }
+        if (rc == 0 && j->batch_records > 0 &&
+            (j->batch_records >= n_max || j->batch_sync_now || stopping ||
+             rl_monotonic_us() - j->batch_started_us >= j->options.sync_every_us)) {
+            rc = rl_journal_sync_batch(j);
+        }
+        if (rc != 0) {
+            atomic_store_explicit(&j->last_error, rc, memory_order_relaxed);
+            struct timespec pause = {0, 1000000}; /* a failing disk: do not spin */
+            nanosleep(&pause, NULL);
+        }
+        if (!took) {
+            if (stopping && j->batch_records == 0 && rl_spsc_readable(j->hot, 1) == 0) {
+                pthread_mutex_lock(&j->cold_lock);
+                bool empty = j->cold_head == NULL;
+                pthread_mutex_unlock(&j->cold_lock);
+                if (empty) break;
+            }
+            struct timespec pause = {0, 20000}; /* idle: 20 us, well under the group-commit window */
+            nanosleep(&pause, NULL);
+        }
+    }
+    return NULL;
+}
+
+int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
+                    const char *tail_segment, uint64_t truncate_at, rl_journal_t **out) {
+    int rc = rl_check_dir(dir);
+    if (rc != 0) return rc;
+    if (strlen(dir) >= PATH_MAX - 64) return -ENAMETOOLONG;
+    rl_journal_t *j = rl_numa_alloc(sizeof(*j), -1);
+    if (j == NULL) return -ENOMEM;
+    j->options = *options;
+    if (j->options.sync_every_records == 0) j->options.sync_every_records = 256;
+    if (j->options.sync_every_us == 0) j->options.sync_every_us = 1000;
+    if (j->options.hot_ring_capacity == 0) j->options.hot_ring_capacity = 65536;
+    if (j->options.segment_bytes == 0) j->options.segment_bytes = 64ull << 20;
+    snprintf(j->dir, sizeof(j->dir), "%s", dir);
+    j->seg_fd = -1;
+    j->lock_fd = -1;
+    j->next_seq = next_seq ? next_seq : 1;
+    pthread_mutex_init(&j->cold_lock, NULL);
+
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/LOCK", dir);
+    j->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (j->lock_fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        goto fail;
+    }
+    if ((rc = rl_spsc_create(j->options.hot_ring_capacity, &j->hot)) != 0) goto fail;
+    j->buffer_cap = 64 * 1024;
+    if ((j->buffer = malloc(j->buffer_cap)) == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+
+    j->io_mode = RL_JOURNAL_IO_PWRITE;
+    if (options->io_mode != RL_JOURNAL_IO_PWRITE) {
+#if RL_HAVE_LIBURING
+        if (io_uring_queue_init(8, &j->ring, 0) == 0) j->io_mode = RL_JOURNAL_IO_URING;
+#endif
+        if (j->io_mode != RL_JOURNAL_IO_URING && options->io_mode == RL_JOURNAL_IO_URING) {
+            rc = -ENOTSUP;
+            goto fail;
+        }
+    }
+
+    if (tail_segment != NULL && tail_segment[0] != 0) {
+        /* Append to the last segment, cutting a torn tail off first. Segments
+         * after it (only after a recover-to-last-good) are set aside, not deleted. */
+        rl_file_entry_t *segments;
+        int count = rl_list_files(dir, "segment-", ".rlj", &segments);
+        if (count < 0) {
+            rc = count;
+            goto fail;
+        }
+        const char *base = tail_segment;
+        char tail_path[PATH_MAX];
+        snprintf(tail_path, sizeof(tail_path), "%s/%s", dir, tail_segment);
+        bool after = false;
+        for (int i = 0; i < count; i++) {
+            char seg_path[PATH_MAX], damaged[PATH_MAX + 16];
+            snprintf(seg_path, sizeof(seg_path), "%s/%s", dir, segments[i].name);
+            if (after) {
+                snprintf(damaged, sizeof(damaged), "%s.damaged", seg_path);
+                rename(seg_path, damaged);
+            }
+            if (strcmp(segments[i].name, base) == 0) after = true;
+        }
+        free(segments);
+        j->seg_fd = open(tail_path, O_WRONLY | O_CLOEXEC);
+        if (j->seg_fd < 0) {
+            rc = -errno;
+            goto fail;
+        }
+        if (truncate_at < sizeof(rl_journal_segment_header_t)) {
+            /* The header itself was torn: start this segment afresh. */
+            close(j->seg_fd);
+            j->seg_fd = -1;
+            unlink(tail_path);
+            if ((rc = rl_journal_create_segment(j)) != 0) goto fail;
+        } else {
+            if (ftruncate(j->seg_fd, (off_t)truncate_at) != 0 || fdatasync(j->seg_fd) != 0) {
+                rc = -errno;
+                goto fail;
+            }
+            j->seg_offset = truncate_at;
+        }
+    } else if ((rc = rl_journal_create_segment(j)) != 0) {
+        goto fail;
+    }
+    /* relaxed: not shared yet. */
+    atomic_store_explicit(&j->durable_seq, j->next_seq - 1, memory_order_relaxed);
+    atomic_store_explicit(&j->next_seq_published, j->next_seq, memory_order_relaxed);
+    *out = j;
+    return 0;
+fail:
+#if RL_HAVE_LIBURING
+    if (j->io_mode == RL_JOURNAL_IO_URING) io_uring_queue_exit(&j->ring);
+#endif
+    if (j->hot) rl_spsc_destroy(j->hot);
+    free(j->buffer);
+    if (j->seg_fd >= 0) close(j->seg_fd);
+    if (j->lock_fd >= 0) close(j->lock_fd);
+    pthread_mutex_destroy(&j->cold_lock);
+    rl_numa_free(j);
+    return rc;
+}
+
+int rl_journal_start(rl_journal_t *j) {
+    /* acquire: pairs with the release stores below and in close. */
+    if (atomic_load_explicit(&j->running, memory_order_acquire)) return -EBUSY;
+    /* relaxed: the thread does not exist yet; pthread_create orders it. */
+    atomic_store_explicit(&j->stop_requested, 0, memory_order_relaxed);
+    int rc = pthread_create(&j->thread, NULL, rl_journal_main, j);
+    if (rc != 0) return -rc;
+    /* release: pairs with the acquire loads of running. */
+    atomic_store_explicit(&j->running, 1, memory_order_release);
+    return 0;
+}
+
+void rl_journal_close(rl_journal_t *j) {
+    if (j == NULL) return;
+    /* acquire: pairs with the release store in start. */
+    if (atomic_load_explicit(&j->running, memory_order_acquire)) {
+        /* release: pairs with the writer's acquire load; it drains, syncs, exits. */
+        atomic_store_explicit(&j->stop_requested, 1, memory_order_release);
+        pthread_join(j->thread, NULL);
+        atomic_store_explicit(&j->running, 0, memory_order_release);
+    }
+    pthread_mutex_lock(&j->cold_lock);
+    while (j->cold_head) {
+        rl_cold_record_t *next = j->cold_head->next;
+        free(j->cold_head);
+        j->cold_head = next;
+    }
+    pthread_mutex_unlock(&j->cold_lock);
+#if RL_HAVE_LIBURING
+    if (j->io_mode == RL_JOURNAL_IO_URING) io_uring_queue_exit(&j->ring);
+#endif
+    rl_spsc_destroy(j->hot);
+    free(j->buffer);
+    if (j->seg_fd >= 0) close(j->seg_fd);
+    if (j->lock_fd >= 0) close(j->lock_fd); /* releases the flock */
+    pthread_mutex_destroy(&j->cold_lock);
+    rl_numa_free(j);
+}
+
+rl_spsc_t *rl_journal_hot_ring(rl_journal_t *j) { return j->hot; }
+
+int rl_journal_append_cold(rl_journal_t *j, uint16_t type, const void *payload, uint32_t length, bool sync_now,
+                           uint64_t *ticket) {
+    if (length > RL_JOURNAL_MAX_PAYLOAD) return -EINVAL;
+    rl_cold_record_t *record = malloc(sizeof(*record) + length);
+    if (record == NULL) return -ENOMEM;
+    record->next = NULL;
+    record->type = type;
+    record->length = length;
+    record->sync_now = sync_now;
+    if (length) memcpy(record->payload, payload, length);
+    pthread_mutex_lock(&j->cold_lock);
+    record->ticket = ++j->cold_tickets;
+    if (j->cold_tail) j->cold_tail->next = record;
+    else j->cold_head = record;
+    j->cold_tail = record;
+    pthread_mutex_unlock(&j->cold_lock);
+    *ticket = record->ticket;
+    return 0;
+}
+
+static int rl_journal_wait(rl_journal_t *j, uint64_t cold_ticket, uint64_t hot_count, uint32_t timeout_ms) {
+    uint64_t deadline = rl_monotonic_us() + (uint64_t)timeout_ms * 1000;
+    for (;;) {
+        /* acquire: pairs with the writer's release stores after each sync. */
+        if (atomic_load_explicit(&j->cold_durable, memory_order_acquire) >= cold_ticket &&
+            atomic_load_explicit(&j->hot_durable, memory_order_acquire) >= hot_count) {
+            return 0;
+        }
+        /* relaxed: an error code, nothing else is read through it. */
+        int error = atomic_load_explicit(&j->last_error, memory_order_relaxed);
+        if (error != 0) return error;
+        if (rl_monotonic_us() >= deadline) return -ETIMEDOUT;
+        struct timespec pause = {0, 20000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+int rl_journal_wait_cold(rl_journal_t *j, uint64_t ticket, uint32_t timeout_ms) {
+    return rl_journal_wait(j, ticket, 0, timeout_ms);
+}
+
+int rl_journal_flush(rl_journal_t *j, uint32_t timeout_ms) {
+    pthread_mutex_lock(&j->cold_lock);
+    uint64_t ticket = j->cold_tickets;
+    pthread_mutex_unlock(&j->cold_lock);
+    return rl_journal_wait(j, ticket, rl_spsc_pushed(j->hot), timeout_ms);
+}
+
+uint64_t rl_journal_durable_seq(const rl_journal_t *j) {
+    /* acquire: pairs with the writer's release store after each sync. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&j->durable_seq, memory_order_acquire);
+}
+
+void rl_journal_read_stats(const rl_journal_t *j, rl_journal_stats_t *out) {
+    /* relaxed, all: monitoring reads. */
+    out->records = atomic_load_explicit((_Atomic(uint64_t) *)&j->records, memory_order_relaxed);
+    out->bytes = atomic_load_explicit((_Atomic(uint64_t) *)&j->bytes, memory_order_relaxed);
+    out->syncs = atomic_load_explicit((_Atomic(uint64_t) *)&j->syncs, memory_order_relaxed);
+    out->segments_created = atomic_load_explicit((_Atomic(uint64_t) *)&j->segments_created, memory_order_relaxed);
+    out->next_seq = atomic_load_explicit((_Atomic(uint64_t) *)&j->next_seq_published, memory_order_relaxed);
+    out->last_error = atomic_load_explicit((_Atomic(int32_t) *)&j->last_error, memory_order_relaxed);
+    out->durable_seq = rl_journal_durable_seq(j);
+    out->io_mode = j->io_mode;
+}
