@@ -90,6 +90,13 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidCPU(Int, reason: String)
     /// The runtime cannot do this in its current state.
     case runtime(String)
+    /// The journal is damaged before its tail; the engine refuses to start on
+    /// it unless the operator asks to recover up to the last good record.
+    case journalCorrupt(directory: String, damage: String)
+    /// Another engine holds this journal directory.
+    case journalLocked(directory: String)
+    /// io_uring was demanded and this kernel or container does not allow it.
+    case journalIOUringUnavailable
 
     public var description: String {
         switch self {
@@ -108,6 +115,11 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
         case .system(let errno, let operation): "\(operation) failed: \(String(cString: strerror(errno))) (errno \(errno))"
         case .invalidCPU(let cpu, let reason): "CPU \(cpu) cannot run the risk thread: \(reason)"
         case .runtime(let why): "runtime: \(why)"
+        case .journalCorrupt(let directory, let damage):
+            "journal \(directory) is damaged before its tail (\(damage)); refusing to start. "
+                + "To start from the last good record, recover to last good (redline: --recover-to-last-good)"
+        case .journalLocked(let directory): "journal \(directory) is in use by another engine (its LOCK is held)"
+        case .journalIOUringUnavailable: "io_uring is unavailable here (seccomp, sysctl or kernel) and was demanded"
         }
     }
 

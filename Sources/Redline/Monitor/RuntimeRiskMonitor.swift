@@ -43,6 +43,65 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// Orchestrator -> risk side: position updates and edge reports.
     private let controlRing: EventRing
     private let controlLock = Mutex(())
+    private let journalSlot = Mutex<Journal?>(nil)
+
+    /// The journal recording this monitor's state changes, once `Journal.open` attached one.
+    public var journal: Journal? { journalSlot.withLock { $0 } }
+
+    /// Called by `Journal.open` after recovery: from now on every state change is journaled.
+    func attach(_ journal: Journal) {
+        journalSlot.withLock { $0 = journal }
+        rl_engine_attach_journal(engine, journal.hotRing)
+        metrics.addPublisher { [weak journal] metrics in
+            guard let journal else { return }
+            let stats = journal.stats
+            let written = stats.next_seq > 0 ? stats.next_seq - 1 : 0
+            metrics.setGauge("journal_durable_seq", to: Double(stats.durable_seq))
+            metrics.setGauge("journal_durable_lag_records", to: Double(written - min(written, stats.durable_seq)))
+            metrics.setTotal("journal_fsyncs_total", to: stats.syncs)
+            metrics.setTotal("journal_records_total", to: stats.records)
+            metrics.setGauge("journal_io_uring", to: journal.ioMode == .ioUring ? 1 : 0)
+        }
+    }
+
+    /// Recovery: apply a journaled freeze or unfreeze. A record with JSON
+    /// detail carries the whole `FreezeEvent`; one without (the risk thread's
+    /// edge collapse) is rebuilt from its edge and the limits of the time.
+    func replayFreezeRecord(word: UInt64, edgeBps: Int64, detail: Data?, unfreeze: Bool, timestamp: Date) {
+        rl_freeze_restore(rl_engine_freeze(engine), word)
+        let epoch = rl_freeze_word_epoch(word)
+        state.withLock { state in
+            state.recordedEpoch = max(state.recordedEpoch, epoch)
+            guard !unfreeze else { return }
+            let event: FreezeEvent
+            if let detail, let decoded = try? JSONDecoder().decode(FreezeEvent.self, from: detail) {
+                event = decoded
+            } else {
+                let edge = FixedPoint.double(edgeBps)
+                let threshold = state.limits.edgeFreezeThresholdBps
+                event = FreezeEvent(
+                    trigger: FreezeTrigger(reasonCode: rl_freeze_word_reason(word)) ?? .edgeCollapse,
+                    reason: "edge \(edge) bps fell below the \(threshold) bps freeze threshold",
+                    metadata: ["edge_bps": "\(edge)", "threshold_bps": "\(threshold)"], timestamp: timestamp, epoch: epoch)
+            }
+            if let index = state.freezeEvents.firstIndex(where: { $0.epoch == epoch }) {
+                if detail != nil { state.freezeEvents[index] = event }
+            } else {
+                state.freezeEvents.append(event)
+            }
+        }
+    }
+
+    private func journalFreeze(_ event: FreezeEvent, word: UInt64, wait: Bool) {
+        guard let journal else { return }
+        var payload = withUnsafeBytes(of: word.littleEndian) { Array($0) } + Array(repeating: 0, count: 8)
+        payload += (try? JSONEncoder().encode(event)).map { Array($0) } ?? []
+        do {
+            try journal.append(RL_JREC_FREEZE, payload, syncNow: true, wait: wait)
+        } catch {
+            logger.critical("freeze could not be journaled", metadata: ["error": "\(error)"])
+        }
+    }
     private let stepBatch: UInt64 = 256
 
     /// - Parameters:
@@ -103,8 +162,14 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// Register `symbol` (idempotent) with its limit from the current limits.
     @discardableResult
     public func register(symbol: String) throws(RedlineError) -> SymbolID {
+        try register(symbol: symbol, journal: true)
+    }
+
+    func register(symbol: String, journal: Bool) throws(RedlineError) -> SymbolID {
+        var isNew = false
         let result: Result<SymbolID, RedlineError> = state.withLock { state in
             if let id = state.symbolIDs[symbol] { return .success(id) }
+            isNew = true
             let limit = FixedPoint.positive(state.limits.inventoryLimit(for: symbol))!
             let rc = rl_engine_add_symbol(engine, symbol, limit)
             switch rc {
@@ -117,7 +182,16 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             default: return .failure(.system(errno: Int32(-rc), operation: "rl_engine_add_symbol(\(symbol))"))
             }
         }
-        return try result.get()
+        let id = try result.get()
+        if isNew && journal, let attached = self.journal {
+            // Durable before any order on it can be journaled.
+            try attached.append(RL_JREC_SYMBOL, Self.symbolPayload(id, symbol), syncNow: true, wait: true)
+        }
+        return id
+    }
+
+    static func symbolPayload(_ id: SymbolID, _ name: String) -> [UInt8] {
+        withUnsafeBytes(of: id.rawValue.littleEndian) { Array($0) } + Array(name.utf8)
     }
 
     /// The id of a registered symbol.
@@ -241,7 +315,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             reason: "edge \(edge) bps fell below the \(threshold) bps freeze threshold",
             metadata: ["edge_bps": "\(edge)", "threshold_bps": "\(threshold)"],
             timestamp: Date(), epoch: epoch)
-        return record(event, level: .critical)
+        guard record(event, level: .critical) else { return false }
+        // The risk step already journaled the freeze itself; this adds its history entry.
+        journalFreeze(event, word: word, wait: false)
+        return true
     }
 
     /// Hand an event to the risk side through the control ring and return
@@ -317,8 +394,17 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     public var limits: RiskLimits { state.withLock { $0.limits } }
 
     /// Replace the limits; registered symbols take their new per-symbol limit.
+    /// With a journal, returns once the change is durable.
     public func updateLimits(_ limits: RiskLimits) throws(RedlineError) {
+        try updateLimits(limits, journal: true)
+    }
+
+    func updateLimits(_ limits: RiskLimits, journal: Bool) throws(RedlineError) {
         try limits.validate()
+        if journal, let attached = self.journal {
+            let json = (try? JSONEncoder().encode(limits)).map { Array($0) } ?? []
+            try attached.append(RL_JREC_LIMITS, json, syncNow: true, wait: true)
+        }
         state.withLock { state in
             state.limits = limits
             rl_engine_set_max_total(engine, FixedPoint.positive(limits.maxTotalNotional)!)
@@ -380,9 +466,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         var word: UInt64 = 0
         let changed = rl_freeze_halt(rl_engine_freeze(engine), trigger.reasonCode, &word)
         if changed {
-            record(FreezeEvent(trigger: trigger, reason: reason, metadata: metadata, timestamp: Date(),
-                               epoch: rl_freeze_word_epoch(word)),
-                   level: trigger == .manual ? .warning : .critical)
+            let event = FreezeEvent(trigger: trigger, reason: reason, metadata: metadata, timestamp: Date(),
+                                    epoch: rl_freeze_word_epoch(word))
+            record(event, level: trigger == .manual ? .warning : .critical)
+            journalFreeze(event, word: word, wait: true) // synced at once: returns when durable
         } else {
             logger.debug("freeze requested while already frozen", metadata: ["reason": "\(reason)"])
         }
@@ -402,6 +489,16 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             return false
         }
         state.withLock { $0.recordedEpoch = max($0.recordedEpoch, rl_freeze_word_epoch(word)) }
+        if let journal {
+            let detail: [String: String] = ["reason": reason, "by": byCircuitBreaker ? "circuit_breaker" : "operator"]
+            let payload = withUnsafeBytes(of: word.littleEndian) { Array($0) }
+                + ((try? JSONEncoder().encode(detail)).map { Array($0) } ?? [])
+            do {
+                try journal.append(RL_JREC_UNFREEZE, payload, syncNow: true, wait: true)
+            } catch {
+                logger.critical("unfreeze could not be journaled", metadata: ["error": "\(error)"])
+            }
+        }
         metrics.unfrozen()
         logger.notice("trading unfrozen", metadata: [
             "reason": "\(reason)", "by": "\(byCircuitBreaker ? "circuit_breaker" : "operator")",

@@ -1,0 +1,273 @@
+import Foundation
+import Glibc
+import Logging
+import RedlineCore
+import Synchronization
+
+/// The durable record of every state change: reservations, fills, releases,
+/// position adjustments, freezes and unfreezes, limits, symbols. Written by a
+/// writer thread with io_uring (group commit: write + `fdatasync`), read back
+/// on start so that a restart recovers exactly. See `rl_journal.h` for the
+/// format.
+///
+///     let (journal, report) = try Journal.open(directory: dir, monitor: monitor)
+///     // routers, runtime.start() ... the risk step hands every change to the journal
+///     journal.close()
+public final class Journal: @unchecked Sendable {
+    public enum IOMode: String, Sendable, CaseIterable {
+        /// io_uring; where a container or sysctl forbids it, pwrite + fdatasync, with a warning.
+        case auto
+        /// io_uring or refuse to open: the operator demands it.
+        case ioUring = "io_uring"
+        /// pwrite + fdatasync (the fallback, forced).
+        case pwrite
+
+        var cValue: Int32 {
+            switch self {
+            case .auto: Int32(RL_JOURNAL_IO_AUTO.rawValue)
+            case .ioUring: Int32(RL_JOURNAL_IO_URING.rawValue)
+            case .pwrite: Int32(RL_JOURNAL_IO_PWRITE.rawValue)
+            }
+        }
+    }
+
+    public struct Options: Sendable {
+        /// Group commit: sync after this many records...
+        public var syncEveryRecords: Int = 256
+        /// ... or once the oldest unsynced record is this old, whichever first.
+        public var syncEveryMicroseconds: Int = 1_000
+        public var segmentBytes: Int = 64 << 20
+        public var ioMode: IOMode = .auto
+        /// Stop at damage before the tail and go on from the last good record,
+        /// instead of refusing to start. Damaged segments are set aside as *.damaged.
+        public var recoverToLastGood = false
+        /// Pin the writer thread here.
+        public var cpu: Int?
+
+        public init() {}
+    }
+
+    /// What opening found and rebuilt.
+    public struct RecoveryReport: Sendable, Equatable {
+        public var snapshotSequence: UInt64?
+        public var segments = 0
+        public var recordsReplayed = 0
+        public var lastSequence: UInt64 = 0
+        /// Bytes of a record torn by a crash mid-write, cut off.
+        public var tornTailBytes: UInt64 = 0
+        /// Damage before the tail that `recoverToLastGood` stepped over.
+        public var damage: String?
+        public var ioMode: IOMode = .auto
+    }
+
+    public let directory: String
+    public let logger: Logger
+    public let ioMode: IOMode
+    nonisolated(unsafe) let handle: OpaquePointer
+    private let closed = Atomic<Bool>(false)
+
+    private init(directory: String, handle: OpaquePointer, ioMode: IOMode, logger: Logger) {
+        self.directory = directory
+        self.handle = handle
+        self.ioMode = ioMode
+        self.logger = logger
+    }
+
+    deinit { close() }
+
+    /// Recover `monitor` from `directory` (newest snapshot, then the journal
+    /// after it), then open the journal for appending and attach it to the
+    /// monitor. Call before any router or runtime uses the monitor.
+    public static func open(
+        directory: String, monitor: RuntimeRiskMonitor, options: Options = Options(),
+        logger: Logger = Logger(label: "redline.journal")
+    ) throws(RedlineError) -> (Journal, RecoveryReport) {
+        var report = RecoveryReport()
+        let recovery = JournalRecovery(monitor: monitor)
+        // 1. The newest snapshot that reads whole: checked end to end first, then applied.
+        for snapshot in JournalFiles.snapshots(in: directory).reversed() {
+            var covered: UInt64 = 0
+            let valid = rl_journal_read_snapshot(snapshot, JournalRecovery.validate, nil, &covered)
+            guard valid == 0 else {
+                logger.warning("snapshot unreadable, trying an older one", metadata: ["file": "\(snapshot)", "errno": "\(-valid)"])
+                continue
+            }
+            let rc = withUnsafeMutablePointer(to: &recovery.context) { context in
+                rl_journal_read_snapshot(snapshot, JournalRecovery.visit, context, &covered)
+            }
+            try recovery.check()
+            try RedlineError.errno(rc, operation: "read snapshot \(snapshot)")
+            report.snapshotSequence = covered
+            break
+        }
+        // 2. The journal after it.
+        var scan = rl_journal_scan_result_t()
+        let rc = withUnsafeMutablePointer(to: &recovery.context) { context in
+            rl_journal_scan(directory, report.snapshotSequence ?? 0, options.recoverToLastGood, JournalRecovery.visit,
+                            context, &scan)
+        }
+        let damage = withUnsafeBytes(of: scan.damage) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        switch rc {
+        case 0: break
+        case -EBADMSG: throw .journalCorrupt(directory: directory, damage: damage)
+        case -ENOENT: throw .system(errno: ENOENT, operation: "journal directory \(directory)")
+        default:
+            try recovery.check()
+            throw .system(errno: -rc, operation: "scan journal \(directory)")
+        }
+        try recovery.check()
+        report.segments = Int(scan.segments)
+        report.recordsReplayed = recovery.context.replayed
+        report.lastSequence = max(scan.last_seq, report.snapshotSequence ?? 0)
+        report.tornTailBytes = scan.torn_tail_bytes
+        if scan.corrupt { report.damage = damage }
+        if scan.torn_tail_bytes > 0 {
+            logger.warning("journal tail torn by a crash mid-write: cut off", metadata: [
+                "bytes": "\(scan.torn_tail_bytes)", "last_good_seq": "\(scan.last_seq)"])
+            monitor.metrics.setTotal("journal_torn_tails_total", to: 1)
+        }
+        if let damage = report.damage {
+            logger.error("journal damaged before the tail: recovered up to the last good record as asked",
+                         metadata: ["damage": "\(damage)", "last_good_seq": "\(scan.corrupt_seq_after)"])
+        }
+
+        // 3. Open for appending after the last good record.
+        var cOptions = rl_journal_options_t(
+            sync_every_records: UInt32(clamping: options.syncEveryRecords),
+            sync_every_us: UInt32(clamping: options.syncEveryMicroseconds), hot_ring_capacity: 65_536,
+            segment_bytes: UInt64(max(options.segmentBytes, 4096)), io_mode: options.ioMode.cValue,
+            cpu: Int32(options.cpu ?? -1))
+        let tail = withUnsafeBytes(of: scan.tail_segment) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        var opened: OpaquePointer?
+        let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,
+                                     scan.tail_valid_end, &opened)
+        switch openRC {
+        case 0: break
+        case -EBUSY: throw .journalLocked(directory: directory)
+        case -ENOTSUP: throw .journalIOUringUnavailable
+        default: throw .system(errno: -openRC, operation: "open journal \(directory)")
+        }
+        var stats = rl_journal_stats_t()
+        rl_journal_read_stats(opened!, &stats)
+        let mode: IOMode = stats.io_mode == Int32(RL_JOURNAL_IO_URING.rawValue) ? .ioUring : .pwrite
+        report.ioMode = mode
+        if mode == .pwrite && options.ioMode == .auto {
+            logger.warning("io_uring is unavailable (seccomp or sysctl?): journaling with pwrite + fdatasync")
+        }
+        let journal = Journal(directory: directory, handle: opened!, ioMode: mode, logger: logger)
+        try RedlineError.errno(rl_journal_start(opened!), operation: "start journal writer")
+        monitor.attach(journal)
+        logger.notice("journal open", metadata: [
+            "dir": "\(directory)", "next_seq": "\(report.lastSequence + 1)", "io": "\(mode.rawValue)",
+            "replayed": "\(report.recordsReplayed)", "snapshot_seq": "\(report.snapshotSequence.map(String.init) ?? "none")"])
+        return (journal, report)
+    }
+
+    /// Flush, sync, stop the writer and release the directory's lock. Idempotent.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        rl_journal_close(handle)
+    }
+
+    /// Every record with a sequence at or below this is on disk and synced.
+    public var durableSequence: UInt64 { rl_journal_durable_seq(handle) }
+
+    public var stats: rl_journal_stats_t {
+        var stats = rl_journal_stats_t()
+        rl_journal_read_stats(handle, &stats)
+        return stats
+    }
+
+    /// Wait until everything handed to the journal so far is durable.
+    public func flush(timeout: Duration = .seconds(10)) throws(RedlineError) {
+        let ms = UInt32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        try RedlineError.errno(rl_journal_flush(handle, ms), operation: "journal flush")
+    }
+
+    var hotRing: OpaquePointer { rl_journal_hot_ring(handle) }
+
+    /// Write a snapshot of `monitor` covering every durable record, then remove
+    /// the segments and older snapshots it makes redundant.
+    ///
+    /// The monitor must be quiescent: no risk thread running and no strategy
+    /// reserving (at start-up after recovery, or at shutdown). Pending ring
+    /// events are drained and journaled first, so the snapshot is exactly the
+    /// journal's state at the sequence it covers. Returns that sequence.
+    @discardableResult
+    public func snapshot(of monitor: RuntimeRiskMonitor) throws(RedlineError) -> UInt64 {
+        guard !monitor.hasRiskThread else { throw .runtime("snapshot needs a quiescent monitor: stop the risk thread first") }
+        monitor.drain()
+        try flush()
+        let covered = durableSequence
+        let snapshot = monitor.snapshot()
+        var payloads: [(rl_journal_record_type_t, [UInt8])] = []
+        payloads.append((RL_JREC_LIMITS, (try? JSONEncoder().encode(snapshot.limits)).map { Array($0) } ?? []))
+        for symbol in snapshot.symbols {
+            let id = try monitor.symbolID(symbol.name)
+            payloads.append((RL_JREC_SYMBOL, RuntimeRiskMonitor.symbolPayload(id, symbol.name)))
+            var view = rl_position_view_t(position: symbol.position, working_buy: symbol.workingBuy,
+                                          working_sell: symbol.workingSell, mark: symbol.mark, exposure: 0, limit: 0)
+            let position = withUnsafeBytes(of: id.rawValue.littleEndian) { Array($0) } + [0, 0, 0, 0]
+                + withUnsafeBytes(of: &view) { Array($0) }
+            payloads.append((RL_JREC_POSITION, position))
+        }
+        for event in snapshot.freezeEvents {
+            let word = rl_freeze_pack(UInt64(RL_STATE_HALTED.rawValue), UInt64(event.trigger.reasonCode.rawValue), event.epoch)
+            payloads.append((RL_JREC_FREEZE, withUnsafeBytes(of: word.littleEndian) { Array($0) } + Array(repeating: 0, count: 8)
+                + ((try? JSONEncoder().encode(event)).map { Array($0) } ?? [])))
+        }
+        // Last, the trading state as it is now.
+        let word = snapshot.tradingState.word
+        if snapshot.tradingState.mode == .active {
+            payloads.append((RL_JREC_UNFREEZE, withUnsafeBytes(of: word.littleEndian) { Array($0) }))
+        } else {
+            payloads.append((RL_JREC_FREEZE, withUnsafeBytes(of: word.littleEndian) { Array($0) } + Array(repeating: 0, count: 8)))
+        }
+        let rc = Self.withSnapshotRecords(payloads) { records in
+            rl_journal_write_snapshot(directory, covered, records.baseAddress, UInt64(records.count))
+        }
+        try RedlineError.errno(rc, operation: "write snapshot")
+        let removed = rl_journal_prune(directory, covered)
+        logger.notice("snapshot written", metadata: ["covers_seq": "\(covered)", "files_removed": "\(max(0, removed))"])
+        return covered
+    }
+
+    private static func withSnapshotRecords(
+        _ payloads: [(rl_journal_record_type_t, [UInt8])], _ body: (UnsafeBufferPointer<rl_journal_snapshot_record_t>) -> Int32
+    ) -> Int32 {
+        // Keep every payload alive while C reads it.
+        let buffers = payloads.map { payload -> UnsafeMutableRawBufferPointer in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(payload.1.count, 1), alignment: 8)
+            buffer.copyBytes(from: payload.1)
+            return buffer
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        let records = zip(payloads, buffers).map { payload, buffer in
+            rl_journal_snapshot_record_t(type: UInt16(payload.0.rawValue), length: UInt32(payload.1.count),
+                                         payload: UnsafeRawPointer(buffer.baseAddress))
+        }
+        return records.withUnsafeBufferPointer(body)
+    }
+
+    /// Queue a cold record; with `wait`, return once it is durable.
+    func append(_ type: rl_journal_record_type_t, _ payload: [UInt8], syncNow: Bool, wait: Bool) throws(RedlineError) {
+        var ticket: UInt64 = 0
+        try RedlineError.errno(
+            payload.withUnsafeBytes { rl_journal_append_cold(handle, UInt16(type.rawValue), $0.baseAddress, UInt32($0.count), syncNow, &ticket) },
+            operation: "journal append")
+        if wait { try RedlineError.errno(rl_journal_wait_cold(handle, ticket, 10_000), operation: "journal sync") }
+    }
+}
+
+/// Listing a journal directory.
+enum JournalFiles {
+    static func snapshots(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".rls") }.sorted().map { "\(directory)/\($0)" }
+    }
+
+    static func segments(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasPrefix("segment-") && ($0.hasSuffix(".rlj") || $0.hasSuffix(".rlj.damaged")) }.sorted()
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import Redline
+import RedlineCore
+import XCTest
+
+func quietJournalLogger() -> Logger {
+    var logger = Logger(label: "redline.test.journal")
+    logger.logLevel = .critical
+    return logger
+}
+
+func makeTemporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "redline-journal-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A monitor with no symbols of its own: the journal registers them.
+func freshMonitor() throws -> RuntimeRiskMonitor {
+    try RuntimeRiskMonitor(limits: try RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200),
+                           logger: quietJournalLogger())
+}
+
+func journalOptions(_ mode: Journal.IOMode = .auto) -> Journal.Options {
+    var options = Journal.Options()
+    options.ioMode = mode
+    options.syncEveryMicroseconds = 200
+    return options
+}
+
+/// The state a restart must bring back.
+struct RecoveredState: Equatable {
+    let symbols: [MonitorSnapshot.Symbol]
+    let limits: RiskLimits
+    let trading: TradingState
+    let freezes: [FreezeEvent]
+
+    init(_ monitor: RuntimeRiskMonitor) {
+        let snapshot = monitor.snapshot()
+        symbols = snapshot.symbols
+        limits = snapshot.limits
+        trading = snapshot.tradingState
+        freezes = snapshot.freezeEvents
+    }
+}
+
+final class JournalTests: XCTestCase {
+    private func exercise(_ monitor: RuntimeRiskMonitor, _ exchange: SimulatedExchange.Configuration) throws -> OrderRouter {
+        for symbol in ["BTCUSDT", "ETHUSDT", "SOLUSDT"] { try monitor.register(symbol: symbol) }
+        let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(exchange), orderCapacity: 256,
+                                     ringCapacity: 256, logger: quietJournalLogger())
+        for i in 0..<60 {
+            _ = try? router.placeOrder(symbol: ["BTCUSDT", "ETHUSDT", "SOLUSDT"][i % 3], side: i % 4 == 0 ? .sell : .buy,
+                                       qty: 0.001, price: [40_000, 2_000, 100][i % 3])
+            router.poll()
+        }
+        try monitor.updatePosition(symbol: "SOLUSDT", qty: -2, price: 101)
+        return router
+    }
+
+    func testRestartRecoversPositionsReservationsLimitsAndFreezeExactly() throws {
+        for mode in [Journal.IOMode.auto, .pwrite] {
+            let dir = try makeTemporaryDirectory()
+            let monitor = try freshMonitor()
+            let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(mode),
+                                                     logger: quietJournalLogger())
+            XCTAssertEqual(report.recordsReplayed, 0)
+            let router = try exercise(monitor, .init(seed: 5, fillRatio: 0.4, partialFillRatio: 0.3))
+            try monitor.updateLimits(try RiskLimits(maxInventoryUSD: 6_000, maxTotalNotional: 20_000,
+                                                    edgeFreezeThresholdBps: 150, symbolOverrides: ["ETHUSDT": 3_000]))
+            XCTAssertGreaterThan(router.activeOrderCount, 0, "some reservations stay working")
+            XCTAssertTrue(monitor.manualFreeze(reason: "end of test", metadata: ["who": "test"]))
+            try journal.flush()
+            let before = RecoveredState(monitor)
+            journal.close()
+
+            let restarted = try freshMonitor()
+            let (again, second) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(mode),
+                                                   logger: quietJournalLogger())
+            XCTAssertGreaterThan(second.recordsReplayed, 60)
+            XCTAssertEqual(RecoveredState(restarted), before, "\(mode)")
+            XCTAssertTrue(restarted.isFrozen, "a frozen engine comes back frozen")
+            XCTAssertEqual(restarted.totalExposure, monitor.totalExposure)
+            XCTAssertFalse(restarted.unfreeze(reason: "nope") == false, "only an operator unfreeze lifts it")
+            again.close()
+            let third = try freshMonitor()
+            let (last, _) = try Journal.open(directory: dir, monitor: third, logger: quietJournalLogger())
+            XCTAssertFalse(third.isFrozen, "the unfreeze was journaled too")
+            last.close()
+            if mode == .pwrite { XCTAssertEqual(report.ioMode, .pwrite, "the fallback was forced") }
+        }
+    }
+
+    func testSnapshotThenMoreRecordsRecoverExactlyAndOldSegmentsGo() throws {
+        let dir = try makeTemporaryDirectory()
+        var options = journalOptions()
+        options.segmentBytes = 4096 // rotate often
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietJournalLogger())
+        let router = try exercise(monitor, .init(seed: 9, fillRatio: 0.5))
+        try journal.flush()
+        let segmentsBefore = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("segment-") }.count
+        XCTAssertGreaterThan(segmentsBefore, 1)
+        let covered = try journal.snapshot(of: monitor)
+        XCTAssertGreaterThan(covered, 0)
+        for i in 0..<20 {
+            _ = try? router.placeOrder(symbol: "ETHUSDT", side: .buy, qty: 0.01, price: 2_000 + Double(i))
+            router.poll()
+        }
+        try journal.flush()
+        let before = RecoveredState(monitor)
+        journal.close()
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir)
+        XCTAssertLessThan(files.filter { $0.hasPrefix("segment-") }.count, segmentsBefore + 2)
+        XCTAssertEqual(files.filter { $0.hasPrefix("snapshot-") }.count, 1)
+
+        let restarted = try freshMonitor()
+        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options, logger: quietJournalLogger())
+        XCTAssertEqual(report.snapshotSequence, covered)
+        XCTAssertEqual(RecoveredState(restarted), before)
+        again.close()
+    }
+
+    func testASecondEngineOnTheSameDirectoryIsRefused() throws {
+        let dir = try makeTemporaryDirectory()
+        let (journal, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())
+        XCTAssertThrowsRedline(.journalLocked(directory: dir)) {
+            try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())
+        }
+        journal.close()
+        let (reopened, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())
+        reopened.close()
+    }
+}
