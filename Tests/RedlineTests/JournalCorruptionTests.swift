@@ -1,0 +1,115 @@
+import Foundation
+import Redline
+import RedlineCore
+import XCTest
+
+/// Each kind of damage gets its defined behaviour and a clear message.
+final class JournalCorruptionTests: XCTestCase {
+    /// A journal with some history, closed cleanly. Returns the directory and the state it holds.
+    private func writeJournal(records: Int = 40) throws -> (String, RecoveredState) {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietJournalLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        for i in 0..<records { try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.001 * Double(i % 5 + 1), price: 40_000) }
+        try journal.flush()
+        let state = RecoveredState(monitor)
+        journal.close()
+        return (dir, state)
+    }
+
+    private func segment(_ dir: String) throws -> String {
+        let name = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("segment-") }.sorted().last)
+        return dir + "/" + name
+    }
+
+    private func mutate(_ path: String, _ body: (inout Data) -> Void) throws {
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        body(&data)
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    func testATornTailIsCutOffReportedAndAppendingGoesOn() throws {
+        let (dir, _) = try writeJournal()
+        let path = try segment(dir)
+        try mutate(path) { $0.removeLast(30) } // a crash in the middle of the last record
+        let monitor = try freshMonitor()
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietJournalLogger())
+        XCTAssertGreaterThan(report.tornTailBytes, 0)
+        XCTAssertEqual(report.lastSequence, 40, "1 symbol record + 40 adjustments, the last one torn")
+        XCTAssertEqual(parsePrometheus(monitor.prometheusText())["journal_torn_tails_total"], 1)
+        try monitor.updatePosition(symbol: "BTCUSDT", qty: 1, price: 40_000) // appends after the cut
+        try journal.flush()
+        let state = RecoveredState(monitor)
+        journal.close()
+        let again = try freshMonitor()
+        let (reopened, second) = try Journal.open(directory: dir, monitor: again, logger: quietJournalLogger())
+        XCTAssertEqual(second.tornTailBytes, 0, "the cut left a clean journal")
+        XCTAssertEqual(RecoveredState(again), state)
+        reopened.close()
+    }
+
+    func testAFlippedBitInTheMiddleRefusesToStartUnlessAskedToRecoverToTheLastGoodRecord() throws {
+        let (dir, _) = try writeJournal()
+        let path = try segment(dir)
+        try mutate(path) { $0[64 + 80 * 10 + 40] ^= 0x04 } // inside record 11's payload
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())) { error in
+            guard case RedlineError.journalCorrupt(_, let damage) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(damage.contains("bad record"), damage)
+            XCTAssertTrue("\(error)".contains("refusing to start"))
+        }
+        var options = journalOptions()
+        options.recoverToLastGood = true
+        let monitor = try freshMonitor()
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietJournalLogger())
+        XCTAssertNotNil(report.damage)
+        XCTAssertEqual(report.lastSequence, 10, "up to the last good record")
+        journal.close()
+    }
+
+    func testAWrongMagicOrVersionIsAClearError() throws {
+        for (offset, expected) in [(0, "wrong magic number"), (8, "unsupported format version")] {
+            let (dir, _) = try writeJournal()
+            try mutate(try segment(dir)) { $0[offset] ^= 0xFF }
+            XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+
+    func testAnEmptySegmentFileIsACrashDuringCreationAndIsReplaced() throws {
+        let (dir, state) = try writeJournal()
+        let next = dir + "/segment-00000000000000000042.rlj"
+        FileManager.default.createFile(atPath: next, contents: Data())
+        let monitor = try freshMonitor()
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietJournalLogger())
+        XCTAssertEqual(report.lastSequence, 41)
+        XCTAssertEqual(RecoveredState(monitor), state)
+        try monitor.updatePosition(symbol: "BTCUSDT", qty: 1, price: 40_000)
+        try journal.flush()
+        journal.close()
+        let (again, second) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())
+        XCTAssertEqual(second.lastSequence, 42)
+        again.close()
+    }
+
+    func testAMissingDirectoryIsAClearError() throws {
+        let dir = NSTemporaryDirectory() + "redline-missing-\(UUID().uuidString)"
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())) { error in
+            XCTAssertEqual(error as? RedlineError, .system(errno: ENOENT, operation: "journal directory \(dir)"))
+            XCTAssertTrue("\(error)".contains("No such file or directory"), "\(error)")
+        }
+    }
+
+    func testADirectoryWithoutPermissionIsAClearError() throws {
+        let dir = try makeTemporaryDirectory()
+        chmod(dir, 0o700)
+        // Root ignores permissions: look at it as an unprivileged user would.
+        let unprivileged: uid_t = 65534
+        if geteuid() == 0 { XCTAssertEqual(seteuid(unprivileged), 0) }
+        defer { if getuid() == 0 { seteuid(0) } }
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())) { error in
+            XCTAssertTrue("\(error)".contains("Permission denied"), "\(error)")
+        }
+    }
+}
