@@ -1,0 +1,170 @@
+import Foundation
+import Redline
+import RedlineCore
+import XCTest
+
+/// Sums the position changes in a journal straight from the records, to check
+/// recovered positions against.
+private final class FillSum {
+    var positions: [UInt32: Int64] = [:]
+}
+
+private let sumFills: rl_journal_visit_fn = { context, header, payload in
+    guard header!.pointee.type == UInt16(RL_JREC_EVENT.rawValue) else { return 0 }
+    var event = rl_event_t()
+    withUnsafeMutableBytes(of: &event) { $0.copyMemory(from: UnsafeRawBufferPointer(start: payload, count: MemoryLayout<rl_event_t>.size)) }
+    let sum = Unmanaged<FillSum>.fromOpaque(context!).takeUnretainedValue()
+    switch rl_event_type_t(UInt32(event.type)) {
+    case RL_EVENT_FILL: sum.positions[event.symbol, default: 0] += event.side == 0 ? event.qty : -event.qty
+    case RL_EVENT_POSITION_ADJUST: sum.positions[event.symbol, default: 0] += event.qty
+    default: break
+    }
+    return 0
+}
+
+/// A child process runs the engine under load with journaling (a pinned risk
+/// thread, a strategy placing orders, fills coming back) and is killed with
+/// SIGKILL at a random moment, again and again. After every kill the engine
+/// restarts from the journal, and everything the child saw reported durable
+/// must be there.
+final class JournalCrashTests: XCTestCase {
+    static let childDirectoryVariable = "REDLINE_CRASH_CHILD_DIR"
+
+    func testRecoversExactlyAfterRepeatedSIGKILL() throws {
+        let kills = Int(ProcessInfo.processInfo.environment["REDLINE_CRASH_KILLS"] ?? "") ?? 50
+        let dir = try makeTemporaryDirectory()
+        var generator = SystemRandomNumberGenerator()
+        var frozenRuns = 0
+        var lastDurable: UInt64 = 0
+        for round in 0..<kills {
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            child.arguments = ["RedlineTests.JournalCrashTests/testChildRunsUntilKilled"]
+            child.environment = ProcessInfo.processInfo.environment.merging([Self.childDirectoryVariable: dir]) { $1 }
+            let pipe = Pipe()
+            child.standardOutput = pipe
+            child.standardError = FileHandle.nullDevice
+            try child.run()
+            // Wait for the child to be trading, then kill it at a random moment.
+            let output = ChildOutput(pipe.fileHandleForReading)
+            XCTAssertTrue(output.waitFor("READY", seconds: 20), "round \(round): child never got ready")
+            usleep(UInt32.random(in: 20_000...250_000, using: &generator))
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+            let lines = output.finish()
+            let durable = lines.compactMap { $0.hasPrefix("DURABLE ") ? UInt64($0.dropFirst(8)) : nil }.max() ?? 0
+            let lastFreezeState = lines.last { $0.hasPrefix("FROZEN") || $0.hasPrefix("UNFROZEN") }
+
+            // Restart from the journal.
+            let monitor = try freshMonitor()
+            let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietJournalLogger())
+            XCTAssertGreaterThanOrEqual(report.lastSequence, durable, "round \(round): a record reported durable is missing")
+            lastDurable = max(lastDurable, durable)
+            if lastFreezeState?.hasPrefix("FROZEN") == true {
+                frozenRuns += 1
+                XCTAssertTrue(monitor.isFrozen, "round \(round): a durable freeze did not hold")
+            }
+            // Positions equal the fills replayed straight from the records.
+            journal.close()
+            let sum = FillSum()
+            var scan = rl_journal_scan_result_t()
+            XCTAssertEqual(rl_journal_scan(dir, 0, false, sumFills, Unmanaged.passUnretained(sum).toOpaque(), &scan), 0)
+            for position in monitor.allPositions {
+                let id = try monitor.symbolID(position.symbol)
+                XCTAssertEqual(Int64((position.quantity * FixedPoint.scale).rounded()), sum.positions[id.rawValue] ?? 0,
+                               "round \(round): \(position.symbol)")
+                XCTAssertGreaterThanOrEqual(position.workingBuy, 0)
+                XCTAssertGreaterThanOrEqual(position.workingSell, 0)
+            }
+        }
+        XCTAssertGreaterThan(frozenRuns, 0, "some kills landed after a durable freeze")
+        XCTAssertGreaterThan(lastDurable, 1_000, "the children made real durable progress before being killed")
+    }
+
+    /// The child: only runs when the parent starts it.
+    func testChildRunsUntilKilled() throws {
+        guard let dir = ProcessInfo.processInfo.environment[Self.childDirectoryVariable] else {
+            throw XCTSkip("runs only as the crash test's child process")
+        }
+        let monitor = try freshMonitor()
+        var options = journalOptions()
+        options.syncEveryMicroseconds = 500
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietJournalLogger())
+        for symbol in ["BTCUSDT", "ETHUSDT"] { try monitor.register(symbol: symbol) }
+        if monitor.isFrozen {
+            monitor.unfreeze(reason: "restart")
+            print("UNFROZEN")
+        }
+        let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
+                                         logger: quietJournalLogger())
+        let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: UInt64.random(in: 1...1_000_000), fillRatio: 0.5)),
+                                     orderCapacity: 4096, ringCapacity: 4096, logger: quietJournalLogger())
+        try runtime.start()
+        print("READY")
+        fflush(nil)
+        let freezeAt = Int.random(in: 500...20_000)
+        var i = 0
+        while true {
+            let symbol = i % 2 == 0 ? "BTCUSDT" : "ETHUSDT"
+            if let id = try? router.placeOrder(symbol: symbol, side: (i / 2) % 2 == 0 ? .buy : .sell, qty: 0.001, price: 1_000) {
+                router.processExchangeEvents()
+                if (try? router.order(id))?.status.isActive == true {
+                    try? router.cancel(id)
+                    router.processExchangeEvents()
+                }
+            }
+            i += 1
+            if i % 500 == 0 {
+                print("DURABLE \(journal.durableSequence)")
+                fflush(nil)
+            }
+            if i == freezeAt {
+                monitor.manualFreeze(reason: "crash test")  // returns once durable
+                print("FROZEN")
+                fflush(nil)
+            }
+        }
+    }
+}
+
+/// Collects a child's stdout lines on a background reader.
+private final class ChildOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffer = Data()
+    private let handle: FileHandle
+
+    init(_ handle: FileHandle) {
+        self.handle = handle
+        handle.readabilityHandler = { [weak self] h in
+            let data = h.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.lock()
+            self.buffer.append(data)
+            self.lock.unlock()
+        }
+    }
+
+    private var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    func waitFor(_ line: String, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if text.split(separator: "\n").contains(where: { $0 == line }) { return true }
+            usleep(5_000)
+        }
+        return false
+    }
+
+    func finish() -> [String] {
+        handle.readabilityHandler = nil
+        let rest = handle.readDataToEndOfFile()
+        lock.lock()
+        buffer.append(rest)
+        lock.unlock()
+        return text.split(separator: "\n").map(String.init)
+    }
+}
