@@ -452,7 +452,8 @@ struct rl_journal {
     uint64_t seg_offset;
     uint8_t *buffer;
     size_t buffer_len, buffer_cap;
-    uint64_t batch_records, batch_hot, batch_cold_ticket, batch_last_seq, batch_started_us;
+    uint64_t batch_records, batch_hot, batch_cold_ticket, batch_last_seq, batch_started_us, batch_started_ns;
+    _Atomic(rl_spsc_t *) lag_ring;
     bool batch_sync_now;
     /* Set at open. */
     rl_journal_options_t options;
@@ -546,6 +547,17 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
     atomic_fetch_add_explicit(&j->hot_durable, j->batch_hot, memory_order_release);
     if (j->batch_cold_ticket) atomic_store_explicit(&j->cold_durable, j->batch_cold_ticket, memory_order_release);
     atomic_store_explicit(&j->durable_seq, j->batch_last_seq, memory_order_release);
+    /* acquire: pairs with the release store in rl_journal_set_lag_ring (the ring is initialised). */
+    rl_spsc_t *lag_ring = atomic_load_explicit(&j->lag_ring, memory_order_acquire);
+    if (lag_ring != NULL) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        rl_event_t sample = {0};
+        sample.type = RL_EVENT_HEARTBEAT;
+        sample.value = (int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - j->batch_started_ns);
+        sample.qty = (int64_t)j->batch_records;
+        rl_spsc_push(lag_ring, &sample); /* a full ring skips the sample; it is counted there */
+    }
     j->buffer_len = 0;
     j->batch_records = j->batch_hot = j->batch_cold_ticket = 0;
     j->batch_sync_now = false;
@@ -568,7 +580,12 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
         j->buffer = grown;
         j->buffer_cap = cap;
     }
-    if (j->batch_records == 0) j->batch_started_us = rl_monotonic_us();
+    if (j->batch_records == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        j->batch_started_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        j->batch_started_us = j->batch_started_ns / 1000;
+    }
     j->buffer_len += rl_record_encode(j->buffer + j->buffer_len, type, j->next_seq, payload, length);
     j->batch_last_seq = j->next_seq++;
     j->batch_records++;
@@ -600,9 +617,9 @@ static void *rl_journal_main(void *arg) {
             cold = next;
             took = true;
         }
-        /* Hot records from the risk thread. */
-        uint64_t room = j->batch_records < n_max ? n_max - j->batch_records : 1;
-        uint64_t available = rl_spsc_readable(j->hot, room);
+        /* Hot records from the risk thread: everything waiting joins this group
+         * commit (N triggers a sync; it does not cap a backlog). */
+        uint64_t available = rl_spsc_readable(j->hot, j->options.hot_ring_capacity);
         for (uint64_t i = 0; i < available && rc == 0; i++) {
             const rl_event_t *event = rl_spsc_peek(j->hot, i);
             if (event->type == RL_EVENT_EDGE_UPDATE) {
@@ -795,6 +812,11 @@ void rl_journal_close(rl_journal_t *j) {
 }
 
 rl_spsc_t *rl_journal_hot_ring(rl_journal_t *j) { return j->hot; }
+
+void rl_journal_set_lag_ring(rl_journal_t *j, rl_spsc_t *ring) {
+    /* release: pairs with the writer's acquire load; the ring is set up before it is used. */
+    atomic_store_explicit(&j->lag_ring, ring, memory_order_release);
+}
 
 int rl_journal_append_cold(rl_journal_t *j, uint16_t type, const void *payload, uint32_t length, bool sync_now,
                            uint64_t *ticket) {

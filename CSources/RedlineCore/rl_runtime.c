@@ -120,9 +120,19 @@ static void *rl_runtime_main(void *arg) {
             rl_runtime_idle(runtime->config.idle, ++empty_passes);
         }
     }
-    /* Final drain: until one whole pass finds nothing. */
-    uint64_t consumed;
-    while ((consumed = rl_runtime_pass(runtime)) != 0) rl_runtime_bump(&runtime->events, consumed);
+    /* Final drain: until every ring is empty. A pass can consume nothing while
+     * the journal is full (backpressure), so wait for it rather than stop. */
+    for (;;) {
+        uint64_t consumed = rl_runtime_pass(runtime);
+        if (consumed) {
+            rl_runtime_bump(&runtime->events, consumed);
+            continue;
+        }
+        bool empty = true;
+        for (uint32_t i = 0; i < runtime->ring_count && empty; i++) empty = rl_spsc_readable(runtime->rings[i], 1) == 0;
+        if (empty) break;
+        sched_yield();
+    }
     atomic_store_explicit(&runtime->cpu_seen, rl_current_cpu(), memory_order_relaxed);
     return NULL;
 }

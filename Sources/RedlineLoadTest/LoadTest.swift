@@ -34,6 +34,9 @@ public struct LoadTestConfiguration: Sendable {
     /// Time one order in this many (a power of two).
     public var sampleEvery = 16
     public var ringCapacity = 65_536
+    /// Journal every state change into this directory (created if missing).
+    public var journalDirectory: String?
+    public var journalOptions = Journal.Options()
 
     public init() {}
 }
@@ -75,6 +78,14 @@ public struct LoadTestResult: Sendable, Codable {
     public var processMallocs: UInt64 = 0
     public var invariantsOK = false
     public var violations: [String] = []
+    public var journalRecordsPerSecond: Double?
+    public var journalRecords: UInt64?
+    public var journalFsyncs: UInt64?
+    public var journalIOMode: String?
+    public var durableLagP50: UInt64?
+    public var durableLagP99: UInt64?
+    public var durableLagP999: UInt64?
+    public var durableLagMax: UInt64?
     public var strategies = 0
     public var symbols = 0
     public var riskCPU: Int?
@@ -92,6 +103,10 @@ public struct LoadTestResult: Sendable, Codable {
         case eventsPushed = "events_pushed", eventsApplied = "events_applied"
         case fills, cancels, blocked
         case mallocsPerOrder = "mallocs_per_order", processMallocs = "process_mallocs", invariantsOK = "invariants_ok", violations
+        case journalRecordsPerSecond = "journal_durable_records_per_sec", journalRecords = "journal_records"
+        case journalFsyncs = "journal_fsyncs", journalIOMode = "journal_io_mode"
+        case durableLagP50 = "durable_lag_ns_p50", durableLagP99 = "durable_lag_ns_p99"
+        case durableLagP999 = "durable_lag_ns_p999", durableLagMax = "durable_lag_ns_max"
         case strategies, symbols, riskCPU = "risk_cpu", strategyCPUs = "strategy_cpus", numaNode = "numa_node"
     }
 }
@@ -190,10 +205,21 @@ public final class LoadTest: @unchecked Sendable {
         let limits = try RiskLimits(maxInventoryUSD: 10_000_000, maxTotalNotional: 1_000_000_000, edgeFreezeThresholdBps: 100)
         var quiet = logger
         quiet.logLevel = .warning
-        let runtime = try RedlineRuntime.make(
-            limits: limits, symbols: symbols,
-            configuration: .init(cpu: riskCPU, idle: config.idle), logger: quiet)
-        let monitor = runtime.monitor
+        let node = riskCPU.flatMap(RedlineRuntime.numaNode(forCPU:))
+        let monitor = try RuntimeRiskMonitor(limits: limits, numaNode: node, logger: quiet)
+        var journal: Journal?
+        let lagRing = try EventRing(capacity: 1 << 16)
+        var lagHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        if let dir = config.journalDirectory {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            journal = try Journal.open(directory: dir, monitor: monitor, options: config.journalOptions, logger: quiet).0
+            journal?.reportLag(into: lagRing)
+        }
+        for symbol in symbols { try monitor.register(symbol: symbol) }
+        // A journal may bring positions from an earlier run: fills are checked against the change.
+        let baseline = symbols.map { monitor.position(of: $0).map { Int64(($0.quantity * FixedPoint.scale).rounded()) } ?? 0 }
+        if monitor.isFrozen { monitor.unfreeze(reason: "load test start") }
+        let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: riskCPU, idle: config.idle), logger: quiet)
         let workers = try (0..<config.strategies).map {
             try StrategyWorker(index: $0, monitor: monitor, configuration: config, cpu: strategyCPUs[$0], logger: quiet)
         }
@@ -220,8 +246,12 @@ public final class LoadTest: @unchecked Sendable {
         var stopAtNs = startNs + UInt64(config.duration * 1e9)
         let maxTotal = Int64(limits.maxTotalNotional * FixedPoint.scale)
         var limitSamples = 0
+        func drainLag() {
+            while let sample = lagRing.pop() { _ = lagHistogram.record(UInt64(max(sample.value, 0)), count: UInt64(max(sample.qty, 1))) }
+        }
         while rl_clock_ns() < stopAtNs {
             usleep(10_000)
+            drainLag()
             let nowNs = rl_clock_ns()
             // The aggregate never under-counts, so total <= limit at every sample
             // means the book never went over its limit.
@@ -249,6 +279,19 @@ public final class LoadTest: @unchecked Sendable {
         stop.raised.store(true, ordering: .releasing)
         while !workers.allSatisfy({ $0.finished.load(ordering: .acquiring) }) { usleep(1_000) }
         try runtime.stop()
+        if let journal {
+            try journal.flush()
+            drainLag()
+            let stats = journal.stats
+            result.journalRecords = stats.records
+            result.journalFsyncs = stats.syncs
+            result.journalIOMode = journal.ioMode.rawValue
+            result.durableLagP50 = lagHistogram.valueAtPercentile(50)
+            result.durableLagP99 = lagHistogram.valueAtPercentile(99)
+            result.durableLagP999 = lagHistogram.valueAtPercentile(99.9)
+            result.durableLagMax = lagHistogram.max
+            journal.close()
+        }
 
         // Merge measurements.
         var check = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
@@ -278,6 +321,12 @@ public final class LoadTest: @unchecked Sendable {
         }
         result.activeSeconds = min(Double(nanoseconds(activeCycles)) / 1e9, Double(rl_clock_ns() - startNs) / 1e9)
         result.ordersPerSecond = Double(result.ordersTotal) / max(result.activeSeconds, 1e-9)
+        if let records = result.journalRecords {
+            result.journalRecordsPerSecond = Double(records) / max(result.activeSeconds, 1e-9)
+            if records < result.eventsPushed {
+                violations.append("journal holds \(records) records, fewer than the \(result.eventsPushed) events applied")
+            }
+        }
         result.checkP50 = check.valueAtPercentile(50)
         result.checkP99 = check.valueAtPercentile(99)
         result.checkP999 = check.valueAtPercentile(99.9)
@@ -316,7 +365,7 @@ public final class LoadTest: @unchecked Sendable {
         }
         for (s, symbol) in symbols.enumerated() {
             guard let position = monitor.position(of: symbol) else { continue }
-            let positionFP = Int64((position.quantity * FixedPoint.scale).rounded())
+            let positionFP = Int64((position.quantity * FixedPoint.scale).rounded()) - baseline[s]
             if positionFP != fills[s] {
                 violations.append("\(symbol): position \(positionFP) != sum of fills \(fills[s])")
             }

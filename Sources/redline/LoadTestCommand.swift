@@ -36,6 +36,16 @@ struct LoadTestCommand: ParsableCommand {
     var sampleEvery = 16
     @Option(help: "Also write the summary as JSON to this file.")
     var json: String?
+    @Option(help: "Journal every state change into this directory, and report durable records/s and durable lag.")
+    var journal: String?
+    @Option(help: "Journal group commit: sync after this many records...")
+    var syncRecords = 256
+    @Option(help: "... or after this many microseconds, whichever comes first.")
+    var syncMicroseconds = 1_000
+    @Option(help: "Journal I/O: auto, io_uring (required) or pwrite.")
+    var journalIO = "auto"
+    @Flag(help: "Start even if the journal is damaged before its tail, from the last good record.")
+    var recoverToLastGood = false
 
     func run() throws {
         guard let idleStrategy = RedlineRuntime.IdleStrategy(rawValue: idle) else {
@@ -54,6 +64,14 @@ struct LoadTestCommand: ParsableCommand {
         config.edgeCollapseAt = edgeCollapseAt
         config.seed = seed
         config.sampleEvery = sampleEvery
+        config.journalDirectory = journal
+        guard let io = Journal.IOMode(rawValue: journalIO) else {
+            throw ValidationError("--journal-io must be one of \(Journal.IOMode.allCases.map(\.rawValue))")
+        }
+        config.journalOptions.ioMode = io
+        config.journalOptions.syncEveryRecords = syncRecords
+        config.journalOptions.syncEveryMicroseconds = syncMicroseconds
+        config.journalOptions.recoverToLastGood = recoverToLastGood
 
         print("redline loadtest: \(strategies) strateg\(strategies == 1 ? "y" : "ies"), \(symbols) symbols, \(duration) s, "
               + "rate \(rate.map { "\(Int($0))/s" } ?? "max"), fill ratio \(fillRatio), "
@@ -92,6 +110,11 @@ struct LoadTestCommand: ParsableCommand {
         if let propagation = r.freezePropagationNanoseconds {
             row("freeze propagation", "\(propagation) ns (edge event into the ring -> last router sees it)")
             row("cancel-all after freeze", "\(r.cancelAllNanoseconds ?? 0) ns (\(r.ordersCanceledByFreeze ?? 0) orders)")
+        }
+        if let records = r.journalRecords {
+            row("journal", "\(records) durable records, \(String(format: "%.0f", r.journalRecordsPerSecond ?? 0))/s, "
+                + "\(r.journalFsyncs ?? 0) syncs, \(r.journalIOMode ?? "")")
+            row("durable lag (ns)", "p50 \(r.durableLagP50 ?? 0)  p99 \(r.durableLagP99 ?? 0)  p99.9 \(r.durableLagP999 ?? 0)  max \(r.durableLagMax ?? 0)")
         }
         row("risk thread CPU", r.riskCPU.map(String.init) ?? "unpinned")
         row("strategy CPUs", r.strategyCPUs.isEmpty ? "unpinned" : r.strategyCPUs.map(String.init).joined(separator: ","))

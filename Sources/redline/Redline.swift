@@ -5,6 +5,6 @@ struct RedlineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "redline",
         abstract: "Redline: a lock-free pre-trade risk engine.",
-        subcommands: [Demo.self, LoadTestCommand.self],
+        subcommands: [Demo.self, LoadTestCommand.self, JournalCommand.self],
         defaultSubcommand: Demo.self)
 }

@@ -134,6 +134,13 @@ int rl_journal_flush(rl_journal_t *journal, uint32_t timeout_ms);
 
 void rl_journal_read_stats(const rl_journal_t *journal, rl_journal_stats_t *out);
 
+/* Before start: after every sync the writer pushes one event into `ring`
+ * (from the writer thread: one producer) with value = nanoseconds from the
+ * batch's first record to its sync completing, and qty = records in the
+ * batch. For measuring durable lag; a full ring skips the sample and counts
+ * it in full_count. Any time; NULL to stop. */
+void rl_journal_set_lag_ring(rl_journal_t *journal, rl_spsc_t *ring);
+
 /* ---- Reading ---------------------------------------------------------- */
 
 /* Called for every valid record in sequence order. Return 0 to go on,

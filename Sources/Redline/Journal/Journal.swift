@@ -75,6 +75,16 @@ public final class Journal: @unchecked Sendable {
 
     deinit { close() }
 
+    /// Rebuild `monitor` from `directory` (newest snapshot, then the journal
+    /// after it) without opening it for writing: nothing on disk changes and
+    /// no lock is taken. For inspection and `redline journal replay`.
+    public static func recover(
+        directory: String, into monitor: RuntimeRiskMonitor, options: Options = Options(),
+        logger: Logger = Logger(label: "redline.journal")
+    ) throws(RedlineError) -> RecoveryReport {
+        try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger).0
+    }
+
     /// Recover `monitor` from `directory` (newest snapshot, then the journal
     /// after it), then open the journal for appending and attach it to the
     /// monitor. Call before any router or runtime uses the monitor.
@@ -82,6 +92,52 @@ public final class Journal: @unchecked Sendable {
         directory: String, monitor: RuntimeRiskMonitor, options: Options = Options(),
         logger: Logger = Logger(label: "redline.journal")
     ) throws(RedlineError) -> (Journal, RecoveryReport) {
+        var (report, scan) = try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger)
+        if scan.torn_tail_bytes > 0 {
+            logger.warning("journal tail torn by a crash mid-write: cut off", metadata: [
+                "bytes": "\(scan.torn_tail_bytes)", "last_good_seq": "\(scan.last_seq)"])
+            monitor.metrics.setTotal("journal_torn_tails_total", to: 1)
+        }
+        if let damage = report.damage {
+            logger.error("journal damaged before the tail: recovered up to the last good record as asked",
+                         metadata: ["damage": "\(damage)", "last_good_seq": "\(scan.corrupt_seq_after)"])
+        }
+        // 3. Open for appending after the last good record.
+        var cOptions = rl_journal_options_t(
+            sync_every_records: UInt32(clamping: options.syncEveryRecords),
+            sync_every_us: UInt32(clamping: options.syncEveryMicroseconds), hot_ring_capacity: 65_536,
+            segment_bytes: UInt64(max(options.segmentBytes, 4096)), io_mode: options.ioMode.cValue,
+            cpu: Int32(options.cpu ?? -1))
+        let tail = withUnsafeBytes(of: scan.tail_segment) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        var opened: OpaquePointer?
+        let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,
+                                     scan.tail_valid_end, &opened)
+        switch openRC {
+        case 0: break
+        case -EBUSY: throw .journalLocked(directory: directory)
+        case -ENOTSUP: throw .journalIOUringUnavailable
+        default: throw .system(errno: -openRC, operation: "open journal \(directory)")
+        }
+        var stats = rl_journal_stats_t()
+        rl_journal_read_stats(opened!, &stats)
+        let mode: IOMode = stats.io_mode == Int32(RL_JOURNAL_IO_URING.rawValue) ? .ioUring : .pwrite
+        report.ioMode = mode
+        if mode == .pwrite && options.ioMode == .auto {
+            logger.warning("io_uring is unavailable (seccomp or sysctl?): journaling with pwrite + fdatasync")
+            monitor.metrics.setTotal("journal_io_uring_fallbacks_total", to: 1)
+        }
+        let journal = Journal(directory: directory, handle: opened!, ioMode: mode, logger: logger)
+        try RedlineError.errno(rl_journal_start(opened!), operation: "start journal writer")
+        monitor.attach(journal)
+        logger.notice("journal open", metadata: [
+            "dir": "\(directory)", "next_seq": "\(report.lastSequence + 1)", "io": "\(mode.rawValue)",
+            "replayed": "\(report.recordsReplayed)", "snapshot_seq": "\(report.snapshotSequence.map(String.init) ?? "none")"])
+        return (journal, report)
+    }
+
+    private static func recoverWithTail(
+        directory: String, into monitor: RuntimeRiskMonitor, options: Options, logger: Logger
+    ) throws(RedlineError) -> (RecoveryReport, rl_journal_scan_result_t) {
         var report = RecoveryReport()
         let recovery = JournalRecovery(monitor: monitor)
         // 1. The newest snapshot that reads whole: checked end to end first, then applied.
@@ -121,46 +177,7 @@ public final class Journal: @unchecked Sendable {
         report.lastSequence = max(scan.last_seq, report.snapshotSequence ?? 0)
         report.tornTailBytes = scan.torn_tail_bytes
         if scan.corrupt { report.damage = damage }
-        if scan.torn_tail_bytes > 0 {
-            logger.warning("journal tail torn by a crash mid-write: cut off", metadata: [
-                "bytes": "\(scan.torn_tail_bytes)", "last_good_seq": "\(scan.last_seq)"])
-            monitor.metrics.setTotal("journal_torn_tails_total", to: 1)
-        }
-        if let damage = report.damage {
-            logger.error("journal damaged before the tail: recovered up to the last good record as asked",
-                         metadata: ["damage": "\(damage)", "last_good_seq": "\(scan.corrupt_seq_after)"])
-        }
-
-        // 3. Open for appending after the last good record.
-        var cOptions = rl_journal_options_t(
-            sync_every_records: UInt32(clamping: options.syncEveryRecords),
-            sync_every_us: UInt32(clamping: options.syncEveryMicroseconds), hot_ring_capacity: 65_536,
-            segment_bytes: UInt64(max(options.segmentBytes, 4096)), io_mode: options.ioMode.cValue,
-            cpu: Int32(options.cpu ?? -1))
-        let tail = withUnsafeBytes(of: scan.tail_segment) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        var opened: OpaquePointer?
-        let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,
-                                     scan.tail_valid_end, &opened)
-        switch openRC {
-        case 0: break
-        case -EBUSY: throw .journalLocked(directory: directory)
-        case -ENOTSUP: throw .journalIOUringUnavailable
-        default: throw .system(errno: -openRC, operation: "open journal \(directory)")
-        }
-        var stats = rl_journal_stats_t()
-        rl_journal_read_stats(opened!, &stats)
-        let mode: IOMode = stats.io_mode == Int32(RL_JOURNAL_IO_URING.rawValue) ? .ioUring : .pwrite
-        report.ioMode = mode
-        if mode == .pwrite && options.ioMode == .auto {
-            logger.warning("io_uring is unavailable (seccomp or sysctl?): journaling with pwrite + fdatasync")
-        }
-        let journal = Journal(directory: directory, handle: opened!, ioMode: mode, logger: logger)
-        try RedlineError.errno(rl_journal_start(opened!), operation: "start journal writer")
-        monitor.attach(journal)
-        logger.notice("journal open", metadata: [
-            "dir": "\(directory)", "next_seq": "\(report.lastSequence + 1)", "io": "\(mode.rawValue)",
-            "replayed": "\(report.recordsReplayed)", "snapshot_seq": "\(report.snapshotSequence.map(String.init) ?? "none")"])
-        return (journal, report)
+        return (report, scan)
     }
 
     /// Flush, sync, stop the writer and release the directory's lock. Idempotent.
@@ -185,6 +202,10 @@ public final class Journal: @unchecked Sendable {
     }
 
     var hotRing: OpaquePointer { rl_journal_hot_ring(handle) }
+
+    /// Report every group commit's durable lag into `ring` from now on (see
+    /// `rl_journal_set_lag_ring`): for measurement, e.g. `redline loadtest --journal`.
+    public func reportLag(into ring: EventRing) { rl_journal_set_lag_ring(handle, ring.pointer) }
 
     /// Write a snapshot of `monitor` covering every durable record, then remove
     /// the segments and older snapshots it makes redundant.
