@@ -44,6 +44,60 @@ final class PipelineFixture: @unchecked Sendable {
 
 nonisolated(unsafe) var pipeline: PipelineFixture!
 
+/// A journal on a fresh directory, fed directly through its hot ring as the
+/// risk thread feeds it, with the per-sync lag reported into a ring.
+final class JournalFixture: @unchecked Sendable {
+    let directory: String
+    let monitor: RuntimeRiskMonitor
+    let journal: Journal
+    let lag = try! EventRing(capacity: 1 << 16)
+    let hot: OpaquePointer
+
+    init(syncEveryRecords: Int, syncEveryMicroseconds: Int) throws {
+        directory = NSTemporaryDirectory() + "redline-bench-journal-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        monitor = try RuntimeRiskMonitor(limits: roomyLimits, logger: quietLogger())
+        var options = Journal.Options()
+        options.syncEveryRecords = syncEveryRecords
+        options.syncEveryMicroseconds = syncEveryMicroseconds
+        options.cpu = cpuB
+        journal = try Journal.open(directory: directory, monitor: monitor, options: options, logger: quietLogger()).0
+        journal.reportLag(into: lag)
+        hot = rl_journal_hot_ring(journal.handleForBenchmarks)
+    }
+
+    deinit {
+        journal.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+nonisolated(unsafe) var journalFixture: JournalFixture!
+
+/// Durable records per second and durable lag for one group-commit setting:
+/// each sample hands 1,000 fills to the journal as the risk thread would and
+/// waits until they are all durable.
+private func journalBenchmark(records: Int, microseconds: Int) {
+    let lagMetric = BenchmarkMetric.custom("durable_lag_us", polarity: .prefersSmaller, useScalingFactor: false)
+    Benchmark("JournalDurable_N\(records)_T\(microseconds)us",
+              configuration: .init(metrics: [.wallClock, .throughput, lagMetric], scalingFactor: .kilo,
+                                   maxDuration: .seconds(4), maxIterations: 2_000),
+              closure: { benchmark in
+        let f = journalFixture!
+        var event = rl_event_t(type: RL_EVENT_FILL, symbol: 0, qty: 1, price: 1)
+        rl_pin_current_thread(Int32(cpuA))
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            event.order_id = UInt64(i)
+            while rl_spsc_push(f.hot, &event) == RL_FULL {}
+        }
+        try? f.journal.flush()
+        benchmark.stopMeasurement()
+        while let sample = f.lag.pop() { benchmark.measurement(lagMetric, Int(sample.value / 1_000)) }
+    }, setup: { journalFixture = try JournalFixture(syncEveryRecords: records, syncEveryMicroseconds: microseconds) },
+    teardown: { journalFixture = nil })
+}
+
 private func peer(_ name: String, _ body: @escaping (UInt64) -> UInt64) {
     Benchmark(name, configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .mega,
                                          maxDuration: .seconds(5), maxIterations: 50)) { benchmark in
@@ -52,6 +106,13 @@ private func peer(_ name: String, _ body: @escaping (UInt64) -> UInt64) {
 }
 
 let benchmarks: @Sendable () -> Void = {
+    // Group commit: sync every record; every 64 records or 200 us; every 256 or
+    // 1 ms (the default); every 4,096 or 5 ms.
+    journalBenchmark(records: 1, microseconds: 1)
+    journalBenchmark(records: 64, microseconds: 200)
+    journalBenchmark(records: 256, microseconds: 1_000)
+    journalBenchmark(records: 4_096, microseconds: 5_000)
+
     peer("RingThroughput_Redline") { peer_throughput_redline($0, Int32(cpuA), Int32(cpuB)) }
     peer("RingThroughput_Boost") { peer_throughput_boost($0, Int32(cpuA), Int32(cpuB)) }
     peer("RingRoundTrip_Redline") { peer_round_trip_redline($0, Int32(cpuA), Int32(cpuB)) }

@@ -203,6 +203,9 @@ public final class Journal: @unchecked Sendable {
 
     var hotRing: OpaquePointer { rl_journal_hot_ring(handle) }
 
+    /// The `rl_journal_t *`, for benchmarks that feed the hot ring directly.
+    public var handleForBenchmarks: OpaquePointer { handle }
+
     /// Report every group commit's durable lag into `ring` from now on (see
     /// `rl_journal_set_lag_ring`): for measurement, e.g. `redline loadtest --journal`.
     public func reportLag(into ring: EventRing) { rl_journal_set_lag_ring(handle, ring.pointer) }
