@@ -36,7 +36,7 @@ ASAN_OPTIONS=detect_leaks=0 swift test --sanitize=address --scratch-path .build-
 step "release load test: invariants (exit code), not speed"
 swift build -c release --product redline
 .build/release/redline loadtest --duration 5 --edge-collapse-at 4.5 --json "$objects/loadtest.json"
-.build/release/redline loadtest --duration 3 --journal "$objects/journal"
+.build/release/redline loadtest --duration 2 --rate 200000 --journal "$objects/journal"
 .build/release/redline journal inspect "$objects/journal"
 
 step "benchmark malloc gate (thresholds check, mallocCountTotal)"

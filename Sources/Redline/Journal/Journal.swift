@@ -92,7 +92,9 @@ public final class Journal: @unchecked Sendable {
         directory: String, monitor: RuntimeRiskMonitor, options: Options = Options(),
         logger: Logger = Logger(label: "redline.journal")
     ) throws(RedlineError) -> (Journal, RecoveryReport) {
-        var (report, scan) = try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger)
+        let recovery = JournalRecovery(monitor: monitor)
+        var (report, scan) = try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger,
+                                                 recovery: recovery)
         if scan.torn_tail_bytes > 0 {
             logger.warning("journal tail torn by a crash mid-write: cut off", metadata: [
                 "bytes": "\(scan.torn_tail_bytes)", "last_good_seq": "\(scan.last_seq)"])
@@ -129,6 +131,14 @@ public final class Journal: @unchecked Sendable {
         let journal = Journal(directory: directory, handle: opened!, ioMode: mode, logger: logger)
         try RedlineError.errno(rl_journal_start(opened!), operation: "start journal writer")
         monitor.attach(journal)
+        // What the monitor had before the journal knew it: its limits and any
+        // symbols it registered itself. Journaled now, so a restart has them.
+        if !recovery.sawLimits { try monitor.updateLimits(monitor.limits) }
+        let known = monitor.symbols
+        for (id, name) in known.enumerated() where id >= recovery.symbolsSeen {
+            try journal.append(RL_JREC_SYMBOL, RuntimeRiskMonitor.symbolPayload(SymbolID(rawValue: UInt32(id)), name),
+                               syncNow: true, wait: true)
+        }
         logger.notice("journal open", metadata: [
             "dir": "\(directory)", "next_seq": "\(report.lastSequence + 1)", "io": "\(mode.rawValue)",
             "replayed": "\(report.recordsReplayed)", "snapshot_seq": "\(report.snapshotSequence.map(String.init) ?? "none")"])
@@ -138,8 +148,13 @@ public final class Journal: @unchecked Sendable {
     private static func recoverWithTail(
         directory: String, into monitor: RuntimeRiskMonitor, options: Options, logger: Logger
     ) throws(RedlineError) -> (RecoveryReport, rl_journal_scan_result_t) {
+        try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger, recovery: JournalRecovery(monitor: monitor))
+    }
+
+    private static func recoverWithTail(
+        directory: String, into monitor: RuntimeRiskMonitor, options: Options, logger: Logger, recovery: JournalRecovery
+    ) throws(RedlineError) -> (RecoveryReport, rl_journal_scan_result_t) {
         var report = RecoveryReport()
-        let recovery = JournalRecovery(monitor: monitor)
         // 1. The newest snapshot that reads whole: checked end to end first, then applied.
         for snapshot in JournalFiles.snapshots(in: directory).reversed() {
             var covered: UInt64 = 0

@@ -13,6 +13,9 @@ final class JournalRecovery {
     let monitor: RuntimeRiskMonitor
     var context = Context()
     private(set) var error: RedlineError?
+    /// Symbols and limits the records carried: what the journal already knows.
+    private(set) var symbolsSeen = 0
+    private(set) var sawLimits = false
 
     init(monitor: RuntimeRiskMonitor) {
         self.monitor = monitor
@@ -55,6 +58,7 @@ final class JournalRecovery {
             let name = String(decoding: payload[4...], as: UTF8.self)
             do {
                 let registered = try monitor.register(symbol: name, journal: false)
+                symbolsSeen = max(symbolsSeen, Int(id) + 1)
                 guard registered.rawValue == id else {
                     return fail(.journalCorrupt(directory: "", damage:
                         "symbol \(name) is id \(id) in the journal but \(registered.rawValue) in this monitor: create the monitor without symbols and let the journal register them"))
@@ -66,6 +70,7 @@ final class JournalRecovery {
             do {
                 let limits = try JSONDecoder().decode(RiskLimits.self, from: Data(payload))
                 try monitor.updateLimits(limits, journal: false)
+                sawLimits = true
             } catch let error as RedlineError {
                 return fail(error)
             } catch {
