@@ -15,10 +15,10 @@ for f in CSources/RedlineCore/rl_*.c; do
     cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include -c "$f" -o "$objects/$(basename "$f").o"
 done
 cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include \
-    Examples/c_strategy.c "$objects"/rl_*.o -lnuma -lpthread -o "$objects/c_strategy"
+    Examples/c_strategy.c "$objects"/rl_*.o -luring -lnuma -lpthread -o "$objects/c_strategy"
 "$objects/c_strategy"
 c++ -std=c++23 -Wall -Wextra -Werror -O2 -ICSources/RedlineCore/include \
-    Examples/cpp_strategy.cpp "$objects"/rl_*.o -lnuma -lpthread -o "$objects/cpp_strategy"
+    Examples/cpp_strategy.cpp "$objects"/rl_*.o -luring -lnuma -lpthread -o "$objects/cpp_strategy"
 "$objects/cpp_strategy"
 
 step "swift test"

@@ -20,6 +20,7 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
 #include "rl_crc32c.h"
+#include "rl_engine.h"
 #include "rl_journal.h"
 #include "rl_numa.h"
 
@@ -454,6 +455,14 @@ struct rl_journal {
     size_t buffer_len, buffer_cap;
     uint64_t batch_records, batch_hot, batch_cold_ticket, batch_last_seq, batch_started_us, batch_started_ns;
     _Atomic(rl_spsc_t *) lag_ring;
+    /* The shadow: the state of every record made durable, for periodic snapshots. */
+    rl_engine_t *shadow;
+    uint8_t *limits_payload;
+    uint32_t limits_length;
+    struct rl_history_record { uint16_t type; uint32_t length; uint8_t *payload; } *history;
+    uint64_t history_count, history_cap;
+    uint64_t records_since_snapshot;
+    _Atomic(uint64_t) snapshots, last_snapshot_seq;
     bool batch_sync_now;
     /* Set at open. */
     rl_journal_options_t options;
@@ -564,6 +573,127 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
     return 0;
 }
 
+/* ---- The shadow state ----------------------------------------------------- */
+
+static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payload, uint32_t length) {
+    if (j->shadow == NULL) return 0;
+    switch (type) {
+    case RL_JREC_EVENT: {
+        if (length != sizeof(rl_event_t)) return -EINVAL;
+        rl_event_t event;
+        memcpy(&event, payload, sizeof(event));
+        rl_engine_replay_event(j->shadow, &event);
+        return 0;
+    }
+    case RL_JREC_SYMBOL: {
+        if (length <= 4 || length - 4 > RL_SYMBOL_NAME_MAX) return -EINVAL;
+        char name[RL_SYMBOL_NAME_MAX + 1];
+        memcpy(name, payload + 4, length - 4);
+        name[length - 4] = 0;
+        int64_t id = rl_engine_add_symbol(j->shadow, name, 0);
+        return id >= 0 || id == -EEXIST ? 0 : (int)id;
+    }
+    case RL_JREC_LIMITS: {
+        uint8_t *copy = malloc(length ? length : 1);
+        if (copy == NULL) return -ENOMEM;
+        memcpy(copy, payload, length);
+        free(j->limits_payload);
+        j->limits_payload = copy;
+        j->limits_length = length;
+        return 0;
+    }
+    case RL_JREC_FREEZE:
+    case RL_JREC_UNFREEZE: {
+        if (length < 8) return -EINVAL;
+        uint64_t word;
+        memcpy(&word, payload, 8);
+        rl_freeze_restore(rl_engine_freeze(j->shadow), word);
+        if (j->history_count == j->history_cap) {
+            uint64_t cap = j->history_cap ? j->history_cap * 2 : 16;
+            void *grown = realloc(j->history, cap * sizeof(*j->history));
+            if (grown == NULL) return -ENOMEM;
+            j->history = grown;
+            j->history_cap = cap;
+        }
+        uint8_t *copy = malloc(length);
+        if (copy == NULL) return -ENOMEM;
+        memcpy(copy, payload, length);
+        j->history[j->history_count++] = (struct rl_history_record){type, length, copy};
+        return 0;
+    }
+    case RL_JREC_POSITION: {
+        if (length != 8 + sizeof(rl_position_view_t)) return -EINVAL;
+        uint32_t symbol;
+        rl_position_view_t view;
+        memcpy(&symbol, payload, 4);
+        memcpy(&view, payload + 8, sizeof(view));
+        return rl_position_table_restore(rl_engine_table(j->shadow), symbol, &view);
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
+int rl_journal_seed_shadow(rl_journal_t *j, const rl_journal_snapshot_record_t *records, uint64_t count) {
+    /* acquire: pairs with the release store in start; seeding races the writer otherwise. */
+    if (atomic_load_explicit(&j->running, memory_order_acquire)) return -EBUSY;
+    for (uint64_t i = 0; i < count; i++) {
+        int rc = rl_shadow_apply(j, records[i].type, records[i].payload, records[i].length);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+/* Write the shadow as a snapshot covering the durable sequence, then prune. Writer thread. */
+static int rl_journal_periodic_snapshot(rl_journal_t *j) {
+    uint32_t symbols = rl_engine_symbol_count(j->shadow);
+    uint64_t count = 1 + 2 * (uint64_t)symbols + j->history_count;
+    rl_journal_snapshot_record_t *records = malloc(count * sizeof(*records));
+    uint8_t *positions = malloc((size_t)symbols * (8 + sizeof(rl_position_view_t)) + 1);
+    uint8_t *names = malloc((size_t)symbols * (4 + RL_SYMBOL_NAME_MAX) + 1);
+    int rc = 0;
+    if (records == NULL || positions == NULL || names == NULL) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    uint64_t n = 0;
+    if (j->limits_payload != NULL) records[n++] = (rl_journal_snapshot_record_t){RL_JREC_LIMITS, j->limits_length, j->limits_payload};
+    for (uint32_t id = 0; id < symbols; id++) {
+        uint8_t *name = names + (size_t)id * (4 + RL_SYMBOL_NAME_MAX);
+        const char *symbol = rl_engine_symbol_name(j->shadow, id);
+        size_t len = strlen(symbol);
+        memcpy(name, &id, 4);
+        memcpy(name + 4, symbol, len);
+        records[n++] = (rl_journal_snapshot_record_t){RL_JREC_SYMBOL, (uint32_t)(4 + len), name};
+        uint8_t *position = positions + (size_t)id * (8 + sizeof(rl_position_view_t));
+        rl_position_view_t view;
+        rl_position_table_read(rl_engine_table(j->shadow), id, &view);
+        uint32_t zero = 0;
+        memcpy(position, &id, 4);
+        memcpy(position + 4, &zero, 4);
+        memcpy(position + 8, &view, sizeof(view));
+        records[n++] = (rl_journal_snapshot_record_t){RL_JREC_POSITION, (uint32_t)(8 + sizeof(view)), position};
+    }
+    for (uint64_t i = 0; i < j->history_count; i++) {
+        records[n++] = (rl_journal_snapshot_record_t){j->history[i].type, j->history[i].length, j->history[i].payload};
+    }
+    /* relaxed: the writer's own store of it, after the sync that made it durable. */
+    uint64_t covered = atomic_load_explicit(&j->durable_seq, memory_order_relaxed);
+    rc = rl_journal_write_snapshot(j->dir, covered, records, n);
+    if (rc == 0) {
+        rl_journal_prune(j->dir, covered);
+        /* relaxed: statistics. */
+        atomic_fetch_add_explicit(&j->snapshots, 1, memory_order_relaxed);
+        atomic_store_explicit(&j->last_snapshot_seq, covered, memory_order_relaxed);
+        j->records_since_snapshot = 0;
+    }
+done:
+    free(records);
+    free(positions);
+    free(names);
+    return rc;
+}
+
 /* Append one record to the batch, rotating the segment when it would overflow. */
 static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, uint32_t length) {
     size_t size = rl_record_size(length);
@@ -580,6 +710,8 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
         j->buffer = grown;
         j->buffer_cap = cap;
     }
+    int shadow_rc = rl_shadow_apply(j, type, payload, length);
+    if (shadow_rc != 0) return shadow_rc;
     if (j->batch_records == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -589,6 +721,7 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
     j->buffer_len += rl_record_encode(j->buffer + j->buffer_len, type, j->next_seq, payload, length);
     j->batch_last_seq = j->next_seq++;
     j->batch_records++;
+    j->records_since_snapshot++;
     /* relaxed: statistics. */
     atomic_store_explicit(&j->next_seq_published, j->next_seq, memory_order_relaxed);
     return 0;
@@ -643,6 +776,12 @@ static void *rl_journal_main(void *arg) {
             (j->batch_records >= n_max || j->batch_sync_now || stopping ||
              rl_monotonic_us() - j->batch_started_us >= j->options.sync_every_us)) {
             rc = rl_journal_sync_batch(j);
+            if (rc == 0 && j->shadow != NULL && j->options.snapshot_every_records != 0 &&
+                j->records_since_snapshot >= j->options.snapshot_every_records) {
+                int snap = rl_journal_periodic_snapshot(j);
+                /* A failed snapshot loses nothing: the segments stay. relaxed: an error code. */
+                if (snap != 0) atomic_store_explicit(&j->last_error, snap, memory_order_relaxed);
+            }
         }
         if (rc != 0) {
             atomic_store_explicit(&j->last_error, rc, memory_order_relaxed);
@@ -693,6 +832,10 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
         goto fail;
     }
     if ((rc = rl_spsc_create(j->options.hot_ring_capacity, &j->hot)) != 0) goto fail;
+    if (j->options.snapshot_every_records != 0) {
+        rl_engine_config_t shadow_config = {j->options.symbol_capacity, 1, INT64_MAX / 4, 0};
+        if ((rc = rl_engine_create(&shadow_config, &j->shadow)) != 0) goto fail;
+    }
     j->buffer_cap = 64 * 1024;
     if ((j->buffer = malloc(j->buffer_cap)) == NULL) {
         rc = -ENOMEM;
@@ -764,6 +907,7 @@ fail:
     if (j->io_mode == RL_JOURNAL_IO_URING) io_uring_queue_exit(&j->ring);
 #endif
     if (j->hot) rl_spsc_destroy(j->hot);
+    rl_engine_destroy(j->shadow);
     free(j->buffer);
     if (j->seg_fd >= 0) close(j->seg_fd);
     if (j->lock_fd >= 0) close(j->lock_fd);
@@ -804,6 +948,10 @@ void rl_journal_close(rl_journal_t *j) {
     if (j->io_mode == RL_JOURNAL_IO_URING) io_uring_queue_exit(&j->ring);
 #endif
     rl_spsc_destroy(j->hot);
+    rl_engine_destroy(j->shadow);
+    free(j->limits_payload);
+    for (uint64_t i = 0; i < j->history_count; i++) free(j->history[i].payload);
+    free(j->history);
     free(j->buffer);
     if (j->seg_fd >= 0) close(j->seg_fd);
     if (j->lock_fd >= 0) close(j->lock_fd); /* releases the flock */
@@ -880,5 +1028,7 @@ void rl_journal_read_stats(const rl_journal_t *j, rl_journal_stats_t *out) {
     out->next_seq = atomic_load_explicit((_Atomic(uint64_t) *)&j->next_seq_published, memory_order_relaxed);
     out->last_error = atomic_load_explicit((_Atomic(int32_t) *)&j->last_error, memory_order_relaxed);
     out->durable_seq = rl_journal_durable_seq(j);
+    out->snapshots = atomic_load_explicit((_Atomic(uint64_t) *)&j->snapshots, memory_order_relaxed);
+    out->last_snapshot_seq = atomic_load_explicit((_Atomic(uint64_t) *)&j->last_snapshot_seq, memory_order_relaxed);
     out->io_mode = j->io_mode;
 }

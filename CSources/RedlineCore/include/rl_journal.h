@@ -81,6 +81,8 @@ typedef struct rl_journal_options {
     uint64_t segment_bytes;       /* rotate after this size (0: 64 MiB) */
     int32_t io_mode;              /* rl_journal_io_mode_t */
     int32_t cpu;                  /* pin the writer thread here; -1: do not */
+    uint64_t snapshot_every_records; /* periodic snapshots by the writer; 0: never */
+    uint32_t symbol_capacity;     /* for the writer's shadow state (0: RL_SYMBOLS_DEFAULT_CAPACITY) */
 } rl_journal_options_t;
 
 typedef struct rl_journal_stats {
@@ -90,11 +92,20 @@ typedef struct rl_journal_stats {
     uint64_t durable_seq;
     uint64_t next_seq;         /* the sequence the next record will get */
     uint64_t segments_created;
+    uint64_t snapshots;        /* periodic snapshots written */
+    uint64_t last_snapshot_seq;
     int32_t io_mode;           /* the mode in use: RL_JOURNAL_IO_URING or RL_JOURNAL_IO_PWRITE */
     int32_t last_error;        /* -errno of the last failed write or sync, 0 if none */
 } rl_journal_stats_t;
 
 typedef struct rl_journal rl_journal_t;
+
+/* One record of a snapshot, for rl_journal_write_snapshot and rl_journal_seed_shadow. */
+typedef struct rl_journal_snapshot_record {
+    uint16_t type;
+    uint32_t length;
+    const void *payload;
+} rl_journal_snapshot_record_t;
 
 /* Open DIR for appending after its last valid record. DIR must exist and
  * hold nothing but a journal (or nothing). The caller has already recovered
@@ -109,6 +120,15 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
                     const char *tail_segment, uint64_t truncate_at, rl_journal_t **out);
 /* Flush, sync, stop the writer, release the lock. */
 void rl_journal_close(rl_journal_t *journal);
+
+/* Periodic snapshots. The writer keeps a shadow of the state it has made
+ * durable: it applies every record it syncs to a private engine. Every
+ * snapshot_every_records it writes that shadow as a snapshot covering the
+ * durable sequence, then prunes what the snapshot covers. Nothing else is
+ * paused: the shadow is exactly the journal's state at that sequence.
+ * Before start, seed the shadow with the recovered state (the records a
+ * snapshot of it would hold). 0 or -errno. */
+int rl_journal_seed_shadow(rl_journal_t *journal, const rl_journal_snapshot_record_t *records, uint64_t count);
 
 /* Start the writer thread. 0 or -errno. */
 int rl_journal_start(rl_journal_t *journal);
@@ -174,11 +194,6 @@ int rl_journal_read_snapshot(const char *path, rl_journal_visit_fn visit, void *
 
 /* Write a snapshot covering `covered_seq` from `count` records, durably
  * (temp file, fdatasync, rename, fsync of DIR). 0 or -errno. */
-typedef struct rl_journal_snapshot_record {
-    uint16_t type;
-    uint32_t length;
-    const void *payload;
-} rl_journal_snapshot_record_t;
 int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_journal_snapshot_record_t *records,
                               uint64_t count);
 

@@ -43,6 +43,9 @@ public final class Journal: @unchecked Sendable {
         public var recoverToLastGood = false
         /// Pin the writer thread here.
         public var cpu: Int?
+        /// The writer snapshots its shadow of the durable state every this many
+        /// records, while trading goes on, and prunes what the snapshot covers. 0: never.
+        public var snapshotEveryRecords: Int = 1_000_000
 
         public init() {}
     }
@@ -109,7 +112,8 @@ public final class Journal: @unchecked Sendable {
             sync_every_records: UInt32(clamping: options.syncEveryRecords),
             sync_every_us: UInt32(clamping: options.syncEveryMicroseconds), hot_ring_capacity: 65_536,
             segment_bytes: UInt64(max(options.segmentBytes, 4096)), io_mode: options.ioMode.cValue,
-            cpu: Int32(options.cpu ?? -1))
+            cpu: Int32(options.cpu ?? -1), snapshot_every_records: UInt64(max(options.snapshotEveryRecords, 0)),
+            symbol_capacity: UInt32(monitor.symbolCapacity))
         let tail = withUnsafeBytes(of: scan.tail_segment) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         var opened: OpaquePointer?
         let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,
@@ -129,6 +133,13 @@ public final class Journal: @unchecked Sendable {
             monitor.metrics.setTotal("journal_io_uring_fallbacks_total", to: 1)
         }
         let journal = Journal(directory: directory, handle: opened!, ioMode: mode, logger: logger)
+        if options.snapshotEveryRecords > 0 {
+            // The writer's shadow starts from what was recovered.
+            let rc = Self.withSnapshotRecords(try journal.snapshotPayloads(of: monitor)) { records in
+                rl_journal_seed_shadow(opened!, records.baseAddress, UInt64(records.count))
+            }
+            try RedlineError.errno(rc, operation: "seed the journal's shadow state")
+        }
         try RedlineError.errno(rl_journal_start(opened!), operation: "start journal writer")
         monitor.attach(journal)
         // What the monitor had before the journal knew it: its limits and any
@@ -238,6 +249,18 @@ public final class Journal: @unchecked Sendable {
         monitor.drain()
         try flush()
         let covered = durableSequence
+        let payloads = try snapshotPayloads(of: monitor)
+        let rc = Self.withSnapshotRecords(payloads) { records in
+            rl_journal_write_snapshot(directory, covered, records.baseAddress, UInt64(records.count))
+        }
+        try RedlineError.errno(rc, operation: "write snapshot")
+        let removed = rl_journal_prune(directory, covered)
+        logger.notice("snapshot written", metadata: ["covers_seq": "\(covered)", "files_removed": "\(max(0, removed))"])
+        return covered
+    }
+
+    /// The records of a snapshot of `monitor` as it is now.
+    func snapshotPayloads(of monitor: RuntimeRiskMonitor) throws(RedlineError) -> [(rl_journal_record_type_t, [UInt8])] {
         let snapshot = monitor.snapshot()
         var payloads: [(rl_journal_record_type_t, [UInt8])] = []
         payloads.append((RL_JREC_LIMITS, (try? JSONEncoder().encode(snapshot.limits)).map { Array($0) } ?? []))
@@ -262,13 +285,7 @@ public final class Journal: @unchecked Sendable {
         } else {
             payloads.append((RL_JREC_FREEZE, withUnsafeBytes(of: word.littleEndian) { Array($0) } + Array(repeating: 0, count: 8)))
         }
-        let rc = Self.withSnapshotRecords(payloads) { records in
-            rl_journal_write_snapshot(directory, covered, records.baseAddress, UInt64(records.count))
-        }
-        try RedlineError.errno(rc, operation: "write snapshot")
-        let removed = rl_journal_prune(directory, covered)
-        logger.notice("snapshot written", metadata: ["covers_seq": "\(covered)", "files_removed": "\(max(0, removed))"])
-        return covered
+        return payloads
     }
 
     private static func withSnapshotRecords(
