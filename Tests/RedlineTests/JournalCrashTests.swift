@@ -10,10 +10,16 @@ private final class FillSum {
 }
 
 private let sumFills: rl_journal_visit_fn = { context, header, payload in
+    let sum = Unmanaged<FillSum>.fromOpaque(context!).takeUnretainedValue()
+    if header!.pointee.type == UInt16(RL_JREC_POSITION.rawValue) {
+        // A snapshot's position: where the sum of later fills starts.
+        let raw = UnsafeRawPointer(payload!)
+        sum.positions[raw.loadUnaligned(as: UInt32.self)] = raw.loadUnaligned(fromByteOffset: 8, as: Int64.self)
+        return 0
+    }
     guard header!.pointee.type == UInt16(RL_JREC_EVENT.rawValue) else { return 0 }
     var event = rl_event_t()
     withUnsafeMutableBytes(of: &event) { $0.copyMemory(from: UnsafeRawBufferPointer(start: payload, count: MemoryLayout<rl_event_t>.size)) }
-    let sum = Unmanaged<FillSum>.fromOpaque(context!).takeUnretainedValue()
     switch rl_event_type_t(UInt32(event.type)) {
     case RL_EVENT_FILL: sum.positions[event.symbol, default: 0] += event.side == 0 ? event.qty : -event.qty
     case RL_EVENT_POSITION_ADJUST: sum.positions[event.symbol, default: 0] += event.qty
@@ -66,9 +72,15 @@ final class JournalCrashTests: XCTestCase {
             }
             // Positions equal the fills replayed straight from the records.
             journal.close()
+            // From the newest snapshot's positions (pruning removed what it covers), plus the fills after it.
             let sum = FillSum()
+            var covered: UInt64 = 0
+            let snapshots = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("snapshot-") }.sorted()
+            if let newest = snapshots.last {
+                XCTAssertEqual(rl_journal_read_snapshot(dir + "/" + newest, sumFills, Unmanaged.passUnretained(sum).toOpaque(), &covered), 0)
+            }
             var scan = rl_journal_scan_result_t()
-            XCTAssertEqual(rl_journal_scan(dir, 0, false, sumFills, Unmanaged.passUnretained(sum).toOpaque(), &scan), 0)
+            XCTAssertEqual(rl_journal_scan(dir, covered, false, sumFills, Unmanaged.passUnretained(sum).toOpaque(), &scan), 0)
             for position in monitor.allPositions {
                 let id = try monitor.symbolID(position.symbol)
                 XCTAssertEqual(Int64((position.quantity * FixedPoint.scale).rounded()), sum.positions[id.rawValue] ?? 0,
@@ -79,6 +91,8 @@ final class JournalCrashTests: XCTestCase {
         }
         XCTAssertGreaterThan(frozenRuns, 0, "some kills landed after a durable freeze")
         XCTAssertGreaterThan(lastDurable, 1_000, "the children made real durable progress before being killed")
+        let snapshots = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("snapshot-") }
+        XCTAssertFalse(snapshots.isEmpty, "periodic snapshots were taken under the kills")
     }
 
     /// The child: only runs when the parent starts it.
@@ -89,6 +103,7 @@ final class JournalCrashTests: XCTestCase {
         let monitor = try freshMonitor()
         var options = journalOptions()
         options.syncEveryMicroseconds = 500
+        options.snapshotEveryRecords = 20_000 // snapshots and pruning happen under the kills too
         let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietJournalLogger())
         for symbol in ["BTCUSDT", "ETHUSDT"] { try monitor.register(symbol: symbol) }
         if monitor.isFrozen {

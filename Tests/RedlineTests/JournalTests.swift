@@ -122,6 +122,46 @@ final class JournalTests: XCTestCase {
         again.close()
     }
 
+    func testPeriodicSnapshotsWhileTradingRecoverExactlyAndPrune() throws {
+        let dir = try makeTemporaryDirectory()
+        var options = journalOptions()
+        options.snapshotEveryRecords = 2_000
+        options.segmentBytes = 64 * 1024
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietJournalLogger())
+        let ids = try ["BTCUSDT", "ETHUSDT"].map { try monitor.register(symbol: $0) }
+        let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
+                                         logger: quietJournalLogger())
+        let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 4, fillRatio: 0.5)),
+                                     orderCapacity: 1024, ringCapacity: 4096, logger: quietJournalLogger())
+        try runtime.start()
+        for i in 0..<20_000 {
+            if let id = try? router.placeOrder(symbol: ids[i % 2], side: (i / 2) % 2 == 0 ? .buy : .sell, qty: 0.001, price: 1_000) {
+                router.processExchangeEvents()
+                if (try? router.order(id))?.status.isActive == true {
+                    try router.cancel(id)
+                    router.processExchangeEvents()
+                }
+            }
+        }
+        try runtime.stop()
+        try journal.flush()
+        let stats = journal.stats
+        XCTAssertGreaterThan(stats.snapshots, 0, "the writer snapshotted while trading went on")
+        let state = RecoveredState(monitor)
+        journal.close()
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir)
+        XCTAssertEqual(files.filter { $0.hasPrefix("snapshot-") }.count, 1, "older snapshots were pruned")
+        XCTAssertLessThan(UInt64(files.filter { $0.hasPrefix("segment-") }.count), stats.segments_created,
+                          "segments the snapshot covers were removed")
+
+        let restarted = try freshMonitor()
+        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options, logger: quietJournalLogger())
+        XCTAssertGreaterThanOrEqual(report.snapshotSequence ?? 0, stats.last_snapshot_seq, "recovery starts from the newest snapshot")
+        XCTAssertEqual(RecoveredState(restarted), state)
+        again.close()
+    }
+
     func testASecondEngineOnTheSameDirectoryIsRefused() throws {
         let dir = try makeTemporaryDirectory()
         let (journal, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())

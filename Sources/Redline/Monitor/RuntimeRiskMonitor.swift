@@ -61,6 +61,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             metrics.setTotal("journal_fsyncs_total", to: stats.syncs)
             metrics.setTotal("journal_records_total", to: stats.records)
             metrics.setGauge("journal_io_uring", to: journal.ioMode == .ioUring ? 1 : 0)
+            metrics.setTotal("journal_snapshots_total", to: stats.snapshots)
         }
     }
 
