@@ -72,6 +72,8 @@ final class JournalTests: XCTestCase {
             XCTAssertGreaterThan(router.activeOrderCount, 0, "some reservations stay working")
             XCTAssertTrue(monitor.manualFreeze(reason: "end of test", metadata: ["who": "test"]))
             try journal.flush()
+            try journal.waitUntilDurable(journal.durableSequence) // already durable: returns at once
+            XCTAssertThrowsError(try journal.waitUntilDurable(journal.durableSequence + 1_000, timeout: .milliseconds(50)))
             let before = RecoveredState(monitor)
             journal.close()
 

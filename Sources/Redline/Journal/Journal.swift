@@ -221,6 +221,17 @@ public final class Journal: @unchecked Sendable {
         return stats
     }
 
+    /// Wait until the record with sequence `sequence` (and all before it) is durable.
+    public func waitUntilDurable(_ sequence: UInt64, timeout: Duration = .seconds(10)) throws(RedlineError) {
+        let deadline = ContinuousClock.now + timeout
+        while durableSequence < sequence {
+            let error = stats.last_error
+            if error != 0 { throw .system(errno: -error, operation: "journal sync") }
+            guard ContinuousClock.now < deadline else { throw .system(errno: ETIMEDOUT, operation: "journal wait for seq \(sequence)") }
+            usleep(50)
+        }
+    }
+
     /// Wait until everything handed to the journal so far is durable.
     public func flush(timeout: Duration = .seconds(10)) throws(RedlineError) {
         let ms = UInt32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
