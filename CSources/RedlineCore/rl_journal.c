@@ -844,8 +844,14 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
 
     j->io_mode = RL_JOURNAL_IO_PWRITE;
     if (options->io_mode != RL_JOURNAL_IO_PWRITE) {
+        /* REDLINE_JOURNAL_NO_IO_URING=1 makes io_uring look unavailable, as a
+         * seccomp profile or io_uring_disabled=2 would: for testing both paths. */
+        const char *blocked = getenv("REDLINE_JOURNAL_NO_IO_URING");
+        bool uring_blocked = blocked != NULL && blocked[0] == '1';
 #if RL_HAVE_LIBURING
-        if (io_uring_queue_init(8, &j->ring, 0) == 0) j->io_mode = RL_JOURNAL_IO_URING;
+        if (!uring_blocked && io_uring_queue_init(8, &j->ring, 0) == 0) j->io_mode = RL_JOURNAL_IO_URING;
+#else
+        (void)uring_blocked;
 #endif
         if (j->io_mode != RL_JOURNAL_IO_URING && options->io_mode == RL_JOURNAL_IO_URING) {
             rc = -ENOTSUP;

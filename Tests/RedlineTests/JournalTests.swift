@@ -164,6 +164,31 @@ final class JournalTests: XCTestCase {
         again.close()
     }
 
+    func testWithoutIOUringAutoFallsBackWithAWarningAndADemandFails() throws {
+        setenv("REDLINE_JOURNAL_NO_IO_URING", "1", 1)
+        defer { unsetenv("REDLINE_JOURNAL_NO_IO_URING") }
+        let dir = try makeTemporaryDirectory()
+        XCTAssertThrowsRedline(.journalIOUringUnavailable) {
+            try Journal.open(directory: dir, monitor: try freshMonitor(), options: journalOptions(.ioUring), logger: quietJournalLogger())
+        }
+        let monitor = try freshMonitor()
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(.auto),
+                                                 logger: quietJournalLogger())
+        XCTAssertEqual(report.ioMode, .pwrite)
+        let metrics = parsePrometheus(monitor.prometheusText())
+        XCTAssertEqual(metrics["journal_io_uring_fallbacks_total"], 1)
+        XCTAssertEqual(metrics["journal_io_uring"], 0)
+        try monitor.register(symbol: "BTCUSDT")
+        try monitor.updatePosition(symbol: "BTCUSDT", qty: 1, price: 100)
+        try journal.flush()
+        let state = RecoveredState(monitor)
+        journal.close()
+        let again = try freshMonitor()
+        let (reopened, _) = try Journal.open(directory: dir, monitor: again, logger: quietJournalLogger())
+        XCTAssertEqual(RecoveredState(again), state, "the fallback's journal reads back the same")
+        reopened.close()
+    }
+
     func testASecondEngineOnTheSameDirectoryIsRefused() throws {
         let dir = try makeTemporaryDirectory()
         let (journal, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())
