@@ -56,11 +56,20 @@ public final class OrderRouter {
     public private(set) var invalidExchangeEvents = 0
     public private(set) var lastCancelReport: CancelAllReport?
 
-    @usableFromInline var lastSeenEpoch: UInt64
+    /// State read or written on every order, in raw memory allocated once: a
+    /// `let` pointer is not subject to Swift's dynamic exclusivity checks,
+    /// which would cost more than the freeze poll itself.
+    private struct HotState {
+        var lastSeenEpoch: UInt64
+        var lastFreezeSeenCycles: UInt64 = 0
+        var lastCheckCycles: UInt64 = 0
+    }
+    private let hot: UnsafeMutablePointer<HotState>
+
     /// `rl_clock_cycles()` when this router last saw a new freeze epoch.
-    public private(set) var lastFreezeSeenCycles: UInt64 = 0
+    public var lastFreezeSeenCycles: UInt64 { hot.pointee.lastFreezeSeenCycles }
     /// `rl_clock_cycles()` spent in the check of the last `placeOrder(sample: true)`.
-    public private(set) var lastCheckCycles: UInt64 = 0
+    public var lastCheckCycles: UInt64 { hot.pointee.lastCheckCycles }
     @usableFromInline nonisolated(unsafe) let engine: OpaquePointer
     private var scratch: ContiguousArray<OrderID>
 
@@ -83,10 +92,13 @@ public final class OrderRouter {
         self.ringFullPolicy = ringFullPolicy
         self.logger = logger
         engine = monitor.engine
-        lastSeenEpoch = rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(monitor.engine)))
+        hot = .allocate(capacity: 1)
+        hot.initialize(to: HotState(lastSeenEpoch: rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(monitor.engine)))))
         scratch = []
         scratch.reserveCapacity(orderCapacity)
     }
+
+    deinit { hot.deinitialize(count: 1).deallocate() }
 
     public var activeOrderCount: Int { orders.activeCount }
 
@@ -113,7 +125,7 @@ public final class OrderRouter {
         var p: Int64 = 0
         let started = sample ? rl_clock_cycles() : 0
         let result = rl_engine_check_f64(engine, symbol.rawValue, side.cValue, qty, price, true, &q, &p)
-        if sample { lastCheckCycles = rl_clock_cycles() &- started }
+        if sample { hot.pointee.lastCheckCycles = rl_clock_cycles() &- started }
         guard result == RL_OK else {
             counters.countBlock(result)
             try RedlineError.check(result)
@@ -243,10 +255,10 @@ public final class OrderRouter {
     public func pollFreeze() -> CancelAllReport? {
         let word = rl_freeze_load(rl_engine_freeze(engine))
         let epoch = rl_freeze_word_epoch(word)
-        guard epoch != lastSeenEpoch else { return nil }
-        lastSeenEpoch = epoch
+        guard epoch != hot.pointee.lastSeenEpoch else { return nil }
+        hot.pointee.lastSeenEpoch = epoch
         guard rl_freeze_word_state(word) != RL_STATE_ACTIVE else { return nil }
-        lastFreezeSeenCycles = rl_clock_cycles()
+        hot.pointee.lastFreezeSeenCycles = rl_clock_cycles()
         monitor.syncFreezeEvents()
         let state = TradingState(word: word)
         let trigger = FreezeTrigger(reasonCode: rl_freeze_word_reason(word))?.rawValue ?? "unknown"
