@@ -79,11 +79,6 @@ int rl_engine_set_edge_threshold(rl_engine_t *engine, int64_t threshold_bps) {
     return 0;
 }
 
-static void rl_engine_bump(_Atomic uint64_t *counter) {
-    /* relaxed load + store: the risk thread is the only writer. */
-    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1, memory_order_relaxed);
-}
-
 static bool rl_engine_valid_order_event(const rl_engine_t *engine, const rl_event_t *event) {
     return event->symbol < rl_position_table_count(engine->table) &&
            (event->side == RL_SIDE_BUY || event->side == RL_SIDE_SELL) && event->qty > 0;
@@ -169,7 +164,7 @@ uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_s
         if (journal != NULL && rl_spsc_writable(journal) < 1) break;
         bool froze_before = out->froze;
         if (rl_engine_apply(engine, event, out)) {
-            rl_engine_bump(&engine->applied[event->type]);
+            RL_SINGLE_WRITER_ADD(&engine->applied[event->type], 1); /* the risk thread is the only writer */
             if (journal != NULL && rl_engine_is_journaled(event->type)) {
                 rl_spsc_push(journal, event); /* room was checked above; one producer */
             } else if (journal != NULL && out->froze && !froze_before) {
@@ -180,7 +175,7 @@ uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_s
             }
         } else {
             out->invalid++;
-            rl_engine_bump(&engine->invalid_events);
+            RL_SINGLE_WRITER_ADD(&engine->invalid_events, 1);
         }
     }
     if (i > 0) rl_spsc_release(ring, i);

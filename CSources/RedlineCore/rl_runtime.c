@@ -68,10 +68,8 @@ int rl_runtime_add_ring(rl_runtime_t *runtime, rl_spsc_t *ring) {
     return 0;
 }
 
-static void rl_runtime_bump(_Atomic(uint64_t) *counter, uint64_t n) {
-    /* relaxed load + store: the risk thread is the only writer; monitors read relaxed. */
-    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n, memory_order_relaxed);
-}
+/* The risk thread is the only writer of its statistics. */
+#define rl_runtime_bump(counter, n) RL_SINGLE_WRITER_ADD(counter, n)
 
 /* One pass over every ring. Returns the events consumed. */
 static uint64_t rl_runtime_pass(rl_runtime_t *runtime) {

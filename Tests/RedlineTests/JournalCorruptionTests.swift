@@ -9,7 +9,7 @@ final class JournalCorruptionTests: XCTestCase {
     private func writeJournal(records: Int = 40) throws -> (String, RecoveredState) {
         let dir = try makeTemporaryDirectory()
         let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietJournalLogger())
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
         try monitor.register(symbol: "BTCUSDT")
         for i in 0..<records { try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.001 * Double(i % 5 + 1), price: 40_000) }
         try journal.flush()
@@ -34,7 +34,7 @@ final class JournalCorruptionTests: XCTestCase {
         let path = try segment(dir)
         try mutate(path) { $0.removeLast(30) } // a crash in the middle of the last record
         let monitor = try freshMonitor()
-        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietJournalLogger())
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietLogger())
         XCTAssertGreaterThan(report.tornTailBytes, 0)
         XCTAssertEqual(report.lastSequence, 41, "limits, symbol and 40 adjustments: the last one torn")
         XCTAssertEqual(parsePrometheus(monitor.prometheusText())["journal_torn_tails_total"], 1)
@@ -43,7 +43,7 @@ final class JournalCorruptionTests: XCTestCase {
         let state = RecoveredState(monitor)
         journal.close()
         let again = try freshMonitor()
-        let (reopened, second) = try Journal.open(directory: dir, monitor: again, logger: quietJournalLogger())
+        let (reopened, second) = try Journal.open(directory: dir, monitor: again, logger: quietLogger())
         XCTAssertEqual(second.tornTailBytes, 0, "the cut left a clean journal")
         XCTAssertEqual(RecoveredState(again), state)
         reopened.close()
@@ -54,7 +54,7 @@ final class JournalCorruptionTests: XCTestCase {
         let path = try segment(dir)
         var size = 0
         try mutate(path) { size = $0.count; $0[$0.count / 2] ^= 0x04 } // a bit in the middle
-        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())) { error in
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())) { error in
             guard case RedlineError.journalCorrupt(_, let damage) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(damage.contains("bad record"), damage)
             XCTAssertTrue("\(error)".contains("refusing to start"))
@@ -62,7 +62,7 @@ final class JournalCorruptionTests: XCTestCase {
         var options = journalOptions()
         options.recoverToLastGood = true
         let monitor = try freshMonitor()
-        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietJournalLogger())
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger())
         XCTAssertNotNil(report.damage)
         XCTAssertGreaterThan(report.lastSequence, 2)
         XCTAssertLessThan(report.lastSequence, 42, "up to the last good record, short of the end")
@@ -74,7 +74,7 @@ final class JournalCorruptionTests: XCTestCase {
         for (offset, expected) in [(0, "wrong magic number"), (8, "unsupported format version")] {
             let (dir, _) = try writeJournal()
             try mutate(try segment(dir)) { $0[offset] ^= 0xFF }
-            XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())) { error in
+            XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())) { error in
                 XCTAssertTrue("\(error)".contains(expected), "\(error)")
             }
         }
@@ -85,20 +85,20 @@ final class JournalCorruptionTests: XCTestCase {
         let next = dir + "/segment-00000000000000000042.rlj"
         FileManager.default.createFile(atPath: next, contents: Data())
         let monitor = try freshMonitor()
-        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietJournalLogger())
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietLogger())
         XCTAssertEqual(report.lastSequence, 42)
         XCTAssertEqual(RecoveredState(monitor), state)
         try monitor.updatePosition(symbol: "BTCUSDT", qty: 1, price: 40_000)
         try journal.flush()
         journal.close()
-        let (again, second) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())
+        let (again, second) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())
         XCTAssertEqual(second.lastSequence, 43)
         again.close()
     }
 
     func testAMissingDirectoryIsAClearError() throws {
         let dir = NSTemporaryDirectory() + "redline-missing-\(UUID().uuidString)"
-        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())) { error in
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())) { error in
             XCTAssertEqual(error as? RedlineError, .system(errno: ENOENT, operation: "journal directory \(dir)"))
             XCTAssertTrue("\(error)".contains("No such file or directory"), "\(error)")
         }
@@ -111,7 +111,7 @@ final class JournalCorruptionTests: XCTestCase {
         let unprivileged: uid_t = 65534
         if geteuid() == 0 { XCTAssertEqual(seteuid(unprivileged), 0) }
         defer { if getuid() == 0 { seteuid(0) } }
-        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())) { error in
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())) { error in
             XCTAssertTrue("\(error)".contains("Permission denied"), "\(error)")
         }
     }

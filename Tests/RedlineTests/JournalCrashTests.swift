@@ -63,7 +63,7 @@ final class JournalCrashTests: XCTestCase {
 
             // Restart from the journal.
             let monitor = try freshMonitor()
-            let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietJournalLogger())
+            let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietLogger())
             XCTAssertGreaterThanOrEqual(report.lastSequence, durable, "round \(round): a record reported durable is missing")
             lastDurable = max(lastDurable, durable)
             if lastFreezeState?.hasPrefix("FROZEN") == true {
@@ -104,16 +104,16 @@ final class JournalCrashTests: XCTestCase {
         var options = journalOptions()
         options.syncEveryMicroseconds = 500
         options.snapshotEveryRecords = 20_000 // snapshots and pruning happen under the kills too
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietJournalLogger())
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger())
         for symbol in ["BTCUSDT", "ETHUSDT"] { try monitor.register(symbol: symbol) }
         if monitor.isFrozen {
             monitor.unfreeze(reason: "restart")
             print("UNFROZEN")
         }
         let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
-                                         logger: quietJournalLogger())
+                                         logger: quietLogger())
         let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: UInt64.random(in: 1...1_000_000), fillRatio: 0.5)),
-                                     orderCapacity: 4096, ringCapacity: 4096, logger: quietJournalLogger())
+                                     orderCapacity: 4096, ringCapacity: 4096, logger: quietLogger())
         try runtime.start()
         print("READY")
         fflush(nil)

@@ -4,12 +4,6 @@ import Redline
 import RedlineCore
 import XCTest
 
-func quietJournalLogger() -> Logger {
-    var logger = Logger(label: "redline.test.journal")
-    logger.logLevel = .critical
-    return logger
-}
-
 func makeTemporaryDirectory() throws -> String {
     let path = NSTemporaryDirectory() + "redline-journal-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -19,7 +13,7 @@ func makeTemporaryDirectory() throws -> String {
 /// A monitor with no symbols of its own: the journal registers them.
 func freshMonitor() throws -> RuntimeRiskMonitor {
     try RuntimeRiskMonitor(limits: try RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200),
-                           logger: quietJournalLogger())
+                           logger: quietLogger())
 }
 
 func journalOptions(_ mode: Journal.IOMode = .auto) -> Journal.Options {
@@ -49,7 +43,7 @@ final class JournalTests: XCTestCase {
     private func exercise(_ monitor: RuntimeRiskMonitor, _ exchange: SimulatedExchange.Configuration) throws -> OrderRouter {
         for symbol in ["BTCUSDT", "ETHUSDT", "SOLUSDT"] { try monitor.register(symbol: symbol) }
         let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(exchange), orderCapacity: 256,
-                                     ringCapacity: 256, logger: quietJournalLogger())
+                                     ringCapacity: 256, logger: quietLogger())
         for i in 0..<60 {
             _ = try? router.placeOrder(symbol: ["BTCUSDT", "ETHUSDT", "SOLUSDT"][i % 3], side: i % 4 == 0 ? .sell : .buy,
                                        qty: 0.001, price: [40_000, 2_000, 100][i % 3])
@@ -64,7 +58,7 @@ final class JournalTests: XCTestCase {
             let dir = try makeTemporaryDirectory()
             let monitor = try freshMonitor()
             let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(mode),
-                                                     logger: quietJournalLogger())
+                                                     logger: quietLogger())
             XCTAssertEqual(report.recordsReplayed, 0)
             let router = try exercise(monitor, .init(seed: 5, fillRatio: 0.4, partialFillRatio: 0.3))
             try monitor.updateLimits(try RiskLimits(maxInventoryUSD: 6_000, maxTotalNotional: 20_000,
@@ -79,7 +73,7 @@ final class JournalTests: XCTestCase {
 
             let restarted = try freshMonitor()
             let (again, second) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(mode),
-                                                   logger: quietJournalLogger())
+                                                   logger: quietLogger())
             XCTAssertGreaterThan(second.recordsReplayed, 60)
             XCTAssertEqual(RecoveredState(restarted), before, "\(mode)")
             XCTAssertTrue(restarted.isFrozen, "a frozen engine comes back frozen")
@@ -87,7 +81,7 @@ final class JournalTests: XCTestCase {
             XCTAssertFalse(restarted.unfreeze(reason: "nope") == false, "only an operator unfreeze lifts it")
             again.close()
             let third = try freshMonitor()
-            let (last, _) = try Journal.open(directory: dir, monitor: third, logger: quietJournalLogger())
+            let (last, _) = try Journal.open(directory: dir, monitor: third, logger: quietLogger())
             XCTAssertFalse(third.isFrozen, "the unfreeze was journaled too")
             last.close()
             if mode == .pwrite { XCTAssertEqual(report.ioMode, .pwrite, "the fallback was forced") }
@@ -99,7 +93,7 @@ final class JournalTests: XCTestCase {
         var options = journalOptions()
         options.segmentBytes = 4096 // rotate often
         let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietJournalLogger())
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger())
         let router = try exercise(monitor, .init(seed: 9, fillRatio: 0.5))
         try journal.flush()
         let segmentsBefore = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("segment-") }.count
@@ -118,7 +112,7 @@ final class JournalTests: XCTestCase {
         XCTAssertEqual(files.filter { $0.hasPrefix("snapshot-") }.count, 1)
 
         let restarted = try freshMonitor()
-        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options, logger: quietJournalLogger())
+        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options, logger: quietLogger())
         XCTAssertEqual(report.snapshotSequence, covered)
         XCTAssertEqual(RecoveredState(restarted), before)
         again.close()
@@ -130,12 +124,12 @@ final class JournalTests: XCTestCase {
         options.snapshotEveryRecords = 2_000
         options.segmentBytes = 64 * 1024
         let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietJournalLogger())
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger())
         let ids = try ["BTCUSDT", "ETHUSDT"].map { try monitor.register(symbol: $0) }
         let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
-                                         logger: quietJournalLogger())
+                                         logger: quietLogger())
         let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 4, fillRatio: 0.5)),
-                                     orderCapacity: 1024, ringCapacity: 4096, logger: quietJournalLogger())
+                                     orderCapacity: 1024, ringCapacity: 4096, logger: quietLogger())
         try runtime.start()
         for i in 0..<20_000 {
             if let id = try? router.placeOrder(symbol: ids[i % 2], side: (i / 2) % 2 == 0 ? .buy : .sell, qty: 0.001, price: 1_000) {
@@ -158,7 +152,7 @@ final class JournalTests: XCTestCase {
                           "segments the snapshot covers were removed")
 
         let restarted = try freshMonitor()
-        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options, logger: quietJournalLogger())
+        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options, logger: quietLogger())
         XCTAssertGreaterThanOrEqual(report.snapshotSequence ?? 0, stats.last_snapshot_seq, "recovery starts from the newest snapshot")
         XCTAssertEqual(RecoveredState(restarted), state)
         again.close()
@@ -169,11 +163,11 @@ final class JournalTests: XCTestCase {
         defer { unsetenv("REDLINE_JOURNAL_NO_IO_URING") }
         let dir = try makeTemporaryDirectory()
         XCTAssertThrowsRedline(.journalIOUringUnavailable) {
-            try Journal.open(directory: dir, monitor: try freshMonitor(), options: journalOptions(.ioUring), logger: quietJournalLogger())
+            try Journal.open(directory: dir, monitor: try freshMonitor(), options: journalOptions(.ioUring), logger: quietLogger())
         }
         let monitor = try freshMonitor()
         let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(.auto),
-                                                 logger: quietJournalLogger())
+                                                 logger: quietLogger())
         XCTAssertEqual(report.ioMode, .pwrite)
         let metrics = parsePrometheus(monitor.prometheusText())
         XCTAssertEqual(metrics["journal_io_uring_fallbacks_total"], 1)
@@ -184,19 +178,19 @@ final class JournalTests: XCTestCase {
         let state = RecoveredState(monitor)
         journal.close()
         let again = try freshMonitor()
-        let (reopened, _) = try Journal.open(directory: dir, monitor: again, logger: quietJournalLogger())
+        let (reopened, _) = try Journal.open(directory: dir, monitor: again, logger: quietLogger())
         XCTAssertEqual(RecoveredState(again), state, "the fallback's journal reads back the same")
         reopened.close()
     }
 
     func testASecondEngineOnTheSameDirectoryIsRefused() throws {
         let dir = try makeTemporaryDirectory()
-        let (journal, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())
+        let (journal, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())
         XCTAssertThrowsRedline(.journalLocked(directory: dir)) {
-            try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())
+            try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())
         }
         journal.close()
-        let (reopened, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietJournalLogger())
+        let (reopened, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())
         reopened.close()
     }
 }

@@ -170,8 +170,7 @@ final class RouterTests: XCTestCase {
 
 final class RingFullPolicyTests: XCTestCase {
     func testFailPolicyRefusesNewOrdersWhileTheRingIsFullAndReservesNothing() throws {
-        var logger = Logger(label: "redline.test")
-        logger.logLevel = .critical
+        let logger = quietLogger()
         let monitor = try RuntimeRiskMonitor(limits: .default, symbols: ["BTCUSDT"], logger: logger)
         let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(), orderCapacity: 16, ringCapacity: 2,
                                      ringFullPolicy: .fail, logger: logger)

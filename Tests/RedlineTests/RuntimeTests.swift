@@ -6,12 +6,6 @@ import RedlineLoadTest
 import Synchronization
 import XCTest
 
-private func quietLogger() -> Logger {
-    var logger = Logger(label: "redline.test")
-    logger.logLevel = .critical
-    return logger
-}
-
 private let roomy = try! RiskLimits(maxInventoryUSD: 1_000_000, maxTotalNotional: 10_000_000, edgeFreezeThresholdBps: 100)
 
 /// A strategy thread's own router and venue.
@@ -185,9 +179,7 @@ final class RuntimeTests: XCTestCase {
         config.edgeCollapseAt = 1.5
         config.targetRate = 200_000
         config.idle = .spinThenYield // two strategies and the risk thread share two cores
-        var logger = Logger(label: "redline.test")
-        logger.logLevel = .critical
-        let result = try LoadTest(config, logger: logger).run()
+        let result = try LoadTest(config, logger: quietLogger()).run()
         XCTAssertTrue(result.invariantsOK, "\(result.violations)")
         XCTAssertEqual(result.droppedEvents, 0)
         XCTAssertGreaterThan(result.ordersTotal, 10_000)

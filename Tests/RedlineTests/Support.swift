@@ -2,6 +2,13 @@ import Logging
 import Redline
 import XCTest
 
+/// A logger that stays out of the test output.
+func quietLogger() -> Logger {
+    var logger = Logger(label: "redline.test")
+    logger.logLevel = .critical
+    return logger
+}
+
 /// A monitor, a simulated exchange and a router wired as in production.
 struct Harness {
     let monitor: RuntimeRiskMonitor
@@ -12,8 +19,7 @@ struct Harness {
          symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
          exchange: SimulatedExchange.Configuration = .init(),
          cancelRetries: Int = 3, orderCapacity: Int = 1024, ringCapacity: Int = 1024) throws {
-        var logger = Logger(label: "redline.test")
-        logger.logLevel = .critical
+        let logger = quietLogger()
         monitor = try RuntimeRiskMonitor(limits: limits, symbols: symbols, logger: logger)
         self.exchange = SimulatedExchange(exchange)
         router = try OrderRouter(monitor: monitor, client: self.exchange, orderCapacity: orderCapacity,

@@ -38,10 +38,8 @@ void rl_counters_destroy(rl_counters_t *counters);
 
 /* Owner thread only. */
 RL_INLINE void rl_counters_add(rl_counters_t *counters, rl_counter_t counter, uint64_t n) {
-    /* relaxed load + store, no RMW: the owning thread is the only writer;
-     * readers pair with nothing and only want a recent value. */
-    uint64_t v = atomic_load_explicit(&counters->values[counter], memory_order_relaxed);
-    atomic_store_explicit(&counters->values[counter], v + n, memory_order_relaxed);
+    /* The owning thread is the only writer; readers only want a recent value. */
+    RL_SINGLE_WRITER_ADD(&counters->values[counter], n);
 }
 
 RL_INLINE void rl_counters_count_block(rl_counters_t *counters, rl_result_t result) {

@@ -38,6 +38,13 @@
  * padded to this so that two writers never share a line. */
 #define RL_CACHE_LINE 64
 
+/* Add to a counter that only the calling thread writes; readers on other
+ * threads load it relaxed for monitoring. A relaxed load and store, no RMW:
+ * no lock prefix, no contention. */
+#define RL_SINGLE_WRITER_ADD(counter, n)                                                          \
+    atomic_store_explicit((counter), atomic_load_explicit((counter), memory_order_relaxed) + (n), \
+                          memory_order_relaxed)
+
 #define RL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define RL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 

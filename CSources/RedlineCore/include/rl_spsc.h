@@ -59,10 +59,8 @@ RL_INLINE rl_result_t rl_spsc_push(rl_spsc_t *ring, const rl_event_t *event) {
          * we are about to overwrite has been fully read. */
         ring->head_cache = atomic_load_explicit(&ring->head, memory_order_acquire);
         if (tail - ring->head_cache >= ring->capacity) {
-            /* relaxed load + store, no RMW: the producer is the only writer;
-             * monitors read it with a relaxed load. */
-            uint64_t refused = atomic_load_explicit(&ring->full_count, memory_order_relaxed);
-            atomic_store_explicit(&ring->full_count, refused + 1, memory_order_relaxed);
+            /* The producer is the only writer; monitors read it relaxed. */
+            RL_SINGLE_WRITER_ADD(&ring->full_count, 1);
             return RL_FULL;
         }
     }

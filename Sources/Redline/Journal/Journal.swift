@@ -286,15 +286,14 @@ public final class Journal: @unchecked Sendable {
         }
         for event in snapshot.freezeEvents {
             let word = rl_freeze_pack(UInt64(RL_STATE_HALTED.rawValue), UInt64(event.trigger.reasonCode.rawValue), event.epoch)
-            payloads.append((RL_JREC_FREEZE, withUnsafeBytes(of: word.littleEndian) { Array($0) } + Array(repeating: 0, count: 8)
-                + ((try? JSONEncoder().encode(event)).map { Array($0) } ?? [])))
+            payloads.append((RL_JREC_FREEZE, RuntimeRiskMonitor.freezePayload(word: word, event: event)))
         }
         // Last, the trading state as it is now.
         let word = snapshot.tradingState.word
         if snapshot.tradingState.mode == .active {
             payloads.append((RL_JREC_UNFREEZE, withUnsafeBytes(of: word.littleEndian) { Array($0) }))
         } else {
-            payloads.append((RL_JREC_FREEZE, withUnsafeBytes(of: word.littleEndian) { Array($0) } + Array(repeating: 0, count: 8)))
+            payloads.append((RL_JREC_FREEZE, RuntimeRiskMonitor.freezePayload(word: word, event: nil)))
         }
         return payloads
     }

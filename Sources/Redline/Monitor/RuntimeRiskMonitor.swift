@@ -93,12 +93,16 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         }
     }
 
+    /// A RL_JREC_FREEZE payload: the freeze word, no edge, and the event's JSON when given.
+    static func freezePayload(word: UInt64, event: FreezeEvent?) -> [UInt8] {
+        withUnsafeBytes(of: word.littleEndian) { Array($0) } + Array(repeating: 0, count: 8)
+            + (event.flatMap { try? JSONEncoder().encode($0) }.map { Array($0) } ?? [])
+    }
+
     private func journalFreeze(_ event: FreezeEvent, word: UInt64, wait: Bool) {
         guard let journal else { return }
-        var payload = withUnsafeBytes(of: word.littleEndian) { Array($0) } + Array(repeating: 0, count: 8)
-        payload += (try? JSONEncoder().encode(event)).map { Array($0) } ?? []
         do {
-            try journal.append(RL_JREC_FREEZE, payload, syncNow: true, wait: wait)
+            try journal.append(RL_JREC_FREEZE, Self.freezePayload(word: word, event: event), syncNow: true, wait: wait)
         } catch {
             logger.critical("freeze could not be journaled", metadata: ["error": "\(error)"])
         }
