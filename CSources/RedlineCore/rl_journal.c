@@ -802,13 +802,38 @@ static void *rl_journal_main(void *arg) {
     return NULL;
 }
 
-int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
-                    const char *tail_segment, uint64_t truncate_at, rl_journal_t **out) {
+int rl_journal_lock(const char *dir) {
     int rc = rl_check_dir(dir);
     if (rc != 0) return rc;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+void rl_journal_unlock(int lock_fd) {
+    if (lock_fd >= 0) close(lock_fd); /* closing releases the flock */
+}
+
+int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
+                    const char *tail_segment, uint64_t truncate_at, int lock_fd, rl_journal_t **out) {
+    int rc = rl_check_dir(dir);
+    if (rc != 0) {
+        rl_journal_unlock(lock_fd);
+        return rc;
+    }
     if (strlen(dir) >= PATH_MAX - 64) return -ENAMETOOLONG;
     rl_journal_t *j = rl_numa_alloc(sizeof(*j), -1);
-    if (j == NULL) return -ENOMEM;
+    if (j == NULL) {
+        rl_journal_unlock(lock_fd);
+        return -ENOMEM;
+    }
     j->options = *options;
     if (j->options.sync_every_records == 0) j->options.sync_every_records = 256;
     if (j->options.sync_every_us == 0) j->options.sync_every_us = 1000;
@@ -820,15 +845,9 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     j->next_seq = next_seq ? next_seq : 1;
     pthread_mutex_init(&j->cold_lock, NULL);
 
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/LOCK", dir);
-    j->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    j->lock_fd = lock_fd >= 0 ? lock_fd : rl_journal_lock(dir);
     if (j->lock_fd < 0) {
-        rc = -errno;
-        goto fail;
-    }
-    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        rc = j->lock_fd;
         goto fail;
     }
     if ((rc = rl_spsc_create(j->options.hot_ring_capacity, &j->hot)) != 0) goto fail;

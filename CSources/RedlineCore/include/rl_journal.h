@@ -117,7 +117,15 @@ typedef struct rl_journal_snapshot_record {
  * Returns 0, -ENOENT / -ENOTDIR / -EACCES (DIR), -EBUSY (another engine holds
  * DIR's lock), -ENOTSUP (io_uring demanded but unavailable), -ENOMEM. */
 int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
-                    const char *tail_segment, uint64_t truncate_at, rl_journal_t **out);
+                    const char *tail_segment, uint64_t truncate_at, int lock_fd, rl_journal_t **out);
+
+/* Take DIR's lock before recovering, so a second engine is turned away before
+ * it reads anything. Returns the lock's file descriptor (pass it to
+ * rl_journal_open, which then owns it), -EBUSY if another engine holds it, or
+ * -errno. rl_journal_open with lock_fd < 0 takes the lock itself. */
+int rl_journal_lock(const char *dir);
+/* Release a lock taken by rl_journal_lock that was not handed to rl_journal_open. */
+void rl_journal_unlock(int lock_fd);
 /* Flush, sync, stop the writer, release the lock. */
 void rl_journal_close(rl_journal_t *journal);
 

@@ -95,9 +95,24 @@ public final class Journal: @unchecked Sendable {
         directory: String, monitor: RuntimeRiskMonitor, options: Options = Options(),
         logger: Logger = Logger(label: "redline.journal")
     ) throws(RedlineError) -> (Journal, RecoveryReport) {
+        // The lock first: a second engine is turned away before it reads anything.
+        let lock = rl_journal_lock(directory)
+        switch lock {
+        case let fd where fd >= 0: break
+        case -EBUSY: throw .journalLocked(directory: directory)
+        case -ENOENT: throw .system(errno: ENOENT, operation: "journal directory \(directory)")
+        default: throw .system(errno: -lock, operation: "lock journal \(directory)")
+        }
         let recovery = JournalRecovery(monitor: monitor)
-        var (report, scan) = try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger,
-                                                 recovery: recovery)
+        let recovered: (RecoveryReport, rl_journal_scan_result_t)
+        do {
+            recovered = try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger,
+                                            recovery: recovery)
+        } catch {
+            rl_journal_unlock(lock)
+            throw error
+        }
+        var (report, scan) = recovered
         if scan.torn_tail_bytes > 0 {
             logger.warning("journal tail torn by a crash mid-write: cut off", metadata: [
                 "bytes": "\(scan.torn_tail_bytes)", "last_good_seq": "\(scan.last_seq)"])
@@ -117,7 +132,7 @@ public final class Journal: @unchecked Sendable {
         let tail = withUnsafeBytes(of: scan.tail_segment) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         var opened: OpaquePointer?
         let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,
-                                     scan.tail_valid_end, &opened)
+                                     scan.tail_valid_end, lock, &opened) // takes over the lock
         switch openRC {
         case 0: break
         case -EBUSY: throw .journalLocked(directory: directory)
