@@ -113,13 +113,11 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event, rl_ste
             /* relaxed: published by the release CAS of the freeze just below. */
             atomic_store_explicit(&engine->freeze_edge_bps, event->value, memory_order_relaxed);
             atomic_store_explicit(&engine->freeze_event_timestamp, event->timestamp_ns, memory_order_relaxed);
-            atomic_store_explicit(&engine->freeze_event_id, event->order_id, memory_order_relaxed);
             /* Idempotent: a second collapse while halted changes nothing. */
             if (rl_freeze_halt(&engine->freeze, RL_FREEZE_REASON_EDGE_COLLAPSE, &word)) {
                 out->froze = true;
                 out->freeze_word = word;
                 out->freeze_edge_bps = event->value;
-                out->freeze_order_id = event->order_id;
             }
         }
         return true;

@@ -476,17 +476,6 @@ struct rl_journal {
 #endif
 };
 
-bool rl_journal_uring_available(void) {
-#if RL_HAVE_LIBURING
-    struct io_uring ring;
-    if (io_uring_queue_init(4, &ring, 0) != 0) return false;
-    io_uring_queue_exit(&ring);
-    return true;
-#else
-    return false;
-#endif
-}
-
 static int rl_journal_create_segment(rl_journal_t *j) {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/segment-%020" PRIu64 ".rlj", j->dir, j->next_seq);

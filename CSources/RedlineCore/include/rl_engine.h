@@ -37,7 +37,6 @@ typedef struct rl_step_result {
     bool froze;                /* this step moved the engine to HALTED (edge collapse) */
     uint64_t freeze_word;      /* the word after the freeze, when froze */
     int64_t freeze_edge_bps;   /* the edge that triggered it, fixed point */
-    uint64_t freeze_order_id;  /* order_id of the triggering edge event (its sequence) */
 } rl_step_result_t;
 
 typedef struct rl_engine {
@@ -51,7 +50,6 @@ typedef struct rl_engine {
      * freeze word, so a reader that sees the freeze sees these. */
     _Atomic(int64_t) freeze_edge_bps;
     _Atomic(uint64_t) freeze_event_timestamp;
-    _Atomic(uint64_t) freeze_event_id;
     /* Setup-written configuration, read by the risk thread. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) edge_freeze_threshold_bps;
     int64_t default_symbol_limit;

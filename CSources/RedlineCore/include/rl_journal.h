@@ -210,8 +210,6 @@ int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_jo
  * Returns the number of files removed, or -errno. */
 int rl_journal_prune(const char *dir, uint64_t covered_seq);
 
-/* True when this kernel and process allow io_uring. */
-bool rl_journal_uring_available(void);
 
 RL_EXTERN_C_END
 

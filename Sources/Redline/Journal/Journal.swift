@@ -85,7 +85,8 @@ public final class Journal: @unchecked Sendable {
         directory: String, into monitor: RuntimeRiskMonitor, options: Options = Options(),
         logger: Logger = Logger(label: "redline.journal")
     ) throws(RedlineError) -> RecoveryReport {
-        try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger).0
+        try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger,
+                            recovery: JournalRecovery(monitor: monitor)).0
     }
 
     /// Recover `monitor` from `directory` (newest snapshot, then the journal
@@ -169,12 +170,6 @@ public final class Journal: @unchecked Sendable {
             "dir": "\(directory)", "next_seq": "\(report.lastSequence + 1)", "io": "\(mode.rawValue)",
             "replayed": "\(report.recordsReplayed)", "snapshot_seq": "\(report.snapshotSequence.map(String.init) ?? "none")"])
         return (journal, report)
-    }
-
-    private static func recoverWithTail(
-        directory: String, into monitor: RuntimeRiskMonitor, options: Options, logger: Logger
-    ) throws(RedlineError) -> (RecoveryReport, rl_journal_scan_result_t) {
-        try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger, recovery: JournalRecovery(monitor: monitor))
     }
 
     private static func recoverWithTail(
@@ -345,10 +340,5 @@ enum JournalFiles {
     static func snapshots(in directory: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".rls") }.sorted().map { "\(directory)/\($0)" }
-    }
-
-    static func segments(in directory: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { $0.hasPrefix("segment-") && ($0.hasSuffix(".rlj") || $0.hasSuffix(".rlj.damaged")) }.sorted()
     }
 }
