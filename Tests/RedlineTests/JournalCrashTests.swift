@@ -105,7 +105,7 @@ final class JournalCrashTests: XCTestCase {
         options.syncEveryMicroseconds = 500
         options.snapshotEveryRecords = 20_000 // snapshots and pruning happen under the kills too
         let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger())
-        for symbol in ["BTCUSDT", "ETHUSDT"] { try monitor.register(symbol: symbol) }
+        let ids = try ["BTCUSDT", "ETHUSDT"].map { try monitor.register(symbol: $0) }
         if monitor.isFrozen {
             monitor.unfreeze(reason: "restart")
             print("UNFROZEN")
@@ -120,14 +120,7 @@ final class JournalCrashTests: XCTestCase {
         let freezeAt = Int.random(in: 500...20_000)
         var i = 0
         while true {
-            let symbol = i % 2 == 0 ? "BTCUSDT" : "ETHUSDT"
-            if let id = try? router.placeOrder(symbol: symbol, side: (i / 2) % 2 == 0 ? .buy : .sell, qty: 0.001, price: 1_000) {
-                router.processExchangeEvents()
-                if (try? router.order(id))?.status.isActive == true {
-                    try? router.cancel(id)
-                    router.processExchangeEvents()
-                }
-            }
+            _ = try? router.placeAndSettle(symbol: ids[i % 2], side: (i / 2) % 2 == 0 ? .buy : .sell, qty: 0.001, price: 1_000)
             i += 1
             if i % 500 == 0 {
                 print("DURABLE \(journal.durableSequence)")

@@ -132,13 +132,7 @@ final class JournalTests: XCTestCase {
                                      orderCapacity: 1024, ringCapacity: 4096, logger: quietLogger())
         try runtime.start()
         for i in 0..<20_000 {
-            if let id = try? router.placeOrder(symbol: ids[i % 2], side: (i / 2) % 2 == 0 ? .buy : .sell, qty: 0.001, price: 1_000) {
-                router.processExchangeEvents()
-                if (try? router.order(id))?.status.isActive == true {
-                    try router.cancel(id)
-                    router.processExchangeEvents()
-                }
-            }
+            try router.placeAndSettle(symbol: ids[i % 2], side: (i / 2) % 2 == 0 ? .buy : .sell, qty: 0.001, price: 1_000)
         }
         try runtime.stop()
         try journal.flush()

@@ -27,18 +27,11 @@ private final class Producer: @unchecked Sendable {
     func trade(_ i: Int, symbols: [SymbolID]) {
         let s = i % symbols.count
         let sawFreeze = router.lastFreezeSeenCycles != 0
-        guard let id = try? router.placeOrder(symbol: symbols[s], side: i % 2 == 0 ? .buy : .sell, qty: 0.01, price: 100)
+        guard let order = try? router.placeAndSettle(symbol: symbols[s], side: i % 2 == 0 ? .buy : .sell, qty: 0.01, price: 100)
         else { return }
         placed += 1
         if sawFreeze { passedAfterFreezeSeen += 1 }
-        router.processExchangeEvents()
-        if let order = try? router.order(id), order.status.isActive {
-            try? router.cancel(id)
-            router.processExchangeEvents()
-        }
-        if let order = try? router.order(id) {
-            fills[s] += order.side == .buy ? order.filled : -order.filled
-        }
+        fills[s] += order.side == .buy ? order.filled : -order.filled
     }
 }
 

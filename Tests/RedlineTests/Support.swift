@@ -9,6 +9,22 @@ func quietLogger() -> Logger {
     return logger
 }
 
+extension OrderRouter {
+    /// Place an order, take the venue's answer, and cancel whatever rests: one
+    /// order that ends filled, canceled or rejected. Returns its final record,
+    /// or nil when the check blocked it. Throws when a cancel cannot be sent.
+    @discardableResult
+    func placeAndSettle(symbol: SymbolID, side: Side, qty: Double, price: Double) throws -> OrderRecord? {
+        guard let id = try? placeOrder(symbol: symbol, side: side, qty: qty, price: price) else { return nil }
+        processExchangeEvents()
+        if try order(id).status.isActive {
+            try cancel(id)
+            processExchangeEvents()
+        }
+        return try order(id)
+    }
+}
+
 /// A monitor, a simulated exchange and a router wired as in production.
 struct Harness {
     let monitor: RuntimeRiskMonitor
