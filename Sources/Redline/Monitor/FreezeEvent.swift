@@ -45,6 +45,15 @@ public struct FreezeEvent: Sendable, Codable, Equatable {
         self.timestamp = timestamp
         self.epoch = epoch
     }
+
+    /// The record of a freeze the risk side made because the edge fell below
+    /// the threshold: built live when a reader sees it, and again on replay.
+    static func edgeCollapse(edgeBps: Double, thresholdBps: Double, trigger: FreezeTrigger = .edgeCollapse,
+                             timestamp: Date, epoch: UInt64) -> FreezeEvent {
+        FreezeEvent(
+            trigger: trigger, reason: "edge \(edgeBps) bps fell below the \(thresholdBps) bps freeze threshold",
+            metadata: ["edge_bps": "\(edgeBps)", "threshold_bps": "\(thresholdBps)"], timestamp: timestamp, epoch: epoch)
+    }
 }
 
 /// The trading state as one read of the freeze word shows it.

@@ -44,6 +44,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     private let controlRing: EventRing
     private let controlLock = Mutex(())
     private let journalSlot = Mutex<Journal?>(nil)
+    private let stepBatch: UInt64 = 256
 
     /// The journal recording this monitor's state changes, once `Journal.open` attached one.
     public var journal: Journal? { journalSlot.withLock { $0 } }
@@ -78,12 +79,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             if let detail, let decoded = try? JSONDecoder().decode(FreezeEvent.self, from: detail) {
                 event = decoded
             } else {
-                let edge = FixedPoint.double(edgeBps)
-                let threshold = state.limits.edgeFreezeThresholdBps
-                event = FreezeEvent(
+                event = .edgeCollapse(
+                    edgeBps: FixedPoint.double(edgeBps), thresholdBps: state.limits.edgeFreezeThresholdBps,
                     trigger: FreezeTrigger(reasonCode: rl_freeze_word_reason(word)) ?? .edgeCollapse,
-                    reason: "edge \(edge) bps fell below the \(threshold) bps freeze threshold",
-                    metadata: ["edge_bps": "\(edge)", "threshold_bps": "\(threshold)"], timestamp: timestamp, epoch: epoch)
+                    timestamp: timestamp, epoch: epoch)
             }
             if let index = state.freezeEvents.firstIndex(where: { $0.epoch == epoch }) {
                 if detail != nil { state.freezeEvents[index] = event }
@@ -107,7 +106,6 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             logger.critical("freeze could not be journaled", metadata: ["error": "\(error)"])
         }
     }
-    private let stepBatch: UInt64 = 256
 
     /// - Parameters:
     ///   - symbols: registered now, each with its limit from `limits`.
@@ -313,13 +311,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         guard rl_freeze_word_state(word) == RL_STATE_HALTED,
             rl_freeze_word_reason(word) == RL_FREEZE_REASON_EDGE_COLLAPSE
         else { return false }
-        let edge = FixedPoint.double(rl_engine_freeze_edge_bps(engine))
-        let threshold = FixedPoint.double(rl_engine_edge_threshold(engine))
-        let event = FreezeEvent(
-            trigger: .edgeCollapse,
-            reason: "edge \(edge) bps fell below the \(threshold) bps freeze threshold",
-            metadata: ["edge_bps": "\(edge)", "threshold_bps": "\(threshold)"],
-            timestamp: Date(), epoch: epoch)
+        let event = FreezeEvent.edgeCollapse(
+            edgeBps: FixedPoint.double(rl_engine_freeze_edge_bps(engine)),
+            thresholdBps: FixedPoint.double(rl_engine_edge_threshold(engine)), timestamp: Date(), epoch: epoch)
         guard record(event, level: .critical) else { return false }
         // The risk step already journaled the freeze itself; this adds its history entry.
         journalFreeze(event, word: word, wait: false)
