@@ -126,11 +126,7 @@ public final class OrderRouter {
         let started = sample ? rl_clock_cycles() : 0
         let result = rl_engine_check_f64(engine, symbol.rawValue, side.cValue, qty, price, true, &q, &p)
         if sample { hot.pointee.lastCheckCycles = rl_clock_cycles() &- started }
-        guard result == RL_OK else {
-            counters.countBlock(result)
-            try RedlineError.check(result)
-            preconditionFailure("unreachable")
-        }
+        guard result == RL_OK else { try block(result) }
         // The reservation is made: tell the risk side now, so that every
         // release that may follow has its reservation before it.
         let id: OrderID
@@ -166,12 +162,16 @@ public final class OrderRouter {
         let id: SymbolID
         do { id = try monitor.symbolID(symbol) } catch {
             counters.add(RL_COUNTER_CHECKS)
-            let reason: rl_result_t = rl_freeze_is_active(rl_engine_freeze(engine)) ? RL_REJECT_UNKNOWN_SYMBOL : RL_FROZEN
-            counters.countBlock(reason)
-            try RedlineError.check(reason)
-            preconditionFailure("unreachable")
+            try block(rl_freeze_is_active(rl_engine_freeze(engine)) ? RL_REJECT_UNKNOWN_SYMBOL : RL_FROZEN)
         }
         return try placeOrder(symbol: id, side: side, qty: qty, price: price)
+    }
+
+    /// Count a blocked check and throw its reason.
+    private func block(_ result: rl_result_t) throws(RedlineError) -> Never {
+        counters.countBlock(result)
+        try RedlineError.check(result)
+        preconditionFailure("block(_:) takes a blocking result, got \(result.rawValue)")
     }
 
     // MARK: Exchange events
