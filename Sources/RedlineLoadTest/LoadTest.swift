@@ -404,7 +404,6 @@ public final class LoadTest: @unchecked Sendable {
         // and build reports) stay out of the steady-state count.
         var steadyEnd: (mallocs: UInt64, orders: UInt64)?
         var i: UInt64 = 0
-        var positions = [Int64](repeating: 0, count: symbolCount)
         var edgeReported = false
         let edgeCollapseBps = FixedPoint.double(rl_engine_edge_threshold(w.router.monitor.engineHandle)) - 50
 
@@ -422,7 +421,7 @@ public final class LoadTest: @unchecked Sendable {
                 try? router.reportEdge(bps: edgeCollapseBps)
             }
             let s = Int((i &* 7 &+ UInt64(w.index)) % UInt64(symbolCount))
-            let side: Side = positions[s] > 0 ? .sell : .buy
+            let side: Side = w.fills[s] > 0 ? .sell : .buy // trade back towards flat
             let sample = i & sampleMask == 0
             let before = sample ? rl_clock_cycles() : 0
             let sawFreeze = w.router.lastFreezeSeenCycles != 0
@@ -447,7 +446,7 @@ public final class LoadTest: @unchecked Sendable {
                 _ = w.intervalHistogram.record(check)
             }
             router.processExchangeEvents()
-            settle(w, id, &positions)
+            settle(w, id)
             if let order = try? router.order(id), order.status.isActive {
                 // Rest it; beyond the resting budget, cancel the oldest.
                 if w.restingCount == w.resting.count {
@@ -457,7 +456,7 @@ public final class LoadTest: @unchecked Sendable {
                     if (try? router.order(oldest))?.status.isActive == true {
                         try? router.cancel(oldest)
                         router.processExchangeEvents()
-                        settle(w, oldest, &positions)
+                        settle(w, oldest)
                     }
                 }
                 w.resting[(w.restingHead + w.restingCount) % w.resting.count] = id
@@ -482,7 +481,7 @@ public final class LoadTest: @unchecked Sendable {
         w.orders.store(i, ordering: .relaxed)
         // Wind down: cancel what rests, then account for every fill.
         w.finalCancel = router.cancelAllOrders(reason: "load test end")
-        for k in 0..<w.restingCount { settle(w, w.resting[(w.restingHead + k) % w.resting.count], &positions) }
+        for k in 0..<w.restingCount { settle(w, w.resting[(w.restingHead + k) % w.resting.count]) }
         w.restingCount = 0
         w.finished.store(true, ordering: .releasing)
     }
@@ -490,12 +489,11 @@ public final class LoadTest: @unchecked Sendable {
     /// Fold a terminal order's fills into the worker's totals. Each order is
     /// settled once: right after placement if it ended there, else when it
     /// leaves the resting queue.
-    private func settle(_ w: StrategyWorker, _ id: OrderID, _ positions: inout [Int64]) {
+    private func settle(_ w: StrategyWorker, _ id: OrderID) {
         guard let order = try? w.router.order(id), order.status.isTerminal, order.quantity != 0 else { return }
         let signed = order.side == .buy ? order.filled : -order.filled
         let s = Int(order.symbol.rawValue) // symbols are registered in order: id == index
         w.fills[s] += signed
-        positions[s] += signed
         if order.filled > 0 { w.fillCount += 1 }
         if order.status == .canceled { w.cancelCount += 1 }
     }
