@@ -812,12 +812,12 @@ void rl_journal_unlock(int lock_fd) {
 
 int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
                     const char *tail_segment, uint64_t truncate_at, int lock_fd, rl_journal_t **out) {
-    int rc = rl_check_dir(dir);
+    /* Every early return releases a lock the caller handed over. */
+    int rc = strlen(dir) >= PATH_MAX - 64 ? -ENAMETOOLONG : rl_check_dir(dir);
     if (rc != 0) {
         rl_journal_unlock(lock_fd);
         return rc;
     }
-    if (strlen(dir) >= PATH_MAX - 64) return -ENAMETOOLONG;
     rl_journal_t *j = rl_numa_alloc(sizeof(*j), -1);
     if (j == NULL) {
         rl_journal_unlock(lock_fd);
@@ -830,7 +830,6 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     if (j->options.segment_bytes == 0) j->options.segment_bytes = 64ull << 20;
     snprintf(j->dir, sizeof(j->dir), "%s", dir);
     j->seg_fd = -1;
-    j->lock_fd = -1;
     j->next_seq = next_seq ? next_seq : 1;
     pthread_mutex_init(&j->cold_lock, NULL);
 
