@@ -130,7 +130,7 @@ public final class Journal: @unchecked Sendable {
             segment_bytes: UInt64(max(options.segmentBytes, 4096)), io_mode: options.ioMode.cValue,
             cpu: Int32(options.cpu ?? -1), snapshot_every_records: UInt64(max(options.snapshotEveryRecords, 0)),
             symbol_capacity: UInt32(monitor.symbolCapacity))
-        let tail = withUnsafeBytes(of: scan.tail_segment) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let tail = cString(scan.tail_segment)
         var opened: OpaquePointer?
         let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,
                                      scan.tail_valid_end, lock, &opened) // takes over the lock
@@ -198,7 +198,7 @@ public final class Journal: @unchecked Sendable {
             rl_journal_scan(directory, report.snapshotSequence ?? 0, options.recoverToLastGood, JournalRecovery.visit,
                             context, &scan)
         }
-        let damage = withUnsafeBytes(of: scan.damage) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let damage = cString(scan.damage)
         switch rc {
         case 0: break
         case -EBADMSG: throw .journalCorrupt(directory: directory, damage: damage)
@@ -333,6 +333,11 @@ public final class Journal: @unchecked Sendable {
             operation: "journal append")
         if wait { try RedlineError.errno(rl_journal_wait_cold(handle, ticket, 10_000), operation: "journal sync") }
     }
+}
+
+/// A NUL-terminated C `char` array (imported as a tuple) as a String.
+func cString<Tuple>(_ tuple: Tuple) -> String {
+    withUnsafeBytes(of: tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
 }
 
 /// Listing a journal directory.
