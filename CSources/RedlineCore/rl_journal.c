@@ -732,7 +732,17 @@ static void *rl_journal_main(void *arg) {
         pthread_mutex_unlock(&j->cold_lock);
         while (cold != NULL) {
             rl_cold_record_t *next = cold->next;
-            if (rc == 0) rc = rl_journal_add(j, cold->type, cold->payload, cold->length);
+            if ((rc = rl_journal_add(j, cold->type, cold->payload, cold->length)) != 0) {
+                /* Not written: put it and the rest back in front, to retry. */
+                pthread_mutex_lock(&j->cold_lock);
+                rl_cold_record_t *last = cold;
+                while (last->next != NULL) last = last->next;
+                last->next = j->cold_head;
+                if (j->cold_head == NULL) j->cold_tail = last;
+                j->cold_head = cold;
+                pthread_mutex_unlock(&j->cold_lock);
+                break;
+            }
             j->batch_cold_ticket = cold->ticket;
             j->batch_sync_now |= cold->sync_now;
             free(cold);
@@ -741,7 +751,8 @@ static void *rl_journal_main(void *arg) {
         }
         /* Hot records from the risk thread: everything waiting joins this group
          * commit (N triggers a sync; it does not cap a backlog). */
-        uint64_t available = rl_spsc_readable(j->hot, j->options.hot_ring_capacity);
+        uint64_t available = rc == 0 ? rl_spsc_readable(j->hot, j->options.hot_ring_capacity) : 0;
+        uint64_t added = 0;
         for (uint64_t i = 0; i < available && rc == 0; i++) {
             const rl_event_t *event = rl_spsc_peek(j->hot, i);
             if (event->type == RL_EVENT_EDGE_UPDATE) {
@@ -755,10 +766,12 @@ static void *rl_journal_main(void *arg) {
             } else {
                 rc = rl_journal_add(j, RL_JREC_EVENT, event, sizeof(*event));
             }
-            j->batch_hot++;
+            if (rc == 0) added++;
         }
-        if (available) {
-            rl_spsc_release(j->hot, available);
+        if (added) {
+            /* Only what was written leaves the ring: the rest is retried. */
+            rl_spsc_release(j->hot, added);
+            j->batch_hot += added;
             took = true;
         }
         if (rc == 0 && j->batch_records > 0 &&
@@ -774,7 +787,8 @@ static void *rl_journal_main(void *arg) {
         }
         if (rc != 0) {
             atomic_store_explicit(&j->last_error, rc, memory_order_relaxed);
-            struct timespec pause = {0, 1000000}; /* a failing disk: do not spin */
+            if (stopping) break; /* closing on a failing disk: waiters already see the error */
+            struct timespec pause = {0, 1000000}; /* a failing disk: do not spin; retry */
             nanosleep(&pause, NULL);
         }
         if (!took) {
