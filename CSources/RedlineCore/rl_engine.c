@@ -4,8 +4,24 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "rl_engine.h"
 #include "rl_numa.h"
+
+#define RL_STATE_RING_CAPACITY 4096
+/* Room the step needs in the journal ring before it applies one event: the
+ * event's record and the state changes it may cause. */
+#define RL_JOURNAL_ROOM_PER_EVENT 4
+
+rl_limits_problem_t rl_limits_check(int64_t symbol_limit, int64_t max_total, int64_t edge_threshold_bps,
+                                    int64_t resume_share) {
+    if (max_total <= 0 || max_total > RL_FP_MAX_LIMIT) return RL_LIMITS_TOTAL_RANGE;
+    if (symbol_limit <= 0 || symbol_limit > RL_FP_MAX_LIMIT) return RL_LIMITS_SYMBOL_RANGE;
+    if (symbol_limit > max_total) return RL_LIMITS_SYMBOL_ABOVE_TOTAL;
+    if (edge_threshold_bps < -RL_FP_MAX_LIMIT || edge_threshold_bps > RL_FP_MAX_LIMIT) return RL_LIMITS_THRESHOLD_RANGE;
+    if (resume_share <= 0 || resume_share > RL_FP_SCALE) return RL_LIMITS_RESUME_RANGE;
+    return RL_LIMITS_OK;
+}
 
 int rl_engine_create(const rl_engine_config_t *config, rl_engine_t **out) {
     return rl_engine_create_on_node(config, -1, out);
@@ -13,22 +29,27 @@ int rl_engine_create(const rl_engine_config_t *config, rl_engine_t **out) {
 
 int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engine_t **out) {
     uint32_t capacity = config->symbol_capacity ? config->symbol_capacity : RL_SYMBOLS_DEFAULT_CAPACITY;
-    if (config->default_symbol_limit <= 0 || config->max_total <= 0 || config->edge_freeze_threshold_bps < 0) {
+    int64_t resume_share = config->resume_share ? config->resume_share : RL_DEFAULT_RESUME_SHARE;
+    if (rl_limits_check(config->default_symbol_limit, config->max_total, config->edge_freeze_threshold_bps,
+                        resume_share) != RL_LIMITS_OK) {
         return -EINVAL;
     }
     rl_engine_t *engine = rl_numa_alloc(sizeof(rl_engine_t), node); /* zeroed */
     if (engine == NULL) return -ENOMEM;
     int rc = rl_symbols_create(capacity, &engine->symbols);
     if (rc == 0) rc = rl_position_table_create(capacity, config->max_total, node, &engine->table);
+    if (rc == 0) rc = rl_spsc_create_on_node(RL_STATE_RING_CAPACITY, node, &engine->states);
+    if (rc == 0 && (engine->over = rl_numa_alloc(capacity, node)) == NULL) rc = -ENOMEM;
     if (rc != 0) {
         rl_engine_destroy(engine);
         return rc;
     }
     rl_freeze_init(&engine->freeze);
+    engine->trading = (rl_trading_t){RL_STATE_ACTIVE, RL_FREEZE_REASON_NONE, false};
     engine->default_symbol_limit = config->default_symbol_limit;
     /* relaxed: the engine is not shared until create returns. */
-    atomic_store_explicit(&engine->edge_freeze_threshold_bps, config->edge_freeze_threshold_bps,
-                          memory_order_relaxed);
+    atomic_store_explicit(&engine->edge_freeze_threshold_bps, config->edge_freeze_threshold_bps, memory_order_relaxed);
+    atomic_store_explicit(&engine->resume_share, resume_share, memory_order_relaxed);
     *out = engine;
     return 0;
 }
@@ -37,15 +58,21 @@ void rl_engine_destroy(rl_engine_t *engine) {
     if (engine == NULL) return;
     rl_symbols_destroy(engine->symbols);
     rl_position_table_destroy(engine->table);
+    rl_spsc_destroy(engine->states);
+    rl_numa_free(engine->over);
     rl_numa_free(engine);
 }
 
 int64_t rl_engine_add_symbol(rl_engine_t *engine, const char *name, int64_t limit) {
-    if (limit < 0) return -EINVAL;
+    int64_t effective = limit ? limit : engine->default_symbol_limit;
+    if (rl_limits_check(effective, rl_position_table_max_total(engine->table), rl_engine_edge_threshold(engine),
+                        rl_engine_resume_share(engine)) != RL_LIMITS_OK) {
+        return -EINVAL;
+    }
     int64_t id = rl_symbols_register(engine->symbols, name);
     if (id < 0) return id;
     /* Registry and table share capacity, so activation cannot run out of room. */
-    int rc = rl_position_table_activate(engine->table, (uint32_t)id, limit ? limit : engine->default_symbol_limit);
+    int rc = rl_position_table_activate(engine->table, (uint32_t)id, effective);
     return rc < 0 ? rc : id;
 }
 
@@ -59,124 +86,422 @@ const char *rl_engine_symbol_name(const rl_engine_t *engine, uint32_t id) {
 
 uint32_t rl_engine_symbol_count(const rl_engine_t *engine) { return rl_symbols_count(engine->symbols); }
 
-int rl_engine_set_symbol_limit(rl_engine_t *engine, uint32_t id, int64_t limit) {
-    if (limit <= 0) return -EINVAL;
-    if (id >= rl_position_table_count(engine->table)) return -ENOENT;
-    rl_position_table_set_limit(engine->table, id, limit);
+void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring) { engine->journal = journal_ring; }
+
+/* ---- The controller: the only writer of the freeze word ------------------ */
+
+static uint64_t rl_realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* vDSO: no syscall */
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Feed one input to the machine; publish what it decides. `symbol`, `qty`
+ * and `value` describe the cause (see RL_EVENT_STATE_CHANGE). */
+static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
+                              int64_t value) {
+    rl_trading_transition_t t = rl_trading_next(engine->trading, input);
+    engine->trading = t.next;
+    if (!t.publish || engine->replaying) return;
+    uint64_t before = rl_freeze_load(&engine->freeze);
+    uint64_t word = rl_freeze_pack(t.next.state, t.next.reason, rl_freeze_word_epoch(before) + 1);
+    /* The word first, then the version: a checker that reads the version after
+     * this bump reads this word (see rl_position_table.h, Acceptance). */
+    rl_freeze_store(&engine->freeze, word);
+    rl_position_table_bump_version(engine->table);
+    RL_SINGLE_WRITER_ADD(&engine->state_changes, 1);
+    rl_event_t record = {0};
+    record.type = RL_EVENT_STATE_CHANGE;
+    record.side = (uint8_t)input;
+    record.symbol = symbol;
+    record.order_id = word;
+    record.price = (int64_t)before;
+    record.qty = qty;
+    record.value = value;
+    record.timestamp_ns = rl_realtime_ns();
+    if (rl_spsc_push(engine->states, &record) != RL_OK) RL_SINGLE_WRITER_ADD(&engine->state_records_dropped, 1);
+    /* The step made room for it (RL_JOURNAL_ROOM_PER_EVENT). */
+    if (engine->journal != NULL) rl_spsc_push(engine->journal, &record);
+}
+
+/* A symbol's flag "over its limit": set above the limit, cleared only under
+ * the resume share of it (hysteresis). Reports a breach to the controller. */
+static void rl_engine_evaluate_symbol(rl_engine_t *engine, uint32_t symbol, int64_t exposure) {
+    int64_t limit = rl_position_table_limit(engine->table, symbol);
+    if (exposure > limit) {
+        if (!engine->over[symbol]) {
+            engine->over[symbol] = 1;
+            engine->over_count++;
+        }
+        rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, symbol, limit, exposure);
+        return;
+    }
+    if (engine->over[symbol]) {
+        int64_t resume;
+        if (!rl_fp_notional_ceil(limit, rl_engine_resume_share(engine), &resume)) resume = limit;
+        if (exposure <= resume) {
+            engine->over[symbol] = 0;
+            engine->over_count--;
+        }
+    }
+}
+
+/* After each batch: leave REDUCING once every symbol and the book are under
+ * the resume share of their limits. The total over-counts, never under. */
+static void rl_engine_evaluate_cleared(rl_engine_t *engine) {
+    if (!engine->trading.breached || engine->over_count != 0) return;
+    int64_t max_total = rl_position_table_max_total(engine->table), resume;
+    if (!rl_fp_notional_ceil(max_total, rl_engine_resume_share(engine), &resume)) resume = max_total;
+    int64_t total = rl_position_table_total(engine->table);
+    if (total <= resume) rl_engine_control(engine, RL_TRADING_LIMITS_CLEARED, RL_SYMBOL_NONE, max_total, total);
+}
+
+/* ---- Risk-side moves of a side word -------------------------------------- */
+
+/* Replace side `side` of `symbol` from `cur` (as read) to `next`, keeping the
+ * total and the credit as rl_position_table.h requires. A raise caused by the
+ * risk side (a market move, a venue over-fill) that would breach a limit
+ * enters REDUCING before it is published. Returns false if the side moved
+ * since `cur` was read (*cur then holds its value): recompute and retry. */
+static bool rl_engine_replace_side(rl_engine_t *engine, uint32_t symbol, rl_side_t side, rl_pair_value_t *cur,
+                                   rl_pair_value_t next) {
+    rl_position_table_t *table = engine->table;
+    rl_pair_t *word = &table->slots[symbol].sides[side];
+    int64_t before = rl_side_exposure(cur->lo, cur->hi);
+    int64_t after = rl_side_exposure(next.lo, next.hi);
+    RL_HOOK("risk:before_side");
+    if (after > before) {
+        int64_t limit = rl_position_table_limit(table, symbol);
+        if (after > limit) {
+            rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, symbol, limit, after);
+        } else if (rl_position_table_total(table) + (after - before) > rl_position_table_max_total(table)) {
+            rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, rl_position_table_max_total(table),
+                              rl_position_table_total(table) + (after - before));
+        }
+        /* Charge first: the total is never behind the sides. */
+        rl_position_table_add_total(table, after - before);
+        if (rl_pair_cas(word, cur, next)) return true;
+        rl_position_table_add_total(table, -(after - before));
+        return false;
+    }
+    /* Lower the credit to what this side will still have, then the side, then the total. */
+    rl_position_table_cap_credit(table, symbol, after);
+    if (!rl_pair_cas(word, cur, next)) return false;
+    if (after < before) rl_position_table_add_total(table, -(before - after));
+    return true;
+}
+
+/* Move a side's extent by `delta` and value it at `price` (0: keep; < 0 for a
+ * provisional price, which only rises). False if the extent would overflow. */
+static bool rl_engine_move_side(rl_engine_t *engine, uint32_t symbol, rl_side_t side, int64_t delta, int64_t price) {
+    rl_pair_value_t cur = rl_pair_load(&engine->table->slots[symbol].sides[side]);
+    for (;;) {
+        rl_pair_value_t next = cur;
+        if (__builtin_add_overflow(cur.lo, delta, &next.lo) || next.lo >= RL_FP_EXPOSURE_CAP ||
+            next.lo <= -RL_FP_EXPOSURE_CAP) {
+            return false;
+        }
+        if (price > 0) next.hi = price;
+        if (price < 0 && cur.hi <= 0 && price < cur.hi) next.hi = price;
+        if (rl_engine_replace_side(engine, symbol, side, &cur, next)) return true;
+    }
+}
+
+/* The working quantity on `side`, from its extent and the position. */
+static int64_t rl_engine_working(int64_t extent, int64_t position, rl_side_t side) {
+    return side == RL_SIDE_BUY ? extent - position : extent + position;
+}
+
+/* Release up to `qty` of working quantity on `side`, never below zero.
+ * Returns what was released. */
+static int64_t rl_engine_release(rl_engine_t *engine, uint32_t symbol, rl_side_t side, int64_t qty) {
+    rl_position_slot_t *slot = &engine->table->slots[symbol];
+    int64_t position = rl_position_table_position(engine->table, symbol);
+    rl_pair_value_t cur = rl_pair_load(&slot->sides[side]);
+    for (;;) {
+        int64_t working = rl_engine_working(cur.lo, position, side);
+        int64_t released = qty < working ? qty : (working > 0 ? working : 0);
+        if (released == 0) return 0;
+        if (rl_engine_replace_side(engine, symbol, side, &cur, (rl_pair_value_t){cur.lo - released, cur.hi})) {
+            return released;
+        }
+    }
+}
+
+static void rl_engine_set_position(rl_engine_t *engine, uint32_t symbol, int64_t position, int64_t mark) {
+    rl_position_slot_t *slot = &engine->table->slots[symbol];
+    /* relaxed: the risk side is the only writer; readers are monitors and the risk side itself. */
+    atomic_store_explicit(&slot->position, position, memory_order_relaxed);
+    if (mark > 0) atomic_store_explicit(&slot->mark, mark, memory_order_relaxed);
+}
+
+/* `qty` of working orders on `side` filled at `price`. The position moves by
+ * all of it; what exceeds the working quantity is an anomaly, added to the
+ * side as an unreserved position change. `price` becomes the mark. Returns
+ * the excess, or -1 if the position would overflow (nothing changed). */
+static int64_t rl_engine_fill(rl_engine_t *engine, uint32_t symbol, rl_side_t side, int64_t qty, int64_t price) {
+    rl_position_table_t *table = engine->table;
+    int64_t position = rl_position_table_position(table, symbol);
+    int64_t signed_qty = side == RL_SIDE_BUY ? qty : -qty, next_position;
+    rl_pair_value_t own = rl_pair_read(&table->slots[symbol].sides[side]);
+    rl_pair_value_t other = rl_pair_read(&table->slots[symbol].sides[side ^ 1]);
+    int64_t working = rl_engine_working(own.lo, position, side);
+    int64_t excess = qty > working ? qty - (working > 0 ? working : 0) : 0;
+    int64_t ignored;
+    if (__builtin_add_overflow(position, signed_qty, &next_position) || next_position == INT64_MIN ||
+        __builtin_add_overflow(own.lo, excess, &ignored) || __builtin_sub_overflow(other.lo, qty, &ignored)) {
+        return -1;
+    }
+    rl_engine_set_position(engine, symbol, next_position, price);
+    /* The other side's extent drops by qty (a buy fill: working sells - position). */
+    rl_engine_move_side(engine, symbol, (rl_side_t)(side ^ 1), -qty, price);
+    rl_engine_move_side(engine, symbol, side, excess, price);
+    return excess;
+}
+
+/* A signed position change with no reservation behind it, marked at `price`. */
+static bool rl_engine_adjust(rl_engine_t *engine, uint32_t symbol, int64_t signed_qty, int64_t price) {
+    rl_position_table_t *table = engine->table;
+    int64_t position = rl_position_table_position(table, symbol), next_position, next_buy, next_sell;
+    rl_pair_value_t buy = rl_pair_read(&table->slots[symbol].sides[RL_SIDE_BUY]);
+    rl_pair_value_t sell = rl_pair_read(&table->slots[symbol].sides[RL_SIDE_SELL]);
+    if (signed_qty == INT64_MIN || __builtin_add_overflow(position, signed_qty, &next_position) ||
+        next_position == INT64_MIN || __builtin_add_overflow(buy.lo, signed_qty, &next_buy) ||
+        __builtin_sub_overflow(sell.lo, signed_qty, &next_sell) || rl_fp_abs(next_buy) >= RL_FP_EXPOSURE_CAP ||
+        rl_fp_abs(next_sell) >= RL_FP_EXPOSURE_CAP) {
+        return false;
+    }
+    rl_engine_set_position(engine, symbol, next_position, price);
+    /* Lower first, raise second: the total and credit stay exact either way. */
+    rl_side_t down = signed_qty >= 0 ? RL_SIDE_SELL : RL_SIDE_BUY;
+    rl_engine_move_side(engine, symbol, down, down == RL_SIDE_BUY ? signed_qty : -signed_qty, price);
+    rl_engine_move_side(engine, symbol, (rl_side_t)(down ^ 1), down == RL_SIDE_BUY ? -signed_qty : signed_qty, price);
+    return true;
+}
+
+/* A new reference price: both sides are valued at it. */
+static void rl_engine_mark(rl_engine_t *engine, uint32_t symbol, int64_t price) {
+    rl_engine_set_position(engine, symbol, rl_position_table_position(engine->table, symbol), price);
+    /* A falling price first lowers, a rising one raises: order does not matter for the invariants. */
+    rl_engine_move_side(engine, symbol, RL_SIDE_BUY, 0, price);
+    rl_engine_move_side(engine, symbol, RL_SIDE_SELL, 0, price);
+}
+
+/* After the risk side touched a symbol: grant back the overlap, re-evaluate its flag. */
+static void rl_engine_settle(rl_engine_t *engine, uint32_t symbol) {
+    int64_t exposure = rl_position_table_refresh_credit(engine->table, symbol);
+    if (!engine->replaying) rl_engine_evaluate_symbol(engine, symbol, exposure);
+}
+
+/* ---- Operator requests ---------------------------------------------------- */
+
+static int rl_engine_set_symbol_limit(rl_engine_t *engine, uint32_t symbol, int64_t limit) {
+    if (symbol >= rl_position_table_count(engine->table)) return -ENOENT;
+    if (rl_limits_check(limit, rl_position_table_max_total(engine->table), rl_engine_edge_threshold(engine),
+                        rl_engine_resume_share(engine)) != RL_LIMITS_OK) {
+        return -EINVAL;
+    }
+    int64_t exposure = rl_position_table_exposure(engine->table, symbol);
+    /* A limit lowered under the exposure is a breach: REDUCING before it is in force. */
+    if (exposure > limit) rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, symbol, limit, exposure);
+    /* relaxed: the version bump below publishes it (full barrier). */
+    atomic_store_explicit(&engine->table->slots[symbol].limit, limit, memory_order_relaxed);
+    rl_position_table_bump_version(engine->table);
+    rl_engine_evaluate_symbol(engine, symbol, rl_position_table_exposure(engine->table, symbol));
     return 0;
 }
 
-int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
-    if (max_total <= 0) return -EINVAL;
-    rl_position_table_set_max_total(engine->table, max_total);
+static int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
+    if (max_total <= 0 || max_total > RL_FP_MAX_LIMIT) return -EINVAL;
+    uint32_t count = rl_position_table_count(engine->table);
+    for (uint32_t id = 0; id < count; id++) {
+        if (rl_position_table_limit(engine->table, id) > max_total) return -EINVAL; /* symbol limit above the book's */
+    }
+    if (engine->default_symbol_limit > max_total) return -EINVAL;
+    int64_t total = rl_position_table_total(engine->table);
+    if (total > max_total) rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, max_total, total);
+    /* relaxed: the version bump below publishes it (full barrier). */
+    atomic_store_explicit(&engine->table->max_total, max_total, memory_order_relaxed);
+    rl_position_table_bump_version(engine->table);
     return 0;
 }
 
-int rl_engine_set_edge_threshold(rl_engine_t *engine, int64_t threshold_bps) {
-    if (threshold_bps < 0) return -EINVAL;
-    /* relaxed: self-contained value read by the risk thread on the next edge event. */
-    atomic_store_explicit(&engine->edge_freeze_threshold_bps, threshold_bps, memory_order_relaxed);
-    return 0;
+int rl_engine_apply_control(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
+                            uint64_t request_id) {
+    int64_t request = (int64_t)request_id;
+    switch (control) {
+    case RL_CONTROL_MANUAL_FREEZE:
+        rl_engine_control(engine, RL_TRADING_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, request);
+        return 0;
+    case RL_CONTROL_UNFREEZE:
+        rl_engine_control(engine, RL_TRADING_UNFREEZE, RL_SYMBOL_NONE, 0, request);
+        return 0;
+    case RL_CONTROL_CIRCUIT_BREAKER:
+        rl_engine_control(engine, RL_TRADING_CIRCUIT_BREAKER, RL_SYMBOL_NONE, 0, request);
+        return 0;
+    case RL_CONTROL_SET_SYMBOL_LIMIT:
+        return rl_engine_set_symbol_limit(engine, symbol, value);
+    case RL_CONTROL_SET_MAX_TOTAL:
+        return rl_engine_set_max_total(engine, value);
+    case RL_CONTROL_SET_EDGE_THRESHOLD:
+        if (value < -RL_FP_MAX_LIMIT || value > RL_FP_MAX_LIMIT) return -EINVAL;
+        /* relaxed: read by this same risk side on the next edge event. */
+        atomic_store_explicit(&engine->edge_freeze_threshold_bps, value, memory_order_relaxed);
+        return 0;
+    case RL_CONTROL_SET_RESUME_SHARE:
+        if (value <= 0 || value > RL_FP_SCALE) return -EINVAL;
+        /* relaxed: read by this same risk side. */
+        atomic_store_explicit(&engine->resume_share, value, memory_order_relaxed);
+        return 0;
+    }
+    return -EINVAL;
 }
+
+/* ---- The step -------------------------------------------------------------- */
 
 static bool rl_engine_valid_order_event(const rl_engine_t *engine, const rl_event_t *event) {
     return event->symbol < rl_position_table_count(engine->table) &&
            (event->side == RL_SIDE_BUY || event->side == RL_SIDE_SELL) && event->qty > 0;
 }
 
+static void rl_engine_count_anomaly(rl_engine_t *engine, uint8_t type) {
+    rl_anomaly_t kind = type == RL_EVENT_FILL ? RL_ANOMALY_FILL
+                        : type == RL_EVENT_CANCEL_ACK ? RL_ANOMALY_CANCEL
+                        : type == RL_EVENT_REJECT ? RL_ANOMALY_REJECT : RL_ANOMALY_EXPIRE;
+    RL_SINGLE_WRITER_ADD(&engine->anomalies[kind], 1); /* the risk side is the only writer */
+}
+
+static void rl_engine_answer(rl_engine_t *engine, const rl_event_t *event, int32_t result) {
+    if (event->order_id == 0) return;
+    /* relaxed: published by the release store of the id just below. */
+    atomic_store_explicit(&engine->last_request_result, result, memory_order_relaxed);
+    /* release: pairs with rl_engine_last_request_id's acquire. */
+    atomic_store_explicit(&engine->last_request_id, event->order_id, memory_order_release);
+}
+
 /* Apply one event. Returns false if it was invalid and skipped. */
-static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event, rl_step_result_t *out) {
-    rl_position_table_t *table = engine->table;
+static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
     switch ((rl_event_type_t)event->type) {
     case RL_EVENT_ORDER_ACCEPTED:
-        /* The reservation was made by the check; this records that the order went out. */
-        return rl_engine_valid_order_event(engine, event);
-    case RL_EVENT_FILL:
+        /* The check made the reservation; this is the risk side's first sight of it. */
+        if (!rl_engine_valid_order_event(engine, event)) return false;
+        rl_engine_settle(engine, event->symbol);
+        return true;
+    case RL_EVENT_FILL: {
         if (!rl_engine_valid_order_event(engine, event) || event->price <= 0) return false;
-        return rl_position_table_apply_fill(table, event->symbol, (rl_side_t)event->side, event->qty,
-                                            event->price) == RL_OK;
+        int64_t excess = rl_engine_fill(engine, event->symbol, (rl_side_t)event->side, event->qty, event->price);
+        if (excess < 0) return false;
+        if (excess > 0) rl_engine_count_anomaly(engine, event->type);
+        rl_engine_settle(engine, event->symbol);
+        return true;
+    }
     case RL_EVENT_CANCEL_ACK:
     case RL_EVENT_REJECT:
     case RL_EVENT_EXPIRE:
         if (!rl_engine_valid_order_event(engine, event)) return false;
-        rl_position_table_release(table, event->symbol, (rl_side_t)event->side, event->qty);
-        rl_position_table_remark(table, event->symbol);
+        if (rl_engine_release(engine, event->symbol, (rl_side_t)event->side, event->qty) < event->qty) {
+            rl_engine_count_anomaly(engine, event->type);
+        }
+        rl_engine_settle(engine, event->symbol);
         return true;
-    case RL_EVENT_POSITION_ADJUST:
-        if (event->symbol >= rl_position_table_count(table) || event->price <= 0) return false;
-        return rl_position_table_adjust(table, event->symbol, event->qty, event->price) == RL_OK;
-    case RL_EVENT_EDGE_UPDATE: {
+    case RL_EVENT_POSITION_ADJUST: {
+        bool ok = event->symbol < rl_position_table_count(engine->table) && event->price > 0 &&
+                  rl_engine_adjust(engine, event->symbol, event->qty, event->price);
+        rl_engine_answer(engine, event, ok ? 0 : -RL_REJECT_OVERFLOW);
+        if (ok) rl_engine_settle(engine, event->symbol);
+        return ok;
+    }
+    case RL_EVENT_MARK_PRICE:
+        if (event->symbol >= rl_position_table_count(engine->table) || event->price <= 0) return false;
+        rl_engine_mark(engine, event->symbol, event->price);
+        rl_engine_settle(engine, event->symbol);
+        return true;
+    case RL_EVENT_EDGE_UPDATE:
         /* relaxed: monitoring value, single writer. */
         atomic_store_explicit(&engine->last_edge_bps, event->value, memory_order_relaxed);
         if (event->value < rl_engine_edge_threshold(engine)) {
-            uint64_t word;
-            /* relaxed: published by the release CAS of the freeze just below. */
-            atomic_store_explicit(&engine->freeze_edge_bps, event->value, memory_order_relaxed);
-            atomic_store_explicit(&engine->freeze_event_timestamp, event->timestamp_ns, memory_order_relaxed);
-            /* Idempotent: a second collapse while halted changes nothing. */
-            if (rl_freeze_halt(&engine->freeze, RL_FREEZE_REASON_EDGE_COLLAPSE, &word)) {
-                out->froze = true;
-                out->freeze_word = word;
-                out->freeze_edge_bps = event->value;
-            }
+            rl_engine_control(engine, RL_TRADING_EDGE_COLLAPSE, RL_SYMBOL_NONE, rl_engine_edge_threshold(engine),
+                              event->value);
         }
         return true;
-    }
     case RL_EVENT_HEARTBEAT:
         /* relaxed: monitoring value, single writer. */
         atomic_store_explicit(&engine->last_heartbeat_ns, event->timestamp_ns, memory_order_relaxed);
         return true;
+    case RL_EVENT_CONTROL: {
+        int rc = rl_engine_apply_control(engine, (rl_control_t)event->side, event->symbol, event->value,
+                                         event->order_id);
+        rl_engine_answer(engine, event, rc);
+        return rc == 0;
+    }
     default:
         return false;
     }
 }
 
-void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring) { engine->journal = journal_ring; }
-
 static bool rl_engine_is_journaled(uint8_t type) {
     return type == RL_EVENT_ORDER_ACCEPTED || type == RL_EVENT_FILL || type == RL_EVENT_CANCEL_ACK ||
-           type == RL_EVENT_REJECT || type == RL_EVENT_EXPIRE || type == RL_EVENT_POSITION_ADJUST;
+           type == RL_EVENT_REJECT || type == RL_EVENT_EXPIRE || type == RL_EVENT_POSITION_ADJUST ||
+           type == RL_EVENT_MARK_PRICE;
 }
 
 bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event) {
+    bool was = engine->replaying;
+    engine->replaying = true;
+    bool ok;
     if (event->type == RL_EVENT_ORDER_ACCEPTED) {
-        if (!rl_engine_valid_order_event(engine, event) || event->price <= 0) return false;
-        rl_position_table_force_reserve(engine->table, event->symbol, (rl_side_t)event->side, event->qty, event->price);
-        return true;
+        ok = rl_engine_valid_order_event(engine, event) && event->price > 0 &&
+             rl_engine_move_side(engine, event->symbol, (rl_side_t)event->side, event->qty, -event->price);
+        if (ok) rl_engine_settle(engine, event->symbol);
+    } else {
+        ok = rl_engine_is_journaled(event->type) && rl_engine_apply(engine, event);
     }
-    if (!rl_engine_is_journaled(event->type)) return false;
-    rl_step_result_t ignored;
-    memset(&ignored, 0, sizeof(ignored));
-    return rl_engine_apply(engine, event, &ignored);
+    engine->replaying = was;
+    return ok;
+}
+
+bool rl_engine_restore_trading(rl_engine_t *engine, uint64_t word) {
+    if (rl_freeze_word_epoch(word) < rl_freeze_word_epoch(rl_freeze_load(&engine->freeze))) return false;
+    rl_trading_state_t state = rl_freeze_word_state(word);
+    engine->trading = (rl_trading_t){(uint8_t)state, (uint8_t)rl_freeze_word_reason(word), state == RL_STATE_REDUCING};
+    rl_freeze_store(&engine->freeze, word);
+    rl_position_table_bump_version(engine->table);
+    return true;
+}
+
+void rl_engine_evaluate_limits(rl_engine_t *engine) {
+    uint32_t count = rl_position_table_count(engine->table);
+    for (uint32_t id = 0; id < count; id++) rl_engine_settle(engine, id);
+    int64_t total = rl_position_table_total(engine->table), max_total = rl_position_table_max_total(engine->table);
+    if (total > max_total) rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, max_total, total);
+    rl_engine_evaluate_cleared(engine);
 }
 
 uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_step_result_t *out) {
     memset(out, 0, sizeof(*out));
     uint64_t n = rl_spsc_readable(ring, max);
     rl_spsc_t *journal = engine->journal;
+    uint64_t changes_before = rl_engine_state_change_count(engine);
     uint64_t i = 0;
     for (; i < n; i++) {
         const rl_event_t *event = rl_spsc_peek(ring, i);
         /* Backpressure, never loss: stop here while the journal has no room
-         * for what this event may produce (its record, or a freeze record). */
-        if (journal != NULL && rl_spsc_writable(journal) < 1) break;
-        bool froze_before = out->froze;
-        if (rl_engine_apply(engine, event, out)) {
-            RL_SINGLE_WRITER_ADD(&engine->applied[event->type], 1); /* the risk thread is the only writer */
-            if (journal != NULL && rl_engine_is_journaled(event->type)) {
-                rl_spsc_push(journal, event); /* room was checked above; one producer */
-            } else if (journal != NULL && out->froze && !froze_before) {
-                /* The freeze this edge caused: the writer journals it and syncs at once. */
-                rl_event_t mark = *event;
-                mark.order_id = out->freeze_word;
-                rl_spsc_push(journal, &mark);
-            }
+         * for what this event may produce (its record, state changes). */
+        if (journal != NULL && rl_spsc_writable(journal) < RL_JOURNAL_ROOM_PER_EVENT) break;
+        if (rl_engine_apply(engine, event)) {
+            RL_SINGLE_WRITER_ADD(&engine->applied[event->type], 1); /* the risk side is the only writer */
+            if (journal != NULL && rl_engine_is_journaled(event->type)) rl_spsc_push(journal, event);
         } else {
             out->invalid++;
             RL_SINGLE_WRITER_ADD(&engine->invalid_events, 1);
         }
     }
-    if (i > 0) rl_spsc_release(ring, i);
+    if (i > 0) {
+        rl_spsc_release(ring, i);
+        rl_engine_evaluate_cleared(engine);
+    }
     out->applied = i;
+    out->state_changes = rl_engine_state_change_count(engine) - changes_before;
+    out->last_word = rl_freeze_load(&engine->freeze);
     return i;
 }

@@ -562,6 +562,22 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
     return 0;
 }
 
+int rl_journal_decode_position(const uint8_t *payload, uint32_t length, uint32_t *symbol, rl_position_view_t *view) {
+    memset(view, 0, sizeof(*view));
+    if (length == sizeof(rl_journal_position_payload_t)) {
+        memcpy(symbol, payload, 4);
+        memcpy(view, payload + offsetof(rl_journal_position_payload_t, view), sizeof(*view));
+        return 0;
+    }
+    if (length == RL_JOURNAL_POSITION_V1_BYTES) {
+        memcpy(symbol, payload, 4);
+        memcpy(view, payload + 8, 48);
+        view->buy_price = view->sell_price = view->mark;
+        return 0;
+    }
+    return -EINVAL;
+}
+
 /* ---- The shadow state ----------------------------------------------------- */
 
 static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payload, uint32_t length) {
@@ -596,7 +612,7 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
         if (length < 8) return -EINVAL;
         uint64_t word;
         memcpy(&word, payload, 8);
-        rl_freeze_restore(rl_engine_freeze(j->shadow), word);
+        rl_engine_restore_trading(j->shadow, word);
         if (j->history_count == j->history_cap) {
             uint64_t cap = j->history_cap ? j->history_cap * 2 : 16;
             void *grown = realloc(j->history, cap * sizeof(*j->history));
@@ -611,12 +627,10 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
         return 0;
     }
     case RL_JREC_POSITION: {
-        if (length != 8 + sizeof(rl_position_view_t)) return -EINVAL;
         uint32_t symbol;
         rl_position_view_t view;
-        memcpy(&symbol, payload, 4);
-        memcpy(&view, payload + 8, sizeof(view));
-        return rl_position_table_restore(rl_engine_table(j->shadow), symbol, &view);
+        int rc = rl_journal_decode_position(payload, length, &symbol, &view);
+        return rc != 0 ? rc : rl_position_table_restore(rl_engine_table(j->shadow), symbol, &view);
     }
     default:
         return -EINVAL;
@@ -638,7 +652,7 @@ static int rl_journal_periodic_snapshot(rl_journal_t *j) {
     uint32_t symbols = rl_engine_symbol_count(j->shadow);
     uint64_t count = 1 + 2 * (uint64_t)symbols + j->history_count;
     rl_journal_snapshot_record_t *records = malloc(count * sizeof(*records));
-    uint8_t *positions = malloc((size_t)symbols * (8 + sizeof(rl_position_view_t)) + 1);
+    rl_journal_position_payload_t *positions = calloc((size_t)symbols + 1, sizeof(*positions));
     uint8_t *names = malloc((size_t)symbols * (4 + RL_SYMBOL_NAME_MAX) + 1);
     int rc = 0;
     if (records == NULL || positions == NULL || names == NULL) {
@@ -654,14 +668,9 @@ static int rl_journal_periodic_snapshot(rl_journal_t *j) {
         memcpy(name, &id, 4);
         memcpy(name + 4, symbol, len);
         records[n++] = (rl_journal_snapshot_record_t){RL_JREC_SYMBOL, (uint32_t)(4 + len), name};
-        uint8_t *position = positions + (size_t)id * (8 + sizeof(rl_position_view_t));
-        rl_position_view_t view;
-        rl_position_table_read(rl_engine_table(j->shadow), id, &view);
-        uint32_t zero = 0;
-        memcpy(position, &id, 4);
-        memcpy(position + 4, &zero, 4);
-        memcpy(position + 8, &view, sizeof(view));
-        records[n++] = (rl_journal_snapshot_record_t){RL_JREC_POSITION, (uint32_t)(8 + sizeof(view)), position};
+        positions[id].symbol = id;
+        rl_position_table_read(rl_engine_table(j->shadow), id, &positions[id].view);
+        records[n++] = (rl_journal_snapshot_record_t){RL_JREC_POSITION, sizeof(positions[id]), &positions[id]};
     }
     for (uint64_t i = 0; i < j->history_count; i++) {
         records[n++] = (rl_journal_snapshot_record_t){j->history[i].type, j->history[i].length, j->history[i].payload};
@@ -755,13 +764,13 @@ static void *rl_journal_main(void *arg) {
         uint64_t added = 0;
         for (uint64_t i = 0; i < available && rc == 0; i++) {
             const rl_event_t *event = rl_spsc_peek(j->hot, i);
-            if (event->type == RL_EVENT_EDGE_UPDATE) {
-                /* The risk thread froze on this edge: journal the freeze, synced at once. */
-                uint8_t payload[16];
+            if (event->type == RL_EVENT_STATE_CHANGE) {
+                /* The controller changed the trading state: journal it, synced at once. */
                 uint64_t word = event->order_id;
-                memcpy(payload, &word, 8);
-                memcpy(payload + 8, &event->value, 8);
-                rc = rl_journal_add(j, RL_JREC_FREEZE, payload, sizeof(payload));
+                bool active = rl_freeze_word_state(word) == RL_STATE_ACTIVE;
+                rl_journal_state_payload_t payload = {word, event->value};
+                rc = rl_journal_add(j, active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, &payload,
+                                    active ? sizeof(payload.word) : sizeof(payload));
                 j->batch_sync_now = true;
             } else {
                 rc = rl_journal_add(j, RL_JREC_EVENT, event, sizeof(*event));
@@ -854,7 +863,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     }
     if ((rc = rl_spsc_create(j->options.hot_ring_capacity, &j->hot)) != 0) goto fail;
     if (j->options.snapshot_every_records != 0) {
-        rl_engine_config_t shadow_config = {j->options.symbol_capacity, 1, INT64_MAX / 4, 0};
+        rl_engine_config_t shadow_config = {j->options.symbol_capacity, RL_FP_MAX_LIMIT, RL_FP_MAX_LIMIT, 0, 0};
         if ((rc = rl_engine_create(&shadow_config, &j->shadow)) != 0) goto fail;
     }
     j->buffer_cap = 64 * 1024;

@@ -6,7 +6,7 @@
 #include "rl_numa.h"
 
 int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_position_table_t **out) {
-    if (capacity == 0 || capacity > (1u << 24) || max_total <= 0) return -EINVAL;
+    if (capacity == 0 || capacity > (1u << 24) || max_total <= 0 || max_total > RL_FP_MAX_LIMIT) return -EINVAL;
     size_t bytes = sizeof(rl_position_table_t) + (size_t)capacity * sizeof(rl_position_slot_t);
     rl_position_table_t *table = rl_numa_alloc(bytes, node); /* zeroed */
     if (table == NULL) return -ENOMEM;
@@ -14,7 +14,7 @@ int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_
     /* relaxed: the table is not shared until create returns. */
     atomic_store_explicit(&table->count, 0, memory_order_relaxed);
     atomic_store_explicit(&table->max_total, max_total, memory_order_relaxed);
-    atomic_store_explicit(&table->total_exposure, 0, memory_order_relaxed);
+    rl_pair_init(&table->book, 0, 0);
     *out = table;
     return 0;
 }
@@ -22,34 +22,57 @@ int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_
 void rl_position_table_destroy(rl_position_table_t *table) { rl_numa_free(table); }
 
 int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t limit) {
-    if (limit <= 0) return -EINVAL;
+    if (limit <= 0 || limit > RL_FP_MAX_LIMIT) return -EINVAL;
     /* relaxed: setup runs on one thread; only the count's publication needs ordering. */
     uint32_t count = atomic_load_explicit(&table->count, memory_order_relaxed);
     if (id >= table->capacity) return -ENOSPC;
     if (id != count) return -EINVAL;
-    rl_position_table_set_limit(table, id, limit);
+    /* relaxed: published by the release store of the count below. */
+    atomic_store_explicit(&table->slots[id].limit, limit, memory_order_relaxed);
     /* release: pairs with the acquire in rl_position_table_count, so a checker
      * that accepts this id sees its limit. */
     atomic_store_explicit(&table->count, count + 1, memory_order_release);
     return 0;
 }
 
+/* A snapshot's side price is valid if it is a mark equal to the symbol's
+ * mark, or provisional (negative, with no mark), or none. */
+static bool rl_position_table_valid_price(int64_t price, int64_t mark) {
+    return price == 0 || (price > 0 && price == mark) || (price < 0 && mark == 0 && price > -RL_FP_EXPOSURE_CAP);
+}
+
+bool rl_position_table_valid_view(const rl_position_view_t *state) {
+    if (state->working_buy < 0 || state->working_sell < 0 || state->mark < 0 ||
+        !rl_position_table_valid_price(state->buy_price, state->mark) ||
+        !rl_position_table_valid_price(state->sell_price, state->mark)) {
+        return false;
+    }
+    int64_t buy, sell;
+    if (__builtin_add_overflow(state->position, state->working_buy, &buy) ||
+        __builtin_sub_overflow(state->working_sell, state->position, &sell) || rl_fp_abs(buy) >= RL_FP_EXPOSURE_CAP ||
+        rl_fp_abs(sell) >= RL_FP_EXPOSURE_CAP) {
+        return false;
+    }
+    /* Something held but never valued cannot be counted. */
+    return !((buy > 0 && state->buy_price == 0) || (sell > 0 && state->sell_price == 0));
+}
+
 int rl_position_table_restore(rl_position_table_t *table, uint32_t symbol, const rl_position_view_t *state) {
-    if (symbol >= rl_position_table_count(table) || state->working_buy < 0 || state->working_sell < 0 ||
-        state->mark < 0) {
-        return -EINVAL;
-    }
-    int64_t lw, sw;
-    if (__builtin_add_overflow(state->position, state->working_buy, &lw) ||
-        __builtin_sub_overflow(state->position, state->working_sell, &sw)) {
-        return -EINVAL;
-    }
+    if (symbol >= rl_position_table_count(table) || !rl_position_table_valid_view(state)) return -EINVAL;
+    int64_t buy = state->position + state->working_buy, sell = state->working_sell - state->position;
     rl_position_slot_t *slot = &table->slots[symbol];
+    rl_pair_value_t old_buy = rl_pair_load(&slot->sides[RL_SIDE_BUY]);
+    rl_pair_value_t old_sell = rl_pair_load(&slot->sides[RL_SIDE_SELL]);
     /* relaxed, all: recovery runs before any other thread uses the table. */
+    int64_t old_credit = atomic_load_explicit(&slot->credit, memory_order_relaxed);
+    int64_t old = rl_side_exposure(old_buy.lo, old_buy.hi) + rl_side_exposure(old_sell.lo, old_sell.hi) - old_credit;
+    rl_pair_init(&slot->sides[RL_SIDE_BUY], buy, state->buy_price);
+    rl_pair_init(&slot->sides[RL_SIDE_SELL], sell, state->sell_price);
     atomic_store_explicit(&slot->position, state->position, memory_order_relaxed);
-    atomic_store_explicit(&slot->long_worst, lw, memory_order_relaxed);
-    atomic_store_explicit(&slot->short_worst, sw, memory_order_relaxed);
     atomic_store_explicit(&slot->mark, state->mark, memory_order_relaxed);
-    rl_position_table_remark(table, symbol);
+    atomic_store_explicit(&slot->credit, 0, memory_order_relaxed);
+    int64_t fresh = rl_side_exposure(buy, state->buy_price) + rl_side_exposure(sell, state->sell_price);
+    rl_position_table_add_total(table, fresh - old);
+    rl_position_table_refresh_credit(table, symbol);
     return 0;
 }

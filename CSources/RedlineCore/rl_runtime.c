@@ -20,9 +20,11 @@ struct rl_runtime {
     _Atomic(uint64_t) events;
     _Atomic(uint64_t) freezes;
     _Atomic(int32_t) cpu_seen;
+    _Atomic(uint64_t) probe_value;
     /* Set before start, read-only while running. */
     RL_ALIGNAS(RL_CACHE_LINE) rl_engine_t *engine;
     rl_runtime_config_t config;
+    uint64_t (*probe)(void);
     uint32_t ring_count;
     pthread_t thread;
     rl_spsc_t *rings[RL_RUNTIME_MAX_RINGS];
@@ -77,7 +79,7 @@ static uint64_t rl_runtime_pass(rl_runtime_t *runtime) {
     rl_step_result_t step;
     for (uint32_t i = 0; i < runtime->ring_count; i++) {
         consumed += rl_engine_step(runtime->engine, runtime->rings[i], runtime->config.batch, &step);
-        if (step.froze) rl_runtime_bump(&runtime->freezes, 1);
+        if (step.state_changes) rl_runtime_bump(&runtime->freezes, step.state_changes);
     }
     return consumed;
 }
@@ -109,6 +111,8 @@ static void *rl_runtime_main(void *arg) {
      * controller pushed before asking to stop is visible to the final drain. */
     while (!atomic_load_explicit(&runtime->stop_requested, memory_order_acquire)) {
         uint64_t consumed = rl_runtime_pass(runtime);
+        /* relaxed: a statistic read by monitors; the risk thread is its only writer. */
+        if (runtime->probe != NULL) atomic_store_explicit(&runtime->probe_value, runtime->probe(), memory_order_relaxed);
         rl_runtime_bump(&runtime->loops, 1);
         if (consumed) {
             rl_runtime_bump(&runtime->events, consumed);
@@ -166,6 +170,13 @@ int rl_runtime_stop(rl_runtime_t *runtime) {
     /* release: pairs with the acquire in rl_runtime_is_running. */
     atomic_store_explicit(&runtime->running, 0, memory_order_release);
     return 0;
+}
+
+void rl_runtime_set_probe(rl_runtime_t *runtime, uint64_t (*probe)(void)) { runtime->probe = probe; }
+
+uint64_t rl_runtime_probe_value(const rl_runtime_t *runtime) {
+    /* relaxed: a statistic written by the risk thread alone. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&runtime->probe_value, memory_order_relaxed);
 }
 
 void rl_runtime_read_stats(const rl_runtime_t *runtime, rl_runtime_stats_t *out) {

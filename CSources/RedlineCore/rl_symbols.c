@@ -50,14 +50,16 @@ void rl_symbols_destroy(rl_symbol_registry_t *registry) {
     free(registry);
 }
 
-static bool rl_symbols_valid_name(const char *name) {
-    if (name == NULL || name[0] == '\0') return false;
-    size_t len = strnlen(name, RL_SYMBOL_NAME_MAX + 1);
-    if (len > RL_SYMBOL_NAME_MAX) return false;
-    for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] == 0x7f) return false;
+bool rl_symbols_valid_name_n(const char *bytes, size_t length) {
+    if (bytes == NULL || length == 0 || length > RL_SYMBOL_NAME_MAX) return false;
+    for (size_t i = 0; i < length; i++) {
+        if ((unsigned char)bytes[i] < 0x21 || (unsigned char)bytes[i] >= 0x7f) return false;
     }
     return true;
+}
+
+static bool rl_symbols_valid_name(const char *name) {
+    return name != NULL && rl_symbols_valid_name_n(name, strnlen(name, RL_SYMBOL_NAME_MAX + 1));
 }
 
 /* The bucket holding `name`, or the empty bucket where it would go. */

@@ -74,6 +74,11 @@ public struct LoadTestResult: Sendable, Codable {
     public var cancels: UInt64 = 0
     public var blocked: UInt64 = 0
     public var mallocsPerOrder: Double?
+    /// Raw allocation counts in the steady state, per thread on the order path
+    /// ("strategy-0", ..., "risk"): each must be 0.
+    public var steadyStateMallocs: [String: UInt64] = [:]
+    /// Orders the steady-state window covered (all strategies).
+    public var steadyStateOrders: UInt64 = 0
     /// Allocations by the whole process (setup included): proof the counter counts.
     public var processMallocs: UInt64 = 0
     public var invariantsOK = false
@@ -103,6 +108,7 @@ public struct LoadTestResult: Sendable, Codable {
         case eventsPushed = "events_pushed", eventsApplied = "events_applied"
         case fills, cancels, blocked
         case mallocsPerOrder = "mallocs_per_order", processMallocs = "process_mallocs", invariantsOK = "invariants_ok", violations
+        case steadyStateMallocs = "steady_state_mallocs", steadyStateOrders = "steady_state_orders"
         case journalRecordsPerSecond = "journal_durable_records_per_sec", journalRecords = "journal_records"
         case journalFsyncs = "journal_fsyncs", journalIOMode = "journal_io_mode"
         case durableLagP50 = "durable_lag_ns_p50", durableLagP99 = "durable_lag_ns_p99"
@@ -135,6 +141,10 @@ final class StrategyWorker: @unchecked Sendable {
     var freezeCancelReport: CancelAllReport?
     var steadyMallocs: UInt64 = 0
     var steadyOrders: UInt64 = 0
+    /// Strategy 0: `rl_clock_cycles()` when it put the collapsed edge into its ring.
+    var edgeReportedCycles: UInt64 = 0
+    /// Set once this thread's steady-state window has begun (after warm-up).
+    let steady = Atomic<Bool>(false)
     var finalCancel: CancelAllReport?
     let orders = Atomic<UInt64>(0)
     let intervalP99 = Atomic<UInt64>(0)
@@ -224,6 +234,8 @@ public final class LoadTest: @unchecked Sendable {
             try StrategyWorker(index: $0, monitor: monitor, configuration: config, cpu: strategyCPUs[$0], logger: quiet)
         }
         let symbolIDs = try symbols.map { try monitor.symbolID($0) }
+        // The risk thread reports its own allocation count on every pass.
+        if rl_malloc_counter_active() { runtime.setProbe { rl_malloc_count_this_thread() } }
         try runtime.start()
 
         let stop = StopFlag()
@@ -246,6 +258,10 @@ public final class LoadTest: @unchecked Sendable {
         var stopAtNs = startNs + UInt64(config.duration * 1e9)
         let maxTotal = Int64(limits.maxTotalNotional * FixedPoint.scale)
         var limitSamples = 0
+        // The risk thread's steady-state window: from when every strategy is
+        // past its warm-up to just before the freeze (or the end).
+        var riskSteadyStart: UInt64?
+        var riskSteadyEnd: UInt64?
         func drainLag() {
             while let sample = lagRing.pop() { _ = lagHistogram.record(UInt64(max(sample.value, 0)), count: UInt64(max(sample.qty, 1))) }
         }
@@ -258,6 +274,10 @@ public final class LoadTest: @unchecked Sendable {
             let total = Int64(monitor.totalExposure * FixedPoint.scale)
             limitSamples += 1
             if total > maxTotal { violations.append("book exposure \(total) over its limit at t=\(Double(nowNs - startNs) / 1e9)s") }
+            if riskSteadyStart == nil && workers.allSatisfy({ $0.steady.load(ordering: .relaxed) }) {
+                riskSteadyStart = runtime.probeValue
+            }
+            if riskSteadyStart != nil && !injected { riskSteadyEnd = runtime.probeValue }
             if let at = config.edgeCollapseAt, !injected, Double(nowNs - startNs) / 1e9 >= at {
                 injected = true
                 stop.injectEdgeCollapse.store(true, ordering: .relaxed)
@@ -338,9 +358,22 @@ public final class LoadTest: @unchecked Sendable {
         result.processMallocs = rl_malloc_count_total()
         result.mallocsPerOrder = rl_malloc_counter_active() && steadyOrders > 0
             ? Double(steadyMallocs) / Double(steadyOrders) : nil
+        result.steadyStateOrders = steadyOrders
+        if rl_malloc_counter_active() {
+            for worker in workers { result.steadyStateMallocs["strategy-\(worker.index)"] = worker.steadyMallocs }
+            if let riskSteadyStart, let riskSteadyEnd {
+                result.steadyStateMallocs["risk"] = riskSteadyEnd - riskSteadyStart
+            } else {
+                violations.append("the risk thread's steady state was never measured")
+            }
+            for (thread, count) in result.steadyStateMallocs.sorted(by: { $0.key < $1.key }) where count != 0 {
+                violations.append("\(thread) allocated \(count) times in the steady state (must be 0)")
+            }
+            if steadyOrders == 0 { violations.append("no steady-state orders to measure allocations over") }
+        }
 
         if injected {
-            let pushed = monitor.lastFreezeEventTimestamp
+            let pushed = workers[0].edgeReportedCycles
             let seen = workers.map(\.freezeSeenCycles)
             if seen.contains(0) {
                 violations.append("a router never saw the freeze")
@@ -414,10 +447,12 @@ public final class LoadTest: @unchecked Sendable {
             }
             if steadyStart == nil && rl_clock_cycles() >= warmupEnd {
                 steadyStart = (rl_malloc_count_this_thread(), i)
+                w.steady.store(true, ordering: .relaxed)
             }
             if w.index == 0 && !edgeReported && stop.injectEdgeCollapse.load(ordering: .relaxed) {
                 // The strategy's edge collapses: it says so through its ring.
                 edgeReported = true
+                w.edgeReportedCycles = rl_clock_cycles()
                 try? router.reportEdge(bps: edgeCollapseBps)
             }
             let s = Int((i &* 7 &+ UInt64(w.index)) % UInt64(symbolCount))

@@ -22,7 +22,8 @@ typedef enum rl_counter {
     RL_COUNTER_REJECTED = 4,      /* venue or send rejects */
     RL_COUNTER_CANCEL_FAILED = 5, /* cancels that failed after every retry */
     RL_COUNTER_RING_FULL = 6,     /* RL_FULL seen when handing an event to the risk thread */
-    RL_COUNTER_BLOCKED_BASE = 7,  /* + rl_result_t of the block */
+    RL_COUNTER_ORDER_ANOMALIES = 7, /* fills beyond what their order had left, or after it finished */
+    RL_COUNTER_BLOCKED_BASE = 8,  /* + rl_result_t of the block */
     RL_COUNTER_COUNT = RL_COUNTER_BLOCKED_BASE + RL_RESULT_SLOTS,
 } rl_counter_t;
 

@@ -1,13 +1,16 @@
 /*
  * rl_engine.h - the risk engine: symbols, position table, freeze word, and the
- * event step the risk thread runs.
+ * risk side's step and controller.
  *
  *   strategy --rl_engine_reserve--> (check + reserve in the table) --> router
- *   gateway/strategy --rl_event_t--> SPSC ring --rl_engine_step--> table, freeze word
+ *   gateway/strategy --rl_event_t--> SPSC ring --rl_engine_step--> table, controller --> freeze word
  *
- * rl_engine_step is the only writer of positions. It is called by the
- * orchestrator (drain()) in single-threaded use, and by the pinned risk thread
- * in the threaded runtime.
+ * The risk side is whoever runs rl_engine_step: the orchestrator's drain()
+ * in single-threaded use, or the pinned risk thread. It is one thread at a
+ * time. It alone lowers exposure (releases, fills, marks), grants overlap
+ * credit, and runs the trading-state controller, the only writer of the
+ * freeze word (rl_trading.h). Operators reach the controller through
+ * RL_EVENT_CONTROL events on a ring.
  */
 #ifndef RL_ENGINE_H
 #define RL_ENGINE_H
@@ -16,6 +19,7 @@
 #include "rl_result.h"
 #include "rl_fixed.h"
 #include "rl_freeze.h"
+#include "rl_trading.h"
 #include "rl_events.h"
 #include "rl_spsc.h"
 #include "rl_symbols.h"
@@ -28,40 +32,74 @@ typedef struct rl_engine_config {
     int64_t default_symbol_limit;       /* maxInventoryUSD, fixed point */
     int64_t max_total;                  /* maxTotalNotional, fixed point */
     int64_t edge_freeze_threshold_bps;  /* edgeFreezeThresholdBps, fixed point */
+    int64_t resume_share;               /* leave REDUCING under this share of every limit; fixed point; 0: 0.95 */
 } rl_engine_config_t;
+
+#define RL_DEFAULT_RESUME_SHARE (95 * RL_FP_SCALE / 100)
+
+/* What is wrong with a set of limits; the one rule, for C and Swift alike. */
+typedef enum rl_limits_problem {
+    RL_LIMITS_OK = 0,
+    RL_LIMITS_SYMBOL_RANGE = 1,      /* a symbol limit is <= 0 or above RL_FP_MAX_LIMIT */
+    RL_LIMITS_TOTAL_RANGE = 2,       /* maxTotalNotional is <= 0 or above RL_FP_MAX_LIMIT */
+    RL_LIMITS_SYMBOL_ABOVE_TOTAL = 3,/* a symbol limit is above maxTotalNotional */
+    RL_LIMITS_THRESHOLD_RANGE = 4,   /* the edge threshold is beyond +-RL_FP_MAX_LIMIT */
+    RL_LIMITS_RESUME_RANGE = 5,      /* the resume share is not in (0, 1] */
+} rl_limits_problem_t;
+
+/* Check one symbol limit against the book limit, and the engine-wide values.
+ * Pass the default symbol limit, then each override, with the same others. */
+rl_limits_problem_t rl_limits_check(int64_t symbol_limit, int64_t max_total, int64_t edge_threshold_bps,
+                                    int64_t resume_share);
+
+/* Kinds of impossible venue events: more released or filled than was working. */
+typedef enum rl_anomaly {
+    RL_ANOMALY_FILL = 0,     /* a fill beyond what was working: the position still moves (the venue is the truth) */
+    RL_ANOMALY_CANCEL = 1,   /* a cancel ack beyond what was working: clamped */
+    RL_ANOMALY_REJECT = 2,   /* a reject beyond what was working: clamped */
+    RL_ANOMALY_EXPIRE = 3,   /* an expiry beyond what was working: clamped */
+} rl_anomaly_t;
+
+#define RL_ANOMALY_COUNT 4
 
 /* What one rl_engine_step call did. */
 typedef struct rl_step_result {
     uint64_t applied;          /* events consumed */
     uint64_t invalid;          /* events skipped: unknown symbol, bad type, overflow */
-    bool froze;                /* this step moved the engine to HALTED (edge collapse) */
-    uint64_t freeze_word;      /* the word after the freeze, when froze */
-    int64_t freeze_edge_bps;   /* the edge that triggered it, fixed point */
+    uint64_t state_changes;    /* trading-state changes the controller published */
+    uint64_t last_word;        /* the freeze word after the last of them */
 } rl_step_result_t;
 
 typedef struct rl_engine {
     rl_freeze_t freeze;
-    /* Written by the risk thread only. */
+    /* Written by the risk side only. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) applied[RL_EVENT_TYPE_COUNT];
     _Atomic(uint64_t) invalid_events;
+    _Atomic(uint64_t) anomalies[RL_ANOMALY_COUNT];
+    _Atomic(uint64_t) state_changes;
+    _Atomic(uint64_t) state_records_dropped; /* the orchestrator's record ring was full */
     _Atomic(int64_t) last_edge_bps;
     _Atomic(uint64_t) last_heartbeat_ns;
-    /* The edge event behind the last EDGE_COLLAPSE freeze; written before the
-     * freeze word, so a reader that sees the freeze sees these. */
-    _Atomic(int64_t) freeze_edge_bps;
-    _Atomic(uint64_t) freeze_event_timestamp;
-    /* Setup-written configuration, read by the risk thread. */
+    _Atomic(uint64_t) last_request_id;       /* order_id of the last CONTROL or POSITION_ADJUST applied */
+    _Atomic(int32_t) last_request_result;    /* 0, -EINVAL, -ENOENT, or -rl_result_t of that request */
+    uint32_t over_count;                     /* symbols flagged over their limit */
+    rl_trading_t trading;                    /* the controller's machine */
+    bool replaying;                          /* recovery: apply, never decide */
+    uint8_t *over;                           /* per symbol: over its limit (cleared under the resume share) */
+    /* Configuration: written by the controller (or setup), read by the step. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) edge_freeze_threshold_bps;
+    _Atomic(int64_t) resume_share;
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
     rl_spsc_t *journal;  /* where the step hands state changes to the journal writer; NULL: none */
+    rl_spsc_t *states;   /* where the controller records trading-state changes for the orchestrator */
 } rl_engine_t;
 
-RL_STATIC_ASSERT(offsetof(rl_engine_t, applied) % RL_CACHE_LINE == 0, "risk-thread stats start a line");
+RL_STATIC_ASSERT(offsetof(rl_engine_t, applied) % RL_CACHE_LINE == 0, "risk-side stats start a line");
 RL_STATIC_ASSERT(offsetof(rl_engine_t, edge_freeze_threshold_bps) % RL_CACHE_LINE == 0, "config starts a line");
 
-/* Returns 0, -EINVAL (non-positive limits) or -ENOMEM. */
+/* Returns 0, -EINVAL (rl_limits_check fails) or -ENOMEM. */
 int rl_engine_create(const rl_engine_config_t *config, rl_engine_t **out);
 /* As rl_engine_create, with the engine and its table on NUMA `node` (< 0: any):
  * the node of the CPU the risk thread will run on. */
@@ -69,28 +107,46 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
 void rl_engine_destroy(rl_engine_t *engine);
 
 /* Register `name` with its own limit (fixed point), or the default when 0.
- * Returns the id, or -EINVAL, -EEXIST, -ENOSPC (rl_symbols_register). */
+ * Returns the id, or -EINVAL (bad name, limit out of range or above the
+ * book's), -EEXIST, -ENOSPC. Setup: before the risk side runs, or from the
+ * thread that owns registration. */
 int64_t rl_engine_add_symbol(rl_engine_t *engine, const char *name, int64_t limit);
 int64_t rl_engine_symbol_id(const rl_engine_t *engine, const char *name); /* id or -ENOENT */
 const char *rl_engine_symbol_name(const rl_engine_t *engine, uint32_t id);
 uint32_t rl_engine_symbol_count(const rl_engine_t *engine);
-
-/* Limit changes. Return 0, -EINVAL (value <= 0) or -ENOENT (unknown id). */
-int rl_engine_set_symbol_limit(rl_engine_t *engine, uint32_t id, int64_t limit);
-int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total);
-int rl_engine_set_edge_threshold(rl_engine_t *engine, int64_t threshold_bps);
 
 /* Before the risk side starts: hand every state change the step applies to
  * `journal_ring` (rl_journal_hot_ring), NULL to stop. When that ring is full
  * the step stops consuming its input until there is room: nothing is lost. */
 void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring);
 
+/* The ring of RL_EVENT_STATE_CHANGE records the controller writes (one per
+ * published change), for the orchestrator's history. Single consumer. */
+RL_INLINE rl_spsc_t *rl_engine_state_ring(rl_engine_t *engine) { return engine->states; }
+
+/* Apply one operator request now, as the risk side would on an
+ * RL_EVENT_CONTROL event. Only while no risk side runs (setup, recovery,
+ * tests): with one running, push the event into a ring instead.
+ * Returns 0, -EINVAL (bad value), -ENOENT (unknown symbol). */
+int rl_engine_apply_control(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
+                            uint64_t request_id);
+
 /* Recovery, single-threaded: apply one journaled event (RL_JREC_EVENT) to the
  * table as the risk step did; a reservation is re-made without limit checks.
  * Returns false for an event that cannot apply (unknown symbol, bad fields). */
 bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event);
 
-/* Risk thread: apply up to `max` events from `ring` in one batch.
+/* Recovery: set the freeze word as persisted, and the controller with it.
+ * Only while no risk side runs. The epoch never goes backwards: a word older
+ * than the current one changes nothing and returns false. */
+bool rl_engine_restore_trading(rl_engine_t *engine, uint64_t word);
+
+/* After recovery: evaluate every symbol and the book against the limits, as
+ * the risk side does after each event, so that a breach found now enters
+ * REDUCING (or is remembered while HALTED). */
+void rl_engine_evaluate_limits(rl_engine_t *engine);
+
+/* Risk side: apply up to `max` events from `ring` in one batch.
  * *out is overwritten. Returns the number consumed. */
 uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_step_result_t *out);
 
@@ -103,33 +159,27 @@ RL_INLINE rl_result_t rl_engine_reserve(rl_engine_t *engine, uint32_t symbol, rl
     return rl_position_table_check(engine->table, &engine->freeze, symbol, side, qty, price, true);
 }
 
-/* The hot path from doubles: validates, converts, then checks (commit = false)
- * or checks and reserves (commit = true). On RL_OK, *qty_fp and *price_fp hold
- * the fixed-point values the reservation used; keep them to release it. */
+/* Map a conversion failure to the reason a check gives for it. */
+RL_INLINE rl_result_t rl_engine_conversion_result(rl_fp_status_t status, rl_result_t invalid) {
+    return status == RL_FP_OVERFLOW ? RL_REJECT_OVERFLOW : status == RL_FP_IMPRECISE ? RL_REJECT_IMPRECISE : invalid;
+}
+
+/* The hot path from doubles: validates, converts (rounding up, see
+ * rl_fp_from_double), then checks (commit = false) or checks and reserves
+ * (commit = true). On RL_OK, *qty_fp and *price_fp hold the fixed-point
+ * values the check used: send exactly those to the venue, and keep them to
+ * release the reservation. */
 RL_INLINE rl_result_t rl_engine_check_f64(rl_engine_t *engine, uint32_t symbol, rl_side_t side, double qty,
                                           double price, bool commit, int64_t *qty_fp, int64_t *price_fp) {
-    if (RL_UNLIKELY(!rl_freeze_is_active(&engine->freeze))) return RL_FROZEN;
-    if (RL_UNLIKELY(!rl_fp_from_positive_double(qty, qty_fp))) {
-        return (__builtin_isfinite(qty) && qty > RL_FP_MAX_DOUBLE) ? RL_REJECT_OVERFLOW : RL_REJECT_INVALID_QTY;
-    }
-    if (RL_UNLIKELY(!rl_fp_from_positive_double(price, price_fp))) {
-        return (__builtin_isfinite(price) && price > RL_FP_MAX_DOUBLE) ? RL_REJECT_OVERFLOW : RL_REJECT_INVALID_PRICE;
-    }
+    if (RL_UNLIKELY(rl_freeze_word_state(rl_freeze_load(&engine->freeze)) == RL_STATE_HALTED)) return RL_FROZEN;
+    rl_fp_status_t status = rl_fp_from_positive_double(qty, qty_fp);
+    if (RL_UNLIKELY(status != RL_FP_OK)) return rl_engine_conversion_result(status, RL_REJECT_INVALID_QTY);
+    status = rl_fp_from_positive_double(price, price_fp);
+    if (RL_UNLIKELY(status != RL_FP_OK)) return rl_engine_conversion_result(status, RL_REJECT_INVALID_PRICE);
     return rl_position_table_check(engine->table, &engine->freeze, symbol, side, *qty_fp, *price_fp, commit);
 }
 
-/* The edge event behind the last EDGE_COLLAPSE freeze. Read after
- * rl_freeze_load() showed that freeze. */
-RL_INLINE int64_t rl_engine_freeze_edge_bps(const rl_engine_t *engine) {
-    /* relaxed: ordered by the acquire load of the freeze word before it. */
-    return atomic_load_explicit((_Atomic(int64_t) *)&engine->freeze_edge_bps, memory_order_relaxed);
-}
-RL_INLINE uint64_t rl_engine_freeze_event_timestamp(const rl_engine_t *engine) {
-    /* relaxed: ordered by the acquire load of the freeze word before it. */
-    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->freeze_event_timestamp, memory_order_relaxed);
-}
-
-/* Risk-thread statistics, for metrics. */
+/* Risk-side statistics, for metrics. */
 RL_INLINE uint64_t rl_engine_applied_count(const rl_engine_t *engine, rl_event_type_t type) {
     /* relaxed: monitoring read of a single-writer counter. */
     return atomic_load_explicit((_Atomic(uint64_t) *)&engine->applied[type], memory_order_relaxed);
@@ -138,13 +188,39 @@ RL_INLINE uint64_t rl_engine_invalid_count(const rl_engine_t *engine) {
     /* relaxed: monitoring read of a single-writer counter. */
     return atomic_load_explicit((_Atomic(uint64_t) *)&engine->invalid_events, memory_order_relaxed);
 }
+RL_INLINE uint64_t rl_engine_anomaly_count(const rl_engine_t *engine, rl_anomaly_t kind) {
+    /* relaxed: monitoring read of a single-writer counter. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->anomalies[kind], memory_order_relaxed);
+}
+RL_INLINE uint64_t rl_engine_state_change_count(const rl_engine_t *engine) {
+    /* relaxed: monitoring read of a single-writer counter. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->state_changes, memory_order_relaxed);
+}
+RL_INLINE uint64_t rl_engine_state_records_dropped(const rl_engine_t *engine) {
+    /* relaxed: monitoring read of a single-writer counter. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->state_records_dropped, memory_order_relaxed);
+}
 RL_INLINE int64_t rl_engine_last_edge_bps(const rl_engine_t *engine) {
     /* relaxed: monitoring read. */
     return atomic_load_explicit((_Atomic(int64_t) *)&engine->last_edge_bps, memory_order_relaxed);
 }
 RL_INLINE int64_t rl_engine_edge_threshold(const rl_engine_t *engine) {
-    /* relaxed: self-contained setup value. */
+    /* relaxed: self-contained value. */
     return atomic_load_explicit((_Atomic(int64_t) *)&engine->edge_freeze_threshold_bps, memory_order_relaxed);
+}
+RL_INLINE int64_t rl_engine_resume_share(const rl_engine_t *engine) {
+    /* relaxed: self-contained value. */
+    return atomic_load_explicit((_Atomic(int64_t) *)&engine->resume_share, memory_order_relaxed);
+}
+/* The request id and result of the last CONTROL or POSITION_ADJUST the risk
+ * side applied. Read after the ring shows the request consumed. */
+RL_INLINE uint64_t rl_engine_last_request_id(const rl_engine_t *engine) {
+    /* acquire: pairs with the release store after the request was applied. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->last_request_id, memory_order_acquire);
+}
+RL_INLINE int32_t rl_engine_last_request_result(const rl_engine_t *engine) {
+    /* relaxed: ordered by the acquire load of last_request_id before it. */
+    return atomic_load_explicit((_Atomic(int32_t) *)&engine->last_request_result, memory_order_relaxed);
 }
 
 RL_EXTERN_C_END

@@ -23,9 +23,31 @@ typedef enum rl_event_type {
     RL_EVENT_EDGE_UPDATE = 6,    /* value = strategy edge in bps, fixed point (RL_FP_SCALE) */
     RL_EVENT_HEARTBEAT = 7,      /* timestamp_ns only */
     RL_EVENT_POSITION_ADJUST = 8,/* qty is a signed position change at price, with no reservation */
+    RL_EVENT_MARK_PRICE = 9,     /* price is the symbol's new reference price (market data) */
+    RL_EVENT_CONTROL = 10,       /* an operator's request, applied by the controller: side = rl_control_t,
+                                    order_id = request id, symbol and value as the request needs */
+    RL_EVENT_STATE_CHANGE = 11,  /* out, never in: the controller published a trading-state change.
+                                    order_id = the new freeze word, price = the previous word,
+                                    side = rl_trading_input_t (the trigger), symbol = the symbol
+                                    that breached (RL_SYMBOL_NONE: the book or none); for an edge
+                                    collapse value = edge bps and qty = threshold; for a breach
+                                    value = exposure and qty = its limit; for an operator request
+                                    value = the request id; timestamp_ns = CLOCK_REALTIME */
 } rl_event_type_t;
 
-#define RL_EVENT_TYPE_COUNT 9
+#define RL_EVENT_TYPE_COUNT 12
+#define RL_SYMBOL_NONE UINT32_MAX
+
+/* What an RL_EVENT_CONTROL asks for. */
+typedef enum rl_control {
+    RL_CONTROL_MANUAL_FREEZE = 1,    /* halt; value unused */
+    RL_CONTROL_UNFREEZE = 2,         /* an operator lifts a halt */
+    RL_CONTROL_CIRCUIT_BREAKER = 3,  /* lift an edge-collapse halt */
+    RL_CONTROL_SET_SYMBOL_LIMIT = 4, /* symbol, value = maxInventoryUSD (fixed point) */
+    RL_CONTROL_SET_MAX_TOTAL = 5,    /* value = maxTotalNotional (fixed point) */
+    RL_CONTROL_SET_EDGE_THRESHOLD = 6, /* value = edgeFreezeThresholdBps (fixed point) */
+    RL_CONTROL_SET_RESUME_SHARE = 7, /* value = share of each limit exposure must fall under to leave REDUCING (fixed point, 0 < share <= 1) */
+} rl_control_t;
 
 typedef struct rl_event {
     uint8_t type;          /* rl_event_type_t */

@@ -10,8 +10,8 @@
  * dollars). Arithmetic that would leave that range is detected and reported,
  * never wrapped.
  *
- * Notionals are rounded up (towards more risk), so limits are never
- * under-counted by rounding.
+ * Every rounding goes the way that counts more risk: quantities, prices
+ * and notionals up, limits down. See rl_fp_from_double.
  */
 #ifndef RL_FIXED_H
 #define RL_FIXED_H
@@ -24,31 +24,67 @@ RL_EXTERN_C_BEGIN
 #define RL_FP_SCALE 100000000LL
 #define RL_FP_MAX_DOUBLE 9.2e10 /* < INT64_MAX / RL_FP_SCALE, with margin for rounding */
 
-/* Convert a strictly positive, finite double to fixed point.
- * Returns false for NaN, infinity, values <= 0, values that round to 0, and
- * values beyond RL_FP_MAX_DOUBLE. */
-RL_INLINE bool rl_fp_from_positive_double(double value, int64_t *out) {
+/* The largest limit (per symbol or for the book): $20 billion. */
+#define RL_FP_MAX_LIMIT (20000000000LL * RL_FP_SCALE)
+/* A side's recorded exposure saturates here, above every limit: a side this
+ * large blocks every order that would raise it, and the book with it. */
+#define RL_FP_EXPOSURE_CAP (1LL << 61)
+/* The most a relative rounding may move a value before it is refused. */
+#define RL_FP_MAX_RELATIVE_ERROR 1e-8
+
+/* What converting a double to fixed point found. */
+typedef enum rl_fp_status {
+    RL_FP_OK = 0,
+    RL_FP_INVALID = 1,    /* NaN, infinite, or zero or less where a positive value is needed */
+    RL_FP_OVERFLOW = 2,   /* beyond RL_FP_MAX_DOUBLE */
+    RL_FP_IMPRECISE = 3,  /* not a multiple of 1e-8, and rounding would move it by more than 1e-8 relative */
+} rl_fp_status_t;
+
+typedef enum rl_fp_rounding {
+    RL_FP_ROUND_UP = 0,    /* toward +infinity: quantities and prices, for valuation */
+    RL_FP_ROUND_DOWN = 1,  /* toward -infinity: limits */
+    RL_FP_ROUND_AWAY = 2,  /* away from zero: signed position changes */
+} rl_fp_rounding_t;
+
+/* Convert a finite double to fixed point.
+ *
+ * Exact when `value` is the double nearest to a multiple of 1e-8 (so 1.1 is
+ * 110,000,000, not 110,000,001, although the double 1.1 is a hair above
+ * 1.1). Otherwise `value` has digits below 1e-8: it is rounded in the
+ * direction asked for, which is always the one that counts more risk, and
+ * refused (RL_FP_IMPRECISE) if that moves it by more than
+ * RL_FP_MAX_RELATIVE_ERROR. So 1.000000005 becomes 1.00000001, while a
+ * price of 1.49e-8 is refused rather than valued at 1e-8 or 2e-8. */
+RL_INLINE rl_fp_status_t rl_fp_from_double(double value, rl_fp_rounding_t rounding, int64_t *out) {
     /* The comparison is false for NaN, so NaN fails here too. */
-    if (RL_UNLIKELY(!(value > 0.0 && value <= RL_FP_MAX_DOUBLE))) {
-        return false;
+    if (RL_UNLIKELY(!(value >= -RL_FP_MAX_DOUBLE && value <= RL_FP_MAX_DOUBLE))) {
+        return __builtin_isnan(value) ? RL_FP_INVALID : RL_FP_OVERFLOW;
     }
-    int64_t fp = (int64_t)(value * (double)RL_FP_SCALE + 0.5);
-    if (RL_UNLIKELY(fp <= 0)) {
-        return false;
+    const double scale = (double)RL_FP_SCALE;
+    double scaled = value * scale;
+    double nearest = __builtin_round(scaled);
+    if (nearest / scale == value) {
+        *out = (int64_t)nearest;
+        return RL_FP_OK;
     }
-    *out = fp;
-    return true;
+    bool up = rounding == RL_FP_ROUND_UP || (rounding == RL_FP_ROUND_AWAY && value > 0);
+    double rounded = up ? __builtin_ceil(scaled) : __builtin_floor(scaled);
+    /* The product itself was rounded: step once more if it crossed the value. */
+    if (up && rounded / scale < value) rounded += 1;
+    if (!up && rounded / scale > value) rounded -= 1;
+    double error = rounded > scaled ? rounded - scaled : scaled - rounded;
+    double magnitude = scaled < 0 ? -scaled : scaled;
+    if (RL_UNLIKELY(error > magnitude * RL_FP_MAX_RELATIVE_ERROR)) return RL_FP_IMPRECISE;
+    *out = (int64_t)rounded;
+    return RL_FP_OK;
 }
 
-/* Convert a finite double of either sign (a signed position change) to fixed
- * point. Returns false for NaN, infinity and out-of-range values. */
-RL_INLINE bool rl_fp_from_signed_double(double value, int64_t *out) {
-    if (RL_UNLIKELY(!(value >= -RL_FP_MAX_DOUBLE && value <= RL_FP_MAX_DOUBLE))) {
-        return false;
-    }
-    double scaled = value * (double)RL_FP_SCALE;
-    *out = (int64_t)(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
-    return true;
+/* A strictly positive quantity or price, rounded up. */
+RL_INLINE rl_fp_status_t rl_fp_from_positive_double(double value, int64_t *out) {
+    if (RL_UNLIKELY(!(value > 0.0))) return RL_FP_INVALID;
+    rl_fp_status_t status = rl_fp_from_double(value, RL_FP_ROUND_UP, out);
+    if (status == RL_FP_OK && RL_UNLIKELY(*out <= 0)) return RL_FP_INVALID;
+    return status;
 }
 
 RL_INLINE double rl_fp_to_double(int64_t fp) {

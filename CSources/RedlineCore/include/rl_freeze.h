@@ -10,8 +10,8 @@
  *                         knows something happened even if it missed a
  *                         halt-then-resume pair)
  *
- * Changes are CAS loops, so two freezers racing produce exactly one transition
- * and one epoch step. Setting the current state again changes nothing.
+ * One writer: the engine's trading-state controller (rl_engine.c), which runs
+ * the pure machine in rl_trading.h on the risk side. Everyone else reads.
  */
 #ifndef RL_FREEZE_H
 #define RL_FREEZE_H
@@ -23,7 +23,7 @@ RL_EXTERN_C_BEGIN
 typedef enum rl_trading_state {
     RL_STATE_ACTIVE = 0,
     RL_STATE_HALTED = 1,
-    RL_STATE_REDUCING = 2, /* reserved: only risk-reducing orders (not yet used) */
+    RL_STATE_REDUCING = 2, /* only orders that do not raise their side's worst case */
 } rl_trading_state_t;
 
 typedef enum rl_freeze_reason {
@@ -32,6 +32,7 @@ typedef enum rl_freeze_reason {
     RL_FREEZE_REASON_MANUAL = 2,
     RL_FREEZE_REASON_LIMIT_VIOLATION = 3,
     RL_FREEZE_REASON_CIRCUIT_BREAKER = 4,
+    RL_FREEZE_REASON_LIMITS_CLEARED = 5, /* REDUCING ended: exposure is back under the resume share */
 } rl_freeze_reason_t;
 
 /* Alone on its cache line: written rarely, read by every router in its loop. */
@@ -57,8 +58,8 @@ RL_INLINE void rl_freeze_init(rl_freeze_t *freeze) {
 
 /* The one load a router does per loop iteration. */
 RL_INLINE uint64_t rl_freeze_load(const rl_freeze_t *freeze) {
-    /* acquire: pairs with the release CAS in rl_freeze_transition, so whatever the
-     * freezer wrote before freezing (e.g. the trigger's metadata) is visible. */
+    /* acquire: pairs with the release store in rl_freeze_store, so whatever the
+     * controller wrote before (e.g. a new limit) is visible. */
     return atomic_load_explicit((_Atomic(uint64_t) *)&freeze->word, memory_order_acquire);
 }
 
@@ -66,40 +67,9 @@ RL_INLINE bool rl_freeze_is_active(const rl_freeze_t *freeze) {
     return rl_freeze_word_state(rl_freeze_load(freeze)) == RL_STATE_ACTIVE;
 }
 
-/* Move to `state`, recording `reason` and bumping the epoch.
- * Returns true if this call made the change; false if the word was already in
- * `state` (idempotent). *out_word receives the word after the call. */
-RL_INLINE bool rl_freeze_transition(rl_freeze_t *freeze, rl_trading_state_t state,
-                                    rl_freeze_reason_t reason, uint64_t *out_word) {
-    /* relaxed: the CAS below re-reads the word with the needed ordering. */
-    uint64_t current = atomic_load_explicit(&freeze->word, memory_order_relaxed);
-    for (;;) {
-        if (rl_freeze_word_state(current) == state) {
-            *out_word = current;
-            return false;
-        }
-        uint64_t next = rl_freeze_pack(state, reason, rl_freeze_word_epoch(current) + 1);
-        /* acq_rel on success: release pairs with routers' acquire in rl_freeze_load;
-         * acquire orders us after the previous transition. relaxed on failure: we retry. */
-        if (atomic_compare_exchange_weak_explicit(&freeze->word, &current, next,
-                                                  memory_order_acq_rel, memory_order_relaxed)) {
-            *out_word = next;
-            return true;
-        }
-    }
-}
-
-RL_INLINE bool rl_freeze_halt(rl_freeze_t *freeze, rl_freeze_reason_t reason, uint64_t *out_word) {
-    return rl_freeze_transition(freeze, RL_STATE_HALTED, reason, out_word);
-}
-
-RL_INLINE bool rl_freeze_resume(rl_freeze_t *freeze, rl_freeze_reason_t reason, uint64_t *out_word) {
-    return rl_freeze_transition(freeze, RL_STATE_ACTIVE, reason, out_word);
-}
-
-/* Recovery only: set the word exactly as persisted. Not for use while routers run. */
-RL_INLINE void rl_freeze_restore(rl_freeze_t *freeze, uint64_t word) {
-    /* release: pairs with rl_freeze_load's acquire in routers started afterwards. */
+/* The controller's store, and recovery's: set the word. */
+RL_INLINE void rl_freeze_store(rl_freeze_t *freeze, uint64_t word) {
+    /* release: pairs with rl_freeze_load's acquire in routers and checkers. */
     atomic_store_explicit(&freeze->word, word, memory_order_release);
 }
 

@@ -27,6 +27,7 @@
 #include "rl_platform.h"
 #include "rl_events.h"
 #include "rl_spsc.h"
+#include "rl_position_table.h"
 
 RL_EXTERN_C_BEGIN
 
@@ -38,11 +39,37 @@ RL_EXTERN_C_BEGIN
 typedef enum rl_journal_record_type {
     RL_JREC_EVENT = 1,     /* payload: rl_event_t, a reservation, fill, release or position adjustment */
     RL_JREC_SYMBOL = 2,    /* payload: uint32 id, then the name */
-    RL_JREC_FREEZE = 3,    /* payload: uint64 freeze word, int64 edge bps (fixed point), then UTF-8 JSON or nothing */
-    RL_JREC_UNFREEZE = 4,  /* payload: uint64 freeze word, then UTF-8 JSON */
+    RL_JREC_FREEZE = 3,    /* payload: rl_journal_state_payload_t (HALTED or REDUCING), then UTF-8 JSON or nothing */
+    RL_JREC_UNFREEZE = 4,  /* payload: the word of rl_journal_state_payload_t (ACTIVE), then UTF-8 JSON or nothing */
     RL_JREC_LIMITS = 5,    /* payload: UTF-8 JSON of the limits */
-    RL_JREC_POSITION = 6,  /* snapshots only. payload: uint32 symbol, uint32 0, then rl_position_view_t */
+    RL_JREC_POSITION = 6,  /* snapshots only. payload: rl_journal_position_payload_t (v1: a 48-byte view) */
 } rl_journal_record_type_t;
+
+/* ---- Record payloads: the one codec (Swift calls these too) ------------- */
+
+/* A trading-state change: the freeze word after it, and the value of its
+ * cause (an edge in bps, an exposure; fixed point). An orchestrator may
+ * journal the same word again with UTF-8 JSON detail after the 16 bytes. */
+typedef struct rl_journal_state_payload {
+    uint64_t word;
+    int64_t value;
+} rl_journal_state_payload_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_state_payload_t) == 16, "state payload is 16 bytes");
+
+typedef struct rl_journal_position_payload {
+    uint32_t symbol;
+    uint32_t reserved;        /* 0 */
+    rl_position_view_t view;
+} rl_journal_position_payload_t;
+
+RL_STATIC_ASSERT(offsetof(rl_journal_position_payload_t, view) == 8, "view starts at byte 8");
+RL_STATIC_ASSERT(sizeof(rl_position_view_t) == 72, "position view is 72 bytes (v1 was the first 48)");
+#define RL_JOURNAL_POSITION_V1_BYTES (8 + 48)
+
+/* Decode an RL_JREC_POSITION payload of either layout. A v1 view has no side
+ * prices: both sides take the mark. 0 or -EINVAL. */
+int rl_journal_decode_position(const uint8_t *payload, uint32_t length, uint32_t *symbol, rl_position_view_t *view);
 
 typedef struct rl_journal_segment_header {
     uint64_t magic;

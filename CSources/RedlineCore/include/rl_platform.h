@@ -45,6 +45,16 @@
     atomic_store_explicit((counter), atomic_load_explicit((counter), memory_order_relaxed) + (n), \
                           memory_order_relaxed)
 
+/* Interleaving points for the deterministic race tests (Tests/C/interleavings.c).
+ * Compiled to nothing unless the including file defines RL_TEST_HOOKS, which
+ * only the test harness does. */
+#ifdef RL_TEST_HOOKS
+extern void (*rl_test_hook)(const char *point);
+#  define RL_HOOK(point) do { if (rl_test_hook) rl_test_hook(point); } while (0)
+#else
+#  define RL_HOOK(point) ((void)0)
+#endif
+
 #define RL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define RL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 

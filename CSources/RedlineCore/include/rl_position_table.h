@@ -1,36 +1,97 @@
 /*
- * rl_position_table.h - fixed-size atomic position table with O(1) pre-order
- * check-and-reserve.
+ * rl_position_table.h - fixed-size position table: the O(1), lock-free
+ * pre-order check and reservation, and the book total it keeps exact.
  *
- * One slot per symbol id, each on its own cache line. All values are fixed
- * point (rl_fixed.h). A slot keeps the symbol's two worst-case inventories
- * directly, so that a reservation is one CAS on one word:
+ * ---- What is stored -------------------------------------------------------
  *
- *   long_worst  = position + working buys    (what the book holds if every buy fills)
- *   short_worst = position - working sells   (... if every sell fills)
+ * One slot per symbol, one cache line each. A slot has two sides. A side is
+ * one 16-byte word (rl_pair.h) holding its worst-case extent and the price
+ * it is valued at:
  *
- *   worst-case inventory = max(|long_worst|, |short_worst|) x price
+ *   buy side   extent = position + working buys    (inventory if every buy fills)
+ *   sell side  extent = working sells - position   (short inventory if every sell fills)
  *
- * A buy reserves by CAS on long_worst, a sell by CAS on short_worst; each CAS
- * re-checks the limit against the value it replaces, so any number of threads
- * reserving at once can never jointly pass a breach. A buy fill moves qty from
- * working to position, which leaves long_worst unchanged and raises
- * short_worst: one atomic add. Working quantities and position are derived:
- *   working_buy = long_worst - position,  working_sell = position - short_worst.
+ * An order only ever adds its quantity to its own side's extent. The
+ * symbol's worst-case inventory is W = max(buy extent, sell extent) (this is
+ * max(|pos + buys|, |pos - sells|), since the two extents sum to buys+sells),
+ * and a side's exposure is
  *
- * Book exposure is a running aggregate, `total_exposure` = sum of the slots'
- * `exposure`, so the total check is O(1). A reservation raises its slot's
- * exposure to (its worst case x order price) if that is higher, taking the
- * increase from the total first with a CAS that checks maxTotalNotional. The
- * risk thread re-marks a slot (worst case x mark price) after every event it
- * applies, which is how releases and fills lower the total. Increases reach the
- * total before the slot and decreases reach the slot before the total, so at
- * every instant total >= sum of slots: the aggregate can over-count for a
- * moment, never under-count.
+ *   E(side) = ceil(max(0, extent) x price)      capped at RL_FP_EXPOSURE_CAP
  *
- * Writers: checkers (any thread) CAS long_worst, short_worst, exposure and the
- * total. The risk thread alone writes position and mark, and applies fills and
- * releases. Setup writes limits.
+ * The price is the symbol's reference price (its last mark: a fill or a
+ * MARK_PRICE event) once it has one. Before that it is provisional, stored
+ * negated: the highest order price reserved on that side so far. 0 means
+ * nothing was ever valued on that side.
+ *
+ * The book word (16 bytes) holds {total, version}. The slot also holds the
+ * symbol's limit, and, written only by the risk side, its position, its mark
+ * and its overlap credit C.
+ *
+ * ---- The invariants -------------------------------------------------------
+ *
+ *   (I1) when a reservation is accepted, the book's worst-case exposure with
+ *        it, valued as below, is <= maxTotalNotional;
+ *   (I2) when a reservation that raises its side is accepted, that side's
+ *        extent valued at max(order price, side price) is <= the symbol's
+ *        limit in force;
+ *   (I3) at every instant, total >= sum over symbols of max(E(buy), E(sell)),
+ *        the book's true worst-case exposure.
+ *
+ * Only the risk side can push exposure over a limit (market moves, venue
+ * fills beyond what was reserved, position adjustments, a lowered limit);
+ * (I3) makes the total follow it, and the engine then goes REDUCING.
+ *
+ * ---- How they hold without locks ------------------------------------------
+ *
+ * Bookkeeping. total = sum over slots of (E(buy) + E(sell) - C) + pending,
+ * where pending >= 0 is what a thread has charged and not yet given back.
+ * The risk side keeps C <= min(E(buy), E(sell)), so each slot adds at least
+ * max(E(buy), E(sell)): that is (I3). The sum counts both sides; the credit C
+ * takes the overlap back out, so at rest the total is exact.
+ *
+ *  - Checkers only ever raise an extent (or, while provisional, a price), so
+ *    they only ever raise E of their side. Every change to a side is a CAS
+ *    on its whole word, so the charge E(after) - E(before) is computed from
+ *    exactly the value it replaces: marginal charges add up to the total
+ *    with no drift, whatever interleaves. A charge is added to the total
+ *    BEFORE the side's CAS and given back if the CAS fails, so the total is
+ *    never behind the sides.
+ *  - The risk side is the only writer of C and the only thread that lowers
+ *    an E (releases, fills, marks). Before it lowers a side it lowers C to
+ *    at most the new E; after it raises a side it grants credit up to
+ *    min(E(buy), E(sell)) read afresh. Since checkers only raise E, a value
+ *    it read is a lower bound of the current one, so credit is never
+ *    granted that is not there. Lowering a side: CAS first, give back
+ *    after. Raising it: charge first, CAS after.
+ *
+ * Acceptance. An order whose new extent is larger in magnitude than the old
+ * one "raises its side". Such an order reads the book word, then the trading
+ * state and the limits, and decides; it then CASes the book word from the
+ * value it read to total + charge, which must stay <= maxTotalNotional. That
+ * CAS is the reservation's acceptance: it fails if the total or the version
+ * moved. Every change of trading state or of a limit is made first and then
+ * bumps the version, so a decision taken on a stale state or limit never
+ * gets through (I1, I2). The side CAS that follows only publishes the
+ * reservation; if the side moved meanwhile it fails, the charge is given
+ * back, and the check starts over.
+ *
+ * An order that does not raise its side (a buy against a short position of
+ * at least twice its size, a sell against a long one: reducing, or crossing
+ * through zero without opening more than it closes) never raises the
+ * symbol's W nor the book's true exposure. It passes in ACTIVE and REDUCING
+ * with no limit check, so there is always a way out. Its charge (when it
+ * crosses zero, the side it opens) goes to the total unchecked and is
+ * credited back by the risk side.
+ *
+ * Valuation. A raising order is checked at max(order price, side price): its
+ * side's whole extent at that price against the symbol's limit, and the book
+ * with this symbol's side at that price. The difference to the side price
+ * is charged with the reservation and given back once it is published.
+ *
+ * Proof: CSources/RedlineCore/model/reservation.pml is a Promela model of
+ * exactly these steps, checked by spin in CI; Tests/C/interleavings.c forces
+ * the races that broke the earlier design; ReservationStressTests race real
+ * threads at limits the book reaches.
  */
 #ifndef RL_POSITION_TABLE_H
 #define RL_POSITION_TABLE_H
@@ -39,34 +100,39 @@
 #include "rl_result.h"
 #include "rl_fixed.h"
 #include "rl_freeze.h"
+#include "rl_pair.h"
 
 RL_EXTERN_C_BEGIN
 
+/* The book total saturates here and then stays: fail closed. */
+#define RL_BOOK_SATURATED (1LL << 62)
+
 typedef struct rl_position_slot {
-    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) long_worst; /* position + working buys */
-    _Atomic(int64_t) short_worst;                         /* position - working sells */
-    _Atomic(int64_t) exposure;                            /* this slot's share of total_exposure */
-    _Atomic(int64_t) position;                            /* risk thread only */
-    _Atomic(int64_t) mark;                                /* last mark price; 0 until known */
-    _Atomic(int64_t) limit;                               /* max worst-case notional */
-    uint8_t padding[RL_CACHE_LINE - 6 * sizeof(int64_t)];
+    /* Checkers CAS these; the risk side too. lo: extent, hi: price (> 0 mark,
+     * < 0 provisional, 0 none). Indexed by rl_side_t. */
+    RL_ALIGNAS(RL_CACHE_LINE) rl_pair_t sides[2];
+    _Atomic(int64_t) limit;    /* written by the engine's controller, read by checkers */
+    _Atomic(int64_t) position; /* risk side only */
+    _Atomic(int64_t) credit;   /* risk side only: overlap credit C */
+    _Atomic(int64_t) mark;     /* risk side only: reference price, 0 until the first mark */
 } rl_position_slot_t;
 
 RL_STATIC_ASSERT(sizeof(rl_position_slot_t) == RL_CACHE_LINE, "one slot per cache line");
+RL_STATIC_ASSERT(offsetof(rl_position_slot_t, sides) % 16 == 0, "side words are 16-byte aligned");
 
 typedef struct rl_position_table {
     /* Setup-written, read by every checker. */
     RL_ALIGNAS(RL_CACHE_LINE) uint32_t capacity;
-    _Atomic(uint32_t) count;         /* registered slots; published with release */
-    _Atomic(int64_t) max_total;      /* maxTotalNotional */
-    /* Contended by every reservation: alone on its line. */
-    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) total_exposure;
+    _Atomic(uint32_t) count;        /* registered slots; published with release */
+    _Atomic(int64_t) max_total;     /* maxTotalNotional; changed only with a version bump */
+    /* Contended by every raising reservation: alone on its line. lo: total, hi: version. */
+    RL_ALIGNAS(RL_CACHE_LINE) rl_pair_t book;
     RL_ALIGNAS(RL_CACHE_LINE) rl_position_slot_t slots[];
 } rl_position_table_t;
 
-RL_STATIC_ASSERT(offsetof(rl_position_table_t, total_exposure) % RL_CACHE_LINE == 0, "total starts its own line");
-RL_STATIC_ASSERT(offsetof(rl_position_table_t, slots) - offsetof(rl_position_table_t, total_exposure) >= RL_CACHE_LINE,
-               "total does not share a line with slot 0");
+RL_STATIC_ASSERT(offsetof(rl_position_table_t, book) % RL_CACHE_LINE == 0, "book word starts its own line");
+RL_STATIC_ASSERT(offsetof(rl_position_table_t, slots) - offsetof(rl_position_table_t, book) >= RL_CACHE_LINE,
+                 "book word does not share a line with slot 0");
 RL_STATIC_ASSERT(offsetof(rl_position_table_t, slots) % RL_CACHE_LINE == 0, "slots start on a line");
 
 /* A plain copy of a slot, for reporting and snapshots (Swift-importable). */
@@ -75,17 +141,20 @@ typedef struct rl_position_view {
     int64_t working_buy;
     int64_t working_sell;
     int64_t mark;
-    int64_t exposure;
+    int64_t exposure;   /* max(E(buy), E(sell)): the symbol's worst-case exposure as counted */
     int64_t limit;
+    int64_t buy_price;  /* each side's valuation price: > 0 mark, < 0 provisional, 0 none */
+    int64_t sell_price;
+    int64_t credit;
 } rl_position_view_t;
 
-/* A table on NUMA `node` (< 0: any). Returns 0, -EINVAL (capacity 0,
- * max_total <= 0) or -ENOMEM. Slots start empty with limit 0. */
+/* A table on NUMA `node` (< 0: any). Returns 0, -EINVAL (capacity 0 or above
+ * 2^24, max_total <= 0 or above RL_FP_MAX_LIMIT) or -ENOMEM. */
 int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_position_table_t **out);
 void rl_position_table_destroy(rl_position_table_t *table);
 
 /* Setup: make slot `id` usable with `limit`; ids must be activated in order.
- * Returns 0, -EINVAL (limit <= 0, id != count) or -ENOSPC. */
+ * Returns 0, -EINVAL (limit out of range, id != count) or -ENOSPC. */
 int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t limit);
 
 RL_INLINE uint32_t rl_position_table_count(const rl_position_table_t *table) {
@@ -94,290 +163,213 @@ RL_INLINE uint32_t rl_position_table_count(const rl_position_table_t *table) {
     return atomic_load_explicit((_Atomic(uint32_t) *)&table->count, memory_order_acquire);
 }
 
-RL_INLINE void rl_position_table_set_limit(rl_position_table_t *table, uint32_t id, int64_t limit) {
-    /* relaxed: a limit is a self-contained value; a check may use the old one
-     * until it sees the new one, which is the semantics of a limit change. */
-    atomic_store_explicit(&table->slots[id].limit, limit, memory_order_relaxed);
+/* ---- Exposure arithmetic ------------------------------------------------ */
+
+/* E = ceil(max(0, extent) x |price|), saturating at RL_FP_EXPOSURE_CAP. */
+RL_INLINE int64_t rl_side_exposure(int64_t extent, int64_t price) {
+    if (extent <= 0 || price == 0) return 0;
+    int64_t notional;
+    if (RL_UNLIKELY(!rl_fp_notional_ceil(extent, rl_fp_abs(price), &notional) || notional > RL_FP_EXPOSURE_CAP)) {
+        return RL_FP_EXPOSURE_CAP;
+    }
+    return notional;
 }
 
-RL_INLINE void rl_position_table_set_max_total(rl_position_table_t *table, int64_t max_total) {
-    /* relaxed: self-contained value, as for the per-symbol limit. */
-    atomic_store_explicit(&table->max_total, max_total, memory_order_relaxed);
-}
+/* ---- The book word ------------------------------------------------------ */
 
 RL_INLINE int64_t rl_position_table_total(const rl_position_table_t *table) {
-    /* relaxed: a monitoring read of the aggregate. */
-    return atomic_load_explicit((_Atomic(int64_t) *)&table->total_exposure, memory_order_relaxed);
+    /* relaxed: a monitoring read of the total; decisions use the CAS. */
+    return atomic_load_explicit((_Atomic(int64_t) *)&table->book.lo, memory_order_relaxed);
+}
+
+RL_INLINE uint64_t rl_position_table_version(const rl_position_table_t *table) {
+    /* relaxed: a monitoring read; decisions validate it with the CAS. */
+    return (uint64_t)atomic_load_explicit((_Atomic(int64_t) *)&table->book.hi, memory_order_relaxed);
 }
 
 RL_INLINE int64_t rl_position_table_max_total(const rl_position_table_t *table) {
-    /* relaxed: self-contained value. */
+    /* relaxed: read after the book word; the book CAS validates it through the version. */
     return atomic_load_explicit((_Atomic(int64_t) *)&table->max_total, memory_order_relaxed);
 }
 
-/* Give back `delta` of total exposure (a rollback or a re-mark downwards). */
-RL_INLINE void rl_position_table_total_sub(rl_position_table_t *table, int64_t delta) {
-    /* relaxed: the total is a self-contained counter; nothing is published through it. */
-    atomic_fetch_sub_explicit(&table->total_exposure, delta, memory_order_relaxed);
+RL_INLINE int64_t rl_position_table_limit(const rl_position_table_t *table, uint32_t symbol) {
+    /* relaxed: read after the book word; the book CAS validates it through the version. */
+    return atomic_load_explicit((_Atomic(int64_t) *)&table->slots[symbol].limit, memory_order_relaxed);
 }
 
-/* Take `delta` of total exposure if the total stays within max_total. */
-RL_INLINE bool rl_position_table_total_try_add(rl_position_table_t *table, int64_t delta) {
-    int64_t max_total = rl_position_table_max_total(table);
-    /* relaxed: the CAS below validates the value we computed from. */
-    int64_t total = atomic_load_explicit(&table->total_exposure, memory_order_relaxed);
+/* Add `delta` (either sign) to the total, keeping the version; no limit.
+ * Once saturated the total stays saturated (fail closed). Any thread. */
+RL_INLINE void rl_position_table_add_total(rl_position_table_t *table, int64_t delta) {
+    rl_pair_value_t book = rl_pair_load(&table->book);
     for (;;) {
-        int64_t next;
-        if (RL_UNLIKELY(__builtin_add_overflow(total, delta, &next) || next > max_total)) {
-            return false;
-        }
-        /* relaxed: single-location RMW order alone makes the limit check linearizable. */
-        if (atomic_compare_exchange_weak_explicit(&table->total_exposure, &total, next,
-                                                  memory_order_relaxed, memory_order_relaxed)) {
-            return true;
-        }
+        if (RL_UNLIKELY(book.lo >= RL_BOOK_SATURATED)) return;
+        int64_t total = book.lo + delta; /* |delta| <= 2 x RL_FP_EXPOSURE_CAP: no overflow */
+        rl_pair_value_t next = {total >= RL_BOOK_SATURATED ? RL_BOOK_SATURATED : total, book.hi};
+        /* Full barrier (rl_pair.h); on failure `book` holds the current value. */
+        if (rl_pair_cas(&table->book, &book, next)) return;
     }
 }
 
-/* The side word a side reserves on, and the direction it moves. */
-RL_INLINE _Atomic(int64_t) *rl_position_slot_side_word(rl_position_slot_t *slot, rl_side_t side) {
-    return side == RL_SIDE_BUY ? &slot->long_worst : &slot->short_worst;
+/* Bump the version after changing a limit or the trading state, so that
+ * every decision taken before the change fails its book CAS. */
+RL_INLINE void rl_position_table_bump_version(rl_position_table_t *table) {
+    rl_pair_value_t book = rl_pair_load(&table->book);
+    while (!rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo, book.hi + 1})) {
+        /* `book` holds the current value: retry. */
+    }
 }
 
+/* ---- The pre-order check (any thread) ----------------------------------- */
+
 /*
- * The pre-order check. With commit = false it only answers; with commit = true
- * a pass also reserves `qty` as working on `side`. Inputs are fixed point; a
- * caller with doubles converts with rl_fp_from_positive_double first.
+ * Check `qty` on `side` at `price` (fixed point) and, with commit, reserve it
+ * as working. A caller with doubles converts with rl_fp_from_positive_double
+ * first (rl_engine_check_f64 does).
  *
- * Blocks with: RL_FROZEN, RL_REJECT_INVALID_SIDE, RL_REJECT_INVALID_QTY,
+ * Blocks with: RL_FROZEN (HALTED), RL_REJECT_INVALID_SIDE, RL_REJECT_INVALID_QTY,
  * RL_REJECT_INVALID_PRICE, RL_REJECT_UNKNOWN_SYMBOL, RL_REJECT_OVERFLOW,
+ * RL_REJECT_REDUCE_ONLY (REDUCING, and the order raises its side),
  * RL_REJECT_SYMBOL_LIMIT, RL_REJECT_TOTAL_LIMIT. A blocked call changes nothing.
  */
-RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const rl_freeze_t *freeze,
-                                              uint32_t symbol, rl_side_t side, int64_t qty, int64_t price,
-                                              bool commit) {
-    if (RL_UNLIKELY(!rl_freeze_is_active(freeze))) return RL_FROZEN;
-    if (RL_UNLIKELY(side != RL_SIDE_BUY && side != RL_SIDE_SELL)) return RL_REJECT_INVALID_SIDE;
+RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const rl_freeze_t *freeze, uint32_t symbol,
+                                              rl_side_t side, int64_t qty, int64_t price, bool commit) {
+    if (RL_UNLIKELY((unsigned)side > (unsigned)RL_SIDE_SELL)) return RL_REJECT_INVALID_SIDE;
     if (RL_UNLIKELY(qty <= 0)) return RL_REJECT_INVALID_QTY;
     if (RL_UNLIKELY(price <= 0)) return RL_REJECT_INVALID_PRICE;
     if (RL_UNLIKELY(symbol >= rl_position_table_count(table))) return RL_REJECT_UNKNOWN_SYMBOL;
-
     rl_position_slot_t *slot = &table->slots[symbol];
-    _Atomic(int64_t) *word = rl_position_slot_side_word(slot, side);
-    _Atomic(int64_t) *other = side == RL_SIDE_BUY ? &slot->short_worst : &slot->long_worst;
-    /* relaxed: limit is a self-contained setup value (see set_limit). */
-    int64_t limit = atomic_load_explicit(&slot->limit, memory_order_relaxed);
+    rl_pair_t *own = &slot->sides[side];
 
-    /* 1. Symbol limit: CAS the side word, re-checking against each value we replace. */
-    /* relaxed: the CAS validates what we read. */
-    int64_t current = atomic_load_explicit(word, memory_order_relaxed);
-    int64_t worst_notional;
     for (;;) {
-        int64_t next;
-        bool overflow = side == RL_SIDE_BUY ? __builtin_add_overflow(current, qty, &next)
-                                            : __builtin_sub_overflow(current, qty, &next);
-        if (RL_UNLIKELY(overflow || next == INT64_MIN)) return RL_REJECT_OVERFLOW;
-        /* relaxed: the other side is checked by its own CAS; each side's magnitude
-         * is bounded independently, so their max is bounded too. */
-        int64_t other_worst = atomic_load_explicit(other, memory_order_relaxed);
-        int64_t worst = rl_fp_abs(next);
-        int64_t other_abs = other_worst == INT64_MIN ? INT64_MAX : rl_fp_abs(other_worst);
-        if (other_abs > worst) worst = other_abs;
-        if (RL_UNLIKELY(!rl_fp_notional_ceil(worst, price, &worst_notional))) return RL_REJECT_OVERFLOW;
-        if (worst_notional > limit) return RL_REJECT_SYMBOL_LIMIT;
-        if (!commit) break;
-        /* relaxed: single-location RMW order alone makes the symbol check
-         * linearizable; the exposure CAS below (release) publishes this word
-         * to the risk thread's re-mark. */
-        if (atomic_compare_exchange_weak_explicit(word, &current, next,
-                                                  memory_order_relaxed, memory_order_relaxed)) {
-            break;
+        if (RL_UNLIKELY(rl_freeze_word_state(rl_freeze_load(freeze)) == RL_STATE_HALTED)) return RL_FROZEN;
+        rl_pair_value_t cur = rl_pair_load(own);
+        int64_t extent;
+        if (RL_UNLIKELY(__builtin_add_overflow(cur.lo, qty, &extent) || extent >= RL_FP_EXPOSURE_CAP)) {
+            return RL_REJECT_OVERFLOW;
         }
-    }
+        /* While the side has no mark, it is valued at the highest order price. */
+        int64_t side_price = cur.hi <= 0 && price > -cur.hi ? -price : cur.hi;
+        int64_t charge = rl_side_exposure(extent, side_price) - rl_side_exposure(cur.lo, cur.hi); /* >= 0 */
+        int64_t extra = 0;
+        bool raises = extent > rl_fp_abs(cur.lo);
 
-    /* 2. Book limit: raise this slot's exposure to worst_notional, taking the
-     *    increase from the total first. */
-    /* acquire: pairs with the release CAS in rl_position_table_remark. */
-    int64_t exposure = atomic_load_explicit(&slot->exposure, memory_order_acquire);
-    for (;;) {
-        int64_t increase = worst_notional - exposure;
-        if (increase <= 0) break;
-        if (!commit) {
-            int64_t total = rl_position_table_total(table), next;
-            if (__builtin_add_overflow(total, increase, &next) || next > rl_position_table_max_total(table)) {
-                return RL_REJECT_TOTAL_LIMIT;
-            }
-            break;
-        }
-        if (!rl_position_table_total_try_add(table, increase)) {
-            /* Roll back step 1: the order never existed. relaxed: self-contained word. */
-            if (side == RL_SIDE_BUY) atomic_fetch_sub_explicit(word, qty, memory_order_relaxed);
-            else atomic_fetch_add_explicit(word, qty, memory_order_relaxed);
-            return RL_REJECT_TOTAL_LIMIT;
-        }
-        /* acq_rel on success: release publishes our side-word CAS to the risk
-         * thread's acquire load in remark; acquire on failure pairs the same way. */
-        if (atomic_compare_exchange_weak_explicit(&slot->exposure, &exposure, worst_notional,
-                                                  memory_order_acq_rel, memory_order_acquire)) {
-            break;
-        }
-        rl_position_table_total_sub(table, increase); /* someone moved the slot: retry */
-    }
-
-    /* A symbol's first reservation gives it a reference price until the first fill. */
-    /* relaxed: mark is a self-contained value. Load first so the common case
-     * (mark already known) costs no locked instruction. */
-    if (commit && RL_UNLIKELY(atomic_load_explicit(&slot->mark, memory_order_relaxed) == 0)) {
-        int64_t no_mark = 0;
-        /* relaxed: self-contained value; losing this race to a fill is fine. */
-        atomic_compare_exchange_strong_explicit(&slot->mark, &no_mark, price,
-                                                memory_order_relaxed, memory_order_relaxed);
-    }
-    return RL_OK;
-}
-
-/* Risk thread: bring a slot's exposure to (worst case x mark), moving the
- * difference into the total in the order that never under-counts. */
-RL_INLINE void rl_position_table_remark(rl_position_table_t *table, uint32_t symbol) {
-    rl_position_slot_t *slot = &table->slots[symbol];
-    /* relaxed: mark is written by this thread or set once by a checker. */
-    int64_t mark = atomic_load_explicit(&slot->mark, memory_order_relaxed);
-    if (mark <= 0) return; /* no price yet: keep the reserved exposure */
-    /* acquire: pairs with checkers' release CAS on exposure, so the side words
-     * we load next include every reservation already counted in it. */
-    int64_t exposure = atomic_load_explicit(&slot->exposure, memory_order_acquire);
-    for (;;) {
-        /* relaxed: self-contained words, ordered after the acquire above. */
-        int64_t lw = atomic_load_explicit(&slot->long_worst, memory_order_relaxed);
-        int64_t sw = atomic_load_explicit(&slot->short_worst, memory_order_relaxed);
-        int64_t worst = rl_fp_abs(lw) > rl_fp_abs(sw) ? rl_fp_abs(lw) : rl_fp_abs(sw);
-        int64_t target;
-        if (!rl_fp_notional_ceil(worst, mark, &target)) target = INT64_MAX / 4; /* blocks everything */
-        if (target == exposure) return;
-        if (target > exposure) {
-            int64_t increase = target - exposure;
-            /* Raise the total first: it may over-count for a moment, never under-count.
-             * relaxed: self-contained counter. */
-            atomic_fetch_add_explicit(&table->total_exposure, increase, memory_order_relaxed);
-            /* acq_rel: pairs with checkers' exposure CAS (see rl_position_table_check). */
-            if (atomic_compare_exchange_strong_explicit(&slot->exposure, &exposure, target,
-                                                        memory_order_acq_rel, memory_order_acquire)) {
-                return;
-            }
-            rl_position_table_total_sub(table, increase);
+        if (raises) {
+            /* Read the book word first: the state and the limits read after it
+             * are the ones in force if the CAS below succeeds. */
+            rl_pair_value_t book = rl_pair_load(&table->book);
+            rl_trading_state_t state = rl_freeze_word_state(rl_freeze_load(freeze));
+            if (RL_UNLIKELY(state == RL_STATE_HALTED)) return RL_FROZEN;
+            if (RL_UNLIKELY(state == RL_STATE_REDUCING)) return RL_REJECT_REDUCE_ONLY;
+            int64_t value_price = rl_fp_abs(side_price) > price ? rl_fp_abs(side_price) : price;
+            int64_t at_order_price;
+            if (RL_UNLIKELY(!rl_fp_notional_ceil(extent, value_price, &at_order_price))) return RL_REJECT_OVERFLOW;
+            if (at_order_price > rl_position_table_limit(table, symbol)) return RL_REJECT_SYMBOL_LIMIT;
+            /* at_order_price <= limit < RL_FP_EXPOSURE_CAP, so E(after) is not capped and extra >= 0. */
+            extra = at_order_price - rl_side_exposure(extent, side_price);
+            if (book.lo + charge + extra > rl_position_table_max_total(table)) return RL_REJECT_TOTAL_LIMIT;
+            if (!commit) return RL_OK;
+            RL_HOOK("check:before_book");
+            /* The acceptance: fails if the total or the version moved since we read it. */
+            if (!rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo + charge + extra, book.hi})) continue;
         } else {
-            /* acq_rel: as above. */
-            if (atomic_compare_exchange_strong_explicit(&slot->exposure, &exposure, target,
-                                                        memory_order_acq_rel, memory_order_acquire)) {
-                rl_position_table_total_sub(table, exposure - target);
-                return;
-            }
+            /* Never raises W nor the book's true exposure: the way out, no limit check. */
+            if (!commit) return RL_OK;
+            if (charge > 0) rl_position_table_add_total(table, charge);
         }
+        RL_HOOK("check:before_side");
+        /* Publish. Fails if the side moved since we read it: give back and decide again. */
+        if (RL_LIKELY(rl_pair_cas(own, &cur, (rl_pair_value_t){extent, side_price}))) {
+            if (extra > 0) rl_position_table_add_total(table, -extra);
+            return RL_OK;
+        }
+        rl_position_table_add_total(table, -(charge + extra));
     }
 }
 
-/* Cancel, reject or expiry: give back `qty` of working quantity on `side`.
- * Risk thread (or a checker rolling back its own reservation). */
-RL_INLINE void rl_position_table_release(rl_position_table_t *table, uint32_t symbol, rl_side_t side, int64_t qty) {
-    rl_position_slot_t *slot = &table->slots[symbol];
-    /* relaxed: the word is self-contained, and the risk thread re-marks after
-     * this in its own program order. */
-    if (side == RL_SIDE_BUY) atomic_fetch_sub_explicit(&slot->long_worst, qty, memory_order_relaxed);
-    else atomic_fetch_add_explicit(&slot->short_worst, qty, memory_order_relaxed);
+/* ---- Risk-side primitives (the engine's risk step composes them) --------- */
+
+/* A side's exposure from one atomic read of its word. */
+RL_INLINE int64_t rl_position_table_side_exposure(rl_position_table_t *table, uint32_t symbol, rl_side_t side) {
+    rl_pair_value_t v = rl_pair_read(&table->slots[symbol].sides[side]);
+    return rl_side_exposure(v.lo, v.hi);
+}
+
+/* max(E(buy), E(sell)): the symbol's worst-case exposure as the book counts it. */
+RL_INLINE int64_t rl_position_table_exposure(rl_position_table_t *table, uint32_t symbol) {
+    int64_t buy = rl_position_table_side_exposure(table, symbol, RL_SIDE_BUY);
+    int64_t sell = rl_position_table_side_exposure(table, symbol, RL_SIDE_SELL);
+    return buy > sell ? buy : sell;
 }
 
 RL_INLINE int64_t rl_position_table_position(const rl_position_table_t *table, uint32_t symbol) {
-    /* relaxed: the risk thread is the only writer; readers want a recent value. */
+    /* relaxed: the risk side is the only writer; readers want a recent value. */
     return atomic_load_explicit((_Atomic(int64_t) *)&table->slots[symbol].position, memory_order_relaxed);
 }
 
-/* Risk thread: `qty` of a working order on `side` filled at `price`.
- * A buy fill raises position and short_worst by qty; long_worst already held
- * it. If a fill exceeds what was working (a venue over-fill), the excess is
- * added to the other side word too, as an unreserved position change.
- * Returns RL_OK or RL_REJECT_OVERFLOW (nothing changed). Re-marks the slot. */
-RL_INLINE rl_result_t rl_position_table_apply_fill(rl_position_table_t *table, uint32_t symbol, rl_side_t side,
-                                                   int64_t qty, int64_t price) {
-    rl_position_slot_t *slot = &table->slots[symbol];
-    /* relaxed: this thread is the only writer of position. */
-    int64_t position = atomic_load_explicit(&slot->position, memory_order_relaxed);
-    int64_t signed_qty = side == RL_SIDE_BUY ? qty : -qty;
-    int64_t next_position;
-    if (RL_UNLIKELY(__builtin_add_overflow(position, signed_qty, &next_position) || next_position == INT64_MIN)) {
-        return RL_REJECT_OVERFLOW;
-    }
-    _Atomic(int64_t) *reserved_word = rl_position_slot_side_word(slot, side);
-    _Atomic(int64_t) *other_word = side == RL_SIDE_BUY ? &slot->short_worst : &slot->long_worst;
-    /* relaxed: checkers only ever add working quantity, so `working` can only be an under-estimate. */
-    int64_t reserved = atomic_load_explicit(reserved_word, memory_order_relaxed);
-    int64_t working = side == RL_SIDE_BUY ? reserved - position : position - reserved;
-    int64_t excess = qty > working ? qty - (working > 0 ? working : 0) : 0;
-    /* relaxed: self-contained words; the re-mark below follows in program order.
-     * A checker between the two adds sees a state that over-states risk. */
-    atomic_fetch_add_explicit(other_word, signed_qty, memory_order_relaxed);
-    if (excess > 0) {
-        atomic_fetch_add_explicit(reserved_word, side == RL_SIDE_BUY ? excess : -excess, memory_order_relaxed);
-    }
-    /* relaxed: single writer; readers are monitors. */
-    atomic_store_explicit(&slot->position, next_position, memory_order_relaxed);
-    atomic_store_explicit(&slot->mark, price, memory_order_relaxed);
-    rl_position_table_remark(table, symbol);
-    return RL_OK;
+RL_INLINE int64_t rl_position_table_mark(const rl_position_table_t *table, uint32_t symbol) {
+    /* relaxed: the risk side is the only writer; readers want a recent value. */
+    return atomic_load_explicit((_Atomic(int64_t) *)&table->slots[symbol].mark, memory_order_relaxed);
 }
 
-/* Risk thread: a signed position change with no reservation behind it (an
- * operator adjustment or a position loaded from elsewhere), marked at `price`. */
-RL_INLINE rl_result_t rl_position_table_adjust(rl_position_table_t *table, uint32_t symbol, int64_t signed_qty,
-                                               int64_t price) {
+/* Risk side: grant the overlap credit back, up to min(E(buy), E(sell)) read
+ * now. Checkers only raise E, so the values read are lower bounds. Returns
+ * max(E(buy), E(sell)) as read: the symbol's exposure. */
+RL_INLINE int64_t rl_position_table_refresh_credit(rl_position_table_t *table, uint32_t symbol) {
     rl_position_slot_t *slot = &table->slots[symbol];
-    /* relaxed: single writer of position. */
-    int64_t position = atomic_load_explicit(&slot->position, memory_order_relaxed);
-    int64_t next_position;
-    if (RL_UNLIKELY(__builtin_add_overflow(position, signed_qty, &next_position) || next_position == INT64_MIN)) {
-        return RL_REJECT_OVERFLOW;
+    int64_t buy = rl_position_table_side_exposure(table, symbol, RL_SIDE_BUY);
+    int64_t sell = rl_position_table_side_exposure(table, symbol, RL_SIDE_SELL);
+    int64_t overlap = buy < sell ? buy : sell;
+    /* relaxed: the risk side is the only writer of credit. */
+    int64_t credit = atomic_load_explicit(&slot->credit, memory_order_relaxed);
+    if (overlap > credit) {
+        /* release: orders the credit before the total it gives back; readers of
+         * both (snapshots, the model) see the credit no later than its refund. */
+        atomic_store_explicit(&slot->credit, overlap, memory_order_release);
+        rl_position_table_add_total(table, -(overlap - credit));
     }
-    /* relaxed: as in rl_position_table_release. */
-    atomic_fetch_add_explicit(&slot->long_worst, signed_qty, memory_order_relaxed);
-    atomic_fetch_add_explicit(&slot->short_worst, signed_qty, memory_order_relaxed);
-    /* relaxed: single writer; readers are monitors. */
-    atomic_store_explicit(&slot->position, next_position, memory_order_relaxed);
-    atomic_store_explicit(&slot->mark, price, memory_order_relaxed);
-    rl_position_table_remark(table, symbol);
-    return RL_OK;
+    return buy > sell ? buy : sell;
 }
 
-/* Recovery (replaying a journaled reservation), with no other thread running:
- * reserve `qty` on `side` without checking limits: they held when it was made. */
-RL_INLINE void rl_position_table_force_reserve(rl_position_table_t *table, uint32_t symbol, rl_side_t side,
-                                               int64_t qty, int64_t price) {
+/* Risk side: lower the credit to at most `bound` before a side drops to
+ * exposure `bound`, charging the total first. */
+RL_INLINE void rl_position_table_cap_credit(rl_position_table_t *table, uint32_t symbol, int64_t bound) {
     rl_position_slot_t *slot = &table->slots[symbol];
-    /* relaxed, all: recovery is single-threaded. */
-    if (side == RL_SIDE_BUY) atomic_fetch_add_explicit(&slot->long_worst, qty, memory_order_relaxed);
-    else atomic_fetch_sub_explicit(&slot->short_worst, qty, memory_order_relaxed);
-    if (atomic_load_explicit(&slot->mark, memory_order_relaxed) == 0) {
-        atomic_store_explicit(&slot->mark, price, memory_order_relaxed);
+    /* relaxed: the risk side is the only writer of credit. */
+    int64_t credit = atomic_load_explicit(&slot->credit, memory_order_relaxed);
+    if (credit > bound) {
+        rl_position_table_add_total(table, credit - bound);
+        /* release: the total was raised first (see rl_position_table_refresh_credit). */
+        atomic_store_explicit(&slot->credit, bound, memory_order_release);
     }
-    rl_position_table_remark(table, symbol);
 }
 
 /* Copy a slot out for reporting. Consistent when the table is quiescent; a
  * recent, possibly torn, view while checkers run. */
 RL_INLINE void rl_position_table_read(const rl_position_table_t *table, uint32_t symbol, rl_position_view_t *out) {
     const rl_position_slot_t *slot = &table->slots[symbol];
+    rl_pair_value_t buy = rl_pair_load(&slot->sides[RL_SIDE_BUY]);
+    rl_pair_value_t sell = rl_pair_load(&slot->sides[RL_SIDE_SELL]);
     /* relaxed, all: a monitoring read; nothing is synchronised through it. */
     int64_t position = atomic_load_explicit((_Atomic(int64_t) *)&slot->position, memory_order_relaxed);
-    int64_t lw = atomic_load_explicit((_Atomic(int64_t) *)&slot->long_worst, memory_order_relaxed);
-    int64_t sw = atomic_load_explicit((_Atomic(int64_t) *)&slot->short_worst, memory_order_relaxed);
     out->position = position;
-    out->working_buy = lw - position;
-    out->working_sell = position - sw;
+    out->working_buy = buy.lo - position;
+    out->working_sell = sell.lo + position;
     out->mark = atomic_load_explicit((_Atomic(int64_t) *)&slot->mark, memory_order_relaxed);
-    out->exposure = atomic_load_explicit((_Atomic(int64_t) *)&slot->exposure, memory_order_relaxed);
+    int64_t eb = rl_side_exposure(buy.lo, buy.hi), es = rl_side_exposure(sell.lo, sell.hi);
+    out->exposure = eb > es ? eb : es;
     out->limit = atomic_load_explicit((_Atomic(int64_t) *)&slot->limit, memory_order_relaxed);
+    out->buy_price = buy.hi;
+    out->sell_price = sell.hi;
+    out->credit = atomic_load_explicit((_Atomic(int64_t) *)&slot->credit, memory_order_relaxed);
 }
 
+/* The one rule for a persisted slot: working quantities >= 0, extents in
+ * range, each side price 0, the mark, or provisional (negative) with no mark,
+ * and anything held valued. */
+bool rl_position_table_valid_view(const rl_position_view_t *state);
+
 /* Recovery only, with no other thread running: set a slot to a persisted
- * state and re-mark it. Returns 0 or -EINVAL. */
+ * state that rl_position_table_valid_view accepts. Returns 0 or -EINVAL. */
 int rl_position_table_restore(rl_position_table_t *table, uint32_t symbol, const rl_position_view_t *state);
 
 RL_EXTERN_C_END

@@ -19,7 +19,7 @@ typedef enum rl_result {
     RL_FULL = 1,                       /* ring has no free slot; nothing was written */
     RL_EMPTY = 2,                      /* ring has nothing to read */
     /* Pre-order check results: the order is blocked. */
-    RL_FROZEN = 10,                    /* trading state is not ACTIVE */
+    RL_FROZEN = 10,                    /* trading state is HALTED */
     RL_REJECT_INVALID_QTY = 11,        /* NaN, infinite, zero or negative quantity */
     RL_REJECT_INVALID_PRICE = 12,      /* NaN, infinite, zero or negative price */
     RL_REJECT_UNKNOWN_SYMBOL = 13,     /* symbol id was never registered */
@@ -27,10 +27,12 @@ typedef enum rl_result {
     RL_REJECT_SYMBOL_LIMIT = 15,       /* symbol's worst-case inventory > its limit */
     RL_REJECT_TOTAL_LIMIT = 16,        /* book's worst-case exposure > maxTotalNotional */
     RL_REJECT_INVALID_SIDE = 17,       /* side is neither BUY nor SELL */
+    RL_REJECT_REDUCE_ONLY = 18,        /* trading state is REDUCING and the order raises its side's worst case */
+    RL_REJECT_IMPRECISE = 19,          /* qty or price has digits below 1e-8 that rounding would move by more than 1e-8 relative */
 } rl_result_t;
 
 /* Number of distinct codes a blocked-by-reason counter array needs. */
-#define RL_RESULT_SLOTS 18
+#define RL_RESULT_SLOTS 20
 
 typedef enum rl_side {
     RL_SIDE_BUY = 0,

@@ -40,7 +40,7 @@ typedef struct rl_runtime_stats {
     uint64_t loops;          /* passes over all rings */
     uint64_t idle_loops;     /* passes that found nothing */
     uint64_t events;         /* events consumed */
-    uint64_t freezes;        /* freezes this thread made (edge collapse) */
+    uint64_t freezes;        /* trading-state changes this thread's controller published */
     int32_t cpu;             /* where the thread last ran (sched_getcpu) */
     bool running;
 } rl_runtime_stats_t;
@@ -63,6 +63,13 @@ int rl_runtime_start(rl_runtime_t *runtime);
 int rl_runtime_stop(rl_runtime_t *runtime);
 
 bool rl_runtime_is_running(const rl_runtime_t *runtime);
+
+/* Before start: the risk thread calls `probe` once per pass and publishes what
+ * it returns, e.g. its own thread's allocation count, so that a load test can
+ * prove the risk thread allocates nothing. NULL: no probe. */
+void rl_runtime_set_probe(rl_runtime_t *runtime, uint64_t (*probe)(void));
+/* The probe's latest value (0 before the first pass). Any thread. */
+uint64_t rl_runtime_probe_value(const rl_runtime_t *runtime);
 void rl_runtime_read_stats(const rl_runtime_t *runtime, rl_runtime_stats_t *out);
 
 RL_EXTERN_C_END

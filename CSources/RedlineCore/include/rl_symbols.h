@@ -21,8 +21,13 @@ typedef struct rl_symbol_registry rl_symbol_registry_t;
 int rl_symbols_create(uint32_t capacity, rl_symbol_registry_t **out);
 void rl_symbols_destroy(rl_symbol_registry_t *registry);
 
+/* The one rule for a symbol name: 1 to RL_SYMBOL_NAME_MAX bytes, each a
+ * printable ASCII character other than space (0x21..0x7e). Takes a length,
+ * so a name with an embedded NUL (which a C string would cut short) fails. */
+bool rl_symbols_valid_name_n(const char *bytes, size_t length);
+
 /* Register a new name. Returns its id (>= 0), or:
- *   -EINVAL   empty name, longer than RL_SYMBOL_NAME_MAX, or with bytes < 0x21
+ *   -EINVAL   not a valid name (rl_symbols_valid_name_n)
  *   -EEXIST   already registered (use rl_symbols_lookup)
  *   -ENOSPC   the registry is full */
 int64_t rl_symbols_register(rl_symbol_registry_t *registry, const char *name);

@@ -13,13 +13,15 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
     case symbolLimit = "SYMBOL_LIMIT"
     case totalLimit = "TOTAL_LIMIT"
     case invalidSide = "INVALID_SIDE"
+    case reduceOnly = "REDUCE_ONLY"
+    case imprecise = "IMPRECISE"
 
     public var code: String { rawValue }
     public var metricLabel: String { rawValue.lowercased() }
 
     public var description: String {
         switch self {
-        case .frozen: "trading is frozen"
+        case .frozen: "trading is frozen (HALTED)"
         case .invalidQuantity: "quantity must be a finite number greater than zero"
         case .invalidPrice: "price must be a finite number greater than zero"
         case .unknownSymbol: "symbol is not registered"
@@ -27,6 +29,8 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .symbolLimit: "worst-case inventory would exceed the symbol's maxInventoryUSD"
         case .totalLimit: "worst-case book exposure would exceed maxTotalNotional"
         case .invalidSide: "side must be buy or sell"
+        case .reduceOnly: "trading is REDUCING: only orders that do not raise their side's worst case pass"
+        case .imprecise: "quantity or price has digits below 1e-8 that do not round within 1e-8"
         }
     }
 
@@ -41,6 +45,8 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .symbolLimit: RL_REJECT_SYMBOL_LIMIT
         case .totalLimit: RL_REJECT_TOTAL_LIMIT
         case .invalidSide: RL_REJECT_INVALID_SIDE
+        case .reduceOnly: RL_REJECT_REDUCE_ONLY
+        case .imprecise: RL_REJECT_IMPRECISE
         }
     }
 
@@ -56,6 +62,8 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case RL_REJECT_SYMBOL_LIMIT: self = .symbolLimit
         case RL_REJECT_TOTAL_LIMIT: self = .totalLimit
         case RL_REJECT_INVALID_SIDE: self = .invalidSide
+        case RL_REJECT_REDUCE_ONLY: self = .reduceOnly
+        case RL_REJECT_IMPRECISE: self = .imprecise
         default: return nil
         }
     }

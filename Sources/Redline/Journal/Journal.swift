@@ -163,7 +163,7 @@ public final class Journal: @unchecked Sendable {
         if !recovery.sawLimits { try monitor.updateLimits(monitor.limits) }
         let known = monitor.symbols
         for (id, name) in known.enumerated() where id >= recovery.symbolsSeen {
-            try journal.append(RL_JREC_SYMBOL, RuntimeRiskMonitor.symbolPayload(SymbolID(rawValue: UInt32(id)), name),
+            try journal.append(RL_JREC_SYMBOL, JournalCodec.symbol(SymbolID(rawValue: UInt32(id)), name),
                                syncNow: true, wait: true)
         }
         logger.notice("journal open", metadata: [
@@ -284,26 +284,30 @@ public final class Journal: @unchecked Sendable {
     func snapshotPayloads(of monitor: RuntimeRiskMonitor) throws(RedlineError) -> [(rl_journal_record_type_t, [UInt8])] {
         let snapshot = monitor.snapshot()
         var payloads: [(rl_journal_record_type_t, [UInt8])] = []
-        payloads.append((RL_JREC_LIMITS, (try? JSONEncoder().encode(snapshot.limits)).map { Array($0) } ?? []))
+        payloads.append((RL_JREC_LIMITS, JournalCodec.limits(snapshot.limits)))
         for symbol in snapshot.symbols {
             let id = try monitor.symbolID(symbol.name)
-            payloads.append((RL_JREC_SYMBOL, RuntimeRiskMonitor.symbolPayload(id, symbol.name)))
-            var view = rl_position_view_t(position: symbol.position, working_buy: symbol.workingBuy,
-                                          working_sell: symbol.workingSell, mark: symbol.mark, exposure: 0, limit: 0)
-            let position = withUnsafeBytes(of: id.rawValue.littleEndian) { Array($0) } + [0, 0, 0, 0]
-                + withUnsafeBytes(of: &view) { Array($0) }
-            payloads.append((RL_JREC_POSITION, position))
+            payloads.append((RL_JREC_SYMBOL, JournalCodec.symbol(id, symbol.name)))
+            payloads.append((RL_JREC_POSITION, JournalCodec.position(id, symbol.view)))
         }
-        for event in snapshot.freezeEvents {
+        // The history, each change with its detail; freezes from older journals without one.
+        let changed = Set(snapshot.stateChanges?.map(\.to.epoch) ?? [])
+        for event in snapshot.freezeEvents where !changed.contains(event.epoch) {
             let word = rl_freeze_pack(UInt64(RL_STATE_HALTED.rawValue), UInt64(event.trigger.reasonCode.rawValue), event.epoch)
-            payloads.append((RL_JREC_FREEZE, RuntimeRiskMonitor.freezePayload(word: word, event: event)))
+            if let payload = try? JournalCodec.state(word: word, value: 0, detail: .init(change: nil, freeze: event)) {
+                payloads.append((RL_JREC_FREEZE, payload))
+            }
+        }
+        for change in snapshot.stateChanges ?? [] {
+            let freeze = snapshot.freezeEvents.first { $0.epoch == change.to.epoch }
+            if let payload = try? JournalCodec.stateDetail(change, freeze) {
+                payloads.append((change.to.mode == .active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, payload))
+            }
         }
         // Last, the trading state as it is now.
         let word = snapshot.tradingState.word
-        if snapshot.tradingState.mode == .active {
-            payloads.append((RL_JREC_UNFREEZE, withUnsafeBytes(of: word.littleEndian) { Array($0) }))
-        } else {
-            payloads.append((RL_JREC_FREEZE, RuntimeRiskMonitor.freezePayload(word: word, event: nil)))
+        if let payload = try? JournalCodec.state(word: word, value: 0, detail: nil) {
+            payloads.append((snapshot.tradingState.mode == .active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, payload))
         }
         return payloads
     }

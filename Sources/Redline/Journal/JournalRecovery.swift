@@ -46,16 +46,16 @@ final class JournalRecovery {
         let seq = header.seq
         switch rl_journal_record_type_t(UInt32(header.type)) {
         case RL_JREC_EVENT:
-            guard payload.count == MemoryLayout<rl_event_t>.size else { return fail(.invalidSnapshot("record \(seq): event of \(payload.count) bytes")) }
-            var event = rl_event_t()
-            withUnsafeMutableBytes(of: &event) { $0.copyMemory(from: payload) }
+            guard var event = JournalCodec.decodeEvent(payload) else {
+                return fail(.invalidSnapshot("record \(seq): event of \(payload.count) bytes"))
+            }
             guard rl_engine_replay_event(monitor.engineHandle, &event) else {
                 return fail(.journalCorrupt(directory: "", damage: "record \(seq): event for symbol \(event.symbol) cannot apply"))
             }
         case RL_JREC_SYMBOL:
-            guard payload.count > 4 else { return fail(.invalidSnapshot("record \(seq): short symbol record")) }
-            let id = payload.loadUnaligned(as: UInt32.self)
-            let name = String(decoding: payload[4...], as: UTF8.self)
+            guard let (id, name) = JournalCodec.decodeSymbol(payload) else {
+                return fail(.invalidSnapshot("record \(seq): short symbol record"))
+            }
             do {
                 let registered = try monitor.register(symbol: name, journal: false)
                 symbolsSeen = max(symbolsSeen, Int(id) + 1)
@@ -77,23 +77,19 @@ final class JournalRecovery {
                 return fail(.invalidSnapshot("record \(seq): limits do not decode: \(error)"))
             }
         case RL_JREC_FREEZE, RL_JREC_UNFREEZE:
-            guard payload.count >= 8 else { return fail(.invalidSnapshot("record \(seq): short freeze record")) }
-            let word = payload.loadUnaligned(as: UInt64.self)
-            let unfreeze = header.type == UInt16(RL_JREC_UNFREEZE.rawValue)
-            let detailStart = unfreeze ? 8 : 16
-            let detail = payload.count > detailStart ? Data(payload[detailStart...]) : nil
-            let edge = !unfreeze && payload.count >= 16 ? payload.loadUnaligned(fromByteOffset: 8, as: Int64.self) : 0
-            monitor.replayFreezeRecord(word: word, edgeBps: edge, detail: detail, unfreeze: unfreeze,
-                                       timestamp: Date(timeIntervalSince1970: Double(header.timestamp_ns) / 1e9))
+            let freeze = header.type == UInt16(RL_JREC_FREEZE.rawValue)
+            guard let (word, value, detail) = JournalCodec.decodeState(payload, freeze: freeze) else {
+                return fail(.invalidSnapshot("record \(seq): short freeze record"))
+            }
+            monitor.trading.replay(word: word, value: value, detail: detail,
+                                   timestamp: Date(timeIntervalSince1970: Double(header.timestamp_ns) / 1e9))
         case RL_JREC_POSITION:
-            guard payload.count == 8 + MemoryLayout<rl_position_view_t>.size else {
+            guard let (symbol, view) = JournalCodec.decodePosition(payload) else {
                 return fail(.invalidSnapshot("record \(seq): position record of \(payload.count) bytes"))
             }
-            let symbol = payload.loadUnaligned(as: UInt32.self)
-            var view = rl_position_view_t()
-            withUnsafeMutableBytes(of: &view) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[8...])) }
-            guard rl_position_table_restore(rl_engine_table(monitor.engineHandle), symbol, &view) == 0 else {
-                return fail(.invalidSnapshot("record \(seq): position for unknown symbol \(symbol)"))
+            var restored = view
+            guard rl_position_table_restore(rl_engine_table(monitor.engineHandle), symbol, &restored) == 0 else {
+                return fail(.invalidSnapshot("record \(seq): position for symbol \(symbol) does not restore"))
             }
         default:
             return fail(.journalCorrupt(directory: "", damage: "record \(seq): unknown type \(header.type)"))

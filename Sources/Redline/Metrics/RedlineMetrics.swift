@@ -57,9 +57,9 @@ public final class RedlineMetrics: Sendable {
     }
 
     private let state = Mutex(State())
-    private let placed, filled, canceled, rejected, cancelFailed, ringFull, unfreezes: CoreMetrics.Counter
+    private let placed, filled, canceled, rejected, cancelFailed, ringFull, unfreezes, orderAnomalies: CoreMetrics.Counter
     private let blocked: [rl_result_t.RawValue: CoreMetrics.Counter]
-    private let bookUtilization, tradingFrozen, bookExposure: CoreMetrics.Gauge
+    private let bookUtilization, tradingFrozen, tradingReducing, bookExposure: CoreMetrics.Gauge
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -71,6 +71,8 @@ public final class RedlineMetrics: Sendable {
         cancelFailed = CoreMetrics.Counter(label: "cancel_failures_total", factory: factory)
         ringFull = CoreMetrics.Counter(label: "ring_full_total", factory: factory)
         unfreezes = CoreMetrics.Counter(label: "unfreeze_total", factory: factory)
+        orderAnomalies = CoreMetrics.Counter(label: "anomalous_events_total", dimensions: [("kind", "order_fill")],
+                                             factory: factory)
         var blocked: [rl_result_t.RawValue: CoreMetrics.Counter] = [:]
         for reason in BlockReason.allCases {
             blocked[reason.result.rawValue] = CoreMetrics.Counter(
@@ -80,6 +82,7 @@ public final class RedlineMetrics: Sendable {
         bookUtilization = CoreMetrics.Gauge(label: "book_utilization_percent", factory: factory)
         bookExposure = CoreMetrics.Gauge(label: "book_exposure_usd", factory: factory)
         tradingFrozen = CoreMetrics.Gauge(label: "trading_frozen", factory: factory)
+        tradingReducing = CoreMetrics.Gauge(label: "trading_reducing", factory: factory)
         var freezeCounters: [FreezeTrigger: CoreMetrics.Counter] = [:]
         for trigger in FreezeTrigger.allCases {
             freezeCounters[trigger] = CoreMetrics.Counter(
@@ -125,19 +128,26 @@ public final class RedlineMetrics: Sendable {
         if delta > 0 { counter.increment(by: Int64(delta)) }
     }
 
-    func freezeTriggered(_ trigger: FreezeTrigger) {
-        state.withLock { $0.freezeCounters[trigger]?.increment() }
-        tradingFrozen.record(1)
+    /// Count one published trading-state change: `freeze_triggered_total{reason}`
+    /// for freezes and limit violations, `unfreeze_total` for every return to
+    /// ACTIVE or lift of a halt.
+    func stateChanged(_ change: TradingStateChange) {
+        if let trigger = change.cause.freezeTrigger {
+            state.withLock { $0.freezeCounters[trigger]?.increment() }
+        } else {
+            unfreezes.increment()
+        }
+        recordState(change.to)
     }
 
-    func unfrozen() {
-        unfreezes.increment()
-        tradingFrozen.record(0)
+    private func recordState(_ state: TradingState) {
+        tradingFrozen.record(state.mode == .halted ? 1 : 0)
+        tradingReducing.record(state.mode == .reducing ? 1 : 0)
     }
 
     /// Fold counter-block growth into the swift-metrics counters and set the
     /// utilization gauges. Off the hot path.
-    func publish(utilization: Utilization, exposure: Double, frozen: Bool) {
+    func publish(utilization: Utilization, exposure: Double, state tradingState: TradingState) {
         state.withLock { state in
             for index in state.sources.indices {
                 let block = state.sources[index].block
@@ -160,7 +170,7 @@ public final class RedlineMetrics: Sendable {
         for publisher in state.withLock({ $0.publishers }) { publisher(self) }
         bookUtilization.record(utilization.total)
         bookExposure.record(exposure)
-        tradingFrozen.record(frozen ? 1 : 0)
+        recordState(tradingState)
     }
 
     private func target(for counter: Int) -> CoreMetrics.Counter? {
@@ -171,6 +181,7 @@ public final class RedlineMetrics: Sendable {
         case Int(RL_COUNTER_REJECTED.rawValue): rejected
         case Int(RL_COUNTER_CANCEL_FAILED.rawValue): cancelFailed
         case Int(RL_COUNTER_RING_FULL.rawValue): ringFull
+        case Int(RL_COUNTER_ORDER_ANOMALIES.rawValue): orderAnomalies
         case let c where c >= Int(RL_COUNTER_BLOCKED_BASE.rawValue):
             blocked[rl_result_t.RawValue(c - Int(RL_COUNTER_BLOCKED_BASE.rawValue))]
         default: nil

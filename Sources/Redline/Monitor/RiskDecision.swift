@@ -23,8 +23,9 @@ public struct RiskDecision: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A pass of the check that reserved working quantity. Keep it to release the
-/// reservation exactly: the values are the fixed-point ones the table used.
+/// A pass of the check that reserved working quantity. The values are the
+/// fixed-point ones the table used, rounded up from the doubles asked for:
+/// send exactly these to the venue, and keep them to release the reservation.
 public struct Reservation: Sendable, Equatable {
     public let symbol: SymbolID
     public let side: Side
@@ -55,15 +56,8 @@ public struct PositionState: Sendable, Equatable, Codable {
     public let markPrice: Double
     /// position x mark, signed.
     public let notionalUSD: Double
-    /// The worst-case notional counted against the limits.
+    /// The worst-case exposure counted against the limits: the larger of the
+    /// two sides' worst cases, each valued at the mark.
     public let exposureUSD: Double
     public let limitUSD: Double
-}
-
-/// What one `drain()` did.
-public struct DrainReport: Sendable, Equatable {
-    public var applied = 0
-    public var invalid = 0
-    /// The drain froze trading (an edge collapse).
-    public var froze = false
 }

@@ -1,19 +1,25 @@
 import Foundation
 import Logging
 import RedlineCore
-import Glibc
 import Synchronization
 
-/// The runtime risk monitor: pre-order checks, positions, freeze and unfreeze,
-/// freeze history, utilization, snapshots and metrics, over the C engine.
+/// The runtime risk monitor: the public face of one engine. It puts together,
+/// along the data flow,
+///
+/// - `RiskEngine` (strategy -> check): symbols, the lock-free check and
+///   reservation, positions;
+/// - `RiskSide` (exchange events -> rings -> risk side): rings, `drain()`,
+///   operator requests;
+/// - `TradingStateController`: the history of trading-state changes the C
+///   controller publishes (it alone writes the freeze word);
+/// - the journal and the metrics.
 ///
 /// Threading: `reserve`/`check` (the hot path) may be called from any thread;
-/// they are lock-free C. The risk side (applying ring events) is either
-/// `drain()`, called by one thread at a time, or a `RedlineRuntime` risk
-/// thread; never both. Everything else is cold orchestration and is safe from
-/// any thread.
+/// they are lock-free C. The risk side is either `drain()`, called by one
+/// thread at a time, or a `RedlineRuntime` risk thread; never both. Everything
+/// else is cold orchestration and is safe from any thread.
 public final class RuntimeRiskMonitor: @unchecked Sendable {
-    /// The C engine (`rl_engine_t *`), for C callers and the threaded runtime.
+    /// The C engine (`rl_engine_t *`), for inlined hot-path calls.
     @usableFromInline nonisolated(unsafe) let engine: OpaquePointer
     /// The `rl_engine_t *` for C and C++ strategies in the same process: they
     /// call `rl_engine_reserve` on it directly. Valid while the monitor lives.
@@ -21,91 +27,15 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     public let logger: Logger
     public let metrics: RedlineMetrics
     /// The fixed size of the symbol registry and position table.
-    public let symbolCapacity: Int
+    public var symbolCapacity: Int { core.symbolCapacity }
     /// The NUMA node holding the engine and the rings, when one was asked for.
-    public let numaNode: Int?
+    public var numaNode: Int? { core.numaNode }
 
-    private struct ColdState {
-        var limits: RiskLimits
-        var symbolIDs: [String: SymbolID] = [:]
-        var freezeEvents: [FreezeEvent] = []
-        var rings: [EventRing] = []
-        /// Epoch of the last freeze word change recorded in `freezeEvents`.
-        var recordedEpoch: UInt64 = 0
-    }
-
-    private let state: Mutex<ColdState>
-    /// Serialises the consumers of the rings: `drain()` callers, and the hand-over
-    /// to and from a `RedlineRuntime` risk thread.
-    private let consumerLock = Mutex(())
-    /// A `RedlineRuntime` risk thread consumes the rings.
-    private let riskThreadActive = Atomic<Bool>(false)
-    /// Orchestrator -> risk side: position updates and edge reports.
-    private let controlRing: EventRing
-    private let controlLock = Mutex(())
+    let core: RiskEngine
+    let riskSide: RiskSide
+    let trading: TradingStateController
+    private let limitsState: Mutex<RiskLimits>
     private let journalSlot = Mutex<Journal?>(nil)
-    private let stepBatch: UInt64 = 256
-
-    /// The journal recording this monitor's state changes, once `Journal.open` attached one.
-    public var journal: Journal? { journalSlot.withLock { $0 } }
-
-    /// Called by `Journal.open` after recovery: from now on every state change is journaled.
-    func attach(_ journal: Journal) {
-        journalSlot.withLock { $0 = journal }
-        rl_engine_attach_journal(engine, journal.hotRing)
-        metrics.addPublisher { [weak journal] metrics in
-            guard let journal else { return }
-            let stats = journal.stats
-            let written = stats.next_seq > 0 ? stats.next_seq - 1 : 0
-            metrics.setGauge("journal_durable_seq", to: Double(stats.durable_seq))
-            metrics.setGauge("journal_durable_lag_records", to: Double(written - min(written, stats.durable_seq)))
-            metrics.setTotal("journal_fsyncs_total", to: stats.syncs)
-            metrics.setTotal("journal_records_total", to: stats.records)
-            metrics.setGauge("journal_io_uring", to: journal.ioMode == .ioUring ? 1 : 0)
-            metrics.setTotal("journal_snapshots_total", to: stats.snapshots)
-        }
-    }
-
-    /// Recovery: apply a journaled freeze or unfreeze. A record with JSON
-    /// detail carries the whole `FreezeEvent`; one without (the risk thread's
-    /// edge collapse) is rebuilt from its edge and the limits of the time.
-    func replayFreezeRecord(word: UInt64, edgeBps: Int64, detail: Data?, unfreeze: Bool, timestamp: Date) {
-        rl_freeze_restore(rl_engine_freeze(engine), word)
-        let epoch = rl_freeze_word_epoch(word)
-        state.withLock { state in
-            state.recordedEpoch = max(state.recordedEpoch, epoch)
-            guard !unfreeze else { return }
-            let event: FreezeEvent
-            if let detail, let decoded = try? JSONDecoder().decode(FreezeEvent.self, from: detail) {
-                event = decoded
-            } else {
-                event = .edgeCollapse(
-                    edgeBps: FixedPoint.double(edgeBps), thresholdBps: state.limits.edgeFreezeThresholdBps,
-                    trigger: FreezeTrigger(reasonCode: rl_freeze_word_reason(word)) ?? .edgeCollapse,
-                    timestamp: timestamp, epoch: epoch)
-            }
-            if let index = state.freezeEvents.firstIndex(where: { $0.epoch == epoch }) {
-                if detail != nil { state.freezeEvents[index] = event }
-            } else {
-                state.freezeEvents.append(event)
-            }
-        }
-    }
-
-    /// A RL_JREC_FREEZE payload: the freeze word, no edge, and the event's JSON when given.
-    static func freezePayload(word: UInt64, event: FreezeEvent?) -> [UInt8] {
-        withUnsafeBytes(of: word.littleEndian) { Array($0) } + Array(repeating: 0, count: 8)
-            + (event.flatMap { try? JSONEncoder().encode($0) }.map { Array($0) } ?? [])
-    }
-
-    private func journalFreeze(_ event: FreezeEvent, word: UInt64, wait: Bool) {
-        guard let journal else { return }
-        do {
-            try journal.append(RL_JREC_FREEZE, Self.freezePayload(word: word, event: event), syncNow: true, wait: wait)
-        } catch {
-            logger.critical("freeze could not be journaled", metadata: ["error": "\(error)"])
-        }
-    }
 
     /// - Parameters:
     ///   - symbols: registered now, each with its limit from `limits`.
@@ -120,35 +50,18 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         logger: Logger = Logger(label: "redline.monitor"),
         metrics: RedlineMetrics = RedlineMetrics()
     ) throws(RedlineError) {
-        try limits.validate()
-        guard symbolCapacity > 0, symbolCapacity <= 1 << 24 else {
-            throw .invalidLimits("symbolCapacity must be in 1...16777216, got \(symbolCapacity)")
-        }
-        var config = rl_engine_config_t(
-            symbol_capacity: UInt32(symbolCapacity),
-            default_symbol_limit: FixedPoint.positive(limits.maxInventoryUSD)!,
-            max_total: FixedPoint.positive(limits.maxTotalNotional)!,
-            edge_freeze_threshold_bps: FixedPoint.signed(limits.edgeFreezeThresholdBps)!)
-        var created: OpaquePointer?
-        try RedlineError.errno(rl_engine_create_on_node(&config, Int32(numaNode ?? -1), &created),
-                               operation: "rl_engine_create")
-        engine = created!
+        let core = try RiskEngine(limits: limits.fixedPoint(), symbolCapacity: symbolCapacity, numaNode: numaNode)
+        self.core = core
+        engine = core.pointer
         self.logger = logger
         self.metrics = metrics
-        self.symbolCapacity = symbolCapacity
-        self.numaNode = numaNode
-        state = Mutex(ColdState(limits: limits))
-        do {
-            controlRing = try EventRing(capacity: 1024, numaNode: numaNode)
-            state.withLock { $0.rings.append(controlRing) }
-            for symbol in symbols { try register(symbol: symbol) }
-        } catch {
-            rl_engine_destroy(engine)
-            throw error
+        limitsState = Mutex(limits)
+        riskSide = try RiskSide(engine: core.pointer, numaNode: numaNode, logger: logger)
+        trading = TradingStateController(engine: core.pointer, metrics: metrics, logger: logger) { [core] id in
+            core.symbolName(SymbolID(rawValue: id)) ?? "#\(id)"
         }
+        for symbol in symbols { try register(symbol: symbol) }
     }
-
-    deinit { rl_engine_destroy(engine) }
 
     /// A monitor with sensible defaults: `RiskLimits.default` ($10k per symbol,
     /// $50k book, freeze under 200 bps) and the given symbols.
@@ -160,60 +73,63 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         try RuntimeRiskMonitor(limits: limits, symbols: symbols, logger: logger)
     }
 
+    // MARK: Journal
+
+    /// The journal recording this monitor's state changes, once `Journal.open` attached one.
+    public var journal: Journal? { journalSlot.withLock { $0 } }
+
+    /// Called by `Journal.open` after recovery: from now on every state change is journaled.
+    func attach(_ journal: Journal) {
+        journalSlot.withLock { $0 = journal }
+        trading.attach(journal)
+        rl_engine_attach_journal(engine, journal.hotRing)
+        metrics.addPublisher { [weak journal] metrics in
+            guard let journal else { return }
+            let stats = journal.stats
+            let written = stats.next_seq > 0 ? stats.next_seq - 1 : 0
+            metrics.setGauge("journal_durable_seq", to: Double(stats.durable_seq))
+            metrics.setGauge("journal_durable_lag_records", to: Double(written - min(written, stats.durable_seq)))
+            metrics.setTotal("journal_fsyncs_total", to: stats.syncs)
+            metrics.setTotal("journal_records_total", to: stats.records)
+            metrics.setGauge("journal_io_uring", to: journal.ioMode == .ioUring ? 1 : 0)
+            metrics.setTotal("journal_snapshots_total", to: stats.snapshots)
+        }
+    }
+
     // MARK: Symbols
 
     /// Register `symbol` (idempotent) with its limit from the current limits.
+    /// A name is 1 to 31 printable ASCII bytes, no spaces, no NUL.
     @discardableResult
     public func register(symbol: String) throws(RedlineError) -> SymbolID {
         try register(symbol: symbol, journal: true)
     }
 
     func register(symbol: String, journal: Bool) throws(RedlineError) -> SymbolID {
-        var isNew = false
-        let result: Result<SymbolID, RedlineError> = state.withLock { state in
-            if let id = state.symbolIDs[symbol] { return .success(id) }
-            isNew = true
-            let limit = FixedPoint.positive(state.limits.inventoryLimit(for: symbol))!
-            let rc = rl_engine_add_symbol(engine, symbol, limit)
-            switch rc {
-            case let id where id >= 0:
-                let symbolID = SymbolID(rawValue: UInt32(id))
-                state.symbolIDs[symbol] = symbolID
-                return .success(symbolID)
-            case Int64(-EINVAL): return .failure(.invalidSymbolName(symbol))
-            case Int64(-ENOSPC): return .failure(.symbolRegistryFull(capacity: symbolCapacity))
-            default: return .failure(.system(errno: Int32(-rc), operation: "rl_engine_add_symbol(\(symbol))"))
-            }
-        }
-        let id = try result.get()
+        let limit = try limits.fixedPoint().inventory(for: symbol)
+        let (id, isNew) = try core.register(symbol, limit: limit)
         if isNew && journal, let attached = self.journal {
             // Durable before any order on it can be journaled.
-            try attached.append(RL_JREC_SYMBOL, Self.symbolPayload(id, symbol), syncNow: true, wait: true)
+            try attached.append(RL_JREC_SYMBOL, JournalCodec.symbol(id, symbol), syncNow: true, wait: true)
         }
         return id
-    }
-
-    static func symbolPayload(_ id: SymbolID, _ name: String) -> [UInt8] {
-        withUnsafeBytes(of: id.rawValue.littleEndian) { Array($0) } + Array(name.utf8)
     }
 
     /// The id of a registered symbol.
     public func symbolID(_ symbol: String) throws(RedlineError) -> SymbolID {
-        guard let id = state.withLock({ $0.symbolIDs[symbol] }) else { throw .unknownSymbol(symbol) }
+        guard let id = core.symbolID(symbol) else { throw .unknownSymbol(symbol) }
         return id
     }
 
-    public func symbolName(_ id: SymbolID) -> String? {
-        rl_engine_symbol_name(engine, id.rawValue).map { String(cString: $0) }
-    }
+    public func symbolName(_ id: SymbolID) -> String? { core.symbolName(id) }
 
-    public var symbols: [String] {
-        (0..<rl_engine_symbol_count(engine)).compactMap { symbolName(SymbolID(rawValue: $0)) }
-    }
+    public var symbols: [String] { core.symbolsByID.map(\.name) }
 
     // MARK: The hot path
 
     /// Check and, on a pass, reserve `qty` as working. Lock-free, allocation-free.
+    /// The `Reservation` holds the fixed-point quantity and price the check
+    /// used (rounded up): send exactly those to the venue.
     @inlinable
     public func reserve(_ symbol: SymbolID, side: Side, qty: Double, price: Double) throws(RedlineError) -> Reservation {
         var q: Int64 = 0
@@ -233,8 +149,8 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// The pre-order check by symbol name. It reserves nothing: `OrderRouter.placeOrder`
     /// checks and reserves in one step.
     public func checkBeforeOrder(symbol: String, side: Side, qty: Double, price: Double) -> RiskDecision {
-        guard let id = state.withLock({ $0.symbolIDs[symbol] }) else {
-            return isFrozen ? .blocked(.frozen) : .blocked(.unknownSymbol)
+        guard let id = core.symbolID(symbol) else {
+            return tradingState.mode == .halted ? .blocked(.frozen) : .blocked(.unknownSymbol)
         }
         return check(id, side: side, qty: qty, price: price)
     }
@@ -244,35 +160,17 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// Create an SPSC ring whose consumer is the risk side (`drain()` or the
     /// runtime's risk thread). Rings are registered with a runtime when it starts.
     public func makeRing(capacity: Int = 65_536) throws(RedlineError) -> EventRing {
-        guard !hasRiskThread else {
-            throw .runtime("rings are registered when the risk thread starts: create routers before RedlineRuntime.start()")
-        }
-        let ring = try EventRing(capacity: capacity, numaNode: numaNode)
-        state.withLock { $0.rings.append(ring) }
-        return ring
+        try riskSide.makeRing(capacity: capacity)
     }
 
     /// Every ring made so far, the control ring first.
-    var rings: [EventRing] { state.withLock { $0.rings } }
+    var rings: [EventRing] { riskSide.allRings }
 
     /// True while a `RedlineRuntime` risk thread consumes the rings.
-    public var hasRiskThread: Bool { riskThreadActive.load(ordering: .acquiring) }
+    public var hasRiskThread: Bool { riskSide.hasRiskThread }
 
-    /// Hand the rings to a risk thread (`body` starts it) or take them back
-    /// (`body` has stopped it), with no `drain()` in progress meanwhile.
-    @discardableResult
     func handOverRings<T>(toRiskThread active: Bool, _ body: () throws(RedlineError) -> T) throws(RedlineError) -> T {
-        try consumerLock.withLock { _ throws(RedlineError) -> T in
-            if active { riskThreadActive.store(true, ordering: .releasing) }
-            do throws(RedlineError) {
-                let result = try body()
-                if !active { riskThreadActive.store(false, ordering: .releasing) }
-                return result
-            } catch {
-                if active { riskThreadActive.store(false, ordering: .releasing) }
-                throw error
-            }
-        }
+        try riskSide.handOverRings(toRiskThread: active, body)
     }
 
     /// Apply every event waiting in every ring: the risk side, for
@@ -280,82 +178,58 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// risk thread runs it owns the rings, and this does nothing.
     @discardableResult
     public func drain() -> DrainReport {
-        var report = DrainReport()
-        consumerLock.withLock { _ in
-            guard !hasRiskThread else { return }
-            let rings = state.withLock { $0.rings }
-            for ring in rings {
-                var step = rl_step_result_t()
-                while rl_engine_step(engine, ring.pointer, stepBatch, &step) > 0 {
-                    report.applied += Int(step.applied)
-                    report.invalid += Int(step.invalid)
-                }
-            }
-        }
-        report.froze = syncFreezeEvents()
-        if report.invalid > 0 {
-            logger.error("risk step skipped invalid events", metadata: ["count": "\(report.invalid)"])
-        }
+        let report = riskSide.drain()
+        if report.stateChanges > 0 { trading.sync() }
         return report
     }
 
-    /// Record the freeze the risk side made (an edge collapse) if it is not in
-    /// `freezeEvents` yet: one acquire load when nothing changed. Returns true
-    /// if it recorded one. Called by `drain()`, by routers when they see a new
-    /// freeze epoch, and by the readers of freeze history.
+    /// Take in the trading-state changes the risk side published (one load
+    /// when there is none). Returns true if there were any. Routers call it
+    /// when they see a new epoch; the history readers call it too.
     @discardableResult
-    public func syncFreezeEvents() -> Bool {
-        let word = rl_freeze_load(rl_engine_freeze(engine))
-        let epoch = rl_freeze_word_epoch(word)
-        guard epoch > state.withLock({ $0.recordedEpoch }) else { return false }
-        guard rl_freeze_word_state(word) == RL_STATE_HALTED,
-            rl_freeze_word_reason(word) == RL_FREEZE_REASON_EDGE_COLLAPSE
-        else { return false }
-        let event = FreezeEvent.edgeCollapse(
-            edgeBps: FixedPoint.double(rl_engine_freeze_edge_bps(engine)),
-            thresholdBps: FixedPoint.double(rl_engine_edge_threshold(engine)), timestamp: Date(), epoch: epoch)
-        guard record(event, level: .critical) else { return false }
-        // The risk step already journaled the freeze itself; this adds its history entry.
-        journalFreeze(event, word: word, wait: false)
-        return true
+    public func syncFreezeEvents() -> Bool { trading.sync() > 0 }
+
+    // MARK: Positions and prices
+
+    /// Change `symbol`'s position by `qty` (signed units, rounded away from
+    /// zero) at `price`, which also becomes its mark. Goes through the risk
+    /// side like a fill; throws if it cannot apply (it would overflow).
+    public func updatePosition(symbol: String, qty: Double, price: Double) throws(RedlineError) {
+        let id = try symbolID(symbol)
+        let q = try Self.convert(FixedPoint.signedQuantity(qty), "qty", qty, invalid: .invalidQuantity)
+        let p = try Self.convert(FixedPoint.quantityOrPrice(price), "price", price, invalid: .invalidPrice)
+        let rc = riskSide.send(rl_event_t(type: RL_EVENT_POSITION_ADJUST, symbol: id.rawValue, qty: q, price: p),
+                               answered: true)
+        if rc != 0 { throw .blocked(.overflow) }
+        trading.sync()
     }
 
-    /// Hand an event to the risk side through the control ring and return
-    /// once it has been applied: drained here without a risk thread, waited
-    /// for with one.
-    private func sendControl(_ event: rl_event_t) {
-        controlLock.withLock { _ in
-            var event = event
-            while controlRing.push(&event) == RL_FULL {
-                if hasRiskThread { sched_yield() } else { drain() }
-            }
-            let pushed = controlRing.pushedCount
-            if hasRiskThread {
-                while controlRing.consumedCount < pushed && hasRiskThread { sched_yield() }
-            }
-            if controlRing.consumedCount < pushed { drain() }
+    /// A new reference price for `symbol` (market data): both sides of its
+    /// worst case are valued at it from now on. Through the risk side, like a
+    /// fill; a move that puts a limit over enters REDUCING.
+    public func markPrice(symbol: String, price: Double) throws(RedlineError) {
+        let id = try symbolID(symbol)
+        let p = try Self.convert(FixedPoint.quantityOrPrice(price), "price", price, invalid: .invalidPrice)
+        riskSide.send(rl_event_t(type: RL_EVENT_MARK_PRICE, symbol: id.rawValue, price: p))
+        trading.sync()
+    }
+
+    static func convert(_ result: Result<Int64, FixedPoint.Failure>, _ name: String, _ value: Double,
+                        invalid: BlockReason) throws(RedlineError) -> Int64 {
+        switch result {
+        case .success(let fp): return fp
+        case .failure(.overflow): throw .blocked(.overflow)
+        case .failure(.imprecise): throw .blocked(.imprecise)
+        case .failure(.invalid): throw .blocked(invalid)
         }
     }
 
-    // MARK: Positions
-
-    /// Change `symbol`'s position by `qty` (signed units) at `price`, which
-    /// also becomes its mark. Goes through the risk side like a fill.
-    public func updatePosition(symbol: String, qty: Double, price: Double) throws(RedlineError) {
-        let id = try symbolID(symbol)
-        guard let q = FixedPoint.signed(qty) else { throw .invalidInput("qty must be a finite number, got \(qty)") }
-        guard let p = FixedPoint.positive(price) else { throw .blocked(.invalidPrice) }
-        sendControl(rl_event_t(type: RL_EVENT_POSITION_ADJUST, symbol: id.rawValue, qty: q, price: p))
-    }
-
     public func position(of symbol: String) -> PositionState? {
-        guard let id = try? symbolID(symbol) else { return nil }
-        return position(id, name: symbol)
+        core.symbolID(symbol).map { position($0, name: symbol) }
     }
 
     private func position(_ id: SymbolID, name: String) -> PositionState {
-        var view = rl_position_view_t()
-        rl_position_table_read(rl_engine_table(engine), id.rawValue, &view)
+        let view = core.view(id)
         let quantity = FixedPoint.double(view.position)
         let mark = FixedPoint.double(view.mark)
         return PositionState(
@@ -364,9 +238,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             exposureUSD: FixedPoint.double(view.exposure), limitUSD: FixedPoint.double(view.limit))
     }
 
-    public var allPositions: [PositionState] {
-        state.withLock { $0.symbolIDs }.sorted { $0.value.rawValue < $1.value.rawValue }.map { position($0.value, name: $0.key) }
-    }
+    public var allPositions: [PositionState] { core.symbolsByID.map { position($0.id, name: $0.name) } }
 
     /// Filled position per symbol in USD (position x mark, signed).
     public var positions: [String: Double] {
@@ -376,217 +248,198 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// Sum of |position x mark| over symbols, USD.
     public var totalNotional: Double { allPositions.reduce(0) { $0 + abs($1.notionalUSD) } }
 
-    /// The book's worst-case exposure (filled and working) as the limit check counts it, USD.
-    public var totalExposure: Double { FixedPoint.double(rl_position_table_total(rl_engine_table(engine))) }
+    /// The book's worst-case exposure as the limit check counts it, USD: at
+    /// least the true worst case, exactly it once the risk side has seen
+    /// every reservation (see rl_position_table.h).
+    public var totalExposure: Double { FixedPoint.double(core.total) }
 
     /// Worst-case exposure as a percentage of each limit.
     public func utilization() -> Utilization {
         let all = allPositions
-        let maxTotal = FixedPoint.double(rl_position_table_max_total(rl_engine_table(engine)))
         return Utilization(
             perSymbol: Dictionary(uniqueKeysWithValues: all.map { ($0.symbol, 100 * $0.exposureUSD / $0.limitUSD) }),
-            total: 100 * totalExposure / maxTotal)
+            total: 100 * totalExposure / FixedPoint.double(core.maxTotal))
+    }
+
+    /// Venue events the risk side clamped because they released or filled more
+    /// than was working, by kind (`anomalous_events_total{kind}`).
+    public var anomalies: [String: UInt64] {
+        [("fill", RL_ANOMALY_FILL), ("cancel", RL_ANOMALY_CANCEL), ("reject", RL_ANOMALY_REJECT),
+         ("expire", RL_ANOMALY_EXPIRE)].reduce(into: [:]) { $0[$1.0] = rl_engine_anomaly_count(engine, $1.1) }
     }
 
     // MARK: Limits
 
-    public var limits: RiskLimits { state.withLock { $0.limits } }
+    public var limits: RiskLimits { limitsState.withLock { $0 } }
 
     /// Replace the limits; registered symbols take their new per-symbol limit.
-    /// With a journal, returns once the change is durable.
+    /// Validated first (the C rule): invalid limits throw and change nothing.
+    /// With a journal, returns once the change is durable. A limit lowered
+    /// under the exposure it caps enters REDUCING.
     public func updateLimits(_ limits: RiskLimits) throws(RedlineError) {
         try updateLimits(limits, journal: true)
     }
 
     func updateLimits(_ limits: RiskLimits, journal: Bool) throws(RedlineError) {
-        try limits.validate()
+        let fp = try limits.fixedPoint()
         if journal, let attached = self.journal {
-            let json = (try? JSONEncoder().encode(limits)).map { Array($0) } ?? []
-            try attached.append(RL_JREC_LIMITS, json, syncNow: true, wait: true)
+            try attached.append(RL_JREC_LIMITS, JournalCodec.limits(limits), syncNow: true, wait: true)
         }
-        state.withLock { state in
-            state.limits = limits
-            rl_engine_set_max_total(engine, FixedPoint.positive(limits.maxTotalNotional)!)
-            rl_engine_set_edge_threshold(engine, FixedPoint.signed(limits.edgeFreezeThresholdBps)!)
-            for (name, id) in state.symbolIDs {
-                rl_engine_set_symbol_limit(engine, id.rawValue, FixedPoint.positive(limits.inventoryLimit(for: name))!)
+        let symbols = core.symbolsByID
+        try limitsState.withLock { current throws(RedlineError) in
+            // Raise the book limit before the symbol limits it bounds, lower it after.
+            let raiseTotalFirst = fp.maxTotal >= core.maxTotal
+            if raiseTotalFirst { try apply(RL_CONTROL_SET_MAX_TOTAL, value: fp.maxTotal) }
+            for (name, id) in symbols {
+                try apply(RL_CONTROL_SET_SYMBOL_LIMIT, symbol: id.rawValue, value: fp.inventory(for: name))
             }
+            if !raiseTotalFirst { try apply(RL_CONTROL_SET_MAX_TOTAL, value: fp.maxTotal) }
+            try apply(RL_CONTROL_SET_EDGE_THRESHOLD, value: fp.edgeThreshold)
+            try apply(RL_CONTROL_SET_RESUME_SHARE, value: fp.resumeShare)
+            current = limits
         }
+        trading.sync()
         logger.notice("risk limits updated", metadata: [
             "maxInventoryUSD": "\(limits.maxInventoryUSD)", "maxTotalNotional": "\(limits.maxTotalNotional)",
-            "edgeFreezeThresholdBps": "\(limits.edgeFreezeThresholdBps)"])
+            "edgeFreezeThresholdBps": "\(limits.edgeFreezeThresholdBps)", "resumeShare": "\(limits.resumeShare)"])
     }
 
-    // MARK: Freeze
+    private func apply(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, value: Int64) throws(RedlineError) {
+        let rc = riskSide.request(control, symbol: symbol, value: value)
+        guard rc == 0 else { throw .system(errno: -rc, operation: "apply limit (control \(control.rawValue))") }
+    }
+
+    // MARK: Trading state
 
     /// One acquire load of the freeze word.
-    public var tradingState: TradingState { TradingState(word: rl_freeze_load(rl_engine_freeze(engine))) }
+    public var tradingState: TradingState { trading.state }
 
-    public var isFrozen: Bool { tradingState.mode != .active }
+    /// True while HALTED (only cancels pass). REDUCING is not frozen: orders
+    /// that do not raise their side still pass.
+    public var isFrozen: Bool { tradingState.mode == .halted }
 
-    /// `timestampNs` of the edge event behind the last edge-collapse freeze:
-    /// `rl_clock_cycles()` when it entered the ring, for `autoFreezeOnEdgeDrop`.
-    public var lastFreezeEventTimestamp: UInt64 { rl_engine_freeze_event_timestamp(engine) }
+    /// Every freeze (HALTED) and limit violation (REDUCING), oldest first.
+    public var freezeEvents: [FreezeEvent] { trading.freezeEvents }
 
-    public var freezeEvents: [FreezeEvent] {
-        syncFreezeEvents()
-        return state.withLock { $0.freezeEvents }
-    }
+    /// Every published change of the trading state, oldest first.
+    public var stateChanges: [TradingStateChange] { trading.changes }
 
     /// Report the strategy's current edge. Below `edgeFreezeThresholdBps` this
     /// freezes trading (once: a second collapse while frozen changes nothing)
-    /// and `router`, if given, cancels every active order now.
-    /// Returns true if this call froze trading.
+    /// and `router`, if given, cancels every active order now. Call it from
+    /// the router's own thread. Returns true if this call froze trading.
     @discardableResult
     public func autoFreezeOnEdgeDrop(currentEdgeBps: Double, router: OrderRouter? = nil) throws(RedlineError) -> Bool {
-        guard let edge = FixedPoint.signed(currentEdgeBps) else {
+        guard case .success(let edge) = FixedPoint.basisPoints(currentEdgeBps) else {
             throw .invalidInput("currentEdgeBps must be a finite number, got \(currentEdgeBps)")
         }
-        let before = rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(engine)))
-        sendControl(rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: edge, timestampNs: rl_clock_cycles()))
-        let word = rl_freeze_load(rl_engine_freeze(engine))
-        syncFreezeEvents()
+        let before = tradingState
+        riskSide.send(rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: edge, timestampNs: rl_clock_cycles()))
+        trading.sync()
         router?.pollFreeze()
-        return rl_freeze_word_epoch(word) != before && rl_freeze_word_state(word) == RL_STATE_HALTED
-            && rl_freeze_word_reason(word) == RL_FREEZE_REASON_EDGE_COLLAPSE
+        let after = tradingState
+        return after.epoch != before.epoch && after.mode == .halted
+            && after.reasonCode == UInt8(RL_FREEZE_REASON_EDGE_COLLAPSE.rawValue)
     }
 
-    /// The operator's kill switch. Returns true if this call froze trading.
+    /// The operator's kill switch: HALTED, through the controller. Returns true
+    /// if this call froze trading (false if already halted). With a journal,
+    /// returns once the freeze is durable. `router`, if given, cancels
+    /// everything now: pass it only from the router's own thread; other
+    /// routers cancel on their next poll.
     @discardableResult
     public func manualFreeze(reason: String, router: OrderRouter? = nil, metadata: [String: String] = [:]) -> Bool {
-        freeze(trigger: .manual, reason: reason, metadata: metadata, router: router)
-    }
-
-    /// Freeze for `trigger`, record it, and cancel through `router`.
-    /// Idempotent: freezing a frozen engine records nothing and returns false.
-    @discardableResult
-    public func freeze(trigger: FreezeTrigger, reason: String, metadata: [String: String] = [:],
-                       router: OrderRouter? = nil) -> Bool {
-        var word: UInt64 = 0
-        let changed = rl_freeze_halt(rl_engine_freeze(engine), trigger.reasonCode, &word)
-        if changed {
-            let event = FreezeEvent(trigger: trigger, reason: reason, metadata: metadata, timestamp: Date(),
-                                    epoch: rl_freeze_word_epoch(word))
-            record(event, level: trigger == .manual ? .warning : .critical)
-            journalFreeze(event, word: word, wait: true) // synced at once: returns when durable
-        } else {
-            logger.debug("freeze requested while already frozen", metadata: ["reason": "\(reason)"])
-        }
+        let changed = operatorRequest(RL_CONTROL_MANUAL_FREEZE, reason: reason, metadata: metadata)
+        if !changed { logger.debug("freeze requested while already frozen", metadata: ["reason": "\(reason)"]) }
         router?.pollFreeze()
         return changed
     }
 
-    /// Lift a freeze (an operator, or a circuit breaker for transient causes).
-    /// Idempotent: returns false when trading was already active.
+    /// Lift a halt: an operator, or a circuit breaker (which lifts only an
+    /// edge-collapse halt). Trading resumes in REDUCING if a limit is still
+    /// breached. Returns false when there was no halt to lift.
     @discardableResult
     public func unfreeze(reason: String, byCircuitBreaker: Bool = false) -> Bool {
-        var word: UInt64 = 0
-        let cause = byCircuitBreaker ? RL_FREEZE_REASON_CIRCUIT_BREAKER : RL_FREEZE_REASON_MANUAL
-        syncFreezeEvents() // a freeze the risk thread made is recorded before it is lifted
-        guard rl_freeze_resume(rl_engine_freeze(engine), cause, &word) else {
-            logger.debug("unfreeze requested while already active", metadata: ["reason": "\(reason)"])
-            return false
-        }
-        state.withLock { $0.recordedEpoch = max($0.recordedEpoch, rl_freeze_word_epoch(word)) }
-        if let journal {
-            let detail: [String: String] = ["reason": reason, "by": byCircuitBreaker ? "circuit_breaker" : "operator"]
-            let payload = withUnsafeBytes(of: word.littleEndian) { Array($0) }
-                + ((try? JSONEncoder().encode(detail)).map { Array($0) } ?? [])
-            do {
-                try journal.append(RL_JREC_UNFREEZE, payload, syncNow: true, wait: true)
-            } catch {
-                logger.critical("unfreeze could not be journaled", metadata: ["error": "\(error)"])
-            }
-        }
-        metrics.unfrozen()
-        logger.notice("trading unfrozen", metadata: [
-            "reason": "\(reason)", "by": "\(byCircuitBreaker ? "circuit_breaker" : "operator")",
-            "epoch": "\(rl_freeze_word_epoch(word))"])
-        return true
+        let changed = operatorRequest(byCircuitBreaker ? RL_CONTROL_CIRCUIT_BREAKER : RL_CONTROL_UNFREEZE,
+                                      reason: reason, metadata: [:])
+        if !changed { logger.debug("unfreeze requested with no halt to lift", metadata: ["reason": "\(reason)"]) }
+        return changed
     }
 
-    /// Append `event` unless its epoch is already recorded. Returns true if appended.
-    @discardableResult
-    private func record(_ event: FreezeEvent, level: Logger.Level) -> Bool {
-        let appended = state.withLock { state in
-            guard event.epoch > state.recordedEpoch else { return false }
-            state.freezeEvents.append(event)
-            state.recordedEpoch = event.epoch
-            return true
+    private func operatorRequest(_ control: rl_control_t, reason: String, metadata: [String: String]) -> Bool {
+        trading.sync()
+        let before = tradingState.epoch
+        let changed = riskSide.request(control) { id in
+            trading.expect(request: id, .init(reason: reason, metadata: metadata))
         }
-        guard appended else { return false }
-        metrics.freezeTriggered(event.trigger)
-        var metadata: Logger.Metadata = ["trigger": "\(event.trigger.rawValue)", "epoch": "\(event.epoch)"]
-        for (key, value) in event.metadata { metadata[key] = "\(value)" }
-        logger.log(level: level, "TRADING FROZEN: \(event.reason)", metadata: metadata)
-        return true
+        trading.sync()
+        return changed == 0 && tradingState.epoch != before
     }
 
     // MARK: Metrics
 
     /// Publish counters and gauges, then return the Prometheus text exposition.
     public func prometheusText() -> String {
-        syncFreezeEvents()
-        metrics.publish(utilization: utilization(), exposure: totalExposure, frozen: isFrozen)
+        trading.sync()
+        metrics.publish(utilization: utilization(), exposure: totalExposure, state: tradingState)
+        for (kind, count) in anomalies { metrics.setTotal("anomalous_events_total", [("kind", kind)], to: count) }
         return metrics.exposition()
     }
 
     // MARK: Snapshot
 
     public func snapshot() -> MonitorSnapshot {
-        let table = rl_engine_table(engine)
-        let (limits, ids, events) = state.withLock { ($0.limits, $0.symbolIDs, $0.freezeEvents) }
-        let symbols = ids.sorted { $0.value.rawValue < $1.value.rawValue }.map { name, id in
-            var view = rl_position_view_t()
-            rl_position_table_read(table, id.rawValue, &view)
+        let symbols = core.symbolsByID.map { name, id in
+            let view = core.view(id)
             return MonitorSnapshot.Symbol(
                 name: name, position: view.position, workingBuy: view.working_buy, workingSell: view.working_sell,
-                mark: view.mark)
+                mark: view.mark, buyPrice: view.buy_price, sellPrice: view.sell_price)
         }
         return MonitorSnapshot(
             version: MonitorSnapshot.currentVersion, limits: limits, symbols: symbols, tradingState: tradingState,
-            freezeEvents: events, takenAt: Date())
+            freezeEvents: freezeEvents, stateChanges: stateChanges, takenAt: Date())
     }
 
     /// Replace this monitor's state with `snapshot`. Call it before any router
     /// or strategy uses the monitor. Everything is validated first: a bad
-    /// snapshot throws and changes nothing.
+    /// snapshot throws and changes nothing. The freeze epoch never goes
+    /// backwards: a snapshot older than the monitor's state is restored with
+    /// the next epoch.
     public func restore(from snapshot: MonitorSnapshot) throws(RedlineError) {
-        guard snapshot.version == MonitorSnapshot.currentVersion else {
+        guard (1...MonitorSnapshot.currentVersion).contains(snapshot.version) else {
             throw .invalidSnapshot("version \(snapshot.version), expected \(MonitorSnapshot.currentVersion)")
         }
-        try snapshot.limits.validate()
+        let fp = try snapshot.limits.fixedPoint()
         var names = Set<String>()
         for symbol in snapshot.symbols {
             guard names.insert(symbol.name).inserted else { throw .invalidSnapshot("symbol \(symbol.name) appears twice") }
+            guard RiskEngine.isValidName(symbol.name) else { throw .invalidSnapshot("invalid symbol name '\(symbol.name)'") }
+            guard rl_limits_check(fp.inventory(for: symbol.name), fp.maxTotal, fp.edgeThreshold, fp.resumeShare)
+                == RL_LIMITS_OK
+            else { throw .invalidSnapshot("symbol \(symbol.name)'s limit is out of range") }
+            var view = symbol.view
             guard symbol.workingBuy >= 0, symbol.workingSell >= 0, symbol.mark >= 0,
-                !symbol.position.addingReportingOverflow(symbol.workingBuy).overflow,
-                !symbol.position.subtractingReportingOverflow(symbol.workingSell).overflow
-            else { throw .invalidSnapshot("symbol \(symbol.name) has out-of-range quantities") }
+                rl_position_table_valid_view(&view)
+            else { throw .invalidSnapshot("symbol \(symbol.name) has out-of-range quantities or prices") }
         }
-        let newSymbols = names.filter { rl_engine_symbol_id(engine, $0) < 0 }.count
-        guard Int(rl_engine_symbol_count(engine)) + newSymbols <= symbolCapacity else {
+        let newSymbols = names.filter { core.symbolID($0) == nil }.count
+        guard core.symbolCount + newSymbols <= symbolCapacity else {
             throw .invalidSnapshot("\(newSymbols) new symbols do not fit the registry's capacity \(symbolCapacity)")
         }
-        let badName = snapshot.symbols.first { $0.name.isEmpty || $0.name.utf8.count > Int(RL_SYMBOL_NAME_MAX)
-            || $0.name.utf8.contains { $0 < 0x21 || $0 == 0x7f } }
-        if let badName { throw .invalidSnapshot("invalid symbol name '\(badName.name)'") }
-
         try updateLimits(snapshot.limits)
-        let table = rl_engine_table(engine)
         for symbol in snapshot.symbols {
             let id = try register(symbol: symbol.name)
-            var view = rl_position_view_t(
-                position: symbol.position, working_buy: symbol.workingBuy, working_sell: symbol.workingSell,
-                mark: symbol.mark, exposure: 0, limit: 0)
-            try RedlineError.errno(rl_position_table_restore(table, id.rawValue, &view), operation: "restore \(symbol.name)")
+            var view = symbol.view
+            try RedlineError.errno(rl_position_table_restore(core.table, id.rawValue, &view),
+                                   operation: "restore \(symbol.name)")
         }
-        rl_freeze_restore(rl_engine_freeze(engine), snapshot.tradingState.word)
-        state.withLock {
-            $0.freezeEvents = snapshot.freezeEvents
-            $0.recordedEpoch = snapshot.tradingState.epoch
+        try riskSide.exclusively { () throws(RedlineError) in
+            trading.restore(word: snapshot.tradingState.word, freezeEvents: snapshot.freezeEvents,
+                            changes: snapshot.stateChanges ?? [])
+            rl_engine_evaluate_limits(engine)
         }
+        trading.sync()
         logger.notice("monitor restored from snapshot", metadata: [
-            "symbols": "\(snapshot.symbols.count)", "state": "\(snapshot.tradingState)"])
+            "symbols": "\(snapshot.symbols.count)", "state": "\(tradingState)"])
     }
 }

@@ -54,6 +54,10 @@ public final class OrderRouter {
     public let logger: Logger
     /// Exchange events that named an unknown order or an impossible transition.
     public private(set) var invalidExchangeEvents = 0
+    /// Fills beyond what their order had left, or for an order already done:
+    /// the position still moves (the venue is the truth); logged once per order.
+    public private(set) var anomalousFills = 0
+    private var anomalyLogged = Set<OrderID>()
     public private(set) var lastCancelReport: CancelAllReport?
 
     /// State read or written on every order, in raw memory allocated once: a
@@ -162,7 +166,7 @@ public final class OrderRouter {
         let id: SymbolID
         do { id = try monitor.symbolID(symbol) } catch {
             counters.add(RL_COUNTER_CHECKS)
-            try block(rl_freeze_is_active(rl_engine_freeze(engine)) ? RL_REJECT_UNKNOWN_SYMBOL : RL_FROZEN)
+            try block(monitor.isFrozen ? RL_FROZEN : RL_REJECT_UNKNOWN_SYMBOL)
         }
         return try placeOrder(symbol: id, side: side, qty: qty, price: price)
     }
@@ -193,10 +197,7 @@ public final class OrderRouter {
             case .acknowledged(let id):
                 try orders.apply(id, .acknowledge)
             case .filled(let id, let quantity, let price):
-                let record = try orders.apply(id, .fill, fillQuantity: quantity)
-                push(rl_event_t(type: RL_EVENT_FILL, symbol: record.symbol.rawValue, side: record.side,
-                                orderID: id.rawValue, qty: quantity, price: price))
-                if record.status == .filled { counters.add(RL_COUNTER_FILLED) }
+                try fill(id, quantity: quantity, price: price)
             case .canceled(let id):
                 try release(id, .cancelAck, as: RL_EVENT_CANCEL_ACK)
                 counters.add(RL_COUNTER_CANCELED)
@@ -215,6 +216,32 @@ public final class OrderRouter {
             invalidExchangeEvents += 1
             logger.error("exchange event ignored", metadata: ["event": "\(event)", "error": "\(error)"])
         }
+    }
+
+    /// A fill moves the position by all the venue says, even beyond what the
+    /// order had left or after it finished: the excess is an anomaly, counted
+    /// and logged once per order, never dropped.
+    private func fill(_ id: OrderID, quantity: Int64, price: Int64) throws(RedlineError) {
+        let before = try orders.order(id)
+        guard quantity > 0, price > 0 else { throw .illegalTransition(order: id, from: before.status, event: .fill) }
+        let live = !before.status.isTerminal && before.status != .new
+        let applied = live ? min(quantity, before.remaining) : 0
+        if applied > 0 {
+            let record = try orders.apply(id, .fill, fillQuantity: applied)
+            if record.status == .filled { counters.add(RL_COUNTER_FILLED) }
+        }
+        if quantity > applied {
+            anomalousFills += 1
+            counters.add(RL_COUNTER_ORDER_ANOMALIES)
+            if anomalyLogged.count >= 4096 { anomalyLogged.removeAll(keepingCapacity: true) }
+            if anomalyLogged.insert(id).inserted {
+                logger.error("venue filled more than the order had working: the position moves by all of it", metadata: [
+                    "order": "\(id)", "status": "\(before.status)", "remaining": "\(FixedPoint.double(before.remaining))",
+                    "filled": "\(FixedPoint.double(quantity))"])
+            }
+        }
+        push(rl_event_t(type: RL_EVENT_FILL, symbol: before.symbol.rawValue, side: before.side, orderID: id.rawValue,
+                        qty: quantity, price: price))
     }
 
     /// Move an order to a terminal state and release its unfilled remainder.
@@ -241,25 +268,36 @@ public final class OrderRouter {
     /// trading, and every router cancels everything when it next polls.
     /// The event carries `rl_clock_cycles()` as its timestamp.
     public func reportEdge(bps: Double) throws(RedlineError) {
-        guard let edge = FixedPoint.signed(bps) else {
+        guard case .success(let edge) = FixedPoint.basisPoints(bps) else {
             throw .invalidInput("edge must be a finite number, got \(bps)")
         }
         push(rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: edge, timestampNs: rl_clock_cycles()))
     }
 
+    /// Report a new reference price for `symbol` (market data) to the risk
+    /// side through this router's ring. From then on both sides of the
+    /// symbol's worst case are valued at it; a move that breaches a limit
+    /// puts the engine in REDUCING.
+    public func reportMark(symbol: SymbolID, price: Double) throws(RedlineError) {
+        let p = try RuntimeRiskMonitor.convert(FixedPoint.quantityOrPrice(price), "price", price, invalid: .invalidPrice)
+        push(rl_event_t(type: RL_EVENT_MARK_PRICE, symbol: symbol.rawValue, price: p))
+    }
+
     // MARK: Freeze
 
-    /// One acquire load of the freeze word. On a new epoch that is not ACTIVE,
+    /// One acquire load of the freeze word. On a new epoch that is HALTED,
     /// cancel every active order. Returns the cancel-all report when it ran.
+    /// REDUCING cancels nothing: working orders stay, and only new orders that
+    /// would raise their side are refused.
     @discardableResult
     public func pollFreeze() -> CancelAllReport? {
         let word = rl_freeze_load(rl_engine_freeze(engine))
         let epoch = rl_freeze_word_epoch(word)
         guard epoch != hot.pointee.lastSeenEpoch else { return nil }
         hot.pointee.lastSeenEpoch = epoch
-        guard rl_freeze_word_state(word) != RL_STATE_ACTIVE else { return nil }
-        hot.pointee.lastFreezeSeenCycles = rl_clock_cycles()
         monitor.syncFreezeEvents()
+        guard rl_freeze_word_state(word) == RL_STATE_HALTED else { return nil }
+        hot.pointee.lastFreezeSeenCycles = rl_clock_cycles()
         let state = TradingState(word: word)
         let trigger = FreezeTrigger(reasonCode: rl_freeze_word_reason(word))?.rawValue ?? "unknown"
         return cancelAllOrders(reason: "freeze (\(trigger), epoch \(state.epoch))")

@@ -120,6 +120,14 @@ public final class RedlineRuntime: @unchecked Sendable {
 
     public var isRunning: Bool { rl_runtime_is_running(runtime) }
 
+    /// Before `start()`: the risk thread calls `probe` once per pass and
+    /// publishes its value in `probeValue` (e.g. the risk thread's own
+    /// allocation count, for the load test).
+    public func setProbe(_ probe: (@convention(c) () -> UInt64)?) { rl_runtime_set_probe(runtime, probe) }
+
+    /// The probe's latest value.
+    public var probeValue: UInt64 { rl_runtime_probe_value(runtime) }
+
     /// Register every ring the monitor has (routers' and its control ring), hand
     /// the risk side to a new pinned thread, and return once it runs.
     public func start() throws(RedlineError) {

@@ -1,7 +1,7 @@
 import Foundation
 import RedlineCore
 
-/// What caused a freeze.
+/// What caused a freeze (HALTED) or a REDUCING state.
 public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
     case edgeCollapse = "edge_collapse"
     case manual = "manual"
@@ -29,7 +29,8 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
     public var metricLabel: String { rawValue }
 }
 
-/// One freeze, as recorded in the monitor's history.
+/// One freeze (to HALTED) or limit violation (to REDUCING), as recorded in
+/// the monitor's history.
 public struct FreezeEvent: Sendable, Codable, Equatable {
     public let trigger: FreezeTrigger
     public let reason: String
@@ -45,20 +46,18 @@ public struct FreezeEvent: Sendable, Codable, Equatable {
         self.timestamp = timestamp
         self.epoch = epoch
     }
-
-    /// The record of a freeze the risk side made because the edge fell below
-    /// the threshold: built live when a reader sees it, and again on replay.
-    static func edgeCollapse(edgeBps: Double, thresholdBps: Double, trigger: FreezeTrigger = .edgeCollapse,
-                             timestamp: Date, epoch: UInt64) -> FreezeEvent {
-        FreezeEvent(
-            trigger: trigger, reason: "edge \(edgeBps) bps fell below the \(thresholdBps) bps freeze threshold",
-            metadata: ["edge_bps": "\(edgeBps)", "threshold_bps": "\(thresholdBps)"], timestamp: timestamp, epoch: epoch)
-    }
 }
 
 /// The trading state as one read of the freeze word shows it.
 public struct TradingState: Sendable, Codable, Equatable, CustomStringConvertible {
-    public enum Mode: String, Sendable, Codable { case active, halted, reducing }
+    public enum Mode: String, Sendable, Codable {
+        /// Every order is checked against the limits.
+        case active
+        /// Nothing but cancels.
+        case halted
+        /// Only orders that do not raise their side's worst case (see `RiskDecision`).
+        case reducing
+    }
     public let mode: Mode
     public let reasonCode: UInt8
     public let epoch: UInt64
@@ -83,4 +82,47 @@ public struct TradingState: Sendable, Codable, Equatable, CustomStringConvertibl
     }
 
     public var description: String { "\(mode.rawValue) (epoch \(epoch))" }
+}
+
+/// One published change of the trading state, whatever caused it: freezes,
+/// limit violations, unfreezes, and the automatic return from REDUCING.
+public struct TradingStateChange: Sendable, Codable, Equatable {
+    /// What the controller was told (`rl_trading_input_t`).
+    public enum Cause: String, Sendable, Codable {
+        case edgeCollapse = "edge_collapse"
+        case manualFreeze = "manual_freeze"
+        case unfreeze = "unfreeze"
+        case circuitBreaker = "circuit_breaker"
+        case limitViolation = "limit_violation"
+        case limitsCleared = "limits_cleared"
+
+        init?(_ input: UInt8) {
+            switch rl_trading_input_t(UInt32(input)) {
+            case RL_TRADING_EDGE_COLLAPSE: self = .edgeCollapse
+            case RL_TRADING_MANUAL_FREEZE: self = .manualFreeze
+            case RL_TRADING_UNFREEZE: self = .unfreeze
+            case RL_TRADING_CIRCUIT_BREAKER: self = .circuitBreaker
+            case RL_TRADING_LIMIT_BREACH: self = .limitViolation
+            case RL_TRADING_LIMITS_CLEARED: self = .limitsCleared
+            default: return nil
+            }
+        }
+
+        /// The freeze trigger this cause is, if it froze or reduced trading.
+        var freezeTrigger: FreezeTrigger? {
+            switch self {
+            case .edgeCollapse: .edgeCollapse
+            case .manualFreeze: .manual
+            case .limitViolation: .limitViolation
+            default: nil
+            }
+        }
+    }
+
+    public let from: TradingState
+    public let to: TradingState
+    public let cause: Cause
+    public let reason: String
+    public let metadata: [String: String]
+    public let timestamp: Date
 }

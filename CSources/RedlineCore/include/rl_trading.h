@@ -1,0 +1,101 @@
+/*
+ * rl_trading.h - the trading-state machine: ACTIVE, REDUCING, HALTED.
+ *
+ * Pure: rl_trading_next takes the current state and one input and returns
+ * the next state and whether it must be published. It does no I/O and
+ * touches nothing shared. The engine's controller (rl_engine.c) is its only
+ * caller on a live engine and the only writer of the freeze word: it
+ * publishes a transition by storing the word, bumping the book's version
+ * (so no decision taken in the old state gets through), and recording the
+ * change for the orchestrator and the journal.
+ *
+ *   state      input                 next                         published
+ *   ACTIVE     edge collapse         HALTED   (edge_collapse)     yes
+ *   ACTIVE     manual freeze         HALTED   (manual)            yes
+ *   ACTIVE     limit breach          REDUCING (limit_violation)   yes
+ *   REDUCING   edge collapse         HALTED   (edge_collapse)     yes
+ *   REDUCING   manual freeze         HALTED   (manual)            yes
+ *   REDUCING   limits cleared        ACTIVE   (limits_cleared)    yes
+ *   HALTED     unfreeze (operator)   ACTIVE, or REDUCING if a limit is still breached   yes
+ *   HALTED     circuit breaker       the same, only when halted by an edge collapse     yes
+ *   any        limit breach/cleared  remembers it (HALTED resumes into REDUCING)        no
+ *   anything else                    unchanged                                           no
+ *
+ * An operator unfreeze does not end REDUCING: that happens by itself once
+ * exposure is back under the resume share of every limit, or when limits
+ * are raised.
+ */
+#ifndef RL_TRADING_H
+#define RL_TRADING_H
+
+#include "rl_platform.h"
+#include "rl_freeze.h"
+
+RL_EXTERN_C_BEGIN
+
+typedef enum rl_trading_input {
+    RL_TRADING_EDGE_COLLAPSE = 1,   /* the strategy's edge fell below the threshold */
+    RL_TRADING_MANUAL_FREEZE = 2,   /* an operator's kill switch */
+    RL_TRADING_UNFREEZE = 3,        /* an operator lifts a halt */
+    RL_TRADING_CIRCUIT_BREAKER = 4, /* a circuit breaker lifts a transient (edge-collapse) halt */
+    RL_TRADING_LIMIT_BREACH = 5,    /* a market move or a limit change put a symbol or the book over its limit */
+    RL_TRADING_LIMITS_CLEARED = 6,  /* exposure is back under the resume share of every limit */
+} rl_trading_input_t;
+
+typedef struct rl_trading {
+    uint8_t state;    /* rl_trading_state_t */
+    uint8_t reason;   /* rl_freeze_reason_t of the last published change */
+    bool breached;    /* a limit is breached now */
+} rl_trading_t;
+
+typedef struct rl_trading_transition {
+    rl_trading_t next;
+    bool publish;     /* state or reason changed: store the word, bump the version, record it */
+} rl_trading_transition_t;
+
+RL_INLINE rl_trading_transition_t rl_trading_next(rl_trading_t now, rl_trading_input_t input) {
+    rl_trading_transition_t t = {now, false};
+    rl_trading_t *n = &t.next;
+    switch (input) {
+    case RL_TRADING_EDGE_COLLAPSE:
+    case RL_TRADING_MANUAL_FREEZE:
+        if (now.state != RL_STATE_HALTED) {
+            n->state = RL_STATE_HALTED;
+            n->reason = input == RL_TRADING_EDGE_COLLAPSE ? RL_FREEZE_REASON_EDGE_COLLAPSE : RL_FREEZE_REASON_MANUAL;
+            t.publish = true;
+        }
+        break;
+    case RL_TRADING_UNFREEZE:
+    case RL_TRADING_CIRCUIT_BREAKER:
+        if (now.state == RL_STATE_HALTED &&
+            (input == RL_TRADING_UNFREEZE || now.reason == RL_FREEZE_REASON_EDGE_COLLAPSE)) {
+            n->state = now.breached ? RL_STATE_REDUCING : RL_STATE_ACTIVE;
+            n->reason = now.breached ? RL_FREEZE_REASON_LIMIT_VIOLATION
+                        : input == RL_TRADING_UNFREEZE ? RL_FREEZE_REASON_MANUAL
+                                                        : RL_FREEZE_REASON_CIRCUIT_BREAKER;
+            t.publish = true;
+        }
+        break;
+    case RL_TRADING_LIMIT_BREACH:
+        n->breached = true;
+        if (now.state == RL_STATE_ACTIVE) {
+            n->state = RL_STATE_REDUCING;
+            n->reason = RL_FREEZE_REASON_LIMIT_VIOLATION;
+            t.publish = true;
+        }
+        break;
+    case RL_TRADING_LIMITS_CLEARED:
+        n->breached = false;
+        if (now.state == RL_STATE_REDUCING) {
+            n->state = RL_STATE_ACTIVE;
+            n->reason = RL_FREEZE_REASON_LIMITS_CLEARED;
+            t.publish = true;
+        }
+        break;
+    }
+    return t;
+}
+
+RL_EXTERN_C_END
+
+#endif /* RL_TRADING_H */

@@ -1,0 +1,144 @@
+import Glibc
+import Logging
+import RedlineCore
+import Synchronization
+
+/// exchange events -> rings -> risk side. The rings every producer pushes
+/// into, `drain()` (the risk side run on the calling thread), the hand-over
+/// of the rings to a `RedlineRuntime` risk thread, and operator requests to
+/// the engine's controller, which travel through a control ring like every
+/// other event so that one thread at a time changes risk state.
+final class RiskSide: @unchecked Sendable {
+    let engine: OpaquePointer
+    let numaNode: Int?
+    let logger: Logger
+    private let rings = Mutex<[EventRing]>([])
+    /// Serialises the consumers of the rings: `drain()` callers, and the
+    /// hand-over to and from a risk thread.
+    private let consumerLock = Mutex(())
+    private let riskThreadActive = Atomic<Bool>(false)
+    /// Orchestrator -> risk side: operator requests, position updates, edge reports, marks.
+    private let controlRing: EventRing
+    private let controlLock = Mutex(())
+    /// Request ids carry the top bit, so they never match an order id a C
+    /// producer put on another ring.
+    private let nextRequestID = Atomic<UInt64>(1 << 63)
+    private let stepBatch: UInt64 = 256
+
+    init(engine: OpaquePointer, numaNode: Int?, logger: Logger) throws(RedlineError) {
+        self.engine = engine
+        self.numaNode = numaNode
+        self.logger = logger
+        controlRing = try EventRing(capacity: 1024, numaNode: numaNode)
+        rings.withLock { $0.append(controlRing) }
+    }
+
+    /// A ring whose consumer is the risk side. Rings are registered with a
+    /// runtime when it starts.
+    func makeRing(capacity: Int) throws(RedlineError) -> EventRing {
+        guard !hasRiskThread else {
+            throw .runtime("rings are registered when the risk thread starts: create routers before RedlineRuntime.start()")
+        }
+        let ring = try EventRing(capacity: capacity, numaNode: numaNode)
+        rings.withLock { $0.append(ring) }
+        return ring
+    }
+
+    /// Every ring made so far, the control ring first.
+    var allRings: [EventRing] { rings.withLock { $0 } }
+
+    var hasRiskThread: Bool { riskThreadActive.load(ordering: .acquiring) }
+
+    /// Hand the rings to a risk thread (`body` starts it) or take them back
+    /// (`body` has stopped it), with no `drain()` in progress meanwhile.
+    func handOverRings<T>(toRiskThread active: Bool, _ body: () throws(RedlineError) -> T) throws(RedlineError) -> T {
+        try consumerLock.withLock { _ throws(RedlineError) -> T in
+            if active { riskThreadActive.store(true, ordering: .releasing) }
+            do throws(RedlineError) {
+                let result = try body()
+                if !active { riskThreadActive.store(false, ordering: .releasing) }
+                return result
+            } catch {
+                if active { riskThreadActive.store(false, ordering: .releasing) }
+                throw error
+            }
+        }
+    }
+
+    /// Apply every event waiting in every ring, on this thread. While a risk
+    /// thread runs it owns the rings, and this does nothing.
+    func drain() -> DrainReport {
+        var report = DrainReport()
+        consumerLock.withLock { _ in
+            guard !hasRiskThread else { return }
+            for ring in allRings {
+                var step = rl_step_result_t()
+                while rl_engine_step(engine, ring.pointer, stepBatch, &step) > 0 {
+                    report.applied += Int(step.applied)
+                    report.invalid += Int(step.invalid)
+                    report.stateChanges += Int(step.state_changes)
+                }
+            }
+        }
+        if report.invalid > 0 {
+            logger.error("risk step skipped invalid events", metadata: ["count": "\(report.invalid)"])
+        }
+        return report
+    }
+
+    /// Hand `event` to the risk side through the control ring and return once
+    /// it has been applied (drained here without a risk thread, waited for
+    /// with one). With `answered`, the event gets a fresh request id,
+    /// `before` sees it first, and the step's answer comes back: 0, or
+    /// -errno / -rl_result_t.
+    @discardableResult
+    func send(_ event: rl_event_t, answered: Bool = false, before: (Int64) -> Void = { _ in }) -> Int32 {
+        controlLock.withLock { _ in
+            var event = event
+            if answered {
+                event.order_id = nextRequestID.add(1, ordering: .relaxed).oldValue
+                before(Int64(bitPattern: event.order_id))
+            }
+            while controlRing.push(&event) == RL_FULL {
+                if hasRiskThread { sched_yield() } else { _ = drain() }
+            }
+            let pushed = controlRing.pushedCount
+            if hasRiskThread {
+                while controlRing.consumedCount < pushed && hasRiskThread { sched_yield() }
+            }
+            if controlRing.consumedCount < pushed { _ = drain() }
+            guard answered else { return 0 }
+            guard rl_engine_last_request_id(engine) == event.order_id else {
+                logger.error("a control request's answer was overwritten by another ring's request")
+                return -EPROTO
+            }
+            return rl_engine_last_request_result(engine)
+        }
+    }
+
+    /// An operator request to the controller (rl_control_t). `before` sees
+    /// its request id, which the controller's record of it carries.
+    func request(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, value: Int64 = 0,
+                 before: (Int64) -> Void = { _ in }) -> Int32 {
+        var event = rl_event_t(type: RL_EVENT_CONTROL, symbol: symbol, value: value)
+        event.side = UInt8(control.rawValue)
+        return send(event, answered: true, before: before)
+    }
+
+    /// Run `body` as the risk side, on this thread: only while no risk thread
+    /// runs, with no `drain()` in progress.
+    func exclusively<T>(_ body: () throws(RedlineError) -> T) throws(RedlineError) -> T {
+        try consumerLock.withLock { _ throws(RedlineError) -> T in
+            guard !hasRiskThread else { throw .runtime("stop the risk thread first") }
+            return try body()
+        }
+    }
+}
+
+/// What one `drain()` did.
+public struct DrainReport: Sendable, Equatable {
+    public var applied = 0
+    public var invalid = 0
+    /// Trading-state changes the controller published meanwhile.
+    public var stateChanges = 0
+}

@@ -1,0 +1,191 @@
+import Foundation
+import Logging
+import RedlineCore
+import Synchronization
+
+/// The orchestrator's half of the trading state. The C controller on the risk
+/// side (rl_engine.c, over the pure machine in rl_trading.h) is the only
+/// writer of the freeze word; it records every change it publishes in a ring.
+/// This type is that ring's one consumer: it turns each record into a
+/// `TradingStateChange` (and a `FreezeEvent` for freezes and limit
+/// violations), counts it, logs it and journals its detail. Operator requests
+/// (freeze, unfreeze) go to the C controller through `RiskSide`.
+final class TradingStateController: @unchecked Sendable {
+    struct Detail: Sendable {
+        let reason: String
+        let metadata: [String: String]
+    }
+
+    private struct History {
+        var freezeEvents: [FreezeEvent] = []
+        var changes: [TradingStateChange] = []
+        /// Epoch of the newest change recorded.
+        var recordedEpoch: UInt64 = 0
+        /// Operator requests by request id, until their record comes back.
+        var pending: [Int64: Detail] = [:]
+    }
+
+    private let engine: OpaquePointer
+    private let metrics: RedlineMetrics
+    private let logger: Logger
+    private let history = Mutex(History())
+    /// The single consumer of the C record ring.
+    private let consumer = Mutex(())
+    private let journalSlot = Mutex<Journal?>(nil)
+    /// Names for symbol ids in messages.
+    private let symbolName: @Sendable (UInt32) -> String
+
+    init(engine: OpaquePointer, metrics: RedlineMetrics, logger: Logger,
+         symbolName: @escaping @Sendable (UInt32) -> String) {
+        self.engine = engine
+        self.metrics = metrics
+        self.logger = logger
+        self.symbolName = symbolName
+    }
+
+    func attach(_ journal: Journal) { journalSlot.withLock { $0 = journal } }
+    private var journal: Journal? { journalSlot.withLock { $0 } }
+
+    var state: TradingState { TradingState(word: rl_freeze_load(rl_engine_freeze(engine))) }
+
+    var freezeEvents: [FreezeEvent] {
+        sync()
+        return history.withLock { $0.freezeEvents }
+    }
+
+    var changes: [TradingStateChange] {
+        sync()
+        return history.withLock { $0.changes }
+    }
+
+    /// Remember what an operator said about request `id`, for its record.
+    func expect(request id: Int64, _ detail: Detail) { history.withLock { $0.pending[id] = detail } }
+
+    /// Take in every change the C controller published since the last call.
+    /// Cheap when there is none (one load). Returns how many were new.
+    @discardableResult
+    func sync() -> Int {
+        let ring = rl_engine_state_ring(engine)!
+        guard rl_spsc_depth(ring) > 0 else { return 0 }
+        var taken: [(TradingStateChange, FreezeEvent?)] = []
+        consumer.withLock { _ in
+            var record = rl_event_t()
+            while rl_spsc_pop(ring, &record) == RL_OK {
+                if let change = self.change(from: record) { taken.append(change) }
+            }
+        }
+        for (change, freeze) in taken { publish(change, freeze) }
+        return taken.count
+    }
+
+    private func change(from record: rl_event_t) -> (TradingStateChange, FreezeEvent?)? {
+        guard let cause = TradingStateChange.Cause(record.side) else { return nil }
+        let to = TradingState(word: record.order_id)
+        let from = TradingState(word: UInt64(bitPattern: record.price))
+        let timestamp = Date(timeIntervalSince1970: Double(record.timestamp_ns) / 1e9)
+        let (reason, metadata) = describe(cause, record)
+        let change = TradingStateChange(from: from, to: to, cause: cause, reason: reason, metadata: metadata,
+                                        timestamp: timestamp)
+        let freeze = cause.freezeTrigger.map {
+            FreezeEvent(trigger: $0, reason: reason, metadata: metadata, timestamp: timestamp, epoch: to.epoch)
+        }
+        return (change, freeze)
+    }
+
+    private func describe(_ cause: TradingStateChange.Cause, _ record: rl_event_t) -> (String, [String: String]) {
+        let value = FixedPoint.double(record.value), bound = FixedPoint.double(record.qty)
+        switch cause {
+        case .edgeCollapse:
+            return ("edge \(value) bps fell below the \(bound) bps freeze threshold",
+                    ["edge_bps": "\(value)", "threshold_bps": "\(bound)"])
+        case .limitViolation:
+            if record.symbol == RL_SYMBOL_NONE {
+                return ("book exposure $\(value) is over maxTotalNotional $\(bound)",
+                        ["scope": "book", "exposure_usd": "\(value)", "limit_usd": "\(bound)"])
+            }
+            let name = symbolName(record.symbol)
+            return ("\(name) worst-case exposure $\(value) is over its limit $\(bound)",
+                    ["scope": "symbol", "symbol": name, "exposure_usd": "\(value)", "limit_usd": "\(bound)"])
+        case .limitsCleared:
+            return ("exposure is back under the resume share of every limit (book $\(value) of $\(bound))",
+                    ["book_exposure_usd": "\(value)", "max_total_usd": "\(bound)"])
+        case .manualFreeze, .unfreeze, .circuitBreaker:
+            let detail = history.withLock { $0.pending.removeValue(forKey: record.value) }
+            let who = cause == .circuitBreaker ? "circuit_breaker" : "operator"
+            return (detail?.reason ?? cause.rawValue, (detail?.metadata ?? [:]).merging(["by": who]) { a, _ in a })
+        }
+    }
+
+    private func publish(_ change: TradingStateChange, _ freeze: FreezeEvent?) {
+        let isNew = history.withLock { history in
+            guard change.to.epoch > history.recordedEpoch else { return false }
+            history.recordedEpoch = change.to.epoch
+            history.changes.append(change)
+            if let freeze { history.freezeEvents.append(freeze) }
+            return true
+        }
+        guard isNew else { return }
+        metrics.stateChanged(change)
+        var metadata: Logger.Metadata = ["cause": "\(change.cause.rawValue)", "epoch": "\(change.to.epoch)",
+                                         "from": "\(change.from.mode.rawValue)", "to": "\(change.to.mode.rawValue)"]
+        for (key, value) in change.metadata { metadata[key] = "\(value)" }
+        switch change.to.mode {
+        case .halted: logger.log(level: change.cause == .manualFreeze ? .warning : .critical, "TRADING FROZEN: \(change.reason)", metadata: metadata)
+        case .reducing: logger.critical("TRADING REDUCING: \(change.reason)", metadata: metadata)
+        case .active: logger.notice("trading active: \(change.reason)", metadata: metadata)
+        }
+        // The risk side journaled the word; this adds what only the orchestrator knows.
+        if let journal, let payload = try? JournalCodec.stateDetail(change, freeze) {
+            do {
+                try journal.append(change.to.mode == .active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, payload,
+                                   syncNow: true, wait: change.cause == .manualFreeze || change.cause == .unfreeze)
+            } catch {
+                logger.critical("trading-state change could not be journaled", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Recovery: a journaled change. A record with JSON detail carries the
+    /// whole change (or, from older journals, the `FreezeEvent`).
+    func replay(word: UInt64, value: Int64, detail: Data?, timestamp: Date) {
+        _ = rl_engine_restore_trading(engine, word) // an older epoch only adds to the history
+        let to = TradingState(word: word)
+        history.withLock { history in
+            history.recordedEpoch = max(history.recordedEpoch, to.epoch)
+            let decoded = detail.flatMap { JournalCodec.decodeStateDetail($0) }
+            if let change = decoded?.change {
+                if let index = history.changes.firstIndex(where: { $0.to.epoch == to.epoch }) {
+                    history.changes[index] = change
+                } else {
+                    history.changes.append(change)
+                }
+            }
+            guard to.mode != .active else { return }
+            let event = decoded?.freeze ?? FreezeEvent(
+                trigger: FreezeTrigger(reasonCode: rl_freeze_word_reason(word)) ?? .manual,
+                reason: "recovered from the journal", metadata: ["value": "\(FixedPoint.double(value))"],
+                timestamp: timestamp, epoch: to.epoch)
+            if let index = history.freezeEvents.firstIndex(where: { $0.epoch == to.epoch }) {
+                if decoded?.freeze != nil { history.freezeEvents[index] = event }
+            } else {
+                history.freezeEvents.append(event)
+            }
+        }
+    }
+
+    /// Snapshot restore: replace the history and the word. The epoch never
+    /// goes backwards: a snapshot older than the engine's state is restored
+    /// with the next epoch, so routers see the change.
+    func restore(word: UInt64, freezeEvents: [FreezeEvent], changes: [TradingStateChange]) {
+        let now = rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(engine)))
+        let epoch = max(rl_freeze_word_epoch(word), now + 1)
+        _ = rl_engine_restore_trading(
+            engine, rl_freeze_pack(UInt64(rl_freeze_word_state(word).rawValue), UInt64(rl_freeze_word_reason(word).rawValue), epoch))
+        let restored = TradingState(word: rl_freeze_load(rl_engine_freeze(engine))).epoch
+        history.withLock {
+            $0.freezeEvents = freezeEvents
+            $0.changes = changes
+            $0.recordedEpoch = restored
+        }
+    }
+}
