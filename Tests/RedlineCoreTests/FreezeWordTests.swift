@@ -8,38 +8,124 @@ final class FreezeWordTests: XCTestCase {
         XCTAssertEqual(rl_freeze_word_reason(word), RL_FREEZE_REASON_MANUAL)
         XCTAssertEqual(rl_freeze_word_epoch(word), 12345)
     }
+}
 
-    func testTransitionsAreIdempotentAndBumpTheEpochOncePerChange() {
-        let engine = makeEngine()
-        defer { rl_engine_destroy(engine) }
-        let freeze = rl_engine_freeze(engine)
-        var word: UInt64 = 0
-        XCTAssertTrue(rl_freeze_is_active(freeze))
-        XCTAssertFalse(rl_freeze_resume(freeze, RL_FREEZE_REASON_MANUAL, &word), "already active")
-        XCTAssertEqual(rl_freeze_word_epoch(word), 0)
-        XCTAssertTrue(rl_freeze_halt(freeze, RL_FREEZE_REASON_EDGE_COLLAPSE, &word))
-        XCTAssertEqual(rl_freeze_word_epoch(word), 1)
-        XCTAssertFalse(rl_freeze_halt(freeze, RL_FREEZE_REASON_MANUAL, &word), "already halted")
-        XCTAssertEqual(rl_freeze_word_reason(word), RL_FREEZE_REASON_EDGE_COLLAPSE, "first reason kept")
-        XCTAssertEqual(rl_freeze_word_epoch(word), 1)
-        XCTAssertTrue(rl_freeze_resume(freeze, RL_FREEZE_REASON_MANUAL, &word))
-        XCTAssertEqual(rl_freeze_word_epoch(rl_freeze_load(freeze)), 2)
+/// The pure machine (rl_trading.h): every row of its table.
+final class TradingStateMachineTests: XCTestCase {
+    private let active = RL_STATE_ACTIVE, halted = RL_STATE_HALTED, reducing = RL_STATE_REDUCING
+
+    private func machine(_ state: rl_trading_state_t, _ reason: rl_freeze_reason_t = RL_FREEZE_REASON_NONE,
+                         breached: Bool = false) -> rl_trading_t {
+        rl_trading_t(state: UInt8(state.rawValue), reason: UInt8(reason.rawValue), breached: breached)
     }
 
-    func testRacingFreezersMakeExactlyOneTransition() {
-        for _ in 0..<200 {
-            let engine = makeEngine()
-            nonisolated(unsafe) let freeze = rl_engine_freeze(engine)
-            let wins = UnsafeMutablePointer<Int>.allocate(capacity: 4)
-            nonisolated(unsafe) let w = wins
-            DispatchQueue.concurrentPerform(iterations: 4) { i in
-                var word: UInt64 = 0
-                w[i] = rl_freeze_halt(freeze, RL_FREEZE_REASON_MANUAL, &word) ? 1 : 0
-            }
-            XCTAssertEqual((0..<4).reduce(0) { $0 + wins[$1] }, 1)
-            XCTAssertEqual(rl_freeze_word_epoch(rl_freeze_load(freeze)), 1)
-            wins.deallocate()
-            rl_engine_destroy(engine)
-        }
+    private func assertNext(_ now: rl_trading_t, _ input: rl_trading_input_t, _ state: rl_trading_state_t,
+                            _ reason: rl_freeze_reason_t?, publish: Bool, breached: Bool? = nil,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        let t = rl_trading_next(now, input)
+        XCTAssertEqual(t.next.state, UInt8(state.rawValue), "state", file: file, line: line)
+        if let reason { XCTAssertEqual(t.next.reason, UInt8(reason.rawValue), "reason", file: file, line: line) }
+        XCTAssertEqual(t.publish, publish, "publish", file: file, line: line)
+        if let breached { XCTAssertEqual(t.next.breached, breached, "breached", file: file, line: line) }
+    }
+
+    func testFreezesFromActiveAndReducing() {
+        assertNext(machine(active), RL_TRADING_EDGE_COLLAPSE, halted, RL_FREEZE_REASON_EDGE_COLLAPSE, publish: true)
+        assertNext(machine(active), RL_TRADING_MANUAL_FREEZE, halted, RL_FREEZE_REASON_MANUAL, publish: true)
+        assertNext(machine(reducing, breached: true), RL_TRADING_MANUAL_FREEZE, halted, RL_FREEZE_REASON_MANUAL,
+                   publish: true, breached: true)
+        assertNext(machine(reducing, breached: true), RL_TRADING_EDGE_COLLAPSE, halted, RL_FREEZE_REASON_EDGE_COLLAPSE,
+                   publish: true, breached: true)
+    }
+
+    func testFreezingAFrozenEngineChangesNothing() {
+        let frozen = machine(halted, RL_FREEZE_REASON_EDGE_COLLAPSE)
+        assertNext(frozen, RL_TRADING_MANUAL_FREEZE, halted, RL_FREEZE_REASON_EDGE_COLLAPSE, publish: false)
+        assertNext(frozen, RL_TRADING_EDGE_COLLAPSE, halted, RL_FREEZE_REASON_EDGE_COLLAPSE, publish: false)
+    }
+
+    func testLimitBreachReducesAndClearingResumes() {
+        assertNext(machine(active), RL_TRADING_LIMIT_BREACH, reducing, RL_FREEZE_REASON_LIMIT_VIOLATION, publish: true,
+                   breached: true)
+        assertNext(machine(reducing, breached: true), RL_TRADING_LIMIT_BREACH, reducing, nil, publish: false)
+        assertNext(machine(reducing, breached: true), RL_TRADING_LIMITS_CLEARED, active, RL_FREEZE_REASON_LIMITS_CLEARED,
+                   publish: true, breached: false)
+        assertNext(machine(active), RL_TRADING_LIMITS_CLEARED, active, nil, publish: false)
+    }
+
+    func testAnOperatorUnfreezeDoesNotEndReducing() {
+        assertNext(machine(reducing, breached: true), RL_TRADING_UNFREEZE, reducing, nil, publish: false)
+        assertNext(machine(active), RL_TRADING_UNFREEZE, active, nil, publish: false)
+    }
+
+    func testAHaltRemembersABreachAndResumesIntoReducing() {
+        var now = rl_trading_next(machine(halted, RL_FREEZE_REASON_MANUAL), RL_TRADING_LIMIT_BREACH)
+        XCTAssertFalse(now.publish)
+        XCTAssertTrue(now.next.breached)
+        assertNext(now.next, RL_TRADING_UNFREEZE, reducing, RL_FREEZE_REASON_LIMIT_VIOLATION, publish: true)
+        now = rl_trading_next(now.next, RL_TRADING_LIMITS_CLEARED)
+        assertNext(now.next, RL_TRADING_UNFREEZE, active, RL_FREEZE_REASON_MANUAL, publish: true)
+    }
+
+    func testACircuitBreakerLiftsOnlyAnEdgeCollapse() {
+        assertNext(machine(halted, RL_FREEZE_REASON_EDGE_COLLAPSE), RL_TRADING_CIRCUIT_BREAKER, active,
+                   RL_FREEZE_REASON_CIRCUIT_BREAKER, publish: true)
+        assertNext(machine(halted, RL_FREEZE_REASON_MANUAL), RL_TRADING_CIRCUIT_BREAKER, halted,
+                   RL_FREEZE_REASON_MANUAL, publish: false)
+    }
+}
+
+/// The controller (rl_engine.c): the only writer of the freeze word.
+final class TradingControllerTests: XCTestCase {
+    func testEveryPublishedChangeBumpsTheEpochAndTheBookVersionAndIsRecorded() {
+        let engine = makeEngine()
+        defer { rl_engine_destroy(engine) }
+        let version = rl_position_table_version(rl_engine_table(engine))
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, 7), 0)
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, 8), 0)
+        XCTAssertEqual(state(engine), RL_STATE_HALTED)
+        XCTAssertEqual(rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(engine))), 1, "the second freeze changed nothing")
+        XCTAssertEqual(rl_position_table_version(rl_engine_table(engine)), version + 1)
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 9), 0)
+        XCTAssertEqual(state(engine), RL_STATE_ACTIVE)
+        var record = rl_event_t()
+        var records: [rl_event_t] = []
+        while rl_spsc_pop(rl_engine_state_ring(engine), &record) == RL_OK { records.append(record) }
+        XCTAssertEqual(records.map { rl_freeze_word_epoch($0.order_id) }, [1, 2])
+        XCTAssertEqual(records.map(\.value), [7, 9], "each record names the request that caused it")
+        XCTAssertEqual(records.map { UInt32($0.side) }, [RL_TRADING_MANUAL_FREEZE.rawValue, RL_TRADING_UNFREEZE.rawValue])
+    }
+
+    func testRestoringTradingNeverMovesTheEpochBackwards() {
+        let engine = makeEngine()
+        defer { rl_engine_destroy(engine) }
+        let newer = rl_freeze_pack(UInt64(RL_STATE_HALTED.rawValue), UInt64(RL_FREEZE_REASON_MANUAL.rawValue), 5)
+        XCTAssertTrue(rl_engine_restore_trading(engine, newer))
+        let older = rl_freeze_pack(UInt64(RL_STATE_ACTIVE.rawValue), 0, 3)
+        XCTAssertFalse(rl_engine_restore_trading(engine, older))
+        XCTAssertEqual(rl_freeze_load(rl_engine_freeze(engine)), newer)
+    }
+
+    func testBadRequestsAreRefusedAndChangeNothing() {
+        let engine = makeEngine(symbolLimit: 5_000, maxTotal: 20_000)
+        defer { rl_engine_destroy(engine) }
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_SYMBOL_LIMIT, 42, fp(1_000), 0), -ENOENT)
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_SYMBOL_LIMIT, 0, 0, 0), -EINVAL)
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_SYMBOL_LIMIT, 0, fp(30_000), 0), -EINVAL,
+                       "a symbol limit above the book's")
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_MAX_TOTAL, RL_SYMBOL_NONE, fp(1_000), 0), -EINVAL,
+                       "a book limit under a symbol's")
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_RESUME_SHARE, RL_SYMBOL_NONE, 2 * S, 0), -EINVAL)
+        XCTAssertEqual(rl_position_table_limit(rl_engine_table(engine), 0), fp(5_000))
+        XCTAssertEqual(rl_position_table_max_total(rl_engine_table(engine)), fp(20_000))
+    }
+
+    func testCreateAppliesTheSameLimitRule() {
+        var engine: OpaquePointer?
+        var config = rl_engine_config_t(symbol_capacity: 0, default_symbol_limit: fp(30_000), max_total: fp(20_000),
+                                        edge_freeze_threshold_bps: 0, resume_share: 0)
+        XCTAssertEqual(rl_engine_create(&config, &engine), -EINVAL, "a symbol limit above the book's")
+        XCTAssertEqual(rl_limits_check(fp(30_000), fp(20_000), 0, fp(0.95)), RL_LIMITS_SYMBOL_ABOVE_TOTAL)
+        XCTAssertEqual(rl_limits_check(fp(5_000), fp(20_000), fp(-50), fp(0.95)), RL_LIMITS_OK, "a negative threshold is a valid one")
     }
 }

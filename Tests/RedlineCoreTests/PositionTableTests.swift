@@ -84,9 +84,10 @@ final class PositionTableTests: XCTestCase {
     }
 
     func testFrozenEngineBlocksEveryOrder() {
-        var word: UInt64 = 0
-        XCTAssertTrue(rl_freeze_halt(rl_engine_freeze(engine), RL_FREEZE_REASON_MANUAL, &word))
+        step(engine, [event(RL_EVENT_POSITION_ADJUST, qty: fp(0.1), price: fp(40_000))])
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, 0), 0)
         XCTAssertEqual(reserve(qty: 0.01, price: 100), RL_FROZEN)
+        XCTAssertEqual(reserve(0, RL_SIDE_SELL, qty: 0.05, price: 40_000), RL_FROZEN, "even an order that reduces")
         XCTAssertEqual(view(engine, 0).working_buy, 0)
     }
 
@@ -99,11 +100,19 @@ final class PositionTableTests: XCTestCase {
     }
 
     func testPerSymbolLimitOverridesTheDefault() {
-        XCTAssertEqual(rl_engine_set_symbol_limit(engine, 1, fp(1_000)), 0)
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_SYMBOL_LIMIT, 1, fp(1_000), 0), 0)
         XCTAssertEqual(reserve(1, qty: 0.6, price: 2_000), RL_REJECT_SYMBOL_LIMIT)
         XCTAssertEqual(reserve(1, qty: 0.5, price: 2_000), RL_OK)
-        XCTAssertEqual(rl_engine_set_symbol_limit(engine, 42, fp(1_000)), -ENOENT)
-        XCTAssertEqual(rl_engine_set_symbol_limit(engine, 1, 0), -EINVAL)
+    }
+
+    func testTheTotalIsExactAtRestOnceTheRiskSideHasSeenEveryReservation() {
+        // A market maker: 0.05 bid and 0.05 offered. The worst case is 0.05, not 0.1.
+        XCTAssertEqual(reserve(0, RL_SIDE_BUY, qty: 0.05, price: 40_000), RL_OK)
+        XCTAssertEqual(reserve(0, RL_SIDE_SELL, qty: 0.05, price: 40_000), RL_OK)
+        XCTAssertGreaterThanOrEqual(rl_position_table_total(table), trueExposure(engine), "never below")
+        step(engine, [event(RL_EVENT_ORDER_ACCEPTED, qty: fp(0.05), price: fp(40_000))])
+        XCTAssertEqual(rl_position_table_total(table), fp(2_000))
+        XCTAssertEqual(trueExposure(engine), fp(2_000))
     }
 }
 

@@ -88,7 +88,7 @@ final class JournalCorruptionTests: XCTestCase {
         let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietLogger())
         XCTAssertEqual(report.lastSequence, 42)
         XCTAssertEqual(RecoveredState(monitor), state)
-        try monitor.updatePosition(symbol: "BTCUSDT", qty: 1, price: 40_000)
+        try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.001, price: 40_000)
         try journal.flush()
         journal.close()
         let (again, second) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())

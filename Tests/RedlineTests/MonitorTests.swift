@@ -9,7 +9,7 @@ final class MonitorTests: XCTestCase {
         XCTAssertThrowsError(try RiskLimits(maxInventoryUSD: -5, maxTotalNotional: 1, edgeFreezeThresholdBps: 1))
         XCTAssertThrowsError(try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: .infinity, edgeFreezeThresholdBps: 1))
         XCTAssertThrowsError(try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 10, edgeFreezeThresholdBps: .nan))
-        XCTAssertThrowsRedline(.invalidLimits("maxInventoryUSD 20.0 is above maxTotalNotional 10.0")) {
+        XCTAssertThrowsRedline(.invalidLimits("maxInventoryUSD (20.0) is above maxTotalNotional 10.0")) {
             try RiskLimits(maxInventoryUSD: 20, maxTotalNotional: 10, edgeFreezeThresholdBps: 1)
         }
         XCTAssertThrowsError(try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 10, edgeFreezeThresholdBps: 1,
@@ -76,16 +76,37 @@ final class MonitorTests: XCTestCase {
         XCTAssertEqual(h.monitor.limits, good.limits)
     }
 
-    func testUnfreezeIsRecordedInMetrics() throws {
-        let h = try Harness()
-        h.monitor.freeze(trigger: .limitViolation, reason: "reconciliation mismatch")
+    func testALimitViolationAndItsEndAreRecordedInMetrics() throws {
+        let h = try Harness() // $5,000 per symbol
+        try h.monitor.updatePosition(symbol: "BTCUSDT", qty: 0.1, price: 40_000)
+        try h.monitor.markPrice(symbol: "BTCUSDT", price: 55_000) // $5,500: over
+        XCTAssertEqual(h.monitor.tradingState.mode, .reducing)
         XCTAssertEqual(h.monitor.freezeEvents.first?.trigger, .limitViolation)
-        XCTAssertTrue(h.monitor.unfreeze(reason: "reconciled", byCircuitBreaker: true))
+        XCTAssertEqual(h.monitor.freezeEvents.first?.metadata["symbol"], "BTCUSDT")
+        XCTAssertEqual(parsePrometheus(h.monitor.prometheusText())["trading_reducing"], 1)
+        try h.monitor.markPrice(symbol: "BTCUSDT", price: 48_000) // $4,800: under the limit, over 95% of it
+        XCTAssertEqual(h.monitor.tradingState.mode, .reducing)
+        try h.monitor.markPrice(symbol: "BTCUSDT", price: 47_000) // $4,700: under 95%
+        XCTAssertEqual(h.monitor.tradingState.mode, .active)
+        XCTAssertEqual(h.monitor.stateChanges.map(\.cause), [.limitViolation, .limitsCleared])
         let m = parsePrometheus(h.monitor.prometheusText())
         XCTAssertEqual(m["freeze_triggered_total{reason=\"limit_violation\"}"], 1)
         XCTAssertEqual(m["unfreeze_total"], 1)
         XCTAssertEqual(m["trading_frozen"], 0)
+        XCTAssertEqual(m["trading_reducing"], 0)
         XCTAssertEqual(h.monitor.tradingState.epoch, 2)
+    }
+
+    func testACircuitBreakerLiftsOnlyAnEdgeCollapse() throws {
+        let h = try Harness()
+        h.monitor.manualFreeze(reason: "operator")
+        XCTAssertFalse(h.monitor.unfreeze(reason: "breaker", byCircuitBreaker: true))
+        XCTAssertTrue(h.monitor.isFrozen)
+        XCTAssertTrue(h.monitor.unfreeze(reason: "operator says go"))
+        XCTAssertTrue(try h.monitor.autoFreezeOnEdgeDrop(currentEdgeBps: 10))
+        XCTAssertTrue(h.monitor.unfreeze(reason: "edge recovered", byCircuitBreaker: true))
+        XCTAssertEqual(h.monitor.stateChanges.last?.cause, .circuitBreaker)
+        XCTAssertEqual(h.monitor.stateChanges.last?.metadata["by"], "circuit_breaker")
     }
 
     func testRegistrationErrorsAreTyped() throws {

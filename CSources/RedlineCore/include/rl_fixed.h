@@ -58,7 +58,7 @@ typedef enum rl_fp_rounding {
 RL_INLINE rl_fp_status_t rl_fp_from_double(double value, rl_fp_rounding_t rounding, int64_t *out) {
     /* The comparison is false for NaN, so NaN fails here too. */
     if (RL_UNLIKELY(!(value >= -RL_FP_MAX_DOUBLE && value <= RL_FP_MAX_DOUBLE))) {
-        return __builtin_isnan(value) ? RL_FP_INVALID : RL_FP_OVERFLOW;
+        return __builtin_isnan(value) || __builtin_isinf(value) ? RL_FP_INVALID : RL_FP_OVERFLOW;
     }
     const double scale = (double)RL_FP_SCALE;
     double scaled = value * scale;

@@ -109,7 +109,10 @@ final class TradingStateController: @unchecked Sendable {
         case .limitsCleared:
             return ("exposure is back under the resume share of every limit (book $\(value) of $\(bound))",
                     ["book_exposure_usd": "\(value)", "max_total_usd": "\(bound)"])
-        case .manualFreeze, .unfreeze, .circuitBreaker:
+        case .manualFreeze:
+            let detail = history.withLock { $0.pending.removeValue(forKey: record.value) }
+            return (detail?.reason ?? "manual freeze", detail?.metadata ?? [:])
+        case .unfreeze, .circuitBreaker:
             let detail = history.withLock { $0.pending.removeValue(forKey: record.value) }
             let who = cause == .circuitBreaker ? "circuit_breaker" : "operator"
             return (detail?.reason ?? cause.rawValue, (detail?.metadata ?? [:]).merging(["by": who]) { a, _ in a })
