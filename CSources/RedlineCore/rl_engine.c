@@ -105,10 +105,10 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
     if (!t.publish || engine->replaying) return;
     uint64_t before = rl_freeze_load(&engine->freeze);
     uint64_t word = rl_freeze_pack(t.next.state, t.next.reason, rl_freeze_word_epoch(before) + 1);
-    /* The word first, then the version: a checker that reads the version after
-     * this bump reads this word (see rl_position_table.h, Acceptance). */
+    /* The book word first: it is what a raising check decides in, in the same
+     * CAS that accepts it. Then the freeze word, which routers poll. */
+    rl_position_table_advance(engine->table, (rl_trading_state_t)t.next.state);
     rl_freeze_store(&engine->freeze, word);
-    rl_position_table_bump_version(engine->table);
     RL_SINGLE_WRITER_ADD(&engine->state_changes, 1);
     rl_event_t record = {0};
     record.type = RL_EVENT_STATE_CHANGE;
@@ -229,10 +229,7 @@ static int64_t rl_engine_release(rl_engine_t *engine, uint32_t symbol, rl_side_t
 }
 
 static void rl_engine_set_position(rl_engine_t *engine, uint32_t symbol, int64_t position, int64_t mark) {
-    rl_position_slot_t *slot = &engine->table->slots[symbol];
-    /* relaxed: the risk side is the only writer; readers are monitors and the risk side itself. */
-    atomic_store_explicit(&slot->position, position, memory_order_relaxed);
-    if (mark > 0) atomic_store_explicit(&slot->mark, mark, memory_order_relaxed);
+    rl_position_table_set_position(engine->table, symbol, position, mark);
 }
 
 /* `qty` of working orders on `side` filled at `price`. The position moves by
@@ -304,9 +301,7 @@ static int rl_engine_set_symbol_limit(rl_engine_t *engine, uint32_t symbol, int6
     int64_t exposure = rl_position_table_exposure(engine->table, symbol);
     /* A limit lowered under the exposure is a breach: REDUCING before it is in force. */
     if (exposure > limit) rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, symbol, limit, exposure);
-    /* relaxed: the version bump below publishes it (full barrier). */
-    atomic_store_explicit(&engine->table->slots[symbol].limit, limit, memory_order_relaxed);
-    rl_position_table_bump_version(engine->table);
+    rl_position_table_set_limit(engine->table, symbol, limit);
     rl_engine_evaluate_symbol(engine, symbol, rl_position_table_exposure(engine->table, symbol));
     return 0;
 }
@@ -320,9 +315,7 @@ static int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
     if (engine->default_symbol_limit > max_total) return -EINVAL;
     int64_t total = rl_position_table_total(engine->table);
     if (total > max_total) rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, max_total, total);
-    /* relaxed: the version bump below publishes it (full barrier). */
-    atomic_store_explicit(&engine->table->max_total, max_total, memory_order_relaxed);
-    rl_position_table_bump_version(engine->table);
+    rl_position_table_set_limit(engine->table, RL_SYMBOL_NONE, max_total);
     return 0;
 }
 
@@ -464,8 +457,8 @@ bool rl_engine_restore_trading(rl_engine_t *engine, uint64_t word) {
     if (rl_freeze_word_epoch(word) < rl_freeze_word_epoch(rl_freeze_load(&engine->freeze))) return false;
     rl_trading_state_t state = rl_freeze_word_state(word);
     engine->trading = (rl_trading_t){(uint8_t)state, (uint8_t)rl_freeze_word_reason(word), state == RL_STATE_REDUCING};
+    rl_position_table_advance(engine->table, state);
     rl_freeze_store(&engine->freeze, word);
-    rl_position_table_bump_version(engine->table);
     return true;
 }
 

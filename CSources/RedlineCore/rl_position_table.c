@@ -7,14 +7,16 @@
 
 int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_position_table_t **out) {
     if (capacity == 0 || capacity > (1u << 24) || max_total <= 0 || max_total > RL_FP_MAX_LIMIT) return -EINVAL;
-    size_t bytes = sizeof(rl_position_table_t) + (size_t)capacity * sizeof(rl_position_slot_t);
+    size_t bytes = sizeof(rl_position_table_t) + (size_t)capacity * (sizeof(rl_position_slot_t) + sizeof(rl_position_risk_t));
     rl_position_table_t *table = rl_numa_alloc(bytes, node); /* zeroed */
     if (table == NULL) return -ENOMEM;
     table->capacity = capacity;
+    table->risk = (rl_position_risk_t *)(table->slots + capacity);
     /* relaxed: the table is not shared until create returns. */
     atomic_store_explicit(&table->count, 0, memory_order_relaxed);
-    atomic_store_explicit(&table->max_total, max_total, memory_order_relaxed);
-    rl_pair_init(&table->book, 0, 0);
+    atomic_store_explicit(&table->max_total[0], max_total, memory_order_relaxed);
+    atomic_store_explicit(&table->max_total[1], max_total, memory_order_relaxed);
+    rl_pair_init(&table->book, 0, RL_BOOK_HI(0, RL_STATE_ACTIVE));
     *out = table;
     return 0;
 }
@@ -28,7 +30,8 @@ int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t 
     if (id >= table->capacity) return -ENOSPC;
     if (id != count) return -EINVAL;
     /* relaxed: published by the release store of the count below. */
-    atomic_store_explicit(&table->slots[id].limit, limit, memory_order_relaxed);
+    atomic_store_explicit(&table->slots[id].limit[0], limit, memory_order_relaxed);
+    atomic_store_explicit(&table->slots[id].limit[1], limit, memory_order_relaxed);
     /* release: pairs with the acquire in rl_position_table_count, so a checker
      * that accepts this id sees its limit. */
     atomic_store_explicit(&table->count, count + 1, memory_order_release);
@@ -61,16 +64,17 @@ int rl_position_table_restore(rl_position_table_t *table, uint32_t symbol, const
     if (symbol >= rl_position_table_count(table) || !rl_position_table_valid_view(state)) return -EINVAL;
     int64_t buy = state->position + state->working_buy, sell = state->working_sell - state->position;
     rl_position_slot_t *slot = &table->slots[symbol];
+    rl_position_risk_t *risk = &table->risk[symbol];
     rl_pair_value_t old_buy = rl_pair_load(&slot->sides[RL_SIDE_BUY]);
     rl_pair_value_t old_sell = rl_pair_load(&slot->sides[RL_SIDE_SELL]);
     /* relaxed, all: recovery runs before any other thread uses the table. */
-    int64_t old_credit = atomic_load_explicit(&slot->credit, memory_order_relaxed);
+    int64_t old_credit = atomic_load_explicit(&risk->credit, memory_order_relaxed);
     int64_t old = rl_side_exposure(old_buy.lo, old_buy.hi) + rl_side_exposure(old_sell.lo, old_sell.hi) - old_credit;
     rl_pair_init(&slot->sides[RL_SIDE_BUY], buy, state->buy_price);
     rl_pair_init(&slot->sides[RL_SIDE_SELL], sell, state->sell_price);
-    atomic_store_explicit(&slot->position, state->position, memory_order_relaxed);
-    atomic_store_explicit(&slot->mark, state->mark, memory_order_relaxed);
-    atomic_store_explicit(&slot->credit, 0, memory_order_relaxed);
+    atomic_store_explicit(&risk->position, state->position, memory_order_relaxed);
+    atomic_store_explicit(&risk->mark, state->mark, memory_order_relaxed);
+    atomic_store_explicit(&risk->credit, 0, memory_order_relaxed);
     int64_t fresh = rl_side_exposure(buy, state->buy_price) + rl_side_exposure(sell, state->sell_price);
     rl_position_table_add_total(table, fresh - old);
     rl_position_table_refresh_credit(table, symbol);

@@ -101,6 +101,7 @@
 #include "rl_fixed.h"
 #include "rl_freeze.h"
 #include "rl_pair.h"
+#include "rl_events.h"
 
 RL_EXTERN_C_BEGIN
 
@@ -111,22 +112,42 @@ typedef struct rl_position_slot {
     /* Checkers CAS these; the risk side too. lo: extent, hi: price (> 0 mark,
      * < 0 provisional, 0 none). Indexed by rl_side_t. */
     RL_ALIGNAS(RL_CACHE_LINE) rl_pair_t sides[2];
-    _Atomic(int64_t) limit;    /* written by the engine's controller, read by checkers */
-    _Atomic(int64_t) position; /* risk side only */
-    _Atomic(int64_t) credit;   /* risk side only: overlap credit C */
-    _Atomic(int64_t) mark;     /* risk side only: reference price, 0 until the first mark */
+    /* The symbol's limit, double-buffered by the book word's generation:
+     * a checker reads limit[generation & 1] (see rl_position_table_limit). */
+    _Atomic(int64_t) limit[2];
+    uint8_t padding[RL_CACHE_LINE - 2 * sizeof(rl_pair_t) - 2 * sizeof(int64_t)];
 } rl_position_slot_t;
 
 RL_STATIC_ASSERT(sizeof(rl_position_slot_t) == RL_CACHE_LINE, "one slot per cache line");
 RL_STATIC_ASSERT(offsetof(rl_position_slot_t, sides) % 16 == 0, "side words are 16-byte aligned");
 
+/* What only the risk side writes about a symbol, apart from the slots that
+ * checkers write: its own cache line, so risk-side writes never take the
+ * checkers' lines away from them. */
+typedef struct rl_position_risk {
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) position;
+    _Atomic(int64_t) credit; /* overlap credit C */
+    _Atomic(int64_t) mark;   /* reference price, 0 until the first mark */
+    uint8_t padding[RL_CACHE_LINE - 3 * sizeof(int64_t)];
+} rl_position_risk_t;
+
+RL_STATIC_ASSERT(sizeof(rl_position_risk_t) == RL_CACHE_LINE, "one risk record per cache line");
+
+/* The book word's hi half: the trading state a checker must decide in, and
+ * the generation of the limits, which moves on every change of either. */
+#define RL_BOOK_STATE(hi) ((rl_trading_state_t)((uint64_t)(hi) & 0xff))
+#define RL_BOOK_GENERATION(hi) ((uint64_t)(hi) >> 8)
+#define RL_BOOK_HI(generation, state) ((int64_t)(((uint64_t)(generation) << 8) | ((uint64_t)(state) & 0xff)))
+
 typedef struct rl_position_table {
     /* Setup-written, read by every checker. */
     RL_ALIGNAS(RL_CACHE_LINE) uint32_t capacity;
     _Atomic(uint32_t) count;        /* registered slots; published with release */
-    _Atomic(int64_t) max_total;     /* maxTotalNotional; changed only with a version bump */
-    /* Contended by every raising reservation: alone on its line. lo: total, hi: version. */
+    _Atomic(int64_t) max_total[2];  /* maxTotalNotional, double-buffered like the symbol limits */
+    /* Contended by every raising reservation: alone on its line.
+     * lo: total, hi: RL_BOOK_HI(generation, trading state). */
     RL_ALIGNAS(RL_CACHE_LINE) rl_pair_t book;
+    rl_position_risk_t *risk;       /* capacity records, after the slots */
     RL_ALIGNAS(RL_CACHE_LINE) rl_position_slot_t slots[];
 } rl_position_table_t;
 
@@ -182,19 +203,35 @@ RL_INLINE int64_t rl_position_table_total(const rl_position_table_t *table) {
     return atomic_load_explicit((_Atomic(int64_t) *)&table->book.lo, memory_order_relaxed);
 }
 
-RL_INLINE uint64_t rl_position_table_version(const rl_position_table_t *table) {
+/* The book word's generation and trading state, for monitoring. */
+RL_INLINE uint64_t rl_position_table_generation(const rl_position_table_t *table) {
     /* relaxed: a monitoring read; decisions validate it with the CAS. */
-    return (uint64_t)atomic_load_explicit((_Atomic(int64_t) *)&table->book.hi, memory_order_relaxed);
+    return RL_BOOK_GENERATION(atomic_load_explicit((_Atomic(int64_t) *)&table->book.hi, memory_order_relaxed));
 }
 
-RL_INLINE int64_t rl_position_table_max_total(const rl_position_table_t *table) {
-    /* relaxed: read after the book word; the book CAS validates it through the version. */
-    return atomic_load_explicit((_Atomic(int64_t) *)&table->max_total, memory_order_relaxed);
+/* The limits in force for a book word's hi half (read after the book word,
+ * whose CAS then validates them). */
+RL_INLINE int64_t rl_position_table_limit_for(const rl_position_table_t *table, uint32_t symbol, int64_t hi) {
+    /* relaxed: ordered after the acquire load of the book word; the generation validates it. */
+    return atomic_load_explicit((_Atomic(int64_t) *)&table->slots[symbol].limit[RL_BOOK_GENERATION(hi) & 1],
+                                memory_order_relaxed);
+}
+RL_INLINE int64_t rl_position_table_max_total_for(const rl_position_table_t *table, int64_t hi) {
+    /* relaxed: as rl_position_table_limit_for. */
+    return atomic_load_explicit((_Atomic(int64_t) *)&table->max_total[RL_BOOK_GENERATION(hi) & 1],
+                                memory_order_relaxed);
 }
 
+/* The limits in force now, for the risk side and monitors. */
 RL_INLINE int64_t rl_position_table_limit(const rl_position_table_t *table, uint32_t symbol) {
-    /* relaxed: read after the book word; the book CAS validates it through the version. */
-    return atomic_load_explicit((_Atomic(int64_t) *)&table->slots[symbol].limit, memory_order_relaxed);
+    /* relaxed: the controller is the only writer of the generation. */
+    return rl_position_table_limit_for(table, symbol,
+                                       atomic_load_explicit((_Atomic(int64_t) *)&table->book.hi, memory_order_relaxed));
+}
+RL_INLINE int64_t rl_position_table_max_total(const rl_position_table_t *table) {
+    /* relaxed: as rl_position_table_limit. */
+    return rl_position_table_max_total_for(table, atomic_load_explicit((_Atomic(int64_t) *)&table->book.hi,
+                                                                       memory_order_relaxed));
 }
 
 /* Add `delta` (either sign) to the total, keeping the version; no limit.
@@ -210,13 +247,30 @@ RL_INLINE void rl_position_table_add_total(rl_position_table_t *table, int64_t d
     }
 }
 
-/* Bump the version after changing a limit or the trading state, so that
- * every decision taken before the change fails its book CAS. */
-RL_INLINE void rl_position_table_bump_version(rl_position_table_t *table) {
+/* Controller only: move the book word to a new generation with `state`.
+ * Every decision taken in the old generation then fails its book CAS. */
+RL_INLINE void rl_position_table_advance(rl_position_table_t *table, rl_trading_state_t state) {
     rl_pair_value_t book = rl_pair_load(&table->book);
-    while (!rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo, book.hi + 1})) {
+    while (!rl_pair_cas(&table->book, &book,
+                        (rl_pair_value_t){book.lo, RL_BOOK_HI(RL_BOOK_GENERATION(book.hi) + 1, state)})) {
         /* `book` holds the current value: retry. */
     }
+}
+
+/* Controller only: change a symbol's limit (symbol < count) or the book's
+ * (symbol == RL_SYMBOL_NONE). The new value goes into the buffer of the
+ * next generation, the generation moves, then the old buffer catches up:
+ * a checker that read a generation reads that generation's limit, and its
+ * CAS fails if the generation moved. */
+RL_INLINE void rl_position_table_set_limit(rl_position_table_t *table, uint32_t symbol, int64_t limit) {
+    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed); /* relaxed: the controller wrote it */
+    uint64_t next = (RL_BOOK_GENERATION(hi) + 1) & 1;
+    _Atomic(int64_t) *buffers = symbol == UINT32_MAX ? table->max_total : table->slots[symbol].limit;
+    /* relaxed: published by the full barrier of the book CAS in rl_position_table_advance. */
+    atomic_store_explicit(&buffers[next], limit, memory_order_relaxed);
+    rl_position_table_advance(table, RL_BOOK_STATE(hi));
+    /* relaxed: only checkers of the old generation read it, and their CAS fails. */
+    atomic_store_explicit(&buffers[next ^ 1], limit, memory_order_relaxed);
 }
 
 /* ---- The pre-order check (any thread) ----------------------------------- */
@@ -254,22 +308,23 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
         bool raises = extent > rl_fp_abs(cur.lo);
 
         if (raises) {
-            /* Read the book word first: the state and the limits read after it
-             * are the ones in force if the CAS below succeeds. */
+            /* The book word carries the trading state and the generation of
+             * the limits: the decision below is the one in force if the CAS
+             * that accepts it succeeds. */
             rl_pair_value_t book = rl_pair_load(&table->book);
-            rl_trading_state_t state = rl_freeze_word_state(rl_freeze_load(freeze));
+            rl_trading_state_t state = RL_BOOK_STATE(book.hi);
             if (RL_UNLIKELY(state == RL_STATE_HALTED)) return RL_FROZEN;
             if (RL_UNLIKELY(state == RL_STATE_REDUCING)) return RL_REJECT_REDUCE_ONLY;
             int64_t value_price = rl_fp_abs(side_price) > price ? rl_fp_abs(side_price) : price;
             int64_t at_order_price;
             if (RL_UNLIKELY(!rl_fp_notional_ceil(extent, value_price, &at_order_price))) return RL_REJECT_OVERFLOW;
-            if (at_order_price > rl_position_table_limit(table, symbol)) return RL_REJECT_SYMBOL_LIMIT;
+            if (at_order_price > rl_position_table_limit_for(table, symbol, book.hi)) return RL_REJECT_SYMBOL_LIMIT;
             /* at_order_price <= limit < RL_FP_EXPOSURE_CAP, so E(after) is not capped and extra >= 0. */
             extra = at_order_price - rl_side_exposure(extent, side_price);
-            if (book.lo + charge + extra > rl_position_table_max_total(table)) return RL_REJECT_TOTAL_LIMIT;
+            if (book.lo + charge + extra > rl_position_table_max_total_for(table, book.hi)) return RL_REJECT_TOTAL_LIMIT;
             if (!commit) return RL_OK;
             RL_HOOK("check:before_book");
-            /* The acceptance: fails if the total or the version moved since we read it. */
+            /* The acceptance: fails if the total, the state or the limits moved since we read them. */
             if (!rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo + charge + extra, book.hi})) continue;
         } else {
             /* Never raises W nor the book's true exposure: the way out, no limit check. */
@@ -303,19 +358,28 @@ RL_INLINE int64_t rl_position_table_exposure(rl_position_table_t *table, uint32_
 
 RL_INLINE int64_t rl_position_table_position(const rl_position_table_t *table, uint32_t symbol) {
     /* relaxed: the risk side is the only writer; readers want a recent value. */
-    return atomic_load_explicit((_Atomic(int64_t) *)&table->slots[symbol].position, memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(int64_t) *)&table->risk[symbol].position, memory_order_relaxed);
 }
 
 RL_INLINE int64_t rl_position_table_mark(const rl_position_table_t *table, uint32_t symbol) {
     /* relaxed: the risk side is the only writer; readers want a recent value. */
-    return atomic_load_explicit((_Atomic(int64_t) *)&table->slots[symbol].mark, memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(int64_t) *)&table->risk[symbol].mark, memory_order_relaxed);
+}
+
+/* Risk side: the position and (when > 0) the mark. */
+RL_INLINE void rl_position_table_set_position(rl_position_table_t *table, uint32_t symbol, int64_t position,
+                                              int64_t mark) {
+    rl_position_risk_t *risk = &table->risk[symbol];
+    /* relaxed: the risk side is the only writer; readers are monitors and the risk side itself. */
+    atomic_store_explicit(&risk->position, position, memory_order_relaxed);
+    if (mark > 0) atomic_store_explicit(&risk->mark, mark, memory_order_relaxed);
 }
 
 /* Risk side: grant the overlap credit back, up to min(E(buy), E(sell)) read
  * now. Checkers only raise E, so the values read are lower bounds. Returns
  * max(E(buy), E(sell)) as read: the symbol's exposure. */
 RL_INLINE int64_t rl_position_table_refresh_credit(rl_position_table_t *table, uint32_t symbol) {
-    rl_position_slot_t *slot = &table->slots[symbol];
+    rl_position_risk_t *slot = &table->risk[symbol];
     int64_t buy = rl_position_table_side_exposure(table, symbol, RL_SIDE_BUY);
     int64_t sell = rl_position_table_side_exposure(table, symbol, RL_SIDE_SELL);
     int64_t overlap = buy < sell ? buy : sell;
@@ -333,7 +397,7 @@ RL_INLINE int64_t rl_position_table_refresh_credit(rl_position_table_t *table, u
 /* Risk side: lower the credit to at most `bound` before a side drops to
  * exposure `bound`, charging the total first. */
 RL_INLINE void rl_position_table_cap_credit(rl_position_table_t *table, uint32_t symbol, int64_t bound) {
-    rl_position_slot_t *slot = &table->slots[symbol];
+    rl_position_risk_t *slot = &table->risk[symbol];
     /* relaxed: the risk side is the only writer of credit. */
     int64_t credit = atomic_load_explicit(&slot->credit, memory_order_relaxed);
     if (credit > bound) {
@@ -347,20 +411,21 @@ RL_INLINE void rl_position_table_cap_credit(rl_position_table_t *table, uint32_t
  * recent, possibly torn, view while checkers run. */
 RL_INLINE void rl_position_table_read(const rl_position_table_t *table, uint32_t symbol, rl_position_view_t *out) {
     const rl_position_slot_t *slot = &table->slots[symbol];
+    const rl_position_risk_t *risk = &table->risk[symbol];
     rl_pair_value_t buy = rl_pair_load(&slot->sides[RL_SIDE_BUY]);
     rl_pair_value_t sell = rl_pair_load(&slot->sides[RL_SIDE_SELL]);
     /* relaxed, all: a monitoring read; nothing is synchronised through it. */
-    int64_t position = atomic_load_explicit((_Atomic(int64_t) *)&slot->position, memory_order_relaxed);
+    int64_t position = atomic_load_explicit((_Atomic(int64_t) *)&risk->position, memory_order_relaxed);
     out->position = position;
     out->working_buy = buy.lo - position;
     out->working_sell = sell.lo + position;
-    out->mark = atomic_load_explicit((_Atomic(int64_t) *)&slot->mark, memory_order_relaxed);
+    out->mark = atomic_load_explicit((_Atomic(int64_t) *)&risk->mark, memory_order_relaxed);
     int64_t eb = rl_side_exposure(buy.lo, buy.hi), es = rl_side_exposure(sell.lo, sell.hi);
     out->exposure = eb > es ? eb : es;
-    out->limit = atomic_load_explicit((_Atomic(int64_t) *)&slot->limit, memory_order_relaxed);
+    out->limit = rl_position_table_limit(table, symbol);
     out->buy_price = buy.hi;
     out->sell_price = sell.hi;
-    out->credit = atomic_load_explicit((_Atomic(int64_t) *)&slot->credit, memory_order_relaxed);
+    out->credit = atomic_load_explicit((_Atomic(int64_t) *)&risk->credit, memory_order_relaxed);
 }
 
 /* The one rule for a persisted slot: working quantities >= 0, extents in

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Model-check the reservation protocol (CSources/RedlineCore/model/reservation.pml)
+# with spin, in the configurations CI checks. Exits non-zero on any
+# counterexample, leaving its trail in the work directory for
+# `spin -t -p reservation.pml`.
+#
+#   scripts/model-check.sh           the CI configurations (about 3.5 minutes on 2 cores)
+#   scripts/model-check.sh --full    those and a longer one (2 orders per checker)
+#   scripts/model-check.sh --quick   the smallest one only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=CSources/RedlineCore/model/reservation.pml
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp "$model" "$work/"
+cd "$work"
+
+# name | spin -D options | pan compile options | pan run options
+configurations=(
+    "1 symbol, 2 checkers, 2 risk ops (exhaustive)|-DSYMBOLS=1 -DCHECKERS=2 -DORDERS=1 -DRISK_OPS=2|-DSAFETY -DCOLLAPSE|-m1000000"
+    "2 symbols, 2 checkers, 1 risk op (exhaustive)|-DSYMBOLS=2 -DCHECKERS=2 -DORDERS=1 -DRISK_OPS=1|-DSAFETY -DCOLLAPSE|-m1000000"
+    "1 symbol, 2 checkers of 2 orders, 1 risk op (exhaustive)|-DSYMBOLS=1 -DCHECKERS=2 -DORDERS=2 -DRISK_OPS=1|-DSAFETY -DCOLLAPSE|-m1000000"
+    "1 symbol, 3 checkers, 1 risk op (bitstate)|-DSYMBOLS=1 -DCHECKERS=3 -DORDERS=1 -DRISK_OPS=1|-DSAFETY -DBITSTATE|-m1000000 -w30"
+)
+case "${1:-}" in
+    --quick) configurations=("${configurations[0]}") ;;
+    --full) ;;
+    *) configurations=("${configurations[0]}" "${configurations[1]}" "${configurations[3]}") ;;
+esac
+
+status=0
+for entry in "${configurations[@]}"; do
+    IFS='|' read -r name defines cflags run <<<"$entry"
+    spin $defines -a reservation.pml >/dev/null
+    cc -O2 $cflags -o pan pan.c
+    start=$(date +%s)
+    ./pan $run >pan.out 2>&1 || true
+    seconds=$(( $(date +%s) - start ))
+    states=$(grep -oE '[0-9.e+]+ states, stored' pan.out | head -1 | cut -d' ' -f1)
+    errors=$(grep -oE 'errors: [0-9]+' pan.out | head -1 | cut -d' ' -f2)
+    if [ "${errors:-1}" != "0" ] || grep -q "assertion violated" pan.out; then
+        echo "model: $name: COUNTEREXAMPLE"
+        grep -E "assertion violated|pan:" pan.out | head -5
+        spin $defines -t -p reservation.pml | tail -40 || true
+        status=1
+    else
+        echo "model: $name: no counterexample ($states states, ${seconds}s)"
+    fi
+done
+exit $status
