@@ -171,15 +171,18 @@ static bool rl_engine_replace_side(rl_engine_t *engine, uint32_t symbol, rl_side
     int64_t after = rl_side_exposure(next.lo, next.hi);
     RL_HOOK("risk:before_side");
     if (after > before) {
+        /* Charge first: the total is never behind the sides. Then, before the
+         * raise is published, REDUCING if it breaches a limit: the side's, or
+         * the book's as the total now stands, which includes every raise a
+         * checker has been accepted for (so none can slip in after it). */
+        rl_position_table_add_total(table, after - before);
         int64_t limit = rl_position_table_limit(table, symbol);
+        int64_t total = rl_position_table_total(table), max_total = rl_position_table_max_total(table);
         if (after > limit) {
             rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, symbol, limit, after);
-        } else if (rl_position_table_total(table) + (after - before) > rl_position_table_max_total(table)) {
-            rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, rl_position_table_max_total(table),
-                              rl_position_table_total(table) + (after - before));
+        } else if (total > max_total) {
+            rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, max_total, total);
         }
-        /* Charge first: the total is never behind the sides. */
-        rl_position_table_add_total(table, after - before);
         if (rl_pair_cas(word, cur, next)) return true;
         rl_position_table_add_total(table, -(after - before));
         return false;

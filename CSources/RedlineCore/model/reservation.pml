@@ -30,9 +30,11 @@
  *    buffer.
  *
  * What it asserts:
- *  - I3 in every reachable state (a never claim): total >= sum over
- *    symbols of max(E(buy), E(sell)); and the lemma credit <= min(E(buy),
- *    E(sell)).
+ *  - In every reachable state (a never claim): I3, total >= sum over
+ *    symbols of max(E(buy), E(sell)); the lemma credit <= min(E(buy),
+ *    E(sell)); and in ACTIVE the book's true exposure is within its limit
+ *    (whatever pushes it over, a market move or a lowered limit, goes
+ *    REDUCING first).
  *  - At every acceptance (the book CAS): the state in force is ACTIVE; the
  *    order's side valued at max(order price, side price) is within the
  *    symbol limit in force (I2); and, if the side has not moved since it
@@ -189,9 +191,11 @@ inline replace_side(w, dq, np) {
     :: d_step { rq = ext[rw]; rp = price[rw]; E(rq, rp, rb); E(rq + rdq, rnp, ra) };
        if
        :: ra > rb ->
-           d_step { rl = limit[SYMBOLS * (gen % 2) + rw / 2]; rm = maxt[gen % 2] };
-           if :: ra > rl || total + ra - rb > rm -> publish_reducing() :: else -> skip fi;
+           /* Charge first, then REDUCING before publishing if the raise breaches
+            * the side's limit or the book's as the total now stands. */
            d_step { total = total + ra - rb };
+           d_step { rl = limit[SYMBOLS * (gen % 2) + rw / 2]; rm = maxt[gen % 2] };
+           if :: ra > rl || total > rm -> publish_reducing() :: else -> skip fi;
            d_step {
                if
                :: ext[rw] == rq && price[rw] == rp -> ext[rw] = rq + rdq; price[rw] = rnp; rq = -99
@@ -286,7 +290,9 @@ proctype risk() {
 
 never {
     do
-    :: assert(total >= TRUE_SUM && CREDIT_OK)
+    :: assert(total >= TRUE_SUM && CREDIT_OK);
+       /* A move that puts the book over its limit is published in REDUCING. */
+       assert(state != ACTIVE || TRUE_SUM <= maxt[gen % 2])
     od
 }
 
