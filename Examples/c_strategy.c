@@ -40,17 +40,33 @@ int main(void) {
     /* Events go to the risk side through an SPSC ring; the step applies them. */
     rl_spsc_t *ring;
     CHECK(rl_spsc_create(1024, &ring) == 0);
+    rl_step_result_t step;
     rl_event_t fill = { .type = RL_EVENT_FILL, .side = RL_SIDE_BUY, .symbol = (uint32_t)btc, .qty = qty, .price = price };
     CHECK(rl_spsc_push(ring, &fill) == RL_OK);
+    /* The market moves: 0.1 BTC at $52,000 is $5,200, over the $5,000 limit. */
+    rl_event_t mark = { .type = RL_EVENT_MARK_PRICE, .symbol = (uint32_t)btc, .price = 52000 * RL_FP_SCALE };
+    CHECK(rl_spsc_push(ring, &mark) == RL_OK);
+    rl_engine_step(engine, ring, 64, &step);
+    uint64_t word = rl_freeze_load(rl_engine_freeze(engine));
+    printf("after the mark: state %d (RL_STATE_REDUCING = %d), %llu state change\n", rl_freeze_word_state(word),
+           RL_STATE_REDUCING, (unsigned long long)step.state_changes);
+    CHECK(rl_freeze_word_state(word) == RL_STATE_REDUCING && step.state_changes == 1);
+    /* Only orders that do not raise their side pass: a buy is refused, a sell that reduces is not. */
+    r = rl_engine_reserve(engine, (uint32_t)btc, RL_SIDE_BUY, RL_FP_SCALE / 100, 52000 * RL_FP_SCALE);
+    printf("buy 0.01 while REDUCING -> %d (RL_REJECT_REDUCE_ONLY = %d)\n", r, RL_REJECT_REDUCE_ONLY);
+    CHECK(r == RL_REJECT_REDUCE_ONLY);
+    r = rl_engine_reserve(engine, (uint32_t)btc, RL_SIDE_SELL, 5 * RL_FP_SCALE / 100, 52000 * RL_FP_SCALE);
+    printf("sell 0.05 while REDUCING -> %d (RL_OK): the way out\n", r);
+    CHECK(r == RL_OK);
+
+    /* The strategy's edge collapses: HALTED, and nothing but cancels passes. */
     rl_event_t edge = { .type = RL_EVENT_EDGE_UPDATE, .value = 150 * RL_FP_SCALE };
     CHECK(rl_spsc_push(ring, &edge) == RL_OK);
-    rl_step_result_t step;
     rl_engine_step(engine, ring, 64, &step);
-    printf("step applied %llu events, froze: %d\n", (unsigned long long)step.applied, step.froze);
-    CHECK(step.applied == 2 && step.froze);
+    CHECK(step.applied == 1 && step.state_changes == 1);
 
     /* Routers poll one word. */
-    uint64_t word = rl_freeze_load(rl_engine_freeze(engine));
+    word = rl_freeze_load(rl_engine_freeze(engine));
     printf("freeze word: state %d reason %d epoch %llu\n", rl_freeze_word_state(word), rl_freeze_word_reason(word),
            (unsigned long long)rl_freeze_word_epoch(word));
     CHECK(rl_freeze_word_state(word) == RL_STATE_HALTED);
@@ -58,8 +74,9 @@ int main(void) {
 
     rl_position_view_t view;
     rl_position_table_read(rl_engine_table(engine), (uint32_t)btc, &view);
-    printf("BTCUSDT position %.8f, working buy %.8f\n", rl_fp_to_double(view.position), rl_fp_to_double(view.working_buy));
-    CHECK(view.position == qty && view.working_buy == 0);
+    printf("BTCUSDT position %.8f, working buy %.8f, working sell %.8f\n", rl_fp_to_double(view.position),
+           rl_fp_to_double(view.working_buy), rl_fp_to_double(view.working_sell));
+    CHECK(view.position == qty && view.working_buy == 0 && view.working_sell == 5 * RL_FP_SCALE / 100);
 
     rl_spsc_destroy(ring);
     rl_engine_destroy(engine);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what Redline needs from Debian, only what is missing. Run as root.
 set -euo pipefail
-packages=(liburing-dev libnuma-dev libboost-dev)
+# liburing and libnuma: the engine. boost: the ring peer benchmark. spin: the
+# model check. valgrind: the instruction gate.
+packages=(liburing-dev libnuma-dev libboost-dev spin valgrind)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

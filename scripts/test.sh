@@ -21,6 +21,27 @@ c++ -std=c++23 -Wall -Wextra -Werror -O2 -ICSources/RedlineCore/include \
     Examples/cpp_strategy.cpp "$objects"/rl_*.o -luring -lnuma -lpthread -o "$objects/cpp_strategy"
 "$objects/cpp_strategy"
 
+step "model check of the reservation protocol (spin)"
+scripts/model-check.sh
+
+step "deterministic interleavings (the legacy table must break, the engine must not)"
+cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include -ITests/C \
+    Tests/C/interleavings.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -o "$objects/interleavings"
+"$objects/interleavings"
+
+step "races at the limits: 2, 4 and 8 checkers, one symbol and four (a short run; scripts/soak.sh runs 10^8)"
+cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/boundary_races.c \
+    "$objects"/rl_*.o -luring -lnuma -lpthread -o "$objects/boundary_races"
+for threads in 2 4 8; do
+    for symbols in 1 4; do "$objects/boundary_races" "$threads" "$symbols" 400000; done
+done
+gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/boundary_races.c \
+    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -o "$objects/boundary_races_tsan"
+for threads in 2 4; do TSAN_OPTIONS=halt_on_error=1 "$objects/boundary_races_tsan" "$threads" 2 100000 7 nodetect; done
+
+step "instruction gate (callgrind): check, reserve, reserve reducing, ring push+pop"
+scripts/instruction-gate.sh
+
 step "swift test"
 swift test 2>&1 | tee "$objects/swift-test.log"
 

@@ -92,15 +92,29 @@ RL_INLINE double rl_fp_to_double(int64_t fp) {
 }
 
 /* notional = ceil(qty * price / RL_FP_SCALE), for qty >= 0 and price >= 0.
+ * Returns false if the result exceeds INT64_MAX.
  *
- * Why split into high and low parts: a 128-bit product divided by 10^8 is a
- * libcall (__udivti3). Splitting q = qh*S + ql and p = ph*S + pl keeps every
- * step in 64-bit multiplies and one division by a constant, which compiles to
- * a multiply and shift:
- *   q*p/S = qh*ph*S + qh*pl + ql*ph + ceil(ql*pl/S)
- * Returns false if the result exceeds INT64_MAX. */
+ * x86-64: one 64x64->128 multiply and one 128/64 divide (`div`), which is
+ * exact and needs only that the quotient fit 64 bits; that is checked first
+ * (hi < RL_FP_SCALE / 2 means the product is below 2^63 x 10^8). C has no
+ * 128/64 divide that compiles to the instruction (`__int128 / uint64_t` is a
+ * libcall), so it is written out.
+ *
+ * Elsewhere: split q = qh*S + ql and p = ph*S + pl, so every step is a 64-bit
+ * multiply and a division by a constant:
+ *   q*p/S = qh*ph*S + qh*pl + ql*ph + ceil(ql*pl/S) */
 RL_INLINE bool rl_fp_notional_ceil(int64_t qty, int64_t price, int64_t *out) {
     const uint64_t S = (uint64_t)RL_FP_SCALE;
+#if defined(__x86_64__)
+    unsigned __int128 product = (unsigned __int128)(uint64_t)qty * (uint64_t)price;
+    uint64_t hi = (uint64_t)(product >> 64), lo = (uint64_t)product, quotient, remainder;
+    if (RL_UNLIKELY(hi >= S / 2)) return false;
+    __asm__("divq %4" : "=a"(quotient), "=d"(remainder) : "a"(lo), "d"(hi), "r"(S) : "cc");
+    quotient += remainder != 0;
+    if (RL_UNLIKELY(quotient > (uint64_t)INT64_MAX)) return false;
+    *out = (int64_t)quotient;
+    return true;
+#else
     uint64_t q = (uint64_t)qty, p = (uint64_t)price;
     uint64_t qh = q / S, ql = q % S, ph = p / S, pl = p % S;
     uint64_t whole, a, b, sum;
@@ -117,6 +131,7 @@ RL_INLINE bool rl_fp_notional_ceil(int64_t qty, int64_t price, int64_t *out) {
     }
     *out = (int64_t)sum;
     return true;
+#endif
 }
 
 RL_INLINE int64_t rl_fp_abs(int64_t v) {

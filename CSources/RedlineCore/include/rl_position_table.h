@@ -188,13 +188,28 @@ RL_INLINE uint32_t rl_position_table_count(const rl_position_table_t *table) {
 
 /* E = ceil(max(0, extent) x |price|), saturating at RL_FP_EXPOSURE_CAP. */
 RL_INLINE int64_t rl_side_exposure(int64_t extent, int64_t price) {
-    if (extent <= 0 || price == 0) return 0;
+    if (extent <= 0) return 0;
+    uint64_t p = (uint64_t)(price < 0 ? -price : price);
+#if defined(__x86_64__)
+    /* As rl_fp_notional_ceil, with the cap folded into its range check: a
+     * product of 2^64 x S/8 or more is at least RL_FP_EXPOSURE_CAP x S. */
+    const uint64_t S = (uint64_t)RL_FP_SCALE;
+    unsigned __int128 product = (unsigned __int128)(uint64_t)extent * p;
+    uint64_t hi = (uint64_t)(product >> 64), lo = (uint64_t)product, quotient, remainder;
+    if (RL_UNLIKELY(hi >= S / 8)) return RL_FP_EXPOSURE_CAP;
+    __asm__("divq %4" : "=a"(quotient), "=d"(remainder) : "a"(lo), "d"(hi), "r"(S) : "cc");
+    return (int64_t)(quotient + (remainder != 0));
+#else
     int64_t notional;
-    if (RL_UNLIKELY(!rl_fp_notional_ceil(extent, rl_fp_abs(price), &notional) || notional > RL_FP_EXPOSURE_CAP)) {
+    if (RL_UNLIKELY(!rl_fp_notional_ceil(extent, (int64_t)p, &notional) || notional > RL_FP_EXPOSURE_CAP)) {
         return RL_FP_EXPOSURE_CAP;
     }
     return notional;
+#endif
 }
+
+RL_STATIC_ASSERT(RL_FP_EXPOSURE_CAP == (1LL << 61) && RL_FP_SCALE % 8 == 0,
+                 "rl_side_exposure's range check assumes the cap is 2^61 = 2^64 / 8");
 
 /* ---- The book word ------------------------------------------------------ */
 
@@ -295,17 +310,16 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
     rl_pair_t *own = &slot->sides[side];
 
     for (;;) {
-        if (RL_UNLIKELY(rl_freeze_word_state(rl_freeze_load(freeze)) == RL_STATE_HALTED)) return RL_FROZEN;
         rl_pair_value_t cur = rl_pair_load(own);
-        int64_t extent;
-        if (RL_UNLIKELY(__builtin_add_overflow(cur.lo, qty, &extent) || extent >= RL_FP_EXPOSURE_CAP)) {
-            return RL_REJECT_OVERFLOW;
-        }
+        /* |cur.lo| < RL_FP_EXPOSURE_CAP, so with qty below it too the sum cannot overflow. */
+        if (RL_UNLIKELY(qty >= RL_FP_EXPOSURE_CAP || cur.lo + qty >= RL_FP_EXPOSURE_CAP)) return RL_REJECT_OVERFLOW;
+        int64_t extent = cur.lo + qty;
         /* While the side has no mark, it is valued at the highest order price. */
         int64_t side_price = cur.hi <= 0 && price > -cur.hi ? -price : cur.hi;
-        int64_t charge = rl_side_exposure(extent, side_price) - rl_side_exposure(cur.lo, cur.hi); /* >= 0 */
+        int64_t after = rl_side_exposure(extent, side_price);
+        int64_t charge = after - rl_side_exposure(cur.lo, cur.hi); /* >= 0 */
         int64_t extra = 0;
-        bool raises = extent > rl_fp_abs(cur.lo);
+        bool raises = extent > -cur.lo; /* |extent| > |cur.lo|, as extent > cur.lo */
 
         if (raises) {
             /* The book word carries the trading state and the generation of
@@ -315,19 +329,25 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
             rl_trading_state_t state = RL_BOOK_STATE(book.hi);
             if (RL_UNLIKELY(state == RL_STATE_HALTED)) return RL_FROZEN;
             if (RL_UNLIKELY(state == RL_STATE_REDUCING)) return RL_REJECT_REDUCE_ONLY;
-            int64_t value_price = rl_fp_abs(side_price) > price ? rl_fp_abs(side_price) : price;
-            int64_t at_order_price;
-            if (RL_UNLIKELY(!rl_fp_notional_ceil(extent, value_price, &at_order_price))) return RL_REJECT_OVERFLOW;
+            /* The side valued at max(order price, side price): at the side's
+             * own price unless the order pays more. */
+            int64_t at_order_price = after;
+            if (price > rl_fp_abs(side_price) &&
+                RL_UNLIKELY(!rl_fp_notional_ceil(extent, price, &at_order_price))) {
+                return RL_REJECT_OVERFLOW;
+            }
             if (at_order_price > rl_position_table_limit_for(table, symbol, book.hi)) return RL_REJECT_SYMBOL_LIMIT;
-            /* at_order_price <= limit < RL_FP_EXPOSURE_CAP, so E(after) is not capped and extra >= 0. */
-            extra = at_order_price - rl_side_exposure(extent, side_price);
+            /* at_order_price <= limit < RL_FP_EXPOSURE_CAP, so `after` is not capped and extra >= 0. */
+            extra = at_order_price - after;
             if (book.lo + charge + extra > rl_position_table_max_total_for(table, book.hi)) return RL_REJECT_TOTAL_LIMIT;
             if (!commit) return RL_OK;
             RL_HOOK("check:before_book");
             /* The acceptance: fails if the total, the state or the limits moved since we read them. */
             if (!rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo + charge + extra, book.hi})) continue;
         } else {
-            /* Never raises W nor the book's true exposure: the way out, no limit check. */
+            /* Never raises W nor the book's true exposure: the way out, with no
+             * limit check. Only a halt stops it (the freeze word every router polls). */
+            if (RL_UNLIKELY(rl_freeze_word_state(rl_freeze_load(freeze)) == RL_STATE_HALTED)) return RL_FROZEN;
             if (!commit) return RL_OK;
             if (charge > 0) rl_position_table_add_total(table, charge);
         }

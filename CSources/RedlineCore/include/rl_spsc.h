@@ -4,10 +4,13 @@
  * Positions only grow (uint64), and map to slots with `& mask`, so capacity
  * is a power of two and full/empty never need a spare slot.
  *
- * Producer and consumer fields sit on separate cache lines. Each side keeps a
- * cached copy of the other's position and re-reads the shared one only when
- * the cache says full (producer) or empty (consumer); that keeps coherency
- * traffic to one line transfer per batch rather than per event.
+ * Each side keeps a cached copy of the other's position and re-reads the
+ * shared one only when the cache says full (producer) or empty (consumer);
+ * that keeps coherency traffic to one line transfer per batch rather than
+ * per event. As in rigtorp's SPSCQueue, the four indices sit on four lines:
+ * a shared index (tail, head) is read by the other side, and must not drag
+ * the owner's private cache (head_cache, tail_cache) into a shared line state
+ * with it; the slots are padded by a line at each end.
  *
  * Ordering recipe: load your own position relaxed; load the other side's with
  * acquire; publish yours with release.
@@ -25,23 +28,26 @@
 RL_EXTERN_C_BEGIN
 
 typedef struct rl_spsc {
-    /* Owned by the producer. */
+    /* Producer writes, consumer reads when its cache runs dry. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) tail;  /* next position to write */
-    uint64_t head_cache;                             /* producer's last view of head */
-    _Atomic(uint64_t) full_count;                     /* pushes refused with RL_FULL */
-    /* Owned by the consumer. */
+    /* Producer only. */
+    RL_ALIGNAS(RL_CACHE_LINE) uint64_t head_cache;     /* producer's last view of head */
+    _Atomic(uint64_t) full_count;                     /* pushes refused with RL_FULL (monitors read it) */
+    /* Consumer writes, producer reads when its cache says full. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) head;  /* next position to read */
-    uint64_t tail_cache;                             /* consumer's last view of tail */
+    /* Consumer only. */
+    RL_ALIGNAS(RL_CACHE_LINE) uint64_t tail_cache;     /* consumer's last view of tail */
     /* Read-only after rl_spsc_create: shared by both without contention. */
     RL_ALIGNAS(RL_CACHE_LINE) uint64_t capacity;
     uint64_t mask;
     rl_event_t *slots;
 } rl_spsc_t;
 
-RL_STATIC_ASSERT(offsetof(rl_spsc_t, tail) % RL_CACHE_LINE == 0, "producer group starts a line");
-RL_STATIC_ASSERT(offsetof(rl_spsc_t, head) % RL_CACHE_LINE == 0, "consumer group starts a line");
-RL_STATIC_ASSERT(offsetof(rl_spsc_t, head) - offsetof(rl_spsc_t, tail) >= RL_CACHE_LINE, "producer and consumer never share a line");
-RL_STATIC_ASSERT(offsetof(rl_spsc_t, capacity) - offsetof(rl_spsc_t, head) >= RL_CACHE_LINE, "read-only group is apart from the consumer");
+RL_STATIC_ASSERT(offsetof(rl_spsc_t, tail) % RL_CACHE_LINE == 0, "tail starts a line");
+RL_STATIC_ASSERT(offsetof(rl_spsc_t, head_cache) - offsetof(rl_spsc_t, tail) >= RL_CACHE_LINE, "the producer's cache is apart from tail");
+RL_STATIC_ASSERT(offsetof(rl_spsc_t, head) - offsetof(rl_spsc_t, head_cache) >= RL_CACHE_LINE, "producer and consumer never share a line");
+RL_STATIC_ASSERT(offsetof(rl_spsc_t, tail_cache) - offsetof(rl_spsc_t, head) >= RL_CACHE_LINE, "the consumer's cache is apart from head");
+RL_STATIC_ASSERT(offsetof(rl_spsc_t, capacity) - offsetof(rl_spsc_t, tail_cache) >= RL_CACHE_LINE, "read-only group is apart from the consumer");
 
 /* Create a ring of `capacity` events (a power of two, >= 2).
  * Returns 0, -EINVAL for a bad capacity, or -ENOMEM. */
@@ -102,11 +108,18 @@ RL_INLINE void rl_spsc_release(rl_spsc_t *ring, uint64_t count) {
 
 /* Consumer: copy one event out. RL_OK or RL_EMPTY. */
 RL_INLINE rl_result_t rl_spsc_pop(rl_spsc_t *ring, rl_event_t *out) {
-    if (rl_spsc_readable(ring, 1) == 0) {
-        return RL_EMPTY;
+    /* relaxed: only this consumer writes head. */
+    uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    if (RL_UNLIKELY(head == ring->tail_cache)) {
+        /* acquire: pairs with the producer's release store of tail, so the
+         * slot is fully written before we read it. */
+        ring->tail_cache = atomic_load_explicit(&ring->tail, memory_order_acquire);
+        if (head == ring->tail_cache) return RL_EMPTY;
     }
-    *out = *rl_spsc_peek(ring, 0);
-    rl_spsc_release(ring, 1);
+    *out = ring->slots[head & ring->mask];
+    /* release: pairs with the producer's acquire load of head; our read of the
+     * slot happens before the producer may overwrite it. */
+    atomic_store_explicit(&ring->head, head + 1, memory_order_release);
     return RL_OK;
 }
 
@@ -114,10 +127,13 @@ RL_INLINE rl_result_t rl_spsc_pop(rl_spsc_t *ring, rl_event_t *out) {
  * Returns how many were copied (0 when empty). */
 RL_INLINE uint64_t rl_spsc_pop_batch(rl_spsc_t *ring, rl_event_t *out, uint64_t max) {
     uint64_t n = rl_spsc_readable(ring, max);
+    /* relaxed: only this consumer writes head. */
+    uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
     for (uint64_t i = 0; i < n; i++) {
-        out[i] = *rl_spsc_peek(ring, i);
+        out[i] = ring->slots[(head + i) & ring->mask];
     }
-    if (n > 0) rl_spsc_release(ring, n);
+    /* release: as in rl_spsc_pop. */
+    if (n > 0) atomic_store_explicit(&ring->head, head + n, memory_order_release);
     return n;
 }
 

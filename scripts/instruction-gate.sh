@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The latency gate: instructions per call of the hot path, counted exactly by
+# callgrind, against Benchmarks/InstructionGate/thresholds.txt.
+#
+#   scripts/instruction-gate.sh           check against the thresholds
+#   scripts/instruction-gate.sh --update  write the counts as the new thresholds
+set -euo pipefail
+cd "$(dirname "$0")/.."
+thresholds=Benchmarks/InstructionGate/thresholds.txt
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cc -std=c11 -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include Benchmarks/InstructionGate/gate.c \
+    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -o "$work/gate"
+
+count() { # operation n -> total instructions
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$work/gate" "$1" "$2" 2>&1 |
+        sed -nE 's/.*Collected : ([0-9]+).*/\1/p'
+}
+
+n=100000
+status=0
+updated=$(grep '^#' "$thresholds")
+for op in check reserve reserve_reducing ring; do
+    a=$(count "$op" "$n")
+    b=$(count "$op" $((2 * n)))
+    per_call=$(( (b - a + n / 2) / n ))
+    limit=$(awk -v op="$op" '$1 == op { print $2 }' "$thresholds")
+    updated+=$'\n'"$op $per_call"
+    if [ "${1:-}" = "--update" ]; then
+        echo "instructions: $op $per_call per call"
+    elif [ -z "$limit" ] || [ "$per_call" -gt "$limit" ]; then
+        echo "instructions: $op $per_call per call, over the threshold ${limit:-none}: FAILED"
+        status=1
+    elif [ "$per_call" -lt "$limit" ]; then
+        echo "instructions: $op $per_call per call (threshold $limit: better; update with --update)"
+    else
+        echo "instructions: $op $per_call per call (threshold $limit)"
+    fi
+done
+if [ "${1:-}" = "--update" ]; then echo "$updated" >"$thresholds"; fi
+exit $status
