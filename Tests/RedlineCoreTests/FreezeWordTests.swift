@@ -77,15 +77,15 @@ final class TradingStateMachineTests: XCTestCase {
 
 /// The controller (rl_engine.c): the only writer of the freeze word.
 final class TradingControllerTests: XCTestCase {
-    func testEveryPublishedChangeBumpsTheEpochAndTheBookVersionAndIsRecorded() {
+    func testEveryPublishedChangeBumpsTheEpochAndTheBookGenerationAndIsRecorded() {
         let engine = makeEngine()
         defer { rl_engine_destroy(engine) }
-        let version = rl_position_table_version(rl_engine_table(engine))
+        let generation = rl_position_table_generation(rl_engine_table(engine))
         XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, 7), 0)
         XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, 8), 0)
         XCTAssertEqual(state(engine), RL_STATE_HALTED)
         XCTAssertEqual(rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(engine))), 1, "the second freeze changed nothing")
-        XCTAssertEqual(rl_position_table_version(rl_engine_table(engine)), version + 1)
+        XCTAssertEqual(rl_position_table_generation(rl_engine_table(engine)), generation + 1)
         XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 9), 0)
         XCTAssertEqual(state(engine), RL_STATE_ACTIVE)
         var record = rl_event_t()

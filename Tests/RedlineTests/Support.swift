@@ -53,13 +53,13 @@ func parsePrometheus(_ text: String) -> [String: Double] {
     return samples
 }
 
-func XCTAssertThrowsRedline<T>(_ expected: RedlineError, _ body: () throws -> T,
+func XCTAssertThrowsRedline<T>(_ expected: RedlineError, _ message: String = "", _ body: () throws -> T,
                                file: StaticString = #filePath, line: UInt = #line) {
     do {
         _ = try body()
-        XCTFail("expected \(expected), nothing was thrown", file: file, line: line)
+        XCTFail("expected \(expected), nothing was thrown \(message)", file: file, line: line)
     } catch let error as RedlineError {
-        XCTAssertEqual(error, expected, file: file, line: line)
+        XCTAssertEqual(error, expected, message, file: file, line: line)
     } catch {
         XCTFail("expected RedlineError \(expected), got \(error)", file: file, line: line)
     }
