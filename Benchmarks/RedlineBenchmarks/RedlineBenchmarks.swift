@@ -13,7 +13,7 @@ import RedlineCore
 // reported in the README, not gated: this is a shared 2-core VM.
 
 /// Limits large enough that a benchmark never runs into them.
-private let roomyLimits = try! RiskLimits(maxInventoryUSD: 9e10, maxTotalNotional: 9e10, edgeFreezeThresholdBps: 0)
+private let roomyLimits = try! RiskLimits(maxInventoryUSD: 2e10, maxTotalNotional: 2e10, edgeFreezeThresholdBps: 0)
 
 private func quietLogger() -> Logger {
     var logger = Logger(label: "redline.bench")

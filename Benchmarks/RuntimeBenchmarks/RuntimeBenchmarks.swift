@@ -21,7 +21,7 @@ private func quietLogger() -> Logger {
     return logger
 }
 
-private let roomyLimits = try! RiskLimits(maxInventoryUSD: 9e10, maxTotalNotional: 9e10, edgeFreezeThresholdBps: 100)
+private let roomyLimits = try! RiskLimits(maxInventoryUSD: 2e10, maxTotalNotional: 2e10, edgeFreezeThresholdBps: 100)
 
 /// A pinned risk thread on cpuB, and one router (with its venue) for the benchmark thread on cpuA.
 final class PipelineFixture: @unchecked Sendable {

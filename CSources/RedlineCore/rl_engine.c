@@ -88,6 +88,52 @@ uint32_t rl_engine_symbol_count(const rl_engine_t *engine) { return rl_symbols_c
 
 void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring) { engine->journal = journal_ring; }
 
+/* ---- The risk side's share of the total ----------------------------------- */
+
+/* Every refund the risk side owes the total waits until the end of its step:
+ * one CAS on the contended book word per batch instead of per event. While it
+ * waits the total over-counts, never under (I3 holds a fortiori), and a charge
+ * is first taken out of what is owed. Decisions use the total less what is
+ * owed, which is what the total will be. */
+static void rl_engine_charge(rl_engine_t *engine, int64_t amount) {
+    if (engine->owed >= amount) {
+        engine->owed -= amount;
+        return;
+    }
+    rl_position_table_add_total(engine->table, amount - engine->owed);
+    engine->owed = 0;
+}
+
+static void rl_engine_refund(rl_engine_t *engine, int64_t amount) { engine->owed += amount; }
+
+static void rl_engine_flush(rl_engine_t *engine) {
+    if (engine->owed == 0) return;
+    rl_position_table_add_total(engine->table, -engine->owed);
+    engine->owed = 0;
+}
+
+static int64_t rl_engine_total(const rl_engine_t *engine) {
+    return rl_position_table_total(engine->table) - engine->owed;
+}
+
+/* Grant the overlap credit back (rl_position_table_refresh_credit, with the
+ * refund deferred). Returns the symbol's exposure as read. */
+static int64_t rl_engine_refresh_credit(rl_engine_t *engine, uint32_t symbol) {
+    rl_position_table_t *table = engine->table;
+    int64_t buy = rl_position_table_side_exposure(table, symbol, RL_SIDE_BUY);
+    int64_t sell = rl_position_table_side_exposure(table, symbol, RL_SIDE_SELL);
+    int64_t overlap = buy < sell ? buy : sell;
+    rl_position_risk_t *risk = &table->risk[symbol];
+    /* relaxed: the risk side is the only writer of credit. */
+    int64_t credit = atomic_load_explicit(&risk->credit, memory_order_relaxed);
+    if (overlap > credit) {
+        /* relaxed: the total it gives back follows in program order; readers are monitors. */
+        atomic_store_explicit(&risk->credit, overlap, memory_order_relaxed);
+        rl_engine_refund(engine, overlap - credit);
+    }
+    return buy > sell ? buy : sell;
+}
+
 /* ---- The controller: the only writer of the freeze word ------------------ */
 
 static uint64_t rl_realtime_ns(void) {
@@ -152,7 +198,7 @@ static void rl_engine_evaluate_cleared(rl_engine_t *engine) {
     if (!engine->trading.breached || engine->over_count != 0) return;
     int64_t max_total = rl_position_table_max_total(engine->table), resume;
     if (!rl_fp_notional_ceil(max_total, rl_engine_resume_share(engine), &resume)) resume = max_total;
-    int64_t total = rl_position_table_total(engine->table);
+    int64_t total = rl_engine_total(engine);
     if (total <= resume) rl_engine_control(engine, RL_TRADING_LIMITS_CLEARED, RL_SYMBOL_NONE, max_total, total);
 }
 
@@ -175,22 +221,30 @@ static bool rl_engine_replace_side(rl_engine_t *engine, uint32_t symbol, rl_side
          * raise is published, REDUCING if it breaches a limit: the side's, or
          * the book's as the total now stands, which includes every raise a
          * checker has been accepted for (so none can slip in after it). */
-        rl_position_table_add_total(table, after - before);
+        rl_engine_charge(engine, after - before);
         int64_t limit = rl_position_table_limit(table, symbol);
-        int64_t total = rl_position_table_total(table), max_total = rl_position_table_max_total(table);
+        int64_t total = rl_engine_total(engine), max_total = rl_position_table_max_total(table);
         if (after > limit) {
             rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, symbol, limit, after);
         } else if (total > max_total) {
             rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, max_total, total);
         }
         if (rl_pair_cas(word, cur, next)) return true;
-        rl_position_table_add_total(table, -(after - before));
+        rl_engine_refund(engine, after - before);
         return false;
     }
-    /* Lower the credit to what this side will still have, then the side, then the total. */
-    rl_position_table_cap_credit(table, symbol, after);
+    /* Lower the credit to what this side will still have (charging first),
+     * then the side, then give back what it lost. */
+    rl_position_risk_t *risk = &table->risk[symbol];
+    /* relaxed: the risk side is the only writer of credit. */
+    int64_t credit = atomic_load_explicit(&risk->credit, memory_order_relaxed);
+    if (credit > after) {
+        rl_engine_charge(engine, credit - after);
+        /* relaxed: after the charge in program order; readers are monitors. */
+        atomic_store_explicit(&risk->credit, after, memory_order_relaxed);
+    }
     if (!rl_pair_cas(word, cur, next)) return false;
-    if (after < before) rl_position_table_add_total(table, -(before - after));
+    if (after < before) rl_engine_refund(engine, before - after);
     return true;
 }
 
@@ -243,39 +297,48 @@ static int64_t rl_engine_fill(rl_engine_t *engine, uint32_t symbol, rl_side_t si
     rl_position_table_t *table = engine->table;
     int64_t position = rl_position_table_position(table, symbol);
     int64_t signed_qty = side == RL_SIDE_BUY ? qty : -qty, next_position;
-    rl_pair_value_t own = rl_pair_read(&table->slots[symbol].sides[side]);
-    rl_pair_value_t other = rl_pair_read(&table->slots[symbol].sides[side ^ 1]);
-    int64_t working = rl_engine_working(own.lo, position, side);
-    int64_t excess = qty > working ? qty - (working > 0 ? working : 0) : 0;
-    int64_t ignored;
-    if (__builtin_add_overflow(position, signed_qty, &next_position) || next_position == INT64_MIN ||
-        __builtin_add_overflow(own.lo, excess, &ignored) || __builtin_sub_overflow(other.lo, qty, &ignored)) {
+    if (__builtin_add_overflow(position, signed_qty, &next_position) || rl_fp_abs(next_position) >= RL_FP_EXPOSURE_CAP ||
+        qty >= RL_FP_EXPOSURE_CAP) {
         return -1;
+    }
+    /* The own side: its extent stays (working turns into position), except for
+     * an excess over what was working, computed from the exact value the CAS
+     * replaces. Checkers may only raise it meanwhile. */
+    rl_pair_t *own = &table->slots[symbol].sides[side];
+    rl_pair_value_t cur = rl_pair_load(own);
+    int64_t excess;
+    for (;;) {
+        int64_t working = rl_engine_working(cur.lo, position, side);
+        excess = qty > working ? qty - (working > 0 ? working : 0) : 0;
+        if (cur.lo + excess >= RL_FP_EXPOSURE_CAP) return -1;
+        if (rl_engine_replace_side(engine, symbol, side, &cur, (rl_pair_value_t){cur.lo + excess, price})) break;
     }
     rl_engine_set_position(engine, symbol, next_position, price);
     /* The other side's extent drops by qty (a buy fill: working sells - position). */
     rl_engine_move_side(engine, symbol, (rl_side_t)(side ^ 1), -qty, price);
-    rl_engine_move_side(engine, symbol, side, excess, price);
     return excess;
 }
 
 /* A signed position change with no reservation behind it, marked at `price`. */
 static bool rl_engine_adjust(rl_engine_t *engine, uint32_t symbol, int64_t signed_qty, int64_t price) {
     rl_position_table_t *table = engine->table;
-    int64_t position = rl_position_table_position(table, symbol), next_position, next_buy, next_sell;
-    rl_pair_value_t buy = rl_pair_read(&table->slots[symbol].sides[RL_SIDE_BUY]);
-    rl_pair_value_t sell = rl_pair_read(&table->slots[symbol].sides[RL_SIDE_SELL]);
-    if (signed_qty == INT64_MIN || __builtin_add_overflow(position, signed_qty, &next_position) ||
-        next_position == INT64_MIN || __builtin_add_overflow(buy.lo, signed_qty, &next_buy) ||
-        __builtin_sub_overflow(sell.lo, signed_qty, &next_sell) || rl_fp_abs(next_buy) >= RL_FP_EXPOSURE_CAP ||
-        rl_fp_abs(next_sell) >= RL_FP_EXPOSURE_CAP) {
+    int64_t position = rl_position_table_position(table, symbol), next_position;
+    if (signed_qty == INT64_MIN || rl_fp_abs(signed_qty) >= RL_FP_EXPOSURE_CAP ||
+        __builtin_add_overflow(position, signed_qty, &next_position) || rl_fp_abs(next_position) >= RL_FP_EXPOSURE_CAP) {
+        return false;
+    }
+    /* Lower first, raise second: the total and credit stay exact either way.
+     * The raise can only fail on overflow; the lower cannot. */
+    rl_side_t down = signed_qty >= 0 ? RL_SIDE_SELL : RL_SIDE_BUY;
+    int64_t magnitude = rl_fp_abs(signed_qty);
+    rl_pair_value_t up = rl_pair_load(&table->slots[symbol].sides[down ^ 1]);
+    if (up.lo + magnitude >= RL_FP_EXPOSURE_CAP) return false;
+    rl_engine_move_side(engine, symbol, down, -magnitude, price);
+    if (!rl_engine_move_side(engine, symbol, (rl_side_t)(down ^ 1), magnitude, price)) {
+        rl_engine_move_side(engine, symbol, down, magnitude, 0); /* a checker raced it to the cap: undo */
         return false;
     }
     rl_engine_set_position(engine, symbol, next_position, price);
-    /* Lower first, raise second: the total and credit stay exact either way. */
-    rl_side_t down = signed_qty >= 0 ? RL_SIDE_SELL : RL_SIDE_BUY;
-    rl_engine_move_side(engine, symbol, down, down == RL_SIDE_BUY ? signed_qty : -signed_qty, price);
-    rl_engine_move_side(engine, symbol, (rl_side_t)(down ^ 1), down == RL_SIDE_BUY ? -signed_qty : signed_qty, price);
     return true;
 }
 
@@ -289,7 +352,7 @@ static void rl_engine_mark(rl_engine_t *engine, uint32_t symbol, int64_t price) 
 
 /* After the risk side touched a symbol: grant back the overlap, re-evaluate its flag. */
 static void rl_engine_settle(rl_engine_t *engine, uint32_t symbol) {
-    int64_t exposure = rl_position_table_refresh_credit(engine->table, symbol);
+    int64_t exposure = rl_engine_refresh_credit(engine, symbol);
     if (!engine->replaying) rl_engine_evaluate_symbol(engine, symbol, exposure);
 }
 
@@ -311,19 +374,51 @@ static int rl_engine_set_symbol_limit(rl_engine_t *engine, uint32_t symbol, int6
 
 static int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
     if (max_total <= 0 || max_total > RL_FP_MAX_LIMIT) return -EINVAL;
-    uint32_t count = rl_position_table_count(engine->table);
+    rl_position_table_t *table = engine->table;
+    uint32_t count = rl_position_table_count(table);
     for (uint32_t id = 0; id < count; id++) {
-        if (rl_position_table_limit(engine->table, id) > max_total) return -EINVAL; /* symbol limit above the book's */
+        if (rl_position_table_limit(table, id) > max_total) return -EINVAL; /* symbol limit above the book's */
     }
     if (engine->default_symbol_limit > max_total) return -EINVAL;
-    int64_t total = rl_position_table_total(engine->table);
-    if (total > max_total) rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, max_total, total);
-    rl_position_table_set_limit(engine->table, RL_SYMBOL_NONE, max_total);
+    rl_engine_flush(engine);
+    /* The new limit goes into the next generation's buffer; then one CAS on the
+     * book word moves the generation and, judged on the exact total it
+     * replaces (which holds every order accepted under the old limit), goes
+     * REDUCING in the same step if that total is over the new limit. */
+    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed); /* relaxed: the controller wrote it */
+    uint64_t next = (RL_BOOK_GENERATION(hi) + 1) & 1;
+    /* relaxed: published by the full barrier of the book CAS below. */
+    atomic_store_explicit(&table->max_total[next], max_total, memory_order_relaxed);
+    rl_pair_value_t book = rl_pair_load(&table->book);
+    bool over;
+    for (;;) {
+        over = book.lo > max_total;
+        rl_trading_state_t state = RL_BOOK_STATE(book.hi);
+        rl_trading_state_t next_state = state == RL_STATE_ACTIVE && over ? RL_STATE_REDUCING : state;
+        if (rl_pair_cas(&table->book, &book,
+                        (rl_pair_value_t){book.lo, RL_BOOK_HI(RL_BOOK_GENERATION(book.hi) + 1, next_state)})) {
+            break;
+        }
+    }
+    /* relaxed: only checkers of the old generation read it, and their CAS fails. */
+    atomic_store_explicit(&table->max_total[next ^ 1], max_total, memory_order_relaxed);
+    /* The machine, the freeze word and the record follow. */
+    if (over) rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, max_total, book.lo);
     return 0;
 }
 
+static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
+                                     uint64_t request_id);
+
 int rl_engine_apply_control(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
                             uint64_t request_id) {
+    int rc = rl_engine_control_request(engine, control, symbol, value, request_id);
+    rl_engine_flush(engine);
+    return rc;
+}
+
+static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
+                                     uint64_t request_id) {
     int64_t request = (int64_t)request_id;
     switch (control) {
     case RL_CONTROL_MANUAL_FREEZE:
@@ -425,8 +520,8 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
         atomic_store_explicit(&engine->last_heartbeat_ns, event->timestamp_ns, memory_order_relaxed);
         return true;
     case RL_EVENT_CONTROL: {
-        int rc = rl_engine_apply_control(engine, (rl_control_t)event->side, event->symbol, event->value,
-                                         event->order_id);
+        int rc = rl_engine_control_request(engine, (rl_control_t)event->side, event->symbol, event->value,
+                                           event->order_id);
         rl_engine_answer(engine, event, rc);
         return rc == 0;
     }
@@ -452,6 +547,7 @@ bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event) {
     } else {
         ok = rl_engine_is_journaled(event->type) && rl_engine_apply(engine, event);
     }
+    rl_engine_flush(engine);
     engine->replaying = was;
     return ok;
 }
@@ -468,7 +564,8 @@ bool rl_engine_restore_trading(rl_engine_t *engine, uint64_t word) {
 void rl_engine_evaluate_limits(rl_engine_t *engine) {
     uint32_t count = rl_position_table_count(engine->table);
     for (uint32_t id = 0; id < count; id++) rl_engine_settle(engine, id);
-    int64_t total = rl_position_table_total(engine->table), max_total = rl_position_table_max_total(engine->table);
+    rl_engine_flush(engine);
+    int64_t total = rl_engine_total(engine), max_total = rl_position_table_max_total(engine->table);
     if (total > max_total) rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, max_total, total);
     rl_engine_evaluate_cleared(engine);
 }
@@ -494,6 +591,7 @@ uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_s
     }
     if (i > 0) {
         rl_spsc_release(ring, i);
+        rl_engine_flush(engine);
         rl_engine_evaluate_cleared(engine);
     }
     out->applied = i;

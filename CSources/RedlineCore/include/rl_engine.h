@@ -83,6 +83,8 @@ typedef struct rl_engine {
     _Atomic(uint64_t) last_request_id;       /* order_id of the last CONTROL or POSITION_ADJUST applied */
     _Atomic(int32_t) last_request_result;    /* 0, -EINVAL, -ENOENT, or -rl_result_t of that request */
     uint32_t over_count;                     /* symbols flagged over their limit */
+    int64_t owed;                            /* refunds deferred to the end of a step: the total
+                                                over-counts by this much meanwhile (never under) */
     rl_trading_t trading;                    /* the controller's machine */
     bool replaying;                          /* recovery: apply, never decide */
     uint8_t *over;                           /* per symbol: over its limit (cleared under the resume share) */

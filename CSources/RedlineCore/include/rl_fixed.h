@@ -63,7 +63,9 @@ RL_INLINE rl_fp_status_t rl_fp_from_double(double value, rl_fp_rounding_t roundi
     const double scale = (double)RL_FP_SCALE;
     double scaled = value * scale;
     double nearest = __builtin_round(scaled);
-    if (nearest / scale == value) {
+    /* Exact: the product is already a whole number of 1e-8 (the common case,
+     * no division), or the value is the double nearest to nearest x 1e-8. */
+    if (nearest == scaled || nearest / scale == value) {
         *out = (int64_t)nearest;
         return RL_FP_OK;
     }

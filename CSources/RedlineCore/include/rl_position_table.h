@@ -363,14 +363,19 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
 
 /* ---- Risk-side primitives (the engine's risk step composes them) --------- */
 
-/* A side's exposure from one atomic read of its word. */
-RL_INLINE int64_t rl_position_table_side_exposure(rl_position_table_t *table, uint32_t symbol, rl_side_t side) {
-    rl_pair_value_t v = rl_pair_read(&table->slots[symbol].sides[side]);
+/* A lower bound of a side's exposure, for the risk side. The two halves are
+ * read separately and may come from different writes, but while the risk
+ * side reads, only checkers write, and a checker only ever raises the extent
+ * (and a provisional price): any mix of an older and a newer half is at most
+ * the current exposure. Never used by a checker. */
+RL_INLINE int64_t rl_position_table_side_exposure(const rl_position_table_t *table, uint32_t symbol, rl_side_t side) {
+    rl_pair_value_t v = rl_pair_load(&table->slots[symbol].sides[side]);
     return rl_side_exposure(v.lo, v.hi);
 }
 
-/* max(E(buy), E(sell)): the symbol's worst-case exposure as the book counts it. */
-RL_INLINE int64_t rl_position_table_exposure(rl_position_table_t *table, uint32_t symbol) {
+/* max(E(buy), E(sell)): the symbol's worst-case exposure as the book counts
+ * it (a lower bound while checkers run, see above). */
+RL_INLINE int64_t rl_position_table_exposure(const rl_position_table_t *table, uint32_t symbol) {
     int64_t buy = rl_position_table_side_exposure(table, symbol, RL_SIDE_BUY);
     int64_t sell = rl_position_table_side_exposure(table, symbol, RL_SIDE_SELL);
     return buy > sell ? buy : sell;

@@ -82,6 +82,7 @@ short credit[SYMBOLS];    /* overlap credit: risk side only */
 short limit[2 * SYMBOLS]; /* limit[SYMBOLS * generation parity + symbol]: double-buffered */
 short maxt[2];            /* by generation parity */
 short total;              /* the book word: total, ... */
+short owed;               /* refunds the risk side has deferred (rl_engine_refund) */
 byte gen;                 /* ... generation of the limits, ... */
 byte state;               /* ... and trading state, changed in one CAS */
 
@@ -182,6 +183,16 @@ inline publish_reducing() {
     d_step { if :: state == ACTIVE -> state = REDUCING; gen++ :: else -> skip fi }
 }
 
+/* rl_engine_charge: taken out of what is owed first. */
+inline charge(x) {
+    d_step { if :: owed >= x -> owed = owed - x :: else -> total = total + x - owed; owed = 0 fi }
+}
+
+/* rl_engine_flush. */
+inline flush() {
+    d_step { total = total - owed; owed = 0 }
+}
+
 /* rl_engine_replace_side for side `w` moved by `dq` and valued at `np`,
  * retried until its CAS succeeds. Arguments are copied first: inline
  * arguments are substituted as text. */
@@ -192,26 +203,27 @@ inline replace_side(w, dq, np) {
        if
        :: ra > rb ->
            /* Charge first, then REDUCING before publishing if the raise breaches
-            * the side's limit or the book's as the total now stands. */
-           d_step { total = total + ra - rb };
+            * the side's limit or the book's as the total now stands (less what
+            * is owed, which the total will shed). */
+           charge(ra - rb);
            d_step { rl = limit[SYMBOLS * (gen % 2) + rw / 2]; rm = maxt[gen % 2] };
-           if :: ra > rl || total > rm -> publish_reducing() :: else -> skip fi;
+           if :: ra > rl || total - owed > rm -> publish_reducing() :: else -> skip fi;
            d_step {
                if
                :: ext[rw] == rq && price[rw] == rp -> ext[rw] = rq + rdq; price[rw] = rnp; rq = -99
-               :: else -> total = total - (ra - rb)
+               :: else -> owed = owed + (ra - rb)
                fi
            };
            if :: rq == -99 -> break :: else -> skip fi
        :: else ->
-           d_step { if :: credit[rw / 2] > ra -> total = total + credit[rw / 2] - ra; credit[rw / 2] = ra :: else -> skip fi };
+           if :: credit[rw / 2] > ra -> charge(credit[rw / 2] - ra); d_step { credit[rw / 2] = ra } :: else -> skip fi;
            d_step {
                if
                :: ext[rw] == rq && price[rw] == rp -> ext[rw] = rq + rdq; price[rw] = rnp; rq = -99
                :: else -> skip
                fi
            };
-           if :: rq == -99 -> d_step { total = total - (rb - ra) }; break :: else -> skip fi
+           if :: rq == -99 -> d_step { owed = owed + (rb - ra) }; break :: else -> skip fi
        fi
     od;
     skip;
@@ -224,7 +236,7 @@ inline refresh_credit(sym) {
     d_step { E(ext[2 * sym + 1], price[2 * sym + 1], cs) };
     d_step {
         ov = (cb < cs -> cb : cs);
-        if :: ov > credit[sym] -> total = total - (ov - credit[sym]); credit[sym] = ov :: else -> skip fi;
+        if :: ov > credit[sym] -> owed = owed + (ov - credit[sym]); credit[sym] = ov :: else -> skip fi;
         cb = 0; cs = 0; ov = 0
     }
 }
@@ -261,16 +273,20 @@ proctype risk() {
            d_step { lp = (gen + 1) % 2; limit[SYMBOLS * lp + s] = nl };
            d_step { gen++ };
            d_step { limit[SYMBOLS * (1 - lp) + s] = nl }
-        :: /* A book limit change: REDUCING first if it is under the total. */
+        :: /* A book limit change: the next buffer, then one CAS on the book
+            * word that moves the generation and goes REDUCING if the total it
+            * replaces is over the new limit; then the old buffer. */
            if :: nl = 3 :: nl = 6 fi;
-           if :: total > nl -> publish_reducing() :: else -> skip fi;
+           flush();
            d_step { lp = (gen + 1) % 2; maxt[lp] = nl };
-           d_step { gen++ };
+           d_step { gen++; if :: state == ACTIVE && total > nl -> state = REDUCING :: else -> skip fi };
            d_step { maxt[1 - lp] = nl }
         :: /* A manual halt. */
            d_step { if :: state != HALTED -> state = HALTED; gen++ :: else -> skip fi }
         fi;
         refresh_credit(s);
+        /* A step flushes what it owes at its end: after this op, or a later one. */
+        if :: flush() :: k + 1 < RISK_OPS -> skip fi;
         d_step { k++; s = 0; d = 0; p = 0; lp = 0; working = 0; nl = 0; eb = 0; es = 0 }
     od
 }

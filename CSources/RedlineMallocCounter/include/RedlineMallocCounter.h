@@ -23,6 +23,10 @@ bool rl_malloc_counter_active(void);
 uint64_t rl_malloc_count_this_thread(void);
 /* Allocations made by every thread. */
 uint64_t rl_malloc_count_total(void);
+/* With REDLINE_MALLOC_TRAP set in the environment: print a backtrace to
+ * stderr for every allocation the calling thread makes while armed. For
+ * finding where a steady-state allocation comes from. */
+void rl_malloc_counter_trap_this_thread(bool armed);
 
 #ifdef __cplusplus
 }
