@@ -104,9 +104,13 @@ struct LoadTestCommand: ParsableCommand {
         row("events pushed / applied", "\(r.eventsPushed) / \(r.eventsApplied)")
         row("ring FULL events", "\(r.ringFullEvents)")
         row("dropped events", "\(r.droppedEvents)")
-        row("mallocs per order", r.mallocsPerOrder.map {
-            String(format: "%.4f (steady state; %llu in the whole process)", $0, r.processMallocs)
-        } ?? "not measured (sanitizer build)")
+        if r.steadyStateMallocs.isEmpty {
+            row("steady-state mallocs", "not measured (sanitizer build)")
+        } else {
+            let threads = r.steadyStateMallocs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            row("steady-state mallocs", threads.joined(separator: ", ")
+                + " (over \(r.steadyStateOrders) orders; \(r.processMallocs) in the whole process)")
+        }
         if let propagation = r.freezePropagationNanoseconds {
             row("freeze propagation", "\(propagation) ns (edge event into the ring -> last router sees it)")
             row("cancel-all after freeze", "\(r.cancelAllNanoseconds ?? 0) ns (\(r.ordersCanceledByFreeze ?? 0) orders)")

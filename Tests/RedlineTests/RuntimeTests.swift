@@ -179,5 +179,8 @@ final class RuntimeTests: XCTestCase {
         XCTAssertEqual(result.eventsApplied, result.eventsPushed)
         XCTAssertNotNil(result.freezePropagationNanoseconds)
         if let mallocs = result.mallocsPerOrder { XCTAssertEqual(mallocs, 0, "steady state allocates nothing") }
+        for (thread, count) in result.steadyStateMallocs {
+            XCTAssertEqual(count, 0, "\(thread) allocated in the steady state")
+        }
     }
 }
