@@ -4,8 +4,8 @@
 # counterexample, leaving its trail in the work directory for
 # `spin -t -p reservation.pml`.
 #
-#   scripts/model-check.sh           the CI configurations (about 3.5 minutes on 2 cores)
-#   scripts/model-check.sh --full    those and a longer one (2 orders per checker)
+#   scripts/model-check.sh           the CI configurations (exhaustive: 2 checkers, 2 symbols, 3 checkers)
+#   scripts/model-check.sh --full    those, 2 orders per checker, and 3 checkers of every price (bitstate)
 #   scripts/model-check.sh --quick   the smallest one only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,7 @@ configurations=(
     "1 symbol, 2 checkers, 2 risk ops (exhaustive)|-DSYMBOLS=1 -DCHECKERS=2 -DORDERS=1 -DRISK_OPS=2|-DSAFETY -DCOLLAPSE|-m1000000"
     "2 symbols, 2 checkers, 1 risk op (exhaustive)|-DSYMBOLS=2 -DCHECKERS=2 -DORDERS=1 -DRISK_OPS=1|-DSAFETY -DCOLLAPSE|-m1000000"
     "1 symbol, 2 checkers of 2 orders, 1 risk op (exhaustive)|-DSYMBOLS=1 -DCHECKERS=2 -DORDERS=2 -DRISK_OPS=1|-DSAFETY -DCOLLAPSE|-m1000000"
+    "1 symbol, 3 checkers (one order price each), 1 risk op (exhaustive)|-DSYMBOLS=1 -DCHECKERS=3 -DORDERS=1 -DRISK_OPS=1 -DONE_PRICE_PER_CHECKER|-DSAFETY -DCOLLAPSE|-m1000000"
     "1 symbol, 3 checkers, 1 risk op (bitstate)|-DSYMBOLS=1 -DCHECKERS=3 -DORDERS=1 -DRISK_OPS=1|-DSAFETY -DBITSTATE|-m1000000 -w30"
 )
 case "${1:-}" in
