@@ -40,6 +40,34 @@ struct RecoveredState: Equatable {
 }
 
 final class JournalTests: XCTestCase {
+    func testAReducingEngineComesBackReducingWithItsBreachAndItsHistory() throws {
+        let dir = try makeTemporaryDirectory()
+        do {
+            let monitor = try freshMonitor()
+            let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+            try monitor.register(symbol: "BTCUSDT")
+            try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.1, price: 40_000)
+            try monitor.markPrice(symbol: "BTCUSDT", price: 60_000) // $6,000 over $5,000
+            XCTAssertEqual(monitor.tradingState.mode, .reducing)
+            try journal.flush()
+            journal.close()
+        }
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        XCTAssertEqual(monitor.tradingState.mode, .reducing)
+        XCTAssertEqual(monitor.freezeEvents.last?.trigger, .limitViolation)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.markPrice, 60_000)
+        // Still over: a mark that leaves it over keeps it REDUCING (the breach was rebuilt).
+        try monitor.markPrice(symbol: "BTCUSDT", price: 59_000)
+        XCTAssertEqual(monitor.tradingState.mode, .reducing)
+        XCTAssertThrowsRedline(.blocked(.reduceOnly)) {
+            try monitor.reserve(try monitor.symbolID("BTCUSDT"), side: .buy, qty: 0.01, price: 59_000)
+        }
+        try monitor.markPrice(symbol: "BTCUSDT", price: 45_000)
+        XCTAssertEqual(monitor.tradingState.mode, .active)
+    }
+
     private func exercise(_ monitor: RuntimeRiskMonitor, _ exchange: SimulatedExchange.Configuration) throws -> OrderRouter {
         for symbol in ["BTCUSDT", "ETHUSDT", "SOLUSDT"] { try monitor.register(symbol: symbol) }
         let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(exchange), orderCapacity: 256,

@@ -158,6 +158,10 @@ public final class Journal: @unchecked Sendable {
         }
         try RedlineError.errno(rl_journal_start(opened!), operation: "start journal writer")
         monitor.attach(journal)
+        // The limits against what was recovered: rebuilds which symbols are
+        // over, and moves a recovered REDUCING on if exposure has changed
+        // meanwhile. A change it makes is journaled like any other.
+        try monitor.evaluateLimits()
         // What the monitor had before the journal knew it: its limits and any
         // symbols it registered itself. Journaled now, so a restart has them.
         if !recovery.sawLimits { try monitor.updateLimits(monitor.limits) }

@@ -376,6 +376,13 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         return changed == 0 && tradingState.epoch != before
     }
 
+    /// Evaluate every symbol and the book against the limits, on this thread
+    /// as the risk side (no risk thread may run): after recovery.
+    func evaluateLimits() throws(RedlineError) {
+        try riskSide.exclusively { () throws(RedlineError) in rl_engine_evaluate_limits(engine) }
+        trading.sync()
+    }
+
     // MARK: Metrics
 
     /// Publish counters and gauges, then return the Prometheus text exposition.
