@@ -46,6 +46,7 @@ final class JournalTests: XCTestCase {
             let monitor = try freshMonitor()
             let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
             try monitor.register(symbol: "BTCUSDT")
+            try monitor.register(symbol: "ETHUSDT")
             try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.1, price: 40_000)
             try monitor.markPrice(symbol: "BTCUSDT", price: 60_000) // $6,000 over $5,000
             XCTAssertEqual(monitor.tradingState.mode, .reducing)
@@ -58,7 +59,10 @@ final class JournalTests: XCTestCase {
         XCTAssertEqual(monitor.tradingState.mode, .reducing)
         XCTAssertEqual(monitor.freezeEvents.last?.trigger, .limitViolation)
         XCTAssertEqual(monitor.position(of: "BTCUSDT")?.markPrice, 60_000)
-        // Still over: a mark that leaves it over keeps it REDUCING (the breach was rebuilt).
+        // An event on another symbol: BTCUSDT is still over, so still REDUCING
+        // (the breach was rebuilt at recovery, not forgotten).
+        try monitor.markPrice(symbol: "ETHUSDT", price: 2_000)
+        XCTAssertEqual(monitor.tradingState.mode, .reducing)
         try monitor.markPrice(symbol: "BTCUSDT", price: 59_000)
         XCTAssertEqual(monitor.tradingState.mode, .reducing)
         XCTAssertThrowsRedline(.blocked(.reduceOnly)) {
