@@ -103,6 +103,48 @@ final class RuntimeTests: XCTestCase {
         }
     }
 
+    /// Routers on two threads race orders into a $30 book while the risk
+    /// thread applies their fills: the limits bind all the time, and the book
+    /// never ends over them.
+    func testRoutersRacingAtAThirtyDollarBookNeverPassItsLimits() throws {
+        let limits = try RiskLimits(maxInventoryUSD: 20, maxTotalNotional: 30, edgeFreezeThresholdBps: -1_000)
+        let symbols = ["A", "B"]
+        let runtime = try RedlineRuntime.make(limits: limits, symbols: symbols, configuration: .init(cpu: riskCPU),
+                                              logger: quietLogger())
+        let ids = try symbols.map { try runtime.monitor.symbolID($0) }
+        let producers = try (0..<2).map {
+            try Producer(monitor: runtime.monitor, seed: UInt64($0 + 11), fillRatio: 0.3, symbols: 2, ringCapacity: 4096)
+        }
+        try runtime.start()
+        let blocked = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: producers.count) { p in
+            let router = producers[p].router
+            var resting: [OrderID] = []
+            for i in 0..<20_000 {
+                let side: Side = (i / 3 + p) % 2 == 0 ? .buy : .sell
+                do {
+                    resting.append(try router.placeOrder(symbol: ids[i % 2], side: side, qty: 0.05, price: 100))
+                } catch {
+                    blocked.add(1, ordering: .relaxed)
+                    if !resting.isEmpty { try? router.cancel(resting.removeFirst()) } // make room
+                }
+                router.processExchangeEvents()
+                resting.removeAll { (try? router.order($0))?.status.isActive != true }
+            }
+        }
+        try runtime.stop()
+        let m = runtime.monitor
+        let truth = m.allPositions.reduce(0.0) { $0 + $1.exposureUSD }
+        XCTAssertGreaterThan(blocked.load(ordering: .relaxed), 1_000, "the limits bound")
+        XCTAssertLessThanOrEqual(truth, 30, "the book within its limit")
+        for p in m.allPositions { XCTAssertLessThanOrEqual(p.exposureUSD, 20, p.symbol) }
+        XCTAssertGreaterThanOrEqual(m.totalExposure, truth - 1e-8, "the total is not below the true exposure")
+        for producer in producers { producer.router.cancelAllOrders(reason: "end") }
+        m.drain()
+        XCTAssertEqual(m.totalExposure, m.allPositions.reduce(0.0) { $0 + $1.exposureUSD }, accuracy: 1e-8,
+                       "at rest the total is exact")
+    }
+
     func testFreezeUnderLoadNoOrderPassesAfterTheFreezeIsSeen() throws {
         let runtime = try RedlineRuntime.make(limits: roomy, symbols: ["A", "B"], configuration: .init(cpu: riskCPU),
                                               logger: quietLogger())
