@@ -64,8 +64,10 @@ void rl_engine_destroy(rl_engine_t *engine) {
 }
 
 int64_t rl_engine_add_symbol(rl_engine_t *engine, const char *name, int64_t limit) {
-    int64_t effective = limit ? limit : engine->default_symbol_limit;
-    if (rl_limits_check(effective, rl_position_table_max_total(engine->table), rl_engine_edge_threshold(engine),
+    /* The default never exceeds the book's limit, which may have been lowered. */
+    int64_t max_total = rl_position_table_max_total(engine->table);
+    int64_t effective = limit ? limit : (engine->default_symbol_limit < max_total ? engine->default_symbol_limit : max_total);
+    if (rl_limits_check(effective, max_total, rl_engine_edge_threshold(engine),
                         rl_engine_resume_share(engine)) != RL_LIMITS_OK) {
         return -EINVAL;
     }
@@ -224,6 +226,15 @@ static bool rl_engine_replace_side(rl_engine_t *engine, uint32_t symbol, rl_side
         rl_engine_charge(engine, after - before);
         int64_t limit = rl_position_table_limit(table, symbol);
         int64_t total = rl_engine_total(engine), max_total = rl_position_table_max_total(table);
+        /* The overlap this raise creates with the other side is granted back
+         * as credit when the symbol settles; judge the book as it will stand
+         * then. Only the risk side lowers a side, so the overlap cannot shrink
+         * before that, and the judgement never under-counts. */
+        int64_t other = rl_position_table_side_exposure(table, symbol, (rl_side_t)(side ^ 1));
+        int64_t overlap = after < other ? after : other;
+        /* relaxed: the risk side is the only writer of credit. */
+        int64_t credit = atomic_load_explicit(&table->risk[symbol].credit, memory_order_relaxed);
+        if (overlap > credit) total -= overlap - credit;
         if (after > limit) {
             rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, symbol, limit, after);
         } else if (total > max_total) {
@@ -319,6 +330,19 @@ static int64_t rl_engine_fill(rl_engine_t *engine, uint32_t symbol, rl_side_t si
     return excess;
 }
 
+/* Would both sides, moved by these deltas and valued at `price`, stay under
+ * the saturation cap? A valuation at the cap saturates the book total, which
+ * then stays saturated (fail closed) even after the price is corrected, so
+ * marks and adjustments that would reach it are refused instead. */
+static bool rl_engine_valuable(const rl_engine_t *engine, uint32_t symbol, int64_t buy_delta, int64_t sell_delta,
+                               int64_t price) {
+    rl_position_slot_t *slot = &engine->table->slots[symbol];
+    rl_pair_value_t buy = rl_pair_load(&slot->sides[RL_SIDE_BUY]);
+    rl_pair_value_t sell = rl_pair_load(&slot->sides[RL_SIDE_SELL]);
+    return rl_side_exposure(buy.lo + buy_delta, price) < RL_FP_EXPOSURE_CAP &&
+           rl_side_exposure(sell.lo + sell_delta, price) < RL_FP_EXPOSURE_CAP;
+}
+
 /* A signed position change with no reservation behind it, marked at `price`. */
 static bool rl_engine_adjust(rl_engine_t *engine, uint32_t symbol, int64_t signed_qty, int64_t price) {
     rl_position_table_t *table = engine->table;
@@ -331,6 +355,10 @@ static bool rl_engine_adjust(rl_engine_t *engine, uint32_t symbol, int64_t signe
      * The raise can only fail on overflow; the lower cannot. */
     rl_side_t down = signed_qty >= 0 ? RL_SIDE_SELL : RL_SIDE_BUY;
     int64_t magnitude = rl_fp_abs(signed_qty);
+    if (!rl_engine_valuable(engine, symbol, down == RL_SIDE_SELL ? magnitude : 0, down == RL_SIDE_BUY ? magnitude : 0,
+                            price)) {
+        return false;
+    }
     rl_pair_value_t up = rl_pair_load(&table->slots[symbol].sides[down ^ 1]);
     if (up.lo + magnitude >= RL_FP_EXPOSURE_CAP) return false;
     rl_engine_move_side(engine, symbol, down, -magnitude, price);
@@ -342,12 +370,15 @@ static bool rl_engine_adjust(rl_engine_t *engine, uint32_t symbol, int64_t signe
     return true;
 }
 
-/* A new reference price: both sides are valued at it. */
-static void rl_engine_mark(rl_engine_t *engine, uint32_t symbol, int64_t price) {
+/* A new reference price: both sides are valued at it. False (nothing
+ * changed) if that valuation would saturate. */
+static bool rl_engine_mark(rl_engine_t *engine, uint32_t symbol, int64_t price) {
+    if (!rl_engine_valuable(engine, symbol, 0, 0, price)) return false;
     rl_engine_set_position(engine, symbol, rl_position_table_position(engine->table, symbol), price);
     /* A falling price first lowers, a rising one raises: order does not matter for the invariants. */
     rl_engine_move_side(engine, symbol, RL_SIDE_BUY, 0, price);
     rl_engine_move_side(engine, symbol, RL_SIDE_SELL, 0, price);
+    return true;
 }
 
 /* After the risk side touched a symbol: grant back the overlap, re-evaluate its flag. */
@@ -379,7 +410,6 @@ static int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
     for (uint32_t id = 0; id < count; id++) {
         if (rl_position_table_limit(table, id) > max_total) return -EINVAL; /* symbol limit above the book's */
     }
-    if (engine->default_symbol_limit > max_total) return -EINVAL;
     rl_engine_flush(engine);
     /* The new limit goes into the next generation's buffer; then one CAS on the
      * book word moves the generation and, judged on the exact total it
@@ -413,6 +443,8 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
 int rl_engine_apply_control(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
                             uint64_t request_id) {
     int rc = rl_engine_control_request(engine, control, symbol, value, request_id);
+    /* A raised limit may clear REDUCING now, not at the next event. */
+    if (rc == 0) rl_engine_evaluate_cleared(engine);
     rl_engine_flush(engine);
     return rc;
 }
@@ -503,10 +535,13 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
         return ok;
     }
     case RL_EVENT_MARK_PRICE:
-        if (event->symbol >= rl_position_table_count(engine->table) || event->price <= 0) return false;
-        rl_engine_mark(engine, event->symbol, event->price);
-        rl_engine_settle(engine, event->symbol);
-        return true;
+    {
+        bool ok = event->symbol < rl_position_table_count(engine->table) && event->price > 0 &&
+                  rl_engine_mark(engine, event->symbol, event->price);
+        rl_engine_answer(engine, event, ok ? 0 : -RL_REJECT_OVERFLOW);
+        if (ok) rl_engine_settle(engine, event->symbol);
+        return ok;
+    }
     case RL_EVENT_EDGE_UPDATE:
         /* relaxed: monitoring value, single writer. */
         atomic_store_explicit(&engine->last_edge_bps, event->value, memory_order_relaxed);

@@ -38,10 +38,11 @@ int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t 
     return 0;
 }
 
-/* A snapshot's side price is valid if it is a mark equal to the symbol's
- * mark, or provisional (negative, with no mark), or none. */
+/* A snapshot's side price is valid if it is the symbol's mark (every mark
+ * values both sides, so with a mark there is no other price), or, with no
+ * mark yet, provisional (negative) or none. */
 static bool rl_position_table_valid_price(int64_t price, int64_t mark) {
-    return price == 0 || (price > 0 && price == mark) || (price < 0 && mark == 0 && price > -RL_FP_EXPOSURE_CAP);
+    return mark > 0 ? price == mark : (price == 0 || (price < 0 && price > -RL_FP_EXPOSURE_CAP));
 }
 
 bool rl_position_table_valid_view(const rl_position_view_t *state) {
@@ -56,7 +57,9 @@ bool rl_position_table_valid_view(const rl_position_view_t *state) {
         rl_fp_abs(sell) >= RL_FP_EXPOSURE_CAP) {
         return false;
     }
-    /* Something held but never valued cannot be counted. */
+    /* A position comes only from a fill or an adjustment, which mark it;
+     * something held but never valued cannot be counted. */
+    if (state->position != 0 && state->mark == 0) return false;
     return !((buy > 0 && state->buy_price == 0) || (sell > 0 && state->sell_price == 0));
 }
 

@@ -120,6 +120,46 @@ final class TradingControllerTests: XCTestCase {
         XCTAssertEqual(rl_position_table_max_total(rl_engine_table(engine)), fp(20_000))
     }
 
+    func testRaisingALimitDirectlyLeavesReducingAtOnce() {
+        let engine = makeEngine(symbolLimit: 5_000, maxTotal: 20_000)
+        defer { rl_engine_destroy(engine) }
+        // Long 0.1 BTC at $40,000 ($4,000), then the limit is lowered under it.
+        step(engine, [event(RL_EVENT_POSITION_ADJUST, qty: fp(0.1), price: fp(40_000))])
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_SYMBOL_LIMIT, 0, fp(3_000), 0), 0)
+        XCTAssertEqual(state(engine), RL_STATE_REDUCING)
+        // Raised again above it (and its resume share): ACTIVE now, with no further event.
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_SYMBOL_LIMIT, 0, fp(5_000), 0), 0)
+        XCTAssertEqual(state(engine), RL_STATE_ACTIVE)
+    }
+
+    func testTheBookLimitMayGoUnderTheInventoryLimitTheEngineWasCreatedWith() {
+        let engine = makeEngine(symbolLimit: 10_000, maxTotal: 50_000)
+        defer { rl_engine_destroy(engine) }
+        for id in UInt32(0)..<3 {
+            XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_SYMBOL_LIMIT, id, fp(1_000), 0), 0)
+        }
+        XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_MAX_TOTAL, RL_SYMBOL_NONE, fp(5_000), 0), 0)
+        XCTAssertEqual(rl_position_table_max_total(rl_engine_table(engine)), fp(5_000))
+        // A symbol added later without a limit of its own gets the default, capped at the book's.
+        let id = rl_engine_add_symbol(engine, "LATEUSDT", 0)
+        XCTAssertGreaterThanOrEqual(id, 0)
+        XCTAssertEqual(rl_position_table_limit(rl_engine_table(engine), UInt32(id)), fp(5_000))
+    }
+
+    func testAMarkThatWouldSaturateTheBookIsRefusedAndChangesNothing() {
+        let engine = makeEngine()
+        defer { rl_engine_destroy(engine) }
+        step(engine, [event(RL_EVENT_POSITION_ADJUST, qty: fp(1), price: fp(40_000))])
+        let before = view(engine, 0), totalBefore = total(engine)
+        let result = step(engine, [event(RL_EVENT_MARK_PRICE, price: fp(9e10))])
+        XCTAssertEqual(result.invalid, 1)
+        XCTAssertEqual(view(engine, 0).mark, before.mark)
+        XCTAssertEqual(total(engine), totalBefore)
+        // An adjustment that would value a side at the cap is refused the same way.
+        XCTAssertEqual(step(engine, [event(RL_EVENT_POSITION_ADJUST, qty: fp(1), price: fp(9e10))]).invalid, 1)
+        XCTAssertEqual(view(engine, 0).position, fp(1))
+    }
+
     func testCreateAppliesTheSameLimitRule() {
         var engine: OpaquePointer?
         var config = rl_engine_config_t(symbol_capacity: 0, default_symbol_limit: fp(30_000), max_total: fp(20_000),

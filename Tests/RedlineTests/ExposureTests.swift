@@ -200,7 +200,74 @@ final class ExposureTests: XCTestCase {
         XCTAssertEqual(router.anomalousFills, 2)
         let metrics = parsePrometheus(m.prometheusText())
         XCTAssertEqual(metrics["anomalous_events_total{kind=\"order_fill\"}"], 2)
-        XCTAssertEqual(metrics["anomalous_events_total{kind=\"fill\"}"], 2)
+        XCTAssertEqual(metrics["anomalous_events_total{kind=\"fill\"}"] ?? 0, 0,
+                       "the router hands the engine only what was working; the excess is an adjustment")
+    }
+
+    func testAFillForAFinishedOrderNeverConsumesAnotherOrdersWorkingQuantity() throws {
+        let m = try monitor() // $5,000 per symbol
+        try m.markPrice(symbol: "BTCUSDT", price: 40_000)
+        let venue = ScriptedVenue()
+        let router = try OrderRouter(monitor: m, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        let x = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.05, price: 40_000)
+        let y = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.05, price: 40_000)
+        venue.pending = [.acknowledged(x), .acknowledged(y)]
+        router.poll()
+        try router.cancel(x)
+        // X is canceled, then the venue reports a fill for it anyway.
+        venue.pending = [.canceled(x), .filled(x, quantity: 5_000_000, price: 40_000 * Int64(RL_FP_SCALE))]
+        router.poll()
+        m.drain()
+        let p = try XCTUnwrap(m.position(of: "BTCUSDT"))
+        XCTAssertEqual(p.quantity, 0.05, "the venue is the truth")
+        XCTAssertEqual(p.workingBuy, 0.05, "Y is still working and still reserved")
+        XCTAssertEqual(router.anomalousFills, 1)
+        // Worst case: 0.05 held + 0.05 working = $4,000; 0.03 more is $5,200.
+        XCTAssertThrowsRedline(.blocked(.symbolLimit)) {
+            try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.03, price: 40_000)
+        }
+        XCTAssertNoThrow(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.025, price: 40_000))
+    }
+
+    // MARK: Market data that cannot be real
+
+    func testABadTickIsRefusedAndCannotWedgeTheBook() throws {
+        let m = try monitor()
+        try m.updatePosition(symbol: "BTCUSDT", qty: 1, price: 4_000)
+        try m.updatePosition(symbol: "ETHUSDT", qty: 1, price: 2_000)
+        XCTAssertThrowsRedline(.blocked(.overflow)) { try m.markPrice(symbol: "BTCUSDT", price: 9e10) }
+        XCTAssertThrowsRedline(.blocked(.overflow)) { try m.updatePosition(symbol: "ETHUSDT", qty: 1, price: 9e10) }
+        XCTAssertEqual(m.position(of: "BTCUSDT")?.markPrice, 4_000, "a refused tick changes nothing")
+        XCTAssertEqual(m.totalExposure, 6_000)
+        try m.updatePosition(symbol: "BTCUSDT", qty: -1, price: 4_000)
+        try m.updatePosition(symbol: "ETHUSDT", qty: -1, price: 2_000)
+        XCTAssertEqual(m.tradingState.mode, .active)
+        XCTAssertNoThrow(try m.reserve(try m.symbolID("BTCUSDT"), side: .buy, qty: 1, price: 4_000))
+    }
+
+    func testAMarkWithBothSidesWorkingIsNotABreachBeforeTheOverlapIsCredited() throws {
+        // 0.1 BTC working on each side: the worst case is one side, $4,000 at $40,000.
+        // (A checker counts the second side in full until the risk side grants
+        // the overlap back, so the book is lowered to $4,800 only after that.)
+        let m = try monitor(symbolLimit: 4_800, book: 10_000)
+        let btc = try m.symbolID("BTCUSDT")
+        try m.markPrice(symbol: "BTCUSDT", price: 40_000)
+        _ = try m.reserve(btc, side: .buy, qty: 0.1, price: 40_000)
+        _ = try m.reserve(btc, side: .sell, qty: 0.1, price: 40_000)
+        try m.markPrice(symbol: "BTCUSDT", price: 40_000)
+        try m.updateLimits(try RiskLimits(maxInventoryUSD: 4_800, maxTotalNotional: 4_800, edgeFreezeThresholdBps: 200))
+        XCTAssertEqual(m.tradingState.mode, .active)
+        XCTAssertEqual(m.totalExposure, 4_000)
+        // At $47,000 the worst case is $4,700: under both limits (and above
+        // the resume share, so a false breach would stick).
+        let changes = m.stateChanges.count
+        try m.markPrice(symbol: "BTCUSDT", price: 47_000)
+        XCTAssertEqual(m.tradingState.mode, .active)
+        XCTAssertEqual(m.stateChanges.count, changes, "not even a passing breach")
+        XCTAssertEqual(m.totalExposure, 4_700)
+        // At $50,000 it is $5,000: over both.
+        try m.markPrice(symbol: "BTCUSDT", price: 50_000)
+        XCTAssertEqual(m.tradingState.mode, .reducing)
     }
 
     func testReleasesBeyondWhatIsWorkingNeverMakeWorkingNegative() throws {
@@ -237,6 +304,16 @@ final class ExposureTests: XCTestCase {
         XCTAssertThrowsRedline(.blocked(.imprecise)) { try m.reserve(btc, side: .buy, qty: 1e-9, price: 100) }
     }
 
+    func testBinaryNoiseInADecimalIsNotAnExtraDigit() throws {
+        let m = try monitor()
+        let eth = try m.symbolID("ETHUSDT")
+        let sum = try m.reserve(eth, side: .buy, qty: 0.1 + 0.2, price: 0.07 * 3)
+        XCTAssertEqual(sum.quantity, 30_000_000, "0.1 + 0.2 is 0.3")
+        XCTAssertEqual(sum.price, 21_000_000, "0.07 x 3 is 0.21")
+        let third = try m.reserve(eth, side: .buy, qty: 1000.0 / 3, price: 1)
+        XCTAssertEqual(third.quantity, 33_333_333_334, "a real ninth digit still rounds up")
+    }
+
     func testAQuantityWithNineDecimalsCannotPassALimitByRounding() throws {
         // $5,000 at $1: 5000.000000005 units would be $5,000.000000005.
         let m = try RuntimeRiskMonitor(
@@ -255,6 +332,49 @@ final class ExposureTests: XCTestCase {
         let fresh = try RuntimeRiskMonitor(limits: .default, logger: quietLogger())
         XCTAssertNoThrow(try fresh.restore(from: m.snapshot()))
         XCTAssertEqual(fresh.symbols, m.symbols)
+    }
+
+    func testASnapshotWhoseSidePriceIsNotItsMarkIsRefused() throws {
+        let m = try RuntimeRiskMonitor(
+            limits: try RiskLimits(maxInventoryUSD: 500, maxTotalNotional: 10_000, edgeFreezeThresholdBps: 200),
+            symbols: ["SOLUSDT"], logger: quietLogger())
+        func crafted(_ symbol: [String: Any]) throws -> MonitorSnapshot {
+            var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(m.snapshot())) as! [String: Any]
+            json["symbols"] = [symbol]
+            return try JSONDecoder().decode(MonitorSnapshot.self, from: JSONSerialization.data(withJSONObject: json))
+        }
+        let price: Int64 = 100 * Int64(RL_FP_SCALE)
+        // Short 3 at $100 with the buy side unvalued: a buy of 9 at $1 would then count $6, not $600.
+        let unvalued = try crafted(["name": "SOLUSDT", "position": -3 * Int64(RL_FP_SCALE), "workingBuy": 0,
+                                    "workingSell": 0, "mark": price, "buyPrice": 0, "sellPrice": price])
+        XCTAssertThrowsError(try m.restore(from: unvalued))
+        // A position with no mark cannot be valued either.
+        let unmarked = try crafted(["name": "SOLUSDT", "position": 3 * Int64(RL_FP_SCALE), "workingBuy": 0,
+                                    "workingSell": 0, "mark": 0, "buyPrice": -price, "sellPrice": 0])
+        XCTAssertThrowsError(try m.restore(from: unmarked))
+        XCTAssertEqual(m.position(of: "SOLUSDT")?.quantity, 0, "nothing restored")
+        let sol = try m.symbolID("SOLUSDT")
+        XCTAssertNoThrow(try m.reserve(sol, side: .buy, qty: 400, price: 1))
+    }
+
+    func testLoweringTheBookUnderTheFirstInventoryLimitAppliesAndSurvivesARestart() throws {
+        let dir = try makeTemporaryDirectory()
+        let first = try RiskLimits(maxInventoryUSD: 10_000, maxTotalNotional: 50_000, edgeFreezeThresholdBps: 200)
+        let m = try RuntimeRiskMonitor(limits: first, logger: quietLogger())
+        let (journal, _) = try Journal.open(directory: dir, monitor: m, options: journalOptions(), logger: quietLogger())
+        try m.register(symbol: "BTCUSDT")
+        let lower = try RiskLimits(maxInventoryUSD: 1_000, maxTotalNotional: 5_000, edgeFreezeThresholdBps: 200)
+        try m.updateLimits(lower)
+        XCTAssertEqual(m.position(of: "BTCUSDT")?.limitUSD, 1_000)
+        XCTAssertEqual(m.limits, lower)
+        try journal.flush()
+        journal.close()
+        let restarted = try RuntimeRiskMonitor(limits: first, logger: quietLogger())
+        let (again, _) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(),
+                                          logger: quietLogger())
+        defer { again.close() }
+        XCTAssertEqual(restarted.limits, lower)
+        XCTAssertEqual(restarted.position(of: "BTCUSDT")?.limitUSD, 1_000)
     }
 
     func testLimitsAreValidatedOnceForCAndSwiftAlike() throws {

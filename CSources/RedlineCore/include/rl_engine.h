@@ -108,7 +108,8 @@ int rl_engine_create(const rl_engine_config_t *config, rl_engine_t **out);
 int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engine_t **out);
 void rl_engine_destroy(rl_engine_t *engine);
 
-/* Register `name` with its own limit (fixed point), or the default when 0.
+/* Register `name` with its own limit (fixed point), or, when 0, the default
+ * capped at the book's limit in force.
  * Returns the id, or -EINVAL (bad name, limit out of range or above the
  * book's), -EEXIST, -ENOSPC. Setup: before the risk side runs, or from the
  * thread that owns registration. */

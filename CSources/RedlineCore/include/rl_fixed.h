@@ -48,9 +48,9 @@ typedef enum rl_fp_rounding {
 
 /* Convert a finite double to fixed point.
  *
- * Exact when `value` is the double nearest to a multiple of 1e-8 (so 1.1 is
- * 110,000,000, not 110,000,001, although the double 1.1 is a hair above
- * 1.1). Otherwise `value` has digits below 1e-8: it is rounded in the
+ * Exact when `value` is within 2^-50 relative of a multiple of 1e-8 (so 1.1
+ * is 110,000,000, not 110,000,001, although the double 1.1 is a hair above
+ * 1.1, and 0.1 + 0.2 is 0.3). Otherwise `value` has digits below 1e-8: it is rounded in the
  * direction asked for, which is always the one that counts more risk, and
  * refused (RL_FP_IMPRECISE) if that moves it by more than
  * RL_FP_MAX_RELATIVE_ERROR. So 1.000000005 becomes 1.00000001, while a
@@ -63,9 +63,14 @@ RL_INLINE rl_fp_status_t rl_fp_from_double(double value, rl_fp_rounding_t roundi
     const double scale = (double)RL_FP_SCALE;
     double scaled = value * scale;
     double nearest = __builtin_round(scaled);
-    /* Exact: the product is already a whole number of 1e-8 (the common case,
-     * no division), or the value is the double nearest to nearest x 1e-8. */
-    if (nearest == scaled || nearest / scale == value) {
+    double noise = scaled > nearest ? scaled - nearest : nearest - scaled;
+    /* Exact: within a few ulps (2^-50 relative) of a whole number of 1e-8.
+     * That covers the double nearest to it, and binary noise such as
+     * 0.1 + 0.2 = 0.30000000000000004, which is 0.3: a difference far below
+     * anything a venue can trade, never a digit the caller meant. Above 2^52
+     * every double is whole, and the same bound says how far the product's
+     * own rounding may have moved it. */
+    if (noise <= (nearest < 0 ? -nearest : nearest) * 0x1p-50) {
         *out = (int64_t)nearest;
         return RL_FP_OK;
     }

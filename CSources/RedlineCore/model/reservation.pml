@@ -211,7 +211,11 @@ inline replace_side(w, dq, np) {
             * is owed, which the total will shed). */
            charge(ra - rb);
            d_step { rl = limit[SYMBOLS * (gen % 2) + rw / 2]; rm = maxt[gen % 2] };
-           if :: ra > rl || total - owed > rm -> publish_reducing() :: else -> skip fi;
+           /* The book as it stands once this raise's overlap with the other
+            * side is granted back as credit (read in its own step). */
+           d_step { E(ext[rw ^ 1], price[rw ^ 1], ro); ro = (ra < ro -> ra : ro) - credit[rw / 2];
+                    ro = (ro > 0 -> ro : 0) };
+           if :: ra > rl || total - owed - ro > rm -> publish_reducing() :: else -> skip fi;
            d_step {
                if
                :: ext[rw] == rq && price[rw] == rp -> ext[rw] = rq + rdq; price[rw] = rnp; rq = -99
@@ -231,7 +235,7 @@ inline replace_side(w, dq, np) {
        fi
     od;
     skip;
-    d_step { rw = 0; rdq = 0; rnp = 0; rq = 0; rp = 0; rb = 0; ra = 0; rl = 0; rm = 0 }
+    d_step { rw = 0; rdq = 0; rnp = 0; rq = 0; rp = 0; rb = 0; ra = 0; rl = 0; rm = 0; ro = 0 }
 }
 
 /* rl_position_table_refresh_credit: each side read in its own step. */
@@ -247,7 +251,7 @@ inline refresh_credit(sym) {
 
 proctype risk() {
     byte k = 0, s, d, p, rw, rnp, lp;
-    short working, rdq, rq, rp, rb, ra, rl, rm, cb, cs, ov, nl, eb, es;
+    short working, rdq, rq, rp, rb, ra, rl, rm, ro, cb, cs, ov, nl, eb, es;
     do
     :: k == RISK_OPS -> break
     :: k < RISK_OPS ->

@@ -210,7 +210,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     public func markPrice(symbol: String, price: Double) throws(RedlineError) {
         let id = try symbolID(symbol)
         let p = try Self.convert(FixedPoint.quantityOrPrice(price), "price", price, invalid: .invalidPrice)
-        riskSide.send(rl_event_t(type: RL_EVENT_MARK_PRICE, symbol: id.rawValue, price: p))
+        // Refused (nothing changes) if valuing the symbol at it would saturate
+        // the book total: a bad tick must not wedge the book.
+        let rc = riskSide.send(rl_event_t(type: RL_EVENT_MARK_PRICE, symbol: id.rawValue, price: p), answered: true)
+        if rc != 0 { throw .blocked(.overflow) }
         trading.sync()
     }
 

@@ -220,7 +220,8 @@ public final class OrderRouter {
 
     /// A fill moves the position by all the venue says, even beyond what the
     /// order had left or after it finished: the excess is an anomaly, counted
-    /// and logged once per order, never dropped.
+    /// and logged once per order, never dropped, and it never consumes
+    /// another order's working quantity.
     private func fill(_ id: OrderID, quantity: Int64, price: Int64) throws(RedlineError) {
         let before = try orders.order(id)
         guard quantity > 0, price > 0 else { throw .illegalTransition(order: id, from: before.status, event: .fill) }
@@ -240,8 +241,18 @@ public final class OrderRouter {
                     "filled": "\(FixedPoint.double(quantity))"])
             }
         }
-        push(rl_event_t(type: RL_EVENT_FILL, symbol: before.symbol.rawValue, side: before.side, orderID: id.rawValue,
-                        qty: quantity, price: price))
+        // Only what the order had working comes out of working: the excess is
+        // no other order's, so it moves the position alone (an adjustment),
+        // never another order's reservation.
+        if applied > 0 {
+            push(rl_event_t(type: RL_EVENT_FILL, symbol: before.symbol.rawValue, side: before.side,
+                            orderID: id.rawValue, qty: applied, price: price))
+        }
+        if quantity > applied {
+            let excess = quantity - applied
+            push(rl_event_t(type: RL_EVENT_POSITION_ADJUST, symbol: before.symbol.rawValue,
+                            qty: before.side == .buy ? excess : -excess, price: price))
+        }
     }
 
     /// Move an order to a terminal state and release its unfilled remainder.
