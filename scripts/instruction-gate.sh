@@ -10,7 +10,7 @@ thresholds=Benchmarks/InstructionGate/thresholds.txt
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -std=c11 -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include Benchmarks/InstructionGate/gate.c \
-    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -o "$work/gate"
+    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$work/gate"
 
 count() { # operation n -> total instructions
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$work/gate" "$1" "$2" 2>&1 |

@@ -16,5 +16,5 @@ for f in CSources/RedlineCore/rl_*.c; do
     cc -std=c11 -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include -c "$f" -o "$work/$(basename "$f").o"
 done
 g++ -std=c++2b -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include "${include[@]}" Benchmarks/RingPeers/ring_peers.cpp \
-    "$work"/rl_*.o -luring -lnuma -lpthread -o "$work/ring_peers"
+    "$work"/rl_*.o -luring -lnuma -lpthread -lm -o "$work/ring_peers"
 "$work/ring_peers" "${2:-30}" "${3:-1000000}"

@@ -11,7 +11,7 @@ attempts=${1:-100000000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -std=c11 -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/boundary_races.c CSources/RedlineCore/rl_*.c \
-    -luring -lnuma -lpthread -o "$work/boundary_races"
+    -luring -lnuma -lpthread -lm -o "$work/boundary_races"
 status=0
 for threads in 2 4 8; do
     for symbols in 1 4; do

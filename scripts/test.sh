@@ -15,10 +15,10 @@ for f in CSources/RedlineCore/rl_*.c; do
     cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include -c "$f" -o "$objects/$(basename "$f").o"
 done
 cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include \
-    Examples/c_strategy.c "$objects"/rl_*.o -luring -lnuma -lpthread -o "$objects/c_strategy"
+    Examples/c_strategy.c "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/c_strategy"
 "$objects/c_strategy"
 c++ -std=c++23 -Wall -Wextra -Werror -O2 -ICSources/RedlineCore/include \
-    Examples/cpp_strategy.cpp "$objects"/rl_*.o -luring -lnuma -lpthread -o "$objects/cpp_strategy"
+    Examples/cpp_strategy.cpp "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/cpp_strategy"
 "$objects/cpp_strategy"
 
 step "model check of the reservation protocol (spin)"
@@ -26,17 +26,17 @@ scripts/model-check.sh
 
 step "deterministic interleavings (the legacy table must break, the engine must not)"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include -ITests/C \
-    Tests/C/interleavings.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -o "$objects/interleavings"
+    Tests/C/interleavings.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/interleavings"
 "$objects/interleavings"
 
 step "races at the limits: 2, 4 and 8 checkers, one symbol and four (a short run; scripts/soak.sh runs 10^8)"
 cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/boundary_races.c \
-    "$objects"/rl_*.o -luring -lnuma -lpthread -o "$objects/boundary_races"
+    "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/boundary_races"
 for threads in 2 4 8; do
     for symbols in 1 4; do "$objects/boundary_races" "$threads" "$symbols" 400000; done
 done
 gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/boundary_races.c \
-    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -o "$objects/boundary_races_tsan"
+    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/boundary_races_tsan"
 for threads in 2 4; do TSAN_OPTIONS=halt_on_error=1 "$objects/boundary_races_tsan" "$threads" 2 100000 7 nodetect; done
 
 step "instruction gate (callgrind): check, reserve, reserve reducing, ring push+pop"
