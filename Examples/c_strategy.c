@@ -3,7 +3,7 @@
  *
  * Build and run (from the repository root):
  *   cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include \
- *      Examples/c_strategy.c CSources/RedlineCore/rl_[a-z_]*.c -luring -lnuma -lpthread -o /tmp/c_strategy && /tmp/c_strategy
+ *      Examples/c_strategy.c CSources/RedlineCore/rl_[a-z_]*.c -luring -lnuma -lpthread -lm -o /tmp/c_strategy && /tmp/c_strategy
  *
  * It doubles as a test: it exits 1 if Redline does not behave as shown.
  */

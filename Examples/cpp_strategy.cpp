@@ -2,7 +2,7 @@
 //
 // Build and run (from the repository root):
 //   for f in CSources/RedlineCore/rl_*.c; do cc -std=c11 -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include -c "$f" -o "/tmp/$(basename "$f").o"; done
-//   c++ -std=c++23 -Wall -Wextra -Werror -O2 -ICSources/RedlineCore/include Examples/cpp_strategy.cpp /tmp/rl_*.o -luring -lnuma -lpthread -o /tmp/cpp_strategy && /tmp/cpp_strategy
+//   c++ -std=c++23 -Wall -Wextra -Werror -O2 -ICSources/RedlineCore/include Examples/cpp_strategy.cpp /tmp/rl_*.o -luring -lnuma -lpthread -lm -o /tmp/cpp_strategy && /tmp/cpp_strategy
 #include <cstdio>
 #include <cstring>
 #include "RedlineCore.h"
