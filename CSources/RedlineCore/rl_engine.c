@@ -344,7 +344,7 @@ static bool rl_engine_valuable(const rl_engine_t *engine, uint32_t symbol, int64
 }
 
 /* A signed position change with no reservation behind it, marked at `price`. */
-static bool rl_engine_adjust(rl_engine_t *engine, uint32_t symbol, int64_t signed_qty, int64_t price) {
+static bool rl_engine_adjust(rl_engine_t *engine, uint32_t symbol, int64_t signed_qty, int64_t price, bool venue) {
     rl_position_table_t *table = engine->table;
     int64_t position = rl_position_table_position(table, symbol), next_position;
     if (signed_qty == INT64_MIN || rl_fp_abs(signed_qty) >= RL_FP_EXPOSURE_CAP ||
@@ -355,8 +355,10 @@ static bool rl_engine_adjust(rl_engine_t *engine, uint32_t symbol, int64_t signe
      * The raise can only fail on overflow; the lower cannot. */
     rl_side_t down = signed_qty >= 0 ? RL_SIDE_SELL : RL_SIDE_BUY;
     int64_t magnitude = rl_fp_abs(signed_qty);
-    if (!rl_engine_valuable(engine, symbol, down == RL_SIDE_SELL ? magnitude : 0, down == RL_SIDE_BUY ? magnitude : 0,
-                            price)) {
+    /* An operator's adjustment that would saturate is refused; a venue fill is
+     * the truth and is recorded (the total saturates: fail closed). */
+    if (!venue && !rl_engine_valuable(engine, symbol, down == RL_SIDE_SELL ? magnitude : 0,
+                                      down == RL_SIDE_BUY ? magnitude : 0, price)) {
         return false;
     }
     rl_pair_value_t up = rl_pair_load(&table->slots[symbol].sides[down ^ 1]);
@@ -494,6 +496,12 @@ static void rl_engine_count_anomaly(rl_engine_t *engine, uint8_t type) {
     RL_SINGLE_WRITER_ADD(&engine->anomalies[kind], 1); /* the risk side is the only writer */
 }
 
+/* The venue filled more than the position can hold: what the book holds is
+ * no longer known, so trading halts until an operator looks. */
+static void rl_engine_unrecordable(rl_engine_t *engine, const rl_event_t *event) {
+    rl_engine_control(engine, RL_TRADING_UNRECORDABLE, event->symbol, event->qty, event->price);
+}
+
 static void rl_engine_answer(rl_engine_t *engine, const rl_event_t *event, int32_t result) {
     if (event->order_id == 0) return;
     /* relaxed: published by the release store of the id just below. */
@@ -513,7 +521,10 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
     case RL_EVENT_FILL: {
         if (!rl_engine_valid_order_event(engine, event) || event->price <= 0) return false;
         int64_t excess = rl_engine_fill(engine, event->symbol, (rl_side_t)event->side, event->qty, event->price);
-        if (excess < 0) return false;
+        if (excess < 0) {
+            rl_engine_unrecordable(engine, event);
+            return false;
+        }
         if (excess > 0) rl_engine_count_anomaly(engine, event->type);
         rl_engine_settle(engine, event->symbol);
         return true;
@@ -527,9 +538,20 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
         }
         rl_engine_settle(engine, event->symbol);
         return true;
+    case RL_EVENT_EXCESS_FILL: {
+        if (!rl_engine_valid_order_event(engine, event) || event->price <= 0) return false;
+        rl_engine_count_anomaly(engine, RL_EVENT_FILL);
+        int64_t signed_qty = event->side == RL_SIDE_BUY ? event->qty : -event->qty;
+        if (!rl_engine_adjust(engine, event->symbol, signed_qty, event->price, true)) {
+            rl_engine_unrecordable(engine, event);
+            return false;
+        }
+        rl_engine_settle(engine, event->symbol);
+        return true;
+    }
     case RL_EVENT_POSITION_ADJUST: {
         bool ok = event->symbol < rl_position_table_count(engine->table) && event->price > 0 &&
-                  rl_engine_adjust(engine, event->symbol, event->qty, event->price);
+                  rl_engine_adjust(engine, event->symbol, event->qty, event->price, false);
         rl_engine_answer(engine, event, ok ? 0 : -RL_REJECT_OVERFLOW);
         if (ok) rl_engine_settle(engine, event->symbol);
         return ok;
@@ -568,7 +590,7 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
 static bool rl_engine_is_journaled(uint8_t type) {
     return type == RL_EVENT_ORDER_ACCEPTED || type == RL_EVENT_FILL || type == RL_EVENT_CANCEL_ACK ||
            type == RL_EVENT_REJECT || type == RL_EVENT_EXPIRE || type == RL_EVENT_POSITION_ADJUST ||
-           type == RL_EVENT_MARK_PRICE;
+           type == RL_EVENT_MARK_PRICE || type == RL_EVENT_EXCESS_FILL;
 }
 
 bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event) {

@@ -60,7 +60,10 @@ bool rl_position_table_valid_view(const rl_position_view_t *state) {
     /* A position comes only from a fill or an adjustment, which mark it;
      * something held but never valued cannot be counted. */
     if (state->position != 0 && state->mark == 0) return false;
-    return !((buy > 0 && state->buy_price == 0) || (sell > 0 && state->sell_price == 0));
+    if ((buy > 0 && state->buy_price == 0) || (sell > 0 && state->sell_price == 0)) return false;
+    /* A side valued at the cap would saturate the book for good: refused, as a live mark is. */
+    return rl_side_exposure(buy, state->buy_price) < RL_FP_EXPOSURE_CAP &&
+           rl_side_exposure(sell, state->sell_price) < RL_FP_EXPOSURE_CAP;
 }
 
 int rl_position_table_restore(rl_position_table_t *table, uint32_t symbol, const rl_position_view_t *state) {

@@ -200,8 +200,7 @@ final class ExposureTests: XCTestCase {
         XCTAssertEqual(router.anomalousFills, 2)
         let metrics = parsePrometheus(m.prometheusText())
         XCTAssertEqual(metrics["anomalous_events_total{kind=\"order_fill\"}"], 2)
-        XCTAssertEqual(metrics["anomalous_events_total{kind=\"fill\"}"] ?? 0, 0,
-                       "the router hands the engine only what was working; the excess is an adjustment")
+        XCTAssertEqual(metrics["anomalous_events_total{kind=\"fill\"}"], 2, "the engine counts the excess it recorded")
     }
 
     func testAFillForAFinishedOrderNeverConsumesAnotherOrdersWorkingQuantity() throws {
@@ -227,6 +226,34 @@ final class ExposureTests: XCTestCase {
             try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.03, price: 40_000)
         }
         XCTAssertNoThrow(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.025, price: 40_000))
+    }
+
+    func testAHugeVenueOverFillIsRecordedAndAnUnrecordableOneHalts() throws {
+        let m = try monitor()
+        try m.markPrice(symbol: "BTCUSDT", price: 40_000)
+        let venue = ScriptedVenue()
+        let router = try OrderRouter(monitor: m, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        let x = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        let y = try router.placeOrder(symbol: "ETHUSDT", side: .sell, qty: 0.1, price: 2_000)
+        // A million BTC beyond the order: worth more than the exposure cap, and still the truth.
+        venue.pending = [.acknowledged(x), .filled(x, quantity: 100_000_001_000_000, price: 40_000 * Int64(RL_FP_SCALE))]
+        router.poll()
+        m.drain()
+        XCTAssertEqual(m.position(of: "BTCUSDT")?.quantity, 1_000_000.01, "recorded, not dropped")
+        XCTAssertEqual(m.tradingState.mode, .reducing)
+        XCTAssertThrowsRedline(.blocked(.reduceOnly)) {
+            try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        }
+        // Beyond what a position can hold at all (2^61 units of 10^-8): the book is unknown, trading halts.
+        venue.pending = [.acknowledged(y), .filled(y, quantity: Int64(1) << 62, price: 2_000 * Int64(RL_FP_SCALE))]
+        router.poll()
+        m.drain()
+        XCTAssertEqual(m.tradingState.mode, .halted)
+        XCTAssertEqual(m.freezeEvents.last?.trigger, .unrecordableFill)
+        XCTAssertEqual(m.freezeEvents.last?.metadata["symbol"], "ETHUSDT")
+        let metrics = parsePrometheus(m.prometheusText())
+        XCTAssertEqual(metrics["freeze_triggered_total{reason=\"unrecordable_fill\"}"], 1)
+        XCTAssertFalse(m.unfreeze(reason: "transient?", byCircuitBreaker: true), "only an operator lifts it")
     }
 
     // MARK: Market data that cannot be real
@@ -352,6 +379,11 @@ final class ExposureTests: XCTestCase {
         let unmarked = try crafted(["name": "SOLUSDT", "position": 3 * Int64(RL_FP_SCALE), "workingBuy": 0,
                                     "workingSell": 0, "mark": 0, "buyPrice": -price, "sellPrice": 0])
         XCTAssertThrowsError(try m.restore(from: unmarked))
+        // A side valued at the cap would saturate the book for good, as a live mark that high is refused.
+        let huge = Int64.max
+        let saturating = try crafted(["name": "SOLUSDT", "position": 1 * Int64(RL_FP_SCALE), "workingBuy": 0,
+                                      "workingSell": 0, "mark": huge, "buyPrice": huge, "sellPrice": huge])
+        XCTAssertThrowsError(try m.restore(from: saturating))
         XCTAssertEqual(m.position(of: "SOLUSDT")?.quantity, 0, "nothing restored")
         let sol = try m.symbolID("SOLUSDT")
         XCTAssertNoThrow(try m.reserve(sol, side: .buy, qty: 400, price: 1))

@@ -33,9 +33,13 @@ typedef enum rl_event_type {
                                     collapse value = edge bps and qty = threshold; for a breach
                                     value = exposure and qty = its limit; for an operator request
                                     value = the request id; timestamp_ns = CLOCK_REALTIME */
+    RL_EVENT_EXCESS_FILL = 12,   /* a venue fill beyond what its order had working (or after it finished):
+                                    side, qty at price. Moves the position only, never another order's
+                                    working quantity. The venue is the truth: recorded even when its
+                                    valuation saturates; if the position cannot hold it, trading halts */
 } rl_event_type_t;
 
-#define RL_EVENT_TYPE_COUNT 12
+#define RL_EVENT_TYPE_COUNT 13
 #define RL_SYMBOL_NONE UINT32_MAX
 
 /* What an RL_EVENT_CONTROL asks for. */

@@ -48,9 +48,10 @@ typedef enum rl_fp_rounding {
 
 /* Convert a finite double to fixed point.
  *
- * Exact when `value` is within 2^-50 relative of a multiple of 1e-8 (so 1.1
- * is 110,000,000, not 110,000,001, although the double 1.1 is a hair above
- * 1.1, and 0.1 + 0.2 is 0.3). Otherwise `value` has digits below 1e-8: it is rounded in the
+ * Exact when `value` is the double nearest to a multiple of 1e-8 (so 1.1 is
+ * 110,000,000, not 110,000,001, although the double 1.1 is a hair above
+ * 1.1), or within binary noise of one: 2^-50 relative and at most 2^-8 of a
+ * unit (so 0.1 + 0.2 is 0.3). Otherwise `value` has digits below 1e-8: it is rounded in the
  * direction asked for, which is always the one that counts more risk, and
  * refused (RL_FP_IMPRECISE) if that moves it by more than
  * RL_FP_MAX_RELATIVE_ERROR. So 1.000000005 becomes 1.00000001, while a
@@ -63,26 +64,33 @@ RL_INLINE rl_fp_status_t rl_fp_from_double(double value, rl_fp_rounding_t roundi
     const double scale = (double)RL_FP_SCALE;
     double scaled = value * scale;
     double nearest = __builtin_round(scaled);
-    double noise = scaled > nearest ? scaled - nearest : nearest - scaled;
-    /* Exact: within a few ulps (2^-50 relative) of a whole number of 1e-8.
-     * That covers the double nearest to it, and binary noise such as
-     * 0.1 + 0.2 = 0.30000000000000004, which is 0.3: a difference far below
-     * anything a venue can trade, never a digit the caller meant. Above 2^52
-     * every double is whole, and the same bound says how far the product's
-     * own rounding may have moved it. */
-    if (noise <= (nearest < 0 ? -nearest : nearest) * 0x1p-50) {
-        *out = (int64_t)nearest;
+    int64_t n = (int64_t)nearest;
+    /* The common case, with no division and no fma: a whole product below
+     * 2^45 is within half an ulp, far inside the noise bound below. */
+    if (RL_LIKELY(nearest == scaled && scaled < 0x1p45 && scaled > -0x1p45)) {
+        *out = n;
         return RL_FP_OK;
     }
+    /* The product's rounding error, exactly: value x 10^8 = scaled + error. */
+    double error = __builtin_fma(value, scale, -scaled);
+    /* What the value is beyond n, in units of 10^-8 (|residual| <= 1/2 + ulp). */
+    double residual = (scaled - nearest) + error;
+    double magnitude = nearest < 0 ? -nearest : nearest;
+    double noise = residual < 0 ? -residual : residual;
+    /* Exact: the value is the double nearest to n x 10^-8 (so 1.1 is 1.1),
+     * or within binary noise of it, a few ulps (2^-50 relative) and never
+     * more than 2^-8 of a unit (so 0.1 + 0.2 is 0.3). */
+    if ((magnitude < 0x1p53 && nearest / scale == value) || noise <= __builtin_fmin(magnitude * 0x1p-50, 0x1p-8)) {
+        *out = n;
+        return RL_FP_OK;
+    }
+    /* Otherwise round the exact value in the direction that counts more risk. */
     bool up = rounding == RL_FP_ROUND_UP || (rounding == RL_FP_ROUND_AWAY && value > 0);
-    double rounded = up ? __builtin_ceil(scaled) : __builtin_floor(scaled);
-    /* The product itself was rounded: step once more if it crossed the value. */
-    if (up && rounded / scale < value) rounded += 1;
-    if (!up && rounded / scale > value) rounded -= 1;
-    double error = rounded > scaled ? rounded - scaled : scaled - rounded;
-    double magnitude = scaled < 0 ? -scaled : scaled;
-    if (RL_UNLIKELY(error > magnitude * RL_FP_MAX_RELATIVE_ERROR)) return RL_FP_IMPRECISE;
-    *out = (int64_t)rounded;
+    double step = up ? __builtin_ceil(residual) : __builtin_floor(residual);
+    double moved = step - residual; /* how far the rounding moves it, in units */
+    if (moved < 0) moved = -moved;
+    if (RL_UNLIKELY(moved > (scaled < 0 ? -scaled : scaled) * RL_FP_MAX_RELATIVE_ERROR)) return RL_FP_IMPRECISE;
+    *out = n + (int64_t)step;
     return RL_FP_OK;
 }
 

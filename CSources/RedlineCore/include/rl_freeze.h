@@ -33,6 +33,7 @@ typedef enum rl_freeze_reason {
     RL_FREEZE_REASON_LIMIT_VIOLATION = 3,
     RL_FREEZE_REASON_CIRCUIT_BREAKER = 4,
     RL_FREEZE_REASON_LIMITS_CLEARED = 5, /* REDUCING ended: exposure is back under the resume share */
+    RL_FREEZE_REASON_UNRECORDABLE = 6,   /* the venue reported a fill the position cannot hold */
 } rl_freeze_reason_t;
 
 /* Alone on its cache line: written rarely, read by every router in its loop. */

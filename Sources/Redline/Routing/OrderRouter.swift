@@ -242,16 +242,17 @@ public final class OrderRouter {
             }
         }
         // Only what the order had working comes out of working: the excess is
-        // no other order's, so it moves the position alone (an adjustment),
-        // never another order's reservation.
+        // no other order's, so it moves the position alone, never another
+        // order's reservation. The engine records it whatever it is worth, and
+        // halts trading if the position cannot hold it.
         if applied > 0 {
             push(rl_event_t(type: RL_EVENT_FILL, symbol: before.symbol.rawValue, side: before.side,
                             orderID: id.rawValue, qty: applied, price: price))
         }
         if quantity > applied {
             let excess = quantity - applied
-            push(rl_event_t(type: RL_EVENT_POSITION_ADJUST, symbol: before.symbol.rawValue,
-                            qty: before.side == .buy ? excess : -excess, price: price))
+            push(rl_event_t(type: RL_EVENT_EXCESS_FILL, symbol: before.symbol.rawValue, side: before.side,
+                            orderID: id.rawValue, qty: excess, price: price))
         }
     }
 

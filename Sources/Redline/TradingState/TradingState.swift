@@ -6,6 +6,9 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
     case edgeCollapse = "edge_collapse"
     case manual = "manual"
     case limitViolation = "limit_violation"
+    /// The venue reported a fill the position cannot hold: what the book holds
+    /// is no longer known. Only an operator unfreezes.
+    case unrecordableFill = "unrecordable_fill"
 
     /// The C reason code packed into the freeze word.
     var reasonCode: rl_freeze_reason_t {
@@ -13,6 +16,7 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case .edgeCollapse: RL_FREEZE_REASON_EDGE_COLLAPSE
         case .manual: RL_FREEZE_REASON_MANUAL
         case .limitViolation: RL_FREEZE_REASON_LIMIT_VIOLATION
+        case .unrecordableFill: RL_FREEZE_REASON_UNRECORDABLE
         }
     }
 
@@ -21,6 +25,7 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case RL_FREEZE_REASON_EDGE_COLLAPSE: self = .edgeCollapse
         case RL_FREEZE_REASON_MANUAL: self = .manual
         case RL_FREEZE_REASON_LIMIT_VIOLATION: self = .limitViolation
+        case RL_FREEZE_REASON_UNRECORDABLE: self = .unrecordableFill
         default: return nil
         }
     }
@@ -95,6 +100,7 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
         case circuitBreaker = "circuit_breaker"
         case limitViolation = "limit_violation"
         case limitsCleared = "limits_cleared"
+        case unrecordableFill = "unrecordable_fill"
 
         init?(_ input: UInt8) {
             switch rl_trading_input_t(UInt32(input)) {
@@ -104,6 +110,7 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case RL_TRADING_CIRCUIT_BREAKER: self = .circuitBreaker
             case RL_TRADING_LIMIT_BREACH: self = .limitViolation
             case RL_TRADING_LIMITS_CLEARED: self = .limitsCleared
+            case RL_TRADING_UNRECORDABLE: self = .unrecordableFill
             default: return nil
             }
         }
@@ -114,6 +121,7 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case .edgeCollapse: .edgeCollapse
             case .manualFreeze: .manual
             case .limitViolation: .limitViolation
+            case .unrecordableFill: .unrecordableFill
             default: nil
             }
         }

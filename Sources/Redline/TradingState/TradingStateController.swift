@@ -106,6 +106,11 @@ final class TradingStateController: @unchecked Sendable {
             let name = symbolName(record.symbol)
             return ("\(name) worst-case exposure $\(value) is over its limit $\(bound)",
                     ["scope": "symbol", "symbol": name, "exposure_usd": "\(value)", "limit_usd": "\(bound)"])
+        case .unrecordableFill:
+            let name = symbolName(record.symbol)
+            let qty = FixedPoint.double(record.qty), price = FixedPoint.double(record.value)
+            return ("the venue reported a fill of \(qty) \(name) at \(price) that the position cannot hold",
+                    ["symbol": name, "qty": "\(qty)", "price": "\(price)"])
         case .limitsCleared:
             return ("exposure is back under the resume share of every limit (book $\(value) of $\(bound))",
                     ["book_exposure_usd": "\(value)", "max_total_usd": "\(bound)"])
