@@ -38,6 +38,16 @@ final class TradingStateMachineTests: XCTestCase {
                    publish: true, breached: true)
     }
 
+    func testAnUnrecordableFillHaltsAndOnlyAnOperatorLiftsIt() {
+        assertNext(machine(active), RL_TRADING_UNRECORDABLE, halted, RL_FREEZE_REASON_UNRECORDABLE, publish: true)
+        assertNext(machine(reducing, breached: true), RL_TRADING_UNRECORDABLE, halted, RL_FREEZE_REASON_UNRECORDABLE,
+                   publish: true)
+        assertNext(machine(halted, RL_FREEZE_REASON_UNRECORDABLE), RL_TRADING_CIRCUIT_BREAKER, halted,
+                   RL_FREEZE_REASON_UNRECORDABLE, publish: false)
+        assertNext(machine(halted, RL_FREEZE_REASON_UNRECORDABLE), RL_TRADING_UNFREEZE, active,
+                   RL_FREEZE_REASON_MANUAL, publish: true)
+    }
+
     func testFreezingAFrozenEngineChangesNothing() {
         let frozen = machine(halted, RL_FREEZE_REASON_EDGE_COLLAPSE)
         assertNext(frozen, RL_TRADING_MANUAL_FREEZE, halted, RL_FREEZE_REASON_EDGE_COLLAPSE, publish: false)
