@@ -637,7 +637,7 @@ uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_s
         const rl_event_t *event = rl_spsc_peek(ring, i);
         /* Backpressure, never loss: stop here while the journal has no room
          * for what this event may produce (its record, state changes). */
-        if (journal != NULL && rl_spsc_writable(journal) < RL_JOURNAL_ROOM_PER_EVENT) break;
+        if (journal != NULL && rl_spsc_writable(journal, RL_JOURNAL_ROOM_PER_EVENT) < RL_JOURNAL_ROOM_PER_EVENT) break;
         if (rl_engine_apply(engine, event)) {
             RL_SINGLE_WRITER_ADD(&engine->applied[event->type], 1); /* the risk side is the only writer */
             if (journal != NULL && rl_engine_is_journaled(event->type)) rl_spsc_push(journal, event);

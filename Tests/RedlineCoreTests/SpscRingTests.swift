@@ -29,6 +29,40 @@ final class SpscRingTests: XCTestCase {
         XCTAssertEqual(rl_spsc_pop_batch(ring, &out, 1), 0)
     }
 
+    func testWritableSeesTheConsumersProgressWhenItNeedsMoreRoom() {
+        // Three pushes leave the producer's cached head at 0: one slot free by the cache.
+        for i in 1...3 { XCTAssertEqual(push(Int64(i)), RL_OK) }
+        XCTAssertEqual(rl_spsc_writable(ring, 1), 1)
+        var out = rl_event_t()
+        for _ in 1...3 { XCTAssertEqual(rl_spsc_pop(ring, &out), RL_OK) }
+        // Asking for room for two events must refresh the cache, not report 1 forever.
+        XCTAssertEqual(rl_spsc_writable(ring, 2), 4)
+    }
+
+    func testTheStepKeepsGoingOnceTheJournalWriterHasCaughtUp() {
+        // A journal ring of 8: the step needs room for 4 records per event.
+        let engine = makeEngine()
+        defer { rl_engine_destroy(engine) }
+        var journal: OpaquePointer?
+        XCTAssertEqual(rl_spsc_create(8, &journal), 0)
+        defer { rl_spsc_destroy(journal) }
+        rl_engine_attach_journal(engine, journal)
+        defer { rl_engine_attach_journal(engine, nil) }
+        var input: OpaquePointer?
+        XCTAssertEqual(rl_spsc_create(64, &input), 0)
+        defer { rl_spsc_destroy(input) }
+        for _ in 0..<40 {
+            var mark = event(RL_EVENT_MARK_PRICE, price: fp(40_000))
+            XCTAssertEqual(rl_spsc_push(input, &mark), RL_OK)
+        }
+        var result = rl_step_result_t(), record = rl_event_t(), journaled = 0
+        for _ in 0..<100 where rl_spsc_depth(input) > 0 {
+            rl_engine_step(engine, input, 64, &result)
+            while rl_spsc_pop(journal, &record) == RL_OK { journaled += 1 } // the writer catches up
+        }
+        XCTAssertEqual(journaled, 40, "every event journaled, none stuck behind a stale view of the journal ring")
+    }
+
     func testRejectsPushWhenRingFullAndCountsIt() {
         for i in 1...4 { XCTAssertEqual(push(Int64(i)), RL_OK) }
         XCTAssertEqual(push(5), RL_FULL)

@@ -159,11 +159,14 @@ RL_INLINE uint64_t rl_spsc_consumed(const rl_spsc_t *ring) {
     return atomic_load_explicit((_Atomic(uint64_t) *)&ring->head, memory_order_acquire);
 }
 
-/* Producer: free slots now, refreshing the cached head when the cache says full. */
-RL_INLINE uint64_t rl_spsc_writable(rl_spsc_t *ring) {
+/* Producer: free slots now. The cached head is refreshed whenever it shows
+ * fewer than `want` free, so a producer that needs room for several events
+ * sees the consumer's progress (refreshing only at full would leave it
+ * waiting forever on a ring the consumer has long emptied). */
+RL_INLINE uint64_t rl_spsc_writable(rl_spsc_t *ring, uint64_t want) {
     /* relaxed: only this producer writes tail. */
     uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
-    if (tail - ring->head_cache >= ring->capacity) {
+    if (ring->capacity - (tail - ring->head_cache) < want) {
         /* acquire: pairs with the consumer's release store of head. */
         ring->head_cache = atomic_load_explicit(&ring->head, memory_order_acquire);
     }

@@ -54,7 +54,7 @@ public final class EventRing: @unchecked Sendable {
 
     /// Producer: free slots now.
     @inlinable
-    public var writable: Int { Int(rl_spsc_writable(pointer)) }
+    public var writable: Int { Int(rl_spsc_writable(pointer, rl_spsc_capacity(pointer))) }
 }
 
 extension rl_event_t {
