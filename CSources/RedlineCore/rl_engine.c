@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "rl_engine.h"
+#include "rl_journal.h"
 #include "rl_numa.h"
 
 #define RL_STATE_RING_CAPACITY 4096
@@ -90,6 +91,19 @@ uint32_t rl_engine_symbol_count(const rl_engine_t *engine) { return rl_symbols_c
 
 void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring) { engine->journal = journal_ring; }
 
+void rl_engine_attach_journal_writer(rl_engine_t *engine, rl_journal_t *writer) {
+    engine->journal_writer = writer;
+    engine->journal = writer != NULL ? rl_journal_hot_ring(writer) : NULL;
+}
+
+/* Whether the journal cannot take what the step applies: the writer's
+ * -errno, or -EIO once anything went unrecorded (a hole until restart). */
+static int32_t rl_engine_journal_failure(const rl_engine_t *engine) {
+    int32_t error = engine->journal_writer != NULL ? rl_journal_error(engine->journal_writer) : 0;
+    if (error == 0 && rl_engine_journal_unrecorded(engine) != 0) error = -EIO;
+    return error;
+}
+
 /* ---- The risk side's share of the total ----------------------------------- */
 
 /* Every refund the risk side owes the total waits until the end of its step:
@@ -168,8 +182,10 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
     record.value = value;
     record.timestamp_ns = rl_realtime_ns();
     if (rl_spsc_push(engine->states, &record) != RL_OK) RL_SINGLE_WRITER_ADD(&engine->state_records_dropped, 1);
-    /* The step made room for it (RL_JOURNAL_ROOM_PER_EVENT). */
-    if (engine->journal != NULL) rl_spsc_push(engine->journal, &record);
+    /* The step made room for it (RL_JOURNAL_ROOM_PER_EVENT), unless the journal is failing. */
+    if (engine->journal != NULL && rl_spsc_push(engine->journal, &record) != RL_OK) {
+        RL_SINGLE_WRITER_ADD(&engine->journal_unrecorded, 1);
+    }
 }
 
 /* A symbol's flag "over its limit": set above the limit, cleared only under
@@ -458,9 +474,13 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
     case RL_CONTROL_MANUAL_FREEZE:
         rl_engine_control(engine, RL_TRADING_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, request);
         return 0;
-    case RL_CONTROL_UNFREEZE:
+    case RL_CONTROL_UNFREEZE: {
+        /* Nothing that needs the journal resumes while it cannot take it. */
+        int32_t failure = rl_engine_journal_failure(engine);
+        if (failure != 0) return failure;
         rl_engine_control(engine, RL_TRADING_UNFREEZE, RL_SYMBOL_NONE, 0, request);
         return 0;
+    }
     case RL_CONTROL_CIRCUIT_BREAKER:
         rl_engine_control(engine, RL_TRADING_CIRCUIT_BREAKER, RL_SYMBOL_NONE, 0, request);
         return 0;
@@ -632,15 +652,28 @@ uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_s
     uint64_t n = rl_spsc_readable(ring, max);
     rl_spsc_t *journal = engine->journal;
     uint64_t changes_before = rl_engine_state_change_count(engine);
+    /* A failing journal halts trading before anything else in this step. */
+    int32_t journal_failure = journal != NULL ? rl_engine_journal_failure(engine) : 0;
+    if (RL_UNLIKELY(journal_failure != 0)) {
+        rl_engine_control(engine, RL_TRADING_JOURNAL_FAILURE, RL_SYMBOL_NONE,
+                          (int64_t)rl_engine_journal_unrecorded(engine), -journal_failure);
+    }
     uint64_t i = 0;
     for (; i < n; i++) {
         const rl_event_t *event = rl_spsc_peek(ring, i);
         /* Backpressure, never loss: stop here while the journal has no room
-         * for what this event may produce (its record, state changes). */
-        if (journal != NULL && rl_spsc_writable(journal, RL_JOURNAL_ROOM_PER_EVENT) < RL_JOURNAL_ROOM_PER_EVENT) break;
+         * for what this event may produce (its record, state changes). While
+         * the journal is failing, go on (HALTED: only cancels and venue
+         * events arrive) and count what does not fit. */
+        if (journal != NULL && journal_failure == 0 &&
+            rl_spsc_writable(journal, RL_JOURNAL_ROOM_PER_EVENT) < RL_JOURNAL_ROOM_PER_EVENT) {
+            break;
+        }
         if (rl_engine_apply(engine, event)) {
             RL_SINGLE_WRITER_ADD(&engine->applied[event->type], 1); /* the risk side is the only writer */
-            if (journal != NULL && rl_engine_is_journaled(event->type)) rl_spsc_push(journal, event);
+            if (journal != NULL && rl_engine_is_journaled(event->type) && rl_spsc_push(journal, event) != RL_OK) {
+                RL_SINGLE_WRITER_ADD(&engine->journal_unrecorded, 1);
+            }
         } else {
             out->invalid++;
             RL_SINGLE_WRITER_ADD(&engine->invalid_events, 1);

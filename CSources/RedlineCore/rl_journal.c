@@ -439,7 +439,9 @@ struct rl_journal {
     _Atomic(uint64_t) hot_durable;     /* hot records made durable */
     _Atomic(uint64_t) cold_durable;    /* highest cold ticket made durable */
     _Atomic(uint64_t) records, bytes, syncs, segments_created, next_seq_published;
-    _Atomic(int32_t) last_error;
+    _Atomic(int32_t) last_error;       /* -errno while the last write or sync failed, else 0 */
+    _Atomic(int32_t) snapshot_error;   /* -errno of the last failed periodic snapshot, else 0 */
+    _Atomic(uint64_t) failures;        /* failed write or sync attempts */
     /* Written by the controlling thread. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint32_t) stop_requested;
     _Atomic(uint32_t) running;
@@ -520,10 +522,18 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
                     rc = w;
                     break;
                 }
-                if (cqe->res < 0 && rc == 0) rc = cqe->res;
-                else if (i == 0 && cqe->res >= 0 && (size_t)cqe->res != j->buffer_len && rc == 0) rc = -EIO; /* short write */
+                if (cqe->res < 0 && rc == 0 && cqe->res != -ECANCELED) rc = cqe->res;
+                else if (i == 0 && cqe->res >= 0 && (size_t)cqe->res != j->buffer_len && rc == 0) {
+                    /* A short write (a full disk writes what fits): write the rest
+                     * directly, which either completes it or names the real errno
+                     * (ENOSPC, EDQUOT), instead of a vague EIO. */
+                    size_t done = (size_t)cqe->res;
+                    rc = rl_write_all(j->seg_fd, j->buffer + done, j->buffer_len - done, (off_t)(j->seg_offset + done));
+                    if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
+                }
                 io_uring_cqe_seen(&j->ring, cqe);
             }
+            if (rc == -EAGAIN) rc = fdatasync(j->seg_fd) != 0 ? -errno : 0;
         }
     } else
 #endif
@@ -532,10 +542,12 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
         if (rc == 0 && fdatasync(j->seg_fd) != 0) rc = -errno;
     }
     if (rc != 0) {
-        /* relaxed: read by waiters, who give up with this error. */
-        atomic_store_explicit(&j->last_error, rc, memory_order_relaxed);
-        return rc;
+        /* release: pairs with rl_journal_error's acquire; the risk side halts on it. */
+        atomic_store_explicit(&j->last_error, rc, memory_order_release);
+        return rc; /* the writer's loop counts it and retries */
     }
+    /* Durable again: the risk side may let an operator unfreeze. release: as above. */
+    atomic_store_explicit(&j->last_error, 0, memory_order_release);
     j->seg_offset += j->buffer_len;
     /* relaxed: statistics. */
     atomic_fetch_add_explicit(&j->records, j->batch_records, memory_order_relaxed);
@@ -791,11 +803,14 @@ static void *rl_journal_main(void *arg) {
                 j->records_since_snapshot >= j->options.snapshot_every_records) {
                 int snap = rl_journal_periodic_snapshot(j);
                 /* A failed snapshot loses nothing: the segments stay. relaxed: an error code. */
-                if (snap != 0) atomic_store_explicit(&j->last_error, snap, memory_order_relaxed);
+                atomic_store_explicit(&j->snapshot_error, snap, memory_order_relaxed);
             }
         }
         if (rc != 0) {
-            atomic_store_explicit(&j->last_error, rc, memory_order_relaxed);
+            /* release: as in rl_journal_sync_batch (a failed segment or record). */
+            atomic_store_explicit(&j->last_error, rc, memory_order_release);
+            /* relaxed: a statistic. */
+            atomic_fetch_add_explicit(&j->failures, 1, memory_order_relaxed);
             if (stopping) break; /* closing on a failing disk: waiters already see the error */
             struct timespec pause = {0, 1000000}; /* a failing disk: do not spin; retry */
             nanosleep(&pause, NULL);
@@ -1050,6 +1065,11 @@ int rl_journal_flush(rl_journal_t *j, uint32_t timeout_ms) {
     return rl_journal_wait(j, ticket, rl_spsc_pushed(j->hot), timeout_ms);
 }
 
+int32_t rl_journal_error(const rl_journal_t *j) {
+    /* acquire: pairs with the writer's release stores of last_error. */
+    return atomic_load_explicit((_Atomic(int32_t) *)&j->last_error, memory_order_acquire);
+}
+
 uint64_t rl_journal_durable_seq(const rl_journal_t *j) {
     /* acquire: pairs with the writer's release store after each sync. */
     return atomic_load_explicit((_Atomic(uint64_t) *)&j->durable_seq, memory_order_acquire);
@@ -1067,4 +1087,6 @@ void rl_journal_read_stats(const rl_journal_t *j, rl_journal_stats_t *out) {
     out->snapshots = atomic_load_explicit((_Atomic(uint64_t) *)&j->snapshots, memory_order_relaxed);
     out->last_snapshot_seq = atomic_load_explicit((_Atomic(uint64_t) *)&j->last_snapshot_seq, memory_order_relaxed);
     out->io_mode = j->io_mode;
+    out->failures = atomic_load_explicit((_Atomic(uint64_t) *)&j->failures, memory_order_relaxed);
+    out->snapshot_error = atomic_load_explicit((_Atomic(int32_t) *)&j->snapshot_error, memory_order_relaxed);
 }

@@ -87,6 +87,8 @@ public struct LoadTestResult: Sendable, Codable {
     public var journalRecords: UInt64?
     public var journalFsyncs: UInt64?
     public var journalIOMode: String?
+    /// Why the journal failed, if it did (trading then halted).
+    public var journalError: String?
     public var durableLagP50: UInt64?
     public var durableLagP99: UInt64?
     public var durableLagP999: UInt64?
@@ -110,7 +112,7 @@ public struct LoadTestResult: Sendable, Codable {
         case mallocsPerOrder = "mallocs_per_order", processMallocs = "process_mallocs", invariantsOK = "invariants_ok", violations
         case steadyStateMallocs = "steady_state_mallocs", steadyStateOrders = "steady_state_orders"
         case journalRecordsPerSecond = "journal_durable_records_per_sec", journalRecords = "journal_records"
-        case journalFsyncs = "journal_fsyncs", journalIOMode = "journal_io_mode"
+        case journalFsyncs = "journal_fsyncs", journalIOMode = "journal_io_mode", journalError = "journal_error"
         case durableLagP50 = "durable_lag_ns_p50", durableLagP99 = "durable_lag_ns_p99"
         case durableLagP999 = "durable_lag_ns_p999", durableLagMax = "durable_lag_ns_max"
         case strategies, symbols, riskCPU = "risk_cpu", strategyCPUs = "strategy_cpus", numaNode = "numa_node"
@@ -310,7 +312,15 @@ public final class LoadTest: @unchecked Sendable {
         while !workers.allSatisfy({ $0.finished.load(ordering: .acquiring) }) { usleep(1_000) }
         try runtime.stop()
         if let journal {
-            try journal.flush()
+            // A failed journal halted trading: report it, never wait on it.
+            let error = journal.stats.last_error
+            if error != 0 {
+                result.journalError = "\(String(cString: strerror(-error))) (\(errnoName(-error)))"
+                violations.append("the journal failed: \(result.journalError!); trading halted (journal_failure)"
+                                  + " with \(monitor.journalEventsNotJournaled) events not journaled")
+            } else {
+                try journal.flush()
+            }
             drainLag()
             let stats = journal.stats
             result.journalRecords = stats.records
@@ -353,7 +363,7 @@ public final class LoadTest: @unchecked Sendable {
         result.ordersPerSecond = Double(result.ordersTotal) / max(result.activeSeconds, 1e-9)
         if let records = result.journalRecords {
             result.journalRecordsPerSecond = Double(records) / max(result.activeSeconds, 1e-9)
-            if records < result.eventsPushed {
+            if records < result.eventsPushed && result.journalError == nil {
                 violations.append("journal holds \(records) records, fewer than the \(result.eventsPushed) events applied")
             }
         }

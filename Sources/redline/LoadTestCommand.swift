@@ -123,6 +123,7 @@ struct LoadTestCommand: ParsableCommand {
         row("risk thread CPU", r.riskCPU.map(String.init) ?? "unpinned")
         row("strategy CPUs", r.strategyCPUs.isEmpty ? "unpinned" : r.strategyCPUs.map(String.init).joined(separator: ","))
         row("NUMA node", r.numaNode.map(String.init) ?? "none (NUMA unavailable)")
+        if let error = r.journalError { row("journal FAILED", "\(error): trading halted (journal_failure)") }
         row("invariants", r.invariantsOK ? "OK" : "VIOLATED")
         for violation in r.violations { print("    - \(violation)") }
     }

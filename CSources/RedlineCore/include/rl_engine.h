@@ -78,6 +78,8 @@ typedef struct rl_engine {
     _Atomic(uint64_t) anomalies[RL_ANOMALY_COUNT];
     _Atomic(uint64_t) state_changes;
     _Atomic(uint64_t) state_records_dropped; /* the orchestrator's record ring was full */
+    _Atomic(uint64_t) journal_unrecorded;    /* events applied while the journal was failing and full:
+                                                not on disk, so the journal is incomplete until restart */
     _Atomic(int64_t) last_edge_bps;
     _Atomic(uint64_t) last_heartbeat_ns;
     _Atomic(uint64_t) last_request_id;       /* order_id of the last CONTROL or POSITION_ADJUST applied */
@@ -95,6 +97,7 @@ typedef struct rl_engine {
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
     rl_spsc_t *journal;  /* where the step hands state changes to the journal writer; NULL: none */
+    struct rl_journal *journal_writer; /* its writer, whose failures halt trading; NULL: none */
     rl_spsc_t *states;   /* where the controller records trading-state changes for the orchestrator */
 } rl_engine_t;
 
@@ -122,6 +125,25 @@ uint32_t rl_engine_symbol_count(const rl_engine_t *engine);
  * `journal_ring` (rl_journal_hot_ring), NULL to stop. When that ring is full
  * the step stops consuming its input until there is room: nothing is lost. */
 void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring);
+
+/* Before the risk side starts: journal to `writer` (its hot ring), and fail
+ * closed when it fails. From the first step that sees the writer's error
+ * (rl_journal_error) until the writer succeeds again, trading is HALTED with
+ * reason RL_FREEZE_REASON_JOURNAL_FAILURE, and an unfreeze is refused with
+ * the writer's -errno. Meanwhile the step keeps applying events (so cancels
+ * and fills still reach the positions, and no router waits forever) and
+ * journals what fits in the ring; what does not fit is counted in
+ * journal_unrecorded, and once any is, trading stays HALTED for the life of
+ * the process: its journal has a hole that only a restart and reconciliation
+ * with the venue can close. NULL to stop. */
+struct rl_journal;
+void rl_engine_attach_journal_writer(rl_engine_t *engine, struct rl_journal *writer);
+
+/* Events the step could not journal while the journal was failing. */
+RL_INLINE uint64_t rl_engine_journal_unrecorded(const rl_engine_t *engine) {
+    /* relaxed: a statistic with a single writer (the risk side). */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->journal_unrecorded, memory_order_relaxed);
+}
 
 /* The ring of RL_EVENT_STATE_CHANGE records the controller writes (one per
  * published change), for the orchestrator's history. Single consumer. */

@@ -34,6 +34,7 @@ typedef enum rl_freeze_reason {
     RL_FREEZE_REASON_CIRCUIT_BREAKER = 4,
     RL_FREEZE_REASON_LIMITS_CLEARED = 5, /* REDUCING ended: exposure is back under the resume share */
     RL_FREEZE_REASON_UNRECORDABLE = 6,   /* the venue reported a fill the position cannot hold */
+    RL_FREEZE_REASON_JOURNAL_FAILURE = 7, /* a journal write or sync failed: nothing is durable */
 } rl_freeze_reason_t;
 
 /* Alone on its cache line: written rarely, read by every router in its loop. */

@@ -122,7 +122,9 @@ typedef struct rl_journal_stats {
     uint64_t snapshots;        /* periodic snapshots written */
     uint64_t last_snapshot_seq;
     int32_t io_mode;           /* the mode in use: RL_JOURNAL_IO_URING or RL_JOURNAL_IO_PWRITE */
-    int32_t last_error;        /* -errno of the last failed write or sync, 0 if none */
+    int32_t last_error;        /* -errno while the last write or sync failed (0 once one succeeds again) */
+    uint64_t failures;         /* failed write or sync attempts since open (each retried) */
+    int32_t snapshot_error;    /* -errno of the last failed periodic snapshot, 0 if none */
 } rl_journal_stats_t;
 
 typedef struct rl_journal rl_journal_t;
@@ -180,6 +182,10 @@ int rl_journal_append_cold(rl_journal_t *journal, uint16_t type, const void *pay
 /* Wait up to timeout_ms for a cold record to be durable. 0, -ETIMEDOUT, or
  * the writer's -errno if the journal failed. */
 int rl_journal_wait_cold(rl_journal_t *journal, uint64_t ticket, uint32_t timeout_ms);
+
+/* The writer's -errno while it cannot make records durable (its last write
+ * or sync failed and has not succeeded since), else 0. Any thread. */
+int32_t rl_journal_error(const rl_journal_t *journal);
 
 /* Every record with a sequence <= this is on disk and synced. */
 uint64_t rl_journal_durable_seq(const rl_journal_t *journal);

@@ -17,6 +17,7 @@
  *   REDUCING   manual freeze         HALTED   (manual)            yes
  *   REDUCING   limits cleared        ACTIVE   (limits_cleared)    yes
  *   not HALTED unrecordable fill     HALTED   (unrecordable)      yes
+ *   not HALTED journal failure       HALTED   (journal_failure)   yes
  *   HALTED     unfreeze (operator)   ACTIVE, or REDUCING if a limit is still breached   yes
  *   HALTED     circuit breaker       the same, only when halted by an edge collapse     yes
  *   any        limit breach/cleared  remembers it (HALTED resumes into REDUCING)        no
@@ -42,6 +43,7 @@ typedef enum rl_trading_input {
     RL_TRADING_LIMIT_BREACH = 5,    /* a market move or a limit change put a symbol or the book over its limit */
     RL_TRADING_LIMITS_CLEARED = 6,  /* exposure is back under the resume share of every limit */
     RL_TRADING_UNRECORDABLE = 7,    /* the venue reported a fill the position cannot hold: the book is unknown */
+    RL_TRADING_JOURNAL_FAILURE = 8, /* a journal write or sync failed: nothing more can be made durable */
 } rl_trading_input_t;
 
 typedef struct rl_trading {
@@ -62,11 +64,13 @@ RL_INLINE rl_trading_transition_t rl_trading_next(rl_trading_t now, rl_trading_i
     case RL_TRADING_EDGE_COLLAPSE:
     case RL_TRADING_MANUAL_FREEZE:
     case RL_TRADING_UNRECORDABLE:
+    case RL_TRADING_JOURNAL_FAILURE:
         if (now.state != RL_STATE_HALTED) {
             n->state = RL_STATE_HALTED;
             n->reason = input == RL_TRADING_EDGE_COLLAPSE ? RL_FREEZE_REASON_EDGE_COLLAPSE
                         : input == RL_TRADING_MANUAL_FREEZE ? RL_FREEZE_REASON_MANUAL
-                                                            : RL_FREEZE_REASON_UNRECORDABLE;
+                        : input == RL_TRADING_UNRECORDABLE ? RL_FREEZE_REASON_UNRECORDABLE
+                                                           : RL_FREEZE_REASON_JOURNAL_FAILURE;
             t.publish = true;
         }
         break;

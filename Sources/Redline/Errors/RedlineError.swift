@@ -148,3 +148,21 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
         throw .system(errno: Int32(truncatingIfNeeded: -rc), operation: operation)
     }
 }
+
+/// The symbolic name of an errno, for logs and metric labels: "ENOSPC".
+public func errnoName(_ code: Int32) -> String {
+    switch code {
+    case ENOSPC: "ENOSPC"
+    case EDQUOT: "EDQUOT"
+    case EIO: "EIO"
+    case EROFS: "EROFS"
+    case EACCES: "EACCES"
+    case EPERM: "EPERM"
+    case ENOMEM: "ENOMEM"
+    case EFBIG: "EFBIG"
+    case EBADF: "EBADF"
+    case ENOENT: "ENOENT"
+    case EBUSY: "EBUSY"
+    default: "E\(code)"
+    }
+}

@@ -54,6 +54,7 @@ public final class RedlineMetrics: Sendable {
         var publishers: [@Sendable (RedlineMetrics) -> Void] = []
         var gauges: [String: CoreMetrics.Gauge] = [:]
         var totals: [String: (counter: CoreMetrics.Counter, published: UInt64)] = [:]
+        var journalErrors: [String: UInt64] = [:]
     }
 
     private let state = Mutex(State())
@@ -126,6 +127,15 @@ public final class RedlineMetrics: Sendable {
             return (entry.counter, delta)
         }
         if delta > 0 { counter.increment(by: Int64(delta)) }
+    }
+
+    /// One journal failure that halted trading: `journal_errors_total{errno}`.
+    func journalFailed(errno name: String) {
+        let total = state.withLock { state -> UInt64 in
+            state.journalErrors[name, default: 0] += 1
+            return state.journalErrors[name]!
+        }
+        setTotal("journal_errors_total", [("errno", name)], to: total)
     }
 
     /// Count one published trading-state change: `freeze_triggered_total{reason}`

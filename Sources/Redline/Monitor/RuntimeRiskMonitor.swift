@@ -82,7 +82,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     func attach(_ journal: Journal) {
         journalSlot.withLock { $0 = journal }
         trading.attach(journal)
-        rl_engine_attach_journal(engine, journal.hotRing)
+        rl_engine_attach_journal_writer(engine, journal.handle)
         metrics.addPublisher { [weak journal] metrics in
             guard let journal else { return }
             let stats = journal.stats
@@ -314,6 +314,11 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     // MARK: Trading state
 
+    /// Events applied while the journal was failing and its ring was full:
+    /// not on disk. Non-zero means this process's journal has a hole, and
+    /// trading stays HALTED until a restart reconciles with the venue.
+    public var journalEventsNotJournaled: UInt64 { rl_engine_journal_unrecorded(engine) }
+
     /// One acquire load of the freeze word.
     public var tradingState: TradingState { trading.state }
 
@@ -372,11 +377,17 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     private func operatorRequest(_ control: rl_control_t, reason: String, metadata: [String: String]) -> Bool {
         trading.sync()
         let before = tradingState.epoch
-        let changed = riskSide.request(control) { id in
+        let rc = riskSide.request(control) { id in
             trading.expect(request: id, .init(reason: reason, metadata: metadata))
         }
         trading.sync()
-        return changed == 0 && tradingState.epoch != before
+        if rc < 0 {
+            // An unfreeze while the journal cannot write: nothing resumes that it cannot record.
+            logger.error("operator request refused", metadata: [
+                "request": "\(control.rawValue)", "reason": "\(reason)", "errno": "\(errnoName(-rc))",
+                "error": "\(String(cString: strerror(-rc)))"])
+        }
+        return rc == 0 && tradingState.epoch != before
     }
 
     /// Evaluate every symbol and the book against the limits, on this thread
@@ -393,6 +404,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         trading.sync()
         metrics.publish(utilization: utilization(), exposure: totalExposure, state: tradingState)
         for (kind, count) in anomalies { metrics.setTotal("anomalous_events_total", [("kind", kind)], to: count) }
+        metrics.setTotal("journal_events_not_journaled_total", to: rl_engine_journal_unrecorded(engine))
         return metrics.exposition()
     }
 

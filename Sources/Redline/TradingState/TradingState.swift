@@ -9,6 +9,10 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
     /// The venue reported a fill the position cannot hold: what the book holds
     /// is no longer known. Only an operator unfreezes.
     case unrecordableFill = "unrecordable_fill"
+    /// A journal write or sync failed (a full disk, an I/O error): nothing
+    /// more can be made durable. Lifted by an operator once the journal
+    /// writes again; refused while it cannot.
+    case journalFailure = "journal_failure"
 
     /// The C reason code packed into the freeze word.
     var reasonCode: rl_freeze_reason_t {
@@ -17,6 +21,7 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case .manual: RL_FREEZE_REASON_MANUAL
         case .limitViolation: RL_FREEZE_REASON_LIMIT_VIOLATION
         case .unrecordableFill: RL_FREEZE_REASON_UNRECORDABLE
+        case .journalFailure: RL_FREEZE_REASON_JOURNAL_FAILURE
         }
     }
 
@@ -26,6 +31,7 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case RL_FREEZE_REASON_MANUAL: self = .manual
         case RL_FREEZE_REASON_LIMIT_VIOLATION: self = .limitViolation
         case RL_FREEZE_REASON_UNRECORDABLE: self = .unrecordableFill
+        case RL_FREEZE_REASON_JOURNAL_FAILURE: self = .journalFailure
         default: return nil
         }
     }
@@ -101,6 +107,7 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
         case limitViolation = "limit_violation"
         case limitsCleared = "limits_cleared"
         case unrecordableFill = "unrecordable_fill"
+        case journalFailure = "journal_failure"
 
         init?(_ input: UInt8) {
             switch rl_trading_input_t(UInt32(input)) {
@@ -111,6 +118,7 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case RL_TRADING_LIMIT_BREACH: self = .limitViolation
             case RL_TRADING_LIMITS_CLEARED: self = .limitsCleared
             case RL_TRADING_UNRECORDABLE: self = .unrecordableFill
+            case RL_TRADING_JOURNAL_FAILURE: self = .journalFailure
             default: return nil
             }
         }
@@ -122,6 +130,7 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case .manualFreeze: .manual
             case .limitViolation: .limitViolation
             case .unrecordableFill: .unrecordableFill
+            case .journalFailure: .journalFailure
             default: nil
             }
         }

@@ -111,6 +111,11 @@ final class TradingStateController: @unchecked Sendable {
             let qty = FixedPoint.double(record.qty), price = FixedPoint.double(record.value)
             return ("the venue reported a fill of \(qty) \(name) at \(price) that the position cannot hold",
                     ["symbol": name, "qty": "\(qty)", "price": "\(price)"])
+        case .journalFailure:
+            let code = Int32(truncatingIfNeeded: record.value), unrecorded = record.qty
+            let name = errnoName(code)
+            return ("the journal cannot write: \(String(cString: strerror(code))) (\(name)); nothing more is durable",
+                    ["errno": name, "errno_code": "\(code)", "events_not_journaled": "\(unrecorded)"])
         case .limitsCleared:
             return ("exposure is back under the resume share of every limit (book $\(value) of $\(bound))",
                     ["book_exposure_usd": "\(value)", "max_total_usd": "\(bound)"])
@@ -134,6 +139,7 @@ final class TradingStateController: @unchecked Sendable {
         }
         guard isNew else { return }
         metrics.stateChanged(change)
+        if change.cause == .journalFailure { metrics.journalFailed(errno: change.metadata["errno"] ?? "unknown") }
         var metadata: Logger.Metadata = ["cause": "\(change.cause.rawValue)", "epoch": "\(change.to.epoch)",
                                          "from": "\(change.from.mode.rawValue)", "to": "\(change.to.mode.rawValue)"]
         for (key, value) in change.metadata { metadata[key] = "\(value)" }
