@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,13 +193,16 @@ static int rl_read_file(const char *path, uint8_t **data, size_t *size) {
     return 0;
 }
 
-static int rl_check_dir(const char *dir) {
+/* DIR exists and is a directory we may read (and, for a writer, write). */
+static int rl_check_dir_access(const char *dir, bool write) {
     struct stat st;
     if (stat(dir, &st) != 0) return -errno;
     if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
-    if (access(dir, R_OK | W_OK | X_OK) != 0) return -errno;
+    if (access(dir, write ? R_OK | W_OK | X_OK : R_OK | X_OK) != 0) return -errno;
     return 0;
 }
+
+static int rl_check_dir(const char *dir) { return rl_check_dir_access(dir, true); }
 
 static int rl_fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -208,17 +212,116 @@ static int rl_fsync_dir(const char *dir) {
     return rc;
 }
 
+static int rl_write_all(int fd, const void *data, size_t size, off_t offset) {
+    const uint8_t *p = data;
+    while (size > 0) {
+        ssize_t n = pwrite(fd, p, size, offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -errno;
+        p += n;
+        size -= (size_t)n;
+        offset += n;
+    }
+    return 0;
+}
+
+/* ---- The manifest ------------------------------------------------------ */
+
+static uint32_t rl_manifest_crc(const rl_journal_manifest_t *m) {
+    return rl_crc32c(0, m, offsetof(rl_journal_manifest_t, crc));
+}
+
+int rl_journal_read_manifest(const char *dir, rl_journal_manifest_t *out) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/MANIFEST", dir);
+    uint8_t *data;
+    size_t size;
+    int rc = rl_read_file(path, &data, &size);
+    if (rc != 0) return rc;
+    if (size != sizeof(*out)) {
+        free(data);
+        return -EBADMSG;
+    }
+    memcpy(out, data, sizeof(*out));
+    free(data);
+    if (out->magic != RL_JOURNAL_MANIFEST_MAGIC || out->size != sizeof(*out) || out->crc != rl_manifest_crc(out)) {
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+/* Rewrite DIR/MANIFEST from what is on disk now: the newest segment and the
+ * newest snapshot. Every value comes from a file that exists, so a writer
+ * racing another (the writer thread and a snapshot) can only leave the
+ * manifest a step behind, never naming a file that was not there. */
+static int rl_manifest_write(const char *dir) {
+    rl_file_entry_t *files;
+    rl_journal_manifest_t m;
+    memset(&m, 0, sizeof(m));
+    int count = rl_list_files(dir, "segment-", ".rlj", &files);
+    if (count < 0) return count;
+    if (count > 0) m.newest_segment_seq = files[count - 1].seq;
+    free(files);
+    count = rl_list_files(dir, "snapshot-", ".rls", &files);
+    if (count < 0) return count;
+    if (count > 0) m.snapshot_seq = files[count - 1].seq;
+    free(files);
+    m.magic = RL_JOURNAL_MANIFEST_MAGIC;
+    m.version = RL_JOURNAL_VERSION;
+    m.size = sizeof(m);
+    m.written_ns = rl_realtime_ns();
+    m.crc = rl_manifest_crc(&m);
+    char tmp[PATH_MAX], path[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/MANIFEST.%ld.tmp", dir, (long)syscall(SYS_gettid));
+    snprintf(path, sizeof(path), "%s/MANIFEST", dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : rl_write_all(fd, &m, sizeof(m), 0);
+    if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
+    if (fd >= 0) close(fd);
+    if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
+    if (rc != 0) unlink(tmp);
+    if (rc == 0) rc = rl_fsync_dir(dir);
+    return rc;
+}
+
+/* The highest valid sequence in data[offset, size), probing every 8 bytes:
+ * how far lost records went. */
+static uint64_t rl_highest_seq(const uint8_t *data, size_t size, size_t offset) {
+    uint64_t highest = 0;
+    for (; offset + sizeof(rl_journal_record_header_t) <= size; offset += 8) {
+        if (rl_record_check(data, size, offset, 0) == 0) continue;
+        rl_journal_record_header_t rh;
+        memcpy(&rh, data + offset, sizeof(rh));
+        if (rh.seq > highest) highest = rh.seq;
+    }
+    return highest;
+}
+
 /* ---- Scanning ---------------------------------------------------------- */
 
 int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_good, rl_journal_visit_fn visit,
                     void *context, rl_journal_scan_result_t *out) {
     memset(out, 0, sizeof(*out));
-    int rc = rl_check_dir(dir);
+    int rc = rl_check_dir_access(dir, false);
     if (rc != 0) return rc;
+    rl_journal_manifest_t manifest;
+    int has_manifest = rl_journal_read_manifest(dir, &manifest);
+    if (has_manifest == -EBADMSG) {
+        snprintf(out->damage, sizeof(out->damage),
+                 "MANIFEST is damaged or truncated: which files the journal must have is unknown");
+        out->corrupt = true;
+        return -EBADMSG;
+    }
+    if (has_manifest != 0 && has_manifest != -ENOENT) return has_manifest;
     rl_file_entry_t *segments;
     int count = rl_list_files(dir, "segment-", ".rlj", &segments);
     if (count < 0) return count;
+    /* Every file the manifest names must be there: the newest segment (or a
+     * newer one, made after the manifest was written). */
+    bool missing_tail = has_manifest == 0 && manifest.newest_segment_seq > 0 &&
+                        (count == 0 || segments[count - 1].seq < manifest.newest_segment_seq);
     uint64_t expected = 0; /* the next sequence, once known */
+    size_t tail_end_before = 0; /* where the valid data of the previous segment ended */
     int result = 0;
     for (int i = 0; i < count && result == 0; i++) {
         bool last = i == count - 1;
@@ -256,11 +359,40 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             result = rc;
             break;
         }
+        if (expected == 0 && header.first_seq > after_seq + 1) {
+            /* The first segment must go on from what the snapshot covers (or
+             * from 1): otherwise records were pruned under a snapshot that is
+             * now missing or damaged, or a segment was deleted. */
+            snprintf(out->damage, sizeof(out->damage),
+                     "sequences %" PRIu64 "-%" PRIu64 " are in no file: %s starts at %" PRIu64
+                     " and the %s covers up to %" PRIu64,
+                     after_seq + 1, header.first_seq - 1, segments[i].name, header.first_seq,
+                     after_seq ? "newest readable snapshot" : "journal (with no readable snapshot)", after_seq);
+            out->corrupt = true;
+            out->corrupt_seq_after = after_seq;
+            out->lost_first = after_seq + 1;
+            out->lost_last = 0;
+            /* Nothing after the gap can be replayed: a recovery starts a new segment. */
+            out->tail_segment[0] = 0;
+            out->tail_valid_end = 0;
+            free(data);
+            result = recover_to_last_good ? 0 : -EBADMSG;
+            break;
+        }
         if (expected != 0 && header.first_seq != expected) {
-            snprintf(out->damage, sizeof(out->damage), "%s: starts at sequence %" PRIu64 ", expected %" PRIu64,
-                     segments[i].name, header.first_seq, expected);
+            snprintf(out->damage, sizeof(out->damage),
+                     "%s starts at sequence %" PRIu64 ", expected %" PRIu64 ": sequences %" PRIu64 "-%" PRIu64
+                     " are in no file (a segment is missing)",
+                     segments[i].name, header.first_seq, expected, expected, header.first_seq - 1);
             out->corrupt = true;
             out->corrupt_seq_after = out->last_seq;
+            out->lost_first = expected;
+            out->lost_last = 0;
+            if (recover_to_last_good) {
+                /* Go on from the end of the segment before the gap. */
+                snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i - 1].name);
+                out->tail_valid_end = tail_end_before;
+            }
             free(data);
             result = recover_to_last_good ? 0 : -EBADMSG;
             break;
@@ -281,11 +413,26 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                 if (last && !later_valid) {
                     out->torn_tail_bytes = size - offset;
                 } else {
+                    /* How far the loss goes: the highest valid sequence after it. */
+                    uint64_t highest = rl_highest_seq(data, size, offset);
+                    for (int k = i + 1; k < count; k++) {
+                        char later[PATH_MAX];
+                        uint8_t *more;
+                        size_t more_size;
+                        snprintf(later, sizeof(later), "%s/%s", dir, segments[k].name);
+                        if (rl_read_file(later, &more, &more_size) != 0) continue;
+                        uint64_t h = rl_highest_seq(more, more_size, sizeof(rl_journal_segment_header_t));
+                        if (h > highest) highest = h;
+                        free(more);
+                    }
                     snprintf(out->damage, sizeof(out->damage),
-                             "%s: bad record at offset %zu after sequence %" PRIu64 " with valid data after it",
-                             segments[i].name, offset, expected - 1);
+                             "%s: bad record at offset %zu after sequence %" PRIu64
+                             " with valid data after it: sequences %" PRIu64 "-%" PRIu64 " cannot be replayed",
+                             segments[i].name, offset, expected - 1, expected, highest > expected ? highest : expected);
                     out->corrupt = true;
                     out->corrupt_seq_after = expected - 1;
+                    out->lost_first = expected;
+                    out->lost_last = highest > expected ? highest : expected;
                     if (recover_to_last_good) {
                         snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i].name);
                         out->tail_valid_end = offset;
@@ -310,8 +457,21 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             offset += record;
             if (last) out->tail_valid_end = offset;
         }
+        tail_end_before = offset;
         free(data);
         if (out->corrupt) break;
+    }
+    if (result == 0 && !out->corrupt && missing_tail) {
+        snprintf(out->damage, sizeof(out->damage),
+                 "MANIFEST names segment-%020" PRIu64 ".rlj as the newest segment, but %s%s: "
+                 "everything after sequence %" PRIu64 " is lost",
+                 manifest.newest_segment_seq, count == 0 ? "no segment is left" : "the newest left is ",
+                 count == 0 ? "" : segments[count - 1].name, out->last_seq > after_seq ? out->last_seq : after_seq);
+        out->corrupt = true;
+        out->corrupt_seq_after = out->last_seq > after_seq ? out->last_seq : after_seq;
+        out->lost_first = out->corrupt_seq_after + 1;
+        out->lost_last = 0;
+        if (!recover_to_last_good) result = -EBADMSG;
     }
     free(segments);
     return result;
@@ -351,19 +511,6 @@ int rl_journal_read_snapshot(const char *path, rl_journal_visit_fn visit, void *
     return result;
 }
 
-static int rl_write_all(int fd, const void *data, size_t size, off_t offset) {
-    const uint8_t *p = data;
-    while (size > 0) {
-        ssize_t n = pwrite(fd, p, size, offset);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -errno;
-        p += n;
-        size -= (size_t)n;
-        offset += n;
-    }
-    return 0;
-}
-
 int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_journal_snapshot_record_t *records,
                               uint64_t count) {
     char tmp[PATH_MAX], path[PATH_MAX];
@@ -390,6 +537,7 @@ int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_jo
     free(buffer);
     if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
     if (rc == 0) rc = rl_fsync_dir(dir);
+    if (rc == 0) rc = rl_manifest_write(dir);
     return rc;
 }
 
@@ -419,6 +567,7 @@ int rl_journal_prune(const char *dir, uint64_t covered_seq) {
         free(snapshots);
     }
     rl_fsync_dir(dir);
+    rl_manifest_write(dir); /* best effort: it already names the newest of each */
     return removed;
 }
 
@@ -488,6 +637,8 @@ static int rl_journal_create_segment(rl_journal_t *j) {
     int rc = rl_write_all(fd, &header, sizeof(header), 0);
     if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
     if (rc == 0) rc = rl_fsync_dir(j->dir);
+    /* The manifest names it before any record in it counts as durable. */
+    if (rc == 0) rc = rl_manifest_write(j->dir);
     if (rc != 0) {
         close(fd);
         return rc;
@@ -832,9 +983,9 @@ static void *rl_journal_main(void *arg) {
 int rl_journal_lock(const char *dir) {
     int rc = rl_check_dir(dir);
     if (rc != 0) return rc;
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/LOCK", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* The directory itself, not a file in it: nothing in DIR can be removed
+     * to let a second engine in (rm LOCK once did). */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -errno;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
@@ -945,9 +1096,36 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
             }
             j->seg_offset = truncate_at;
         }
-    } else if ((rc = rl_journal_create_segment(j)) != 0) {
+    } else {
+        /* No tail to go on from: any segments left (only after a recovery that
+         * stopped at a gap before them) are set aside, not deleted. */
+        rl_file_entry_t *segments;
+        int count = rl_list_files(dir, "segment-", ".rlj", &segments);
+        if (count < 0) {
+            rc = count;
+            goto fail;
+        }
+        for (int i = 0; i < count; i++) {
+            char seg_path[PATH_MAX], damaged[PATH_MAX + 16];
+            snprintf(seg_path, sizeof(seg_path), "%s/%s", dir, segments[i].name);
+            snprintf(damaged, sizeof(damaged), "%s.damaged", seg_path);
+            rename(seg_path, damaged);
+        }
+        free(segments);
+        if ((rc = rl_journal_create_segment(j)) != 0) goto fail;
+    }
+    /* A journal from before manifests gets one now. */
+    if ((rc = rl_manifest_write(dir)) != 0) goto fail;
+    /* Snapshots keep up across restarts: count from the newest on disk. */
+    rl_file_entry_t *snapshots;
+    int snaps = rl_list_files(dir, "snapshot-", ".rls", &snapshots);
+    if (snaps < 0) {
+        rc = snaps;
         goto fail;
     }
+    uint64_t covered = snaps > 0 ? snapshots[snaps - 1].seq : 0;
+    free(snapshots);
+    j->records_since_snapshot = j->next_seq - 1 > covered ? j->next_seq - 1 - covered : 0;
     /* relaxed: not shared yet. */
     atomic_store_explicit(&j->durable_seq, j->next_seq - 1, memory_order_relaxed);
     atomic_store_explicit(&j->next_seq_published, j->next_seq, memory_order_relaxed);

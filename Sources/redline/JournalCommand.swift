@@ -10,23 +10,48 @@ struct JournalCommand: ParsableCommand {
         subcommands: [Inspect.self, Replay.self])
 
     /// `redline journal inspect DIR`: segments, counts, sequence range, the last freeze state, damage.
+    /// Read-only: no lock, nothing written; works on a read-only copy and on a
+    /// live journal. Exit codes: 0 clean, 1 refused (a restart would refuse
+    /// it), 2 a torn tail (a restart cuts it off and goes on).
     struct Inspect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List segments, record counts, the sequence range, the last freeze state and any damage. Changes nothing.")
+        static let configuration = CommandConfiguration(abstract: "List segments, record counts, the sequence range, the last freeze state and any damage. Changes nothing. Exit 0 clean, 1 refused, 2 torn tail.")
 
         @Argument(help: "The journal directory.")
         var directory: String
 
         func run() throws {
+            // A live engine may rotate or prune between listing and reading: read again.
+            var attempt = 0
+            while true {
+                do { return try inspect() } catch let error as JournalMoved {
+                    attempt += 1
+                    if attempt >= 5 {
+                        print("refused: \(directory) kept changing while being read (\(error.why)); try again")
+                        throw ExitCode(1)
+                    }
+                    usleep(20_000)
+                }
+            }
+        }
+
+        private func inspect() throws {
             var state = InspectState()
             var scan = rl_journal_scan_result_t()
-            let strict = rl_journal_scan(directory, 0, false, nil, nil, &scan)
+            let (covered, unreadable) = newestReadableSnapshot(directory)
+            let strict = rl_journal_scan(directory, covered, false, nil, nil, &scan)
             let strictDamage = cString(scan.damage)
+            if strict == -ENOENT && FileManager.default.fileExists(atPath: directory) { throw JournalMoved(why: "a file vanished") }
             if strict != 0 && strict != -EBADMSG {
-                throw ValidationError("\(directory): \(String(cString: strerror(-strict)))")
+                print("refused: \(directory): \(String(cString: strerror(-strict))) (\(errnoName(-strict)))")
+                throw ExitCode(1)
             }
             // Count what is readable, up to any damage.
-            let rc = withUnsafeMutablePointer(to: &state) { rl_journal_scan(directory, 0, true, inspectVisit, $0, &scan) }
-            if rc != 0 && rc != -EBADMSG { throw ValidationError("\(directory): \(String(cString: strerror(-rc)))") }
+            let rc = withUnsafeMutablePointer(to: &state) { rl_journal_scan(directory, covered, true, inspectVisit, $0, &scan) }
+            if rc == -ENOENT { throw JournalMoved(why: "a file vanished") }
+            if rc != 0 && rc != -EBADMSG {
+                print("refused: \(directory): \(String(cString: strerror(-rc))) (\(errnoName(-rc)))")
+                throw ExitCode(1)
+            }
             let files = (try? FileManager.default.contentsOfDirectory(atPath: directory).sorted()) ?? []
             print("journal \(directory)")
             let segments = files.filter { $0.hasPrefix("segment-") }
@@ -46,7 +71,15 @@ struct JournalCommand: ParsableCommand {
                 print("  \(name)  \(size) bytes  first seq \(first)  \(records)")
             }
             let snapshots = files.filter { $0.hasPrefix("snapshot-") }
-            print("snapshots (\(snapshots.count)): \(snapshots.joined(separator: ", "))")
+            print("snapshots (\(snapshots.count)): \(snapshots.joined(separator: ", "))"
+                  + (covered > 0 ? "; replay starts after seq \(covered)" : ""))
+            for why in unreadable { print("  unreadable: \(why)") }
+            var manifest = rl_journal_manifest_t()
+            switch rl_journal_read_manifest(directory, &manifest) {
+            case 0: print("manifest: newest segment seq \(manifest.newest_segment_seq), newest snapshot seq \(manifest.snapshot_seq)")
+            case -ENOENT: print("manifest: none (a journal from before manifests, or a new one)")
+            default: print("manifest: DAMAGED")
+            }
             print("records: \(scan.records) valid, sequence \(scan.first_seq)...\(scan.last_seq)")
             print("by type: " + state.byType.sorted { $0.key < $1.key }.map { "\(typeName($0.key)) \($0.value)" }.joined(separator: ", "))
             if let word = state.lastFreezeWord {
@@ -59,15 +92,22 @@ struct JournalCommand: ParsableCommand {
                 print("damage: torn tail of \(scan.torn_tail_bytes) bytes after seq \(scan.last_seq) (a crash mid-write; cut off on the next start)")
             }
             if strict == -EBADMSG {
-                print("damage: \(strictDamage.isEmpty ? "unreadable" : strictDamage)")
-                print("        the engine refuses to start on this journal unless asked to recover to the last good record")
-                throw ExitCode(2)
+                print("damage: \(strictDamage.isEmpty ? "unreadable, of unknown kind" : strictDamage)")
+                if scan.lost_first > 0 {
+                    print("        lost if recovered to the last good record: sequences \(scan.lost_first)-"
+                          + (scan.lost_last > 0 ? "\(scan.lost_last)" : "end"))
+                }
+                print("refused: the engine refuses to start on this journal unless asked to recover to the last good record")
+                throw ExitCode(1)
             }
-            if scan.torn_tail_bytes == 0 { print("damage: none") }
+            if scan.torn_tail_bytes > 0 { throw ExitCode(2) }
+            print("damage: none")
         }
     }
 
     /// `redline journal replay DIR`: the state a restart would recover.
+    /// Read-only, like `inspect`. Exit codes: 0 clean, 1 refused, 2 recovered
+    /// past a torn tail or (with --recover-to-last-good) damage.
     struct Replay: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the recovered state: positions, limits, trading state and freeze history. Changes nothing.")
 
@@ -87,7 +127,12 @@ struct JournalCommand: ParsableCommand {
             print("recovered \(directory): \(report.recordsReplayed) records replayed, last seq \(report.lastSequence)"
                   + (report.snapshotSequence.map { ", from a snapshot at seq \($0)" } ?? ""))
             if report.tornTailBytes > 0 { print("  torn tail: \(report.tornTailBytes) bytes ignored") }
-            if let damage = report.damage { print("  damage stepped over: \(damage)") }
+            if let damage = report.damage {
+                print("  damage stepped over: \(damage)")
+                if let lost = report.lostSequences {
+                    print("  LOST: sequences \(lost.first)-\(lost.last.map(String.init) ?? "end") were not replayed")
+                }
+            }
             let limits = monitor.limits
             print("limits: maxInventoryUSD \(limits.maxInventoryUSD), maxTotalNotional \(limits.maxTotalNotional), "
                   + "edgeFreezeThresholdBps \(limits.edgeFreezeThresholdBps)"
@@ -104,8 +149,28 @@ struct JournalCommand: ParsableCommand {
                 print("  epoch \(event.epoch)  \(event.timestamp)  \(event.trigger.rawValue)  \"\(event.reason)\"  \(event.metadata)")
             }
             if monitor.freezeEvents.isEmpty { print("  (none)") }
+            // 0 clean, 1 refused (thrown above), 2 recovered past a torn tail or damage.
+            if report.damage != nil || report.tornTailBytes > 0 { throw ExitCode(2) }
         }
     }
+}
+
+/// The journal changed under a read (a live engine rotated or pruned).
+private struct JournalMoved: Error { let why: String }
+
+/// The sequence the newest snapshot that reads whole covers (0: none), and
+/// the newer ones that did not read.
+private func newestReadableSnapshot(_ directory: String) -> (UInt64, [String]) {
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+        .filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".rls") }.sorted()
+    var unreadable: [String] = []
+    for name in names.reversed() {
+        var covered: UInt64 = 0
+        let rc = rl_journal_read_snapshot("\(directory)/\(name)", { _, _, _ in 0 }, nil, &covered)
+        if rc == 0 { return (covered, unreadable) }
+        unreadable.append("\(name): \(rc == -EBADMSG ? "damaged" : String(cString: strerror(-rc)))")
+    }
+    return (0, unreadable)
 }
 
 private struct InspectState {

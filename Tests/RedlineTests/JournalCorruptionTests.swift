@@ -57,13 +57,16 @@ final class JournalCorruptionTests: XCTestCase {
         XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())) { error in
             guard case RedlineError.journalCorrupt(_, let damage) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(damage.contains("bad record"), damage)
-            XCTAssertTrue("\(error)".contains("refusing to start"))
+            XCTAssertTrue("\(error)".contains("Refusing to start"))
         }
         var options = journalOptions()
         options.recoverToLastGood = true
         let monitor = try freshMonitor()
         let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger())
         XCTAssertNotNil(report.damage)
+        let lost = try XCTUnwrap(report.lostSequences, "says which sequences were lost")
+        XCTAssertEqual(lost.first, report.lastSequence + 1)
+        XCTAssertEqual(lost.last, 42, "through the last record written")
         XCTAssertGreaterThan(report.lastSequence, 2)
         XCTAssertLessThan(report.lastSequence, 42, "up to the last good record, short of the end")
         XCTAssertGreaterThan(size, 0)

@@ -13,10 +13,16 @@
  * IORING_FSYNC_DATASYNC), or pwrite + fdatasync where io_uring is unavailable.
  *
  * On disk, all little-endian:
- *   DIR/LOCK                         flock()ed by the one engine that owns DIR
+ *   DIR                              flock()ed (the directory itself) by the one
+ *                                    engine that owns it
+ *   DIR/MANIFEST                     what must be there: the newest segment and
+ *                                    the newest snapshot (rl_journal_manifest_t)
  *   DIR/segment-<first seq>.rlj      64-byte segment header, then records
  *   DIR/snapshot-<seq>.rls           the same record format: a state that
  *                                    covers every record up to <seq>
+ * Recovery proves continuity: the segments must go on from the snapshot's
+ * sequence + 1 with no gap, each starting where the one before ended, and
+ * every file the manifest names must be there.
  * A record is a 32-byte header (CRC32C, payload length, type, sequence,
  * timestamp) and its payload, padded to 8 bytes. The CRC covers everything
  * after the CRC field, payload included.
@@ -33,6 +39,7 @@ RL_EXTERN_C_BEGIN
 
 #define RL_JOURNAL_MAGIC 0x4C4E524A4C444552ULL /* "REDLJRNL" read as little-endian bytes */
 #define RL_JOURNAL_SNAPSHOT_MAGIC 0x50414E534C444552ULL /* "REDLSNAP" */
+#define RL_JOURNAL_MANIFEST_MAGIC 0x494E414D4C444552ULL /* "REDLMANI" */
 #define RL_JOURNAL_VERSION 1
 #define RL_JOURNAL_MAX_PAYLOAD (1u << 20)
 
@@ -90,6 +97,27 @@ typedef struct rl_journal_record_header {
     uint64_t seq;              /* monotonic, from 1 */
     uint64_t timestamp_ns;     /* CLOCK_REALTIME when serialised */
 } rl_journal_record_header_t;
+
+/* DIR/MANIFEST, rewritten atomically (temp file, rename) whenever a segment
+ * or a snapshot is created. A missing or truncated file that it names is
+ * detected at recovery. */
+typedef struct rl_journal_manifest {
+    uint64_t magic;              /* RL_JOURNAL_MANIFEST_MAGIC */
+    uint32_t version;
+    uint32_t size;               /* sizeof(rl_journal_manifest_t) */
+    uint64_t newest_segment_seq; /* the first sequence of the newest segment; 0: none yet */
+    uint64_t snapshot_seq;       /* the sequence the newest snapshot covers; 0: none */
+    uint64_t written_ns;         /* CLOCK_REALTIME */
+    uint8_t reserved[20];
+    uint32_t crc;                /* CRC32C of the bytes before it */
+} rl_journal_manifest_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_manifest_t) == 64, "manifest is 64 bytes");
+RL_STATIC_ASSERT(offsetof(rl_journal_manifest_t, crc) == 60, "the CRC ends the manifest");
+
+/* Read DIR/MANIFEST. 0, -ENOENT (none: a journal from before manifests, or a
+ * new one), -EBADMSG (damaged or truncated), or -errno. */
+int rl_journal_read_manifest(const char *dir, rl_journal_manifest_t *out);
 
 RL_STATIC_ASSERT(sizeof(rl_journal_segment_header_t) == 64, "segment header is 64 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_record_header_t) == 32, "record header is 32 bytes");
@@ -215,16 +243,24 @@ typedef struct rl_journal_scan_result {
     uint64_t torn_tail_bytes;      /* bytes after the last valid record of the last segment */
     uint64_t tail_valid_end;       /* offset in the last segment where valid data ends */
     char tail_segment[128];        /* file name (in DIR) of the last segment, "" when none */
-    bool corrupt;                  /* damage before the tail: a valid record follows a bad one */
+    bool corrupt;                  /* damage before the tail: a valid record follows a bad one,
+                                      a gap, or a missing file */
     uint64_t corrupt_seq_after;    /* the last valid sequence before the damage */
+    uint64_t lost_first, lost_last; /* with corrupt: the sequences that cannot be replayed
+                                       (lost_last 0: to the end, unknown) */
     char damage[256];              /* what was wrong, for humans */
 } rl_journal_scan_result_t;
 
-/* Visit every valid record of DIR's segments with a sequence > after_seq.
+/* Visit every valid record of DIR's segments with a sequence > after_seq
+ * (the sequence the snapshot recovery started from covers; 0: none).
  * A torn tail (a crash mid-write) is reported in the result, not an error.
+ * Read-only: needs only read access to DIR, takes no lock, writes nothing.
  * Returns 0; -ENOENT / -ENOTDIR / -EACCES for DIR; -EBADMSG for a bad magic,
- * version or header, or damage before the tail (unless `recover_to_last_good`,
- * which stops at the damage and reports it); or the visitor's non-zero value. */
+ * version or header, damage before the tail, a first segment that does not
+ * go on from after_seq + 1, a gap between segments, a damaged manifest, or a
+ * file the manifest names that is missing (unless `recover_to_last_good`,
+ * which stops at the damage and reports what is lost; a damaged manifest is
+ * refused even then); or the visitor's non-zero value. */
 int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_good, rl_journal_visit_fn visit,
                     void *context, rl_journal_scan_result_t *out);
 

@@ -124,9 +124,10 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidCPU(let cpu, let reason): "CPU \(cpu) cannot run the risk thread: \(reason)"
         case .runtime(let why): "runtime: \(why)"
         case .journalCorrupt(let directory, let damage):
-            "journal \(directory) is damaged before its tail (\(damage)); refusing to start. "
-                + "To start from the last good record, recover to last good (redline: --recover-to-last-good)"
-        case .journalLocked(let directory): "journal \(directory) is in use by another engine (its LOCK is held)"
+            "journal \(directory) cannot be replayed exactly: \(damage.isEmpty ? "damage of unknown kind" : damage). "
+                + "Refusing to start. To start from the last good record and lose what follows, "
+                + "recover to last good (redline: --recover-to-last-good)"
+        case .journalLocked(let directory): "journal \(directory) is in use by another engine (it holds the directory's lock)"
         case .journalIOUringUnavailable: "io_uring is unavailable here (seccomp, sysctl or kernel) and was demanded"
         }
     }

@@ -60,6 +60,14 @@ public final class Journal: @unchecked Sendable {
         public var tornTailBytes: UInt64 = 0
         /// Damage before the tail that `recoverToLastGood` stepped over.
         public var damage: String?
+        /// With `damage`: the sequences that were not replayed (`upperBound`
+        /// nil: to the end of what was journaled, which is unknown).
+        public var lostSequences: (first: UInt64, last: UInt64?)? {
+            get { lostFirst.map { ($0, lostLast) } }
+            set { lostFirst = newValue?.first; lostLast = newValue?.last ?? nil }
+        }
+        var lostFirst: UInt64?
+        var lostLast: UInt64?
         public var ioMode: IOMode = .auto
     }
 
@@ -120,8 +128,9 @@ public final class Journal: @unchecked Sendable {
             monitor.metrics.setTotal("journal_torn_tails_total", to: 1)
         }
         if let damage = report.damage {
-            logger.error("journal damaged before the tail: recovered up to the last good record as asked",
-                         metadata: ["damage": "\(damage)", "last_good_seq": "\(scan.corrupt_seq_after)"])
+            let lost = report.lostSequences.map { "\($0.first)-\($0.last.map(String.init) ?? "end")" } ?? "unknown"
+            logger.error("journal damaged: recovered up to the last good record as asked; what follows is lost", metadata: [
+                "damage": "\(damage)", "last_good_seq": "\(scan.corrupt_seq_after)", "lost_sequences": "\(lost)"])
         }
         // 3. Open for appending after the last good record.
         var cOptions = rl_journal_options_t(
@@ -180,11 +189,14 @@ public final class Journal: @unchecked Sendable {
         directory: String, into monitor: RuntimeRiskMonitor, options: Options, logger: Logger, recovery: JournalRecovery
     ) throws(RedlineError) -> (RecoveryReport, rl_journal_scan_result_t) {
         var report = RecoveryReport()
+        var unreadable: [String] = []
         // 1. The newest snapshot that reads whole: checked end to end first, then applied.
         for snapshot in JournalFiles.snapshots(in: directory).reversed() {
             var covered: UInt64 = 0
             let valid = rl_journal_read_snapshot(snapshot, JournalRecovery.validate, nil, &covered)
             guard valid == 0 else {
+                let why = valid == -EBADMSG ? "damaged" : String(cString: strerror(-valid))
+                unreadable.append("\((snapshot as NSString).lastPathComponent) is \(why)")
                 logger.warning("snapshot unreadable, trying an older one", metadata: ["file": "\(snapshot)", "errno": "\(-valid)"])
                 continue
             }
@@ -202,7 +214,8 @@ public final class Journal: @unchecked Sendable {
             rl_journal_scan(directory, report.snapshotSequence ?? 0, options.recoverToLastGood, JournalRecovery.visit,
                             context, &scan)
         }
-        let damage = cString(scan.damage)
+        var damage = cString(scan.damage)
+        if !unreadable.isEmpty && !damage.isEmpty { damage += " (\(unreadable.joined(separator: "; ")))" }
         switch rc {
         case 0: break
         case -EBADMSG: throw .journalCorrupt(directory: directory, damage: damage)
@@ -216,7 +229,10 @@ public final class Journal: @unchecked Sendable {
         report.recordsReplayed = recovery.context.replayed
         report.lastSequence = max(scan.last_seq, report.snapshotSequence ?? 0)
         report.tornTailBytes = scan.torn_tail_bytes
-        if scan.corrupt { report.damage = damage }
+        if scan.corrupt {
+            report.damage = damage
+            report.lostSequences = (scan.lost_first, scan.lost_last == 0 ? nil : scan.lost_last)
+        }
         return (report, scan)
     }
 

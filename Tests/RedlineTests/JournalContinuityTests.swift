@@ -1,0 +1,160 @@
+import Foundation
+import Redline
+import RedlineCore
+import XCTest
+
+/// Recovery proves continuity: a gap, a missing file or a damaged manifest
+/// is refused with a message that names what is missing, never replayed as
+/// something else; forensic reads need no write access; one engine per
+/// directory whatever is deleted in it.
+final class JournalContinuityTests: XCTestCase {
+    private func options(segmentBytes: Int = 4096) -> Journal.Options {
+        var options = journalOptions()
+        options.segmentBytes = segmentBytes
+        options.snapshotEveryRecords = 0
+        return options
+    }
+
+    private func files(_ dir: String, _ prefix: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(prefix) }.sorted()
+    }
+
+    /// A journal of several small segments; with `snapshotAfter`, a snapshot
+    /// (which prunes the segments it covers) after that many updates.
+    private func writeJournal(updates: Int = 200, snapshotAfter: Int? = nil) throws -> (String, RecoveredState) {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        for i in 0..<updates {
+            try monitor.updatePosition(symbol: "BTCUSDT", qty: i % 2 == 0 ? 0.001 : -0.0005, price: 40_000)
+            if i + 1 == snapshotAfter { try journal.snapshot(of: monitor) }
+        }
+        try journal.flush()
+        let state = RecoveredState(monitor)
+        journal.close()
+        return (dir, state)
+    }
+
+    private func assertRefused(_ dir: String, mentioning words: [String], file: StaticString = #filePath,
+                               line: UInt = #line) {
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(),
+                                              logger: quietLogger()), file: file, line: line) { error in
+            guard case RedlineError.journalCorrupt(_, let damage) = error else {
+                return XCTFail("not a refusal: \(error)", file: file, line: line)
+            }
+            XCTAssertFalse(damage.isEmpty, file: file, line: line)
+            for word in words { XCTAssertTrue(damage.contains(word), "\"\(word)\" not in: \(damage)", file: file, line: line) }
+        }
+    }
+
+    func testAnOldSnapshotBesideADamagedNewOneIsRefusedNotReplayedWithAGap() throws {
+        let (dir, _) = try writeJournal(updates: 200, snapshotAfter: 60)
+        let snapshot = try XCTUnwrap(try files(dir, "snapshot-").last)
+        let covered = UInt64(snapshot.dropFirst(9).prefix(20))!
+        // An older snapshot, as a kill during pruning leaves it (its content does not matter here).
+        XCTAssertEqual(rl_journal_write_snapshot(dir, covered - 40, nil, 0), 0)
+        // The newest snapshot is damaged.
+        var damaged = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(snapshot)"))
+        damaged[damaged.count - 3] ^= 0x10
+        try damaged.write(to: URL(fileURLWithPath: "\(dir)/\(snapshot)"))
+        assertRefused(dir, mentioning: ["are in no file", "\(covered - 40 + 1)-", snapshot, "damaged"])
+    }
+
+    func testAMissingFirstSegmentAfterASnapshotIsRefused() throws {
+        let (dir, _) = try writeJournal(updates: 200, snapshotAfter: 60)
+        let first = try XCTUnwrap(try files(dir, "segment-").first)
+        try FileManager.default.removeItem(atPath: "\(dir)/\(first)")
+        assertRefused(dir, mentioning: ["are in no file"])
+    }
+
+    func testAMissingMiddleSegmentIsRefusedAndRecoveryToLastGoodSaysWhatWasLost() throws {
+        let (dir, _) = try writeJournal(updates: 300)
+        let segments = try files(dir, "segment-")
+        XCTAssertGreaterThanOrEqual(segments.count, 3)
+        let middle = segments[segments.count / 2]
+        try FileManager.default.removeItem(atPath: "\(dir)/\(middle)")
+        assertRefused(dir, mentioning: ["a segment is missing", "are in no file"])
+        var recover = options()
+        recover.recoverToLastGood = true
+        let monitor = try freshMonitor()
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: recover, logger: quietLogger())
+        defer { journal.close() }
+        let lost = try XCTUnwrap(report.lostSequences)
+        XCTAssertEqual(lost.first, UInt64(middle.dropFirst(8).prefix(20))!, "lost from the missing segment's first record on")
+        XCTAssertEqual(report.lastSequence, lost.first - 1)
+    }
+
+    func testADeletedOnlySegmentIsRefusedNotAnEmptyEngine() throws {
+        let (dir, _) = try writeJournal(updates: 20)
+        for name in try files(dir, "segment-") { try FileManager.default.removeItem(atPath: "\(dir)/\(name)") }
+        assertRefused(dir, mentioning: ["MANIFEST names", "no segment is left"])
+    }
+
+    func testATruncatedManifestIsRefused() throws {
+        let (dir, _) = try writeJournal(updates: 20)
+        let manifest = URL(fileURLWithPath: "\(dir)/MANIFEST")
+        let bytes = try Data(contentsOf: manifest)
+        try bytes.prefix(30).write(to: manifest)
+        assertRefused(dir, mentioning: ["MANIFEST is damaged"])
+    }
+
+    func testASecondEngineIsTurnedAwayWhateverIsDeletedInTheDirectory() throws {
+        let dir = try makeTemporaryDirectory()
+        let (journal, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(),
+                                            logger: quietLogger())
+        defer { journal.close() }
+        // The lock is on the directory itself: there is no file whose removal lets a second engine in.
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir) where name == "LOCK" {
+            try FileManager.default.removeItem(atPath: "\(dir)/\(name)")
+        }
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(),
+                                              logger: quietLogger())) { error in
+            XCTAssertEqual(error as? RedlineError, .journalLocked(directory: dir))
+        }
+        // A live journal can still be read.
+        let reader = try freshMonitor()
+        XCTAssertNoThrow(try Journal.recover(directory: dir, into: reader, logger: quietLogger()))
+    }
+
+    func testAReadOnlyCopyAndAnUnprivilegedUserCanRecoverForInspection() throws {
+        let (dir, state) = try writeJournal(updates: 100)
+        // As a user without write permission (root ignores permissions, so drop them).
+        chmod(dir, 0o755)
+        if geteuid() == 0 { XCTAssertEqual(seteuid(65534), 0) }
+        do {
+            defer { if getuid() == 0 { seteuid(0) } }
+            let reader = try freshMonitor()
+            let report = try Journal.recover(directory: dir, into: reader, logger: quietLogger())
+            XCTAssertEqual(report.damage, nil)
+            XCTAssertEqual(RecoveredState(reader), state)
+        }
+        // On a read-only bind mount (as root).
+        guard geteuid() == 0 else { throw XCTSkip("bind mounts need root") }
+        let mountPoint = try makeTemporaryDirectory()
+        guard SmallFilesystem.run("/bin/mount", ["--bind", dir, mountPoint]) == 0 else {
+            throw XCTSkip("bind mounts are not permitted here")
+        }
+        defer { SmallFilesystem.run("/bin/umount", ["-l", mountPoint]) }
+        XCTAssertEqual(SmallFilesystem.run("/bin/mount", ["-o", "remount,bind,ro", mountPoint]), 0)
+        let reader = try freshMonitor()
+        XCTAssertNoThrow(try Journal.recover(directory: mountPoint, into: reader, logger: quietLogger()))
+        XCTAssertEqual(RecoveredState(reader), state)
+    }
+
+    func testSnapshotsKeepUpAcrossShortRuns() throws {
+        let dir = try makeTemporaryDirectory()
+        var snapshotting = journalOptions()
+        snapshotting.snapshotEveryRecords = 50
+        for run in 0..<8 {
+            let monitor = try freshMonitor()
+            let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: snapshotting, logger: quietLogger())
+            if run == 0 { try monitor.register(symbol: "BTCUSDT") }
+            for _ in 0..<20 { try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.001, price: 40_000) }
+            try journal.flush()
+            journal.close()
+        }
+        // 160 records over 8 runs of 20: each run alone is under 50, together they are not.
+        XCTAssertFalse(try files(dir, "snapshot-").isEmpty, "the count survives the restarts")
+    }
+}
