@@ -372,11 +372,13 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             out->corrupt_seq_after = after_seq;
             out->lost_first = after_seq + 1;
             out->lost_last = 0;
-            /* Nothing after the gap can be replayed: a recovery starts a new segment. */
+            /* Nothing after the gap can be replayed: a recovery starts a new
+             * segment from the snapshot. With no snapshot there is nothing to
+             * start from: refused even then, never an empty engine. */
             out->tail_segment[0] = 0;
             out->tail_valid_end = 0;
             free(data);
-            result = recover_to_last_good ? 0 : -EBADMSG;
+            result = recover_to_last_good && after_seq > 0 ? 0 : -EBADMSG;
             break;
         }
         if (expected != 0 && header.first_seq != expected) {
@@ -471,7 +473,8 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
         out->corrupt_seq_after = out->last_seq > after_seq ? out->last_seq : after_seq;
         out->lost_first = out->corrupt_seq_after + 1;
         out->lost_last = 0;
-        if (!recover_to_last_good) result = -EBADMSG;
+        /* Nothing left to recover at all is refused even when asked to recover. */
+        if (!recover_to_last_good || out->corrupt_seq_after == 0) result = -EBADMSG;
     }
     free(segments);
     return result;
