@@ -183,8 +183,9 @@ private let inspectVisit: rl_journal_visit_fn = { context, header, payload in
     let state = context!.assumingMemoryBound(to: InspectState.self)
     let type = header!.pointee.type
     state.pointee.byType[type, default: 0] += 1
-    if (type == UInt16(RL_JREC_FREEZE.rawValue) || type == UInt16(RL_JREC_UNFREEZE.rawValue)) && header!.pointee.length >= 8 {
-        state.pointee.lastFreezeWord = UnsafeRawPointer(payload!).loadUnaligned(as: UInt64.self)
+    let bytes = UnsafeRawBufferPointer(start: payload, count: Int(header!.pointee.length))
+    if case .state(let word, _, _)? = try? JournalRecord.decode(type: type, bytes) {
+        state.pointee.lastFreezeWord = word
         state.pointee.lastFreezeSeq = header!.pointee.seq
     }
     return 0

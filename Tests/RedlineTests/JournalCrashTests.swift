@@ -11,18 +11,17 @@ private final class FillSum {
 
 private let sumFills: rl_journal_visit_fn = { context, header, payload in
     let sum = Unmanaged<FillSum>.fromOpaque(context!).takeUnretainedValue()
-    if header!.pointee.type == UInt16(RL_JREC_POSITION.rawValue) {
+    let bytes = UnsafeRawBufferPointer(start: payload, count: Int(header!.pointee.length))
+    switch try? JournalRecord.decode(type: header!.pointee.type, bytes) {
+    case .position(let symbol, let view)?:
         // A snapshot's position: where the sum of later fills starts.
-        let raw = UnsafeRawPointer(payload!)
-        sum.positions[raw.loadUnaligned(as: UInt32.self)] = raw.loadUnaligned(fromByteOffset: 8, as: Int64.self)
-        return 0
-    }
-    guard header!.pointee.type == UInt16(RL_JREC_EVENT.rawValue) else { return 0 }
-    var event = rl_event_t()
-    withUnsafeMutableBytes(of: &event) { $0.copyMemory(from: UnsafeRawBufferPointer(start: payload, count: MemoryLayout<rl_event_t>.size)) }
-    switch rl_event_type_t(UInt32(event.type)) {
-    case RL_EVENT_FILL: sum.positions[event.symbol, default: 0] += event.side == 0 ? event.qty : -event.qty
-    case RL_EVENT_POSITION_ADJUST: sum.positions[event.symbol, default: 0] += event.qty
+        sum.positions[symbol] = view.position
+    case .event(let event)?:
+        switch rl_event_type_t(UInt32(event.type)) {
+        case RL_EVENT_FILL, RL_EVENT_EXCESS_FILL: sum.positions[event.symbol, default: 0] += event.side == 0 ? event.qty : -event.qty
+        case RL_EVENT_POSITION_ADJUST: sum.positions[event.symbol, default: 0] += event.qty
+        default: break
+        }
     default: break
     }
     return 0

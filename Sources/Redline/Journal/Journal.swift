@@ -176,8 +176,7 @@ public final class Journal: @unchecked Sendable {
         if !recovery.sawLimits { try monitor.updateLimits(monitor.limits) }
         let known = monitor.symbols
         for (id, name) in known.enumerated() where id >= recovery.symbolsSeen {
-            try journal.append(RL_JREC_SYMBOL, JournalCodec.symbol(SymbolID(rawValue: UInt32(id)), name),
-                               syncNow: true, wait: true)
+            try journal.append(.symbol(id: UInt32(id), name: name), syncNow: true, wait: true)
         }
         logger.notice("journal open", metadata: [
             "dir": "\(directory)", "next_seq": "\(report.lastSequence + 1)", "io": "\(mode.rawValue)",
@@ -301,34 +300,31 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// The records of a snapshot of `monitor` as it is now.
-    func snapshotPayloads(of monitor: RuntimeRiskMonitor) throws(RedlineError) -> [(rl_journal_record_type_t, [UInt8])] {
+    func snapshotRecords(of monitor: RuntimeRiskMonitor) throws(RedlineError) -> [JournalRecord] {
         let snapshot = monitor.snapshot()
-        var payloads: [(rl_journal_record_type_t, [UInt8])] = []
-        payloads.append((RL_JREC_LIMITS, JournalCodec.limits(snapshot.limits)))
+        var records: [JournalRecord] = [.limits(snapshot.limits)]
         for symbol in snapshot.symbols {
             let id = try monitor.symbolID(symbol.name)
-            payloads.append((RL_JREC_SYMBOL, JournalCodec.symbol(id, symbol.name)))
-            payloads.append((RL_JREC_POSITION, JournalCodec.position(id, symbol.view)))
+            records.append(.symbol(id: id.rawValue, name: symbol.name))
+            records.append(.position(symbol: id.rawValue, view: symbol.view))
         }
         // The history, each change with its detail; freezes from older journals without one.
         let changed = Set(snapshot.stateChanges?.map(\.to.epoch) ?? [])
         for event in snapshot.freezeEvents where !changed.contains(event.epoch) {
             let word = rl_freeze_pack(UInt64(RL_STATE_HALTED.rawValue), UInt64(event.trigger.reasonCode.rawValue), event.epoch)
-            if let payload = try? JournalCodec.state(word: word, value: 0, detail: .init(change: nil, freeze: event)) {
-                payloads.append((RL_JREC_FREEZE, payload))
-            }
+            records.append(.state(word: word, value: 0, detail: .init(change: nil, freeze: event)))
         }
         for change in snapshot.stateChanges ?? [] {
-            let freeze = snapshot.freezeEvents.first { $0.epoch == change.to.epoch }
-            if let payload = try? JournalCodec.stateDetail(change, freeze) {
-                payloads.append((change.to.mode == .active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, payload))
-            }
+            records.append(.state(of: change, snapshot.freezeEvents.first { $0.epoch == change.to.epoch }))
         }
         // Last, the trading state as it is now.
-        let word = snapshot.tradingState.word
-        if let payload = try? JournalCodec.state(word: word, value: 0, detail: nil) {
-            payloads.append((snapshot.tradingState.mode == .active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, payload))
-        }
+        records.append(.state(word: snapshot.tradingState.word, value: 0, detail: nil))
+        return records
+    }
+
+    func snapshotPayloads(of monitor: RuntimeRiskMonitor) throws(RedlineError) -> [(rl_journal_record_type_t, [UInt8])] {
+        var payloads: [(rl_journal_record_type_t, [UInt8])] = []
+        for record in try snapshotRecords(of: monitor) { payloads.append((record.type, try record.encode())) }
         return payloads
     }
 
@@ -350,7 +346,11 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Queue a cold record; with `wait`, return once it is durable.
-    func append(_ type: rl_journal_record_type_t, _ payload: [UInt8], syncNow: Bool, wait: Bool) throws(RedlineError) {
+    func append(_ record: JournalRecord, syncNow: Bool, wait: Bool) throws(RedlineError) {
+        try append(record.type, try record.encode(), syncNow: syncNow, wait: wait)
+    }
+
+    private func append(_ type: rl_journal_record_type_t, _ payload: [UInt8], syncNow: Bool, wait: Bool) throws(RedlineError) {
         var ticket: UInt64 = 0
         try RedlineError.errno(
             payload.withUnsafeBytes { rl_journal_append_cold(handle, UInt16(type.rawValue), $0.baseAddress, UInt32($0.count), syncNow, &ticket) },

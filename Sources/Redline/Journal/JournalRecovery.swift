@@ -44,18 +44,16 @@ final class JournalRecovery {
 
     private func apply(_ header: rl_journal_record_header_t, _ payload: UnsafeRawBufferPointer) -> Int32 {
         let seq = header.seq
-        switch rl_journal_record_type_t(UInt32(header.type)) {
-        case RL_JREC_EVENT:
-            guard var event = JournalCodec.decodeEvent(payload) else {
-                return fail(.invalidSnapshot("record \(seq): event of \(payload.count) bytes"))
-            }
+        let record: JournalRecord
+        do { record = try JournalRecord.decode(type: header.type, payload) } catch {
+            return fail(.journalCorrupt(directory: "", damage: "record \(seq): \(error)"))
+        }
+        switch record {
+        case .event(var event):
             guard rl_engine_replay_event(monitor.engineHandle, &event) else {
                 return fail(.journalCorrupt(directory: "", damage: "record \(seq): event for symbol \(event.symbol) cannot apply"))
             }
-        case RL_JREC_SYMBOL:
-            guard let (id, name) = JournalCodec.decodeSymbol(payload) else {
-                return fail(.invalidSnapshot("record \(seq): short symbol record"))
-            }
+        case .symbol(let id, let name):
             do {
                 let registered = try monitor.register(symbol: name, journal: false)
                 symbolsSeen = max(symbolsSeen, Int(id) + 1)
@@ -66,33 +64,20 @@ final class JournalRecovery {
             } catch {
                 return fail(error)
             }
-        case RL_JREC_LIMITS:
+        case .limits(let limits):
             do {
-                let limits = try JSONDecoder().decode(RiskLimits.self, from: Data(payload))
                 try monitor.updateLimits(limits, journal: false)
                 sawLimits = true
-            } catch let error as RedlineError {
-                return fail(error)
             } catch {
-                return fail(.invalidSnapshot("record \(seq): limits do not decode: \(error)"))
+                return fail(error)
             }
-        case RL_JREC_FREEZE, RL_JREC_UNFREEZE:
-            let freeze = header.type == UInt16(RL_JREC_FREEZE.rawValue)
-            guard let (word, value, detail) = JournalCodec.decodeState(payload, freeze: freeze) else {
-                return fail(.invalidSnapshot("record \(seq): short freeze record"))
-            }
+        case .state(let word, let value, let detail):
             monitor.trading.replay(word: word, value: value, detail: detail,
                                    timestamp: Date(timeIntervalSince1970: Double(header.timestamp_ns) / 1e9))
-        case RL_JREC_POSITION:
-            guard let (symbol, view) = JournalCodec.decodePosition(payload) else {
-                return fail(.invalidSnapshot("record \(seq): position record of \(payload.count) bytes"))
-            }
-            var restored = view
-            guard rl_position_table_restore(rl_engine_table(monitor.engineHandle), symbol, &restored) == 0 else {
+        case .position(let symbol, var view):
+            guard rl_position_table_restore(rl_engine_table(monitor.engineHandle), symbol, &view) == 0 else {
                 return fail(.invalidSnapshot("record \(seq): position for symbol \(symbol) does not restore"))
             }
-        default:
-            return fail(.journalCorrupt(directory: "", damage: "record \(seq): unknown type \(header.type)"))
         }
         return 0
     }

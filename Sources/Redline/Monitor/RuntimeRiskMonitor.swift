@@ -110,7 +110,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         let (id, isNew) = try core.register(symbol, limit: limit)
         if isNew && journal, let attached = self.journal {
             // Durable before any order on it can be journaled.
-            try attached.append(RL_JREC_SYMBOL, JournalCodec.symbol(id, symbol), syncNow: true, wait: true)
+            try attached.append(.symbol(id: id.rawValue, name: symbol), syncNow: true, wait: true)
         }
         return id
     }
@@ -286,7 +286,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     func updateLimits(_ limits: RiskLimits, journal: Bool) throws(RedlineError) {
         let fp = try limits.fixedPoint()
         if journal, let attached = self.journal {
-            try attached.append(RL_JREC_LIMITS, JournalCodec.limits(limits), syncNow: true, wait: true)
+            try attached.append(.limits(limits), syncNow: true, wait: true)
         }
         let symbols = core.symbolsByID
         try limitsState.withLock { current throws(RedlineError) in

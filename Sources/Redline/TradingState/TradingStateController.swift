@@ -149,10 +149,10 @@ final class TradingStateController: @unchecked Sendable {
         case .active: logger.notice("trading active: \(change.reason)", metadata: metadata)
         }
         // The risk side journaled the word; this adds what only the orchestrator knows.
-        if let journal, let payload = try? JournalCodec.stateDetail(change, freeze) {
+        if let journal {
             do {
-                try journal.append(change.to.mode == .active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, payload,
-                                   syncNow: true, wait: change.cause == .manualFreeze || change.cause == .unfreeze)
+                try journal.append(JournalRecord.state(of: change, freeze), syncNow: true,
+                                   wait: change.cause == .manualFreeze || change.cause == .unfreeze)
             } catch {
                 logger.critical("trading-state change could not be journaled", metadata: ["error": "\(error)"])
             }
@@ -161,12 +161,11 @@ final class TradingStateController: @unchecked Sendable {
 
     /// Recovery: a journaled change. A record with JSON detail carries the
     /// whole change (or, from older journals, the `FreezeEvent`).
-    func replay(word: UInt64, value: Int64, detail: Data?, timestamp: Date) {
+    func replay(word: UInt64, value: Int64, detail decoded: JournalRecord.StateDetail?, timestamp: Date) {
         _ = rl_engine_restore_trading(engine, word) // an older epoch only adds to the history
         let to = TradingState(word: word)
         history.withLock { history in
             history.recordedEpoch = max(history.recordedEpoch, to.epoch)
-            let decoded = detail.flatMap { JournalCodec.decodeStateDetail($0) }
             if let change = decoded?.change {
                 if let index = history.changes.firstIndex(where: { $0.to.epoch == to.epoch }) {
                     history.changes[index] = change

@@ -1,0 +1,128 @@
+/*
+ * rl_journal_format.h - the journal's on-disk format, in one place: record
+ * types, payload layouts, file headers and the manifest. The C writer, its
+ * shadow state and Swift's JournalRecord all use these structs; a layout
+ * change shows up here and in its static assertion, nowhere else.
+ *
+ * All little-endian. A record is a 32-byte rl_journal_record_header_t and
+ * its payload, padded to 8 bytes.
+ */
+#ifndef RL_JOURNAL_FORMAT_H
+#define RL_JOURNAL_FORMAT_H
+
+#include "rl_platform.h"
+#include "rl_events.h"
+#include "rl_position_table.h"
+
+RL_EXTERN_C_BEGIN
+
+#define RL_JOURNAL_MAGIC 0x4C4E524A4C444552ULL /* "REDLJRNL" read as little-endian bytes */
+#define RL_JOURNAL_SNAPSHOT_MAGIC 0x50414E534C444552ULL /* "REDLSNAP" */
+#define RL_JOURNAL_MANIFEST_MAGIC 0x494E414D4C444552ULL /* "REDLMANI" */
+#define RL_JOURNAL_VERSION 1
+#define RL_JOURNAL_MAX_PAYLOAD (1u << 20)
+
+typedef enum rl_journal_record_type {
+    RL_JREC_EVENT = 1,     /* payload: rl_event_t, a reservation, fill, release or position adjustment */
+    RL_JREC_SYMBOL = 2,    /* payload: uint32 id, then the name */
+    RL_JREC_FREEZE = 3,    /* payload: rl_journal_state_payload_t (HALTED or REDUCING), then UTF-8 JSON or nothing */
+    RL_JREC_UNFREEZE = 4,  /* payload: the word of rl_journal_state_payload_t (ACTIVE), then UTF-8 JSON or nothing */
+    RL_JREC_LIMITS = 5,    /* payload: rl_journal_limits_payload_t, then its overrides (older journals: UTF-8 JSON) */
+    RL_JREC_POSITION = 6,  /* snapshots only. payload: rl_journal_position_payload_t (v1: a 48-byte view) */
+} rl_journal_record_type_t;
+
+/* ---- Record payloads: the one codec (Swift's JournalRecord reads and
+ * writes these same structs) --------------------------------------------- */
+
+/* A trading-state change: the freeze word after it, and the value of its
+ * cause (an edge in bps, an exposure; fixed point). An orchestrator may
+ * journal the same word again with UTF-8 JSON detail after the 16 bytes. */
+typedef struct rl_journal_state_payload {
+    uint64_t word;
+    int64_t value;
+} rl_journal_state_payload_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_state_payload_t) == 16, "state payload is 16 bytes");
+
+typedef struct rl_journal_position_payload {
+    uint32_t symbol;
+    uint32_t reserved;        /* 0 */
+    rl_position_view_t view;
+} rl_journal_position_payload_t;
+
+RL_STATIC_ASSERT(offsetof(rl_journal_position_payload_t, view) == 8, "view starts at byte 8");
+RL_STATIC_ASSERT(sizeof(rl_position_view_t) == 72, "position view is 72 bytes (v1 was the first 48)");
+#define RL_JOURNAL_POSITION_V1_BYTES (8 + 48)
+
+/* Decode an RL_JREC_POSITION payload of either layout. A v1 view has no side
+ * prices: both sides take the mark. 0 or -EINVAL. */
+int rl_journal_decode_position(const uint8_t *payload, uint32_t length, uint32_t *symbol, rl_position_view_t *view);
+
+/* RL_JREC_LIMITS: every limit in fixed point, then `overrides` entries of
+ * rl_journal_limit_override_t, each followed by its name's bytes padded to 8. */
+typedef struct rl_journal_limits_payload {
+    int64_t max_inventory;     /* maxInventoryUSD */
+    int64_t max_total;         /* maxTotalNotional */
+    int64_t edge_threshold;    /* edgeFreezeThresholdBps */
+    int64_t resume_share;      /* resumeShare */
+    uint32_t overrides;        /* symbol overrides that follow */
+    uint32_t reserved;         /* 0 */
+} rl_journal_limits_payload_t;
+
+typedef struct rl_journal_limit_override {
+    int64_t limit;             /* that symbol's maxInventoryUSD */
+    uint32_t name_length;      /* bytes of the name that follows (padded to 8) */
+    uint32_t reserved;         /* 0 */
+} rl_journal_limit_override_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_limits_payload_t) == 40, "limits payload is 40 bytes");
+RL_STATIC_ASSERT(sizeof(rl_journal_limit_override_t) == 16, "an override's head is 16 bytes");
+
+typedef struct rl_journal_segment_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint64_t first_seq;        /* segments: first record's sequence; snapshots: the sequence covered */
+    uint64_t created_ns;       /* CLOCK_REALTIME */
+    uint8_t reserved[28];
+    uint32_t crc;              /* CRC32C of the bytes before it */
+} rl_journal_segment_header_t;
+
+typedef struct rl_journal_record_header {
+    uint32_t crc;              /* CRC32C of everything after this field, payload included */
+    uint32_t length;           /* payload bytes */
+    uint16_t type;             /* rl_journal_record_type_t */
+    uint16_t flags;
+    uint32_t reserved;
+    uint64_t seq;              /* monotonic, from 1 */
+    uint64_t timestamp_ns;     /* CLOCK_REALTIME when serialised */
+} rl_journal_record_header_t;
+
+/* DIR/MANIFEST, rewritten atomically (temp file, rename) whenever a segment
+ * or a snapshot is created. A missing or truncated file that it names is
+ * detected at recovery. */
+typedef struct rl_journal_manifest {
+    uint64_t magic;              /* RL_JOURNAL_MANIFEST_MAGIC */
+    uint32_t version;
+    uint32_t size;               /* sizeof(rl_journal_manifest_t) */
+    uint64_t newest_segment_seq; /* the first sequence of the newest segment; 0: none yet */
+    uint64_t snapshot_seq;       /* the sequence the newest snapshot covers; 0: none */
+    uint64_t written_ns;         /* CLOCK_REALTIME */
+    uint8_t reserved[20];
+    uint32_t crc;                /* CRC32C of the bytes before it */
+} rl_journal_manifest_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_manifest_t) == 64, "manifest is 64 bytes");
+RL_STATIC_ASSERT(offsetof(rl_journal_manifest_t, crc) == 60, "the CRC ends the manifest");
+
+/* Read DIR/MANIFEST. 0, -ENOENT (none: a journal from before manifests, or a
+ * new one), -EBADMSG (damaged or truncated), or -errno. */
+int rl_journal_read_manifest(const char *dir, rl_journal_manifest_t *out);
+
+RL_STATIC_ASSERT(sizeof(rl_journal_segment_header_t) == 64, "segment header is 64 bytes");
+RL_STATIC_ASSERT(sizeof(rl_journal_record_header_t) == 32, "record header is 32 bytes");
+RL_STATIC_ASSERT(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the journal format is little-endian; add byte swaps for this host");
+
+RL_EXTERN_C_END
+
+#endif /* RL_JOURNAL_FORMAT_H */

@@ -1,0 +1,167 @@
+import Foundation
+import RedlineCore
+
+/// One journal record, as Swift reads and writes it: the one codec. Binary
+/// layouts are the C structs of `rl_journal_format.h` (with their static
+/// assertions), so the C writer, its shadow and Swift agree by construction.
+/// The monitor, snapshots, recovery, the CLI and the tests all go through
+/// this type; nothing else knows a payload's offsets.
+public enum JournalRecord: Sendable {
+    /// RL_JREC_EVENT: a reservation, fill, release, adjustment or mark, as the risk step applied it.
+    case event(rl_event_t)
+    /// RL_JREC_SYMBOL: a registration.
+    case symbol(id: UInt32, name: String)
+    /// RL_JREC_FREEZE (HALTED or REDUCING) or RL_JREC_UNFREEZE (ACTIVE): the
+    /// freeze word, the value of its cause, and the orchestrator's detail.
+    case state(word: UInt64, value: Int64, detail: StateDetail?)
+    /// RL_JREC_LIMITS, in fixed point.
+    case limits(RiskLimits)
+    /// RL_JREC_POSITION (snapshots only).
+    case position(symbol: UInt32, view: rl_position_view_t)
+
+    /// The JSON the orchestrator adds to a state record.
+    public struct StateDetail: Codable, Sendable {
+        public var change: TradingStateChange?
+        public var freeze: FreezeEvent?
+
+        public init(change: TradingStateChange?, freeze: FreezeEvent?) {
+            self.change = change
+            self.freeze = freeze
+        }
+    }
+
+    public var type: rl_journal_record_type_t {
+        switch self {
+        case .event: RL_JREC_EVENT
+        case .symbol: RL_JREC_SYMBOL
+        case .state(let word, _, _): rl_freeze_word_state(word) == RL_STATE_ACTIVE ? RL_JREC_UNFREEZE : RL_JREC_FREEZE
+        case .limits: RL_JREC_LIMITS
+        case .position: RL_JREC_POSITION
+        }
+    }
+
+    // MARK: Encoding
+
+    /// The payload. An encoding failure is an error, never an empty record.
+    public func encode() throws(RedlineError) -> [UInt8] {
+        switch self {
+        case .event(var event):
+            return withUnsafeBytes(of: &event) { Array($0) }
+        case .symbol(let id, let name):
+            return withUnsafeBytes(of: id.littleEndian) { Array($0) } + Array(name.utf8)
+        case .state(let word, let value, let detail):
+            var head = rl_journal_state_payload_t(word: word, value: value)
+            let active = rl_freeze_word_state(word) == RL_STATE_ACTIVE
+            var bytes = withUnsafeBytes(of: &head) { Array($0.prefix(active ? 8 : 16)) }
+            if let detail {
+                do { bytes += try JSONEncoder().encode(detail) } catch {
+                    throw .invalidInput("the state record's detail does not encode: \(error)")
+                }
+            }
+            return bytes
+        case .limits(let limits):
+            let fp = try limits.fixedPoint()
+            var head = rl_journal_limits_payload_t(
+                max_inventory: fp.maxInventory, max_total: fp.maxTotal, edge_threshold: fp.edgeThreshold,
+                resume_share: fp.resumeShare, overrides: UInt32(fp.overrides.count), reserved: 0)
+            var bytes = withUnsafeBytes(of: &head) { Array($0) }
+            for (name, limit) in fp.overrides.sorted(by: { $0.key < $1.key }) {
+                let utf8 = Array(name.utf8)
+                var entry = rl_journal_limit_override_t(limit: limit, name_length: UInt32(utf8.count), reserved: 0)
+                bytes += withUnsafeBytes(of: &entry) { Array($0) }
+                bytes += utf8 + Array(repeating: 0, count: (8 - utf8.count % 8) % 8)
+            }
+            return bytes
+        case .position(let symbol, let view):
+            var payload = rl_journal_position_payload_t(symbol: symbol, reserved: 0, view: view)
+            return withUnsafeBytes(of: &payload) { Array($0) }
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Decode the payload of a record of `type`. Throws for a payload that
+    /// does not fit its type, naming both.
+    public static func decode(type: UInt16, _ payload: UnsafeRawBufferPointer) throws(RedlineError) -> JournalRecord {
+        func bad(_ why: String) -> RedlineError { .invalidSnapshot("journal record of type \(type): \(why)") }
+        switch rl_journal_record_type_t(UInt32(type)) {
+        case RL_JREC_EVENT:
+            guard payload.count == MemoryLayout<rl_event_t>.size else { throw bad("\(payload.count)-byte event") }
+            var event = rl_event_t()
+            withUnsafeMutableBytes(of: &event) { $0.copyMemory(from: payload) }
+            return .event(event)
+        case RL_JREC_SYMBOL:
+            guard payload.count > 4 else { throw bad("short symbol") }
+            return .symbol(id: payload.loadUnaligned(as: UInt32.self), name: String(decoding: payload[4...], as: UTF8.self))
+        case RL_JREC_FREEZE, RL_JREC_UNFREEZE:
+            guard payload.count >= 8 else { throw bad("short state") }
+            let word = payload.loadUnaligned(as: UInt64.self)
+            let freeze = type == UInt16(RL_JREC_FREEZE.rawValue)
+            let start = freeze ? MemoryLayout<rl_journal_state_payload_t>.size : 8
+            let value = freeze && payload.count >= start ? payload.loadUnaligned(fromByteOffset: 8, as: Int64.self) : 0
+            let detail = payload.count > start ? decodeStateDetail(Data(payload[start...])) : nil
+            return .state(word: word, value: value, detail: detail)
+        case RL_JREC_LIMITS:
+            return .limits(try decodeLimits(payload, bad))
+        case RL_JREC_POSITION:
+            var symbol: UInt32 = 0
+            var view = rl_position_view_t()
+            let rc = rl_journal_decode_position(payload.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                                UInt32(payload.count), &symbol, &view)
+            guard rc == 0 else { throw bad("\(payload.count)-byte position") }
+            return .position(symbol: symbol, view: view)
+        default:
+            throw bad("unknown type")
+        }
+    }
+
+    private static func decodeLimits(_ payload: UnsafeRawBufferPointer,
+                                     _ bad: (String) -> RedlineError) throws(RedlineError) -> RiskLimits {
+        // Journals from before the typed record carry JSON.
+        if payload.first == UInt8(ascii: "{") {
+            do { return try JSONDecoder().decode(RiskLimits.self, from: Data(payload)) } catch {
+                throw bad("limits JSON does not decode: \(error)")
+            }
+        }
+        let headSize = MemoryLayout<rl_journal_limits_payload_t>.size
+        let entrySize = MemoryLayout<rl_journal_limit_override_t>.size
+        guard payload.count >= headSize else { throw bad("short limits") }
+        var head = rl_journal_limits_payload_t()
+        withUnsafeMutableBytes(of: &head) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[0..<headSize])) }
+        var overrides: [String: Double] = [:]
+        var offset = headSize
+        for _ in 0..<head.overrides {
+            guard payload.count - offset >= entrySize else { throw bad("truncated limit override") }
+            var entry = rl_journal_limit_override_t()
+            withUnsafeMutableBytes(of: &entry) {
+                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + entrySize)]))
+            }
+            offset += entrySize
+            let length = Int(entry.name_length), padded = (length + 7) & ~7
+            guard payload.count - offset >= padded else { throw bad("truncated override name") }
+            overrides[String(decoding: payload[offset..<(offset + length)], as: UTF8.self)] = FixedPoint.double(entry.limit)
+            offset += padded
+        }
+        guard offset == payload.count else { throw bad("\(payload.count - offset) bytes after the limits") }
+        return try RiskLimits(
+            maxInventoryUSD: FixedPoint.double(head.max_inventory), maxTotalNotional: FixedPoint.double(head.max_total),
+            edgeFreezeThresholdBps: FixedPoint.double(head.edge_threshold), symbolOverrides: overrides,
+            resumeShare: FixedPoint.double(head.resume_share))
+    }
+
+    /// Detail JSON in this format, or an older journal's (a bare `FreezeEvent`).
+    static func decodeStateDetail(_ data: Data) -> StateDetail? {
+        if let detail = try? JSONDecoder().decode(StateDetail.self, from: data), detail.change != nil || detail.freeze != nil {
+            return detail
+        }
+        if let freeze = try? JSONDecoder().decode(FreezeEvent.self, from: data) {
+            return StateDetail(change: nil, freeze: freeze)
+        }
+        return nil
+    }
+
+    /// The state record of a published change, with its detail.
+    static func state(of change: TradingStateChange, _ freeze: FreezeEvent?) -> JournalRecord {
+        .state(word: change.to.word, value: 0, detail: StateDetail(change: change, freeze: freeze))
+    }
+}
