@@ -46,7 +46,7 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
         return rc;
     }
     rl_freeze_init(&engine->freeze);
-    engine->trading = (rl_trading_t){RL_STATE_ACTIVE, RL_FREEZE_REASON_NONE, false};
+    engine->trading = (rl_trading_t){RL_STATE_ACTIVE, RL_FREEZE_REASON_NONE, false, false};
     engine->default_symbol_limit = config->default_symbol_limit;
     /* relaxed: the engine is not shared until create returns. */
     atomic_store_explicit(&engine->edge_freeze_threshold_bps, config->edge_freeze_threshold_bps, memory_order_relaxed);
@@ -484,6 +484,12 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
     case RL_CONTROL_CIRCUIT_BREAKER:
         rl_engine_control(engine, RL_TRADING_CIRCUIT_BREAKER, RL_SYMBOL_NONE, 0, request);
         return 0;
+    case RL_CONTROL_RECONCILE_PENDING:
+        rl_engine_control(engine, RL_TRADING_RECONCILE_PENDING, RL_SYMBOL_NONE, value, request);
+        return 0;
+    case RL_CONTROL_RECONCILED:
+        rl_engine_control(engine, RL_TRADING_RECONCILED, RL_SYMBOL_NONE, value, request);
+        return 0;
     case RL_CONTROL_SET_SYMBOL_LIMIT:
         return rl_engine_set_symbol_limit(engine, symbol, value);
     case RL_CONTROL_SET_MAX_TOTAL:
@@ -536,6 +542,15 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
     case RL_EVENT_ORDER_ACCEPTED:
         /* The check made the reservation; this is the risk side's first sight of it. */
         if (!rl_engine_valid_order_event(engine, event)) return false;
+        rl_engine_settle(engine, event->symbol);
+        return true;
+    case RL_EVENT_ORDER_ADOPTED:
+        /* Reserved as the risk side's own move: no check can refuse what the
+         * venue already holds, and a breach goes REDUCING before it is published. */
+        if (!rl_engine_valid_order_event(engine, event) || event->price <= 0 ||
+            !rl_engine_move_side(engine, event->symbol, (rl_side_t)event->side, event->qty, -event->price)) {
+            return false;
+        }
         rl_engine_settle(engine, event->symbol);
         return true;
     case RL_EVENT_FILL: {
@@ -610,7 +625,7 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
 static bool rl_engine_is_journaled(uint8_t type) {
     return type == RL_EVENT_ORDER_ACCEPTED || type == RL_EVENT_FILL || type == RL_EVENT_CANCEL_ACK ||
            type == RL_EVENT_REJECT || type == RL_EVENT_EXPIRE || type == RL_EVENT_POSITION_ADJUST ||
-           type == RL_EVENT_MARK_PRICE || type == RL_EVENT_EXCESS_FILL;
+           type == RL_EVENT_MARK_PRICE || type == RL_EVENT_EXCESS_FILL || type == RL_EVENT_ORDER_ADOPTED;
 }
 
 bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event) {
@@ -632,7 +647,10 @@ bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event) {
 bool rl_engine_restore_trading(rl_engine_t *engine, uint64_t word) {
     if (rl_freeze_word_epoch(word) < rl_freeze_word_epoch(rl_freeze_load(&engine->freeze))) return false;
     rl_trading_state_t state = rl_freeze_word_state(word);
-    engine->trading = (rl_trading_t){(uint8_t)state, (uint8_t)rl_freeze_word_reason(word), state == RL_STATE_REDUCING};
+    rl_freeze_reason_t reason = rl_freeze_word_reason(word);
+    bool reconciling = state == RL_STATE_REDUCING && reason == RL_FREEZE_REASON_RECONCILING;
+    engine->trading = (rl_trading_t){(uint8_t)state, (uint8_t)reason, state == RL_STATE_REDUCING && !reconciling,
+                                     reconciling};
     rl_position_table_advance(engine->table, state);
     rl_freeze_store(&engine->freeze, word);
     return true;

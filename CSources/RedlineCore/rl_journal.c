@@ -615,7 +615,14 @@ struct rl_journal {
     uint32_t limits_length;
     struct rl_history_record { uint16_t type; uint32_t length; uint8_t *payload; } *history;
     uint64_t history_count, history_cap;
+    struct rl_open_orders {             /* orders working in the shadow, by id (open addressing) */
+        rl_journal_open_order_payload_t *slots; /* order_id 0: empty */
+        uint64_t capacity, count;       /* capacity: a power of two, or 0 */
+    } open_orders;
     uint64_t records_since_snapshot;
+    _Atomic(uint64_t) snapshot_requests;  /* asked for by rl_journal_snapshot_now */
+    _Atomic(uint64_t) snapshot_served;    /* requests the writer has answered */
+    _Atomic(int32_t) snapshot_result;     /* the last answer: 0 or -errno */
     _Atomic(uint64_t) snapshots, last_snapshot_seq;
     bool batch_sync_now;
     /* Set at open. */
@@ -744,6 +751,90 @@ int rl_journal_decode_position(const uint8_t *payload, uint32_t length, uint32_t
     return -EINVAL;
 }
 
+/* ---- The shadow's open orders ---------------------------------------------- */
+
+static uint64_t rl_order_hash(uint64_t id) {
+    id ^= id >> 33;
+    id *= 0xff51afd7ed558ccdULL;
+    return id ^ (id >> 33);
+}
+
+/* The slot holding `id`, or the empty slot where it would go. capacity > 0. */
+static uint64_t rl_open_orders_find(const struct rl_open_orders *t, uint64_t id) {
+    uint64_t mask = t->capacity - 1, i = rl_order_hash(id) & mask;
+    while (t->slots[i].order_id != 0 && t->slots[i].order_id != id) i = (i + 1) & mask;
+    return i;
+}
+
+static int rl_open_orders_put(struct rl_open_orders *t, const rl_journal_open_order_payload_t *order) {
+    if ((t->count + 1) * 2 > t->capacity) {
+        /* Grow at half full: rehash into twice the room. */
+        uint64_t capacity = t->capacity ? t->capacity * 2 : 1024;
+        rl_journal_open_order_payload_t *slots = calloc(capacity, sizeof(*slots));
+        if (slots == NULL) return -ENOMEM;
+        struct rl_open_orders grown = {slots, capacity, 0};
+        for (uint64_t i = 0; i < t->capacity; i++) {
+            if (t->slots[i].order_id != 0) {
+                grown.slots[rl_open_orders_find(&grown, t->slots[i].order_id)] = t->slots[i];
+                grown.count++;
+            }
+        }
+        free(t->slots);
+        *t = grown;
+    }
+    uint64_t i = rl_open_orders_find(t, order->order_id);
+    if (t->slots[i].order_id == 0) t->count++;
+    t->slots[i] = *order;
+    return 0;
+}
+
+/* Remove by shifting the cluster after it back (no tombstones). */
+static void rl_open_orders_remove(struct rl_open_orders *t, uint64_t id) {
+    if (t->capacity == 0) return;
+    uint64_t mask = t->capacity - 1, i = rl_open_orders_find(t, id);
+    if (t->slots[i].order_id == 0) return;
+    t->slots[i].order_id = 0;
+    t->count--;
+    for (uint64_t j = (i + 1) & mask; t->slots[j].order_id != 0; j = (j + 1) & mask) {
+        uint64_t home = rl_order_hash(t->slots[j].order_id) & mask;
+        /* Move j back to i if its home is not in (i, j]. */
+        bool between = i < j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!between) {
+            t->slots[i] = t->slots[j];
+            t->slots[j].order_id = 0;
+            i = j;
+        }
+    }
+}
+
+/* An order event the shadow made durable: who is still working. */
+static int rl_open_orders_apply(struct rl_open_orders *t, const rl_event_t *event) {
+    if (event->order_id == 0) return 0;
+    switch (event->type) {
+    case RL_EVENT_ORDER_ACCEPTED:
+    case RL_EVENT_ORDER_ADOPTED: {
+        rl_journal_open_order_payload_t order = {event->order_id, event->symbol, event->side, {0}, event->qty,
+                                                 event->price};
+        return rl_open_orders_put(t, &order);
+    }
+    case RL_EVENT_FILL: {
+        if (t->capacity == 0) return 0;
+        uint64_t i = rl_open_orders_find(t, event->order_id);
+        if (t->slots[i].order_id == 0) return 0;
+        t->slots[i].remaining -= event->qty;
+        if (t->slots[i].remaining <= 0) rl_open_orders_remove(t, event->order_id);
+        return 0;
+    }
+    case RL_EVENT_CANCEL_ACK:
+    case RL_EVENT_REJECT:
+    case RL_EVENT_EXPIRE:
+        rl_open_orders_remove(t, event->order_id);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 /* ---- The shadow state ----------------------------------------------------- */
 
 static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payload, uint32_t length) {
@@ -754,7 +845,13 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
         rl_event_t event;
         memcpy(&event, payload, sizeof(event));
         rl_engine_replay_event(j->shadow, &event);
-        return 0;
+        return rl_open_orders_apply(&j->open_orders, &event);
+    }
+    case RL_JREC_OPEN_ORDER: {
+        if (length != sizeof(rl_journal_open_order_payload_t)) return -EINVAL;
+        rl_journal_open_order_payload_t order;
+        memcpy(&order, payload, sizeof(order));
+        return order.order_id != 0 ? rl_open_orders_put(&j->open_orders, &order) : -EINVAL;
     }
     case RL_JREC_SYMBOL: {
         if (length <= 4 || length - 4 > RL_SYMBOL_NAME_MAX) return -EINVAL;
@@ -816,7 +913,7 @@ int rl_journal_seed_shadow(rl_journal_t *j, const rl_journal_snapshot_record_t *
 /* Write the shadow as a snapshot covering the durable sequence, then prune. Writer thread. */
 static int rl_journal_periodic_snapshot(rl_journal_t *j) {
     uint32_t symbols = rl_engine_symbol_count(j->shadow);
-    uint64_t count = 1 + 2 * (uint64_t)symbols + j->history_count;
+    uint64_t count = 1 + 2 * (uint64_t)symbols + j->open_orders.count + j->history_count;
     rl_journal_snapshot_record_t *records = malloc(count * sizeof(*records));
     rl_journal_position_payload_t *positions = calloc((size_t)symbols + 1, sizeof(*positions));
     uint8_t *names = malloc((size_t)symbols * (4 + RL_SYMBOL_NAME_MAX) + 1);
@@ -837,6 +934,10 @@ static int rl_journal_periodic_snapshot(rl_journal_t *j) {
         positions[id].symbol = id;
         rl_position_table_read(rl_engine_table(j->shadow), id, &positions[id].view);
         records[n++] = (rl_journal_snapshot_record_t){RL_JREC_POSITION, sizeof(positions[id]), &positions[id]};
+    }
+    for (uint64_t i = 0; i < j->open_orders.capacity; i++) {
+        const rl_journal_open_order_payload_t *order = &j->open_orders.slots[i];
+        if (order->order_id != 0) records[n++] = (rl_journal_snapshot_record_t){RL_JREC_OPEN_ORDER, sizeof(*order), order};
     }
     for (uint64_t i = 0; i < j->history_count; i++) {
         records[n++] = (rl_journal_snapshot_record_t){j->history[i].type, j->history[i].length, j->history[i].payload};
@@ -960,6 +1061,16 @@ static void *rl_journal_main(void *arg) {
                 atomic_store_explicit(&j->snapshot_error, snap, memory_order_relaxed);
             }
         }
+        /* A snapshot asked for (rl_journal_snapshot_now), once all is synced. */
+        /* acquire: pairs with the release increment in rl_journal_snapshot_now. */
+        uint64_t asked = atomic_load_explicit(&j->snapshot_requests, memory_order_acquire);
+        if (rc == 0 && j->batch_records == 0 && asked > atomic_load_explicit(&j->snapshot_served, memory_order_relaxed)) {
+            /* relaxed: published by the release store of snapshot_served just below. */
+            atomic_store_explicit(&j->snapshot_result, rl_journal_periodic_snapshot(j), memory_order_relaxed);
+            /* release: pairs with the waiter's acquire load; the result above is visible to it. */
+            atomic_store_explicit(&j->snapshot_served, asked, memory_order_release);
+            took = true;
+        }
         if (rc != 0) {
             /* release: as in rl_journal_sync_batch (a failed segment or record). */
             atomic_store_explicit(&j->last_error, rc, memory_order_release);
@@ -1031,10 +1142,9 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
         goto fail;
     }
     if ((rc = rl_spsc_create(j->options.hot_ring_capacity, &j->hot)) != 0) goto fail;
-    if (j->options.snapshot_every_records != 0) {
-        rl_engine_config_t shadow_config = {j->options.symbol_capacity, RL_FP_MAX_LIMIT, RL_FP_MAX_LIMIT, 0, 0};
-        if ((rc = rl_engine_create(&shadow_config, &j->shadow)) != 0) goto fail;
-    }
+    /* The shadow always runs: periodic snapshots and snapshots on demand both write it. */
+    rl_engine_config_t shadow_config = {j->options.symbol_capacity, RL_FP_MAX_LIMIT, RL_FP_MAX_LIMIT, 0, 0};
+    if ((rc = rl_engine_create(&shadow_config, &j->shadow)) != 0) goto fail;
     j->buffer_cap = 64 * 1024;
     if ((j->buffer = malloc(j->buffer_cap)) == NULL) {
         rc = -ENOMEM;
@@ -1184,6 +1294,7 @@ void rl_journal_close(rl_journal_t *j) {
     free(j->limits_payload);
     for (uint64_t i = 0; i < j->history_count; i++) free(j->history[i].payload);
     free(j->history);
+    free(j->open_orders.slots);
     free(j->buffer);
     if (j->seg_fd >= 0) close(j->seg_fd);
     if (j->lock_fd >= 0) close(j->lock_fd); /* releases the flock */
@@ -1244,6 +1355,28 @@ int rl_journal_flush(rl_journal_t *j, uint32_t timeout_ms) {
     uint64_t ticket = j->cold_tickets;
     pthread_mutex_unlock(&j->cold_lock);
     return rl_journal_wait(j, ticket, rl_spsc_pushed(j->hot), timeout_ms);
+}
+
+int rl_journal_snapshot_now(rl_journal_t *j, uint32_t timeout_ms, uint64_t *covered_seq) {
+    int rc = rl_journal_flush(j, timeout_ms);
+    if (rc != 0) return rc;
+    /* release: pairs with the writer's acquire load; everything flushed above precedes the request. */
+    uint64_t ticket = atomic_fetch_add_explicit(&j->snapshot_requests, 1, memory_order_release) + 1;
+    uint64_t deadline = rl_monotonic_us() + (uint64_t)timeout_ms * 1000;
+    /* acquire: pairs with the writer's release store; its result is visible after. */
+    while (atomic_load_explicit(&j->snapshot_served, memory_order_acquire) < ticket) {
+        int error = rl_journal_error(j);
+        if (error != 0) return error;
+        if (rl_monotonic_us() >= deadline) return -ETIMEDOUT;
+        struct timespec pause = {0, 20000};
+        nanosleep(&pause, NULL);
+    }
+    /* relaxed: ordered by the acquire load above. */
+    rc = atomic_load_explicit(&j->snapshot_result, memory_order_relaxed);
+    if (rc == 0 && covered_seq != NULL) {
+        *covered_seq = atomic_load_explicit(&j->last_snapshot_seq, memory_order_relaxed);
+    }
+    return rc;
 }
 
 int32_t rl_journal_error(const rl_journal_t *j) {

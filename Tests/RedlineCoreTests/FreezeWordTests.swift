@@ -15,8 +15,9 @@ final class TradingStateMachineTests: XCTestCase {
     private let active = RL_STATE_ACTIVE, halted = RL_STATE_HALTED, reducing = RL_STATE_REDUCING
 
     private func machine(_ state: rl_trading_state_t, _ reason: rl_freeze_reason_t = RL_FREEZE_REASON_NONE,
-                         breached: Bool = false) -> rl_trading_t {
-        rl_trading_t(state: UInt8(state.rawValue), reason: UInt8(reason.rawValue), breached: breached)
+                         breached: Bool = false, reconciling: Bool = false) -> rl_trading_t {
+        rl_trading_t(state: UInt8(state.rawValue), reason: UInt8(reason.rawValue), breached: breached,
+                     reconciling: reconciling)
     }
 
     private func assertNext(_ now: rl_trading_t, _ input: rl_trading_input_t, _ state: rl_trading_state_t,
@@ -46,6 +47,22 @@ final class TradingStateMachineTests: XCTestCase {
                    RL_FREEZE_REASON_UNRECORDABLE, publish: false)
         assertNext(machine(halted, RL_FREEZE_REASON_UNRECORDABLE), RL_TRADING_UNFREEZE, active,
                    RL_FREEZE_REASON_MANUAL, publish: true)
+    }
+
+    func testOrdersInDoubtHoldReducingUntilReconciledEvenWhenLimitsClear() {
+        var now = rl_trading_next(machine(active), RL_TRADING_RECONCILE_PENDING)
+        XCTAssertTrue(now.publish)
+        XCTAssertEqual(now.next.state, UInt8(reducing.rawValue))
+        XCTAssertEqual(now.next.reason, UInt8(RL_FREEZE_REASON_RECONCILING.rawValue))
+        XCTAssertFalse(rl_trading_next(now.next, RL_TRADING_LIMITS_CLEARED).publish, "the limits do not end it")
+        // A halt meanwhile resumes into REDUCING, not ACTIVE.
+        now = rl_trading_next(now.next, RL_TRADING_MANUAL_FREEZE)
+        assertNext(now.next, RL_TRADING_UNFREEZE, reducing, RL_FREEZE_REASON_RECONCILING, publish: true)
+        now = rl_trading_next(now.next, RL_TRADING_UNFREEZE)
+        assertNext(now.next, RL_TRADING_RECONCILED, active, RL_FREEZE_REASON_RECONCILED, publish: true)
+        // With a limit still breached, reconciling ends but REDUCING does not.
+        assertNext(machine(reducing, RL_FREEZE_REASON_LIMIT_VIOLATION, breached: true, reconciling: true),
+                   RL_TRADING_RECONCILED, reducing, RL_FREEZE_REASON_LIMIT_VIOLATION, publish: false)
     }
 
     func testFreezingAFrozenEngineChangesNothing() {

@@ -145,9 +145,22 @@ final class JournalTests: XCTestCase {
 
         let restarted = try freshMonitor()
         let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options, logger: quietLogger())
+        defer { again.close() }
         XCTAssertEqual(report.snapshotSequence, covered)
-        XCTAssertEqual(RecoveredState(restarted), before)
-        again.close()
+        let recovered = RecoveredState(restarted)
+        XCTAssertEqual(recovered.symbols, before.symbols)
+        XCTAssertEqual(recovered.limits, before.limits)
+        // The orders still working are known by id, through the snapshot too, and in doubt.
+        XCTAssertEqual(Set(restarted.ordersInDoubt.map(\.id)), Set(router.orders.activeOrderIDs))
+        XCTAssertEqual(restarted.tradingState.mode, .reducing)
+        XCTAssertEqual(restarted.freezeEvents.last?.trigger, .ordersInDoubt)
+        // The venue survived the restart: a new router settles them with it.
+        let second = try OrderRouter(monitor: restarted, client: router.client, orderCapacity: 256, ringCapacity: 256,
+                                     logger: quietLogger())
+        let settled = try second.reconcile()
+        XCTAssertEqual(Set(settled.adopted), Set(router.orders.activeOrderIDs))
+        XCTAssertEqual(restarted.tradingState.mode, .active)
+        XCTAssertEqual(RecoveredState(restarted).symbols, before.symbols, "nothing to release: the venue holds them all")
     }
 
     func testPeriodicSnapshotsWhileTradingRecoverExactlyAndPrune() throws {

@@ -37,9 +37,13 @@ typedef enum rl_event_type {
                                     side, qty at price. Moves the position only, never another order's
                                     working quantity. The venue is the truth: recorded even when its
                                     valuation saturates; if the position cannot hold it, trading halts */
+    RL_EVENT_ORDER_ADOPTED = 13, /* reconciliation found an order open at the venue that the journal never
+                                    held (its reservation was not yet durable at a crash): side, qty at
+                                    price, reserved unconditionally, since the venue is the truth; a
+                                    breach this makes enters REDUCING */
 } rl_event_type_t;
 
-#define RL_EVENT_TYPE_COUNT 13
+#define RL_EVENT_TYPE_COUNT 14
 #define RL_SYMBOL_NONE UINT32_MAX
 
 /* What an RL_EVENT_CONTROL asks for. */
@@ -51,6 +55,8 @@ typedef enum rl_control {
     RL_CONTROL_SET_MAX_TOTAL = 5,    /* value = maxTotalNotional (fixed point) */
     RL_CONTROL_SET_EDGE_THRESHOLD = 6, /* value = edgeFreezeThresholdBps (fixed point) */
     RL_CONTROL_SET_RESUME_SHARE = 7, /* value = share of each limit exposure must fall under to leave REDUCING (fixed point, 0 < share <= 1) */
+    RL_CONTROL_RECONCILE_PENDING = 8, /* recovered orders are in doubt: REDUCING until RL_CONTROL_RECONCILED */
+    RL_CONTROL_RECONCILED = 9,       /* every order in doubt was settled with the venue */
 } rl_control_t;
 
 typedef struct rl_event {

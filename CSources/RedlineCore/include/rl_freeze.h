@@ -35,6 +35,8 @@ typedef enum rl_freeze_reason {
     RL_FREEZE_REASON_LIMITS_CLEARED = 5, /* REDUCING ended: exposure is back under the resume share */
     RL_FREEZE_REASON_UNRECORDABLE = 6,   /* the venue reported a fill the position cannot hold */
     RL_FREEZE_REASON_JOURNAL_FAILURE = 7, /* a journal write or sync failed: nothing is durable */
+    RL_FREEZE_REASON_RECONCILING = 8,     /* REDUCING: orders recovered in doubt wait for the venue's word */
+    RL_FREEZE_REASON_RECONCILED = 9,      /* REDUCING ended: every order in doubt was settled with the venue */
 } rl_freeze_reason_t;
 
 /* Alone on its cache line: written rarely, read by every router in its loop. */

@@ -110,6 +110,12 @@ void rl_journal_close(rl_journal_t *journal);
  * snapshot of it would hold). 0 or -errno. */
 int rl_journal_seed_shadow(rl_journal_t *journal, const rl_journal_snapshot_record_t *records, uint64_t count);
 
+/* Any thread, while the writer runs: wait until everything handed over so far
+ * is durable, then have the writer snapshot its shadow (which is exactly the
+ * durable state, open orders included) and prune. *covered_seq receives the
+ * sequence it covers. 0, -ETIMEDOUT, or -errno. */
+int rl_journal_snapshot_now(rl_journal_t *journal, uint32_t timeout_ms, uint64_t *covered_seq);
+
 /* Start the writer thread. 0 or -errno. */
 int rl_journal_start(rl_journal_t *journal);
 

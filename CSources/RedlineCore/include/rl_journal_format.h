@@ -29,6 +29,7 @@ typedef enum rl_journal_record_type {
     RL_JREC_UNFREEZE = 4,  /* payload: the word of rl_journal_state_payload_t (ACTIVE), then UTF-8 JSON or nothing */
     RL_JREC_LIMITS = 5,    /* payload: rl_journal_limits_payload_t, then its overrides (older journals: UTF-8 JSON) */
     RL_JREC_POSITION = 6,  /* snapshots only. payload: rl_journal_position_payload_t (v1: a 48-byte view) */
+    RL_JREC_OPEN_ORDER = 7, /* snapshots only. payload: rl_journal_open_order_payload_t, an order still working */
 } rl_journal_record_type_t;
 
 /* ---- Record payloads: the one codec (Swift's JournalRecord reads and
@@ -77,6 +78,20 @@ typedef struct rl_journal_limit_override {
 
 RL_STATIC_ASSERT(sizeof(rl_journal_limits_payload_t) == 40, "limits payload is 40 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_limit_override_t) == 16, "an override's head is 16 bytes");
+
+/* RL_JREC_OPEN_ORDER: an order working at the snapshot's sequence (accepted,
+ * not yet filled, canceled, rejected or expired), so that a restart knows
+ * each order in doubt by id, not only the working quantity. */
+typedef struct rl_journal_open_order_payload {
+    uint64_t order_id;
+    uint32_t symbol;
+    uint8_t side;              /* rl_side_t */
+    uint8_t reserved[3];       /* 0 */
+    int64_t remaining;         /* fixed point */
+    int64_t price;             /* fixed point */
+} rl_journal_open_order_payload_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_open_order_payload_t) == 32, "open order payload is 32 bytes");
 
 typedef struct rl_journal_segment_header {
     uint64_t magic;

@@ -18,6 +18,9 @@
  *   REDUCING   limits cleared        ACTIVE   (limits_cleared)    yes
  *   not HALTED unrecordable fill     HALTED   (unrecordable)      yes
  *   not HALTED journal failure       HALTED   (journal_failure)   yes
+ *   ACTIVE     reconcile pending     REDUCING (reconciling)       yes
+ *   REDUCING   reconciled            ACTIVE   (reconciled) unless a limit is breached   yes
+ *   any        reconcile pending/reconciled  remembers it (a halt resumes into REDUCING)  no
  *   HALTED     unfreeze (operator)   ACTIVE, or REDUCING if a limit is still breached   yes
  *   HALTED     circuit breaker       the same, only when halted by an edge collapse     yes
  *   any        limit breach/cleared  remembers it (HALTED resumes into REDUCING)        no
@@ -25,7 +28,7 @@
  *
  * An operator unfreeze does not end REDUCING: that happens by itself once
  * exposure is back under the resume share of every limit, or when limits
- * are raised.
+ * are raised, and only once no order is in doubt (reconciled).
  */
 #ifndef RL_TRADING_H
 #define RL_TRADING_H
@@ -44,12 +47,15 @@ typedef enum rl_trading_input {
     RL_TRADING_LIMITS_CLEARED = 6,  /* exposure is back under the resume share of every limit */
     RL_TRADING_UNRECORDABLE = 7,    /* the venue reported a fill the position cannot hold: the book is unknown */
     RL_TRADING_JOURNAL_FAILURE = 8, /* a journal write or sync failed: nothing more can be made durable */
+    RL_TRADING_RECONCILE_PENDING = 9, /* recovered orders are in doubt until the venue is asked */
+    RL_TRADING_RECONCILED = 10,     /* every order in doubt was settled with the venue */
 } rl_trading_input_t;
 
 typedef struct rl_trading {
     uint8_t state;    /* rl_trading_state_t */
     uint8_t reason;   /* rl_freeze_reason_t of the last published change */
     bool breached;    /* a limit is breached now */
+    bool reconciling; /* recovered orders are in doubt */
 } rl_trading_t;
 
 typedef struct rl_trading_transition {
@@ -78,8 +84,10 @@ RL_INLINE rl_trading_transition_t rl_trading_next(rl_trading_t now, rl_trading_i
     case RL_TRADING_CIRCUIT_BREAKER:
         if (now.state == RL_STATE_HALTED &&
             (input == RL_TRADING_UNFREEZE || now.reason == RL_FREEZE_REASON_EDGE_COLLAPSE)) {
-            n->state = now.breached ? RL_STATE_REDUCING : RL_STATE_ACTIVE;
+            bool reduce = now.breached || now.reconciling;
+            n->state = reduce ? RL_STATE_REDUCING : RL_STATE_ACTIVE;
             n->reason = now.breached ? RL_FREEZE_REASON_LIMIT_VIOLATION
+                        : now.reconciling ? RL_FREEZE_REASON_RECONCILING
                         : input == RL_TRADING_UNFREEZE ? RL_FREEZE_REASON_MANUAL
                                                         : RL_FREEZE_REASON_CIRCUIT_BREAKER;
             t.publish = true;
@@ -95,9 +103,25 @@ RL_INLINE rl_trading_transition_t rl_trading_next(rl_trading_t now, rl_trading_i
         break;
     case RL_TRADING_LIMITS_CLEARED:
         n->breached = false;
-        if (now.state == RL_STATE_REDUCING) {
+        if (now.state == RL_STATE_REDUCING && !now.reconciling) {
             n->state = RL_STATE_ACTIVE;
             n->reason = RL_FREEZE_REASON_LIMITS_CLEARED;
+            t.publish = true;
+        }
+        break;
+    case RL_TRADING_RECONCILE_PENDING:
+        n->reconciling = true;
+        if (now.state == RL_STATE_ACTIVE) {
+            n->state = RL_STATE_REDUCING;
+            n->reason = RL_FREEZE_REASON_RECONCILING;
+            t.publish = true;
+        }
+        break;
+    case RL_TRADING_RECONCILED:
+        n->reconciling = false;
+        if (now.state == RL_STATE_REDUCING && !now.breached) {
+            n->state = RL_STATE_ACTIVE;
+            n->reason = RL_FREEZE_REASON_RECONCILED;
             t.publish = true;
         }
         break;

@@ -158,13 +158,15 @@ public final class Journal: @unchecked Sendable {
             monitor.metrics.setTotal("journal_io_uring_fallbacks_total", to: 1)
         }
         let journal = Journal(directory: directory, handle: opened!, ioMode: mode, logger: logger)
-        if options.snapshotEveryRecords > 0 {
-            // The writer's shadow starts from what was recovered.
-            let rc = Self.withSnapshotRecords(try journal.snapshotPayloads(of: monitor)) { records in
-                rl_journal_seed_shadow(opened!, records.baseAddress, UInt64(records.count))
-            }
-            try RedlineError.errno(rc, operation: "seed the journal's shadow state")
+        // The writer's shadow starts from what was recovered, open orders included.
+        var seed = try journal.snapshotPayloads(of: monitor)
+        for order in recovery.openOrders.values.sorted(by: { $0.order_id < $1.order_id }) {
+            seed.append((RL_JREC_OPEN_ORDER, try JournalRecord.openOrder(order).encode()))
         }
+        let seeded = Self.withSnapshotRecords(seed) { records in
+            rl_journal_seed_shadow(opened!, records.baseAddress, UInt64(records.count))
+        }
+        try RedlineError.errno(seeded, operation: "seed the journal's shadow state")
         try RedlineError.errno(rl_journal_start(opened!), operation: "start journal writer")
         monitor.attach(journal)
         // The limits against what was recovered: rebuilds which symbols are
@@ -174,6 +176,8 @@ public final class Journal: @unchecked Sendable {
         // What the monitor had before the journal knew it: its limits and any
         // symbols it registered itself. Journaled now, so a restart has them.
         if !recovery.sawLimits { try monitor.updateLimits(monitor.limits) }
+        // Orders that were working are in doubt until a router asks the venue.
+        try monitor.recovered(inDoubt: recovery.inDoubt, sessionsUsed: recovery.highestSession)
         let known = monitor.symbols
         for (id, name) in known.enumerated() where id >= recovery.symbolsSeen {
             try journal.append(.symbol(id: UInt32(id), name: name), syncNow: true, wait: true)
@@ -276,26 +280,21 @@ public final class Journal: @unchecked Sendable {
     /// `rl_journal_set_lag_ring`): for measurement, e.g. `redline loadtest --journal`.
     public func reportLag(into ring: EventRing) { rl_journal_set_lag_ring(handle, ring.pointer) }
 
-    /// Write a snapshot of `monitor` covering every durable record, then remove
-    /// the segments and older snapshots it makes redundant.
+    /// Write a snapshot covering every record handed to the journal so far,
+    /// then remove the segments and older snapshots it makes redundant.
     ///
-    /// The monitor must be quiescent: no risk thread running and no strategy
-    /// reserving (at start-up after recovery, or at shutdown). Pending ring
-    /// events are drained and journaled first, so the snapshot is exactly the
-    /// journal's state at the sequence it covers. Returns that sequence.
+    /// The writer writes its shadow, which is exactly the durable state (open
+    /// orders included), so trading need not pause. Without a risk thread,
+    /// `monitor`'s pending ring events are drained first. Returns the
+    /// sequence the snapshot covers.
     @discardableResult
     public func snapshot(of monitor: RuntimeRiskMonitor) throws(RedlineError) -> UInt64 {
-        guard !monitor.hasRiskThread else { throw .runtime("snapshot needs a quiescent monitor: stop the risk thread first") }
-        monitor.drain()
-        try flush()
-        let covered = durableSequence
-        let payloads = try snapshotPayloads(of: monitor)
-        let rc = Self.withSnapshotRecords(payloads) { records in
-            rl_journal_write_snapshot(directory, covered, records.baseAddress, UInt64(records.count))
-        }
-        try RedlineError.errno(rc, operation: "write snapshot")
-        let removed = rl_journal_prune(directory, covered)
-        logger.notice("snapshot written", metadata: ["covers_seq": "\(covered)", "files_removed": "\(max(0, removed))"])
+        if !monitor.hasRiskThread { monitor.drain() }
+        // The writer's shadow is exactly the durable state, open orders
+        // included: it writes the snapshot, so nothing needs to pause.
+        var covered: UInt64 = 0
+        try RedlineError.errno(rl_journal_snapshot_now(handle, 10_000, &covered), operation: "write snapshot")
+        logger.notice("snapshot written", metadata: ["covers_seq": "\(covered)"])
         return covered
     }
 

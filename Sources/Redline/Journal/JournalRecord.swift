@@ -18,6 +18,8 @@ public enum JournalRecord: Sendable {
     case limits(RiskLimits)
     /// RL_JREC_POSITION (snapshots only).
     case position(symbol: UInt32, view: rl_position_view_t)
+    /// RL_JREC_OPEN_ORDER (snapshots only): an order still working.
+    case openOrder(rl_journal_open_order_payload_t)
 
     /// The JSON the orchestrator adds to a state record.
     public struct StateDetail: Codable, Sendable {
@@ -37,6 +39,7 @@ public enum JournalRecord: Sendable {
         case .state(let word, _, _): rl_freeze_word_state(word) == RL_STATE_ACTIVE ? RL_JREC_UNFREEZE : RL_JREC_FREEZE
         case .limits: RL_JREC_LIMITS
         case .position: RL_JREC_POSITION
+        case .openOrder: RL_JREC_OPEN_ORDER
         }
     }
 
@@ -75,6 +78,8 @@ public enum JournalRecord: Sendable {
         case .position(let symbol, let view):
             var payload = rl_journal_position_payload_t(symbol: symbol, reserved: 0, view: view)
             return withUnsafeBytes(of: &payload) { Array($0) }
+        case .openOrder(var order):
+            return withUnsafeBytes(of: &order) { Array($0) }
         }
     }
 
@@ -110,6 +115,14 @@ public enum JournalRecord: Sendable {
                                                 UInt32(payload.count), &symbol, &view)
             guard rc == 0 else { throw bad("\(payload.count)-byte position") }
             return .position(symbol: symbol, view: view)
+        case RL_JREC_OPEN_ORDER:
+            guard payload.count == MemoryLayout<rl_journal_open_order_payload_t>.size else {
+                throw bad("\(payload.count)-byte open order")
+            }
+            var order = rl_journal_open_order_payload_t()
+            withUnsafeMutableBytes(of: &order) { $0.copyMemory(from: payload) }
+            guard order.order_id != 0, order.remaining > 0 else { throw bad("an open order with no id or nothing left") }
+            return .openOrder(order)
         default:
             throw bad("unknown type")
         }

@@ -16,6 +16,39 @@ final class JournalRecovery {
     /// Symbols and limits the records carried: what the journal already knows.
     private(set) var symbolsSeen = 0
     private(set) var sawLimits = false
+    /// Orders working at the end of what was replayed: in doubt until the
+    /// venue is asked. The same rules as the writer's shadow (rl_journal.c).
+    private(set) var openOrders: [UInt64: rl_journal_open_order_payload_t] = [:]
+
+    /// The highest router session in any order id replayed.
+    private(set) var highestSession: UInt16 = 0
+
+    /// The open orders as the monitor's in-doubt list, oldest id first.
+    var inDoubt: [InDoubtOrder] {
+        openOrders.values.sorted { $0.order_id < $1.order_id }.map {
+            InDoubtOrder(id: OrderID(rawValue: $0.order_id), symbol: SymbolID(rawValue: $0.symbol),
+                         side: $0.side == 0 ? .buy : .sell, remaining: $0.remaining, price: $0.price)
+        }
+    }
+
+    private func track(_ event: rl_event_t) {
+        guard event.order_id != 0 else { return }
+        highestSession = max(highestSession, OrderID(rawValue: event.order_id).session)
+        switch rl_event_type_t(UInt32(event.type)) {
+        case RL_EVENT_ORDER_ACCEPTED, RL_EVENT_ORDER_ADOPTED:
+            openOrders[event.order_id] = rl_journal_open_order_payload_t(
+                order_id: event.order_id, symbol: event.symbol, side: event.side, reserved: (0, 0, 0),
+                remaining: event.qty, price: event.price)
+        case RL_EVENT_FILL:
+            guard var order = openOrders[event.order_id] else { return }
+            order.remaining -= event.qty
+            openOrders[event.order_id] = order.remaining > 0 ? order : nil
+        case RL_EVENT_CANCEL_ACK, RL_EVENT_REJECT, RL_EVENT_EXPIRE:
+            openOrders[event.order_id] = nil
+        default:
+            break
+        }
+    }
 
     init(monitor: RuntimeRiskMonitor) {
         self.monitor = monitor
@@ -53,6 +86,10 @@ final class JournalRecovery {
             guard rl_engine_replay_event(monitor.engineHandle, &event) else {
                 return fail(.journalCorrupt(directory: "", damage: "record \(seq): event for symbol \(event.symbol) cannot apply"))
             }
+            track(event)
+        case .openOrder(let order):
+            openOrders[order.order_id] = order
+            highestSession = max(highestSession, OrderID(rawValue: order.order_id).session)
         case .symbol(let id, let name):
             do {
                 let registered = try monitor.register(symbol: name, journal: false)

@@ -55,6 +55,7 @@ public final class RedlineMetrics: Sendable {
         var gauges: [String: CoreMetrics.Gauge] = [:]
         var totals: [String: (counter: CoreMetrics.Counter, published: UInt64)] = [:]
         var journalErrors: [String: UInt64] = [:]
+        var running: [String: UInt64] = [:]
     }
 
     private let state = Mutex(State())
@@ -127,6 +128,16 @@ public final class RedlineMetrics: Sendable {
             return (entry.counter, delta)
         }
         if delta > 0 { counter.increment(by: Int64(delta)) }
+    }
+
+    /// Add `amount` to a counter kept as a running total here.
+    public func addTotal(_ name: String, _ labels: [(String, String)] = [], _ amount: UInt64) {
+        let key = name + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        let total = state.withLock { state -> UInt64 in
+            state.running[key, default: 0] += amount
+            return state.running[key]!
+        }
+        setTotal(name, labels, to: total)
     }
 
     /// One journal failure that halted trading: `journal_errors_total{errno}`.

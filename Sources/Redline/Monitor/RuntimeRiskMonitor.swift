@@ -36,6 +36,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     let trading: TradingStateController
     private let limitsState: Mutex<RiskLimits>
     private let journalSlot = Mutex<Journal?>(nil)
+    private let doubt = Mutex<[InDoubtOrder]>([])
+    /// The next router's order-id session (the top 16 bits of its ids), so ids
+    /// never repeat across routers or restarts: one past the highest the journal holds.
+    private let nextSession = Atomic<UInt16>(1)
 
     /// - Parameters:
     ///   - symbols: registered now, each with its limit from `limits`.
@@ -71,6 +75,60 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         logger: Logger = Logger(label: "redline.monitor")
     ) throws(RedlineError) -> RuntimeRiskMonitor {
         try RuntimeRiskMonitor(limits: limits, symbols: symbols, logger: logger)
+    }
+
+    // MARK: Orders in doubt
+
+    /// Orders the journal recovered as working: in doubt until a router
+    /// reconciles them with the venue (`OrderRouter.reconcile()`). Until
+    /// then trading is REDUCING (trigger `orders_in_doubt`).
+    public var ordersInDoubt: [InDoubtOrder] { doubt.withLock { $0 } }
+
+    /// Whether any working quantity is recorded (whoever's orders it is).
+    public var hasWorkingQuantity: Bool {
+        core.symbolsByID.contains { let view = core.view($0.id); return view.working_buy > 0 || view.working_sell > 0 }
+    }
+
+    /// The working quantities of every symbol, fixed point: (buy, sell).
+    func workingQuantities() -> [SymbolID: (buy: Int64, sell: Int64)] {
+        var working: [SymbolID: (buy: Int64, sell: Int64)] = [:]
+        for (_, id) in core.symbolsByID {
+            let view = core.view(id)
+            working[id] = (view.working_buy, view.working_sell)
+        }
+        return working
+    }
+
+    /// A fresh order-id session for a new router.
+    func takeOrderSession() -> UInt16 { nextSession.add(1, ordering: .relaxed).oldValue }
+
+    /// Recovery found these working: REDUCING until they are reconciled.
+    func recovered(inDoubt orders: [InDoubtOrder], sessionsUsed: UInt16) throws(RedlineError) {
+        doubt.withLock { $0 = orders }
+        nextSession.store(sessionsUsed &+ 1 == 0 ? 1 : sessionsUsed &+ 1, ordering: .relaxed)
+        guard !orders.isEmpty || hasWorkingQuantity else { return }
+        metrics.setTotal("orders_in_doubt_recovered_total", to: UInt64(orders.count))
+        logger.warning("orders in doubt after the restart: REDUCING until reconciled with the venue", metadata: [
+            "orders": "\(orders.count)"])
+        try reconciliationRequest(RL_CONTROL_RECONCILE_PENDING, reason:
+            "\(orders.count) orders recovered from the journal are in doubt until reconciled with the venue",
+            metadata: ["orders_in_doubt": "\(orders.count)"])
+    }
+
+    /// Reconciliation is done: the in-doubt list empties and REDUCING ends
+    /// unless a limit is breached.
+    func reconciled(metadata: [String: String]) throws(RedlineError) {
+        doubt.withLock { $0 = [] }
+        try reconciliationRequest(RL_CONTROL_RECONCILED, reason: "every order in doubt was settled with the venue",
+                                  metadata: metadata)
+    }
+
+    private func reconciliationRequest(_ control: rl_control_t, reason: String,
+                                       metadata: [String: String]) throws(RedlineError) {
+        trading.sync()
+        let rc = riskSide.request(control) { id in trading.expect(request: id, .init(reason: reason, metadata: metadata)) }
+        trading.sync()
+        try RedlineError.errno(rc, operation: "reconciliation request")
     }
 
     // MARK: Journal

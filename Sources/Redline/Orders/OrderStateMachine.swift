@@ -20,8 +20,14 @@ public final class OrderStateMachine {
     @usableFromInline let activeSlots: UnsafeMutablePointer<Int32>
     @usableFromInline var freeCount: Int
     @usableFromInline var activeCountStorage: Int
+    /// The top 16 bits of every id this machine makes.
+    public let session: UInt16
+    /// Orders adopted from before a restart, by their old ids (cold: only
+    /// looked up when an id's own slot does not hold it).
+    @usableFromInline var adopted: [OrderID: Int32] = [:]
 
-    public init(capacity: Int = 65_536) {
+    public init(capacity: Int = 65_536, session: UInt16 = 0) {
+        self.session = session
         precondition(capacity > 0 && capacity <= Int(Int32.max), "capacity must be in 1...Int32.max")
         self.capacity = capacity
         let blank = OrderRecord(
@@ -92,19 +98,47 @@ public final class OrderStateMachine {
         guard freeCount > 0 else { throw .orderCapacityExhausted(capacity: capacity) }
         freeCount -= 1
         let slot = Int(freeSlots[freeCount])
+        if !adopted.isEmpty { forgetAdopted(in: slot) }
         generations[slot] &+= 1
-        let id = OrderID(slot: slot, generation: generations[slot])
+        let id = OrderID(session: session, slot: slot, generation: generations[slot])
         records[slot] = OrderRecord(
             id: id, symbol: symbol, side: side, status: .new, quantity: quantity, price: price, filled: 0,
             activeIndex: -1)
         return id
     }
 
+    /// Take over an order that was working before a restart, under its old
+    /// id, as acknowledged with `remaining` still working (of `quantity`).
+    public func adopt(_ id: OrderID, symbol: SymbolID, side: Side, quantity: Int64, remaining: Int64,
+                      price: Int64) throws(RedlineError) -> OrderRecord {
+        guard (try? order(id)) == nil else { throw .invalidInput("order \(id) is already known") }
+        guard remaining > 0, remaining <= quantity else { throw .invalidInput("order \(id): \(remaining) of \(quantity) left") }
+        guard freeCount > 0 else { throw .orderCapacityExhausted(capacity: capacity) }
+        freeCount -= 1
+        let slot = Int(freeSlots[freeCount])
+        if !adopted.isEmpty { forgetAdopted(in: slot) }
+        generations[slot] &+= 1
+        records[slot] = OrderRecord(id: id, symbol: symbol, side: side, status: .acknowledged, quantity: quantity,
+                                    price: price, filled: quantity - remaining, activeIndex: Int32(activeCountStorage))
+        activeSlots[activeCountStorage] = Int32(slot)
+        activeCountStorage += 1
+        adopted[id] = Int32(slot)
+        return records[slot]
+    }
+
+    /// The slot holding `id`: its own, or where it was adopted.
+    @inlinable
+    func slot(of id: OrderID) -> Int? {
+        let slot = id.slot
+        if slot < capacity, records[slot].id == id { return slot }
+        if adopted.isEmpty { return nil }
+        return adopted[id].map { Int($0) }
+    }
+
     /// The order's record, while its slot has not been reused.
     @inlinable
     public func order(_ id: OrderID) throws(RedlineError) -> OrderRecord {
-        let slot = id.slot
-        guard slot < capacity, records[slot].id == id else { throw .unknownOrder(id) }
+        guard let slot = slot(of: id) else { throw .unknownOrder(id) }
         return records[slot]
     }
 
@@ -113,8 +147,7 @@ public final class OrderStateMachine {
     @inlinable
     @discardableResult
     public func apply(_ id: OrderID, _ event: OrderEventKind, fillQuantity: Int64 = 0) throws(RedlineError) -> OrderRecord {
-        let slot = id.slot
-        guard slot < capacity, records[slot].id == id else { throw .unknownOrder(id) }
+        guard let slot = slot(of: id) else { throw .unknownOrder(id) }
         let record = records + slot
         let current = record.pointee.status
         var kind = event
@@ -155,5 +188,12 @@ public final class OrderStateMachine {
         }
         freeSlots[freeCount] = Int32(slot)
         freeCount += 1
+    }
+
+    /// A free slot is about to hold another order: an adopted order that
+    /// retired from it stops being readable by its old id.
+    @usableFromInline
+    func forgetAdopted(in slot: Int) {
+        if adopted[records[slot].id] == Int32(slot) { adopted[records[slot].id] = nil }
     }
 }

@@ -20,8 +20,11 @@ public struct SymbolID: Hashable, Sendable, Codable, CustomStringConvertible {
     public var description: String { "#\(rawValue)" }
 }
 
-/// A numeric order id: the state machine slot in the low 32 bits and the
-/// slot's reuse generation in the high 32, so a stale id never finds a newer order.
+/// A numeric order id: the state machine slot in the low 32 bits, the slot's
+/// reuse generation (16 bits) above it, so a stale id does not find a newer
+/// order, and the router's session in the top 16 bits, so ids never repeat
+/// across routers or restarts (a venue still holding an order from before a
+/// restart names it by an id no new order gets).
 public struct OrderID: Hashable, Sendable, Codable, CustomStringConvertible {
     public let rawValue: UInt64
 
@@ -29,14 +32,17 @@ public struct OrderID: Hashable, Sendable, Codable, CustomStringConvertible {
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     @inlinable
-    init(slot: Int, generation: UInt32) {
-        rawValue = UInt64(generation) << 32 | UInt64(UInt32(truncatingIfNeeded: slot))
+    init(session: UInt16, slot: Int, generation: UInt32) {
+        rawValue = UInt64(session) << 48 | UInt64(generation & 0xFFFF) << 32 | UInt64(UInt32(truncatingIfNeeded: slot))
     }
 
     @inlinable
     var slot: Int { Int(UInt32(truncatingIfNeeded: rawValue)) }
 
-    public var description: String { "\(rawValue >> 32):\(rawValue & 0xffff_ffff)" }
+    /// The session of the router that made it.
+    public var session: UInt16 { UInt16(truncatingIfNeeded: rawValue >> 48) }
+
+    public var description: String { "\(rawValue >> 48).\((rawValue >> 32) & 0xffff):\(rawValue & 0xffff_ffff)" }
 }
 
 public enum OrderStatus: UInt8, Sendable, Codable, CustomStringConvertible {

@@ -7,12 +7,15 @@ public enum ExchangeError: Error, Equatable, Sendable, CustomStringConvertible {
     case backpressure
     /// A cancel request could not be sent.
     case cancelFailed(OrderID)
+    /// This client cannot do what was asked (a query or mass cancel it lacks).
+    case unsupported
 
     public var description: String {
         switch self {
         case .unavailable: "exchange unavailable"
         case .backpressure: "exchange client queue is full"
         case .cancelFailed(let id): "cancel of order \(id) could not be sent"
+        case .unsupported: "the exchange client does not support this request"
         }
     }
 }
@@ -32,6 +35,34 @@ public struct ExchangeOrder: Sendable, Equatable {
         self.quantity = quantity
         self.price = price
     }
+}
+
+/// An order the venue says is open now, as a query of open orders returns it.
+public struct VenueOrder: Sendable, Equatable {
+    public let id: OrderID
+    public let symbol: SymbolID
+    public let side: Side
+    /// Fixed point: what is still working at the venue.
+    public let remaining: Int64
+    public let price: Int64
+
+    public init(id: OrderID, symbol: SymbolID, side: Side, remaining: Int64, price: Int64) {
+        self.id = id
+        self.symbol = symbol
+        self.side = side
+        self.remaining = remaining
+        self.price = price
+    }
+}
+
+/// An order the journal recovered as working, which nobody has asked the
+/// venue about yet. Fixed point.
+public struct InDoubtOrder: Sendable, Equatable {
+    public let id: OrderID
+    public let symbol: SymbolID
+    public let side: Side
+    public let remaining: Int64
+    public let price: Int64
 }
 
 /// What a venue reports back about an order.
@@ -62,4 +93,14 @@ public protocol ExchangeClient: AnyObject {
     func cancel(_ id: OrderID) throws(ExchangeError)
     /// Hand every event received since the last poll to `body`, oldest first.
     func pollEvents(_ body: (ExchangeEvent) -> Void)
+    /// The orders open at the venue now (for reconciliation after a restart).
+    /// Throws `.unsupported` where the venue offers no such query.
+    func openOrders() throws(ExchangeError) -> [VenueOrder]
+    /// Cancel every open order at the venue.
+    func massCancel() throws(ExchangeError)
+}
+
+extension ExchangeClient {
+    public func openOrders() throws(ExchangeError) -> [VenueOrder] { throw .unsupported }
+    public func massCancel() throws(ExchangeError) { throw .unsupported }
 }

@@ -88,7 +88,7 @@ public final class OrderRouter {
     ) throws(RedlineError) {
         self.monitor = monitor
         self.client = client
-        orders = OrderStateMachine(capacity: orderCapacity)
+        orders = OrderStateMachine(capacity: orderCapacity, session: monitor.takeOrderSession())
         ring = try monitor.makeRing(capacity: ringCapacity)
         counters = try CounterBlock()
         monitor.metrics.register(counters)
@@ -176,6 +176,99 @@ public final class OrderRouter {
         counters.countBlock(result)
         try RedlineError.check(result)
         preconditionFailure("block(_:) takes a blocking result, got \(result.rawValue)")
+    }
+
+    // MARK: Reconciliation after a restart
+
+    /// What `reconcile()` decided for each order in doubt.
+    public struct ReconciliationReport: Sendable, Equatable {
+        /// In doubt and still open at the venue: now this router's, as acknowledged.
+        public var adopted: [OrderID] = []
+        /// Of those, filled in part while the engine was down (the venue's
+        /// remaining is smaller): that much moved the position, at the order's price.
+        public var filledWhileDown: [OrderID: Int64] = [:]
+        /// In doubt and no longer open at the venue: their reservation released.
+        public var released: [OrderID] = []
+        /// Open at the venue with no record in the journal (placed just before a
+        /// crash): reserved now, unconditionally, and adopted.
+        public var adoptedUnknown: [OrderID] = []
+        /// Working quantity that no order accounted for, released (fixed point, per symbol and side).
+        public var unattributedReleased: Int64 = 0
+    }
+
+    /// Settle every order the journal recovered in doubt with the venue:
+    /// adopt what is still open there, release what is not, reserve what the
+    /// journal never saw, and bring each symbol's working quantity to exactly
+    /// what the venue holds. Each decision goes to the risk side (and so to
+    /// the journal) as an event. Then REDUCING for reconciliation ends.
+    /// Call once after `Journal.open`, before strategies trade on this router.
+    @discardableResult
+    public func reconcile() throws(RedlineError) -> ReconciliationReport {
+        let inDoubt = monitor.ordersInDoubt
+        let venue: [VenueOrder]
+        do { venue = try client.openOrders() } catch { throw .exchange(error) }
+        var report = ReconciliationReport()
+        var doubted = Dictionary(uniqueKeysWithValues: inDoubt.map { ($0.id, $0) })
+        var held: [SymbolID: (buy: Int64, sell: Int64)] = [:]
+        for order in venue where (try? orders.order(order.id)) == nil {
+            if let known = doubted.removeValue(forKey: order.id) {
+                let remaining = min(order.remaining, known.remaining)
+                if known.remaining > remaining {
+                    // Filled while the engine was down: the position moves by it.
+                    push(rl_event_t(type: RL_EVENT_FILL, symbol: known.symbol.rawValue, side: known.side,
+                                    orderID: order.id.rawValue, qty: known.remaining - remaining, price: known.price))
+                    report.filledWhileDown[order.id] = known.remaining - remaining
+                }
+                try orders.adopt(order.id, symbol: known.symbol, side: known.side, quantity: known.remaining,
+                                 remaining: remaining, price: known.price)
+                report.adopted.append(order.id)
+            } else {
+                push(rl_event_t(type: RL_EVENT_ORDER_ADOPTED, symbol: order.symbol.rawValue, side: order.side,
+                                orderID: order.id.rawValue, qty: order.remaining, price: order.price))
+                try orders.adopt(order.id, symbol: order.symbol, side: order.side, quantity: order.remaining,
+                                 remaining: order.remaining, price: order.price)
+                report.adoptedUnknown.append(order.id)
+            }
+            let side = order.side
+            var sums = held[order.symbol] ?? (0, 0)
+            if side == .buy { sums.buy += order.remaining } else { sums.sell += order.remaining }
+            held[order.symbol] = sums
+        }
+        for known in doubted.values.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {
+            push(rl_event_t(type: RL_EVENT_CANCEL_ACK, symbol: known.symbol.rawValue, side: known.side,
+                            orderID: known.id.rawValue, qty: known.remaining, price: known.price))
+            report.released.append(known.id)
+        }
+        // What is left working beyond what the venue holds belongs to no order
+        // the venue knows: release it.
+        waitUntilApplied()
+        for (symbol, working) in monitor.workingQuantities() {
+            let holds = held[symbol] ?? (0, 0)
+            for (side, excess) in [(Side.buy, working.buy - holds.buy), (.sell, working.sell - holds.sell)] where excess > 0 {
+                push(rl_event_t(type: RL_EVENT_CANCEL_ACK, symbol: symbol.rawValue, side: side, qty: excess))
+                report.unattributedReleased += excess
+            }
+        }
+        waitUntilApplied()
+        let summary: [String: String] = [
+            "adopted": "\(report.adopted.count)", "released": "\(report.released.count)",
+            "adopted_unknown": "\(report.adoptedUnknown.count)", "filled_while_down": "\(report.filledWhileDown.count)",
+            "unattributed_released": "\(FixedPoint.double(report.unattributedReleased))"]
+        for (settlement, count) in [("adopted", report.adopted.count), ("released", report.released.count),
+                                    ("adopted_unknown", report.adoptedUnknown.count)] {
+            monitor.metrics.addTotal("orders_in_doubt_settled_total", [("settlement", settlement)], UInt64(count))
+        }
+        logger.notice("orders in doubt reconciled with the venue", metadata: summary.mapValues { .string($0) })
+        try monitor.reconciled(metadata: summary)
+        return report
+    }
+
+    /// Until the risk side has applied everything this router pushed.
+    private func waitUntilApplied() {
+        let pushed = ring.pushedCount
+        while ring.consumedCount < pushed {
+            if monitor.hasRiskThread { sched_yield() } else { monitor.drain() }
+        }
     }
 
     // MARK: Exchange events

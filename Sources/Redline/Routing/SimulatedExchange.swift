@@ -37,7 +37,8 @@ public final class SimulatedExchange: ExchangeClient {
     /// Cancel requests received (including failed ones).
     public private(set) var cancelRequests = 0
 
-    private var resting: [OrderID: Int64]
+    /// Resting orders: what was submitted and what is left of it.
+    private var resting: [OrderID: (order: ExchangeOrder, remaining: Int64)]
     // The event queue is raw memory allocated once: no copy-on-write or
     // exclusivity checks on the order path.
     private let events: UnsafeMutablePointer<ExchangeEvent>
@@ -78,9 +79,9 @@ public final class SimulatedExchange: ExchangeClient {
         {
             let half = order.quantity / 2
             enqueue(.filled(order.id, quantity: half, price: order.price))
-            resting[order.id] = order.quantity - half
+            resting[order.id] = (order, order.quantity - half)
         } else {
-            resting[order.id] = order.quantity
+            resting[order.id] = (order, order.quantity)
         }
     }
 
@@ -101,10 +102,40 @@ public final class SimulatedExchange: ExchangeClient {
 
     /// Fill `quantity` of a resting order now, as if the market traded through it.
     public func fillResting(_ id: OrderID, quantity: Int64? = nil, price: Int64) {
-        guard let left = resting[id] else { return }
-        let qty = min(quantity ?? left, left)
+        guard let entry = resting[id] else { return }
+        let qty = min(quantity ?? entry.remaining, entry.remaining)
         enqueue(.filled(id, quantity: qty, price: price))
-        if qty == left { resting[id] = nil } else { resting[id] = left - qty }
+        if qty == entry.remaining { resting[id] = nil } else { resting[id] = (entry.order, entry.remaining - qty) }
+    }
+
+    /// Fill part of a resting order without telling anyone: as happens while
+    /// the engine is down, so only a query of open orders shows it.
+    public func fillQuietly(_ id: OrderID, quantity: Int64) {
+        guard let entry = resting[id] else { return }
+        let qty = min(quantity, entry.remaining)
+        if qty == entry.remaining { resting[id] = nil } else { resting[id] = (entry.order, entry.remaining - qty) }
+    }
+
+    /// Drop every event not yet polled: the engine that would have read them is gone.
+    public func forgetUnpolledEvents() {
+        head = 0
+        count = 0
+    }
+
+    public func openOrders() throws(ExchangeError) -> [VenueOrder] {
+        if isUnavailable { throw .unavailable }
+        return resting.values.map {
+            VenueOrder(id: $0.order.id, symbol: $0.order.symbol, side: $0.order.side, remaining: $0.remaining,
+                       price: $0.order.price)
+        }.sorted { $0.id.rawValue < $1.id.rawValue }
+    }
+
+    public func massCancel() throws(ExchangeError) {
+        if isUnavailable { throw .unavailable }
+        for id in resting.keys.sorted(by: { $0.rawValue < $1.rawValue }) where count < eventCapacity {
+            resting[id] = nil
+            enqueue(.canceled(id))
+        }
     }
 
     /// Expire a resting order now (its time in force ran out).

@@ -13,6 +13,9 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
     /// more can be made durable. Lifted by an operator once the journal
     /// writes again; refused while it cannot.
     case journalFailure = "journal_failure"
+    /// REDUCING after a restart: orders recovered from the journal are in
+    /// doubt until the router reconciles them with the venue.
+    case ordersInDoubt = "orders_in_doubt"
 
     /// The C reason code packed into the freeze word.
     var reasonCode: rl_freeze_reason_t {
@@ -22,6 +25,7 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case .limitViolation: RL_FREEZE_REASON_LIMIT_VIOLATION
         case .unrecordableFill: RL_FREEZE_REASON_UNRECORDABLE
         case .journalFailure: RL_FREEZE_REASON_JOURNAL_FAILURE
+        case .ordersInDoubt: RL_FREEZE_REASON_RECONCILING
         }
     }
 
@@ -32,6 +36,7 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case RL_FREEZE_REASON_LIMIT_VIOLATION: self = .limitViolation
         case RL_FREEZE_REASON_UNRECORDABLE: self = .unrecordableFill
         case RL_FREEZE_REASON_JOURNAL_FAILURE: self = .journalFailure
+        case RL_FREEZE_REASON_RECONCILING: self = .ordersInDoubt
         default: return nil
         }
     }
@@ -108,6 +113,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
         case limitsCleared = "limits_cleared"
         case unrecordableFill = "unrecordable_fill"
         case journalFailure = "journal_failure"
+        case reconcilePending = "reconcile_pending"
+        case reconciled = "reconciled"
 
         init?(_ input: UInt8) {
             switch rl_trading_input_t(UInt32(input)) {
@@ -119,6 +126,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case RL_TRADING_LIMITS_CLEARED: self = .limitsCleared
             case RL_TRADING_UNRECORDABLE: self = .unrecordableFill
             case RL_TRADING_JOURNAL_FAILURE: self = .journalFailure
+            case RL_TRADING_RECONCILE_PENDING: self = .reconcilePending
+            case RL_TRADING_RECONCILED: self = .reconciled
             default: return nil
             }
         }
@@ -131,6 +140,7 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case .limitViolation: .limitViolation
             case .unrecordableFill: .unrecordableFill
             case .journalFailure: .journalFailure
+            case .reconcilePending: .ordersInDoubt
             default: nil
             }
         }

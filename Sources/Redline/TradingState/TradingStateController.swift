@@ -111,6 +111,11 @@ final class TradingStateController: @unchecked Sendable {
             let qty = FixedPoint.double(record.qty), price = FixedPoint.double(record.value)
             return ("the venue reported a fill of \(qty) \(name) at \(price) that the position cannot hold",
                     ["symbol": name, "qty": "\(qty)", "price": "\(price)"])
+        case .reconcilePending, .reconciled:
+            let detail = history.withLock { $0.pending.removeValue(forKey: record.value) }
+            let fallback = cause == .reconcilePending ? "orders recovered from the journal are in doubt until reconciled with the venue"
+                : "every order in doubt was settled with the venue"
+            return (detail?.reason ?? fallback, detail?.metadata ?? [:])
         case .journalFailure:
             let code = Int32(truncatingIfNeeded: record.value), unrecorded = record.qty
             let name = errnoName(code)

@@ -1,0 +1,115 @@
+import Foundation
+import Redline
+import RedlineCore
+import XCTest
+
+/// Orders in flight at a crash are in doubt after the restart: REDUCING
+/// until the router has asked the venue, which settles each one.
+final class ReconciliationTests: XCTestCase {
+    private let btc = SymbolID(rawValue: 0)
+    private func fp(_ value: Double) -> Int64 { Int64((value * FixedPoint.scale).rounded()) }
+
+    func testARestartReconcilesEveryOrderInDoubtWithTheVenue() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1)) // every order rests
+        var placed: [OrderID] = []
+        do {
+            let monitor = try freshMonitor()
+            let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+            try monitor.register(symbol: "BTCUSDT")
+            try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
+            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+            for _ in 0..<6 { placed.append(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)) }
+            router.poll()
+            try journal.flush()
+            journal.close() // a crash: the orders stay at the venue
+        }
+        // While the engine is down: one order fills half, one is canceled, and
+        // one order reached the venue whose reservation never became durable.
+        venue.fillQuietly(placed[0], quantity: fp(0.005))
+        try venue.cancel(placed[1])
+        let unknown = OrderID(rawValue: placed[5].rawValue + 1)
+        try venue.submit(ExchangeOrder(id: unknown, symbol: btc, side: .buy, quantity: fp(0.02), price: fp(40_000)))
+        venue.forgetUnpolledEvents()
+
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        XCTAssertEqual(Set(monitor.ordersInDoubt.map(\.id)), Set(placed))
+        XCTAssertEqual(monitor.tradingState.mode, .reducing, "REDUCING until reconciled")
+        XCTAssertEqual(monitor.freezeEvents.last?.trigger, .ordersInDoubt)
+        XCTAssertThrowsRedline(.blocked(.reduceOnly)) { try monitor.reserve(self.btc, side: .buy, qty: 0.001, price: 40_000) }
+
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        XCTAssertFalse(placed.contains { $0.session == router.orders.session }, "a new session: no id repeats")
+        let report = try router.reconcile()
+        XCTAssertEqual(Set(report.adopted), Set(placed).subtracting([placed[1]]))
+        XCTAssertEqual(report.filledWhileDown, [placed[0]: fp(0.005)])
+        XCTAssertEqual(report.released, [placed[1]])
+        XCTAssertEqual(report.adoptedUnknown, [unknown])
+        XCTAssertEqual(monitor.tradingState.mode, .active)
+        XCTAssertTrue(monitor.ordersInDoubt.isEmpty)
+        let position = try XCTUnwrap(monitor.position(of: "BTCUSDT"))
+        XCTAssertEqual(position.quantity, 0.005, "the fill while down moved the position")
+        XCTAssertEqual(position.workingBuy, 0.005 + 4 * 0.01 + 0.02, accuracy: 1e-9, "working is what the venue holds")
+        let metrics = parsePrometheus(monitor.prometheusText())
+        XCTAssertEqual(metrics["orders_in_doubt_settled_total{settlement=\"released\"}"], 1)
+        XCTAssertEqual(metrics["orders_in_doubt_settled_total{settlement=\"adopted_unknown\"}"], 1)
+
+        // Adopted orders are this router's now: their fills and cancels apply.
+        venue.fillResting(placed[2], price: fp(40_000))
+        router.poll()
+        XCTAssertEqual(try router.order(placed[2]).status, .filled)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.015, accuracy: 1e-9)
+        try router.cancel(unknown)
+        router.poll()
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.005 + 3 * 0.01, accuracy: 1e-9)
+        try journal.flush()
+    }
+
+    func testWorkingQuantityNoOrderAccountsForIsReleasedAndNothingAccumulatesOverRestarts() throws {
+        let dir = try makeTemporaryDirectory()
+        for round in 0..<5 {
+            let monitor = try freshMonitor()
+            let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+            if round == 0 { try monitor.register(symbol: "BTCUSDT") }
+            // The venue did not survive (cancel on disconnect): nothing is open there.
+            let venue = SimulatedExchange(.init(seed: UInt64(round + 1)))
+            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+            if round > 0 {
+                XCTAssertEqual(monitor.tradingState.mode, .reducing, "round \(round)")
+                let report = try router.reconcile()
+                XCTAssertEqual(report.released.count, 3, "round \(round): the last run's orders, by id")
+            }
+            XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy, 0, "round \(round): nothing accumulates")
+            XCTAssertEqual(monitor.tradingState.mode, .active)
+            for _ in 0..<3 { _ = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000) }
+            router.poll()
+            try journal.flush()
+            journal.close() // a crash with 3 orders working
+        }
+    }
+
+    func testAVenueThatCannotBeAskedLeavesTradingReducing() throws {
+        let dir = try makeTemporaryDirectory()
+        do {
+            let monitor = try freshMonitor()
+            let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+            try monitor.register(symbol: "BTCUSDT")
+            _ = try monitor.reserve(btc, side: .buy, qty: 0.01, price: 40_000)
+            var accepted = rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: 0, side: .buy, orderID: 77, qty: fp(0.01), price: fp(40_000))
+            let ring = try monitor.makeRing(capacity: 8)
+            XCTAssertEqual(ring.push(&accepted), RL_OK)
+            monitor.drain()
+            try journal.flush()
+            journal.close()
+        }
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        let router = try OrderRouter(monitor: monitor, client: ScriptedVenue(), orderCapacity: 8, ringCapacity: 8, logger: quietLogger())
+        XCTAssertThrowsRedline(.exchange(.unsupported)) { try router.reconcile() }
+        XCTAssertEqual(monitor.tradingState.mode, .reducing, "fail closed: still in doubt")
+        XCTAssertEqual(monitor.ordersInDoubt.count, 1)
+    }
+}
