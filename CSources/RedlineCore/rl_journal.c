@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -623,6 +624,7 @@ struct rl_journal {
     _Atomic(uint64_t) snapshot_requests;  /* asked for by rl_journal_snapshot_now */
     _Atomic(uint64_t) snapshot_served;    /* requests the writer has answered */
     _Atomic(int32_t) snapshot_result;     /* the last answer: 0 or -errno */
+    _Atomic(uint32_t) waiters;            /* threads waiting for durability: sync without delay */
     _Atomic(uint64_t) snapshots, last_snapshot_seq;
     bool batch_sync_now;
     /* Set at open. */
@@ -1027,7 +1029,10 @@ static void *rl_journal_main(void *arg) {
         }
         /* Hot records from the risk thread: everything waiting joins this group
          * commit (N triggers a sync; it does not cap a backlog). */
-        uint64_t available = rc == 0 ? rl_spsc_readable(j->hot, j->options.hot_ring_capacity) : 0;
+        /* Capped, so that one commit never takes a whole backlog: the lag of
+         * the first record in it stays bounded by one commit's write and sync. */
+        uint64_t room = j->batch_records < j->options.max_commit_records ? j->options.max_commit_records - j->batch_records : 0;
+        uint64_t available = rc == 0 ? rl_spsc_readable(j->hot, room) : 0;
         uint64_t added = 0;
         for (uint64_t i = 0; i < available && rc == 0; i++) {
             const rl_event_t *event = rl_spsc_peek(j->hot, i);
@@ -1050,16 +1055,25 @@ static void *rl_journal_main(void *arg) {
             j->batch_hot += added;
             took = true;
         }
+        /* relaxed: a hint; a waiter that arrives just after is served by the next pass. */
+        bool waited_for = atomic_load_explicit(&j->waiters, memory_order_relaxed) != 0;
+        /* A snapshot that is due forces the sync it needs: a writer kept busy by
+         * segment rotations (each syncs inside rl_journal_add) might otherwise
+         * never reach an empty batch, and never snapshot. */
+        bool snapshot_due = j->shadow != NULL && j->options.snapshot_every_records != 0 &&
+                            j->records_since_snapshot >= j->options.snapshot_every_records;
         if (rc == 0 && j->batch_records > 0 &&
-            (j->batch_records >= n_max || j->batch_sync_now || stopping ||
+            (j->batch_records >= n_max || j->batch_sync_now || stopping || waited_for || snapshot_due ||
              rl_monotonic_us() - j->batch_started_us >= j->options.sync_every_us)) {
             rc = rl_journal_sync_batch(j);
-            if (rc == 0 && j->shadow != NULL && j->options.snapshot_every_records != 0 &&
-                j->records_since_snapshot >= j->options.snapshot_every_records) {
-                int snap = rl_journal_periodic_snapshot(j);
-                /* A failed snapshot loses nothing: the segments stay. relaxed: an error code. */
-                atomic_store_explicit(&j->snapshot_error, snap, memory_order_relaxed);
-            }
+        }
+        /* The shadow equals the durable state only when nothing is pending. */
+        if (rc == 0 && snapshot_due && j->batch_records == 0) {
+            int snap = rl_journal_periodic_snapshot(j);
+            /* A failed snapshot loses nothing: the segments stay; it is retried
+             * after another snapshot_every_records. relaxed: an error code. */
+            if (snap != 0) j->records_since_snapshot = 0;
+            atomic_store_explicit(&j->snapshot_error, snap, memory_order_relaxed);
         }
         /* A snapshot asked for (rl_journal_snapshot_now), once all is synced. */
         /* acquire: pairs with the release increment in rl_journal_snapshot_now. */
@@ -1131,6 +1145,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     if (j->options.sync_every_us == 0) j->options.sync_every_us = 1000;
     if (j->options.hot_ring_capacity == 0) j->options.hot_ring_capacity = 65536;
     if (j->options.segment_bytes == 0) j->options.segment_bytes = 64ull << 20;
+    if (j->options.max_commit_records == 0) j->options.max_commit_records = 4096;
     snprintf(j->dir, sizeof(j->dir), "%s", dir);
     j->seg_fd = -1;
     j->next_seq = next_seq ? next_seq : 1;
@@ -1329,21 +1344,44 @@ int rl_journal_append_cold(rl_journal_t *j, uint16_t type, const void *payload, 
     return 0;
 }
 
+static bool rl_journal_durable(const rl_journal_t *j, uint64_t cold_ticket, uint64_t hot_count) {
+    /* acquire: pairs with the writer's release stores after each sync. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&j->cold_durable, memory_order_acquire) >= cold_ticket &&
+           atomic_load_explicit((_Atomic(uint64_t) *)&j->hot_durable, memory_order_acquire) >= hot_count;
+}
+
 static int rl_journal_wait(rl_journal_t *j, uint64_t cold_ticket, uint64_t hot_count, uint32_t timeout_ms) {
+    if (rl_journal_durable(j, cold_ticket, hot_count)) return 0;
     uint64_t deadline = rl_monotonic_us() + (uint64_t)timeout_ms * 1000;
-    for (;;) {
-        /* acquire: pairs with the writer's release stores after each sync. */
-        if (atomic_load_explicit(&j->cold_durable, memory_order_acquire) >= cold_ticket &&
-            atomic_load_explicit(&j->hot_durable, memory_order_acquire) >= hot_count) {
-            return 0;
-        }
+    /* relaxed: a hint to the writer to sync without waiting out its window. */
+    atomic_fetch_add_explicit(&j->waiters, 1, memory_order_relaxed);
+    int rc = 0;
+    for (uint32_t spins = 0;; spins++) {
+        if (rl_journal_durable(j, cold_ticket, hot_count)) break;
         /* relaxed: an error code, nothing else is read through it. */
         int error = atomic_load_explicit(&j->last_error, memory_order_relaxed);
-        if (error != 0) return error;
-        if (rl_monotonic_us() >= deadline) return -ETIMEDOUT;
-        struct timespec pause = {0, 20000};
-        nanosleep(&pause, NULL);
+        if (error != 0) {
+            rc = error;
+            break;
+        }
+        if (rl_monotonic_us() >= deadline) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        /* A sync takes hundreds of microseconds: yield first, then sleep briefly. */
+        if (spins < 64) {
+            sched_yield();
+        } else {
+            struct timespec pause = {0, 10000};
+            nanosleep(&pause, NULL);
+        }
     }
+    atomic_fetch_sub_explicit(&j->waiters, 1, memory_order_relaxed); /* relaxed: the hint above */
+    return rc;
+}
+
+int rl_journal_wait_hot(rl_journal_t *j, uint32_t timeout_ms) {
+    return rl_journal_wait(j, 0, rl_spsc_pushed(j->hot), timeout_ms);
 }
 
 int rl_journal_wait_cold(rl_journal_t *j, uint64_t ticket, uint32_t timeout_ms) {

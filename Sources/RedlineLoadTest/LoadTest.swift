@@ -37,6 +37,8 @@ public struct LoadTestConfiguration: Sendable {
     /// Journal every state change into this directory (created if missing).
     public var journalDirectory: String?
     public var journalOptions = Journal.Options()
+    /// Whether an order waits for its reservation to be durable before it goes to the venue.
+    public var durability: OrderRouter.Durability = .reservedBeforeSubmit
 
     public init() {}
 }
@@ -167,7 +169,8 @@ final class StrategyWorker: @unchecked Sendable {
             capacity: configuration.restingOrders * 4 + 64))
         router = try OrderRouter(
             monitor: monitor, client: exchange, orderCapacity: configuration.restingOrders * 4 + 64,
-            ringCapacity: configuration.ringCapacity, ringFullPolicy: .spin, logger: logger)
+            ringCapacity: configuration.ringCapacity, ringFullPolicy: .spin, durability: configuration.durability,
+            logger: logger)
         hot = .allocate(capacity: 1)
         hot.initialize(to: Hot(fills: Array(repeating: 0, count: configuration.symbols),
                                resting: ContiguousArray(repeating: OrderID(rawValue: 0), count: configuration.restingOrders)))

@@ -44,6 +44,14 @@ struct LoadTestCommand: ParsableCommand {
     var syncMicroseconds = 1_000
     @Option(help: "Journal I/O: auto, io_uring (required) or pwrite.")
     var journalIO = "auto"
+    @Option(help: "Pin the journal writer to this CPU (default: not pinned).")
+    var journalCpu: Int?
+    @Option(help: "The journal writer snapshots every this many records (0: never).")
+    var snapshotEvery = 1_000_000
+    @Option(help: "At most this many of the risk step's records per journal commit.")
+    var maxCommitRecords = 4096
+    @Option(help: "default: an order goes to the venue once reserved; strict: once its reservation is durable.")
+    var durability = "default"
     @Flag(help: "Start even if the journal is damaged before its tail, from the last good record.")
     var recoverToLastGood = false
 
@@ -71,6 +79,13 @@ struct LoadTestCommand: ParsableCommand {
         config.journalOptions.ioMode = io
         config.journalOptions.syncEveryRecords = syncRecords
         config.journalOptions.syncEveryMicroseconds = syncMicroseconds
+        config.journalOptions.cpu = journalCpu
+        config.journalOptions.snapshotEveryRecords = snapshotEvery
+        config.journalOptions.maxCommitRecords = maxCommitRecords
+        guard let mode = OrderRouter.Durability(rawValue: durability) else {
+            throw ValidationError("--durability must be default or strict")
+        }
+        config.durability = mode
         config.journalOptions.recoverToLastGood = recoverToLastGood
 
         print("redline loadtest: \(strategies) strateg\(strategies == 1 ? "y" : "ies"), \(symbols) symbols, \(duration) s, "

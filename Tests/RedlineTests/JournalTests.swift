@@ -197,6 +197,37 @@ final class JournalTests: XCTestCase {
         again.close()
     }
 
+    /// A writer whose only syncs are segment rotations (tiny segments, no timer,
+    /// no record count) still snapshots: a due snapshot forces the sync it needs.
+    /// Before, such a writer (a slow disk in CI did it) never snapshotted at all.
+    func testASnapshotIsTakenEvenWhenOnlySegmentRotationsSync() throws {
+        let dir = try makeTemporaryDirectory()
+        var options = journalOptions()
+        options.snapshotEveryRecords = 1_000
+        options.segmentBytes = 4 * 1024
+        options.syncEveryRecords = 1 << 30
+        options.syncEveryMicroseconds = 60_000_000
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger())
+        defer { journal.close() }
+        _ = try monitor.register(symbol: "BTCUSDT")
+        for i in 0..<10_000 {
+            try monitor.markPrice(symbol: "BTCUSDT", price: 1_000 + Double(i % 7))
+        }
+        // No flush: it would force a sync. Wait for the writer to get through:
+        // all 10,002 records, the newest snapshot less than 1,000 behind.
+        let deadline = ContinuousClock.now + .seconds(10)
+        func caughtUp() -> Bool {
+            let stats = journal.stats
+            return stats.next_seq == 10_003 && stats.next_seq - 1 - stats.last_snapshot_seq < 1_000
+        }
+        while !caughtUp() && ContinuousClock.now < deadline { usleep(1_000) }
+        XCTAssertTrue(caughtUp(), "\(journal.stats)")
+        // Passes take at most maxCommitRecords (4,096): at least two reached 1,000.
+        XCTAssertGreaterThanOrEqual(journal.stats.snapshots, 2, "\(journal.stats)")
+        XCTAssertEqual(journal.stats.snapshot_error, 0)
+    }
+
     func testWithoutIOUringAutoFallsBackWithAWarningAndADemandFails() throws {
         setenv("REDLINE_JOURNAL_NO_IO_URING", "1", 1)
         defer { unsetenv("REDLINE_JOURNAL_NO_IO_URING") }

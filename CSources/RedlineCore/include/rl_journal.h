@@ -53,6 +53,8 @@ typedef struct rl_journal_options {
     int32_t cpu;                  /* pin the writer thread here; -1: do not */
     uint64_t snapshot_every_records; /* periodic snapshots by the writer; 0: never */
     uint32_t symbol_capacity;     /* for the writer's shadow state (0: RL_SYMBOLS_DEFAULT_CAPACITY) */
+    uint32_t max_commit_records;  /* at most this many hot records per commit (0: 4096): a backlog is
+                                     written in bounded commits, so the durable lag stays bounded */
 } rl_journal_options_t;
 
 typedef struct rl_journal_stats {
@@ -135,6 +137,11 @@ int rl_journal_wait_cold(rl_journal_t *journal, uint64_t ticket, uint32_t timeou
 /* The writer's -errno while it cannot make records durable (its last write
  * or sync failed and has not succeeded since), else 0. Any thread. */
 int32_t rl_journal_error(const rl_journal_t *journal);
+
+/* Wait until every hot record pushed so far (the risk step's) is durable:
+ * the writer syncs at once while anyone waits. 0, -ETIMEDOUT or the
+ * writer's -errno. For strict durability (OrderRouter's .durableBeforeSubmit). */
+int rl_journal_wait_hot(rl_journal_t *journal, uint32_t timeout_ms);
 
 /* Every record with a sequence <= this is on disk and synced. */
 uint64_t rl_journal_durable_seq(const rl_journal_t *journal);

@@ -46,6 +46,9 @@ public final class Journal: @unchecked Sendable {
         /// The writer snapshots its shadow of the durable state every this many
         /// records, while trading goes on, and prunes what the snapshot covers. 0: never.
         public var snapshotEveryRecords: Int = 1_000_000
+        /// At most this many of the risk step's records per commit: a backlog
+        /// is written in bounded commits, each synced on its own.
+        public var maxCommitRecords: Int = 4096
 
         public init() {}
     }
@@ -138,7 +141,7 @@ public final class Journal: @unchecked Sendable {
             sync_every_us: UInt32(clamping: options.syncEveryMicroseconds), hot_ring_capacity: 65_536,
             segment_bytes: UInt64(max(options.segmentBytes, 4096)), io_mode: options.ioMode.cValue,
             cpu: Int32(options.cpu ?? -1), snapshot_every_records: UInt64(max(options.snapshotEveryRecords, 0)),
-            symbol_capacity: UInt32(monitor.symbolCapacity))
+            symbol_capacity: UInt32(monitor.symbolCapacity), max_commit_records: UInt32(clamping: max(options.maxCommitRecords, 1)))
         let tail = cString(scan.tail_segment)
         var opened: OpaquePointer?
         let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,
@@ -263,6 +266,13 @@ public final class Journal: @unchecked Sendable {
             guard ContinuousClock.now < deadline else { throw .system(errno: ETIMEDOUT, operation: "journal wait for seq \(sequence)") }
             usleep(50)
         }
+    }
+
+    /// Wait until every record the risk step has handed over so far is
+    /// durable; the writer syncs at once while someone waits.
+    public func waitForRiskRecords(timeout: Duration = .seconds(10)) throws(RedlineError) {
+        let ms = UInt32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        try RedlineError.errno(rl_journal_wait_hot(handle, ms), operation: "journal sync")
     }
 
     /// Wait until everything handed to the journal so far is durable.

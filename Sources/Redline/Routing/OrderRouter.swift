@@ -51,7 +51,23 @@ public final class OrderRouter {
     public let counters: CounterBlock
     public let cancelRetries: Int
     public let ringFullPolicy: RingFullPolicy
+    public let durability: Durability
     public let logger: Logger
+
+    /// When an order may go to the venue, with respect to the journal.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// As soon as it is reserved (the default). Its reservation record
+        /// becomes durable within the journal's durable lag (one group commit,
+        /// bounded by `Journal.Options.maxCommitRecords`): a crash in that
+        /// window loses the record, and the restart's reconciliation adopts the
+        /// order from the venue.
+        case reservedBeforeSubmit = "default"
+        /// Only once its reservation record is durable: `placeOrder` waits for
+        /// a commit (hundreds of microseconds), and blocks. No order reaches
+        /// the venue that a restart would not know. Without a journal, the
+        /// same as the default.
+        case durableBeforeSubmit = "strict"
+    }
     /// Exchange events that named an unknown order or an impossible transition.
     public private(set) var invalidExchangeEvents = 0
     /// Fills beyond what their order had left, or for an order already done:
@@ -84,8 +100,10 @@ public final class OrderRouter {
         ringCapacity: Int = 65_536,
         cancelRetries: Int = 3,
         ringFullPolicy: RingFullPolicy = .spin,
+        durability: Durability = .reservedBeforeSubmit,
         logger: Logger = Logger(label: "redline.router")
     ) throws(RedlineError) {
+        self.durability = durability
         self.monitor = monitor
         self.client = client
         orders = OrderStateMachine(capacity: orderCapacity, session: monitor.takeOrderSession())
@@ -144,6 +162,10 @@ public final class OrderRouter {
         push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                         qty: q, price: p))
         do throws(RedlineError) {
+            if durability == .durableBeforeSubmit, let journal = monitor.journal {
+                waitUntilApplied()
+                try journal.waitForRiskRecords()
+            }
             try orders.apply(id, .submit)
             do throws(ExchangeError) {
                 try client.submit(ExchangeOrder(id: id, symbol: symbol, side: side, quantity: q, price: p))
