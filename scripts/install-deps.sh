@@ -2,8 +2,9 @@
 # Install what Redline needs from Debian, only what is missing. Run as root.
 set -euo pipefail
 # liburing and libnuma: the engine. boost: the ring peer benchmark. spin: the
-# model check. valgrind: the instruction gate.
-packages=(liburing-dev libnuma-dev libboost-dev spin valgrind)
+# model check. valgrind: the instruction gate. fio: the disk the journal is
+# measured against (README, "The journal").
+packages=(liburing-dev libnuma-dev libboost-dev spin valgrind fio)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

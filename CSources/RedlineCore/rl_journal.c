@@ -21,6 +21,7 @@
  * truncation is checked where it matters, so gcc's guesses are noise here. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
+#include "rl_clock.h"
 #include "rl_crc32c.h"
 #include "rl_engine.h"
 #include "rl_journal.h"
@@ -50,13 +51,14 @@ static uint64_t rl_monotonic_us(void) {
 static size_t rl_record_size(uint32_t length) { return (sizeof(rl_journal_record_header_t) + length + 7) & ~(size_t)7; }
 
 /* Encode one record at `dst` (which has rl_record_size(length) bytes). */
-static size_t rl_record_encode(uint8_t *dst, uint16_t type, uint64_t seq, const void *payload, uint32_t length) {
+static size_t rl_record_encode(uint8_t *dst, uint16_t type, uint64_t seq, const void *payload, uint32_t length,
+                               uint64_t timestamp_ns) {
     size_t size = rl_record_size(length);
     rl_journal_record_header_t header = {0};
     header.length = length;
     header.type = type;
     header.seq = seq;
-    header.timestamp_ns = rl_realtime_ns();
+    header.timestamp_ns = timestamp_ns;
     memcpy(dst, &header, sizeof(header));
     if (length) memcpy(dst + sizeof(header), payload, length);
     memset(dst + sizeof(header) + length, 0, size - sizeof(header) - length);
@@ -255,7 +257,21 @@ int rl_journal_read_manifest(const char *dir, rl_journal_manifest_t *out) {
  * newest snapshot. Every value comes from a file that exists, so a writer
  * racing another (the writer thread and a snapshot) can only leave the
  * manifest a step behind, never naming a file that was not there. */
+/* The writer (new segments) and the snapshot thread (snapshots, pruning) both
+ * rewrite the manifest from the directory: one at a time, so the last rename
+ * always carries the newest listing. Cold path. */
+static pthread_mutex_t rl_manifest_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int rl_manifest_write_locked(const char *dir);
+
 static int rl_manifest_write(const char *dir) {
+    pthread_mutex_lock(&rl_manifest_lock);
+    int rc = rl_manifest_write_locked(dir);
+    pthread_mutex_unlock(&rl_manifest_lock);
+    return rc;
+}
+
+static int rl_manifest_write_locked(const char *dir) {
     rl_file_entry_t *files;
     rl_journal_manifest_t m;
     memset(&m, 0, sizeof(m));
@@ -515,11 +531,9 @@ int rl_journal_read_snapshot(const char *path, rl_journal_visit_fn visit, void *
     return result;
 }
 
-int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_journal_snapshot_record_t *records,
-                              uint64_t count) {
-    char tmp[PATH_MAX], path[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s/snapshot.tmp", dir);
-    snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64 ".rls", dir, covered_seq);
+/* Encode a snapshot into one malloc'd buffer (the caller frees it). */
+static int rl_snapshot_encode(uint64_t covered_seq, const rl_journal_snapshot_record_t *records, uint64_t count,
+                              uint8_t **out, size_t *out_len) {
     size_t total = sizeof(rl_journal_segment_header_t);
     for (uint64_t i = 0; i < count; i++) {
         if (records[i].length > RL_JOURNAL_MAX_PAYLOAD) return -EINVAL;
@@ -531,17 +545,39 @@ int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_jo
     rl_segment_header_init(&header, RL_JOURNAL_SNAPSHOT_MAGIC, covered_seq);
     memcpy(buffer, &header, sizeof(header));
     size_t offset = sizeof(header);
+    uint64_t now_ns = rl_realtime_ns();
     for (uint64_t i = 0; i < count; i++) {
-        offset += rl_record_encode(buffer + offset, records[i].type, i + 1, records[i].payload, records[i].length);
+        offset += rl_record_encode(buffer + offset, records[i].type, i + 1, records[i].payload, records[i].length, now_ns);
     }
+    *out = buffer;
+    *out_len = total;
+    return 0;
+}
+
+/* Write an encoded snapshot durably: temp file, fdatasync, rename, fsync DIR, manifest. */
+static int rl_snapshot_write_file(const char *dir, uint64_t covered_seq, const uint8_t *buffer, size_t length) {
+    char tmp[PATH_MAX], path[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/snapshot.%ld.tmp", dir, (long)syscall(SYS_gettid));
+    snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64 ".rls", dir, covered_seq);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int rc = fd < 0 ? -errno : rl_write_all(fd, buffer, total, 0);
+    int rc = fd < 0 ? -errno : rl_write_all(fd, buffer, length, 0);
     if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
     if (fd >= 0) close(fd);
-    free(buffer);
     if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
+    if (rc != 0) unlink(tmp);
     if (rc == 0) rc = rl_fsync_dir(dir);
     if (rc == 0) rc = rl_manifest_write(dir);
+    return rc;
+}
+
+int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_journal_snapshot_record_t *records,
+                              uint64_t count) {
+    uint8_t *buffer;
+    size_t length;
+    int rc = rl_snapshot_encode(covered_seq, records, count, &buffer, &length);
+    if (rc != 0) return rc;
+    rc = rl_snapshot_write_file(dir, covered_seq, buffer, length);
+    free(buffer);
     return rc;
 }
 
@@ -609,6 +645,12 @@ struct rl_journal {
     uint8_t *buffer;
     size_t buffer_len, buffer_cap;
     uint64_t batch_records, batch_hot, batch_cold_ticket, batch_last_seq, batch_started_us, batch_started_ns;
+    /* For the lag samples: orders accepted in this batch that carry their
+     * acceptance time (rl_clock_cycles), and the oldest such time. */
+    uint64_t batch_accepted, batch_oldest_accept;
+    /* CLOCK_REALTIME read once per writer pass for the records' headers: a
+     * reading per record cost a fifth of the writer's time. */
+    uint64_t pass_realtime_ns;
     _Atomic(rl_spsc_t *) lag_ring;
     /* The shadow: the state of every record made durable, for periodic snapshots. */
     rl_engine_t *shadow;
@@ -627,6 +669,17 @@ struct rl_journal {
     _Atomic(uint32_t) waiters;            /* threads waiting for durability: sync without delay */
     _Atomic(uint64_t) snapshots, last_snapshot_seq;
     bool batch_sync_now;
+    /* The snapshot thread writes, syncs and prunes what the writer encoded, so
+     * that a snapshot (tens of ms of file I/O) never stalls the commits.
+     * Hand-off under snap_lock (cold path). */
+    pthread_mutex_t snap_lock;
+    pthread_cond_t snap_cond;
+    pthread_t snap_thread;
+    bool snap_thread_started, snap_pending, snap_stop;
+    uint8_t *snap_buffer;
+    size_t snap_length;
+    uint64_t snap_covered, snap_ticket;   /* ticket: an rl_journal_snapshot_now request, or 0 */
+    _Atomic(uint32_t) snap_busy;          /* handed off and not yet written */
     /* Set at open. */
     rl_journal_options_t options;
     int32_t io_mode;
@@ -729,10 +782,13 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
         sample.type = RL_EVENT_HEARTBEAT;
         sample.value = (int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - j->batch_started_ns);
         sample.qty = (int64_t)j->batch_records;
+        sample.order_id = j->batch_accepted;
+        sample.price = j->batch_accepted ? (int64_t)(rl_clock_cycles() - j->batch_oldest_accept) : 0;
         rl_spsc_push(lag_ring, &sample); /* a full ring skips the sample; it is counted there */
     }
     j->buffer_len = 0;
     j->batch_records = j->batch_hot = j->batch_cold_ticket = 0;
+    j->batch_accepted = j->batch_oldest_accept = 0;
     j->batch_sync_now = false;
     return 0;
 }
@@ -913,7 +969,10 @@ int rl_journal_seed_shadow(rl_journal_t *j, const rl_journal_snapshot_record_t *
 }
 
 /* Write the shadow as a snapshot covering the durable sequence, then prune. Writer thread. */
-static int rl_journal_periodic_snapshot(rl_journal_t *j) {
+/* Encode the shadow as a snapshot covering the durable sequence and hand it to
+ * the snapshot thread (which must be idle). ticket: the rl_journal_snapshot_now
+ * request it answers, or 0. */
+static int rl_journal_periodic_snapshot(rl_journal_t *j, uint64_t ticket) {
     uint32_t symbols = rl_engine_symbol_count(j->shadow);
     uint64_t count = 1 + 2 * (uint64_t)symbols + j->open_orders.count + j->history_count;
     rl_journal_snapshot_record_t *records = malloc(count * sizeof(*records));
@@ -946,19 +1005,65 @@ static int rl_journal_periodic_snapshot(rl_journal_t *j) {
     }
     /* relaxed: the writer's own store of it, after the sync that made it durable. */
     uint64_t covered = atomic_load_explicit(&j->durable_seq, memory_order_relaxed);
-    rc = rl_journal_write_snapshot(j->dir, covered, records, n);
+    uint8_t *buffer;
+    size_t length;
+    rc = rl_snapshot_encode(covered, records, n, &buffer, &length);
     if (rc == 0) {
-        rl_journal_prune(j->dir, covered);
-        /* relaxed: statistics. */
-        atomic_fetch_add_explicit(&j->snapshots, 1, memory_order_relaxed);
-        atomic_store_explicit(&j->last_snapshot_seq, covered, memory_order_relaxed);
-        j->records_since_snapshot = 0;
+        pthread_mutex_lock(&j->snap_lock);
+        j->snap_buffer = buffer;
+        j->snap_length = length;
+        j->snap_covered = covered;
+        j->snap_ticket = ticket;
+        j->snap_pending = true;
+        /* relaxed: the writer's own flag; the snapshot thread clears it with release. */
+        atomic_store_explicit(&j->snap_busy, 1, memory_order_relaxed);
+        pthread_cond_signal(&j->snap_cond);
+        pthread_mutex_unlock(&j->snap_lock);
+        j->records_since_snapshot = 0; /* the snapshot thread reports a failure; retried after another N */
     }
 done:
     free(records);
     free(positions);
     free(names);
     return rc;
+}
+
+/* The snapshot thread: write each handed-off snapshot, then prune what it covers. */
+static void *rl_journal_snapshot_main(void *arg) {
+    rl_journal_t *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->snap_lock);
+        while (!j->snap_pending && !j->snap_stop) pthread_cond_wait(&j->snap_cond, &j->snap_lock);
+        if (!j->snap_pending) {
+            pthread_mutex_unlock(&j->snap_lock);
+            break;
+        }
+        uint8_t *buffer = j->snap_buffer;
+        size_t length = j->snap_length;
+        uint64_t covered = j->snap_covered, ticket = j->snap_ticket;
+        j->snap_pending = false;
+        j->snap_buffer = NULL;
+        pthread_mutex_unlock(&j->snap_lock);
+        int rc = rl_snapshot_write_file(j->dir, covered, buffer, length);
+        free(buffer);
+        if (rc == 0) {
+            rl_journal_prune(j->dir, covered);
+            /* relaxed: statistics, published by the release stores below. */
+            atomic_fetch_add_explicit(&j->snapshots, 1, memory_order_relaxed);
+            atomic_store_explicit(&j->last_snapshot_seq, covered, memory_order_relaxed);
+        }
+        /* A failed snapshot loses nothing: the segments stay. relaxed: an error code. */
+        atomic_store_explicit(&j->snapshot_error, rc, memory_order_relaxed);
+        if (ticket != 0) {
+            /* relaxed: published by the release store of snapshot_served just below. */
+            atomic_store_explicit(&j->snapshot_result, rc, memory_order_relaxed);
+            /* release: pairs with rl_journal_snapshot_now's acquire load; result and stats visible. */
+            atomic_store_explicit(&j->snapshot_served, ticket, memory_order_release);
+        }
+        /* release: pairs with the writer's acquire load; snapshot_served is updated before. */
+        atomic_store_explicit(&j->snap_busy, 0, memory_order_release);
+    }
+    return NULL;
 }
 
 /* Append one record to the batch, rotating the segment when it would overflow. */
@@ -985,7 +1090,8 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
         j->batch_started_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
         j->batch_started_us = j->batch_started_ns / 1000;
     }
-    j->buffer_len += rl_record_encode(j->buffer + j->buffer_len, type, j->next_seq, payload, length);
+    if (j->pass_realtime_ns == 0) j->pass_realtime_ns = rl_realtime_ns();
+    j->buffer_len += rl_record_encode(j->buffer + j->buffer_len, type, j->next_seq, payload, length, j->pass_realtime_ns);
     j->batch_last_seq = j->next_seq++;
     j->batch_records++;
     j->records_since_snapshot++;
@@ -1003,6 +1109,7 @@ static void *rl_journal_main(void *arg) {
         bool stopping = atomic_load_explicit(&j->stop_requested, memory_order_acquire) != 0;
         bool took = false;
         int rc = 0;
+        j->pass_realtime_ns = 0; /* read again by the first record of this pass */
         /* Cold records first: a freeze is synced at once. */
         pthread_mutex_lock(&j->cold_lock);
         rl_cold_record_t *cold = j->cold_head;
@@ -1046,6 +1153,13 @@ static void *rl_journal_main(void *arg) {
                 j->batch_sync_now = true;
             } else {
                 rc = rl_journal_add(j, RL_JREC_EVENT, event, sizeof(*event));
+                if (rc == 0 && event->type == RL_EVENT_ORDER_ACCEPTED && event->timestamp_ns != 0) {
+                    /* In ring order, but strategies differ: keep the oldest. */
+                    if (j->batch_accepted == 0 || event->timestamp_ns < j->batch_oldest_accept) {
+                        j->batch_oldest_accept = event->timestamp_ns;
+                    }
+                    j->batch_accepted++;
+                }
             }
             if (rc == 0) added++;
         }
@@ -1057,32 +1171,38 @@ static void *rl_journal_main(void *arg) {
         }
         /* relaxed: a hint; a waiter that arrives just after is served by the next pass. */
         bool waited_for = atomic_load_explicit(&j->waiters, memory_order_relaxed) != 0;
+        /* acquire: pairs with the snapshot thread's release store; its
+         * snapshot_served store is visible once it reads idle. */
+        bool snapshotter_idle = atomic_load_explicit(&j->snap_busy, memory_order_acquire) == 0;
         /* A snapshot that is due forces the sync it needs: a writer kept busy by
          * segment rotations (each syncs inside rl_journal_add) might otherwise
          * never reach an empty batch, and never snapshot. */
-        bool snapshot_due = j->shadow != NULL && j->options.snapshot_every_records != 0 &&
+        bool snapshot_due = snapshotter_idle && j->shadow != NULL && j->options.snapshot_every_records != 0 &&
                             j->records_since_snapshot >= j->options.snapshot_every_records;
+        /* A snapshot asked for (rl_journal_snapshot_now), once all is synced.
+         * acquire: pairs with the release increment in rl_journal_snapshot_now. */
+        uint64_t asked = atomic_load_explicit(&j->snapshot_requests, memory_order_acquire);
+        /* relaxed: the snapshot thread's store, ordered by the acquire load of snap_busy. */
+        bool snapshot_asked = snapshotter_idle && asked > atomic_load_explicit(&j->snapshot_served, memory_order_relaxed);
         if (rc == 0 && j->batch_records > 0 &&
             (j->batch_records >= n_max || j->batch_sync_now || stopping || waited_for || snapshot_due ||
-             rl_monotonic_us() - j->batch_started_us >= j->options.sync_every_us)) {
+             snapshot_asked || rl_monotonic_us() - j->batch_started_us >= j->options.sync_every_us)) {
             rc = rl_journal_sync_batch(j);
         }
         /* The shadow equals the durable state only when nothing is pending. */
-        if (rc == 0 && snapshot_due && j->batch_records == 0) {
-            int snap = rl_journal_periodic_snapshot(j);
-            /* A failed snapshot loses nothing: the segments stay; it is retried
-             * after another snapshot_every_records. relaxed: an error code. */
-            if (snap != 0) j->records_since_snapshot = 0;
-            atomic_store_explicit(&j->snapshot_error, snap, memory_order_relaxed);
-        }
-        /* A snapshot asked for (rl_journal_snapshot_now), once all is synced. */
-        /* acquire: pairs with the release increment in rl_journal_snapshot_now. */
-        uint64_t asked = atomic_load_explicit(&j->snapshot_requests, memory_order_acquire);
-        if (rc == 0 && j->batch_records == 0 && asked > atomic_load_explicit(&j->snapshot_served, memory_order_relaxed)) {
-            /* relaxed: published by the release store of snapshot_served just below. */
-            atomic_store_explicit(&j->snapshot_result, rl_journal_periodic_snapshot(j), memory_order_relaxed);
-            /* release: pairs with the waiter's acquire load; the result above is visible to it. */
-            atomic_store_explicit(&j->snapshot_served, asked, memory_order_release);
+        if (rc == 0 && (snapshot_due || snapshot_asked) && j->batch_records == 0) {
+            int snap = rl_journal_periodic_snapshot(j, snapshot_asked ? asked : 0);
+            if (snap != 0) {
+                /* Not handed off (no memory): the segments stay; retried after
+                 * another snapshot_every_records. relaxed: an error code. */
+                j->records_since_snapshot = 0;
+                atomic_store_explicit(&j->snapshot_error, snap, memory_order_relaxed);
+                if (snapshot_asked) {
+                    /* relaxed, then release: as the snapshot thread answers. */
+                    atomic_store_explicit(&j->snapshot_result, snap, memory_order_relaxed);
+                    atomic_store_explicit(&j->snapshot_served, asked, memory_order_release);
+                }
+            }
             took = true;
         }
         if (rc != 0) {
@@ -1150,6 +1270,8 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     j->seg_fd = -1;
     j->next_seq = next_seq ? next_seq : 1;
     pthread_mutex_init(&j->cold_lock, NULL);
+    pthread_mutex_init(&j->snap_lock, NULL);
+    pthread_cond_init(&j->snap_cond, NULL);
 
     j->lock_fd = lock_fd >= 0 ? lock_fd : rl_journal_lock(dir);
     if (j->lock_fd < 0) {
@@ -1269,6 +1391,9 @@ fail:
     if (j->seg_fd >= 0) close(j->seg_fd);
     if (j->lock_fd >= 0) close(j->lock_fd);
     pthread_mutex_destroy(&j->cold_lock);
+    pthread_mutex_destroy(&j->snap_lock);
+    pthread_cond_destroy(&j->snap_cond);
+    free(j->snap_buffer);
     rl_numa_free(j);
     return rc;
 }
@@ -1278,8 +1403,28 @@ int rl_journal_start(rl_journal_t *j) {
     if (atomic_load_explicit(&j->running, memory_order_acquire)) return -EBUSY;
     /* relaxed: the thread does not exist yet; pthread_create orders it. */
     atomic_store_explicit(&j->stop_requested, 0, memory_order_relaxed);
-    int rc = pthread_create(&j->thread, NULL, rl_journal_main, j);
-    if (rc != 0) return -rc;
+    int rc = 0;
+    if (!j->snap_thread_started) {
+        j->snap_stop = false;
+        rc = pthread_create(&j->snap_thread, NULL, rl_journal_snapshot_main, j);
+        if (rc != 0) return -rc;
+        j->snap_thread_started = true;
+    }
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    if (j->options.realtime_priority > 0) {
+        struct sched_param param = {.sched_priority = j->options.realtime_priority};
+        pthread_attr_setinheritsched(&attributes, PTHREAD_EXPLICIT_SCHED);
+        pthread_attr_setschedpolicy(&attributes, SCHED_FIFO);
+        rc = pthread_attr_setschedparam(&attributes, &param);
+        if (rc != 0) {
+            pthread_attr_destroy(&attributes);
+            return -rc;
+        }
+    }
+    rc = pthread_create(&j->thread, &attributes, rl_journal_main, j);
+    pthread_attr_destroy(&attributes);
+    if (rc != 0) return -rc; /* EPERM: SCHED_FIFO without CAP_SYS_NICE */
     /* release: pairs with the acquire loads of running. */
     atomic_store_explicit(&j->running, 1, memory_order_release);
     return 0;
@@ -1293,6 +1438,15 @@ void rl_journal_close(rl_journal_t *j) {
         atomic_store_explicit(&j->stop_requested, 1, memory_order_release);
         pthread_join(j->thread, NULL);
         atomic_store_explicit(&j->running, 0, memory_order_release);
+    }
+    if (j->snap_thread_started) {
+        /* The writer is gone: the snapshot thread finishes what it holds, then exits. */
+        pthread_mutex_lock(&j->snap_lock);
+        j->snap_stop = true;
+        pthread_cond_signal(&j->snap_cond);
+        pthread_mutex_unlock(&j->snap_lock);
+        pthread_join(j->snap_thread, NULL);
+        j->snap_thread_started = false;
     }
     pthread_mutex_lock(&j->cold_lock);
     while (j->cold_head) {
@@ -1314,6 +1468,9 @@ void rl_journal_close(rl_journal_t *j) {
     if (j->seg_fd >= 0) close(j->seg_fd);
     if (j->lock_fd >= 0) close(j->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&j->cold_lock);
+    pthread_mutex_destroy(&j->snap_lock);
+    pthread_cond_destroy(&j->snap_cond);
+    free(j->snap_buffer);
     rl_numa_free(j);
 }
 

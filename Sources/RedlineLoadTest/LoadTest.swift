@@ -95,6 +95,9 @@ public struct LoadTestResult: Sendable, Codable {
     public var durableLagP99: UInt64?
     public var durableLagP999: UInt64?
     public var durableLagMax: UInt64?
+    /// One group commit: its first record taken from the ring to its sync done.
+    public var commitP50: UInt64?
+    public var commitP99: UInt64?
     public var strategies = 0
     public var symbols = 0
     public var riskCPU: Int?
@@ -117,6 +120,7 @@ public struct LoadTestResult: Sendable, Codable {
         case journalFsyncs = "journal_fsyncs", journalIOMode = "journal_io_mode", journalError = "journal_error"
         case durableLagP50 = "durable_lag_ns_p50", durableLagP99 = "durable_lag_ns_p99"
         case durableLagP999 = "durable_lag_ns_p999", durableLagMax = "durable_lag_ns_max"
+        case commitP50 = "commit_ns_p50", commitP99 = "commit_ns_p99"
         case strategies, symbols, riskCPU = "risk_cpu", strategyCPUs = "strategy_cpus", numaNode = "numa_node"
     }
 }
@@ -234,7 +238,11 @@ public final class LoadTest: @unchecked Sendable {
         let monitor = try RuntimeRiskMonitor(limits: limits, numaNode: node, logger: quiet)
         var journal: Journal?
         let lagRing = try EventRing(capacity: 1 << 16)
+        // Durable lag: an order's acceptance (placeOrder's stamp) to the sync
+        // that made its reservation durable; every order in a commit is given
+        // the lag of the oldest one in it. And the commits themselves.
         var lagHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var commitHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         if let dir = config.journalDirectory {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             journal = try Journal.open(directory: dir, monitor: monitor, options: config.journalOptions, logger: quiet).0
@@ -278,7 +286,16 @@ public final class LoadTest: @unchecked Sendable {
         var riskSteadyStart: UInt64?
         var riskSteadyEnd: UInt64?
         func drainLag() {
-            while let sample = lagRing.pop() { _ = lagHistogram.record(UInt64(max(sample.value, 0)), count: UInt64(max(sample.qty, 1))) }
+            // Like the latency samples: the warm-up (first page faults, the
+            // first segment) is left out.
+            let warm = rl_clock_ns() - startNs >= UInt64(min(1.0, config.duration / 4) * 1e9)
+            while let sample = lagRing.pop() {
+                guard warm else { continue }
+                _ = commitHistogram.record(UInt64(max(sample.value, 0)))
+                if sample.order_id > 0 {
+                    _ = lagHistogram.record(nanoseconds(UInt64(max(sample.price, 0))), count: sample.order_id)
+                }
+            }
         }
         while rl_clock_ns() < stopAtNs {
             usleep(10_000)
@@ -333,6 +350,8 @@ public final class LoadTest: @unchecked Sendable {
             result.durableLagP99 = lagHistogram.valueAtPercentile(99)
             result.durableLagP999 = lagHistogram.valueAtPercentile(99.9)
             result.durableLagMax = lagHistogram.max
+            result.commitP50 = commitHistogram.valueAtPercentile(50)
+            result.commitP99 = commitHistogram.valueAtPercentile(99)
             journal.close()
         }
 

@@ -181,6 +181,9 @@ final class JournalTests: XCTestCase {
         }
         try runtime.stop()
         try journal.flush()
+        // Snapshots are written by their own thread: let the last one finish.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while journal.stats.snapshots == 0 && ContinuousClock.now < deadline { usleep(1_000) }
         let stats = journal.stats
         XCTAssertGreaterThan(stats.snapshots, 0, "the writer snapshotted while trading went on")
         let state = RecoveredState(monitor)

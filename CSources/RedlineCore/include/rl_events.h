@@ -15,7 +15,8 @@ RL_EXTERN_C_BEGIN
 
 typedef enum rl_event_type {
     RL_EVENT_NONE = 0,
-    RL_EVENT_ORDER_ACCEPTED = 1, /* a reservation was made (sent before the order goes out): symbol, side, qty, price */
+    RL_EVENT_ORDER_ACCEPTED = 1, /* a reservation was made (sent before the order goes out): symbol, side, qty, price;
+                                    timestamp_ns = rl_clock_cycles() at acceptance, or 0 (measures durable lag) */
     RL_EVENT_FILL = 2,           /* qty filled at price; moves qty from working to position */
     RL_EVENT_CANCEL_ACK = 3,     /* qty (the unfilled remainder) released */
     RL_EVENT_REJECT = 4,         /* qty released: the venue or the router refused the order */

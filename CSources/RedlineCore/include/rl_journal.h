@@ -55,6 +55,9 @@ typedef struct rl_journal_options {
     uint32_t symbol_capacity;     /* for the writer's shadow state (0: RL_SYMBOLS_DEFAULT_CAPACITY) */
     uint32_t max_commit_records;  /* at most this many hot records per commit (0: 4096): a backlog is
                                      written in bounded commits, so the durable lag stays bounded */
+    int32_t realtime_priority;    /* 1..99: run the writer under SCHED_FIFO at this priority, so that
+                                     spinning threads on a small machine never delay a commit
+                                     (needs CAP_SYS_NICE: start fails with -EPERM); 0: normal */
 } rl_journal_options_t;
 
 typedef struct rl_journal_stats {
@@ -151,11 +154,14 @@ int rl_journal_flush(rl_journal_t *journal, uint32_t timeout_ms);
 
 void rl_journal_read_stats(const rl_journal_t *journal, rl_journal_stats_t *out);
 
-/* Before start: after every sync the writer pushes one event into `ring`
- * (from the writer thread: one producer) with value = nanoseconds from the
- * batch's first record to its sync completing, and qty = records in the
- * batch. For measuring durable lag; a full ring skips the sample and counts
- * it in full_count. Any time; NULL to stop. */
+/* After every sync the writer pushes one event into `ring` (from the writer
+ * thread: one producer) with value = nanoseconds from the batch's first record
+ * to its sync completing (the commit), qty = records in the batch, order_id =
+ * the orders accepted in it that carry their acceptance time (an
+ * RL_EVENT_ORDER_ACCEPTED's timestamp_ns, in rl_clock_cycles, as OrderRouter
+ * stamps it), and price = rl_clock_cycles() from the oldest of them to the
+ * sync completing: the durable lag of an accepted order, ring waits included.
+ * A full ring skips the sample and counts it in full_count. Any time; NULL to stop. */
 void rl_journal_set_lag_ring(rl_journal_t *journal, rl_spsc_t *ring);
 
 /* ---- Reading ---------------------------------------------------------- */

@@ -110,7 +110,7 @@ typedef struct rl_journal_record_header {
     uint16_t flags;
     uint32_t reserved;
     uint64_t seq;              /* monotonic, from 1 */
-    uint64_t timestamp_ns;     /* CLOCK_REALTIME when serialised */
+    uint64_t timestamp_ns;     /* CLOCK_REALTIME when serialised (read once per writer pass) */
 } rl_journal_record_header_t;
 
 /* DIR/MANIFEST, rewritten atomically (temp file, rename) whenever a segment

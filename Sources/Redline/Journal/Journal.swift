@@ -49,6 +49,10 @@ public final class Journal: @unchecked Sendable {
         /// At most this many of the risk step's records per commit: a backlog
         /// is written in bounded commits, each synced on its own.
         public var maxCommitRecords: Int = 4096
+        /// Run the writer under SCHED_FIFO at this priority (1...99), so that
+        /// spinning strategy and risk threads on a small machine never delay a
+        /// commit. Needs CAP_SYS_NICE: opening fails with EPERM without it.
+        public var realtimePriority: Int?
 
         public init() {}
     }
@@ -141,7 +145,8 @@ public final class Journal: @unchecked Sendable {
             sync_every_us: UInt32(clamping: options.syncEveryMicroseconds), hot_ring_capacity: 65_536,
             segment_bytes: UInt64(max(options.segmentBytes, 4096)), io_mode: options.ioMode.cValue,
             cpu: Int32(options.cpu ?? -1), snapshot_every_records: UInt64(max(options.snapshotEveryRecords, 0)),
-            symbol_capacity: UInt32(monitor.symbolCapacity), max_commit_records: UInt32(clamping: max(options.maxCommitRecords, 1)))
+            symbol_capacity: UInt32(monitor.symbolCapacity), max_commit_records: UInt32(clamping: max(options.maxCommitRecords, 1)),
+            realtime_priority: Int32(clamping: options.realtimePriority ?? 0))
         let tail = cString(scan.tail_segment)
         var opened: OpaquePointer?
         let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,

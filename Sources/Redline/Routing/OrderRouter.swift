@@ -159,8 +159,9 @@ public final class OrderRouter {
             push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, qty: q, price: p))
             throw error
         }
+        // Stamped with the acceptance time: the journal measures durable lag from it.
         push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
-                        qty: q, price: p))
+                        qty: q, price: p, timestampNs: rl_clock_cycles()))
         do throws(RedlineError) {
             if durability == .durableBeforeSubmit, let journal = monitor.journal {
                 waitUntilApplied()
