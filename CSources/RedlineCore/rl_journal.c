@@ -77,6 +77,13 @@ static void rl_segment_header_init(rl_journal_segment_header_t *header, uint64_t
     header->crc = rl_crc32c(0, header, offsetof(rl_journal_segment_header_t, crc));
 }
 
+/* Record the file's size (and a snapshot's record count) in its header. */
+static void rl_segment_header_set_size(rl_journal_segment_header_t *header, uint64_t file_bytes, uint64_t records) {
+    header->file_bytes = file_bytes;
+    header->record_count = records;
+    header->crc = rl_crc32c(0, header, offsetof(rl_journal_segment_header_t, crc));
+}
+
 /* 0 ok; -EBADMSG with a message otherwise. */
 static int rl_segment_header_check(const rl_journal_segment_header_t *header, uint64_t magic, char *damage, size_t cap) {
     if (header->magic != magic) {
@@ -95,6 +102,14 @@ static int rl_segment_header_check(const rl_journal_segment_header_t *header, ui
 }
 
 /* A valid record at `offset` of `data`? Returns its size, or 0. */
+/* Allocate [offset, offset + length) of fd, extending it: fallocate, or where
+ * the filesystem has none, ftruncate (sparse: the size is what matters). */
+static int rl_preallocate(int fd, uint64_t offset, uint64_t length) {
+    if (fallocate(fd, 0, (off_t)offset, (off_t)length) == 0) return 0;
+    if (errno != EOPNOTSUPP && errno != ENOSYS) return -errno;
+    return ftruncate(fd, (off_t)(offset + length)) == 0 ? 0 : -errno;
+}
+
 static size_t rl_record_check(const uint8_t *data, size_t size, size_t offset, uint64_t min_seq) {
     if (size - offset < sizeof(rl_journal_record_header_t)) return 0;
     rl_journal_record_header_t header;
@@ -303,9 +318,9 @@ static int rl_manifest_write_locked(const char *dir) {
 
 /* The highest valid sequence in data[offset, size), probing every 8 bytes:
  * how far lost records went. */
-static uint64_t rl_highest_seq(const uint8_t *data, size_t size, size_t offset) {
+static uint64_t rl_highest_seq(const uint8_t *data, size_t size, size_t offset, size_t probe_end) {
     uint64_t highest = 0;
-    for (; offset + sizeof(rl_journal_record_header_t) <= size; offset += 8) {
+    for (; offset < probe_end && offset + sizeof(rl_journal_record_header_t) <= size; offset += 8) {
         if (rl_record_check(data, size, offset, 0) == 0) continue;
         rl_journal_record_header_t rh;
         memcpy(&rh, data + offset, sizeof(rh));
@@ -356,19 +371,34 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             out->tail_valid_end = 0;
         }
         rl_journal_segment_header_t header;
+        bool named = has_manifest == 0 && manifest.newest_segment_seq >= segments[i].seq;
         if (size < sizeof(header)) {
-            if (last) { /* a crash while creating the segment: nothing in it was ever durable */
+            if (last && !named) { /* a crash while creating the segment: nothing in it was ever durable */
                 out->torn_tail_bytes = size;
                 free(data);
                 break;
             }
-            snprintf(out->damage, sizeof(out->damage), "%s: truncated segment header", segments[i].name);
+            snprintf(out->damage, sizeof(out->damage), "%s: truncated segment header (%zu bytes)%s", segments[i].name,
+                     size, named ? ", although MANIFEST names it: it was cut after it was made" : "");
+            out->corrupt = true;
+            out->corrupt_seq_after = out->last_seq;
+            out->lost_first = expected ? expected : after_seq + 1;
+            out->lost_last = 0;
             free(data);
             result = -EBADMSG;
             break;
         }
         memcpy(&header, data, sizeof(header));
-        if ((rc = rl_segment_header_check(&header, RL_JOURNAL_MAGIC, out->damage, sizeof(out->damage))) != 0) {
+        if ((rc = rl_segment_header_check(&header, RL_JOURNAL_MAGIC, out->damage, sizeof(out->damage))) != 0 &&
+            last && !named) {
+            /* Preallocated, then killed before its header was durable: it was
+             * never named, so nothing in it was durable either. */
+            out->damage[0] = 0;
+            out->torn_tail_bytes = sizeof(header);
+            free(data);
+            break;
+        }
+        if (rc != 0) {
             char why[200];
             snprintf(why, sizeof(why), "%s", out->damage);
             snprintf(out->damage, sizeof(out->damage), "%s: %s", segments[i].name, why);
@@ -419,35 +449,54 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
         if (expected == 0) expected = header.first_seq;
         size_t offset = sizeof(header);
         if (last) out->tail_valid_end = offset;
-        while (offset < size) {
+        /* A preallocated segment is zeros past its last write: records end
+         * where the zeros begin, and only what is before them can be torn. */
+        size_t written = size;
+        if (header.file_bytes != 0) {
+            while (written > offset && data[written - 1] == 0) written--;
+        }
+        /* The newest segment must still be the size it was created at: one
+         * cut short (even at a record boundary) has lost records. */
+        bool cut = last && header.file_bytes != 0 && size != header.file_bytes;
+        while (offset < size && offset < (header.file_bytes != 0 ? written : size)) {
             size_t record = rl_record_check(data, size, offset, expected);
             rl_journal_record_header_t rh;
             if (record != 0) memcpy(&rh, data + offset, sizeof(rh));
             if (record == 0 || rh.seq != expected) {
                 /* A torn tail, or damage? Damage if any valid record follows. */
                 bool later_valid = false;
-                for (size_t probe = offset + 8; probe + sizeof(rl_journal_record_header_t) <= size && !later_valid; probe += 8) {
+                /* Records start before the zeros (they may end in zero bytes). */
+                for (size_t probe = offset + 8; probe < written && probe + sizeof(rl_journal_record_header_t) <= size && !later_valid; probe += 8) {
                     later_valid = rl_record_check(data, size, probe, expected + 1) != 0;
                 }
-                if (last && !later_valid) {
-                    out->torn_tail_bytes = size - offset;
+                if (last && !later_valid && !cut) {
+                    out->torn_tail_bytes = written - offset;
                 } else {
                     /* How far the loss goes: the highest valid sequence after it. */
-                    uint64_t highest = rl_highest_seq(data, size, offset);
+                    uint64_t highest = rl_highest_seq(data, size, offset, written);
                     for (int k = i + 1; k < count; k++) {
                         char later[PATH_MAX];
                         uint8_t *more;
                         size_t more_size;
                         snprintf(later, sizeof(later), "%s/%s", dir, segments[k].name);
                         if (rl_read_file(later, &more, &more_size) != 0) continue;
-                        uint64_t h = rl_highest_seq(more, more_size, sizeof(rl_journal_segment_header_t));
+                        size_t more_written = more_size;
+                        while (more_written > sizeof(rl_journal_segment_header_t) && more[more_written - 1] == 0) more_written--;
+                        uint64_t h = rl_highest_seq(more, more_size, sizeof(rl_journal_segment_header_t), more_written);
                         if (h > highest) highest = h;
                         free(more);
                     }
-                    snprintf(out->damage, sizeof(out->damage),
-                             "%s: bad record at offset %zu after sequence %" PRIu64
-                             " with valid data after it: sequences %" PRIu64 "-%" PRIu64 " cannot be replayed",
-                             segments[i].name, offset, expected - 1, expected, highest > expected ? highest : expected);
+                    if (later_valid || !cut) {
+                        snprintf(out->damage, sizeof(out->damage),
+                                 "%s: bad record at offset %zu after sequence %" PRIu64
+                                 " with valid data after it: sequences %" PRIu64 "-%" PRIu64 " cannot be replayed",
+                                 segments[i].name, offset, expected - 1, expected, highest > expected ? highest : expected);
+                    } else {
+                        snprintf(out->damage, sizeof(out->damage),
+                                 "%s is %zu bytes but was created at %" PRIu64 " and ends in a broken record: it was"
+                                 " cut short, so records from sequence %" PRIu64 " on are lost",
+                                 segments[i].name, size, header.file_bytes, expected);
+                    }
                     out->corrupt = true;
                     out->corrupt_seq_after = expected - 1;
                     out->lost_first = expected;
@@ -477,6 +526,21 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             if (last) out->tail_valid_end = offset;
         }
         tail_end_before = offset;
+        if (cut && result == 0 && !out->corrupt) {
+            snprintf(out->damage, sizeof(out->damage),
+                     "%s is %zu bytes but was created at %" PRIu64 ": it was cut short, so records after sequence %"
+                     PRIu64 " may be lost", segments[i].name, size, header.file_bytes, expected - 1);
+            out->corrupt = true;
+            out->corrupt_seq_after = expected - 1;
+            out->lost_first = expected;
+            out->lost_last = 0;
+            if (recover_to_last_good) {
+                snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i].name);
+                out->tail_valid_end = offset;
+            } else {
+                result = -EBADMSG;
+            }
+        }
         free(data);
         if (out->corrupt) break;
     }
@@ -492,6 +556,21 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
         out->lost_last = 0;
         /* Nothing left to recover at all is refused even when asked to recover. */
         if (!recover_to_last_good || out->corrupt_seq_after == 0) result = -EBADMSG;
+    }
+    if (result == 0 && has_manifest == -ENOENT) {
+        /* Only a journal that never held a record may lack its manifest (a
+         * crash between creating the first segment and naming it). Any other
+         * lost it: which newest files it must have is unknown. */
+        rl_file_entry_t *snapshots;
+        int snaps = rl_list_files(dir, "snapshot-", ".rls", &snapshots);
+        if (snaps > 0) free(snapshots);
+        if (snaps != 0 || count > 1 || (count == 1 && (segments[0].seq > 1 || out->records > 0))) {
+            snprintf(out->damage, sizeof(out->damage),
+                     "MANIFEST is missing from a journal that holds records: that its newest files are all "
+                     "there (and none was truncated) cannot be proven");
+            out->corrupt = true;
+            if (!recover_to_last_good) result = -EBADMSG;
+        }
     }
     free(segments);
     return result;
@@ -514,8 +593,13 @@ int rl_journal_read_snapshot(const char *path, rl_journal_visit_fn visit, void *
         return rc;
     }
     *covered_seq = header.first_seq;
+    if (header.file_bytes != 0 && header.file_bytes != size) {
+        free(data); /* cut short (or grown): not the snapshot that was written */
+        return -EBADMSG;
+    }
     size_t offset = sizeof(header);
     int result = 0;
+    uint64_t records = 0;
     while (offset < size && result == 0) {
         size_t record = rl_record_check(data, size, offset, 0);
         if (record == 0) {
@@ -526,7 +610,9 @@ int rl_journal_read_snapshot(const char *path, rl_journal_visit_fn visit, void *
         memcpy(&rh, data + offset, sizeof(rh));
         result = visit(context, &rh, data + offset + sizeof(rh));
         offset += record;
+        records++;
     }
+    if (result == 0 && header.file_bytes != 0 && records != header.record_count) result = -EBADMSG;
     free(data);
     return result;
 }
@@ -543,6 +629,8 @@ static int rl_snapshot_encode(uint64_t covered_seq, const rl_journal_snapshot_re
     if (buffer == NULL) return -ENOMEM;
     rl_journal_segment_header_t header;
     rl_segment_header_init(&header, RL_JOURNAL_SNAPSHOT_MAGIC, covered_seq);
+    /* A snapshot is whole or refused: a cut at a record boundary is seen. */
+    rl_segment_header_set_size(&header, total, count);
     memcpy(buffer, &header, sizeof(header));
     size_t offset = sizeof(header);
     uint64_t now_ns = rl_realtime_ns();
@@ -642,6 +730,8 @@ struct rl_journal {
     RL_ALIGNAS(RL_CACHE_LINE) uint64_t next_seq;
     int seg_fd;
     uint64_t seg_offset;
+    uint64_t seg_capacity;             /* the current segment's size: records never go past it */
+    uint64_t state_ahead_word;         /* the newest state record written ahead of its place (full disk) */
     uint8_t *buffer;
     size_t buffer_len, buffer_cap;
     uint64_t batch_records, batch_hot, batch_cold_ticket, batch_last_seq, batch_started_us, batch_started_ns;
@@ -697,9 +787,20 @@ static int rl_journal_create_segment(rl_journal_t *j) {
     snprintf(path, sizeof(path), "%s/segment-%020" PRIu64 ".rlj", j->dir, j->next_seq);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
+    /* Preallocated to its full size before its header says so: the space is
+     * taken now (a full disk fails here, not mid-trading), and a segment cut
+     * short later is seen by its size. */
+    uint64_t capacity = j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE;
+    int rc = rl_preallocate(fd, 0, capacity);
+    if (rc != 0) {
+        close(fd);
+        unlink(path);
+        return rc;
+    }
     rl_journal_segment_header_t header;
     rl_segment_header_init(&header, RL_JOURNAL_MAGIC, j->next_seq);
-    int rc = rl_write_all(fd, &header, sizeof(header), 0);
+    rl_segment_header_set_size(&header, capacity, 0);
+    rc = rl_write_all(fd, &header, sizeof(header), 0);
     if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
     if (rc == 0) rc = rl_fsync_dir(j->dir);
     /* The manifest names it before any record in it counts as durable. */
@@ -711,6 +812,7 @@ static int rl_journal_create_segment(rl_journal_t *j) {
     if (j->seg_fd >= 0) close(j->seg_fd);
     j->seg_fd = fd;
     j->seg_offset = sizeof(header);
+    j->seg_capacity = capacity;
     /* relaxed: statistics. */
     atomic_fetch_add_explicit(&j->segments_created, 1, memory_order_relaxed);
     return 0;
@@ -1069,11 +1171,15 @@ static void *rl_journal_snapshot_main(void *arg) {
 /* Append one record to the batch, rotating the segment when it would overflow. */
 static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, uint32_t length) {
     size_t size = rl_record_size(length);
-    if (j->seg_offset + j->buffer_len + size > j->options.segment_bytes &&
+    uint64_t end = j->seg_offset + j->buffer_len + size;
+    bool state = type == RL_JREC_FREEZE || type == RL_JREC_UNFREEZE;
+    if (end > j->seg_capacity - RL_JOURNAL_STATE_RESERVE &&
         j->seg_offset + j->buffer_len > sizeof(rl_journal_segment_header_t)) {
         int rc = rl_journal_sync_batch(j);
         if (rc == 0) rc = rl_journal_create_segment(j);
-        if (rc != 0) return rc;
+        /* No new segment (a full disk): a halt or unfreeze still goes into
+         * this one's reserve, so the state is on disk whatever follows. */
+        if (rc != 0 && !(rc != -ENOMEM && state && j->seg_offset + j->buffer_len + size <= j->seg_capacity)) return rc;
     }
     if (j->buffer_len + size > j->buffer_cap) {
         size_t cap = j->buffer_cap * 2 > j->buffer_len + size ? j->buffer_cap * 2 : j->buffer_len + size;
@@ -1143,6 +1249,19 @@ static void *rl_journal_main(void *arg) {
         uint64_t added = 0;
         for (uint64_t i = 0; i < available && rc == 0; i++) {
             const rl_event_t *event = rl_spsc_peek(j->hot, i);
+            if (event->type == RL_EVENT_STATE_CHANGE && j->state_ahead_word != 0 &&
+                rl_freeze_word_epoch(event->order_id) <= rl_freeze_word_epoch(j->state_ahead_word)) {
+                /* Already written ahead of the records before it (see below):
+                 * durable once they are. */
+                if (j->batch_records == 0) {
+                    /* release: as in rl_journal_sync_batch; everything before it is durable. */
+                    atomic_fetch_add_explicit(&j->hot_durable, 1, memory_order_release);
+                } else {
+                    j->batch_hot++;
+                }
+                added++;
+                continue;
+            }
             if (event->type == RL_EVENT_STATE_CHANGE) {
                 /* The controller changed the trading state: journal it, synced at once. */
                 uint64_t word = event->order_id;
@@ -1162,6 +1281,26 @@ static void *rl_journal_main(void *arg) {
                 }
             }
             if (rc == 0) added++;
+        }
+        if (rc != 0 && rc != -ENOMEM) {
+            /* The disk refuses (no new segment: it is full). The halt this
+             * causes waits in the ring behind records that cannot be written:
+             * write it ahead of them, into the segment's reserve, so that the
+             * halt is on disk even if the process ends before space returns. */
+            uint64_t waiting = rl_spsc_readable(j->hot, UINT64_MAX);
+            for (uint64_t k = added; k < waiting; k++) {
+                const rl_event_t *event = rl_spsc_peek(j->hot, k);
+                if (event->type != RL_EVENT_STATE_CHANGE) continue;
+                uint64_t word = event->order_id;
+                if (j->state_ahead_word != 0 && rl_freeze_word_epoch(word) <= rl_freeze_word_epoch(j->state_ahead_word)) continue;
+                bool active = rl_freeze_word_state(word) == RL_STATE_ACTIVE;
+                rl_journal_state_payload_t payload = {word, event->value};
+                int ahead = rl_journal_add(j, active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, &payload,
+                                           active ? sizeof(payload.word) : sizeof(payload));
+                if (ahead == 0) ahead = rl_journal_sync_batch(j);
+                if (ahead != 0) break;
+                j->state_ahead_word = word;
+            }
         }
         if (added) {
             /* Only what was written leaves the ring: the rest is retried. */
@@ -1247,6 +1386,16 @@ void rl_journal_unlock(int lock_fd) {
     if (lock_fd >= 0) close(lock_fd); /* closing releases the flock */
 }
 
+int rl_journal_is_live(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    /* A shared lock needs no write permission and excludes only the writer's
+     * exclusive one: taken at once means no engine holds the journal. */
+    int rc = flock(fd, LOCK_SH | LOCK_NB) == 0 ? 0 : (errno == EWOULDBLOCK ? 1 : -errno);
+    close(fd); /* releases it */
+    return rc;
+}
+
 int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
                     const char *tail_segment, uint64_t truncate_at, int lock_fd, rl_journal_t **out) {
     /* Every early return releases a lock the caller handed over. */
@@ -1328,7 +1477,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
             if (strcmp(segments[i].name, base) == 0) after = true;
         }
         free(segments);
-        j->seg_fd = open(tail_path, O_WRONLY | O_CLOEXEC);
+        j->seg_fd = open(tail_path, O_RDWR | O_CLOEXEC);
         if (j->seg_fd < 0) {
             rc = -errno;
             goto fail;
@@ -1340,11 +1489,23 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
             unlink(tail_path);
             if ((rc = rl_journal_create_segment(j)) != 0) goto fail;
         } else {
-            if (ftruncate(j->seg_fd, (off_t)truncate_at) != 0 || fdatasync(j->seg_fd) != 0) {
+            /* Go on in it: cut what follows the last good record, and give a
+             * preallocated segment back its size (zeros from there on). */
+            rl_journal_segment_header_t header;
+            ssize_t got = pread(j->seg_fd, &header, sizeof(header), 0);
+            uint64_t capacity = got == (ssize_t)sizeof(header) ? header.file_bytes : 0;
+            if (ftruncate(j->seg_fd, (off_t)truncate_at) != 0) {
+                rc = -errno;
+                goto fail;
+            }
+            if (capacity > truncate_at && (rc = rl_preallocate(j->seg_fd, truncate_at, capacity - truncate_at)) != 0) goto fail;
+            if (fdatasync(j->seg_fd) != 0) {
                 rc = -errno;
                 goto fail;
             }
             j->seg_offset = truncate_at;
+            /* A segment from before preallocation grows by appending, to the usual size. */
+            j->seg_capacity = capacity > 0 ? capacity : j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE;
         }
     } else {
         /* No tail to go on from: any segments left (only after a recovery that
@@ -1364,7 +1525,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
         free(segments);
         if ((rc = rl_journal_create_segment(j)) != 0) goto fail;
     }
-    /* A journal from before manifests gets one now. */
+    /* A new journal, or one recovered to last good without one, gets one now. */
     if ((rc = rl_manifest_write(dir)) != 0) goto fail;
     /* Snapshots keep up across restarts: count from the newest on disk. */
     rl_file_entry_t *snapshots;

@@ -20,27 +20,18 @@ struct JournalCommand: ParsableCommand {
         var directory: String
 
         func run() throws {
-            // A live engine may rotate or prune between listing and reading: read again.
-            var attempt = 0
-            while true {
-                do { return try inspect() } catch let error as JournalMoved {
-                    attempt += 1
-                    if attempt >= 5 {
-                        print("refused: \(directory) kept changing while being read (\(error.why)); try again")
-                        throw ExitCode(1)
-                    }
-                    usleep(20_000)
-                }
-            }
+            try whileLive(directory) { live in try inspect(live: live) }
         }
 
-        private func inspect() throws {
+        private func inspect(live: Bool) throws {
             var state = InspectState()
             var scan = rl_journal_scan_result_t()
             let (covered, unreadable) = newestReadableSnapshot(directory)
             let strict = rl_journal_scan(directory, covered, false, nil, nil, &scan)
             let strictDamage = cString(scan.damage)
             if strict == -ENOENT && FileManager.default.fileExists(atPath: directory) { throw JournalMoved(why: "a file vanished") }
+            // A live engine snapshots and prunes while we read: what looks like a gap may be that.
+            if strict == -EBADMSG && live { throw JournalMoved(why: strictDamage) }
             if strict != 0 && strict != -EBADMSG {
                 print("refused: \(directory): \(String(cString: strerror(-strict))) (\(errnoName(-strict)))")
                 throw ExitCode(1)
@@ -77,19 +68,34 @@ struct JournalCommand: ParsableCommand {
             var manifest = rl_journal_manifest_t()
             switch rl_journal_read_manifest(directory, &manifest) {
             case 0: print("manifest: newest segment seq \(manifest.newest_segment_seq), newest snapshot seq \(manifest.snapshot_seq)")
-            case -ENOENT: print("manifest: none (a journal from before manifests, or a new one)")
+            case -ENOENT: print("manifest: MISSING (only a journal that never held a record may lack one)")
             default: print("manifest: DAMAGED")
             }
             print("records: \(scan.records) valid, sequence \(scan.first_seq)...\(scan.last_seq)")
             print("by type: " + state.byType.sorted { $0.key < $1.key }.map { "\(typeName($0.key)) \($0.value)" }.joined(separator: ", "))
             if let word = state.lastFreezeWord {
                 let halted = rl_freeze_word_state(word) != RL_STATE_ACTIVE
-                print("last freeze state: \(halted ? "FROZEN" : "active") (epoch \(rl_freeze_word_epoch(word)), seq \(state.lastFreezeSeq))")
-            } else {
-                print("last freeze state: active (no freeze recorded)")
+                print("last state record after the snapshot: \(halted ? "FROZEN" : "active") (epoch \(rl_freeze_word_epoch(word)), seq \(state.lastFreezeSeq))")
             }
-            if scan.torn_tail_bytes > 0 && !scan.corrupt {
+            if live { print("live: an engine holds this journal; records after seq \(scan.last_seq) may be on their way") }
+            if scan.torn_tail_bytes > 0 && !scan.corrupt && !live {
                 print("damage: torn tail of \(scan.torn_tail_bytes) bytes after seq \(scan.last_seq) (a crash mid-write; cut off on the next start)")
+            }
+            if strict != -EBADMSG {
+                // Bytes that read whole must also apply: replay it all, as a restart would.
+                var logger = Logger(label: "redline.journal")
+                logger.logLevel = .critical
+                let monitor = try RuntimeRiskMonitor(limits: .default, logger: logger)
+                do {
+                    _ = try Journal.recover(directory: directory, into: monitor, options: Journal.Options(), logger: logger)
+                } catch {
+                    if live { throw JournalMoved(why: "\(error)") }
+                    print("damage: \(error)")
+                    print("refused: the engine refuses to start on this journal")
+                    throw ExitCode(1)
+                }
+                print("trading state on restart: \(monitor.tradingState)"
+                      + (monitor.ordersInDoubt.isEmpty ? "" : ", \(monitor.ordersInDoubt.count) orders in doubt"))
             }
             if strict == -EBADMSG {
                 print("damage: \(strictDamage.isEmpty ? "unreadable, of unknown kind" : strictDamage)")
@@ -100,7 +106,7 @@ struct JournalCommand: ParsableCommand {
                 print("refused: the engine refuses to start on this journal unless asked to recover to the last good record")
                 throw ExitCode(1)
             }
-            if scan.torn_tail_bytes > 0 { throw ExitCode(2) }
+            if scan.torn_tail_bytes > 0 && !live { throw ExitCode(2) }
             print("damage: none")
         }
     }
@@ -118,12 +124,24 @@ struct JournalCommand: ParsableCommand {
         var recoverToLastGood = false
 
         func run() throws {
+            try whileLive(directory) { live in try replay(live: live) }
+        }
+
+        private func replay(live: Bool) throws {
             var logger = Logger(label: "redline.journal")
             logger.logLevel = .error
             let monitor = try RuntimeRiskMonitor(limits: .default, logger: logger)
             var options = Journal.Options()
             options.recoverToLastGood = recoverToLastGood
-            let report = try Journal.recover(directory: directory, into: monitor, options: options, logger: logger)
+            let report: Journal.RecoveryReport
+            do {
+                report = try Journal.recover(directory: directory, into: monitor, options: options, logger: logger)
+            } catch {
+                // A live engine snapshots, prunes and rotates while we read.
+                if live { throw JournalMoved(why: "\(error)") }
+                throw error
+            }
+            if live { print("live: an engine holds this journal; this is its state as far as it was on disk") }
             print("recovered \(directory): \(report.recordsReplayed) records replayed, last seq \(report.lastSequence)"
                   + (report.snapshotSequence.map { ", from a snapshot at seq \($0)" } ?? ""))
             if report.tornTailBytes > 0 { print("  torn tail: \(report.tornTailBytes) bytes ignored") }
@@ -150,13 +168,30 @@ struct JournalCommand: ParsableCommand {
             }
             if monitor.freezeEvents.isEmpty { print("  (none)") }
             // 0 clean, 1 refused (thrown above), 2 recovered past a torn tail or damage.
-            if report.damage != nil || report.tornTailBytes > 0 { throw ExitCode(2) }
+            if report.damage != nil || (report.tornTailBytes > 0 && !live) { throw ExitCode(2) }
         }
     }
 }
 
 /// The journal changed under a read (a live engine rotated or pruned).
 private struct JournalMoved: Error { let why: String }
+
+/// Run a read, again while a live engine moves the journal under it: a
+/// refusal is only believed of a journal no engine holds, or after 20 tries.
+private func whileLive(_ directory: String, _ read: (Bool) throws -> Void) throws {
+    var attempt = 0
+    while true {
+        let live = rl_journal_is_live(directory) == 1
+        do { return try read(live) } catch let error as JournalMoved {
+            attempt += 1
+            if attempt >= 20 {
+                print("refused: \(directory) is live and kept changing while being read (\(error.why)); try again")
+                throw ExitCode(1)
+            }
+            usleep(20_000)
+        }
+    }
+}
 
 /// The sequence the newest snapshot that reads whole covers (0: none), and
 /// the newer ones that did not read.

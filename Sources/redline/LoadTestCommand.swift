@@ -50,6 +50,8 @@ struct LoadTestCommand: ParsableCommand {
     var snapshotEvery = 1_000_000
     @Option(help: "At most this many of the risk step's records per journal commit.")
     var maxCommitRecords = 4096
+    @Option(help: "Journal segment size in bytes (each is preallocated, plus a 64 KiB reserve for halts).")
+    var segmentBytes = 64 << 20
     @Option(help: "Run the journal writer under SCHED_FIFO at this priority (1-99; needs CAP_SYS_NICE).")
     var journalRealtimePriority: Int?
     @Option(help: "default: an order goes to the venue once reserved; strict: once its reservation is durable.")
@@ -85,6 +87,7 @@ struct LoadTestCommand: ParsableCommand {
         config.journalOptions.snapshotEveryRecords = snapshotEvery
         config.journalOptions.maxCommitRecords = maxCommitRecords
         config.journalOptions.realtimePriority = journalRealtimePriority
+        config.journalOptions.segmentBytes = segmentBytes
         guard let mode = OrderRouter.Durability(rawValue: durability) else {
             throw ValidationError("--durability must be default or strict")
         }

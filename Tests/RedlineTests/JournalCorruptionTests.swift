@@ -32,7 +32,12 @@ final class JournalCorruptionTests: XCTestCase {
     func testATornTailIsCutOffReportedAndAppendingGoesOn() throws {
         let (dir, _) = try writeJournal()
         let path = try segment(dir)
-        try mutate(path) { $0.removeLast(30) } // a crash in the middle of the last record
+        // A crash in the middle of the last record: its last 30 bytes never
+        // reached the disk (the preallocated segment keeps its size: zeros).
+        try mutate(path) { data in
+            let end = (data.lastIndex { $0 != 0 } ?? 0) + 1
+            data.replaceSubrange((end - 30)..<end, with: Data(count: 30))
+        }
         let monitor = try freshMonitor()
         let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietLogger())
         XCTAssertGreaterThan(report.tornTailBytes, 0)
@@ -53,7 +58,7 @@ final class JournalCorruptionTests: XCTestCase {
         let (dir, _) = try writeJournal()
         let path = try segment(dir)
         var size = 0
-        try mutate(path) { size = $0.count; $0[$0.count / 2] ^= 0x04 } // a bit in the middle
+        try mutate(path) { size = $0.count; $0[(($0.lastIndex { $0 != 0 } ?? 0) + 1) / 2] ^= 0x04 } // a bit in the middle of the records
         XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())) { error in
             guard case RedlineError.journalCorrupt(_, let damage) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(damage.contains("bad record"), damage)
@@ -71,6 +76,30 @@ final class JournalCorruptionTests: XCTestCase {
         XCTAssertLessThan(report.lastSequence, 42, "up to the last good record, short of the end")
         XCTAssertGreaterThan(size, 0)
         journal.close()
+    }
+
+    /// A segment cut short, even exactly at a record boundary, is refused:
+    /// preallocated segments keep their size, which the header records.
+    func testASegmentCutShortEvenAtARecordBoundaryIsRefusedAndRecoveryNamesTheLoss() throws {
+        let (dir, _) = try writeJournal()
+        let path = try segment(dir)
+        let records = IndependentJournalReader.records(ofSegment: try Data(contentsOf: URL(fileURLWithPath: path)))
+        let cutAfter = records[records.count - 3] // the last two records go
+        try mutate(path) { $0 = $0.prefix(cutAfter.end) }
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())) { error in
+            guard case RedlineError.journalCorrupt(_, let damage) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(damage.contains("cut short"), damage)
+        }
+        var options = journalOptions()
+        options.recoverToLastGood = true
+        let (journal, report) = try Journal.open(directory: dir, monitor: try freshMonitor(), options: options, logger: quietLogger())
+        XCTAssertEqual(report.lastSequence, cutAfter.seq)
+        XCTAssertEqual(report.lostSequences?.first, cutAfter.seq + 1)
+        journal.close()
+        // Recovered, it has its size back and reads clean.
+        let (again, second) = try Journal.open(directory: dir, monitor: try freshMonitor(), logger: quietLogger())
+        XCTAssertNil(second.damage)
+        again.close()
     }
 
     func testAWrongMagicOrVersionIsAClearError() throws {

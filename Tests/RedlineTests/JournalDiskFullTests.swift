@@ -54,6 +54,7 @@ final class JournalDiskFullTests: XCTestCase {
         let dir = disk.path
         var options = journalOptions()
         options.snapshotEveryRecords = 0
+        options.segmentBytes = 16 * 1024 // preallocated: the disk fills when a new segment is made
         let monitor = try freshMonitor()
         let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger())
         try monitor.register(symbol: "BTCUSDT")
@@ -103,6 +104,56 @@ final class JournalDiskFullTests: XCTestCase {
         XCTAssertTrue(restarted.unfreeze(reason: "disk cleared, checked by the operator"))
     }
 
+    /// The process ends while the disk is still full: the halt was written
+    /// ahead of the records that could not be, into the segment's reserve,
+    /// so a restart (read-only now, or once space returns) is HALTED.
+    func testTheHaltIsOnDiskEvenIfTheProcessEndsWhileTheDiskIsFull() throws {
+        let disk = try SmallFilesystem(kilobytes: 256)
+        let dir = disk.path
+        var options = journalOptions()
+        options.snapshotEveryRecords = 0
+        options.segmentBytes = 16 * 1024
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 3, fillRatio: 0.5)),
+                                     orderCapacity: 4096, ringCapacity: 1024, logger: quietLogger())
+        var halted = false
+        for i in 0..<200_000 where !halted {
+            do {
+                _ = try router.placeOrder(symbol: "BTCUSDT", side: i % 2 == 0 ? .buy : .sell, qty: 0.0001, price: 40_000)
+            } catch .blocked(.frozen) {
+                halted = true
+            } catch {}
+            router.poll()
+            monitor.drain()
+        }
+        XCTAssertTrue(halted)
+        // Let the writer put the halt ahead, then end without space returning.
+        wait("the halt written ahead") {
+            var copy = Journal.Options()
+            copy.recoverToLastGood = false
+            let reader = try? freshMonitor()
+            guard let reader, (try? Journal.recover(directory: dir, into: reader, options: copy, logger: quietLogger())) != nil
+            else { return false }
+            return reader.tradingState.mode == .halted
+        }
+        journal.close()
+
+        let readOnly = try freshMonitor()
+        _ = try Journal.recover(directory: dir, into: readOnly, options: Journal.Options(), logger: quietLogger())
+        XCTAssertEqual(readOnly.tradingState.mode, .halted, "the full disk holds the halt")
+        XCTAssertEqual(readOnly.freezeEvents.last?.trigger, .journalFailure)
+        XCTAssertEqual(readOnly.freezeEvents.last?.metadata["errno"], "ENOSPC")
+
+        disk.grow(kilobytes: 8_192)
+        let restarted = try freshMonitor()
+        let (again, _) = try Journal.open(directory: dir, monitor: restarted, options: options, logger: quietLogger())
+        defer { again.close() }
+        XCTAssertEqual(restarted.tradingState.mode, .halted, "a frozen engine comes back frozen")
+        XCTAssertEqual(restarted.freezeEvents.last?.trigger, .journalFailure)
+    }
+
     /// The CLI on a full disk: `redline loadtest --journal` stops, says ENOSPC, and exits non-zero.
     func testTheLoadTestExitsNonZeroWithENOSPCOnAFullDisk() throws {
         let disk = try SmallFilesystem(kilobytes: 512)
@@ -113,7 +164,7 @@ final class JournalDiskFullTests: XCTestCase {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["loadtest", "--duration", "3", "--journal", "\(disk.path)/journal"]
+        process.arguments = ["loadtest", "--duration", "3", "--journal", "\(disk.path)/journal", "--segment-bytes", "65536"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -112,4 +112,116 @@ final class ReconciliationTests: XCTestCase {
         XCTAssertEqual(monitor.tradingState.mode, .reducing, "fail closed: still in doubt")
         XCTAssertEqual(monitor.ordersInDoubt.count, 1)
     }
+
+    /// Trades into a journal, leaves `count` buys of 0.01 resting at `venue`, and "crashes".
+    private func crashWithOrdersResting(_ dir: String, _ venue: SimulatedExchange, count: Int,
+                                        longFirst: Double = 0) throws -> [OrderID] {
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
+        if longFirst > 0 { try monitor.updatePosition(symbol: "BTCUSDT", qty: longFirst, price: 40_000) }
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        var placed: [OrderID] = []
+        for _ in 0..<count { placed.append(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)) }
+        router.poll()
+        try journal.flush()
+        journal.close()
+        return placed
+    }
+
+    func testOrdersThatEndedWhileDownAreSettledAsTheVenueSaysFillsIncluded() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1))
+        let placed = try crashWithOrdersResting(dir, venue, count: 3)
+        venue.fillQuietly(placed[0], quantity: fp(0.01))   // filled in full: gone from open orders
+        venue.fillQuietly(placed[1], quantity: fp(0.004))  // filled in part, then canceled
+        venue.cancelQuietly(placed[1])
+        venue.cancelQuietly(placed[2])                     // canceled, nothing filled
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        let report = try router.reconcile()
+        XCTAssertEqual(report.released, placed)
+        XCTAssertEqual(report.filledWhileDown, [placed[0]: fp(0.01), placed[1]: fp(0.004)])
+        let position = try XCTUnwrap(monitor.position(of: "BTCUSDT"))
+        XCTAssertEqual(position.quantity, 0.014, accuracy: 1e-12, "every fill while down is in the position")
+        XCTAssertEqual(position.workingBuy, 0)
+        XCTAssertEqual(monitor.tradingState.mode, .active)
+    }
+
+    func testAFailedReconcileChangesNothingAndReconcilingAgainChangesNothing() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1))
+        let placed = try crashWithOrdersResting(dir, venue, count: 3)
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        let small = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 2, ringCapacity: 64, logger: quietLogger())
+        XCTAssertThrowsRedline(.orderCapacityExhausted(capacity: 2)) { try small.reconcile() }
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.03, accuracy: 1e-12, "nothing changed")
+        XCTAssertEqual(monitor.ordersInDoubt.count, 3)
+        XCTAssertEqual(monitor.tradingState.mode, .reducing)
+        XCTAssertEqual(small.orders.activeCount, 0)
+
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        XCTAssertEqual(Set(try router.reconcile().adopted), Set(placed))
+        XCTAssertEqual(monitor.tradingState.mode, .active)
+        // Again, on this router and on another live one: the orders are owned; nothing moves.
+        XCTAssertEqual(try router.reconcile(), OrderRouter.ReconciliationReport())
+        XCTAssertEqual(try small.reconcile(), OrderRouter.ReconciliationReport())
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.03, accuracy: 1e-12)
+        XCTAssertEqual(venue.restingCount, 3)
+    }
+
+    func testReconcilingLeavesTheRoutersOwnLiveOrdersAlone() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1))
+        let placed = try crashWithOrdersResting(dir, venue, count: 1, longFirst: 0.05)
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        XCTAssertEqual(monitor.tradingState.mode, .reducing)
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        // The way out is open before reconciling: a sell that reduces the long.
+        let sell = try router.placeOrder(symbol: "BTCUSDT", side: .sell, qty: 0.02, price: 40_000)
+        router.poll()
+        let report = try router.reconcile()
+        XCTAssertEqual(report.adopted, placed)
+        XCTAssertEqual(report.unattributedReleased, 0)
+        let position = try XCTUnwrap(monitor.position(of: "BTCUSDT"))
+        XCTAssertEqual(position.workingSell, 0.02, accuracy: 1e-12, "the live sell keeps its reservation")
+        XCTAssertEqual(position.workingBuy, 0.01, accuracy: 1e-12)
+        try router.cancel(sell)
+        router.poll()
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingSell, 0)
+        XCTAssertEqual(monitor.anomalies.values.reduce(0, +), 0, "no release beyond what was working: \(monitor.anomalies)")
+    }
+
+    func testAVenueThatCannotTellHowAnOrderEndedLeavesTradingReducing() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1))
+        let placed = try crashWithOrdersResting(dir, venue, count: 2)
+        venue.fillQuietly(placed[0], quantity: fp(0.01))
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        let router = try OrderRouter(monitor: monitor, client: OpenOrdersOnlyVenue(venue), orderCapacity: 64,
+                                     ringCapacity: 64, logger: quietLogger())
+        XCTAssertThrowsRedline(.exchange(.unsupported)) { try router.reconcile() }
+        XCTAssertEqual(monitor.tradingState.mode, .reducing, "fail closed: a fill may be unknown")
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.02, accuracy: 1e-12)
+        XCTAssertEqual(router.orders.activeCount, 0, "nothing adopted either")
+    }
+}
+
+/// A venue client that can list open orders but not tell how a finished order ended.
+private final class OpenOrdersOnlyVenue: ExchangeClient {
+    let venue: SimulatedExchange
+    init(_ venue: SimulatedExchange) { self.venue = venue }
+    func submit(_ order: ExchangeOrder) throws(ExchangeError) { try venue.submit(order) }
+    func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
+    func pollEvents(_ body: (ExchangeEvent) -> Void) { venue.pollEvents(body) }
+    func openOrders() throws(ExchangeError) -> [VenueOrder] { try venue.openOrders() }
 }

@@ -103,6 +103,10 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
 int rl_journal_lock(const char *dir);
 /* Release a lock taken by rl_journal_lock that was not handed to rl_journal_open. */
 void rl_journal_unlock(int lock_fd);
+/* Whether an engine holds DIR's lock now: 1 live, 0 not, or -errno. Read-only
+ * (a shared flock, released at once): for readers that must tell a journal
+ * being written from a damaged one. */
+int rl_journal_is_live(const char *dir);
 /* Flush, sync, stop the writer, release the lock. */
 void rl_journal_close(rl_journal_t *journal);
 

@@ -21,6 +21,10 @@ RL_EXTERN_C_BEGIN
 #define RL_JOURNAL_MANIFEST_MAGIC 0x494E414D4C444552ULL /* "REDLMANI" */
 #define RL_JOURNAL_VERSION 1
 #define RL_JOURNAL_MAX_PAYLOAD (1u << 20)
+/* Every segment is created (preallocated) at segment_bytes plus this much,
+ * which only trading-state records (freeze, unfreeze) may use: when the next
+ * segment cannot be created (a full disk), the halt still fits. */
+#define RL_JOURNAL_STATE_RESERVE (64u * 1024u)
 
 typedef enum rl_journal_record_type {
     RL_JREC_EVENT = 1,     /* payload: rl_event_t, a reservation, fill, release or position adjustment */
@@ -99,9 +103,16 @@ typedef struct rl_journal_segment_header {
     uint32_t header_size;
     uint64_t first_seq;        /* segments: first record's sequence; snapshots: the sequence covered */
     uint64_t created_ns;       /* CLOCK_REALTIME */
-    uint8_t reserved[28];
+    uint64_t file_bytes;       /* snapshots: the whole file's size; segments: the size it was created
+                                  at (preallocated). 0: not recorded (files from before this field) */
+    uint64_t record_count;     /* snapshots: the records in it; segments: 0 */
+    uint8_t reserved[12];
     uint32_t crc;              /* CRC32C of the bytes before it */
 } rl_journal_segment_header_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_segment_header_t) == 64, "segment header is 64 bytes");
+RL_STATIC_ASSERT(offsetof(rl_journal_segment_header_t, file_bytes) == 32, "file_bytes at byte 32");
+RL_STATIC_ASSERT(offsetof(rl_journal_segment_header_t, crc) == 60, "the CRC ends the segment header");
 
 typedef struct rl_journal_record_header {
     uint32_t crc;              /* CRC32C of everything after this field, payload included */
@@ -130,8 +141,8 @@ typedef struct rl_journal_manifest {
 RL_STATIC_ASSERT(sizeof(rl_journal_manifest_t) == 64, "manifest is 64 bytes");
 RL_STATIC_ASSERT(offsetof(rl_journal_manifest_t, crc) == 60, "the CRC ends the manifest");
 
-/* Read DIR/MANIFEST. 0, -ENOENT (none: a journal from before manifests, or a
- * new one), -EBADMSG (damaged or truncated), or -errno. */
+/* Read DIR/MANIFEST. 0, -ENOENT (none: a new journal, or one that lost it;
+ * recovery refuses the latter), -EBADMSG (damaged or truncated), or -errno. */
 int rl_journal_read_manifest(const char *dir, rl_journal_manifest_t *out);
 
 RL_STATIC_ASSERT(sizeof(rl_journal_segment_header_t) == 64, "segment header is 64 bytes");

@@ -120,7 +120,7 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
         case .orderCapacityExhausted(let capacity): "order state machine is full (\(capacity) live orders)"
         case .exchange(let error): "exchange: \(error)"
         case .invalidSnapshot(let why): "invalid snapshot: \(why)"
-        case .system(let errno, let operation): "\(operation) failed: \(String(cString: strerror(errno))) (errno \(errno))"
+        case .system(let errno, let operation): "\(operation) failed: \(String(cString: strerror(errno))) (\(errnoName(errno)), errno \(errno))"
         case .invalidCPU(let cpu, let reason): "CPU \(cpu) cannot run the risk thread: \(reason)"
         case .runtime(let why): "runtime: \(why)"
         case .journalCorrupt(let directory, let damage):

@@ -229,7 +229,11 @@ public final class Journal: @unchecked Sendable {
         if !unreadable.isEmpty && !damage.isEmpty { damage += " (\(unreadable.joined(separator: "; ")))" }
         switch rc {
         case 0: break
-        case -EBADMSG: throw .journalCorrupt(directory: directory, damage: damage)
+        case -EBADMSG:
+            // Damage the scan found, or a record that reads whole but cannot be
+            // applied (the visitor's error, with its sequence): never an empty reason.
+            if damage.isEmpty { try recovery.check() }
+            throw .journalCorrupt(directory: directory, damage: damage.isEmpty ? "damage of unknown kind" : damage)
         case -ENOENT: throw .system(errno: ENOENT, operation: "journal directory \(directory)")
         default:
             try recovery.check()
@@ -242,7 +246,7 @@ public final class Journal: @unchecked Sendable {
         report.tornTailBytes = scan.torn_tail_bytes
         if scan.corrupt {
             report.damage = damage
-            report.lostSequences = (scan.lost_first, scan.lost_last == 0 ? nil : scan.lost_last)
+            if scan.lost_first > 0 { report.lostSequences = (scan.lost_first, scan.lost_last == 0 ? nil : scan.lost_last) }
         }
         return (report, scan)
     }

@@ -40,6 +40,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// The next router's order-id session (the top 16 bits of its ids), so ids
     /// never repeat across routers or restarts: one past the highest the journal holds.
     private let nextSession = Atomic<UInt16>(1)
+    /// Sessions of the routers alive in this process, and the orders each
+    /// adopted at reconciliation (reconciliation leaves their orders alone).
+    private let liveSessions = Mutex<(sessions: Set<UInt16>, adopted: [OrderID: UInt16])>(([], [:]))
 
     /// - Parameters:
     ///   - symbols: registered now, each with its limit from `limits`.
@@ -100,7 +103,33 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     }
 
     /// A fresh order-id session for a new router.
-    func takeOrderSession() -> UInt16 { nextSession.add(1, ordering: .relaxed).oldValue }
+    func takeOrderSession() -> UInt16 {
+        let session = nextSession.add(1, ordering: .relaxed).oldValue
+        liveSessions.withLock { _ = $0.sessions.insert(session) }
+        return session
+    }
+
+    /// A router is gone: its session's orders, and those it adopted, are
+    /// nobody's live orders now.
+    func releaseOrderSession(_ session: UInt16) {
+        liveSessions.withLock { sessions in
+            sessions.sessions.remove(session)
+            sessions.adopted = sessions.adopted.filter { $0.value != session }
+        }
+    }
+
+    /// A router (`session`) adopted these orders from before a restart.
+    func claimAdopted(_ ids: [OrderID], by session: UInt16) {
+        liveSessions.withLock { sessions in for id in ids { sessions.adopted[id] = session } }
+    }
+
+    /// Whether a live router in this process other than `session`'s owns `id`.
+    func isOwnedByAnotherRouter(_ id: OrderID, than session: UInt16) -> Bool {
+        liveSessions.withLock { sessions in
+            if let owner = sessions.adopted[id] { return owner != session }
+            return id.session != session && sessions.sessions.contains(id.session)
+        }
+    }
 
     /// Recovery found these working: REDUCING until they are reconciled.
     func recovered(inDoubt orders: [InDoubtOrder], sessionsUsed: UInt16) throws(RedlineError) {

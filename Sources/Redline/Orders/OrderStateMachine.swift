@@ -83,6 +83,9 @@ public final class OrderStateMachine {
 
     public var activeCount: Int { activeCountStorage }
 
+    /// Orders that can still be opened or adopted.
+    public var available: Int { freeCount }
+
     /// Ids of every active order, in no particular order. Allocates: cold path.
     public var activeOrderIDs: [OrderID] { (0..<activeCountStorage).map { records[Int(activeSlots[$0])].id } }
 

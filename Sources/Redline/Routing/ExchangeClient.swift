@@ -57,6 +57,25 @@ public struct VenueOrder: Sendable, Equatable {
 
 /// An order the journal recovered as working, which nobody has asked the
 /// venue about yet. Fixed point.
+/// What a venue knows of one order, open or finished, as an order-status
+/// query (FIX OrderStatusRequest, or a REST order lookup) returns it.
+public struct VenueOrderStatus: Sendable, Equatable {
+    public enum State: Sendable, Equatable { case open, filled, canceled, rejected, expired }
+    public let id: OrderID
+    public let state: State
+    /// Fixed point: what the order was for.
+    public let quantity: Int64
+    /// Fixed point: everything executed over the order's life.
+    public let filledQuantity: Int64
+
+    public init(id: OrderID, state: State, quantity: Int64, filledQuantity: Int64) {
+        self.id = id
+        self.state = state
+        self.quantity = quantity
+        self.filledQuantity = filledQuantity
+    }
+}
+
 public struct InDoubtOrder: Sendable, Equatable {
     public let id: OrderID
     public let symbol: SymbolID
@@ -96,11 +115,17 @@ public protocol ExchangeClient: AnyObject {
     /// The orders open at the venue now (for reconciliation after a restart).
     /// Throws `.unsupported` where the venue offers no such query.
     func openOrders() throws(ExchangeError) -> [VenueOrder]
+    /// What the venue knows of one order, finished or not; nil if it never
+    /// received it. Throws `.unsupported` where the venue offers no such query.
+    /// Reconciliation asks it for each order in doubt that is no longer open,
+    /// to tell "filled while the engine was down" from "canceled".
+    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus?
     /// Cancel every open order at the venue.
     func massCancel() throws(ExchangeError)
 }
 
 extension ExchangeClient {
     public func openOrders() throws(ExchangeError) -> [VenueOrder] { throw .unsupported }
+    public func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { throw .unsupported }
     public func massCancel() throws(ExchangeError) { throw .unsupported }
 }

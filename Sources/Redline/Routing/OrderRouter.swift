@@ -120,7 +120,10 @@ public final class OrderRouter {
         scratch.reserveCapacity(orderCapacity)
     }
 
-    deinit { hot.deinitialize(count: 1).deallocate() }
+    deinit {
+        monitor.releaseOrderSession(orders.session)
+        hot.deinitialize(count: 1).deallocate()
+    }
 
     public var activeOrderCount: Int { orders.activeCount }
 
@@ -166,6 +169,10 @@ public final class OrderRouter {
             if durability == .durableBeforeSubmit, let journal = monitor.journal {
                 waitUntilApplied()
                 try journal.waitForRiskRecords()
+                // Durable means in the journal: a record the risk side could
+                // not hand to a failing journal (counted, and trading halted)
+                // is not, even once the disk recovers.
+                if monitor.journalEventsNotJournaled > 0 { throw RedlineError.blocked(.frozen) }
             }
             try orders.apply(id, .submit)
             do throws(ExchangeError) {
@@ -207,34 +214,64 @@ public final class OrderRouter {
     public struct ReconciliationReport: Sendable, Equatable {
         /// In doubt and still open at the venue: now this router's, as acknowledged.
         public var adopted: [OrderID] = []
-        /// Of those, filled in part while the engine was down (the venue's
-        /// remaining is smaller): that much moved the position, at the order's price.
+        /// Filled (in part or in full) while the engine was down, adopted or
+        /// released: that much moved the position, at the order's price.
         public var filledWhileDown: [OrderID: Int64] = [:]
-        /// In doubt and no longer open at the venue: their reservation released.
+        /// In doubt and no longer open at the venue: settled as the venue says
+        /// they ended (what was filled while down moved the position; the rest released).
         public var released: [OrderID] = []
         /// Open at the venue with no record in the journal (placed just before a
         /// crash): reserved now, unconditionally, and adopted.
         public var adoptedUnknown: [OrderID] = []
         /// Working quantity that no order accounted for, released (fixed point, per symbol and side).
         public var unattributedReleased: Int64 = 0
+
+        public init() {}
     }
 
     /// Settle every order the journal recovered in doubt with the venue:
-    /// adopt what is still open there, release what is not, reserve what the
-    /// journal never saw, and bring each symbol's working quantity to exactly
-    /// what the venue holds. Each decision goes to the risk side (and so to
-    /// the journal) as an event. Then REDUCING for reconciliation ends.
-    /// Call once after `Journal.open`, before strategies trade on this router.
+    /// adopt what is still open there, settle what is not by asking the venue
+    /// how it ended (a fill while the engine was down moves the position),
+    /// reserve what the journal never saw, and bring each symbol's working
+    /// quantity to exactly what is accounted for. Each decision goes to the
+    /// risk side (and so to the journal) as an event. Then REDUCING for
+    /// reconciliation ends.
+    ///
+    /// Everything is asked and checked first; a query that fails or a router
+    /// too small to adopt what is open throws before anything changes, so a
+    /// retry starts from the same place. Calling it again later changes
+    /// nothing: orders this router (or another live router in the process)
+    /// already owns are theirs, and count as accounted for.
+    /// Call once after `Journal.open`, before strategies trade.
     @discardableResult
     public func reconcile() throws(RedlineError) -> ReconciliationReport {
+        // 1. Ask. Nothing changes until every answer is in.
         let inDoubt = monitor.ordersInDoubt
         let venue: [VenueOrder]
         do { venue = try client.openOrders() } catch { throw .exchange(error) }
+        let openAtVenue = Set(venue.map(\.id))
+        var ended: [OrderID: VenueOrderStatus?] = [:]
+        for known in inDoubt where !openAtVenue.contains(known.id) {
+            do { ended[known.id] = try client.orderStatus(known.id) } catch { throw .exchange(error) }
+        }
+        let ownedHere = Set(orders.activeOrderIDs)
+        func ownedElsewhere(_ id: OrderID) -> Bool { monitor.isOwnedByAnotherRouter(id, than: orders.session) }
+        let toAdopt = venue.filter { !ownedHere.contains($0.id) && !ownedElsewhere($0.id) }
+        guard toAdopt.count <= orders.available else { throw .orderCapacityExhausted(capacity: orders.capacity) }
+
+        // 2. Settle.
         var report = ReconciliationReport()
-        var doubted = Dictionary(uniqueKeysWithValues: inDoubt.map { ($0.id, $0) })
+        let doubted = Dictionary(uniqueKeysWithValues: inDoubt.map { ($0.id, $0) })
         var held: [SymbolID: (buy: Int64, sell: Int64)] = [:]
-        for order in venue where (try? orders.order(order.id)) == nil {
-            if let known = doubted.removeValue(forKey: order.id) {
+        func hold(_ symbol: SymbolID, _ side: Side, _ quantity: Int64) {
+            var sums = held[symbol] ?? (0, 0)
+            if side == .buy { sums.buy += quantity } else { sums.sell += quantity }
+            held[symbol] = sums
+        }
+        for order in venue {
+            hold(order.symbol, order.side, order.remaining)
+            guard !ownedHere.contains(order.id), !ownedElsewhere(order.id) else { continue }
+            if let known = doubted[order.id] {
                 let remaining = min(order.remaining, known.remaining)
                 if known.remaining > remaining {
                     // Filled while the engine was down: the position moves by it.
@@ -252,18 +289,32 @@ public final class OrderRouter {
                                  remaining: order.remaining, price: order.price)
                 report.adoptedUnknown.append(order.id)
             }
-            let side = order.side
-            var sums = held[order.symbol] ?? (0, 0)
-            if side == .buy { sums.buy += order.remaining } else { sums.sell += order.remaining }
-            held[order.symbol] = sums
         }
-        for known in doubted.values.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {
-            push(rl_event_t(type: RL_EVENT_CANCEL_ACK, symbol: known.symbol.rawValue, side: known.side,
-                            orderID: known.id.rawValue, qty: known.remaining, price: known.price))
+        monitor.claimAdopted(report.adopted + report.adoptedUnknown, by: orders.session)
+        // This router's own orders not (yet) open at the venue are in flight: theirs.
+        for id in ownedHere where !openAtVenue.contains(id) {
+            if let record = try? orders.order(id) { hold(record.symbol, record.side, record.quantity - record.filled) }
+        }
+        for known in inDoubt.sorted(by: { $0.id.rawValue < $1.id.rawValue }) where !openAtVenue.contains(known.id) {
+            // Finished at the venue while the engine was down. What it executed
+            // beyond what the journal holds as filled was filled while down.
+            var filledWhileDown: Int64 = 0
+            if let status = ended[known.id] ?? nil {
+                let unfilledAtVenue = max(status.quantity - status.filledQuantity, 0)
+                filledWhileDown = min(max(known.remaining - unfilledAtVenue, 0), known.remaining)
+            }
+            if filledWhileDown > 0 {
+                push(rl_event_t(type: RL_EVENT_FILL, symbol: known.symbol.rawValue, side: known.side,
+                                orderID: known.id.rawValue, qty: filledWhileDown, price: known.price))
+                report.filledWhileDown[known.id] = filledWhileDown
+            }
+            if known.remaining > filledWhileDown {
+                push(rl_event_t(type: RL_EVENT_CANCEL_ACK, symbol: known.symbol.rawValue, side: known.side,
+                                orderID: known.id.rawValue, qty: known.remaining - filledWhileDown, price: known.price))
+            }
             report.released.append(known.id)
         }
-        // What is left working beyond what the venue holds belongs to no order
-        // the venue knows: release it.
+        // What is left working beyond what is accounted for belongs to no order: release it.
         waitUntilApplied()
         for (symbol, working) in monitor.workingQuantities() {
             let holds = held[symbol] ?? (0, 0)
@@ -278,7 +329,8 @@ public final class OrderRouter {
             "adopted_unknown": "\(report.adoptedUnknown.count)", "filled_while_down": "\(report.filledWhileDown.count)",
             "unattributed_released": "\(FixedPoint.double(report.unattributedReleased))"]
         for (settlement, count) in [("adopted", report.adopted.count), ("released", report.released.count),
-                                    ("adopted_unknown", report.adoptedUnknown.count)] {
+                                    ("adopted_unknown", report.adoptedUnknown.count),
+                                    ("filled_while_down", report.filledWhileDown.count)] {
             monitor.metrics.addTotal("orders_in_doubt_settled_total", [("settlement", settlement)], UInt64(count))
         }
         logger.notice("orders in doubt reconciled with the venue", metadata: summary.mapValues { .string($0) })

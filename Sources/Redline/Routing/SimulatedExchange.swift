@@ -39,6 +39,12 @@ public final class SimulatedExchange: ExchangeClient {
 
     /// Resting orders: what was submitted and what is left of it.
     private var resting: [OrderID: (order: ExchangeOrder, remaining: Int64)]
+    /// Finished orders, the newest `capacity` of them, for `orderStatus`
+    /// (a real venue keeps them for the day). Evicted oldest first, through a
+    /// ring of ids; both pre-sized, so steady state allocates nothing.
+    private var finished: [OrderID: VenueOrderStatus]
+    private let finishedOrder: UnsafeMutablePointer<OrderID>
+    private var finishedHead = 0
     // The event queue is raw memory allocated once: no copy-on-write or
     // exclusivity checks on the order path.
     private let events: UnsafeMutablePointer<ExchangeEvent>
@@ -51,6 +57,9 @@ public final class SimulatedExchange: ExchangeClient {
         precondition(configuration.capacity > 0)
         self.configuration = configuration
         resting = Dictionary(minimumCapacity: configuration.capacity)
+        finished = Dictionary(minimumCapacity: configuration.capacity)
+        finishedOrder = .allocate(capacity: configuration.capacity)
+        finishedOrder.initialize(repeating: OrderID(rawValue: 0), count: configuration.capacity)
         // Each order can produce at most three events before the router polls.
         eventCapacity = configuration.capacity * 3
         events = .allocate(capacity: eventCapacity)
@@ -58,7 +67,19 @@ public final class SimulatedExchange: ExchangeClient {
         rng = configuration.seed == 0 ? 0x9E37_79B9_7F4A_7C15 : configuration.seed
     }
 
-    deinit { events.deinitialize(count: eventCapacity).deallocate() }
+    deinit {
+        events.deinitialize(count: eventCapacity).deallocate()
+        finishedOrder.deinitialize(count: configuration.capacity).deallocate()
+    }
+
+    /// Remember how an order ended, forgetting the oldest beyond `capacity`.
+    private func finish(_ order: ExchangeOrder, _ state: VenueOrderStatus.State, filled: Int64) {
+        let evicted = finishedOrder[finishedHead]
+        if evicted.rawValue != 0 { finished[evicted] = nil }
+        finishedOrder[finishedHead] = order.id
+        finishedHead = finishedHead + 1 == configuration.capacity ? 0 : finishedHead + 1
+        finished[order.id] = VenueOrderStatus(id: order.id, state: state, quantity: order.quantity, filledQuantity: filled)
+    }
 
     /// Orders resting now.
     public var restingCount: Int { resting.count }
@@ -69,11 +90,13 @@ public final class SimulatedExchange: ExchangeClient {
         let roll = nextUnit()
         if roll < configuration.rejectRatio {
             enqueue(.rejected(order.id))
+            finish(order, .rejected, filled: 0)
             return
         }
         enqueue(.acknowledged(order.id))
         if roll < configuration.rejectRatio + configuration.fillRatio {
             enqueue(.filled(order.id, quantity: order.quantity, price: order.price))
+            finish(order, .filled, filled: order.quantity)
         } else if roll < configuration.rejectRatio + configuration.fillRatio + configuration.partialFillRatio,
             order.quantity >= 2
         {
@@ -93,8 +116,9 @@ public final class SimulatedExchange: ExchangeClient {
             throw .cancelFailed(id)
         }
         guard count < eventCapacity else { throw .backpressure }
-        if resting.removeValue(forKey: id) != nil {
+        if let entry = resting.removeValue(forKey: id) {
             enqueue(.canceled(id))
+            finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
         } else {
             enqueue(.cancelRejected(id)) // already filled or unknown: too late to cancel
         }
@@ -105,7 +129,12 @@ public final class SimulatedExchange: ExchangeClient {
         guard let entry = resting[id] else { return }
         let qty = min(quantity ?? entry.remaining, entry.remaining)
         enqueue(.filled(id, quantity: qty, price: price))
-        if qty == entry.remaining { resting[id] = nil } else { resting[id] = (entry.order, entry.remaining - qty) }
+        if qty == entry.remaining {
+            resting[id] = nil
+            finish(entry.order, .filled, filled: entry.order.quantity)
+        } else {
+            resting[id] = (entry.order, entry.remaining - qty)
+        }
     }
 
     /// Fill part of a resting order without telling anyone: as happens while
@@ -113,7 +142,28 @@ public final class SimulatedExchange: ExchangeClient {
     public func fillQuietly(_ id: OrderID, quantity: Int64) {
         guard let entry = resting[id] else { return }
         let qty = min(quantity, entry.remaining)
-        if qty == entry.remaining { resting[id] = nil } else { resting[id] = (entry.order, entry.remaining - qty) }
+        if qty == entry.remaining {
+            resting[id] = nil
+            finish(entry.order, .filled, filled: entry.order.quantity)
+        } else {
+            resting[id] = (entry.order, entry.remaining - qty)
+        }
+    }
+
+    /// Cancel a resting order without telling anyone (an operator at the
+    /// venue, or its own cancel-on-disconnect, while the engine is down).
+    public func cancelQuietly(_ id: OrderID) {
+        guard let entry = resting.removeValue(forKey: id) else { return }
+        finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
+    }
+
+    public func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? {
+        if isUnavailable { throw .unavailable }
+        if let entry = resting[id] {
+            return VenueOrderStatus(id: id, state: .open, quantity: entry.order.quantity,
+                                    filledQuantity: entry.order.quantity - entry.remaining)
+        }
+        return finished[id]
     }
 
     /// Drop every event not yet polled: the engine that would have read them is gone.
@@ -133,15 +183,18 @@ public final class SimulatedExchange: ExchangeClient {
     public func massCancel() throws(ExchangeError) {
         if isUnavailable { throw .unavailable }
         for id in resting.keys.sorted(by: { $0.rawValue < $1.rawValue }) where count < eventCapacity {
-            resting[id] = nil
+            if let entry = resting.removeValue(forKey: id) {
+                finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
+            }
             enqueue(.canceled(id))
         }
     }
 
     /// Expire a resting order now (its time in force ran out).
     public func expireResting(_ id: OrderID) {
-        guard resting.removeValue(forKey: id) != nil else { return }
+        guard let entry = resting.removeValue(forKey: id) else { return }
         enqueue(.expired(id))
+        finish(entry.order, .expired, filled: entry.order.quantity - entry.remaining)
     }
 
     public func pollEvents(_ body: (ExchangeEvent) -> Void) {
