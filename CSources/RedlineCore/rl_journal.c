@@ -1404,6 +1404,20 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
         rl_journal_unlock(lock_fd);
         return rc;
     }
+    /* Temp files a killed writer left (a snapshot or a manifest being
+     * written): never read, and a whole snapshot's worth of space on the very
+     * disks that fill up. Only the lock holder removes them. */
+    DIR *listing = opendir(dir);
+    if (listing != NULL) {
+        struct dirent *entry;
+        while ((entry = readdir(listing)) != NULL) {
+            size_t n = strlen(entry->d_name);
+            bool temp = n > 4 && strcmp(entry->d_name + n - 4, ".tmp") == 0 &&
+                        (strncmp(entry->d_name, "snapshot.", 9) == 0 || strncmp(entry->d_name, "MANIFEST.", 9) == 0);
+            if (temp) unlinkat(dirfd(listing), entry->d_name, 0);
+        }
+        closedir(listing);
+    }
     rl_journal_t *j = rl_numa_alloc(sizeof(*j), -1);
     if (j == NULL) {
         rl_journal_unlock(lock_fd);

@@ -99,6 +99,64 @@ final class JournalContinuityTests: XCTestCase {
         assertRefused(dir, mentioning: ["MANIFEST is damaged"])
     }
 
+    func testADeletedManifestIsRefusedOnceTheJournalHeldRecords() throws {
+        let (dir, _) = try writeJournal(updates: 100)
+        try FileManager.default.removeItem(atPath: "\(dir)/MANIFEST")
+        assertRefused(dir, mentioning: ["MANIFEST is missing"])
+        // And with the newest segment gone too: still refused, never a shorter journal.
+        try FileManager.default.removeItem(atPath: "\(dir)/\(try XCTUnwrap(try files(dir, "segment-").last))")
+        assertRefused(dir, mentioning: ["MANIFEST is missing"])
+    }
+
+    func testASnapshotCutAtARecordBoundaryIsNotRead() throws {
+        let (dir, _) = try writeJournal(updates: 200, snapshotAfter: 150)
+        let snapshot = "\(dir)/\(try XCTUnwrap(try files(dir, "snapshot-").last))"
+        let data = try Data(contentsOf: URL(fileURLWithPath: snapshot))
+        let records = IndependentJournalReader.records(ofSegment: data)
+        XCTAssertGreaterThan(records.count, 2)
+        try data.prefix(records[records.count - 2].end).write(to: URL(fileURLWithPath: snapshot)) // the last record goes
+        var covered: UInt64 = 0
+        XCTAssertEqual(rl_journal_read_snapshot(snapshot, { _, _, _ in 0 }, nil, &covered), -EBADMSG)
+        assertRefused(dir, mentioning: ["in no file", "damaged"])
+    }
+
+    func testARecordThatReadsWholeButCannotApplyIsRefusedWithItsReason() throws {
+        let (dir, _) = try writeJournal(updates: 20)
+        let path = "\(dir)/\(try XCTUnwrap(try files(dir, "segment-").last))"
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let last = try XCTUnwrap(IndependentJournalReader.records(ofSegment: data).last)
+        // A well-formed record (its CRC is right) for a symbol that was never registered.
+        var event = rl_event_t(type: RL_EVENT_POSITION_ADJUST, symbol: 5, qty: 1_000_000, price: 4_000_000_000_000)
+        let payload = withUnsafeBytes(of: &event) { Data($0) }
+        var header = Data(count: 32)
+        header.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: UInt32(payload.count), toByteOffset: 4, as: UInt32.self)
+            raw.storeBytes(of: UInt16(RL_JREC_EVENT.rawValue), toByteOffset: 8, as: UInt16.self)
+            raw.storeBytes(of: last.seq + 1, toByteOffset: 16, as: UInt64.self)
+        }
+        var record = header + payload
+        let crc = IndependentJournalReader.crc32c(record.subdata(in: 4..<record.count))
+        record.withUnsafeMutableBytes { $0.storeBytes(of: crc, toByteOffset: 0, as: UInt32.self) }
+        data.replaceSubrange(last.end..<(last.end + record.count), with: record)
+        try data.write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(),
+                                              logger: quietLogger())) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("\(last.seq + 1)") && text.contains("symbol"), text)
+        }
+    }
+
+    func testTempFilesAKilledWriterLeftAreRemovedByTheNextEngine() throws {
+        let (dir, _) = try writeJournal(updates: 20)
+        for name in ["snapshot.4242.tmp", "MANIFEST.4242.tmp"] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: "\(dir)/\(name)", contents: Data(count: 4096)))
+        }
+        let (journal, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(),
+                                            logger: quietLogger())
+        journal.close()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".tmp") }, [])
+    }
+
     func testASecondEngineIsTurnedAwayWhateverIsDeletedInTheDirectory() throws {
         let dir = try makeTemporaryDirectory()
         let (journal, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(),
