@@ -1149,7 +1149,13 @@ static void *rl_journal_snapshot_main(void *arg) {
         int rc = rl_snapshot_write_file(j->dir, covered, buffer, length);
         free(buffer);
         if (rc == 0) {
-            rl_journal_prune(j->dir, covered);
+            /* Not while a reader holds the journal's files (rl_journal_hold):
+             * the next snapshot prunes what this one would have. */
+            char hold_path[PATH_MAX];
+            snprintf(hold_path, sizeof(hold_path), "%s/" RL_JOURNAL_READERS_FILE, j->dir);
+            int hold = open(hold_path, O_RDONLY | O_CLOEXEC);
+            if (hold < 0 || flock(hold, LOCK_EX | LOCK_NB) == 0) rl_journal_prune(j->dir, covered);
+            if (hold >= 0) close(hold); /* releases the lock */
             /* relaxed: statistics, published by the release stores below. */
             atomic_fetch_add_explicit(&j->snapshots, 1, memory_order_relaxed);
             atomic_store_explicit(&j->last_snapshot_seq, covered, memory_order_relaxed);
@@ -1386,6 +1392,23 @@ void rl_journal_unlock(int lock_fd) {
     if (lock_fd >= 0) close(lock_fd); /* closing releases the flock */
 }
 
+int rl_journal_hold(const char *dir) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/" RL_JOURNAL_READERS_FILE, dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (flock(fd, LOCK_SH) != 0) { /* waits out a prune in progress (milliseconds) */
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+void rl_journal_release_hold(int hold_fd) {
+    if (hold_fd >= 0) close(hold_fd);
+}
+
 int rl_journal_is_live(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -errno;
@@ -1404,6 +1427,11 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
         rl_journal_unlock(lock_fd);
         return rc;
     }
+    /* The file readers hold to keep pruning off while they read. */
+    char readers[PATH_MAX];
+    snprintf(readers, sizeof(readers), "%s/" RL_JOURNAL_READERS_FILE, dir);
+    int readers_fd = open(readers, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (readers_fd >= 0) close(readers_fd);
     /* Temp files a killed writer left (a snapshot or a manifest being
      * written): never read, and a whole snapshot's worth of space on the very
      * disks that fill up. Only the lock holder removes them. */

@@ -24,6 +24,9 @@ struct JournalCommand: ParsableCommand {
         }
 
         private func inspect(live: Bool) throws {
+            // Keep a live engine from pruning the files being read (see rl_journal_hold).
+            let hold = rl_journal_hold(directory)
+            defer { rl_journal_release_hold(hold) }
             var state = InspectState()
             var scan = rl_journal_scan_result_t()
             let (covered, unreadable) = newestReadableSnapshot(directory)

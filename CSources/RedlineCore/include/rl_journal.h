@@ -107,6 +107,16 @@ void rl_journal_unlock(int lock_fd);
  * (a shared flock, released at once): for readers that must tell a journal
  * being written from a damaged one. */
 int rl_journal_is_live(const char *dir);
+
+/* DIR/READERS: a reader holds a shared flock on it while it reads, and the
+ * writer prunes only when it can take it exclusively (otherwise the next
+ * snapshot prunes). So a live journal's files do not vanish under a read. */
+#define RL_JOURNAL_READERS_FILE "READERS"
+/* Hold DIR's files against pruning: a descriptor to pass to
+ * rl_journal_release_hold, or -errno (-ENOENT: a journal without the file;
+ * read without a hold). Read-only: needs no write permission. */
+int rl_journal_hold(const char *dir);
+void rl_journal_release_hold(int hold_fd);
 /* Flush, sync, stop the writer, release the lock. */
 void rl_journal_close(rl_journal_t *journal);
 

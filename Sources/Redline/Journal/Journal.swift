@@ -100,8 +100,12 @@ public final class Journal: @unchecked Sendable {
         directory: String, into monitor: RuntimeRiskMonitor, options: Options = Options(),
         logger: Logger = Logger(label: "redline.journal")
     ) throws(RedlineError) -> RecoveryReport {
-        try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger,
-                            recovery: JournalRecovery(monitor: monitor)).0
+        // A live engine must not prune files under this read (READERS; a
+        // journal without the file is read without a hold).
+        let hold = rl_journal_hold(directory)
+        defer { rl_journal_release_hold(hold) }
+        return try recoverWithTail(directory: directory, into: monitor, options: options, logger: logger,
+                                   recovery: JournalRecovery(monitor: monitor)).0
     }
 
     /// Recover `monitor` from `directory` (newest snapshot, then the journal
