@@ -102,6 +102,28 @@ static int rl_segment_header_check(const rl_journal_segment_header_t *header, ui
 }
 
 /* A valid record at `offset` of `data`? Returns its size, or 0. */
+static int rl_write_all(int fd, const void *data, size_t size, off_t offset);
+
+/* Make [from, end) of fd read as zeros, writing only the 64 KiB chunks that
+ * are not zeros already (after the last good record: a torn write at most,
+ * or a stray byte). 0 or -errno. */
+static int rl_zero_from(int fd, uint64_t from, uint64_t end) {
+    static const uint8_t zeros[64 * 1024];
+    uint8_t chunk[64 * 1024];
+    for (uint64_t at = from; at < end;) {
+        size_t want = end - at < sizeof(chunk) ? (size_t)(end - at) : sizeof(chunk);
+        ssize_t got = pread(fd, chunk, want, (off_t)at);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return got < 0 ? -errno : 0;
+        if (memcmp(chunk, zeros, (size_t)got) != 0) {
+            int rc = rl_write_all(fd, zeros, (size_t)got, (off_t)at);
+            if (rc != 0) return rc;
+        }
+        at += (uint64_t)got;
+    }
+    return 0;
+}
+
 /* Allocate [offset, offset + length) of fd, extending it: fallocate, or where
  * the filesystem has none, ftruncate (sparse: the size is what matters). */
 static int rl_preallocate(int fd, uint64_t offset, uint64_t length) {
@@ -331,6 +353,26 @@ static uint64_t rl_highest_seq(const uint8_t *data, size_t size, size_t offset, 
 
 /* ---- Scanning ---------------------------------------------------------- */
 
+/* A segment's header, if it has a valid one: 0, or -errno / -EBADMSG. */
+static int rl_segment_read_header(const char *dir, const char *name, rl_journal_segment_header_t *header,
+                                  bool *has_records) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    uint8_t head[sizeof(*header) + sizeof(rl_journal_record_header_t)];
+    ssize_t got = pread(fd, head, sizeof(head), 0);
+    close(fd);
+    if (got < (ssize_t)sizeof(*header)) return -EBADMSG;
+    memcpy(header, head, sizeof(*header));
+    char why[200];
+    if (rl_segment_header_check(header, RL_JOURNAL_MAGIC, why, sizeof(why)) != 0) return -EBADMSG;
+    bool any = false;
+    for (ssize_t i = (ssize_t)sizeof(*header); i < got; i++) any |= head[i] != 0;
+    *has_records = any;
+    return 0;
+}
+
 int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_good, rl_journal_visit_fn visit,
                     void *context, rl_journal_scan_result_t *out) {
     memset(out, 0, sizeof(*out));
@@ -348,6 +390,16 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
     rl_file_entry_t *segments;
     int count = rl_list_files(dir, "segment-", ".rlj", &segments);
     if (count < 0) return count;
+    if (count > 0 && !(has_manifest == 0 && manifest.newest_segment_seq >= segments[count - 1].seq)) {
+        /* A newest segment the manifest does not name, with no record in it
+         * (or not even a whole header): a creation cut short, or one that
+         * failed and could not be removed. Nothing in it was ever durable:
+         * leave it out (a writer sets it aside). */
+        rl_journal_segment_header_t header;
+        bool has_records = true;
+        int h = rl_segment_read_header(dir, segments[count - 1].name, &header, &has_records);
+        if (h == -EBADMSG || (h == 0 && !has_records)) count--;
+    }
     /* Every file the manifest names must be there: the newest segment (or a
      * newer one, made after the manifest was written). */
     bool missing_tail = has_manifest == 0 && manifest.newest_segment_seq > 0 &&
@@ -385,7 +437,16 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             out->lost_first = expected ? expected : after_seq + 1;
             out->lost_last = 0;
             free(data);
-            result = -EBADMSG;
+            if (recover_to_last_good && i > 0) {
+                /* Go on from the end of the segment before it; it is set aside. */
+                snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i - 1].name);
+                out->tail_valid_end = tail_end_before;
+                out->torn_tail_bytes = 0;
+            } else {
+                out->tail_segment[0] = 0;
+                out->tail_valid_end = 0;
+                result = recover_to_last_good && after_seq > 0 ? 0 : -EBADMSG;
+            }
             break;
         }
         memcpy(&header, data, sizeof(header));
@@ -469,8 +530,15 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                 for (size_t probe = offset + 8; probe < written && probe + sizeof(rl_journal_record_header_t) <= size && !later_valid; probe += 8) {
                     later_valid = rl_record_check(data, size, probe, expected + 1) != 0;
                 }
+                rl_journal_segment_header_t next_header;
+                bool next_records;
                 if (last && !later_valid && !cut) {
                     out->torn_tail_bytes = written - offset;
+                } else if (!last && !later_valid && header.file_bytes != 0 &&
+                           rl_segment_read_header(dir, segments[i + 1].name, &next_header, &next_records) == 0 &&
+                           next_header.first_seq == expected) {
+                    /* Bytes in the unused, preallocated end of an older segment,
+                     * and the next segment goes on from here: nothing is lost. */
                 } else {
                     /* How far the loss goes: the highest valid sequence after it. */
                     uint64_t highest = rl_highest_seq(data, size, offset, written);
@@ -513,6 +581,24 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             }
             if (rh.seq > after_seq && visit != NULL) {
                 int v = visit(context, &rh, data + offset + sizeof(rh));
+                if (v == -EBADMSG) {
+                    /* Whole, but the visitor cannot apply it: damage here, like a
+                     * bad record (the visitor keeps the reason). */
+                    snprintf(out->damage, sizeof(out->damage),
+                             "%s: record %" PRIu64 " at offset %zu reads whole but cannot be applied: sequences %"
+                             PRIu64 " on cannot be replayed", segments[i].name, rh.seq, offset, rh.seq);
+                    out->corrupt = true;
+                    out->corrupt_seq_after = expected - 1;
+                    out->lost_first = expected;
+                    out->lost_last = 0;
+                    if (recover_to_last_good) {
+                        snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i].name);
+                        out->tail_valid_end = offset;
+                    } else {
+                        result = -EBADMSG;
+                    }
+                    break;
+                }
                 if (v != 0) {
                     result = v;
                     break;
@@ -770,6 +856,8 @@ struct rl_journal {
     size_t snap_length;
     uint64_t snap_covered, snap_ticket;   /* ticket: an rl_journal_snapshot_now request, or 0 */
     _Atomic(uint32_t) snap_busy;          /* handed off and not yet written */
+    uint32_t prunes_deferred;             /* the snapshot thread's: in a row, for a reader */
+    _Atomic(uint64_t) prunes_deferred_total;
     /* Set at open. */
     rl_journal_options_t options;
     int32_t io_mode;
@@ -806,7 +894,12 @@ static int rl_journal_create_segment(rl_journal_t *j) {
     /* The manifest names it before any record in it counts as durable. */
     if (rc == 0) rc = rl_manifest_write(j->dir);
     if (rc != 0) {
+        /* Not made: no file may stay behind claiming sequence next_seq (a
+         * halt written ahead into the current segment's reserve takes it).
+         * If the manifest already named it, name what is left again. */
         close(fd);
+        unlink(path);
+        if (rl_fsync_dir(j->dir) == 0) rl_manifest_write(j->dir);
         return rc;
     }
     if (j->seg_fd >= 0) close(j->seg_fd);
@@ -864,8 +957,6 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
         atomic_store_explicit(&j->last_error, rc, memory_order_release);
         return rc; /* the writer's loop counts it and retries */
     }
-    /* Durable again: the risk side may let an operator unfreeze. release: as above. */
-    atomic_store_explicit(&j->last_error, 0, memory_order_release);
     j->seg_offset += j->buffer_len;
     /* relaxed: statistics. */
     atomic_fetch_add_explicit(&j->records, j->batch_records, memory_order_relaxed);
@@ -1154,7 +1245,16 @@ static void *rl_journal_snapshot_main(void *arg) {
             char hold_path[PATH_MAX];
             snprintf(hold_path, sizeof(hold_path), "%s/" RL_JOURNAL_READERS_FILE, j->dir);
             int hold = open(hold_path, O_RDONLY | O_CLOEXEC);
-            if (hold < 0 || flock(hold, LOCK_EX | LOCK_NB) == 0) rl_journal_prune(j->dir, covered);
+            /* A reader that holds it through two snapshots in a row is not let
+             * stop pruning (and fill the disk): the third prunes anyway. */
+            if (hold < 0 || flock(hold, LOCK_EX | LOCK_NB) == 0 || j->prunes_deferred >= 2) {
+                rl_journal_prune(j->dir, covered);
+                j->prunes_deferred = 0;
+            } else {
+                j->prunes_deferred++;
+                /* relaxed: a statistic. */
+                atomic_fetch_add_explicit(&j->prunes_deferred_total, 1, memory_order_relaxed);
+            }
             if (hold >= 0) close(hold); /* releases the lock */
             /* relaxed: statistics, published by the release stores below. */
             atomic_fetch_add_explicit(&j->snapshots, 1, memory_order_relaxed);
@@ -1258,13 +1358,7 @@ static void *rl_journal_main(void *arg) {
             if (event->type == RL_EVENT_STATE_CHANGE && j->state_ahead_word != 0 &&
                 rl_freeze_word_epoch(event->order_id) <= rl_freeze_word_epoch(j->state_ahead_word)) {
                 /* Already written ahead of the records before it (see below):
-                 * durable once they are. */
-                if (j->batch_records == 0) {
-                    /* release: as in rl_journal_sync_batch; everything before it is durable. */
-                    atomic_fetch_add_explicit(&j->hot_durable, 1, memory_order_release);
-                } else {
-                    j->batch_hot++;
-                }
+                 * leaves the ring with them, counted once, below. */
                 added++;
                 continue;
             }
@@ -1311,7 +1405,14 @@ static void *rl_journal_main(void *arg) {
         if (added) {
             /* Only what was written leaves the ring: the rest is retried. */
             rl_spsc_release(j->hot, added);
-            j->batch_hot += added;
+            if (j->batch_records == 0) {
+                /* Nothing pending (all synced, or only state records written
+                 * ahead were skipped): durable now. release: as in
+                 * rl_journal_sync_batch. */
+                atomic_fetch_add_explicit(&j->hot_durable, added, memory_order_release);
+            } else {
+                j->batch_hot += added;
+            }
             took = true;
         }
         /* relaxed: a hint; a waiter that arrives just after is served by the next pass. */
@@ -1350,6 +1451,14 @@ static void *rl_journal_main(void *arg) {
             }
             took = true;
         }
+        /* relaxed: the writer is the only thread that stores it. */
+        if (rc == 0 && atomic_load_explicit(&j->last_error, memory_order_relaxed) != 0) {
+            /* A whole pass went through: durable again, and the risk side may
+             * let an operator unfreeze. Never cleared by a sync alone: a halt
+             * written ahead syncs while the records before it still cannot be
+             * written. release: pairs with rl_journal_error's acquire. */
+            atomic_store_explicit(&j->last_error, 0, memory_order_release);
+        }
         if (rc != 0) {
             /* release: as in rl_journal_sync_batch (a failed segment or record). */
             atomic_store_explicit(&j->last_error, rc, memory_order_release);
@@ -1380,12 +1489,18 @@ int rl_journal_lock(const char *dir) {
      * to let a second engine in (rm LOCK once did). */
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -errno;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        close(fd);
-        return rc;
+    /* A reader's probe (rl_journal_is_live) holds a shared lock for an
+     * instant: try for a while before calling the journal taken. A second
+     * engine holds it for good, so the wait changes nothing for it. */
+    for (int attempt = 0;; attempt++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+        if (errno != EWOULDBLOCK || attempt == 100) break;
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
     }
-    return fd;
+    rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+    close(fd);
+    return rc;
 }
 
 void rl_journal_unlock(int lock_fd) {
@@ -1536,15 +1651,25 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
             rl_journal_segment_header_t header;
             ssize_t got = pread(j->seg_fd, &header, sizeof(header), 0);
             uint64_t capacity = got == (ssize_t)sizeof(header) ? header.file_bytes : 0;
-            if (ftruncate(j->seg_fd, (off_t)truncate_at) != 0) {
+            struct stat st;
+            if (fstat(j->seg_fd, &st) != 0) {
                 rc = -errno;
                 goto fail;
             }
-            if (capacity > truncate_at && (rc = rl_preallocate(j->seg_fd, truncate_at, capacity - truncate_at)) != 0) goto fail;
-            if (fdatasync(j->seg_fd) != 0) {
-                rc = -errno;
-                goto fail;
+            if (capacity == 0) {
+                /* From before preallocation: it ends where its records end. */
+                if ((uint64_t)st.st_size != truncate_at && ftruncate(j->seg_fd, (off_t)truncate_at) != 0) rc = -errno;
+            } else {
+                /* Preallocated: zero what follows the last good record in place,
+                 * so its size never changes (a crash here leaves it whole), and
+                 * give back what a recovery to last good found cut short. */
+                rc = rl_zero_from(j->seg_fd, truncate_at, (uint64_t)st.st_size < capacity ? (uint64_t)st.st_size : capacity);
+                if (rc == 0 && (uint64_t)st.st_size < capacity) {
+                    rc = rl_preallocate(j->seg_fd, (uint64_t)st.st_size, capacity - (uint64_t)st.st_size);
+                }
             }
+            if (rc == 0 && fdatasync(j->seg_fd) != 0) rc = -errno;
+            if (rc != 0) goto fail;
             j->seg_offset = truncate_at;
             /* A segment from before preallocation grows by appending, to the usual size. */
             j->seg_capacity = capacity > 0 ? capacity : j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE;
@@ -1801,4 +1926,5 @@ void rl_journal_read_stats(const rl_journal_t *j, rl_journal_stats_t *out) {
     out->io_mode = j->io_mode;
     out->failures = atomic_load_explicit((_Atomic(uint64_t) *)&j->failures, memory_order_relaxed);
     out->snapshot_error = atomic_load_explicit((_Atomic(int32_t) *)&j->snapshot_error, memory_order_relaxed);
+    out->prunes_deferred = atomic_load_explicit((_Atomic(uint64_t) *)&j->prunes_deferred_total, memory_order_relaxed);
 }

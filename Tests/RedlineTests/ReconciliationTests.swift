@@ -199,6 +199,39 @@ final class ReconciliationTests: XCTestCase {
         XCTAssertEqual(monitor.anomalies.values.reduce(0, +), 0, "no release beyond what was working: \(monitor.anomalies)")
     }
 
+    func testAnOrderTheStatusQuerySaysIsOpenIsAdoptedNotReleased() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1))
+        let placed = try crashWithOrdersResting(dir, venue, count: 2)
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        let router = try OrderRouter(monitor: monitor, client: ListMissesOneVenue(venue, missing: placed[1]),
+                                     orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        let report = try router.reconcile()
+        XCTAssertEqual(Set(report.adopted), Set(placed))
+        XCTAssertEqual(report.released, [])
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.02, accuracy: 1e-12)
+    }
+
+    func testReconcilingAgainWithAFillNotYetPolledReleasesNothing() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1))
+        _ = try crashWithOrdersResting(dir, venue, count: 0)
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        router.poll()
+        venue.fillResting(id, quantity: fp(0.004), price: fp(40_000)) // told, but not yet polled
+        XCTAssertEqual(try router.reconcile().unattributedReleased, 0)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.01, accuracy: 1e-12, "the engine's view stands")
+        router.poll()
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.006, accuracy: 1e-12)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.004, accuracy: 1e-12)
+    }
+
     func testAVenueThatCannotTellHowAnOrderEndedLeavesTradingReducing() throws {
         let dir = try makeTemporaryDirectory()
         let venue = SimulatedExchange(.init(seed: 1))
@@ -214,6 +247,19 @@ final class ReconciliationTests: XCTestCase {
         XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.02, accuracy: 1e-12)
         XCTAssertEqual(router.orders.activeCount, 0, "nothing adopted either")
     }
+}
+
+/// A venue whose list of open orders leaves one out, as a list that raced a
+/// status query would: asked about it, it says open.
+private final class ListMissesOneVenue: ExchangeClient {
+    let venue: SimulatedExchange
+    let missing: OrderID
+    init(_ venue: SimulatedExchange, missing: OrderID) { self.venue = venue; self.missing = missing }
+    func submit(_ order: ExchangeOrder) throws(ExchangeError) { try venue.submit(order) }
+    func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
+    func pollEvents(_ body: (ExchangeEvent) -> Void) { venue.pollEvents(body) }
+    func openOrders() throws(ExchangeError) -> [VenueOrder] { try venue.openOrders().filter { $0.id != missing } }
+    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
 }
 
 /// A venue client that can list open orders but not tell how a finished order ended.

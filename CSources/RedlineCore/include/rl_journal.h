@@ -73,6 +73,7 @@ typedef struct rl_journal_stats {
     int32_t last_error;        /* -errno while the last write or sync failed (0 once one succeeds again) */
     uint64_t failures;         /* failed write or sync attempts since open (each retried) */
     int32_t snapshot_error;    /* -errno of the last failed periodic snapshot, 0 if none */
+    uint64_t prunes_deferred;  /* prunes put off because a reader held READERS */
 } rl_journal_stats_t;
 
 typedef struct rl_journal rl_journal_t;

@@ -230,13 +230,16 @@ public final class Journal: @unchecked Sendable {
                             context, &scan)
         }
         var damage = cString(scan.damage)
+        // A record that reads whole but cannot be applied: the visitor knows why.
+        if let error = recovery.takeError() {
+            var why = "\(error)"
+            if case .journalCorrupt(_, let detail) = error { why = detail }
+            damage += damage.isEmpty ? why : " (\(why))"
+        }
         if !unreadable.isEmpty && !damage.isEmpty { damage += " (\(unreadable.joined(separator: "; ")))" }
         switch rc {
         case 0: break
         case -EBADMSG:
-            // Damage the scan found, or a record that reads whole but cannot be
-            // applied (the visitor's error, with its sequence): never an empty reason.
-            if damage.isEmpty { try recovery.check() }
             throw .journalCorrupt(directory: directory, damage: damage.isEmpty ? "damage of unknown kind" : damage)
         case -ENOENT: throw .system(errno: ENOENT, operation: "journal directory \(directory)")
         default:

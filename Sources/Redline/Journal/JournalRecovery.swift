@@ -62,6 +62,13 @@ final class JournalRecovery {
         if let error { throw error }
     }
 
+    /// The reason a record could not be applied, once: recovery to last good
+    /// reports it as the damage it stepped over.
+    func takeError() -> RedlineError? {
+        defer { error = nil }
+        return error
+    }
+
     func fail(_ error: RedlineError) -> Int32 {
         self.error = error
         return -EBADMSG

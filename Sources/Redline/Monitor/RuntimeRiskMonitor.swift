@@ -118,6 +118,14 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         }
     }
 
+    /// Whether a router other than `session`'s is alive in this process.
+    func hasOtherLiveRouters(than session: UInt16) -> Bool {
+        liveSessions.withLock { $0.sessions.contains { $0 != session } }
+    }
+
+    /// Held by `OrderRouter.reconcile()`: one reconciliation at a time.
+    let reconciliationLock = NSLock()
+
     /// A router (`session`) adopted these orders from before a restart.
     func claimAdopted(_ ids: [OrderID], by session: UInt16) {
         liveSessions.withLock { sessions in for id in ids { sessions.adopted[id] = session } }

@@ -245,14 +245,28 @@ public final class OrderRouter {
     /// Call once after `Journal.open`, before strategies trade.
     @discardableResult
     public func reconcile() throws(RedlineError) -> ReconciliationReport {
+        // One at a time in the process: two routers settling the same orders
+        // at once would settle them twice.
+        monitor.reconciliationLock.lock()
+        defer { monitor.reconciliationLock.unlock() }
+
         // 1. Ask. Nothing changes until every answer is in.
         let inDoubt = monitor.ordersInDoubt
-        let venue: [VenueOrder]
+        var venue: [VenueOrder]
         do { venue = try client.openOrders() } catch { throw .exchange(error) }
-        let openAtVenue = Set(venue.map(\.id))
+        var openAtVenue = Set(venue.map(\.id))
         var ended: [OrderID: VenueOrderStatus?] = [:]
         for known in inDoubt where !openAtVenue.contains(known.id) {
-            do { ended[known.id] = try client.orderStatus(known.id) } catch { throw .exchange(error) }
+            let status: VenueOrderStatus?
+            do { status = try client.orderStatus(known.id) } catch { throw .exchange(error) }
+            if let status, status.state == .open {
+                // Not in the list, open when asked (the two answers raced): open.
+                venue.append(VenueOrder(id: known.id, symbol: known.symbol, side: known.side,
+                                        remaining: max(status.quantity - status.filledQuantity, 0), price: known.price))
+                openAtVenue.insert(known.id)
+            } else {
+                ended[known.id] = status
+            }
         }
         let ownedHere = Set(orders.activeOrderIDs)
         func ownedElsewhere(_ id: OrderID) -> Bool { monitor.isOwnedByAnotherRouter(id, than: orders.session) }
@@ -268,9 +282,8 @@ public final class OrderRouter {
             if side == .buy { sums.buy += quantity } else { sums.sell += quantity }
             held[symbol] = sums
         }
-        for order in venue {
+        for order in venue where !ownedHere.contains(order.id) && !ownedElsewhere(order.id) {
             hold(order.symbol, order.side, order.remaining)
-            guard !ownedHere.contains(order.id), !ownedElsewhere(order.id) else { continue }
             if let known = doubted[order.id] {
                 let remaining = min(order.remaining, known.remaining)
                 if known.remaining > remaining {
@@ -291,8 +304,9 @@ public final class OrderRouter {
             }
         }
         monitor.claimAdopted(report.adopted + report.adoptedUnknown, by: orders.session)
-        // This router's own orders not (yet) open at the venue are in flight: theirs.
-        for id in ownedHere where !openAtVenue.contains(id) {
+        // This router's own orders are working as the engine sees them, at the
+        // venue or on their way to it (a fill not yet polled is still working).
+        for id in ownedHere {
             if let record = try? orders.order(id) { hold(record.symbol, record.side, record.quantity - record.filled) }
         }
         for known in inDoubt.sorted(by: { $0.id.rawValue < $1.id.rawValue }) where !openAtVenue.contains(known.id) {
@@ -314,9 +328,13 @@ public final class OrderRouter {
             }
             report.released.append(known.id)
         }
-        // What is left working beyond what is accounted for belongs to no order: release it.
+        // What is left working beyond what is accounted for belongs to no order:
+        // release it. Not while another router lives: what it has working is
+        // its own, and unknown here.
         waitUntilApplied()
-        for (symbol, working) in monitor.workingQuantities() {
+        let alone = !monitor.hasOtherLiveRouters(than: orders.session)
+        if !alone { logger.notice("another router is live: working quantity no order here accounts for is left alone") }
+        for (symbol, working) in monitor.workingQuantities() where alone {
             let holds = held[symbol] ?? (0, 0)
             for (side, excess) in [(Side.buy, working.buy - holds.buy), (.sell, working.sell - holds.sell)] where excess > 0 {
                 push(rl_event_t(type: RL_EVENT_CANCEL_ACK, symbol: symbol.rawValue, side: side, qty: excess))
