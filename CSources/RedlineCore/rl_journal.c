@@ -824,6 +824,7 @@ struct rl_journal {
     /* For the lag samples: orders accepted in this batch that carry their
      * acceptance time (rl_clock_cycles), and the oldest such time. */
     uint64_t batch_accepted, batch_oldest_accept;
+    uint64_t batch_backlog;            /* the most records seen waiting in the ring while this batch formed */
     /* CLOCK_REALTIME read once per writer pass for the records' headers: a
      * reading per record cost a fifth of the writer's time. */
     uint64_t pass_realtime_ns;
@@ -976,12 +977,13 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
         sample.value = (int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - j->batch_started_ns);
         sample.qty = (int64_t)j->batch_records;
         sample.order_id = j->batch_accepted;
+        sample.symbol = j->batch_backlog > UINT32_MAX ? UINT32_MAX : (uint32_t)j->batch_backlog;
         sample.price = j->batch_accepted ? (int64_t)(rl_clock_cycles() - j->batch_oldest_accept) : 0;
         rl_spsc_push(lag_ring, &sample); /* a full ring skips the sample; it is counted there */
     }
     j->buffer_len = 0;
     j->batch_records = j->batch_hot = j->batch_cold_ticket = 0;
-    j->batch_accepted = j->batch_oldest_accept = 0;
+    j->batch_accepted = j->batch_oldest_accept = j->batch_backlog = 0;
     j->batch_sync_now = false;
     return 0;
 }
@@ -1352,6 +1354,13 @@ static void *rl_journal_main(void *arg) {
          * the first record in it stays bounded by one commit's write and sync. */
         uint64_t room = j->batch_records < j->options.max_commit_records ? j->options.max_commit_records - j->batch_records : 0;
         uint64_t available = rc == 0 ? rl_spsc_readable(j->hot, room) : 0;
+        if (available == room && room > 0) {
+            /* A backlog beyond one commit: how deep, for the lag samples. */
+            uint64_t waiting = rl_spsc_readable(j->hot, UINT64_MAX);
+            if (waiting > j->batch_backlog) j->batch_backlog = waiting;
+        } else if (available > j->batch_backlog) {
+            j->batch_backlog = available;
+        }
         uint64_t added = 0;
         for (uint64_t i = 0; i < available && rc == 0; i++) {
             const rl_event_t *event = rl_spsc_peek(j->hot, i);

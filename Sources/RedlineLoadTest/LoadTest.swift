@@ -98,6 +98,9 @@ public struct LoadTestResult: Sendable, Codable {
     /// One group commit: its first record taken from the ring to its sync done.
     public var commitP50: UInt64?
     public var commitP99: UInt64?
+    /// Records waiting in the journal writer's ring, seen at each commit.
+    public var journalBacklogP50: UInt64?
+    public var journalBacklogP99: UInt64?
     public var strategies = 0
     public var symbols = 0
     public var riskCPU: Int?
@@ -121,6 +124,7 @@ public struct LoadTestResult: Sendable, Codable {
         case durableLagP50 = "durable_lag_ns_p50", durableLagP99 = "durable_lag_ns_p99"
         case durableLagP999 = "durable_lag_ns_p999", durableLagMax = "durable_lag_ns_max"
         case commitP50 = "commit_ns_p50", commitP99 = "commit_ns_p99"
+        case journalBacklogP50 = "journal_backlog_p50", journalBacklogP99 = "journal_backlog_p99"
         case strategies, symbols, riskCPU = "risk_cpu", strategyCPUs = "strategy_cpus", numaNode = "numa_node"
     }
 }
@@ -243,6 +247,7 @@ public final class LoadTest: @unchecked Sendable {
         // the lag of the oldest one in it. And the commits themselves.
         var lagHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var commitHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var backlogHistogram = Histogram<UInt64>(highestTrackableValue: 1 << 32, numberOfSignificantValueDigits: .two)
         if let dir = config.journalDirectory {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             journal = try Journal.open(directory: dir, monitor: monitor, options: config.journalOptions, logger: quiet).0
@@ -292,6 +297,7 @@ public final class LoadTest: @unchecked Sendable {
             while let sample = lagRing.pop() {
                 guard warm else { continue }
                 _ = commitHistogram.record(UInt64(max(sample.value, 0)))
+                _ = backlogHistogram.record(UInt64(sample.symbol))
                 if sample.order_id > 0 {
                     _ = lagHistogram.record(nanoseconds(UInt64(max(sample.price, 0))), count: sample.order_id)
                 }
@@ -352,6 +358,8 @@ public final class LoadTest: @unchecked Sendable {
             result.durableLagMax = lagHistogram.max
             result.commitP50 = commitHistogram.valueAtPercentile(50)
             result.commitP99 = commitHistogram.valueAtPercentile(99)
+            result.journalBacklogP50 = backlogHistogram.valueAtPercentile(50)
+            result.journalBacklogP99 = backlogHistogram.valueAtPercentile(99)
             journal.close()
         }
 

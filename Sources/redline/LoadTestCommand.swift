@@ -141,6 +141,7 @@ struct LoadTestCommand: ParsableCommand {
                 + "\(r.journalFsyncs ?? 0) syncs, \(r.journalIOMode ?? "")")
             row("durable lag (ns)", "p50 \(r.durableLagP50 ?? 0)  p99 \(r.durableLagP99 ?? 0)  p99.9 \(r.durableLagP999 ?? 0)  max \(r.durableLagMax ?? 0)  (order accepted -> its reservation synced)")
             row("group commit (ns)", "p50 \(r.commitP50 ?? 0)  p99 \(r.commitP99 ?? 0)  (first record taken -> synced)")
+            row("journal backlog", "p50 \(r.journalBacklogP50 ?? 0)  p99 \(r.journalBacklogP99 ?? 0)  (records waiting in the writer's ring, per commit)")
         }
         row("risk thread CPU", r.riskCPU.map(String.init) ?? "unpinned")
         row("strategy CPUs", r.strategyCPUs.isEmpty ? "unpinned" : r.strategyCPUs.map(String.init).joined(separator: ","))

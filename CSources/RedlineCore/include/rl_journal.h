@@ -175,7 +175,8 @@ void rl_journal_read_stats(const rl_journal_t *journal, rl_journal_stats_t *out)
  * the orders accepted in it that carry their acceptance time (an
  * RL_EVENT_ORDER_ACCEPTED's timestamp_ns, in rl_clock_cycles, as OrderRouter
  * stamps it), and price = rl_clock_cycles() from the oldest of them to the
- * sync completing: the durable lag of an accepted order, ring waits included.
+ * sync completing: the durable lag of an accepted order, ring waits included;
+ * symbol = the most records seen waiting in the writer's ring meanwhile.
  * A full ring skips the sample and counts it in full_count. Any time; NULL to stop. */
 void rl_journal_set_lag_ring(rl_journal_t *journal, rl_spsc_t *ring);
 
