@@ -1461,11 +1461,12 @@ static void *rl_journal_main(void *arg) {
             took = true;
         }
         /* relaxed: the writer is the only thread that stores it. */
-        if (rc == 0 && atomic_load_explicit(&j->last_error, memory_order_relaxed) != 0) {
-            /* A whole pass went through: durable again, and the risk side may
-             * let an operator unfreeze. Never cleared by a sync alone: a halt
-             * written ahead syncs while the records before it still cannot be
-             * written. release: pairs with rl_journal_error's acquire. */
+        if (rc == 0 && j->batch_records == 0 && atomic_load_explicit(&j->last_error, memory_order_relaxed) != 0) {
+            /* A whole pass went through with nothing left unsynced: durable
+             * again, and the risk side may let an operator unfreeze. Never
+             * cleared by a sync alone: a halt written ahead syncs while the
+             * records before it still cannot be written. release: pairs with
+             * rl_journal_error's acquire. */
             atomic_store_explicit(&j->last_error, 0, memory_order_release);
         }
         if (rc != 0) {

@@ -232,6 +232,24 @@ final class ReconciliationTests: XCTestCase {
         XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.004, accuracy: 1e-12)
     }
 
+    func testAnOrderListedOpenWithNothingLeftIsSettledOnceAsFilled() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1))
+        let placed = try crashWithOrdersResting(dir, venue, count: 1)
+        venue.fillQuietly(placed[0], quantity: fp(0.01))
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        // A venue that still lists it, with nothing left.
+        let router = try OrderRouter(monitor: monitor, client: ListsFilledAsOpenVenue(venue, filled: placed[0]),
+                                     orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        let report = try router.reconcile()
+        XCTAssertEqual(report.filledWhileDown, [placed[0]: fp(0.01)])
+        XCTAssertEqual(try router.reconcile(), OrderRouter.ReconciliationReport(), "settled once")
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.01, accuracy: 1e-12)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0)
+    }
+
     func testAVenueThatCannotTellHowAnOrderEndedLeavesTradingReducing() throws {
         let dir = try makeTemporaryDirectory()
         let venue = SimulatedExchange(.init(seed: 1))
@@ -259,6 +277,20 @@ private final class ListMissesOneVenue: ExchangeClient {
     func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
     func pollEvents(_ body: (ExchangeEvent) -> Void) { venue.pollEvents(body) }
     func openOrders() throws(ExchangeError) -> [VenueOrder] { try venue.openOrders().filter { $0.id != missing } }
+    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
+}
+
+/// A venue that lists a filled order as open with nothing left.
+private final class ListsFilledAsOpenVenue: ExchangeClient {
+    let venue: SimulatedExchange
+    let filled: OrderID
+    init(_ venue: SimulatedExchange, filled: OrderID) { self.venue = venue; self.filled = filled }
+    func submit(_ order: ExchangeOrder) throws(ExchangeError) { try venue.submit(order) }
+    func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
+    func pollEvents(_ body: (ExchangeEvent) -> Void) { venue.pollEvents(body) }
+    func openOrders() throws(ExchangeError) -> [VenueOrder] {
+        try venue.openOrders() + [VenueOrder(id: filled, symbol: SymbolID(rawValue: 0), side: .buy, remaining: 0, price: 4_000_000_000_000)]
+    }
     func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
 }
 

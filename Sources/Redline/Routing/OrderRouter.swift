@@ -254,12 +254,16 @@ public final class OrderRouter {
         let inDoubt = monitor.ordersInDoubt
         var venue: [VenueOrder]
         do { venue = try client.openOrders() } catch { throw .exchange(error) }
+        // An order "open" with nothing left is done: settled below as it ended.
+        venue.removeAll { $0.remaining <= 0 }
+        var listed = Set<OrderID>()
+        venue = venue.filter { listed.insert($0.id).inserted } // once each
         var openAtVenue = Set(venue.map(\.id))
         var ended: [OrderID: VenueOrderStatus?] = [:]
         for known in inDoubt where !openAtVenue.contains(known.id) {
             let status: VenueOrderStatus?
             do { status = try client.orderStatus(known.id) } catch { throw .exchange(error) }
-            if let status, status.state == .open {
+            if let status, status.state == .open, status.quantity - status.filledQuantity > 0 {
                 // Not in the list, open when asked (the two answers raced): open.
                 venue.append(VenueOrder(id: known.id, symbol: known.symbol, side: known.side,
                                         remaining: max(status.quantity - status.filledQuantity, 0), price: known.price))
@@ -268,14 +272,19 @@ public final class OrderRouter {
                 ended[known.id] = status
             }
         }
+        let doubted = Dictionary(uniqueKeysWithValues: inDoubt.map { ($0.id, $0) })
         let ownedHere = Set(orders.activeOrderIDs)
         func ownedElsewhere(_ id: OrderID) -> Bool { monitor.isOwnedByAnotherRouter(id, than: orders.session) }
         let toAdopt = venue.filter { !ownedHere.contains($0.id) && !ownedElsewhere($0.id) }
         guard toAdopt.count <= orders.available else { throw .orderCapacityExhausted(capacity: orders.capacity) }
+        // What adopting needs, checked before the first event is pushed: from
+        // here on nothing throws until every decision is made.
+        for order in toAdopt where order.price <= 0 || (doubted[order.id]?.remaining ?? order.remaining) <= 0 {
+            throw .invalidInput("the venue reports order \(order.id) open at price \(order.price)")
+        }
 
         // 2. Settle.
         var report = ReconciliationReport()
-        let doubted = Dictionary(uniqueKeysWithValues: inDoubt.map { ($0.id, $0) })
         var held: [SymbolID: (buy: Int64, sell: Int64)] = [:]
         func hold(_ symbol: SymbolID, _ side: Side, _ quantity: Int64) {
             var sums = held[symbol] ?? (0, 0)
