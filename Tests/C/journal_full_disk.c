@@ -1,0 +1,167 @@
+/*
+ * journal_full_disk.c - the journal on a disk that fills and empties, with
+ * fallocate failing on demand (the sources are built with
+ * -Dfallocate=rl_test_fallocate). Checks, with the real writer thread:
+ *   - the halt is written ahead of the records that cannot be, and is on disk
+ *     while the disk is still full;
+ *   - the journal error stays set until a whole pass goes through;
+ *   - once space returns, everything is written, the halt exactly once;
+ *   - afterwards a wait for durability never returns before the record is
+ *     on disk (a double count once let it), on a second full disk too.
+ * Usage: journal_full_disk DIR
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "RedlineCore.h"
+
+static atomic_int disk_full;
+
+int rl_test_fallocate(int fd, int mode, off_t offset, off_t length);
+int rl_test_fallocate(int fd, int mode, off_t offset, off_t length) {
+    if (atomic_load(&disk_full)) {
+        errno = ENOSPC;
+        return -1;
+    }
+    /* The real one (the name fallocate is this hook's in this build). */
+    long rc = syscall(SYS_fallocate, fd, mode, offset, length);
+    return rc == 0 ? 0 : -1;
+}
+
+static int failures;
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                    \
+            printf(__VA_ARGS__);                                           \
+            printf("\n");                                                  \
+            failures++;                                                    \
+        }                                                                  \
+    } while (0)
+
+static void push(rl_journal_t *j, const rl_event_t *event) {
+    while (rl_spsc_push(rl_journal_hot_ring(j), event) != RL_OK) sched_yield();
+}
+
+static void push_adjust(rl_journal_t *j) {
+    rl_event_t e = {0};
+    e.type = RL_EVENT_POSITION_ADJUST;
+    e.qty = 1000;
+    e.price = 100 * 100000000LL;
+    push(j, &e);
+}
+
+typedef struct counts { uint64_t records, freezes, last_seq; } counts_t;
+
+static int count_visit(void *context, const rl_journal_record_header_t *header, const uint8_t *payload) {
+    (void)payload;
+    counts_t *c = context;
+    c->records++;
+    c->last_seq = header->seq;
+    if (header->type == RL_JREC_FREEZE) c->freezes++;
+    return 0;
+}
+
+static counts_t scan(const char *dir) {
+    counts_t c = {0};
+    rl_journal_scan_result_t result;
+    int rc = rl_journal_scan(dir, 0, false, count_visit, &c, &result);
+    CHECK(rc == 0, "scan rc=%d damage=%s", rc, result.damage);
+    return c;
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "/tmp/rl_journal_full_disk";
+    char command[512];
+    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    if (system(command) != 0) return 2;
+
+    rl_journal_options_t options = {0};
+    options.segment_bytes = 16 * 1024;
+    options.io_mode = RL_JOURNAL_IO_PWRITE;
+    options.cpu = -1;
+    rl_journal_t *j = NULL;
+    int rc = rl_journal_open(dir, &options, 1, NULL, 0, -1, &j);
+    if (rc == 0) rc = rl_journal_start(j);
+    if (rc != 0) {
+        printf("open: %d\n", rc);
+        return 2;
+    }
+    uint64_t expected = 0; /* records the journal must end up holding */
+    for (int i = 0; i < 500; i++, expected++) push_adjust(j);
+    CHECK(rl_journal_flush(j, 5000) == 0, "first flush");
+
+    /* The disk fills: the next segment cannot be made. */
+    atomic_store(&disk_full, 1);
+    for (int i = 0; i < 2000 && rl_journal_error(j) == 0; i++, expected++) {
+        push_adjust(j);
+        rl_journal_wait_hot(j, 50);
+    }
+    CHECK(rl_journal_error(j) == -ENOSPC, "the writer reports ENOSPC, got %d", rl_journal_error(j));
+    /* What the risk side does next: more records it cannot have written, then the halt behind them. */
+    for (int i = 0; i < 5; i++, expected++) push_adjust(j);
+    rl_event_t halt = {0};
+    halt.type = RL_EVENT_STATE_CHANGE;
+    halt.order_id = rl_freeze_pack(RL_STATE_HALTED, RL_FREEZE_REASON_JOURNAL_FAILURE, 1);
+    halt.value = ENOSPC;
+    push(j, &halt);
+    expected++;
+    counts_t during = {0};
+    for (int t = 0; t < 200 && during.freezes == 0; t++) {
+        usleep(10000);
+        during = scan(dir);
+    }
+    CHECK(during.freezes == 1, "the halt is on disk while the disk is full (freezes=%llu)", (unsigned long long)during.freezes);
+    CHECK(rl_journal_error(j) == -ENOSPC, "the error stays while records are stuck, got %d", rl_journal_error(j));
+    CHECK(rl_journal_wait_hot(j, 100) != 0, "no wait succeeds while records are stuck");
+
+    /* Space returns. */
+    atomic_store(&disk_full, 0);
+    rc = -1;
+    for (int t = 0; t < 300 && rc != 0; t++) {
+        rc = rl_journal_flush(j, 1000);
+        if (rc != 0) usleep(10000); /* the writer retries every millisecond */
+    }
+    CHECK(rc == 0, "flush once space returns: %d", rc);
+    CHECK(rl_journal_error(j) == 0, "the error clears");
+    counts_t after = scan(dir);
+    CHECK(after.records == expected, "every record is on disk: %llu of %llu", (unsigned long long)after.records,
+          (unsigned long long)expected);
+    CHECK(after.freezes == 1, "the halt once: %llu", (unsigned long long)after.freezes);
+
+    /* A second full disk: no wait may report a record durable before it is. */
+    atomic_store(&disk_full, 1);
+    int early = 0, refused = 0;
+    for (int i = 0; i < 4000 && !refused; i++) {
+        push_adjust(j);
+        expected++;
+        if (rl_journal_wait_hot(j, 200) == 0) {
+            if (rl_journal_durable_seq(j) < expected) early++;
+        } else {
+            refused = 1;
+        }
+    }
+    CHECK(refused, "a wait is refused once the disk is full again");
+    CHECK(early == 0, "%d waits returned before their record was durable", early);
+    atomic_store(&disk_full, 0);
+    rc = -1;
+    for (int t = 0; t < 300 && rc != 0; t++) {
+        rc = rl_journal_flush(j, 1000);
+        if (rc != 0) usleep(10000);
+    }
+    CHECK(rc == 0, "the final flush: %d", rc);
+    rl_journal_close(j);
+    counts_t end = scan(dir);
+    CHECK(end.records == expected && end.last_seq == expected, "all %llu records, contiguous (%llu, last %llu)",
+          (unsigned long long)expected, (unsigned long long)end.records, (unsigned long long)end.last_seq);
+    printf("journal full disk: %llu records, halt written ahead once, %s\n", (unsigned long long)expected,
+           failures ? "FAILED" : "ok");
+    return failures ? 1 : 0;
+}
