@@ -818,6 +818,7 @@ struct rl_journal {
     uint64_t seg_offset;
     uint64_t seg_capacity;             /* the current segment's size: records never go past it */
     uint64_t state_ahead_word;         /* the newest state record written ahead of its place (full disk) */
+    bool stopped;                      /* rl_journal_stop ran: threads joined, files closed */
     uint8_t *buffer;
     size_t buffer_len, buffer_cap;
     uint64_t batch_records, batch_hot, batch_cold_ticket, batch_last_seq, batch_started_us, batch_started_ns;
@@ -1768,8 +1769,8 @@ int rl_journal_start(rl_journal_t *j) {
     return 0;
 }
 
-void rl_journal_close(rl_journal_t *j) {
-    if (j == NULL) return;
+void rl_journal_stop(rl_journal_t *j) {
+    if (j == NULL || j->stopped) return;
     /* acquire: pairs with the release store in start. */
     if (atomic_load_explicit(&j->running, memory_order_acquire)) {
         /* release: pairs with the writer's acquire load; it drains, syncs, exits. */
@@ -1786,6 +1787,21 @@ void rl_journal_close(rl_journal_t *j) {
         pthread_join(j->snap_thread, NULL);
         j->snap_thread_started = false;
     }
+    if (j->seg_fd >= 0) close(j->seg_fd);
+    if (j->lock_fd >= 0) close(j->lock_fd); /* releases the flock: another engine may open it */
+    j->seg_fd = j->lock_fd = -1;
+    /* Nothing more becomes durable: a risk side still attached halts on it,
+     * and waiters fail instead of waiting for a writer that is gone. release:
+     * pairs with rl_journal_error's acquire. */
+    int32_t none = 0;
+    atomic_compare_exchange_strong_explicit(&j->last_error, &none, -ESHUTDOWN, memory_order_release,
+                                            memory_order_relaxed);
+    j->stopped = true;
+}
+
+void rl_journal_close(rl_journal_t *j) {
+    if (j == NULL) return;
+    rl_journal_stop(j);
     pthread_mutex_lock(&j->cold_lock);
     while (j->cold_head) {
         rl_cold_record_t *next = j->cold_head->next;
@@ -1803,8 +1819,6 @@ void rl_journal_close(rl_journal_t *j) {
     free(j->history);
     free(j->open_orders.slots);
     free(j->buffer);
-    if (j->seg_fd >= 0) close(j->seg_fd);
-    if (j->lock_fd >= 0) close(j->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&j->cold_lock);
     pthread_mutex_destroy(&j->snap_lock);
     pthread_cond_destroy(&j->snap_cond);

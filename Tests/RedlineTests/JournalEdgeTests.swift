@@ -176,4 +176,29 @@ final class JournalEdgeTests: XCTestCase {
             journal.close()
         }
     }
+
+    func testTradingAfterTheJournalIsClosedFailsClosedNotACrash() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        let strict = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 1)), orderCapacity: 64,
+                                     ringCapacity: 64, durability: .durableBeforeSubmit, logger: quietLogger())
+        _ = try strict.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.001, price: 40_000)
+        journal.close()
+        XCTAssertThrowsError(try strict.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.001, price: 40_000),
+                             "nothing can be durable any more")
+        monitor.drain()
+        XCTAssertEqual(monitor.tradingState.mode, .halted, "the risk side halts on a journal that is gone")
+        XCTAssertEqual(monitor.freezeEvents.last?.trigger, .journalFailure)
+        // And the directory is free for the next engine.
+        let (next, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(), logger: quietLogger())
+        next.close()
+    }
+
+    func testStrictDurabilityWithoutAJournalIsRefusedAtOnce() throws {
+        let monitor = try freshMonitor()
+        XCTAssertThrowsError(try OrderRouter(monitor: monitor, client: SimulatedExchange(), durability: .durableBeforeSubmit,
+                                             logger: quietLogger()))
+    }
 }

@@ -118,7 +118,11 @@ int rl_journal_is_live(const char *dir);
  * read without a hold). Read-only: needs no write permission. */
 int rl_journal_hold(const char *dir);
 void rl_journal_release_hold(int hold_fd);
-/* Flush, sync, stop the writer, release the lock. */
+/* Flush, sync, stop the writer and the snapshot thread, close the files and
+ * release the lock; the memory stays, so an engine still attached only sees
+ * the journal fail (-ESHUTDOWN: it halts) and waiters fail. Idempotent. */
+void rl_journal_stop(rl_journal_t *journal);
+/* rl_journal_stop, then free it. Detach it from any engine first. */
 void rl_journal_close(rl_journal_t *journal);
 
 /* Periodic snapshots. The writer keeps a shadow of the state it has made

@@ -91,7 +91,7 @@ public final class Journal: @unchecked Sendable {
         self.logger = logger
     }
 
-    deinit { close() }
+    deinit { rl_journal_close(handle) }
 
     /// Rebuild `monitor` from `directory` (newest snapshot, then the journal
     /// after it) without opening it for writing: nothing on disk changes and
@@ -259,9 +259,13 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Flush, sync, stop the writer and release the directory's lock. Idempotent.
+    /// The monitor keeps the journal attached (its memory lives as long as
+    /// this object): anything that still trades sees the journal fail
+    /// (ESHUTDOWN) and halts, and strict orders are refused. Stop the runtime
+    /// and routers first for a clean shutdown.
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        rl_journal_close(handle)
+        rl_journal_stop(handle)
     }
 
     /// Every record with a sequence at or below this is on disk and synced.

@@ -103,6 +103,10 @@ public final class OrderRouter {
         durability: Durability = .reservedBeforeSubmit,
         logger: Logger = Logger(label: "redline.router")
     ) throws(RedlineError) {
+        // Strict durability means nothing without a journal to be durable in.
+        if durability == .durableBeforeSubmit && monitor.journal == nil {
+            throw .invalidInput("strict durability (durableBeforeSubmit) needs a journal: Journal.open first")
+        }
         self.durability = durability
         self.monitor = monitor
         self.client = client
@@ -166,7 +170,8 @@ public final class OrderRouter {
         push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                         qty: q, price: p, timestampNs: rl_clock_cycles()))
         do throws(RedlineError) {
-            if durability == .durableBeforeSubmit, let journal = monitor.journal {
+            if durability == .durableBeforeSubmit {
+                guard let journal = monitor.journal else { throw RedlineError.blocked(.frozen) }
                 waitUntilApplied()
                 try journal.waitForRiskRecords()
                 // Durable means in the journal: a record the risk side could
