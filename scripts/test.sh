@@ -39,8 +39,9 @@ gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/inclu
     CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/boundary_races_tsan"
 for threads in 2 4; do TSAN_OPTIONS=halt_on_error=1 "$objects/boundary_races_tsan" "$threads" 2 100000 7 nodetect; done
 
-step "the journal on a disk that fills and empties (fallocate failing on demand)"
-cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dfallocate=rl_test_fallocate -ICSources/RedlineCore/include \
+step "the journal on a disk that fills and empties, and one whose syncs fail (fallocate, fdatasync failing on demand)"
+cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dfallocate=rl_test_fallocate -Dfdatasync=rl_test_fdatasync \
+    -ICSources/RedlineCore/include \
     Tests/C/journal_full_disk.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_full_disk"
 "$objects/journal_full_disk" "$objects/journal-full-disk"
 

@@ -1407,9 +1407,11 @@ static void *rl_journal_main(void *arg) {
                 rl_journal_state_payload_t payload = {word, event->value};
                 int ahead = rl_journal_add(j, active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, &payload,
                                            active ? sizeof(payload.word) : sizeof(payload));
-                if (ahead == 0) ahead = rl_journal_sync_batch(j);
                 if (ahead != 0) break;
+                /* In the batch now: a failed sync retries the batch, so it is
+                 * never added twice (EIO retries once wrote one halt 160 times). */
                 j->state_ahead_word = word;
+                if (rl_journal_sync_batch(j) != 0) break;
             }
         }
         if (added) {

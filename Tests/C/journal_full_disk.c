@@ -1,13 +1,16 @@
 /*
  * journal_full_disk.c - the journal on a disk that fills and empties, with
- * fallocate failing on demand (the sources are built with
- * -Dfallocate=rl_test_fallocate). Checks, with the real writer thread:
+ * fallocate and fdatasync failing on demand (the sources are built with
+ * -Dfallocate=rl_test_fallocate -Dfdatasync=rl_test_fdatasync). Checks, with
+ * the real writer thread:
  *   - the halt is written ahead of the records that cannot be, and is on disk
  *     while the disk is still full;
  *   - the journal error stays set until a whole pass goes through;
  *   - once space returns, everything is written, the halt exactly once;
  *   - afterwards a wait for durability never returns before the record is
- *     on disk (a double count once let it), on a second full disk too.
+ *     on disk (a double count once let it), on a second full disk too;
+ *   - on a disk whose syncs fail (EIO), the error never clears while records
+ *     wait unsynced, and retries do not write the halt again and again.
  * Usage: journal_full_disk DIR
  */
 #include <errno.h>
@@ -23,6 +26,16 @@
 #include "RedlineCore.h"
 
 static atomic_int disk_full;
+static atomic_int disk_failing; /* fdatasync fails with EIO */
+
+int rl_test_fdatasync(int fd);
+int rl_test_fdatasync(int fd) {
+    if (atomic_load(&disk_failing)) {
+        errno = EIO;
+        return -1;
+    }
+    return (int)syscall(SYS_fdatasync, fd);
+}
 
 int rl_test_fallocate(int fd, int mode, off_t offset, off_t length);
 int rl_test_fallocate(int fd, int mode, off_t offset, off_t length) {
@@ -79,7 +92,7 @@ static counts_t scan(const char *dir) {
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp/rl_journal_full_disk";
-    char command[512];
+    char command[1024];
     snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     if (system(command) != 0) return 2;
 
@@ -156,12 +169,62 @@ int main(int argc, char **argv) {
         rc = rl_journal_flush(j, 1000);
         if (rc != 0) usleep(10000);
     }
-    CHECK(rc == 0, "the final flush: %d", rc);
+    CHECK(rc == 0, "the flush after the second full disk: %d", rc);
     rl_journal_close(j);
+
     counts_t end = scan(dir);
     CHECK(end.records == expected && end.last_seq == expected, "all %llu records, contiguous (%llu, last %llu)",
           (unsigned long long)expected, (unsigned long long)end.records, (unsigned long long)end.last_seq);
-    printf("journal full disk: %llu records, halt written ahead once, %s\n", (unsigned long long)expected,
+
+    /* A disk whose syncs fail (EIO), in a journal of its own, with a long
+     * group-commit window: passes that add records without syncing must not
+     * clear the error; then past a segment boundary, the halt written ahead
+     * is written once however often the sync is retried. */
+    char eio_dir[400];
+    snprintf(eio_dir, sizeof(eio_dir), "%s-eio", dir);
+    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", eio_dir, eio_dir);
+    if (system(command) != 0) return 2;
+    options.sync_every_us = 200000;
+    options.sync_every_records = 1u << 30;
+    rc = rl_journal_open(eio_dir, &options, 1, NULL, 0, -1, &j);
+    if (rc == 0) rc = rl_journal_start(j);
+    CHECK(rc == 0, "open the EIO journal: %d", rc);
+    if (rc != 0) return 1;
+    uint64_t eio_expected = 0;
+    atomic_store(&disk_failing, 1);
+    for (int i = 0; i < 10; i++, eio_expected++) push_adjust(j);
+    for (int i = 0; i < 1000 && rl_journal_error(j) == 0; i++) usleep(1000);
+    CHECK(rl_journal_error(j) == -EIO, "the writer reports EIO, got %d", rl_journal_error(j));
+    int cleared = 0;
+    for (int i = 0; i < 100; i++) {
+        if (i % 10 == 0) {
+            push_adjust(j); /* records keep arriving, unsynced */
+            eio_expected++;
+        }
+        if (rl_journal_error(j) == 0) cleared++;
+        usleep(1000);
+    }
+    CHECK(cleared == 0, "the error cleared %d times while syncs failed", cleared);
+    for (int i = 0; i < 300; i++, eio_expected++) push_adjust(j); /* past a segment boundary */
+    halt.order_id = rl_freeze_pack(RL_STATE_HALTED, RL_FREEZE_REASON_JOURNAL_FAILURE, 2);
+    halt.value = EIO;
+    push(j, &halt);
+    eio_expected++;
+    usleep(100000); /* about a hundred retries */
+    atomic_store(&disk_failing, 0);
+    rc = -1;
+    for (int t = 0; t < 300 && rc != 0; t++) {
+        rc = rl_journal_flush(j, 1000);
+        if (rc != 0) usleep(10000);
+    }
+    CHECK(rc == 0, "the flush once syncs work: %d", rc);
+    rl_journal_close(j);
+    counts_t eio = scan(eio_dir);
+    CHECK(eio.freezes == 1, "the halt once after sync retries: %llu", (unsigned long long)eio.freezes);
+    CHECK(eio.records == eio_expected && eio.last_seq == eio_expected, "all %llu records (%llu, last %llu)",
+          (unsigned long long)eio_expected, (unsigned long long)eio.records, (unsigned long long)eio.last_seq);
+    expected += eio_expected;
+    printf("journal full and failing disk: %llu records, each halt once, %s\n", (unsigned long long)expected,
            failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
 }

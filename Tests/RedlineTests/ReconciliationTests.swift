@@ -250,6 +250,47 @@ final class ReconciliationTests: XCTestCase {
         XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0)
     }
 
+    func testAFillBetweenConnectingAndReconcilingIsCountedOnce() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1))
+        let placed = try crashWithOrdersResting(dir, venue, count: 1)
+        venue.forgetUnpolledEvents()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        venue.fillResting(placed[0], quantity: fp(0.004), price: fp(40_000)) // the market trades after logon
+        let report = try router.reconcile()
+        XCTAssertEqual(report.filledWhileDown, [placed[0]: fp(0.004)])
+        router.poll() // the same fill's event: the venue's running total says it is counted
+        let position = try XCTUnwrap(monitor.position(of: "BTCUSDT"))
+        XCTAssertEqual(position.quantity, 0.004, accuracy: 1e-12, "counted once")
+        XCTAssertEqual(position.workingBuy, 0.006, accuracy: 1e-12, "what is open at the venue stays working")
+        venue.fillResting(placed[0], quantity: fp(0.002), price: fp(40_000)) // a later fill counts
+        router.poll()
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.006, accuracy: 1e-12)
+    }
+
+    func testAnOrderTheJournalNeverSawThatFilledInPartWhileDownMovesThePosition() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1))
+        let placed = try crashWithOrdersResting(dir, venue, count: 1)
+        let unknown = OrderID(rawValue: placed[0].rawValue + 1)
+        try venue.submit(ExchangeOrder(id: unknown, symbol: btc, side: .buy, quantity: fp(0.02), price: fp(40_000)))
+        venue.fillQuietly(unknown, quantity: fp(0.015))
+        venue.forgetUnpolledEvents()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        let report = try router.reconcile()
+        XCTAssertEqual(report.adoptedUnknown, [unknown])
+        XCTAssertEqual(report.filledWhileDown[unknown], fp(0.015))
+        let position = try XCTUnwrap(monitor.position(of: "BTCUSDT"))
+        XCTAssertEqual(position.quantity, 0.015, accuracy: 1e-12)
+        XCTAssertEqual(position.workingBuy, 0.01 + 0.005, accuracy: 1e-12)
+    }
+
     func testAVenueThatCannotTellHowAnOrderEndedLeavesTradingReducing() throws {
         let dir = try makeTemporaryDirectory()
         let venue = SimulatedExchange(.init(seed: 1))

@@ -87,7 +87,11 @@ public struct InDoubtOrder: Sendable, Equatable {
 /// What a venue reports back about an order.
 public enum ExchangeEvent: Sendable, Equatable {
     case acknowledged(OrderID)
-    case filled(OrderID, quantity: Int64, price: Int64)
+    /// `quantity` executed at `price` (fixed point). `cumulative`: everything
+    /// the order has executed so far, this fill included (FIX CumQty), or 0
+    /// where the venue does not say. With it, a fill already counted (by
+    /// reconciliation, which asked the venue) is not counted again.
+    case filled(OrderID, quantity: Int64, price: Int64, cumulative: Int64 = 0)
     case canceled(OrderID)
     case cancelRejected(OrderID)
     case rejected(OrderID)
@@ -95,7 +99,7 @@ public enum ExchangeEvent: Sendable, Equatable {
 
     public var orderID: OrderID {
         switch self {
-        case .acknowledged(let id), .filled(let id, _, _), .canceled(let id), .cancelRejected(let id),
+        case .acknowledged(let id), .filled(let id, _, _, _), .canceled(let id), .cancelRejected(let id),
             .rejected(let id), .expired(let id):
             id
         }

@@ -287,6 +287,13 @@ public final class OrderRouter {
         for order in toAdopt where order.price <= 0 || (doubted[order.id]?.remaining ?? order.remaining) <= 0 {
             throw .invalidInput("the venue reports order \(order.id) open at price \(order.price)")
         }
+        // How much each order to adopt has executed so far: what filled while
+        // the engine was down, and the running total later fills continue
+        // (their `cumulative`), so no fill is counted twice.
+        var executed: [OrderID: VenueOrderStatus] = [:]
+        for order in toAdopt {
+            do { executed[order.id] = try client.orderStatus(order.id) } catch { throw .exchange(error) }
+        }
 
         // 2. Settle.
         var report = ReconciliationReport()
@@ -306,13 +313,24 @@ public final class OrderRouter {
                                     orderID: order.id.rawValue, qty: known.remaining - remaining, price: known.price))
                     report.filledWhileDown[order.id] = known.remaining - remaining
                 }
-                try orders.adopt(order.id, symbol: known.symbol, side: known.side, quantity: known.remaining,
+                // Its size as the venue knows it: what it has executed is then
+                // the venue's running total, which later fills continue.
+                let quantity = max(executed[order.id]?.quantity ?? known.remaining, remaining)
+                try orders.adopt(order.id, symbol: known.symbol, side: known.side, quantity: quantity,
                                  remaining: remaining, price: known.price)
                 report.adopted.append(order.id)
             } else {
+                // Never journaled: reserve what is open, and what it already
+                // executed moves the position (no reservation held it).
+                let done = max(executed[order.id]?.filledQuantity ?? 0, 0)
+                if done > 0 {
+                    push(rl_event_t(type: RL_EVENT_EXCESS_FILL, symbol: order.symbol.rawValue, side: order.side,
+                                    orderID: order.id.rawValue, qty: done, price: order.price))
+                    report.filledWhileDown[order.id] = done
+                }
                 push(rl_event_t(type: RL_EVENT_ORDER_ADOPTED, symbol: order.symbol.rawValue, side: order.side,
                                 orderID: order.id.rawValue, qty: order.remaining, price: order.price))
-                try orders.adopt(order.id, symbol: order.symbol, side: order.side, quantity: order.remaining,
+                try orders.adopt(order.id, symbol: order.symbol, side: order.side, quantity: order.remaining + done,
                                  remaining: order.remaining, price: order.price)
                 report.adoptedUnknown.append(order.id)
             }
@@ -396,8 +414,14 @@ public final class OrderRouter {
             switch event {
             case .acknowledged(let id):
                 try orders.apply(id, .acknowledge)
-            case .filled(let id, let quantity, let price):
-                try fill(id, quantity: quantity, price: price)
+            case .filled(let id, let quantity, let price, let cumulative):
+                var counted = quantity
+                if cumulative > 0, let record = try? orders.order(id) {
+                    // The venue's running total says how much of this is new.
+                    counted = min(quantity, cumulative - record.filled)
+                    if counted <= 0 { return } // counted already (reconciliation asked the venue)
+                }
+                try fill(id, quantity: counted, price: price)
             case .canceled(let id):
                 try release(id, .cancelAck, as: RL_EVENT_CANCEL_ACK)
                 counters.add(RL_COUNTER_CANCELED)

@@ -95,13 +95,13 @@ public final class SimulatedExchange: ExchangeClient {
         }
         enqueue(.acknowledged(order.id))
         if roll < configuration.rejectRatio + configuration.fillRatio {
-            enqueue(.filled(order.id, quantity: order.quantity, price: order.price))
+            enqueue(.filled(order.id, quantity: order.quantity, price: order.price, cumulative: order.quantity))
             finish(order, .filled, filled: order.quantity)
         } else if roll < configuration.rejectRatio + configuration.fillRatio + configuration.partialFillRatio,
             order.quantity >= 2
         {
             let half = order.quantity / 2
-            enqueue(.filled(order.id, quantity: half, price: order.price))
+            enqueue(.filled(order.id, quantity: half, price: order.price, cumulative: half))
             resting[order.id] = (order, order.quantity - half)
         } else {
             resting[order.id] = (order, order.quantity)
@@ -128,7 +128,7 @@ public final class SimulatedExchange: ExchangeClient {
     public func fillResting(_ id: OrderID, quantity: Int64? = nil, price: Int64) {
         guard let entry = resting[id] else { return }
         let qty = min(quantity ?? entry.remaining, entry.remaining)
-        enqueue(.filled(id, quantity: qty, price: price))
+        enqueue(.filled(id, quantity: qty, price: price, cumulative: entry.order.quantity - entry.remaining + qty))
         if qty == entry.remaining {
             resting[id] = nil
             finish(entry.order, .filled, filled: entry.order.quantity)
