@@ -7,7 +7,28 @@ import XCTest
 func makeTemporaryDirectory() throws -> String {
     let path = NSTemporaryDirectory() + "redline-journal-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    TemporaryDirectories.shared.created(path)
     return path
+}
+
+/// Removes the directories a test made when it finishes: journals are
+/// preallocated (64 MiB a segment), and a suite's worth left behind once
+/// filled tens of GB of /tmp.
+final class TemporaryDirectories: NSObject, XCTestObservation, @unchecked Sendable {
+    static let shared: TemporaryDirectories = {
+        let observer = TemporaryDirectories()
+        XCTestObservationCenter.shared.addTestObserver(observer)
+        return observer
+    }()
+    private let lock = NSLock()
+    private var paths: [String] = []
+
+    func created(_ path: String) { lock.withLock { paths.append(path) } }
+
+    func testCaseDidFinish(_ testCase: XCTestCase) {
+        let done = lock.withLock { () -> [String] in defer { paths.removeAll() }; return paths }
+        for path in done { try? FileManager.default.removeItem(atPath: path) }
+    }
 }
 
 /// A monitor with no symbols of its own: the journal registers them.
