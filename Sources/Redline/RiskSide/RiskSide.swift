@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Logging
 import RedlineCore
@@ -15,11 +16,14 @@ final class RiskSide: @unchecked Sendable {
     private let rings = Mutex<[EventRing]>([])
     /// Serialises the consumers of the rings: `drain()` callers, and the
     /// hand-over to and from a risk thread.
-    private let consumerLock = Mutex(())
+    /// pthread mutexes (NSLock), not Synchronization.Mutex: they guard C state
+    /// with plain fields (the engine's, the rings' consumer side), and
+    /// ThreadSanitizer sees the ordering a pthread mutex gives.
+    private let consumerLock = NSLock()
     private let riskThreadActive = Atomic<Bool>(false)
     /// Orchestrator -> risk side: operator requests, position updates, edge reports, marks.
     private let controlRing: EventRing
-    private let controlLock = Mutex(())
+    private let controlLock = NSLock()
     /// Request ids carry the top bit, so they never match an order id a C
     /// producer put on another ring.
     private let nextRequestID = Atomic<UInt64>(1 << 63)
@@ -52,7 +56,7 @@ final class RiskSide: @unchecked Sendable {
     /// Hand the rings to a risk thread (`body` starts it) or take them back
     /// (`body` has stopped it), with no `drain()` in progress meanwhile.
     func handOverRings<T>(toRiskThread active: Bool, _ body: () throws(RedlineError) -> T) throws(RedlineError) -> T {
-        try consumerLock.withLock { _ throws(RedlineError) -> T in
+        try consumerLock.locked { () throws(RedlineError) -> T in
             if active { riskThreadActive.store(true, ordering: .releasing) }
             do throws(RedlineError) {
                 let result = try body()
@@ -69,7 +73,7 @@ final class RiskSide: @unchecked Sendable {
     /// thread runs it owns the rings, and this does nothing.
     func drain() -> DrainReport {
         var report = DrainReport()
-        consumerLock.withLock { _ in
+        consumerLock.locked {
             guard !hasRiskThread else { return }
             for ring in allRings {
                 var step = rl_step_result_t()
@@ -93,7 +97,7 @@ final class RiskSide: @unchecked Sendable {
     /// -errno / -rl_result_t.
     @discardableResult
     func send(_ event: rl_event_t, answered: Bool = false, before: (Int64) -> Void = { _ in }) -> Int32 {
-        controlLock.withLock { _ in
+        controlLock.locked { () -> Int32 in
             var event = event
             if answered {
                 event.order_id = nextRequestID.add(1, ordering: .relaxed).oldValue
@@ -128,7 +132,7 @@ final class RiskSide: @unchecked Sendable {
     /// Run `body` as the risk side, on this thread: only while no risk thread
     /// runs, with no `drain()` in progress.
     func exclusively<T>(_ body: () throws(RedlineError) -> T) throws(RedlineError) -> T {
-        try consumerLock.withLock { _ throws(RedlineError) -> T in
+        try consumerLock.locked { () throws(RedlineError) -> T in
             guard !hasRiskThread else { throw .runtime("stop the risk thread first") }
             return try body()
         }
@@ -141,4 +145,13 @@ public struct DrainReport: Sendable, Equatable {
     public var invalid = 0
     /// Trading-state changes the controller published meanwhile.
     public var stateChanges = 0
+}
+
+extension NSLock {
+    /// `body` under the lock, with typed throws.
+    func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
 }

@@ -30,7 +30,11 @@ final class TradingStateController: @unchecked Sendable {
     private let logger: Logger
     private let history = Mutex(History())
     /// The single consumer of the C record ring.
-    private let consumer = Mutex(())
+    /// A pthread mutex (NSLock), not Synchronization.Mutex: the consumer's
+    /// cached indices in the C ring are plain fields, and ThreadSanitizer sees
+    /// the ordering a pthread mutex gives, not the futex inside Mutex (it
+    /// reported a race between two threads taking turns as the consumer).
+    private let consumer = NSLock()
     private let journalSlot = Mutex<Journal?>(nil)
     /// Names for symbol ids in messages.
     private let symbolName: @Sendable (UInt32) -> String
@@ -68,7 +72,7 @@ final class TradingStateController: @unchecked Sendable {
         let ring = rl_engine_state_ring(engine)!
         guard rl_spsc_depth(ring) > 0 else { return 0 }
         var taken: [(TradingStateChange, FreezeEvent?)] = []
-        consumer.withLock { _ in
+        consumer.withLock {
             var record = rl_event_t()
             while rl_spsc_pop(ring, &record) == RL_OK {
                 if let change = self.change(from: record) { taken.append(change) }
