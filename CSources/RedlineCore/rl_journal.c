@@ -373,6 +373,22 @@ static int rl_segment_read_header(const char *dir, const char *name, rl_journal_
     return 0;
 }
 
+/* Records from `expected` on are lost at `offset` in `segment`: report it, and
+ * either go on from there (recovery to last good) or refuse. */
+static void rl_scan_lost_from(rl_journal_scan_result_t *out, const char *segment, size_t offset, uint64_t expected,
+                              bool recover_to_last_good, int *result) {
+    out->corrupt = true;
+    out->corrupt_seq_after = expected - 1;
+    out->lost_first = expected;
+    out->lost_last = 0;
+    if (recover_to_last_good) {
+        snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segment);
+        out->tail_valid_end = offset;
+    } else {
+        *result = -EBADMSG;
+    }
+}
+
 int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_good, rl_journal_visit_fn visit,
                     void *context, rl_journal_scan_result_t *out) {
     memset(out, 0, sizeof(*out));
@@ -565,17 +581,9 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                                  " cut short, so records from sequence %" PRIu64 " on are lost",
                                  segments[i].name, size, header.file_bytes, expected);
                     }
-                    out->corrupt = true;
-                    out->corrupt_seq_after = expected - 1;
-                    out->lost_first = expected;
+                    rl_scan_lost_from(out, segments[i].name, offset, expected, recover_to_last_good, &result);
                     out->lost_last = highest > expected ? highest : expected;
-                    if (recover_to_last_good) {
-                        snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i].name);
-                        out->tail_valid_end = offset;
-                        out->torn_tail_bytes = size - offset;
-                    } else {
-                        result = -EBADMSG;
-                    }
+                    if (recover_to_last_good) out->torn_tail_bytes = size - offset;
                 }
                 break;
             }
@@ -587,16 +595,7 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                     snprintf(out->damage, sizeof(out->damage),
                              "%s: record %" PRIu64 " at offset %zu reads whole but cannot be applied: sequences %"
                              PRIu64 " on cannot be replayed", segments[i].name, rh.seq, offset, rh.seq);
-                    out->corrupt = true;
-                    out->corrupt_seq_after = expected - 1;
-                    out->lost_first = expected;
-                    out->lost_last = 0;
-                    if (recover_to_last_good) {
-                        snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i].name);
-                        out->tail_valid_end = offset;
-                    } else {
-                        result = -EBADMSG;
-                    }
+                    rl_scan_lost_from(out, segments[i].name, offset, expected, recover_to_last_good, &result);
                     break;
                 }
                 if (v != 0) {
@@ -616,16 +615,7 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             snprintf(out->damage, sizeof(out->damage),
                      "%s is %zu bytes but was created at %" PRIu64 ": it was cut short, so records after sequence %"
                      PRIu64 " may be lost", segments[i].name, size, header.file_bytes, expected - 1);
-            out->corrupt = true;
-            out->corrupt_seq_after = expected - 1;
-            out->lost_first = expected;
-            out->lost_last = 0;
-            if (recover_to_last_good) {
-                snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i].name);
-                out->tail_valid_end = offset;
-            } else {
-                result = -EBADMSG;
-            }
+            rl_scan_lost_from(out, segments[i].name, offset, expected, recover_to_last_good, &result);
         }
         free(data);
         if (out->corrupt) break;

@@ -7,24 +7,6 @@ import XCTest
 /// a restart recovers (even when it is only in a snapshot), and a live journal
 /// read while an engine snapshots, prunes and rotates under it.
 final class JournalCLITests: XCTestCase {
-    private func redline(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("redline").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw XCTSkip("the redline executable is not built next to the tests (\(binary))")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
-
     func testInspectReportsAHaltThatIsOnlyInASnapshot() throws {
         let dir = try makeTemporaryDirectory()
         do {
@@ -38,10 +20,10 @@ final class JournalCLITests: XCTestCase {
             try journal.flush()
             journal.close()
         }
-        let inspect = try redline(["journal", "inspect", dir])
+        let inspect = try runRedline(["journal", "inspect", dir])
         XCTAssertEqual(inspect.status, 0, inspect.output)
         XCTAssertTrue(inspect.output.contains("trading state on restart: halted"), inspect.output)
-        let replay = try redline(["journal", "replay", dir])
+        let replay = try runRedline(["journal", "replay", dir])
         XCTAssertEqual(replay.status, 0, replay.output)
         XCTAssertTrue(replay.output.contains("trading state: halted"), replay.output)
     }
@@ -68,7 +50,7 @@ final class JournalCLITests: XCTestCase {
         var refusals: [String] = []
         for round in 0..<12 {
             for command in ["inspect", "replay"] {
-                let run = try redline(["journal", command, dir])
+                let run = try runRedline(["journal", command, dir])
                 if run.status != 0 { refusals.append("round \(round) \(command) exit \(run.status): \(run.output.suffix(400))") }
             }
         }

@@ -126,17 +126,7 @@ final class JournalContinuityTests: XCTestCase {
         var data = try Data(contentsOf: URL(fileURLWithPath: path))
         let last = try XCTUnwrap(IndependentJournalReader.records(ofSegment: data).last)
         // A well-formed record (its CRC is right) for a symbol that was never registered.
-        var event = rl_event_t(type: RL_EVENT_POSITION_ADJUST, symbol: 5, qty: 1_000_000, price: 4_000_000_000_000)
-        let payload = withUnsafeBytes(of: &event) { Data($0) }
-        var header = Data(count: 32)
-        header.withUnsafeMutableBytes { raw in
-            raw.storeBytes(of: UInt32(payload.count), toByteOffset: 4, as: UInt32.self)
-            raw.storeBytes(of: UInt16(RL_JREC_EVENT.rawValue), toByteOffset: 8, as: UInt16.self)
-            raw.storeBytes(of: last.seq + 1, toByteOffset: 16, as: UInt64.self)
-        }
-        var record = header + payload
-        let crc = IndependentJournalReader.crc32c(record.subdata(in: 4..<record.count))
-        record.withUnsafeMutableBytes { $0.storeBytes(of: crc, toByteOffset: 0, as: UInt32.self) }
+        let record = unappliableRecord(seq: last.seq + 1)
         data.replaceSubrange(last.end..<(last.end + record.count), with: record)
         try data.write(to: URL(fileURLWithPath: path))
         XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(),

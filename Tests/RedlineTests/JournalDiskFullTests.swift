@@ -157,21 +157,9 @@ final class JournalDiskFullTests: XCTestCase {
     /// The CLI on a full disk: `redline loadtest --journal` stops, says ENOSPC, and exits non-zero.
     func testTheLoadTestExitsNonZeroWithENOSPCOnAFullDisk() throws {
         let disk = try SmallFilesystem(kilobytes: 512)
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("redline").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw XCTSkip("the redline executable is not built next to the tests (\(binary))")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["loadtest", "--duration", "3", "--journal", "\(disk.path)/journal", "--segment-bytes", "65536"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertNotEqual(process.terminationStatus, 0, output)
+        let (status, output) = try runRedline(["loadtest", "--duration", "3", "--journal", "\(disk.path)/journal",
+                                               "--segment-bytes", "65536"])
+        XCTAssertNotEqual(status, 0, output)
         XCTAssertTrue(output.contains("ENOSPC"), output)
         XCTAssertTrue(output.contains("journal FAILED"), output)
     }

@@ -1,5 +1,7 @@
+import Foundation
 import Logging
 import Redline
+import RedlineCore
 import XCTest
 
 /// A logger that stays out of the test output.
@@ -63,4 +65,42 @@ func XCTAssertThrowsRedline<T>(_ expected: RedlineError, _ message: String = "",
     } catch {
         XCTFail("expected RedlineError \(expected), got \(error)", file: file, line: line)
     }
+}
+
+/// Run the `redline` executable built next to the tests; its exit status and
+/// everything it printed. Skips the test where it is not built.
+func runRedline(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        .appendingPathComponent("redline").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else {
+        throw XCTSkip("the redline executable is not built next to the tests (\(binary))")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
+}
+
+/// A journal record (rl_journal_format.h) that reads whole, its CRC right,
+/// but that recovery cannot apply: a position adjustment for symbol 5, which
+/// was never registered.
+func unappliableRecord(seq: UInt64) -> Data {
+    var event = rl_event_t(type: RL_EVENT_POSITION_ADJUST, symbol: 5, qty: 1_000_000, price: 4_000_000_000_000)
+    let payload = withUnsafeBytes(of: &event) { Data($0) }
+    var record = Data(count: 32)
+    record.withUnsafeMutableBytes { raw in
+        raw.storeBytes(of: UInt32(payload.count), toByteOffset: 4, as: UInt32.self)
+        raw.storeBytes(of: UInt16(RL_JREC_EVENT.rawValue), toByteOffset: 8, as: UInt16.self)
+        raw.storeBytes(of: seq, toByteOffset: 16, as: UInt64.self)
+    }
+    record += payload
+    let crc = IndependentJournalReader.crc32c(record.subdata(in: 4..<record.count))
+    record.withUnsafeMutableBytes { $0.storeBytes(of: crc, toByteOffset: 0, as: UInt32.self) }
+    return record
 }
