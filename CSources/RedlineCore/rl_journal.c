@@ -745,7 +745,16 @@ int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_jo
     return rc;
 }
 
-int rl_journal_prune(const char *dir, uint64_t covered_seq) {
+/* What becomes of a pruned segment: 0 if it is gone from its name. */
+typedef int (*rl_prune_dispose_fn)(void *context, const char *path);
+static int rl_prune_unlink(void *context, const char *path) {
+    (void)context;
+    return unlink(path) == 0 ? 0 : -errno;
+}
+
+/* Remove what a snapshot covering `covered_seq` makes unneeded: segments go
+ * through `dispose` (a live writer recycles them), snapshots are unlinked. */
+static int rl_prune(const char *dir, uint64_t covered_seq, rl_prune_dispose_fn dispose, void *context) {
     rl_file_entry_t *segments, *snapshots;
     int count = rl_list_files(dir, "segment-", ".rlj", &segments);
     if (count < 0) return count;
@@ -755,7 +764,9 @@ int rl_journal_prune(const char *dir, uint64_t covered_seq) {
         if (segments[i + 1].seq - 1 <= covered_seq) {
             char path[PATH_MAX];
             snprintf(path, sizeof(path), "%s/%s", dir, segments[i].name);
-            if (unlink(path) == 0) removed++;
+            if (dispose(context, path) == 0) {
+                removed++;
+            }
         }
     }
     free(segments);
@@ -770,10 +781,14 @@ int rl_journal_prune(const char *dir, uint64_t covered_seq) {
         }
         free(snapshots);
     }
-    rl_fsync_dir(dir);
-    rl_manifest_write(dir); /* best effort: it already names the newest of each */
+    /* The manifest's own directory sync makes the removals durable too (one
+     * sync fewer: each is a filesystem commit that a concurrent segment sync
+     * waits behind). Best effort: it already names the newest of each. */
+    if (rl_manifest_write(dir) != 0) rl_fsync_dir(dir);
     return removed;
 }
+
+int rl_journal_prune(const char *dir, uint64_t covered_seq) { return rl_prune(dir, covered_seq, rl_prune_unlink, NULL); }
 
 /* ---- Writing ----------------------------------------------------------- */
 
@@ -848,6 +863,31 @@ struct rl_journal {
     size_t snap_length;
     uint64_t snap_covered, snap_ticket;   /* ticket: an rl_journal_snapshot_now request, or 0 */
     _Atomic(uint32_t) snap_busy;          /* handed off and not yet written */
+    /* Spare segments, kept by the same thread (under snap_lock): files that
+     * pruned segments were renamed to, or new ones, written with zeros and
+     * synced; the writer renames one into the next segment. Overwriting
+     * blocks already written changes no metadata, so each commit's fdatasync
+     * is a data flush alone; in a merely fallocated segment every sync also
+     * waits for its extents' conversion. */
+    struct rl_spare {
+        bool present;                     /* the file exists (recycled or prepared) */
+        bool taken;                       /* the writer took it and is renaming it away */
+        int fd;                           /* >= 0: prepared (zeros, synced), the writer may take it */
+        uint64_t capacity;
+    } spares[RL_JOURNAL_SPARES];
+    bool spare_wanted;                    /* asked for by the writer */
+    /* Pruned segments no spare slot took, renamed out of the way and cut
+     * down a few MiB at a time by the same thread: freeing 64 MiB at once
+     * (unlink) issues one large discard that holds up commits for 10-30 ms. */
+    uint64_t retired[RL_JOURNAL_RETIRED_MAX];
+    uint32_t retired_count, retired_next;
+    bool spare_asked;                     /* the writer's: asked for during this segment */
+    _Atomic(uint64_t) segments_prepared;  /* segments that were a prepared spare */
+    /* Per-order lag samples (the lag ring): acceptance stamps of this batch's
+     * sampled orders, one in RL_JOURNAL_LAG_SAMPLE_EVERY. */
+    uint64_t *lag_stamps;
+    uint32_t lag_count, lag_cap;
+    uint64_t accepted_seen;
     uint32_t prunes_deferred;             /* the snapshot thread's: in a row, for a reader */
     _Atomic(uint64_t) prunes_deferred_total;
     /* Set at open. */
@@ -862,26 +902,204 @@ struct rl_journal {
 #endif
 };
 
-static int rl_journal_create_segment(rl_journal_t *j) {
+static void rl_spare_path(const rl_journal_t *j, int slot, char *out) {
+    snprintf(out, PATH_MAX, "%s/" RL_JOURNAL_SPARE_PREFIX "%d.tmp", j->dir, slot);
+}
+
+/* Write spare `slot`: `capacity` bytes of zeros, synced, over a recycled
+ * segment where there is one (no allocation) or into a new file. Written in
+ * 256 KiB direct writes where the filesystem takes them, one at a time, so
+ * the device queue never holds much of it ahead of the writer's commits.
+ * Stops early (-ECANCELED) when the journal stops. The file descriptor, or
+ * -errno (nothing left behind). */
+static int rl_spare_prepare(rl_journal_t *j, int slot, uint64_t capacity) {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/segment-%020" PRIu64 ".rlj", j->dir, j->next_seq);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    rl_spare_path(j, slot, path);
+    /* A segment recycled by the last prune is overwritten where it is. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
-    /* Preallocated to its full size before its header says so: the space is
-     * taken now (a full disk fails here, not mid-trading), and a segment cut
-     * short later is seen by its size. */
-    uint64_t capacity = j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE;
-    int rc = rl_preallocate(fd, 0, capacity);
+    struct stat st;
+    int rc = fstat(fd, &st) == 0 ? 0 : -errno;
+    if (rc == 0 && (uint64_t)st.st_size != capacity && ftruncate(fd, 0) != 0) rc = -errno;
+    if (rc == 0 && (uint64_t)st.st_size != capacity) rc = rl_preallocate(fd, 0, capacity); /* a full disk fails here */
+    enum { CHUNK = 256 << 10 };
+    void *zeros = NULL;
+    if (rc == 0 && posix_memalign(&zeros, 4096, CHUNK) != 0) rc = -ENOMEM;
+    int direct = rc == 0 ? open(path, O_WRONLY | O_DIRECT | O_CLOEXEC) : -1; /* tmpfs has no O_DIRECT */
+    if (zeros != NULL) memset(zeros, 0, CHUNK);
+    for (uint64_t at = 0; rc == 0 && at < capacity;) {
+        size_t n = capacity - at < CHUNK ? (size_t)(capacity - at) : CHUNK;
+        int use = direct >= 0 && n % 4096 == 0 ? direct : fd;
+        ssize_t put = pwrite(use, zeros, n, (off_t)at);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) rc = put < 0 ? -errno : -EIO;
+        else at += (uint64_t)put;
+        pthread_mutex_lock(&j->snap_lock);
+        if (j->snap_stop) rc = -ECANCELED;
+        pthread_mutex_unlock(&j->snap_lock);
+    }
+    if (direct >= 0) close(direct);
+    free(zeros);
+    if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
     if (rc != 0) {
         close(fd);
         unlink(path);
         return rc;
     }
+    return fd;
+}
+
+/* A prepared spare of this capacity: its descriptor (its path in `path`, its
+ * slot in *slot), or -1. The slot stays taken until rl_spare_release: the
+ * background thread must not make a new spare under that path while the
+ * writer still renames the file away from it. */
+static int rl_spare_take(rl_journal_t *j, uint64_t capacity, char *path, int *slot) {
+    pthread_mutex_lock(&j->snap_lock);
+    int fd = -1;
+    for (int k = 0; k < RL_JOURNAL_SPARES && fd < 0; k++) {
+        struct rl_spare *spare = &j->spares[k];
+        if (spare->fd >= 0 && spare->capacity == capacity) {
+            fd = spare->fd;
+            spare->fd = -1;
+            spare->taken = true;
+            rl_spare_path(j, k, path);
+            *slot = k;
+        }
+    }
+    pthread_mutex_unlock(&j->snap_lock);
+    return fd;
+}
+
+/* The writer renamed (or removed) the file it took: the slot is free. */
+static void rl_spare_release(rl_journal_t *j, int slot) {
+    pthread_mutex_lock(&j->snap_lock);
+    j->spares[slot].taken = false;
+    j->spares[slot].present = false;
+    pthread_mutex_unlock(&j->snap_lock);
+}
+
+/* The background thread's part: make one spare ready, unless one is. */
+static void rl_spare_make_ready(rl_journal_t *j) {
+    uint64_t capacity = j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE;
+    int chosen = -1;
+    pthread_mutex_lock(&j->snap_lock);
+    bool ready = false;
+    for (int slot = 0; slot < RL_JOURNAL_SPARES; slot++) ready |= j->spares[slot].fd >= 0;
+    /* A recycled segment first: overwriting it allocates nothing. */
+    for (int slot = 0; slot < RL_JOURNAL_SPARES && !ready && chosen < 0; slot++) {
+        if (j->spares[slot].present && !j->spares[slot].taken) chosen = slot;
+    }
+    for (int slot = 0; slot < RL_JOURNAL_SPARES && !ready && chosen < 0; slot++) {
+        if (!j->spares[slot].present) chosen = slot;
+    }
+    pthread_mutex_unlock(&j->snap_lock);
+    if (chosen < 0) return;
+    /* Only this thread touches a slot that is not prepared: no lock while writing. */
+    int fd = rl_spare_prepare(j, chosen, capacity);
+    pthread_mutex_lock(&j->snap_lock);
+    j->spares[chosen].present = fd >= 0; /* a failure (a full disk) leaves no file: the writer allocates */
+    j->spares[chosen].fd = fd;
+    j->spares[chosen].capacity = capacity;
+    pthread_mutex_unlock(&j->snap_lock);
+}
+
+static void rl_retired_path(const rl_journal_t *j, uint64_t id, char *out) {
+    snprintf(out, PATH_MAX, "%s/" RL_JOURNAL_SPARE_PREFIX "retired-%" PRIu64 ".tmp", j->dir, id);
+}
+
+/* The background thread's disposal of a pruned segment: a free spare slot
+ * takes it, else it is retired (cut down later), else (too many) unlinked. */
+static int rl_prune_recycle(void *context, const char *path) {
+    rl_journal_t *j = context;
+    if (j->options.plain_segments) return rl_prune_unlink(NULL, path);
+    char to[PATH_MAX];
+    int slot = -1;
+    pthread_mutex_lock(&j->snap_lock);
+    for (int k = 0; k < RL_JOURNAL_SPARES && slot < 0; k++) {
+        if (!j->spares[k].present) slot = k;
+    }
+    pthread_mutex_unlock(&j->snap_lock);
+    if (slot >= 0) {
+        rl_spare_path(j, slot, to);
+        if (rename(path, to) == 0) {
+            pthread_mutex_lock(&j->snap_lock);
+            j->spares[slot].present = true; /* only this thread fills slots */
+            pthread_mutex_unlock(&j->snap_lock);
+            return 0;
+        }
+    }
+    if (j->retired_count < RL_JOURNAL_RETIRED_MAX) {
+        uint64_t id = j->retired_next++;
+        rl_retired_path(j, id, to);
+        if (rename(path, to) == 0) {
+            j->retired[j->retired_count++] = id;
+            return 0;
+        }
+    }
+    return rl_prune_unlink(NULL, path);
+}
+
+/* Cut the oldest retired segment down by RL_JOURNAL_TRIM_BYTES and sync, so
+ * that each filesystem commit frees (and discards) only that much; unlink it
+ * once empty. */
+static void rl_retired_trim(rl_journal_t *j) {
+    if (j->retired_count == 0) return;
+    char path[PATH_MAX];
+    rl_retired_path(j, j->retired[0], path);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    struct stat st;
+    bool gone = fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0;
+    if (!gone) {
+        off_t size = st.st_size > RL_JOURNAL_TRIM_BYTES ? st.st_size - RL_JOURNAL_TRIM_BYTES : 0;
+        gone = ftruncate(fd, size) != 0 || fdatasync(fd) != 0 || size == 0;
+    }
+    if (fd >= 0) close(fd);
+    if (gone) {
+        unlink(path); /* empty, or failing: either way nothing large is freed here */
+        j->retired_count--;
+        memmove(j->retired, j->retired + 1, j->retired_count * sizeof(j->retired[0]));
+    }
+}
+
+/* Ask the background thread for a spare (once per segment, a quarter in: a
+ * journal that never fills one never writes one). */
+static void rl_spare_ask(rl_journal_t *j) {
+    if (j->spare_asked || j->options.plain_segments || !j->snap_thread_started) return;
+    if (j->seg_offset < (j->seg_capacity - RL_JOURNAL_STATE_RESERVE) / 4) return;
+    j->spare_asked = true;
+    pthread_mutex_lock(&j->snap_lock);
+    j->spare_wanted = true;
+    pthread_cond_signal(&j->snap_cond);
+    pthread_mutex_unlock(&j->snap_lock);
+}
+
+static int rl_journal_create_segment(rl_journal_t *j) {
+    char path[PATH_MAX], temp[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/segment-%020" PRIu64 ".rlj", j->dir, j->next_seq);
+    /* Preallocated to its full size before its header says so: the space is
+     * taken now (a full disk fails here, not mid-trading), and a segment cut
+     * short later is seen by its size. A prepared spare is that already, and
+     * written. Either way it gets its header under a temporary name and only
+     * then its own: a reader (or a restart after a kill) never finds a
+     * segment without a header. */
+    uint64_t capacity = j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE;
+    int slot = -1;
+    int fd = rl_spare_take(j, capacity, temp, &slot);
+    bool prepared = fd >= 0;
+    int rc = 0;
+    if (!prepared) {
+        snprintf(temp, sizeof(temp), "%s/" RL_JOURNAL_SPARE_PREFIX "new.tmp", j->dir);
+        fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) return -errno;
+        rc = rl_preallocate(fd, 0, capacity);
+    }
     rl_journal_segment_header_t header;
     rl_segment_header_init(&header, RL_JOURNAL_MAGIC, j->next_seq);
     rl_segment_header_set_size(&header, capacity, 0);
-    rc = rl_write_all(fd, &header, sizeof(header), 0);
+    if (rc == 0) rc = rl_write_all(fd, &header, sizeof(header), 0);
     if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
+    bool named = rc == 0 && rename(temp, path) == 0;
+    if (rc == 0 && !named) rc = -errno;
     if (rc == 0) rc = rl_fsync_dir(j->dir);
     /* The manifest names it before any record in it counts as durable. */
     if (rc == 0) rc = rl_manifest_write(j->dir);
@@ -890,16 +1108,20 @@ static int rl_journal_create_segment(rl_journal_t *j) {
          * halt written ahead into the current segment's reserve takes it).
          * If the manifest already named it, name what is left again. */
         close(fd);
-        unlink(path);
-        if (rl_fsync_dir(j->dir) == 0) rl_manifest_write(j->dir);
+        unlink(named ? path : temp);
+        if (prepared) rl_spare_release(j, slot);
+        if (named && rl_fsync_dir(j->dir) == 0) rl_manifest_write(j->dir);
         return rc;
     }
+    if (prepared) rl_spare_release(j, slot);
     if (j->seg_fd >= 0) close(j->seg_fd);
     j->seg_fd = fd;
     j->seg_offset = sizeof(header);
     j->seg_capacity = capacity;
+    j->spare_asked = false;
     /* relaxed: statistics. */
     atomic_fetch_add_explicit(&j->segments_created, 1, memory_order_relaxed);
+    if (prepared) atomic_fetch_add_explicit(&j->segments_prepared, 1, memory_order_relaxed);
     return 0;
 }
 
@@ -971,7 +1193,17 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
         sample.symbol = j->batch_backlog > UINT32_MAX ? UINT32_MAX : (uint32_t)j->batch_backlog;
         sample.price = j->batch_accepted ? (int64_t)(rl_clock_cycles() - j->batch_oldest_accept) : 0;
         rl_spsc_push(lag_ring, &sample); /* a full ring skips the sample; it is counted there */
+        uint64_t now = rl_clock_cycles();
+        for (uint32_t i = 0; i < j->lag_count; i++) {
+            rl_event_t order = {0};
+            order.type = RL_EVENT_ORDER_ACCEPTED;
+            order.price = (int64_t)(now - j->lag_stamps[i]);
+            order.qty = RL_JOURNAL_LAG_SAMPLE_EVERY;
+            rl_spsc_push(lag_ring, &order);
+        }
     }
+    j->lag_count = 0;
+    rl_spare_ask(j);
     j->buffer_len = 0;
     j->batch_records = j->batch_hot = j->batch_cold_ticket = 0;
     j->batch_accepted = j->batch_oldest_accept = j->batch_backlog = 0;
@@ -1219,10 +1451,37 @@ static void *rl_journal_snapshot_main(void *arg) {
     rl_journal_t *j = arg;
     for (;;) {
         pthread_mutex_lock(&j->snap_lock);
-        while (!j->snap_pending && !j->snap_stop) pthread_cond_wait(&j->snap_cond, &j->snap_lock);
-        if (!j->snap_pending) {
+        bool trim = false;
+        while (!j->snap_pending && !j->spare_wanted && !j->snap_stop && !trim) {
+            if (j->retired_count == 0) {
+                pthread_cond_wait(&j->snap_cond, &j->snap_lock);
+                continue;
+            }
+            /* Retired segments to cut down: a step every RL_JOURNAL_TRIM_PAUSE_MS. */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += RL_JOURNAL_TRIM_PAUSE_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            trim = pthread_cond_timedwait(&j->snap_cond, &j->snap_lock, &until) == ETIMEDOUT;
+        }
+        if (trim && !j->snap_pending && !j->spare_wanted && !j->snap_stop) {
+            pthread_mutex_unlock(&j->snap_lock);
+            rl_retired_trim(j);
+            continue;
+        }
+        if (j->snap_stop && !j->snap_pending) {
             pthread_mutex_unlock(&j->snap_lock);
             break;
+        }
+        if (!j->snap_pending) {
+            /* The writer wants a spare segment ready for its next rotation. */
+            j->spare_wanted = false;
+            pthread_mutex_unlock(&j->snap_lock);
+            rl_spare_make_ready(j);
+            continue;
         }
         uint8_t *buffer = j->snap_buffer;
         size_t length = j->snap_length;
@@ -1241,7 +1500,7 @@ static void *rl_journal_snapshot_main(void *arg) {
             /* A reader that holds it through two snapshots in a row is not let
              * stop pruning (and fill the disk): the third prunes anyway. */
             if (hold < 0 || flock(hold, LOCK_EX | LOCK_NB) == 0 || j->prunes_deferred >= 2) {
-                rl_journal_prune(j->dir, covered);
+                rl_prune(j->dir, covered, rl_prune_recycle, j);
                 j->prunes_deferred = 0;
             } else {
                 j->prunes_deferred++;
@@ -1378,6 +1637,9 @@ static void *rl_journal_main(void *arg) {
                         j->batch_oldest_accept = event->timestamp_ns;
                     }
                     j->batch_accepted++;
+                    if (j->accepted_seen++ % RL_JOURNAL_LAG_SAMPLE_EVERY == 0 && j->lag_count < j->lag_cap) {
+                        j->lag_stamps[j->lag_count++] = event->timestamp_ns;
+                    }
                 }
             }
             if (rc == 0) added++;
@@ -1558,8 +1820,10 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
         struct dirent *entry;
         while ((entry = readdir(listing)) != NULL) {
             size_t n = strlen(entry->d_name);
-            bool temp = n > 4 && strcmp(entry->d_name + n - 4, ".tmp") == 0 &&
-                        (strncmp(entry->d_name, "snapshot.", 9) == 0 || strncmp(entry->d_name, "MANIFEST.", 9) == 0);
+            bool temp = (n > 4 && strcmp(entry->d_name + n - 4, ".tmp") == 0 &&
+                         (strncmp(entry->d_name, "snapshot.", 9) == 0 || strncmp(entry->d_name, "MANIFEST.", 9) == 0)) ||
+                        (strncmp(entry->d_name, RL_JOURNAL_SPARE_PREFIX, strlen(RL_JOURNAL_SPARE_PREFIX)) == 0 &&
+                         n > 4 && strcmp(entry->d_name + n - 4, ".tmp") == 0);
             if (temp) unlinkat(dirfd(listing), entry->d_name, 0);
         }
         closedir(listing);
@@ -1577,6 +1841,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     if (j->options.max_commit_records == 0) j->options.max_commit_records = 4096;
     snprintf(j->dir, sizeof(j->dir), "%s", dir);
     j->seg_fd = -1;
+    for (int slot = 0; slot < RL_JOURNAL_SPARES; slot++) j->spares[slot].fd = -1;
     j->next_seq = next_seq ? next_seq : 1;
     pthread_mutex_init(&j->cold_lock, NULL);
     pthread_mutex_init(&j->snap_lock, NULL);
@@ -1591,6 +1856,11 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     /* The shadow always runs: periodic snapshots and snapshots on demand both write it. */
     rl_engine_config_t shadow_config = {j->options.symbol_capacity, RL_FP_MAX_LIMIT, RL_FP_MAX_LIMIT, 0, 0};
     if ((rc = rl_engine_create(&shadow_config, &j->shadow)) != 0) goto fail;
+    j->lag_cap = j->options.max_commit_records / RL_JOURNAL_LAG_SAMPLE_EVERY + 2;
+    if ((j->lag_stamps = calloc(j->lag_cap, sizeof(*j->lag_stamps))) == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     j->buffer_cap = 64 * 1024;
     if ((j->buffer = malloc(j->buffer_cap)) == NULL) {
         rc = -ENOMEM;
@@ -1719,6 +1989,7 @@ fail:
     if (j->hot) rl_spsc_destroy(j->hot);
     rl_engine_destroy(j->shadow);
     free(j->buffer);
+    free(j->lag_stamps);
     if (j->seg_fd >= 0) close(j->seg_fd);
     if (j->lock_fd >= 0) close(j->lock_fd);
     pthread_mutex_destroy(&j->cold_lock);
@@ -1779,6 +2050,24 @@ void rl_journal_stop(rl_journal_t *j) {
         pthread_join(j->snap_thread, NULL);
         j->snap_thread_started = false;
     }
+    for (int slot = 0; slot < RL_JOURNAL_SPARES; slot++) {
+        /* Not left behind: a spare is only worth its space to a running writer. */
+        struct rl_spare *spare = &j->spares[slot];
+        if (spare->fd >= 0) close(spare->fd);
+        if (spare->present) {
+            char path[PATH_MAX];
+            rl_spare_path(j, slot, path);
+            unlink(path);
+        }
+        spare->fd = -1;
+        spare->present = false;
+    }
+    for (uint32_t k = 0; k < j->retired_count; k++) {
+        char path[PATH_MAX];
+        rl_retired_path(j, j->retired[k], path);
+        unlink(path);
+    }
+    j->retired_count = 0;
     if (j->seg_fd >= 0) close(j->seg_fd);
     if (j->lock_fd >= 0) close(j->lock_fd); /* releases the flock: another engine may open it */
     j->seg_fd = j->lock_fd = -1;
@@ -1811,6 +2100,7 @@ void rl_journal_close(rl_journal_t *j) {
     free(j->history);
     free(j->open_orders.slots);
     free(j->buffer);
+    free(j->lag_stamps);
     pthread_mutex_destroy(&j->cold_lock);
     pthread_mutex_destroy(&j->snap_lock);
     pthread_cond_destroy(&j->snap_cond);
@@ -1943,4 +2233,5 @@ void rl_journal_read_stats(const rl_journal_t *j, rl_journal_stats_t *out) {
     out->failures = atomic_load_explicit((_Atomic(uint64_t) *)&j->failures, memory_order_relaxed);
     out->snapshot_error = atomic_load_explicit((_Atomic(int32_t) *)&j->snapshot_error, memory_order_relaxed);
     out->prunes_deferred = atomic_load_explicit((_Atomic(uint64_t) *)&j->prunes_deferred_total, memory_order_relaxed);
+    out->segments_prepared = atomic_load_explicit((_Atomic(uint64_t) *)&j->segments_prepared, memory_order_relaxed);
 }

@@ -95,6 +95,14 @@ public struct LoadTestResult: Sendable, Codable {
     public var durableLagP99: UInt64?
     public var durableLagP999: UInt64?
     public var durableLagMax: UInt64?
+    /// The oldest order of each commit (every order in it counted at that lag):
+    /// an upper bound on the per-order figures above.
+    public var oldestInCommitLagP99: UInt64?
+    /// Segments created, and how many of them were spares written ahead.
+    public var journalSegments: UInt64?
+    public var journalSegmentsPrepared: UInt64?
+    /// The writer thread's scheduling and CPU.
+    public var journalWriter: String?
     /// One group commit: its first record taken from the ring to its sync done.
     public var commitP50: UInt64?
     public var commitP99: UInt64?
@@ -123,6 +131,9 @@ public struct LoadTestResult: Sendable, Codable {
         case journalFsyncs = "journal_fsyncs", journalIOMode = "journal_io_mode", journalError = "journal_error"
         case durableLagP50 = "durable_lag_ns_p50", durableLagP99 = "durable_lag_ns_p99"
         case durableLagP999 = "durable_lag_ns_p999", durableLagMax = "durable_lag_ns_max"
+        case oldestInCommitLagP99 = "oldest_in_commit_lag_ns_p99"
+        case journalWriter = "journal_writer"
+        case journalSegments = "journal_segments", journalSegmentsPrepared = "journal_segments_prepared"
         case commitP50 = "commit_ns_p50", commitP99 = "commit_ns_p99"
         case journalBacklogP50 = "journal_backlog_p50", journalBacklogP99 = "journal_backlog_p99"
         case strategies, symbols, riskCPU = "risk_cpu", strategyCPUs = "strategy_cpus", numaNode = "numa_node"
@@ -243,14 +254,25 @@ public final class LoadTest: @unchecked Sendable {
         var journal: Journal?
         let lagRing = try EventRing(capacity: 1 << 16)
         // Durable lag: an order's acceptance (placeOrder's stamp) to the sync
-        // that made its reservation durable; every order in a commit is given
-        // the lag of the oldest one in it. And the commits themselves.
+        // that made its reservation durable, for one order in
+        // RL_JOURNAL_LAG_SAMPLE_EVERY. The same for the oldest order of each
+        // commit, with every order in it counted at that lag (an upper bound).
+        // And the commits themselves.
+        var journalWriter: String?
+        var oldestLagHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var lagHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var commitHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var backlogHistogram = Histogram<UInt64>(highestTrackableValue: 1 << 32, numberOfSignificantValueDigits: .two)
         if let dir = config.journalDirectory {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            journal = try Journal.open(directory: dir, monitor: monitor, options: config.journalOptions, logger: quiet).0
+            var options = config.journalOptions
+            // A real-time writer beside a spinning strategy would take its
+            // CPU; beside the risk thread it takes only what the risk thread
+            // leaves (it backs off when idle).
+            if options.realtimePriority != nil && options.cpu == nil { options.cpu = riskCPU }
+            journal = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quiet).0
+            journalWriter = (options.realtimePriority.map { "SCHED_FIFO \($0)" } ?? "normal scheduling")
+                + (options.cpu.map { ", CPU \($0)" } ?? ", unpinned")
             journal?.reportLag(into: lagRing)
         }
         for symbol in symbols { try monitor.register(symbol: symbol) }
@@ -296,10 +318,14 @@ public final class LoadTest: @unchecked Sendable {
             let warm = rl_clock_ns() - startNs >= UInt64(min(1.0, config.duration / 4) * 1e9)
             while let sample = lagRing.pop() {
                 guard warm else { continue }
+                if sample.type == UInt8(RL_EVENT_ORDER_ACCEPTED.rawValue) {
+                    _ = lagHistogram.record(nanoseconds(UInt64(max(sample.price, 0))), count: UInt64(max(sample.qty, 1)))
+                    continue
+                }
                 _ = commitHistogram.record(UInt64(max(sample.value, 0)))
                 _ = backlogHistogram.record(UInt64(sample.symbol))
                 if sample.order_id > 0 {
-                    _ = lagHistogram.record(nanoseconds(UInt64(max(sample.price, 0))), count: sample.order_id)
+                    _ = oldestLagHistogram.record(nanoseconds(UInt64(max(sample.price, 0))), count: sample.order_id)
                 }
             }
         }
@@ -356,6 +382,10 @@ public final class LoadTest: @unchecked Sendable {
             result.durableLagP99 = lagHistogram.valueAtPercentile(99)
             result.durableLagP999 = lagHistogram.valueAtPercentile(99.9)
             result.durableLagMax = lagHistogram.max
+            result.oldestInCommitLagP99 = oldestLagHistogram.valueAtPercentile(99)
+            result.journalWriter = journalWriter
+            result.journalSegments = stats.segments_created
+            result.journalSegmentsPrepared = stats.segments_prepared
             result.commitP50 = commitHistogram.valueAtPercentile(50)
             result.commitP99 = commitHistogram.valueAtPercentile(99)
             result.journalBacklogP50 = backlogHistogram.valueAtPercentile(50)

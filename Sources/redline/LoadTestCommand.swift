@@ -52,8 +52,13 @@ struct LoadTestCommand: ParsableCommand {
     var maxCommitRecords = 4096
     @Option(help: "Journal segment size in bytes (each is preallocated, plus a 64 KiB reserve for halts).")
     var segmentBytes = 64 << 20
-    @Option(help: "Run the journal writer under SCHED_FIFO at this priority (1-99; needs CAP_SYS_NICE).")
+    @Option(help: """
+        Run the journal writer under SCHED_FIFO at this priority (1-99; needs CAP_SYS_NICE), pinned beside \
+        the risk thread unless --journal-cpu says otherwise.
+        """)
     var journalRealtimePriority: Int?
+    @Flag(help: "Journal segments as before spares: only fallocated, and unlinked when pruned (slower; for comparison).")
+    var journalPlainSegments = false
     @Option(help: "default: an order goes to the venue once reserved; strict: once its reservation is durable.")
     var durability = "default"
     @Flag(help: "Start even if the journal is damaged before its tail, from the last good record.")
@@ -87,6 +92,7 @@ struct LoadTestCommand: ParsableCommand {
         config.journalOptions.snapshotEveryRecords = snapshotEvery
         config.journalOptions.maxCommitRecords = maxCommitRecords
         config.journalOptions.realtimePriority = journalRealtimePriority
+        config.journalOptions.plainSegments = journalPlainSegments
         config.journalOptions.segmentBytes = segmentBytes
         guard let mode = OrderRouter.Durability(rawValue: durability) else {
             throw ValidationError("--durability must be default or strict")
@@ -138,9 +144,11 @@ struct LoadTestCommand: ParsableCommand {
         }
         if let records = r.journalRecords {
             row("journal", "\(records) durable records, \(String(format: "%.0f", r.journalRecordsPerSecond ?? 0))/s, "
-                + "\(r.journalFsyncs ?? 0) syncs, \(r.journalIOMode ?? "")")
-            row("durable lag (ns)", "p50 \(r.durableLagP50 ?? 0)  p99 \(r.durableLagP99 ?? 0)  p99.9 \(r.durableLagP999 ?? 0)  max \(r.durableLagMax ?? 0)  (order accepted -> its reservation synced)")
+                + "\(r.journalFsyncs ?? 0) syncs, \(r.journalIOMode ?? ""), writer \(r.journalWriter ?? "")")
+            row("durable lag (ns)", "p50 \(r.durableLagP50 ?? 0)  p99 \(r.durableLagP99 ?? 0)  p99.9 \(r.durableLagP999 ?? 0)  max \(r.durableLagMax ?? 0)  (order accepted -> its reservation synced; 1 order in \(Journal.lagSampleEvery))")
+            row("  oldest in each commit", "p99 \(r.oldestInCommitLagP99 ?? 0)  (every order in a commit counted at its oldest order's lag)")
             row("group commit (ns)", "p50 \(r.commitP50 ?? 0)  p99 \(r.commitP99 ?? 0)  (first record taken -> synced)")
+            row("journal segments", "\(r.journalSegments ?? 0) created, \(r.journalSegmentsPrepared ?? 0) of them spares written ahead")
             row("journal backlog", "p50 \(r.journalBacklogP50 ?? 0)  p99 \(r.journalBacklogP99 ?? 0)  (records waiting in the writer's ring, per commit)")
         }
         row("risk thread CPU", r.riskCPU.map(String.init) ?? "unpinned")

@@ -20,6 +20,9 @@
  *   DIR/segment-<first seq>.rlj      64-byte segment header, then records
  *   DIR/snapshot-<seq>.rls           the same record format: a state that
  *                                    covers every record up to <seq>
+ *   DIR/spare-segment-<n>.tmp        a pruned segment kept to be overwritten, or
+ *                                    the next segment written with zeros ahead
+ *                                    of its rotation (never read by recovery)
  * Recovery proves continuity: the segments must go on from the snapshot's
  * sequence + 1 with no gap, each starting where the one before ended, and
  * every file the manifest names must be there.
@@ -58,6 +61,9 @@ typedef struct rl_journal_options {
     int32_t realtime_priority;    /* 1..99: run the writer under SCHED_FIFO at this priority, so that
                                      spinning threads on a small machine never delay a commit
                                      (needs CAP_SYS_NICE: start fails with -EPERM); 0: normal */
+    bool plain_segments;          /* true: as before spare segments: each segment is only fallocated
+                                     (every sync in it also commits its extents' conversion) and
+                                     pruned segments are unlinked at once (slower; for comparison) */
 } rl_journal_options_t;
 
 typedef struct rl_journal_stats {
@@ -74,7 +80,26 @@ typedef struct rl_journal_stats {
     uint64_t failures;         /* failed write or sync attempts since open (each retried) */
     int32_t snapshot_error;    /* -errno of the last failed periodic snapshot, 0 if none */
     uint64_t prunes_deferred;  /* prunes put off because a reader held READERS */
+    uint64_t segments_prepared; /* segments that were a spare written ahead (the rest: fallocated) */
 } rl_journal_stats_t;
+
+/* DIR/spare-segment-<n>.tmp: segments pruned by a snapshot are renamed to a
+ * spare instead of being deleted (at most RL_JOURNAL_SPARES; the rest are
+ * deleted), and a background thread writes the next segment's spare with
+ * zeros while the current segment fills; the writer renames it into place.
+ * Removed at stop and at open; never read by recovery. */
+#define RL_JOURNAL_SPARE_PREFIX "spare-segment-"
+#define RL_JOURNAL_SPARES 2
+/* Pruned segments beyond the spares are renamed spare-segment-retired-<n>.tmp
+ * and cut down RL_JOURNAL_TRIM_BYTES at a time, one step every
+ * RL_JOURNAL_TRIM_PAUSE_MS (at most RL_JOURNAL_RETIRED_MAX wait; more are
+ * unlinked at once). */
+#define RL_JOURNAL_RETIRED_MAX 16
+#define RL_JOURNAL_TRIM_BYTES (4 << 20)
+#define RL_JOURNAL_TRIM_PAUSE_MS 10
+
+/* One accepted order in this many gets its own durable-lag sample. */
+#define RL_JOURNAL_LAG_SAMPLE_EVERY 16
 
 typedef struct rl_journal rl_journal_t;
 
@@ -173,15 +198,20 @@ int rl_journal_flush(rl_journal_t *journal, uint32_t timeout_ms);
 
 void rl_journal_read_stats(const rl_journal_t *journal, rl_journal_stats_t *out);
 
-/* After every sync the writer pushes one event into `ring` (from the writer
- * thread: one producer) with value = nanoseconds from the batch's first record
- * to its sync completing (the commit), qty = records in the batch, order_id =
- * the orders accepted in it that carry their acceptance time (an
- * RL_EVENT_ORDER_ACCEPTED's timestamp_ns, in rl_clock_cycles, as OrderRouter
- * stamps it), and price = rl_clock_cycles() from the oldest of them to the
- * sync completing: the durable lag of an accepted order, ring waits included;
- * symbol = the most records seen waiting in the writer's ring meanwhile.
- * A full ring skips the sample and counts it in full_count. Any time; NULL to stop. */
+/* After every sync the writer pushes into `ring` (from the writer thread: one
+ * producer):
+ *  - one RL_EVENT_HEARTBEAT for the commit: value = nanoseconds from the
+ *    batch's first record to its sync completing, qty = records in the batch,
+ *    order_id = the orders accepted in it that carry their acceptance time (an
+ *    RL_EVENT_ORDER_ACCEPTED's timestamp_ns, in rl_clock_cycles, as
+ *    OrderRouter stamps it), price = rl_clock_cycles() from the oldest of them
+ *    to the sync completing, symbol = the most records seen waiting in the
+ *    writer's ring meanwhile;
+ *  - one RL_EVENT_ORDER_ACCEPTED per sampled order in it (one accepted order
+ *    in RL_JOURNAL_LAG_SAMPLE_EVERY): price = rl_clock_cycles() from that
+ *    order's acceptance to the sync completing (its durable lag, ring waits
+ *    included), qty = RL_JOURNAL_LAG_SAMPLE_EVERY (the orders it stands for).
+ * A full ring skips a sample and counts it in full_count. Any time; NULL to stop. */
 void rl_journal_set_lag_ring(rl_journal_t *journal, rl_spsc_t *ring);
 
 /* ---- Reading ---------------------------------------------------------- */

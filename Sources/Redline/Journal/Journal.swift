@@ -53,6 +53,12 @@ public final class Journal: @unchecked Sendable {
         /// spinning strategy and risk threads on a small machine never delay a
         /// commit. Needs CAP_SYS_NICE: opening fails with EPERM without it.
         public var realtimePriority: Int?
+        /// Segments as before spares: each is only fallocated, so every sync
+        /// in it also commits the conversion of its extents, and pruned ones
+        /// are unlinked at once (slower; kept to measure the difference). By
+        /// default a background thread writes the next segment with zeros
+        /// while the current one fills, over a pruned segment where it can.
+        public var plainSegments = false
 
         public init() {}
     }
@@ -150,7 +156,7 @@ public final class Journal: @unchecked Sendable {
             segment_bytes: UInt64(max(options.segmentBytes, 4096)), io_mode: options.ioMode.cValue,
             cpu: Int32(options.cpu ?? -1), snapshot_every_records: UInt64(max(options.snapshotEveryRecords, 0)),
             symbol_capacity: UInt32(monitor.symbolCapacity), max_commit_records: UInt32(clamping: max(options.maxCommitRecords, 1)),
-            realtime_priority: Int32(clamping: options.realtimePriority ?? 0))
+            realtime_priority: Int32(clamping: options.realtimePriority ?? 0), plain_segments: options.plainSegments)
         let tail = cString(scan.tail_segment)
         var opened: OpaquePointer?
         let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,
@@ -309,6 +315,8 @@ public final class Journal: @unchecked Sendable {
     /// Report every group commit's durable lag into `ring` from now on (see
     /// `rl_journal_set_lag_ring`): for measurement, e.g. `redline loadtest --journal`.
     public func reportLag(into ring: EventRing) { rl_journal_set_lag_ring(handle, ring.pointer) }
+    /// One accepted order in this many gets its own durable-lag sample in that ring.
+    public static let lagSampleEvery = Int(RL_JOURNAL_LAG_SAMPLE_EVERY)
 
     /// Write a snapshot covering every record handed to the journal so far,
     /// then remove the segments and older snapshots it makes redundant.

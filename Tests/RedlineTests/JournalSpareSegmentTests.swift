@@ -1,0 +1,147 @@
+import Foundation
+import Redline
+import RedlineCore
+import XCTest
+
+/// Spare segments: the next segment is written with zeros ahead of its
+/// rotation (so each commit's fdatasync is a data flush alone), segments a
+/// snapshot prunes are recycled as spares (so no large unlink discards stall
+/// a commit), and none of it is ever read by recovery or left behind.
+final class JournalSpareSegmentTests: XCTestCase {
+    private func options(snapshotEvery: Int = 0) -> Journal.Options {
+        var options = journalOptions()
+        options.segmentBytes = 4096
+        options.snapshotEveryRecords = snapshotEvery
+        return options
+    }
+
+    private func spareFiles(_ dir: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("spare-segment-") }.sorted()
+    }
+
+    /// Updates in small groups, each flushed, so the background thread has
+    /// time to ready a spare between rotations.
+    private func trade(_ monitor: RuntimeRiskMonitor, _ journal: Journal, groups: Int) throws {
+        for group in 0..<groups {
+            for i in 0..<8 {
+                try monitor.updatePosition(symbol: "BTCUSDT", qty: (group + i) % 2 == 0 ? 0.001 : -0.0005, price: 40_000)
+            }
+            try journal.flush()
+            usleep(2_000)
+        }
+    }
+
+    func testSegmentsAreSparesWrittenAheadAndRecoverExactly() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        try trade(monitor, journal, groups: 60)
+        let stats = journal.stats
+        XCTAssertGreaterThan(stats.segments_created, 4)
+        // All but the first segment (and one whose spare was not ready yet) were written ahead.
+        XCTAssertGreaterThanOrEqual(stats.segments_prepared, stats.segments_created / 2,
+                                    "\(stats.segments_prepared) of \(stats.segments_created) segments were spares")
+        let state = RecoveredState(monitor)
+        journal.close()
+        XCTAssertEqual(try spareFiles(dir), [], "a closed journal leaves no spare behind")
+        let restarted = try freshMonitor()
+        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options(), logger: quietLogger())
+        XCTAssertNil(report.damage)
+        XCTAssertEqual(report.tornTailBytes, 0)
+        XCTAssertEqual(RecoveredState(restarted), state)
+        again.close()
+    }
+
+    func testPrunedSegmentsAreRecycledAndRecoveryIsExact() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(snapshotEvery: 60),
+                                            logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        try trade(monitor, journal, groups: 80)
+        let stats = journal.stats
+        XCTAssertGreaterThan(stats.snapshots, 2)
+        XCTAssertGreaterThan(stats.segments_prepared, 0)
+        // Pruned segments became spares (at most RL_JOURNAL_SPARES) or are
+        // being cut down: never more than that plus the retired limit.
+        XCTAssertLessThanOrEqual(try spareFiles(dir).count, Int(RL_JOURNAL_SPARES) + Int(RL_JOURNAL_RETIRED_MAX))
+        let segmentsLive = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("segment-") }.count
+        XCTAssertLessThan(UInt64(segmentsLive), stats.segments_created, "snapshots pruned segments")
+        let state = RecoveredState(monitor)
+        journal.close()
+        XCTAssertEqual(try spareFiles(dir), [])
+        let restarted = try freshMonitor()
+        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options(snapshotEvery: 60),
+                                               logger: quietLogger())
+        XCTAssertNil(report.damage)
+        XCTAssertEqual(RecoveredState(restarted), state)
+        again.close()
+    }
+
+    func testSparesAKillLeftBehindAreRemovedAtOpenAndNeverRead() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        try trade(monitor, journal, groups: 10)
+        let state = RecoveredState(monitor)
+        journal.close()
+        // What a kill leaves: a recycled segment (records and all) and a
+        // half-trimmed retired one, under spare names.
+        let newest = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: dir)
+            .filter { $0.hasPrefix("segment-") }.sorted().last)
+        try FileManager.default.copyItem(atPath: "\(dir)/\(newest)", toPath: "\(dir)/spare-segment-0.tmp")
+        try Data(repeating: 0xAB, count: 10_000).write(to: URL(fileURLWithPath: "\(dir)/spare-segment-retired-7.tmp"))
+        let restarted = try freshMonitor()
+        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options(), logger: quietLogger())
+        XCTAssertNil(report.damage)
+        XCTAssertEqual(RecoveredState(restarted), state)
+        XCTAssertEqual(try spareFiles(dir), [])
+        again.close()
+    }
+
+    func testPlainSegmentsMakeNoSpareAndRecycleNothing() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        var plainSegments = options(snapshotEvery: 60)
+        plainSegments.plainSegments = true
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: plainSegments, logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        try trade(monitor, journal, groups: 40)
+        XCTAssertGreaterThan(journal.stats.segments_created, 4)
+        XCTAssertEqual(journal.stats.segments_prepared, 0)
+        XCTAssertEqual(try spareFiles(dir), [])
+        journal.close()
+    }
+
+    /// The lag ring carries one sample per sampled order with that order's
+    /// own lag, besides one per commit.
+    func testEachSampledOrderReportsItsOwnDurableLag() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
+        let lag = try EventRing(capacity: 1 << 12)
+        journal.reportLag(into: lag)
+        let hot = rl_journal_hot_ring(journal.handleForBenchmarks)
+        let orders = 8 * Journal.lagSampleEvery
+        for i in 0..<orders {
+            var event = rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: 0, side: .buy, orderID: UInt64(i + 1),
+                                   qty: 1, price: 1, timestampNs: rl_clock_cycles())
+            while rl_spsc_push(hot, &event) == RL_FULL { usleep(100) }
+        }
+        try journal.flush()
+        var perOrder: [rl_event_t] = []
+        var commits = 0
+        while let sample = lag.pop() {
+            if sample.type == UInt8(RL_EVENT_ORDER_ACCEPTED.rawValue) { perOrder.append(sample) } else { commits += 1 }
+        }
+        XCTAssertEqual(perOrder.count, 8)
+        XCTAssertGreaterThan(commits, 0)
+        for sample in perOrder {
+            XCTAssertEqual(sample.qty, Int64(Journal.lagSampleEvery))
+            XCTAssertGreaterThan(sample.price, 0, "an order's lag: its acceptance to its sync, in cycles")
+        }
+        journal.close()
+    }
+}
