@@ -74,6 +74,72 @@ final class JournalFixture: @unchecked Sendable {
 
 nonisolated(unsafe) var journalFixture: JournalFixture!
 
+/// One order through the router, settled before the next: placed, the venue's
+/// ack and fill (or rest) processed, and a resting order cancelled.
+@inline(__always)
+private func placeAndSettle(_ router: OrderRouter, symbol: SymbolID, side: Side) {
+    guard let id = try? router.placeOrder(symbol: symbol, side: side, qty: 0.01, price: 40_000) else { return }
+    router.processExchangeEvents()
+    if (try? router.order(id))?.status.isActive == true {
+        try? router.cancel(id)
+        router.processExchangeEvents()
+    }
+}
+
+/// The whole pipeline with a journal: a pinned risk thread on cpuB feeding the
+/// journal writer, and one router in the given durability mode on cpuA.
+final class JournaledPipelineFixture: @unchecked Sendable {
+    let directory: String
+    let journal: Journal
+    let runtime: RedlineRuntime
+    let router: OrderRouter
+    let symbol: SymbolID
+    var side = Side.buy
+
+    init(durability: OrderRouter.Durability) throws {
+        directory = NSTemporaryDirectory() + "redline-bench-durability-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let monitor = try RuntimeRiskMonitor(limits: roomyLimits, logger: quietLogger())
+        journal = try Journal.open(directory: directory, monitor: monitor, options: Journal.Options(), logger: quietLogger()).0
+        try monitor.register(symbol: "BTCUSDT")
+        symbol = try monitor.symbolID("BTCUSDT")
+        runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: cpuB), logger: quietLogger())
+        router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 5, fillRatio: 0.5, capacity: 4096)),
+                                 orderCapacity: 4096, ringCapacity: 65_536, durability: durability, logger: quietLogger())
+        try runtime.start()
+    }
+
+    deinit {
+        try? runtime.stop()
+        journal.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+nonisolated(unsafe) var durabilityFixture: JournaledPipelineFixture!
+
+/// placeOrder with the journal attached, in one durability mode: default (the
+/// order goes to the venue once reserved; its record follows within the
+/// durable lag) or strict (placeOrder returns once the reservation's record
+/// is synced). Each order is settled (filled, or cancelled) before the next.
+private func durabilityBenchmark(_ name: String, _ durability: OrderRouter.Durability, scaling: BenchmarkScalingFactor) {
+    Benchmark("PlaceOrder_Durability_\(name)",
+              configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: scaling, maxDuration: .seconds(4),
+                                   maxIterations: 5_000),
+              closure: { benchmark in
+        let f = durabilityFixture!
+        let router = f.router
+        rl_pin_current_thread(Int32(cpuA))
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            f.side = f.side == .buy ? .sell : .buy
+            placeAndSettle(router, symbol: f.symbol, side: f.side)
+        }
+        benchmark.stopMeasurement()
+    }, setup: { durabilityFixture = try JournaledPipelineFixture(durability: durability) },
+    teardown: { durabilityFixture = nil })
+}
+
 /// Durable records per second and durable lag for one group-commit setting:
 /// each sample hands 1,000 fills to the journal as the risk thread would and
 /// waits until they are all durable.
@@ -93,7 +159,10 @@ private func journalBenchmark(records: Int, microseconds: Int) {
         }
         try? f.journal.flush()
         benchmark.stopMeasurement()
-        while let sample = f.lag.pop() { benchmark.measurement(lagMetric, Int(sample.value / 1_000)) }
+        // The commit samples (RL_EVENT_HEARTBEAT); per-order samples need acceptance stamps these fills lack.
+        while let sample = f.lag.pop() {
+            if sample.type == UInt8(RL_EVENT_HEARTBEAT.rawValue) { benchmark.measurement(lagMetric, Int(sample.value / 1_000)) }
+        }
     }, setup: { journalFixture = try JournalFixture(syncEveryRecords: records, syncEveryMicroseconds: microseconds) },
     teardown: { journalFixture = nil })
 }
@@ -112,6 +181,10 @@ let benchmarks: @Sendable () -> Void = {
     journalBenchmark(records: 64, microseconds: 200)
     journalBenchmark(records: 256, microseconds: 1_000)
     journalBenchmark(records: 4_096, microseconds: 5_000)
+
+    // The two durability modes, the same order flow, in one run.
+    durabilityBenchmark("Default", .reservedBeforeSubmit, scaling: .kilo)
+    durabilityBenchmark("Strict", .durableBeforeSubmit, scaling: .one)
 
     peer("RingThroughput_Redline") { peer_throughput_redline($0, Int32(cpuA), Int32(cpuB)) }
     peer("RingThroughput_Boost") { peer_throughput_boost($0, Int32(cpuA), Int32(cpuB)) }
@@ -147,13 +220,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             f.side = f.side == .buy ? .sell : .buy
-            if let id = try? router.placeOrder(symbol: f.symbol, side: f.side, qty: 0.01, price: 40_000) {
-                router.processExchangeEvents()
-                if (try? router.order(id))?.status.isActive == true {
-                    try? router.cancel(id)
-                    router.processExchangeEvents()
-                }
-            }
+            placeAndSettle(router, symbol: f.symbol, side: f.side)
         }
     }, setup: { pipeline = try PipelineFixture(fillRatio: 0.5) }, teardown: { pipeline = nil })
 }

@@ -746,9 +746,10 @@ int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_jo
 }
 
 /* What becomes of a pruned segment: 0 if it is gone from its name. */
-typedef int (*rl_prune_dispose_fn)(void *context, const char *path);
-static int rl_prune_unlink(void *context, const char *path) {
+typedef int (*rl_prune_dispose_fn)(void *context, const char *path, uint64_t first_seq);
+static int rl_prune_unlink(void *context, const char *path, uint64_t first_seq) {
     (void)context;
+    (void)first_seq;
     return unlink(path) == 0 ? 0 : -errno;
 }
 
@@ -764,7 +765,7 @@ static int rl_prune(const char *dir, uint64_t covered_seq, rl_prune_dispose_fn d
         if (segments[i + 1].seq - 1 <= covered_seq) {
             char path[PATH_MAX];
             snprintf(path, sizeof(path), "%s/%s", dir, segments[i].name);
-            if (dispose(context, path) == 0) {
+            if (dispose(context, path, segments[i].seq) == 0) {
                 removed++;
             }
         }
@@ -872,6 +873,7 @@ struct rl_journal {
     struct rl_spare {
         bool present;                     /* the file exists (recycled or prepared) */
         bool taken;                       /* the writer took it and is renaming it away */
+        bool preparing;                   /* the background thread is writing it */
         int fd;                           /* >= 0: prepared (zeros, synced), the writer may take it */
         uint64_t capacity;
     } spares[RL_JOURNAL_SPARES];
@@ -879,8 +881,14 @@ struct rl_journal {
     /* Pruned segments no spare slot took, renamed out of the way and cut
      * down a few MiB at a time by the same thread: freeing 64 MiB at once
      * (unlink) issues one large discard that holds up commits for 10-30 ms. */
-    uint64_t retired[RL_JOURNAL_RETIRED_MAX];
+    uint64_t retired[RL_JOURNAL_RETIRED_MAX]; /* under snap_lock: the writer frees them on a full disk */
     uint32_t retired_count, retired_next;
+    uint64_t retired_trimmed_us;          /* the background thread's: when it last cut one down */
+    /* The first sequence of the segment the writer appends to, published
+     * once a rotation has fully succeeded: a prune never takes it, even when
+     * a newer segment already has a name (a rotation that then fails goes
+     * back to it). */
+    _Atomic(uint64_t) live_segment_seq;
     bool spare_asked;                     /* the writer's: asked for during this segment */
     _Atomic(uint64_t) segments_prepared;  /* segments that were a prepared spare */
     /* Per-order lag samples (the lag ring): acceptance stamps of this batch's
@@ -915,7 +923,11 @@ static void rl_spare_path(const rl_journal_t *j, int slot, char *out) {
 static int rl_spare_prepare(rl_journal_t *j, int slot, uint64_t capacity) {
     char path[PATH_MAX];
     rl_spare_path(j, slot, path);
-    /* A segment recycled by the last prune is overwritten where it is. */
+    /* A segment recycled by the last prune is overwritten where it is, once
+     * its rename away from its segment name is durable: otherwise a power
+     * loss could bring that name back on a file of zeros. */
+    int rc0 = rl_fsync_dir(j->dir);
+    if (rc0 != 0) return rc0;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     struct stat st;
@@ -992,11 +1004,13 @@ static void rl_spare_make_ready(rl_journal_t *j) {
     for (int slot = 0; slot < RL_JOURNAL_SPARES && !ready && chosen < 0; slot++) {
         if (!j->spares[slot].present) chosen = slot;
     }
+    if (chosen >= 0) j->spares[chosen].preparing = true;
     pthread_mutex_unlock(&j->snap_lock);
     if (chosen < 0) return;
-    /* Only this thread touches a slot that is not prepared: no lock while writing. */
+    /* A slot being prepared is this thread's alone: no lock while writing. */
     int fd = rl_spare_prepare(j, chosen, capacity);
     pthread_mutex_lock(&j->snap_lock);
+    j->spares[chosen].preparing = false;
     j->spares[chosen].present = fd >= 0; /* a failure (a full disk) leaves no file: the writer allocates */
     j->spares[chosen].fd = fd;
     j->spares[chosen].capacity = capacity;
@@ -1009,9 +1023,11 @@ static void rl_retired_path(const rl_journal_t *j, uint64_t id, char *out) {
 
 /* The background thread's disposal of a pruned segment: a free spare slot
  * takes it, else it is retired (cut down later), else (too many) unlinked. */
-static int rl_prune_recycle(void *context, const char *path) {
+static int rl_prune_recycle(void *context, const char *path, uint64_t first_seq) {
     rl_journal_t *j = context;
-    if (j->options.plain_segments) return rl_prune_unlink(NULL, path);
+    /* acquire: pairs with the writer's release store after a rotation. */
+    if (first_seq >= atomic_load_explicit(&j->live_segment_seq, memory_order_acquire)) return -EBUSY;
+    if (j->options.plain_segments) return rl_prune_unlink(NULL, path, first_seq);
     char to[PATH_MAX];
     int slot = -1;
     pthread_mutex_lock(&j->snap_lock);
@@ -1028,24 +1044,65 @@ static int rl_prune_recycle(void *context, const char *path) {
             return 0;
         }
     }
-    if (j->retired_count < RL_JOURNAL_RETIRED_MAX) {
-        uint64_t id = j->retired_next++;
+    pthread_mutex_lock(&j->snap_lock);
+    bool room = j->retired_count < RL_JOURNAL_RETIRED_MAX;
+    uint64_t id = j->retired_next++;
+    pthread_mutex_unlock(&j->snap_lock);
+    if (room) {
         rl_retired_path(j, id, to);
         if (rename(path, to) == 0) {
-            j->retired[j->retired_count++] = id;
+            pthread_mutex_lock(&j->snap_lock);
+            j->retired[j->retired_count++] = id; /* only this thread adds */
+            pthread_mutex_unlock(&j->snap_lock);
             return 0;
         }
     }
-    return rl_prune_unlink(NULL, path);
+    return rl_prune_unlink(NULL, path, first_seq);
+}
+
+/* Unlink a pruned segment, but never the live one (see rl_prune_recycle). */
+static int rl_prune_unlink_unless_live(void *context, const char *path, uint64_t first_seq) {
+    rl_journal_t *j = context;
+    /* acquire: as in rl_prune_recycle. */
+    if (first_seq >= atomic_load_explicit(&j->live_segment_seq, memory_order_acquire)) return -EBUSY;
+    return rl_prune_unlink(NULL, path, first_seq);
+}
+
+/* A segment that cannot be made for want of space (ENOSPC, EDQUOT): give
+ * back what spares hold that is not ready to use (recycled segments not yet
+ * rewritten, retired ones being cut down), as unlinking them would have
+ * before spares. The writer's, on that failure path only. */
+static bool rl_spares_free_space(rl_journal_t *j) {
+    char paths[RL_JOURNAL_SPARES + RL_JOURNAL_RETIRED_MAX][PATH_MAX];
+    int n = 0;
+    pthread_mutex_lock(&j->snap_lock);
+    for (int slot = 0; slot < RL_JOURNAL_SPARES; slot++) {
+        struct rl_spare *spare = &j->spares[slot];
+        if (!spare->present || spare->taken || spare->preparing || spare->fd >= 0) continue;
+        rl_spare_path(j, slot, paths[n++]);
+        spare->present = false;
+    }
+    for (uint32_t k = 0; k < j->retired_count; k++) rl_retired_path(j, j->retired[k], paths[n++]);
+    j->retired_count = 0;
+    pthread_mutex_unlock(&j->snap_lock);
+    for (int k = 0; k < n; k++) unlink(paths[k]);
+    return n > 0;
 }
 
 /* Cut the oldest retired segment down by RL_JOURNAL_TRIM_BYTES and sync, so
  * that each filesystem commit frees (and discards) only that much; unlink it
  * once empty. */
 static void rl_retired_trim(rl_journal_t *j) {
-    if (j->retired_count == 0) return;
+    pthread_mutex_lock(&j->snap_lock);
+    uint64_t id = j->retired[0];
+    bool any = j->retired_count > 0;
+    pthread_mutex_unlock(&j->snap_lock);
+    if (!any) return;
     char path[PATH_MAX];
-    rl_retired_path(j, j->retired[0], path);
+    rl_retired_path(j, id, path);
+    /* Its rename must be durable before it is cut: a power loss must never
+     * bring back a segment name on a shortened file. */
+    if (rl_fsync_dir(j->dir) != 0) return;
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     struct stat st;
     bool gone = fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0;
@@ -1056,8 +1113,13 @@ static void rl_retired_trim(rl_journal_t *j) {
     if (fd >= 0) close(fd);
     if (gone) {
         unlink(path); /* empty, or failing: either way nothing large is freed here */
-        j->retired_count--;
-        memmove(j->retired, j->retired + 1, j->retired_count * sizeof(j->retired[0]));
+        pthread_mutex_lock(&j->snap_lock);
+        /* The writer may have emptied the list meanwhile (a full disk). */
+        if (j->retired_count > 0 && j->retired[0] == id) {
+            j->retired_count--;
+            memmove(j->retired, j->retired + 1, j->retired_count * sizeof(j->retired[0]));
+        }
+        pthread_mutex_unlock(&j->snap_lock);
     }
 }
 
@@ -1092,6 +1154,12 @@ static int rl_journal_create_segment(rl_journal_t *j) {
         fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) return -errno;
         rc = rl_preallocate(fd, 0, capacity);
+        if ((rc == -ENOSPC || rc == -EDQUOT) && rl_spares_free_space(j)) rc = rl_preallocate(fd, 0, capacity);
+        if (rc != 0) {
+            /* Ask again for a spare: one rewritten in place needs no new space. */
+            j->spare_asked = false;
+            rl_spare_ask(j);
+        }
     }
     rl_journal_segment_header_t header;
     rl_segment_header_init(&header, RL_JOURNAL_MAGIC, j->next_seq);
@@ -1114,6 +1182,8 @@ static int rl_journal_create_segment(rl_journal_t *j) {
         return rc;
     }
     if (prepared) rl_spare_release(j, slot);
+    /* release: pairs with the prune's acquire load; the old segment may go now. */
+    atomic_store_explicit(&j->live_segment_seq, j->next_seq, memory_order_release);
     if (j->seg_fd >= 0) close(j->seg_fd);
     j->seg_fd = fd;
     j->seg_offset = sizeof(header);
@@ -1450,6 +1520,12 @@ done:
 static void *rl_journal_snapshot_main(void *arg) {
     rl_journal_t *j = arg;
     for (;;) {
+        /* A retired segment is cut down every RL_JOURNAL_TRIM_PAUSE_MS, even
+         * while snapshots and spares keep this thread busy. */
+        if (rl_monotonic_us() - j->retired_trimmed_us >= RL_JOURNAL_TRIM_PAUSE_MS * 1000u) {
+            j->retired_trimmed_us = rl_monotonic_us();
+            rl_retired_trim(j);
+        }
         pthread_mutex_lock(&j->snap_lock);
         bool trim = false;
         while (!j->snap_pending && !j->spare_wanted && !j->snap_stop && !trim) {
@@ -1469,8 +1545,7 @@ static void *rl_journal_snapshot_main(void *arg) {
         }
         if (trim && !j->snap_pending && !j->spare_wanted && !j->snap_stop) {
             pthread_mutex_unlock(&j->snap_lock);
-            rl_retired_trim(j);
-            continue;
+            continue; /* the trim at the top of the loop is due */
         }
         if (j->snap_stop && !j->snap_pending) {
             pthread_mutex_unlock(&j->snap_lock);
@@ -1499,8 +1574,11 @@ static void *rl_journal_snapshot_main(void *arg) {
             int hold = open(hold_path, O_RDONLY | O_CLOEXEC);
             /* A reader that holds it through two snapshots in a row is not let
              * stop pruning (and fill the disk): the third prunes anyway. */
-            if (hold < 0 || flock(hold, LOCK_EX | LOCK_NB) == 0 || j->prunes_deferred >= 2) {
-                rl_prune(j->dir, covered, rl_prune_recycle, j);
+            bool unread = hold < 0 || flock(hold, LOCK_EX | LOCK_NB) == 0;
+            if (unread || j->prunes_deferred >= 2) {
+                /* With a reader still there, pruned segments are unlinked, not
+                 * recycled: its open files keep what they held. */
+                rl_prune(j->dir, covered, unread ? rl_prune_recycle : rl_prune_unlink_unless_live, j);
                 j->prunes_deferred = 0;
             } else {
                 j->prunes_deferred++;
@@ -1812,22 +1890,6 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     snprintf(readers, sizeof(readers), "%s/" RL_JOURNAL_READERS_FILE, dir);
     int readers_fd = open(readers, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
     if (readers_fd >= 0) close(readers_fd);
-    /* Temp files a killed writer left (a snapshot or a manifest being
-     * written): never read, and a whole snapshot's worth of space on the very
-     * disks that fill up. Only the lock holder removes them. */
-    DIR *listing = opendir(dir);
-    if (listing != NULL) {
-        struct dirent *entry;
-        while ((entry = readdir(listing)) != NULL) {
-            size_t n = strlen(entry->d_name);
-            bool temp = (n > 4 && strcmp(entry->d_name + n - 4, ".tmp") == 0 &&
-                         (strncmp(entry->d_name, "snapshot.", 9) == 0 || strncmp(entry->d_name, "MANIFEST.", 9) == 0)) ||
-                        (strncmp(entry->d_name, RL_JOURNAL_SPARE_PREFIX, strlen(RL_JOURNAL_SPARE_PREFIX)) == 0 &&
-                         n > 4 && strcmp(entry->d_name + n - 4, ".tmp") == 0);
-            if (temp) unlinkat(dirfd(listing), entry->d_name, 0);
-        }
-        closedir(listing);
-    }
     rl_journal_t *j = rl_numa_alloc(sizeof(*j), -1);
     if (j == NULL) {
         rl_journal_unlock(lock_fd);
@@ -1851,6 +1913,23 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     if (j->lock_fd < 0) {
         rc = j->lock_fd;
         goto fail;
+    }
+    /* Temp files a killed writer left (a snapshot or a manifest being
+     * written, spare segments): never read, and a whole snapshot's or
+     * segment's worth of space on the very disks that fill up. Only the lock
+     * holder removes them: here, once it holds the lock. */
+    DIR *listing = opendir(dir);
+    if (listing != NULL) {
+        struct dirent *entry;
+        while ((entry = readdir(listing)) != NULL) {
+            size_t n = strlen(entry->d_name);
+            bool temp = (n > 4 && strcmp(entry->d_name + n - 4, ".tmp") == 0 &&
+                         (strncmp(entry->d_name, "snapshot.", 9) == 0 || strncmp(entry->d_name, "MANIFEST.", 9) == 0)) ||
+                        (strncmp(entry->d_name, RL_JOURNAL_SPARE_PREFIX, strlen(RL_JOURNAL_SPARE_PREFIX)) == 0 &&
+                         n > 4 && strcmp(entry->d_name + n - 4, ".tmp") == 0);
+            if (temp) unlinkat(dirfd(listing), entry->d_name, 0);
+        }
+        closedir(listing);
     }
     if ((rc = rl_spsc_create(j->options.hot_ring_capacity, &j->hot)) != 0) goto fail;
     /* The shadow always runs: periodic snapshots and snapshots on demand both write it. */
@@ -1924,6 +2003,9 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
             rl_journal_segment_header_t header;
             ssize_t got = pread(j->seg_fd, &header, sizeof(header), 0);
             uint64_t capacity = got == (ssize_t)sizeof(header) ? header.file_bytes : 0;
+            /* relaxed: not shared yet. 0 (no header read) keeps every segment from pruning. */
+            atomic_store_explicit(&j->live_segment_seq, got == (ssize_t)sizeof(header) ? header.first_seq : 0,
+                                  memory_order_relaxed);
             struct stat st;
             if (fstat(j->seg_fd, &st) != 0) {
                 rc = -errno;

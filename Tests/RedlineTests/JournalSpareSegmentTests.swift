@@ -101,6 +101,34 @@ final class JournalSpareSegmentTests: XCTestCase {
         again.close()
     }
 
+    /// A reader holding READERS (as `journal inspect` does) keeps pruning off
+    /// for two snapshots; the third prunes anyway, and then unlinks rather
+    /// than recycles, so the files the reader has open keep what they held.
+    func testAReaderHoldingTheJournalNeverSeesAFileItHasOpenRewritten() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        try trade(monitor, journal, groups: 10)
+        let first = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: dir)
+            .filter { $0.hasPrefix("segment-") }.sorted().first)
+        let hold = rl_journal_hold(dir)
+        XCTAssertGreaterThanOrEqual(hold, 0)
+        let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: "\(dir)/\(first)"))
+        let before = try XCTUnwrap(reader.readData(ofLength: 4096))
+        for _ in 0..<4 {
+            try trade(monitor, journal, groups: 10)
+            _ = try journal.snapshot(of: monitor)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/\(first)"), "the third snapshot pruned it")
+        try trade(monitor, journal, groups: 20) // rotations that would take a recycled file
+        try reader.seek(toOffset: 0)
+        XCTAssertEqual(try XCTUnwrap(reader.readData(ofLength: 4096)), before, "the open file still holds its records")
+        try reader.close()
+        rl_journal_release_hold(hold)
+        journal.close()
+    }
+
     func testPlainSegmentsMakeNoSpareAndRecycleNothing() throws {
         let dir = try makeTemporaryDirectory()
         let monitor = try freshMonitor()

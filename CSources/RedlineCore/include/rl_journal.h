@@ -94,7 +94,7 @@ typedef struct rl_journal_stats {
  * and cut down RL_JOURNAL_TRIM_BYTES at a time, one step every
  * RL_JOURNAL_TRIM_PAUSE_MS (at most RL_JOURNAL_RETIRED_MAX wait; more are
  * unlinked at once). */
-#define RL_JOURNAL_RETIRED_MAX 16
+#define RL_JOURNAL_RETIRED_MAX 4
 #define RL_JOURNAL_TRIM_BYTES (4 << 20)
 #define RL_JOURNAL_TRIM_PAUSE_MS 10
 
