@@ -934,7 +934,7 @@ static int rl_spare_prepare(rl_journal_t *j, int slot, uint64_t capacity) {
     int rc = fstat(fd, &st) == 0 ? 0 : -errno;
     if (rc == 0 && (uint64_t)st.st_size != capacity && ftruncate(fd, 0) != 0) rc = -errno;
     if (rc == 0 && (uint64_t)st.st_size != capacity) rc = rl_preallocate(fd, 0, capacity); /* a full disk fails here */
-    enum { CHUNK = 256 << 10 };
+    enum { CHUNK = 64 << 10 };
     void *zeros = NULL;
     if (rc == 0 && posix_memalign(&zeros, 4096, CHUNK) != 0) rc = -ENOMEM;
     int direct = rc == 0 ? open(path, O_WRONLY | O_DIRECT | O_CLOEXEC) : -1; /* tmpfs has no O_DIRECT */
