@@ -1825,6 +1825,23 @@ static void *rl_journal_main(void *arg) {
     return NULL;
 }
 
+/* A segment recovery did not go on into, at open: set aside as *.damaged
+ * (kept for an operator), unless the MANIFEST never named it. A segment is
+ * named before any record in it counts as durable, so an unnamed one (a kill
+ * between its rename and the MANIFEST) holds nothing that was ever reported
+ * durable: it is removed, or a crash loop would pile up whole segments. */
+static void rl_set_aside_segment(const char *dir, const char *name, uint64_t first_seq) {
+    char path[PATH_MAX], damaged[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    rl_journal_manifest_t manifest;
+    if (rl_journal_read_manifest(dir, &manifest) == 0 && first_seq > manifest.newest_segment_seq) {
+        unlink(path);
+        return;
+    }
+    snprintf(damaged, sizeof(damaged), "%s.damaged", path);
+    rename(path, damaged);
+}
+
 int rl_journal_lock(const char *dir) {
     int rc = rl_check_dir(dir);
     if (rc != 0) return rc;
@@ -1977,12 +1994,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
         snprintf(tail_path, sizeof(tail_path), "%s/%s", dir, tail_segment);
         bool after = false;
         for (int i = 0; i < count; i++) {
-            char seg_path[PATH_MAX], damaged[PATH_MAX + 16];
-            snprintf(seg_path, sizeof(seg_path), "%s/%s", dir, segments[i].name);
-            if (after) {
-                snprintf(damaged, sizeof(damaged), "%s.damaged", seg_path);
-                rename(seg_path, damaged);
-            }
+            if (after) rl_set_aside_segment(dir, segments[i].name, segments[i].seq);
             if (strcmp(segments[i].name, base) == 0) after = true;
         }
         free(segments);
@@ -2038,12 +2050,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
             rc = count;
             goto fail;
         }
-        for (int i = 0; i < count; i++) {
-            char seg_path[PATH_MAX], damaged[PATH_MAX + 16];
-            snprintf(seg_path, sizeof(seg_path), "%s/%s", dir, segments[i].name);
-            snprintf(damaged, sizeof(damaged), "%s.damaged", seg_path);
-            rename(seg_path, damaged);
-        }
+        for (int i = 0; i < count; i++) rl_set_aside_segment(dir, segments[i].name, segments[i].seq);
         free(segments);
         if ((rc = rl_journal_create_segment(j)) != 0) goto fail;
     }

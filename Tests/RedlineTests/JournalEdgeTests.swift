@@ -63,6 +63,12 @@ final class JournalEdgeTests: XCTestCase {
         XCTAssertNil(report.damage)
         XCTAssertEqual(report.lastSequence, last)
         XCTAssertEqual(RecoveredState(monitor), state)
+        // Never named by the MANIFEST, so nothing in it was ever durable:
+        // removed, not kept as *.damaged (a crash loop would pile them up).
+        if stray != newest {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/\(stray)"))
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".damaged") }, [])
+        }
         try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.001, price: 40_000)
         try journal.flush()
         journal.close()
