@@ -1826,15 +1826,19 @@ static void *rl_journal_main(void *arg) {
 }
 
 /* A segment recovery did not go on into, at open: set aside as *.damaged
- * (kept for an operator), unless the MANIFEST never named it. A segment is
- * named before any record in it counts as durable, so an unnamed one (a kill
- * between its rename and the MANIFEST) holds nothing that was ever reported
- * durable: it is removed, or a crash loop would pile up whole segments. */
+ * (kept for an operator), unless the MANIFEST never named it and it holds no
+ * record. A segment is named before any record goes into it, so that is what
+ * a kill between a rotation's rename and its MANIFEST write leaves: nothing
+ * lost, and a crash loop would otherwise pile up whole segments. One with
+ * records (a MANIFEST restored from an old copy) is kept. */
 static void rl_set_aside_segment(const char *dir, const char *name, uint64_t first_seq) {
     char path[PATH_MAX], damaged[PATH_MAX + 16];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     rl_journal_manifest_t manifest;
-    if (rl_journal_read_manifest(dir, &manifest) == 0 && first_seq > manifest.newest_segment_seq) {
+    rl_journal_segment_header_t header;
+    bool has_records = true;
+    if (rl_journal_read_manifest(dir, &manifest) == 0 && first_seq > manifest.newest_segment_seq &&
+        rl_segment_read_header(dir, name, &header, &has_records) == 0 && !has_records) {
         unlink(path);
         return;
     }
