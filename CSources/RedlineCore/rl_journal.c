@@ -897,6 +897,7 @@ struct rl_journal {
     uint32_t lag_count, lag_cap;
     uint64_t accepted_seen;
     uint32_t prunes_deferred;             /* the snapshot thread's: in a row, for a reader */
+    uint64_t prunes_deferred_since_us;    /* ... since the first of them */
     _Atomic(uint64_t) prunes_deferred_total;
     /* Set at open. */
     rl_journal_options_t options;
@@ -1572,10 +1573,15 @@ static void *rl_journal_snapshot_main(void *arg) {
             char hold_path[PATH_MAX];
             snprintf(hold_path, sizeof(hold_path), "%s/" RL_JOURNAL_READERS_FILE, j->dir);
             int hold = open(hold_path, O_RDONLY | O_CLOEXEC);
-            /* A reader that holds it through two snapshots in a row is not let
-             * stop pruning (and fill the disk): the third prunes anyway. */
+            /* A reader that holds it through two snapshots in a row and
+             * RL_JOURNAL_READER_GRACE_MS is not let stop pruning (and fill the
+             * disk): the next snapshot prunes anyway. Both, so that frequent
+             * snapshots do not cut a slow reader short. */
             bool unread = hold < 0 || flock(hold, LOCK_EX | LOCK_NB) == 0;
-            if (unread || j->prunes_deferred >= 2) {
+            if (!unread && j->prunes_deferred == 0) j->prunes_deferred_since_us = rl_monotonic_us();
+            bool overdue = j->prunes_deferred >= 2 &&
+                           rl_monotonic_us() - j->prunes_deferred_since_us >= RL_JOURNAL_READER_GRACE_MS * 1000ull;
+            if (unread || overdue) {
                 /* With a reader still there, pruned segments are unlinked, not
                  * recycled: its open files keep what they held. */
                 rl_prune(j->dir, covered, unread ? rl_prune_recycle : rl_prune_unlink_unless_live, j);

@@ -102,8 +102,9 @@ final class JournalSpareSegmentTests: XCTestCase {
     }
 
     /// A reader holding READERS (as `journal inspect` does) keeps pruning off
-    /// for two snapshots; the third prunes anyway, and then unlinks rather
-    /// than recycles, so the files the reader has open keep what they held.
+    /// for two snapshots and RL_JOURNAL_READER_GRACE_MS; the next snapshot
+    /// prunes anyway, and then unlinks rather than recycles, so the files the
+    /// reader has open keep what they held.
     func testAReaderHoldingTheJournalNeverSeesAFileItHasOpenRewritten() throws {
         let dir = try makeTemporaryDirectory()
         let monitor = try freshMonitor()
@@ -116,11 +117,16 @@ final class JournalSpareSegmentTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(hold, 0)
         let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: "\(dir)/\(first)"))
         let before = try XCTUnwrap(reader.readData(ofLength: 4096))
-        for _ in 0..<4 {
+        for _ in 0..<3 {
             try trade(monitor, journal, groups: 10)
             _ = try journal.snapshot(of: monitor)
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/\(first)"), "the third snapshot pruned it")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/\(first)"), "a slow reader is not cut short")
+        XCTAssertGreaterThanOrEqual(journal.stats.prunes_deferred, 3)
+        usleep(UInt32(RL_JOURNAL_READER_GRACE_MS) * 1_000 + 100_000)
+        try trade(monitor, journal, groups: 10)
+        _ = try journal.snapshot(of: monitor)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/\(first)"), "past the grace, a snapshot pruned it")
         try trade(monitor, journal, groups: 20) // rotations that would take a recycled file
         try reader.seek(toOffset: 0)
         XCTAssertEqual(try XCTUnwrap(reader.readData(ofLength: 4096)), before, "the open file still holds its records")

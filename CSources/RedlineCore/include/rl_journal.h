@@ -138,6 +138,9 @@ int rl_journal_is_live(const char *dir);
  * writer prunes only when it can take it exclusively (otherwise the next
  * snapshot prunes). So a live journal's files do not vanish under a read. */
 #define RL_JOURNAL_READERS_FILE "READERS"
+/* How long a reader may hold off pruning, at the least: pruning waits for two
+ * snapshots in a row and this long before it goes ahead under a reader. */
+#define RL_JOURNAL_READER_GRACE_MS 3000
 /* Hold DIR's files against pruning: a descriptor to pass to
  * rl_journal_release_hold, or -errno (-ENOENT: a journal without the file;
  * read without a hold). Read-only: needs no write permission. */
