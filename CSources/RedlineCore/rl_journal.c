@@ -884,6 +884,7 @@ struct rl_journal {
     uint64_t retired[RL_JOURNAL_RETIRED_MAX]; /* under snap_lock: the writer frees them on a full disk */
     uint32_t retired_count, retired_next;
     uint64_t retired_trimmed_us;          /* the background thread's: when it last cut one down */
+    uint64_t retired_synced;              /* ... and the id + 1 of the one whose rename it made durable */
     /* The first sequence of the segment the writer appends to, published
      * once a rotation has fully succeeded: a prune never takes it, even when
      * a newer segment already has a name (a rotation that then fails goes
@@ -1012,7 +1013,11 @@ static void rl_spare_make_ready(rl_journal_t *j) {
     int fd = rl_spare_prepare(j, chosen, capacity);
     pthread_mutex_lock(&j->snap_lock);
     j->spares[chosen].preparing = false;
-    j->spares[chosen].present = fd >= 0; /* a failure (a full disk) leaves no file: the writer allocates */
+    /* A failure removes what it wrote; a recycled file it never opened stays,
+     * and is still this slot's (the writer may give its space back). */
+    char path[PATH_MAX];
+    rl_spare_path(j, chosen, path);
+    j->spares[chosen].present = fd >= 0 || access(path, F_OK) == 0;
     j->spares[chosen].fd = fd;
     j->spares[chosen].capacity = capacity;
     pthread_mutex_unlock(&j->snap_lock);
@@ -1075,19 +1080,31 @@ static int rl_prune_unlink_unless_live(void *context, const char *path, uint64_t
  * before spares. The writer's, on that failure path only. */
 static bool rl_spares_free_space(rl_journal_t *j) {
     char paths[RL_JOURNAL_SPARES + RL_JOURNAL_RETIRED_MAX][PATH_MAX];
-    int n = 0;
+    int slots[RL_JOURNAL_SPARES];
+    int n = 0, freed_slots = 0;
     pthread_mutex_lock(&j->snap_lock);
     for (int slot = 0; slot < RL_JOURNAL_SPARES; slot++) {
         struct rl_spare *spare = &j->spares[slot];
         if (!spare->present || spare->taken || spare->preparing || spare->fd >= 0) continue;
         rl_spare_path(j, slot, paths[n++]);
-        spare->present = false;
+        spare->taken = true; /* until unlinked: the background thread must not open it meanwhile */
+        slots[freed_slots++] = slot;
     }
     for (uint32_t k = 0; k < j->retired_count; k++) rl_retired_path(j, j->retired[k], paths[n++]);
     j->retired_count = 0;
     pthread_mutex_unlock(&j->snap_lock);
     for (int k = 0; k < n; k++) unlink(paths[k]);
+    for (int k = 0; k < freed_slots; k++) rl_spare_release(j, slots[k]);
     return n > 0;
+}
+
+/* Whether the background thread is writing a spare now. */
+static bool rl_spare_in_preparation(rl_journal_t *j) {
+    pthread_mutex_lock(&j->snap_lock);
+    bool preparing = false;
+    for (int slot = 0; slot < RL_JOURNAL_SPARES; slot++) preparing |= j->spares[slot].preparing;
+    pthread_mutex_unlock(&j->snap_lock);
+    return preparing;
 }
 
 /* Cut the oldest retired segment down by RL_JOURNAL_TRIM_BYTES and sync, so
@@ -1102,8 +1119,11 @@ static void rl_retired_trim(rl_journal_t *j) {
     char path[PATH_MAX];
     rl_retired_path(j, id, path);
     /* Its rename must be durable before it is cut: a power loss must never
-     * bring back a segment name on a shortened file. */
-    if (rl_fsync_dir(j->dir) != 0) return;
+     * bring back a segment name on a shortened file. Once per file. */
+    if (j->retired_synced != id + 1) {
+        if (rl_fsync_dir(j->dir) != 0) return;
+        j->retired_synced = id + 1;
+    }
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     struct stat st;
     bool gone = fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0;
@@ -1147,6 +1167,7 @@ static int rl_journal_create_segment(rl_journal_t *j) {
      * segment without a header. */
     uint64_t capacity = j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE;
     int slot = -1;
+    char spare_path[PATH_MAX];
     int fd = rl_spare_take(j, capacity, temp, &slot);
     bool prepared = fd >= 0;
     int rc = 0;
@@ -1155,7 +1176,29 @@ static int rl_journal_create_segment(rl_journal_t *j) {
         fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) return -errno;
         rc = rl_preallocate(fd, 0, capacity);
-        if ((rc == -ENOSPC || rc == -EDQUOT) && rl_spares_free_space(j)) rc = rl_preallocate(fd, 0, capacity);
+        if (rc == -ENOSPC || rc == -EDQUOT) {
+            /* No room: give back what unready spares hold, and wait (bounded)
+             * for a spare being written, which needs no new space. A file
+             * another thread still has open frees its space when closed:
+             * retry a few times. */
+            rl_spares_free_space(j);
+            for (int attempt = 0; attempt < RL_JOURNAL_FULL_DISK_WAIT_MS && (rc == -ENOSPC || rc == -EDQUOT); attempt++) {
+                int ready = rl_spare_take(j, capacity, spare_path, &slot);
+                if (ready >= 0) {
+                    close(fd);
+                    unlink(temp);
+                    fd = ready;
+                    snprintf(temp, sizeof(temp), "%s", spare_path);
+                    prepared = true;
+                    rc = 0;
+                    break;
+                }
+                if (attempt > 8 && !rl_spare_in_preparation(j)) break;
+                struct timespec pause = {0, 1000000};
+                nanosleep(&pause, NULL);
+                rc = rl_preallocate(fd, 0, capacity);
+            }
+        }
         if (rc != 0) {
             /* Ask again for a spare: one rewritten in place needs no new space. */
             j->spare_asked = false;

@@ -97,6 +97,9 @@ typedef struct rl_journal_stats {
 #define RL_JOURNAL_RETIRED_MAX 4
 #define RL_JOURNAL_TRIM_BYTES (4 << 20)
 #define RL_JOURNAL_TRIM_PAUSE_MS 10
+/* On a full disk, how long a rotation waits for a spare being written before
+ * the journal reports the failure (and trading halts). */
+#define RL_JOURNAL_FULL_DISK_WAIT_MS 2000
 
 /* One accepted order in this many gets its own durable-lag sample. */
 #define RL_JOURNAL_LAG_SAMPLE_EVERY 16
