@@ -23,7 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "RedlineCore.h"
+#include "journal_test_support.h"
 
 static atomic_int disk_full;
 static atomic_int disk_failing; /* fdatasync fails with EIO */
@@ -48,29 +48,6 @@ int rl_test_fallocate(int fd, int mode, off_t offset, off_t length) {
     return rc == 0 ? 0 : -1;
 }
 
-static int failures;
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                    \
-            printf(__VA_ARGS__);                                           \
-            printf("\n");                                                  \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
-
-static void push(rl_journal_t *j, const rl_event_t *event) {
-    while (rl_spsc_push(rl_journal_hot_ring(j), event) != RL_OK) sched_yield();
-}
-
-static void push_adjust(rl_journal_t *j) {
-    rl_event_t e = {0};
-    e.type = RL_EVENT_POSITION_ADJUST;
-    e.qty = 1000;
-    e.price = 100 * 100000000LL;
-    push(j, &e);
-}
-
 typedef struct counts { uint64_t records, freezes, last_seq; } counts_t;
 
 static int count_visit(void *context, const rl_journal_record_header_t *header, const uint8_t *payload) {
@@ -92,21 +69,11 @@ static counts_t scan(const char *dir) {
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp/rl_journal_full_disk";
+    rl_journal_options_t options;
+    rl_journal_t *j = open_small_journal(dir, &options);
+    if (j == NULL) return 2;
     char command[1024];
-    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
-    if (system(command) != 0) return 2;
-
-    rl_journal_options_t options = {0};
-    options.segment_bytes = 16 * 1024;
-    options.io_mode = RL_JOURNAL_IO_PWRITE;
-    options.cpu = -1;
-    rl_journal_t *j = NULL;
-    int rc = rl_journal_open(dir, &options, 1, NULL, 0, -1, &j);
-    if (rc == 0) rc = rl_journal_start(j);
-    if (rc != 0) {
-        printf("open: %d\n", rc);
-        return 2;
-    }
+    int rc;
     uint64_t expected = 0; /* records the journal must end up holding */
     for (int i = 0; i < 500; i++, expected++) push_adjust(j);
     CHECK(rl_journal_flush(j, 5000) == 0, "first flush");

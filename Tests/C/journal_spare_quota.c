@@ -22,7 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "RedlineCore.h"
+#include "journal_test_support.h"
 
 static const char *quota_dir;
 static atomic_llong quota_bytes; /* 0: none */
@@ -68,43 +68,14 @@ int rl_test_fallocate(int fd, int mode, off_t offset, off_t length) {
     return rc == 0 ? 0 : -1;
 }
 
-static int failures;
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                    \
-            printf(__VA_ARGS__);                                           \
-            printf("\n");                                                  \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
-
-static void push_adjust(rl_journal_t *j) {
-    rl_event_t e = {0};
-    e.type = RL_EVENT_POSITION_ADJUST;
-    e.qty = 1000;
-    e.price = 100 * 100000000LL;
-    while (rl_spsc_push(rl_journal_hot_ring(j), &e) != RL_OK) sched_yield();
-}
-
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp/rl_journal_spare_quota";
     quota_dir = dir;
+    rl_journal_options_t options;
+    rl_journal_t *j = open_small_journal(dir, &options);
+    if (j == NULL) return 2;
     char command[1024];
-    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
-    if (system(command) != 0) return 2;
-
-    rl_journal_options_t options = {0};
-    options.segment_bytes = 16 * 1024;
-    options.io_mode = RL_JOURNAL_IO_PWRITE;
-    options.cpu = -1;
-    rl_journal_t *j = NULL;
-    int rc = rl_journal_open(dir, &options, 1, NULL, 0, -1, &j);
-    if (rc == 0) rc = rl_journal_start(j);
-    if (rc != 0) {
-        printf("open: %d\n", rc);
-        return 2;
-    }
+    int rc;
     rl_journal_stats_t stats;
     do {
         push_adjust(j);
