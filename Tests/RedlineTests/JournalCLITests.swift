@@ -28,6 +28,21 @@ final class JournalCLITests: XCTestCase {
         XCTAssertTrue(replay.output.contains("trading state: halted"), replay.output)
     }
 
+    /// A real-time writer asked for without the permission it needs: refused
+    /// before anything runs, with what to do, not a bare EPERM.
+    func testARealTimeWriterWithoutPermissionIsRefusedWithWhatToDo() throws {
+        let setpriv = "/usr/bin/setpriv"
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: setpriv) else {
+            throw XCTSkip("needs root and setpriv to drop CAP_SYS_NICE")
+        }
+        let dir = try makeTemporaryDirectory()
+        let run = try runRedline(["loadtest", "--duration", "0.5", "--journal", dir, "--journal-realtime-priority", "10"],
+                                 under: [setpriv, "--bounding-set", "-sys_nice", "--inh-caps", "-sys_nice"])
+        XCTAssertNotEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("CAP_SYS_NICE"), run.output)
+        XCTAssertTrue(run.output.contains("--journal-realtime-priority"), run.output)
+    }
+
     func testALiveJournalReadsCleanWhileTheEngineSnapshotsAndPrunes() throws {
         let dir = try makeTemporaryDirectory()
         var options = journalOptions()

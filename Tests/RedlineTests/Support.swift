@@ -67,17 +67,18 @@ func XCTAssertThrowsRedline<T>(_ expected: RedlineError, _ message: String = "",
     }
 }
 
-/// Run the `redline` executable built next to the tests; its exit status and
-/// everything it printed. Skips the test where it is not built.
-func runRedline(_ arguments: [String]) throws -> (status: Int32, output: String) {
+/// Run the `redline` executable built next to the tests (under `wrapper`,
+/// a command that runs it, if given); its exit status and everything it
+/// printed. Skips the test where it is not built.
+func runRedline(_ arguments: [String], under wrapper: [String] = []) throws -> (status: Int32, output: String) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         .appendingPathComponent("redline").path
     guard FileManager.default.isExecutableFile(atPath: binary) else {
         throw XCTSkip("the redline executable is not built next to the tests (\(binary))")
     }
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = arguments
+    process.executableURL = URL(fileURLWithPath: wrapper.first ?? binary)
+    process.arguments = wrapper.isEmpty ? arguments : Array(wrapper.dropFirst()) + [binary] + arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe

@@ -185,7 +185,14 @@ public final class Journal: @unchecked Sendable {
             rl_journal_seed_shadow(opened!, records.baseAddress, UInt64(records.count))
         }
         try RedlineError.errno(seeded, operation: "seed the journal's shadow state")
-        try RedlineError.errno(rl_journal_start(opened!), operation: "start journal writer")
+        let started = rl_journal_start(opened!)
+        if started == -EPERM, let priority = options.realtimePriority {
+            // The one way to start the writer without permission: say which, and what to do.
+            throw RedlineError.invalidInput("the journal writer cannot run under SCHED_FIFO at priority \(priority): "
+                + "that needs CAP_SYS_NICE (root, or setcap cap_sys_nice) or an RLIMIT_RTPRIO of \(priority); "
+                + "leave out realtimePriority (--journal-realtime-priority) to run it under normal scheduling")
+        }
+        try RedlineError.errno(started, operation: "start journal writer")
         monitor.attach(journal)
         // The limits against what was recovered: rebuilds which symbols are
         // over, and moves a recovered REDUCING on if exposure has changed
