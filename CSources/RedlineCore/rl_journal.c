@@ -746,26 +746,28 @@ int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_jo
 }
 
 /* What becomes of a pruned segment: 0 if it is gone from its name. */
-typedef int (*rl_prune_dispose_fn)(void *context, const char *path, uint64_t first_seq);
-static int rl_prune_unlink(void *context, const char *path, uint64_t first_seq) {
+typedef int (*rl_prune_dispose_fn)(void *context, const char *path);
+static int rl_prune_unlink(void *context, const char *path) {
     (void)context;
-    (void)first_seq;
     return unlink(path) == 0 ? 0 : -errno;
 }
 
 /* Remove what a snapshot covering `covered_seq` makes unneeded: segments go
- * through `dispose` (a live writer recycles them), snapshots are unlinked. */
-static int rl_prune(const char *dir, uint64_t covered_seq, rl_prune_dispose_fn dispose, void *context) {
+ * through `dispose` (a live writer recycles them), snapshots are unlinked.
+ * Segments from `keep_from` on are never taken: a live writer's own (a
+ * rotation that fails after naming its successor goes back to it). */
+static int rl_prune(const char *dir, uint64_t covered_seq, uint64_t keep_from, rl_prune_dispose_fn dispose,
+                    void *context) {
     rl_file_entry_t *segments, *snapshots;
     int count = rl_list_files(dir, "segment-", ".rlj", &segments);
     if (count < 0) return count;
     int removed = 0;
     /* A segment holds sequences [its first, the next segment's first). */
     for (int i = 0; i + 1 < count; i++) {
-        if (segments[i + 1].seq - 1 <= covered_seq) {
+        if (segments[i + 1].seq - 1 <= covered_seq && segments[i].seq < keep_from) {
             char path[PATH_MAX];
             snprintf(path, sizeof(path), "%s/%s", dir, segments[i].name);
-            if (dispose(context, path, segments[i].seq) == 0) {
+            if (dispose(context, path) == 0) {
                 removed++;
             }
         }
@@ -789,7 +791,9 @@ static int rl_prune(const char *dir, uint64_t covered_seq, rl_prune_dispose_fn d
     return removed;
 }
 
-int rl_journal_prune(const char *dir, uint64_t covered_seq) { return rl_prune(dir, covered_seq, rl_prune_unlink, NULL); }
+int rl_journal_prune(const char *dir, uint64_t covered_seq) {
+    return rl_prune(dir, covered_seq, UINT64_MAX, rl_prune_unlink, NULL);
+}
 
 /* ---- Writing ----------------------------------------------------------- */
 
@@ -874,8 +878,7 @@ struct rl_journal {
         bool present;                     /* the file exists (recycled or prepared) */
         bool taken;                       /* the writer took it and is renaming it away */
         bool preparing;                   /* the background thread is writing it */
-        int fd;                           /* >= 0: prepared (zeros, synced), the writer may take it */
-        uint64_t capacity;
+        int fd;                           /* >= 0: prepared (zeros, synced, rl_segment_capacity), the writer may take it */
     } spares[RL_JOURNAL_SPARES];
     bool spare_wanted;                    /* asked for by the writer */
     /* Pruned segments no spare slot took, renamed out of the way and cut
@@ -912,13 +915,16 @@ struct rl_journal {
 #endif
 };
 
+/* A segment's size on disk: its records' room plus the reserve for halts. */
+static uint64_t rl_segment_capacity(const rl_journal_t *j) { return j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE; }
+
 static void rl_spare_path(const rl_journal_t *j, int slot, char *out) {
     snprintf(out, PATH_MAX, "%s/" RL_JOURNAL_SPARE_PREFIX "%d.tmp", j->dir, slot);
 }
 
 /* Write spare `slot`: `capacity` bytes of zeros, synced, over a recycled
  * segment where there is one (no allocation) or into a new file. Written in
- * 256 KiB direct writes where the filesystem takes them, one at a time, so
+ * 64 KiB direct writes where the filesystem takes them, one at a time, so
  * the device queue never holds much of it ahead of the writer's commits.
  * Stops early (-ECANCELED) when the journal stops. The file descriptor, or
  * -errno (nothing left behind). */
@@ -963,16 +969,16 @@ static int rl_spare_prepare(rl_journal_t *j, int slot, uint64_t capacity) {
     return fd;
 }
 
-/* A prepared spare of this capacity: its descriptor (its path in `path`, its
- * slot in *slot), or -1. The slot stays taken until rl_spare_release: the
+/* A prepared spare: its descriptor (its path in `path`, its slot in *slot),
+ * or -1. The slot stays taken until rl_spare_release: the
  * background thread must not make a new spare under that path while the
  * writer still renames the file away from it. */
-static int rl_spare_take(rl_journal_t *j, uint64_t capacity, char *path, int *slot) {
+static int rl_spare_take(rl_journal_t *j, char *path, int *slot) {
     pthread_mutex_lock(&j->snap_lock);
     int fd = -1;
     for (int k = 0; k < RL_JOURNAL_SPARES && fd < 0; k++) {
         struct rl_spare *spare = &j->spares[k];
-        if (spare->fd >= 0 && spare->capacity == capacity) {
+        if (spare->fd >= 0) {
             fd = spare->fd;
             spare->fd = -1;
             spare->taken = true;
@@ -994,7 +1000,7 @@ static void rl_spare_release(rl_journal_t *j, int slot) {
 
 /* The background thread's part: make one spare ready, unless one is. */
 static void rl_spare_make_ready(rl_journal_t *j) {
-    uint64_t capacity = j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE;
+    uint64_t capacity = rl_segment_capacity(j);
     int chosen = -1;
     pthread_mutex_lock(&j->snap_lock);
     bool ready = false;
@@ -1019,7 +1025,6 @@ static void rl_spare_make_ready(rl_journal_t *j) {
     rl_spare_path(j, chosen, path);
     j->spares[chosen].present = fd >= 0 || access(path, F_OK) == 0;
     j->spares[chosen].fd = fd;
-    j->spares[chosen].capacity = capacity;
     pthread_mutex_unlock(&j->snap_lock);
 }
 
@@ -1029,11 +1034,9 @@ static void rl_retired_path(const rl_journal_t *j, uint64_t id, char *out) {
 
 /* The background thread's disposal of a pruned segment: a free spare slot
  * takes it, else it is retired (cut down later), else (too many) unlinked. */
-static int rl_prune_recycle(void *context, const char *path, uint64_t first_seq) {
+static int rl_prune_recycle(void *context, const char *path) {
     rl_journal_t *j = context;
-    /* acquire: pairs with the writer's release store after a rotation. */
-    if (first_seq >= atomic_load_explicit(&j->live_segment_seq, memory_order_acquire)) return -EBUSY;
-    if (j->options.plain_segments) return rl_prune_unlink(NULL, path, first_seq);
+    if (j->options.plain_segments) return rl_prune_unlink(NULL, path);
     char to[PATH_MAX];
     int slot = -1;
     pthread_mutex_lock(&j->snap_lock);
@@ -1063,15 +1066,7 @@ static int rl_prune_recycle(void *context, const char *path, uint64_t first_seq)
             return 0;
         }
     }
-    return rl_prune_unlink(NULL, path, first_seq);
-}
-
-/* Unlink a pruned segment, but never the live one (see rl_prune_recycle). */
-static int rl_prune_unlink_unless_live(void *context, const char *path, uint64_t first_seq) {
-    rl_journal_t *j = context;
-    /* acquire: as in rl_prune_recycle. */
-    if (first_seq >= atomic_load_explicit(&j->live_segment_seq, memory_order_acquire)) return -EBUSY;
-    return rl_prune_unlink(NULL, path, first_seq);
+    return rl_prune_unlink(NULL, path);
 }
 
 /* A segment that cannot be made for want of space (ENOSPC, EDQUOT): give
@@ -1165,10 +1160,10 @@ static int rl_journal_create_segment(rl_journal_t *j) {
      * written. Either way it gets its header under a temporary name and only
      * then its own: a reader (or a restart after a kill) never finds a
      * segment without a header. */
-    uint64_t capacity = j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE;
+    uint64_t capacity = rl_segment_capacity(j);
     int slot = -1;
     char spare_path[PATH_MAX];
-    int fd = rl_spare_take(j, capacity, temp, &slot);
+    int fd = rl_spare_take(j, temp, &slot);
     bool prepared = fd >= 0;
     int rc = 0;
     if (!prepared) {
@@ -1183,7 +1178,7 @@ static int rl_journal_create_segment(rl_journal_t *j) {
              * retry a few times. */
             rl_spares_free_space(j);
             for (int attempt = 0; attempt < RL_JOURNAL_FULL_DISK_WAIT_MS && (rc == -ENOSPC || rc == -EDQUOT); attempt++) {
-                int ready = rl_spare_take(j, capacity, spare_path, &slot);
+                int ready = rl_spare_take(j, spare_path, &slot);
                 if (ready >= 0) {
                     close(fd);
                     unlink(temp);
@@ -1627,7 +1622,9 @@ static void *rl_journal_snapshot_main(void *arg) {
             if (unread || overdue) {
                 /* With a reader still there, pruned segments are unlinked, not
                  * recycled: its open files keep what they held. */
-                rl_prune(j->dir, covered, unread ? rl_prune_recycle : rl_prune_unlink_unless_live, j);
+                /* acquire: pairs with the writer's release store after a rotation. */
+                uint64_t live = atomic_load_explicit(&j->live_segment_seq, memory_order_acquire);
+                rl_prune(j->dir, covered, live, unread ? rl_prune_recycle : rl_prune_unlink, j);
                 j->prunes_deferred = 0;
             } else {
                 j->prunes_deferred++;
@@ -2092,7 +2089,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
             if (rc != 0) goto fail;
             j->seg_offset = truncate_at;
             /* A segment from before preallocation grows by appending, to the usual size. */
-            j->seg_capacity = capacity > 0 ? capacity : j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE;
+            j->seg_capacity = capacity > 0 ? capacity : rl_segment_capacity(j);
         }
     } else {
         /* No tail to go on from: any segments left (only after a recovery that
