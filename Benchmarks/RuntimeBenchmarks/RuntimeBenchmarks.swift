@@ -74,16 +74,22 @@ final class JournalFixture: @unchecked Sendable {
 
 nonisolated(unsafe) var journalFixture: JournalFixture!
 
-/// One order through the router, settled before the next: placed, the venue's
-/// ack and fill (or rest) processed, and a resting order cancelled.
-@inline(__always)
-private func placeAndSettle(_ router: OrderRouter, symbol: SymbolID, side: Side) {
-    guard let id = try? router.placeOrder(symbol: symbol, side: side, qty: 0.01, price: 40_000) else { return }
-    router.processExchangeEvents()
-    if (try? router.order(id))?.status.isActive == true {
-        try? router.cancel(id)
+/// One sample of the order flow, measured on cpuA: each order placed and
+/// settled before the next (the venue's ack and fill, or rest, processed, and
+/// a resting order cancelled), buys and sells in turn.
+private func measureOrderFlow(_ benchmark: Benchmark, _ router: OrderRouter, symbol: SymbolID, side: inout Side) {
+    rl_pin_current_thread(Int32(cpuA))
+    benchmark.startMeasurement()
+    for _ in benchmark.scaledIterations {
+        side = side == .buy ? .sell : .buy
+        guard let id = try? router.placeOrder(symbol: symbol, side: side, qty: 0.01, price: 40_000) else { continue }
         router.processExchangeEvents()
+        if (try? router.order(id))?.status.isActive == true {
+            try? router.cancel(id)
+            router.processExchangeEvents()
+        }
     }
+    benchmark.stopMeasurement()
 }
 
 /// The whole pipeline with a journal: a pinned risk thread on cpuB feeding the
@@ -128,14 +134,7 @@ private func durabilityBenchmark(_ name: String, _ durability: OrderRouter.Durab
                                    maxIterations: 5_000),
               closure: { benchmark in
         let f = durabilityFixture!
-        let router = f.router
-        rl_pin_current_thread(Int32(cpuA))
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            f.side = f.side == .buy ? .sell : .buy
-            placeAndSettle(router, symbol: f.symbol, side: f.side)
-        }
-        benchmark.stopMeasurement()
+        measureOrderFlow(benchmark, f.router, symbol: f.symbol, side: &f.side)
     }, setup: { durabilityFixture = try JournaledPipelineFixture(durability: durability) },
     teardown: { durabilityFixture = nil })
 }
@@ -215,12 +214,6 @@ let benchmarks: @Sendable () -> Void = {
                                                        scalingFactor: .kilo, maxDuration: .seconds(3)),
               closure: { benchmark in
         let f = pipeline!
-        let router = f.router
-        rl_pin_current_thread(Int32(cpuA))
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            f.side = f.side == .buy ? .sell : .buy
-            placeAndSettle(router, symbol: f.symbol, side: f.side)
-        }
+        measureOrderFlow(benchmark, f.router, symbol: f.symbol, side: &f.side)
     }, setup: { pipeline = try PipelineFixture(fillRatio: 0.5) }, teardown: { pipeline = nil })
 }

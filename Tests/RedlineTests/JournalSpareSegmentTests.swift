@@ -19,6 +19,15 @@ final class JournalSpareSegmentTests: XCTestCase {
         try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("spare-segment-") }.sorted()
     }
 
+    /// A journal in a fresh directory, with BTCUSDT registered on its monitor.
+    private func openTrading(_ options: Journal.Options) throws -> (dir: String, monitor: RuntimeRiskMonitor, journal: Journal) {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        return (dir, monitor, journal)
+    }
+
     /// Updates in small groups, each flushed, so the background thread has
     /// time to ready a spare between rotations.
     private func trade(_ monitor: RuntimeRiskMonitor, _ journal: Journal, groups: Int) throws {
@@ -32,10 +41,7 @@ final class JournalSpareSegmentTests: XCTestCase {
     }
 
     func testSegmentsAreSparesWrittenAheadAndRecoverExactly() throws {
-        let dir = try makeTemporaryDirectory()
-        let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
-        try monitor.register(symbol: "BTCUSDT")
+        let (dir, monitor, journal) = try openTrading(options())
         try trade(monitor, journal, groups: 60)
         let stats = journal.stats
         XCTAssertGreaterThan(stats.segments_created, 4)
@@ -54,11 +60,7 @@ final class JournalSpareSegmentTests: XCTestCase {
     }
 
     func testPrunedSegmentsAreRecycledAndRecoveryIsExact() throws {
-        let dir = try makeTemporaryDirectory()
-        let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(snapshotEvery: 60),
-                                            logger: quietLogger())
-        try monitor.register(symbol: "BTCUSDT")
+        let (dir, monitor, journal) = try openTrading(options(snapshotEvery: 60))
         try trade(monitor, journal, groups: 80)
         let stats = journal.stats
         XCTAssertGreaterThan(stats.snapshots, 2)
@@ -80,10 +82,7 @@ final class JournalSpareSegmentTests: XCTestCase {
     }
 
     func testSparesAKillLeftBehindAreRemovedAtOpenAndNeverRead() throws {
-        let dir = try makeTemporaryDirectory()
-        let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
-        try monitor.register(symbol: "BTCUSDT")
+        let (dir, monitor, journal) = try openTrading(options())
         try trade(monitor, journal, groups: 10)
         let state = RecoveredState(monitor)
         journal.close()
@@ -106,10 +105,7 @@ final class JournalSpareSegmentTests: XCTestCase {
     /// prunes anyway, and then unlinks rather than recycles, so the files the
     /// reader has open keep what they held.
     func testAReaderHoldingTheJournalNeverSeesAFileItHasOpenRewritten() throws {
-        let dir = try makeTemporaryDirectory()
-        let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
-        try monitor.register(symbol: "BTCUSDT")
+        let (dir, monitor, journal) = try openTrading(options())
         try trade(monitor, journal, groups: 10)
         let first = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: dir)
             .filter { $0.hasPrefix("segment-") }.sorted().first)
@@ -136,12 +132,9 @@ final class JournalSpareSegmentTests: XCTestCase {
     }
 
     func testPlainSegmentsMakeNoSpareAndRecycleNothing() throws {
-        let dir = try makeTemporaryDirectory()
-        let monitor = try freshMonitor()
         var plainSegments = options(snapshotEvery: 60)
         plainSegments.plainSegments = true
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: plainSegments, logger: quietLogger())
-        try monitor.register(symbol: "BTCUSDT")
+        let (dir, monitor, journal) = try openTrading(plainSegments)
         try trade(monitor, journal, groups: 40)
         XCTAssertGreaterThan(journal.stats.segments_created, 4)
         XCTAssertEqual(journal.stats.segments_prepared, 0)
