@@ -1285,10 +1285,12 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
     atomic_fetch_add_explicit(&j->records, j->batch_records, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->bytes, j->buffer_len, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->syncs, 1, memory_order_relaxed);
-    /* release: pairs with the acquire loads of waiters; what they wait for is on disk. */
+    /* release, all: pair with the acquire loads of waiters; what they wait
+     * for is on disk. The sequence first, so that a waiter woken by the
+     * counts also reads a durable_seq that covers its record. */
+    atomic_store_explicit(&j->durable_seq, j->batch_last_seq, memory_order_release);
     atomic_fetch_add_explicit(&j->hot_durable, j->batch_hot, memory_order_release);
     if (j->batch_cold_ticket) atomic_store_explicit(&j->cold_durable, j->batch_cold_ticket, memory_order_release);
-    atomic_store_explicit(&j->durable_seq, j->batch_last_seq, memory_order_release);
     /* acquire: pairs with the release store in rl_journal_set_lag_ring (the ring is initialised). */
     rl_spsc_t *lag_ring = atomic_load_explicit(&j->lag_ring, memory_order_acquire);
     if (lag_ring != NULL) {
