@@ -67,6 +67,17 @@ static counts_t scan(const char *dir) {
     return c;
 }
 
+/* Flush until the disk takes it again (the writer retries every
+ * millisecond), for up to about 5 minutes: 0 or the last -errno. */
+static int flush_once_the_disk_takes_it(rl_journal_t *j) {
+    int rc = -1;
+    for (int t = 0; t < 300 && rc != 0; t++) {
+        rc = rl_journal_flush(j, 1000);
+        if (rc != 0) usleep(10000);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp/rl_journal_full_disk";
     rl_journal_options_t options;
@@ -104,11 +115,7 @@ int main(int argc, char **argv) {
 
     /* Space returns. */
     atomic_store(&disk_full, 0);
-    rc = -1;
-    for (int t = 0; t < 300 && rc != 0; t++) {
-        rc = rl_journal_flush(j, 1000);
-        if (rc != 0) usleep(10000); /* the writer retries every millisecond */
-    }
+    rc = flush_once_the_disk_takes_it(j);
     CHECK(rc == 0, "flush once space returns: %d", rc);
     CHECK(rl_journal_error(j) == 0, "the error clears");
     counts_t after = scan(dir);
@@ -131,11 +138,7 @@ int main(int argc, char **argv) {
     CHECK(refused, "a wait is refused once the disk is full again");
     CHECK(early == 0, "%d waits returned before their record was durable", early);
     atomic_store(&disk_full, 0);
-    rc = -1;
-    for (int t = 0; t < 300 && rc != 0; t++) {
-        rc = rl_journal_flush(j, 1000);
-        if (rc != 0) usleep(10000);
-    }
+    rc = flush_once_the_disk_takes_it(j);
     CHECK(rc == 0, "the flush after the second full disk: %d", rc);
     rl_journal_close(j);
 
@@ -179,11 +182,7 @@ int main(int argc, char **argv) {
     eio_expected++;
     usleep(100000); /* about a hundred retries */
     atomic_store(&disk_failing, 0);
-    rc = -1;
-    for (int t = 0; t < 300 && rc != 0; t++) {
-        rc = rl_journal_flush(j, 1000);
-        if (rc != 0) usleep(10000);
-    }
+    rc = flush_once_the_disk_takes_it(j);
     CHECK(rc == 0, "the flush once syncs work: %d", rc);
     rl_journal_close(j);
     counts_t eio = scan(eio_dir);
