@@ -20,11 +20,13 @@ count() { # operation n -> total instructions
 n=100000
 status=0
 updated=$(grep '^#' "$thresholds")
-for op in check reserve reserve_reducing ring; do
+declare -A counted
+for op in check reserve reserve_reducing ring check_all_rules reserve_all_rules; do
     a=$(count "$op" "$n")
     b=$(count "$op" $((2 * n)))
     per_call=$(( (b - a + n / 2) / n ))
     limit=$(awk -v op="$op" '$1 == op { print $2 }' "$thresholds")
+    counted[$op]=$per_call
     updated+=$'\n'"$op $per_call"
     if [ "${1:-}" = "--update" ]; then
         echo "instructions: $op $per_call per call"
@@ -35,6 +37,15 @@ for op in check reserve reserve_reducing ring; do
         echo "instructions: $op $per_call per call (threshold $limit: better; update with --update)"
     else
         echo "instructions: $op $per_call per call (threshold $limit)"
+    fi
+done
+# Every per-order rule on may cost at most as much again as the core check.
+for op in check reserve; do
+    if [ "${counted[${op}_all_rules]}" -gt $((2 * ${counted[$op]})) ]; then
+        echo "instructions: ${op}_all_rules ${counted[${op}_all_rules]} is over 2 x $op (${counted[$op]}): FAILED"
+        status=1
+    else
+        echo "instructions: ${op}_all_rules ${counted[${op}_all_rules]} is within 2 x $op (${counted[$op]})"
     fi
 done
 if [ "${1:-}" = "--update" ]; then echo "$updated" >"$thresholds"; fi

@@ -11,6 +11,8 @@
  *   reserve          check and reserve an order that raises its side (book CAS + side CAS)
  *   reserve_reducing check and reserve an order that reduces its side (one side CAS)
  *   ring             push one 48-byte event into an SPSC ring and pop it
+ *   check_all_rules  check, with every per-order rule on (rl_order_rules.h) and passed
+ *   reserve_all_rules reserve, with every per-order rule on and passed
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +25,12 @@ static volatile uint64_t sink;
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s check|reserve|reserve_reducing|ring N\n", argv[0]);
+        fprintf(stderr, "usage: %s check|reserve|reserve_reducing|ring|check_all_rules|reserve_all_rules N\n", argv[0]);
         return 2;
     }
     const char *op = argv[1];
     long n = atol(argv[2]);
-    rl_engine_config_t config = {0, RL_FP_MAX_LIMIT, RL_FP_MAX_LIMIT, 0, 0};
+    rl_engine_config_t config = {0, RL_FP_MAX_LIMIT, RL_FP_MAX_LIMIT, 0, 0, 0, 0};
     rl_engine_t *engine;
     if (rl_engine_create(&config, &engine) != 0) return 2;
     rl_engine_add_symbol(engine, "A", 0);
@@ -47,10 +49,16 @@ int main(int argc, char **argv) {
     rl_position_table_t *table = rl_engine_table(engine);
     rl_freeze_t *freeze = rl_engine_freeze(engine);
     uint64_t passed = 0;
+    if (strstr(op, "_all_rules") != NULL) {
+        /* Every rule on and passed: the order is inside each bound, and the mark the step stamped is fresh. */
+        rl_order_rules_t rules = {.max_order_qty = 1000000 * S, .max_order_notional = 1000000000LL * S,
+                                  .collar_bps = 500 * S, .stale_after_ns = 3600LL * 1000000000LL};
+        if (rl_engine_set_order_rules(engine, 0, &rules) != 0) return 2;
+    }
 
-    if (strcmp(op, "check") == 0) {
+    if (strcmp(op, "check") == 0 || strcmp(op, "check_all_rules") == 0) {
         for (long i = 0; i < n; i++) passed += rl_position_table_check(table, freeze, 0, RL_SIDE_BUY, S / 100, 100 * S, false) == RL_OK;
-    } else if (strcmp(op, "reserve") == 0) {
+    } else if (strcmp(op, "reserve") == 0 || strcmp(op, "reserve_all_rules") == 0) {
         for (long i = 0; i < n; i++) passed += rl_engine_reserve(engine, 0, RL_SIDE_BUY, 1, 100 * S) == RL_OK;
     } else if (strcmp(op, "reserve_reducing") == 0) {
         for (long i = 0; i < n; i++) passed += rl_engine_reserve(engine, 0, RL_SIDE_SELL, 1, 100 * S) == RL_OK;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include "rl_engine.h"
 #include "rl_journal.h"
 #include "rl_numa.h"
@@ -24,6 +25,15 @@ rl_limits_problem_t rl_limits_check(int64_t symbol_limit, int64_t max_total, int
     return RL_LIMITS_OK;
 }
 
+/* The TSC rate, measured once per process (10 ms), for the staleness bound. */
+static double rl_engine_tsc_rate;
+static void rl_engine_measure_tsc(void) { rl_engine_tsc_rate = rl_clock_calibrate(10000000); }
+static double rl_engine_cycles_per_ns(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, rl_engine_measure_tsc);
+    return rl_engine_tsc_rate;
+}
+
 int rl_engine_create(const rl_engine_config_t *config, rl_engine_t **out) {
     return rl_engine_create_on_node(config, -1, out);
 }
@@ -41,10 +51,17 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
     if (rc == 0) rc = rl_position_table_create(capacity, config->max_total, node, &engine->table);
     if (rc == 0) rc = rl_spsc_create_on_node(RL_STATE_RING_CAPACITY, node, &engine->states);
     if (rc == 0 && (engine->over = rl_numa_alloc(capacity, node)) == NULL) rc = -ENOMEM;
+    size_t rule_bytes = ((size_t)capacity + 1) * sizeof(rl_order_rules_t);
+    if (rc == 0 && ((engine->rules_staged = rl_numa_alloc(rule_bytes, node)) == NULL ||
+                    (engine->rules_in_force = rl_numa_alloc(rule_bytes, node)) == NULL)) {
+        rc = -ENOMEM; /* zeroed: every rule off, as the table's */
+    }
     if (rc != 0) {
         rl_engine_destroy(engine);
         return rc;
     }
+    if (config->manual_clock) rl_position_table_use_manual_clock(engine->table);
+    engine->cycles_per_ns = rl_engine_cycles_per_ns();
     rl_freeze_init(&engine->freeze);
     engine->trading = (rl_trading_t){RL_STATE_ACTIVE, RL_FREEZE_REASON_NONE, false, false};
     engine->default_symbol_limit = config->default_symbol_limit;
@@ -61,6 +78,8 @@ void rl_engine_destroy(rl_engine_t *engine) {
     rl_position_table_destroy(engine->table);
     rl_spsc_destroy(engine->states);
     rl_numa_free(engine->over);
+    rl_numa_free(engine->rules_staged);
+    rl_numa_free(engine->rules_in_force);
     rl_numa_free(engine);
 }
 
@@ -314,6 +333,8 @@ static int64_t rl_engine_release(rl_engine_t *engine, uint32_t symbol, rl_side_t
 
 static void rl_engine_set_position(rl_engine_t *engine, uint32_t symbol, int64_t position, int64_t mark) {
     rl_position_table_set_position(engine->table, symbol, position, mark);
+    /* A replayed mark is history, not a price seen now: it stays stale until a fresh one. */
+    if (mark > 0 && !engine->replaying) rl_position_table_stamp_mark(engine->table, symbol);
 }
 
 /* `qty` of working orders on `side` filled at `price`. The position moves by
@@ -455,12 +476,75 @@ static int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
     return 0;
 }
 
+/* The index of `symbol`'s rules (RL_SYMBOL_NONE: the defaults, at capacity), or -1. */
+static int64_t rl_engine_rules_index(const rl_engine_t *engine, uint32_t symbol) {
+    if (symbol == RL_SYMBOL_NONE) return engine->table->capacity;
+    return symbol < rl_position_table_count(engine->table) ? (int64_t)symbol : -1;
+}
+
+static int rl_engine_stage_rule(rl_engine_t *engine, uint32_t symbol, int64_t field, int64_t value) {
+    int64_t index = rl_engine_rules_index(engine, symbol);
+    if (index < 0) return -ENOENT;
+    rl_order_rules_t *rules = &engine->rules_staged[index];
+    switch (field) {
+    case RL_RULE_FIELD_MAX_ORDER_QTY: rules->max_order_qty = value; return 0;
+    case RL_RULE_FIELD_MAX_ORDER_NOTIONAL: rules->max_order_notional = value; return 0;
+    case RL_RULE_FIELD_COLLAR_BPS: rules->collar_bps = value; return 0;
+    case RL_RULE_FIELD_STALE_AFTER_NS: rules->stale_after_ns = value; return 0;
+    case RL_RULE_FIELD_FLAGS:
+        if (value < 0 || value > UINT32_MAX) return -EINVAL;
+        rules->flags = (uint32_t)value;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* Every staged rule in force in one move of the generation, or none. */
+static int rl_engine_publish_rules(rl_engine_t *engine) {
+    uint32_t count = rl_position_table_count(engine->table), capacity = engine->table->capacity;
+    size_t bytes = ((size_t)capacity + 1) * sizeof(rl_order_rules_t);
+    for (uint32_t i = 0; i <= capacity; i++) {
+        if ((i < count || i == capacity) && rl_order_rules_validate(&engine->rules_staged[i]) != RL_RULES_OK) {
+            memcpy(engine->rules_staged, engine->rules_in_force, bytes);
+            return -EINVAL;
+        }
+    }
+    /* Symbols registered since the defaults were staged take them. */
+    for (uint32_t i = count; i < capacity; i++) engine->rules_staged[i] = engine->rules_staged[capacity];
+    rl_position_table_publish_rules(engine->table, engine->rules_staged, engine->cycles_per_ns);
+    memcpy(engine->rules_in_force, engine->rules_staged, bytes);
+    return 0;
+}
+
+int rl_engine_set_order_rules(rl_engine_t *engine, uint32_t symbol, const rl_order_rules_t *rules) {
+    int64_t index = rl_engine_rules_index(engine, symbol);
+    if (index < 0) return -ENOENT;
+    if (rl_order_rules_validate(rules) != RL_RULES_OK) return -EINVAL;
+    engine->rules_staged[index] = *rules;
+    return rl_engine_publish_rules(engine);
+}
+
+int rl_engine_order_rules(const rl_engine_t *engine, uint32_t symbol, rl_order_rules_t *out) {
+    int64_t index = rl_engine_rules_index(engine, symbol);
+    if (index < 0) return -ENOENT;
+    *out = engine->rules_in_force[index];
+    return 0;
+}
+
+int rl_engine_set_clock(rl_engine_t *engine, uint64_t now_ns) {
+    if (!engine->table->clock.manual) return -EINVAL;
+    rl_position_table_set_clock(engine->table, now_ns);
+    return 0;
+}
+
 static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
-                                     uint64_t request_id);
+                                     int64_t field, uint64_t request_id);
 
 int rl_engine_apply_control(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
                             uint64_t request_id) {
-    int rc = rl_engine_control_request(engine, control, symbol, value, request_id);
+    /* A staged rule needs its field, which only an event carries: rl_engine_set_order_rules does it whole. */
+    if (control == RL_CONTROL_STAGE_ORDER_RULE) return -EINVAL;
+    int rc = rl_engine_control_request(engine, control, symbol, value, 0, request_id);
     /* A raised limit may clear REDUCING now, not at the next event. */
     if (rc == 0) rl_engine_evaluate_cleared(engine);
     rl_engine_flush(engine);
@@ -468,7 +552,7 @@ int rl_engine_apply_control(rl_engine_t *engine, rl_control_t control, uint32_t 
 }
 
 static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
-                                     uint64_t request_id) {
+                                     int64_t field, uint64_t request_id) {
     int64_t request = (int64_t)request_id;
     switch (control) {
     case RL_CONTROL_MANUAL_FREEZE:
@@ -490,6 +574,10 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
     case RL_CONTROL_RECONCILED:
         rl_engine_control(engine, RL_TRADING_RECONCILED, RL_SYMBOL_NONE, value, request);
         return 0;
+    case RL_CONTROL_STAGE_ORDER_RULE:
+        return rl_engine_stage_rule(engine, symbol, field, value);
+    case RL_CONTROL_PUBLISH_ORDER_RULES:
+        return rl_engine_publish_rules(engine);
     case RL_CONTROL_SET_SYMBOL_LIMIT:
         return rl_engine_set_symbol_limit(engine, symbol, value);
     case RL_CONTROL_SET_MAX_TOTAL:
@@ -613,7 +701,7 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
         return true;
     case RL_EVENT_CONTROL: {
         int rc = rl_engine_control_request(engine, (rl_control_t)event->side, event->symbol, event->value,
-                                           event->order_id);
+                                           event->qty, event->order_id);
         rl_engine_answer(engine, event, rc);
         return rc == 0;
     }

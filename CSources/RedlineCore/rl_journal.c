@@ -2002,7 +2002,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     }
     if ((rc = rl_spsc_create(j->options.hot_ring_capacity, &j->hot)) != 0) goto fail;
     /* The shadow always runs: periodic snapshots and snapshots on demand both write it. */
-    rl_engine_config_t shadow_config = {j->options.symbol_capacity, RL_FP_MAX_LIMIT, RL_FP_MAX_LIMIT, 0, 0};
+    rl_engine_config_t shadow_config = {j->options.symbol_capacity, RL_FP_MAX_LIMIT, RL_FP_MAX_LIMIT, 0, 0, 1, 0};
     if ((rc = rl_engine_create(&shadow_config, &j->shadow)) != 0) goto fail;
     j->lag_cap = j->options.max_commit_records / RL_JOURNAL_LAG_SAMPLE_EVERY + 2;
     if ((j->lag_stamps = calloc(j->lag_cap, sizeof(*j->lag_stamps))) == NULL) {

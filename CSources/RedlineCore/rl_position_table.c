@@ -7,11 +7,19 @@
 
 int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_position_table_t **out) {
     if (capacity == 0 || capacity > (1u << 24) || max_total <= 0 || max_total > RL_FP_MAX_LIMIT) return -EINVAL;
-    size_t bytes = sizeof(rl_position_table_t) + (size_t)capacity * (sizeof(rl_position_slot_t) + sizeof(rl_position_risk_t));
+    size_t bytes = sizeof(rl_position_table_t) + (size_t)capacity * (sizeof(rl_position_slot_t) + sizeof(rl_position_risk_t)) +
+                   ((size_t)capacity + 1) * sizeof(rl_symbol_rules_t);
     rl_position_table_t *table = rl_numa_alloc(bytes, node); /* zeroed */
     if (table == NULL) return -ENOMEM;
     table->capacity = capacity;
     table->risk = (rl_position_risk_t *)(table->slots + capacity);
+    table->rules = (rl_symbol_rules_t *)(table->risk + capacity); /* zeroed: every rule off */
+    for (uint32_t i = 0; i < capacity; i++) {
+        for (int b = 0; b < 2; b++) {
+            table->rules[i].buffer[b].mark_time = &table->risk[i].mark_time;
+            table->rules[i].buffer[b].clock = &table->clock;
+        }
+    }
     /* relaxed: the table is not shared until create returns. */
     atomic_store_explicit(&table->count, 0, memory_order_relaxed);
     atomic_store_explicit(&table->max_total[0], max_total, memory_order_relaxed);
@@ -23,6 +31,64 @@ int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_
 
 void rl_position_table_destroy(rl_position_table_t *table) { rl_numa_free(table); }
 
+void rl_position_table_use_manual_clock(rl_position_table_t *table) { table->clock.manual = 1; }
+
+void rl_position_table_set_clock(rl_position_table_t *table, uint64_t now_ns) {
+    /* relaxed: a test's clock; checkers read a recent value. */
+    atomic_store_explicit(&table->clock.manual_now, now_ns, memory_order_relaxed);
+}
+
+static void rl_rules_buffer_store(rl_rules_buffer_t *buffer, const rl_order_rules_t *rules, bool manual,
+                                  double cycles_per_ns) {
+    uint64_t active = 0;
+    if (rules->flags & RL_RULES_RESTRICTED) active |= RL_RULE_ON_RESTRICTED;
+    if (rules->max_order_qty > 0) active |= RL_RULE_ON_ORDER_QTY;
+    if (rules->max_order_notional > 0) active |= RL_RULE_ON_ORDER_NOTIONAL;
+    if (rules->collar_bps > 0) active |= RL_RULE_ON_COLLAR;
+    if (rules->stale_after_ns > 0) active |= RL_RULE_ON_STALE;
+    if ((active & (RL_RULE_ON_COLLAR | RL_RULE_ON_STALE)) && (rules->flags & RL_RULES_ALLOW_NO_REFERENCE)) {
+        active |= RL_RULE_ON_ALLOW_NO_REFERENCE;
+    }
+    uint64_t stale = (uint64_t)rules->stale_after_ns;
+    if (!manual && stale > 0) {
+        double cycles = (double)stale * cycles_per_ns;
+        stale = cycles < 1.0 ? 1 : (uint64_t)cycles;
+    }
+    /* relaxed, all: only checkers of another generation read this buffer now, and their book CAS fails;
+     * the generation's move (a full barrier) publishes it to checkers of the next. */
+    atomic_store_explicit(&buffer->max_order_qty, rules->max_order_qty, memory_order_relaxed);
+    atomic_store_explicit(&buffer->max_order_notional, rules->max_order_notional, memory_order_relaxed);
+    atomic_store_explicit(&buffer->collar_up, RL_RULES_BPS_ONE + rules->collar_bps, memory_order_relaxed);
+    atomic_store_explicit(&buffer->collar_down, RL_RULES_BPS_ONE - rules->collar_bps, memory_order_relaxed);
+    atomic_store_explicit(&buffer->stale_after, stale, memory_order_relaxed);
+    atomic_store_explicit(&buffer->active, active, memory_order_relaxed);
+}
+
+/* One symbol's rules into generation buffer `b`, with the slot's copy of which are on. */
+static void rl_position_table_store_rules(rl_position_table_t *table, uint32_t symbol, uint32_t b,
+                                          const rl_order_rules_t *rules, bool manual, double cycles_per_ns) {
+    rl_rules_buffer_t *buffer = &table->rules[symbol].buffer[b];
+    rl_rules_buffer_store(buffer, rules, manual, cycles_per_ns);
+    if (symbol < table->capacity) {
+        /* relaxed: as the buffer's fields (rl_rules_buffer_store). */
+        atomic_store_explicit(&table->slots[symbol].rules_active[b],
+                              atomic_load_explicit(&buffer->active, memory_order_relaxed), memory_order_relaxed);
+    }
+}
+
+void rl_position_table_publish_rules(rl_position_table_t *table, const rl_order_rules_t *rules, double cycles_per_ns) {
+    uint32_t count = rl_position_table_count(table);
+    bool manual = table->clock.manual != 0;
+    /* relaxed: the risk side (the controller) is the only writer of the generation. */
+    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed);
+    uint32_t next = (uint32_t)((RL_BOOK_GENERATION(hi) + 1) & 1);
+    for (uint32_t i = 0; i < count; i++) rl_position_table_store_rules(table, i, next, &rules[i], manual, cycles_per_ns);
+    rl_position_table_store_rules(table, table->capacity, next, &rules[table->capacity], manual, cycles_per_ns);
+    rl_position_table_advance(table, RL_BOOK_STATE(hi));
+    for (uint32_t i = 0; i < count; i++) rl_position_table_store_rules(table, i, next ^ 1, &rules[i], manual, cycles_per_ns);
+    rl_position_table_store_rules(table, table->capacity, next ^ 1, &rules[table->capacity], manual, cycles_per_ns);
+}
+
 int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t limit) {
     if (limit <= 0 || limit > RL_FP_MAX_LIMIT) return -EINVAL;
     /* relaxed: setup runs on one thread; only the count's publication needs ordering. */
@@ -32,6 +98,26 @@ int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t 
     /* relaxed: published by the release store of the count below. */
     atomic_store_explicit(&table->slots[id].limit[0], limit, memory_order_relaxed);
     atomic_store_explicit(&table->slots[id].limit[1], limit, memory_order_relaxed);
+    /* The defaults in force: both buffers hold them outside a publish, which the risk side alone runs. */
+    rl_symbol_rules_t *rules = &table->rules[id];
+    const rl_rules_buffer_t *defaults = &table->rules[table->capacity].buffer[0];
+    for (int b = 0; b < 2; b++) {
+        /* relaxed, all: published by the release store of the count below. */
+        atomic_store_explicit(&rules->buffer[b].max_order_qty,
+                              atomic_load_explicit(&defaults->max_order_qty, memory_order_relaxed), memory_order_relaxed);
+        atomic_store_explicit(&rules->buffer[b].max_order_notional,
+                              atomic_load_explicit(&defaults->max_order_notional, memory_order_relaxed), memory_order_relaxed);
+        atomic_store_explicit(&rules->buffer[b].collar_up,
+                              atomic_load_explicit(&defaults->collar_up, memory_order_relaxed), memory_order_relaxed);
+        atomic_store_explicit(&rules->buffer[b].collar_down,
+                              atomic_load_explicit(&defaults->collar_down, memory_order_relaxed), memory_order_relaxed);
+        atomic_store_explicit(&rules->buffer[b].stale_after,
+                              atomic_load_explicit(&defaults->stale_after, memory_order_relaxed), memory_order_relaxed);
+        atomic_store_explicit(&rules->buffer[b].active,
+                              atomic_load_explicit(&defaults->active, memory_order_relaxed), memory_order_relaxed);
+        atomic_store_explicit(&table->slots[id].rules_active[b],
+                              atomic_load_explicit(&defaults->active, memory_order_relaxed), memory_order_relaxed);
+    }
     /* release: pairs with the acquire in rl_position_table_count, so a checker
      * that accepts this id sees its limit. */
     atomic_store_explicit(&table->count, count + 1, memory_order_release);

@@ -39,6 +39,10 @@ public struct LoadTestConfiguration: Sendable {
     public var journalOptions = Journal.Options()
     /// Whether an order waits for its reservation to be durable before it goes to the venue.
     public var durability: OrderRouter.Durability = .reservedBeforeSubmit
+    /// Every per-order rule on (`--rules all`), each with bounds the test's
+    /// orders stay inside, so every check runs every rule and passes; marks
+    /// are refreshed so the staleness rule never trips.
+    public var allRules = false
 
     public init() {}
 }
@@ -206,6 +210,8 @@ final class StopFlag: Sendable {
 }
 
 public final class LoadTest: @unchecked Sendable {
+    /// `--rules all`: the staleness bound; marks are refreshed every tenth of it.
+    static let allRulesStaleMilliseconds = 1_000.0
     public let configuration: LoadTestConfiguration
     public let logger: Logger
     private let cyclesPerNanosecond: Double
@@ -246,7 +252,13 @@ public final class LoadTest: @unchecked Sendable {
         let symbols = (0..<config.symbols).map { "SYM\($0)" }
         // Limits far above what the test can build, so checks pass and the
         // pipeline, not the limits, is what is measured.
-        let limits = try RiskLimits(maxInventoryUSD: 10_000_000, maxTotalNotional: 1_000_000_000, edgeFreezeThresholdBps: 100)
+        let limits = try RiskLimits(
+            maxInventoryUSD: 10_000_000, maxTotalNotional: 1_000_000_000, edgeFreezeThresholdBps: 100,
+            orderRules: config.allRules
+                ? OrderRules(maxOrderQuantity: 1_000, maxOrderNotionalUSD: 1_000_000, priceCollarBps: 500,
+                             stalePriceMilliseconds: Self.allRulesStaleMilliseconds)
+                : .off,
+            restrictedSymbols: config.allRules ? ["RESTRICTED"] : [])
         var quiet = logger
         quiet.logLevel = .warning
         let node = riskCPU.flatMap(RedlineRuntime.numaNode(forCPU:))
@@ -276,6 +288,12 @@ public final class LoadTest: @unchecked Sendable {
             journal?.reportLag(into: lagRing)
         }
         for symbol in symbols { try monitor.register(symbol: symbol) }
+        // Every order is priced at its symbol's mark (100 + index): inside the collar.
+        func mark() throws {
+            for (i, symbol) in symbols.enumerated() { try monitor.markPrice(symbol: symbol, price: 100 + Double(i)) }
+        }
+        if config.allRules { try mark() }
+        var lastMarkNs = rl_clock_ns()
         // A journal may bring positions from an earlier run: fills are checked against the change.
         let baseline = symbols.map { monitor.position(of: $0).map { Int64(($0.quantity * FixedPoint.scale).rounded()) } ?? 0 }
         if monitor.isFrozen { monitor.unfreeze(reason: "load test start") }
@@ -338,6 +356,11 @@ public final class LoadTest: @unchecked Sendable {
             let total = Int64(monitor.totalExposure * FixedPoint.scale)
             limitSamples += 1
             if total > maxTotal { violations.append("book exposure \(total) over its limit at t=\(Double(nowNs - startNs) / 1e9)s") }
+            // Market data, as a feed would send it: the staleness rule's bound is 10x this.
+            if config.allRules && nowNs - lastMarkNs >= UInt64(Self.allRulesStaleMilliseconds * 1e5) {
+                try mark()
+                lastMarkNs = nowNs
+            }
             if riskSteadyStart == nil && workers.allSatisfy({ $0.steady.load(ordering: .relaxed) }) {
                 riskSteadyStart = runtime.probeValue
             }

@@ -3,11 +3,12 @@ import Foundation
 import Logging
 import Redline
 
-/// The three original scenarios, run through the real router, state machine,
-/// rings, engine step and simulated exchange, narrated step by step.
+/// The three original scenarios and the per-order rules, run through the real
+/// router, state machine, rings, engine step and simulated exchange, narrated
+/// step by step.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the three risk scenarios (edge collapse, inventory limit, manual freeze) and print what happened.")
+        abstract: "Run the risk scenarios (edge collapse, inventory limit, manual freeze, fat finger, stale price) and print what happened.")
 
     @Flag(help: "Print the Prometheus metrics after each scenario.")
     var metrics = false
@@ -20,13 +21,15 @@ struct Demo: ParsableCommand {
         failures += try scenario("1. Edge collapse", edgeCollapse)
         failures += try scenario("2. Inventory limit", inventoryLimit)
         failures += try scenario("3. Manual freeze and unfreeze", manualFreeze)
-        print(failures == 0 ? "\nAll three scenarios behaved as expected." : "\n\(failures) expectation(s) FAILED.")
+        failures += try scenario("4. Fat finger: order size and price collar", fatFinger, rules: true)
+        failures += try scenario("5. Stale reference price", stalePrice, rules: true)
+        print(failures == 0 ? "\nAll five scenarios behaved as expected." : "\n\(failures) expectation(s) FAILED.")
         if failures > 0 { throw ExitCode.failure }
     }
 
-    private func scenario(_ title: String, _ body: (Harness) throws -> Int) throws -> Int {
+    private func scenario(_ title: String, _ body: (Harness) throws -> Int, rules: Bool = false) throws -> Int {
         print("\n=== \(title) " + String(repeating: "=", count: max(0, 60 - title.count)))
-        let harness = try Harness(logLevel: logLevel)
+        let harness = try Harness(logLevel: logLevel, rules: rules)
         let failures = try body(harness)
         if metrics {
             print("--- metrics ---")
@@ -97,6 +100,46 @@ struct Demo: ParsableCommand {
             + expect(blocked == BlockReason.frozen.code, "blocked while frozen") + expect(unfroze, "unfroze")
     }
 
+    private func fatFinger(_ h: Harness) throws -> Int {
+        print("rules: at most 1 BTC and $50,000 per order, price within 100 bps of the mark")
+        try h.monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
+        print("market data: BTCUSDT mark 40,000")
+        let size = blockedReason { try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 10, price: 40_000) }
+        print("  buy 10 BTC (meant 0.10) -> \(size ?? "ALLOWED")")
+        let price = blockedReason { try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.1, price: 400_000) }
+        print("  buy 0.1 @ 400,000 (a zero too many) -> \(price ?? "ALLOWED")")
+        let low = blockedReason { try h.router.placeOrder(symbol: "BTCUSDT", side: .sell, qty: 0.1, price: 4_000) }
+        print("  sell 0.1 @ 4,000 (a zero too few) -> \(low ?? "ALLOWED")")
+        let id = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.1, price: 40_100)
+        h.router.poll()
+        print("  buy 0.1 @ 40,100 (inside the collar) -> order \(id), \(try h.router.order(id).status)")
+        let counted = metric(h, "orders_blocked_total{reason=\"price_collar\"}")
+        print("  orders_blocked_total{reason=\"price_collar\"} = \(Int(counted)), frozen: \(h.monitor.isFrozen)")
+        return expect(size == BlockReason.orderQuantity.code, "blocked by the order size")
+            + expect(price == BlockReason.priceCollar.code && low == BlockReason.priceCollar.code, "blocked by the collar, both ways")
+            + expect(counted == 2, "metric is 2") + expect(!h.monitor.isFrozen, "a block, not a freeze")
+    }
+
+    private func stalePrice(_ h: Harness) throws -> Int {
+        print("rules: the mark may be at most 500 ms old (the engine's clock, moved by hand here)")
+        try h.monitor.setClock(nanoseconds: 10_000_000_000)
+        try h.monitor.updatePosition(symbol: "ETHUSDT", qty: 2, price: 2_000)
+        print("t=10.0 s  holding 2 ETH; market data: ETHUSDT mark 2,000")
+        let fresh = try h.router.placeOrder(symbol: "ETHUSDT", side: .buy, qty: 0.25, price: 2_000)
+        h.router.poll()
+        print("t=10.0 s  buy 0.25 ETH @ 2,000 -> order \(fresh), \(try h.router.order(fresh).status)")
+        try h.monitor.setClock(nanoseconds: 10_800_000_000)
+        let stale = blockedReason { try h.router.placeOrder(symbol: "ETHUSDT", side: .buy, qty: 0.1, price: 2_000) }
+        print("t=10.8 s  the feed went quiet; buy 0.1 ETH @ 2,000 -> \(stale ?? "ALLOWED")")
+        let out = blockedReason { try h.router.placeOrder(symbol: "ETHUSDT", side: .sell, qty: 1, price: 2_000) }
+        print("t=10.8 s  sell 1 ETH (reduces the position) -> \(out ?? "ALLOWED: the way out stays open")")
+        try h.monitor.markPrice(symbol: "ETHUSDT", price: 2_010)
+        let again = blockedReason { try h.router.placeOrder(symbol: "ETHUSDT", side: .buy, qty: 0.1, price: 2_010) }
+        print("t=10.8 s  a fresh mark 2,010; buy 0.1 ETH @ 2,010 -> \(again ?? "ALLOWED")")
+        return expect(stale == BlockReason.stalePrice.code, "blocked on a stale price")
+            + expect(out == nil, "a reducing order passes") + expect(again == nil, "a fresh mark lets orders through")
+    }
+
     private func blockedReason(_ body: () throws -> OrderID) -> String? {
         do {
             _ = try body()
@@ -131,12 +174,19 @@ struct Harness {
     let exchange: SimulatedExchange
     let router: OrderRouter
 
-    init(logLevel: Logger.Level) throws {
+    /// - Parameter rules: with the per-order rules of scenarios 4 and 5 on,
+    ///   and the engine's clock moved by hand.
+    init(logLevel: Logger.Level, rules: Bool = false) throws {
         // Log lines go to stdout, interleaved in order with the narration.
         var logger = Logger(label: "redline.demo", factory: { StreamLogHandler.standardOutput(label: $0) })
         logger.logLevel = logLevel
-        let limits = try RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200)
-        monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT"], logger: logger)
+        let limits = try RiskLimits(
+            maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200,
+            orderRules: rules ? OrderRules(maxOrderNotionalUSD: 50_000, priceCollarBps: 100) : .off,
+            symbolOrderRules: rules ? ["BTCUSDT": OrderRules(maxOrderQuantity: 1, maxOrderNotionalUSD: 50_000, priceCollarBps: 100),
+                                      "ETHUSDT": OrderRules(stalePriceMilliseconds: 500)] : [:])
+        monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT"], manualClock: rules,
+                                         logger: logger)
         exchange = SimulatedExchange(.init(seed: 7, partialFillRatio: 0.3))
         router = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 1024, ringCapacity: 1024,
                                  logger: logger)

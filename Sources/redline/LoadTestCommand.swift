@@ -63,6 +63,8 @@ struct LoadTestCommand: ParsableCommand {
     var durability = "default"
     @Flag(help: "Start even if the journal is damaged before its tail, from the last good record.")
     var recoverToLastGood = false
+    @Option(help: "Per-order rules: off, or all (restricted list, order size and notional, price collar, stale price; every order runs them all and passes).")
+    var rules = "off"
 
     func run() throws {
         guard let idleStrategy = RedlineRuntime.IdleStrategy(rawValue: idle) else {
@@ -99,10 +101,13 @@ struct LoadTestCommand: ParsableCommand {
         }
         config.durability = mode
         config.journalOptions.recoverToLastGood = recoverToLastGood
+        guard rules == "off" || rules == "all" else { throw ValidationError("--rules must be off or all") }
+        config.allRules = rules == "all"
 
         print("redline loadtest: \(strategies) strateg\(strategies == 1 ? "y" : "ies"), \(symbols) symbols, \(duration) s, "
               + "rate \(rate.map { "\(Int($0))/s" } ?? "max"), fill ratio \(fillRatio), "
-              + "pinning \(pin ? "on" : "off"), idle \(idle)\(edgeCollapseAt.map { ", edge collapse at \($0) s" } ?? "")")
+              + "pinning \(pin ? "on" : "off"), idle \(idle), rules \(rules)"
+              + (edgeCollapseAt.map { ", edge collapse at \($0) s" } ?? ""))
         let test = try LoadTest(config)
         let result = try test.run { p in
             print(String(format: "  t=%5.1fs  %10.0f orders/s  check p99 %5llu ns  ring depth %6d",

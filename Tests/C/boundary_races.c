@@ -193,7 +193,7 @@ int main(int argc, char **argv) {
     pthread_rwlock_init(&snapshot_lock, &attr);
 
     /* Limits the book reaches: $30 for the book, and $30 for one symbol or $20 each for several. */
-    rl_engine_config_t config = {0, 30 * S, 30 * S, 0, 0};
+    rl_engine_config_t config = {0, 30 * S, 30 * S, 0, 0, 0, 0};
     if (rl_engine_create(&config, &engine) != 0) return 2;
     char name[16];
     for (uint32_t s = 0; s < symbols; s++) {

@@ -19,6 +19,9 @@
  *   3. A mark moves the price of the side a reservation has been accepted on
  *      but not yet published: the publication must fail and the check decide
  *      again at the new price. (engine only)
+ *   4. Per-order rules (rl_order_rules.h) are published between a check's
+ *      decision under the old rules and its book CAS: the CAS must fail and
+ *      the check decide again under the new ones. (engine only)
  *
  * Built and run by scripts/test.sh:
  *   cc -std=c11 -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include -ITests/C \
@@ -188,7 +191,7 @@ static void engine_mark_up(void *arg) { engine_event(arg, RL_EVENT_MARK_PRICE, 0
 
 static engine_world_t engine_world(int64_t symbol_limit, int64_t max_total) {
     engine_world_t w = {0};
-    rl_engine_config_t config = {0, symbol_limit, max_total, 0, 0};
+    rl_engine_config_t config = {0, symbol_limit, max_total, 0, 0, 0, 0};
     rl_engine_create(&config, &w.engine);
     rl_engine_add_symbol(w.engine, "A", 0);
     rl_engine_add_symbol(w.engine, "B", 0);
@@ -306,11 +309,48 @@ static void test_mark_between_acceptance_and_publication(void) {
     engine_world_destroy(&w);
 }
 
+static void engine_restrict_symbol_a(void *arg) {
+    engine_world_t *w = arg;
+    rl_order_rules_t rules = {.flags = RL_RULES_RESTRICTED};
+    rl_engine_set_order_rules(w->engine, 0, &rules);
+}
+
+static void engine_cap_order_size_a(void *arg) {
+    engine_world_t *w = arg;
+    rl_order_rules_t rules = {.max_order_qty = S / 10};
+    rl_engine_set_order_rules(w->engine, 0, &rules);
+}
+
+/* A buy of 0.3 of A is decided under open rules and pauses before its book
+ * CAS (its acceptance); the risk side then publishes A restricted, or a
+ * maximum order size of 0.1. The decision was taken under rules no longer in
+ * force: the acceptance must fail and the check must block under the new
+ * rules, reserving nothing. */
+static void test_rules_published_between_decision_and_acceptance(void) {
+    printf("4. order rules published between a check's decision and its acceptance\n");
+    void (*publishes[2])(void *) = {engine_restrict_symbol_a, engine_cap_order_size_a};
+    rl_result_t expected[2] = {RL_REJECT_RESTRICTED, RL_REJECT_ORDER_QTY};
+    const char *names[2] = {"a restriction", "a maximum order size"};
+    for (int i = 0; i < 2; i++) {
+        engine_world_t w = engine_world(100 * S, 100 * S);
+        w.qty = S / 10 * 3;
+        int paused = interleave("check:before_book", (role_t){engine_reserve_a_buy, &w}, publishes[i], &w);
+        rl_position_view_t view;
+        rl_position_table_read(w.engine->table, 0, &view);
+        printf("  engine, %s: paused %d, result %d, working %.2f, total $%.2f\n", names[i], paused, (int)w.result,
+               rl_fp_to_double(view.working_buy), rl_fp_to_double(rl_position_table_total(w.engine->table)));
+        expect(paused && w.result == expected[i], "engine: blocked under the rules in force at its acceptance");
+        expect(view.working_buy == 0 && rl_position_table_total(w.engine->table) == 0, "engine: nothing reserved");
+        engine_world_destroy(&w);
+    }
+}
+
 int main(void) {
     rl_test_hook = hook;
     test_remark_after_cancel();
     test_remark_from_stale_sides();
     test_mark_between_acceptance_and_publication();
+    test_rules_published_between_decision_and_acceptance();
     printf(failures ? "interleavings: %d FAILED\n" : "interleavings: all passed\n", failures);
     return failures ? 1 : 0;
 }

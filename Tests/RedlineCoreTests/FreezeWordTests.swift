@@ -190,7 +190,7 @@ final class TradingControllerTests: XCTestCase {
     func testCreateAppliesTheSameLimitRule() {
         var engine: OpaquePointer?
         var config = rl_engine_config_t(symbol_capacity: 0, default_symbol_limit: fp(30_000), max_total: fp(20_000),
-                                        edge_freeze_threshold_bps: 0, resume_share: 0)
+                                        edge_freeze_threshold_bps: 0, resume_share: 0, manual_clock: 0, reserved: 0)
         XCTAssertEqual(rl_engine_create(&config, &engine), -EINVAL, "a symbol limit above the book's")
         XCTAssertEqual(rl_limits_check(fp(30_000), fp(20_000), 0, fp(0.95)), RL_LIMITS_SYMBOL_ABOVE_TOTAL)
         XCTAssertEqual(rl_limits_check(fp(5_000), fp(20_000), fp(-50), fp(0.95)), RL_LIMITS_OK, "a negative threshold is a valid one")

@@ -11,10 +11,11 @@ func fp(_ value: Double) -> Int64 {
 
 /// An engine with the given limits (USD) and symbols, destroyed by the caller.
 func makeEngine(symbolLimit: Double = 5_000, maxTotal: Double = 20_000, edgeThreshold: Double = 200,
-                symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"], capacity: UInt32 = 0) -> OpaquePointer {
+                symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"], capacity: UInt32 = 0,
+                manualClock: Bool = false) -> OpaquePointer {
     var config = rl_engine_config_t(symbol_capacity: capacity, default_symbol_limit: fp(symbolLimit),
                                     max_total: fp(maxTotal), edge_freeze_threshold_bps: fp(edgeThreshold),
-                                    resume_share: 0)
+                                    resume_share: 0, manual_clock: manualClock ? 1 : 0, reserved: 0)
     var engine: OpaquePointer?
     precondition(rl_engine_create(&config, &engine) == 0)
     for name in symbols { precondition(rl_engine_add_symbol(engine, name, 0) >= 0) }

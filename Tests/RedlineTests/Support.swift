@@ -36,9 +36,10 @@ struct Harness {
     init(limits: RiskLimits = try! RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200),
          symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
          exchange: SimulatedExchange.Configuration = .init(),
-         cancelRetries: Int = 3, orderCapacity: Int = 1024, ringCapacity: Int = 1024) throws {
+         cancelRetries: Int = 3, orderCapacity: Int = 1024, ringCapacity: Int = 1024,
+         manualClock: Bool = false) throws {
         let logger = quietLogger()
-        monitor = try RuntimeRiskMonitor(limits: limits, symbols: symbols, logger: logger)
+        monitor = try RuntimeRiskMonitor(limits: limits, symbols: symbols, manualClock: manualClock, logger: logger)
         self.exchange = SimulatedExchange(exchange)
         router = try OrderRouter(monitor: monitor, client: self.exchange, orderCapacity: orderCapacity,
                                  ringCapacity: ringCapacity, cancelRetries: cancelRetries, logger: logger)

@@ -12,6 +12,7 @@
 #include "rl_events.h"
 #include "rl_spsc.h"
 #include "rl_symbols.h"
+#include "rl_order_rules.h"
 #include "rl_position_table.h"
 #include "rl_counters.h"
 #include "rl_engine.h"

@@ -33,6 +33,9 @@ typedef struct rl_engine_config {
     int64_t max_total;                  /* maxTotalNotional, fixed point */
     int64_t edge_freeze_threshold_bps;  /* edgeFreezeThresholdBps, fixed point */
     int64_t resume_share;               /* leave REDUCING under this share of every limit; fixed point; 0: 0.95 */
+    uint32_t manual_clock;              /* 1: the engine's clock (staleness) is manual, moved by rl_engine_set_clock
+                                           in nanoseconds (tests, replays); 0: the TSC */
+    uint32_t reserved;                  /* 0 */
 } rl_engine_config_t;
 
 #define RL_DEFAULT_RESUME_SHARE (95 * RL_FP_SCALE / 100)
@@ -90,6 +93,9 @@ typedef struct rl_engine {
     rl_trading_t trading;                    /* the controller's machine */
     bool replaying;                          /* recovery: apply, never decide */
     uint8_t *over;                           /* per symbol: over its limit (cleared under the resume share) */
+    rl_order_rules_t *rules_staged;          /* capacity + 1 (the last: the defaults): what the next publish puts in force */
+    rl_order_rules_t *rules_in_force;        /* capacity + 1: what the last publish put in force */
+    double cycles_per_ns;                    /* TSC rate, for the staleness bound */
     /* Configuration: written by the controller (or setup), read by the step. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) edge_freeze_threshold_bps;
     _Atomic(int64_t) resume_share;
@@ -105,6 +111,7 @@ RL_STATIC_ASSERT(offsetof(rl_engine_t, applied) % RL_CACHE_LINE == 0, "risk-side
 RL_STATIC_ASSERT(offsetof(rl_engine_t, edge_freeze_threshold_bps) % RL_CACHE_LINE == 0, "config starts a line");
 
 /* Returns 0, -EINVAL (rl_limits_check fails) or -ENOMEM. */
+/* A fresh engine has every per-order rule off (rl_order_rules.h). */
 int rl_engine_create(const rl_engine_config_t *config, rl_engine_t **out);
 /* As rl_engine_create, with the engine and its table on NUMA `node` (< 0: any):
  * the node of the CPU the risk thread will run on. */
@@ -155,6 +162,22 @@ RL_INLINE rl_spsc_t *rl_engine_state_ring(rl_engine_t *engine) { return engine->
  * Returns 0, -EINVAL (bad value), -ENOENT (unknown symbol). */
 int rl_engine_apply_control(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
                             uint64_t request_id);
+
+/* One symbol's per-order rules (symbol < count; RL_SYMBOL_NONE: the defaults
+ * a newly registered symbol takes), applied now and in force on return.
+ * Only while no risk side runs, as rl_engine_apply_control; with one
+ * running, push RL_CONTROL_STAGE_ORDER_RULE events for each field and then
+ * one RL_CONTROL_PUBLISH_ORDER_RULES. Returns 0, -EINVAL
+ * (rl_order_rules_validate fails) or -ENOENT (unknown symbol). */
+int rl_engine_set_order_rules(rl_engine_t *engine, uint32_t symbol, const rl_order_rules_t *rules);
+
+/* The per-order rules in force for `symbol` (RL_SYMBOL_NONE: the defaults).
+ * From the risk side, or while none runs. Returns 0 or -ENOENT. */
+int rl_engine_order_rules(const rl_engine_t *engine, uint32_t symbol, rl_order_rules_t *out);
+
+/* Move the engine's manual clock (rl_engine_config_t.manual_clock) to
+ * `now_ns`. Any thread. Returns 0, or -EINVAL on an engine with the TSC clock. */
+int rl_engine_set_clock(rl_engine_t *engine, uint64_t now_ns);
 
 /* Recovery, single-threaded: apply one journaled event (RL_JREC_EVENT) to the
  * table as the risk step did; a reservation is re-made without limit checks.

@@ -58,7 +58,20 @@ typedef enum rl_control {
     RL_CONTROL_SET_RESUME_SHARE = 7, /* value = share of each limit exposure must fall under to leave REDUCING (fixed point, 0 < share <= 1) */
     RL_CONTROL_RECONCILE_PENDING = 8, /* recovered orders are in doubt: REDUCING until RL_CONTROL_RECONCILED */
     RL_CONTROL_RECONCILED = 9,       /* every order in doubt was settled with the venue */
+    RL_CONTROL_STAGE_ORDER_RULE = 10, /* symbol (RL_SYMBOL_NONE: the defaults), qty = rl_rule_field_t, value:
+                                         staged for the next publish, not yet in force */
+    RL_CONTROL_PUBLISH_ORDER_RULES = 11, /* put every staged rule in force at once; if any is invalid, none is
+                                            (-EINVAL) and the staged rules go back to those in force */
 } rl_control_t;
+
+/* The field an RL_CONTROL_STAGE_ORDER_RULE sets (rl_order_rules_t). */
+typedef enum rl_rule_field {
+    RL_RULE_FIELD_MAX_ORDER_QTY = 0,
+    RL_RULE_FIELD_MAX_ORDER_NOTIONAL = 1,
+    RL_RULE_FIELD_COLLAR_BPS = 2,
+    RL_RULE_FIELD_STALE_AFTER_NS = 3,
+    RL_RULE_FIELD_FLAGS = 4,
+} rl_rule_field_t;
 
 typedef struct rl_event {
     uint8_t type;          /* rl_event_type_t */

@@ -11,6 +11,7 @@
 #define RL_JOURNAL_FORMAT_H
 
 #include "rl_platform.h"
+#include "rl_order_rules.h"
 #include "rl_events.h"
 #include "rl_position_table.h"
 
@@ -80,6 +81,33 @@ typedef struct rl_journal_limit_override {
     uint32_t reserved;         /* 0 */
 } rl_journal_limit_override_t;
 
+/* RL_JREC_LIMITS, after the overrides when any per-order rule is set
+ * (rl_order_rules.h): the rules. A record without it has every rule off.
+ * Then `symbols` entries of rl_journal_symbol_rules_t and `restricted`
+ * entries of rl_journal_name_t, each followed by its name padded to 8. */
+#define RL_JOURNAL_RULES_MAGIC 0x454c5552u /* "RULE" */
+typedef struct rl_journal_rules_payload {
+    uint32_t magic;            /* RL_JOURNAL_RULES_MAGIC */
+    uint32_t symbols;          /* symbols with rules of their own that follow */
+    uint32_t restricted;       /* restricted symbol names that follow those */
+    uint32_t flags;            /* RL_RULES_ALLOW_NO_REFERENCE: the no-reference-price policy */
+    rl_order_rules_t defaults; /* the rules of every other symbol (flags: the policy, as above) */
+} rl_journal_rules_payload_t;
+
+typedef struct rl_journal_symbol_rules {
+    rl_order_rules_t rules;    /* that symbol's rules (flags 0) */
+    uint32_t name_length;      /* bytes of the name that follows (padded to 8) */
+    uint32_t reserved;         /* 0 */
+} rl_journal_symbol_rules_t;
+
+typedef struct rl_journal_name {
+    uint32_t name_length;      /* bytes of the name that follows (padded to 8) */
+    uint32_t reserved;         /* 0 */
+} rl_journal_name_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_rules_payload_t) == 56, "rules head is 56 bytes");
+RL_STATIC_ASSERT(sizeof(rl_journal_symbol_rules_t) == 48, "a symbol's rules head is 48 bytes");
+RL_STATIC_ASSERT(sizeof(rl_journal_name_t) == 8, "a name head is 8 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_limits_payload_t) == 40, "limits payload is 40 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_limit_override_t) == 16, "an override's head is 16 bytes");
 

@@ -102,6 +102,7 @@
 #include "rl_freeze.h"
 #include "rl_pair.h"
 #include "rl_events.h"
+#include "rl_order_rules.h"
 
 RL_EXTERN_C_BEGIN
 
@@ -115,7 +116,10 @@ typedef struct rl_position_slot {
     /* The symbol's limit, double-buffered by the book word's generation:
      * a checker reads limit[generation & 1] (see rl_position_table_limit). */
     _Atomic(int64_t) limit[2];
-    uint8_t padding[RL_CACHE_LINE - 2 * sizeof(rl_pair_t) - 2 * sizeof(int64_t)];
+    /* Which per-order rules are on (rl_rule_bit_t), double-buffered the same
+     * way: on the line the check reads anyway, so rules that are off cost one
+     * load. The rules themselves are in table->rules. */
+    _Atomic(uint64_t) rules_active[2];
 } rl_position_slot_t;
 
 RL_STATIC_ASSERT(sizeof(rl_position_slot_t) == RL_CACHE_LINE, "one slot per cache line");
@@ -128,7 +132,8 @@ typedef struct rl_position_risk {
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) position;
     _Atomic(int64_t) credit; /* overlap credit C */
     _Atomic(int64_t) mark;   /* reference price, 0 until the first mark */
-    uint8_t padding[RL_CACHE_LINE - 3 * sizeof(int64_t)];
+    _Atomic(uint64_t) mark_time; /* engine clock when the risk side set the mark; 0: not in this process */
+    uint8_t padding[RL_CACHE_LINE - 4 * sizeof(int64_t)];
 } rl_position_risk_t;
 
 RL_STATIC_ASSERT(sizeof(rl_position_risk_t) == RL_CACHE_LINE, "one risk record per cache line");
@@ -144,10 +149,12 @@ typedef struct rl_position_table {
     RL_ALIGNAS(RL_CACHE_LINE) uint32_t capacity;
     _Atomic(uint32_t) count;        /* registered slots; published with release */
     _Atomic(int64_t) max_total[2];  /* maxTotalNotional, double-buffered like the symbol limits */
+    rl_rules_clock_t clock;         /* the engine's clock, for the staleness rule */
     /* Contended by every raising reservation: alone on its line.
      * lo: total, hi: RL_BOOK_HI(generation, trading state). */
     RL_ALIGNAS(RL_CACHE_LINE) rl_pair_t book;
     rl_position_risk_t *risk;       /* capacity records, after the slots */
+    rl_symbol_rules_t *rules;       /* capacity + 1 (the last: the defaults a new symbol takes), after the risk records */
     RL_ALIGNAS(RL_CACHE_LINE) rl_position_slot_t slots[];
 } rl_position_table_t;
 
@@ -173,6 +180,12 @@ typedef struct rl_position_view {
  * 2^24, max_total <= 0 or above RL_FP_MAX_LIMIT) or -ENOMEM. */
 int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_position_table_t **out);
 void rl_position_table_destroy(rl_position_table_t *table);
+
+/* Setup, before the table is shared: staleness is measured by a manual
+ * clock in nanoseconds (rl_position_table_set_clock) instead of the TSC. */
+void rl_position_table_use_manual_clock(rl_position_table_t *table);
+/* Move the manual clock to `now_ns` (any thread; never backwards is the caller's business). */
+void rl_position_table_set_clock(rl_position_table_t *table, uint64_t now_ns);
 
 /* Setup: make slot `id` usable with `limit`; ids must be activated in order.
  * Returns 0, -EINVAL (limit out of range, id != count) or -ENOSPC. */
@@ -297,8 +310,9 @@ RL_INLINE void rl_position_table_set_limit(rl_position_table_t *table, uint32_t 
  *
  * Blocks with: RL_FROZEN (HALTED), RL_REJECT_INVALID_SIDE, RL_REJECT_INVALID_QTY,
  * RL_REJECT_INVALID_PRICE, RL_REJECT_UNKNOWN_SYMBOL, RL_REJECT_OVERFLOW,
- * RL_REJECT_REDUCE_ONLY (REDUCING, and the order raises its side),
- * RL_REJECT_SYMBOL_LIMIT, RL_REJECT_TOTAL_LIMIT. A blocked call changes nothing.
+ * RL_REJECT_REDUCE_ONLY (REDUCING, and the order raises its side), then the
+ * per-order rules of rl_order_rules.h for an order that raises its side,
+ * then RL_REJECT_SYMBOL_LIMIT, RL_REJECT_TOTAL_LIMIT. A blocked call changes nothing.
  */
 RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const rl_freeze_t *freeze, uint32_t symbol,
                                               rl_side_t side, int64_t qty, int64_t price, bool commit) {
@@ -329,6 +343,15 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
             rl_trading_state_t state = RL_BOOK_STATE(book.hi);
             if (RL_UNLIKELY(state == RL_STATE_HALTED)) return RL_FROZEN;
             if (RL_UNLIKELY(state == RL_STATE_REDUCING)) return RL_REJECT_REDUCE_ONLY;
+            /* The per-order rules of this generation: one load when none is on. */
+            uint64_t generation = RL_BOOK_GENERATION(book.hi) & 1;
+            /* relaxed: ordered after the book word's acquire load; the book CAS validates the generation. */
+            uint64_t active = atomic_load_explicit(&slot->rules_active[generation], memory_order_relaxed);
+            if (RL_UNLIKELY(active != 0)) {
+                rl_result_t broken =
+                    rl_order_rules_check(&table->rules[symbol].buffer[generation], active, side, qty, price, cur.hi);
+                if (broken != RL_OK) return broken;
+            }
             /* The side valued at max(order price, side price): at the side's
              * own price unless the order pays more. */
             int64_t at_order_price = after;
@@ -399,6 +422,20 @@ RL_INLINE void rl_position_table_set_position(rl_position_table_t *table, uint32
     atomic_store_explicit(&risk->position, position, memory_order_relaxed);
     if (mark > 0) atomic_store_explicit(&risk->mark, mark, memory_order_relaxed);
 }
+
+/* Risk side: the mark was set now, by the engine's clock (staleness rule). */
+RL_INLINE void rl_position_table_stamp_mark(rl_position_table_t *table, uint32_t symbol) {
+    uint64_t now = rl_rules_clock_now(&table->clock);
+    /* relaxed: checkers read a recent stamp; the mark itself is published by the side CAS. */
+    atomic_store_explicit(&table->risk[symbol].mark_time, now ? now : 1, memory_order_relaxed);
+}
+
+/* Risk side only: publish `rules` (capacity + 1 of them, indexed as
+ * table->rules, the last the defaults a new symbol takes; staleness in
+ * nanoseconds, valid by rl_order_rules_validate) in one move of the
+ * generation. `cycles_per_ns` converts staleness to TSC units (unused with a
+ * manual clock). */
+void rl_position_table_publish_rules(rl_position_table_t *table, const rl_order_rules_t *rules, double cycles_per_ns);
 
 /* Risk side: grant the overlap credit back, up to min(E(buy), E(sell)) read
  * now. Checkers only raise E, so the values read are lower bounds. Returns

@@ -29,10 +29,17 @@ typedef enum rl_result {
     RL_REJECT_INVALID_SIDE = 17,       /* side is neither BUY nor SELL */
     RL_REJECT_REDUCE_ONLY = 18,        /* trading state is REDUCING and the order raises its side's worst case */
     RL_REJECT_IMPRECISE = 19,          /* qty or price has digits below 1e-8 that rounding would move by more than 1e-8 relative */
+    /* Per-order rules (rl_order_rules.h), checked in this order before the limits. */
+    RL_REJECT_RESTRICTED = 20,         /* the symbol is on the restricted list */
+    RL_REJECT_ORDER_QTY = 21,          /* qty above the symbol's maximum per order */
+    RL_REJECT_ORDER_NOTIONAL = 22,     /* qty x price above the symbol's maximum notional per order */
+    RL_REJECT_NO_REFERENCE_PRICE = 23, /* the collar or staleness rule is on and the symbol has no mark yet */
+    RL_REJECT_PRICE_COLLAR = 24,       /* a buy above, or a sell below, the mark by more than the collar */
+    RL_REJECT_STALE_PRICE = 25,        /* the mark is older than the staleness bound */
 } rl_result_t;
 
 /* Number of distinct codes a blocked-by-reason counter array needs. */
-#define RL_RESULT_SLOTS 20
+#define RL_RESULT_SLOTS 26
 
 typedef enum rl_side {
     RL_SIDE_BUY = 0,

@@ -13,14 +13,18 @@ final class RiskEngine: @unchecked Sendable {
     let numaNode: Int?
     private let symbolIDs = Mutex<[String: SymbolID]>([:])
 
-    init(limits: RiskLimits.FixedPointLimits, symbolCapacity: Int, numaNode: Int?) throws(RedlineError) {
+    /// - Parameter manualClock: the engine's clock (the staleness rule) is
+    ///   moved only by `setClock(nanoseconds:)`, for tests and replays.
+    init(limits: RiskLimits.FixedPointLimits, symbolCapacity: Int, numaNode: Int?, manualClock: Bool = false)
+        throws(RedlineError)
+    {
         guard symbolCapacity > 0, symbolCapacity <= 1 << 24 else {
             throw .invalidLimits("symbolCapacity must be in 1...16777216, got \(symbolCapacity)")
         }
         var config = rl_engine_config_t(
             symbol_capacity: UInt32(symbolCapacity), default_symbol_limit: limits.maxInventory,
             max_total: limits.maxTotal, edge_freeze_threshold_bps: limits.edgeThreshold,
-            resume_share: limits.resumeShare)
+            resume_share: limits.resumeShare, manual_clock: manualClock ? 1 : 0, reserved: 0)
         var created: OpaquePointer?
         try RedlineError.errno(rl_engine_create_on_node(&config, Int32(numaNode ?? -1), &created),
                                operation: "rl_engine_create")

@@ -15,6 +15,12 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
     case invalidSide = "INVALID_SIDE"
     case reduceOnly = "REDUCE_ONLY"
     case imprecise = "IMPRECISE"
+    case restricted = "RESTRICTED"
+    case orderQuantity = "ORDER_QTY"
+    case orderNotional = "ORDER_NOTIONAL"
+    case noReferencePrice = "NO_REFERENCE_PRICE"
+    case priceCollar = "PRICE_COLLAR"
+    case stalePrice = "STALE_PRICE"
 
     public var code: String { rawValue }
     public var metricLabel: String { rawValue.lowercased() }
@@ -31,6 +37,12 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .invalidSide: "side must be buy or sell"
         case .reduceOnly: "trading is REDUCING: only orders that do not raise their side's worst case pass"
         case .imprecise: "quantity or price has digits below 1e-8 that do not round within 1e-8"
+        case .restricted: "the symbol is restricted: only orders that reduce risk pass"
+        case .orderQuantity: "quantity is above the symbol's maxOrderQuantity"
+        case .orderNotional: "quantity x price is above the symbol's maxOrderNotionalUSD"
+        case .noReferencePrice: "the symbol has no reference price yet and the collar or staleness rule blocks without one"
+        case .priceCollar: "price is outside the collar around the symbol's reference price"
+        case .stalePrice: "the symbol's reference price is older than stalePriceMilliseconds"
         }
     }
 
@@ -47,6 +59,12 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .invalidSide: RL_REJECT_INVALID_SIDE
         case .reduceOnly: RL_REJECT_REDUCE_ONLY
         case .imprecise: RL_REJECT_IMPRECISE
+        case .restricted: RL_REJECT_RESTRICTED
+        case .orderQuantity: RL_REJECT_ORDER_QTY
+        case .orderNotional: RL_REJECT_ORDER_NOTIONAL
+        case .noReferencePrice: RL_REJECT_NO_REFERENCE_PRICE
+        case .priceCollar: RL_REJECT_PRICE_COLLAR
+        case .stalePrice: RL_REJECT_STALE_PRICE
         }
     }
 
@@ -64,6 +82,12 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case RL_REJECT_INVALID_SIDE: self = .invalidSide
         case RL_REJECT_REDUCE_ONLY: self = .reduceOnly
         case RL_REJECT_IMPRECISE: self = .imprecise
+        case RL_REJECT_RESTRICTED: self = .restricted
+        case RL_REJECT_ORDER_QTY: self = .orderQuantity
+        case RL_REJECT_ORDER_NOTIONAL: self = .orderNotional
+        case RL_REJECT_NO_REFERENCE_PRICE: self = .noReferencePrice
+        case RL_REJECT_PRICE_COLLAR: self = .priceCollar
+        case RL_REJECT_STALE_PRICE: self = .stalePrice
         default: return nil
         }
     }

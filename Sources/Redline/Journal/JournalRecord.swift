@@ -69,10 +69,25 @@ public enum JournalRecord: Sendable {
                 resume_share: fp.resumeShare, overrides: UInt32(fp.overrides.count), reserved: 0)
             var bytes = withUnsafeBytes(of: &head) { Array($0) }
             for (name, limit) in fp.overrides.sorted(by: { $0.key < $1.key }) {
-                let utf8 = Array(name.utf8)
-                var entry = rl_journal_limit_override_t(limit: limit, name_length: UInt32(utf8.count), reserved: 0)
-                bytes += withUnsafeBytes(of: &entry) { Array($0) }
-                bytes += utf8 + Array(repeating: 0, count: (8 - utf8.count % 8) % 8)
+                var entry = rl_journal_limit_override_t(limit: limit, name_length: UInt32(name.utf8.count), reserved: 0)
+                Self.appendNamed(&bytes, &entry, name)
+            }
+            if limits.hasOrderRules {
+                let rules = fp.rules
+                var head = rl_journal_rules_payload_t(
+                    magic: RL_JOURNAL_RULES_MAGIC, symbols: UInt32(limits.symbolOrderRules.count),
+                    restricted: UInt32(limits.restrictedSymbols.count), flags: rules.defaultRules.flags,
+                    defaults: rules.defaultRules)
+                bytes += withUnsafeBytes(of: &head) { Array($0) }
+                for (name, symbolRules) in limits.symbolOrderRules.sorted(by: { $0.key < $1.key }) {
+                    var entry = rl_journal_symbol_rules_t(rules: try symbolRules.fixedPoint(name: name),
+                                                          name_length: UInt32(name.utf8.count), reserved: 0)
+                    Self.appendNamed(&bytes, &entry, name)
+                }
+                for name in limits.restrictedSymbols.sorted() {
+                    var entry = rl_journal_name_t(name_length: UInt32(name.utf8.count), reserved: 0)
+                    Self.appendNamed(&bytes, &entry, name)
+                }
             }
             return bytes
         case .position(let symbol, let view):
@@ -137,29 +152,70 @@ public enum JournalRecord: Sendable {
             }
         }
         let headSize = MemoryLayout<rl_journal_limits_payload_t>.size
-        let entrySize = MemoryLayout<rl_journal_limit_override_t>.size
         guard payload.count >= headSize else { throw bad("short limits") }
         var head = rl_journal_limits_payload_t()
         withUnsafeMutableBytes(of: &head) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[0..<headSize])) }
         var overrides: [String: Double] = [:]
         var offset = headSize
         for _ in 0..<head.overrides {
-            guard payload.count - offset >= entrySize else { throw bad("truncated limit override") }
-            var entry = rl_journal_limit_override_t()
-            withUnsafeMutableBytes(of: &entry) {
-                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + entrySize)]))
+            let (entry, name) = try readNamed(rl_journal_limit_override_t(), payload, &offset, "limit override", bad)
+            overrides[name] = FixedPoint.double(entry.limit)
+        }
+        var orderRules = OrderRules.off, symbolRules: [String: OrderRules] = [:], restricted: Set<String> = []
+        var policy = NoReferencePricePolicy.block
+        if offset < payload.count {
+            let rulesHead = try read(rl_journal_rules_payload_t(), payload, &offset, "order rules", bad)
+            guard rulesHead.magic == RL_JOURNAL_RULES_MAGIC else { throw bad("order rules without their magic") }
+            orderRules = OrderRules(rulesHead.defaults)
+            policy = rulesHead.flags & RL_RULES_ALLOW_NO_REFERENCE.rawValue != 0 ? .allowFirst : .block
+            for _ in 0..<rulesHead.symbols {
+                let (entry, name) = try readNamed(rl_journal_symbol_rules_t(), payload, &offset, "symbol rules", bad)
+                symbolRules[name] = OrderRules(entry.rules)
             }
-            offset += entrySize
-            let length = Int(entry.name_length), padded = (length + 7) & ~7
-            guard payload.count - offset >= padded else { throw bad("truncated override name") }
-            overrides[String(decoding: payload[offset..<(offset + length)], as: UTF8.self)] = FixedPoint.double(entry.limit)
-            offset += padded
+            for _ in 0..<rulesHead.restricted {
+                restricted.insert(try readNamed(rl_journal_name_t(), payload, &offset, "restricted symbol", bad).1)
+            }
         }
         guard offset == payload.count else { throw bad("\(payload.count - offset) bytes after the limits") }
         return try RiskLimits(
             maxInventoryUSD: FixedPoint.double(head.max_inventory), maxTotalNotional: FixedPoint.double(head.max_total),
             edgeFreezeThresholdBps: FixedPoint.double(head.edge_threshold), symbolOverrides: overrides,
-            resumeShare: FixedPoint.double(head.resume_share))
+            resumeShare: FixedPoint.double(head.resume_share), orderRules: orderRules, symbolOrderRules: symbolRules,
+            restrictedSymbols: restricted, noReferencePrice: policy)
+    }
+
+    /// A fixed-size head, then a name whose length it holds, padded to 8.
+    private static func appendNamed<Head>(_ bytes: inout [UInt8], _ head: inout Head, _ name: String) {
+        let utf8 = Array(name.utf8)
+        bytes += withUnsafeBytes(of: &head) { Array($0) }
+        bytes += utf8 + Array(repeating: 0, count: (8 - utf8.count % 8) % 8)
+    }
+
+    private static func read<Head>(_ empty: Head, _ payload: UnsafeRawBufferPointer, _ offset: inout Int,
+                                   _ what: String, _ bad: (String) -> RedlineError) throws(RedlineError) -> Head {
+        var head = empty
+        let size = MemoryLayout<Head>.size
+        guard payload.count - offset >= size else { throw bad("truncated \(what)") }
+        withUnsafeMutableBytes(of: &head) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + size)]))
+        }
+        offset += size
+        return head
+    }
+
+    /// A head written by `appendNamed` and its name. Every head that has a
+    /// name keeps its length in its last 8 bytes (length, reserved).
+    private static func readNamed<Head>(_ empty: Head, _ payload: UnsafeRawBufferPointer, _ offset: inout Int,
+                                        _ what: String, _ bad: (String) -> RedlineError) throws(RedlineError)
+        -> (Head, String)
+    {
+        var head = try read(empty, payload, &offset, what, bad)
+        let length = withUnsafeBytes(of: &head) { Int($0.load(fromByteOffset: $0.count - 8, as: UInt32.self)) }
+        let padded = (length + 7) & ~7
+        guard payload.count - offset >= padded else { throw bad("truncated \(what) name") }
+        let name = String(decoding: payload[offset..<(offset + length)], as: UTF8.self)
+        offset += padded
+        return (head, name)
     }
 
     /// Detail JSON in this format, or an older journal's (a bare `FreezeEvent`).

@@ -17,20 +17,44 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     /// REDUCING ends once every symbol and the book are back under this share
     /// of their limits. In (0, 1]; 0.95 by default.
     public var resumeShare: Double
+    /// The per-order rules every symbol has unless `symbolOrderRules` names it.
+    /// All off by default.
+    public var orderRules: OrderRules
+    /// Per-symbol rules that replace `orderRules` for that symbol (whole).
+    public var symbolOrderRules: [String: OrderRules]
+    /// Symbols on which new orders that raise exposure are blocked
+    /// (`RESTRICTED`); orders that reduce it still pass. Changeable at runtime
+    /// through `RuntimeRiskMonitor.updateLimits`.
+    public var restrictedSymbols: Set<String>
+    /// What the collar and staleness rules do before a symbol's first mark.
+    public var noReferencePrice: NoReferencePricePolicy
 
     public init(
         maxInventoryUSD: Double,
         maxTotalNotional: Double,
         edgeFreezeThresholdBps: Double,
         symbolOverrides: [String: Double] = [:],
-        resumeShare: Double = 0.95
+        resumeShare: Double = 0.95,
+        orderRules: OrderRules = .off,
+        symbolOrderRules: [String: OrderRules] = [:],
+        restrictedSymbols: Set<String> = [],
+        noReferencePrice: NoReferencePricePolicy = .block
     ) throws(RedlineError) {
         self.maxInventoryUSD = maxInventoryUSD
         self.maxTotalNotional = maxTotalNotional
         self.edgeFreezeThresholdBps = edgeFreezeThresholdBps
         self.symbolOverrides = symbolOverrides
         self.resumeShare = resumeShare
+        self.orderRules = orderRules
+        self.symbolOrderRules = symbolOrderRules
+        self.restrictedSymbols = restrictedSymbols
+        self.noReferencePrice = noReferencePrice
         _ = try fixedPoint()
+    }
+
+    /// Whether any per-order rule or restriction is set.
+    public var hasOrderRules: Bool {
+        orderRules != .off || symbolOrderRules.values.contains { $0 != .off } || !restrictedSymbols.isEmpty
     }
 
     /// $10,000 per symbol, $50,000 book, freeze below 200 bps of edge.
@@ -51,8 +75,39 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         public let edgeThreshold: Int64
         public let resumeShare: Int64
         public let overrides: [String: Int64]
+        /// The per-order rules, in the C core's form.
+        public let rules: FixedPointRules
 
         public func inventory(for symbol: String) -> Int64 { overrides[symbol] ?? maxInventory }
+    }
+
+    /// The per-order rules as the C core takes them: each symbol's whole
+    /// `rl_order_rules_t`, flags included.
+    public struct FixedPointRules: Sendable, Equatable {
+        let defaults: Fields
+        let symbols: [String: Fields]
+        let restricted: Set<String>
+        let flags: UInt32
+
+        /// The rules a symbol with no rules of its own and no restriction takes.
+        public var defaultRules: rl_order_rules_t { defaults.rules(flags: flags) }
+
+        /// The rules `symbol` is checked against.
+        public func rules(for symbol: String) -> rl_order_rules_t {
+            let restrict = restricted.contains(symbol) ? RL_RULES_RESTRICTED.rawValue : 0
+            return (symbols[symbol] ?? defaults).rules(flags: flags | restrict)
+        }
+
+        struct Fields: Sendable, Equatable {
+            let qty, notional, collar, staleNs: Int64
+            init(_ r: rl_order_rules_t) {
+                (qty, notional, collar, staleNs) = (r.max_order_qty, r.max_order_notional, r.collar_bps, r.stale_after_ns)
+            }
+            func rules(flags: UInt32) -> rl_order_rules_t {
+                rl_order_rules_t(max_order_qty: qty, max_order_notional: notional, collar_bps: collar,
+                                 stale_after_ns: staleNs, flags: flags, reserved: 0)
+            }
+        }
     }
 
     public func fixedPoint() throws(RedlineError) -> FixedPointLimits {
@@ -68,8 +123,19 @@ public struct RiskLimits: Sendable, Codable, Equatable {
             try Self.check(fp, maxTotal, threshold, share, name: "limit for \(symbol)")
             overrides[symbol] = fp
         }
+        var symbolRules: [String: FixedPointRules.Fields] = [:]
+        for (symbol, rules) in symbolOrderRules.sorted(by: { $0.key < $1.key }) {
+            symbolRules[symbol] = FixedPointRules.Fields(try rules.fixedPoint(name: symbol))
+        }
+        for symbol in restrictedSymbols.sorted() where !RiskEngine.isValidName(symbol) {
+            throw .invalidLimits("restricted symbol \"\(symbol)\" is not a valid symbol name")
+        }
+        let rules = FixedPointRules(
+            defaults: FixedPointRules.Fields(try orderRules.fixedPoint(name: "every symbol")), symbols: symbolRules,
+            restricted: restrictedSymbols,
+            flags: noReferencePrice == .allowFirst ? RL_RULES_ALLOW_NO_REFERENCE.rawValue : 0)
         return FixedPointLimits(maxInventory: maxInventory, maxTotal: maxTotal, edgeThreshold: threshold,
-                                resumeShare: share, overrides: overrides)
+                                resumeShare: share, overrides: overrides, rules: rules)
     }
 
     private static func convert(_ result: Result<Int64, FixedPoint.Failure>, _ name: String, _ value: Double)
@@ -102,6 +168,7 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     // Decoding goes through validation too: a snapshot can't smuggle bad limits in.
     private enum CodingKeys: String, CodingKey {
         case maxInventoryUSD, maxTotalNotional, edgeFreezeThresholdBps, symbolOverrides, resumeShare
+        case orderRules, symbolOrderRules, restrictedSymbols, noReferencePrice
     }
 
     public init(from decoder: any Decoder) throws {
@@ -111,6 +178,10 @@ public struct RiskLimits: Sendable, Codable, Equatable {
             maxTotalNotional: c.decode(Double.self, forKey: .maxTotalNotional),
             edgeFreezeThresholdBps: c.decode(Double.self, forKey: .edgeFreezeThresholdBps),
             symbolOverrides: c.decodeIfPresent([String: Double].self, forKey: .symbolOverrides) ?? [:],
-            resumeShare: c.decodeIfPresent(Double.self, forKey: .resumeShare) ?? 0.95)
+            resumeShare: c.decodeIfPresent(Double.self, forKey: .resumeShare) ?? 0.95,
+            orderRules: c.decodeIfPresent(OrderRules.self, forKey: .orderRules) ?? .off,
+            symbolOrderRules: c.decodeIfPresent([String: OrderRules].self, forKey: .symbolOrderRules) ?? [:],
+            restrictedSymbols: c.decodeIfPresent(Set<String>.self, forKey: .restrictedSymbols) ?? [],
+            noReferencePrice: c.decodeIfPresent(NoReferencePricePolicy.self, forKey: .noReferencePrice) ?? .block)
     }
 }

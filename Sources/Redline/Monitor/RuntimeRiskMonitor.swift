@@ -49,15 +49,20 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     ///   - symbolCapacity: the fixed size of the symbol registry and position table.
     ///   - numaNode: allocate the engine, table and rings on this NUMA node (the
     ///     risk thread's); nil for wherever malloc puts them.
+    ///   - manualClock: the engine's clock, which the staleness rule reads, is
+    ///     moved only by `setClock(nanoseconds:)` (tests, rehearsals); by
+    ///     default it is the TSC.
     public init(
         limits: RiskLimits,
         symbols: [String] = [],
         symbolCapacity: Int = Int(RL_SYMBOLS_DEFAULT_CAPACITY),
         numaNode: Int? = nil,
+        manualClock: Bool = false,
         logger: Logger = Logger(label: "redline.monitor"),
         metrics: RedlineMetrics = RedlineMetrics()
     ) throws(RedlineError) {
-        let core = try RiskEngine(limits: limits.fixedPoint(), symbolCapacity: symbolCapacity, numaNode: numaNode)
+        let core = try RiskEngine(limits: limits.fixedPoint(), symbolCapacity: symbolCapacity, numaNode: numaNode,
+                                  manualClock: manualClock)
         self.core = core
         engine = core.pointer
         self.logger = logger
@@ -68,6 +73,14 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             core.symbolName(SymbolID(rawValue: id)) ?? "#\(id)"
         }
         for symbol in symbols { try register(symbol: symbol) }
+        if limits.hasOrderRules { try publishOrderRules(limits.fixedPoint().rules) }
+    }
+
+    /// Move the engine's manual clock (see `init(manualClock:)`).
+    public func setClock(nanoseconds: UInt64) throws(RedlineError) {
+        guard rl_engine_set_clock(engine, nanoseconds) == 0 else {
+            throw .runtime("the engine's clock is the TSC: create the monitor with manualClock: true to set it")
+        }
     }
 
     /// A monitor with sensible defaults: `RiskLimits.default` ($10k per symbol,
@@ -203,6 +216,11 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     func register(symbol: String, journal: Bool) throws(RedlineError) -> SymbolID {
         let limit = try limits.fixedPoint().inventory(for: symbol)
         let (id, isNew) = try core.register(symbol, limit: limit)
+        // A new symbol takes the default rules; its own, or a restriction, need a publish.
+        let rules = try limits.fixedPoint().rules
+        if isNew, !rules.rules(for: symbol).sameRules(as: rules.defaultRules) {
+            try limitsState.withLock { _ throws(RedlineError) in try publishOrderRules(rules) }
+        }
         if isNew && journal, let attached = self.journal {
             // Durable before any order on it can be journaled.
             try attached.append(.symbol(id: id.rawValue, name: symbol), syncNow: true, wait: true)
@@ -394,6 +412,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             if !raiseTotalFirst { try apply(RL_CONTROL_SET_MAX_TOTAL, value: fp.maxTotal) }
             try apply(RL_CONTROL_SET_EDGE_THRESHOLD, value: fp.edgeThreshold)
             try apply(RL_CONTROL_SET_RESUME_SHARE, value: fp.resumeShare)
+            try publishOrderRules(fp.rules)
             current = limits
         }
         trading.sync()
@@ -402,8 +421,28 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             "edgeFreezeThresholdBps": "\(limits.edgeFreezeThresholdBps)", "resumeShare": "\(limits.resumeShare)"])
     }
 
-    private func apply(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, value: Int64) throws(RedlineError) {
-        let rc = riskSide.request(control, symbol: symbol, value: value)
+    /// Stage every registered symbol's rules and the defaults, then put them
+    /// in force in one publish: a check sees the whole old set or the whole
+    /// new one. Callers serialise (limitsState's lock, or init).
+    private func publishOrderRules(_ rules: RiskLimits.FixedPointRules) throws(RedlineError) {
+        func stage(_ symbol: UInt32, _ r: rl_order_rules_t) throws(RedlineError) {
+            for (field, value) in [(RL_RULE_FIELD_MAX_ORDER_QTY, r.max_order_qty),
+                                   (RL_RULE_FIELD_MAX_ORDER_NOTIONAL, r.max_order_notional),
+                                   (RL_RULE_FIELD_COLLAR_BPS, r.collar_bps),
+                                   (RL_RULE_FIELD_STALE_AFTER_NS, r.stale_after_ns),
+                                   (RL_RULE_FIELD_FLAGS, Int64(r.flags))] {
+                try apply(RL_CONTROL_STAGE_ORDER_RULE, symbol: symbol, value: value, field: Int64(field.rawValue))
+            }
+        }
+        try stage(RL_SYMBOL_NONE, rules.defaultRules)
+        for (name, id) in core.symbolsByID { try stage(id.rawValue, rules.rules(for: name)) }
+        try apply(RL_CONTROL_PUBLISH_ORDER_RULES, value: 0)
+    }
+
+    private func apply(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, value: Int64, field: Int64 = 0)
+        throws(RedlineError)
+    {
+        let rc = riskSide.request(control, symbol: symbol, value: value, field: field)
         guard rc == 0 else { throw .system(errno: -rc, operation: "apply limit (control \(control.rawValue))") }
     }
 

@@ -1,0 +1,52 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "rl_order_rules.h"
+
+rl_rules_problem_t rl_order_rules_validate(const rl_order_rules_t *rules) {
+    if (rules->max_order_qty < 0 || rules->max_order_qty >= RL_FP_EXPOSURE_CAP) return RL_RULES_QTY_RANGE;
+    if (rules->max_order_notional < 0 || rules->max_order_notional > RL_FP_MAX_LIMIT) return RL_RULES_NOTIONAL_RANGE;
+    if (rules->collar_bps < 0 || rules->collar_bps > RL_RULES_MAX_COLLAR_BPS) return RL_RULES_COLLAR_RANGE;
+    if (rules->stale_after_ns < 0 || (uint64_t)rules->stale_after_ns > RL_RULES_MAX_STALE_NS) return RL_RULES_STALE_RANGE;
+    if ((rules->flags & ~(uint32_t)RL_RULES_KNOWN_FLAGS) != 0 || rules->reserved != 0) return RL_RULES_FLAGS;
+    return RL_RULES_OK;
+}
+
+rl_result_t rl_order_rules_check(const rl_rules_buffer_t *rules, uint64_t active, rl_side_t side, int64_t qty,
+                                 int64_t price, int64_t side_price) {
+    /* relaxed, all: read after the acquire load of the book word, whose CAS validates the generation. */
+    if (active & RL_RULE_ON_RESTRICTED) return RL_REJECT_RESTRICTED;
+    if ((active & RL_RULE_ON_ORDER_QTY) &&
+        qty > atomic_load_explicit((_Atomic(int64_t) *)&rules->max_order_qty, memory_order_relaxed)) {
+        return RL_REJECT_ORDER_QTY;
+    }
+    if ((active & RL_RULE_ON_ORDER_NOTIONAL) &&
+        !rl_rules_product_le(qty, price,
+                             atomic_load_explicit((_Atomic(int64_t) *)&rules->max_order_notional, memory_order_relaxed),
+                             RL_FP_SCALE)) {
+        return RL_REJECT_ORDER_NOTIONAL;
+    }
+    if (active & (RL_RULE_ON_COLLAR | RL_RULE_ON_STALE)) {
+        if (side_price <= 0) return (active & RL_RULE_ON_ALLOW_NO_REFERENCE) ? RL_OK : RL_REJECT_NO_REFERENCE_PRICE;
+        if (active & RL_RULE_ON_COLLAR) {
+            /* buy: price <= mark x (1 + collar); sell: price >= mark x (1 - collar). */
+            bool inside =
+                side == RL_SIDE_BUY
+                    ? rl_rules_product_le(price, RL_RULES_BPS_ONE, side_price,
+                                          atomic_load_explicit((_Atomic(int64_t) *)&rules->collar_up, memory_order_relaxed))
+                    : rl_rules_product_le(side_price,
+                                          atomic_load_explicit((_Atomic(int64_t) *)&rules->collar_down, memory_order_relaxed),
+                                          price, RL_RULES_BPS_ONE);
+            if (!inside) return RL_REJECT_PRICE_COLLAR;
+        }
+        if (active & RL_RULE_ON_STALE) {
+            /* relaxed: the risk side stamps it with the mark; a check reads a recent value. */
+            uint64_t stamped = atomic_load_explicit((_Atomic(uint64_t) *)rules->mark_time, memory_order_relaxed);
+            uint64_t now = rl_rules_clock_now(rules->clock);
+            uint64_t bound = atomic_load_explicit((_Atomic(uint64_t) *)&rules->stale_after, memory_order_relaxed);
+            if (stamped == 0 || (now > stamped && now - stamped > bound)) return RL_REJECT_STALE_PRICE;
+        }
+    }
+    return RL_OK;
+}
+

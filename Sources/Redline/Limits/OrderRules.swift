@@ -1,0 +1,94 @@
+import RedlineCore
+
+/// Per-order rules for one symbol (or the default for every symbol): the
+/// market-access checks a firm runs on each new order beside the exposure
+/// limits. Each is off when nil. They apply to orders that raise their side's
+/// worst case; an order that reduces risk passes them all (the way out).
+///
+/// Checked in the C hot path (`rl_order_rules.h`), in this order:
+/// restricted, quantity, notional, reference price, collar, staleness.
+public struct OrderRules: Sendable, Codable, Equatable {
+    /// The largest quantity one order may have (fat-finger size check).
+    public var maxOrderQuantity: Double?
+    /// The largest quantity x price one order may have, USD.
+    public var maxOrderNotionalUSD: Double?
+    /// A buy may pay at most this many basis points above the symbol's
+    /// reference price (its mark), a sell take at most this many below.
+    /// In (0, 10000].
+    public var priceCollarBps: Double?
+    /// Orders are blocked while the reference price is older than this, by
+    /// the engine's clock. In (0, 86,400,000].
+    public var stalePriceMilliseconds: Double?
+
+    public init(maxOrderQuantity: Double? = nil, maxOrderNotionalUSD: Double? = nil, priceCollarBps: Double? = nil,
+                stalePriceMilliseconds: Double? = nil) {
+        self.maxOrderQuantity = maxOrderQuantity
+        self.maxOrderNotionalUSD = maxOrderNotionalUSD
+        self.priceCollarBps = priceCollarBps
+        self.stalePriceMilliseconds = stalePriceMilliseconds
+    }
+
+    /// Every rule off.
+    public static let off = OrderRules()
+
+    /// The C form, checked by the C rule (`rl_order_rules_validate`); `name`
+    /// says whose rules they are in an error.
+    func fixedPoint(name: String) throws(RedlineError) -> rl_order_rules_t {
+        func convert(_ value: Double?, _ field: String, _ conversion: (Double) -> Result<Int64, FixedPoint.Failure>)
+            throws(RedlineError) -> Int64
+        {
+            guard let value else { return 0 }
+            guard case .success(let fp) = conversion(value), fp > 0 else {
+                throw .invalidLimits("\(field) for \(name) must be a finite number greater than zero, got \(value)")
+            }
+            return fp
+        }
+        var stale: Int64 = 0
+        if let ms = stalePriceMilliseconds {
+            guard ms.isFinite, ms > 0, ms <= Double(RL_RULES_MAX_STALE_NS) / 1e6 else {
+                throw .invalidLimits("stalePriceMilliseconds for \(name) must be in (0, 86400000], got \(ms)")
+            }
+            stale = max(1, Int64((ms * 1e6).rounded()))
+        }
+        var rules = rl_order_rules_t(
+            max_order_qty: try convert(maxOrderQuantity, "maxOrderQuantity", FixedPoint.limit),
+            max_order_notional: try convert(maxOrderNotionalUSD, "maxOrderNotionalUSD", FixedPoint.limit),
+            collar_bps: try convert(priceCollarBps, "priceCollarBps", FixedPoint.basisPoints),
+            stale_after_ns: stale, flags: 0, reserved: 0)
+        switch rl_order_rules_validate(&rules) {
+        case RL_RULES_OK: return rules
+        case RL_RULES_QTY_RANGE: throw .invalidLimits("maxOrderQuantity for \(name) is out of range")
+        case RL_RULES_NOTIONAL_RANGE:
+            throw .invalidLimits("maxOrderNotionalUSD for \(name) must be at most \(FixedPoint.double(RL_FP_MAX_LIMIT))")
+        case RL_RULES_COLLAR_RANGE: throw .invalidLimits("priceCollarBps for \(name) must be in (0, 10000]")
+        case RL_RULES_STALE_RANGE: throw .invalidLimits("stalePriceMilliseconds for \(name) must be in (0, 86400000]")
+        default: throw .invalidLimits("the order rules for \(name) are out of range")
+        }
+    }
+
+    /// The C form back (journal records).
+    init(_ rules: rl_order_rules_t) {
+        func value(_ fp: Int64) -> Double? { fp == 0 ? nil : FixedPoint.double(fp) }
+        maxOrderQuantity = value(rules.max_order_qty)
+        maxOrderNotionalUSD = value(rules.max_order_notional)
+        priceCollarBps = value(rules.collar_bps)
+        stalePriceMilliseconds = rules.stale_after_ns == 0 ? nil : Double(rules.stale_after_ns) / 1e6
+    }
+}
+
+/// What the collar and staleness rules do for a symbol that has no
+/// reference price yet.
+public enum NoReferencePricePolicy: String, Sendable, Codable, CaseIterable {
+    /// Block the order (`NO_REFERENCE_PRICE`): fail closed. The default.
+    case block
+    /// Let orders through until the first mark; the rules apply from then.
+    case allowFirst = "allow-first"
+}
+
+extension rl_order_rules_t {
+    /// Field-by-field equality (imported C structs are not Equatable).
+    func sameRules(as other: rl_order_rules_t) -> Bool {
+        max_order_qty == other.max_order_qty && max_order_notional == other.max_order_notional
+            && collar_bps == other.collar_bps && stale_after_ns == other.stale_after_ns && flags == other.flags
+    }
+}
