@@ -50,7 +50,7 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dfallocate=rl_test_fallo
     Tests/C/journal_spare_quota.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_spare_quota"
 "$objects/journal_spare_quota" "$objects/journal-spare-quota"
 
-step "instruction gate (callgrind): check, reserve, reserve reducing, ring push+pop"
+step "instruction gate (callgrind): check, reserve, reserve reducing, ring push+pop, and with every order rule on (<= 2x)"
 scripts/instruction-gate.sh
 
 step "swift test"
@@ -68,6 +68,7 @@ ASAN_OPTIONS=detect_leaks=0 swift test --sanitize=address --scratch-path .build-
 step "release load test: invariants (exit code), not speed"
 swift build -c release --product redline
 .build/release/redline loadtest --duration 5 --edge-collapse-at 4.5 --json "$objects/loadtest.json"
+.build/release/redline loadtest --duration 3 --rules all
 .build/release/redline loadtest --duration 2 --rate 200000 --journal "$objects/journal"
 .build/release/redline journal inspect "$objects/journal"
 

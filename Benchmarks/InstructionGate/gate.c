@@ -13,6 +13,9 @@
  *   ring             push one 48-byte event into an SPSC ring and pop it
  *   check_all_rules  check, with every per-order rule on (rl_order_rules.h) and passed
  *   reserve_all_rules reserve, with every per-order rule on and passed
+ *   reserve_rule_qty|notional|collar|stale   reserve with that one rule on and passed
+ *   reserve_rule_restricted                 a reserve blocked by the restricted list
+ * (the script reports the reserve_rule_* counts for the README; it gates the others)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,29 @@
 #define S RL_FP_SCALE
 
 static volatile uint64_t sink;
+
+/* One loop per kind, out of line, so that no operation's code depends on
+ * which other loops main() holds. */
+__attribute__((noinline)) static uint64_t check_loop(rl_position_table_t *table, rl_freeze_t *freeze, long n) {
+    uint64_t passed = 0;
+    for (long i = 0; i < n; i++) passed += rl_position_table_check(table, freeze, 0, RL_SIDE_BUY, S / 100, 100 * S, false) == RL_OK;
+    return passed;
+}
+
+__attribute__((noinline)) static uint64_t reserve_loop(rl_engine_t *engine, rl_side_t side, rl_result_t expected, long n) {
+    uint64_t passed = 0;
+    for (long i = 0; i < n; i++) passed += rl_engine_reserve(engine, 0, side, 1, 100 * S) == expected;
+    return passed;
+}
+
+__attribute__((noinline)) static uint64_t ring_loop(rl_spsc_t *ring, rl_event_t *event, long n) {
+    uint64_t passed = 0;
+    for (long i = 0; i < n; i++) {
+        rl_spsc_push(ring, event);
+        passed += rl_spsc_pop(ring, event) == RL_OK;
+    }
+    return passed;
+}
 
 int main(int argc, char **argv) {
     if (argc != 3) {
@@ -49,24 +75,32 @@ int main(int argc, char **argv) {
     rl_position_table_t *table = rl_engine_table(engine);
     rl_freeze_t *freeze = rl_engine_freeze(engine);
     uint64_t passed = 0;
-    if (strstr(op, "_all_rules") != NULL) {
-        /* Every rule on and passed: the order is inside each bound, and the mark the step stamped is fresh. */
-        rl_order_rules_t rules = {.max_order_qty = 1000000 * S, .max_order_notional = 1000000000LL * S,
-                                  .collar_bps = 500 * S, .stale_after_ns = 3600LL * 1000000000LL};
-        if (rl_engine_set_order_rules(engine, 0, &rules) != 0) return 2;
+    /* Rules on and passed: the order is inside each bound, and the mark the step stamped is fresh. */
+    rl_order_rules_t every = {.max_order_qty = 1000000 * S, .max_order_notional = 1000000000LL * S,
+                              .collar_bps = 500 * S, .stale_after_ns = 3600LL * 1000000000LL};
+    rl_order_rules_t rules = {0};
+    rl_result_t expected = RL_OK;
+    if (strstr(op, "_all_rules") != NULL) rules = every;
+    if (strcmp(op, "reserve_rule_qty") == 0) rules.max_order_qty = every.max_order_qty;
+    if (strcmp(op, "reserve_rule_notional") == 0) rules.max_order_notional = every.max_order_notional;
+    if (strcmp(op, "reserve_rule_collar") == 0) rules.collar_bps = every.collar_bps;
+    if (strcmp(op, "reserve_rule_stale") == 0) rules.stale_after_ns = every.stale_after_ns;
+    if (strcmp(op, "reserve_rule_restricted") == 0) {
+        rules.flags = RL_RULES_RESTRICTED;
+        expected = RL_REJECT_RESTRICTED;
     }
+    if (memcmp(&rules, &(rl_order_rules_t){0}, sizeof rules) != 0 && rl_engine_set_order_rules(engine, 0, &rules) != 0) return 2;
 
     if (strcmp(op, "check") == 0 || strcmp(op, "check_all_rules") == 0) {
-        for (long i = 0; i < n; i++) passed += rl_position_table_check(table, freeze, 0, RL_SIDE_BUY, S / 100, 100 * S, false) == RL_OK;
+        passed = check_loop(table, freeze, n);
     } else if (strcmp(op, "reserve") == 0 || strcmp(op, "reserve_all_rules") == 0) {
-        for (long i = 0; i < n; i++) passed += rl_engine_reserve(engine, 0, RL_SIDE_BUY, 1, 100 * S) == RL_OK;
+        passed = reserve_loop(engine, RL_SIDE_BUY, RL_OK, n);
     } else if (strcmp(op, "reserve_reducing") == 0) {
-        for (long i = 0; i < n; i++) passed += rl_engine_reserve(engine, 0, RL_SIDE_SELL, 1, 100 * S) == RL_OK;
+        passed = reserve_loop(engine, RL_SIDE_SELL, RL_OK, n);
+    } else if (strncmp(op, "reserve_rule_", 13) == 0) {
+        passed = reserve_loop(engine, RL_SIDE_BUY, expected, n);
     } else if (strcmp(op, "ring") == 0) {
-        for (long i = 0; i < n; i++) {
-            rl_spsc_push(ring, &event);
-            passed += rl_spsc_pop(ring, &event) == RL_OK;
-        }
+        passed = ring_loop(ring, &event, n);
     } else {
         return 2;
     }

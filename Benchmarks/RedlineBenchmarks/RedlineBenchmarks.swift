@@ -26,8 +26,10 @@ final class EngineFixture: @unchecked Sendable {
     let symbol: SymbolID
     var engine: OpaquePointer { monitor.engineHandle }
 
-    init() throws {
-        monitor = try RuntimeRiskMonitor(limits: roomyLimits, symbols: ["BTCUSDT"], logger: quietLogger())
+    init(rules: OrderRules = .off) throws {
+        var limits = roomyLimits
+        limits.orderRules = rules
+        monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
         symbol = try monitor.symbolID("BTCUSDT")
     }
 }
@@ -56,7 +58,7 @@ nonisolated(unsafe) var exchangeFixture: SimulatedExchange!
 
 /// `scaledIterations` reservations of 1e-8 BTC at $40,000 on `side`, made
 /// by a C loop, after an optional starting position.
-private func cReserveBenchmark(_ name: String, side: rl_side_t, startingPosition: Double) {
+private func cReserveBenchmark(_ name: String, side: rl_side_t, startingPosition: Double, rules: OrderRules = .off) {
     Benchmark(name, configuration: Benchmark.defaultConfiguration, closure: { benchmark in
         let f = engineFixture!
         let engine = f.engine
@@ -64,7 +66,9 @@ private func cReserveBenchmark(_ name: String, side: rl_side_t, startingPosition
         blackHole(bench_c_reserve_loop(engine, f.symbol.rawValue, side, 1, 40_000 * Int64(RL_FP_SCALE),
                                        UInt64(benchmark.scaledIterations.count)))
     }, setup: {
-        engineFixture = try EngineFixture()
+        engineFixture = try EngineFixture(rules: rules)
+        // A fresh mark at the order's price: inside the collar, not stale.
+        try engineFixture.monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
         if startingPosition != 0 {
             try engineFixture.monitor.updatePosition(symbol: "BTCUSDT", qty: startingPosition, price: 40_000)
         }
@@ -90,6 +94,18 @@ let benchmarks: @Sendable () -> Void = {
     // worst case (the long side) where it was, so the reservation is one CAS
     // on the side word and the book total is untouched.
     cReserveBenchmark("CheckAndReserve_Reducing_C", side: RL_SIDE_SELL, startingPosition: 100)
+
+    // The same raising reservation with one per-order rule on (each passed),
+    // then every rule: what each rule adds to the check (README's rule table).
+    let oneDay = 86_400_000.0
+    for (name, rules) in [("MaxOrderQty", OrderRules(maxOrderQuantity: 1_000)),
+                          ("MaxOrderNotional", OrderRules(maxOrderNotionalUSD: 1_000_000)),
+                          ("PriceCollar", OrderRules(priceCollarBps: 100)),
+                          ("StalePrice", OrderRules(stalePriceMilliseconds: oneDay)),
+                          ("AllRules", OrderRules(maxOrderQuantity: 1_000, maxOrderNotionalUSD: 1_000_000,
+                                                  priceCollarBps: 100, stalePriceMilliseconds: oneDay))] {
+        cReserveBenchmark("CheckAndReserve_C_\(name)", side: RL_SIDE_BUY, startingPosition: 0, rules: rules)
+    }
 
     // The same check through the Swift API (inlined C under an @inlinable wrapper).
     Benchmark("CheckAndReserve_Swift", configuration: Benchmark.defaultConfiguration, closure: { benchmark in
