@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .target(
@@ -58,6 +59,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RedlineCoreTests", dependencies: ["RedlineCore"]),
-        .testTarget(name: "RedlineTests", dependencies: ["Redline", "RedlineCore", "RedlineLoadTest"]),
+        .testTarget(name: "RedlineTests", dependencies: [
+            "Redline", "RedlineCore", "RedlineLoadTest",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
     ]
 )

@@ -12,22 +12,26 @@ rl_rules_problem_t rl_order_rules_validate(const rl_order_rules_t *rules) {
     return RL_RULES_OK;
 }
 
-rl_result_t rl_order_rules_check(const rl_rules_buffer_t *rules, uint64_t active, rl_side_t side, int64_t qty,
-                                 int64_t price, int64_t side_price) {
+uint64_t rl_order_rules_broken(const rl_rules_buffer_t *rules, uint64_t active, rl_side_t side, int64_t qty,
+                               int64_t price, int64_t side_price) {
     /* relaxed, all: read after the acquire load of the book word, whose CAS validates the generation. */
-    if (active & RL_RULE_ON_RESTRICTED) return RL_REJECT_RESTRICTED;
+    uint64_t broken = 0;
+    if (active & RL_RULE_ON_RESTRICTED) broken |= RL_RULE_BROKEN(RL_REJECT_RESTRICTED);
     if ((active & RL_RULE_ON_ORDER_QTY) &&
         qty > atomic_load_explicit((_Atomic(int64_t) *)&rules->max_order_qty, memory_order_relaxed)) {
-        return RL_REJECT_ORDER_QTY;
+        broken |= RL_RULE_BROKEN(RL_REJECT_ORDER_QTY);
     }
     if ((active & RL_RULE_ON_ORDER_NOTIONAL) &&
         !rl_rules_product_le(qty, price,
                              atomic_load_explicit((_Atomic(int64_t) *)&rules->max_order_notional, memory_order_relaxed),
                              RL_FP_SCALE)) {
-        return RL_REJECT_ORDER_NOTIONAL;
+        broken |= RL_RULE_BROKEN(RL_REJECT_ORDER_NOTIONAL);
     }
     if (active & (RL_RULE_ON_COLLAR | RL_RULE_ON_STALE)) {
-        if (side_price <= 0) return (active & RL_RULE_ON_ALLOW_NO_REFERENCE) ? RL_OK : RL_REJECT_NO_REFERENCE_PRICE;
+        if (side_price <= 0) {
+            if (!(active & RL_RULE_ON_ALLOW_NO_REFERENCE)) broken |= RL_RULE_BROKEN(RL_REJECT_NO_REFERENCE_PRICE);
+            return broken;
+        }
         if (active & RL_RULE_ON_COLLAR) {
             /* buy: price <= mark x (1 + collar); sell: price >= mark x (1 - collar). */
             bool inside =
@@ -37,16 +41,15 @@ rl_result_t rl_order_rules_check(const rl_rules_buffer_t *rules, uint64_t active
                     : rl_rules_product_le(side_price,
                                           atomic_load_explicit((_Atomic(int64_t) *)&rules->collar_down, memory_order_relaxed),
                                           price, RL_RULES_BPS_ONE);
-            if (!inside) return RL_REJECT_PRICE_COLLAR;
+            if (!inside) broken |= RL_RULE_BROKEN(RL_REJECT_PRICE_COLLAR);
         }
         if (active & RL_RULE_ON_STALE) {
             /* relaxed: the risk side stamps it with the mark; a check reads a recent value. */
             uint64_t stamped = atomic_load_explicit((_Atomic(uint64_t) *)rules->mark_time, memory_order_relaxed);
             uint64_t now = rl_rules_clock_now(rules->clock);
             uint64_t bound = atomic_load_explicit((_Atomic(uint64_t) *)&rules->stale_after, memory_order_relaxed);
-            if (stamped == 0 || (now > stamped && now - stamped > bound)) return RL_REJECT_STALE_PRICE;
+            if (stamped == 0 || (now > stamped && now - stamped > bound)) broken |= RL_RULE_BROKEN(RL_REJECT_STALE_PRICE);
         }
     }
-    return RL_OK;
+    return broken;
 }
-

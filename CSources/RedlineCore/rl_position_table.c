@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET, sched_getcpu */
 #endif
 #include <errno.h>
+#include <string.h>
 #include "rl_position_table.h"
 #include "rl_numa.h"
 
@@ -171,4 +172,106 @@ int rl_position_table_restore(rl_position_table_t *table, uint32_t symbol, const
     rl_position_table_add_total(table, fresh - old);
     rl_position_table_refresh_credit(table, symbol);
     return 0;
+}
+
+/* value x RL_FP_SCALE / price, saturating at +-INT64_MAX (price > 0). */
+static int64_t rl_position_table_in_qty(int64_t value, int64_t price) {
+    __int128 q = (__int128)value * RL_FP_SCALE / price;
+    return q > INT64_MAX ? INT64_MAX : q < -INT64_MAX ? -INT64_MAX : (int64_t)q;
+}
+
+/* The first of `broken`'s results in `order`, the order the check takes them. */
+static rl_result_t rl_position_table_first_result(uint64_t broken, const rl_result_t *order, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        if (broken & (1ull << order[i])) return order[i];
+    }
+    return RL_OK;
+}
+
+/* The check's order before it reads the side... */
+static const rl_result_t rl_check_order_inputs[] = {
+    RL_REJECT_INVALID_SIDE, RL_REJECT_INVALID_QTY, RL_REJECT_INVALID_PRICE, RL_REJECT_UNKNOWN_SYMBOL, RL_REJECT_OVERFLOW,
+};
+/* ... and after, for an order that raises its side (one that does not only meets RL_FROZEN). */
+static const rl_result_t rl_check_order_raising[] = {
+    RL_FROZEN, RL_REJECT_REDUCE_ONLY, RL_REJECT_RESTRICTED, RL_REJECT_ORDER_QTY, RL_REJECT_ORDER_NOTIONAL,
+    RL_REJECT_NO_REFERENCE_PRICE, RL_REJECT_PRICE_COLLAR, RL_REJECT_STALE_PRICE, RL_REJECT_OVERFLOW,
+    RL_REJECT_SYMBOL_LIMIT, RL_REJECT_TOTAL_LIMIT,
+};
+#define RL_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+void rl_position_table_simulate(const rl_position_table_t *table, const rl_freeze_t *freeze, uint32_t symbol,
+                                rl_side_t side, int64_t qty, int64_t price, rl_simulation_t *out) {
+    memset(out, 0, sizeof *out);
+    out->order_qty_headroom = INT64_MAX;
+    out->order_notional_headroom = INT64_MAX;
+    uint64_t broken = 0;
+    if ((unsigned)side > (unsigned)RL_SIDE_SELL) broken |= 1ull << RL_REJECT_INVALID_SIDE;
+    if (qty <= 0) broken |= 1ull << RL_REJECT_INVALID_QTY;
+    if (price <= 0) broken |= 1ull << RL_REJECT_INVALID_PRICE;
+    if (symbol >= rl_position_table_count(table)) broken |= 1ull << RL_REJECT_UNKNOWN_SYMBOL;
+    rl_pair_value_t cur = {0, 0};
+    if (broken == 0) {
+        cur = rl_pair_load((rl_pair_t *)&table->slots[symbol].sides[side]);
+        if (qty >= RL_FP_EXPOSURE_CAP || cur.lo + qty >= RL_FP_EXPOSURE_CAP) broken |= 1ull << RL_REJECT_OVERFLOW;
+    }
+    if (broken != 0) {
+        out->broken = broken;
+        out->result = rl_position_table_first_result(broken, rl_check_order_inputs, RL_COUNT(rl_check_order_inputs));
+        return;
+    }
+    /* As rl_position_table_check, step by step, recording instead of returning. */
+    int64_t extent = cur.lo + qty;
+    int64_t side_price = cur.hi <= 0 && price > -cur.hi ? -price : cur.hi;
+    int64_t after = rl_side_exposure(extent, side_price);
+    int64_t charge = after - rl_side_exposure(cur.lo, cur.hi);
+    bool raises = extent > -cur.lo;
+    rl_pair_value_t book = rl_pair_load((rl_pair_t *)&table->book);
+    int64_t limit = rl_position_table_limit_for(table, symbol, book.hi);
+    int64_t max_total = rl_position_table_max_total_for(table, book.hi);
+    int64_t valuation = price > rl_fp_abs(side_price) ? price : rl_fp_abs(side_price);
+    out->raises = raises;
+    if (raises) {
+        rl_trading_state_t state = RL_BOOK_STATE(book.hi);
+        if (state == RL_STATE_HALTED) broken |= 1ull << RL_FROZEN;
+        if (state == RL_STATE_REDUCING) broken |= 1ull << RL_REJECT_REDUCE_ONLY;
+        uint64_t generation = RL_BOOK_GENERATION(book.hi) & 1;
+        const rl_rules_buffer_t *rules = &table->rules[symbol].buffer[generation];
+        /* relaxed: a view, as the check's own read of it. */
+        uint64_t active = atomic_load_explicit((_Atomic(uint64_t) *)&table->slots[symbol].rules_active[generation],
+                                               memory_order_relaxed);
+        if (active != 0) broken |= rl_order_rules_broken(rules, active, side, qty, price, cur.hi) << RL_REJECT_RESTRICTED;
+        /* relaxed, both: as above. */
+        if (active & RL_RULE_ON_ORDER_QTY) {
+            out->order_qty_headroom =
+                atomic_load_explicit((_Atomic(int64_t) *)&rules->max_order_qty, memory_order_relaxed) - qty;
+        }
+        if (active & RL_RULE_ON_ORDER_NOTIONAL) {
+            int64_t notional;
+            if (!rl_fp_notional_ceil(qty, price, &notional)) notional = RL_FP_EXPOSURE_CAP;
+            out->order_notional_headroom =
+                atomic_load_explicit((_Atomic(int64_t) *)&rules->max_order_notional, memory_order_relaxed) - notional;
+        }
+        int64_t at_order_price = after;
+        if (price > rl_fp_abs(side_price) && !rl_fp_notional_ceil(extent, price, &at_order_price)) {
+            broken |= 1ull << RL_REJECT_OVERFLOW;
+            at_order_price = RL_FP_EXPOSURE_CAP;
+        }
+        if (at_order_price > limit) broken |= 1ull << RL_REJECT_SYMBOL_LIMIT;
+        int64_t extra = at_order_price - after;
+        int64_t book_after = book.lo + charge + (extra > 0 ? extra : 0);
+        if (book_after > max_total) broken |= 1ull << RL_REJECT_TOTAL_LIMIT;
+        out->symbol_headroom = limit - at_order_price;
+        out->book_headroom = max_total - book_after;
+    } else {
+        /* Never raises the symbol's worst case nor the book's: only a halt stops it. */
+        if (rl_freeze_word_state(rl_freeze_load((rl_freeze_t *)freeze)) == RL_STATE_HALTED) broken |= 1ull << RL_FROZEN;
+        out->symbol_headroom = limit - rl_position_table_exposure(table, symbol);
+        out->book_headroom = max_total - rl_position_table_total(table);
+    }
+    out->symbol_headroom_qty = rl_position_table_in_qty(out->symbol_headroom, valuation);
+    out->book_headroom_qty = rl_position_table_in_qty(out->book_headroom, valuation);
+    out->headroom_known = 1;
+    out->broken = broken;
+    out->result = rl_position_table_first_result(broken, rl_check_order_raising, RL_COUNT(rl_check_order_raising));
 }

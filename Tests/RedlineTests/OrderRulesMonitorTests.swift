@@ -137,4 +137,49 @@ final class OrderRulesMonitorTests: XCTestCase {
         try restartAndCheck(snapshotFirst: true)
         try restartAndCheck(snapshotFirst: false)  // this time from the snapshot
     }
+
+    func testSimulateOrderReportsEveryViolationAndTheHeadroomWithoutChangingAnything() throws {
+        let h = try Harness(limits: try RiskLimits(
+            maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200,
+            orderRules: OrderRules(maxOrderQuantity: 10, maxOrderNotionalUSD: 3_000, priceCollarBps: 100)))
+        try h.monitor.markPrice(symbol: "SOLUSDT", price: 100)
+        try h.monitor.updatePosition(symbol: "SOLUSDT", qty: 20, price: 100)  // $2,000 of the $5,000
+        let before = h.monitor.snapshot()
+        // 40 @ 110: over the size (10), the notional ($4,400 > $3,000), the collar
+        // (110 > 101) and the symbol limit (60 units at $110 = $6,600 > $5,000).
+        let s = h.monitor.simulateOrder(symbol: "SOLUSDT", side: .buy, qty: 40, price: 110)
+        XCTAssertEqual(s.violations, [.orderQuantity, .orderNotional, .priceCollar, .symbolLimit])
+        XCTAssertEqual(s.decision, .blocked(.orderQuantity))
+        XCTAssertEqual(s.decision, h.monitor.checkBeforeOrder(symbol: "SOLUSDT", side: .buy, qty: 40, price: 110))
+        XCTAssertTrue(s.raisesRisk)
+        XCTAssertEqual(s.orderQuantityHeadroom, -30)
+        XCTAssertEqual(s.orderNotionalHeadroomUSD, -1_400)
+        XCTAssertEqual(s.symbolHeadroomUSD, -1_600, "60 x $110 against $5,000")
+        XCTAssertEqual(try XCTUnwrap(s.symbolHeadroomQuantity), -1_600 / 110, accuracy: 1e-7)
+        XCTAssertEqual(s.bookHeadroomUSD, 20_000 - 6_600)
+        XCTAssertEqual(h.monitor.snapshot().symbols, before.symbols, "a simulation changes nothing")
+        XCTAssertEqual(h.monitor.snapshot().tradingState, before.tradingState)
+
+        let fits = h.monitor.simulateOrder(symbol: "SOLUSDT", side: .buy, qty: 5, price: 100)
+        XCTAssertEqual(fits.violations, [])
+        XCTAssertEqual(fits.decision, .allowed)
+        XCTAssertEqual(fits.symbolHeadroomUSD, 2_500)
+        XCTAssertEqual(fits.symbolHeadroomQuantity, 25, "25 more units at $100")
+        XCTAssertEqual(fits.orderQuantityHeadroom, 5)
+
+        let out = h.monitor.simulateOrder(symbol: "SOLUSDT", side: .sell, qty: 15, price: 50)
+        XCTAssertFalse(out.raisesRisk, "selling down a long position")
+        XCTAssertEqual(out.violations, [], "the rules do not apply to the way out")
+        XCTAssertNil(out.orderQuantityHeadroom)
+
+        let bad = h.monitor.simulateOrder(symbol: "DOGE", side: .buy, qty: .nan, price: -1)
+        XCTAssertEqual(bad.violations, [.invalidQuantity, .invalidPrice, .unknownSymbol])
+        XCTAssertEqual(bad.decision, .blocked(.invalidQuantity))
+        XCTAssertNil(bad.symbolHeadroomUSD)
+
+        XCTAssertTrue(h.monitor.manualFreeze(reason: "test"))
+        let frozen = h.monitor.simulateOrder(symbol: "SOLUSDT", side: .buy, qty: 40, price: 110)
+        XCTAssertEqual(frozen.decision, .blocked(.frozen))
+        XCTAssertEqual(frozen.violations, [.frozen, .orderQuantity, .orderNotional, .priceCollar, .symbolLimit])
+    }
 }

@@ -207,6 +207,13 @@ RL_INLINE rl_result_t rl_engine_reserve(rl_engine_t *engine, uint32_t symbol, rl
     return rl_position_table_check(engine->table, &engine->freeze, symbol, side, qty, price, true);
 }
 
+/* simulateOrder: what rl_engine_reserve would meet now, every rule and limit
+ * the order breaks, and the headroom under each; no side effect. Any thread. */
+RL_INLINE void rl_engine_simulate(const rl_engine_t *engine, uint32_t symbol, rl_side_t side, int64_t qty,
+                                  int64_t price, rl_simulation_t *out) {
+    rl_position_table_simulate(engine->table, &engine->freeze, symbol, side, qty, price, out);
+}
+
 /* Map a conversion failure to the reason a check gives for it. */
 RL_INLINE rl_result_t rl_engine_conversion_result(rl_fp_status_t status, rl_result_t invalid) {
     return status == RL_FP_OVERFLOW ? RL_REJECT_OVERFLOW : status == RL_FP_IMPRECISE ? RL_REJECT_IMPRECISE : invalid;

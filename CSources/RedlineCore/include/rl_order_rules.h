@@ -121,18 +121,30 @@ RL_INLINE bool rl_rules_product_le(int64_t a, int64_t b, int64_t c, int64_t d) {
     return (unsigned __int128)(uint64_t)a * (uint64_t)b <= (unsigned __int128)(uint64_t)c * (uint64_t)d;
 }
 
+/* The bit of a rule's result code in a mask of broken rules (codes 20-25,
+ * numbered in the order the check takes them). */
+#define RL_RULE_BROKEN(code) (1ull << ((unsigned)(code) - (unsigned)RL_REJECT_RESTRICTED))
+
 /*
- * The rules in `rules` (with `active` already loaded from the slot, non-zero)
- * for an order of `qty` on `side` at `price`. `side_price` is the side word's
- * price (> 0: the symbol's mark). The buffer's `mark_time` is when the risk
- * side set that mark (0: never in this process, so a recovered mark counts
- * as stale).
- * Returns RL_OK or the first rule broken, in the order listed in rl_result.h.
- * Out of line: the check calls it only when a rule is on, and keeping its
- * body out of the inlined check keeps the check's registers for the check.
+ * Every rule in `rules` (with `active` already loaded from the slot,
+ * non-zero) that an order of `qty` on `side` at `price` breaks, as a mask of
+ * RL_RULE_BROKEN bits. `side_price` is the side word's price (> 0: the
+ * symbol's mark). The buffer's `mark_time` is when the risk side set that
+ * mark (0: never in this process, so a recovered mark counts as stale). With
+ * no mark, the collar and staleness rules are not evaluated: the
+ * no-reference-price rule answers for them. The check blocks with the lowest
+ * bit (rl_order_rules_first); simulation reports them all: one definition
+ * for both. Out of line: the check calls it only when a rule is on, and
+ * keeping its body out of the inlined check keeps the check's registers for
+ * the check.
  */
-rl_result_t rl_order_rules_check(const rl_rules_buffer_t *rules, uint64_t active, rl_side_t side, int64_t qty,
-                                 int64_t price, int64_t side_price);
+uint64_t rl_order_rules_broken(const rl_rules_buffer_t *rules, uint64_t active, rl_side_t side, int64_t qty,
+                               int64_t price, int64_t side_price);
+
+/* The result of the first rule in `broken` (non-zero), in check order. */
+RL_INLINE rl_result_t rl_order_rules_first(uint64_t broken) {
+    return (rl_result_t)((unsigned)RL_REJECT_RESTRICTED + (unsigned)__builtin_ctzll(broken));
+}
 
 RL_EXTERN_C_END
 

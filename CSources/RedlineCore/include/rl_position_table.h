@@ -348,9 +348,9 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
             /* relaxed: ordered after the book word's acquire load; the book CAS validates the generation. */
             uint64_t active = atomic_load_explicit(&slot->rules_active[generation], memory_order_relaxed);
             if (RL_UNLIKELY(active != 0)) {
-                rl_result_t broken =
-                    rl_order_rules_check(&table->rules[symbol].buffer[generation], active, side, qty, price, cur.hi);
-                if (broken != RL_OK) return broken;
+                uint64_t broken =
+                    rl_order_rules_broken(&table->rules[symbol].buffer[generation], active, side, qty, price, cur.hi);
+                if (broken != 0) return rl_order_rules_first(broken);
             }
             /* The side valued at max(order price, side price): at the side's
              * own price unless the order pays more. */
@@ -429,6 +429,32 @@ RL_INLINE void rl_position_table_stamp_mark(rl_position_table_t *table, uint32_t
     /* relaxed: checkers read a recent stamp; the mark itself is published by the side CAS. */
     atomic_store_explicit(&table->risk[symbol].mark_time, now ? now : 1, memory_order_relaxed);
 }
+
+/* What an order would meet, without placing it (rl_position_table_simulate). */
+typedef struct rl_simulation {
+    int32_t result;              /* rl_result_t: what rl_position_table_check would return now */
+    uint32_t reserved;
+    uint64_t broken;             /* bit r set for every rl_result_t r the order breaks (not only the first) */
+    /* Headroom after the order, fixed point; negative: over by that much. Set
+     * when the order is well formed and its symbol known (headroom_known). */
+    int64_t symbol_headroom;     /* the symbol's limit - its worst-case exposure with the order, USD */
+    int64_t symbol_headroom_qty; /* how much more this side could take at the order's valuation price */
+    int64_t book_headroom;       /* maxTotalNotional - the book's exposure with the order, USD */
+    int64_t book_headroom_qty;   /* the same in quantity at that price */
+    int64_t order_qty_headroom;  /* maxOrderQuantity - qty; INT64_MAX when the rule is off */
+    int64_t order_notional_headroom; /* maxOrderNotional - qty x price, USD; INT64_MAX when off */
+    uint32_t headroom_known;     /* 1: the headroom fields are set */
+    uint32_t raises;             /* 1: the order raises its side (the limits and rules apply) */
+} rl_simulation_t;
+
+/*
+ * The check of rl_position_table_check with no side effect, that does not
+ * stop at the first rule broken: every rule and limit the order would break
+ * now, the result the check would return, and the headroom left under each
+ * limit. Any thread; a recent view while checkers and the risk side run.
+ */
+void rl_position_table_simulate(const rl_position_table_t *table, const rl_freeze_t *freeze, uint32_t symbol,
+                                rl_side_t side, int64_t qty, int64_t price, rl_simulation_t *out);
 
 /* Risk side only: publish `rules` (capacity + 1 of them, indexed as
  * table->rules, the last the defaults a new symbol takes; staleness in
