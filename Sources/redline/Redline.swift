@@ -5,6 +5,6 @@ struct RedlineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "redline",
         abstract: "Redline: a lock-free pre-trade risk engine.",
-        subcommands: [Demo.self, LoadTestCommand.self, JournalCommand.self],
+        subcommands: [Demo.self, LoadTestCommand.self, JournalCommand.self, WhatIfCommand.self],
         defaultSubcommand: Demo.self)
 }

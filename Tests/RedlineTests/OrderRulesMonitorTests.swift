@@ -182,4 +182,42 @@ final class OrderRulesMonitorTests: XCTestCase {
         XCTAssertEqual(frozen.decision, .blocked(.frozen))
         XCTAssertEqual(frozen.violations, [.frozen, .orderQuantity, .orderNotional, .priceCollar, .symbolLimit])
     }
+
+    func testWhatIfCommandFromAConfigAndFromAJournal() throws {
+        let dir = try makeTemporaryDirectory()
+        let config = dir + "/state.json"
+        try Data("""
+            {"limits": {"maxInventoryUSD": 5000, "maxTotalNotional": 20000, "edgeFreezeThresholdBps": 200,
+                        "orderRules": {"maxOrderQuantity": 10, "priceCollarBps": 100}},
+             "marks": {"SOLUSDT": 100}, "positions": {"SOLUSDT": {"quantity": 20, "price": 100}}}
+            """.utf8).write(to: URL(fileURLWithPath: config))
+        let blocked = try runRedline(["what-if", "--config", config, "--symbol", "SOLUSDT", "--side", "buy",
+                                      "--qty", "40", "--price", "110", "--json"])
+        XCTAssertEqual(blocked.status, 3, blocked.output)
+        let simulation = try JSONDecoder().decode(OrderSimulation.self, from: Data(blocked.output.utf8))
+        XCTAssertEqual(simulation.decision, .blocked(.orderQuantity))
+        XCTAssertEqual(simulation.violations, [.orderQuantity, .priceCollar, .symbolLimit])
+        let allowed = try runRedline(["what-if", "--config", config, "--symbol", "SOLUSDT", "--side", "sell",
+                                      "--qty", "5", "--price", "100"])
+        XCTAssertEqual(allowed.status, 0, allowed.output)
+        XCTAssertTrue(allowed.output.contains("decision: allowed"), allowed.output)
+        try Data(#"{"limits": {"maxInventoryUSD": 5000}}"#.utf8).write(to: URL(fileURLWithPath: config))
+        let bad = try runRedline(["what-if", "--config", config, "--symbol", "A", "--side", "buy", "--qty", "1", "--price", "1"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("missing key limits.maxTotalNotional"), bad.output)
+
+        // From a journal: the recovered restriction answers.
+        let journalDir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: journalDir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        _ = try monitor.register(symbol: "ETHUSDT")
+        var limits = monitor.limits
+        limits.restrictedSymbols = ["ETHUSDT"]
+        try monitor.updateLimits(limits)
+        journal.close()
+        let restricted = try runRedline(["what-if", "--journal", journalDir, "--symbol", "ETHUSDT", "--side", "buy",
+                                         "--qty", "1", "--price", "2000"])
+        XCTAssertEqual(restricted.status, 3, restricted.output)
+        XCTAssertTrue(restricted.output.contains("RESTRICTED"), restricted.output)
+    }
 }

@@ -31,14 +31,20 @@ public struct OrderSimulation: Sendable, Equatable, Codable {
     ]
 }
 
+/// In JSON a decision is `"ALLOWED"` or the block reason's code.
 extension RiskDecision: Codable {
     public init(from decoder: any Decoder) throws {
-        self.init(blockReason: try decoder.singleValueContainer().decode(BlockReason?.self))
+        let code = try decoder.singleValueContainer().decode(String.self)
+        if code == "ALLOWED" { self.init(blockReason: nil); return }
+        guard let reason = BlockReason(rawValue: code) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown decision \(code)"))
+        }
+        self.init(blockReason: reason)
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(blockReason)
+        try container.encode(blockReason?.code ?? "ALLOWED")
     }
 }
 
