@@ -62,6 +62,8 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
     }
     if (config->manual_clock) rl_position_table_use_manual_clock(engine->table);
     engine->cycles_per_ns = rl_engine_cycles_per_ns();
+    engine->breaker.config = (rl_breaker_config_t){RL_BREAKER_DEFAULT_COOLDOWN_NS, RL_BREAKER_DEFAULT_MAX_COOLDOWN_NS,
+                                                   RL_BREAKER_DEFAULT_WINDOW_NS, RL_BREAKER_DEFAULT_ESCALATE_AFTER, 0};
     rl_freeze_init(&engine->freeze);
     engine->trading = (rl_trading_t){RL_STATE_ACTIVE, RL_FREEZE_REASON_NONE, false, false};
     engine->default_symbol_limit = config->default_symbol_limit;
@@ -180,6 +182,59 @@ static uint64_t rl_realtime_ns(void) {
 /* Feed one input to the machine; publish what it decides. `symbol`, `qty`
  * and `value` describe the cause (see RL_EVENT_STATE_CHANGE). */
 static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
+                              int64_t value);
+
+uint64_t rl_engine_now_ns(const rl_engine_t *engine) {
+    const rl_rules_clock_t *clock = &engine->table->clock;
+    if (clock->manual) return rl_rules_clock_now(clock);
+    return (uint64_t)((double)rl_clock_cycles() / engine->cycles_per_ns);
+}
+
+/* After a published change: a new transient halt trips the breaker; any
+ * other state (a persistent halt, trading again) leaves nothing to lift. */
+static void rl_engine_breaker_follow(rl_engine_t *engine, rl_freeze_reason_t halted_for, rl_trading_input_t input) {
+    if (rl_freeze_reason_class(halted_for) != RL_REASON_CLASS_TRANSIENT || input == RL_TRADING_BREAKER_ESCALATE) {
+        rl_breaker_cancel(&engine->breaker);
+        /* relaxed: a monitoring value with a single writer. */
+        atomic_store_explicit(&engine->breaker_cooldown_ns, 0, memory_order_relaxed);
+        return;
+    }
+    RL_SINGLE_WRITER_ADD(&engine->breaker_trips[halted_for & 15], 1); /* the risk side is the only writer */
+    rl_breaker_action_t action = rl_breaker_trip(&engine->breaker, rl_engine_now_ns(engine));
+    /* relaxed: as above. */
+    atomic_store_explicit(&engine->breaker_cooldown_ns,
+                          action == RL_BREAKER_COOLDOWN ? engine->breaker.cooldown_ns : 0, memory_order_relaxed);
+    if (action == RL_BREAKER_ESCALATE) {
+        RL_SINGLE_WRITER_ADD(&engine->breaker_escalations, 1); /* the risk side is the only writer */
+        rl_engine_control(engine, RL_TRADING_BREAKER_ESCALATE, RL_SYMBOL_NONE, (int64_t)engine->breaker.streak,
+                          (int64_t)halted_for);
+    }
+}
+
+void rl_engine_tick(rl_engine_t *engine) {
+    /* relaxed: configuration written by this same risk side. */
+    uint64_t timeout = atomic_load_explicit(&engine->heartbeat_timeout_ns, memory_order_relaxed);
+    if (engine->replaying || (timeout == 0 && engine->breaker.lift_at_ns == 0)) return;
+    uint64_t now = rl_engine_now_ns(engine);
+    if (rl_breaker_tick(&engine->breaker, now) == RL_BREAKER_LIFT) {
+        /* relaxed: as in rl_engine_breaker_follow. */
+        atomic_store_explicit(&engine->breaker_cooldown_ns, 0, memory_order_relaxed);
+        rl_engine_control(engine, RL_TRADING_CIRCUIT_BREAKER, RL_SYMBOL_NONE, (int64_t)engine->breaker.cooldown_ns, 0);
+    }
+    /* relaxed: written by this same risk side. */
+    uint64_t last = atomic_load_explicit(&engine->last_heartbeat_ns, memory_order_relaxed);
+    if (timeout != 0 && last != 0 && now > last && now - last > timeout && engine->trading.state != RL_STATE_HALTED) {
+        rl_engine_control(engine, RL_TRADING_HEARTBEAT_LOST, RL_SYMBOL_NONE, (int64_t)timeout, (int64_t)(now - last));
+    }
+}
+
+int rl_engine_set_breaker(rl_engine_t *engine, const rl_breaker_config_t *config) {
+    if (rl_breaker_config_check(config) != 0) return -EINVAL;
+    engine->breaker.config = *config;
+    return 0;
+}
+
+static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
                               int64_t value) {
     rl_trading_transition_t t = rl_trading_next(engine->trading, input);
     engine->trading = t.next;
@@ -205,6 +260,8 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
     if (engine->journal != NULL && rl_spsc_push(engine->journal, &record) != RL_OK) {
         RL_SINGLE_WRITER_ADD(&engine->journal_unrecorded, 1);
     }
+    rl_engine_breaker_follow(
+        engine, t.next.state == RL_STATE_HALTED ? (rl_freeze_reason_t)t.next.reason : RL_FREEZE_REASON_NONE, input);
 }
 
 /* A symbol's flag "over its limit": set above the limit, cleared only under
@@ -538,13 +595,13 @@ int rl_engine_set_clock(rl_engine_t *engine, uint64_t now_ns) {
 }
 
 static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
-                                     int64_t field, uint64_t request_id);
+                                     int64_t field, int64_t price, uint64_t request_id);
 
 int rl_engine_apply_control(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
                             uint64_t request_id) {
     /* A staged rule needs its field, which only an event carries: rl_engine_set_order_rules does it whole. */
     if (control == RL_CONTROL_STAGE_ORDER_RULE) return -EINVAL;
-    int rc = rl_engine_control_request(engine, control, symbol, value, 0, request_id);
+    int rc = rl_engine_control_request(engine, control, symbol, value, 0, 0, request_id);
     /* A raised limit may clear REDUCING now, not at the next event. */
     if (rc == 0) rl_engine_evaluate_cleared(engine);
     rl_engine_flush(engine);
@@ -552,7 +609,7 @@ int rl_engine_apply_control(rl_engine_t *engine, rl_control_t control, uint32_t 
 }
 
 static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
-                                     int64_t field, uint64_t request_id) {
+                                     int64_t field, int64_t price, uint64_t request_id) {
     int64_t request = (int64_t)request_id;
     switch (control) {
     case RL_CONTROL_MANUAL_FREEZE:
@@ -576,6 +633,16 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         return 0;
     case RL_CONTROL_STAGE_ORDER_RULE:
         return rl_engine_stage_rule(engine, symbol, field, value);
+    case RL_CONTROL_SET_HEARTBEAT_TIMEOUT:
+        if (value < 0) return -EINVAL;
+        /* relaxed: read by this same risk side. */
+        atomic_store_explicit(&engine->heartbeat_timeout_ns, (uint64_t)value, memory_order_relaxed);
+        return 0;
+    case RL_CONTROL_SET_BREAKER: {
+        if (value < 0 || field < 0 || price < 0) return -EINVAL;
+        rl_breaker_config_t config = {(uint64_t)value, (uint64_t)field, (uint64_t)price, symbol, 0};
+        return rl_engine_set_breaker(engine, &config);
+    }
     case RL_CONTROL_PUBLISH_ORDER_RULES:
         return rl_engine_publish_rules(engine);
     case RL_CONTROL_SET_SYMBOL_LIMIT:
@@ -697,11 +764,11 @@ static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
         return true;
     case RL_EVENT_HEARTBEAT:
         /* relaxed: monitoring value, single writer. */
-        atomic_store_explicit(&engine->last_heartbeat_ns, event->timestamp_ns, memory_order_relaxed);
+        atomic_store_explicit(&engine->last_heartbeat_ns, rl_engine_now_ns(engine) | 1, memory_order_relaxed);
         return true;
     case RL_EVENT_CONTROL: {
         int rc = rl_engine_control_request(engine, (rl_control_t)event->side, event->symbol, event->value,
-                                           event->qty, event->order_id);
+                                           event->qty, event->price, event->order_id);
         rl_engine_answer(engine, event, rc);
         return rc == 0;
     }
@@ -758,6 +825,11 @@ uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_s
     uint64_t n = rl_spsc_readable(ring, max);
     rl_spsc_t *journal = engine->journal;
     uint64_t changes_before = rl_engine_state_change_count(engine);
+    /* The clock's work (a breaker's lift, a lost heartbeat) may record a
+     * change: only with room for it, as an event needs (it waits a step). */
+    if (journal == NULL || rl_spsc_writable(journal, RL_JOURNAL_ROOM_PER_EVENT) >= RL_JOURNAL_ROOM_PER_EVENT) {
+        rl_engine_tick(engine);
+    }
     /* A failing journal halts trading before anything else in this step. */
     int32_t journal_failure = journal != NULL ? rl_engine_journal_failure(engine) : 0;
     if (RL_UNLIKELY(journal_failure != 0)) {

@@ -94,11 +94,56 @@ final class TradingStateMachineTests: XCTestCase {
         assertNext(now.next, RL_TRADING_UNFREEZE, active, RL_FREEZE_REASON_MANUAL, publish: true)
     }
 
-    func testACircuitBreakerLiftsOnlyAnEdgeCollapse() {
-        assertNext(machine(halted, RL_FREEZE_REASON_EDGE_COLLAPSE), RL_TRADING_CIRCUIT_BREAKER, active,
+    func testACircuitBreakerLiftsOnlyATransientHalt() {
+        assertNext(machine(halted, RL_FREEZE_REASON_HEARTBEAT_LOST), RL_TRADING_CIRCUIT_BREAKER, active,
                    RL_FREEZE_REASON_CIRCUIT_BREAKER, publish: true)
-        assertNext(machine(halted, RL_FREEZE_REASON_MANUAL), RL_TRADING_CIRCUIT_BREAKER, halted,
+        for persistent in [RL_FREEZE_REASON_EDGE_COLLAPSE, RL_FREEZE_REASON_MANUAL, RL_FREEZE_REASON_JOURNAL_FAILURE,
+                           RL_FREEZE_REASON_UNRECORDABLE, RL_FREEZE_REASON_BREAKER_ESCALATED] {
+            XCTAssertEqual(rl_freeze_reason_class(persistent), RL_REASON_CLASS_PERSISTENT)
+            assertNext(machine(halted, persistent), RL_TRADING_CIRCUIT_BREAKER, halted, persistent, publish: false)
+        }
+    }
+
+    func testTheBreakerDoublesWithinTheWindowCapsEscalatesAndStartsOverOutsideIt() {
+        var b = rl_breaker_t()
+        b.config = rl_breaker_config_t(cooldown_ns: 10, max_cooldown_ns: 35, window_ns: 100, escalate_after: 6, reserved: 0)
+        var cooldowns: [UInt64] = []
+        var now: UInt64 = 1_000
+        for _ in 0..<5 {
+            XCTAssertEqual(rl_breaker_trip(&b, now), RL_BREAKER_COOLDOWN)
+            cooldowns.append(b.cooldown_ns)
+            XCTAssertEqual(rl_breaker_tick(&b, now + b.cooldown_ns - 1), RL_BREAKER_NOTHING)
+            now += b.cooldown_ns
+            XCTAssertEqual(rl_breaker_tick(&b, now), RL_BREAKER_LIFT)
+            XCTAssertEqual(rl_breaker_tick(&b, now + 1), RL_BREAKER_NOTHING, "one lift per trip")
+        }
+        XCTAssertEqual(cooldowns, [10, 20, 35, 35, 35], "doubling, capped")
+        XCTAssertEqual(rl_breaker_trip(&b, now), RL_BREAKER_ESCALATE, "the 6th in a row")
+        XCTAssertEqual(rl_breaker_tick(&b, now + 1_000), RL_BREAKER_NOTHING, "an escalated halt is not lifted")
+        XCTAssertEqual(rl_breaker_trip(&b, now + 1_000), RL_BREAKER_COOLDOWN, "outside the window: a first trip again")
+        XCTAssertEqual(b.cooldown_ns, 10)
+        rl_breaker_cancel(&b)
+        XCTAssertEqual(rl_breaker_tick(&b, now + 5_000), RL_BREAKER_NOTHING)
+        // Long streaks do not overflow the doubling.
+        b.config = rl_breaker_config_t(cooldown_ns: 1 << 40, max_cooldown_ns: UInt64.max, window_ns: UInt64.max,
+                                       escalate_after: 1_000, reserved: 0)
+        for i in 0..<200 { XCTAssertEqual(rl_breaker_trip(&b, 1 + UInt64(i)), RL_BREAKER_COOLDOWN) }
+        XCTAssertGreaterThanOrEqual(b.cooldown_ns, 1 << 40)
+        var bad = rl_breaker_config_t(cooldown_ns: 5, max_cooldown_ns: 4, window_ns: 1, escalate_after: 1, reserved: 0)
+        XCTAssertEqual(rl_breaker_config_check(&bad), -EINVAL)
+    }
+
+    func testAPersistentTriggerTakesOverATransientHaltAndEscalationOnlyAppliesToATransientOne() {
+        assertNext(machine(halted, RL_FREEZE_REASON_HEARTBEAT_LOST), RL_TRADING_MANUAL_FREEZE, halted,
+                   RL_FREEZE_REASON_MANUAL, publish: true)
+        assertNext(machine(halted, RL_FREEZE_REASON_MANUAL), RL_TRADING_HEARTBEAT_LOST, halted,
                    RL_FREEZE_REASON_MANUAL, publish: false)
+        assertNext(machine(active, RL_FREEZE_REASON_NONE), RL_TRADING_HEARTBEAT_LOST, halted,
+                   RL_FREEZE_REASON_HEARTBEAT_LOST, publish: true)
+        assertNext(machine(halted, RL_FREEZE_REASON_HEARTBEAT_LOST), RL_TRADING_BREAKER_ESCALATE, halted,
+                   RL_FREEZE_REASON_BREAKER_ESCALATED, publish: true)
+        assertNext(machine(halted, RL_FREEZE_REASON_EDGE_COLLAPSE), RL_TRADING_BREAKER_ESCALATE, halted,
+                   RL_FREEZE_REASON_EDGE_COLLAPSE, publish: false)
     }
 }
 

@@ -97,16 +97,16 @@ final class MonitorTests: XCTestCase {
         XCTAssertEqual(h.monitor.tradingState.epoch, 2)
     }
 
-    func testACircuitBreakerLiftsOnlyAnEdgeCollapse() throws {
+    func testACircuitBreakerNeverLiftsAPersistentHalt() throws {
         let h = try Harness()
         h.monitor.manualFreeze(reason: "operator")
         XCTAssertFalse(h.monitor.unfreeze(reason: "breaker", byCircuitBreaker: true))
         XCTAssertTrue(h.monitor.isFrozen)
         XCTAssertTrue(h.monitor.unfreeze(reason: "operator says go"))
         XCTAssertTrue(try h.monitor.autoFreezeOnEdgeDrop(currentEdgeBps: 10))
-        XCTAssertTrue(h.monitor.unfreeze(reason: "edge recovered", byCircuitBreaker: true))
-        XCTAssertEqual(h.monitor.stateChanges.last?.cause, .circuitBreaker)
-        XCTAssertEqual(h.monitor.stateChanges.last?.metadata["by"], "circuit_breaker")
+        XCTAssertFalse(h.monitor.unfreeze(reason: "edge recovered?", byCircuitBreaker: true), "edge collapse is persistent")
+        XCTAssertEqual(h.monitor.freezeEvents.last?.trigger.reasonClass, .persistent)
+        XCTAssertTrue(h.monitor.unfreeze(reason: "operator says go"))
     }
 
     func testRegistrationErrorsAreTyped() throws {

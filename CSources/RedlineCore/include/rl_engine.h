@@ -84,13 +84,17 @@ typedef struct rl_engine {
     _Atomic(uint64_t) journal_unrecorded;    /* events applied while the journal was failing and full:
                                                 not on disk, so the journal is incomplete until restart */
     _Atomic(int64_t) last_edge_bps;
-    _Atomic(uint64_t) last_heartbeat_ns;
+    _Atomic(uint64_t) last_heartbeat_ns;     /* the engine's clock (ns) when the last HEARTBEAT was applied; 0: none yet */
+    _Atomic(uint64_t) breaker_trips[16];     /* circuit-breaker trips by rl_freeze_reason_t */
+    _Atomic(uint64_t) breaker_escalations;
+    _Atomic(uint64_t) breaker_cooldown_ns;   /* the cooldown of the last trip; 0 while nothing waits to lift */
     _Atomic(uint64_t) last_request_id;       /* order_id of the last CONTROL or POSITION_ADJUST applied */
     _Atomic(int32_t) last_request_result;    /* 0, -EINVAL, -ENOENT, or -rl_result_t of that request */
     uint32_t over_count;                     /* symbols flagged over their limit */
     int64_t owed;                            /* refunds deferred to the end of a step: the total
                                                 over-counts by this much meanwhile (never under) */
     rl_trading_t trading;                    /* the controller's machine */
+    rl_breaker_t breaker;                    /* lifts transient halts after a cooldown (rl_breaker.h) */
     bool replaying;                          /* recovery: apply, never decide */
     uint8_t *over;                           /* per symbol: over its limit (cleared under the resume share) */
     rl_order_rules_t *rules_staged;          /* capacity + 1 (the last: the defaults): what the next publish puts in force */
@@ -99,6 +103,7 @@ typedef struct rl_engine {
     /* Configuration: written by the controller (or setup), read by the step. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) edge_freeze_threshold_bps;
     _Atomic(int64_t) resume_share;
+    _Atomic(uint64_t) heartbeat_timeout_ns;  /* halt (heartbeat_lost) when no HEARTBEAT for this long; 0: off */
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
@@ -174,6 +179,19 @@ int rl_engine_set_order_rules(rl_engine_t *engine, uint32_t symbol, const rl_ord
 /* The per-order rules in force for `symbol` (RL_SYMBOL_NONE: the defaults).
  * From the risk side, or while none runs. Returns 0 or -ENOENT. */
 int rl_engine_order_rules(const rl_engine_t *engine, uint32_t symbol, rl_order_rules_t *out);
+
+/* The engine's clock in nanoseconds: the TSC converted, or the manual clock. */
+uint64_t rl_engine_now_ns(const rl_engine_t *engine);
+
+/* The circuit breaker's settings (rl_breaker.h), applied now. Only while no
+ * risk side runs; with one running, push RL_CONTROL_SET_BREAKER. Returns 0
+ * or -EINVAL. */
+int rl_engine_set_breaker(rl_engine_t *engine, const rl_breaker_config_t *config);
+
+/* Risk side (also called by every rl_engine_step): act on the engine's clock,
+ * lifting a transient halt whose cooldown ran out, and halting on a lost
+ * heartbeat. */
+void rl_engine_tick(rl_engine_t *engine);
 
 /* Move the engine's manual clock (rl_engine_config_t.manual_clock) to
  * `now_ns`. Any thread. Returns 0, or -EINVAL on an engine with the TSC clock. */
@@ -262,6 +280,18 @@ RL_INLINE int64_t rl_engine_last_edge_bps(const rl_engine_t *engine) {
 RL_INLINE int64_t rl_engine_edge_threshold(const rl_engine_t *engine) {
     /* relaxed: self-contained value. */
     return atomic_load_explicit((_Atomic(int64_t) *)&engine->edge_freeze_threshold_bps, memory_order_relaxed);
+}
+RL_INLINE uint64_t rl_engine_breaker_trips(const rl_engine_t *engine, rl_freeze_reason_t reason) {
+    /* relaxed: monitoring read of a single-writer counter. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->breaker_trips[reason & 15], memory_order_relaxed);
+}
+RL_INLINE uint64_t rl_engine_breaker_escalations(const rl_engine_t *engine) {
+    /* relaxed: monitoring read of a single-writer counter. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->breaker_escalations, memory_order_relaxed);
+}
+RL_INLINE uint64_t rl_engine_breaker_cooldown_ns(const rl_engine_t *engine) {
+    /* relaxed: monitoring read of a single-writer value. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->breaker_cooldown_ns, memory_order_relaxed);
 }
 RL_INLINE int64_t rl_engine_resume_share(const rl_engine_t *engine) {
     /* relaxed: self-contained value. */

@@ -22,7 +22,8 @@ typedef enum rl_event_type {
     RL_EVENT_REJECT = 4,         /* qty released: the venue or the router refused the order */
     RL_EVENT_EXPIRE = 5,         /* qty released: the order's time in force ran out */
     RL_EVENT_EDGE_UPDATE = 6,    /* value = strategy edge in bps, fixed point (RL_FP_SCALE) */
-    RL_EVENT_HEARTBEAT = 7,      /* timestamp_ns only */
+    RL_EVENT_HEARTBEAT = 7,      /* the strategy is alive; the risk side stamps it with the engine's clock
+                                    (timestamp_ns is the sender's, for information only) */
     RL_EVENT_POSITION_ADJUST = 8,/* qty is a signed position change at price, with no reservation */
     RL_EVENT_MARK_PRICE = 9,     /* price is the symbol's new reference price (market data) */
     RL_EVENT_CONTROL = 10,       /* an operator's request, applied by the controller: side = rl_control_t,
@@ -51,7 +52,7 @@ typedef enum rl_event_type {
 typedef enum rl_control {
     RL_CONTROL_MANUAL_FREEZE = 1,    /* halt; value unused */
     RL_CONTROL_UNFREEZE = 2,         /* an operator lifts a halt */
-    RL_CONTROL_CIRCUIT_BREAKER = 3,  /* lift an edge-collapse halt */
+    RL_CONTROL_CIRCUIT_BREAKER = 3,  /* lift a halt for a transient reason (rl_breaker.h) */
     RL_CONTROL_SET_SYMBOL_LIMIT = 4, /* symbol, value = maxInventoryUSD (fixed point) */
     RL_CONTROL_SET_MAX_TOTAL = 5,    /* value = maxTotalNotional (fixed point) */
     RL_CONTROL_SET_EDGE_THRESHOLD = 6, /* value = edgeFreezeThresholdBps (fixed point) */
@@ -62,6 +63,9 @@ typedef enum rl_control {
                                          staged for the next publish, not yet in force */
     RL_CONTROL_PUBLISH_ORDER_RULES = 11, /* put every staged rule in force at once; if any is invalid, none is
                                             (-EINVAL) and the staged rules go back to those in force */
+    RL_CONTROL_SET_HEARTBEAT_TIMEOUT = 12, /* value = ns without a HEARTBEAT before trading halts (heartbeat_lost); 0: off */
+    RL_CONTROL_SET_BREAKER = 13,     /* the circuit breaker (rl_breaker_config_t): value = cooldown_ns, qty =
+                                        max_cooldown_ns, price = window_ns, symbol = escalate_after */
 } rl_control_t;
 
 /* The field an RL_CONTROL_STAGE_ORDER_RULE sets (rl_order_rules_t). */

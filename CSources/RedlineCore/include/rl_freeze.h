@@ -37,6 +37,8 @@ typedef enum rl_freeze_reason {
     RL_FREEZE_REASON_JOURNAL_FAILURE = 7, /* a journal write or sync failed: nothing is durable */
     RL_FREEZE_REASON_RECONCILING = 8,     /* REDUCING: orders recovered in doubt wait for the venue's word */
     RL_FREEZE_REASON_RECONCILED = 9,      /* REDUCING ended: every order in doubt was settled with the venue */
+    RL_FREEZE_REASON_HEARTBEAT_LOST = 10, /* the strategy missed its heartbeat (transient: the breaker lifts it) */
+    RL_FREEZE_REASON_BREAKER_ESCALATED = 11, /* a transient halt repeated until the breaker gave up: an operator must look */
 } rl_freeze_reason_t;
 
 /* Alone on its cache line: written rarely, read by every router in its loop. */

@@ -106,6 +106,21 @@ typedef struct rl_journal_name {
 } rl_journal_name_t;
 
 RL_STATIC_ASSERT(sizeof(rl_journal_rules_payload_t) == 56, "rules head is 56 bytes");
+
+/* RL_JREC_LIMITS, after the rules (or the overrides) when the circuit breaker
+ * or the heartbeat timeout differ from their defaults. A record without it
+ * has the defaults (rl_breaker.h) and no heartbeat timeout. */
+#define RL_JOURNAL_BREAKER_MAGIC 0x524b5242u /* "BRKR" */
+typedef struct rl_journal_breaker_payload {
+    uint32_t magic;                /* RL_JOURNAL_BREAKER_MAGIC */
+    uint32_t escalate_after;
+    uint64_t cooldown_ns;
+    uint64_t max_cooldown_ns;
+    uint64_t window_ns;
+    uint64_t heartbeat_timeout_ns; /* 0: off */
+} rl_journal_breaker_payload_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_breaker_payload_t) == 40, "breaker block is 40 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_symbol_rules_t) == 48, "a symbol's rules head is 48 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_name_t) == 8, "a name head is 8 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_limits_payload_t) == 40, "limits payload is 40 bytes");

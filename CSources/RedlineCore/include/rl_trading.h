@@ -21,8 +21,11 @@
  *   ACTIVE     reconcile pending     REDUCING (reconciling)       yes
  *   REDUCING   reconciled            ACTIVE   (reconciled) unless a limit is breached   yes
  *   any        reconcile pending/reconciled  remembers it (a halt resumes into REDUCING)  no
+ *   not HALTED heartbeat lost        HALTED   (heartbeat_lost, transient)  yes
+ *   HALTED for a transient reason, a persistent trigger   HALTED with that reason     yes
+ *   HALTED for a transient reason, breaker escalates      HALTED (breaker_escalated)  yes
  *   HALTED     unfreeze (operator)   ACTIVE, or REDUCING if a limit is still breached   yes
- *   HALTED     circuit breaker       the same, only when halted by an edge collapse     yes
+ *   HALTED     circuit breaker       the same, only when halted for a transient reason  yes
  *   any        limit breach/cleared  remembers it (HALTED resumes into REDUCING)        no
  *   anything else                    unchanged                                           no
  *
@@ -35,6 +38,7 @@
 
 #include "rl_platform.h"
 #include "rl_freeze.h"
+#include "rl_breaker.h"
 
 RL_EXTERN_C_BEGIN
 
@@ -49,6 +53,8 @@ typedef enum rl_trading_input {
     RL_TRADING_JOURNAL_FAILURE = 8, /* a journal write or sync failed: nothing more can be made durable */
     RL_TRADING_RECONCILE_PENDING = 9, /* recovered orders are in doubt until the venue is asked */
     RL_TRADING_RECONCILED = 10,     /* every order in doubt was settled with the venue */
+    RL_TRADING_HEARTBEAT_LOST = 11, /* the strategy missed its heartbeat (a transient reason) */
+    RL_TRADING_BREAKER_ESCALATE = 12, /* a transient halt repeated too often: it becomes persistent */
 } rl_trading_input_t;
 
 typedef struct rl_trading {
@@ -71,19 +77,36 @@ RL_INLINE rl_trading_transition_t rl_trading_next(rl_trading_t now, rl_trading_i
     case RL_TRADING_MANUAL_FREEZE:
     case RL_TRADING_UNRECORDABLE:
     case RL_TRADING_JOURNAL_FAILURE:
-        if (now.state != RL_STATE_HALTED) {
+    case RL_TRADING_HEARTBEAT_LOST: {
+        rl_freeze_reason_t reason = input == RL_TRADING_EDGE_COLLAPSE ? RL_FREEZE_REASON_EDGE_COLLAPSE
+                                    : input == RL_TRADING_MANUAL_FREEZE ? RL_FREEZE_REASON_MANUAL
+                                    : input == RL_TRADING_UNRECORDABLE ? RL_FREEZE_REASON_UNRECORDABLE
+                                    : input == RL_TRADING_JOURNAL_FAILURE ? RL_FREEZE_REASON_JOURNAL_FAILURE
+                                                                          : RL_FREEZE_REASON_HEARTBEAT_LOST;
+        /* A halt for a transient reason takes a persistent one over: the
+         * breaker must not lift what an operator or a failure halted. */
+        bool over_transient = now.state == RL_STATE_HALTED &&
+                              rl_freeze_reason_class((rl_freeze_reason_t)now.reason) == RL_REASON_CLASS_TRANSIENT &&
+                              rl_freeze_reason_class(reason) == RL_REASON_CLASS_PERSISTENT;
+        if (now.state != RL_STATE_HALTED || over_transient) {
             n->state = RL_STATE_HALTED;
-            n->reason = input == RL_TRADING_EDGE_COLLAPSE ? RL_FREEZE_REASON_EDGE_COLLAPSE
-                        : input == RL_TRADING_MANUAL_FREEZE ? RL_FREEZE_REASON_MANUAL
-                        : input == RL_TRADING_UNRECORDABLE ? RL_FREEZE_REASON_UNRECORDABLE
-                                                           : RL_FREEZE_REASON_JOURNAL_FAILURE;
+            n->reason = reason;
+            t.publish = true;
+        }
+        break;
+    }
+    case RL_TRADING_BREAKER_ESCALATE:
+        if (now.state == RL_STATE_HALTED &&
+            rl_freeze_reason_class((rl_freeze_reason_t)now.reason) == RL_REASON_CLASS_TRANSIENT) {
+            n->reason = RL_FREEZE_REASON_BREAKER_ESCALATED;
             t.publish = true;
         }
         break;
     case RL_TRADING_UNFREEZE:
     case RL_TRADING_CIRCUIT_BREAKER:
         if (now.state == RL_STATE_HALTED &&
-            (input == RL_TRADING_UNFREEZE || now.reason == RL_FREEZE_REASON_EDGE_COLLAPSE)) {
+            (input == RL_TRADING_UNFREEZE ||
+             rl_freeze_reason_class((rl_freeze_reason_t)now.reason) == RL_REASON_CLASS_TRANSIENT)) {
             bool reduce = now.breached || now.reconciling;
             n->state = reduce ? RL_STATE_REDUCING : RL_STATE_ACTIVE;
             n->reason = now.breached ? RL_FREEZE_REASON_LIMIT_VIOLATION

@@ -89,6 +89,14 @@ public enum JournalRecord: Sendable {
                     Self.appendNamed(&bytes, &entry, name)
                 }
             }
+            if limits.circuitBreaker != .default || limits.heartbeatTimeoutMilliseconds != nil {
+                let c = limits.circuitBreaker.config
+                var block = rl_journal_breaker_payload_t(
+                    magic: RL_JOURNAL_BREAKER_MAGIC, escalate_after: c.escalate_after, cooldown_ns: c.cooldown_ns,
+                    max_cooldown_ns: c.max_cooldown_ns, window_ns: c.window_ns,
+                    heartbeat_timeout_ns: UInt64(limits.heartbeatTimeoutNanoseconds))
+                bytes += withUnsafeBytes(of: &block) { Array($0) }
+            }
             return bytes
         case .position(let symbol, let view):
             var payload = rl_journal_position_payload_t(symbol: symbol, reserved: 0, view: view)
@@ -163,9 +171,13 @@ public enum JournalRecord: Sendable {
         }
         var orderRules = OrderRules.off, symbolRules: [String: OrderRules] = [:], restricted: Set<String> = []
         var policy = NoReferencePricePolicy.block
-        if offset < payload.count {
+        var breaker = CircuitBreakerSettings.default, heartbeat: Double?
+        // Optional blocks, each named by its magic: the rules, then the breaker.
+        func magic() -> UInt32? {
+            payload.count - offset >= 4 ? payload.loadUnaligned(fromByteOffset: offset, as: UInt32.self) : nil
+        }
+        if magic() == RL_JOURNAL_RULES_MAGIC {
             let rulesHead = try read(rl_journal_rules_payload_t(), payload, &offset, "order rules", bad)
-            guard rulesHead.magic == RL_JOURNAL_RULES_MAGIC else { throw bad("order rules without their magic") }
             orderRules = OrderRules(rulesHead.defaults)
             policy = rulesHead.flags & RL_RULES_ALLOW_NO_REFERENCE.rawValue != 0 ? .allowFirst : .block
             for _ in 0..<rulesHead.symbols {
@@ -176,12 +188,20 @@ public enum JournalRecord: Sendable {
                 restricted.insert(try readNamed(rl_journal_name_t(), payload, &offset, "restricted symbol", bad).1)
             }
         }
+        if magic() == RL_JOURNAL_BREAKER_MAGIC {
+            let block = try read(rl_journal_breaker_payload_t(), payload, &offset, "circuit breaker", bad)
+            breaker = CircuitBreakerSettings(
+                cooldownSeconds: Double(block.cooldown_ns) / 1e9, maxCooldownSeconds: Double(block.max_cooldown_ns) / 1e9,
+                windowSeconds: Double(block.window_ns) / 1e9, escalateAfter: Int(block.escalate_after))
+            heartbeat = block.heartbeat_timeout_ns == 0 ? nil : Double(block.heartbeat_timeout_ns) / 1e6
+        }
         guard offset == payload.count else { throw bad("\(payload.count - offset) bytes after the limits") }
         return try RiskLimits(
             maxInventoryUSD: FixedPoint.double(head.max_inventory), maxTotalNotional: FixedPoint.double(head.max_total),
             edgeFreezeThresholdBps: FixedPoint.double(head.edge_threshold), symbolOverrides: overrides,
             resumeShare: FixedPoint.double(head.resume_share), orderRules: orderRules, symbolOrderRules: symbolRules,
-            restrictedSymbols: restricted, noReferencePrice: policy)
+            restrictedSymbols: restricted, noReferencePrice: policy, heartbeatTimeoutMilliseconds: heartbeat,
+            circuitBreaker: breaker)
     }
 
     /// A fixed-size head, then a name whose length it holds, padded to 8.

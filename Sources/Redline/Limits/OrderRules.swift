@@ -92,3 +92,52 @@ extension rl_order_rules_t {
             && collar_bps == other.collar_bps && stale_after_ns == other.stale_after_ns && flags == other.flags
     }
 }
+
+/// The circuit breaker that lifts transient halts (`rl_breaker.h`): a
+/// heartbeat lost (and, as they come, other transient causes). A halt for a
+/// persistent reason (edge collapse, drawdown, manual, journal failure) waits
+/// for an operator whatever this says.
+public struct CircuitBreakerSettings: Sendable, Codable, Equatable {
+    /// The first cooldown before a transient halt lifts; 0 turns the breaker
+    /// off (every halt then waits for an operator).
+    public var cooldownSeconds: Double
+    /// A repeat doubles the cooldown, up to this.
+    public var maxCooldownSeconds: Double
+    /// A trip within this long of the previous one is a repeat.
+    public var windowSeconds: Double
+    /// This many trips in a row of repeats escalate the halt to persistent
+    /// (`breaker_escalated`): only an operator unfreezes.
+    public var escalateAfter: Int
+
+    public init(cooldownSeconds: Double = 1, maxCooldownSeconds: Double = 60, windowSeconds: Double = 300,
+                escalateAfter: Int = 5) {
+        self.cooldownSeconds = cooldownSeconds
+        self.maxCooldownSeconds = maxCooldownSeconds
+        self.windowSeconds = windowSeconds
+        self.escalateAfter = escalateAfter
+    }
+
+    /// 1 s, doubling up to 1 min, repeats within 5 min, escalation on the 5th.
+    public static let `default` = CircuitBreakerSettings()
+
+    /// The C form; validated by `validate()` first.
+    var config: rl_breaker_config_t {
+        rl_breaker_config_t(cooldown_ns: UInt64(cooldownSeconds * 1e9), max_cooldown_ns: UInt64(maxCooldownSeconds * 1e9),
+                            window_ns: UInt64(windowSeconds * 1e9), escalate_after: UInt32(escalateAfter), reserved: 0)
+    }
+
+    func validate() throws(RedlineError) {
+        for (name, value) in [("cooldownSeconds", cooldownSeconds), ("maxCooldownSeconds", maxCooldownSeconds),
+                              ("windowSeconds", windowSeconds)] where !(value.isFinite && value >= 0 && value <= 86_400 * 365) {
+            throw .invalidLimits("circuitBreaker.\(name) must be in [0, 31536000] seconds, got \(value)")
+        }
+        guard maxCooldownSeconds >= cooldownSeconds else {
+            throw .invalidLimits("circuitBreaker.maxCooldownSeconds (\(maxCooldownSeconds)) is below cooldownSeconds (\(cooldownSeconds))")
+        }
+        guard (1...1_000_000).contains(escalateAfter) else {
+            throw .invalidLimits("circuitBreaker.escalateAfter must be in 1...1000000, got \(escalateAfter)")
+        }
+        var c = config
+        guard rl_breaker_config_check(&c) == 0 else { throw .invalidLimits("circuitBreaker is out of range") }
+    }
+}

@@ -28,6 +28,12 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     public var restrictedSymbols: Set<String>
     /// What the collar and staleness rules do before a symbol's first mark.
     public var noReferencePrice: NoReferencePricePolicy
+    /// The dead-man: trading halts (`heartbeat_lost`, transient) when no
+    /// heartbeat reaches the risk side for this long, by the engine's clock.
+    /// nil: off. Armed by the first heartbeat (`OrderRouter.heartbeat()`).
+    public var heartbeatTimeoutMilliseconds: Double?
+    /// How transient halts lift by themselves, back off, and escalate.
+    public var circuitBreaker: CircuitBreakerSettings
 
     public init(
         maxInventoryUSD: Double,
@@ -38,7 +44,9 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         orderRules: OrderRules = .off,
         symbolOrderRules: [String: OrderRules] = [:],
         restrictedSymbols: Set<String> = [],
-        noReferencePrice: NoReferencePricePolicy = .block
+        noReferencePrice: NoReferencePricePolicy = .block,
+        heartbeatTimeoutMilliseconds: Double? = nil,
+        circuitBreaker: CircuitBreakerSettings = .default
     ) throws(RedlineError) {
         self.maxInventoryUSD = maxInventoryUSD
         self.maxTotalNotional = maxTotalNotional
@@ -49,7 +57,14 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         self.symbolOrderRules = symbolOrderRules
         self.restrictedSymbols = restrictedSymbols
         self.noReferencePrice = noReferencePrice
+        self.heartbeatTimeoutMilliseconds = heartbeatTimeoutMilliseconds
+        self.circuitBreaker = circuitBreaker
         _ = try fixedPoint()
+    }
+
+    /// The heartbeat timeout in nanoseconds, 0 when off.
+    var heartbeatTimeoutNanoseconds: Int64 {
+        heartbeatTimeoutMilliseconds.map { max(1, Int64(($0 * 1e6).rounded())) } ?? 0
     }
 
     /// Whether any per-order rule or restriction is set.
@@ -130,6 +145,10 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         for symbol in restrictedSymbols.sorted() where !RiskEngine.isValidName(symbol) {
             throw .invalidLimits("restricted symbol \"\(symbol)\" is not a valid symbol name")
         }
+        if let ms = heartbeatTimeoutMilliseconds, !(ms.isFinite && ms > 0 && ms <= 86_400_000) {
+            throw .invalidLimits("heartbeatTimeoutMilliseconds must be in (0, 86400000], got \(ms)")
+        }
+        try circuitBreaker.validate()
         let rules = FixedPointRules(
             defaults: FixedPointRules.Fields(try orderRules.fixedPoint(name: "every symbol")), symbols: symbolRules,
             restricted: restrictedSymbols,
@@ -169,6 +188,7 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case maxInventoryUSD, maxTotalNotional, edgeFreezeThresholdBps, symbolOverrides, resumeShare
         case orderRules, symbolOrderRules, restrictedSymbols, noReferencePrice
+        case heartbeatTimeoutMilliseconds, circuitBreaker
     }
 
     public init(from decoder: any Decoder) throws {
@@ -182,6 +202,8 @@ public struct RiskLimits: Sendable, Codable, Equatable {
             orderRules: c.decodeIfPresent(OrderRules.self, forKey: .orderRules) ?? .off,
             symbolOrderRules: c.decodeIfPresent([String: OrderRules].self, forKey: .symbolOrderRules) ?? [:],
             restrictedSymbols: c.decodeIfPresent(Set<String>.self, forKey: .restrictedSymbols) ?? [],
-            noReferencePrice: c.decodeIfPresent(NoReferencePricePolicy.self, forKey: .noReferencePrice) ?? .block)
+            noReferencePrice: c.decodeIfPresent(NoReferencePricePolicy.self, forKey: .noReferencePrice) ?? .block,
+            heartbeatTimeoutMilliseconds: c.decodeIfPresent(Double.self, forKey: .heartbeatTimeoutMilliseconds),
+            circuitBreaker: c.decodeIfPresent(CircuitBreakerSettings.self, forKey: .circuitBreaker) ?? .default)
     }
 }

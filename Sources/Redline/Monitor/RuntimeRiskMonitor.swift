@@ -74,6 +74,12 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         }
         for symbol in symbols { try register(symbol: symbol) }
         if limits.hasOrderRules { try publishOrderRules(limits.fixedPoint().rules) }
+        if limits.circuitBreaker != .default || limits.heartbeatTimeoutMilliseconds != nil {
+            let breaker = limits.circuitBreaker.config
+            try apply(RL_CONTROL_SET_BREAKER, symbol: breaker.escalate_after, value: Int64(breaker.cooldown_ns),
+                      field: Int64(breaker.max_cooldown_ns), price: Int64(breaker.window_ns))
+            try apply(RL_CONTROL_SET_HEARTBEAT_TIMEOUT, value: limits.heartbeatTimeoutNanoseconds)
+        }
     }
 
     /// Move the engine's manual clock (see `init(manualClock:)`).
@@ -413,6 +419,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             try apply(RL_CONTROL_SET_EDGE_THRESHOLD, value: fp.edgeThreshold)
             try apply(RL_CONTROL_SET_RESUME_SHARE, value: fp.resumeShare)
             try publishOrderRules(fp.rules)
+            let breaker = limits.circuitBreaker.config
+            try apply(RL_CONTROL_SET_BREAKER, symbol: breaker.escalate_after, value: Int64(breaker.cooldown_ns),
+                      field: Int64(breaker.max_cooldown_ns), price: Int64(breaker.window_ns))
+            try apply(RL_CONTROL_SET_HEARTBEAT_TIMEOUT, value: limits.heartbeatTimeoutNanoseconds)
             current = limits
         }
         trading.sync()
@@ -439,10 +449,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         try apply(RL_CONTROL_PUBLISH_ORDER_RULES, value: 0)
     }
 
-    private func apply(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, value: Int64, field: Int64 = 0)
-        throws(RedlineError)
+    private func apply(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, value: Int64, field: Int64 = 0,
+                       price: Int64 = 0) throws(RedlineError)
     {
-        let rc = riskSide.request(control, symbol: symbol, value: value, field: field)
+        let rc = riskSide.request(control, symbol: symbol, value: value, field: field, price: price)
         guard rc == 0 else { throw .system(errno: -rc, operation: "apply limit (control \(control.rawValue))") }
     }
 
@@ -497,9 +507,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         return changed
     }
 
-    /// Lift a halt: an operator, or a circuit breaker (which lifts only an
-    /// edge-collapse halt). Trading resumes in REDUCING if a limit is still
-    /// breached. Returns false when there was no halt to lift.
+    /// Lift a halt: an operator, or a circuit breaker (which lifts only a
+    /// halt for a transient reason, `FreezeTrigger.reasonClass`). Trading
+    /// resumes in REDUCING if a limit is still breached. Returns false when
+    /// there was no halt to lift.
     @discardableResult
     public func unfreeze(reason: String, byCircuitBreaker: Bool = false) -> Bool {
         let changed = operatorRequest(byCircuitBreaker ? RL_CONTROL_CIRCUIT_BREAKER : RL_CONTROL_UNFREEZE,
@@ -539,6 +550,12 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         metrics.publish(utilization: utilization(), exposure: totalExposure, state: tradingState)
         for (kind, count) in anomalies { metrics.setTotal("anomalous_events_total", [("kind", kind)], to: count) }
         metrics.setTotal("journal_events_not_journaled_total", to: rl_engine_journal_unrecorded(engine))
+        for trigger in FreezeTrigger.allCases where trigger.reasonClass == .transient {
+            metrics.setTotal("breaker_trips_total", [("reason", trigger.metricLabel)],
+                             to: rl_engine_breaker_trips(engine, trigger.reasonCode))
+        }
+        metrics.setTotal("breaker_escalations_total", to: rl_engine_breaker_escalations(engine))
+        metrics.setGauge("breaker_cooldown_seconds", to: Double(rl_engine_breaker_cooldown_ns(engine)) / 1e9)
         return metrics.exposition()
     }
 

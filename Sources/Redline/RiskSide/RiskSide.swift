@@ -123,9 +123,10 @@ final class RiskSide: @unchecked Sendable {
     /// An operator request to the controller (rl_control_t). `before` sees
     /// its request id, which the controller's record of it carries.
     func request(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, value: Int64 = 0, field: Int64 = 0,
-                 before: (Int64) -> Void = { _ in }) -> Int32 {
+                 price: Int64 = 0, before: (Int64) -> Void = { _ in }) -> Int32 {
         var event = rl_event_t(type: RL_EVENT_CONTROL, symbol: symbol, value: value)
-        event.qty = field  // RL_CONTROL_STAGE_ORDER_RULE: which rule field
+        event.qty = field  // RL_CONTROL_STAGE_ORDER_RULE: which rule field; RL_CONTROL_SET_BREAKER: max cooldown
+        event.price = price
         event.side = UInt8(control.rawValue)
         return send(event, answered: true, before: before)
     }

@@ -510,6 +510,14 @@ public final class OrderRouter {
         push(rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: edge, timestampNs: rl_clock_cycles()))
     }
 
+    /// Tell the risk side this strategy is alive (the dead-man,
+    /// `RiskLimits.heartbeatTimeoutMilliseconds`). The risk side stamps it
+    /// with the engine's clock when it applies it; the first one arms the
+    /// timeout. Call it from the strategy's loop, more often than the timeout.
+    public func heartbeat() {
+        push(rl_event_t(type: RL_EVENT_HEARTBEAT, timestampNs: rl_clock_cycles()))
+    }
+
     /// Report a new reference price for `symbol` (market data) to the risk
     /// side through this router's ring. From then on both sides of the
     /// symbol's worst case are valued at it; a move that breaches a limit

@@ -16,6 +16,29 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
     /// REDUCING after a restart: orders recovered from the journal are in
     /// doubt until the router reconciles them with the venue.
     case ordersInDoubt = "orders_in_doubt"
+    /// The strategy missed its heartbeat (`RiskLimits.heartbeatTimeoutMilliseconds`).
+    /// Transient: the circuit breaker lifts it after a cooldown.
+    case heartbeatLost = "heartbeat_lost"
+    /// A transient halt repeated until the circuit breaker gave up: only an
+    /// operator unfreezes.
+    case breakerEscalated = "breaker_escalated"
+
+    /// Transient triggers pass by themselves: the circuit breaker lifts
+    /// them. Persistent ones wait for an operator.
+    public enum ReasonClass: String, Sendable, Codable {
+        case transient, persistent
+        /// A REDUCING cause: not a halt, trading resumes on its own when it clears.
+        case reducing
+    }
+
+    /// The class of this trigger (`rl_freeze_reason_class`).
+    public var reasonClass: ReasonClass {
+        switch rl_freeze_reason_class(reasonCode) {
+        case RL_REASON_CLASS_TRANSIENT: .transient
+        case RL_REASON_CLASS_PERSISTENT: .persistent
+        default: .reducing
+        }
+    }
 
     /// The C reason code packed into the freeze word.
     var reasonCode: rl_freeze_reason_t {
@@ -26,6 +49,8 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case .unrecordableFill: RL_FREEZE_REASON_UNRECORDABLE
         case .journalFailure: RL_FREEZE_REASON_JOURNAL_FAILURE
         case .ordersInDoubt: RL_FREEZE_REASON_RECONCILING
+        case .heartbeatLost: RL_FREEZE_REASON_HEARTBEAT_LOST
+        case .breakerEscalated: RL_FREEZE_REASON_BREAKER_ESCALATED
         }
     }
 
@@ -37,6 +62,8 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case RL_FREEZE_REASON_UNRECORDABLE: self = .unrecordableFill
         case RL_FREEZE_REASON_JOURNAL_FAILURE: self = .journalFailure
         case RL_FREEZE_REASON_RECONCILING: self = .ordersInDoubt
+        case RL_FREEZE_REASON_HEARTBEAT_LOST: self = .heartbeatLost
+        case RL_FREEZE_REASON_BREAKER_ESCALATED: self = .breakerEscalated
         default: return nil
         }
     }
@@ -49,6 +76,9 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
 /// the monitor's history.
 public struct FreezeEvent: Sendable, Codable, Equatable {
     public let trigger: FreezeTrigger
+    /// Transient (the circuit breaker lifts it), persistent (an operator
+    /// must), or a REDUCING cause. Journaled with the event.
+    public let reasonClass: FreezeTrigger.ReasonClass
     public let reason: String
     public let metadata: [String: String]
     public let timestamp: Date
@@ -57,10 +87,24 @@ public struct FreezeEvent: Sendable, Codable, Equatable {
 
     public init(trigger: FreezeTrigger, reason: String, metadata: [String: String], timestamp: Date, epoch: UInt64) {
         self.trigger = trigger
+        self.reasonClass = trigger.reasonClass
         self.reason = reason
         self.metadata = metadata
         self.timestamp = timestamp
         self.epoch = epoch
+    }
+
+    private enum CodingKeys: String, CodingKey { case trigger, reasonClass, reason, metadata, timestamp, epoch }
+
+    // Events journaled before the classes have none: their trigger says it.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        trigger = try c.decode(FreezeTrigger.self, forKey: .trigger)
+        reasonClass = try c.decodeIfPresent(FreezeTrigger.ReasonClass.self, forKey: .reasonClass) ?? trigger.reasonClass
+        reason = try c.decode(String.self, forKey: .reason)
+        metadata = try c.decode([String: String].self, forKey: .metadata)
+        timestamp = try c.decode(Date.self, forKey: .timestamp)
+        epoch = try c.decode(UInt64.self, forKey: .epoch)
     }
 }
 
@@ -115,6 +159,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
         case journalFailure = "journal_failure"
         case reconcilePending = "reconcile_pending"
         case reconciled = "reconciled"
+        case heartbeatLost = "heartbeat_lost"
+        case breakerEscalated = "breaker_escalated"
 
         init?(_ input: UInt8) {
             switch rl_trading_input_t(UInt32(input)) {
@@ -128,6 +174,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case RL_TRADING_JOURNAL_FAILURE: self = .journalFailure
             case RL_TRADING_RECONCILE_PENDING: self = .reconcilePending
             case RL_TRADING_RECONCILED: self = .reconciled
+            case RL_TRADING_HEARTBEAT_LOST: self = .heartbeatLost
+            case RL_TRADING_BREAKER_ESCALATE: self = .breakerEscalated
             default: return nil
             }
         }
@@ -141,6 +189,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case .unrecordableFill: .unrecordableFill
             case .journalFailure: .journalFailure
             case .reconcilePending: .ordersInDoubt
+            case .heartbeatLost: .heartbeatLost
+            case .breakerEscalated: .breakerEscalated
             default: nil
             }
         }

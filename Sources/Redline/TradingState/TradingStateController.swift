@@ -131,9 +131,22 @@ final class TradingStateController: @unchecked Sendable {
         case .manualFreeze:
             let detail = history.withLock { $0.pending.removeValue(forKey: record.value) }
             return (detail?.reason ?? "manual freeze", detail?.metadata ?? [:])
+        case .heartbeatLost:
+            let timeout = Double(record.qty) / 1e6, silent = Double(record.value) / 1e6
+            return ("no heartbeat for \(silent) ms (timeout \(timeout) ms): the strategy may be dead",
+                    ["timeout_ms": "\(timeout)", "silent_ms": "\(silent)"])
+        case .breakerEscalated:
+            let trigger = FreezeTrigger(reasonCode: rl_freeze_reason_t(UInt32(truncatingIfNeeded: record.value)))
+            return ("\(trigger?.rawValue ?? "a transient halt") repeated \(record.qty) times in a row: the circuit breaker escalated, an operator must unfreeze",
+                    ["repeats": "\(record.qty)", "escalated_from": trigger?.rawValue ?? "unknown"])
         case .unfreeze, .circuitBreaker:
             let detail = history.withLock { $0.pending.removeValue(forKey: record.value) }
             let who = cause == .circuitBreaker ? "circuit_breaker" : "operator"
+            if cause == .circuitBreaker, detail == nil, record.qty > 0 {
+                let cooldown = Double(record.qty) / 1e6
+                return ("the circuit breaker lifted a transient halt after its cooldown of \(cooldown) ms",
+                        ["by": who, "cooldown_ms": "\(cooldown)"])
+            }
             return (detail?.reason ?? cause.rawValue, (detail?.metadata ?? [:]).merging(["by": who]) { a, _ in a })
         }
     }
