@@ -11,8 +11,11 @@
  *   reserve          check and reserve an order that raises its side (book CAS + side CAS)
  *   reserve_reducing check and reserve an order that reduces its side (one side CAS)
  *   ring             push one 48-byte event into an SPSC ring and pop it
- *   check_all_rules  check, with every per-order rule on (rl_order_rules.h) and passed
- *   reserve_all_rules reserve, with every per-order rule on and passed
+ *   check_all_rules  check, with every per-order rule (rl_order_rules.h) and every strategy
+ *                    limit (rl_strategy.h: rates, open orders) on and passed
+ *   reserve_all_rules reserve, the same
+ *   router           the check a router runs: from doubles, reserving, with its strategy (limits off)
+ *   router_all_rules the same with every rule and strategy limit on and passed
  *   reserve_rule_qty|notional|collar|stale   reserve with that one rule on and passed
  *   reserve_rule_restricted                 a reserve blocked by the restricted list
  * (the script reports the reserve_rule_* counts for the README; it gates the others)
@@ -28,6 +31,7 @@ static volatile uint64_t sink;
 
 /* One loop per kind, out of line, so that no operation's code depends on
  * which other loops main() holds. */
+/* The core: no strategy limits (a NULL strategy folds them away). */
 __attribute__((noinline)) static uint64_t check_loop(rl_position_table_t *table, rl_freeze_t *freeze, long n) {
     uint64_t passed = 0;
     for (long i = 0; i < n; i++) passed += rl_position_table_check(table, freeze, 0, RL_SIDE_BUY, S / 100, 100 * S, false) == RL_OK;
@@ -37,6 +41,36 @@ __attribute__((noinline)) static uint64_t check_loop(rl_position_table_t *table,
 __attribute__((noinline)) static uint64_t reserve_loop(rl_engine_t *engine, rl_side_t side, rl_result_t expected, long n) {
     uint64_t passed = 0;
     for (long i = 0; i < n; i++) passed += rl_engine_reserve(engine, 0, side, 1, 100 * S) == expected;
+    return passed;
+}
+
+/* The check a router runs (OrderRouter.placeOrder): from doubles, with its
+ * strategy's limits. */
+__attribute__((noinline)) static uint64_t router_loop(rl_engine_t *engine, rl_strategy_t *strategy, long n) {
+    uint64_t passed = 0;
+    int64_t q, p;
+    for (long i = 0; i < n; i++) {
+        passed += rl_engine_check_for(engine, strategy, 0, RL_SIDE_BUY, 1e-8, 100.0, true, &q, &p) == RL_OK;
+    }
+    return passed;
+}
+
+/* A router's check: with its strategy's rate and open-order limits. */
+__attribute__((noinline)) static uint64_t check_for_loop(rl_position_table_t *table, rl_freeze_t *freeze,
+                                                        rl_strategy_t *strategy, long n) {
+    uint64_t passed = 0;
+    for (long i = 0; i < n; i++) {
+        passed += rl_position_table_check_for(table, freeze, strategy, 0, RL_SIDE_BUY, S / 100, 100 * S, false) == RL_OK;
+    }
+    return passed;
+}
+
+__attribute__((noinline)) static uint64_t reserve_for_loop(rl_engine_t *engine, rl_strategy_t *strategy, long n) {
+    uint64_t passed = 0;
+    rl_position_table_t *table = rl_engine_table(engine);
+    for (long i = 0; i < n; i++) {
+        passed += rl_position_table_check_for(table, rl_engine_freeze(engine), strategy, 0, RL_SIDE_BUY, 1, 100 * S, true) == RL_OK;
+    }
     return passed;
 }
 
@@ -90,11 +124,24 @@ int main(int argc, char **argv) {
         expected = RL_REJECT_RESTRICTED;
     }
     if (memcmp(&rules, &(rl_order_rules_t){0}, sizeof rules) != 0 && rl_engine_set_order_rules(engine, 0, &rules) != 0) return 2;
+    rl_strategy_t *strategy = NULL;
+    if (strcmp(op, "router") == 0 && rl_strategy_create(16, -1, &strategy) != 0) return 2;
+    if (strstr(op, "_all_rules") != NULL) {
+        /* Rates far above what the loop reaches, open-order caps above n: on, and passed. */
+        rl_strategy_limits_t limits = {4000000000u, 4000000000u, 1000000, 4000000000u, 1000000, 4000000000u, 4000000000u, 0};
+        if (rl_strategy_create(16, -1, &strategy) != 0 || rl_engine_set_strategy_limits(engine, &limits) != 0) return 2;
+    }
 
-    if (strcmp(op, "check") == 0 || strcmp(op, "check_all_rules") == 0) {
+    if (strcmp(op, "check") == 0) {
         passed = check_loop(table, freeze, n);
-    } else if (strcmp(op, "reserve") == 0 || strcmp(op, "reserve_all_rules") == 0) {
+    } else if (strcmp(op, "check_all_rules") == 0) {
+        passed = check_for_loop(table, freeze, strategy, n);
+    } else if (strcmp(op, "reserve") == 0) {
         passed = reserve_loop(engine, RL_SIDE_BUY, RL_OK, n);
+    } else if (strcmp(op, "router") == 0 || strcmp(op, "router_all_rules") == 0) {
+        passed = router_loop(engine, strategy, n);
+    } else if (strcmp(op, "reserve_all_rules") == 0) {
+        passed = reserve_for_loop(engine, strategy, n);
     } else if (strcmp(op, "reserve_reducing") == 0) {
         passed = reserve_loop(engine, RL_SIDE_SELL, RL_OK, n);
     } else if (strncmp(op, "reserve_rule_", 13) == 0) {

@@ -96,7 +96,12 @@ int64_t rl_engine_add_symbol(rl_engine_t *engine, const char *name, int64_t limi
     int64_t id = rl_symbols_register(engine->symbols, name);
     if (id < 0) return id;
     /* Registry and table share capacity, so activation cannot run out of room. */
-    int rc = rl_position_table_activate(engine->table, (uint32_t)id, effective);
+    /* While per-order rules are in use, a new symbol is restricted until the
+     * next publish gives it its rules: a publish racing this registration
+     * cannot leave it with rules no one put in force (fail closed). */
+    /* relaxed: set by the risk side's publish; a stale false only misses a restriction a publish then lifts anyway. */
+    bool in_use = atomic_load_explicit(&engine->rules_in_use, memory_order_relaxed);
+    int rc = rl_position_table_activate(engine->table, (uint32_t)id, effective, in_use);
     return rc < 0 ? rc : id;
 }
 
@@ -193,6 +198,8 @@ uint64_t rl_engine_now_ns(const rl_engine_t *engine) {
 /* After a published change: a new transient halt trips the breaker; any
  * other state (a persistent halt, trading again) leaves nothing to lift. */
 static void rl_engine_breaker_follow(rl_engine_t *engine, rl_freeze_reason_t halted_for, rl_trading_input_t input) {
+    /* An operator who lifts a halt has looked: the next trip starts a new streak. */
+    if (input == RL_TRADING_UNFREEZE) engine->breaker.streak = 0, engine->breaker.last_trip_ns = 0;
     if (rl_freeze_reason_class(halted_for) != RL_REASON_CLASS_TRANSIENT || input == RL_TRADING_BREAKER_ESCALATE) {
         rl_breaker_cancel(&engine->breaker);
         /* relaxed: a monitoring value with a single writer. */
@@ -228,9 +235,22 @@ void rl_engine_tick(rl_engine_t *engine) {
     }
 }
 
+int rl_engine_set_strategy_limits(rl_engine_t *engine, const rl_strategy_limits_t *limits) {
+    if (rl_strategy_limits_validate(limits) != 0) return -EINVAL;
+    rl_position_table_publish_strategy_limits(engine->table, limits, engine->cycles_per_ns);
+    engine->strategy_limits = *limits;
+    return 0;
+}
+
 int rl_engine_set_breaker(rl_engine_t *engine, const rl_breaker_config_t *config) {
     if (rl_breaker_config_check(config) != 0) return -EINVAL;
     engine->breaker.config = *config;
+    /* Turned off: a lift already scheduled does not happen either. */
+    if (config->cooldown_ns == 0) {
+        rl_breaker_cancel(&engine->breaker);
+        /* relaxed: a monitoring value with a single writer. */
+        atomic_store_explicit(&engine->breaker_cooldown_ns, 0, memory_order_relaxed);
+    }
     return 0;
 }
 
@@ -390,8 +410,14 @@ static int64_t rl_engine_release(rl_engine_t *engine, uint32_t symbol, rl_side_t
 
 static void rl_engine_set_position(rl_engine_t *engine, uint32_t symbol, int64_t position, int64_t mark) {
     rl_position_table_set_position(engine->table, symbol, position, mark);
-    /* A replayed mark is history, not a price seen now: it stays stale until a fresh one. */
-    if (mark > 0 && !engine->replaying) rl_position_table_stamp_mark(engine->table, symbol);
+}
+
+/* The symbol's mark is fresh now, by the engine's clock: called once both
+ * side words carry it, never before, so no check sees a stale price stamped
+ * fresh. A replayed mark is history, not a price seen now: it stays stale
+ * until a fresh one. */
+static void rl_engine_stamp_mark(rl_engine_t *engine, uint32_t symbol) {
+    if (!engine->replaying) rl_position_table_stamp_mark(engine->table, symbol);
 }
 
 /* `qty` of working orders on `side` filled at `price`. The position moves by
@@ -421,6 +447,7 @@ static int64_t rl_engine_fill(rl_engine_t *engine, uint32_t symbol, rl_side_t si
     rl_engine_set_position(engine, symbol, next_position, price);
     /* The other side's extent drops by qty (a buy fill: working sells - position). */
     rl_engine_move_side(engine, symbol, (rl_side_t)(side ^ 1), -qty, price);
+    rl_engine_stamp_mark(engine, symbol);
     return excess;
 }
 
@@ -463,6 +490,7 @@ static bool rl_engine_adjust(rl_engine_t *engine, uint32_t symbol, int64_t signe
         return false;
     }
     rl_engine_set_position(engine, symbol, next_position, price);
+    rl_engine_stamp_mark(engine, symbol);
     return true;
 }
 
@@ -474,6 +502,7 @@ static bool rl_engine_mark(rl_engine_t *engine, uint32_t symbol, int64_t price) 
     /* A falling price first lowers, a rising one raises: order does not matter for the invariants. */
     rl_engine_move_side(engine, symbol, RL_SIDE_BUY, 0, price);
     rl_engine_move_side(engine, symbol, RL_SIDE_SELL, 0, price);
+    rl_engine_stamp_mark(engine, symbol);
     return true;
 }
 
@@ -568,8 +597,22 @@ static int rl_engine_publish_rules(rl_engine_t *engine) {
     }
     /* Symbols registered since the defaults were staged take them. */
     for (uint32_t i = count; i < capacity; i++) engine->rules_staged[i] = engine->rules_staged[capacity];
-    rl_position_table_publish_rules(engine->table, engine->rules_staged, engine->cycles_per_ns);
+    /* A symbol registered during this publish has the count after it: a second pass gives it its rules. */
+    for (;;) {
+        rl_position_table_publish_rules(engine->table, engine->rules_staged, engine->cycles_per_ns);
+        uint32_t now_count = rl_position_table_count(engine->table);
+        if (now_count == count) break;
+        for (uint32_t i = count; i < now_count; i++) engine->rules_staged[i] = engine->rules_staged[capacity];
+        count = now_count;
+    }
     memcpy(engine->rules_in_force, engine->rules_staged, bytes);
+    bool any = false;
+    for (uint32_t i = 0; i <= capacity && !any; i++) {
+        const rl_order_rules_t *r = &engine->rules_staged[i];
+        any = r->max_order_qty || r->max_order_notional || r->collar_bps || r->stale_after_ns || r->flags;
+    }
+    /* relaxed: a hint for registration (see rl_engine_add_symbol). */
+    atomic_store_explicit(&engine->rules_in_use, any, memory_order_relaxed);
     return 0;
 }
 
@@ -633,6 +676,15 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         return 0;
     case RL_CONTROL_STAGE_ORDER_RULE:
         return rl_engine_stage_rule(engine, symbol, field, value);
+    case RL_CONTROL_SET_STRATEGY_LIMITS: {
+        rl_strategy_limits_t limits = {
+            (uint32_t)value, (uint32_t)((uint64_t)value >> 32), (uint32_t)field, (uint32_t)((uint64_t)field >> 32),
+            (uint32_t)price, (uint32_t)((uint64_t)price >> 32), symbol, 0};
+        return rl_engine_set_strategy_limits(engine, &limits);
+    }
+    case RL_CONTROL_RATE_EXCEEDED:
+        rl_engine_control(engine, RL_TRADING_RATE_EXCEEDED, RL_SYMBOL_NONE, value, request);
+        return 0;
     case RL_CONTROL_SET_HEARTBEAT_TIMEOUT:
         if (value < 0) return -EINVAL;
         /* relaxed: read by this same risk side. */

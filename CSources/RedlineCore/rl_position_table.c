@@ -18,7 +18,6 @@ int rl_position_table_create(uint32_t capacity, int64_t max_total, int node, rl_
     for (uint32_t i = 0; i < capacity; i++) {
         for (int b = 0; b < 2; b++) {
             table->rules[i].buffer[b].mark_time = &table->risk[i].mark_time;
-            table->rules[i].buffer[b].clock = &table->clock;
         }
     }
     /* relaxed: the table is not shared until create returns. */
@@ -39,7 +38,20 @@ void rl_position_table_set_clock(rl_position_table_t *table, uint64_t now_ns) {
     atomic_store_explicit(&table->clock.manual_now, now_ns, memory_order_relaxed);
 }
 
-static void rl_rules_buffer_store(rl_rules_buffer_t *buffer, const rl_order_rules_t *rules, bool manual,
+/* The collar's bounds in `buffer` for `mark` (0: none yet). Risk side. */
+static void rl_rules_buffer_mark(rl_rules_buffer_t *buffer, int64_t mark) {
+    /* relaxed, all: written by the risk side alone; a check reads a recent bound, as it reads the mark. */
+    int64_t collar = atomic_load_explicit(&buffer->collar_bps, memory_order_relaxed), buy_max = 0, sell_min = INT64_MAX;
+    if (collar > 0 && mark > 0) rl_rules_collar_bounds(collar, mark, &buy_max, &sell_min);
+    atomic_store_explicit(&buffer->buy_max, buy_max, memory_order_relaxed);
+    atomic_store_explicit(&buffer->sell_min, sell_min, memory_order_relaxed);
+}
+
+void rl_position_table_mark_collar(rl_position_table_t *table, uint32_t symbol, int64_t mark) {
+    for (int b = 0; b < 2; b++) rl_rules_buffer_mark(&table->rules[symbol].buffer[b], mark);
+}
+
+static void rl_rules_buffer_store(rl_rules_buffer_t *buffer, const rl_order_rules_t *rules, int64_t mark, bool manual,
                                   double cycles_per_ns) {
     uint64_t active = 0;
     if (rules->flags & RL_RULES_RESTRICTED) active |= RL_RULE_ON_RESTRICTED;
@@ -59,8 +71,8 @@ static void rl_rules_buffer_store(rl_rules_buffer_t *buffer, const rl_order_rule
      * the generation's move (a full barrier) publishes it to checkers of the next. */
     atomic_store_explicit(&buffer->max_order_qty, rules->max_order_qty, memory_order_relaxed);
     atomic_store_explicit(&buffer->max_order_notional, rules->max_order_notional, memory_order_relaxed);
-    atomic_store_explicit(&buffer->collar_up, RL_RULES_BPS_ONE + rules->collar_bps, memory_order_relaxed);
-    atomic_store_explicit(&buffer->collar_down, RL_RULES_BPS_ONE - rules->collar_bps, memory_order_relaxed);
+    atomic_store_explicit(&buffer->collar_bps, rules->collar_bps, memory_order_relaxed);
+    rl_rules_buffer_mark(buffer, mark);
     atomic_store_explicit(&buffer->stale_after, stale, memory_order_relaxed);
     atomic_store_explicit(&buffer->active, active, memory_order_relaxed);
 }
@@ -69,7 +81,9 @@ static void rl_rules_buffer_store(rl_rules_buffer_t *buffer, const rl_order_rule
 static void rl_position_table_store_rules(rl_position_table_t *table, uint32_t symbol, uint32_t b,
                                           const rl_order_rules_t *rules, bool manual, double cycles_per_ns) {
     rl_rules_buffer_t *buffer = &table->rules[symbol].buffer[b];
-    rl_rules_buffer_store(buffer, rules, manual, cycles_per_ns);
+    /* relaxed: the risk side, which publishes, is the mark's only writer. */
+    int64_t mark = symbol < table->capacity ? atomic_load_explicit(&table->risk[symbol].mark, memory_order_relaxed) : 0;
+    rl_rules_buffer_store(buffer, rules, mark, manual, cycles_per_ns);
     if (symbol < table->capacity) {
         /* relaxed: as the buffer's fields (rl_rules_buffer_store). */
         atomic_store_explicit(&table->slots[symbol].rules_active[b],
@@ -90,7 +104,7 @@ void rl_position_table_publish_rules(rl_position_table_t *table, const rl_order_
     rl_position_table_store_rules(table, table->capacity, next ^ 1, &rules[table->capacity], manual, cycles_per_ns);
 }
 
-int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t limit) {
+int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t limit, bool restricted) {
     if (limit <= 0 || limit > RL_FP_MAX_LIMIT) return -EINVAL;
     /* relaxed: setup runs on one thread; only the count's publication needs ordering. */
     uint32_t count = atomic_load_explicit(&table->count, memory_order_relaxed);
@@ -108,16 +122,15 @@ int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t 
                               atomic_load_explicit(&defaults->max_order_qty, memory_order_relaxed), memory_order_relaxed);
         atomic_store_explicit(&rules->buffer[b].max_order_notional,
                               atomic_load_explicit(&defaults->max_order_notional, memory_order_relaxed), memory_order_relaxed);
-        atomic_store_explicit(&rules->buffer[b].collar_up,
-                              atomic_load_explicit(&defaults->collar_up, memory_order_relaxed), memory_order_relaxed);
-        atomic_store_explicit(&rules->buffer[b].collar_down,
-                              atomic_load_explicit(&defaults->collar_down, memory_order_relaxed), memory_order_relaxed);
+        atomic_store_explicit(&rules->buffer[b].collar_bps,
+                              atomic_load_explicit(&defaults->collar_bps, memory_order_relaxed), memory_order_relaxed);
+        rl_rules_buffer_mark(&rules->buffer[b], 0); /* a new symbol has no mark */
         atomic_store_explicit(&rules->buffer[b].stale_after,
                               atomic_load_explicit(&defaults->stale_after, memory_order_relaxed), memory_order_relaxed);
-        atomic_store_explicit(&rules->buffer[b].active,
-                              atomic_load_explicit(&defaults->active, memory_order_relaxed), memory_order_relaxed);
-        atomic_store_explicit(&table->slots[id].rules_active[b],
-                              atomic_load_explicit(&defaults->active, memory_order_relaxed), memory_order_relaxed);
+        uint64_t active = atomic_load_explicit(&defaults->active, memory_order_relaxed) |
+                          (restricted ? RL_RULE_ON_RESTRICTED : 0);
+        atomic_store_explicit(&rules->buffer[b].active, active, memory_order_relaxed);
+        atomic_store_explicit(&table->slots[id].rules_active[b], active, memory_order_relaxed);
     }
     /* release: pairs with the acquire in rl_position_table_count, so a checker
      * that accepts this id sees its limit. */
@@ -168,6 +181,7 @@ int rl_position_table_restore(rl_position_table_t *table, uint32_t symbol, const
     atomic_store_explicit(&risk->position, state->position, memory_order_relaxed);
     atomic_store_explicit(&risk->mark, state->mark, memory_order_relaxed);
     atomic_store_explicit(&risk->credit, 0, memory_order_relaxed);
+    rl_position_table_mark_collar(table, symbol, state->mark);
     int64_t fresh = rl_side_exposure(buy, state->buy_price) + rl_side_exposure(sell, state->sell_price);
     rl_position_table_add_total(table, fresh - old);
     rl_position_table_refresh_credit(table, symbol);
@@ -240,7 +254,9 @@ void rl_position_table_simulate(const rl_position_table_t *table, const rl_freez
         /* relaxed: a view, as the check's own read of it. */
         uint64_t active = atomic_load_explicit((_Atomic(uint64_t) *)&table->slots[symbol].rules_active[generation],
                                                memory_order_relaxed);
-        if (active != 0) broken |= rl_order_rules_broken(rules, active, side, qty, price, cur.hi) << RL_REJECT_RESTRICTED;
+        uint64_t now = (active & RL_RULE_ON_STALE) ? rl_rules_clock_now(&table->clock) : 0;
+        uint64_t active_side = active | (side == RL_SIDE_SELL ? RL_RULES_SIDE_SELL_BIT : 0);
+        if (active != 0) broken |= rl_order_rules_broken(rules, active_side, qty, price, cur.hi, now) << RL_REJECT_RESTRICTED;
         /* relaxed, both: as above. */
         if (active & RL_RULE_ON_ORDER_QTY) {
             out->order_qty_headroom =
@@ -274,4 +290,53 @@ void rl_position_table_simulate(const rl_position_table_t *table, const rl_freez
     out->headroom_known = 1;
     out->broken = broken;
     out->result = rl_position_table_first_result(broken, rl_check_order_raising, RL_COUNT(rl_check_order_raising));
+}
+
+/* Clock units per event at `per_second`, and the burst's tolerance. */
+static void rl_position_table_gcra(uint32_t per_second, uint32_t burst, bool manual, double cycles_per_ns,
+                                   uint64_t *interval, uint64_t *tolerance) {
+    if (per_second == 0) {
+        /* Off: nothing spent, and a tolerance no time reaches (the check tests no bit). */
+        *interval = 0;
+        *tolerance = UINT64_MAX / 4;
+        return;
+    }
+    double ns = 1e9 / (double)per_second;
+    double units = manual ? ns : ns * cycles_per_ns;
+    *interval = units < 1 ? 1 : (uint64_t)units;
+    *tolerance = (uint64_t)(burst > 0 ? burst - 1 : 0) * *interval;
+}
+
+static void rl_strategy_limits_store(rl_strategy_limits_buffer_t *b, const rl_strategy_limits_t *l, bool manual,
+                                     double cycles_per_ns) {
+    uint64_t active = (l->orders_per_second ? RL_STRATEGY_ORDER_RATE : 0) |
+                      (l->orders_per_second_per_symbol ? RL_STRATEGY_SYMBOL_RATE : 0) |
+                      (l->max_open_orders ? RL_STRATEGY_OPEN : 0) | (l->max_open_orders_per_symbol ? RL_STRATEGY_SYMBOL_OPEN : 0) |
+                      (l->cancels_per_second ? RL_STRATEGY_CANCEL_RATE : 0);
+    uint64_t interval, tolerance;
+    /* relaxed, all: as rl_rules_buffer_store: another generation's buffer, published by the generation's move. */
+    rl_position_table_gcra(l->orders_per_second, l->order_burst, manual, cycles_per_ns, &interval, &tolerance);
+    atomic_store_explicit(&b->order_interval, interval, memory_order_relaxed);
+    atomic_store_explicit(&b->order_tolerance, tolerance, memory_order_relaxed);
+    rl_position_table_gcra(l->orders_per_second_per_symbol, l->order_burst, manual, cycles_per_ns, &interval, &tolerance);
+    atomic_store_explicit(&b->symbol_interval, interval, memory_order_relaxed);
+    atomic_store_explicit(&b->symbol_tolerance, tolerance, memory_order_relaxed);
+    rl_position_table_gcra(l->cancels_per_second, l->cancel_burst, manual, cycles_per_ns, &interval, &tolerance);
+    atomic_store_explicit(&b->cancel_interval, interval, memory_order_relaxed);
+    atomic_store_explicit(&b->cancel_tolerance, tolerance, memory_order_relaxed);
+    atomic_store_explicit(&b->max_open, l->max_open_orders ? l->max_open_orders : UINT32_MAX, memory_order_relaxed);
+    atomic_store_explicit(&b->max_open_symbol, l->max_open_orders_per_symbol ? l->max_open_orders_per_symbol : UINT32_MAX,
+                          memory_order_relaxed);
+    atomic_store_explicit(&b->active, active, memory_order_relaxed);
+}
+
+void rl_position_table_publish_strategy_limits(rl_position_table_t *table, const rl_strategy_limits_t *limits,
+                                               double cycles_per_ns) {
+    bool manual = table->clock.manual != 0;
+    /* relaxed: the risk side (the controller) is the only writer of the generation. */
+    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed);
+    uint32_t next = (uint32_t)((RL_BOOK_GENERATION(hi) + 1) & 1);
+    rl_strategy_limits_store(&table->strategy_limits[next], limits, manual, cycles_per_ns);
+    rl_position_table_advance(table, RL_BOOK_STATE(hi));
+    rl_strategy_limits_store(&table->strategy_limits[next ^ 1], limits, manual, cycles_per_ns);
 }

@@ -22,6 +22,9 @@
  *   4. Per-order rules (rl_order_rules.h) are published between a check's
  *      decision under the old rules and its book CAS: the CAS must fail and
  *      the check decide again under the new ones. (engine only)
+ *   5. A check runs while the risk side applies a new mark after a stale
+ *      one, between its first and second side move: it must not pass the
+ *      staleness rule or the collar against the old price. (engine only)
  *
  * Built and run by scripts/test.sh:
  *   cc -std=c11 -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include -ITests/C \
@@ -345,12 +348,51 @@ static void test_rules_published_between_decision_and_acceptance(void) {
     }
 }
 
+static void engine_mark_gaps_down(void *arg) {
+    engine_world_t *w = arg;
+    wait_start();
+    engine_event(w, RL_EVENT_MARK_PRICE, 0, RL_SIDE_BUY, 0, 50 * S);
+}
+
+static void engine_buy_at_the_old_price(void *arg) {
+    engine_world_t *w = arg;
+    w->result = rl_engine_reserve(w->engine, 0, RL_SIDE_BUY, S, 1005 * S / 10);
+}
+
+/* Collar 1%, staleness 1 us of the manual clock. The mark of 100 is long
+ * stale when the feed gaps to 50; the risk side pauses between the new mark's
+ * first and second side move, and a buy at 100.5 (1% over the old mark, 101%
+ * over the new) is checked there. The mark is stamped fresh only once both
+ * sides carry it, and the collar's bounds follow the new mark: blocked. */
+static void test_check_during_a_mark(void) {
+    printf("5. a check while the risk side applies a new mark over a stale one\n");
+    engine_world_t w = {0};
+    rl_engine_config_t config = {0, 100000 * S, 1000000 * S, 0, 0, 1, 0};
+    rl_engine_create(&config, &w.engine);
+    rl_engine_add_symbol(w.engine, "A", 0);
+    rl_spsc_create(64, &w.ring);
+    rl_engine_set_clock(w.engine, 1000);
+    rl_order_rules_t rules = {.collar_bps = 100 * S, .stale_after_ns = 1000};
+    rl_engine_set_order_rules(w.engine, 0, &rules);
+    engine_event(&w, RL_EVENT_MARK_PRICE, 0, RL_SIDE_BUY, 0, 100 * S);
+    rl_engine_set_clock(w.engine, 1000000);
+    int paused = interleave("risk:before_side", (role_t){engine_mark_gaps_down, &w}, engine_buy_at_the_old_price, &w);
+    rl_position_view_t view;
+    rl_position_table_read(w.engine->table, 0, &view);
+    printf("  engine: paused %d, result %d, working %.2f\n", paused, (int)w.result, rl_fp_to_double(view.working_buy));
+    expect(paused && (w.result == RL_REJECT_STALE_PRICE || w.result == RL_REJECT_PRICE_COLLAR),
+           "engine: blocked, never passed against the stale price");
+    expect(view.working_buy == 0, "engine: nothing reserved");
+    engine_world_destroy(&w);
+}
+
 int main(void) {
     rl_test_hook = hook;
     test_remark_after_cancel();
     test_remark_from_stale_sides();
     test_mark_between_acceptance_and_publication();
     test_rules_published_between_decision_and_acceptance();
+    test_check_during_a_mark();
     printf(failures ? "interleavings: %d FAILED\n" : "interleavings: all passed\n", failures);
     return failures ? 1 : 0;
 }

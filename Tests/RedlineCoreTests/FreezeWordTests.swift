@@ -131,6 +131,19 @@ final class TradingStateMachineTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(b.cooldown_ns, 1 << 40)
         var bad = rl_breaker_config_t(cooldown_ns: 5, max_cooldown_ns: 4, window_ns: 1, escalate_after: 1, reserved: 0)
         XCTAssertEqual(rl_breaker_config_check(&bad), -EINVAL)
+        // A window shorter than the cooldown before the last repeat: trips are a
+        // cooldown apart, so no trip could be a repeat and nothing would escalate.
+        var short = rl_breaker_config_t(cooldown_ns: 1_000, max_cooldown_ns: 60_000, window_ns: 5_000, escalate_after: 5,
+                                        reserved: 0)
+        XCTAssertEqual(rl_breaker_config_check(&short), -EINVAL, "the 4th cooldown is 8,000 > 5,000")
+        short.window_ns = 8_000
+        XCTAssertEqual(rl_breaker_config_check(&short), 0)
+        // A clock that went back counts as a repeat (towards escalation, never away from it).
+        var back = rl_breaker_t()
+        back.config = short
+        XCTAssertEqual(rl_breaker_trip(&back, 1_000_000), RL_BREAKER_COOLDOWN)
+        XCTAssertEqual(rl_breaker_trip(&back, 500_000), RL_BREAKER_COOLDOWN)
+        XCTAssertEqual(back.streak, 2)
     }
 
     func testAPersistentTriggerTakesOverATransientHaltAndEscalationOnlyAppliesToATransientOne() {

@@ -36,6 +36,11 @@ final class OrderRulesTests: XCTestCase {
         XCTAssertEqual(step(engine, [event(RL_EVENT_MARK_PRICE, symbol: symbol, price: fp(price))]).invalid, 0)
     }
 
+    func testASymbolRegisteredWithNoRuleInUseIsOpen() {
+        let id = rl_engine_add_symbol(engine, "PLAIN", 0)
+        XCTAssertEqual(reserve(RL_SIDE_BUY, 1, 1, symbol: UInt32(id)), RL_OK)
+    }
+
     func testEveryRuleIsOffOnAFreshEngine() {
         var r = rl_order_rules_t()
         XCTAssertEqual(rl_engine_order_rules(engine, 0, &r), 0)
@@ -155,7 +160,12 @@ final class OrderRulesTests: XCTestCase {
         set(rules(qty: 3), symbol: RL_SYMBOL_NONE)
         let id = rl_engine_add_symbol(engine, "LATER", 0)
         XCTAssertGreaterThanOrEqual(id, 0)
-        XCTAssertEqual(reserve(RL_SIDE_BUY, 4, 1, symbol: UInt32(id)), RL_REJECT_ORDER_QTY)
+        XCTAssertEqual(reserve(RL_SIDE_BUY, 1, 1, symbol: UInt32(id)), RL_REJECT_RESTRICTED,
+                       "rules are in use: restricted until a publish gives it its rules (fail closed)")
+        var defaults = rl_order_rules_t()
+        XCTAssertEqual(rl_engine_order_rules(engine, RL_SYMBOL_NONE, &defaults), 0)
+        XCTAssertEqual(rl_engine_set_order_rules(engine, RL_SYMBOL_NONE, &defaults), 0)
+        XCTAssertEqual(reserve(RL_SIDE_BUY, 4, 1, symbol: UInt32(id)), RL_REJECT_ORDER_QTY, "then the defaults")
         XCTAssertEqual(reserve(RL_SIDE_BUY, 4, 1, symbol: 0), RL_OK, "registered symbols keep their own")
     }
 

@@ -182,4 +182,33 @@ final class CircuitBreakerTests: XCTestCase {
         XCTAssertEqual(event.trigger, .heartbeatLost)
         XCTAssertEqual(event.reasonClass, .transient)
     }
+
+    func testTurningTheBreakerOffCancelsAPendingLiftAndAnOperatorUnfreezeStartsANewStreak() throws {
+        let h = try harness(escalateAfter: 3)
+        try at(h, 1.0, heartbeat: true)
+        try at(h, 1.2)  // trip 1
+        XCTAssertEqual(metric(h, "breaker_cooldown_seconds"), 1)
+        var limits = h.monitor.limits
+        limits.circuitBreaker.cooldownSeconds = 0
+        limits.circuitBreaker.maxCooldownSeconds = 0
+        limits.heartbeatTimeoutMilliseconds = nil
+        try h.monitor.updateLimits(limits)
+        try at(h, 30)
+        XCTAssertTrue(h.monitor.isFrozen, "the breaker is off: the lift already scheduled does not happen")
+        XCTAssertEqual(metric(h, "breaker_cooldown_seconds"), 0)
+        limits.circuitBreaker = CircuitBreakerSettings(cooldownSeconds: 1, maxCooldownSeconds: 4, windowSeconds: 60,
+                                                       escalateAfter: 3)
+        limits.heartbeatTimeoutMilliseconds = 100
+        try h.monitor.updateLimits(limits)
+        XCTAssertTrue(h.monitor.unfreeze(reason: "operator"))
+        try at(h, 30.05, heartbeat: true)
+        try at(h, 30.3)  // after the operator's unfreeze: a first trip again, not a repeat
+        XCTAssertEqual(metric(h, "breaker_cooldown_seconds"), 1)
+        XCTAssertEqual(h.monitor.freezeEvents.last?.trigger, .heartbeatLost)
+        XCTAssertThrowsRedline(.invalidLimits("circuitBreaker.windowSeconds (5.0) is shorter than the cooldown before the last repeat (8.0): trips are a cooldown apart, so the breaker could never escalate")) {
+            try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 2, edgeFreezeThresholdBps: 0,
+                           circuitBreaker: CircuitBreakerSettings(cooldownSeconds: 1, maxCooldownSeconds: 60, windowSeconds: 5,
+                                                                  escalateAfter: 5))
+        }
+    }
 }

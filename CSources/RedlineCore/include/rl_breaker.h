@@ -3,8 +3,8 @@
  *
  * Every reason a trading halt can have belongs to a class:
  *
- *   transient   the cause can pass by itself: a lost heartbeat (and, as they
- *               come, stale data, a rate exceeded, journal backpressure).
+ *   transient   the cause can pass by itself: a lost heartbeat, a strategy
+ *               past its rate limits again and again.
  *               The circuit breaker lifts the halt after a cooldown.
  *   persistent  only an operator lifts it: edge collapse, manual, journal
  *               failure, an unrecordable fill, a breaker that escalated.
@@ -39,6 +39,7 @@ typedef enum rl_reason_class {
 RL_INLINE rl_reason_class_t rl_freeze_reason_class(rl_freeze_reason_t reason) {
     switch (reason) {
     case RL_FREEZE_REASON_HEARTBEAT_LOST:
+    case RL_FREEZE_REASON_RATE_EXCEEDED:
         return RL_REASON_CLASS_TRANSIENT;
     case RL_FREEZE_REASON_EDGE_COLLAPSE:
     case RL_FREEZE_REASON_MANUAL:
@@ -64,9 +65,23 @@ typedef struct rl_breaker_config {
 #define RL_BREAKER_DEFAULT_WINDOW_NS 300000000000ull      /* 5 min */
 #define RL_BREAKER_DEFAULT_ESCALATE_AFTER 5
 
-/* 0, or -EINVAL for a config rl_breaker_trip cannot follow. */
+/* The cooldown before the `trip`-th trip in a row's lift (1: the first). */
+RL_INLINE uint64_t rl_breaker_cooldown_for(const rl_breaker_config_t *config, uint32_t trip) {
+    uint64_t cooldown = config->cooldown_ns, max = config->max_cooldown_ns;
+    for (uint32_t i = 1; i < trip && cooldown < max; i++) cooldown = cooldown > max / 2 ? max : cooldown * 2;
+    return cooldown < max ? cooldown : max;
+}
+
+/* 0, or -EINVAL for a config rl_breaker_trip cannot follow: a maximum under
+ * the first cooldown, no escalation count, or a window so short that a trip
+ * after a cooldown could never be a repeat, so the breaker would never
+ * escalate (trips are at least one cooldown apart). */
 RL_INLINE int rl_breaker_config_check(const rl_breaker_config_t *config) {
     if (config->max_cooldown_ns < config->cooldown_ns || config->escalate_after == 0 || config->reserved != 0) return -EINVAL;
+    if (config->cooldown_ns != 0 && config->escalate_after > 1 &&
+        rl_breaker_cooldown_for(config, config->escalate_after - 1) > config->window_ns) {
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -88,16 +103,15 @@ typedef enum rl_breaker_action {
 
 /* A transient halt was published at `now`. */
 RL_INLINE rl_breaker_action_t rl_breaker_trip(rl_breaker_t *b, uint64_t now) {
-    bool repeat = b->last_trip_ns != 0 && now - b->last_trip_ns <= b->config.window_ns;
+    /* A clock that went back counts as a repeat: fail closed, towards escalation. */
+    bool repeat = b->last_trip_ns != 0 && (now < b->last_trip_ns || now - b->last_trip_ns <= b->config.window_ns);
     b->streak = repeat ? b->streak + 1 : 1;
     b->last_trip_ns = now;
     if (b->config.cooldown_ns == 0 || b->streak >= b->config.escalate_after) {
         b->lift_at_ns = 0;
         return b->config.cooldown_ns == 0 ? RL_BREAKER_NOTHING : RL_BREAKER_ESCALATE;
     }
-    uint64_t cooldown = b->config.cooldown_ns, max = b->config.max_cooldown_ns;
-    for (uint32_t i = 1; i < b->streak && cooldown < max; i++) cooldown = cooldown > max / 2 ? max : cooldown * 2;
-    b->cooldown_ns = cooldown < max ? cooldown : max;
+    b->cooldown_ns = rl_breaker_cooldown_for(&b->config, b->streak);
     /* Saturating: a lift that far away is never. */
     b->lift_at_ns = now > UINT64_MAX - b->cooldown_ns ? UINT64_MAX : now + b->cooldown_ns;
     return RL_BREAKER_COOLDOWN;

@@ -100,6 +100,8 @@ typedef struct rl_engine {
     rl_order_rules_t *rules_staged;          /* capacity + 1 (the last: the defaults): what the next publish puts in force */
     rl_order_rules_t *rules_in_force;        /* capacity + 1: what the last publish put in force */
     double cycles_per_ns;                    /* TSC rate, for the staleness bound */
+    rl_strategy_limits_t strategy_limits;    /* in force (rl_strategy.h) */
+    _Atomic(bool) rules_in_use;              /* some per-order rule is set: new symbols start restricted */
     /* Configuration: written by the controller (or setup), read by the step. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) edge_freeze_threshold_bps;
     _Atomic(int64_t) resume_share;
@@ -124,7 +126,9 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
 void rl_engine_destroy(rl_engine_t *engine);
 
 /* Register `name` with its own limit (fixed point), or, when 0, the default
- * capped at the book's limit in force.
+ * capped at the book's limit in force. While per-order rules are in use, the
+ * new symbol is restricted until the next publish of the rules gives it its
+ * own (rl_engine_set_order_rules, or RL_CONTROL_PUBLISH_ORDER_RULES).
  * Returns the id, or -EINVAL (bad name, limit out of range or above the
  * book's), -EEXIST, -ENOSPC. Setup: before the risk side runs, or from the
  * thread that owns registration. */
@@ -182,6 +186,11 @@ int rl_engine_order_rules(const rl_engine_t *engine, uint32_t symbol, rl_order_r
 
 /* The engine's clock in nanoseconds: the TSC converted, or the manual clock. */
 uint64_t rl_engine_now_ns(const rl_engine_t *engine);
+
+/* Every strategy's rate and open-order limits (rl_strategy.h), in force on
+ * return. Only while no risk side runs; with one running, push
+ * RL_CONTROL_SET_STRATEGY_LIMITS. Returns 0 or -EINVAL. */
+int rl_engine_set_strategy_limits(rl_engine_t *engine, const rl_strategy_limits_t *limits);
 
 /* The circuit breaker's settings (rl_breaker.h), applied now. Only while no
  * risk side runs; with one running, push RL_CONTROL_SET_BREAKER. Returns 0
@@ -241,15 +250,22 @@ RL_INLINE rl_result_t rl_engine_conversion_result(rl_fp_status_t status, rl_resu
  * rl_fp_from_double), then checks (commit = false) or checks and reserves
  * (commit = true). On RL_OK, *qty_fp and *price_fp hold the fixed-point
  * values the check used: send exactly those to the venue, and keep them to
- * release the reservation. */
-RL_INLINE rl_result_t rl_engine_check_f64(rl_engine_t *engine, uint32_t symbol, rl_side_t side, double qty,
-                                          double price, bool commit, int64_t *qty_fp, int64_t *price_fp) {
+ * release the reservation. With a `strategy` (a router's, from its thread
+ * only), its rate and open-order limits (rl_strategy.h) apply too; NULL: none. */
+RL_INLINE rl_result_t rl_engine_check_for(rl_engine_t *engine, rl_strategy_t *strategy, uint32_t symbol, rl_side_t side,
+                                          double qty, double price, bool commit, int64_t *qty_fp, int64_t *price_fp) {
     if (RL_UNLIKELY(rl_freeze_word_state(rl_freeze_load(&engine->freeze)) == RL_STATE_HALTED)) return RL_FROZEN;
     rl_fp_status_t status = rl_fp_from_positive_double(qty, qty_fp);
     if (RL_UNLIKELY(status != RL_FP_OK)) return rl_engine_conversion_result(status, RL_REJECT_INVALID_QTY);
     status = rl_fp_from_positive_double(price, price_fp);
     if (RL_UNLIKELY(status != RL_FP_OK)) return rl_engine_conversion_result(status, RL_REJECT_INVALID_PRICE);
-    return rl_position_table_check(engine->table, &engine->freeze, symbol, side, *qty_fp, *price_fp, commit);
+    return rl_position_table_check_for(engine->table, &engine->freeze, strategy, symbol, side, *qty_fp, *price_fp, commit);
+}
+
+/* rl_engine_check_for with no strategy. */
+RL_INLINE rl_result_t rl_engine_check_f64(rl_engine_t *engine, uint32_t symbol, rl_side_t side, double qty,
+                                          double price, bool commit, int64_t *qty_fp, int64_t *price_fp) {
+    return rl_engine_check_for(engine, NULL, symbol, side, qty, price, commit, qty_fp, price_fp);
 }
 
 /* Risk-side statistics, for metrics. */

@@ -66,6 +66,12 @@ typedef enum rl_control {
     RL_CONTROL_SET_HEARTBEAT_TIMEOUT = 12, /* value = ns without a HEARTBEAT before trading halts (heartbeat_lost); 0: off */
     RL_CONTROL_SET_BREAKER = 13,     /* the circuit breaker (rl_breaker_config_t): value = cooldown_ns, qty =
                                         max_cooldown_ns, price = window_ns, symbol = escalate_after */
+    RL_CONTROL_SET_STRATEGY_LIMITS = 14, /* rl_strategy_limits_t packed: value = orders_per_second |
+                                            orders_per_second_per_symbol << 32, qty = order_burst |
+                                            cancels_per_second << 32, price = cancel_burst | max_open_orders << 32,
+                                            symbol = max_open_orders_per_symbol */
+    RL_CONTROL_RATE_EXCEEDED = 15,   /* a strategy kept exceeding its rates: halt (rate_exceeded, transient);
+                                        value = the blocks it counted in its window */
 } rl_control_t;
 
 /* The field an RL_CONTROL_STAGE_ORDER_RULE sets (rl_order_rules_t). */

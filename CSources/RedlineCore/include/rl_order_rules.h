@@ -91,12 +91,15 @@ typedef struct rl_rules_buffer {
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) active; /* rl_rule_bit_t */
     _Atomic(int64_t) max_order_qty;
     _Atomic(int64_t) max_order_notional;
-    _Atomic(int64_t) collar_up;                         /* RL_RULES_BPS_ONE + collar: a buy's bound over the mark */
-    _Atomic(int64_t) collar_down;                       /* RL_RULES_BPS_ONE - collar: a sell's bound under it */
+    _Atomic(int64_t) collar_bps;
+    /* The collar around the symbol's mark, as prices: set at publish and by
+     * the risk side at every new mark (rl_position_table_mark_collar), so a
+     * check compares, and never multiplies. */
+    _Atomic(int64_t) buy_max;                           /* floor(mark x (1 + collar)) */
+    _Atomic(int64_t) sell_min;                          /* ceil(mark x (1 - collar)) */
     _Atomic(uint64_t) stale_after;                      /* engine clock units */
-    /* Set once at create: where the staleness rule reads the mark's time and the clock. */
+    /* Set once at create: where the staleness rule reads the mark's time. */
     const _Atomic(uint64_t) *mark_time;
-    const struct rl_rules_clock *clock;
 } rl_rules_buffer_t;
 
 RL_STATIC_ASSERT(sizeof(rl_rules_buffer_t) == RL_CACHE_LINE, "one generation's rules fill one cache line");
@@ -125,12 +128,21 @@ RL_INLINE bool rl_rules_product_le(int64_t a, int64_t b, int64_t c, int64_t d) {
  * numbered in the order the check takes them). */
 #define RL_RULE_BROKEN(code) (1ull << ((unsigned)(code) - (unsigned)RL_REJECT_RESTRICTED))
 
+/* `active` with the order's side in its top bit, so that the rules' call
+ * passes its arguments in registers. */
+#define RL_RULES_SIDE_SELL_BIT (1ull << 63)
+
+/* The collar's price bounds around `mark` (> 0) for `collar_bps`. */
+void rl_rules_collar_bounds(int64_t collar_bps, int64_t mark, int64_t *buy_max, int64_t *sell_min);
+
 /*
- * Every rule in `rules` (with `active` already loaded from the slot,
- * non-zero) that an order of `qty` on `side` at `price` breaks, as a mask of
- * RL_RULE_BROKEN bits. `side_price` is the side word's price (> 0: the
- * symbol's mark). The buffer's `mark_time` is when the risk side set that
- * mark (0: never in this process, so a recovered mark counts as stale). With
+ * Every rule in `rules` that an order of `qty` at `price` breaks, as a mask
+ * of RL_RULE_BROKEN bits. `active_side` is the slot's rules word (non-zero)
+ * with RL_RULES_SIDE_SELL_BIT set for a sell. `side_price` is the side word's
+ * price (> 0: the symbol has a mark). `now` is the engine's clock, read by
+ * the caller when the staleness rule is on. The buffer's `mark_time` is when
+ * the risk side set the mark (0: never in this process, so a recovered mark
+ * counts as stale). With
  * no mark, the collar and staleness rules are not evaluated: the
  * no-reference-price rule answers for them. The check blocks with the lowest
  * bit (rl_order_rules_first); simulation reports them all: one definition
@@ -138,8 +150,8 @@ RL_INLINE bool rl_rules_product_le(int64_t a, int64_t b, int64_t c, int64_t d) {
  * keeping its body out of the inlined check keeps the check's registers for
  * the check.
  */
-uint64_t rl_order_rules_broken(const rl_rules_buffer_t *rules, uint64_t active, rl_side_t side, int64_t qty,
-                               int64_t price, int64_t side_price);
+uint64_t rl_order_rules_broken(const rl_rules_buffer_t *rules, uint64_t active_side, int64_t qty, int64_t price,
+                               int64_t side_price, uint64_t now);
 
 /* The result of the first rule in `broken` (non-zero), in check order. */
 RL_INLINE rl_result_t rl_order_rules_first(uint64_t broken) {

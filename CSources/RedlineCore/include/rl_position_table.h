@@ -103,6 +103,7 @@
 #include "rl_pair.h"
 #include "rl_events.h"
 #include "rl_order_rules.h"
+#include "rl_strategy.h"
 
 RL_EXTERN_C_BEGIN
 
@@ -155,6 +156,8 @@ typedef struct rl_position_table {
     RL_ALIGNAS(RL_CACHE_LINE) rl_pair_t book;
     rl_position_risk_t *risk;       /* capacity records, after the slots */
     rl_symbol_rules_t *rules;       /* capacity + 1 (the last: the defaults a new symbol takes), after the risk records */
+    /* Every strategy's rate and open-order limits, double-buffered by the generation. */
+    rl_strategy_limits_buffer_t strategy_limits[2];
     RL_ALIGNAS(RL_CACHE_LINE) rl_position_slot_t slots[];
 } rl_position_table_t;
 
@@ -187,9 +190,12 @@ void rl_position_table_use_manual_clock(rl_position_table_t *table);
 /* Move the manual clock to `now_ns` (any thread; never backwards is the caller's business). */
 void rl_position_table_set_clock(rl_position_table_t *table, uint64_t now_ns);
 
-/* Setup: make slot `id` usable with `limit`; ids must be activated in order.
+/* Setup: make slot `id` usable with `limit`, with the default rules in force
+ * (and, with `restricted`, restricted until the next publish of the rules:
+ * fail closed while its own rules are on their way); ids must be activated
+ * in order.
  * Returns 0, -EINVAL (limit out of range, id != count) or -ENOSPC. */
-int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t limit);
+int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t limit, bool restricted);
 
 RL_INLINE uint32_t rl_position_table_count(const rl_position_table_t *table) {
     /* acquire: pairs with the release store in rl_position_table_activate, so the
@@ -314,8 +320,9 @@ RL_INLINE void rl_position_table_set_limit(rl_position_table_t *table, uint32_t 
  * per-order rules of rl_order_rules.h for an order that raises its side,
  * then RL_REJECT_SYMBOL_LIMIT, RL_REJECT_TOTAL_LIMIT. A blocked call changes nothing.
  */
-RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const rl_freeze_t *freeze, uint32_t symbol,
-                                              rl_side_t side, int64_t qty, int64_t price, bool commit) {
+RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, const rl_freeze_t *freeze,
+                                                  rl_strategy_t *strategy, uint32_t symbol, rl_side_t side, int64_t qty,
+                                                  int64_t price, bool commit) {
     if (RL_UNLIKELY((unsigned)side > (unsigned)RL_SIDE_SELL)) return RL_REJECT_INVALID_SIDE;
     if (RL_UNLIKELY(qty <= 0)) return RL_REJECT_INVALID_QTY;
     if (RL_UNLIKELY(price <= 0)) return RL_REJECT_INVALID_PRICE;
@@ -334,6 +341,8 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
         int64_t charge = after - rl_side_exposure(cur.lo, cur.hi); /* >= 0 */
         int64_t extra = 0;
         bool raises = extent > -cur.lo; /* |extent| > |cur.lo|, as extent > cur.lo */
+        const rl_strategy_limits_buffer_t *limits = NULL;
+        uint64_t strategy_active = 0, now = 0;
 
         if (raises) {
             /* The book word carries the trading state and the generation of
@@ -347,10 +356,27 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
             uint64_t generation = RL_BOOK_GENERATION(book.hi) & 1;
             /* relaxed: ordered after the book word's acquire load; the book CAS validates the generation. */
             uint64_t active = atomic_load_explicit(&slot->rules_active[generation], memory_order_relaxed);
-            if (RL_UNLIKELY(active != 0)) {
-                uint64_t broken =
-                    rl_order_rules_broken(&table->rules[symbol].buffer[generation], active, side, qty, price, cur.hi);
-                if (broken != 0) return rl_order_rules_first(broken);
+            /* The strategy's own limits (rl_strategy.h): folded away for a check with no strategy. */
+            if (strategy != NULL) {
+                limits = &table->strategy_limits[generation];
+                /* relaxed: as the rules word above. */
+                strategy_active = atomic_load_explicit((_Atomic(uint64_t) *)&limits->active, memory_order_relaxed);
+            }
+            if (RL_UNLIKELY((active | strategy_active) != 0)) {
+                /* One read of the engine's clock, for the staleness rule and the rates. */
+                if ((active & RL_RULE_ON_STALE) || (strategy_active & (RL_STRATEGY_ORDER_RATE | RL_STRATEGY_SYMBOL_RATE))) {
+                    now = rl_rules_clock_now(&table->clock);
+                }
+                if (active != 0) {
+                    uint64_t broken = rl_order_rules_broken(&table->rules[symbol].buffer[generation],
+                                                            active | ((uint64_t)side << 63), qty, price, cur.hi, now);
+                    if (broken != 0) return rl_order_rules_first(broken);
+                }
+                rl_result_t refused = strategy_active ? rl_strategy_admit(strategy, limits, symbol, now) : RL_OK;
+                if (refused != RL_OK) {
+                    if (refused == RL_REJECT_RATE_LIMIT) strategy->rate_blocks++; else strategy->open_blocks++;
+                    return refused;
+                }
             }
             /* The side valued at max(order price, side price): at the side's
              * own price unless the order pays more. */
@@ -378,11 +404,48 @@ RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const 
         /* Publish. Fails if the side moved since we read it: give back and decide again. */
         if (RL_LIKELY(rl_pair_cas(own, &cur, (rl_pair_value_t){extent, side_price}))) {
             if (extra > 0) rl_position_table_add_total(table, -extra);
+            if (strategy != NULL) {
+                if (strategy_active) rl_strategy_spend(strategy, limits, symbol, now);
+                rl_strategy_opened(strategy, symbol);
+            }
             return RL_OK;
         }
         rl_position_table_add_total(table, -(charge + extra));
     }
 }
+
+/* The check with no strategy's limits (C strategies that keep none, tests). */
+RL_INLINE rl_result_t rl_position_table_check(rl_position_table_t *table, const rl_freeze_t *freeze, uint32_t symbol,
+                                              rl_side_t side, int64_t qty, int64_t price, bool commit) {
+    return rl_position_table_check_for(table, freeze, NULL, symbol, side, qty, price, commit);
+}
+
+/* A strategy's cancel, against its cancel budget: RL_OK (spent) or
+ * RL_REJECT_RATE_LIMIT. Never for a cancel-all on a freeze: the way out is
+ * never throttled. The strategy's thread only. */
+RL_INLINE rl_result_t rl_position_table_admit_cancel(rl_position_table_t *table, rl_strategy_t *strategy) {
+    /* relaxed: the controller is the only writer of the generation; a cancel needs no CAS to validate. */
+    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed);
+    const rl_strategy_limits_buffer_t *limits = &table->strategy_limits[RL_BOOK_GENERATION(hi) & 1];
+    /* relaxed, both: a recent generation's limits are enough for a budget. */
+    if (!(atomic_load_explicit((_Atomic(uint64_t) *)&limits->active, memory_order_relaxed) & RL_STRATEGY_CANCEL_RATE)) {
+        return RL_OK;
+    }
+    uint64_t now = rl_rules_clock_now(&table->clock);
+    if (!rl_strategy_gcra_ready(strategy->cancel_tat,
+                                atomic_load_explicit((_Atomic(uint64_t) *)&limits->cancel_tolerance, memory_order_relaxed), now)) {
+        strategy->cancel_blocks++;
+        return RL_REJECT_RATE_LIMIT;
+    }
+    strategy->cancel_tat = (strategy->cancel_tat > now ? strategy->cancel_tat : now) +
+                           atomic_load_explicit((_Atomic(uint64_t) *)&limits->cancel_interval, memory_order_relaxed);
+    return RL_OK;
+}
+
+/* Risk side only: put `limits` in force for every strategy, in one move of
+ * the generation. Valid by rl_strategy_limits_validate. */
+void rl_position_table_publish_strategy_limits(rl_position_table_t *table, const rl_strategy_limits_t *limits,
+                                               double cycles_per_ns);
 
 /* ---- Risk-side primitives (the engine's risk step composes them) --------- */
 
@@ -415,12 +478,18 @@ RL_INLINE int64_t rl_position_table_mark(const rl_position_table_t *table, uint3
 }
 
 /* Risk side: the position and (when > 0) the mark. */
+/* Risk side: the collar's price bounds for a new mark, in both generations. */
+void rl_position_table_mark_collar(rl_position_table_t *table, uint32_t symbol, int64_t mark);
+
 RL_INLINE void rl_position_table_set_position(rl_position_table_t *table, uint32_t symbol, int64_t position,
                                               int64_t mark) {
     rl_position_risk_t *risk = &table->risk[symbol];
     /* relaxed: the risk side is the only writer; readers are monitors and the risk side itself. */
     atomic_store_explicit(&risk->position, position, memory_order_relaxed);
-    if (mark > 0) atomic_store_explicit(&risk->mark, mark, memory_order_relaxed);
+    if (mark > 0 && mark != atomic_load_explicit(&risk->mark, memory_order_relaxed)) {
+        atomic_store_explicit(&risk->mark, mark, memory_order_relaxed);
+        rl_position_table_mark_collar(table, symbol, mark);
+    }
 }
 
 /* Risk side: the mark was set now, by the engine's clock (staleness rule). */

@@ -36,10 +36,13 @@ typedef enum rl_result {
     RL_REJECT_NO_REFERENCE_PRICE = 23, /* the collar or staleness rule is on and the symbol has no mark yet */
     RL_REJECT_PRICE_COLLAR = 24,       /* a buy above, or a sell below, the mark by more than the collar */
     RL_REJECT_STALE_PRICE = 25,        /* the mark is older than the staleness bound */
+    /* A strategy's own limits (rl_strategy.h), checked after the per-order rules. */
+    RL_REJECT_OPEN_ORDERS = 26,        /* the strategy's working orders (or on the symbol) are at their maximum */
+    RL_REJECT_RATE_LIMIT = 27,         /* the strategy's new-order rate (or on the symbol) is spent; cancels too */
 } rl_result_t;
 
 /* Number of distinct codes a blocked-by-reason counter array needs. */
-#define RL_RESULT_SLOTS 26
+#define RL_RESULT_SLOTS 28
 
 typedef enum rl_side {
     RL_SIDE_BUY = 0,

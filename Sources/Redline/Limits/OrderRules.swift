@@ -138,6 +138,83 @@ public struct CircuitBreakerSettings: Sendable, Codable, Equatable {
             throw .invalidLimits("circuitBreaker.escalateAfter must be in 1...1000000, got \(escalateAfter)")
         }
         var c = config
+        if cooldownSeconds > 0, escalateAfter > 1 {
+            let last = Double(rl_breaker_cooldown_for(&c, UInt32(escalateAfter - 1))) / 1e9
+            guard last <= windowSeconds else {
+                throw .invalidLimits("circuitBreaker.windowSeconds (\(windowSeconds)) is shorter than the cooldown before the last repeat (\(last)): trips are a cooldown apart, so the breaker could never escalate")
+            }
+        }
         guard rl_breaker_config_check(&c) == 0 else { throw .invalidLimits("circuitBreaker is out of range") }
+    }
+}
+
+/// What each strategy (each `OrderRouter`) may send (`rl_strategy.h`). Every
+/// limit is off when nil. The order rates and open-order counts apply to new
+/// orders that raise risk; a cancel or an order that reduces risk is never
+/// blocked by them. Cancels have their own, larger budget, and a cancel-all
+/// on a freeze is never throttled.
+public struct StrategyLimits: Sendable, Codable, Equatable {
+    /// New orders per second for the whole strategy.
+    public var maxOrdersPerSecond: Int?
+    /// New orders per second for the strategy on any one symbol.
+    public var maxOrdersPerSecondPerSymbol: Int?
+    /// How many orders a rate lets through at once (its bucket's size).
+    public var orderBurst: Int
+    /// Cancels per second for the strategy (one at a time, `OrderRouter.cancel`).
+    public var maxCancelsPerSecond: Int?
+    public var cancelBurst: Int
+    /// Working orders of the strategy, in all and on any one symbol.
+    public var maxOpenOrders: Int?
+    public var maxOpenOrdersPerSymbol: Int?
+    /// This many orders blocked by a rate within `rateFreezeWindowSeconds`
+    /// halt trading (`rate_exceeded`, transient: the circuit breaker lifts
+    /// it). nil: never.
+    public var rateFreezeAfter: Int?
+    public var rateFreezeWindowSeconds: Double
+
+    public init(maxOrdersPerSecond: Int? = nil, maxOrdersPerSecondPerSymbol: Int? = nil, orderBurst: Int = 1,
+                maxCancelsPerSecond: Int? = nil, cancelBurst: Int = 1, maxOpenOrders: Int? = nil,
+                maxOpenOrdersPerSymbol: Int? = nil, rateFreezeAfter: Int? = nil, rateFreezeWindowSeconds: Double = 1) {
+        self.maxOrdersPerSecond = maxOrdersPerSecond
+        self.maxOrdersPerSecondPerSymbol = maxOrdersPerSecondPerSymbol
+        self.orderBurst = orderBurst
+        self.maxCancelsPerSecond = maxCancelsPerSecond
+        self.cancelBurst = cancelBurst
+        self.maxOpenOrders = maxOpenOrders
+        self.maxOpenOrdersPerSymbol = maxOpenOrdersPerSymbol
+        self.rateFreezeAfter = rateFreezeAfter
+        self.rateFreezeWindowSeconds = rateFreezeWindowSeconds
+    }
+
+    /// Every limit off.
+    public static let off = StrategyLimits()
+
+    /// The C form (validated first).
+    var cLimits: rl_strategy_limits_t {
+        func u(_ v: Int?) -> UInt32 { UInt32(v ?? 0) }
+        return rl_strategy_limits_t(
+            orders_per_second: u(maxOrdersPerSecond), orders_per_second_per_symbol: u(maxOrdersPerSecondPerSymbol),
+            order_burst: UInt32(orderBurst), cancels_per_second: u(maxCancelsPerSecond), cancel_burst: UInt32(cancelBurst),
+            max_open_orders: u(maxOpenOrders), max_open_orders_per_symbol: u(maxOpenOrdersPerSymbol), reserved: 0)
+    }
+
+    func validate() throws(RedlineError) {
+        let limit = Int(UInt32.max)
+        for (name, value) in [("maxOrdersPerSecond", maxOrdersPerSecond),
+                              ("maxOrdersPerSecondPerSymbol", maxOrdersPerSecondPerSymbol),
+                              ("maxCancelsPerSecond", maxCancelsPerSecond), ("maxOpenOrders", maxOpenOrders),
+                              ("maxOpenOrdersPerSymbol", maxOpenOrdersPerSymbol), ("rateFreezeAfter", rateFreezeAfter)] {
+            if let value, !(1...limit).contains(value) {
+                throw .invalidLimits("strategyLimits.\(name) must be in 1...\(limit), got \(value)")
+            }
+        }
+        for (name, value) in [("orderBurst", orderBurst), ("cancelBurst", cancelBurst)] where !(1...limit).contains(value) {
+            throw .invalidLimits("strategyLimits.\(name) must be in 1...\(limit), got \(value)")
+        }
+        guard rateFreezeWindowSeconds.isFinite, rateFreezeWindowSeconds > 0, rateFreezeWindowSeconds <= 86_400 else {
+            throw .invalidLimits("strategyLimits.rateFreezeWindowSeconds must be in (0, 86400], got \(rateFreezeWindowSeconds)")
+        }
+        var c = cLimits
+        guard rl_strategy_limits_validate(&c) == 0 else { throw .invalidLimits("strategyLimits are out of range") }
     }
 }

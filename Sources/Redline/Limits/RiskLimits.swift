@@ -34,6 +34,8 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     public var heartbeatTimeoutMilliseconds: Double?
     /// How transient halts lift by themselves, back off, and escalate.
     public var circuitBreaker: CircuitBreakerSettings
+    /// Message rates and working orders, for each strategy (router).
+    public var strategyLimits: StrategyLimits
 
     public init(
         maxInventoryUSD: Double,
@@ -46,7 +48,8 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         restrictedSymbols: Set<String> = [],
         noReferencePrice: NoReferencePricePolicy = .block,
         heartbeatTimeoutMilliseconds: Double? = nil,
-        circuitBreaker: CircuitBreakerSettings = .default
+        circuitBreaker: CircuitBreakerSettings = .default,
+        strategyLimits: StrategyLimits = .off
     ) throws(RedlineError) {
         self.maxInventoryUSD = maxInventoryUSD
         self.maxTotalNotional = maxTotalNotional
@@ -59,6 +62,7 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         self.noReferencePrice = noReferencePrice
         self.heartbeatTimeoutMilliseconds = heartbeatTimeoutMilliseconds
         self.circuitBreaker = circuitBreaker
+        self.strategyLimits = strategyLimits
         _ = try fixedPoint()
     }
 
@@ -149,6 +153,7 @@ public struct RiskLimits: Sendable, Codable, Equatable {
             throw .invalidLimits("heartbeatTimeoutMilliseconds must be in (0, 86400000], got \(ms)")
         }
         try circuitBreaker.validate()
+        try strategyLimits.validate()
         let rules = FixedPointRules(
             defaults: FixedPointRules.Fields(try orderRules.fixedPoint(name: "every symbol")), symbols: symbolRules,
             restricted: restrictedSymbols,
@@ -188,7 +193,7 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case maxInventoryUSD, maxTotalNotional, edgeFreezeThresholdBps, symbolOverrides, resumeShare
         case orderRules, symbolOrderRules, restrictedSymbols, noReferencePrice
-        case heartbeatTimeoutMilliseconds, circuitBreaker
+        case heartbeatTimeoutMilliseconds, circuitBreaker, strategyLimits
     }
 
     public init(from decoder: any Decoder) throws {
@@ -204,6 +209,7 @@ public struct RiskLimits: Sendable, Codable, Equatable {
             restrictedSymbols: c.decodeIfPresent(Set<String>.self, forKey: .restrictedSymbols) ?? [],
             noReferencePrice: c.decodeIfPresent(NoReferencePricePolicy.self, forKey: .noReferencePrice) ?? .block,
             heartbeatTimeoutMilliseconds: c.decodeIfPresent(Double.self, forKey: .heartbeatTimeoutMilliseconds),
-            circuitBreaker: c.decodeIfPresent(CircuitBreakerSettings.self, forKey: .circuitBreaker) ?? .default)
+            circuitBreaker: c.decodeIfPresent(CircuitBreakerSettings.self, forKey: .circuitBreaker) ?? .default,
+            strategyLimits: c.decodeIfPresent(StrategyLimits.self, forKey: .strategyLimits) ?? .off)
     }
 }

@@ -80,6 +80,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
                       field: Int64(breaker.max_cooldown_ns), price: Int64(breaker.window_ns))
             try apply(RL_CONTROL_SET_HEARTBEAT_TIMEOUT, value: limits.heartbeatTimeoutNanoseconds)
         }
+        if limits.strategyLimits != .off { try applyStrategyLimits(limits.strategyLimits) }
     }
 
     /// Move the engine's manual clock (see `init(manualClock:)`).
@@ -222,10 +223,12 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     func register(symbol: String, journal: Bool) throws(RedlineError) -> SymbolID {
         let limit = try limits.fixedPoint().inventory(for: symbol)
         let (id, isNew) = try core.register(symbol, limit: limit)
-        // A new symbol takes the default rules; its own, or a restriction, need a publish.
-        let rules = try limits.fixedPoint().rules
-        if isNew, !rules.rules(for: symbol).sameRules(as: rules.defaultRules) {
-            try limitsState.withLock { _ throws(RedlineError) in try publishOrderRules(rules) }
+        // While rules are in use the core registers a new symbol restricted
+        // (fail closed); this publish gives it its own rules, as in force now.
+        if isNew {
+            try limitsState.withLock { current throws(RedlineError) in
+                if current.hasOrderRules { try publishOrderRules(current.fixedPoint().rules) }
+            }
         }
         if isNew && journal, let attached = self.journal {
             // Durable before any order on it can be journaled.
@@ -423,12 +426,22 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             try apply(RL_CONTROL_SET_BREAKER, symbol: breaker.escalate_after, value: Int64(breaker.cooldown_ns),
                       field: Int64(breaker.max_cooldown_ns), price: Int64(breaker.window_ns))
             try apply(RL_CONTROL_SET_HEARTBEAT_TIMEOUT, value: limits.heartbeatTimeoutNanoseconds)
+            try applyStrategyLimits(limits.strategyLimits)
             current = limits
         }
         trading.sync()
         logger.notice("risk limits updated", metadata: [
             "maxInventoryUSD": "\(limits.maxInventoryUSD)", "maxTotalNotional": "\(limits.maxTotalNotional)",
             "edgeFreezeThresholdBps": "\(limits.edgeFreezeThresholdBps)", "resumeShare": "\(limits.resumeShare)"])
+    }
+
+    /// Every strategy's limits, packed into one control (RL_CONTROL_SET_STRATEGY_LIMITS).
+    private func applyStrategyLimits(_ limits: StrategyLimits) throws(RedlineError) {
+        let c = limits.cLimits
+        func pack(_ lo: UInt32, _ hi: UInt32) -> Int64 { Int64(bitPattern: UInt64(lo) | UInt64(hi) << 32) }
+        try apply(RL_CONTROL_SET_STRATEGY_LIMITS, symbol: c.max_open_orders_per_symbol,
+                  value: pack(c.orders_per_second, c.orders_per_second_per_symbol),
+                  field: pack(c.order_burst, c.cancels_per_second), price: pack(c.cancel_burst, c.max_open_orders))
     }
 
     /// Stage every registered symbol's rules and the defaults, then put them
