@@ -8,7 +8,7 @@ import Redline
 /// step by step.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the risk scenarios (edge collapse, inventory limit, manual freeze, fat finger, stale price) and print what happened.")
+        abstract: "Run the risk scenarios (edge collapse, inventory limit, manual freeze, fat finger, stale price, rate limit) and print what happened.")
 
     @Flag(help: "Print the Prometheus metrics after each scenario.")
     var metrics = false
@@ -23,7 +23,8 @@ struct Demo: ParsableCommand {
         failures += try scenario("3. Manual freeze and unfreeze", manualFreeze)
         failures += try scenario("4. Fat finger: order size and price collar", fatFinger, rules: true)
         failures += try scenario("5. Stale reference price", stalePrice, rules: true)
-        print(failures == 0 ? "\nAll five scenarios behaved as expected." : "\n\(failures) expectation(s) FAILED.")
+        failures += try scenario("6. Rate limit: trip, cooldown, backoff", rateLimit, rules: true)
+        print(failures == 0 ? "\nAll six scenarios behaved as expected." : "\n\(failures) expectation(s) FAILED.")
         if failures > 0 { throw ExitCode.failure }
     }
 
@@ -140,6 +141,43 @@ struct Demo: ParsableCommand {
             + expect(out == nil, "a reducing order passes") + expect(again == nil, "a fresh mark lets orders through")
     }
 
+    private func rateLimit(_ h: Harness) throws -> Int {
+        print("limits: 5 orders/s per strategy (burst 2); 3 rate blocks within 1 s halt trading (rate_exceeded, transient)")
+        print("breaker: 1 s cooldown, doubling within 60 s, escalating on the 3rd trip")
+        try h.monitor.setClock(nanoseconds: 10_000_000_000)
+        try h.monitor.markPrice(symbol: "SOLUSDT", price: 100)
+        var lifts: [String] = []
+        for round in 1...3 {
+            let start = 10.0 + Double(round - 1) * 10
+            try h.monitor.setClock(nanoseconds: UInt64(start * 1e9))
+            var codes: [String] = []
+            for _ in 0..<5 {
+                codes.append(blockedReason { try h.router.placeOrder(symbol: "SOLUSDT", side: .buy, qty: 1, price: 100) } ?? "ok")
+            }
+            h.router.poll()
+            let event = h.monitor.freezeEvents.last
+            print(String(format: "t=%.1f s  a burst of 5 orders -> %@", start, codes.joined(separator: ", ")))
+            print("          frozen: \(h.monitor.isFrozen) (\(event?.trigger.rawValue ?? "-"), \(event?.reasonClass.rawValue ?? "-")), "
+                  + "breaker cooldown \(metric(h, "breaker_cooldown_seconds")) s")
+            // Let the cooldown run: the breaker lifts the halt by itself, unless it escalated.
+            let cooldown = metric(h, "breaker_cooldown_seconds")
+            try h.monitor.setClock(nanoseconds: UInt64((start + max(cooldown, 0.5) + 0.01) * 1e9))
+            h.router.poll()
+            print(String(format: "t=%.2f s  after the cooldown: frozen %@", start + max(cooldown, 0.5) + 0.01,
+                         h.monitor.isFrozen ? "true" : "false"))
+            lifts.append(h.monitor.isFrozen ? "held" : "lifted \(cooldown) s")
+            for _ in 0..<3 { h.router.poll() }
+        }
+        let last = h.monitor.freezeEvents.last
+        print("  freeze events: " + h.monitor.freezeEvents.map { "\($0.trigger.rawValue) (\($0.reasonClass.rawValue))" }.joined(separator: ", "))
+        let unfroze = h.monitor.unfreeze(reason: "operator checked the strategy")
+        print("operator unfreezes -> \(unfroze)")
+        return expect(lifts.prefix(2) == ["lifted 1.0 s", "lifted 2.0 s"], "lifted by the breaker after 1 s, then 2 s (backoff)")
+            + expect(last?.trigger == .breakerEscalated, "the third trip escalated to persistent")
+            + expect(metric(h, "breaker_trips_total{reason=\"rate_exceeded\"}") == 3, "three trips counted")
+            + expect(unfroze && !h.monitor.isFrozen, "only the operator lifts it")
+    }
+
     private func blockedReason(_ body: () throws -> OrderID) -> String? {
         do {
             _ = try body()
@@ -184,7 +222,11 @@ struct Harness {
             maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200,
             orderRules: rules ? OrderRules(maxOrderNotionalUSD: 50_000, priceCollarBps: 100) : .off,
             symbolOrderRules: rules ? ["BTCUSDT": OrderRules(maxOrderQuantity: 1, maxOrderNotionalUSD: 50_000, priceCollarBps: 100),
-                                      "ETHUSDT": OrderRules(stalePriceMilliseconds: 500)] : [:])
+                                      "ETHUSDT": OrderRules(stalePriceMilliseconds: 500)] : [:],
+            circuitBreaker: rules ? CircuitBreakerSettings(cooldownSeconds: 1, maxCooldownSeconds: 8, windowSeconds: 60,
+                                                           escalateAfter: 3) : .default,
+            strategyLimits: rules ? StrategyLimits(maxOrdersPerSecond: 5, orderBurst: 2, rateFreezeAfter: 3,
+                                                   rateFreezeWindowSeconds: 1) : .off)
         monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT"], manualClock: rules,
                                          logger: logger)
         exchange = SimulatedExchange(.init(seed: 7, partialFillRatio: 0.3))

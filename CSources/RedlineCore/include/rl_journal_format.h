@@ -12,6 +12,7 @@
 
 #include "rl_platform.h"
 #include "rl_order_rules.h"
+#include "rl_strategy.h"
 #include "rl_events.h"
 #include "rl_position_table.h"
 
@@ -121,6 +122,18 @@ typedef struct rl_journal_breaker_payload {
 } rl_journal_breaker_payload_t;
 
 RL_STATIC_ASSERT(sizeof(rl_journal_breaker_payload_t) == 40, "breaker block is 40 bytes");
+
+/* RL_JREC_LIMITS, after the breaker block (or what precedes it) when any
+ * strategy limit is set (rl_strategy.h). Without it every one is off. */
+#define RL_JOURNAL_STRATEGY_MAGIC 0x54525453u /* "STRT" */
+typedef struct rl_journal_strategy_payload {
+    uint32_t magic;                /* RL_JOURNAL_STRATEGY_MAGIC */
+    uint32_t rate_freeze_after;    /* 0: never */
+    rl_strategy_limits_t limits;   /* 32 bytes */
+    uint64_t rate_freeze_window_ns;
+} rl_journal_strategy_payload_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_strategy_payload_t) == 48, "strategy block is 48 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_symbol_rules_t) == 48, "a symbol's rules head is 48 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_name_t) == 8, "a name head is 8 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_limits_payload_t) == 40, "limits payload is 40 bytes");

@@ -141,6 +141,12 @@ RL_INLINE void rl_strategy_closed(rl_strategy_t *s, uint32_t symbol) {
     if (s->symbols[symbol].open > 0) s->symbols[symbol].open--;
 }
 
+/* Statistics (the strategy's thread, or any thread for a recent value). */
+RL_INLINE uint64_t rl_strategy_rate_blocks(const rl_strategy_t *s) { return s->rate_blocks; }
+RL_INLINE uint64_t rl_strategy_open_blocks(const rl_strategy_t *s) { return s->open_blocks; }
+RL_INLINE uint64_t rl_strategy_cancel_blocks(const rl_strategy_t *s) { return s->cancel_blocks; }
+RL_INLINE uint64_t rl_strategy_open_orders(const rl_strategy_t *s) { return s->open; }
+
 RL_EXTERN_C_END
 
 #endif /* RL_STRATEGY_H */

@@ -21,6 +21,8 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
     case noReferencePrice = "NO_REFERENCE_PRICE"
     case priceCollar = "PRICE_COLLAR"
     case stalePrice = "STALE_PRICE"
+    case openOrders = "OPEN_ORDERS"
+    case rateLimit = "RATE_LIMIT"
 
     public var code: String { rawValue }
     public var metricLabel: String { rawValue.lowercased() }
@@ -43,6 +45,8 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .noReferencePrice: "the symbol has no reference price yet and the collar or staleness rule blocks without one"
         case .priceCollar: "price is outside the collar around the symbol's reference price"
         case .stalePrice: "the symbol's reference price is older than stalePriceMilliseconds"
+        case .openOrders: "the strategy's working orders (in all, or on the symbol) are at their maximum"
+        case .rateLimit: "the strategy's order rate (in all, or on the symbol), or its cancel budget, is spent"
         }
     }
 
@@ -65,6 +69,8 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .noReferencePrice: RL_REJECT_NO_REFERENCE_PRICE
         case .priceCollar: RL_REJECT_PRICE_COLLAR
         case .stalePrice: RL_REJECT_STALE_PRICE
+        case .openOrders: RL_REJECT_OPEN_ORDERS
+        case .rateLimit: RL_REJECT_RATE_LIMIT
         }
     }
 
@@ -88,6 +94,8 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case RL_REJECT_NO_REFERENCE_PRICE: self = .noReferencePrice
         case RL_REJECT_PRICE_COLLAR: self = .priceCollar
         case RL_REJECT_STALE_PRICE: self = .stalePrice
+        case RL_REJECT_OPEN_ORDERS: self = .openOrders
+        case RL_REJECT_RATE_LIMIT: self = .rateLimit
         default: return nil
         }
     }

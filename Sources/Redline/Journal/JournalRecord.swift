@@ -97,6 +97,13 @@ public enum JournalRecord: Sendable {
                     heartbeat_timeout_ns: UInt64(limits.heartbeatTimeoutNanoseconds))
                 bytes += withUnsafeBytes(of: &block) { Array($0) }
             }
+            if limits.strategyLimits != .off {
+                let strategy = limits.strategyLimits
+                var block = rl_journal_strategy_payload_t(
+                    magic: RL_JOURNAL_STRATEGY_MAGIC, rate_freeze_after: UInt32(strategy.rateFreezeAfter ?? 0),
+                    limits: strategy.cLimits, rate_freeze_window_ns: UInt64(strategy.rateFreezeWindowSeconds * 1e9))
+                bytes += withUnsafeBytes(of: &block) { Array($0) }
+            }
             return bytes
         case .position(let symbol, let view):
             var payload = rl_journal_position_payload_t(symbol: symbol, reserved: 0, view: view)
@@ -195,13 +202,25 @@ public enum JournalRecord: Sendable {
                 windowSeconds: Double(block.window_ns) / 1e9, escalateAfter: Int(block.escalate_after))
             heartbeat = block.heartbeat_timeout_ns == 0 ? nil : Double(block.heartbeat_timeout_ns) / 1e6
         }
+        var strategy = StrategyLimits.off
+        if magic() == RL_JOURNAL_STRATEGY_MAGIC {
+            let block = try read(rl_journal_strategy_payload_t(), payload, &offset, "strategy limits", bad)
+            func n(_ v: UInt32) -> Int? { v == 0 ? nil : Int(v) }
+            let l = block.limits
+            strategy = StrategyLimits(
+                maxOrdersPerSecond: n(l.orders_per_second), maxOrdersPerSecondPerSymbol: n(l.orders_per_second_per_symbol),
+                orderBurst: Int(l.order_burst), maxCancelsPerSecond: n(l.cancels_per_second), cancelBurst: Int(l.cancel_burst),
+                maxOpenOrders: n(l.max_open_orders), maxOpenOrdersPerSymbol: n(l.max_open_orders_per_symbol),
+                rateFreezeAfter: n(block.rate_freeze_after),
+                rateFreezeWindowSeconds: Double(block.rate_freeze_window_ns) / 1e9)
+        }
         guard offset == payload.count else { throw bad("\(payload.count - offset) bytes after the limits") }
         return try RiskLimits(
             maxInventoryUSD: FixedPoint.double(head.max_inventory), maxTotalNotional: FixedPoint.double(head.max_total),
             edgeFreezeThresholdBps: FixedPoint.double(head.edge_threshold), symbolOverrides: overrides,
             resumeShare: FixedPoint.double(head.resume_share), orderRules: orderRules, symbolOrderRules: symbolRules,
             restrictedSymbols: restricted, noReferencePrice: policy, heartbeatTimeoutMilliseconds: heartbeat,
-            circuitBreaker: breaker)
+            circuitBreaker: breaker, strategyLimits: strategy)
     }
 
     /// A fixed-size head, then a name whose length it holds, padded to 8.

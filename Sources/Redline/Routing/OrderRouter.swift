@@ -83,7 +83,13 @@ public final class OrderRouter {
         var lastSeenEpoch: UInt64
         var lastFreezeSeenCycles: UInt64 = 0
         var lastCheckCycles: UInt64 = 0
+        /// Orders blocked by a rate in the current window (`StrategyLimits.rateFreezeAfter`).
+        var rateBlocksInWindow: Int = 0
+        var rateWindowStartNs: UInt64 = 0
     }
+    /// This strategy's rates and working orders (`rl_strategy_t`, rl_strategy.h):
+    /// written by this router's thread alone.
+    @usableFromInline nonisolated(unsafe) let strategy: OpaquePointer
     private let hot: UnsafeMutablePointer<HotState>
 
     /// `rl_clock_cycles()` when this router last saw a new freeze epoch.
@@ -120,6 +126,10 @@ public final class OrderRouter {
         engine = monitor.engine
         hot = .allocate(capacity: 1)
         hot.initialize(to: HotState(lastSeenEpoch: rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(monitor.engine)))))
+        var created: OpaquePointer?
+        try RedlineError.errno(rl_strategy_create(UInt32(monitor.symbolCapacity), Int32(monitor.numaNode ?? -1), &created),
+                               operation: "rl_strategy_create")
+        strategy = created!
         scratch = []
         scratch.reserveCapacity(orderCapacity)
     }
@@ -127,7 +137,12 @@ public final class OrderRouter {
     deinit {
         monitor.releaseOrderSession(orders.session)
         hot.deinitialize(count: 1).deallocate()
+        rl_strategy_destroy(strategy)
     }
+
+    /// Orders blocked by this strategy's rates, and cancels over its cancel budget.
+    public var rateLimitedOrders: UInt64 { rl_strategy_rate_blocks(strategy) }
+    public var rateLimitedCancels: UInt64 { rl_strategy_cancel_blocks(strategy) }
 
     public var activeOrderCount: Int { orders.activeCount }
 
@@ -153,9 +168,12 @@ public final class OrderRouter {
         var q: Int64 = 0
         var p: Int64 = 0
         let started = sample ? rl_clock_cycles() : 0
-        let result = rl_engine_check_f64(engine, symbol.rawValue, side.cValue, qty, price, true, &q, &p)
+        let result = rl_engine_check_for(engine, strategy, symbol.rawValue, side.cValue, qty, price, true, &q, &p)
         if sample { hot.pointee.lastCheckCycles = rl_clock_cycles() &- started }
-        guard result == RL_OK else { try block(result) }
+        guard result == RL_OK else {
+            if result == RL_REJECT_RATE_LIMIT { rateLimited() }
+            try block(result)
+        }
         // The reservation is made: tell the risk side now, so that every
         // release that may follow has its reservation before it.
         let id: OrderID
@@ -164,6 +182,7 @@ public final class OrderRouter {
         } catch {
             push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, qty: q, price: p))
             push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, qty: q, price: p))
+            rl_strategy_closed(strategy, symbol.rawValue)
             throw error
         }
         // Stamped with the acceptance time: the journal measures durable lag from it.
@@ -187,6 +206,7 @@ public final class OrderRouter {
             }
         } catch {
             _ = try? orders.apply(id, .reject)
+            rl_strategy_closed(strategy, symbol.rawValue)
             push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                             qty: q, price: p))
             counters.add(RL_COUNTER_REJECTED)
@@ -204,6 +224,27 @@ public final class OrderRouter {
             try block(monitor.isFrozen ? RL_FROZEN : RL_REJECT_UNKNOWN_SYMBOL)
         }
         return try placeOrder(symbol: id, side: side, qty: qty, price: price)
+    }
+
+    /// An order blocked by a rate: past `StrategyLimits.rateFreezeAfter` of
+    /// them within its window, ask the risk side to halt (`rate_exceeded`,
+    /// transient: the circuit breaker lifts it after its cooldown).
+    private func rateLimited() {
+        let limits = monitor.limits.strategyLimits
+        guard let after = limits.rateFreezeAfter else { return }
+        let now = rl_engine_now_ns(engine)
+        let window = UInt64(limits.rateFreezeWindowSeconds * 1e9)
+        if hot.pointee.rateBlocksInWindow == 0 || now < hot.pointee.rateWindowStartNs
+            || now - hot.pointee.rateWindowStartNs > window {
+            hot.pointee.rateWindowStartNs = now
+            hot.pointee.rateBlocksInWindow = 0
+        }
+        hot.pointee.rateBlocksInWindow += 1
+        if hot.pointee.rateBlocksInWindow == after {
+            var event = rl_event_t(type: RL_EVENT_CONTROL, value: Int64(after))
+            event.side = UInt8(RL_CONTROL_RATE_EXCEEDED.rawValue)
+            push(event)
+        }
     }
 
     /// Count a blocked check and throw its reason.
@@ -453,7 +494,10 @@ public final class OrderRouter {
         let applied = live ? min(quantity, before.remaining) : 0
         if applied > 0 {
             let record = try orders.apply(id, .fill, fillQuantity: applied)
-            if record.status == .filled { counters.add(RL_COUNTER_FILLED) }
+            if record.status == .filled {
+                counters.add(RL_COUNTER_FILLED)
+                rl_strategy_closed(strategy, before.symbol.rawValue)
+            }
         }
         if quantity > applied {
             anomalousFills += 1
@@ -484,6 +528,7 @@ public final class OrderRouter {
     private func release(_ id: OrderID, _ kind: OrderEventKind, as type: rl_event_type_t) throws(RedlineError) {
         let before = try orders.order(id)
         try orders.apply(id, kind)
+        rl_strategy_closed(strategy, before.symbol.rawValue)
         push(rl_event_t(type: type, symbol: before.symbol.rawValue, side: before.side, orderID: id.rawValue,
                         qty: before.remaining, price: before.price))
     }
@@ -603,6 +648,12 @@ public final class OrderRouter {
     /// Ask the venue to cancel one active order (retried like a cancel-all).
     /// The release reaches the risk side with the cancel ack.
     public func cancel(_ id: OrderID) throws(RedlineError) {
+        _ = try orders.order(id)
+        // The strategy's cancel budget; a cancel-all (a freeze, an operator) is never throttled.
+        if rl_position_table_admit_cancel(rl_engine_table(engine), strategy) != RL_OK {
+            counters.countBlock(RL_REJECT_RATE_LIMIT)
+            throw .blocked(.rateLimit)
+        }
         if try orders.order(id).status != .pendingCancel { try orders.apply(id, .requestCancel) }
         guard sendCancel(id) else {
             counters.add(RL_COUNTER_CANCEL_FAILED)

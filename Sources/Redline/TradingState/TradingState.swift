@@ -22,6 +22,9 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
     /// A transient halt repeated until the circuit breaker gave up: only an
     /// operator unfreezes.
     case breakerEscalated = "breaker_escalated"
+    /// A strategy kept sending past its rate limits (`StrategyLimits.rateFreezeAfter`).
+    /// Transient: the circuit breaker lifts it after a cooldown.
+    case rateExceeded = "rate_exceeded"
 
     /// Transient triggers pass by themselves: the circuit breaker lifts
     /// them. Persistent ones wait for an operator.
@@ -51,6 +54,7 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case .ordersInDoubt: RL_FREEZE_REASON_RECONCILING
         case .heartbeatLost: RL_FREEZE_REASON_HEARTBEAT_LOST
         case .breakerEscalated: RL_FREEZE_REASON_BREAKER_ESCALATED
+        case .rateExceeded: RL_FREEZE_REASON_RATE_EXCEEDED
         }
     }
 
@@ -64,6 +68,7 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case RL_FREEZE_REASON_RECONCILING: self = .ordersInDoubt
         case RL_FREEZE_REASON_HEARTBEAT_LOST: self = .heartbeatLost
         case RL_FREEZE_REASON_BREAKER_ESCALATED: self = .breakerEscalated
+        case RL_FREEZE_REASON_RATE_EXCEEDED: self = .rateExceeded
         default: return nil
         }
     }
@@ -161,6 +166,7 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
         case reconciled = "reconciled"
         case heartbeatLost = "heartbeat_lost"
         case breakerEscalated = "breaker_escalated"
+        case rateExceeded = "rate_exceeded"
 
         init?(_ input: UInt8) {
             switch rl_trading_input_t(UInt32(input)) {
@@ -176,6 +182,7 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case RL_TRADING_RECONCILED: self = .reconciled
             case RL_TRADING_HEARTBEAT_LOST: self = .heartbeatLost
             case RL_TRADING_BREAKER_ESCALATE: self = .breakerEscalated
+            case RL_TRADING_RATE_EXCEEDED: self = .rateExceeded
             default: return nil
             }
         }
@@ -191,6 +198,7 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case .reconcilePending: .ordersInDoubt
             case .heartbeatLost: .heartbeatLost
             case .breakerEscalated: .breakerEscalated
+            case .rateExceeded: .rateExceeded
             default: nil
             }
         }

@@ -135,6 +135,9 @@ final class TradingStateController: @unchecked Sendable {
             let timeout = Double(record.qty) / 1e6, silent = Double(record.value) / 1e6
             return ("no heartbeat for \(silent) ms (timeout \(timeout) ms): the strategy may be dead",
                     ["timeout_ms": "\(timeout)", "silent_ms": "\(silent)"])
+        case .rateExceeded:
+            return ("a strategy was blocked by its rate limits \(record.qty) times within its window: trading halts until the circuit breaker's cooldown",
+                    ["blocks": "\(record.qty)"])
         case .breakerEscalated:
             let trigger = FreezeTrigger(reasonCode: rl_freeze_reason_t(UInt32(truncatingIfNeeded: record.value)))
             return ("\(trigger?.rawValue ?? "a transient halt") repeated \(record.qty) times in a row: the circuit breaker escalated, an operator must unfreeze",

@@ -1,0 +1,131 @@
+import Foundation
+import Redline
+import RedlineCore
+import XCTest
+
+/// Each strategy's message rates, cancel budget and working orders
+/// (rl_strategy.h), through `OrderRouter`, on the engine's manual clock.
+extension OrderStateMachine {
+    var activeIDs: [OrderID] {
+        var ids = ContiguousArray<OrderID>()
+        collectActive(into: &ids)
+        return Array(ids)
+    }
+}
+
+final class StrategyLimitsTests: XCTestCase {
+    private func harness(_ strategy: StrategyLimits, breaker: CircuitBreakerSettings = .default) throws -> Harness {
+        let limits = try RiskLimits(maxInventoryUSD: 50_000, maxTotalNotional: 200_000, edgeFreezeThresholdBps: 200,
+                                    circuitBreaker: breaker, strategyLimits: strategy)
+        let h = try Harness(limits: limits, exchange: .init(seed: 9, fillRatio: 0), manualClock: true)
+        try h.monitor.setClock(nanoseconds: 1_000_000_000)
+        return h
+    }
+
+    private func place(_ h: Harness, _ symbol: String = "BTCUSDT", side: Side = .buy, qty: Double = 0.01) -> BlockReason? {
+        do {
+            _ = try h.router.placeOrder(symbol: symbol, side: side, qty: qty, price: 40_000)
+            h.router.processExchangeEvents()
+            return nil
+        } catch let RedlineError.blocked(reason) {
+            return reason
+        } catch {
+            XCTFail("\(error)")
+            return nil
+        }
+    }
+
+    func testTheOrderRateLetsABurstThroughRefillsWithTheClockAndNeverBlocksAReducingOrder() throws {
+        let h = try harness(StrategyLimits(maxOrdersPerSecond: 10, orderBurst: 2))
+        try h.monitor.updatePosition(symbol: "ETHUSDT", qty: 5, price: 2_000)
+        XCTAssertNil(place(h))
+        XCTAssertNil(place(h))
+        XCTAssertEqual(place(h), .rateLimit, "the burst of 2 is spent")
+        XCTAssertNil(place(h, "ETHUSDT", side: .sell, qty: 1), "selling down a position: never blocked by the rate")
+        try h.monitor.setClock(nanoseconds: 1_099_000_000)
+        XCTAssertEqual(place(h), .rateLimit, "99 ms: not yet")
+        try h.monitor.setClock(nanoseconds: 1_100_000_000)
+        XCTAssertNil(place(h), "100 ms refills one order at 10/s")
+        XCTAssertEqual(h.router.rateLimitedOrders, 2)
+        XCTAssertEqual(parsePrometheus(h.monitor.prometheusText())["orders_blocked_total{reason=\"rate_limit\"}"], 2)
+    }
+
+    func testThePerSymbolRateIsPerSymbol() throws {
+        let h = try harness(StrategyLimits(maxOrdersPerSecondPerSymbol: 1, orderBurst: 1))
+        XCTAssertNil(place(h, "BTCUSDT"))
+        XCTAssertEqual(place(h, "BTCUSDT"), .rateLimit)
+        XCTAssertNil(place(h, "ETHUSDT", qty: 0.1), "another symbol has its own bucket")
+        try h.monitor.setClock(nanoseconds: 2_000_000_000)
+        XCTAssertNil(place(h, "BTCUSDT"))
+    }
+
+    func testOpenOrdersAreCountedAndReleasedWhenOrdersFinish() throws {
+        let h = try harness(StrategyLimits(maxOpenOrders: 3, maxOpenOrdersPerSymbol: 2))
+        XCTAssertNil(place(h, "BTCUSDT"))
+        XCTAssertNil(place(h, "BTCUSDT"))
+        XCTAssertEqual(place(h, "BTCUSDT"), .openOrders, "2 working on the symbol")
+        XCTAssertNil(place(h, "ETHUSDT", qty: 0.1))
+        XCTAssertEqual(place(h, "SOLUSDT", qty: 1), .openOrders, "3 working in all")
+        XCTAssertEqual(h.router.activeOrderCount, 3)
+        let resting = try XCTUnwrap(h.router.orders.activeIDs.first)
+        try h.router.cancel(resting)
+        h.router.processExchangeEvents()
+        XCTAssertEqual(h.router.activeOrderCount, 2)
+        XCTAssertNil(place(h, "SOLUSDT", qty: 1), "a canceled order no longer counts")
+    }
+
+    func testCancelsHaveTheirOwnBudgetAndACancelAllIsNeverThrottled() throws {
+        let h = try harness(StrategyLimits(maxOrdersPerSecond: 1_000, orderBurst: 100, maxCancelsPerSecond: 1, cancelBurst: 1))
+        for _ in 0..<4 { XCTAssertNil(place(h)) }
+        let ids = h.router.orders.activeIDs
+        try h.router.cancel(ids[0])
+        XCTAssertThrowsRedline(.blocked(.rateLimit)) { try h.router.cancel(ids[1]) }
+        XCTAssertEqual(h.router.rateLimitedCancels, 1)
+        XCTAssertTrue(h.monitor.manualFreeze(reason: "kill switch", router: h.router))
+        h.router.processExchangeEvents()
+        XCTAssertEqual(h.router.activeOrderCount, 0, "the freeze's cancel-all went through the spent budget")
+    }
+
+    func testRepeatedRateBlocksHaltTradingTransientlyAndTheBreakerLiftsIt() throws {
+        let h = try harness(StrategyLimits(maxOrdersPerSecond: 1, orderBurst: 1, rateFreezeAfter: 3, rateFreezeWindowSeconds: 1),
+                            breaker: CircuitBreakerSettings(cooldownSeconds: 2, maxCooldownSeconds: 8, windowSeconds: 60,
+                                                            escalateAfter: 3))
+        XCTAssertNil(place(h))
+        for _ in 0..<3 { XCTAssertEqual(place(h), .rateLimit) }
+        _ = h.monitor.drain()
+        _ = h.router.poll()
+        XCTAssertTrue(h.monitor.isFrozen, "3 rate blocks within 1 s")
+        let event = try XCTUnwrap(h.monitor.freezeEvents.last)
+        XCTAssertEqual(event.trigger, .rateExceeded)
+        XCTAssertEqual(event.reasonClass, .transient)
+        XCTAssertEqual(parsePrometheus(h.monitor.prometheusText())["breaker_trips_total{reason=\"rate_exceeded\"}"], 1)
+        try h.monitor.setClock(nanoseconds: 3_000_000_000)
+        _ = h.monitor.drain()
+        XCTAssertFalse(h.monitor.isFrozen, "lifted after the 2 s cooldown")
+        XCTAssertNil(place(h), "and the rate refilled meanwhile")
+    }
+
+    func testLimitsAreValidatedJournaledAndRecovered() throws {
+        XCTAssertThrowsRedline(.invalidLimits("strategyLimits.orderBurst must be in 1...4294967295, got 0")) {
+            try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 2, edgeFreezeThresholdBps: 0,
+                           strategyLimits: StrategyLimits(maxOrdersPerSecond: 5, orderBurst: 0))
+        }
+        XCTAssertThrowsRedline(.invalidLimits("strategyLimits.maxOpenOrders must be in 1...4294967295, got -1")) {
+            try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 2, edgeFreezeThresholdBps: 0,
+                           strategyLimits: StrategyLimits(maxOpenOrders: -1))
+        }
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        var limits = monitor.limits
+        limits.strategyLimits = StrategyLimits(maxOrdersPerSecond: 500, maxOrdersPerSecondPerSymbol: 50, orderBurst: 20,
+                                               maxCancelsPerSecond: 2_000, cancelBurst: 50, maxOpenOrders: 300,
+                                               maxOpenOrdersPerSymbol: 40, rateFreezeAfter: 100, rateFreezeWindowSeconds: 0.5)
+        try monitor.updateLimits(limits)
+        journal.close()
+        let restarted = try freshMonitor()
+        let (again, _) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(), logger: quietLogger())
+        defer { again.close() }
+        XCTAssertEqual(restarted.limits, limits)
+    }
+}
