@@ -61,7 +61,8 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
         return rc;
     }
     if (config->manual_clock) rl_position_table_use_manual_clock(engine->table);
-    engine->cycles_per_ns = rl_engine_cycles_per_ns();
+    /* A manual clock counts nanoseconds: no TSC to measure (and no 10 ms spent measuring it). */
+    engine->cycles_per_ns = config->manual_clock ? 1.0 : rl_engine_cycles_per_ns();
     engine->breaker.config = (rl_breaker_config_t){RL_BREAKER_DEFAULT_COOLDOWN_NS, RL_BREAKER_DEFAULT_MAX_COOLDOWN_NS,
                                                    RL_BREAKER_DEFAULT_WINDOW_NS, RL_BREAKER_DEFAULT_ESCALATE_AFTER, 0};
     rl_freeze_init(&engine->freeze);

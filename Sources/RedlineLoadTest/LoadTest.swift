@@ -39,9 +39,9 @@ public struct LoadTestConfiguration: Sendable {
     public var journalOptions = Journal.Options()
     /// Whether an order waits for its reservation to be durable before it goes to the venue.
     public var durability: OrderRouter.Durability = .reservedBeforeSubmit
-    /// Every per-order rule on (`--rules all`), each with bounds the test's
-    /// orders stay inside, so every check runs every rule and passes; marks
-    /// are refreshed so the staleness rule never trips.
+    /// Every per-order rule and strategy limit on (`--rules all`), each with
+    /// bounds the test's orders stay inside, so every check runs every rule
+    /// and passes; marks are refreshed so the staleness rule never trips.
     public var allRules = false
 
     public init() {}
@@ -258,7 +258,13 @@ public final class LoadTest: @unchecked Sendable {
                 ? OrderRules(maxOrderQuantity: 1_000, maxOrderNotionalUSD: 1_000_000, priceCollarBps: 500,
                              stalePriceMilliseconds: Self.allRulesStaleMilliseconds)
                 : .off,
-            restrictedSymbols: config.allRules ? ["RESTRICTED"] : [])
+            restrictedSymbols: config.allRules ? ["RESTRICTED"] : [],
+            // Rates and caps far above what the test sends: every check runs them, and passes.
+            strategyLimits: config.allRules
+                ? StrategyLimits(maxOrdersPerSecond: 100_000_000, maxOrdersPerSecondPerSymbol: 100_000_000, orderBurst: 10_000,
+                                 maxCancelsPerSecond: 100_000_000, cancelBurst: 10_000, maxOpenOrders: 1_000_000,
+                                 maxOpenOrdersPerSymbol: 1_000_000)
+                : .off)
         var quiet = logger
         quiet.logLevel = .warning
         let node = riskCPU.flatMap(RedlineRuntime.numaNode(forCPU:))

@@ -140,21 +140,11 @@ final class CircuitBreakerTests: XCTestCase {
         XCTAssertThrowsRedline(.invalidLimits("heartbeatTimeoutMilliseconds must be in (0, 86400000], got -1.0")) {
             try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 2, edgeFreezeThresholdBps: 0, heartbeatTimeoutMilliseconds: -1)
         }
-        let dir = try makeTemporaryDirectory()
-        let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
-        var limits = monitor.limits
-        limits.heartbeatTimeoutMilliseconds = 250
-        limits.circuitBreaker = CircuitBreakerSettings(cooldownSeconds: 0.5, maxCooldownSeconds: 30, windowSeconds: 120,
-                                                       escalateAfter: 3)
-        try monitor.updateLimits(limits)
-        journal.close()
-        let restarted = try freshMonitor()
-        let (again, _) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(), logger: quietLogger())
-        defer { again.close() }
-        XCTAssertEqual(restarted.limits, limits)
-        let decoded = try JSONDecoder().decode(RiskLimits.self, from: JSONEncoder().encode(limits))
-        XCTAssertEqual(decoded, limits)
+        try assertLimitsSurviveARestart { limits in
+            limits.heartbeatTimeoutMilliseconds = 250
+            limits.circuitBreaker = CircuitBreakerSettings(cooldownSeconds: 0.5, maxCooldownSeconds: 30, windowSeconds: 120,
+                                                           escalateAfter: 3)
+        }
     }
 
     func testATransientHaltIsJournaledWithItsClassAndARestartComesBackHalted() throws {

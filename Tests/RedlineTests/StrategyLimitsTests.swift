@@ -114,18 +114,11 @@ final class StrategyLimitsTests: XCTestCase {
             try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 2, edgeFreezeThresholdBps: 0,
                            strategyLimits: StrategyLimits(maxOpenOrders: -1))
         }
-        let dir = try makeTemporaryDirectory()
-        let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
-        var limits = monitor.limits
-        limits.strategyLimits = StrategyLimits(maxOrdersPerSecond: 500, maxOrdersPerSecondPerSymbol: 50, orderBurst: 20,
-                                               maxCancelsPerSecond: 2_000, cancelBurst: 50, maxOpenOrders: 300,
-                                               maxOpenOrdersPerSymbol: 40, rateFreezeAfter: 100, rateFreezeWindowSeconds: 0.5)
-        try monitor.updateLimits(limits)
-        journal.close()
-        let restarted = try freshMonitor()
-        let (again, _) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(), logger: quietLogger())
-        defer { again.close() }
-        XCTAssertEqual(restarted.limits, limits)
+        try assertLimitsSurviveARestart { limits in
+            limits.strategyLimits = StrategyLimits(
+                maxOrdersPerSecond: 500, maxOrdersPerSecondPerSymbol: 50, orderBurst: 20, maxCancelsPerSecond: 2_000,
+                cancelBurst: 50, maxOpenOrders: 300, maxOpenOrdersPerSymbol: 40, rateFreezeAfter: 100,
+                rateFreezeWindowSeconds: 0.5)
+        }
     }
 }

@@ -106,3 +106,25 @@ func unappliableRecord(seq: UInt64) -> Data {
     record.withUnsafeMutableBytes { $0.storeBytes(of: crc, toByteOffset: 0, as: UInt32.self) }
     return record
 }
+
+/// Journal limits changed by `change` through `updateLimits`, restart from
+/// the journal, and require the restarted monitor to have them exactly, and
+/// JSON to carry them too. Returns the limits written.
+@discardableResult
+func assertLimitsSurviveARestart(_ change: (inout RiskLimits) -> Void, file: StaticString = #filePath,
+                                 line: UInt = #line) throws -> RiskLimits {
+    let dir = try makeTemporaryDirectory()
+    let monitor = try freshMonitor()
+    let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+    var limits = monitor.limits
+    change(&limits)
+    try monitor.updateLimits(limits)
+    journal.close()
+    let restarted = try freshMonitor()
+    let (again, _) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(), logger: quietLogger())
+    defer { again.close() }
+    XCTAssertEqual(restarted.limits, limits, "journaled and recovered", file: file, line: line)
+    XCTAssertEqual(try JSONDecoder().decode(RiskLimits.self, from: JSONEncoder().encode(limits)), limits, "JSON",
+                   file: file, line: line)
+    return limits
+}
