@@ -51,6 +51,7 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
     if (rc == 0) rc = rl_position_table_create(capacity, config->max_total, node, &engine->table);
     if (rc == 0) rc = rl_spsc_create_on_node(RL_STATE_RING_CAPACITY, node, &engine->states);
     if (rc == 0 && (engine->over = rl_numa_alloc(capacity, node)) == NULL) rc = -ENOMEM;
+    if (rc == 0 && (engine->pnl = rl_numa_alloc((size_t)capacity * sizeof(rl_pnl_symbol_t), node)) == NULL) rc = -ENOMEM;
     size_t rule_bytes = ((size_t)capacity + 1) * sizeof(rl_order_rules_t);
     if (rc == 0 && ((engine->rules_staged = rl_numa_alloc(rule_bytes, node)) == NULL ||
                     (engine->rules_in_force = rl_numa_alloc(rule_bytes, node)) == NULL)) {
@@ -81,6 +82,7 @@ void rl_engine_destroy(rl_engine_t *engine) {
     rl_position_table_destroy(engine->table);
     rl_spsc_destroy(engine->states);
     rl_numa_free(engine->over);
+    rl_numa_free(engine->pnl);
     rl_numa_free(engine->rules_staged);
     rl_numa_free(engine->rules_in_force);
     rl_numa_free(engine);
@@ -199,8 +201,14 @@ uint64_t rl_engine_now_ns(const rl_engine_t *engine) {
 /* After a published change: a new transient halt trips the breaker; any
  * other state (a persistent halt, trading again) leaves nothing to lift. */
 static void rl_engine_breaker_follow(rl_engine_t *engine, rl_freeze_reason_t halted_for, rl_trading_input_t input) {
-    /* An operator who lifts a halt has looked: the next trip starts a new streak. */
-    if (input == RL_TRADING_UNFREEZE) engine->breaker.streak = 0, engine->breaker.last_trip_ns = 0;
+    /* An operator who lifts a halt has looked: the next trip starts a new
+     * streak, and a drawdown or a day's loss is measured from here on. */
+    if (input == RL_TRADING_UNFREEZE) {
+        engine->breaker.streak = 0, engine->breaker.last_trip_ns = 0;
+        engine->book_pnl.peak = engine->book_pnl.equity;
+        engine->book_pnl.day_start = engine->book_pnl.equity;
+        engine->book_pnl.drawn = engine->book_pnl.lost = false;
+    }
     if (rl_freeze_reason_class(halted_for) != RL_REASON_CLASS_TRANSIENT || input == RL_TRADING_BREAKER_ESCALATE) {
         rl_breaker_cancel(&engine->breaker);
         /* relaxed: a monitoring value with a single writer. */
@@ -219,7 +227,25 @@ static void rl_engine_breaker_follow(rl_engine_t *engine, rl_freeze_reason_t hal
     }
 }
 
+/* The engine's wall clock (the day's start): CLOCK_REALTIME, or the manual clock. */
+static uint64_t rl_engine_wall_ns(const rl_engine_t *engine) {
+    const rl_rules_clock_t *clock = &engine->table->clock;
+    return clock->manual ? rl_rules_clock_now(clock) : rl_realtime_ns();
+}
+
+/* A new day (at day_begins_ns after midnight UTC) starts the day's loss over. */
+static void rl_engine_new_day(rl_engine_t *engine) {
+    uint64_t wall = rl_engine_wall_ns(engine), begins = (uint64_t)engine->day_begins_ns;
+    uint64_t day = (wall >= begins ? wall - begins : 0) / 86400000000000ull + 1;
+    if (day != engine->book_pnl.day) {
+        engine->book_pnl.day = day;
+        engine->book_pnl.day_start = engine->book_pnl.equity;
+        engine->book_pnl.lost = false;
+    }
+}
+
 void rl_engine_tick(rl_engine_t *engine) {
+    if (!engine->replaying && engine->daily_loss_limit > 0) rl_engine_new_day(engine);
     /* relaxed: configuration written by this same risk side. */
     uint64_t timeout = atomic_load_explicit(&engine->heartbeat_timeout_ns, memory_order_relaxed);
     if (engine->replaying || (timeout == 0 && engine->breaker.lift_at_ns == 0)) return;
@@ -409,8 +435,53 @@ static int64_t rl_engine_release(rl_engine_t *engine, uint32_t symbol, rl_side_t
     }
 }
 
+/* The book's P&L moved by `delta`: publish it, raise the peak, and report a
+ * drawdown or a day's loss past its limit (persistent halts). */
+static void rl_engine_pnl_moved(rl_engine_t *engine, int64_t delta) {
+    rl_pnl_book_t *b = &engine->book_pnl;
+    if (__builtin_add_overflow(b->equity, delta, &b->equity)) b->equity = delta > 0 ? RL_FP_EXPOSURE_CAP : -RL_FP_EXPOSURE_CAP;
+    if (b->equity > b->peak) b->peak = b->equity;
+    /* relaxed: monitoring values with a single writer. */
+    atomic_store_explicit(&engine->pnl_published[RL_PNL_EQUITY], b->equity, memory_order_relaxed);
+    atomic_store_explicit(&engine->pnl_published[RL_PNL_PEAK], b->peak, memory_order_relaxed);
+    int64_t drawdown = b->peak - b->equity, day_loss = b->day_start - b->equity;
+    if (engine->max_drawdown > 0) {
+        if (drawdown > engine->max_drawdown && !b->drawn) {
+            b->drawn = true;
+            rl_engine_control(engine, RL_TRADING_DRAWDOWN, RL_SYMBOL_NONE, engine->max_drawdown, drawdown);
+        } else if (drawdown <= engine->max_drawdown) {
+            b->drawn = false;
+        }
+    }
+    if (engine->daily_loss_limit > 0 && day_loss > engine->daily_loss_limit && !b->lost) {
+        b->lost = true;
+        rl_engine_control(engine, RL_TRADING_DAILY_LOSS, RL_SYMBOL_NONE, engine->daily_loss_limit, day_loss);
+    }
+}
+
 static void rl_engine_set_position(rl_engine_t *engine, uint32_t symbol, int64_t position, int64_t mark) {
+    int64_t before = rl_position_table_position(engine->table, symbol);
     rl_position_table_set_position(engine->table, symbol, position, mark);
+    if (mark <= 0) return;
+    rl_pnl_symbol_t *p = &engine->pnl[symbol];
+    int64_t realized = p->realized, unrealized = p->unrealized;
+    int64_t delta = rl_pnl_trade(p, before, position, mark, mark);
+    /* relaxed: monitoring values with a single writer (the risk side). */
+    atomic_store_explicit(&engine->pnl_published[RL_PNL_REALIZED],
+                          atomic_load_explicit(&engine->pnl_published[RL_PNL_REALIZED], memory_order_relaxed) +
+                              (p->realized - realized), memory_order_relaxed);
+    atomic_store_explicit(&engine->pnl_published[RL_PNL_UNREALIZED],
+                          atomic_load_explicit(&engine->pnl_published[RL_PNL_UNREALIZED], memory_order_relaxed) +
+                              (p->unrealized - unrealized), memory_order_relaxed);
+    if (delta != 0) rl_engine_pnl_moved(engine, delta);
+}
+
+int rl_engine_restore_position(rl_engine_t *engine, uint32_t symbol, const rl_position_view_t *state) {
+    int rc = rl_position_table_restore(engine->table, symbol, state);
+    if (rc != 0) return rc;
+    /* The snapshot has the position at its mark, not its history: P&L starts there. */
+    engine->pnl[symbol] = (rl_pnl_symbol_t){state->position != 0 ? state->mark : 0, 0, 0};
+    return 0;
 }
 
 /* The symbol's mark is fresh now, by the engine's clock: called once both
@@ -683,6 +754,17 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
             (uint32_t)price, (uint32_t)((uint64_t)price >> 32), symbol, 0};
         return rl_engine_set_strategy_limits(engine, &limits);
     }
+    case RL_CONTROL_SET_PNL_LIMITS:
+        if (value < 0 || field < 0 || price < 0 || price >= 86400000000000ll || value > RL_FP_MAX_LIMIT ||
+            field > RL_FP_MAX_LIMIT) {
+            return -EINVAL;
+        }
+        engine->max_drawdown = value;
+        engine->daily_loss_limit = field;
+        if (engine->day_begins_ns != price) engine->book_pnl.day = 0; /* the day starts over */
+        engine->day_begins_ns = price;
+        if (field > 0) rl_engine_new_day(engine);
+        return 0;
     case RL_CONTROL_RATE_EXCEEDED:
         rl_engine_control(engine, RL_TRADING_RATE_EXCEEDED, RL_SYMBOL_NONE, value, request);
         return 0;

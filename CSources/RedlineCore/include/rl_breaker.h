@@ -7,7 +7,8 @@
  *               past its rate limits again and again.
  *               The circuit breaker lifts the halt after a cooldown.
  *   persistent  only an operator lifts it: edge collapse, manual, journal
- *               failure, an unrecordable fill, a breaker that escalated.
+ *               failure, an unrecordable fill, a breaker that escalated, a
+ *               drawdown, the daily loss.
  *
  * The breaker (risk side only, pure: the caller passes the engine's clock):
  *
@@ -46,6 +47,8 @@ RL_INLINE rl_reason_class_t rl_freeze_reason_class(rl_freeze_reason_t reason) {
     case RL_FREEZE_REASON_UNRECORDABLE:
     case RL_FREEZE_REASON_JOURNAL_FAILURE:
     case RL_FREEZE_REASON_BREAKER_ESCALATED:
+    case RL_FREEZE_REASON_DRAWDOWN:
+    case RL_FREEZE_REASON_DAILY_LOSS:
         return RL_REASON_CLASS_PERSISTENT;
     default:
         return RL_REASON_CLASS_NONE;

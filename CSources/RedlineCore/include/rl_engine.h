@@ -24,6 +24,7 @@
 #include "rl_spsc.h"
 #include "rl_symbols.h"
 #include "rl_position_table.h"
+#include "rl_pnl.h"
 
 RL_EXTERN_C_BEGIN
 
@@ -88,6 +89,7 @@ typedef struct rl_engine {
     _Atomic(uint64_t) breaker_trips[16];     /* circuit-breaker trips by rl_freeze_reason_t */
     _Atomic(uint64_t) breaker_escalations;
     _Atomic(uint64_t) breaker_cooldown_ns;   /* the cooldown of the last trip; 0 while nothing waits to lift */
+    _Atomic(int64_t) pnl_published[4];       /* realized, unrealized, equity, peak (USD), for metrics */
     _Atomic(uint64_t) last_request_id;       /* order_id of the last CONTROL or POSITION_ADJUST applied */
     _Atomic(int32_t) last_request_result;    /* 0, -EINVAL, -ENOENT, or -rl_result_t of that request */
     uint32_t over_count;                     /* symbols flagged over their limit */
@@ -95,6 +97,11 @@ typedef struct rl_engine {
                                                 over-counts by this much meanwhile (never under) */
     rl_trading_t trading;                    /* the controller's machine */
     rl_breaker_t breaker;                    /* lifts transient halts after a cooldown (rl_breaker.h) */
+    rl_pnl_symbol_t *pnl;                    /* per symbol (rl_pnl.h) */
+    rl_pnl_book_t book_pnl;
+    int64_t max_drawdown;                    /* USD, 0: off */
+    int64_t daily_loss_limit;                /* USD, 0: off */
+    int64_t day_begins_ns;                   /* after midnight UTC */
     bool replaying;                          /* recovery: apply, never decide */
     uint8_t *over;                           /* per symbol: over its limit (cleared under the resume share) */
     rl_order_rules_t *rules_staged;          /* capacity + 1 (the last: the defaults): what the next publish puts in force */
@@ -183,6 +190,17 @@ int rl_engine_set_order_rules(rl_engine_t *engine, uint32_t symbol, const rl_ord
 /* The per-order rules in force for `symbol` (RL_SYMBOL_NONE: the defaults).
  * From the risk side, or while none runs. Returns 0 or -ENOENT. */
 int rl_engine_order_rules(const rl_engine_t *engine, uint32_t symbol, rl_order_rules_t *out);
+
+/* Recovery: a snapshot's position for `symbol` (rl_position_table_restore),
+ * its P&L starting at the mark (average cost = mark). 0 or -EINVAL. */
+int rl_engine_restore_position(rl_engine_t *engine, uint32_t symbol, const rl_position_view_t *state);
+
+/* Realized, unrealized, equity and its peak, USD fixed point (any thread; a recent value). */
+typedef enum rl_pnl_figure { RL_PNL_REALIZED = 0, RL_PNL_UNREALIZED = 1, RL_PNL_EQUITY = 2, RL_PNL_PEAK = 3 } rl_pnl_figure_t;
+RL_INLINE int64_t rl_engine_pnl(const rl_engine_t *engine, rl_pnl_figure_t figure) {
+    /* relaxed: monitoring read of single-writer values. */
+    return atomic_load_explicit((_Atomic(int64_t) *)&engine->pnl_published[figure & 3], memory_order_relaxed);
+}
 
 /* The engine's clock in nanoseconds: the TSC converted, or the manual clock. */
 uint64_t rl_engine_now_ns(const rl_engine_t *engine);

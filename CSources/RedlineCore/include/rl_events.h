@@ -72,6 +72,8 @@ typedef enum rl_control {
                                             symbol = max_open_orders_per_symbol */
     RL_CONTROL_RATE_EXCEEDED = 15,   /* a strategy kept exceeding its rates: halt (rate_exceeded, transient);
                                         value = the blocks it counted in its window */
+    RL_CONTROL_SET_PNL_LIMITS = 16,  /* value = max drawdown USD, qty = daily loss limit USD (fixed point; 0: off),
+                                        price = when the day begins, ns after midnight UTC */
 } rl_control_t;
 
 /* The field an RL_CONTROL_STAGE_ORDER_RULE sets (rl_order_rules_t). */

@@ -40,6 +40,8 @@ typedef enum rl_freeze_reason {
     RL_FREEZE_REASON_HEARTBEAT_LOST = 10, /* the strategy missed its heartbeat (transient: the breaker lifts it) */
     RL_FREEZE_REASON_BREAKER_ESCALATED = 11, /* a transient halt repeated until the breaker gave up: an operator must look */
     RL_FREEZE_REASON_RATE_EXCEEDED = 12,  /* a strategy kept sending past its rate limits (transient) */
+    RL_FREEZE_REASON_DRAWDOWN = 13,       /* equity fell from its peak by more than the drawdown limit */
+    RL_FREEZE_REASON_DAILY_LOSS = 14,     /* equity fell since the day began by more than the daily loss limit */
 } rl_freeze_reason_t;
 
 /* Alone on its cache line: written rarely, read by every router in its loop. */

@@ -134,6 +134,18 @@ typedef struct rl_journal_strategy_payload {
 } rl_journal_strategy_payload_t;
 
 RL_STATIC_ASSERT(sizeof(rl_journal_strategy_payload_t) == 48, "strategy block is 48 bytes");
+
+/* RL_JREC_LIMITS, last, when a drawdown or daily loss limit is set (rl_pnl.h). */
+#define RL_JOURNAL_LOSS_MAGIC 0x53534f4cu /* "LOSS" */
+typedef struct rl_journal_loss_payload {
+    uint32_t magic;                /* RL_JOURNAL_LOSS_MAGIC */
+    uint32_t reserved;             /* 0 */
+    int64_t max_drawdown;          /* USD fixed point, 0: off */
+    int64_t daily_loss_limit;      /* USD fixed point, 0: off */
+    int64_t day_begins_ns;         /* after midnight UTC */
+} rl_journal_loss_payload_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_loss_payload_t) == 32, "loss block is 32 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_symbol_rules_t) == 48, "a symbol's rules head is 48 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_name_t) == 8, "a name head is 8 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_limits_payload_t) == 40, "limits payload is 40 bytes");

@@ -23,6 +23,7 @@
  *   any        reconcile pending/reconciled  remembers it (a halt resumes into REDUCING)  no
  *   not HALTED heartbeat lost        HALTED   (heartbeat_lost, transient)  yes
  *   not HALTED rate exceeded         HALTED   (rate_exceeded, transient)   yes
+ *   not HALTED drawdown / daily loss HALTED   (drawdown / daily_loss)      yes
  *   HALTED for a transient reason, a persistent trigger   HALTED with that reason     yes
  *   HALTED for a transient reason, breaker escalates      HALTED (breaker_escalated)  yes
  *   HALTED     unfreeze (operator)   ACTIVE, or REDUCING if a limit is still breached   yes
@@ -57,6 +58,8 @@ typedef enum rl_trading_input {
     RL_TRADING_HEARTBEAT_LOST = 11, /* the strategy missed its heartbeat (a transient reason) */
     RL_TRADING_BREAKER_ESCALATE = 12, /* a transient halt repeated too often: it becomes persistent */
     RL_TRADING_RATE_EXCEEDED = 13,  /* a strategy exceeded its rate limits repeatedly (a transient reason) */
+    RL_TRADING_DRAWDOWN = 14,       /* equity fell from its peak past the drawdown limit (persistent) */
+    RL_TRADING_DAILY_LOSS = 15,     /* equity fell since the day began past the daily loss limit (persistent) */
 } rl_trading_input_t;
 
 typedef struct rl_trading {
@@ -80,13 +83,17 @@ RL_INLINE rl_trading_transition_t rl_trading_next(rl_trading_t now, rl_trading_i
     case RL_TRADING_UNRECORDABLE:
     case RL_TRADING_JOURNAL_FAILURE:
     case RL_TRADING_HEARTBEAT_LOST:
-    case RL_TRADING_RATE_EXCEEDED: {
+    case RL_TRADING_RATE_EXCEEDED:
+    case RL_TRADING_DRAWDOWN:
+    case RL_TRADING_DAILY_LOSS: {
         rl_freeze_reason_t reason = input == RL_TRADING_EDGE_COLLAPSE ? RL_FREEZE_REASON_EDGE_COLLAPSE
                                     : input == RL_TRADING_MANUAL_FREEZE ? RL_FREEZE_REASON_MANUAL
                                     : input == RL_TRADING_UNRECORDABLE ? RL_FREEZE_REASON_UNRECORDABLE
                                     : input == RL_TRADING_JOURNAL_FAILURE ? RL_FREEZE_REASON_JOURNAL_FAILURE
                                     : input == RL_TRADING_RATE_EXCEEDED ? RL_FREEZE_REASON_RATE_EXCEEDED
-                                                                        : RL_FREEZE_REASON_HEARTBEAT_LOST;
+                                    : input == RL_TRADING_DRAWDOWN ? RL_FREEZE_REASON_DRAWDOWN
+                                    : input == RL_TRADING_DAILY_LOSS ? RL_FREEZE_REASON_DAILY_LOSS
+                                                                     : RL_FREEZE_REASON_HEARTBEAT_LOST;
         /* A halt for a transient reason takes a persistent one over: the
          * breaker must not lift what an operator or a failure halted. */
         bool over_transient = now.state == RL_STATE_HALTED &&

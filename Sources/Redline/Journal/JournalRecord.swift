@@ -104,6 +104,12 @@ public enum JournalRecord: Sendable {
                     limits: strategy.cLimits, rate_freeze_window_ns: UInt64(strategy.rateFreezeWindowSeconds * 1e9))
                 bytes += withUnsafeBytes(of: &block) { Array($0) }
             }
+            if limits.maxDrawdownUSD != nil || limits.dailyLossLimitUSD != nil {
+                var block = rl_journal_loss_payload_t(
+                    magic: RL_JOURNAL_LOSS_MAGIC, reserved: 0, max_drawdown: fp.maxDrawdown,
+                    daily_loss_limit: fp.dailyLossLimit, day_begins_ns: fp.dayBeginsNanoseconds)
+                bytes += withUnsafeBytes(of: &block) { Array($0) }
+            }
             return bytes
         case .position(let symbol, let view):
             var payload = rl_journal_position_payload_t(symbol: symbol, reserved: 0, view: view)
@@ -214,13 +220,21 @@ public enum JournalRecord: Sendable {
                 rateFreezeAfter: n(block.rate_freeze_after),
                 rateFreezeWindowSeconds: Double(block.rate_freeze_window_ns) / 1e9)
         }
+        var drawdown: Double?, dailyLoss: Double?, dayBegins = 0.0
+        if magic() == RL_JOURNAL_LOSS_MAGIC {
+            let block = try read(rl_journal_loss_payload_t(), payload, &offset, "loss limits", bad)
+            drawdown = block.max_drawdown == 0 ? nil : FixedPoint.double(block.max_drawdown)
+            dailyLoss = block.daily_loss_limit == 0 ? nil : FixedPoint.double(block.daily_loss_limit)
+            dayBegins = Double(block.day_begins_ns) / 1e9
+        }
         guard offset == payload.count else { throw bad("\(payload.count - offset) bytes after the limits") }
         return try RiskLimits(
             maxInventoryUSD: FixedPoint.double(head.max_inventory), maxTotalNotional: FixedPoint.double(head.max_total),
             edgeFreezeThresholdBps: FixedPoint.double(head.edge_threshold), symbolOverrides: overrides,
             resumeShare: FixedPoint.double(head.resume_share), orderRules: orderRules, symbolOrderRules: symbolRules,
             restrictedSymbols: restricted, noReferencePrice: policy, heartbeatTimeoutMilliseconds: heartbeat,
-            circuitBreaker: breaker, strategyLimits: strategy)
+            circuitBreaker: breaker, strategyLimits: strategy, maxDrawdownUSD: drawdown, dailyLossLimitUSD: dailyLoss,
+            dayBeginsSecondsAfterMidnightUTC: dayBegins)
     }
 
     /// A fixed-size head, then a name whose length it holds, padded to 8.

@@ -119,7 +119,7 @@ final class JournalRecovery {
             monitor.trading.replay(word: word, value: value, detail: detail,
                                    timestamp: Date(timeIntervalSince1970: Double(header.timestamp_ns) / 1e9))
         case .position(let symbol, var view):
-            guard rl_position_table_restore(rl_engine_table(monitor.engineHandle), symbol, &view) == 0 else {
+            guard rl_engine_restore_position(monitor.engineHandle, symbol, &view) == 0 else {
                 return fail(.invalidSnapshot("record \(seq): position for symbol \(symbol) does not restore"))
             }
         }

@@ -36,6 +36,16 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     public var circuitBreaker: CircuitBreakerSettings
     /// Message rates and working orders, for each strategy (router).
     public var strategyLimits: StrategyLimits
+    /// Halt (`drawdown`, persistent) when equity falls this far below its
+    /// peak: a strategy that gives back its gains trips it too. nil: off.
+    public var maxDrawdownUSD: Double?
+    /// Halt (`daily_loss`, persistent) when equity falls this far since the
+    /// day began. nil: off.
+    public var dailyLossLimitUSD: Double?
+    /// When the day begins for the daily loss limit, in seconds after
+    /// midnight UTC (for New York's 17:00, 21 * 3600 or 22 * 3600 with
+    /// daylight saving). In [0, 86400).
+    public var dayBeginsSecondsAfterMidnightUTC: Double
 
     public init(
         maxInventoryUSD: Double,
@@ -49,7 +59,10 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         noReferencePrice: NoReferencePricePolicy = .block,
         heartbeatTimeoutMilliseconds: Double? = nil,
         circuitBreaker: CircuitBreakerSettings = .default,
-        strategyLimits: StrategyLimits = .off
+        strategyLimits: StrategyLimits = .off,
+        maxDrawdownUSD: Double? = nil,
+        dailyLossLimitUSD: Double? = nil,
+        dayBeginsSecondsAfterMidnightUTC: Double = 0
     ) throws(RedlineError) {
         self.maxInventoryUSD = maxInventoryUSD
         self.maxTotalNotional = maxTotalNotional
@@ -63,6 +76,9 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         self.heartbeatTimeoutMilliseconds = heartbeatTimeoutMilliseconds
         self.circuitBreaker = circuitBreaker
         self.strategyLimits = strategyLimits
+        self.maxDrawdownUSD = maxDrawdownUSD
+        self.dailyLossLimitUSD = dailyLossLimitUSD
+        self.dayBeginsSecondsAfterMidnightUTC = dayBeginsSecondsAfterMidnightUTC
         _ = try fixedPoint()
     }
 
@@ -96,6 +112,10 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         public let overrides: [String: Int64]
         /// The per-order rules, in the C core's form.
         public let rules: FixedPointRules
+        /// USD fixed point, 0: off.
+        public let maxDrawdown: Int64
+        public let dailyLossLimit: Int64
+        public let dayBeginsNanoseconds: Int64
 
         public func inventory(for symbol: String) -> Int64 { overrides[symbol] ?? maxInventory }
     }
@@ -158,8 +178,18 @@ public struct RiskLimits: Sendable, Codable, Equatable {
             defaults: FixedPointRules.Fields(try orderRules.fixedPoint(name: "every symbol")), symbols: symbolRules,
             restricted: restrictedSymbols,
             flags: noReferencePrice == .allowFirst ? RL_RULES_ALLOW_NO_REFERENCE.rawValue : 0)
+        func loss(_ value: Double?, _ name: String) throws(RedlineError) -> Int64 {
+            guard let value else { return 0 }
+            return try Self.convert(FixedPoint.limit(value), name, value)
+        }
+        guard dayBeginsSecondsAfterMidnightUTC.isFinite, (0..<86_400).contains(dayBeginsSecondsAfterMidnightUTC) else {
+            throw .invalidLimits("dayBeginsSecondsAfterMidnightUTC must be in [0, 86400), got \(dayBeginsSecondsAfterMidnightUTC)")
+        }
         return FixedPointLimits(maxInventory: maxInventory, maxTotal: maxTotal, edgeThreshold: threshold,
-                                resumeShare: share, overrides: overrides, rules: rules)
+                                resumeShare: share, overrides: overrides, rules: rules,
+                                maxDrawdown: try loss(maxDrawdownUSD, "maxDrawdownUSD"),
+                                dailyLossLimit: try loss(dailyLossLimitUSD, "dailyLossLimitUSD"),
+                                dayBeginsNanoseconds: Int64(dayBeginsSecondsAfterMidnightUTC * 1e9))
     }
 
     private static func convert(_ result: Result<Int64, FixedPoint.Failure>, _ name: String, _ value: Double)
@@ -194,6 +224,7 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         case maxInventoryUSD, maxTotalNotional, edgeFreezeThresholdBps, symbolOverrides, resumeShare
         case orderRules, symbolOrderRules, restrictedSymbols, noReferencePrice
         case heartbeatTimeoutMilliseconds, circuitBreaker, strategyLimits
+        case maxDrawdownUSD, dailyLossLimitUSD, dayBeginsSecondsAfterMidnightUTC
     }
 
     public init(from decoder: any Decoder) throws {
@@ -210,6 +241,9 @@ public struct RiskLimits: Sendable, Codable, Equatable {
             noReferencePrice: c.decodeIfPresent(NoReferencePricePolicy.self, forKey: .noReferencePrice) ?? .block,
             heartbeatTimeoutMilliseconds: c.decodeIfPresent(Double.self, forKey: .heartbeatTimeoutMilliseconds),
             circuitBreaker: c.decodeIfPresent(CircuitBreakerSettings.self, forKey: .circuitBreaker) ?? .default,
-            strategyLimits: c.decodeIfPresent(StrategyLimits.self, forKey: .strategyLimits) ?? .off)
+            strategyLimits: c.decodeIfPresent(StrategyLimits.self, forKey: .strategyLimits) ?? .off,
+            maxDrawdownUSD: c.decodeIfPresent(Double.self, forKey: .maxDrawdownUSD),
+            dailyLossLimitUSD: c.decodeIfPresent(Double.self, forKey: .dailyLossLimitUSD),
+            dayBeginsSecondsAfterMidnightUTC: c.decodeIfPresent(Double.self, forKey: .dayBeginsSecondsAfterMidnightUTC) ?? 0)
     }
 }

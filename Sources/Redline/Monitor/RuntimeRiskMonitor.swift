@@ -81,6 +81,21 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             try apply(RL_CONTROL_SET_HEARTBEAT_TIMEOUT, value: limits.heartbeatTimeoutNanoseconds)
         }
         if limits.strategyLimits != .off { try applyStrategyLimits(limits.strategyLimits) }
+        if limits.maxDrawdownUSD != nil || limits.dailyLossLimitUSD != nil { try applyLossLimits(limits.fixedPoint()) }
+    }
+
+    /// The book's profit and loss (`rl_pnl.h`): realized from fills, unrealized
+    /// from marks, the equity, its peak, and the drawdown from that peak.
+    public struct ProfitAndLoss: Sendable, Equatable {
+        public let realizedUSD, unrealizedUSD, equityUSD, peakEquityUSD: Double
+        public var drawdownUSD: Double { peakEquityUSD - equityUSD }
+    }
+
+    public var profitAndLoss: ProfitAndLoss {
+        ProfitAndLoss(realizedUSD: FixedPoint.double(rl_engine_pnl(engine, RL_PNL_REALIZED)),
+                      unrealizedUSD: FixedPoint.double(rl_engine_pnl(engine, RL_PNL_UNREALIZED)),
+                      equityUSD: FixedPoint.double(rl_engine_pnl(engine, RL_PNL_EQUITY)),
+                      peakEquityUSD: FixedPoint.double(rl_engine_pnl(engine, RL_PNL_PEAK)))
     }
 
     /// Move the engine's manual clock (see `init(manualClock:)`).
@@ -427,12 +442,18 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
                       field: Int64(breaker.max_cooldown_ns), price: Int64(breaker.window_ns))
             try apply(RL_CONTROL_SET_HEARTBEAT_TIMEOUT, value: limits.heartbeatTimeoutNanoseconds)
             try applyStrategyLimits(limits.strategyLimits)
+            try applyLossLimits(fp)
             current = limits
         }
         trading.sync()
         logger.notice("risk limits updated", metadata: [
             "maxInventoryUSD": "\(limits.maxInventoryUSD)", "maxTotalNotional": "\(limits.maxTotalNotional)",
             "edgeFreezeThresholdBps": "\(limits.edgeFreezeThresholdBps)", "resumeShare": "\(limits.resumeShare)"])
+    }
+
+    /// The drawdown and daily loss limits (RL_CONTROL_SET_PNL_LIMITS).
+    private func applyLossLimits(_ fp: RiskLimits.FixedPointLimits) throws(RedlineError) {
+        try apply(RL_CONTROL_SET_PNL_LIMITS, value: fp.maxDrawdown, field: fp.dailyLossLimit, price: fp.dayBeginsNanoseconds)
     }
 
     /// Every strategy's limits, packed into one control (RL_CONTROL_SET_STRATEGY_LIMITS).
@@ -569,6 +590,12 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         }
         metrics.setTotal("breaker_escalations_total", to: rl_engine_breaker_escalations(engine))
         metrics.setGauge("breaker_cooldown_seconds", to: Double(rl_engine_breaker_cooldown_ns(engine)) / 1e9)
+        let pnl = profitAndLoss
+        metrics.setGauge("pnl_realized_usd", to: pnl.realizedUSD)
+        metrics.setGauge("pnl_unrealized_usd", to: pnl.unrealizedUSD)
+        metrics.setGauge("equity_usd", to: pnl.equityUSD)
+        metrics.setGauge("equity_peak_usd", to: pnl.peakEquityUSD)
+        metrics.setGauge("drawdown_usd", to: pnl.drawdownUSD)
         return metrics.exposition()
     }
 
@@ -616,7 +643,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         for symbol in snapshot.symbols {
             let id = try register(symbol: symbol.name)
             var view = symbol.view
-            try RedlineError.errno(rl_position_table_restore(core.table, id.rawValue, &view),
+            try RedlineError.errno(rl_engine_restore_position(engine, id.rawValue, &view),
                                    operation: "restore \(symbol.name)")
         }
         try riskSide.exclusively { () throws(RedlineError) in

@@ -25,6 +25,10 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
     /// A strategy kept sending past its rate limits (`StrategyLimits.rateFreezeAfter`).
     /// Transient: the circuit breaker lifts it after a cooldown.
     case rateExceeded = "rate_exceeded"
+    /// Equity fell from its peak past `RiskLimits.maxDrawdownUSD`. Persistent.
+    case drawdown = "drawdown"
+    /// Equity fell since the day began past `RiskLimits.dailyLossLimitUSD`. Persistent.
+    case dailyLoss = "daily_loss"
 
     /// Transient triggers pass by themselves: the circuit breaker lifts
     /// them. Persistent ones wait for an operator.
@@ -55,6 +59,8 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case .heartbeatLost: RL_FREEZE_REASON_HEARTBEAT_LOST
         case .breakerEscalated: RL_FREEZE_REASON_BREAKER_ESCALATED
         case .rateExceeded: RL_FREEZE_REASON_RATE_EXCEEDED
+        case .drawdown: RL_FREEZE_REASON_DRAWDOWN
+        case .dailyLoss: RL_FREEZE_REASON_DAILY_LOSS
         }
     }
 
@@ -69,6 +75,8 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case RL_FREEZE_REASON_HEARTBEAT_LOST: self = .heartbeatLost
         case RL_FREEZE_REASON_BREAKER_ESCALATED: self = .breakerEscalated
         case RL_FREEZE_REASON_RATE_EXCEEDED: self = .rateExceeded
+        case RL_FREEZE_REASON_DRAWDOWN: self = .drawdown
+        case RL_FREEZE_REASON_DAILY_LOSS: self = .dailyLoss
         default: return nil
         }
     }
@@ -167,6 +175,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
         case heartbeatLost = "heartbeat_lost"
         case breakerEscalated = "breaker_escalated"
         case rateExceeded = "rate_exceeded"
+        case drawdown = "drawdown"
+        case dailyLoss = "daily_loss"
 
         init?(_ input: UInt8) {
             switch rl_trading_input_t(UInt32(input)) {
@@ -183,6 +193,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case RL_TRADING_HEARTBEAT_LOST: self = .heartbeatLost
             case RL_TRADING_BREAKER_ESCALATE: self = .breakerEscalated
             case RL_TRADING_RATE_EXCEEDED: self = .rateExceeded
+            case RL_TRADING_DRAWDOWN: self = .drawdown
+            case RL_TRADING_DAILY_LOSS: self = .dailyLoss
             default: return nil
             }
         }
@@ -199,6 +211,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case .heartbeatLost: .heartbeatLost
             case .breakerEscalated: .breakerEscalated
             case .rateExceeded: .rateExceeded
+            case .drawdown: .drawdown
+            case .dailyLoss: .dailyLoss
             default: nil
             }
         }

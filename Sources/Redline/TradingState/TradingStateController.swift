@@ -135,6 +135,14 @@ final class TradingStateController: @unchecked Sendable {
             let timeout = Double(record.qty) / 1e6, silent = Double(record.value) / 1e6
             return ("no heartbeat for \(silent) ms (timeout \(timeout) ms): the strategy may be dead",
                     ["timeout_ms": "\(timeout)", "silent_ms": "\(silent)"])
+        case .drawdown:
+            let limit = FixedPoint.double(record.qty), drawn = FixedPoint.double(record.value)
+            return ("equity fell $\(drawn) from its peak, past the $\(limit) drawdown limit",
+                    ["drawdown_usd": "\(drawn)", "limit_usd": "\(limit)"])
+        case .dailyLoss:
+            let limit = FixedPoint.double(record.qty), lost = FixedPoint.double(record.value)
+            return ("equity fell $\(lost) since the day began, past the $\(limit) daily loss limit",
+                    ["loss_usd": "\(lost)", "limit_usd": "\(limit)"])
         case .rateExceeded:
             return ("a strategy was blocked by its rate limits \(record.qty) times within its window: trading halts until the circuit breaker's cooldown",
                     ["blocks": "\(record.qty)"])
