@@ -8,7 +8,7 @@ import Redline
 /// step by step.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the risk scenarios (edge collapse, inventory limit, manual freeze, fat finger, stale price, rate limit) and print what happened.")
+        abstract: "Run the risk scenarios (edge collapse, inventory limit, manual freeze, fat finger, stale price, rate limit, drawdown) and print what happened.")
 
     @Flag(help: "Print the Prometheus metrics after each scenario.")
     var metrics = false
@@ -24,7 +24,8 @@ struct Demo: ParsableCommand {
         failures += try scenario("4. Fat finger: order size and price collar", fatFinger, rules: true)
         failures += try scenario("5. Stale reference price", stalePrice, rules: true)
         failures += try scenario("6. Rate limit: trip, cooldown, backoff", rateLimit, rules: true)
-        print(failures == 0 ? "\nAll six scenarios behaved as expected." : "\n\(failures) expectation(s) FAILED.")
+        failures += try scenario("7. Drawdown from the peak", drawdown, rules: true)
+        print(failures == 0 ? "\nAll seven scenarios behaved as expected." : "\n\(failures) expectation(s) FAILED.")
         if failures > 0 { throw ExitCode.failure }
     }
 
@@ -178,6 +179,29 @@ struct Demo: ParsableCommand {
             + expect(unfroze && !h.monitor.isFrozen, "only the operator lifts it")
     }
 
+    private func drawdown(_ h: Harness) throws -> Int {
+        print("limit: a drawdown of $300 from the peak of equity halts trading (drawdown, persistent)")
+        try h.monitor.updatePosition(symbol: "SOLUSDT", qty: 20, price: 100)
+        print("bought 20 SOL @ 100")
+        var halted: [Bool] = []
+        for price in [110.0, 125, 118, 109.5] {
+            try h.monitor.markPrice(symbol: "SOLUSDT", price: price)
+            let pnl = h.monitor.profitAndLoss
+            print(String(format: "  mark %6.1f  equity $%7.2f  peak $%7.2f  drawdown $%6.2f  frozen %@", price, pnl.equityUSD,
+                         pnl.peakEquityUSD, pnl.drawdownUSD, h.monitor.isFrozen ? "true" : "false"))
+            halted.append(h.monitor.isFrozen)
+        }
+        h.router.poll()
+        let event = h.monitor.freezeEvents.last
+        print("  freeze event: \(event?.trigger.rawValue ?? "-") (\(event?.reasonClass.rawValue ?? "-")): \(event?.reason ?? "")")
+        let blocked = blockedReason { try h.router.placeOrder(symbol: "SOLUSDT", side: .buy, qty: 1, price: 109.5) }
+        print("  new order -> \(blocked ?? "ALLOWED")")
+        return expect(halted == [false, false, false, true], "halted at $310 from the peak, though still $190 up")
+            + expect(event?.trigger == .drawdown && event?.reasonClass == .persistent, "trigger drawdown, persistent")
+            + expect(blocked == BlockReason.frozen.code, "new orders blocked")
+            + expect(!h.monitor.unfreeze(reason: "breaker?", byCircuitBreaker: true), "the circuit breaker cannot lift it")
+    }
+
     private func blockedReason(_ body: () throws -> OrderID) -> String? {
         do {
             _ = try body()
@@ -226,7 +250,8 @@ struct Harness {
             circuitBreaker: rules ? CircuitBreakerSettings(cooldownSeconds: 1, maxCooldownSeconds: 8, windowSeconds: 60,
                                                            escalateAfter: 3) : .default,
             strategyLimits: rules ? StrategyLimits(maxOrdersPerSecond: 5, orderBurst: 2, rateFreezeAfter: 3,
-                                                   rateFreezeWindowSeconds: 1) : .off)
+                                                   rateFreezeWindowSeconds: 1) : .off,
+            maxDrawdownUSD: rules ? 300 : nil)
         monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT"], manualClock: rules,
                                          logger: logger)
         exchange = SimulatedExchange(.init(seed: 7, partialFillRatio: 0.3))
