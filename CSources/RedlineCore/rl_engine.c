@@ -302,6 +302,7 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
     record.qty = qty;
     record.value = value;
     record.timestamp_ns = rl_realtime_ns();
+    record.strategy = engine->applying_strategy;
     if (rl_spsc_push(engine->states, &record) != RL_OK) RL_SINGLE_WRITER_ADD(&engine->state_records_dropped, 1);
     /* The step made room for it (RL_JOURNAL_ROOM_PER_EVENT), unless the journal is failing. */
     if (engine->journal != NULL && rl_spsc_push(engine->journal, &record) != RL_OK) {
@@ -826,8 +827,18 @@ static void rl_engine_answer(rl_engine_t *engine, const rl_event_t *event, int32
     atomic_store_explicit(&engine->last_request_id, event->order_id, memory_order_release);
 }
 
-/* Apply one event. Returns false if it was invalid and skipped. */
+static bool rl_engine_apply_event(rl_engine_t *engine, const rl_event_t *event);
+
+/* Apply one event, its state changes attributed to its strategy. Returns
+ * false if it was invalid and skipped. */
 static bool rl_engine_apply(rl_engine_t *engine, const rl_event_t *event) {
+    engine->applying_strategy = event->strategy;
+    bool applied = rl_engine_apply_event(engine, event);
+    engine->applying_strategy = 0;
+    return applied;
+}
+
+static bool rl_engine_apply_event(rl_engine_t *engine, const rl_event_t *event) {
     switch ((rl_event_type_t)event->type) {
     case RL_EVENT_ORDER_ACCEPTED:
         /* The check made the reservation; this is the risk side's first sight of it. */

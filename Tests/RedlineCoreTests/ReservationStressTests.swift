@@ -95,7 +95,7 @@ final class ReservationStressTests: XCTestCase {
                     let qty = Int64(1 + i % 3) * S / 100
                     if rl_engine_reserve(e, symbol, RL_SIDE_BUY, qty, 1_000 * S) == RL_OK {
                         accepted.add(qty, ordering: .relaxed)
-                        var cancel = rl_event_t(type: UInt8(RL_EVENT_CANCEL_ACK.rawValue), side: 0, reserved: 0,
+                        var cancel = rl_event_t(type: UInt8(RL_EVENT_CANCEL_ACK.rawValue), side: 0, strategy: 0,
                                                 symbol: symbol, order_id: 0, qty: qty, price: 1_000 * S,
                                                 value: 0, timestamp_ns: 0)
                         while rl_spsc_push(rs[role], &cancel) == RL_FULL { sched_yield() }

@@ -30,7 +30,7 @@ func view(_ engine: OpaquePointer, _ symbol: UInt32) -> rl_position_view_t {
 
 func event(_ type: rl_event_type_t, symbol: UInt32 = 0, side: rl_side_t = RL_SIDE_BUY, qty: Int64 = 0,
            price: Int64 = 0, value: Int64 = 0, orderID: UInt64 = 0) -> rl_event_t {
-    rl_event_t(type: UInt8(type.rawValue), side: UInt8(side.rawValue), reserved: 0, symbol: symbol, order_id: orderID,
+    rl_event_t(type: UInt8(type.rawValue), side: UInt8(side.rawValue), strategy: 0, symbol: symbol, order_id: orderID,
                qty: qty, price: price, value: value, timestamp_ns: 0)
 }
 

@@ -98,6 +98,7 @@ final class StrategyLimitsTests: XCTestCase {
         let event = try XCTUnwrap(h.monitor.freezeEvents.last)
         XCTAssertEqual(event.trigger, .rateExceeded)
         XCTAssertEqual(event.reasonClass, .transient)
+        XCTAssertEqual(event.metadata["strategy"], "\(h.router.orders.session)", "attributed to the strategy that caused it")
         XCTAssertEqual(parsePrometheus(h.monitor.prometheusText())["breaker_trips_total{reason=\"rate_exceeded\"}"], 1)
         try h.monitor.setClock(nanoseconds: 3_000_000_000)
         _ = h.monitor.drain()
@@ -120,5 +121,20 @@ final class StrategyLimitsTests: XCTestCase {
                 cancelBurst: 50, maxOpenOrders: 300, maxOpenOrdersPerSymbol: 40, rateFreezeAfter: 100,
                 rateFreezeWindowSeconds: 0.5)
         }
+    }
+
+    func testEveryEventARouterSendsCarriesItsStrategy() throws {
+        let h = try harness(.off)
+        let second = try OrderRouter(monitor: h.monitor, client: SimulatedExchange(.init()), orderCapacity: 16,
+                                     ringCapacity: 64, logger: quietLogger())
+        _ = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        _ = try second.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        for (router, session) in [(h.router, h.router.orders.session), (second, second.orders.session)] {
+            var strategies: [UInt16] = []
+            while let e = router.ring.pop() { strategies.append(e.strategy) }
+            XCTAssertFalse(strategies.isEmpty)
+            XCTAssertEqual(Set(strategies), [session], "each router's events say which strategy made them")
+        }
+        XCTAssertNotEqual(h.router.orders.session, second.orders.session)
     }
 }

@@ -97,6 +97,7 @@ typedef struct rl_engine {
                                                 over-counts by this much meanwhile (never under) */
     rl_trading_t trading;                    /* the controller's machine */
     rl_breaker_t breaker;                    /* lifts transient halts after a cooldown (rl_breaker.h) */
+    uint16_t applying_strategy;              /* the strategy of the event being applied (its state changes say it) */
     rl_pnl_symbol_t *pnl;                    /* per symbol (rl_pnl.h) */
     rl_pnl_book_t book_pnl;
     int64_t max_drawdown;                    /* USD, 0: off */

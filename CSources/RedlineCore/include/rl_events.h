@@ -88,7 +88,8 @@ typedef enum rl_rule_field {
 typedef struct rl_event {
     uint8_t type;          /* rl_event_type_t */
     uint8_t side;          /* rl_side_t, where the type has one */
-    uint16_t reserved;
+    uint16_t strategy;     /* who made it (RTS 6 attribution): the router's session, its order-id prefix;
+                              0: the engine, an operator or a feed */
     uint32_t symbol;       /* dense symbol id from the registry */
     uint64_t order_id;
     int64_t qty;           /* fixed point, RL_FP_SCALE */

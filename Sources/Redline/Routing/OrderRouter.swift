@@ -538,6 +538,7 @@ public final class OrderRouter {
     @usableFromInline
     func push(_ event: rl_event_t) {
         var event = event
+        event.strategy = orders.session  // attribution: every event says which strategy made it
         while ring.push(&event) == RL_FULL {
             counters.add(RL_COUNTER_RING_FULL)
             if monitor.hasRiskThread { sched_yield() } else { monitor.drain() }

@@ -62,7 +62,7 @@ extension rl_event_t {
     @inlinable
     public init(type: rl_event_type_t, symbol: UInt32 = 0, side: Side = .buy, orderID: UInt64 = 0,
                 qty: Int64 = 0, price: Int64 = 0, value: Int64 = 0, timestampNs: UInt64 = 0) {
-        self.init(type: UInt8(type.rawValue), side: side.rawValue, reserved: 0, symbol: symbol, order_id: orderID,
+        self.init(type: UInt8(type.rawValue), side: side.rawValue, strategy: 0, symbol: symbol, order_id: orderID,
                   qty: qty, price: price, value: value, timestamp_ns: timestampNs)
     }
 }

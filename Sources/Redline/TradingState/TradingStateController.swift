@@ -87,7 +87,9 @@ final class TradingStateController: @unchecked Sendable {
         let to = TradingState(word: record.order_id)
         let from = TradingState(word: UInt64(bitPattern: record.price))
         let timestamp = Date(timeIntervalSince1970: Double(record.timestamp_ns) / 1e9)
-        let (reason, metadata) = describe(cause, record)
+        var (reason, metadata) = describe(cause, record)
+        // Attribution (RTS 6): the strategy whose event caused the change.
+        if record.strategy != 0 { metadata["strategy"] = "\(record.strategy)" }
         let change = TradingStateChange(from: from, to: to, cause: cause, reason: reason, metadata: metadata,
                                         timestamp: timestamp)
         let freeze = cause.freezeTrigger.map {
