@@ -191,6 +191,7 @@ static uint64_t rl_realtime_ns(void) {
  * and `value` describe the cause (see RL_EVENT_STATE_CHANGE). */
 static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
                               int64_t value);
+static void rl_engine_pnl_moved(rl_engine_t *engine, int64_t delta);
 
 uint64_t rl_engine_now_ns(const rl_engine_t *engine) {
     const rl_rules_clock_t *clock = &engine->table->clock;
@@ -200,14 +201,20 @@ uint64_t rl_engine_now_ns(const rl_engine_t *engine) {
 
 /* After a published change: a new transient halt trips the breaker; any
  * other state (a persistent halt, trading again) leaves nothing to lift. */
-static void rl_engine_breaker_follow(rl_engine_t *engine, rl_freeze_reason_t halted_for, rl_trading_input_t input) {
+static void rl_engine_breaker_follow(rl_engine_t *engine, rl_freeze_reason_t halted_for, rl_trading_input_t input,
+                                     rl_freeze_reason_t lifted) {
     /* An operator who lifts a halt has looked: the next trip starts a new
      * streak, and a drawdown or a day's loss is measured from here on. */
     if (input == RL_TRADING_UNFREEZE) {
         engine->breaker.streak = 0, engine->breaker.last_trip_ns = 0;
-        engine->book_pnl.peak = engine->book_pnl.equity;
-        engine->book_pnl.day_start = engine->book_pnl.equity;
+        if (lifted == RL_FREEZE_REASON_DRAWDOWN || lifted == RL_FREEZE_REASON_DAILY_LOSS) {
+            /* The operator accepted that loss: measure from here. */
+            engine->book_pnl.peak = engine->book_pnl.equity;
+            engine->book_pnl.day_start = engine->book_pnl.equity;
+        }
+        /* A loss past a limit during another halt is reported now. */
         engine->book_pnl.drawn = engine->book_pnl.lost = false;
+        rl_engine_pnl_moved(engine, 0);
     }
     if (rl_freeze_reason_class(halted_for) != RL_REASON_CLASS_TRANSIENT || input == RL_TRADING_BREAKER_ESCALATE) {
         rl_breaker_cancel(&engine->breaker);
@@ -237,7 +244,8 @@ static uint64_t rl_engine_wall_ns(const rl_engine_t *engine) {
 static void rl_engine_new_day(rl_engine_t *engine) {
     uint64_t wall = rl_engine_wall_ns(engine), begins = (uint64_t)engine->day_begins_ns;
     uint64_t day = (wall >= begins ? wall - begins : 0) / 86400000000000ull + 1;
-    if (day != engine->book_pnl.day) {
+    /* Only forwards: a wall clock stepped back never starts the day over. */
+    if (day > engine->book_pnl.day) {
         engine->book_pnl.day = day;
         engine->book_pnl.day_start = engine->book_pnl.equity;
         engine->book_pnl.lost = false;
@@ -284,6 +292,7 @@ int rl_engine_set_breaker(rl_engine_t *engine, const rl_breaker_config_t *config
 static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
                               int64_t value) {
     rl_trading_transition_t t = rl_trading_next(engine->trading, input);
+    rl_freeze_reason_t lifted = (rl_freeze_reason_t)engine->trading.reason; /* what an unfreeze lifts */
     engine->trading = t.next;
     if (!t.publish || engine->replaying) return;
     uint64_t before = rl_freeze_load(&engine->freeze);
@@ -309,7 +318,7 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
         RL_SINGLE_WRITER_ADD(&engine->journal_unrecorded, 1);
     }
     rl_engine_breaker_follow(
-        engine, t.next.state == RL_STATE_HALTED ? (rl_freeze_reason_t)t.next.reason : RL_FREEZE_REASON_NONE, input);
+        engine, t.next.state == RL_STATE_HALTED ? (rl_freeze_reason_t)t.next.reason : RL_FREEZE_REASON_NONE, input, lifted);
 }
 
 /* A symbol's flag "over its limit": set above the limit, cleared only under
@@ -440,11 +449,14 @@ static int64_t rl_engine_release(rl_engine_t *engine, uint32_t symbol, rl_side_t
  * drawdown or a day's loss past its limit (persistent halts). */
 static void rl_engine_pnl_moved(rl_engine_t *engine, int64_t delta) {
     rl_pnl_book_t *b = &engine->book_pnl;
-    if (__builtin_add_overflow(b->equity, delta, &b->equity)) b->equity = delta > 0 ? RL_FP_EXPOSURE_CAP : -RL_FP_EXPOSURE_CAP;
+    b->equity = rl_pnl_clamp((__int128)b->equity + delta);
     if (b->equity > b->peak) b->peak = b->equity;
     /* relaxed: monitoring values with a single writer. */
     atomic_store_explicit(&engine->pnl_published[RL_PNL_EQUITY], b->equity, memory_order_relaxed);
     atomic_store_explicit(&engine->pnl_published[RL_PNL_PEAK], b->peak, memory_order_relaxed);
+    /* Recovery rebuilds the P&L, it does not decide: rl_engine_evaluate_limits
+     * judges the result once the journal is replayed. */
+    if (engine->replaying) return;
     int64_t drawdown = b->peak - b->equity, day_loss = b->day_start - b->equity;
     if (engine->max_drawdown > 0) {
         if (drawdown > engine->max_drawdown && !b->drawn) {
@@ -762,9 +774,12 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         }
         engine->max_drawdown = value;
         engine->daily_loss_limit = field;
-        if (engine->day_begins_ns != price) engine->book_pnl.day = 0; /* the day starts over */
+        /* A new start time names today by it; the day's start stays (a change forgives no loss). */
         engine->day_begins_ns = price;
-        if (field > 0) rl_engine_new_day(engine);
+        if (field > 0 && !engine->replaying) rl_engine_new_day(engine);
+        /* A limit lowered under the loss already there trips now, not at the next price. */
+        engine->book_pnl.drawn = engine->book_pnl.lost = false;
+        rl_engine_pnl_moved(engine, 0);
         return 0;
     case RL_CONTROL_RATE_EXCEEDED:
         rl_engine_control(engine, RL_TRADING_RATE_EXCEEDED, RL_SYMBOL_NONE, value, request);
@@ -958,6 +973,14 @@ bool rl_engine_restore_trading(rl_engine_t *engine, uint64_t word) {
 }
 
 void rl_engine_evaluate_limits(rl_engine_t *engine) {
+    /* The P&L the journal rebuilt: the day starts at the restart (its earlier
+     * part is not in the journal), the peak is the replayed one. */
+    if (engine->daily_loss_limit > 0) {
+        engine->book_pnl.day = 0;
+        rl_engine_new_day(engine);
+    }
+    engine->book_pnl.drawn = engine->book_pnl.lost = false;
+    rl_engine_pnl_moved(engine, 0);
     uint32_t count = rl_position_table_count(engine->table);
     for (uint32_t id = 0; id < count; id++) rl_engine_settle(engine, id);
     rl_engine_flush(engine);

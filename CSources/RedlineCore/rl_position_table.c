@@ -209,13 +209,20 @@ static const rl_result_t rl_check_order_inputs[] = {
 /* ... and after, for an order that raises its side (one that does not only meets RL_FROZEN). */
 static const rl_result_t rl_check_order_raising[] = {
     RL_FROZEN, RL_REJECT_REDUCE_ONLY, RL_REJECT_RESTRICTED, RL_REJECT_ORDER_QTY, RL_REJECT_ORDER_NOTIONAL,
-    RL_REJECT_NO_REFERENCE_PRICE, RL_REJECT_PRICE_COLLAR, RL_REJECT_STALE_PRICE, RL_REJECT_OVERFLOW,
+    RL_REJECT_NO_REFERENCE_PRICE, RL_REJECT_PRICE_COLLAR, RL_REJECT_STALE_PRICE, RL_REJECT_OPEN_ORDERS,
+    RL_REJECT_RATE_LIMIT, RL_REJECT_OVERFLOW,
     RL_REJECT_SYMBOL_LIMIT, RL_REJECT_TOTAL_LIMIT,
 };
 #define RL_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 void rl_position_table_simulate(const rl_position_table_t *table, const rl_freeze_t *freeze, uint32_t symbol,
                                 rl_side_t side, int64_t qty, int64_t price, rl_simulation_t *out) {
+    rl_position_table_simulate_for(table, freeze, NULL, symbol, side, qty, price, out);
+}
+
+void rl_position_table_simulate_for(const rl_position_table_t *table, const rl_freeze_t *freeze,
+                                    const rl_strategy_t *strategy, uint32_t symbol, rl_side_t side, int64_t qty,
+                                    int64_t price, rl_simulation_t *out) {
     memset(out, 0, sizeof *out);
     out->order_qty_headroom = INT64_MAX;
     out->order_notional_headroom = INT64_MAX;
@@ -257,6 +264,26 @@ void rl_position_table_simulate(const rl_position_table_t *table, const rl_freez
         uint64_t now = (active & RL_RULE_ON_STALE) ? rl_rules_clock_now(&table->clock) : 0;
         uint64_t active_side = active | (side == RL_SIDE_SELL ? RL_RULES_SIDE_SELL_BIT : 0);
         if (active != 0) broken |= rl_order_rules_broken(rules, active_side, qty, price, cur.hi, now) << RL_REJECT_RESTRICTED;
+        const rl_strategy_limits_buffer_t *limits = &table->strategy_limits[generation];
+        /* relaxed: as the check's read of it; never published (all zero) means every limit off. */
+        if (strategy != NULL && atomic_load_explicit((_Atomic(uint64_t) *)&limits->active, memory_order_relaxed) != 0) {
+            /* Each of the strategy's limits on its own (rl_strategy_admit stops at the first). */
+            /* relaxed, all: a view, as the check's own reads. */
+            uint64_t clock = rl_rules_clock_now(&table->clock);
+            if (strategy->open >= atomic_load_explicit((_Atomic(uint32_t) *)&limits->max_open, memory_order_relaxed) ||
+                strategy->symbols[symbol].open >=
+                    atomic_load_explicit((_Atomic(uint32_t) *)&limits->max_open_symbol, memory_order_relaxed)) {
+                broken |= 1ull << RL_REJECT_OPEN_ORDERS;
+            }
+            if (!rl_strategy_gcra_ready(strategy->order_tat,
+                                        atomic_load_explicit((_Atomic(uint64_t) *)&limits->order_tolerance, memory_order_relaxed),
+                                        clock) ||
+                !rl_strategy_gcra_ready(strategy->symbols[symbol].tat,
+                                        atomic_load_explicit((_Atomic(uint64_t) *)&limits->symbol_tolerance, memory_order_relaxed),
+                                        clock)) {
+                broken |= 1ull << RL_REJECT_RATE_LIMIT;
+            }
+        }
         /* relaxed, both: as above. */
         if (active & RL_RULE_ON_ORDER_QTY) {
             out->order_qty_headroom =

@@ -88,4 +88,58 @@ final class DrawdownTests: XCTestCase {
             limits.dayBeginsSecondsAfterMidnightUTC = 22 * 3_600
         }
     }
+
+    func testALossDuringAnotherHaltIsReportedWhenThatHaltIsLifted() throws {
+        let m = try monitor(drawdown: 300)
+        try m.updatePosition(symbol: "ETHUSDT", qty: 10, price: 100)
+        XCTAssertTrue(m.manualFreeze(reason: "operator"))
+        try m.markPrice(symbol: "ETHUSDT", price: 50)  // -500 while halted for another reason
+        XCTAssertTrue(m.unfreeze(reason: "the manual halt is over"))
+        XCTAssertTrue(m.isFrozen, "the drawdown past its limit halts at once")
+        XCTAssertEqual(m.freezeEvents.last?.trigger, .drawdown)
+    }
+
+    func testLoweringALimitUnderTheLossThereTripsAtOnceAndAClockSteppedBackForgivesNothing() throws {
+        let m = try monitor(drawdown: 1_000, daily: 1_000, dayBegins: 8 * 3_600)
+        let at8 = UInt64(8 * 3_600) * 1_000_000_000
+        try m.setClock(nanoseconds: 5 * 86_400_000_000_000 + at8 + 5_000_000_000)  // day 5, 08:00:05
+        _ = m.drain()
+        try m.updatePosition(symbol: "ETHUSDT", qty: 10, price: 100)
+        try m.markPrice(symbol: "ETHUSDT", price: 60)  // -400
+        try m.setClock(nanoseconds: 5 * 86_400_000_000_000 + at8 - 1_000_000_000)  // stepped back to 07:59:59
+        _ = m.drain()
+        try m.markPrice(symbol: "ETHUSDT", price: 58)  // -420 today still
+        var limits = m.limits
+        limits.dailyLossLimitUSD = 410
+        try m.updateLimits(limits)
+        XCTAssertTrue(m.isFrozen, "a limit lowered under the day's loss trips now, not at the next price")
+        XCTAssertEqual(m.freezeEvents.last?.trigger, .dailyLoss, "and the step back did not start a new day")
+    }
+
+    func testAfterARestartTheKillSwitchStillWorksAndTheDayStartsAtTheRestart() throws {
+        let dir = try makeTemporaryDirectory()
+        let day: UInt64 = 86_400_000_000_000
+        let limits = try RiskLimits(maxInventoryUSD: 1_000_000, maxTotalNotional: 5_000_000, edgeFreezeThresholdBps: 0,
+                                    dailyLossLimitUSD: 500)
+        let first = try RuntimeRiskMonitor(limits: limits, manualClock: true, logger: quietLogger())
+        try first.setClock(nanoseconds: 3 * day + 1)
+        let (journal, _) = try Journal.open(directory: dir, monitor: first, options: journalOptions(), logger: quietLogger())
+        _ = try first.register(symbol: "ETHUSDT")
+        try first.updatePosition(symbol: "ETHUSDT", qty: 10, price: 100)
+        try first.markPrice(symbol: "ETHUSDT", price: 60)   // day 3: -400
+        try first.setClock(nanoseconds: 4 * day + 1)
+        _ = first.drain()
+        try first.markPrice(symbol: "ETHUSDT", price: 45)   // day 4: -150 (-550 in all)
+        XCTAssertFalse(first.isFrozen)
+        try journal.flush()
+        journal.close()
+
+        let restarted = try RuntimeRiskMonitor(limits: limits, manualClock: true, logger: quietLogger())
+        try restarted.setClock(nanoseconds: 4 * day + 2)
+        let (again, _) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(), logger: quietLogger())
+        defer { again.close() }
+        XCTAssertFalse(restarted.isFrozen, "the replay rebuilds the P&L; it does not decide on yesterday's loss")
+        XCTAssertTrue(restarted.manualFreeze(reason: "kill switch"), "the kill switch still works after a restart")
+        XCTAssertTrue(restarted.isFrozen)
+    }
 }

@@ -135,4 +135,68 @@ import Testing
         }
         return broken
     }
+
+    /// A router's check, with its strategy's rates and working-order caps:
+    /// `router.simulateOrder` agrees with `placeOrder` on every generated
+    /// order, and a reducing order passes unless HALTED.
+    @Test func aRoutersSimulationAgreesWithItsPlaceOrder() async {
+        let seen = Mutex<[String: Int]>([:])
+        await propertyCheck(count: 40, input: Gen.uint64().array(of: 20...200), Gen.uint64()) { steps, start in
+            let counts = Self.playRouter(steps, start)
+            seen.withLock { $0.merge(counts, uniquingKeysWith: +) }
+        }
+        let counts = seen.withLock { $0 }
+        for reason in [BlockReason.rateLimit, .openOrders] {
+            #expect(counts[reason.code, default: 0] > 10, "\(reason.code) was reached: \(counts)")
+        }
+    }
+
+    static func playRouter(_ steps: [UInt64], _ start: UInt64) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        let logger = Logger(label: "redline.property", factory: { _ in SwiftLogNoOpLogHandler() })
+        let (rules, restricted, policy) = Self.rules(start)
+        let strategy = StrategyLimits(
+            maxOrdersPerSecond: start & (1 << 50) != 0 ? Int(5 + (start >> 52) % 20) : nil,
+            maxOrdersPerSecondPerSymbol: start & (1 << 51) != 0 ? Int(2 + (start >> 56) % 5) : nil,
+            orderBurst: Int(1 + (start >> 60) % 4),
+            maxOpenOrders: start & (1 << 48) != 0 ? Int(3 + (start >> 44) % 8) : nil,
+            maxOpenOrdersPerSymbol: start & (1 << 49) != 0 ? Int(1 + (start >> 40) % 4) : nil)
+        let limits = try! RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 12_000, edgeFreezeThresholdBps: 0,
+                                     orderRules: rules, restrictedSymbols: restricted, noReferencePrice: policy,
+                                     strategyLimits: strategy)
+        let monitor = try! RuntimeRiskMonitor(limits: limits, symbols: Self.symbols, manualClock: true, logger: logger)
+        let venue = SimulatedExchange(.init(seed: start, fillRatio: 0.3))
+        let router = try! OrderRouter(monitor: monitor, client: venue, orderCapacity: 4_096, ringCapacity: 4_096, logger: logger)
+        var now: UInt64 = 1_000_000_000
+        try! monitor.setClock(nanoseconds: now)
+        for w in steps {
+            let symbol = Self.symbols[Int((w >> 4) % 3)]
+            let price = Double(90 + (w >> 8) % 21)
+            switch w % 8 {
+            case 0: try! monitor.markPrice(symbol: symbol, price: price)
+            case 1:
+                now += (w >> 16) % 300_000_000
+                try! monitor.setClock(nanoseconds: now)
+            case 2: _ = router.poll()  // fills, acks, cancels
+            default:
+                let side: Side = (w >> 12) & 1 == 0 ? .buy : .sell
+                let qty = Double(1 + (w >> 24) % 400) / 100
+                let simulation = router.simulateOrder(symbol: symbol, side: side, qty: qty, price: price)
+                let halted = monitor.tradingState.mode == .halted
+                let placed: BlockReason?
+                do {
+                    _ = try router.placeOrder(symbol: symbol, side: side, qty: qty, price: price)
+                    placed = nil
+                } catch let RedlineError.blocked(reason) {
+                    placed = reason
+                } catch {
+                    placed = nil  // the venue refused it: the check had passed
+                }
+                #expect(simulation.decision.blockReason == placed, "router simulateOrder \(simulation) vs placeOrder \(String(describing: placed))")
+                if let placed { counts[placed.code, default: 0] += 1 }
+                if !simulation.raisesRisk && !halted { #expect(placed == nil, "a reducing order was refused: \(String(describing: placed))") }
+            }
+        }
+        return counts
+    }
 }

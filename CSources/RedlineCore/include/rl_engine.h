@@ -260,6 +260,12 @@ RL_INLINE void rl_engine_simulate(const rl_engine_t *engine, uint32_t symbol, rl
     rl_position_table_simulate(engine->table, &engine->freeze, symbol, side, qty, price, out);
 }
 
+/* The same for a strategy (a router's, from its thread): its rates and caps too. */
+RL_INLINE void rl_engine_simulate_for(const rl_engine_t *engine, const rl_strategy_t *strategy, uint32_t symbol,
+                                      rl_side_t side, int64_t qty, int64_t price, rl_simulation_t *out) {
+    rl_position_table_simulate_for(engine->table, &engine->freeze, strategy, symbol, side, qty, price, out);
+}
+
 /* Map a conversion failure to the reason a check gives for it. */
 RL_INLINE rl_result_t rl_engine_conversion_result(rl_fp_status_t status, rl_result_t invalid) {
     return status == RL_FP_OVERFLOW ? RL_REJECT_OVERFLOW : status == RL_FP_IMPRECISE ? RL_REJECT_IMPRECISE : invalid;

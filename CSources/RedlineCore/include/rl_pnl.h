@@ -28,10 +28,17 @@ typedef struct rl_pnl_symbol {
     int64_t unrealized;    /* USD, at the last mark */
 } rl_pnl_symbol_t;
 
-/* qty x price / RL_FP_SCALE, saturating at +-RL_FP_EXPOSURE_CAP. */
-RL_INLINE int64_t rl_pnl_amount(__int128 qty, __int128 price) {
-    __int128 v = qty * price / RL_FP_SCALE;
+/* `v` within +-RL_FP_EXPOSURE_CAP: once there, it stays there. */
+RL_INLINE int64_t rl_pnl_clamp(__int128 v) {
     return v > RL_FP_EXPOSURE_CAP ? RL_FP_EXPOSURE_CAP : v < -RL_FP_EXPOSURE_CAP ? -RL_FP_EXPOSURE_CAP : (int64_t)v;
+}
+
+/* qty x price / RL_FP_SCALE rounded down (towards less profit: every rounding
+ * counts more risk), saturating at +-RL_FP_EXPOSURE_CAP. */
+RL_INLINE int64_t rl_pnl_amount(__int128 qty, __int128 price) {
+    __int128 product = qty * price, q = product / RL_FP_SCALE;
+    if (product % RL_FP_SCALE != 0 && product < 0) q -= 1;
+    return rl_pnl_clamp(q);
 }
 
 /* The position went from `before` to `after` in a trade at `price`, and the
@@ -45,22 +52,23 @@ RL_INLINE int64_t rl_pnl_trade(rl_pnl_symbol_t *p, int64_t before, int64_t after
         if (same_way) {
             /* Adds to the position: the average cost moves towards the price. */
             __int128 held = before < 0 ? -(__int128)before : before, added = qty < 0 ? -(__int128)qty : qty;
-            p->average_cost = (int64_t)((held * p->average_cost + added * price) / (held + added));
+            __int128 cost = held * p->average_cost + added * price, units = held + added;
+            /* Rounded against the position: up for a long, down for a short (less profit either way). */
+            __int128 average = cost / units;
+            if (cost % units != 0 && after > 0) average += 1;
+            p->average_cost = (int64_t)average;
         } else {
             /* Reduces it: what closes realizes against the average cost; what crosses opens at the price. */
             __int128 held = before < 0 ? -(__int128)before : before, traded = qty < 0 ? -(__int128)qty : qty;
             __int128 closed = traded < held ? traded : held;
             __int128 per_unit = before > 0 ? (__int128)price - p->average_cost : (__int128)p->average_cost - price;
-            int64_t gain = rl_pnl_amount(closed, per_unit);
-            int64_t realized;
-            if (__builtin_add_overflow(p->realized, gain, &realized)) realized = gain > 0 ? RL_FP_EXPOSURE_CAP : -RL_FP_EXPOSURE_CAP;
-            p->realized = realized;
+            p->realized = rl_pnl_clamp((__int128)p->realized + rl_pnl_amount(closed, per_unit));
             if (after == 0) p->average_cost = 0;
             else if (traded > held) p->average_cost = price;
         }
     }
     p->unrealized = after == 0 ? 0 : rl_pnl_amount(after, (__int128)mark - p->average_cost);
-    return p->realized + p->unrealized - old_total;
+    return (int64_t)rl_pnl_clamp((__int128)p->realized + p->unrealized - old_total);
 }
 
 /* The book's equity, its peak and the day's start. */

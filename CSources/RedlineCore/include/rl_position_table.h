@@ -525,6 +525,13 @@ typedef struct rl_simulation {
 void rl_position_table_simulate(const rl_position_table_t *table, const rl_freeze_t *freeze, uint32_t symbol,
                                 rl_side_t side, int64_t qty, int64_t price, rl_simulation_t *out);
 
+/* As rl_position_table_simulate, for a strategy (a router's): its rates and
+ * working-order caps too, as rl_position_table_check_for would meet them.
+ * The strategy's thread only; nothing is spent. */
+void rl_position_table_simulate_for(const rl_position_table_t *table, const rl_freeze_t *freeze,
+                                    const rl_strategy_t *strategy, uint32_t symbol, rl_side_t side, int64_t qty,
+                                    int64_t price, rl_simulation_t *out);
+
 /* Risk side only: publish `rules` (capacity + 1 of them, indexed as
  * table->rules, the last the defaults a new symbol takes; staleness in
  * nanoseconds, valid by rl_order_rules_validate) in one move of the

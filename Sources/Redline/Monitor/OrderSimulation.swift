@@ -27,7 +27,8 @@ public struct OrderSimulation: Sendable, Equatable, Codable {
     /// The reasons in the order the check takes them (rl_position_table.h).
     static let checkOrder: [BlockReason] = [
         .invalidSide, .invalidQuantity, .invalidPrice, .unknownSymbol, .overflow, .frozen, .reduceOnly, .restricted,
-        .orderQuantity, .orderNotional, .noReferencePrice, .priceCollar, .stalePrice, .symbolLimit, .totalLimit,
+        .orderQuantity, .orderNotional, .noReferencePrice, .priceCollar, .stalePrice, .openOrders, .rateLimit,
+        .symbolLimit, .totalLimit,
     ]
 }
 
@@ -55,6 +56,11 @@ extension RuntimeRiskMonitor {
     /// is the one `checkBeforeOrder` gives for the same order at the same
     /// moment (the tests hold it to that on random streams).
     public func simulateOrder(symbol: String, side: Side, qty: Double, price: Double) -> OrderSimulation {
+        simulateOrder(symbol: symbol, side: side, qty: qty, price: price, strategy: nil)
+    }
+
+    /// As `simulateOrder`, with a strategy's (a router's) rates and working-order caps.
+    func simulateOrder(symbol: String, side: Side, qty: Double, price: Double, strategy: OpaquePointer?) -> OrderSimulation {
         var violations = Set<BlockReason>()
         // As rl_engine_check_f64: a halt answers before anything else.
         let halted = tradingState.mode == .halted
@@ -74,7 +80,11 @@ extension RuntimeRiskMonitor {
         if id == nil { violations.insert(.unknownSymbol) }
         var sim = rl_simulation_t()
         if let id, let q, let p {
-            rl_engine_simulate(engine, id.rawValue, side.cValue, q, p, &sim)
+            if let strategy {
+                rl_engine_simulate_for(engine, strategy, id.rawValue, side.cValue, q, p, &sim)
+            } else {
+                rl_engine_simulate(engine, id.rawValue, side.cValue, q, p, &sim)
+            }
             for reason in BlockReason.allCases where sim.broken & (1 << UInt64(reason.result.rawValue)) != 0 {
                 violations.insert(reason)
             }

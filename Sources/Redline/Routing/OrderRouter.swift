@@ -216,6 +216,14 @@ public final class OrderRouter {
         return id
     }
 
+    /// What `placeOrder` would meet now for this strategy, without placing
+    /// it: every rule and limit broken, its rates and working-order caps
+    /// included, and the headroom (`RuntimeRiskMonitor.simulateOrder`).
+    /// This router's thread only; nothing is spent.
+    public func simulateOrder(symbol: String, side: Side, qty: Double, price: Double) -> OrderSimulation {
+        monitor.simulateOrder(symbol: symbol, side: side, qty: qty, price: price, strategy: strategy)
+    }
+
     /// `placeOrder` by symbol name (a dictionary lookup; prefer ids on the hot path).
     public func placeOrder(symbol: String, side: Side, qty: Double, price: Double) throws(RedlineError) -> OrderID {
         let id: SymbolID
@@ -359,6 +367,7 @@ public final class OrderRouter {
                 let quantity = max(executed[order.id]?.quantity ?? known.remaining, remaining)
                 try orders.adopt(order.id, symbol: known.symbol, side: known.side, quantity: quantity,
                                  remaining: remaining, price: known.price)
+                rl_strategy_opened(strategy, known.symbol.rawValue)  // working now: it counts, and closes later
                 report.adopted.append(order.id)
             } else {
                 // Never journaled: reserve what is open, and what it already
@@ -373,6 +382,7 @@ public final class OrderRouter {
                                 orderID: order.id.rawValue, qty: order.remaining, price: order.price))
                 try orders.adopt(order.id, symbol: order.symbol, side: order.side, quantity: order.remaining + done,
                                  remaining: order.remaining, price: order.price)
+                rl_strategy_opened(strategy, order.symbol.rawValue)
                 report.adoptedUnknown.append(order.id)
             }
         }
