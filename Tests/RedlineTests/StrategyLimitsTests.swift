@@ -138,3 +138,50 @@ final class StrategyLimitsTests: XCTestCase {
         XCTAssertNotEqual(h.router.orders.session, second.orders.session)
     }
 }
+
+/// Client order ids: one that is working is refused; a finished order frees it.
+final class ClientOrderIDTests: XCTestCase {
+    func testAWorkingClientOrderIDIsRefusedAndFreedWhenTheOrderFinishes() throws {
+        let h = try Harness(exchange: .init(seed: 4, fillRatio: 0))
+        let first = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000, clientOrderID: 77)
+        h.router.processExchangeEvents()
+        XCTAssertThrowsRedline(.blocked(.duplicateOrderID)) {
+            try h.router.placeOrder(symbol: "ETHUSDT", side: .buy, qty: 0.1, price: 2_000, clientOrderID: 77)
+        }
+        XCTAssertNoThrow(try h.router.placeOrder(symbol: "ETHUSDT", side: .buy, qty: 0.1, price: 2_000, clientOrderID: 78))
+        XCTAssertNoThrow(try h.router.placeOrder(symbol: "ETHUSDT", side: .buy, qty: 0.1, price: 2_000), "no id: never refused")
+        XCTAssertNoThrow(try h.router.placeOrder(symbol: "ETHUSDT", side: .buy, qty: 0.1, price: 2_000))
+        try h.router.cancel(first)
+        h.router.processExchangeEvents()
+        XCTAssertNoThrow(try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000, clientOrderID: 77),
+                         "free again once the order is canceled")
+        XCTAssertEqual(parsePrometheus(h.monitor.prometheusText())["orders_blocked_total{reason=\"duplicate_order_id\"}"], 1)
+    }
+
+    /// The set behind it, against Swift's Set, through thousands of orders
+    /// placed and finished in random order (backward-shift deletion).
+    func testTheSetAgreesWithAModelThroughManyInsertsAndRemovals() throws {
+        let h = try Harness(limits: try RiskLimits(maxInventoryUSD: 10_000_000, maxTotalNotional: 50_000_000,
+                                                   edgeFreezeThresholdBps: 0),
+                            exchange: .init(seed: 5, fillRatio: 0), orderCapacity: 64)
+        var working: [UInt64: OrderID] = [:]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let client = UInt64.random(in: 1...200, using: &generator)
+            if working.count < 60, Bool.random(using: &generator) {
+                do {
+                    let id = try h.router.placeOrder(symbol: "SOLUSDT", side: .buy, qty: 1, price: 100, clientOrderID: client)
+                    XCTAssertNil(working[client], "\(client) was working, yet accepted")
+                    working[client] = id
+                } catch RedlineError.blocked(.duplicateOrderID) {
+                    XCTAssertNotNil(working[client], "\(client) was free, yet refused")
+                }
+                h.router.processExchangeEvents()
+            } else if let (client, id) = working.randomElement(using: &generator) {
+                try h.router.cancel(id)
+                h.router.processExchangeEvents()
+                working[client] = nil
+            }
+        }
+    }
+}

@@ -39,10 +39,11 @@ typedef enum rl_result {
     /* A strategy's own limits (rl_strategy.h), checked after the per-order rules. */
     RL_REJECT_OPEN_ORDERS = 26,        /* the strategy's working orders (or on the symbol) are at their maximum */
     RL_REJECT_RATE_LIMIT = 27,         /* the strategy's new-order rate (or on the symbol) is spent; cancels too */
+    RL_REJECT_DUPLICATE_ID = 28,       /* the client order id is already working (the router checks it) */
 } rl_result_t;
 
 /* Number of distinct codes a blocked-by-reason counter array needs. */
-#define RL_RESULT_SLOTS 28
+#define RL_RESULT_SLOTS 29
 
 typedef enum rl_side {
     RL_SIDE_BUY = 0,

@@ -23,6 +23,7 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
     case stalePrice = "STALE_PRICE"
     case openOrders = "OPEN_ORDERS"
     case rateLimit = "RATE_LIMIT"
+    case duplicateOrderID = "DUPLICATE_ORDER_ID"
 
     public var code: String { rawValue }
     public var metricLabel: String { rawValue.lowercased() }
@@ -47,6 +48,7 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .stalePrice: "the symbol's reference price is older than stalePriceMilliseconds"
         case .openOrders: "the strategy's working orders (in all, or on the symbol) are at their maximum"
         case .rateLimit: "the strategy's order rate (in all, or on the symbol), or its cancel budget, is spent"
+        case .duplicateOrderID: "the client order id is already working"
         }
     }
 
@@ -71,6 +73,7 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .stalePrice: RL_REJECT_STALE_PRICE
         case .openOrders: RL_REJECT_OPEN_ORDERS
         case .rateLimit: RL_REJECT_RATE_LIMIT
+        case .duplicateOrderID: RL_REJECT_DUPLICATE_ID
         }
     }
 
@@ -96,6 +99,7 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case RL_REJECT_STALE_PRICE: self = .stalePrice
         case RL_REJECT_OPEN_ORDERS: self = .openOrders
         case RL_REJECT_RATE_LIMIT: self = .rateLimit
+        case RL_REJECT_DUPLICATE_ID: self = .duplicateOrderID
         default: return nil
         }
     }

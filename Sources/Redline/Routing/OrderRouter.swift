@@ -90,6 +90,8 @@ public final class OrderRouter {
     /// This strategy's rates and working orders (`rl_strategy_t`, rl_strategy.h):
     /// written by this router's thread alone.
     @usableFromInline nonisolated(unsafe) let strategy: OpaquePointer
+    /// Client order ids of the working orders (placeOrder's `clientOrderID`).
+    private let clientIDs: WorkingClientIDs
     private let hot: UnsafeMutablePointer<HotState>
 
     /// `rl_clock_cycles()` when this router last saw a new freeze epoch.
@@ -130,6 +132,7 @@ public final class OrderRouter {
         try RedlineError.errno(rl_strategy_create(UInt32(monitor.symbolCapacity), Int32(monitor.numaNode ?? -1), &created),
                                operation: "rl_strategy_create")
         strategy = created!
+        clientIDs = WorkingClientIDs(orderCapacity: orderCapacity)
         scratch = []
         scratch.reserveCapacity(orderCapacity)
     }
@@ -138,6 +141,7 @@ public final class OrderRouter {
         monitor.releaseOrderSession(orders.session)
         hot.deinitialize(count: 1).deallocate()
         rl_strategy_destroy(strategy)
+        clientIDs.deallocate()
     }
 
     /// Orders blocked by this strategy's rates, and cancels over its cancel budget.
@@ -157,9 +161,16 @@ public final class OrderRouter {
     /// `.fail` policy when the ring to the risk side is full (nothing reserved).
     /// With `sample`, the check's cost in `rl_clock_cycles()` is left in
     /// `lastCheckCycles`.
-    public func placeOrder(symbol: SymbolID, side: Side, qty: Double, price: Double,
+    /// With a `clientOrderID` (not 0), an order whose id is already working
+    /// is refused (`DUPLICATE_ORDER_ID`); the id is free again once that
+    /// order is filled, canceled, rejected or expired.
+    public func placeOrder(symbol: SymbolID, side: Side, qty: Double, price: Double, clientOrderID: UInt64 = 0,
                            sample: Bool = false) throws(RedlineError) -> OrderID {
         pollFreeze()
+        if clientOrderID != 0 && clientIDs.contains(clientOrderID) {
+            counters.add(RL_COUNTER_CHECKS)
+            try block(RL_REJECT_DUPLICATE_ID)
+        }
         if ringFullPolicy == .fail && ring.writable == 0 {
             counters.add(RL_COUNTER_RING_FULL)
             throw .ringFull
@@ -188,6 +199,7 @@ public final class OrderRouter {
         // Stamped with the acceptance time: the journal measures durable lag from it.
         push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                         qty: q, price: p, timestampNs: rl_clock_cycles()))
+        clientIDs.insert(clientOrderID, slot: id.slot)
         do throws(RedlineError) {
             if durability == .durableBeforeSubmit {
                 guard let journal = monitor.journal else { throw RedlineError.blocked(.frozen) }
@@ -207,6 +219,7 @@ public final class OrderRouter {
         } catch {
             _ = try? orders.apply(id, .reject)
             rl_strategy_closed(strategy, symbol.rawValue)
+            clientIDs.remove(slot: id.slot)
             push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                             qty: q, price: p))
             counters.add(RL_COUNTER_REJECTED)
@@ -225,13 +238,14 @@ public final class OrderRouter {
     }
 
     /// `placeOrder` by symbol name (a dictionary lookup; prefer ids on the hot path).
-    public func placeOrder(symbol: String, side: Side, qty: Double, price: Double) throws(RedlineError) -> OrderID {
+    public func placeOrder(symbol: String, side: Side, qty: Double, price: Double,
+                           clientOrderID: UInt64 = 0) throws(RedlineError) -> OrderID {
         let id: SymbolID
         do { id = try monitor.symbolID(symbol) } catch {
             counters.add(RL_COUNTER_CHECKS)
             try block(monitor.isFrozen ? RL_FROZEN : RL_REJECT_UNKNOWN_SYMBOL)
         }
-        return try placeOrder(symbol: id, side: side, qty: qty, price: price)
+        return try placeOrder(symbol: id, side: side, qty: qty, price: price, clientOrderID: clientOrderID)
     }
 
     /// An order blocked by a rate: past `StrategyLimits.rateFreezeAfter` of
@@ -507,6 +521,7 @@ public final class OrderRouter {
             if record.status == .filled {
                 counters.add(RL_COUNTER_FILLED)
                 rl_strategy_closed(strategy, before.symbol.rawValue)
+                clientIDs.remove(slot: id.slot)
             }
         }
         if quantity > applied {
@@ -539,6 +554,7 @@ public final class OrderRouter {
         let before = try orders.order(id)
         try orders.apply(id, kind)
         rl_strategy_closed(strategy, before.symbol.rawValue)
+        clientIDs.remove(slot: id.slot)
         push(rl_event_t(type: type, symbol: before.symbol.rawValue, side: before.side, orderID: id.rawValue,
                         qty: before.remaining, price: before.price))
     }
