@@ -123,6 +123,22 @@ final class StrategyLimitsTests: XCTestCase {
         }
     }
 
+    func testMetricsCountEachStrategysOrdersAndBlocks() throws {
+        let h = try harness(StrategyLimits(maxOrdersPerSecond: 10, orderBurst: 1))
+        let second = try OrderRouter(monitor: h.monitor, client: SimulatedExchange(.init()), orderCapacity: 16,
+                                     ringCapacity: 64, logger: quietLogger())
+        XCTAssertNil(place(h))
+        XCTAssertEqual(place(h), .rateLimit)
+        _ = try second.placeOrder(symbol: "ETHUSDT", side: .buy, qty: 0.1, price: 2_000)
+        let m = parsePrometheus(h.monitor.prometheusText())
+        let (a, b) = (h.router.orders.session, second.orders.session)
+        XCTAssertEqual(m["strategy_orders_placed_total{strategy=\"\(a)\"}"], 1)
+        XCTAssertEqual(m["strategy_orders_placed_total{strategy=\"\(b)\"}"], 1)
+        XCTAssertEqual(m["strategy_orders_blocked_total{strategy=\"\(a)\",reason=\"rate_limit\"}"], 1)
+        XCTAssertNil(m["strategy_orders_blocked_total{strategy=\"\(b)\",reason=\"rate_limit\"}"], "no block, no series")
+        XCTAssertEqual(m["orders_placed_total"], 2, "the totals stay")
+    }
+
     func testEveryEventARouterSendsCarriesItsStrategy() throws {
         let h = try harness(.off)
         let second = try OrderRouter(monitor: h.monitor, client: SimulatedExchange(.init()), orderCapacity: 16,

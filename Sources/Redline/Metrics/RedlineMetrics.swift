@@ -45,6 +45,9 @@ public final class RedlineMetrics: Sendable {
     private struct Source {
         let block: CounterBlock
         var published: [UInt64]
+        /// The strategy (router session) whose block it is, for the
+        /// per-strategy counters (RTS 6 attribution); nil: not a strategy's.
+        let strategy: UInt16?
     }
 
     private struct State {
@@ -93,10 +96,12 @@ public final class RedlineMetrics: Sendable {
         state.withLock { $0.freezeCounters = freezeCounters }
     }
 
-    /// Start publishing a thread's counter block.
-    public func register(_ block: CounterBlock) {
+    /// Start publishing a thread's counter block; a strategy's (a router's)
+    /// also as `strategy_orders_*_total{strategy}`.
+    public func register(_ block: CounterBlock, strategy: UInt16? = nil) {
         state.withLock {
-            $0.sources.append(Source(block: block, published: Array(repeating: 0, count: Int(RL_COUNTER_COUNT.rawValue))))
+            $0.sources.append(Source(block: block, published: Array(repeating: 0, count: Int(RL_COUNTER_COUNT.rawValue)),
+                                     strategy: strategy))
         }
     }
 
@@ -169,7 +174,22 @@ public final class RedlineMetrics: Sendable {
     /// Fold counter-block growth into the swift-metrics counters and set the
     /// utilization gauges. Off the hot path.
     func publish(utilization: Utilization, exposure: Double, state tradingState: TradingState) {
+        var perStrategy: [(String, [(String, String)], UInt64)] = []
         state.withLock { state in
+            for source in state.sources {
+                guard let strategy = source.strategy else { continue }
+                let id = ("strategy", "\(strategy)")
+                for (name, counter) in [("strategy_orders_placed_total", RL_COUNTER_PLACED),
+                                        ("strategy_orders_filled_total", RL_COUNTER_FILLED),
+                                        ("strategy_orders_canceled_total", RL_COUNTER_CANCELED),
+                                        ("strategy_orders_rejected_total", RL_COUNTER_REJECTED)] {
+                    perStrategy.append((name, [id], source.block[counter]))
+                }
+                for reason in BlockReason.allCases {
+                    let count = source.block[rl_counter_t(RL_COUNTER_BLOCKED_BASE.rawValue + reason.result.rawValue)]
+                    if count > 0 { perStrategy.append(("strategy_orders_blocked_total", [id, ("reason", reason.metricLabel)], count)) }
+                }
+            }
             for index in state.sources.indices {
                 let block = state.sources[index].block
                 for counter in 0..<Int(RL_COUNTER_COUNT.rawValue) {
@@ -188,6 +208,7 @@ public final class RedlineMetrics: Sendable {
                 state.symbolGauges[symbol]?.record(percent)
             }
         }
+        for (name, labels, total) in perStrategy { setTotal(name, labels, to: total) }
         for publisher in state.withLock({ $0.publishers }) { publisher(self) }
         bookUtilization.record(utilization.total)
         bookExposure.record(exposure)

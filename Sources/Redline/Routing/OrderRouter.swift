@@ -121,7 +121,7 @@ public final class OrderRouter {
         orders = OrderStateMachine(capacity: orderCapacity, session: monitor.takeOrderSession())
         ring = try monitor.makeRing(capacity: ringCapacity)
         counters = try CounterBlock()
-        monitor.metrics.register(counters)
+        monitor.metrics.register(counters, strategy: orders.session)
         self.cancelRetries = max(0, cancelRetries)
         self.ringFullPolicy = ringFullPolicy
         self.logger = logger
