@@ -261,15 +261,19 @@ void rl_position_table_simulate_for(const rl_position_table_t *table, const rl_f
         /* relaxed: a view, as the check's own read of it. */
         uint64_t active = atomic_load_explicit((_Atomic(uint64_t) *)&table->slots[symbol].rules_active[generation],
                                                memory_order_relaxed);
-        uint64_t now = (active & RL_RULE_ON_STALE) ? rl_rules_clock_now(&table->clock) : 0;
-        uint64_t active_side = active | (side == RL_SIDE_SELL ? RL_RULES_SIDE_SELL_BIT : 0);
-        if (active != 0) broken |= rl_order_rules_broken(rules, active_side, qty, price, cur.hi, now) << RL_REJECT_RESTRICTED;
         const rl_strategy_limits_buffer_t *limits = &table->strategy_limits[generation];
         /* relaxed: as the check's read of it; never published (all zero) means every limit off. */
-        if (strategy != NULL && atomic_load_explicit((_Atomic(uint64_t) *)&limits->active, memory_order_relaxed) != 0) {
+        uint64_t strategy_active =
+            strategy != NULL ? atomic_load_explicit((_Atomic(uint64_t) *)&limits->active, memory_order_relaxed) : 0;
+        /* One read of the engine's clock, as the check. */
+        uint64_t now = (active & RL_RULE_ON_STALE) || strategy_active ? rl_rules_clock_now(&table->clock) : 0;
+        if (active != 0) {
+            broken |= rl_order_rules_broken(rules, rl_order_rules_with_side(active, side), qty, price, cur.hi, now)
+                      << RL_REJECT_RESTRICTED;
+        }
+        if (strategy_active != 0) {
             /* Each of the strategy's limits on its own (rl_strategy_admit stops at the first). */
-            /* relaxed, all: a view, as the check's own reads. */
-            uint64_t clock = rl_rules_clock_now(&table->clock);
+            /* relaxed, all: a view, as the check's own reads (rl_strategy_admit). */
             if (strategy->open >= atomic_load_explicit((_Atomic(uint32_t) *)&limits->max_open, memory_order_relaxed) ||
                 strategy->symbols[symbol].open >=
                     atomic_load_explicit((_Atomic(uint32_t) *)&limits->max_open_symbol, memory_order_relaxed)) {
@@ -277,10 +281,10 @@ void rl_position_table_simulate_for(const rl_position_table_t *table, const rl_f
             }
             if (!rl_strategy_gcra_ready(strategy->order_tat,
                                         atomic_load_explicit((_Atomic(uint64_t) *)&limits->order_tolerance, memory_order_relaxed),
-                                        clock) ||
+                                        now) ||
                 !rl_strategy_gcra_ready(strategy->symbols[symbol].tat,
                                         atomic_load_explicit((_Atomic(uint64_t) *)&limits->symbol_tolerance, memory_order_relaxed),
-                                        clock)) {
+                                        now)) {
                 broken |= 1ull << RL_REJECT_RATE_LIMIT;
             }
         }

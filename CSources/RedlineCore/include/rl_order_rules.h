@@ -131,6 +131,7 @@ RL_INLINE bool rl_rules_product_le(int64_t a, int64_t b, int64_t c, int64_t d) {
 /* `active` with the order's side in its top bit, so that the rules' call
  * passes its arguments in registers. */
 #define RL_RULES_SIDE_SELL_BIT (1ull << 63)
+RL_INLINE uint64_t rl_order_rules_with_side(uint64_t active, rl_side_t side) { return active | ((uint64_t)side << 63); }
 
 /* The collar's price bounds around `mark` (> 0) for `collar_bps`. */
 void rl_rules_collar_bounds(int64_t collar_bps, int64_t mark, int64_t *buy_max, int64_t *sell_min);

@@ -369,7 +369,7 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
                 }
                 if (active != 0) {
                     uint64_t broken = rl_order_rules_broken(&table->rules[symbol].buffer[generation],
-                                                            active | ((uint64_t)side << 63), qty, price, cur.hi, now);
+                                                            rl_order_rules_with_side(active, side), qty, price, cur.hi, now);
                     if (broken != 0) return rl_order_rules_first(broken);
                 }
                 rl_result_t refused = strategy_active ? rl_strategy_admit(strategy, limits, symbol, now) : RL_OK;

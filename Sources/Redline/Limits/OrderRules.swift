@@ -85,13 +85,6 @@ public enum NoReferencePricePolicy: String, Sendable, Codable, CaseIterable {
     case allowFirst = "allow-first"
 }
 
-extension rl_order_rules_t {
-    /// Field-by-field equality (imported C structs are not Equatable).
-    func sameRules(as other: rl_order_rules_t) -> Bool {
-        max_order_qty == other.max_order_qty && max_order_notional == other.max_order_notional
-            && collar_bps == other.collar_bps && stale_after_ns == other.stale_after_ns && flags == other.flags
-    }
-}
 
 /// The circuit breaker that lifts transient halts (`rl_breaker.h`): a
 /// heartbeat lost (and, as they come, other transient causes). A halt for a
