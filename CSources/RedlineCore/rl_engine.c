@@ -52,6 +52,9 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
     if (rc == 0) rc = rl_spsc_create_on_node(RL_STATE_RING_CAPACITY, node, &engine->states);
     if (rc == 0 && (engine->over = rl_numa_alloc(capacity, node)) == NULL) rc = -ENOMEM;
     if (rc == 0 && (engine->pnl = rl_numa_alloc((size_t)capacity * sizeof(rl_pnl_symbol_t), node)) == NULL) rc = -ENOMEM;
+    if (rc == 0 && (engine->strategy_halts = rl_numa_alloc(RL_STRATEGY_HALT_WORDS * sizeof(uint64_t), node)) == NULL) {
+        rc = -ENOMEM; /* zeroed: no strategy halted */
+    }
     size_t rule_bytes = ((size_t)capacity + 1) * sizeof(rl_order_rules_t);
     if (rc == 0 && ((engine->rules_staged = rl_numa_alloc(rule_bytes, node)) == NULL ||
                     (engine->rules_in_force = rl_numa_alloc(rule_bytes, node)) == NULL)) {
@@ -83,6 +86,7 @@ void rl_engine_destroy(rl_engine_t *engine) {
     rl_spsc_destroy(engine->states);
     rl_numa_free(engine->over);
     rl_numa_free(engine->pnl);
+    rl_numa_free(engine->strategy_halts);
     rl_numa_free(engine->rules_staged);
     rl_numa_free(engine->rules_in_force);
     rl_numa_free(engine);
@@ -252,12 +256,158 @@ static void rl_engine_new_day(rl_engine_t *engine) {
     }
 }
 
+/* ---- The per-strategy dead-man (rl_engine.h) ------------------------------ */
+
+/* Set or clear strategy `id`'s halt bit. */
+static void rl_engine_set_strategy_halt(rl_engine_t *engine, uint16_t id, bool halted) {
+    _Atomic(uint64_t) *word = &engine->strategy_halts[id >> 6];
+    uint64_t bit = 1ull << (id & 63);
+    /* relaxed: the risk side is the only writer of the halt bits. */
+    uint64_t cur = atomic_load_explicit(word, memory_order_relaxed);
+    uint64_t next = halted ? cur | bit : cur & ~bit;
+    if (next == cur) return;
+    /* release: pairs with rl_strategy_halted's acquire load in each router's check. */
+    atomic_store_explicit(word, next, memory_order_release);
+    /* relaxed: a monitoring count with a single writer. */
+    uint32_t count = atomic_load_explicit(&engine->strategies_halted, memory_order_relaxed);
+    atomic_store_explicit(&engine->strategies_halted, halted ? count + 1 : count - 1, memory_order_relaxed);
+}
+
+/* Whether the journal ring has room for one more record (the clock's work
+ * waits a step otherwise: a record that did not fit would be a hole). */
+static bool rl_engine_journal_room(const rl_engine_t *engine) {
+    return engine->journal == NULL ||
+           rl_spsc_writable(engine->journal, RL_JOURNAL_ROOM_PER_EVENT) >= RL_JOURNAL_ROOM_PER_EVENT;
+}
+
+/* Record one step of a strategy's own halt, for the orchestrator and the journal. */
+static void rl_engine_strategy_record(rl_engine_t *engine, uint16_t id, rl_strategy_halt_action_t action, int64_t qty,
+                                      int64_t price) {
+    if (engine->replaying) return;
+    rl_event_t record = {0};
+    record.type = RL_EVENT_STRATEGY_HALT;
+    record.side = (uint8_t)action;
+    record.strategy = id;
+    record.symbol = RL_SYMBOL_NONE;
+    record.order_id = rl_freeze_load(&engine->freeze);
+    record.qty = qty;
+    record.price = price;
+    record.value = RL_FREEZE_REASON_HEARTBEAT_LOST;
+    record.timestamp_ns = rl_realtime_ns();
+    if (rl_spsc_push(engine->states, &record) != RL_OK) RL_SINGLE_WRITER_ADD(&engine->state_records_dropped, 1);
+    if (engine->journal != NULL && rl_spsc_push(engine->journal, &record) != RL_OK) {
+        RL_SINGLE_WRITER_ADD(&engine->journal_unrecorded, 1);
+    }
+}
+
+static rl_strategy_watch_t *rl_engine_find_watch(rl_engine_t *engine, uint16_t id) {
+    for (uint32_t i = 0; i < engine->watch_count; i++) {
+        rl_strategy_watch_t *w = &engine->watches[i];
+        if (w->state != RL_WATCH_FREE && w->strategy == id) return w;
+    }
+    return NULL;
+}
+
+/* A HEARTBEAT from strategy `id` (not 0) at `now`. */
+static void rl_engine_strategy_heartbeat(rl_engine_t *engine, uint16_t id, uint64_t now) {
+    rl_strategy_watch_t *w = rl_engine_find_watch(engine, id);
+    if (w == NULL) {
+        for (uint32_t i = 0; i < RL_STRATEGY_WATCHES && w == NULL; i++) {
+            if (engine->watches[i].state == RL_WATCH_FREE) w = &engine->watches[i];
+        }
+        if (w == NULL) {
+            /* No watch left: a strategy no dead-man watches does not trade (fail
+             * closed). An operator's release clears it once a watch is free. */
+            if (!rl_engine_strategy_halted(engine, id)) {
+                rl_engine_set_strategy_halt(engine, id, true);
+                rl_engine_strategy_record(engine, id, RL_STRATEGY_ESCALATED, 0, 0);
+            }
+            return;
+        }
+        uint32_t index = (uint32_t)(w - engine->watches);
+        if (index >= engine->watch_count) engine->watch_count = index + 1;
+        *w = (rl_strategy_watch_t){0};
+        w->strategy = id;
+        w->state = RL_WATCH_LIVE;
+    }
+    w->breaker.config = engine->breaker.config;
+    w->last_heartbeat_ns = now | 1;
+}
+
+/* Strategy watches on the engine's clock: halt the silent, lift the halts
+ * whose cooldown ran once their heartbeat is back. Stops where the journal
+ * has no room for a record (the rest waits a step). */
+static void rl_engine_tick_strategies(rl_engine_t *engine, uint64_t now, uint64_t timeout) {
+    for (uint32_t i = 0; i < engine->watch_count && rl_engine_journal_room(engine); i++) {
+        rl_strategy_watch_t *w = &engine->watches[i];
+        if (w->state == RL_WATCH_LIVE) {
+            if (timeout == 0 || now <= w->last_heartbeat_ns || now - w->last_heartbeat_ns <= timeout) continue;
+            w->breaker.config = engine->breaker.config;
+            w->state = RL_WATCH_HALTED;
+            w->halted_at_ns = now;
+            rl_engine_set_strategy_halt(engine, w->strategy, true);
+            rl_engine_strategy_record(engine, w->strategy, RL_STRATEGY_HALTED, (int64_t)timeout,
+                                      (int64_t)(now - w->last_heartbeat_ns));
+            rl_breaker_action_t action = rl_breaker_trip(&w->breaker, now);
+            if (action == RL_BREAKER_ESCALATE || action == RL_BREAKER_NOTHING) {
+                /* Repeated past the breaker's count, or the breaker is off: an operator must look. */
+                w->state = RL_WATCH_ESCALATED;
+                if (action == RL_BREAKER_ESCALATE && rl_engine_journal_room(engine)) {
+                    rl_engine_strategy_record(engine, w->strategy, RL_STRATEGY_ESCALATED, (int64_t)w->breaker.streak, 0);
+                }
+            }
+        } else if (w->state == RL_WATCH_HALTED && w->last_heartbeat_ns > w->halted_at_ns &&
+                   (timeout == 0 || now <= w->last_heartbeat_ns || now - w->last_heartbeat_ns <= timeout) &&
+                   rl_breaker_tick(&w->breaker, now) == RL_BREAKER_LIFT) {
+            /* The cooldown ran and the strategy is alive again: a heartbeat
+             * since the halt, and within the timeout (one beat and silence
+             * again is not back). */
+            w->state = RL_WATCH_LIVE;
+            rl_engine_set_strategy_halt(engine, w->strategy, false);
+            rl_engine_strategy_record(engine, w->strategy, RL_STRATEGY_RESUMED, (int64_t)w->breaker.cooldown_ns, 0);
+        }
+    }
+}
+
+/* An operator lifts strategy `id`'s own halt. */
+static int rl_engine_release_strategy(rl_engine_t *engine, uint32_t id, uint64_t request_id) {
+    if (id > UINT16_MAX) return -EINVAL;
+    if (!rl_engine_strategy_halted(engine, (uint16_t)id)) return -ENOENT;
+    rl_strategy_watch_t *w = rl_engine_find_watch(engine, (uint16_t)id);
+    if (w != NULL) {
+        /* An operator has looked: a new streak, and a full timeout from now. */
+        w->state = RL_WATCH_LIVE;
+        w->last_heartbeat_ns = rl_engine_now_ns(engine) | 1;
+        w->breaker.streak = 0, w->breaker.last_trip_ns = 0;
+        rl_breaker_cancel(&w->breaker);
+    }
+    rl_engine_set_strategy_halt(engine, (uint16_t)id, false);
+    rl_engine_strategy_record(engine, (uint16_t)id, RL_STRATEGY_RELEASED, (int64_t)request_id, 0);
+    return 0;
+}
+
+/* Strategy `id` is gone: no watch, no halt. */
+static int rl_engine_forget_strategy(rl_engine_t *engine, uint32_t id) {
+    if (id > UINT16_MAX) return -EINVAL;
+    rl_strategy_watch_t *w = rl_engine_find_watch(engine, (uint16_t)id);
+    if (w != NULL) w->state = RL_WATCH_FREE;
+    while (engine->watch_count > 0 && engine->watches[engine->watch_count - 1].state == RL_WATCH_FREE) {
+        engine->watch_count--;
+    }
+    rl_engine_set_strategy_halt(engine, (uint16_t)id, false);
+    return 0;
+}
+
 void rl_engine_tick(rl_engine_t *engine) {
     if (!engine->replaying && engine->daily_loss_limit > 0) rl_engine_new_day(engine);
     /* relaxed: configuration written by this same risk side. */
     uint64_t timeout = atomic_load_explicit(&engine->heartbeat_timeout_ns, memory_order_relaxed);
-    if (engine->replaying || (timeout == 0 && engine->breaker.lift_at_ns == 0)) return;
+    if (engine->replaying) return;
+    bool strategies = engine->watch_count != 0 && (timeout != 0 || rl_engine_strategies_halted(engine) != 0);
+    if (timeout == 0 && engine->breaker.lift_at_ns == 0 && !strategies) return;
     uint64_t now = rl_engine_now_ns(engine);
+    if (strategies) rl_engine_tick_strategies(engine, now, timeout);
+    if (!rl_engine_journal_room(engine)) return;
     if (rl_breaker_tick(&engine->breaker, now) == RL_BREAKER_LIFT) {
         /* relaxed: as in rl_engine_breaker_follow. */
         atomic_store_explicit(&engine->breaker_cooldown_ns, 0, memory_order_relaxed);
@@ -796,6 +946,10 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
     }
     case RL_CONTROL_PUBLISH_ORDER_RULES:
         return rl_engine_publish_rules(engine);
+    case RL_CONTROL_RELEASE_STRATEGY:
+        return rl_engine_release_strategy(engine, symbol, request_id);
+    case RL_CONTROL_FORGET_STRATEGY:
+        return rl_engine_forget_strategy(engine, symbol);
     case RL_CONTROL_SET_SYMBOL_LIMIT:
         return rl_engine_set_symbol_limit(engine, symbol, value);
     case RL_CONTROL_SET_MAX_TOTAL:
@@ -924,6 +1078,11 @@ static bool rl_engine_apply_event(rl_engine_t *engine, const rl_event_t *event) 
         }
         return true;
     case RL_EVENT_HEARTBEAT:
+        /* A strategy's heartbeat arms its own dead-man; one with no strategy, the engine's. */
+        if (event->strategy != 0) {
+            rl_engine_strategy_heartbeat(engine, event->strategy, rl_engine_now_ns(engine));
+            return true;
+        }
         /* relaxed: monitoring value, single writer. */
         atomic_store_explicit(&engine->last_heartbeat_ns, rl_engine_now_ns(engine) | 1, memory_order_relaxed);
         return true;

@@ -204,11 +204,13 @@ static rl_result_t rl_position_table_first_result(uint64_t broken, const rl_resu
 
 /* The check's order before it reads the side... */
 static const rl_result_t rl_check_order_inputs[] = {
-    RL_REJECT_INVALID_SIDE, RL_REJECT_INVALID_QTY, RL_REJECT_INVALID_PRICE, RL_REJECT_UNKNOWN_SYMBOL, RL_REJECT_OVERFLOW,
+    RL_REJECT_INVALID_SIDE, RL_REJECT_INVALID_QTY, RL_REJECT_INVALID_PRICE, RL_REJECT_UNKNOWN_SYMBOL,
+    RL_REJECT_STRATEGY_HALTED, RL_REJECT_OVERFLOW,
 };
-/* ... and after, for an order that raises its side (one that does not only meets RL_FROZEN). */
+/* ... and after, for an order that raises its side (one that does not only
+ * meets RL_REJECT_STRATEGY_HALTED and RL_FROZEN). */
 static const rl_result_t rl_check_order_raising[] = {
-    RL_FROZEN, RL_REJECT_REDUCE_ONLY, RL_REJECT_RESTRICTED, RL_REJECT_ORDER_QTY, RL_REJECT_ORDER_NOTIONAL,
+    RL_REJECT_STRATEGY_HALTED, RL_FROZEN, RL_REJECT_REDUCE_ONLY, RL_REJECT_RESTRICTED, RL_REJECT_ORDER_QTY, RL_REJECT_ORDER_NOTIONAL,
     RL_REJECT_NO_REFERENCE_PRICE, RL_REJECT_PRICE_COLLAR, RL_REJECT_STALE_PRICE, RL_REJECT_OPEN_ORDERS,
     RL_REJECT_RATE_LIMIT, RL_REJECT_OVERFLOW,
     RL_REJECT_SYMBOL_LIMIT, RL_REJECT_TOTAL_LIMIT,
@@ -231,12 +233,15 @@ void rl_position_table_simulate_for(const rl_position_table_t *table, const rl_f
     if (qty <= 0) broken |= 1ull << RL_REJECT_INVALID_QTY;
     if (price <= 0) broken |= 1ull << RL_REJECT_INVALID_PRICE;
     if (symbol >= rl_position_table_count(table)) broken |= 1ull << RL_REJECT_UNKNOWN_SYMBOL;
+    /* The check refuses a strategy halted alone before it reads the side. */
+    uint64_t strategy_halted = strategy != NULL && rl_strategy_halted(strategy) ? 1ull << RL_REJECT_STRATEGY_HALTED : 0;
     rl_pair_value_t cur = {0, 0};
     if (broken == 0) {
         cur = rl_pair_load((rl_pair_t *)&table->slots[symbol].sides[side]);
         if (qty >= RL_FP_EXPOSURE_CAP || cur.lo + qty >= RL_FP_EXPOSURE_CAP) broken |= 1ull << RL_REJECT_OVERFLOW;
     }
     if (broken != 0) {
+        broken |= strategy_halted;
         out->broken = broken;
         out->result = rl_position_table_first_result(broken, rl_check_order_inputs, RL_COUNT(rl_check_order_inputs));
         return;
@@ -316,6 +321,7 @@ void rl_position_table_simulate_for(const rl_position_table_t *table, const rl_f
         out->symbol_headroom = limit - rl_position_table_exposure(table, symbol);
         out->book_headroom = max_total - rl_position_table_total(table);
     }
+    broken |= strategy_halted;
     out->symbol_headroom_qty = rl_position_table_in_qty(out->symbol_headroom, valuation);
     out->book_headroom_qty = rl_position_table_in_qty(out->book_headroom, valuation);
     out->headroom_known = 1;

@@ -3,7 +3,7 @@ import Redline
 import RedlineCore
 import XCTest
 
-/// Reason classes, the dead-man heartbeat and the circuit breaker: a
+/// Reason classes, the engine's dead-man heartbeat and the circuit breaker: a
 /// transient halt lifts after a cooldown, a repeat within the window doubles
 /// it up to a cap, the Nth repeat escalates to persistent, and a persistent
 /// reason is never lifted by the breaker. The engine's clock is moved by hand:
@@ -23,7 +23,7 @@ final class CircuitBreakerTests: XCTestCase {
     /// Move the engine's clock to `seconds` and let the risk side run once.
     private func at(_ h: Harness, _ seconds: Double, heartbeat: Bool = false) throws {
         try h.monitor.setClock(nanoseconds: UInt64((seconds * 1e9).rounded()))
-        if heartbeat { h.router.heartbeat() }
+        if heartbeat { h.monitor.heartbeat() }
         _ = h.monitor.drain()
         _ = h.router.poll()
     }
@@ -121,7 +121,7 @@ final class CircuitBreakerTests: XCTestCase {
         XCTAssertFalse(h.monitor.isFrozen)
         let off = try Harness(manualClock: true)
         try off.monitor.setClock(nanoseconds: 1)
-        off.router.heartbeat()
+        off.monitor.heartbeat()
         _ = off.monitor.drain()
         try off.monitor.setClock(nanoseconds: 1_000_000_000_000)
         _ = off.monitor.drain()
@@ -156,7 +156,7 @@ final class CircuitBreakerTests: XCTestCase {
         let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init()), orderCapacity: 16,
                                      ringCapacity: 64, logger: quietLogger())
         try monitor.setClock(nanoseconds: 1_000_000_000)
-        router.heartbeat()
+        monitor.heartbeat()
         _ = monitor.drain()
         try monitor.setClock(nanoseconds: 2_000_000_000)
         _ = monitor.drain()

@@ -25,6 +25,7 @@
 #include "rl_symbols.h"
 #include "rl_position_table.h"
 #include "rl_pnl.h"
+#include "rl_breaker.h"
 
 RL_EXTERN_C_BEGIN
 
@@ -74,6 +75,37 @@ typedef struct rl_step_result {
     uint64_t last_word;        /* the freeze word after the last of them */
 } rl_step_result_t;
 
+/* The per-strategy dead-man (risk side only). A HEARTBEAT that names a
+ * strategy (rl_event_t.strategy != 0) arms a watch for it; a strategy silent
+ * for longer than the heartbeat timeout is halted alone: its bit in the
+ * engine's halt bits is set, so its checks are refused
+ * (RL_REJECT_STRATEGY_HALTED) and its router cancels its orders, while every
+ * other strategy trades on. This is transient: each watch has its own
+ * circuit breaker (the engine's settings), which lifts the halt once the
+ * cooldown has run and a heartbeat came back; repeats double the cooldown
+ * and the Nth escalates to a halt only an operator releases
+ * (RL_CONTROL_RELEASE_STRATEGY). Every step is an RL_EVENT_STRATEGY_HALT
+ * record. A HEARTBEAT with no strategy (0) is the engine's own dead-man:
+ * silence halts all trading (heartbeat_lost). */
+#define RL_STRATEGY_WATCHES 64          /* strategies watched at once; one more is halted at once (fail closed) */
+#define RL_STRATEGY_HALT_WORDS 1024     /* 65,536 strategy ids, one bit each */
+
+typedef enum rl_strategy_watch_state {
+    RL_WATCH_FREE = 0,
+    RL_WATCH_LIVE = 1,
+    RL_WATCH_HALTED = 2,        /* transient: the breaker lifts it */
+    RL_WATCH_ESCALATED = 3,     /* an operator releases it */
+} rl_strategy_watch_state_t;
+
+typedef struct rl_strategy_watch {
+    uint64_t last_heartbeat_ns; /* engine clock of its last HEARTBEAT */
+    uint64_t halted_at_ns;      /* engine clock of its halt */
+    rl_breaker_t breaker;       /* its own streak; config = the engine's breaker settings */
+    uint16_t strategy;
+    uint8_t state;              /* rl_strategy_watch_state_t */
+    uint8_t reserved[5];
+} rl_strategy_watch_t;
+
 typedef struct rl_engine {
     rl_freeze_t freeze;
     /* Written by the risk side only. */
@@ -109,6 +141,11 @@ typedef struct rl_engine {
     rl_order_rules_t *rules_in_force;        /* capacity + 1: what the last publish put in force */
     double cycles_per_ns;                    /* TSC rate, for the staleness bound */
     rl_strategy_limits_t strategy_limits;    /* in force (rl_strategy.h) */
+    uint32_t watch_count;                    /* watches[0..watch_count) may be in use */
+    _Atomic(uint32_t) strategies_halted;     /* strategies halted alone now (metrics) */
+    rl_strategy_watch_t watches[RL_STRATEGY_WATCHES];
+    _Atomic(uint64_t) *strategy_halts;       /* RL_STRATEGY_HALT_WORDS words, one bit per strategy; read by
+                                                every router's check, written by the risk side alone */
     _Atomic(bool) rules_in_use;              /* some per-order rule is set: new symbols start restricted */
     /* Configuration: written by the controller (or setup), read by the step. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) edge_freeze_threshold_bps;
@@ -220,6 +257,26 @@ int rl_engine_set_breaker(rl_engine_t *engine, const rl_breaker_config_t *config
  * lifting a transient halt whose cooldown ran out, and halting on a lost
  * heartbeat. */
 void rl_engine_tick(rl_engine_t *engine);
+
+/* Bind a router's strategy state to its strategy id (its order-id session),
+ * so that its checks see the strategy's own halt. Setup, from the router's
+ * thread, before its first check. */
+RL_INLINE void rl_engine_bind_strategy(rl_engine_t *engine, rl_strategy_t *strategy, uint16_t id) {
+    strategy->halt_word = &engine->strategy_halts[id >> 6];
+    strategy->halt_mask = 1ull << (id & 63);
+}
+
+/* Is strategy `id` halted alone now? Any thread. */
+RL_INLINE bool rl_engine_strategy_halted(const rl_engine_t *engine, uint16_t id) {
+    /* acquire: pairs with the release store in rl_engine_set_strategy_halt. */
+    return (atomic_load_explicit(&engine->strategy_halts[id >> 6], memory_order_acquire) >> (id & 63)) & 1;
+}
+
+/* Strategies halted alone now (metrics; a recent value). */
+RL_INLINE uint32_t rl_engine_strategies_halted(const rl_engine_t *engine) {
+    /* relaxed: monitoring read of a single-writer counter. */
+    return atomic_load_explicit((_Atomic(uint32_t) *)&engine->strategies_halted, memory_order_relaxed);
+}
 
 /* Move the engine's manual clock (rl_engine_config_t.manual_clock) to
  * `now_ns`. Any thread. Returns 0, or -EINVAL on an engine with the TSC clock. */

@@ -43,9 +43,16 @@ typedef enum rl_event_type {
                                     held (its reservation was not yet durable at a crash): side, qty at
                                     price, reserved unconditionally, since the venue is the truth; a
                                     breach this makes enters REDUCING */
+    RL_EVENT_STRATEGY_HALT = 14, /* out, never in: one strategy alone halted or resumed (its dead-man).
+                                    strategy = the strategy it concerns, side = rl_strategy_halt_action_t,
+                                    value = rl_freeze_reason_t of the cause, order_id = the engine's freeze
+                                    word then (unchanged by it); for a halt qty = the timeout ns and
+                                    price = the ns since its last heartbeat; for a lift qty = the cooldown
+                                    ns; for an escalation qty = the repeats; for an operator's release
+                                    qty = the request id; timestamp_ns = CLOCK_REALTIME */
 } rl_event_type_t;
 
-#define RL_EVENT_TYPE_COUNT 14
+#define RL_EVENT_TYPE_COUNT 15
 #define RL_SYMBOL_NONE UINT32_MAX
 
 /* What an RL_EVENT_CONTROL asks for. */
@@ -74,7 +81,19 @@ typedef enum rl_control {
                                         value = the blocks it counted in its window */
     RL_CONTROL_SET_PNL_LIMITS = 16,  /* value = max drawdown USD, qty = daily loss limit USD (fixed point; 0: off),
                                         price = when the day begins, ns after midnight UTC */
+    RL_CONTROL_RELEASE_STRATEGY = 17, /* an operator lifts one strategy's own halt: symbol = the strategy
+                                         (-ENOENT: not watched, or not halted) */
+    RL_CONTROL_FORGET_STRATEGY = 18,  /* the strategy is gone (its router closed): stop watching its
+                                         heartbeat, clear its halt; symbol = the strategy */
 } rl_control_t;
+
+/* What an RL_EVENT_STRATEGY_HALT record says happened to its strategy. */
+typedef enum rl_strategy_halt_action {
+    RL_STRATEGY_HALTED = 1,    /* halted (transient): its orders are refused, its router cancels them */
+    RL_STRATEGY_RESUMED = 2,   /* the circuit breaker lifted it: the cooldown ran and its heartbeat is back */
+    RL_STRATEGY_ESCALATED = 3, /* it kept halting: halted until an operator releases it */
+    RL_STRATEGY_RELEASED = 4,  /* an operator released it */
+} rl_strategy_halt_action_t;
 
 /* The field an RL_CONTROL_STAGE_ORDER_RULE sets (rl_order_rules_t). */
 typedef enum rl_rule_field {

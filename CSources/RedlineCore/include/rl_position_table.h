@@ -327,6 +327,8 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
     if (RL_UNLIKELY(qty <= 0)) return RL_REJECT_INVALID_QTY;
     if (RL_UNLIKELY(price <= 0)) return RL_REJECT_INVALID_PRICE;
     if (RL_UNLIKELY(symbol >= rl_position_table_count(table))) return RL_REJECT_UNKNOWN_SYMBOL;
+    /* A strategy halted on its own sends nothing new, reducing or not (as HALTED). */
+    if (strategy != NULL && RL_UNLIKELY(rl_strategy_halted(strategy))) return RL_REJECT_STRATEGY_HALTED;
     rl_position_slot_t *slot = &table->slots[symbol];
     rl_pair_t *own = &slot->sides[side];
 

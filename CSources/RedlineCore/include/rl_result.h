@@ -40,10 +40,11 @@ typedef enum rl_result {
     RL_REJECT_OPEN_ORDERS = 26,        /* the strategy's working orders (or on the symbol) are at their maximum */
     RL_REJECT_RATE_LIMIT = 27,         /* the strategy's new-order rate (or on the symbol) is spent; cancels too */
     RL_REJECT_DUPLICATE_ID = 28,       /* the client order id is already working (the router checks it) */
+    RL_REJECT_STRATEGY_HALTED = 29,    /* this strategy alone is halted (its dead-man: a missed heartbeat) */
 } rl_result_t;
 
 /* Number of distinct codes a blocked-by-reason counter array needs. */
-#define RL_RESULT_SLOTS 29
+#define RL_RESULT_SLOTS 30
 
 typedef enum rl_side {
     RL_SIDE_BUY = 0,

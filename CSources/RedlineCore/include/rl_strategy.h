@@ -20,6 +20,12 @@
  * GCRA bucket: one "theoretical arrival time" per bucket; an order may go
  * when now >= tat - tolerance, and then tat = max(tat, now) + interval.
  * Time is the engine's clock (rl_rules_clock_t), never the order's.
+ *
+ * A strategy can also be halted on its own (its dead-man: it missed its
+ * heartbeat): the risk side sets the strategy's bit in the engine's halt
+ * bits, and every check for this strategy is then refused
+ * (RL_REJECT_STRATEGY_HALTED) until the bit clears, while other strategies
+ * trade on.
  */
 #ifndef RL_STRATEGY_H
 #define RL_STRATEGY_H
@@ -78,12 +84,14 @@ typedef struct rl_strategy_symbol {
 typedef struct rl_strategy {
     RL_ALIGNAS(RL_CACHE_LINE) uint64_t order_tat;
     uint64_t cancel_tat;
-    uint64_t open;            /* working orders */
     uint64_t rate_blocks;     /* orders blocked by a rate (statistics) */
     uint64_t open_blocks;     /* orders blocked by an open-order count */
     uint64_t cancel_blocks;   /* cancels over the cancel budget */
+    _Atomic(uint64_t) *halt_word; /* the engine's word holding this strategy's halt bit (rl_engine_bind_strategy);
+                                     until bound, a word no one sets */
+    uint64_t halt_mask;       /* its bit in *halt_word */
+    uint32_t open;            /* working orders (at most a router's order capacity) */
     uint32_t capacity;        /* symbols */
-    uint8_t padding[RL_CACHE_LINE - 6 * sizeof(uint64_t) - sizeof(uint32_t)];
     rl_strategy_symbol_t symbols[]; /* capacity of them */
 } rl_strategy_t;
 
@@ -92,6 +100,13 @@ RL_STATIC_ASSERT(sizeof(rl_strategy_t) == RL_CACHE_LINE, "a strategy's state own
 /* For `symbol_capacity` symbols, on NUMA `node` (< 0: any). 0, -EINVAL or -ENOMEM. */
 int rl_strategy_create(uint32_t symbol_capacity, int node, rl_strategy_t **out);
 void rl_strategy_destroy(rl_strategy_t *strategy);
+
+/* Is this strategy alone halted (its dead-man, rl_engine.h)? One load of a
+ * word the risk side writes only when a strategy halts or resumes. */
+RL_INLINE bool rl_strategy_halted(const rl_strategy_t *s) {
+    /* acquire: pairs with the risk side's release store of the halt bits (rl_engine_set_strategy_halt). */
+    return (atomic_load_explicit(s->halt_word, memory_order_acquire) & s->halt_mask) != 0;
+}
 
 RL_INLINE uint64_t rl_strategy_gcra_ready(uint64_t tat, uint64_t tolerance, uint64_t now) {
     return now + tolerance >= tat;

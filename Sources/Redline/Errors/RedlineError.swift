@@ -24,6 +24,7 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
     case openOrders = "OPEN_ORDERS"
     case rateLimit = "RATE_LIMIT"
     case duplicateOrderID = "DUPLICATE_ORDER_ID"
+    case strategyHalted = "STRATEGY_HALTED"
 
     public var code: String { rawValue }
     public var metricLabel: String { rawValue.lowercased() }
@@ -49,6 +50,7 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .openOrders: "the strategy's working orders (in all, or on the symbol) are at their maximum"
         case .rateLimit: "the strategy's order rate (in all, or on the symbol), or its cancel budget, is spent"
         case .duplicateOrderID: "the client order id is already working"
+        case .strategyHalted: "this strategy alone is halted (it missed its heartbeat): its router cancels its orders"
         }
     }
 
@@ -74,6 +76,7 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .openOrders: RL_REJECT_OPEN_ORDERS
         case .rateLimit: RL_REJECT_RATE_LIMIT
         case .duplicateOrderID: RL_REJECT_DUPLICATE_ID
+        case .strategyHalted: RL_REJECT_STRATEGY_HALTED
         }
     }
 
@@ -100,6 +103,7 @@ public enum BlockReason: String, Sendable, Codable, CaseIterable, CustomStringCo
         case RL_REJECT_OPEN_ORDERS: self = .openOrders
         case RL_REJECT_RATE_LIMIT: self = .rateLimit
         case RL_REJECT_DUPLICATE_ID: self = .duplicateOrderID
+        case RL_REJECT_STRATEGY_HALTED: self = .strategyHalted
         default: return nil
         }
     }

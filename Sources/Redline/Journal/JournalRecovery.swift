@@ -89,6 +89,9 @@ final class JournalRecovery {
             return fail(.journalCorrupt(directory: "", damage: "record \(seq): \(error)"))
         }
         switch record {
+        case .event(let event) where event.type == UInt8(RL_EVENT_STRATEGY_HALT.rawValue):
+            // History only: the strategy belonged to a router of the earlier process.
+            monitor.trading.replay(strategyRecord: event)
         case .event(var event):
             guard rl_engine_replay_event(monitor.engineHandle, &event) else {
                 return fail(.journalCorrupt(directory: "", damage: "record \(seq): event for symbol \(event.symbol) cannot apply"))

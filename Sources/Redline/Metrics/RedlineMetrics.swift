@@ -157,6 +157,14 @@ public final class RedlineMetrics: Sendable {
     /// Count one published trading-state change: `freeze_triggered_total{reason}`
     /// for freezes and limit violations, `unfreeze_total` for every return to
     /// ACTIVE or lift of a halt.
+    /// A strategy halted alone (its dead-man): counted in
+    /// `freeze_triggered_total{reason}` like any freeze, and in
+    /// `strategy_freezes_total{strategy,reason}`.
+    func strategyFrozen(_ freeze: FreezeEvent) {
+        state.withLock { _ = $0.freezeCounters[freeze.trigger]?.increment() }
+        addTotal("strategy_freezes_total", [("strategy", "\(freeze.strategy ?? 0)"), ("reason", freeze.trigger.rawValue)], 1)
+    }
+
     func stateChanged(_ change: TradingStateChange) {
         if let trigger = change.cause.freezeTrigger {
             state.withLock { $0.freezeCounters[trigger]?.increment() }

@@ -26,7 +26,7 @@ public struct OrderSimulation: Sendable, Equatable, Codable {
 
     /// The reasons in the order the check takes them (rl_position_table.h).
     static let checkOrder: [BlockReason] = [
-        .invalidSide, .invalidQuantity, .invalidPrice, .unknownSymbol, .overflow, .frozen, .reduceOnly, .restricted,
+        .invalidSide, .invalidQuantity, .invalidPrice, .unknownSymbol, .strategyHalted, .overflow, .frozen, .reduceOnly, .restricted,
         .orderQuantity, .orderNotional, .noReferencePrice, .priceCollar, .stalePrice, .openOrders, .rateLimit,
         .symbolLimit, .totalLimit,
     ]

@@ -569,6 +569,47 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         return rc == 0 && tradingState.epoch != before
     }
 
+    // MARK: Strategies halted alone (the per-strategy dead-man)
+
+    /// The engine's own dead-man: tell the risk side that whatever feeds
+    /// the engine (the orchestrator, its market data) is alive. With
+    /// `RiskLimits.heartbeatTimeoutMilliseconds`, silence halts all trading
+    /// (`heartbeat_lost`, transient). A strategy's heartbeat is
+    /// `OrderRouter.heartbeat()`, whose silence halts that strategy alone.
+    public func heartbeat() {
+        riskSide.send(rl_event_t(type: RL_EVENT_HEARTBEAT, timestampNs: rl_clock_cycles()))
+    }
+
+    /// Every step of a strategy's own halt (halted, resumed, escalated,
+    /// released), oldest first. The halts are in `freezeEvents` too, with
+    /// their `strategy`.
+    public var strategyHalts: [StrategyHaltChange] { trading.strategyHalts }
+
+    /// Whether strategy `id` (a router's `strategyID`) is halted alone now.
+    public func isStrategyHalted(_ id: UInt16) -> Bool { rl_engine_strategy_halted(engine, id) }
+
+    /// The operator lifts strategy `id`'s own halt (one the circuit breaker
+    /// escalated, or before its cooldown). Returns false if it was not
+    /// halted. The record of it carries `reason` and `metadata`.
+    @discardableResult
+    public func releaseStrategy(_ id: UInt16, reason: String, metadata: [String: String] = [:]) -> Bool {
+        trading.sync()
+        let rc = riskSide.request(RL_CONTROL_RELEASE_STRATEGY, symbol: UInt32(id)) { request in
+            trading.expect(request: request, .init(reason: reason, metadata: metadata))
+        }
+        trading.sync()
+        if rc != 0 {
+            logger.debug("release of a strategy that is not halted", metadata: ["strategy": "\(id)", "reason": "\(reason)"])
+        }
+        return rc == 0
+    }
+
+    /// A router is closing: its strategy's dead-man stops watching, and any
+    /// halt of it is cleared (no one is left to halt).
+    func forgetStrategy(_ id: UInt16) {
+        _ = riskSide.request(RL_CONTROL_FORGET_STRATEGY, symbol: UInt32(id))
+    }
+
     /// Evaluate every symbol and the book against the limits, on this thread
     /// as the risk side (no risk thread may run): after recovery.
     func evaluateLimits() throws(RedlineError) {
@@ -590,6 +631,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         }
         metrics.setTotal("breaker_escalations_total", to: rl_engine_breaker_escalations(engine))
         metrics.setGauge("breaker_cooldown_seconds", to: Double(rl_engine_breaker_cooldown_ns(engine)) / 1e9)
+        metrics.setGauge("strategies_halted", to: Double(rl_engine_strategies_halted(engine)))
         let pnl = profitAndLoss
         metrics.setGauge("pnl_realized_usd", to: pnl.realizedUSD)
         metrics.setGauge("pnl_unrealized_usd", to: pnl.unrealizedUSD)

@@ -83,6 +83,8 @@ public final class OrderRouter {
         var lastSeenEpoch: UInt64
         var lastFreezeSeenCycles: UInt64 = 0
         var lastCheckCycles: UInt64 = 0
+        /// This strategy was halted alone when this router last looked (its dead-man).
+        var strategyHalted = false
         /// Orders blocked by a rate in the current window (`StrategyLimits.rateFreezeAfter`).
         var rateBlocksInWindow: Int = 0
         var rateWindowStartNs: UInt64 = 0
@@ -132,12 +134,14 @@ public final class OrderRouter {
         try RedlineError.errno(rl_strategy_create(UInt32(monitor.symbolCapacity), Int32(monitor.numaNode ?? -1), &created),
                                operation: "rl_strategy_create")
         strategy = created!
+        rl_engine_bind_strategy(engine, strategy, orders.session)
         clientIDs = WorkingClientIDs(orderCapacity: orderCapacity)
         scratch = []
         scratch.reserveCapacity(orderCapacity)
     }
 
     deinit {
+        monitor.forgetStrategy(orders.session)
         monitor.releaseOrderSession(orders.session)
         hot.deinitialize(count: 1).deallocate()
         rl_strategy_destroy(strategy)
@@ -149,6 +153,10 @@ public final class OrderRouter {
     public var rateLimitedCancels: UInt64 { rl_strategy_cancel_blocks(strategy) }
 
     public var activeOrderCount: Int { orders.activeCount }
+
+    /// This router's strategy id: its order-id session, in events, the
+    /// journal, metrics (`{strategy}`) and `FreezeEvent.strategy`.
+    public var strategyID: UInt16 { orders.session }
 
     public func order(_ id: OrderID) throws(RedlineError) -> OrderRecord { try orders.order(id) }
 
@@ -607,6 +615,16 @@ public final class OrderRouter {
     /// would raise their side are refused.
     @discardableResult
     public func pollFreeze() -> CancelAllReport? {
+        // This strategy alone halted (its dead-man): cancel its orders, once.
+        let halted = rl_strategy_halted(strategy)
+        if halted != hot.pointee.strategyHalted {
+            hot.pointee.strategyHalted = halted
+            if halted {
+                monitor.syncFreezeEvents()
+                hot.pointee.lastFreezeSeenCycles = rl_clock_cycles()
+                return cancelAllOrders(reason: "strategy \(orders.session) halted alone (heartbeat_lost)")
+            }
+        }
         let word = rl_freeze_load(rl_engine_freeze(engine))
         let epoch = rl_freeze_word_epoch(word)
         guard epoch != hot.pointee.lastSeenEpoch else { return nil }

@@ -95,10 +95,15 @@ public struct FreezeEvent: Sendable, Codable, Equatable {
     public let reason: String
     public let metadata: [String: String]
     public let timestamp: Date
-    /// The freeze word's epoch after this freeze.
+    /// The freeze word's epoch after this freeze (for a strategy's own
+    /// halt, which leaves the word alone, its epoch then).
     public let epoch: UInt64
+    /// The one strategy (router session) this halted, alone; nil: the whole engine.
+    public let strategy: UInt16?
 
-    public init(trigger: FreezeTrigger, reason: String, metadata: [String: String], timestamp: Date, epoch: UInt64) {
+    public init(trigger: FreezeTrigger, reason: String, metadata: [String: String], timestamp: Date, epoch: UInt64,
+                strategy: UInt16? = nil) {
+        self.strategy = strategy
         self.trigger = trigger
         self.reasonClass = trigger.reasonClass
         self.reason = reason
@@ -107,7 +112,7 @@ public struct FreezeEvent: Sendable, Codable, Equatable {
         self.epoch = epoch
     }
 
-    private enum CodingKeys: String, CodingKey { case trigger, reasonClass, reason, metadata, timestamp, epoch }
+    private enum CodingKeys: String, CodingKey { case trigger, reasonClass, reason, metadata, timestamp, epoch, strategy }
 
     // Events journaled before the classes have none: their trigger says it.
     public init(from decoder: any Decoder) throws {
@@ -118,6 +123,7 @@ public struct FreezeEvent: Sendable, Codable, Equatable {
         metadata = try c.decode([String: String].self, forKey: .metadata)
         timestamp = try c.decode(Date.self, forKey: .timestamp)
         epoch = try c.decode(UInt64.self, forKey: .epoch)
+        strategy = try c.decodeIfPresent(UInt16.self, forKey: .strategy)
     }
 }
 
@@ -224,4 +230,37 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
     public let reason: String
     public let metadata: [String: String]
     public let timestamp: Date
+}
+
+/// One step of a strategy's own halt (its dead-man, `RiskLimits.heartbeatTimeoutMilliseconds`):
+/// a strategy that misses its heartbeat is halted alone while the others trade on.
+public struct StrategyHaltChange: Sendable, Codable, Equatable {
+    public enum Action: String, Sendable, Codable {
+        /// Halted (transient): its orders are refused and its router cancels its working orders.
+        case halted
+        /// The circuit breaker lifted it: the cooldown ran and its heartbeat is back.
+        case resumed
+        /// It kept halting (or could not be watched): halted until an operator releases it.
+        case escalated
+        /// An operator released it (`RuntimeRiskMonitor.releaseStrategy`).
+        case released
+
+        init?(_ code: UInt8) {
+            switch UInt32(code) {
+            case RL_STRATEGY_HALTED.rawValue: self = .halted
+            case RL_STRATEGY_RESUMED.rawValue: self = .resumed
+            case RL_STRATEGY_ESCALATED.rawValue: self = .escalated
+            case RL_STRATEGY_RELEASED.rawValue: self = .released
+            default: return nil
+            }
+        }
+    }
+    /// The strategy (its router's order-id session).
+    public let strategy: UInt16
+    public let action: Action
+    public let reason: String
+    public let metadata: [String: String]
+    public let timestamp: Date
+    /// The engine's freeze-word epoch at the time (a strategy's halt leaves the word alone).
+    public let epoch: UInt64
 }

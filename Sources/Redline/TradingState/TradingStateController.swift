@@ -19,6 +19,7 @@ final class TradingStateController: @unchecked Sendable {
     private struct History {
         var freezeEvents: [FreezeEvent] = []
         var changes: [TradingStateChange] = []
+        var strategyHalts: [StrategyHaltChange] = []
         /// Epoch of the newest change recorded.
         var recordedEpoch: UInt64 = 0
         /// Operator requests by request id, until their record comes back.
@@ -62,6 +63,11 @@ final class TradingStateController: @unchecked Sendable {
         return history.withLock { $0.changes }
     }
 
+    var strategyHalts: [StrategyHaltChange] {
+        sync()
+        return history.withLock { $0.strategyHalts }
+    }
+
     /// Remember what an operator said about request `id`, for its record.
     func expect(request id: Int64, _ detail: Detail) { history.withLock { $0.pending[id] = detail } }
 
@@ -72,14 +78,92 @@ final class TradingStateController: @unchecked Sendable {
         let ring = rl_engine_state_ring(engine)!
         guard rl_spsc_depth(ring) > 0 else { return 0 }
         var taken: [(TradingStateChange, FreezeEvent?)] = []
+        var strategies: [(StrategyHaltChange, FreezeEvent?)] = []
         consumer.withLock {
             var record = rl_event_t()
             while rl_spsc_pop(ring, &record) == RL_OK {
-                if let change = self.change(from: record) { taken.append(change) }
+                if record.type == UInt8(RL_EVENT_STRATEGY_HALT.rawValue) {
+                    if let step = self.strategyStep(from: record) { strategies.append(step) }
+                } else if let change = self.change(from: record) {
+                    taken.append(change)
+                }
             }
         }
         for (change, freeze) in taken { publish(change, freeze) }
-        return taken.count
+        for (step, freeze) in strategies { publish(step, freeze) }
+        return taken.count + strategies.count
+    }
+
+    /// A strategy's own halt (its dead-man), as the risk side recorded it
+    /// (RL_EVENT_STRATEGY_HALT): the step, and a `FreezeEvent` when it halted.
+    private func strategyStep(from record: rl_event_t) -> (StrategyHaltChange, FreezeEvent?)? {
+        guard let action = StrategyHaltChange.Action(record.side) else { return nil }
+        let timestamp = Date(timeIntervalSince1970: Double(record.timestamp_ns) / 1e9)
+        let id = record.strategy
+        var metadata = ["scope": "strategy", "strategy": "\(id)"]
+        let reason: String
+        switch action {
+        case .halted:
+            let timeout = Double(record.qty) / 1e6, silent = Double(record.price) / 1e6
+            metadata["timeout_ms"] = "\(timeout)"
+            metadata["silent_ms"] = "\(silent)"
+            reason = "strategy \(id) sent no heartbeat for \(silent) ms (timeout \(timeout) ms): it alone is halted and its router cancels its orders; the circuit breaker lifts it once its heartbeat is back and the cooldown has run"
+        case .escalated:
+            if record.qty == 0 {
+                reason = "strategy \(id) cannot be watched: \(RL_STRATEGY_WATCHES) strategies already are; it is halted until an operator releases it"
+            } else {
+                metadata["repeats"] = "\(record.qty)"
+                reason = "strategy \(id) lost its heartbeat \(record.qty) times in a row: the circuit breaker escalated, an operator must release it"
+            }
+        case .resumed:
+            let cooldown = Double(record.qty) / 1e6
+            metadata["cooldown_ms"] = "\(cooldown)"
+            metadata["by"] = "circuit_breaker"
+            reason = "strategy \(id)'s heartbeat is back and its cooldown of \(cooldown) ms ran: it trades again"
+        case .released:
+            let detail = history.withLock { $0.pending.removeValue(forKey: record.qty) }
+            metadata.merge(detail?.metadata ?? [:]) { a, _ in a }
+            metadata["by"] = "operator"
+            reason = detail?.reason ?? "an operator released strategy \(id)"
+        }
+        let epoch = rl_freeze_word_epoch(record.order_id)
+        let step = StrategyHaltChange(strategy: id, action: action, reason: reason, metadata: metadata, timestamp: timestamp,
+                                      epoch: epoch)
+        let freeze: FreezeEvent? = switch action {
+        case .halted: FreezeEvent(trigger: .heartbeatLost, reason: reason, metadata: metadata, timestamp: timestamp,
+                                  epoch: epoch, strategy: id)
+        case .escalated: FreezeEvent(trigger: .breakerEscalated, reason: reason, metadata: metadata, timestamp: timestamp,
+                                     epoch: epoch, strategy: id)
+        case .resumed, .released: nil
+        }
+        return (step, freeze)
+    }
+
+    private func publish(_ step: StrategyHaltChange, _ freeze: FreezeEvent?) {
+        history.withLock { history in
+            history.strategyHalts.append(step)
+            if let freeze { history.freezeEvents.append(freeze) }
+        }
+        if let freeze { metrics.strategyFrozen(freeze) }
+        metrics.addTotal("strategy_halt_changes_total", [("strategy", "\(step.strategy)"), ("action", step.action.rawValue)], 1)
+        var metadata: Logger.Metadata = ["action": "\(step.action.rawValue)"]
+        for (key, value) in step.metadata { metadata[key] = "\(value)" }
+        switch step.action {
+        case .halted, .escalated: logger.critical("STRATEGY HALTED: \(step.reason)", metadata: metadata)
+        case .resumed, .released: logger.notice("strategy trades again: \(step.reason)", metadata: metadata)
+        }
+        // The risk side journaled the record itself (replayed by `replay(strategyRecord:)`).
+    }
+
+    /// Recovery: a journaled RL_EVENT_STRATEGY_HALT record, for the history.
+    /// The strategies it names belonged to routers of the earlier process;
+    /// nothing of it is in force now.
+    func replay(strategyRecord record: rl_event_t) {
+        guard let (step, freeze) = strategyStep(from: record) else { return }
+        history.withLock { history in
+            history.strategyHalts.append(step)
+            if let freeze, !history.freezeEvents.contains(freeze) { history.freezeEvents.append(freeze) }
+        }
     }
 
     private func change(from record: rl_event_t) -> (TradingStateChange, FreezeEvent?)? {
