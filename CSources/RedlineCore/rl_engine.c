@@ -226,7 +226,7 @@ static void rl_engine_breaker_follow(rl_engine_t *engine, rl_freeze_reason_t hal
         atomic_store_explicit(&engine->breaker_cooldown_ns, 0, memory_order_relaxed);
         return;
     }
-    RL_SINGLE_WRITER_ADD(&engine->breaker_trips[halted_for & 15], 1); /* the risk side is the only writer */
+    RL_SINGLE_WRITER_ADD(&engine->breaker_trips[halted_for & 31], 1); /* the risk side is the only writer */
     rl_breaker_action_t action = rl_breaker_trip(&engine->breaker, rl_engine_now_ns(engine));
     /* relaxed: as above. */
     atomic_store_explicit(&engine->breaker_cooldown_ns,
@@ -404,8 +404,27 @@ void rl_engine_tick(rl_engine_t *engine) {
     uint64_t timeout = atomic_load_explicit(&engine->heartbeat_timeout_ns, memory_order_relaxed);
     if (engine->replaying) return;
     bool strategies = engine->watch_count != 0 && (timeout != 0 || rl_engine_strategies_halted(engine) != 0);
-    if (timeout == 0 && engine->breaker.lift_at_ns == 0 && !strategies) return;
+    /* relaxed, both: configuration written by this same risk side. */
+    uint64_t stale = atomic_load_explicit(&engine->stale_data_ns, memory_order_relaxed);
+    uint64_t backpressure = engine->journal != NULL ? atomic_load_explicit(&engine->backpressure_ns, memory_order_relaxed) : 0;
+    if (timeout == 0 && engine->breaker.lift_at_ns == 0 && !strategies && stale == 0 && backpressure == 0) return;
     uint64_t now = rl_engine_now_ns(engine);
+    /* The feed and the journal, engine-wide transient halts (the breaker lifts them). */
+    if (stale != 0 && engine->last_mark_ns != 0 && now > engine->last_mark_ns && now - engine->last_mark_ns > stale &&
+        engine->trading.state != RL_STATE_HALTED) {
+        rl_engine_control(engine, RL_TRADING_STALE_DATA, RL_SYMBOL_NONE, (int64_t)stale, (int64_t)(now - engine->last_mark_ns));
+    }
+    if (backpressure != 0) {
+        uint64_t depth = rl_spsc_depth(engine->journal);
+        if (depth * 4 < rl_spsc_capacity(engine->journal) * 3) {
+            engine->backlog_since_ns = 0;
+        } else if (engine->backlog_since_ns == 0) {
+            engine->backlog_since_ns = now | 1;
+        } else if (now > engine->backlog_since_ns && now - engine->backlog_since_ns > backpressure &&
+                   engine->trading.state != RL_STATE_HALTED && rl_engine_journal_room(engine)) {
+            rl_engine_control(engine, RL_TRADING_JOURNAL_BACKPRESSURE, RL_SYMBOL_NONE, (int64_t)backpressure, (int64_t)depth);
+        }
+    }
     if (strategies) rl_engine_tick_strategies(engine, now, timeout);
     if (!rl_engine_journal_room(engine)) return;
     if (rl_breaker_tick(&engine->breaker, now) == RL_BREAKER_LIFT) {
@@ -652,7 +671,13 @@ int rl_engine_restore_position(rl_engine_t *engine, uint32_t symbol, const rl_po
  * fresh. A replayed mark is history, not a price seen now: it stays stale
  * until a fresh one. */
 static void rl_engine_stamp_mark(rl_engine_t *engine, uint32_t symbol) {
-    if (!engine->replaying) rl_position_table_stamp_mark(engine->table, symbol);
+    if (engine->replaying) return;
+    rl_position_table_stamp_mark(engine->table, symbol);
+    /* The feed's freshness (stale_data), only when a guard watches it: the clock read costs. */
+    /* relaxed: configuration written by this same risk side. */
+    if (atomic_load_explicit(&engine->stale_data_ns, memory_order_relaxed) != 0) {
+        engine->last_mark_ns = rl_engine_now_ns(engine) | 1;
+    }
 }
 
 /* `qty` of working orders on `side` filled at `price`. The position moves by
@@ -950,6 +975,14 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         return rl_engine_release_strategy(engine, symbol, request_id);
     case RL_CONTROL_FORGET_STRATEGY:
         return rl_engine_forget_strategy(engine, symbol);
+    case RL_CONTROL_SET_FEED_GUARDS:
+        if (value < 0 || field < 0) return -EINVAL;
+        /* relaxed, both: read by this same risk side. A feed guard starts from now, not from an old mark. */
+        if (value != 0 && atomic_load_explicit(&engine->stale_data_ns, memory_order_relaxed) == 0) engine->last_mark_ns = 0;
+        atomic_store_explicit(&engine->stale_data_ns, (uint64_t)value, memory_order_relaxed);
+        atomic_store_explicit(&engine->backpressure_ns, (uint64_t)field, memory_order_relaxed);
+        if (field == 0) engine->backlog_since_ns = 0;
+        return 0;
     case RL_CONTROL_SET_SYMBOL_LIMIT:
         return rl_engine_set_symbol_limit(engine, symbol, value);
     case RL_CONTROL_SET_MAX_TOTAL:
@@ -1170,9 +1203,11 @@ uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_s
         /* Backpressure, never loss: stop here while the journal has no room
          * for what this event may produce (its record, state changes). While
          * the journal is failing, go on (HALTED: only cancels and venue
-         * events arrive) and count what does not fit. */
+         * events arrive) and count what does not fit. An event leaves room
+         * for the clock's work too, so that a halt for backpressure always
+         * has room for its record. */
         if (journal != NULL && journal_failure == 0 &&
-            rl_spsc_writable(journal, RL_JOURNAL_ROOM_PER_EVENT) < RL_JOURNAL_ROOM_PER_EVENT) {
+            rl_spsc_writable(journal, 2 * RL_JOURNAL_ROOM_PER_EVENT) < 2 * RL_JOURNAL_ROOM_PER_EVENT) {
             break;
         }
         if (rl_engine_apply(engine, event)) {

@@ -1652,6 +1652,29 @@ static void *rl_journal_snapshot_main(void *arg) {
     return NULL;
 }
 
+static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, uint32_t length);
+
+/* A trading-state change (RL_EVENT_STATE_CHANGE) as its record: the word,
+ * for a halt or REDUCING the value of its cause, and, when an event of a
+ * strategy caused it, {"strategy":N} (RTS 6 attribution; the orchestrator's
+ * own record of it adds the whole detail). */
+static int rl_journal_add_state(rl_journal_t *j, const rl_event_t *event) {
+    uint64_t word = event->order_id;
+    bool active = rl_freeze_word_state(word) == RL_STATE_ACTIVE;
+    uint8_t payload[sizeof(rl_journal_state_payload_t) + 32];
+    memcpy(payload, &word, sizeof(word));
+    uint32_t length = sizeof(word);
+    if (!active) {
+        memcpy(payload + length, &event->value, sizeof(event->value));
+        length += sizeof(event->value);
+    }
+    if (event->strategy != 0) {
+        length += (uint32_t)snprintf((char *)payload + length, sizeof(payload) - length, "{\"strategy\":%u}",
+                                     (unsigned)event->strategy);
+    }
+    return rl_journal_add(j, active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, payload, length);
+}
+
 /* Append one record to the batch, rotating the segment when it would overflow. */
 static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, uint32_t length) {
     size_t size = rl_record_size(length);
@@ -1749,11 +1772,7 @@ static void *rl_journal_main(void *arg) {
             }
             if (event->type == RL_EVENT_STATE_CHANGE) {
                 /* The controller changed the trading state: journal it, synced at once. */
-                uint64_t word = event->order_id;
-                bool active = rl_freeze_word_state(word) == RL_STATE_ACTIVE;
-                rl_journal_state_payload_t payload = {word, event->value};
-                rc = rl_journal_add(j, active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, &payload,
-                                    active ? sizeof(payload.word) : sizeof(payload));
+                rc = rl_journal_add_state(j, event);
                 j->batch_sync_now = true;
             } else {
                 rc = rl_journal_add(j, RL_JREC_EVENT, event, sizeof(*event));
@@ -1781,10 +1800,7 @@ static void *rl_journal_main(void *arg) {
                 if (event->type != RL_EVENT_STATE_CHANGE) continue;
                 uint64_t word = event->order_id;
                 if (j->state_ahead_word != 0 && rl_freeze_word_epoch(word) <= rl_freeze_word_epoch(j->state_ahead_word)) continue;
-                bool active = rl_freeze_word_state(word) == RL_STATE_ACTIVE;
-                rl_journal_state_payload_t payload = {word, event->value};
-                int ahead = rl_journal_add(j, active ? RL_JREC_UNFREEZE : RL_JREC_FREEZE, &payload,
-                                           active ? sizeof(payload.word) : sizeof(payload));
+                int ahead = rl_journal_add_state(j, event);
                 if (ahead != 0) break;
                 /* In the batch now: a failed sync retries the batch, so it is
                  * never added twice (EIO retries once wrote one halt 160 times). */

@@ -201,4 +201,36 @@ final class CircuitBreakerTests: XCTestCase {
                                                                   escalateAfter: 5))
         }
     }
+
+    func testAStaleFeedIsATransientFreezeEventAndTheGuardsSurviveARestart() throws {
+        let limits = try RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200,
+                                    staleDataFreezeMilliseconds: 250)
+        let h = try Harness(limits: limits, manualClock: true)
+        try h.monitor.setClock(nanoseconds: 1_000_000_000)
+        try h.router.reportMark(symbol: h.monitor.symbolID("BTCUSDT"), price: 40_000)
+        _ = h.monitor.drain()
+        XCTAssertNoThrow(try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000))
+        try h.monitor.setClock(nanoseconds: 1_300_000_000)
+        _ = h.monitor.drain()
+        _ = h.router.poll()
+        XCTAssertTrue(h.monitor.isFrozen)
+        XCTAssertEqual(h.router.activeOrderCount, 0, "the router canceled its orders")
+        let event = try XCTUnwrap(h.monitor.freezeEvents.last)
+        XCTAssertEqual(event.trigger, .staleData)
+        XCTAssertEqual(event.reasonClass, .transient)
+        XCTAssertEqual(event.metadata["timeout_ms"], "250.0")
+        XCTAssertEqual(Double(event.metadata["stale_ms"] ?? "") ?? 0, 300, accuracy: 0.001)
+        XCTAssertEqual(parsePrometheus(h.monitor.prometheusText())["freeze_triggered_total{reason=\"stale_data\"}"], 1)
+        XCTAssertThrowsRedline(.invalidLimits("staleDataFreezeMilliseconds must be in (0, 86400000], got 0.0")) {
+            try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 2, edgeFreezeThresholdBps: 0, staleDataFreezeMilliseconds: 0)
+        }
+        XCTAssertThrowsRedline(.invalidLimits("journalBackpressureFreezeMilliseconds must be in (0, 86400000], got nan")) {
+            try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 2, edgeFreezeThresholdBps: 0,
+                           journalBackpressureFreezeMilliseconds: .nan)
+        }
+        _ = try assertLimitsSurviveARestart { limits in
+            limits.staleDataFreezeMilliseconds = 750
+            limits.journalBackpressureFreezeMilliseconds = 20
+        }
+    }
 }

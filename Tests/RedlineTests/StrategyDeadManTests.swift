@@ -243,4 +243,37 @@ final class StrategyDeadManTests: XCTestCase {
         XCTAssertGreaterThan(refused, 0, "the halt was reached during the run")
         XCTAssertTrue(monitor.isStrategyHalted(router.strategyID))
     }
+
+    /// RTS 6 attribution in the journal: the risk side's own record of a
+    /// state change names the strategy whose event caused it, and a
+    /// recovery that has only that record (not the orchestrator's detail)
+    /// still names it.
+    func testTheRiskSidesOwnStateRecordNamesTheStrategy() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try RuntimeRiskMonitor(limits: .default, symbols: ["BTCUSDT"], logger: quietLogger())
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init()), orderCapacity: 8,
+                                     ringCapacity: 64, logger: quietLogger())
+        try router.reportEdge(bps: -50)
+        _ = router.poll()
+        XCTAssertTrue(monitor.isFrozen)
+        _ = monitor.syncFreezeEvents()
+        try journal.flush()
+        journal.close()
+        let segments = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("segment-") }.sorted()
+        var details: [String] = [], strategies: [UInt16] = []
+        for name in segments {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name)"))
+            for record in IndependentJournalReader.records(ofSegment: data)
+            where record.type == UInt16(RL_JREC_FREEZE.rawValue) && record.payload.count > 16 {
+                details.append(String(decoding: record.payload.dropFirst(16), as: UTF8.self))
+                let decoded = try record.payload.withUnsafeBytes { bytes throws(RedlineError) in
+                    try JournalRecord.decode(type: record.type, bytes)
+                }
+                if case .state(_, _, let detail) = decoded, let strategy = detail?.strategy { strategies.append(strategy) }
+            }
+        }
+        XCTAssertTrue(details.contains("{\"strategy\":\(router.strategyID)}"), "the risk side's record: \(details)")
+        XCTAssertTrue(strategies.contains(router.strategyID))
+    }
 }

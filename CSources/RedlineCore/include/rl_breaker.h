@@ -4,7 +4,8 @@
  * Every reason a trading halt can have belongs to a class:
  *
  *   transient   the cause can pass by itself: a lost heartbeat, a strategy
- *               past its rate limits again and again.
+ *               past its rate limits again and again, a stale market-data
+ *               feed, a journal that fell behind.
  *               The circuit breaker lifts the halt after a cooldown.
  *   persistent  only an operator lifts it: edge collapse, manual, journal
  *               failure, an unrecordable fill, a breaker that escalated, a
@@ -41,6 +42,8 @@ RL_INLINE rl_reason_class_t rl_freeze_reason_class(rl_freeze_reason_t reason) {
     switch (reason) {
     case RL_FREEZE_REASON_HEARTBEAT_LOST:
     case RL_FREEZE_REASON_RATE_EXCEEDED:
+    case RL_FREEZE_REASON_STALE_DATA:
+    case RL_FREEZE_REASON_JOURNAL_BACKPRESSURE:
         return RL_REASON_CLASS_TRANSIENT;
     case RL_FREEZE_REASON_EDGE_COLLAPSE:
     case RL_FREEZE_REASON_MANUAL:

@@ -118,7 +118,7 @@ typedef struct rl_engine {
                                                 not on disk, so the journal is incomplete until restart */
     _Atomic(int64_t) last_edge_bps;
     _Atomic(uint64_t) last_heartbeat_ns;     /* the engine's clock (ns) when the last HEARTBEAT was applied; 0: none yet */
-    _Atomic(uint64_t) breaker_trips[16];     /* circuit-breaker trips by rl_freeze_reason_t */
+    _Atomic(uint64_t) breaker_trips[32];     /* circuit-breaker trips by rl_freeze_reason_t */
     _Atomic(uint64_t) breaker_escalations;
     _Atomic(uint64_t) breaker_cooldown_ns;   /* the cooldown of the last trip; 0 while nothing waits to lift */
     _Atomic(int64_t) pnl_published[4];       /* realized, unrealized, equity, peak (USD), for metrics */
@@ -141,6 +141,8 @@ typedef struct rl_engine {
     rl_order_rules_t *rules_in_force;        /* capacity + 1: what the last publish put in force */
     double cycles_per_ns;                    /* TSC rate, for the staleness bound */
     rl_strategy_limits_t strategy_limits;    /* in force (rl_strategy.h) */
+    uint64_t last_mark_ns;                   /* engine clock of the newest reference price; 0: none yet */
+    uint64_t backlog_since_ns;               /* engine clock since which the journal ring is 3/4 full; 0: it is not */
     uint32_t watch_count;                    /* watches[0..watch_count) may be in use */
     _Atomic(uint32_t) strategies_halted;     /* strategies halted alone now (metrics) */
     rl_strategy_watch_t watches[RL_STRATEGY_WATCHES];
@@ -151,6 +153,8 @@ typedef struct rl_engine {
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) edge_freeze_threshold_bps;
     _Atomic(int64_t) resume_share;
     _Atomic(uint64_t) heartbeat_timeout_ns;  /* halt (heartbeat_lost) when no HEARTBEAT for this long; 0: off */
+    _Atomic(uint64_t) stale_data_ns;         /* halt (stale_data) when no mark for any symbol for this long; 0: off */
+    _Atomic(uint64_t) backpressure_ns;       /* halt (journal_backpressure) when the journal ring stays 3/4 full this long */
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
@@ -381,7 +385,7 @@ RL_INLINE int64_t rl_engine_edge_threshold(const rl_engine_t *engine) {
 }
 RL_INLINE uint64_t rl_engine_breaker_trips(const rl_engine_t *engine, rl_freeze_reason_t reason) {
     /* relaxed: monitoring read of a single-writer counter. */
-    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->breaker_trips[reason & 15], memory_order_relaxed);
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->breaker_trips[reason & 31], memory_order_relaxed);
 }
 RL_INLINE uint64_t rl_engine_breaker_escalations(const rl_engine_t *engine) {
     /* relaxed: monitoring read of a single-writer counter. */

@@ -85,6 +85,9 @@ typedef enum rl_control {
                                          (-ENOENT: not watched, or not halted) */
     RL_CONTROL_FORGET_STRATEGY = 18,  /* the strategy is gone (its router closed): stop watching its
                                          heartbeat, clear its halt; symbol = the strategy */
+    RL_CONTROL_SET_FEED_GUARDS = 19, /* value = ns with no reference price for any symbol before trading halts
+                                        (stale_data; 0: off; armed by the first mark), qty = ns the journal's
+                                        ring may stay 3/4 full before trading halts (journal_backpressure; 0: off) */
 } rl_control_t;
 
 /* What an RL_EVENT_STRATEGY_HALT record says happened to its strategy. */

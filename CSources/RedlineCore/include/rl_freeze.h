@@ -42,6 +42,8 @@ typedef enum rl_freeze_reason {
     RL_FREEZE_REASON_RATE_EXCEEDED = 12,  /* a strategy kept sending past its rate limits (transient) */
     RL_FREEZE_REASON_DRAWDOWN = 13,       /* equity fell from its peak by more than the drawdown limit */
     RL_FREEZE_REASON_DAILY_LOSS = 14,     /* equity fell since the day began by more than the daily loss limit */
+    RL_FREEZE_REASON_STALE_DATA = 15,     /* no reference price arrived for any symbol for too long: the feed is stale (transient) */
+    RL_FREEZE_REASON_JOURNAL_BACKPRESSURE = 16, /* the journal fell behind: its ring stayed 3/4 full for too long (transient) */
 } rl_freeze_reason_t;
 
 /* Alone on its cache line: written rarely, read by every router in its loop. */

@@ -135,7 +135,7 @@ typedef struct rl_journal_strategy_payload {
 
 RL_STATIC_ASSERT(sizeof(rl_journal_strategy_payload_t) == 48, "strategy block is 48 bytes");
 
-/* RL_JREC_LIMITS, last, when a drawdown or daily loss limit is set (rl_pnl.h). */
+/* RL_JREC_LIMITS, after the strategy block, when a drawdown or daily loss limit is set (rl_pnl.h). */
 #define RL_JOURNAL_LOSS_MAGIC 0x53534f4cu /* "LOSS" */
 typedef struct rl_journal_loss_payload {
     uint32_t magic;                /* RL_JOURNAL_LOSS_MAGIC */
@@ -146,6 +146,18 @@ typedef struct rl_journal_loss_payload {
 } rl_journal_loss_payload_t;
 
 RL_STATIC_ASSERT(sizeof(rl_journal_loss_payload_t) == 32, "loss block is 32 bytes");
+
+/* RL_JREC_LIMITS, after the loss block (or what precedes it) when a feed or
+ * journal guard is set (RL_CONTROL_SET_FEED_GUARDS). */
+#define RL_JOURNAL_GUARDS_MAGIC 0x44524147u /* "GARD" */
+typedef struct rl_journal_guards_payload {
+    uint32_t magic;                /* RL_JOURNAL_GUARDS_MAGIC */
+    uint32_t reserved;             /* 0 */
+    uint64_t stale_data_ns;        /* 0: off */
+    uint64_t backpressure_ns;      /* 0: off */
+} rl_journal_guards_payload_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_guards_payload_t) == 24, "guards block is 24 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_symbol_rules_t) == 48, "a symbol's rules head is 48 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_name_t) == 8, "a name head is 8 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_limits_payload_t) == 40, "limits payload is 40 bytes");

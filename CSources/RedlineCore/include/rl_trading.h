@@ -23,6 +23,8 @@
  *   any        reconcile pending/reconciled  remembers it (a halt resumes into REDUCING)  no
  *   not HALTED heartbeat lost        HALTED   (heartbeat_lost, transient)  yes
  *   not HALTED rate exceeded         HALTED   (rate_exceeded, transient)   yes
+ *   not HALTED stale data            HALTED   (stale_data, transient)      yes
+ *   not HALTED journal backpressure  HALTED   (journal_backpressure, transient)  yes
  *   not HALTED drawdown / daily loss HALTED   (drawdown / daily_loss)      yes
  *   HALTED for a transient reason, a persistent trigger   HALTED with that reason     yes
  *   HALTED for a transient reason, breaker escalates      HALTED (breaker_escalated)  yes
@@ -60,6 +62,8 @@ typedef enum rl_trading_input {
     RL_TRADING_RATE_EXCEEDED = 13,  /* a strategy exceeded its rate limits repeatedly (a transient reason) */
     RL_TRADING_DRAWDOWN = 14,       /* equity fell from its peak past the drawdown limit (persistent) */
     RL_TRADING_DAILY_LOSS = 15,     /* equity fell since the day began past the daily loss limit (persistent) */
+    RL_TRADING_STALE_DATA = 16,     /* no reference price for any symbol for too long (transient) */
+    RL_TRADING_JOURNAL_BACKPRESSURE = 17, /* the journal's ring stayed 3/4 full for too long (transient) */
 } rl_trading_input_t;
 
 typedef struct rl_trading {
@@ -85,7 +89,9 @@ RL_INLINE rl_trading_transition_t rl_trading_next(rl_trading_t now, rl_trading_i
     case RL_TRADING_HEARTBEAT_LOST:
     case RL_TRADING_RATE_EXCEEDED:
     case RL_TRADING_DRAWDOWN:
-    case RL_TRADING_DAILY_LOSS: {
+    case RL_TRADING_DAILY_LOSS:
+    case RL_TRADING_STALE_DATA:
+    case RL_TRADING_JOURNAL_BACKPRESSURE: {
         rl_freeze_reason_t reason = input == RL_TRADING_EDGE_COLLAPSE ? RL_FREEZE_REASON_EDGE_COLLAPSE
                                     : input == RL_TRADING_MANUAL_FREEZE ? RL_FREEZE_REASON_MANUAL
                                     : input == RL_TRADING_UNRECORDABLE ? RL_FREEZE_REASON_UNRECORDABLE
@@ -93,6 +99,8 @@ RL_INLINE rl_trading_transition_t rl_trading_next(rl_trading_t now, rl_trading_i
                                     : input == RL_TRADING_RATE_EXCEEDED ? RL_FREEZE_REASON_RATE_EXCEEDED
                                     : input == RL_TRADING_DRAWDOWN ? RL_FREEZE_REASON_DRAWDOWN
                                     : input == RL_TRADING_DAILY_LOSS ? RL_FREEZE_REASON_DAILY_LOSS
+                                    : input == RL_TRADING_STALE_DATA ? RL_FREEZE_REASON_STALE_DATA
+                                    : input == RL_TRADING_JOURNAL_BACKPRESSURE ? RL_FREEZE_REASON_JOURNAL_BACKPRESSURE
                                                                      : RL_FREEZE_REASON_HEARTBEAT_LOST;
         /* A halt for a transient reason takes a persistent one over: the
          * breaker must not lift what an operator or a failure halted. */

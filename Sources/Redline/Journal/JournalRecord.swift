@@ -25,10 +25,14 @@ public enum JournalRecord: Sendable {
     public struct StateDetail: Codable, Sendable {
         public var change: TradingStateChange?
         public var freeze: FreezeEvent?
+        /// The strategy whose event caused the change: all the risk side's
+        /// own record of it says beyond the word.
+        public var strategy: UInt16?
 
-        public init(change: TradingStateChange?, freeze: FreezeEvent?) {
+        public init(change: TradingStateChange?, freeze: FreezeEvent?, strategy: UInt16? = nil) {
             self.change = change
             self.freeze = freeze
+            self.strategy = strategy
         }
     }
 
@@ -108,6 +112,12 @@ public enum JournalRecord: Sendable {
                 var block = rl_journal_loss_payload_t(
                     magic: RL_JOURNAL_LOSS_MAGIC, reserved: 0, max_drawdown: fp.maxDrawdown,
                     daily_loss_limit: fp.dailyLossLimit, day_begins_ns: fp.dayBeginsNanoseconds)
+                bytes += withUnsafeBytes(of: &block) { Array($0) }
+            }
+            if limits.hasFeedGuards {
+                var block = rl_journal_guards_payload_t(
+                    magic: RL_JOURNAL_GUARDS_MAGIC, reserved: 0, stale_data_ns: UInt64(limits.staleDataNanoseconds),
+                    backpressure_ns: UInt64(limits.journalBackpressureNanoseconds))
                 bytes += withUnsafeBytes(of: &block) { Array($0) }
             }
             return bytes
@@ -227,6 +237,12 @@ public enum JournalRecord: Sendable {
             dailyLoss = block.daily_loss_limit == 0 ? nil : FixedPoint.double(block.daily_loss_limit)
             dayBegins = Double(block.day_begins_ns) / 1e9
         }
+        var staleData: Double?, backpressure: Double?
+        if magic() == RL_JOURNAL_GUARDS_MAGIC {
+            let block = try read(rl_journal_guards_payload_t(), payload, &offset, "feed guards", bad)
+            staleData = block.stale_data_ns == 0 ? nil : Double(block.stale_data_ns) / 1e6
+            backpressure = block.backpressure_ns == 0 ? nil : Double(block.backpressure_ns) / 1e6
+        }
         guard offset == payload.count else { throw bad("\(payload.count - offset) bytes after the limits") }
         return try RiskLimits(
             maxInventoryUSD: FixedPoint.double(head.max_inventory), maxTotalNotional: FixedPoint.double(head.max_total),
@@ -234,7 +250,8 @@ public enum JournalRecord: Sendable {
             resumeShare: FixedPoint.double(head.resume_share), orderRules: orderRules, symbolOrderRules: symbolRules,
             restrictedSymbols: restricted, noReferencePrice: policy, heartbeatTimeoutMilliseconds: heartbeat,
             circuitBreaker: breaker, strategyLimits: strategy, maxDrawdownUSD: drawdown, dailyLossLimitUSD: dailyLoss,
-            dayBeginsSecondsAfterMidnightUTC: dayBegins)
+            dayBeginsSecondsAfterMidnightUTC: dayBegins, staleDataFreezeMilliseconds: staleData,
+            journalBackpressureFreezeMilliseconds: backpressure)
     }
 
     /// A fixed-size head, then a name whose length it holds, padded to 8.
@@ -273,7 +290,8 @@ public enum JournalRecord: Sendable {
 
     /// Detail JSON in this format, or an older journal's (a bare `FreezeEvent`).
     static func decodeStateDetail(_ data: Data) -> StateDetail? {
-        if let detail = try? JSONDecoder().decode(StateDetail.self, from: data), detail.change != nil || detail.freeze != nil {
+        if let detail = try? JSONDecoder().decode(StateDetail.self, from: data),
+           detail.change != nil || detail.freeze != nil || detail.strategy != nil {
             return detail
         }
         if let freeze = try? JSONDecoder().decode(FreezeEvent.self, from: data) {

@@ -28,10 +28,21 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     public var restrictedSymbols: Set<String>
     /// What the collar and staleness rules do before a symbol's first mark.
     public var noReferencePrice: NoReferencePricePolicy
-    /// The dead-man: trading halts (`heartbeat_lost`, transient) when no
-    /// heartbeat reaches the risk side for this long, by the engine's clock.
-    /// nil: off. Armed by the first heartbeat (`OrderRouter.heartbeat()`).
+    /// The dead-men, by the engine's clock. A strategy whose heartbeat
+    /// (`OrderRouter.heartbeat()`) stops for this long is halted alone
+    /// (`heartbeat_lost`, transient: its router cancels its orders, the
+    /// others trade on). When the engine's own heartbeat
+    /// (`RuntimeRiskMonitor.heartbeat()`) stops, all trading halts. nil:
+    /// off. Each is armed by its first heartbeat.
     public var heartbeatTimeoutMilliseconds: Double?
+    /// The market-data feed's dead-man: trading halts (`stale_data`,
+    /// transient) when no reference price arrives for any symbol for this
+    /// long. nil: off. Armed by the first mark after it is set.
+    public var staleDataFreezeMilliseconds: Double?
+    /// Trading halts (`journal_backpressure`, transient) when the journal's
+    /// ring stays 3/4 full for this long: the journal fell behind, and
+    /// halting lets it catch up. nil: off.
+    public var journalBackpressureFreezeMilliseconds: Double?
     /// How transient halts lift by themselves, back off, and escalate.
     public var circuitBreaker: CircuitBreakerSettings
     /// Message rates and working orders, for each strategy (router).
@@ -62,8 +73,12 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         strategyLimits: StrategyLimits = .off,
         maxDrawdownUSD: Double? = nil,
         dailyLossLimitUSD: Double? = nil,
-        dayBeginsSecondsAfterMidnightUTC: Double = 0
+        dayBeginsSecondsAfterMidnightUTC: Double = 0,
+        staleDataFreezeMilliseconds: Double? = nil,
+        journalBackpressureFreezeMilliseconds: Double? = nil
     ) throws(RedlineError) {
+        self.staleDataFreezeMilliseconds = staleDataFreezeMilliseconds
+        self.journalBackpressureFreezeMilliseconds = journalBackpressureFreezeMilliseconds
         self.maxInventoryUSD = maxInventoryUSD
         self.maxTotalNotional = maxTotalNotional
         self.edgeFreezeThresholdBps = edgeFreezeThresholdBps
@@ -83,8 +98,14 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     }
 
     /// The heartbeat timeout in nanoseconds, 0 when off.
-    var heartbeatTimeoutNanoseconds: Int64 {
-        heartbeatTimeoutMilliseconds.map { max(1, Int64(($0 * 1e6).rounded())) } ?? 0
+    var heartbeatTimeoutNanoseconds: Int64 { Self.nanoseconds(heartbeatTimeoutMilliseconds) }
+    /// The feed and journal guards in nanoseconds, 0 when off.
+    var staleDataNanoseconds: Int64 { Self.nanoseconds(staleDataFreezeMilliseconds) }
+    var journalBackpressureNanoseconds: Int64 { Self.nanoseconds(journalBackpressureFreezeMilliseconds) }
+    var hasFeedGuards: Bool { staleDataFreezeMilliseconds != nil || journalBackpressureFreezeMilliseconds != nil }
+
+    private static func nanoseconds(_ milliseconds: Double?) -> Int64 {
+        milliseconds.map { max(1, Int64(($0 * 1e6).rounded())) } ?? 0
     }
 
     /// Whether any per-order rule or restriction is set.
@@ -169,8 +190,12 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         for symbol in restrictedSymbols.sorted() where !RiskEngine.isValidName(symbol) {
             throw .invalidLimits("restricted symbol \"\(symbol)\" is not a valid symbol name")
         }
-        if let ms = heartbeatTimeoutMilliseconds, !(ms.isFinite && ms > 0 && ms <= 86_400_000) {
-            throw .invalidLimits("heartbeatTimeoutMilliseconds must be in (0, 86400000], got \(ms)")
+        for (name, value) in [("heartbeatTimeoutMilliseconds", heartbeatTimeoutMilliseconds),
+                              ("staleDataFreezeMilliseconds", staleDataFreezeMilliseconds),
+                              ("journalBackpressureFreezeMilliseconds", journalBackpressureFreezeMilliseconds)] {
+            if let ms = value, !(ms.isFinite && ms > 0 && ms <= 86_400_000) {
+                throw .invalidLimits("\(name) must be in (0, 86400000], got \(ms)")
+            }
         }
         try circuitBreaker.validate()
         try strategyLimits.validate()
@@ -225,6 +250,7 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         case orderRules, symbolOrderRules, restrictedSymbols, noReferencePrice
         case heartbeatTimeoutMilliseconds, circuitBreaker, strategyLimits
         case maxDrawdownUSD, dailyLossLimitUSD, dayBeginsSecondsAfterMidnightUTC
+        case staleDataFreezeMilliseconds, journalBackpressureFreezeMilliseconds
     }
 
     public init(from decoder: any Decoder) throws {
@@ -244,6 +270,8 @@ public struct RiskLimits: Sendable, Codable, Equatable {
             strategyLimits: c.decodeIfPresent(StrategyLimits.self, forKey: .strategyLimits) ?? .off,
             maxDrawdownUSD: c.decodeIfPresent(Double.self, forKey: .maxDrawdownUSD),
             dailyLossLimitUSD: c.decodeIfPresent(Double.self, forKey: .dailyLossLimitUSD),
-            dayBeginsSecondsAfterMidnightUTC: c.decodeIfPresent(Double.self, forKey: .dayBeginsSecondsAfterMidnightUTC) ?? 0)
+            dayBeginsSecondsAfterMidnightUTC: c.decodeIfPresent(Double.self, forKey: .dayBeginsSecondsAfterMidnightUTC) ?? 0,
+            staleDataFreezeMilliseconds: c.decodeIfPresent(Double.self, forKey: .staleDataFreezeMilliseconds),
+            journalBackpressureFreezeMilliseconds: c.decodeIfPresent(Double.self, forKey: .journalBackpressureFreezeMilliseconds))
     }
 }

@@ -82,6 +82,11 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         }
         if limits.strategyLimits != .off { try applyStrategyLimits(limits.strategyLimits) }
         if limits.maxDrawdownUSD != nil || limits.dailyLossLimitUSD != nil { try applyLossLimits(limits.fixedPoint()) }
+        if limits.hasFeedGuards { try applyFeedGuards(limits) }
+    }
+
+    private func applyFeedGuards(_ limits: RiskLimits) throws(RedlineError) {
+        try apply(RL_CONTROL_SET_FEED_GUARDS, value: limits.staleDataNanoseconds, field: limits.journalBackpressureNanoseconds)
     }
 
     /// The book's profit and loss (`rl_pnl.h`): realized from fills, unrealized
@@ -443,6 +448,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             try apply(RL_CONTROL_SET_HEARTBEAT_TIMEOUT, value: limits.heartbeatTimeoutNanoseconds)
             try applyStrategyLimits(limits.strategyLimits)
             try applyLossLimits(fp)
+            try applyFeedGuards(limits)
             current = limits
         }
         trading.sync()

@@ -29,6 +29,12 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
     case drawdown = "drawdown"
     /// Equity fell since the day began past `RiskLimits.dailyLossLimitUSD`. Persistent.
     case dailyLoss = "daily_loss"
+    /// No reference price arrived for any symbol for `RiskLimits.staleDataFreezeMilliseconds`:
+    /// the market-data feed is stale. Transient: the circuit breaker lifts it after a cooldown.
+    case staleData = "stale_data"
+    /// The journal fell behind: its ring stayed 3/4 full for
+    /// `RiskLimits.journalBackpressureFreezeMilliseconds`. Transient.
+    case journalBackpressure = "journal_backpressure"
 
     /// Transient triggers pass by themselves: the circuit breaker lifts
     /// them. Persistent ones wait for an operator.
@@ -61,6 +67,8 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case .rateExceeded: RL_FREEZE_REASON_RATE_EXCEEDED
         case .drawdown: RL_FREEZE_REASON_DRAWDOWN
         case .dailyLoss: RL_FREEZE_REASON_DAILY_LOSS
+        case .staleData: RL_FREEZE_REASON_STALE_DATA
+        case .journalBackpressure: RL_FREEZE_REASON_JOURNAL_BACKPRESSURE
         }
     }
 
@@ -77,6 +85,8 @@ public enum FreezeTrigger: String, Sendable, Codable, CaseIterable {
         case RL_FREEZE_REASON_RATE_EXCEEDED: self = .rateExceeded
         case RL_FREEZE_REASON_DRAWDOWN: self = .drawdown
         case RL_FREEZE_REASON_DAILY_LOSS: self = .dailyLoss
+        case RL_FREEZE_REASON_STALE_DATA: self = .staleData
+        case RL_FREEZE_REASON_JOURNAL_BACKPRESSURE: self = .journalBackpressure
         default: return nil
         }
     }
@@ -183,6 +193,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
         case rateExceeded = "rate_exceeded"
         case drawdown = "drawdown"
         case dailyLoss = "daily_loss"
+        case staleData = "stale_data"
+        case journalBackpressure = "journal_backpressure"
 
         init?(_ input: UInt8) {
             switch rl_trading_input_t(UInt32(input)) {
@@ -201,6 +213,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case RL_TRADING_RATE_EXCEEDED: self = .rateExceeded
             case RL_TRADING_DRAWDOWN: self = .drawdown
             case RL_TRADING_DAILY_LOSS: self = .dailyLoss
+            case RL_TRADING_STALE_DATA: self = .staleData
+            case RL_TRADING_JOURNAL_BACKPRESSURE: self = .journalBackpressure
             default: return nil
             }
         }
@@ -219,6 +233,8 @@ public struct TradingStateChange: Sendable, Codable, Equatable {
             case .rateExceeded: .rateExceeded
             case .drawdown: .drawdown
             case .dailyLoss: .dailyLoss
+            case .staleData: .staleData
+            case .journalBackpressure: .journalBackpressure
             default: nil
             }
         }

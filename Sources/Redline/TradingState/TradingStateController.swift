@@ -229,6 +229,14 @@ final class TradingStateController: @unchecked Sendable {
             let limit = FixedPoint.double(record.qty), lost = FixedPoint.double(record.value)
             return ("equity fell $\(lost) since the day began, past the $\(limit) daily loss limit",
                     ["loss_usd": "\(lost)", "limit_usd": "\(limit)"])
+        case .staleData:
+            let timeout = Double(record.qty) / 1e6, silent = Double(record.value) / 1e6
+            return ("no reference price for any symbol for \(silent) ms (timeout \(timeout) ms): the market-data feed is stale; trading halts until the circuit breaker's cooldown",
+                    ["timeout_ms": "\(timeout)", "stale_ms": "\(silent)"])
+        case .journalBackpressure:
+            let bound = Double(record.qty) / 1e6
+            return ("the journal fell behind: \(record.value) records waited in its ring, 3/4 full for over \(bound) ms; trading halts until the circuit breaker's cooldown",
+                    ["records_waiting": "\(record.value)", "bound_ms": "\(bound)"])
         case .rateExceeded:
             return ("a strategy was blocked by its rate limits \(record.qty) times within its window: trading halts until the circuit breaker's cooldown",
                     ["blocks": "\(record.qty)"])
@@ -293,10 +301,11 @@ final class TradingStateController: @unchecked Sendable {
                 }
             }
             guard to.mode != .active else { return }
+            var metadata = ["value": "\(FixedPoint.double(value))"]
+            if let strategy = decoded?.strategy { metadata["strategy"] = "\(strategy)" }
             let event = decoded?.freeze ?? FreezeEvent(
                 trigger: FreezeTrigger(reasonCode: rl_freeze_word_reason(word)) ?? .manual,
-                reason: "recovered from the journal", metadata: ["value": "\(FixedPoint.double(value))"],
-                timestamp: timestamp, epoch: to.epoch)
+                reason: "recovered from the journal", metadata: metadata, timestamp: timestamp, epoch: to.epoch)
             if let index = history.freezeEvents.firstIndex(where: { $0.epoch == to.epoch }) {
                 if decoded?.freeze != nil { history.freezeEvents[index] = event }
             } else {
