@@ -43,6 +43,9 @@ int main(void) {
     rl_step_result_t step;
     rl_event_t fill = { .type = RL_EVENT_FILL, .side = RL_SIDE_BUY, .symbol = (uint32_t)btc, .qty = qty, .price = price };
     CHECK(rl_spsc_push(ring, &fill) == RL_OK);
+    /* The order is done: it no longer counts among the symbol's working orders. */
+    rl_engine_order_done(engine, NULL, (uint32_t)btc);
+    CHECK(rl_position_table_working_orders(rl_engine_table(engine), (uint32_t)btc) == 0);
     /* The market moves: 0.1 BTC at $52,000 is $5,200, over the $5,000 limit. */
     rl_event_t mark = { .type = RL_EVENT_MARK_PRICE, .symbol = (uint32_t)btc, .price = 52000 * RL_FP_SCALE };
     CHECK(rl_spsc_push(ring, &mark) == RL_OK);

@@ -56,7 +56,7 @@ for op in router check reserve; do
 done
 if [ "${1:-}" = "--update" ]; then echo "$updated" >"$thresholds"; fi
 # Each per-order rule alone, for the README's table of rules (reported, not gated).
-for rule in qty notional collar stale restricted; do
+for rule in qty notional collar stale restricted working; do
     a=$(count "reserve_rule_$rule" "$n")
     b=$(count "reserve_rule_$rule" $((2 * n)))
     echo "instructions: reserve with only the $rule rule on: $(( (b - a + n / 2) / n )) per call (reserve alone ${counted[reserve]})"

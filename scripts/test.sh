@@ -39,6 +39,14 @@ gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/inclu
     CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/boundary_races_tsan"
 for threads in 2 4; do TSAN_OPTIONS=halt_on_error=1 "$objects/boundary_races_tsan" "$threads" 2 100000 7 nodetect; done
 
+step "races for the last place under a symbol's working-order cap (2, 4 and 8 checkers; and under ThreadSanitizer)"
+cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/working_cap_races.c \
+    "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/working_cap_races"
+for threads in 2 4 8; do "$objects/working_cap_races" "$threads" 3 200000; done
+gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/working_cap_races.c \
+    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/working_cap_races_tsan"
+TSAN_OPTIONS=halt_on_error=1 "$objects/working_cap_races_tsan" 4 2 50000
+
 step "the journal on a disk that fills and empties, and one whose syncs fail (fallocate, fdatasync failing on demand)"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dfallocate=rl_test_fallocate -Dfdatasync=rl_test_fdatasync \
     -ICSources/RedlineCore/include \

@@ -113,7 +113,8 @@ int main(int argc, char **argv) {
     uint64_t passed = 0;
     /* Rules on and passed: the order is inside each bound, and the mark the step stamped is fresh. */
     rl_order_rules_t every = {.max_order_qty = 1000000 * S, .max_order_notional = 1000000000LL * S,
-                              .collar_bps = 500 * S, .stale_after_ns = 3600LL * 1000000000LL};
+                              .collar_bps = 500 * S, .stale_after_ns = 3600LL * 1000000000LL,
+                              .max_working_orders = 4000000000u};
     rl_order_rules_t rules = {0};
     rl_result_t expected = RL_OK;
     if (strstr(op, "_all_rules") != NULL) rules = every;
@@ -121,6 +122,7 @@ int main(int argc, char **argv) {
     if (strcmp(op, "reserve_rule_notional") == 0) rules.max_order_notional = every.max_order_notional;
     if (strcmp(op, "reserve_rule_collar") == 0) rules.collar_bps = every.collar_bps;
     if (strcmp(op, "reserve_rule_stale") == 0) rules.stale_after_ns = every.stale_after_ns;
+    if (strcmp(op, "reserve_rule_working") == 0) rules.max_working_orders = every.max_working_orders;
     if (strcmp(op, "reserve_rule_restricted") == 0) {
         rules.flags = RL_RULES_RESTRICTED;
         expected = RL_REJECT_RESTRICTED;

@@ -841,6 +841,10 @@ static int rl_engine_stage_rule(rl_engine_t *engine, uint32_t symbol, int64_t fi
         if (value < 0 || value > UINT32_MAX) return -EINVAL;
         rules->flags = (uint32_t)value;
         return 0;
+    case RL_RULE_FIELD_MAX_WORKING_ORDERS:
+        if (value < 0 || value > UINT32_MAX) return -EINVAL;
+        rules->max_working_orders = (uint32_t)value;
+        return 0;
     }
     return -EINVAL;
 }

@@ -8,7 +8,7 @@ rl_rules_problem_t rl_order_rules_validate(const rl_order_rules_t *rules) {
     if (rules->max_order_notional < 0 || rules->max_order_notional > RL_FP_MAX_LIMIT) return RL_RULES_NOTIONAL_RANGE;
     if (rules->collar_bps < 0 || rules->collar_bps > RL_RULES_MAX_COLLAR_BPS) return RL_RULES_COLLAR_RANGE;
     if (rules->stale_after_ns < 0 || (uint64_t)rules->stale_after_ns > RL_RULES_MAX_STALE_NS) return RL_RULES_STALE_RANGE;
-    if ((rules->flags & ~(uint32_t)RL_RULES_KNOWN_FLAGS) != 0 || rules->reserved != 0) return RL_RULES_FLAGS;
+    if ((rules->flags & ~(uint32_t)RL_RULES_KNOWN_FLAGS) != 0) return RL_RULES_FLAGS;
     return RL_RULES_OK;
 }
 

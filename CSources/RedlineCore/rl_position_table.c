@@ -59,6 +59,7 @@ static void rl_rules_buffer_store(rl_rules_buffer_t *buffer, const rl_order_rule
     if (rules->max_order_notional > 0) active |= RL_RULE_ON_ORDER_NOTIONAL;
     if (rules->collar_bps > 0) active |= RL_RULE_ON_COLLAR;
     if (rules->stale_after_ns > 0) active |= RL_RULE_ON_STALE;
+    if (rules->max_working_orders > 0) active |= RL_RULE_ON_WORKING_ORDERS;
     if ((active & (RL_RULE_ON_COLLAR | RL_RULE_ON_STALE)) && (rules->flags & RL_RULES_ALLOW_NO_REFERENCE)) {
         active |= RL_RULE_ON_ALLOW_NO_REFERENCE;
     }
@@ -74,7 +75,8 @@ static void rl_rules_buffer_store(rl_rules_buffer_t *buffer, const rl_order_rule
     atomic_store_explicit(&buffer->collar_bps, rules->collar_bps, memory_order_relaxed);
     rl_rules_buffer_mark(buffer, mark);
     atomic_store_explicit(&buffer->stale_after, stale, memory_order_relaxed);
-    atomic_store_explicit(&buffer->active, active, memory_order_relaxed);
+    atomic_store_explicit(&buffer->max_working, rules->max_working_orders, memory_order_relaxed);
+    atomic_store_explicit(&buffer->active, (uint32_t)active, memory_order_relaxed);
 }
 
 /* One symbol's rules into generation buffer `b`, with the slot's copy of which are on. */
@@ -127,7 +129,9 @@ int rl_position_table_activate(rl_position_table_t *table, uint32_t id, int64_t 
         rl_rules_buffer_mark(&rules->buffer[b], 0); /* a new symbol has no mark */
         atomic_store_explicit(&rules->buffer[b].stale_after,
                               atomic_load_explicit(&defaults->stale_after, memory_order_relaxed), memory_order_relaxed);
-        uint64_t active = atomic_load_explicit(&defaults->active, memory_order_relaxed) |
+        atomic_store_explicit(&rules->buffer[b].max_working,
+                              atomic_load_explicit(&defaults->max_working, memory_order_relaxed), memory_order_relaxed);
+        uint32_t active = atomic_load_explicit(&defaults->active, memory_order_relaxed) |
                           (restricted ? RL_RULE_ON_RESTRICTED : 0);
         atomic_store_explicit(&rules->buffer[b].active, active, memory_order_relaxed);
         atomic_store_explicit(&table->slots[id].rules_active[b], active, memory_order_relaxed);
@@ -264,7 +268,7 @@ void rl_position_table_simulate_for(const rl_position_table_t *table, const rl_f
         uint64_t generation = RL_BOOK_GENERATION(book.hi) & 1;
         const rl_rules_buffer_t *rules = &table->rules[symbol].buffer[generation];
         /* relaxed: a view, as the check's own read of it. */
-        uint64_t active = atomic_load_explicit((_Atomic(uint64_t) *)&table->slots[symbol].rules_active[generation],
+        uint64_t active = atomic_load_explicit((_Atomic(uint32_t) *)&table->slots[symbol].rules_active[generation],
                                                memory_order_relaxed);
         const rl_strategy_limits_buffer_t *limits = &table->strategy_limits[generation];
         /* relaxed: as the check's read of it; never published (all zero) means every limit off. */
@@ -275,6 +279,12 @@ void rl_position_table_simulate_for(const rl_position_table_t *table, const rl_f
         if (active != 0) {
             broken |= rl_order_rules_broken(rules, rl_order_rules_with_side(active, side), qty, price, cur.hi, now)
                       << RL_REJECT_RESTRICTED;
+        }
+        /* relaxed, both: a view, as the check's own reads. */
+        if ((active & RL_RULE_ON_WORKING_ORDERS) &&
+            atomic_load_explicit((_Atomic(uint64_t) *)&table->slots[symbol].working, memory_order_relaxed) >=
+                atomic_load_explicit((_Atomic(uint32_t) *)&rules->max_working, memory_order_relaxed)) {
+            broken |= 1ull << RL_REJECT_OPEN_ORDERS;
         }
         if (strategy_active != 0) {
             /* Each of the strategy's limits on its own (rl_strategy_admit stops at the first). */

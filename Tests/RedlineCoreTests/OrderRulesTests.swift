@@ -20,7 +20,7 @@ final class OrderRulesTests: XCTestCase {
                        flags: rl_order_rules_flag_t...) -> rl_order_rules_t {
         rl_order_rules_t(max_order_qty: qty == 0 ? 0 : fp(qty), max_order_notional: notional == 0 ? 0 : fp(notional),
                          collar_bps: collarBps == 0 ? 0 : fp(collarBps), stale_after_ns: staleNs,
-                         flags: flags.reduce(0) { $0 | $1.rawValue }, reserved: 0)
+                         flags: flags.reduce(0) { $0 | $1.rawValue }, max_working_orders: 0)
     }
 
     private func set(_ r: rl_order_rules_t, symbol: UInt32 = 0) {
@@ -232,7 +232,7 @@ final class OrderRulesTests: XCTestCase {
             while started.load(ordering: .acquiring) < 2 { sched_yield() }
             for _ in 0..<(20 + round * 7) { sched_yield() }
             var r = rl_order_rules_t(max_order_qty: 0, max_order_notional: 0, collar_bps: 0, stale_after_ns: 0,
-                                     flags: RL_RULES_RESTRICTED.rawValue, reserved: 0)
+                                     flags: RL_RULES_RESTRICTED.rawValue, max_working_orders: 0)
             XCTAssertEqual(rl_engine_set_order_rules(e, 0, &r), 0)
             let totalAtPublish = total(e)
             published.store(true, ordering: .releasing)

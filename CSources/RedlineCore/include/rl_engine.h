@@ -348,6 +348,15 @@ RL_INLINE rl_result_t rl_engine_check_for(rl_engine_t *engine, rl_strategy_t *st
     return rl_position_table_check_for(engine->table, &engine->freeze, strategy, symbol, side, *qty_fp, *price_fp, commit);
 }
 
+/* An order rl_engine_reserve (or a check with commit) accepted on `symbol`
+ * finished: filled, canceled, rejected or expired. Call it once per order,
+ * from the thread that placed it: the symbol's working-order count (the
+ * max_working_orders rule) and the strategy's, if any, go down. A router
+ * does it itself. */
+RL_INLINE void rl_engine_order_done(rl_engine_t *engine, rl_strategy_t *strategy, uint32_t symbol) {
+    rl_position_table_order_done(engine->table, strategy, symbol);
+}
+
 /* rl_engine_check_for with no strategy. */
 RL_INLINE rl_result_t rl_engine_check_f64(rl_engine_t *engine, uint32_t symbol, rl_side_t side, double qty,
                                           double price, bool commit, int64_t *qty_fp, int64_t *price_fp) {

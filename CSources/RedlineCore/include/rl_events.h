@@ -105,6 +105,7 @@ typedef enum rl_rule_field {
     RL_RULE_FIELD_COLLAR_BPS = 2,
     RL_RULE_FIELD_STALE_AFTER_NS = 3,
     RL_RULE_FIELD_FLAGS = 4,
+    RL_RULE_FIELD_MAX_WORKING_ORDERS = 5,
 } rl_rule_field_t;
 
 typedef struct rl_event {

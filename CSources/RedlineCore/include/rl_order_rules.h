@@ -35,7 +35,8 @@ typedef struct rl_order_rules {
                                     fixed point basis points; 0: off */
     int64_t stale_after_ns;      /* the mark may be at most this old, by the engine's clock; 0: off */
     uint32_t flags;              /* rl_order_rules_flag_t */
-    uint32_t reserved;           /* 0 */
+    uint32_t max_working_orders; /* working orders on the symbol, every strategy together (a raising order
+                                    that would be one more is blocked, RL_REJECT_OPEN_ORDERS); 0: off */
 } rl_order_rules_t;
 
 typedef enum rl_order_rules_flag {
@@ -82,13 +83,15 @@ typedef enum rl_rule_bit {
     RL_RULE_ON_COLLAR = 1u << 3,
     RL_RULE_ON_STALE = 1u << 4,
     RL_RULE_ON_ALLOW_NO_REFERENCE = 1u << 5, /* set only with the collar or staleness rule */
+    RL_RULE_ON_WORKING_ORDERS = 1u << 6,     /* the symbol's working orders are capped (slot->working) */
 } rl_rule_bit_t;
 
 /* One generation's rules for one symbol, in the form a checker uses: the
  * staleness bound in engine clock units. Written by the risk side (publish),
  * read by checkers: atomics, relaxed, validated by the book CAS. */
 typedef struct rl_rules_buffer {
-    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) active; /* rl_rule_bit_t */
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint32_t) active; /* rl_rule_bit_t */
+    _Atomic(uint32_t) max_working;                      /* rl_order_rules_t.max_working_orders */
     _Atomic(int64_t) max_order_qty;
     _Atomic(int64_t) max_order_notional;
     _Atomic(int64_t) collar_bps;

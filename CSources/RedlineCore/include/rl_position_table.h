@@ -120,7 +120,12 @@ typedef struct rl_position_slot {
     /* Which per-order rules are on (rl_rule_bit_t), double-buffered the same
      * way: on the line the check reads anyway, so rules that are off cost one
      * load. The rules themselves are in table->rules. */
-    _Atomic(uint64_t) rules_active[2];
+    _Atomic(uint32_t) rules_active[2];
+    /* Working orders on the symbol, every strategy together: +1 by the check
+     * that accepts one (on the line its CAS just took), -1 when it finishes
+     * (rl_position_table_order_done). Counted always, so that a cap put in
+     * force later (RL_RULE_ON_WORKING_ORDERS) starts from the truth. */
+    _Atomic(uint64_t) working;
 } rl_position_slot_t;
 
 RL_STATIC_ASSERT(sizeof(rl_position_slot_t) == RL_CACHE_LINE, "one slot per cache line");
@@ -334,6 +339,7 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
 
     for (;;) {
         rl_pair_value_t cur = rl_pair_load(own);
+        bool counted = false; /* this attempt holds one of a capped symbol's working orders */
         /* |cur.lo| < RL_FP_EXPOSURE_CAP, so with qty below it too the sum cannot overflow. */
         if (RL_UNLIKELY(qty >= RL_FP_EXPOSURE_CAP || cur.lo + qty >= RL_FP_EXPOSURE_CAP)) return RL_REJECT_OVERFLOW;
         int64_t extent = cur.lo + qty;
@@ -373,6 +379,12 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
                     uint64_t broken = rl_order_rules_broken(&table->rules[symbol].buffer[generation],
                                                             rl_order_rules_with_side(active, side), qty, price, cur.hi, now);
                     if (broken != 0) return rl_order_rules_first(broken);
+                    /* relaxed, both: the cap of the generation the book CAS validates; the count is reserved below. */
+                    if (RL_UNLIKELY(active & RL_RULE_ON_WORKING_ORDERS) &&
+                        atomic_load_explicit(&slot->working, memory_order_relaxed) >=
+                            atomic_load_explicit(&table->rules[symbol].buffer[generation].max_working, memory_order_relaxed)) {
+                        return RL_REJECT_OPEN_ORDERS;
+                    }
                 }
                 rl_result_t refused = strategy_active ? rl_strategy_admit(strategy, limits, symbol, now) : RL_OK;
                 if (refused != RL_OK) {
@@ -392,9 +404,25 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
             extra = at_order_price - after;
             if (book.lo + charge + extra > rl_position_table_max_total_for(table, book.hi)) return RL_REJECT_TOTAL_LIMIT;
             if (!commit) return RL_OK;
+            if (RL_UNLIKELY(active & RL_RULE_ON_WORKING_ORDERS)) {
+                /* Reserve one of the cap's places before accepting: checkers racing for the
+                 * last place cannot both get it. relaxed, both: the count is the only shared
+                 * state, and the RMW alone decides. */
+                uint64_t before = atomic_fetch_add_explicit(&slot->working, 1, memory_order_relaxed);
+                if (before >= atomic_load_explicit(&table->rules[symbol].buffer[generation].max_working,
+                                                   memory_order_relaxed)) {
+                    atomic_fetch_sub_explicit(&slot->working, 1, memory_order_relaxed);
+                    return RL_REJECT_OPEN_ORDERS;
+                }
+                counted = true;
+            }
             RL_HOOK("check:before_book");
             /* The acceptance: fails if the total, the state or the limits moved since we read them. */
-            if (!rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo + charge + extra, book.hi})) continue;
+            if (!rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo + charge + extra, book.hi})) {
+                /* relaxed: gives back the place reserved above. */
+                if (counted) atomic_fetch_sub_explicit(&slot->working, 1, memory_order_relaxed);
+                continue;
+            }
         } else {
             /* Never raises W nor the book's true exposure: the way out, with no
              * limit check. Only a halt stops it (the freeze word every router polls). */
@@ -406,6 +434,8 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
         /* Publish. Fails if the side moved since we read it: give back and decide again. */
         if (RL_LIKELY(rl_pair_cas(own, &cur, (rl_pair_value_t){extent, side_price}))) {
             if (extra > 0) rl_position_table_add_total(table, -extra);
+            /* relaxed: a count; the cap's race is decided by the reservation above. */
+            if (!counted) atomic_fetch_add_explicit(&slot->working, 1, memory_order_relaxed);
             if (strategy != NULL) {
                 if (strategy_active) rl_strategy_spend(strategy, limits, symbol, now);
                 rl_strategy_opened(strategy, symbol);
@@ -413,7 +443,39 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
             return RL_OK;
         }
         rl_position_table_add_total(table, -(charge + extra));
+        /* relaxed: as above. */
+        if (counted) atomic_fetch_sub_explicit(&slot->working, 1, memory_order_relaxed);
     }
+}
+
+/* An order the check accepted on `symbol` finished (filled, canceled,
+ * rejected, expired): it no longer counts as working (slot->working), nor
+ * for `strategy` (NULL: none). Whoever placed it calls this once; a router
+ * does it itself. */
+RL_INLINE void rl_position_table_order_done(rl_position_table_t *table, rl_strategy_t *strategy, uint32_t symbol) {
+    if (symbol >= table->capacity) return;
+    if (strategy != NULL) rl_strategy_closed(strategy, symbol);
+    _Atomic(uint64_t) *working = &table->slots[symbol].working;
+    /* relaxed: a count; never below zero (a done without its order changes nothing). */
+    uint64_t now = atomic_load_explicit(working, memory_order_relaxed);
+    while (now > 0 && !atomic_compare_exchange_weak_explicit(working, &now, now - 1, memory_order_relaxed,
+                                                             memory_order_relaxed)) {
+    }
+}
+
+/* An order counts as working on `symbol` without a check (one adopted from
+ * the venue at reconciliation). */
+RL_INLINE void rl_position_table_order_adopted(rl_position_table_t *table, rl_strategy_t *strategy, uint32_t symbol) {
+    if (symbol >= table->capacity) return;
+    if (strategy != NULL) rl_strategy_opened(strategy, symbol);
+    /* relaxed: a count. */
+    atomic_fetch_add_explicit(&table->slots[symbol].working, 1, memory_order_relaxed);
+}
+
+/* Working orders on `symbol`, every strategy together (a recent value). */
+RL_INLINE uint64_t rl_position_table_working_orders(const rl_position_table_t *table, uint32_t symbol) {
+    /* relaxed: monitoring read. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&table->slots[symbol].working, memory_order_relaxed);
 }
 
 /* The check with no strategy's limits (C strategies that keep none, tests). */

@@ -19,9 +19,15 @@ public struct OrderRules: Sendable, Codable, Equatable {
     /// Orders are blocked while the reference price is older than this, by
     /// the engine's clock. In (0, 86,400,000].
     public var stalePriceMilliseconds: Double?
+    /// The most working orders the symbol may have, every strategy together:
+    /// an order that raises risk and would be one more is blocked
+    /// (`OPEN_ORDERS`). Exact under races: a check reserves its place before
+    /// it accepts. In 1...4294967295.
+    public var maxWorkingOrders: Int?
 
     public init(maxOrderQuantity: Double? = nil, maxOrderNotionalUSD: Double? = nil, priceCollarBps: Double? = nil,
-                stalePriceMilliseconds: Double? = nil) {
+                stalePriceMilliseconds: Double? = nil, maxWorkingOrders: Int? = nil) {
+        self.maxWorkingOrders = maxWorkingOrders
         self.maxOrderQuantity = maxOrderQuantity
         self.maxOrderNotionalUSD = maxOrderNotionalUSD
         self.priceCollarBps = priceCollarBps
@@ -50,11 +56,14 @@ public struct OrderRules: Sendable, Codable, Equatable {
             }
             stale = max(1, Int64((ms * 1e6).rounded()))
         }
+        if let cap = maxWorkingOrders, !(1...Int(UInt32.max)).contains(cap) {
+            throw .invalidLimits("maxWorkingOrders for \(name) must be in 1...4294967295, got \(cap)")
+        }
         var rules = rl_order_rules_t(
             max_order_qty: try convert(maxOrderQuantity, "maxOrderQuantity", FixedPoint.limit),
             max_order_notional: try convert(maxOrderNotionalUSD, "maxOrderNotionalUSD", FixedPoint.limit),
             collar_bps: try convert(priceCollarBps, "priceCollarBps", FixedPoint.basisPoints),
-            stale_after_ns: stale, flags: 0, reserved: 0)
+            stale_after_ns: stale, flags: 0, max_working_orders: UInt32(maxWorkingOrders ?? 0))
         switch rl_order_rules_validate(&rules) {
         case RL_RULES_OK: return rules
         case RL_RULES_QTY_RANGE: throw .invalidLimits("maxOrderQuantity for \(name) is out of range")
@@ -73,6 +82,7 @@ public struct OrderRules: Sendable, Codable, Equatable {
         maxOrderNotionalUSD = value(rules.max_order_notional)
         priceCollarBps = value(rules.collar_bps)
         stalePriceMilliseconds = rules.stale_after_ns == 0 ? nil : Double(rules.stale_after_ns) / 1e6
+        maxWorkingOrders = rules.max_working_orders == 0 ? nil : Int(rules.max_working_orders)
     }
 }
 

@@ -160,12 +160,14 @@ public struct RiskLimits: Sendable, Codable, Equatable {
 
         struct Fields: Sendable, Equatable {
             let qty, notional, collar, staleNs: Int64
+            let maxWorking: UInt32
             init(_ r: rl_order_rules_t) {
                 (qty, notional, collar, staleNs) = (r.max_order_qty, r.max_order_notional, r.collar_bps, r.stale_after_ns)
+                maxWorking = r.max_working_orders
             }
             func rules(flags: UInt32) -> rl_order_rules_t {
                 rl_order_rules_t(max_order_qty: qty, max_order_notional: notional, collar_bps: collar,
-                                 stale_after_ns: staleNs, flags: flags, reserved: 0)
+                                 stale_after_ns: staleNs, flags: flags, max_working_orders: maxWorking)
             }
         }
     }

@@ -280,6 +280,20 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         return Reservation(symbol: symbol, side: side, quantity: q, price: p)
     }
 
+    /// An order `reserve` accepted on `symbol` finished (filled, canceled,
+    /// rejected, expired): it no longer counts as one of the symbol's
+    /// working orders (`OrderRules.maxWorkingOrders`). Once per order.
+    /// `OrderRouter` does this itself.
+    public func orderDone(symbol: SymbolID) {
+        rl_engine_order_done(engine, nil, symbol.rawValue)
+    }
+
+    /// Working orders on `symbol`, every strategy together (a recent value).
+    public func workingOrders(symbol: String) -> Int {
+        guard let id = core.symbolID(symbol) else { return 0 }
+        return Int(rl_position_table_working_orders(rl_engine_table(engine), id.rawValue))
+    }
+
     /// The check alone: what `reserve` would answer now, reserving nothing.
     @inlinable
     public func check(_ symbol: SymbolID, side: Side, qty: Double, price: Double) -> RiskDecision {
@@ -480,7 +494,8 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
                                    (RL_RULE_FIELD_MAX_ORDER_NOTIONAL, r.max_order_notional),
                                    (RL_RULE_FIELD_COLLAR_BPS, r.collar_bps),
                                    (RL_RULE_FIELD_STALE_AFTER_NS, r.stale_after_ns),
-                                   (RL_RULE_FIELD_FLAGS, Int64(r.flags))] {
+                                   (RL_RULE_FIELD_FLAGS, Int64(r.flags)),
+                                   (RL_RULE_FIELD_MAX_WORKING_ORDERS, Int64(r.max_working_orders))] {
                 try apply(RL_CONTROL_STAGE_ORDER_RULE, symbol: symbol, value: value, field: Int64(field.rawValue))
             }
         }

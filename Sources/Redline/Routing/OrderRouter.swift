@@ -201,7 +201,7 @@ public final class OrderRouter {
         } catch {
             push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, qty: q, price: p))
             push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, qty: q, price: p))
-            rl_strategy_closed(strategy, symbol.rawValue)
+            rl_position_table_order_done(rl_engine_table(engine), strategy, symbol.rawValue)
             throw error
         }
         // Stamped with the acceptance time: the journal measures durable lag from it.
@@ -226,7 +226,7 @@ public final class OrderRouter {
             }
         } catch {
             _ = try? orders.apply(id, .reject)
-            rl_strategy_closed(strategy, symbol.rawValue)
+            rl_position_table_order_done(rl_engine_table(engine), strategy, symbol.rawValue)
             clientIDs.remove(slot: id.slot)
             push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                             qty: q, price: p))
@@ -389,7 +389,7 @@ public final class OrderRouter {
                 let quantity = max(executed[order.id]?.quantity ?? known.remaining, remaining)
                 try orders.adopt(order.id, symbol: known.symbol, side: known.side, quantity: quantity,
                                  remaining: remaining, price: known.price)
-                rl_strategy_opened(strategy, known.symbol.rawValue)  // working now: it counts, and closes later
+                rl_position_table_order_adopted(rl_engine_table(engine), strategy, known.symbol.rawValue)  // working now: it counts, and closes later
                 report.adopted.append(order.id)
             } else {
                 // Never journaled: reserve what is open, and what it already
@@ -404,7 +404,7 @@ public final class OrderRouter {
                                 orderID: order.id.rawValue, qty: order.remaining, price: order.price))
                 try orders.adopt(order.id, symbol: order.symbol, side: order.side, quantity: order.remaining + done,
                                  remaining: order.remaining, price: order.price)
-                rl_strategy_opened(strategy, order.symbol.rawValue)
+                rl_position_table_order_adopted(rl_engine_table(engine), strategy, order.symbol.rawValue)
                 report.adoptedUnknown.append(order.id)
             }
         }
@@ -528,7 +528,7 @@ public final class OrderRouter {
             let record = try orders.apply(id, .fill, fillQuantity: applied)
             if record.status == .filled {
                 counters.add(RL_COUNTER_FILLED)
-                rl_strategy_closed(strategy, before.symbol.rawValue)
+                rl_position_table_order_done(rl_engine_table(engine), strategy, before.symbol.rawValue)
                 clientIDs.remove(slot: id.slot)
             }
         }
@@ -561,7 +561,7 @@ public final class OrderRouter {
     private func release(_ id: OrderID, _ kind: OrderEventKind, as type: rl_event_type_t) throws(RedlineError) {
         let before = try orders.order(id)
         try orders.apply(id, kind)
-        rl_strategy_closed(strategy, before.symbol.rawValue)
+        rl_position_table_order_done(rl_engine_table(engine), strategy, before.symbol.rawValue)
         clientIDs.remove(slot: id.slot)
         push(rl_event_t(type: type, symbol: before.symbol.rawValue, side: before.side, orderID: id.rawValue,
                         qty: before.remaining, price: before.price))
