@@ -55,6 +55,12 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
     if (rc == 0 && (engine->strategy_halts = rl_numa_alloc(RL_STRATEGY_HALT_WORDS * sizeof(uint64_t), node)) == NULL) {
         rc = -ENOMEM; /* zeroed: no strategy halted */
     }
+    size_t per_symbol = (size_t)capacity * sizeof(int64_t);
+    if (rc == 0 && ((engine->base_limit = rl_numa_alloc(per_symbol, node)) == NULL ||
+                    (engine->vol_scale = rl_numa_alloc(per_symbol, node)) == NULL ||
+                    (engine->vol_last = rl_numa_alloc(per_symbol, node)) == NULL)) {
+        rc = -ENOMEM;
+    }
     size_t rule_bytes = ((size_t)capacity + 1) * sizeof(rl_order_rules_t);
     if (rc == 0 && ((engine->rules_staged = rl_numa_alloc(rule_bytes, node)) == NULL ||
                     (engine->rules_in_force = rl_numa_alloc(rule_bytes, node)) == NULL)) {
@@ -72,6 +78,9 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
     rl_freeze_init(&engine->freeze);
     engine->trading = (rl_trading_t){RL_STATE_ACTIVE, RL_FREEZE_REASON_NONE, false, false};
     engine->default_symbol_limit = config->default_symbol_limit;
+    engine->base_max_total = config->max_total;
+    engine->schedule_scale = RL_FP_SCALE;
+    for (uint32_t i = 0; i < capacity; i++) engine->vol_scale[i] = RL_FP_SCALE;
     /* relaxed: the engine is not shared until create returns. */
     atomic_store_explicit(&engine->edge_freeze_threshold_bps, config->edge_freeze_threshold_bps, memory_order_relaxed);
     atomic_store_explicit(&engine->resume_share, resume_share, memory_order_relaxed);
@@ -87,16 +96,42 @@ void rl_engine_destroy(rl_engine_t *engine) {
     rl_numa_free(engine->over);
     rl_numa_free(engine->pnl);
     rl_numa_free(engine->strategy_halts);
+    rl_numa_free(engine->base_limit);
+    rl_numa_free(engine->vol_scale);
+    rl_numa_free(engine->vol_last);
     rl_numa_free(engine->rules_staged);
     rl_numa_free(engine->rules_in_force);
     rl_numa_free(engine);
 }
 
+/* base x scale, rounded down, within [1, RL_FP_MAX_LIMIT]. */
+static int64_t rl_engine_scale(int64_t base, int64_t scale) {
+    __int128 v = (__int128)base * scale / RL_FP_SCALE;
+    return v < 1 ? 1 : v > RL_FP_MAX_LIMIT ? RL_FP_MAX_LIMIT : (int64_t)v;
+}
+
+/* `symbol`'s limit in force under a book limit of `max_total`: its base times
+ * the schedule's and its volatility's scales, never above the book's. */
+static int64_t rl_engine_scaled_limit(const rl_engine_t *engine, uint32_t symbol, int64_t max_total) {
+    int64_t limit = rl_engine_scale(rl_engine_scale(engine->base_limit[symbol], engine->schedule_scale),
+                                    engine->vol_scale[symbol]);
+    return limit < max_total ? limit : max_total;
+}
+
+int64_t rl_engine_symbol_limit_in_force(const rl_engine_t *engine, uint32_t symbol) {
+    return symbol < rl_position_table_count(engine->table) ? rl_position_table_limit(engine->table, symbol) : 0;
+}
+
+int64_t rl_engine_volatility_scale(const rl_engine_t *engine, uint32_t symbol) {
+    return symbol < rl_position_table_count(engine->table) ? engine->vol_scale[symbol] : 0;
+}
+
 int64_t rl_engine_add_symbol(rl_engine_t *engine, const char *name, int64_t limit) {
-    /* The default never exceeds the book's limit, which may have been lowered. */
-    int64_t max_total = rl_position_table_max_total(engine->table);
-    int64_t effective = limit ? limit : (engine->default_symbol_limit < max_total ? engine->default_symbol_limit : max_total);
-    if (rl_limits_check(effective, max_total, rl_engine_edge_threshold(engine),
+    /* The default never exceeds the book's limit, which may have been lowered.
+     * Both as the operator set them; the scales apply to what is in force. */
+    int64_t base_total = engine->base_max_total, max_total = rl_position_table_max_total(engine->table);
+    int64_t effective = limit ? limit : (engine->default_symbol_limit < base_total ? engine->default_symbol_limit : base_total);
+    if (rl_limits_check(effective, base_total, rl_engine_edge_threshold(engine),
                         rl_engine_resume_share(engine)) != RL_LIMITS_OK) {
         return -EINVAL;
     }
@@ -108,7 +143,14 @@ int64_t rl_engine_add_symbol(rl_engine_t *engine, const char *name, int64_t limi
      * cannot leave it with rules no one put in force (fail closed). */
     /* relaxed: set by the risk side's publish; a stale false only misses a restriction a publish then lifts anyway. */
     bool in_use = atomic_load_explicit(&engine->rules_in_use, memory_order_relaxed);
-    int rc = rl_position_table_activate(engine->table, (uint32_t)id, effective, in_use);
+    /* The operator's limit, and in force the scales on it: a new symbol starts
+     * at the volatility floor while volatility scaling waits for its first
+     * estimate (fail closed). */
+    engine->base_limit[id] = effective;
+    engine->vol_scale[id] = engine->vol_reference > 0 ? engine->vol_floor : RL_FP_SCALE;
+    engine->vol_last[id] = 0;
+    int64_t in_force = rl_engine_scaled_limit(engine, (uint32_t)id, max_total);
+    int rc = rl_position_table_activate(engine->table, (uint32_t)id, in_force, in_use);
     return rc < 0 ? rc : id;
 }
 
@@ -774,27 +816,18 @@ static void rl_engine_settle(rl_engine_t *engine, uint32_t symbol) {
 
 /* ---- Operator requests ---------------------------------------------------- */
 
-static int rl_engine_set_symbol_limit(rl_engine_t *engine, uint32_t symbol, int64_t limit) {
-    if (symbol >= rl_position_table_count(engine->table)) return -ENOENT;
-    if (rl_limits_check(limit, rl_position_table_max_total(engine->table), rl_engine_edge_threshold(engine),
-                        rl_engine_resume_share(engine)) != RL_LIMITS_OK) {
-        return -EINVAL;
-    }
+/* Put `limit` (valid, within the book's limit in force) in force for `symbol`. */
+static void rl_engine_put_symbol_limit(rl_engine_t *engine, uint32_t symbol, int64_t limit) {
     int64_t exposure = rl_position_table_exposure(engine->table, symbol);
     /* A limit lowered under the exposure is a breach: REDUCING before it is in force. */
     if (exposure > limit) rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, symbol, limit, exposure);
     rl_position_table_set_limit(engine->table, symbol, limit);
     rl_engine_evaluate_symbol(engine, symbol, rl_position_table_exposure(engine->table, symbol));
-    return 0;
 }
 
-static int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
-    if (max_total <= 0 || max_total > RL_FP_MAX_LIMIT) return -EINVAL;
+/* Put `max_total` in force for the book (every symbol limit in force is at most it). */
+static void rl_engine_put_max_total(rl_engine_t *engine, int64_t max_total) {
     rl_position_table_t *table = engine->table;
-    uint32_t count = rl_position_table_count(table);
-    for (uint32_t id = 0; id < count; id++) {
-        if (rl_position_table_limit(table, id) > max_total) return -EINVAL; /* symbol limit above the book's */
-    }
     rl_engine_flush(engine);
     /* The new limit goes into the next generation's buffer; then one CAS on the
      * book word moves the generation and, judged on the exact total it
@@ -819,6 +852,99 @@ static int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
     atomic_store_explicit(&table->max_total[next ^ 1], max_total, memory_order_relaxed);
     /* The machine, the freeze word and the record follow. */
     if (over) rl_engine_control(engine, RL_TRADING_LIMIT_BREACH, RL_SYMBOL_NONE, max_total, book.lo);
+}
+
+/* Every limit in force again from the bases and the scales: the book's
+ * first when it rises, last when it falls, so a symbol's limit is never
+ * above the book's in force. */
+static void rl_engine_rescale(rl_engine_t *engine) {
+    int64_t max_total = rl_engine_scale(engine->base_max_total, engine->schedule_scale);
+    int64_t before = rl_position_table_max_total(engine->table);
+    bool rises = max_total >= before;
+    if (rises && max_total != before) rl_engine_put_max_total(engine, max_total);
+    uint32_t count = rl_position_table_count(engine->table);
+    for (uint32_t id = 0; id < count; id++) {
+        int64_t limit = rl_engine_scaled_limit(engine, id, max_total);
+        if (limit != rl_position_table_limit(engine->table, id)) rl_engine_put_symbol_limit(engine, id, limit);
+    }
+    if (!rises) rl_engine_put_max_total(engine, max_total);
+}
+
+/* A time-of-day schedule's scale on every limit (RL_CONTROL_SET_LIMIT_SCALE). */
+static int rl_engine_set_limit_scale(rl_engine_t *engine, int64_t scale) {
+    if (scale <= 0 || scale > RL_FP_SCALE) return -EINVAL;
+    engine->schedule_scale = scale;
+    rl_engine_rescale(engine);
+    return 0;
+}
+
+/* An operator's maxInventoryUSD for `symbol`: at most the book's as set. */
+static int rl_engine_set_symbol_limit(rl_engine_t *engine, uint32_t symbol, int64_t limit) {
+    if (symbol >= rl_position_table_count(engine->table)) return -ENOENT;
+    if (rl_limits_check(limit, engine->base_max_total, rl_engine_edge_threshold(engine),
+                        rl_engine_resume_share(engine)) != RL_LIMITS_OK) {
+        return -EINVAL;
+    }
+    engine->base_limit[symbol] = limit;
+    rl_engine_put_symbol_limit(engine, symbol, rl_engine_scaled_limit(engine, symbol, rl_position_table_max_total(engine->table)));
+    return 0;
+}
+
+/* An operator's maxTotalNotional: at least every symbol's as set. */
+static int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
+    if (max_total <= 0 || max_total > RL_FP_MAX_LIMIT) return -EINVAL;
+    uint32_t count = rl_position_table_count(engine->table);
+    for (uint32_t id = 0; id < count; id++) {
+        if (engine->base_limit[id] > max_total) return -EINVAL; /* symbol limit above the book's */
+    }
+    engine->base_max_total = max_total;
+    rl_engine_rescale(engine);
+    return 0;
+}
+
+/* `symbol`'s collar in force: its rules' (or the defaults'), divided by its
+ * volatility scale, so a volatile market widens the band around the mark. */
+static void rl_engine_scale_collar(rl_engine_t *engine, uint32_t symbol) {
+    int64_t base = engine->rules_in_force[symbol].collar_bps;
+    if (base <= 0) return;
+    __int128 collar = (__int128)base * RL_FP_SCALE / engine->vol_scale[symbol];
+    if (collar > RL_RULES_MAX_COLLAR_BPS) collar = RL_RULES_MAX_COLLAR_BPS;
+    if (collar < 1) collar = 1;
+    rl_position_table_set_collar(engine->table, symbol, (int64_t)collar);
+}
+
+/* A volatility estimate for `symbol`: its scale, and the limit and collar in force. */
+static bool rl_engine_volatility(rl_engine_t *engine, uint32_t symbol, int64_t volatility) {
+    if (symbol >= rl_position_table_count(engine->table) || volatility <= 0) return false;
+    engine->vol_last[symbol] = volatility;
+    if (engine->vol_reference <= 0) return true;
+    __int128 scale = (__int128)engine->vol_reference * RL_FP_SCALE / volatility;
+    scale = scale < engine->vol_floor ? engine->vol_floor : scale > engine->vol_cap ? engine->vol_cap : scale;
+    if ((int64_t)scale == engine->vol_scale[symbol]) return true;
+    engine->vol_scale[symbol] = (int64_t)scale;
+    rl_engine_put_symbol_limit(engine, symbol, rl_engine_scaled_limit(engine, symbol, rl_position_table_max_total(engine->table)));
+    rl_engine_scale_collar(engine, symbol);
+    return true;
+}
+
+/* Volatility scaling's settings: every symbol's scale again from its last estimate. */
+static int rl_engine_set_volatility_scaling(rl_engine_t *engine, int64_t reference, int64_t floor, int64_t cap) {
+    if (reference < 0 || (reference > 0 && (floor <= 0 || floor > cap || cap > 10 * RL_FP_SCALE))) return -EINVAL;
+    engine->vol_reference = reference;
+    engine->vol_floor = floor;
+    engine->vol_cap = cap;
+    uint32_t count = rl_position_table_count(engine->table);
+    for (uint32_t id = 0; id < count; id++) {
+        int64_t scale = RL_FP_SCALE;
+        if (reference > 0) {
+            /* No estimate yet: the floor (fail closed). */
+            __int128 s = engine->vol_last[id] > 0 ? (__int128)reference * RL_FP_SCALE / engine->vol_last[id] : floor;
+            scale = (int64_t)(s < floor ? floor : s > cap ? cap : s);
+        }
+        engine->vol_scale[id] = scale;
+    }
+    rl_engine_rescale(engine);
+    for (uint32_t id = 0; id < count; id++) rl_engine_scale_collar(engine, id);
     return 0;
 }
 
@@ -873,7 +999,12 @@ static int rl_engine_publish_rules(rl_engine_t *engine) {
     bool any = false;
     for (uint32_t i = 0; i <= capacity && !any; i++) {
         const rl_order_rules_t *r = &engine->rules_staged[i];
-        any = r->max_order_qty || r->max_order_notional || r->collar_bps || r->stale_after_ns || r->flags;
+        any = r->max_order_qty || r->max_order_notional || r->collar_bps || r->stale_after_ns || r->flags ||
+              r->max_working_orders;
+    }
+    /* The publish wrote each collar as set: the volatility's scale goes back on. */
+    for (uint32_t i = 0; i < count; i++) {
+        if (engine->vol_scale[i] != RL_FP_SCALE) rl_engine_scale_collar(engine, i);
     }
     /* relaxed: a hint for registration (see rl_engine_add_symbol). */
     atomic_store_explicit(&engine->rules_in_use, any, memory_order_relaxed);
@@ -979,6 +1110,10 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         return rl_engine_release_strategy(engine, symbol, request_id);
     case RL_CONTROL_FORGET_STRATEGY:
         return rl_engine_forget_strategy(engine, symbol);
+    case RL_CONTROL_SET_LIMIT_SCALE:
+        return rl_engine_set_limit_scale(engine, value);
+    case RL_CONTROL_SET_VOLATILITY_SCALING:
+        return rl_engine_set_volatility_scaling(engine, value, field, price);
     case RL_CONTROL_SET_FEED_GUARDS:
         if (value < 0 || field < 0) return -EINVAL;
         /* relaxed, both: read by this same risk side. A feed guard starts from now, not from an old mark. */
@@ -1106,6 +1241,11 @@ static bool rl_engine_apply_event(rl_engine_t *engine, const rl_event_t *event) 
         if (ok) rl_engine_settle(engine, event->symbol);
         return ok;
     }
+    case RL_EVENT_VOLATILITY: {
+        bool ok = rl_engine_volatility(engine, event->symbol, event->value);
+        rl_engine_answer(engine, event, ok ? 0 : -EINVAL);
+        return ok;
+    }
     case RL_EVENT_EDGE_UPDATE:
         /* relaxed: monitoring value, single writer. */
         atomic_store_explicit(&engine->last_edge_bps, event->value, memory_order_relaxed);
@@ -1137,7 +1277,8 @@ static bool rl_engine_apply_event(rl_engine_t *engine, const rl_event_t *event) 
 static bool rl_engine_is_journaled(uint8_t type) {
     return type == RL_EVENT_ORDER_ACCEPTED || type == RL_EVENT_FILL || type == RL_EVENT_CANCEL_ACK ||
            type == RL_EVENT_REJECT || type == RL_EVENT_EXPIRE || type == RL_EVENT_POSITION_ADJUST ||
-           type == RL_EVENT_MARK_PRICE || type == RL_EVENT_EXCESS_FILL || type == RL_EVENT_ORDER_ADOPTED;
+           type == RL_EVENT_MARK_PRICE || type == RL_EVENT_EXCESS_FILL || type == RL_EVENT_ORDER_ADOPTED ||
+           type == RL_EVENT_VOLATILITY;
 }
 
 bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event) {

@@ -51,6 +51,17 @@ void rl_position_table_mark_collar(rl_position_table_t *table, uint32_t symbol, 
     for (int b = 0; b < 2; b++) rl_rules_buffer_mark(&table->rules[symbol].buffer[b], mark);
 }
 
+void rl_position_table_set_collar(rl_position_table_t *table, uint32_t symbol, int64_t collar_bps) {
+    /* relaxed: the risk side is the mark's only writer. */
+    int64_t mark = atomic_load_explicit(&table->risk[symbol].mark, memory_order_relaxed);
+    for (int b = 0; b < 2; b++) {
+        /* relaxed: as a new mark's bounds, written in place: a check reads one
+         * bound (its side's), the old one or the new one. */
+        atomic_store_explicit(&table->rules[symbol].buffer[b].collar_bps, collar_bps, memory_order_relaxed);
+        rl_rules_buffer_mark(&table->rules[symbol].buffer[b], mark);
+    }
+}
+
 static void rl_rules_buffer_store(rl_rules_buffer_t *buffer, const rl_order_rules_t *rules, int64_t mark, bool manual,
                                   double cycles_per_ns) {
     uint64_t active = 0;

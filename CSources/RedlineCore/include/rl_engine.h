@@ -132,6 +132,14 @@ typedef struct rl_engine {
     uint16_t applying_strategy;              /* the strategy of the event being applied (its state changes say it) */
     rl_pnl_symbol_t *pnl;                    /* per symbol (rl_pnl.h) */
     rl_pnl_book_t book_pnl;
+    /* Dynamic limits: what an operator set, and the scales on it. In force:
+     * min(base x schedule x volatility scale, the book's limit in force). */
+    int64_t *base_limit;                     /* per symbol: maxInventoryUSD as set */
+    int64_t *vol_scale;                      /* per symbol: fixed point (RL_FP_SCALE = 1) */
+    int64_t *vol_last;                       /* per symbol: the last volatility reported, 0: none */
+    int64_t base_max_total;                  /* maxTotalNotional as set */
+    int64_t schedule_scale;                  /* fixed point, (0, 1]: a time-of-day window's */
+    int64_t vol_reference, vol_floor, vol_cap; /* fixed point; reference 0: off */
     int64_t max_drawdown;                    /* USD, 0: off */
     int64_t daily_loss_limit;                /* USD, 0: off */
     int64_t day_begins_ns;                   /* after midnight UTC */
@@ -243,6 +251,12 @@ RL_INLINE int64_t rl_engine_pnl(const rl_engine_t *engine, rl_pnl_figure_t figur
     /* relaxed: monitoring read of single-writer values. */
     return atomic_load_explicit((_Atomic(int64_t) *)&engine->pnl_published[figure & 3], memory_order_relaxed);
 }
+
+/* The inventory limit in force for `symbol` (fixed point), after the
+ * time-of-day and volatility scales; the scale (fixed point) the volatility
+ * puts on it. From the risk side, or while none runs. */
+int64_t rl_engine_symbol_limit_in_force(const rl_engine_t *engine, uint32_t symbol);
+int64_t rl_engine_volatility_scale(const rl_engine_t *engine, uint32_t symbol);
 
 /* The engine's clock in nanoseconds: the TSC converted, or the manual clock. */
 uint64_t rl_engine_now_ns(const rl_engine_t *engine);

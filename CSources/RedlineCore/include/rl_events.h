@@ -50,9 +50,12 @@ typedef enum rl_event_type {
                                     price = the ns since its last heartbeat; for a lift qty = the cooldown
                                     ns; for an escalation qty = the repeats; for an operator's release
                                     qty = the request id; timestamp_ns = CLOCK_REALTIME */
+    RL_EVENT_VOLATILITY = 15,    /* value = the symbol's volatility estimate (fixed point, > 0, in the unit of
+                                    the scaling's reference): with volatility scaling on, it scales the
+                                    symbol's inventory limit and collar (RL_CONTROL_SET_VOLATILITY_SCALING) */
 } rl_event_type_t;
 
-#define RL_EVENT_TYPE_COUNT 15
+#define RL_EVENT_TYPE_COUNT 16
 #define RL_SYMBOL_NONE UINT32_MAX
 
 /* What an RL_EVENT_CONTROL asks for. */
@@ -88,6 +91,12 @@ typedef enum rl_control {
     RL_CONTROL_SET_FEED_GUARDS = 19, /* value = ns with no reference price for any symbol before trading halts
                                         (stale_data; 0: off; armed by the first mark), qty = ns the journal's
                                         ring may stay 3/4 full before trading halts (journal_backpressure; 0: off) */
+    RL_CONTROL_SET_LIMIT_SCALE = 20, /* value = the scale (fixed point, in (0, 1]) every inventory limit and the
+                                        book's limit are multiplied by: a tighter window of a time-of-day schedule */
+    RL_CONTROL_SET_VOLATILITY_SCALING = 21, /* value = the reference volatility (fixed point; 0: off), qty = the
+                                               floor, price = the cap of the scale (fixed point, 0 < floor <= cap
+                                               <= 10): a symbol's scale is reference / volatility within them; its
+                                               inventory limit is multiplied by it, its collar divided by it */
 } rl_control_t;
 
 /* What an RL_EVENT_STRATEGY_HALT record says happened to its strategy. */

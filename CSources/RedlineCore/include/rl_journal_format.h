@@ -158,6 +158,31 @@ typedef struct rl_journal_guards_payload {
 } rl_journal_guards_payload_t;
 
 RL_STATIC_ASSERT(sizeof(rl_journal_guards_payload_t) == 24, "guards block is 24 bytes");
+
+/* RL_JREC_LIMITS, after the guards block (or what precedes it) when a
+ * time-of-day schedule or volatility scaling is set. The schedule's windows
+ * follow it, each a head and its time zone's name (padded to 8). */
+#define RL_JOURNAL_DYNAMIC_MAGIC 0x4e4d5944u /* "DYNM" */
+typedef struct rl_journal_dynamic_payload {
+    uint32_t magic;                /* RL_JOURNAL_DYNAMIC_MAGIC */
+    uint32_t windows;              /* rl_journal_window_t that follow */
+    int64_t vol_reference;         /* fixed point; 0: volatility scaling off */
+    int64_t vol_floor;             /* fixed point */
+    int64_t vol_cap;               /* fixed point */
+} rl_journal_dynamic_payload_t;
+
+typedef struct rl_journal_window {
+    int64_t scale;                 /* fixed point, (0, 1] */
+    uint16_t start_minute;         /* after local midnight */
+    uint16_t end_minute;
+    uint8_t weekdays;              /* bit d-1 for ISO day d; 0: every day */
+    uint8_t reserved[3];           /* 0 */
+    uint32_t name_length;          /* bytes of the time zone's name that follows (padded to 8) */
+    uint32_t reserved2;            /* 0 */
+} rl_journal_window_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_dynamic_payload_t) == 32, "dynamic block is 32 bytes");
+RL_STATIC_ASSERT(sizeof(rl_journal_window_t) == 24, "a window's head is 24 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_symbol_rules_t) == 48, "a symbol's rules head is 48 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_name_t) == 8, "a name head is 8 bytes");
 RL_STATIC_ASSERT(sizeof(rl_journal_limits_payload_t) == 40, "limits payload is 40 bytes");

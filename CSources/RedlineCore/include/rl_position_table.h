@@ -545,6 +545,11 @@ RL_INLINE int64_t rl_position_table_mark(const rl_position_table_t *table, uint3
 /* Risk side: the collar's price bounds for a new mark, in both generations. */
 void rl_position_table_mark_collar(rl_position_table_t *table, uint32_t symbol, int64_t mark);
 
+/* Risk side only: `symbol`'s collar in force (volatility scaling), in both
+ * generations' buffers, its bounds at the current mark. In place, like a
+ * new mark's bounds. */
+void rl_position_table_set_collar(rl_position_table_t *table, uint32_t symbol, int64_t collar_bps);
+
 RL_INLINE void rl_position_table_set_position(rl_position_table_t *table, uint32_t symbol, int64_t position,
                                               int64_t mark) {
     rl_position_risk_t *risk = &table->risk[symbol];

@@ -120,6 +120,21 @@ public enum JournalRecord: Sendable {
                     backpressure_ns: UInt64(limits.journalBackpressureNanoseconds))
                 bytes += withUnsafeBytes(of: &block) { Array($0) }
             }
+            if !limits.limitSchedule.isEmpty || limits.volatilityScaling != nil {
+                let (reference, floor, cap) = limits.volatilityScaling?.fixedPoint ?? (0, 0, 0)
+                var block = rl_journal_dynamic_payload_t(
+                    magic: RL_JOURNAL_DYNAMIC_MAGIC, windows: UInt32(limits.limitSchedule.count), vol_reference: reference,
+                    vol_floor: floor, vol_cap: cap)
+                bytes += withUnsafeBytes(of: &block) { Array($0) }
+                for window in limits.limitSchedule {
+                    var entry = rl_journal_window_t(
+                        scale: Int64((window.scale * Double(RL_FP_SCALE)).rounded()), start_minute: UInt16(window.startMinute),
+                        end_minute: UInt16(window.endMinute),
+                        weekdays: UInt8((window.weekdays ?? []).reduce(0) { $0 | (1 << ($1 - 1)) }), reserved: (0, 0, 0),
+                        name_length: UInt32(window.timeZone.utf8.count), reserved2: 0)
+                    Self.appendNamed(&bytes, &entry, window.timeZone)
+                }
+            }
             return bytes
         case .position(let symbol, let view):
             var payload = rl_journal_position_payload_t(symbol: symbol, reserved: 0, view: view)
@@ -243,6 +258,24 @@ public enum JournalRecord: Sendable {
             staleData = block.stale_data_ns == 0 ? nil : Double(block.stale_data_ns) / 1e6
             backpressure = block.backpressure_ns == 0 ? nil : Double(block.backpressure_ns) / 1e6
         }
+        var schedule: [LimitWindow] = [], volatility: VolatilityScaling?
+        if magic() == RL_JOURNAL_DYNAMIC_MAGIC {
+            let block = try read(rl_journal_dynamic_payload_t(), payload, &offset, "dynamic limits", bad)
+            if block.vol_reference > 0 {
+                volatility = VolatilityScaling(referenceVolatility: FixedPoint.double(block.vol_reference),
+                                               floor: FixedPoint.double(block.vol_floor), cap: FixedPoint.double(block.vol_cap))
+            }
+            for _ in 0..<block.windows {
+                let (entry, zone) = try readNamed(rl_journal_window_t(), payload, &offset, "limit window", bad)
+                func hhmm(_ m: UInt16) -> String {
+                    let h = Int(m) / 60, mm = Int(m) % 60
+                    return (h < 10 ? "0" : "") + "\(h):" + (mm < 10 ? "0" : "") + "\(mm)"
+                }
+                let days = (1...7).filter { entry.weekdays & (1 << ($0 - 1)) != 0 }
+                schedule.append(LimitWindow(start: hhmm(entry.start_minute), end: hhmm(entry.end_minute), timeZone: zone,
+                                            weekdays: days.isEmpty ? nil : Set(days), scale: FixedPoint.double(entry.scale)))
+            }
+        }
         guard offset == payload.count else { throw bad("\(payload.count - offset) bytes after the limits") }
         return try RiskLimits(
             maxInventoryUSD: FixedPoint.double(head.max_inventory), maxTotalNotional: FixedPoint.double(head.max_total),
@@ -251,7 +284,7 @@ public enum JournalRecord: Sendable {
             restrictedSymbols: restricted, noReferencePrice: policy, heartbeatTimeoutMilliseconds: heartbeat,
             circuitBreaker: breaker, strategyLimits: strategy, maxDrawdownUSD: drawdown, dailyLossLimitUSD: dailyLoss,
             dayBeginsSecondsAfterMidnightUTC: dayBegins, staleDataFreezeMilliseconds: staleData,
-            journalBackpressureFreezeMilliseconds: backpressure)
+            journalBackpressureFreezeMilliseconds: backpressure, limitSchedule: schedule, volatilityScaling: volatility)
     }
 
     /// A fixed-size head, then a name whose length it holds, padded to 8.

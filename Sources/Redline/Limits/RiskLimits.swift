@@ -43,6 +43,12 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     /// ring stays 3/4 full for this long: the journal fell behind, and
     /// halting lets it catch up. nil: off.
     public var journalBackpressureFreezeMilliseconds: Double?
+    /// Time-of-day windows with tighter limits (`LimitWindow`), in their own
+    /// time zones. Empty: none.
+    public var limitSchedule: [LimitWindow]
+    /// Inventory limits and collars scaled by each symbol's volatility
+    /// (`VolatilityScaling`). nil: off.
+    public var volatilityScaling: VolatilityScaling?
     /// How transient halts lift by themselves, back off, and escalate.
     public var circuitBreaker: CircuitBreakerSettings
     /// Message rates and working orders, for each strategy (router).
@@ -75,8 +81,12 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         dailyLossLimitUSD: Double? = nil,
         dayBeginsSecondsAfterMidnightUTC: Double = 0,
         staleDataFreezeMilliseconds: Double? = nil,
-        journalBackpressureFreezeMilliseconds: Double? = nil
+        journalBackpressureFreezeMilliseconds: Double? = nil,
+        limitSchedule: [LimitWindow] = [],
+        volatilityScaling: VolatilityScaling? = nil
     ) throws(RedlineError) {
+        self.limitSchedule = limitSchedule
+        self.volatilityScaling = volatilityScaling
         self.staleDataFreezeMilliseconds = staleDataFreezeMilliseconds
         self.journalBackpressureFreezeMilliseconds = journalBackpressureFreezeMilliseconds
         self.maxInventoryUSD = maxInventoryUSD
@@ -199,6 +209,8 @@ public struct RiskLimits: Sendable, Codable, Equatable {
                 throw .invalidLimits("\(name) must be in (0, 86400000], got \(ms)")
             }
         }
+        for (index, window) in limitSchedule.enumerated() { try window.validate(index) }
+        try volatilityScaling?.validate()
         try circuitBreaker.validate()
         try strategyLimits.validate()
         let rules = FixedPointRules(
@@ -253,6 +265,7 @@ public struct RiskLimits: Sendable, Codable, Equatable {
         case heartbeatTimeoutMilliseconds, circuitBreaker, strategyLimits
         case maxDrawdownUSD, dailyLossLimitUSD, dayBeginsSecondsAfterMidnightUTC
         case staleDataFreezeMilliseconds, journalBackpressureFreezeMilliseconds
+        case limitSchedule, volatilityScaling
     }
 
     public init(from decoder: any Decoder) throws {
@@ -274,6 +287,8 @@ public struct RiskLimits: Sendable, Codable, Equatable {
             dailyLossLimitUSD: c.decodeIfPresent(Double.self, forKey: .dailyLossLimitUSD),
             dayBeginsSecondsAfterMidnightUTC: c.decodeIfPresent(Double.self, forKey: .dayBeginsSecondsAfterMidnightUTC) ?? 0,
             staleDataFreezeMilliseconds: c.decodeIfPresent(Double.self, forKey: .staleDataFreezeMilliseconds),
-            journalBackpressureFreezeMilliseconds: c.decodeIfPresent(Double.self, forKey: .journalBackpressureFreezeMilliseconds))
+            journalBackpressureFreezeMilliseconds: c.decodeIfPresent(Double.self, forKey: .journalBackpressureFreezeMilliseconds),
+            limitSchedule: c.decodeIfPresent([LimitWindow].self, forKey: .limitSchedule) ?? [],
+            volatilityScaling: c.decodeIfPresent(VolatilityScaling.self, forKey: .volatilityScaling))
     }
 }

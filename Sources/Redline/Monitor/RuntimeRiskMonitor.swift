@@ -43,6 +43,12 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// Sessions of the routers alive in this process, and the orders each
     /// adopted at reconciliation (reconciliation leaves their orders alone).
     private let liveSessions = Mutex<(sessions: Set<UInt16>, adopted: [OrderID: UInt16])>(([], [:]))
+    /// The engine's clock is manual: no wall-clock work runs by itself (the limit schedule).
+    let manualClock: Bool
+    /// Applies the limit schedule on the wall clock (none with a manual clock).
+    private let scheduler = Mutex<LimitScheduler?>(nil)
+    /// The schedule's scale in force.
+    private let scheduleScale = Mutex<Double>(1)
 
     /// - Parameters:
     ///   - symbols: registered now, each with its limit from `limits`.
@@ -65,6 +71,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
                                   manualClock: manualClock)
         self.core = core
         engine = core.pointer
+        self.manualClock = manualClock
         self.logger = logger
         self.metrics = metrics
         limitsState = Mutex(limits)
@@ -83,6 +90,86 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         if limits.strategyLimits != .off { try applyStrategyLimits(limits.strategyLimits) }
         if limits.maxDrawdownUSD != nil || limits.dailyLossLimitUSD != nil { try applyLossLimits(limits.fixedPoint()) }
         if limits.hasFeedGuards { try applyFeedGuards(limits) }
+        if limits.volatilityScaling != nil { try applyVolatilityScaling(limits) }
+        try followLimitSchedule(limits)
+    }
+
+    deinit { scheduler.withLock { $0?.stop() } }
+
+    private func applyVolatilityScaling(_ limits: RiskLimits) throws(RedlineError) {
+        let (reference, floor, cap) = limits.volatilityScaling?.fixedPoint ?? (0, 0, 0)
+        try apply(RL_CONTROL_SET_VOLATILITY_SCALING, value: reference, field: floor, price: cap)
+    }
+
+    /// Start or stop the schedule's thread for `limits`; with no schedule, no scale.
+    private func followLimitSchedule(_ limits: RiskLimits) throws(RedlineError) {
+        if limits.limitSchedule.isEmpty {
+            scheduler.withLock { $0?.stop(); $0 = nil }
+            if scheduleScale.withLock({ $0 }) != 1 { try putScheduleScale(1) }
+            return
+        }
+        guard !manualClock else { return }
+        try applyLimitSchedule(at: Date())
+        scheduler.withLock { running in
+            guard running == nil else { return }
+            running = LimitScheduler { [weak self] date in
+                guard let self else { return }
+                do { try self.applyLimitSchedule(at: date) } catch {
+                    self.logger.error("the limit schedule could not be applied", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Put the time-of-day schedule's scale for `date` in force
+    /// (`RiskLimits.limitSchedule`): every inventory limit and the book's
+    /// are multiplied by the smallest scale of the windows open then. Runs
+    /// by itself each minute on the wall clock; with a manual clock, call it.
+    /// Returns the scale in force.
+    @discardableResult
+    public func applyLimitSchedule(at date: Date) throws(RedlineError) -> Double {
+        let scale = LimitWindow.scale(of: limits.limitSchedule, at: date)
+        guard scale != scheduleScale.withLock({ $0 }) else { return scale }
+        try putScheduleScale(scale)
+        return scale
+    }
+
+    private func putScheduleScale(_ scale: Double) throws(RedlineError) {
+        try limitsState.withLock { _ throws(RedlineError) in
+            let fp = max(1, min(Int64(RL_FP_SCALE), Int64((scale * Double(RL_FP_SCALE)).rounded())))
+            try apply(RL_CONTROL_SET_LIMIT_SCALE, value: fp)
+            scheduleScale.withLock { $0 = scale }
+        }
+        trading.sync()
+        metrics.setGauge("limit_schedule_scale", to: scale)
+        logger.notice("limit schedule: every limit at \(scale) of its setting", metadata: ["scale": "\(scale)"])
+    }
+
+    /// The time-of-day schedule's scale in force (1: no window open).
+    public var limitScheduleScale: Double { scheduleScale.withLock { $0 } }
+
+    /// Report `symbol`'s volatility estimate (`RiskLimits.volatilityScaling`)
+    /// to the risk side: its inventory limit and collar follow. Routers have
+    /// their own (`OrderRouter.reportVolatility`).
+    public func reportVolatility(symbol: String, volatility: Double) throws(RedlineError) {
+        let id = try symbolID(symbol)
+        guard case .success(let v) = FixedPoint.quantityOrPrice(volatility) else {
+            throw .invalidInput("volatility must be a finite number greater than zero, got \(volatility)")
+        }
+        let rc = riskSide.send(rl_event_t(type: RL_EVENT_VOLATILITY, symbol: id.rawValue, value: v), answered: true)
+        guard rc == 0 else { throw .invalidInput("volatility \(volatility) for \(symbol) was not applied") }
+    }
+
+    /// `symbol`'s inventory limit in force (USD), after the schedule's and
+    /// the volatility's scales; and the volatility's scale on it.
+    public func inventoryLimitInForce(symbol: String) -> Double? {
+        guard let id = core.symbolID(symbol) else { return nil }
+        return FixedPoint.double(rl_engine_symbol_limit_in_force(engine, id.rawValue))
+    }
+
+    public func volatilityScale(symbol: String) -> Double? {
+        guard let id = core.symbolID(symbol) else { return nil }
+        return FixedPoint.double(rl_engine_volatility_scale(engine, id.rawValue))
     }
 
     private func applyFeedGuards(_ limits: RiskLimits) throws(RedlineError) {
@@ -463,8 +550,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             try applyStrategyLimits(limits.strategyLimits)
             try applyLossLimits(fp)
             try applyFeedGuards(limits)
+            try applyVolatilityScaling(limits)
             current = limits
         }
+        try followLimitSchedule(limits)
         trading.sync()
         logger.notice("risk limits updated", metadata: [
             "maxInventoryUSD": "\(limits.maxInventoryUSD)", "maxTotalNotional": "\(limits.maxTotalNotional)",
@@ -653,6 +742,14 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         metrics.setTotal("breaker_escalations_total", to: rl_engine_breaker_escalations(engine))
         metrics.setGauge("breaker_cooldown_seconds", to: Double(rl_engine_breaker_cooldown_ns(engine)) / 1e9)
         metrics.setGauge("strategies_halted", to: Double(rl_engine_strategies_halted(engine)))
+        for (name, id) in core.symbolsByID {
+            metrics.setGauge("symbol_limit_in_force_usd", [("symbol", name)],
+                             to: FixedPoint.double(rl_engine_symbol_limit_in_force(engine, id.rawValue)))
+            if limits.volatilityScaling != nil {
+                metrics.setGauge("symbol_volatility_scale", [("symbol", name)],
+                                 to: FixedPoint.double(rl_engine_volatility_scale(engine, id.rawValue)))
+            }
+        }
         let pnl = profitAndLoss
         metrics.setGauge("pnl_realized_usd", to: pnl.realizedUSD)
         metrics.setGauge("pnl_unrealized_usd", to: pnl.unrealizedUSD)

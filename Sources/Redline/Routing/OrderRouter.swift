@@ -598,6 +598,16 @@ public final class OrderRouter {
         push(rl_event_t(type: RL_EVENT_HEARTBEAT, timestampNs: rl_clock_cycles()))
     }
 
+    /// Report `symbol`'s volatility estimate to the risk side through this
+    /// router's ring (`RiskLimits.volatilityScaling`): the symbol's inventory
+    /// limit and collar follow it.
+    public func reportVolatility(symbol: SymbolID, volatility: Double) throws(RedlineError) {
+        guard case .success(let v) = FixedPoint.quantityOrPrice(volatility) else {
+            throw .invalidInput("volatility must be a finite number greater than zero, got \(volatility)")
+        }
+        push(rl_event_t(type: RL_EVENT_VOLATILITY, symbol: symbol.rawValue, value: v))
+    }
+
     /// Report a new reference price for `symbol` (market data) to the risk
     /// side through this router's ring. From then on both sides of the
     /// symbol's worst case are valued at it; a move that breaches a limit
