@@ -38,11 +38,11 @@ public final class SimulatedExchange: ExchangeClient {
     public private(set) var cancelRequests = 0
 
     /// Resting orders: what was submitted and what is left of it.
-    private var resting: [OrderID: (order: ExchangeOrder, remaining: Int64)]
+    private let resting: FixedHashMap<(order: ExchangeOrder, remaining: Int64)>
     /// Finished orders, the newest `capacity` of them, for `orderStatus`
     /// (a real venue keeps them for the day). Evicted oldest first, through a
     /// ring of ids; both pre-sized, so steady state allocates nothing.
-    private var finished: [OrderID: VenueOrderStatus]
+    private let finished: FixedHashMap<VenueOrderStatus>
     private let finishedOrder: UnsafeMutablePointer<OrderID>
     private var finishedHead = 0
     // The event queue is raw memory allocated once: no copy-on-write or
@@ -56,8 +56,8 @@ public final class SimulatedExchange: ExchangeClient {
     public init(_ configuration: Configuration = .init()) {
         precondition(configuration.capacity > 0)
         self.configuration = configuration
-        resting = Dictionary(minimumCapacity: configuration.capacity)
-        finished = Dictionary(minimumCapacity: configuration.capacity)
+        resting = FixedHashMap(capacity: configuration.capacity)
+        finished = FixedHashMap(capacity: configuration.capacity)
         finishedOrder = .allocate(capacity: configuration.capacity)
         finishedOrder.initialize(repeating: OrderID(rawValue: 0), count: configuration.capacity)
         // Each order can produce at most three events before the router polls.
@@ -70,15 +70,18 @@ public final class SimulatedExchange: ExchangeClient {
     deinit {
         events.deinitialize(count: eventCapacity).deallocate()
         finishedOrder.deinitialize(count: configuration.capacity).deallocate()
+        resting.deallocate()
+        finished.deallocate()
     }
 
     /// Remember how an order ended, forgetting the oldest beyond `capacity`.
     private func finish(_ order: ExchangeOrder, _ state: VenueOrderStatus.State, filled: Int64) {
         let evicted = finishedOrder[finishedHead]
-        if evicted.rawValue != 0 { finished[evicted] = nil }
+        if evicted.rawValue != 0 { finished.remove(evicted.rawValue) }
         finishedOrder[finishedHead] = order.id
         finishedHead = finishedHead + 1 == configuration.capacity ? 0 : finishedHead + 1
-        finished[order.id] = VenueOrderStatus(id: order.id, state: state, quantity: order.quantity, filledQuantity: filled)
+        finished.set(order.id.rawValue,
+                     VenueOrderStatus(id: order.id, state: state, quantity: order.quantity, filledQuantity: filled))
     }
 
     /// Orders resting now.
@@ -102,9 +105,9 @@ public final class SimulatedExchange: ExchangeClient {
         {
             let half = order.quantity / 2
             enqueue(.filled(order.id, quantity: half, price: order.price, cumulative: half))
-            resting[order.id] = (order, order.quantity - half)
+            resting.set(order.id.rawValue, (order, order.quantity - half))
         } else {
-            resting[order.id] = (order, order.quantity)
+            resting.set(order.id.rawValue, (order, order.quantity))
         }
     }
 
@@ -116,7 +119,7 @@ public final class SimulatedExchange: ExchangeClient {
             throw .cancelFailed(id)
         }
         guard count < eventCapacity else { throw .backpressure }
-        if let entry = resting.removeValue(forKey: id) {
+        if let entry = resting.remove(id.rawValue) {
             enqueue(.canceled(id))
             finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
         } else {
@@ -126,44 +129,44 @@ public final class SimulatedExchange: ExchangeClient {
 
     /// Fill `quantity` of a resting order now, as if the market traded through it.
     public func fillResting(_ id: OrderID, quantity: Int64? = nil, price: Int64) {
-        guard let entry = resting[id] else { return }
+        guard let entry = resting[id.rawValue] else { return }
         let qty = min(quantity ?? entry.remaining, entry.remaining)
         enqueue(.filled(id, quantity: qty, price: price, cumulative: entry.order.quantity - entry.remaining + qty))
         if qty == entry.remaining {
-            resting[id] = nil
+            resting.remove(id.rawValue)
             finish(entry.order, .filled, filled: entry.order.quantity)
         } else {
-            resting[id] = (entry.order, entry.remaining - qty)
+            resting.set(id.rawValue, (entry.order, entry.remaining - qty))
         }
     }
 
     /// Fill part of a resting order without telling anyone: as happens while
     /// the engine is down, so only a query of open orders shows it.
     public func fillQuietly(_ id: OrderID, quantity: Int64) {
-        guard let entry = resting[id] else { return }
+        guard let entry = resting[id.rawValue] else { return }
         let qty = min(quantity, entry.remaining)
         if qty == entry.remaining {
-            resting[id] = nil
+            resting.remove(id.rawValue)
             finish(entry.order, .filled, filled: entry.order.quantity)
         } else {
-            resting[id] = (entry.order, entry.remaining - qty)
+            resting.set(id.rawValue, (entry.order, entry.remaining - qty))
         }
     }
 
     /// Cancel a resting order without telling anyone (an operator at the
     /// venue, or its own cancel-on-disconnect, while the engine is down).
     public func cancelQuietly(_ id: OrderID) {
-        guard let entry = resting.removeValue(forKey: id) else { return }
+        guard let entry = resting.remove(id.rawValue) else { return }
         finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
     }
 
     public func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? {
         if isUnavailable { throw .unavailable }
-        if let entry = resting[id] {
+        if let entry = resting[id.rawValue] {
             return VenueOrderStatus(id: id, state: .open, quantity: entry.order.quantity,
                                     filledQuantity: entry.order.quantity - entry.remaining)
         }
-        return finished[id]
+        return finished[id.rawValue]
     }
 
     /// Drop every event not yet polled: the engine that would have read them is gone.
@@ -174,25 +177,25 @@ public final class SimulatedExchange: ExchangeClient {
 
     public func openOrders() throws(ExchangeError) -> [VenueOrder] {
         if isUnavailable { throw .unavailable }
-        return resting.values.map {
-            VenueOrder(id: $0.order.id, symbol: $0.order.symbol, side: $0.order.side, remaining: $0.remaining,
-                       price: $0.order.price)
+        return resting.entries.map {
+            VenueOrder(id: $0.value.order.id, symbol: $0.value.order.symbol, side: $0.value.order.side,
+                       remaining: $0.value.remaining, price: $0.value.order.price)
         }.sorted { $0.id.rawValue < $1.id.rawValue }
     }
 
     public func massCancel() throws(ExchangeError) {
         if isUnavailable { throw .unavailable }
-        for id in resting.keys.sorted(by: { $0.rawValue < $1.rawValue }) where count < eventCapacity {
-            if let entry = resting.removeValue(forKey: id) {
+        for key in resting.entries.map(\.key).sorted() where count < eventCapacity {
+            if let entry = resting.remove(key) {
                 finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
             }
-            enqueue(.canceled(id))
+            enqueue(.canceled(OrderID(rawValue: key)))
         }
     }
 
     /// Expire a resting order now (its time in force ran out).
     public func expireResting(_ id: OrderID) {
-        guard let entry = resting.removeValue(forKey: id) else { return }
+        guard let entry = resting.remove(id.rawValue) else { return }
         enqueue(.expired(id))
         finish(entry.order, .expired, filled: entry.order.quantity - entry.remaining)
     }

@@ -1,0 +1,55 @@
+@testable import Redline
+import XCTest
+
+/// The fixed-size map behind the simulated venue and the client order ids,
+/// against Swift's Dictionary, through random sets and removals that cluster
+/// keys (so backward-shift deletion has runs to repair) and fill it to its
+/// capacity.
+final class FixedHashMapTests: XCTestCase {
+    func testAgreesWithDictionaryThroughRandomSetsAndRemovals() {
+        let map = FixedHashMap<Int>(capacity: 100)
+        defer { map.deallocate() }
+        var model: [UInt64: Int] = [:]
+        var generator = SystemRandomNumberGenerator()
+        var refusedAtCapacity = 0
+        for step in 0..<50_000 {
+            // Few distinct keys, many collisions: 1...300 share 256 buckets.
+            let key = UInt64.random(in: 1...300, using: &generator)
+            if Bool.random(using: &generator) {
+                let accepted = map.set(key, step)
+                if model[key] != nil || model.count < 100 {
+                    XCTAssertTrue(accepted)
+                    model[key] = step
+                } else {
+                    XCTAssertFalse(accepted, "full: a new key is refused")
+                    refusedAtCapacity += 1
+                }
+            } else {
+                XCTAssertEqual(map.remove(key), model.removeValue(forKey: key))
+            }
+            XCTAssertEqual(map.count, model.count)
+            if step % 997 == 0 {
+                for probe in UInt64(1)...300 { XCTAssertEqual(map[probe], model[probe], "key \(probe) at step \(step)") }
+                XCTAssertEqual(Dictionary(uniqueKeysWithValues: map.entries.map { ($0.key, $0.value) }), model)
+            }
+        }
+        XCTAssertGreaterThan(refusedAtCapacity, 0, "the capacity was reached")
+        XCTAssertFalse(map.set(0, 1), "0 is no key")
+        XCTAssertNil(map[0])
+    }
+
+    func testValuesWithReferencesAreReleased() {
+        final class Box {}
+        weak var gone: Box?
+        do {
+            let map = FixedHashMap<Box>(capacity: 4)
+            let box = Box()
+            gone = box
+            map.set(7, box)
+            map.set(8, Box())
+            map.remove(8)
+            map.deallocate()
+        }
+        XCTAssertNil(gone)
+    }
+}
