@@ -17,9 +17,12 @@ done
 cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include \
     Examples/c_strategy.c "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/c_strategy"
 "$objects/c_strategy"
-c++ -std=c++23 -Wall -Wextra -Werror -O2 -ICSources/RedlineCore/include \
-    Examples/cpp_strategy.cpp "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/cpp_strategy"
-"$objects/cpp_strategy"
+# The headers from C++17, C++20 (std::atomic) and C++23 (<stdatomic.h>).
+for std in c++17 c++20 c++23; do
+    c++ -std=$std -Wall -Wextra -Werror -O2 -ICSources/RedlineCore/include \
+        Examples/cpp_strategy.cpp "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/cpp_strategy_$std"
+    "$objects/cpp_strategy_$std"
+done
 
 step "model check of the reservation protocol (spin)"
 scripts/model-check.sh

@@ -12,13 +12,36 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-/* C++ strategies include these headers too. C++23 is the first C++ whose
- * <stdatomic.h> provides _Atomic(T) and the atomic_*_explicit functions. */
+/* C++ strategies include these headers too. C++23's <stdatomic.h> provides
+ * _Atomic(T) and the atomic_*_explicit functions; before it (C++17, C++20)
+ * the same names come from <atomic>: std::atomic<T> has the layout of C's
+ * _Atomic(T) for the lock-free types these headers use (asserted below). */
 #ifdef __cplusplus
-#  if __cplusplus <= 202002L
-#    error "Redline's headers need C++23 (for <stdatomic.h>) when included from C++"
+#  if __cplusplus > 202002L
+#    include <stdatomic.h>
+#  else
+#    include <atomic>
+#    define _Atomic(T) std::atomic<T>
+using std::memory_order_relaxed;
+using std::memory_order_acquire;
+using std::memory_order_release;
+using std::memory_order_acq_rel;
+using std::memory_order_seq_cst;
+using std::atomic_load_explicit;
+using std::atomic_store_explicit;
+using std::atomic_fetch_add_explicit;
+using std::atomic_fetch_sub_explicit;
+using std::atomic_fetch_or_explicit;
+using std::atomic_fetch_and_explicit;
+using std::atomic_exchange_explicit;
+using std::atomic_compare_exchange_weak_explicit;
+using std::atomic_compare_exchange_strong_explicit;
+using std::atomic_thread_fence;
+static_assert(sizeof(std::atomic<uint64_t>) == 8 && alignof(std::atomic<uint64_t>) == 8 &&
+                  std::atomic<uint64_t>::is_always_lock_free && std::atomic<int64_t>::is_always_lock_free &&
+                  std::atomic<uint32_t>::is_always_lock_free,
+              "Redline's shared structs need lock-free 64-bit atomics laid out as C's");
 #  endif
-#  include <stdatomic.h>
 #  define RL_ALIGNAS(n) alignas(n)
 #  define RL_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
 #  define RL_EXTERN_C_BEGIN extern "C" {
