@@ -50,6 +50,11 @@ gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/inclu
     CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/working_cap_races_tsan"
 TSAN_OPTIONS=halt_on_error=1 "$objects/working_cap_races_tsan" 4 2 50000
 
+step "a publish of the rules racing checks while volatility scaling narrows a collar"
+cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/collar_publish_race.c \
+    "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/collar_publish_race"
+"$objects/collar_publish_race"
+
 step "the journal on a disk that fills and empties, and one whose syncs fail (fallocate, fdatasync failing on demand)"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dfallocate=rl_test_fallocate -Dfdatasync=rl_test_fdatasync \
     -ICSources/RedlineCore/include \

@@ -52,8 +52,10 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
     if (rc == 0) rc = rl_spsc_create_on_node(RL_STATE_RING_CAPACITY, node, &engine->states);
     if (rc == 0 && (engine->over = rl_numa_alloc(capacity, node)) == NULL) rc = -ENOMEM;
     if (rc == 0 && (engine->pnl = rl_numa_alloc((size_t)capacity * sizeof(rl_pnl_symbol_t), node)) == NULL) rc = -ENOMEM;
-    if (rc == 0 && (engine->strategy_halts = rl_numa_alloc(RL_STRATEGY_HALT_WORDS * sizeof(uint64_t), node)) == NULL) {
-        rc = -ENOMEM; /* zeroed: no strategy halted */
+    if (rc == 0 && ((engine->strategy_halts = rl_numa_alloc(RL_STRATEGY_HALT_WORDS * sizeof(uint64_t), node)) == NULL ||
+                    (engine->strategy_closed = rl_numa_alloc(RL_STRATEGY_HALT_WORDS * sizeof(uint64_t), node)) == NULL ||
+                    (engine->strategy_halt_epoch = rl_numa_alloc(65536 * sizeof(uint32_t), node)) == NULL)) {
+        rc = -ENOMEM; /* zeroed: no strategy halted, none closed */
     }
     size_t per_symbol = (size_t)capacity * sizeof(int64_t);
     if (rc == 0 && ((engine->base_limit = rl_numa_alloc(per_symbol, node)) == NULL ||
@@ -63,7 +65,8 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
     }
     size_t rule_bytes = ((size_t)capacity + 1) * sizeof(rl_order_rules_t);
     if (rc == 0 && ((engine->rules_staged = rl_numa_alloc(rule_bytes, node)) == NULL ||
-                    (engine->rules_in_force = rl_numa_alloc(rule_bytes, node)) == NULL)) {
+                    (engine->rules_in_force = rl_numa_alloc(rule_bytes, node)) == NULL ||
+                    (engine->rules_publishing = rl_numa_alloc(rule_bytes, node)) == NULL)) {
         rc = -ENOMEM; /* zeroed: every rule off, as the table's */
     }
     if (rc != 0) {
@@ -96,6 +99,9 @@ void rl_engine_destroy(rl_engine_t *engine) {
     rl_numa_free(engine->over);
     rl_numa_free(engine->pnl);
     rl_numa_free(engine->strategy_halts);
+    rl_numa_free(engine->strategy_closed);
+    rl_numa_free(engine->strategy_halt_epoch);
+    rl_numa_free(engine->rules_publishing);
     rl_numa_free(engine->base_limit);
     rl_numa_free(engine->vol_scale);
     rl_numa_free(engine->vol_last);
@@ -112,9 +118,24 @@ static int64_t rl_engine_scale(int64_t base, int64_t scale) {
 
 /* `symbol`'s limit in force under a book limit of `max_total`: its base times
  * the schedule's and its volatility's scales, never above the book's. */
+/* The volatility's scale on `symbol`'s limit and on its collar. With no
+ * estimate yet, each at its fail-closed end: the limit's at most 1 (the floor
+ * if lower), the collar's at least 1 (the cap if higher: a narrower band). */
+static int64_t rl_engine_limit_vol_scale(const rl_engine_t *engine, uint32_t symbol) {
+    if (engine->vol_reference <= 0) return RL_FP_SCALE;
+    if (engine->vol_last[symbol] > 0) return engine->vol_scale[symbol];
+    return engine->vol_floor < RL_FP_SCALE ? engine->vol_floor : RL_FP_SCALE;
+}
+
+static int64_t rl_engine_collar_vol_scale(const rl_engine_t *engine, uint32_t symbol) {
+    if (engine->vol_reference <= 0) return RL_FP_SCALE;
+    if (engine->vol_last[symbol] > 0) return engine->vol_scale[symbol];
+    return engine->vol_cap > RL_FP_SCALE ? engine->vol_cap : RL_FP_SCALE;
+}
+
 static int64_t rl_engine_scaled_limit(const rl_engine_t *engine, uint32_t symbol, int64_t max_total) {
     int64_t limit = rl_engine_scale(rl_engine_scale(engine->base_limit[symbol], engine->schedule_scale),
-                                    engine->vol_scale[symbol]);
+                                    rl_engine_limit_vol_scale(engine, symbol));
     return limit < max_total ? limit : max_total;
 }
 
@@ -123,7 +144,7 @@ int64_t rl_engine_symbol_limit_in_force(const rl_engine_t *engine, uint32_t symb
 }
 
 int64_t rl_engine_volatility_scale(const rl_engine_t *engine, uint32_t symbol) {
-    return symbol < rl_position_table_count(engine->table) ? engine->vol_scale[symbol] : 0;
+    return symbol < rl_position_table_count(engine->table) ? rl_engine_limit_vol_scale(engine, symbol) : 0;
 }
 
 int64_t rl_engine_add_symbol(rl_engine_t *engine, const char *name, int64_t limit) {
@@ -147,7 +168,7 @@ int64_t rl_engine_add_symbol(rl_engine_t *engine, const char *name, int64_t limi
      * at the volatility floor while volatility scaling waits for its first
      * estimate (fail closed). */
     engine->base_limit[id] = effective;
-    engine->vol_scale[id] = engine->vol_reference > 0 ? engine->vol_floor : RL_FP_SCALE;
+    engine->vol_scale[id] = RL_FP_SCALE;
     engine->vol_last[id] = 0;
     int64_t in_force = rl_engine_scaled_limit(engine, (uint32_t)id, max_total);
     int rc = rl_position_table_activate(engine->table, (uint32_t)id, in_force, in_use);
@@ -352,6 +373,8 @@ static rl_strategy_watch_t *rl_engine_find_watch(rl_engine_t *engine, uint16_t i
 
 /* A HEARTBEAT from strategy `id` (not 0) at `now`. */
 static void rl_engine_strategy_heartbeat(rl_engine_t *engine, uint16_t id, uint64_t now) {
+    /* Its router closed: a heartbeat it left in its ring arms nothing. */
+    if (engine->strategy_closed[id >> 6] & (1ull << (id & 63))) return;
     rl_strategy_watch_t *w = rl_engine_find_watch(engine, id);
     if (w == NULL) {
         for (uint32_t i = 0; i < RL_STRATEGY_WATCHES && w == NULL; i++) {
@@ -387,6 +410,12 @@ static void rl_engine_tick_strategies(rl_engine_t *engine, uint64_t now, uint64_
             w->breaker.config = engine->breaker.config;
             w->state = RL_WATCH_HALTED;
             w->halted_at_ns = now;
+            w->canceled = 0;
+            /* relaxed load, release store: the risk side is the only writer; pairs with
+             * rl_engine_strategy_halt_epoch's acquire. */
+            atomic_store_explicit(&engine->strategy_halt_epoch[w->strategy],
+                                  atomic_load_explicit(&engine->strategy_halt_epoch[w->strategy], memory_order_relaxed) + 1,
+                                  memory_order_release);
             rl_engine_set_strategy_halt(engine, w->strategy, true);
             rl_engine_strategy_record(engine, w->strategy, RL_STRATEGY_HALTED, (int64_t)timeout,
                                       (int64_t)(now - w->last_heartbeat_ns));
@@ -394,11 +423,13 @@ static void rl_engine_tick_strategies(rl_engine_t *engine, uint64_t now, uint64_
             if (action == RL_BREAKER_ESCALATE || action == RL_BREAKER_NOTHING) {
                 /* Repeated past the breaker's count, or the breaker is off: an operator must look. */
                 w->state = RL_WATCH_ESCALATED;
-                if (action == RL_BREAKER_ESCALATE && rl_engine_journal_room(engine)) {
-                    rl_engine_strategy_record(engine, w->strategy, RL_STRATEGY_ESCALATED, (int64_t)w->breaker.streak, 0);
+                if (rl_engine_journal_room(engine)) {
+                    /* price 1: the breaker is off, so no lift was ever due. */
+                    rl_engine_strategy_record(engine, w->strategy, RL_STRATEGY_ESCALATED, (int64_t)w->breaker.streak,
+                                              action == RL_BREAKER_NOTHING);
                 }
             }
-        } else if (w->state == RL_WATCH_HALTED && w->last_heartbeat_ns > w->halted_at_ns &&
+        } else if (w->state == RL_WATCH_HALTED && w->canceled && w->last_heartbeat_ns > w->halted_at_ns &&
                    (timeout == 0 || now <= w->last_heartbeat_ns || now - w->last_heartbeat_ns <= timeout) &&
                    rl_breaker_tick(&w->breaker, now) == RL_BREAKER_LIFT) {
             /* The cooldown ran and the strategy is alive again: a heartbeat
@@ -428,16 +459,47 @@ static int rl_engine_release_strategy(rl_engine_t *engine, uint32_t id, uint64_t
     return 0;
 }
 
+/* The router of the strategy whose event this is canceled its orders after its halt. */
+static int rl_engine_strategy_canceled(rl_engine_t *engine, int64_t epoch) {
+    uint16_t id = engine->applying_strategy;
+    rl_strategy_watch_t *w = id != 0 ? rl_engine_find_watch(engine, id) : NULL;
+    if (w == NULL) return -ENOENT;
+    /* Only for the halt in force: an answer to an earlier one lifts nothing. relaxed: this risk side wrote it. */
+    if ((uint32_t)epoch != atomic_load_explicit(&engine->strategy_halt_epoch[id], memory_order_relaxed)) return -ESTALE;
+    w->canceled = 1;
+    return 0;
+}
+
 /* Strategy `id` is gone: no watch, no halt. */
 static int rl_engine_forget_strategy(rl_engine_t *engine, uint32_t id) {
     if (id > UINT16_MAX) return -EINVAL;
     rl_strategy_watch_t *w = rl_engine_find_watch(engine, (uint16_t)id);
     if (w != NULL) w->state = RL_WATCH_FREE;
+    engine->strategy_closed[id >> 6] |= 1ull << (id & 63);
     while (engine->watch_count > 0 && engine->watches[engine->watch_count - 1].state == RL_WATCH_FREE) {
         engine->watch_count--;
     }
     rl_engine_set_strategy_halt(engine, (uint16_t)id, false);
     return 0;
+}
+
+/* Whether the cause of the transient halt in force is still there. */
+static bool rl_engine_cause_persists(const rl_engine_t *engine, uint64_t now, uint64_t timeout, uint64_t stale,
+                                     uint64_t backpressure) {
+    if (engine->trading.state != RL_STATE_HALTED) return false;
+    switch ((rl_freeze_reason_t)engine->trading.reason) {
+    case RL_FREEZE_REASON_HEARTBEAT_LOST: {
+        /* relaxed: written by this same risk side. */
+        uint64_t last = atomic_load_explicit((_Atomic(uint64_t) *)&engine->last_heartbeat_ns, memory_order_relaxed);
+        return timeout != 0 && (last == 0 || (now > last && now - last > timeout));
+    }
+    case RL_FREEZE_REASON_STALE_DATA:
+        return stale != 0 && engine->last_mark_ns != 0 && now > engine->last_mark_ns && now - engine->last_mark_ns > stale;
+    case RL_FREEZE_REASON_JOURNAL_BACKPRESSURE:
+        return backpressure != 0 && rl_spsc_depth(engine->journal) * 4 >= rl_spsc_capacity(engine->journal) * 3;
+    default:
+        return false;
+    }
 }
 
 void rl_engine_tick(rl_engine_t *engine) {
@@ -469,7 +531,12 @@ void rl_engine_tick(rl_engine_t *engine) {
     }
     if (strategies) rl_engine_tick_strategies(engine, now, timeout);
     if (!rl_engine_journal_room(engine)) return;
-    if (rl_breaker_tick(&engine->breaker, now) == RL_BREAKER_LIFT) {
+    /* The breaker lifts a transient halt once its cooldown ran and its cause
+     * is gone: a feed still stale, a journal still behind, an engine
+     * heartbeat still missing keep it (and the lift waits for them). */
+    if (engine->breaker.lift_at_ns != 0 && now >= engine->breaker.lift_at_ns &&
+        !rl_engine_cause_persists(engine, now, timeout, stale, backpressure) &&
+        rl_breaker_tick(&engine->breaker, now) == RL_BREAKER_LIFT) {
         /* relaxed: as in rl_engine_breaker_follow. */
         atomic_store_explicit(&engine->breaker_cooldown_ns, 0, memory_order_relaxed);
         rl_engine_control(engine, RL_TRADING_CIRCUIT_BREAKER, RL_SYMBOL_NONE, (int64_t)engine->breaker.cooldown_ns, 0);
@@ -902,25 +969,29 @@ static int rl_engine_set_max_total(rl_engine_t *engine, int64_t max_total) {
     return 0;
 }
 
-/* `symbol`'s collar in force: its rules' (or the defaults'), divided by its
- * volatility scale, so a volatile market widens the band around the mark. */
+/* A collar of `base` under `symbol`'s volatility scale: divided by it, so a
+ * volatile market widens the band around the mark. */
+static int64_t rl_engine_scaled_collar(const rl_engine_t *engine, uint32_t symbol, int64_t base) {
+    if (base <= 0) return base;
+    __int128 collar = (__int128)base * RL_FP_SCALE / rl_engine_collar_vol_scale(engine, symbol);
+    return collar > RL_RULES_MAX_COLLAR_BPS ? RL_RULES_MAX_COLLAR_BPS : collar < 1 ? 1 : (int64_t)collar;
+}
+
+/* `symbol`'s collar in force after a new estimate, in place (as a mark's bounds). */
 static void rl_engine_scale_collar(rl_engine_t *engine, uint32_t symbol) {
     int64_t base = engine->rules_in_force[symbol].collar_bps;
-    if (base <= 0) return;
-    __int128 collar = (__int128)base * RL_FP_SCALE / engine->vol_scale[symbol];
-    if (collar > RL_RULES_MAX_COLLAR_BPS) collar = RL_RULES_MAX_COLLAR_BPS;
-    if (collar < 1) collar = 1;
-    rl_position_table_set_collar(engine->table, symbol, (int64_t)collar);
+    if (base > 0) rl_position_table_set_collar(engine->table, symbol, rl_engine_scaled_collar(engine, symbol, base));
 }
 
 /* A volatility estimate for `symbol`: its scale, and the limit and collar in force. */
 static bool rl_engine_volatility(rl_engine_t *engine, uint32_t symbol, int64_t volatility) {
     if (symbol >= rl_position_table_count(engine->table) || volatility <= 0) return false;
+    bool first = engine->vol_last[symbol] == 0;
     engine->vol_last[symbol] = volatility;
     if (engine->vol_reference <= 0) return true;
     __int128 scale = (__int128)engine->vol_reference * RL_FP_SCALE / volatility;
     scale = scale < engine->vol_floor ? engine->vol_floor : scale > engine->vol_cap ? engine->vol_cap : scale;
-    if ((int64_t)scale == engine->vol_scale[symbol]) return true;
+    if (!first && (int64_t)scale == engine->vol_scale[symbol]) return true;
     engine->vol_scale[symbol] = (int64_t)scale;
     rl_engine_put_symbol_limit(engine, symbol, rl_engine_scaled_limit(engine, symbol, rl_position_table_max_total(engine->table)));
     rl_engine_scale_collar(engine, symbol);
@@ -936,12 +1007,11 @@ static int rl_engine_set_volatility_scaling(rl_engine_t *engine, int64_t referen
     uint32_t count = rl_position_table_count(engine->table);
     for (uint32_t id = 0; id < count; id++) {
         int64_t scale = RL_FP_SCALE;
-        if (reference > 0) {
-            /* No estimate yet: the floor (fail closed). */
-            __int128 s = engine->vol_last[id] > 0 ? (__int128)reference * RL_FP_SCALE / engine->vol_last[id] : floor;
+        if (reference > 0 && engine->vol_last[id] > 0) {
+            __int128 s = (__int128)reference * RL_FP_SCALE / engine->vol_last[id];
             scale = (int64_t)(s < floor ? floor : s > cap ? cap : s);
         }
-        engine->vol_scale[id] = scale;
+        engine->vol_scale[id] = scale; /* no estimate yet: rl_engine_*_vol_scale take the fail-closed end */
     }
     rl_engine_rescale(engine);
     for (uint32_t id = 0; id < count; id++) rl_engine_scale_collar(engine, id);
@@ -989,7 +1059,13 @@ static int rl_engine_publish_rules(rl_engine_t *engine) {
     for (uint32_t i = count; i < capacity; i++) engine->rules_staged[i] = engine->rules_staged[capacity];
     /* A symbol registered during this publish has the count after it: a second pass gives it its rules. */
     for (;;) {
-        rl_position_table_publish_rules(engine->table, engine->rules_staged, engine->cycles_per_ns);
+        /* What goes in force: the rules as staged, each collar under its
+         * symbol's volatility scale, so no check ever sees it unscaled. */
+        memcpy(engine->rules_publishing, engine->rules_staged, bytes);
+        for (uint32_t i = 0; i < count; i++) {
+            engine->rules_publishing[i].collar_bps = rl_engine_scaled_collar(engine, i, engine->rules_staged[i].collar_bps);
+        }
+        rl_position_table_publish_rules(engine->table, engine->rules_publishing, engine->cycles_per_ns);
         uint32_t now_count = rl_position_table_count(engine->table);
         if (now_count == count) break;
         for (uint32_t i = count; i < now_count; i++) engine->rules_staged[i] = engine->rules_staged[capacity];
@@ -1001,10 +1077,6 @@ static int rl_engine_publish_rules(rl_engine_t *engine) {
         const rl_order_rules_t *r = &engine->rules_staged[i];
         any = r->max_order_qty || r->max_order_notional || r->collar_bps || r->stale_after_ns || r->flags ||
               r->max_working_orders;
-    }
-    /* The publish wrote each collar as set: the volatility's scale goes back on. */
-    for (uint32_t i = 0; i < count; i++) {
-        if (engine->vol_scale[i] != RL_FP_SCALE) rl_engine_scale_collar(engine, i);
     }
     /* relaxed: a hint for registration (see rl_engine_add_symbol). */
     atomic_store_explicit(&engine->rules_in_use, any, memory_order_relaxed);
@@ -1110,6 +1182,8 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         return rl_engine_release_strategy(engine, symbol, request_id);
     case RL_CONTROL_FORGET_STRATEGY:
         return rl_engine_forget_strategy(engine, symbol);
+    case RL_CONTROL_STRATEGY_CANCELED:
+        return rl_engine_strategy_canceled(engine, value);
     case RL_CONTROL_SET_LIMIT_SCALE:
         return rl_engine_set_limit_scale(engine, value);
     case RL_CONTROL_SET_VOLATILITY_SCALING:

@@ -1424,6 +1424,22 @@ static int rl_open_orders_apply(struct rl_open_orders *t, const rl_event_t *even
 
 /* ---- The shadow state ----------------------------------------------------- */
 
+/* A record every snapshot carries on (trading-state changes, strategy halts). */
+static int rl_shadow_keep_history(rl_journal_t *j, uint16_t type, const uint8_t *payload, uint32_t length) {
+    if (j->history_count == j->history_cap) {
+        uint64_t cap = j->history_cap ? j->history_cap * 2 : 16;
+        void *grown = realloc(j->history, cap * sizeof(*j->history));
+        if (grown == NULL) return -ENOMEM;
+        j->history = grown;
+        j->history_cap = cap;
+    }
+    uint8_t *copy = malloc(length);
+    if (copy == NULL) return -ENOMEM;
+    memcpy(copy, payload, length);
+    j->history[j->history_count++] = (struct rl_history_record){type, length, copy};
+    return 0;
+}
+
 static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payload, uint32_t length) {
     if (j->shadow == NULL) return 0;
     switch (type) {
@@ -1431,6 +1447,8 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
         if (length != sizeof(rl_event_t)) return -EINVAL;
         rl_event_t event;
         memcpy(&event, payload, sizeof(event));
+        /* A strategy's own halt is history only: the snapshot keeps it, as it keeps the freezes. */
+        if (event.type == RL_EVENT_STRATEGY_HALT) return rl_shadow_keep_history(j, type, payload, length);
         rl_engine_replay_event(j->shadow, &event);
         return rl_open_orders_apply(&j->open_orders, &event);
     }
@@ -1463,18 +1481,7 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
         uint64_t word;
         memcpy(&word, payload, 8);
         rl_engine_restore_trading(j->shadow, word);
-        if (j->history_count == j->history_cap) {
-            uint64_t cap = j->history_cap ? j->history_cap * 2 : 16;
-            void *grown = realloc(j->history, cap * sizeof(*j->history));
-            if (grown == NULL) return -ENOMEM;
-            j->history = grown;
-            j->history_cap = cap;
-        }
-        uint8_t *copy = malloc(length);
-        if (copy == NULL) return -ENOMEM;
-        memcpy(copy, payload, length);
-        j->history[j->history_count++] = (struct rl_history_record){type, length, copy};
-        return 0;
+        return rl_shadow_keep_history(j, type, payload, length);
     }
     case RL_JREC_POSITION: {
         uint32_t symbol;

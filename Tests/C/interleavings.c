@@ -386,6 +386,34 @@ static void test_check_during_a_mark(void) {
     engine_world_destroy(&w);
 }
 
+static rl_result_t cap_race_b;
+
+static void engine_cap_then_sell(void *arg) {
+    engine_world_t *w = arg;
+    rl_order_rules_t rules = {.max_working_orders = 1};
+    rl_engine_set_order_rules(w->engine, 0, &rules);
+    cap_race_b = rl_engine_reserve(w->engine, 0, RL_SIDE_SELL, S / 10, 100 * S);
+}
+
+/* A buy is accepted (its book CAS) with no cap in force and pauses before its
+ * side CAS; a cap of one working order is published, and a sell that raises
+ * the other side is checked under it. The buy already holds its place among
+ * the working orders (it counts before its book CAS), so the sell is blocked:
+ * never two working under a cap of one. Without the early count (counting
+ * only after the side CAS) both are accepted. */
+static void test_cap_published_while_an_order_is_accepted(void) {
+    printf("6. a working-order cap published while an accepted order is on its way\n");
+    engine_world_t w = engine_world(100 * S, 1000 * S);
+    w.qty = S / 10;
+    int paused = interleave("check:before_side", (role_t){engine_reserve_a_buy, &w}, engine_cap_then_sell, &w);
+    uint64_t working = rl_position_table_working_orders(w.engine->table, 0);
+    printf("  engine: paused %d, buy %d, sell %d, working %llu\n", paused, (int)w.result, (int)cap_race_b,
+           (unsigned long long)working);
+    expect(paused && w.result == RL_OK && cap_race_b == RL_REJECT_OPEN_ORDERS, "engine: the sell is blocked by the cap");
+    expect(working == 1, "engine: one working order under a cap of one");
+    engine_world_destroy(&w);
+}
+
 int main(void) {
     rl_test_hook = hook;
     test_remark_after_cancel();
@@ -393,6 +421,7 @@ int main(void) {
     test_mark_between_acceptance_and_publication();
     test_rules_published_between_decision_and_acceptance();
     test_check_during_a_mark();
+    test_cap_published_while_an_order_is_accepted();
     printf(failures ? "interleavings: %d FAILED\n" : "interleavings: all passed\n", failures);
     return failures ? 1 : 0;
 }

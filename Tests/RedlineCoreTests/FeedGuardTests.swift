@@ -75,16 +75,19 @@ final class FeedGuardTests: XCTestCase {
         at(5_900, [mark()])
         XCTAssertEqual(state, RL_STATE_HALTED, "the cooldown has not run")
         at(6_152)
-        XCTAssertEqual(state, RL_STATE_ACTIVE, "lifted by the breaker")
+        XCTAssertEqual(state, RL_STATE_HALTED, "the cooldown ran, but the feed is stale again: the cause is still there")
+        at(6_160, [mark()])
+        at(6_170)
+        XCTAssertEqual(state, RL_STATE_ACTIVE, "a fresh mark: lifted by the breaker")
         XCTAssertEqual(reason, RL_FREEZE_REASON_CIRCUIT_BREAKER)
-        // Still no mark since 5.9 s: the feed is stale again, a repeat: 2 s.
-        at(6_153)
+        // No mark since 6.16 s: the feed is stale again, a repeat: 2 s.
+        at(6_261)
         XCTAssertEqual(state, RL_STATE_HALTED)
         XCTAssertEqual(rl_engine_breaker_cooldown_ns(engine), 2_000_000_000)
         // Turned off: nothing halts it any more once lifted.
         XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_FEED_GUARDS, RL_SYMBOL_NONE, 0, 0), 0)
-        at(8_200)
-        XCTAssertEqual(state, RL_STATE_ACTIVE)
+        at(8_262)
+        XCTAssertEqual(state, RL_STATE_ACTIVE, "turned off: nothing keeps the halt once its cooldown ran")
         at(100_000)
         XCTAssertEqual(state, RL_STATE_ACTIVE)
         XCTAssertEqual(rl_engine_apply_control(engine, RL_CONTROL_SET_FEED_GUARDS, RL_SYMBOL_NONE, -1, 0), -EINVAL)
@@ -127,5 +130,15 @@ final class FeedGuardTests: XCTestCase {
         // The journal caught up (drained above): the breaker lifts after its cooldown.
         at(2_112)
         XCTAssertEqual(state, RL_STATE_ACTIVE)
+        // Behind again and stuck: the cooldown runs, and the halt stays while the ring is 3/4 full.
+        at(2_200, Array(repeating: mark(), count: 56))
+        at(2_201)
+        at(2_300)
+        XCTAssertEqual(state, RL_STATE_HALTED)
+        at(4_400)
+        XCTAssertEqual(state, RL_STATE_HALTED, "the 2 s cooldown ran, but the journal is still behind")
+        while rl_spsc_pop(journalRing, &last) == RL_OK {}
+        at(4_401)
+        XCTAssertEqual(state, RL_STATE_ACTIVE, "caught up: lifted")
     }
 }

@@ -61,14 +61,25 @@ final class CircuitBreakerTests: XCTestCase {
         try at(h, 1.0, heartbeat: true)
         try at(h, 1.2)  // trip 1: 1 s
         XCTAssertEqual(metric(h, "breaker_cooldown_seconds"), 1)
-        try at(h, 2.2)  // lifted, and the strategy is still silent: trip 2 at once, within the window
+        try at(h, 2.2)
+        XCTAssertTrue(h.monitor.isFrozen, "the cooldown ran, but no heartbeat is back: the cause is still there")
+        try at(h, 2.25, heartbeat: true)
+        try at(h, 2.26)
+        XCTAssertFalse(h.monitor.isFrozen, "lifted once the heartbeat is back")
+        try at(h, 2.4)  // silent again: trip 2, within the window: 2 s
         XCTAssertTrue(h.monitor.isFrozen)
         XCTAssertEqual(metric(h, "breaker_cooldown_seconds"), 2)
-        try at(h, 4.1)
+        try at(h, 4.35, heartbeat: true)
+        try at(h, 4.39)
         XCTAssertTrue(h.monitor.isFrozen, "2 s have not run")
-        try at(h, 4.2)  // trip 3: 4 s
+        try at(h, 4.4)
+        XCTAssertFalse(h.monitor.isFrozen)
+        try at(h, 4.55)  // trip 3: 4 s
         XCTAssertEqual(metric(h, "breaker_cooldown_seconds"), 4)
-        try at(h, 8.2)  // trip 4 would be 8 s, capped at 4, but it is the 4th: escalate
+        try at(h, 8.5, heartbeat: true)
+        try at(h, 8.55)
+        XCTAssertFalse(h.monitor.isFrozen)
+        try at(h, 8.7)  // trip 4 would be 8 s, capped at 4, but it is the 4th: escalate
         XCTAssertTrue(h.monitor.isFrozen)
         let escalated = try XCTUnwrap(h.monitor.freezeEvents.last)
         XCTAssertEqual(escalated.trigger, .breakerEscalated)
@@ -92,14 +103,15 @@ final class CircuitBreakerTests: XCTestCase {
         for expected in [1.0, 2, 4, 4, 4] {
             try at(h, t)
             XCTAssertEqual(metric(h, "breaker_cooldown_seconds"), expected, "at \(t)")
-            t += expected
+            try at(h, t + expected - 0.05, heartbeat: true)  // back before the lift
+            try at(h, t + expected)
+            XCTAssertFalse(h.monitor.isFrozen, "lifted at \(t + expected)")
+            t += expected + 0.15  // silent again
         }
         // A trip more than the window (60 s) after the last one starts over.
-        try at(h, t - 0.05, heartbeat: true)  // the strategy is back before the lift
-        try at(h, t)
-        XCTAssertFalse(h.monitor.isFrozen)
-        try at(h, t + 100, heartbeat: true)
-        try at(h, t + 100.2)
+        try at(h, t - 0.2, heartbeat: true)
+        try at(h, t + 100)
+        XCTAssertTrue(h.monitor.isFrozen)
         XCTAssertEqual(metric(h, "breaker_cooldown_seconds"), 1, "the streak reset")
     }
 

@@ -74,6 +74,10 @@ final class DynamicLimitsTests: XCTestCase {
         XCTAssertEqual(h.monitor.inventoryLimitInForce(symbol: "BTCUSDT"), 2_500, "no estimate yet: the floor")
         let btc = try h.monitor.symbolID("BTCUSDT")
         try h.monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
+        // No estimate yet: the collar at its narrowest too, 100 bps / the cap 1.25 = 80 bps (never wider).
+        XCTAssertTrue(h.monitor.checkBeforeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_300).isAllowed)
+        XCTAssertEqual(h.monitor.checkBeforeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_350),
+                       .blocked(.priceCollar))
         try h.monitor.reportVolatility(symbol: "BTCUSDT", volatility: 80)  // twice the reference
         XCTAssertEqual(h.monitor.volatilityScale(symbol: "BTCUSDT"), 0.5)
         XCTAssertEqual(h.monitor.inventoryLimitInForce(symbol: "BTCUSDT"), 5_000)
@@ -111,7 +115,7 @@ final class DynamicLimitsTests: XCTestCase {
             try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 2, edgeFreezeThresholdBps: 0,
                            limitSchedule: [LimitWindow(start: "9:00", end: "10:00", timeZone: "UTC", scale: 0.5)])
         }
-        XCTAssertThrowsRedline(.invalidLimits("limitSchedule[0].scale must be in (0, 1], got 1.5")) {
+        XCTAssertThrowsRedline(.invalidLimits("limitSchedule[0].scale must be in [0.00000001, 1], got 1.5")) {
             try RiskLimits(maxInventoryUSD: 1, maxTotalNotional: 2, edgeFreezeThresholdBps: 0,
                            limitSchedule: [LimitWindow(start: "09:00", end: "10:00", timeZone: "UTC", scale: 1.5)])
         }

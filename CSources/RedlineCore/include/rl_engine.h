@@ -82,7 +82,10 @@ typedef struct rl_step_result {
  * (RL_REJECT_STRATEGY_HALTED) and its router cancels its orders, while every
  * other strategy trades on. This is transient: each watch has its own
  * circuit breaker (the engine's settings), which lifts the halt once the
- * cooldown has run and a heartbeat came back; repeats double the cooldown
+ * cooldown has run, a heartbeat came back within the timeout, and the
+ * strategy's router said it canceled its orders (RL_CONTROL_STRATEGY_CANCELED,
+ * after it saw the halt: a strategy whose thread stalls past its cooldown
+ * still cancels before it trades again); repeats double the cooldown
  * and the Nth escalates to a halt only an operator releases
  * (RL_CONTROL_RELEASE_STRATEGY). Every step is an RL_EVENT_STRATEGY_HALT
  * record. A HEARTBEAT with no strategy (0) is the engine's own dead-man:
@@ -103,7 +106,8 @@ typedef struct rl_strategy_watch {
     rl_breaker_t breaker;       /* its own streak; config = the engine's breaker settings */
     uint16_t strategy;
     uint8_t state;              /* rl_strategy_watch_state_t */
-    uint8_t reserved[5];
+    uint8_t canceled;           /* its router said it canceled its orders after this halt (RL_CONTROL_STRATEGY_CANCELED) */
+    uint8_t reserved[4];
 } rl_strategy_watch_t;
 
 typedef struct rl_engine {
@@ -156,6 +160,11 @@ typedef struct rl_engine {
     rl_strategy_watch_t watches[RL_STRATEGY_WATCHES];
     _Atomic(uint64_t) *strategy_halts;       /* RL_STRATEGY_HALT_WORDS words, one bit per strategy; read by
                                                 every router's check, written by the risk side alone */
+    _Atomic(uint32_t) *strategy_halt_epoch;  /* 65,536: +1 at each halt of the strategy, so its router knows a
+                                                new halt from the one it already answered (risk side writes) */
+    uint64_t *strategy_closed;               /* RL_STRATEGY_HALT_WORDS words: strategies whose router closed
+                                                (a heartbeat still in a ring arms nothing); risk side only */
+    rl_order_rules_t *rules_publishing;      /* capacity + 1: what a publish writes, the collars scaled */
     _Atomic(bool) rules_in_use;              /* some per-order rule is set: new symbols start restricted */
     /* Configuration: written by the controller (or setup), read by the step. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(int64_t) edge_freeze_threshold_bps;
@@ -288,6 +297,13 @@ RL_INLINE void rl_engine_bind_strategy(rl_engine_t *engine, rl_strategy_t *strat
 RL_INLINE bool rl_engine_strategy_halted(const rl_engine_t *engine, uint16_t id) {
     /* acquire: pairs with the release store in rl_engine_set_strategy_halt. */
     return (atomic_load_explicit(&engine->strategy_halts[id >> 6], memory_order_acquire) >> (id & 63)) & 1;
+}
+
+/* The number of times strategy `id` was halted alone: a router that canceled
+ * after seeing halt N answers RL_CONTROL_STRATEGY_CANCELED with value N. */
+RL_INLINE uint32_t rl_engine_strategy_halt_epoch(const rl_engine_t *engine, uint16_t id) {
+    /* acquire: pairs with the release store in the halt, before the halt bit's. */
+    return atomic_load_explicit(&engine->strategy_halt_epoch[id], memory_order_acquire);
 }
 
 /* Strategies halted alone now (metrics; a recent value). */

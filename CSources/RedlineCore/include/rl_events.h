@@ -48,7 +48,8 @@ typedef enum rl_event_type {
                                     value = rl_freeze_reason_t of the cause, order_id = the engine's freeze
                                     word then (unchanged by it); for a halt qty = the timeout ns and
                                     price = the ns since its last heartbeat; for a lift qty = the cooldown
-                                    ns; for an escalation qty = the repeats; for an operator's release
+                                    ns; for an escalation qty = the repeats (0: it could not be watched) and
+                                    price = 1 when the breaker is off; for an operator's release
                                     qty = the request id; timestamp_ns = CLOCK_REALTIME */
     RL_EVENT_VOLATILITY = 15,    /* value = the symbol's volatility estimate (fixed point, > 0, in the unit of
                                     the scaling's reference): with volatility scaling on, it scales the
@@ -97,6 +98,9 @@ typedef enum rl_control {
                                                floor, price = the cap of the scale (fixed point, 0 < floor <= cap
                                                <= 10): a symbol's scale is reference / volatility within them; its
                                                inventory limit is multiplied by it, its collar divided by it */
+    RL_CONTROL_STRATEGY_CANCELED = 22, /* a router saw its strategy halted alone and canceled its orders (the
+                                          event's strategy; value = rl_engine_strategy_halt_epoch it saw):
+                                          only then may the breaker lift that halt */
 } rl_control_t;
 
 /* What an RL_EVENT_STRATEGY_HALT record says happened to its strategy. */

@@ -339,7 +339,7 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
 
     for (;;) {
         rl_pair_value_t cur = rl_pair_load(own);
-        bool counted = false; /* this attempt holds one of a capped symbol's working orders */
+        bool counted = false; /* this attempt holds a place among the symbol's working orders */
         /* |cur.lo| < RL_FP_EXPOSURE_CAP, so with qty below it too the sum cannot overflow. */
         if (RL_UNLIKELY(qty >= RL_FP_EXPOSURE_CAP || cur.lo + qty >= RL_FP_EXPOSURE_CAP)) return RL_REJECT_OVERFLOW;
         int64_t extent = cur.lo + qty;
@@ -404,17 +404,18 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
             extra = at_order_price - after;
             if (book.lo + charge + extra > rl_position_table_max_total_for(table, book.hi)) return RL_REJECT_TOTAL_LIMIT;
             if (!commit) return RL_OK;
-            if (RL_UNLIKELY(active & RL_RULE_ON_WORKING_ORDERS)) {
-                /* Reserve one of the cap's places before accepting: checkers racing for the
-                 * last place cannot both get it. relaxed, both: the count is the only shared
-                 * state, and the RMW alone decides. */
-                uint64_t before = atomic_fetch_add_explicit(&slot->working, 1, memory_order_relaxed);
-                if (before >= atomic_load_explicit(&table->rules[symbol].buffer[generation].max_working,
-                                                   memory_order_relaxed)) {
-                    atomic_fetch_sub_explicit(&slot->working, 1, memory_order_relaxed);
-                    return RL_REJECT_OPEN_ORDERS;
-                }
-                counted = true;
+            /* A raising order takes its place among the symbol's working orders
+             * before it is accepted, cap or no cap: a cap published meanwhile
+             * then counts it (a checker under the new cap sees it), and
+             * checkers racing for a cap's last place cannot both get it.
+             * relaxed, all: the count is the only shared state, the RMW alone decides. */
+            uint64_t before = atomic_fetch_add_explicit(&slot->working, 1, memory_order_relaxed);
+            counted = true;
+            if (RL_UNLIKELY(active & RL_RULE_ON_WORKING_ORDERS) &&
+                before >= atomic_load_explicit(&table->rules[symbol].buffer[generation].max_working,
+                                               memory_order_relaxed)) {
+                atomic_fetch_sub_explicit(&slot->working, 1, memory_order_relaxed);
+                return RL_REJECT_OPEN_ORDERS;
             }
             RL_HOOK("check:before_book");
             /* The acceptance: fails if the total, the state or the limits moved since we read them. */

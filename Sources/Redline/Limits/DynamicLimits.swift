@@ -47,8 +47,8 @@ public struct LimitWindow: Sendable, Codable, Equatable {
         if let weekdays, weekdays.isEmpty || !weekdays.allSatisfy({ (1...7).contains($0) }) {
             throw .invalidLimits("\(name).weekdays must be ISO days 1 (Monday) to 7 (Sunday), got \(weekdays.sorted())")
         }
-        guard scale.isFinite, scale > 0, scale <= 1 else {
-            throw .invalidLimits("\(name).scale must be in (0, 1], got \(scale)")
+        guard scale.isFinite, scale >= 1e-8, scale <= 1 else {
+            throw .invalidLimits("\(name).scale must be in [0.00000001, 1], got \(scale)")
         }
     }
 

@@ -42,7 +42,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     private let nextSession = Atomic<UInt16>(1)
     /// Sessions of the routers alive in this process, and the orders each
     /// adopted at reconciliation (reconciliation leaves their orders alone).
-    private let liveSessions = Mutex<(sessions: Set<UInt16>, adopted: [OrderID: UInt16])>(([], [:]))
+    private let liveSessions = Mutex<(sessions: Set<UInt16>, adopted: [OrderID: UInt16], issued: Set<UInt16>)>(([], [:], []))
     /// The engine's clock is manual: no wall-clock work runs by itself (the limit schedule).
     let manualClock: Bool
     /// Applies the limit schedule on the wall clock (none with a manual clock).
@@ -128,18 +128,31 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// Returns the scale in force.
     @discardableResult
     public func applyLimitSchedule(at date: Date) throws(RedlineError) -> Double {
-        let scale = LimitWindow.scale(of: limits.limitSchedule, at: date)
-        guard scale != scheduleScale.withLock({ $0 }) else { return scale }
-        try putScheduleScale(scale)
+        // Under the limits' lock: a scale from a schedule that an update
+        // replaced meanwhile is never put in force.
+        let (scale, changed) = try limitsState.withLock { current throws(RedlineError) -> (Double, Bool) in
+            let scale = LimitWindow.scale(of: current.limitSchedule, at: date)
+            guard scale != scheduleScale.withLock({ $0 }) else { return (scale, false) }
+            try putScheduleScaleLocked(scale)
+            return (scale, true)
+        }
+        if changed { scheduleScaleChanged(scale) }
         return scale
     }
 
     private func putScheduleScale(_ scale: Double) throws(RedlineError) {
-        try limitsState.withLock { _ throws(RedlineError) in
-            let fp = max(1, min(Int64(RL_FP_SCALE), Int64((scale * Double(RL_FP_SCALE)).rounded())))
-            try apply(RL_CONTROL_SET_LIMIT_SCALE, value: fp)
-            scheduleScale.withLock { $0 = scale }
-        }
+        try limitsState.withLock { _ throws(RedlineError) in try putScheduleScaleLocked(scale) }
+        scheduleScaleChanged(scale)
+    }
+
+    /// Callers hold limitsState's lock.
+    private func putScheduleScaleLocked(_ scale: Double) throws(RedlineError) {
+        let fp = max(1, min(Int64(RL_FP_SCALE), Int64((scale * Double(RL_FP_SCALE)).rounded())))
+        try apply(RL_CONTROL_SET_LIMIT_SCALE, value: fp)
+        scheduleScale.withLock { $0 = scale }
+    }
+
+    private func scheduleScaleChanged(_ scale: Double) {
         trading.sync()
         metrics.setGauge("limit_schedule_scale", to: scale)
         logger.notice("limit schedule: every limit at \(scale) of its setting", metadata: ["scale": "\(scale)"])
@@ -231,10 +244,20 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     /// A fresh order-id session for a new router.
     func takeOrderSession() -> UInt16 {
-        let session = nextSession.add(1, ordering: .relaxed).oldValue
-        liveSessions.withLock { _ = $0.sessions.insert(session) }
+        var session = nextSession.add(1, ordering: .relaxed).oldValue
+        // 0 is no strategy (the engine's own events): never a router's.
+        if session == 0 { session = nextSession.add(1, ordering: .relaxed).oldValue }
+        liveSessions.withLock {
+            _ = $0.sessions.insert(session)
+            $0.issued.insert(session)
+        }
         return session
     }
+
+    /// Whether a router of this process had `session`: its orders were
+    /// counted by their checks (a symbol's working orders), so adopting one
+    /// does not count it again.
+    func issuedHere(_ session: UInt16) -> Bool { liveSessions.withLock { $0.issued.contains(session) } }
 
     /// A router is gone: its session's orders, and those it adopted, are
     /// nobody's live orders now.

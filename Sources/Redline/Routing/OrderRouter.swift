@@ -83,8 +83,9 @@ public final class OrderRouter {
         var lastSeenEpoch: UInt64
         var lastFreezeSeenCycles: UInt64 = 0
         var lastCheckCycles: UInt64 = 0
-        /// This strategy was halted alone when this router last looked (its dead-man).
-        var strategyHalted = false
+        /// The strategy's own halt (its dead-man) this router last canceled for
+        /// and answered (`rl_engine_strategy_halt_epoch`).
+        var answeredHaltEpoch: UInt32 = 0
         /// Orders blocked by a rate in the current window (`StrategyLimits.rateFreezeAfter`).
         var rateBlocksInWindow: Int = 0
         var rateWindowStartNs: UInt64 = 0
@@ -389,7 +390,7 @@ public final class OrderRouter {
                 let quantity = max(executed[order.id]?.quantity ?? known.remaining, remaining)
                 try orders.adopt(order.id, symbol: known.symbol, side: known.side, quantity: quantity,
                                  remaining: remaining, price: known.price)
-                rl_position_table_order_adopted(rl_engine_table(engine), strategy, known.symbol.rawValue)  // working now: it counts, and closes later
+                adoptCount(order.id, symbol: known.symbol)  // working now: it counts, and closes later
                 report.adopted.append(order.id)
             } else {
                 // Never journaled: reserve what is open, and what it already
@@ -404,7 +405,7 @@ public final class OrderRouter {
                                 orderID: order.id.rawValue, qty: order.remaining, price: order.price))
                 try orders.adopt(order.id, symbol: order.symbol, side: order.side, quantity: order.remaining + done,
                                  remaining: order.remaining, price: order.price)
-                rl_position_table_order_adopted(rl_engine_table(engine), strategy, order.symbol.rawValue)
+                adoptCount(order.id, symbol: order.symbol)
                 report.adoptedUnknown.append(order.id)
             }
         }
@@ -567,6 +568,17 @@ public final class OrderRouter {
                         qty: before.remaining, price: before.price))
     }
 
+    /// An adopted order counts as this strategy's working order, and as one of
+    /// its symbol's, unless a router of this process placed it: its check
+    /// counted it then, and no one took it out.
+    private func adoptCount(_ id: OrderID, symbol: SymbolID) {
+        if monitor.issuedHere(id.session) {
+            rl_strategy_opened(strategy, symbol.rawValue)
+        } else {
+            rl_position_table_order_adopted(rl_engine_table(engine), strategy, symbol.rawValue)
+        }
+    }
+
     /// Hand an event to the risk side. Never drops: a full ring is counted,
     /// then drained (inline policy) or waited on (spin policy).
     @usableFromInline
@@ -625,14 +637,23 @@ public final class OrderRouter {
     /// would raise their side are refused.
     @discardableResult
     public func pollFreeze() -> CancelAllReport? {
-        // This strategy alone halted (its dead-man): cancel its orders, once.
-        let halted = rl_strategy_halted(strategy)
-        if halted != hot.pointee.strategyHalted {
-            hot.pointee.strategyHalted = halted
-            if halted {
+        // This strategy alone halted (its dead-man): cancel its orders, then
+        // tell the risk side, which lifts the halt only after that answer. A
+        // new halt has a new epoch, so one the router slept through is
+        // answered too. Cancels that failed are retried at the next poll.
+        if rl_strategy_halted(strategy) {
+            let epoch = rl_engine_strategy_halt_epoch(engine, orders.session)
+            if epoch != hot.pointee.answeredHaltEpoch {
                 monitor.syncFreezeEvents()
                 hot.pointee.lastFreezeSeenCycles = rl_clock_cycles()
-                return cancelAllOrders(reason: "strategy \(orders.session) halted alone (heartbeat_lost)")
+                let report = cancelAllOrders(reason: "strategy \(orders.session) halted alone (heartbeat_lost)")
+                if report.failed.isEmpty {
+                    hot.pointee.answeredHaltEpoch = epoch
+                    var answer = rl_event_t(type: RL_EVENT_CONTROL, value: Int64(epoch))
+                    answer.side = UInt8(RL_CONTROL_STRATEGY_CANCELED.rawValue)
+                    push(answer)
+                }
+                return report
             }
         }
         let word = rl_freeze_load(rl_engine_freeze(engine))

@@ -111,6 +111,8 @@ final class TradingStateController: @unchecked Sendable {
         case .escalated:
             if record.qty == 0 {
                 reason = "strategy \(id) cannot be watched: \(RL_STRATEGY_WATCHES) strategies already are; it is halted until an operator releases it"
+            } else if record.price == 1 {
+                reason = "strategy \(id) lost its heartbeat and the circuit breaker is off: it is halted until an operator releases it"
             } else {
                 metadata["repeats"] = "\(record.qty)"
                 reason = "strategy \(id) lost its heartbeat \(record.qty) times in a row: the circuit breaker escalated, an operator must release it"
