@@ -136,9 +136,11 @@ import Testing
         return broken
     }
 
-    /// A router's check, with its strategy's rates and working-order caps:
-    /// `router.simulateOrder` agrees with `placeOrder` on every generated
-    /// order, and a reducing order passes unless HALTED.
+    /// A router's check, with its strategy's rates and working-order caps,
+    /// each symbol's working-order cap, and heartbeats with gaps for the
+    /// strategy's dead-man: `router.simulateOrder` agrees with `placeOrder`
+    /// on every generated order, and a reducing order passes unless HALTED
+    /// (the engine, or the strategy alone).
     @Test func aRoutersSimulationAgreesWithItsPlaceOrder() async {
         let seen = Mutex<[String: Int]>([:])
         await propertyCheck(count: 40, input: Gen.uint64().array(of: 20...200), Gen.uint64()) { steps, start in
@@ -146,7 +148,7 @@ import Testing
             seen.withLock { $0.merge(counts, uniquingKeysWith: +) }
         }
         let counts = seen.withLock { $0 }
-        for reason in [BlockReason.rateLimit, .openOrders] {
+        for reason in [BlockReason.rateLimit, .openOrders, .strategyHalted] {
             #expect(counts[reason.code, default: 0] > 10, "\(reason.code) was reached: \(counts)")
         }
     }
@@ -161,9 +163,12 @@ import Testing
             orderBurst: Int(1 + (start >> 60) % 4),
             maxOpenOrders: start & (1 << 48) != 0 ? Int(3 + (start >> 44) % 8) : nil,
             maxOpenOrdersPerSymbol: start & (1 << 49) != 0 ? Int(1 + (start >> 40) % 4) : nil)
-        let limits = try! RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 12_000, edgeFreezeThresholdBps: 0,
+        var limits = try! RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 12_000, edgeFreezeThresholdBps: 0,
                                      orderRules: rules, restrictedSymbols: restricted, noReferencePrice: policy,
+                                     heartbeatTimeoutMilliseconds: start & (1 << 47) != 0 ? 150 : nil,
                                      strategyLimits: strategy)
+        // Every symbol's working orders, all strategies together.
+        if start & (1 << 46) != 0 { limits.orderRules.maxWorkingOrders = Int(2 + (start >> 36) % 6) }
         let monitor = try! RuntimeRiskMonitor(limits: limits, symbols: Self.symbols, manualClock: true, logger: logger)
         let venue = SimulatedExchange(.init(seed: start, fillRatio: 0.3))
         let router = try! OrderRouter(monitor: monitor, client: venue, orderCapacity: 4_096, ringCapacity: 4_096, logger: logger)
@@ -177,12 +182,16 @@ import Testing
             case 1:
                 now += (w >> 16) % 300_000_000
                 try! monitor.setClock(nanoseconds: now)
-            case 2: _ = router.poll()  // fills, acks, cancels
+            case 2:
+                // Heartbeats, mostly: the strategy's dead-man halts it in the gaps, and lifts it.
+                if (w >> 20) % 3 != 0 { router.heartbeat() }
+                _ = monitor.drain()
+                _ = router.poll()  // fills, acks, cancels, the answer to a halt
             default:
                 let side: Side = (w >> 12) & 1 == 0 ? .buy : .sell
                 let qty = Double(1 + (w >> 24) % 400) / 100
                 let simulation = router.simulateOrder(symbol: symbol, side: side, qty: qty, price: price)
-                let halted = monitor.tradingState.mode == .halted
+                let halted = monitor.tradingState.mode == .halted || monitor.isStrategyHalted(router.strategyID)
                 let placed: BlockReason?
                 do {
                     _ = try router.placeOrder(symbol: symbol, side: side, qty: qty, price: price)
