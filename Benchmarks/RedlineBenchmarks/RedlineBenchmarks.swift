@@ -102,8 +102,11 @@ let benchmarks: @Sendable () -> Void = {
                           ("MaxOrderNotional", OrderRules(maxOrderNotionalUSD: 1_000_000)),
                           ("PriceCollar", OrderRules(priceCollarBps: 100)),
                           ("StalePrice", OrderRules(stalePriceMilliseconds: oneDay)),
+                          // A cap no run reaches: the place taken before the book CAS, every call.
+                          ("MaxWorkingOrders", OrderRules(maxWorkingOrders: 4_000_000_000)),
                           ("AllRules", OrderRules(maxOrderQuantity: 1_000, maxOrderNotionalUSD: 1_000_000,
-                                                  priceCollarBps: 100, stalePriceMilliseconds: oneDay))] {
+                                                  priceCollarBps: 100, stalePriceMilliseconds: oneDay,
+                                                  maxWorkingOrders: 4_000_000_000))] {
         cReserveBenchmark("CheckAndReserve_C_\(name)", side: RL_SIDE_BUY, startingPosition: 0, rules: rules)
     }
 
