@@ -463,10 +463,12 @@ static int rl_engine_release_strategy(rl_engine_t *engine, uint32_t id, uint64_t
 static int rl_engine_strategy_canceled(rl_engine_t *engine, int64_t epoch) {
     uint16_t id = engine->applying_strategy;
     rl_strategy_watch_t *w = id != 0 ? rl_engine_find_watch(engine, id) : NULL;
-    if (w == NULL) return -ENOENT;
-    /* Only for the halt in force: an answer to an earlier one lifts nothing. relaxed: this risk side wrote it. */
-    if ((uint32_t)epoch != atomic_load_explicit(&engine->strategy_halt_epoch[id], memory_order_relaxed)) return -ESTALE;
-    w->canceled = 1;
+    /* Only for the halt in force: an answer to an earlier one (a new halt
+     * overtook it in the ring), or from a strategy no longer watched, lifts
+     * nothing and is no error. relaxed: this risk side wrote the epoch. */
+    if (w != NULL && (uint32_t)epoch == atomic_load_explicit(&engine->strategy_halt_epoch[id], memory_order_relaxed)) {
+        w->canceled = 1;
+    }
     return 0;
 }
 
