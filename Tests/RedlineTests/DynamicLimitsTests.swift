@@ -164,6 +164,10 @@ final class DynamicLimitsTests: XCTestCase {
         XCTAssertEqual(monitor!.inventoryLimitInForce(symbol: "BTCUSDT"), 5_000)
         weak var gone = monitor
         monitor = nil
+        // The schedule's thread holds the monitor only while it applies a
+        // scale (a strong reference for that call), never beyond.
+        let deadline = Date().addingTimeInterval(5)
+        while gone != nil && Date() < deadline { usleep(1_000) }
         XCTAssertNil(gone, "the schedule's thread holds no monitor alive")
     }
 }

@@ -18,13 +18,31 @@ public final class OrderStateMachine {
     /// A stack of free slots; `freeCount` entries are valid.
     @usableFromInline let freeSlots: UnsafeMutablePointer<Int32>
     @usableFromInline let activeSlots: UnsafeMutablePointer<Int32>
-    @usableFromInline var freeCount: Int
-    @usableFromInline var activeCountStorage: Int
+    /// The counts, in raw memory too: a `var` of the class would pay a
+    /// dynamic exclusivity check on every order.
+    @usableFromInline struct Counts {
+        @usableFromInline var free: Int
+        @usableFromInline var active: Int
+        @usableFromInline var adopted: Int
+    }
+    @usableFromInline let counts: UnsafeMutablePointer<Counts>
+    @usableFromInline var freeCount: Int {
+        get { counts.pointee.free }
+        set { counts.pointee.free = newValue }
+    }
+    @usableFromInline var activeCountStorage: Int {
+        get { counts.pointee.active }
+        set { counts.pointee.active = newValue }
+    }
     /// The top 16 bits of every id this machine makes.
     public let session: UInt16
     /// Orders adopted from before a restart, by their old ids (cold: only
-    /// looked up when an id's own slot does not hold it).
-    @usableFromInline var adopted: [OrderID: Int32] = [:]
+    /// looked up when an id's own slot does not hold it, and only touched
+    /// when `counts.adopted` says it holds any).
+    @usableFromInline var adopted: [OrderID: Int32] = [:] {
+        didSet { counts.pointee.adopted = adopted.count }
+    }
+    @usableFromInline var hasAdopted: Bool { counts.pointee.adopted != 0 }
 
     public init(capacity: Int = 65_536, session: UInt16 = 0) {
         self.session = session
@@ -41,8 +59,8 @@ public final class OrderStateMachine {
         for i in 0..<capacity { (freeSlots + i).initialize(to: Int32(capacity - 1 - i)) }
         activeSlots = .allocate(capacity: capacity)
         activeSlots.initialize(repeating: -1, count: capacity)
-        freeCount = capacity
-        activeCountStorage = 0
+        counts = .allocate(capacity: 1)
+        counts.initialize(to: Counts(free: capacity, active: 0, adopted: 0))
     }
 
     deinit {
@@ -50,6 +68,7 @@ public final class OrderStateMachine {
         generations.deinitialize(count: capacity).deallocate()
         freeSlots.deinitialize(count: capacity).deallocate()
         activeSlots.deinitialize(count: capacity).deallocate()
+        counts.deinitialize(count: 1).deallocate()
     }
 
     /// The transition table. nil means illegal.
@@ -101,7 +120,7 @@ public final class OrderStateMachine {
         guard freeCount > 0 else { throw .orderCapacityExhausted(capacity: capacity) }
         freeCount -= 1
         let slot = Int(freeSlots[freeCount])
-        if !adopted.isEmpty { forgetAdopted(in: slot) }
+        if hasAdopted { forgetAdopted(in: slot) }
         generations[slot] &+= 1
         let id = OrderID(session: session, slot: slot, generation: generations[slot])
         records[slot] = OrderRecord(
@@ -119,7 +138,7 @@ public final class OrderStateMachine {
         guard freeCount > 0 else { throw .orderCapacityExhausted(capacity: capacity) }
         freeCount -= 1
         let slot = Int(freeSlots[freeCount])
-        if !adopted.isEmpty { forgetAdopted(in: slot) }
+        if hasAdopted { forgetAdopted(in: slot) }
         generations[slot] &+= 1
         records[slot] = OrderRecord(id: id, symbol: symbol, side: side, status: .acknowledged, quantity: quantity,
                                     price: price, filled: quantity - remaining, activeIndex: Int32(activeCountStorage))
@@ -134,7 +153,7 @@ public final class OrderStateMachine {
     func slot(of id: OrderID) -> Int? {
         let slot = id.slot
         if slot < capacity, records[slot].id == id { return slot }
-        if adopted.isEmpty { return nil }
+        if !hasAdopted { return nil }
         return adopted[id].map { Int($0) }
     }
 
