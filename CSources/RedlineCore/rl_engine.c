@@ -329,6 +329,14 @@ static void rl_engine_set_strategy_halt(rl_engine_t *engine, uint16_t id, bool h
     uint64_t cur = atomic_load_explicit(word, memory_order_relaxed);
     uint64_t next = halted ? cur | bit : cur & ~bit;
     if (next == cur) return;
+    if (halted) {
+        /* Every halt is a new epoch, before its bit: the router answers each.
+         * relaxed load, release store: the risk side is the only writer; pairs
+         * with rl_engine_strategy_halt_epoch's acquire. */
+        atomic_store_explicit(&engine->strategy_halt_epoch[id],
+                              atomic_load_explicit(&engine->strategy_halt_epoch[id], memory_order_relaxed) + 1,
+                              memory_order_release);
+    }
     /* release: pairs with rl_strategy_halted's acquire load in each router's check. */
     atomic_store_explicit(word, next, memory_order_release);
     /* relaxed: a monitoring count with a single writer. */
@@ -411,11 +419,6 @@ static void rl_engine_tick_strategies(rl_engine_t *engine, uint64_t now, uint64_
             w->state = RL_WATCH_HALTED;
             w->halted_at_ns = now;
             w->canceled = 0;
-            /* relaxed load, release store: the risk side is the only writer; pairs with
-             * rl_engine_strategy_halt_epoch's acquire. */
-            atomic_store_explicit(&engine->strategy_halt_epoch[w->strategy],
-                                  atomic_load_explicit(&engine->strategy_halt_epoch[w->strategy], memory_order_relaxed) + 1,
-                                  memory_order_release);
             rl_engine_set_strategy_halt(engine, w->strategy, true);
             rl_engine_strategy_record(engine, w->strategy, RL_STRATEGY_HALTED, (int64_t)timeout,
                                       (int64_t)(now - w->last_heartbeat_ns));
@@ -1186,6 +1189,12 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         return rl_engine_forget_strategy(engine, symbol);
     case RL_CONTROL_STRATEGY_CANCELED:
         return rl_engine_strategy_canceled(engine, value);
+    case RL_CONTROL_STRATEGY_OPENED:
+        /* A router takes `symbol` as its strategy id: whatever an earlier
+         * router of that id left (after 65,535 routers the ids come round) is gone. */
+        if (symbol > UINT16_MAX) return -EINVAL;
+        engine->strategy_closed[symbol >> 6] &= ~(1ull << (symbol & 63));
+        return 0;
     case RL_CONTROL_SET_LIMIT_SCALE:
         return rl_engine_set_limit_scale(engine, value);
     case RL_CONTROL_SET_VOLATILITY_SCALING:

@@ -414,6 +414,42 @@ static void test_cap_published_while_an_order_is_accepted(void) {
     engine_world_destroy(&w);
 }
 
+static rl_engine_t *underflow_engine;
+static int underflow_armed;
+
+static void underflow_hook(const char *point) {
+    if (!underflow_armed || strcmp(point, "check:before_book") != 0) return;
+    underflow_armed = 0;
+    /* A done without its order (bad input) takes the check's reserved place... */
+    rl_engine_order_done(underflow_engine, NULL, 0);
+    /* ...and the book moves (a breach elsewhere): the CAS fails, the retry is refused. */
+    rl_position_table_advance(underflow_engine->table, RL_STATE_REDUCING);
+}
+
+/* A second review: a bogus done racing a check's reservation, then the
+ * check's give-back, wrapped the count to 2^64 - 1 for good (and a cap then
+ * blocked every order). The count never goes below zero. */
+static void test_a_done_without_its_order_racing_a_check(void) {
+    printf("7. a done without its order between a check's reservation and its give-back\n");
+    engine_world_t w = engine_world(100 * S, 1000 * S);
+    underflow_engine = w.engine;
+    void (*saved)(const char *) = rl_test_hook;
+    rl_test_hook = underflow_hook;
+    underflow_armed = 1;
+    rl_result_t refused = rl_engine_reserve(w.engine, 0, RL_SIDE_BUY, S / 10, 100 * S);
+    rl_test_hook = saved;
+    uint64_t working = rl_position_table_working_orders(w.engine->table, 0);
+    rl_position_table_advance(w.engine->table, RL_STATE_ACTIVE);
+    rl_order_rules_t rules = {.max_working_orders = 5};
+    rl_engine_set_order_rules(w.engine, 0, &rules);
+    rl_result_t next = rl_engine_reserve(w.engine, 0, RL_SIDE_BUY, S / 10, 100 * S);
+    printf("  engine: retry %d, working %llu, then under a cap of 5: %d\n", (int)refused,
+           (unsigned long long)working, (int)next);
+    expect(refused == RL_REJECT_REDUCE_ONLY && working == 0, "engine: the count stays at zero");
+    expect(next == RL_OK, "engine: the next order fits the cap");
+    engine_world_destroy(&w);
+}
+
 int main(void) {
     rl_test_hook = hook;
     test_remark_after_cancel();
@@ -422,6 +458,7 @@ int main(void) {
     test_rules_published_between_decision_and_acceptance();
     test_check_during_a_mark();
     test_cap_published_while_an_order_is_accepted();
+    test_a_done_without_its_order_racing_a_check();
     printf(failures ? "interleavings: %d FAILED\n" : "interleavings: all passed\n", failures);
     return failures ? 1 : 0;
 }

@@ -185,4 +185,58 @@ final class ReviewRegressionTests: XCTestCase {
         defer { again.close() }
         XCTAssertEqual(restarted.strategyHalts.count, before, "the audit trail survives a snapshot")
     }
+
+    /// Second review: the 65th strategy is halted for want of a watch (fail
+    /// closed); its halt had no epoch, so its router never canceled.
+    func testR1_AStrategyHaltedForWantOfAWatchIsCanceledToo() throws {
+        let monitor = try deadManMonitor()
+        let exchange = SimulatedExchange(.init(seed: 5, fillRatio: 0))
+        var keep: [OrderRouter] = []
+        for _ in 0..<64 {
+            let r = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 8, ringCapacity: 16,
+                                    logger: quietLogger())
+            r.heartbeat()
+            _ = monitor.drain()
+            keep.append(r)
+        }
+        let late = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 8, ringCapacity: 16,
+                                   logger: quietLogger())
+        _ = try late.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        _ = late.poll()
+        late.heartbeat()
+        _ = monitor.drain()
+        XCTAssertTrue(monitor.isStrategyHalted(late.strategyID), "halted: no watch left")
+        _ = late.poll()
+        _ = late.poll()
+        XCTAssertEqual(late.activeOrderCount, 0, "a halted strategy's orders are canceled")
+        XCTAssertThrowsError(try late.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000))
+    }
+
+    /// Second review: an order of a session this process never issued,
+    /// adopted by router B (counted), then by C after B closed, was counted
+    /// again, and the count never came back down.
+    func testR2_AnOrderAdoptedAgainIsCountedOnce() throws {
+        var limits = try RiskLimits(maxInventoryUSD: 50_000, maxTotalNotional: 200_000, edgeFreezeThresholdBps: 200)
+        limits.symbolOrderRules["BTCUSDT"] = OrderRules(maxWorkingOrders: 3)
+        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
+        let exchange = SimulatedExchange(.init(seed: 2, fillRatio: 0))
+        let foreign = OrderID(rawValue: UInt64(0x7000) << 48 | UInt64(1) << 32 | 5)
+        try exchange.submit(ExchangeOrder(id: foreign, symbol: monitor.symbolID("BTCUSDT"), side: .buy,
+                                          quantity: Int64(RL_FP_SCALE) / 100, price: 40_000 * Int64(RL_FP_SCALE)))
+        do {
+            let b = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 32, ringCapacity: 64,
+                                    logger: quietLogger())
+            _ = try b.reconcile()
+            _ = b.poll()
+            XCTAssertEqual(monitor.workingOrders(symbol: "BTCUSDT"), 1)
+        }
+        let c = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 32, ringCapacity: 64,
+                                logger: quietLogger())
+        _ = try c.reconcile()
+        _ = c.poll()
+        XCTAssertEqual(monitor.workingOrders(symbol: "BTCUSDT"), 1, "one order is working")
+        _ = c.cancelAllOrders(reason: "test")
+        _ = c.poll()
+        XCTAssertEqual(monitor.workingOrders(symbol: "BTCUSDT"), 0, "nothing is working")
+    }
 }

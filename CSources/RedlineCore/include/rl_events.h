@@ -101,6 +101,8 @@ typedef enum rl_control {
     RL_CONTROL_STRATEGY_CANCELED = 22, /* a router saw its strategy halted alone and canceled its orders (the
                                           event's strategy; value = rl_engine_strategy_halt_epoch it saw):
                                           only then may the breaker lift that halt */
+    RL_CONTROL_STRATEGY_OPENED = 23, /* a router opened with strategy id `symbol`: an earlier router's
+                                        closing of that id no longer applies */
 } rl_control_t;
 
 /* What an RL_EVENT_STRATEGY_HALT record says happened to its strategy. */

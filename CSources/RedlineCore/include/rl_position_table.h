@@ -314,6 +314,16 @@ RL_INLINE void rl_position_table_set_limit(rl_position_table_t *table, uint32_t 
 
 /* ---- The pre-order check (any thread) ----------------------------------- */
 
+/* One working order fewer on a slot, never below zero: a done without its
+ * order (bad input) racing a check's give-back cannot wrap the count. */
+RL_INLINE void rl_position_table_working_down(_Atomic(uint64_t) *working) {
+    /* relaxed: a count; the CAS alone decides. */
+    uint64_t now = atomic_load_explicit(working, memory_order_relaxed);
+    while (now > 0 && !atomic_compare_exchange_weak_explicit(working, &now, now - 1, memory_order_relaxed,
+                                                             memory_order_relaxed)) {
+    }
+}
+
 /*
  * Check `qty` on `side` at `price` (fixed point) and, with commit, reserve it
  * as working. A caller with doubles converts with rl_fp_from_positive_double
@@ -414,14 +424,13 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
             if (RL_UNLIKELY(active & RL_RULE_ON_WORKING_ORDERS) &&
                 before >= atomic_load_explicit(&table->rules[symbol].buffer[generation].max_working,
                                                memory_order_relaxed)) {
-                atomic_fetch_sub_explicit(&slot->working, 1, memory_order_relaxed);
+                rl_position_table_working_down(&slot->working);
                 return RL_REJECT_OPEN_ORDERS;
             }
             RL_HOOK("check:before_book");
             /* The acceptance: fails if the total, the state or the limits moved since we read them. */
             if (!rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo + charge + extra, book.hi})) {
-                /* relaxed: gives back the place reserved above. */
-                if (counted) atomic_fetch_sub_explicit(&slot->working, 1, memory_order_relaxed);
+                rl_position_table_working_down(&slot->working); /* gives back the place reserved above */
                 continue;
             }
         } else {
@@ -444,8 +453,7 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
             return RL_OK;
         }
         rl_position_table_add_total(table, -(charge + extra));
-        /* relaxed: as above. */
-        if (counted) atomic_fetch_sub_explicit(&slot->working, 1, memory_order_relaxed);
+        if (counted) rl_position_table_working_down(&slot->working); /* the place goes back with the charge */
     }
 }
 
@@ -456,12 +464,7 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
 RL_INLINE void rl_position_table_order_done(rl_position_table_t *table, rl_strategy_t *strategy, uint32_t symbol) {
     if (symbol >= table->capacity) return;
     if (strategy != NULL) rl_strategy_closed(strategy, symbol);
-    _Atomic(uint64_t) *working = &table->slots[symbol].working;
-    /* relaxed: a count; never below zero (a done without its order changes nothing). */
-    uint64_t now = atomic_load_explicit(working, memory_order_relaxed);
-    while (now > 0 && !atomic_compare_exchange_weak_explicit(working, &now, now - 1, memory_order_relaxed,
-                                                             memory_order_relaxed)) {
-    }
+    rl_position_table_working_down(&table->slots[symbol].working);
 }
 
 /* An order counts as working on `symbol` without a check (one adopted from

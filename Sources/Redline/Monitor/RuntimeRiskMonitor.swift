@@ -42,7 +42,8 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     private let nextSession = Atomic<UInt16>(1)
     /// Sessions of the routers alive in this process, and the orders each
     /// adopted at reconciliation (reconciliation leaves their orders alone).
-    private let liveSessions = Mutex<(sessions: Set<UInt16>, adopted: [OrderID: UInt16], issued: Set<UInt16>)>(([], [:], []))
+    private let liveSessions = Mutex<(sessions: Set<UInt16>, adopted: [OrderID: UInt16], issued: Set<UInt16>,
+                                      counted: Set<OrderID>)>(([], [:], [], []))
     /// The engine's clock is manual: no wall-clock work runs by itself (the limit schedule).
     let manualClock: Bool
     /// Applies the limit schedule on the wall clock (none with a manual clock).
@@ -251,13 +252,19 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             _ = $0.sessions.insert(session)
             $0.issued.insert(session)
         }
+        // What an earlier router of this id left on the risk side (the ids come round) no longer applies.
+        _ = riskSide.request(RL_CONTROL_STRATEGY_OPENED, symbol: UInt32(session))
         return session
     }
 
-    /// Whether a router of this process had `session`: its orders were
-    /// counted by their checks (a symbol's working orders), so adopting one
-    /// does not count it again.
-    func issuedHere(_ session: UInt16) -> Bool { liveSessions.withLock { $0.issued.contains(session) } }
+    /// Whether adopting order `id` must count it among its symbol's working
+    /// orders: not when a router of this process placed it (its check
+    /// counted it), nor when a router adopted it before (that router's
+    /// count stays until the order finishes).
+    func countsOnAdoption(_ id: OrderID) -> Bool {
+        liveSessions.withLock { $0.issued.contains(id.session) ? false : $0.counted.insert(id).inserted }
+    }
+
 
     /// A router is gone: its session's orders, and those it adopted, are
     /// nobody's live orders now.

@@ -569,13 +569,13 @@ public final class OrderRouter {
     }
 
     /// An adopted order counts as this strategy's working order, and as one of
-    /// its symbol's, unless a router of this process placed it: its check
-    /// counted it then, and no one took it out.
+    /// its symbol's unless it counts there already: a router of this process
+    /// placed it (its check counted it), or adopted it before (and closed).
     private func adoptCount(_ id: OrderID, symbol: SymbolID) {
-        if monitor.issuedHere(id.session) {
-            rl_strategy_opened(strategy, symbol.rawValue)
-        } else {
+        if monitor.countsOnAdoption(id) {
             rl_position_table_order_adopted(rl_engine_table(engine), strategy, symbol.rawValue)
+        } else {
+            rl_strategy_opened(strategy, symbol.rawValue)
         }
     }
 
