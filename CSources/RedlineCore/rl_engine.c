@@ -508,6 +508,14 @@ static bool rl_engine_cause_persists(const rl_engine_t *engine, uint64_t now, ui
 }
 
 void rl_engine_tick(rl_engine_t *engine) {
+    /* acquire: pairs with rl_engine_request_freeze's release add. */
+    uint64_t requests = atomic_load_explicit(&engine->freeze_requests, memory_order_acquire);
+    if (RL_UNLIKELY(requests != engine->freeze_requests_seen) && !engine->replaying) {
+        engine->freeze_requests_seen = requests;
+        /* value 0: no request id; the orchestrator's record says where it came from. */
+        rl_engine_control(engine, RL_TRADING_MANUAL_FREEZE, RL_SYMBOL_NONE, (int64_t)requests, 0);
+        if (!rl_engine_journal_room(engine)) return;
+    }
     if (!engine->replaying && engine->daily_loss_limit > 0) rl_engine_new_day(engine);
     /* relaxed: configuration written by this same risk side. */
     uint64_t timeout = atomic_load_explicit(&engine->heartbeat_timeout_ns, memory_order_relaxed);

@@ -98,7 +98,7 @@ final class ReviewRegressionTests: XCTestCase {
         XCTAssertEqual(monitor.workingOrders(symbol: "BTCUSDT"), 2)
         let b = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 32, ringCapacity: 64,
                                 logger: quietLogger())
-        let report = try b.reconcile()
+        _ = try b.reconcile()
         XCTAssertEqual(monitor.workingOrders(symbol: "BTCUSDT"), 2, "two orders are working")
         _ = b.cancelAllOrders(reason: "test")
         _ = b.poll()

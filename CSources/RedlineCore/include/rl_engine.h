@@ -154,6 +154,7 @@ typedef struct rl_engine {
     double cycles_per_ns;                    /* TSC rate, for the staleness bound */
     rl_strategy_limits_t strategy_limits;    /* in force (rl_strategy.h) */
     uint64_t last_mark_ns;                   /* engine clock of the newest reference price; 0: none yet */
+    uint64_t freeze_requests_seen;           /* freeze_requests the risk side has acted on */
     uint64_t backlog_since_ns;               /* engine clock since which the journal ring is 3/4 full; 0: it is not */
     uint32_t watch_count;                    /* watches[0..watch_count) may be in use */
     _Atomic(uint32_t) strategies_halted;     /* strategies halted alone now (metrics) */
@@ -172,6 +173,11 @@ typedef struct rl_engine {
     _Atomic(uint64_t) heartbeat_timeout_ns;  /* halt (heartbeat_lost) when no HEARTBEAT for this long; 0: off */
     _Atomic(uint64_t) stale_data_ns;         /* halt (stale_data) when no mark for any symbol for this long; 0: off */
     _Atomic(uint64_t) backpressure_ns;       /* halt (journal_backpressure) when the journal ring stays 3/4 full this long */
+    /* Freezes asked for from anywhere (rl_engine_request_freeze): any thread
+     * adds one, the risk side acts on a change. Its own line: the writers are
+     * not the risk side. */
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) freeze_requests;
+    uint8_t freeze_requests_padding[RL_CACHE_LINE - sizeof(uint64_t)];
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
@@ -182,6 +188,9 @@ typedef struct rl_engine {
 
 RL_STATIC_ASSERT(offsetof(rl_engine_t, applied) % RL_CACHE_LINE == 0, "risk-side stats start a line");
 RL_STATIC_ASSERT(offsetof(rl_engine_t, edge_freeze_threshold_bps) % RL_CACHE_LINE == 0, "config starts a line");
+RL_STATIC_ASSERT(offsetof(rl_engine_t, freeze_requests) % RL_CACHE_LINE == 0 &&
+                     offsetof(rl_engine_t, default_symbol_limit) - offsetof(rl_engine_t, freeze_requests) == RL_CACHE_LINE,
+                 "freeze requests, written by any thread, own a line");
 
 /* Returns 0, -EINVAL (rl_limits_check fails) or -ENOMEM. */
 /* A fresh engine has every per-order rule off (rl_order_rules.h). */
@@ -310,6 +319,16 @@ RL_INLINE uint32_t rl_engine_strategy_halt_epoch(const rl_engine_t *engine, uint
 RL_INLINE uint32_t rl_engine_strategies_halted(const rl_engine_t *engine) {
     /* relaxed: monitoring read of a single-writer counter. */
     return atomic_load_explicit((_Atomic(uint32_t) *)&engine->strategies_halted, memory_order_relaxed);
+}
+
+/* The kill switch from anywhere: any thread, or a signal handler (one
+ * lock-free atomic add; no lock, no allocation, no system call). The risk
+ * side halts trading (manual, persistent) at its next step, through the
+ * controller, the freeze word's only writer; every router then cancels its
+ * own orders on its own thread when it next polls. Returns at once. */
+RL_INLINE void rl_engine_request_freeze(rl_engine_t *engine) {
+    /* release: pairs with the risk step's acquire load of freeze_requests. */
+    atomic_fetch_add_explicit(&engine->freeze_requests, 1, memory_order_release);
 }
 
 /* Move the engine's manual clock (rl_engine_config_t.manual_clock) to

@@ -681,6 +681,16 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         return changed
     }
 
+    /// The kill switch from any thread, at once: one lock-free atomic add
+    /// (`rl_engine_request_freeze`), no lock, no wait. The risk side halts
+    /// trading (manual) at its next step — with no risk thread, at the next
+    /// `drain()` or router poll — and every router cancels its own orders
+    /// when it next polls. From a C signal handler, call
+    /// `rl_engine_request_freeze(monitor.engineHandle)` itself.
+    public func requestFreeze() {
+        rl_engine_request_freeze(engine)
+    }
+
     /// Lift a halt: an operator, or a circuit breaker (which lifts only a
     /// halt for a transient reason, `FreezeTrigger.reasonClass`). Trading
     /// resumes in REDUCING if a limit is still breached. Returns false when

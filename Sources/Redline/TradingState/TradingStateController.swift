@@ -217,6 +217,10 @@ final class TradingStateController: @unchecked Sendable {
             return ("exposure is back under the resume share of every limit (book $\(value) of $\(bound))",
                     ["book_exposure_usd": "\(value)", "max_total_usd": "\(bound)"])
         case .manualFreeze:
+            if record.value == 0 && record.qty > 0 {
+                return ("the kill switch, pulled from outside the controller (another thread or a signal handler: rl_engine_request_freeze)",
+                        ["by": "request_freeze", "requests": "\(record.qty)"])
+            }
             let detail = history.withLock { $0.pending.removeValue(forKey: record.value) }
             return (detail?.reason ?? "manual freeze", detail?.metadata ?? [:])
         case .heartbeatLost:
