@@ -116,8 +116,6 @@ static int64_t rl_engine_scale(int64_t base, int64_t scale) {
     return v < 1 ? 1 : v > RL_FP_MAX_LIMIT ? RL_FP_MAX_LIMIT : (int64_t)v;
 }
 
-/* `symbol`'s limit in force under a book limit of `max_total`: its base times
- * the schedule's and its volatility's scales, never above the book's. */
 /* The volatility's scale on `symbol`'s limit and on its collar. With no
  * estimate yet, each at its fail-closed end: the limit's at most 1 (the floor
  * if lower), the collar's at least 1 (the cap if higher: a narrower band). */
@@ -133,6 +131,8 @@ static int64_t rl_engine_collar_vol_scale(const rl_engine_t *engine, uint32_t sy
     return engine->vol_cap > RL_FP_SCALE ? engine->vol_cap : RL_FP_SCALE;
 }
 
+/* `symbol`'s limit in force under a book limit of `max_total`: its base times
+ * the schedule's and its volatility's scales, never above the book's. */
 static int64_t rl_engine_scaled_limit(const rl_engine_t *engine, uint32_t symbol, int64_t max_total) {
     int64_t limit = rl_engine_scale(rl_engine_scale(engine->base_limit[symbol], engine->schedule_scale),
                                     rl_engine_limit_vol_scale(engine, symbol));
@@ -344,6 +344,17 @@ static void rl_engine_set_strategy_halt(rl_engine_t *engine, uint16_t id, bool h
     atomic_store_explicit(&engine->strategies_halted, halted ? count + 1 : count - 1, memory_order_relaxed);
 }
 
+/* Whether `since` (engine clock; 0: never) is more than `bound` before `now`.
+ * A clock behind `since` is not. The one test of every dead-man and guard. */
+static bool rl_engine_older_than(uint64_t since, uint64_t now, uint64_t bound) {
+    return since != 0 && now > since && now - since > bound;
+}
+
+/* Whether the journal's ring is 3/4 full: the journal is behind. */
+static bool rl_engine_journal_behind(const rl_engine_t *engine) {
+    return rl_spsc_depth(engine->journal) * 4 >= rl_spsc_capacity(engine->journal) * 3;
+}
+
 /* Whether the journal ring has room for one more record (the clock's work
  * waits a step otherwise: a record that did not fit would be a hole). */
 static bool rl_engine_journal_room(const rl_engine_t *engine) {
@@ -414,7 +425,7 @@ static void rl_engine_tick_strategies(rl_engine_t *engine, uint64_t now, uint64_
     for (uint32_t i = 0; i < engine->watch_count && rl_engine_journal_room(engine); i++) {
         rl_strategy_watch_t *w = &engine->watches[i];
         if (w->state == RL_WATCH_LIVE) {
-            if (timeout == 0 || now <= w->last_heartbeat_ns || now - w->last_heartbeat_ns <= timeout) continue;
+            if (timeout == 0 || !rl_engine_older_than(w->last_heartbeat_ns, now, timeout)) continue;
             w->breaker.config = engine->breaker.config;
             w->state = RL_WATCH_HALTED;
             w->halted_at_ns = now;
@@ -433,7 +444,7 @@ static void rl_engine_tick_strategies(rl_engine_t *engine, uint64_t now, uint64_
                 }
             }
         } else if (w->state == RL_WATCH_HALTED && w->canceled && w->last_heartbeat_ns > w->halted_at_ns &&
-                   (timeout == 0 || now <= w->last_heartbeat_ns || now - w->last_heartbeat_ns <= timeout) &&
+                   (timeout == 0 || !rl_engine_older_than(w->last_heartbeat_ns, now, timeout)) &&
                    rl_breaker_tick(&w->breaker, now) == RL_BREAKER_LIFT) {
             /* The cooldown ran and the strategy is alive again: a heartbeat
              * since the halt, and within the timeout (one beat and silence
@@ -496,12 +507,12 @@ static bool rl_engine_cause_persists(const rl_engine_t *engine, uint64_t now, ui
     case RL_FREEZE_REASON_HEARTBEAT_LOST: {
         /* relaxed: written by this same risk side. */
         uint64_t last = atomic_load_explicit((_Atomic(uint64_t) *)&engine->last_heartbeat_ns, memory_order_relaxed);
-        return timeout != 0 && (last == 0 || (now > last && now - last > timeout));
+        return timeout != 0 && (last == 0 || rl_engine_older_than(last, now, timeout));
     }
     case RL_FREEZE_REASON_STALE_DATA:
-        return stale != 0 && engine->last_mark_ns != 0 && now > engine->last_mark_ns && now - engine->last_mark_ns > stale;
+        return stale != 0 && rl_engine_older_than(engine->last_mark_ns, now, stale);
     case RL_FREEZE_REASON_JOURNAL_BACKPRESSURE:
-        return backpressure != 0 && rl_spsc_depth(engine->journal) * 4 >= rl_spsc_capacity(engine->journal) * 3;
+        return backpressure != 0 && rl_engine_journal_behind(engine);
     default:
         return false;
     }
@@ -527,19 +538,18 @@ void rl_engine_tick(rl_engine_t *engine) {
     if (timeout == 0 && engine->breaker.lift_at_ns == 0 && !strategies && stale == 0 && backpressure == 0) return;
     uint64_t now = rl_engine_now_ns(engine);
     /* The feed and the journal, engine-wide transient halts (the breaker lifts them). */
-    if (stale != 0 && engine->last_mark_ns != 0 && now > engine->last_mark_ns && now - engine->last_mark_ns > stale &&
-        engine->trading.state != RL_STATE_HALTED) {
+    if (stale != 0 && rl_engine_older_than(engine->last_mark_ns, now, stale) && engine->trading.state != RL_STATE_HALTED) {
         rl_engine_control(engine, RL_TRADING_STALE_DATA, RL_SYMBOL_NONE, (int64_t)stale, (int64_t)(now - engine->last_mark_ns));
     }
     if (backpressure != 0) {
-        uint64_t depth = rl_spsc_depth(engine->journal);
-        if (depth * 4 < rl_spsc_capacity(engine->journal) * 3) {
+        if (!rl_engine_journal_behind(engine)) {
             engine->backlog_since_ns = 0;
         } else if (engine->backlog_since_ns == 0) {
             engine->backlog_since_ns = now | 1;
-        } else if (now > engine->backlog_since_ns && now - engine->backlog_since_ns > backpressure &&
+        } else if (rl_engine_older_than(engine->backlog_since_ns, now, backpressure) &&
                    engine->trading.state != RL_STATE_HALTED && rl_engine_journal_room(engine)) {
-            rl_engine_control(engine, RL_TRADING_JOURNAL_BACKPRESSURE, RL_SYMBOL_NONE, (int64_t)backpressure, (int64_t)depth);
+            rl_engine_control(engine, RL_TRADING_JOURNAL_BACKPRESSURE, RL_SYMBOL_NONE, (int64_t)backpressure,
+                              (int64_t)rl_spsc_depth(engine->journal));
         }
     }
     if (strategies) rl_engine_tick_strategies(engine, now, timeout);
@@ -556,7 +566,7 @@ void rl_engine_tick(rl_engine_t *engine) {
     }
     /* relaxed: written by this same risk side. */
     uint64_t last = atomic_load_explicit(&engine->last_heartbeat_ns, memory_order_relaxed);
-    if (timeout != 0 && last != 0 && now > last && now - last > timeout && engine->trading.state != RL_STATE_HALTED) {
+    if (timeout != 0 && rl_engine_older_than(last, now, timeout) && engine->trading.state != RL_STATE_HALTED) {
         rl_engine_control(engine, RL_TRADING_HEARTBEAT_LOST, RL_SYMBOL_NONE, (int64_t)timeout, (int64_t)(now - last));
     }
 }
@@ -996,16 +1006,21 @@ static void rl_engine_scale_collar(rl_engine_t *engine, uint32_t symbol) {
     if (base > 0) rl_position_table_set_collar(engine->table, symbol, rl_engine_scaled_collar(engine, symbol, base));
 }
 
+/* The scale a volatility estimate gives: reference / volatility, within [floor, cap]. */
+static int64_t rl_engine_vol_scale_of(const rl_engine_t *engine, int64_t volatility) {
+    __int128 scale = (__int128)engine->vol_reference * RL_FP_SCALE / volatility;
+    return (int64_t)(scale < engine->vol_floor ? engine->vol_floor : scale > engine->vol_cap ? engine->vol_cap : scale);
+}
+
 /* A volatility estimate for `symbol`: its scale, and the limit and collar in force. */
 static bool rl_engine_volatility(rl_engine_t *engine, uint32_t symbol, int64_t volatility) {
     if (symbol >= rl_position_table_count(engine->table) || volatility <= 0) return false;
     bool first = engine->vol_last[symbol] == 0;
     engine->vol_last[symbol] = volatility;
     if (engine->vol_reference <= 0) return true;
-    __int128 scale = (__int128)engine->vol_reference * RL_FP_SCALE / volatility;
-    scale = scale < engine->vol_floor ? engine->vol_floor : scale > engine->vol_cap ? engine->vol_cap : scale;
-    if (!first && (int64_t)scale == engine->vol_scale[symbol]) return true;
-    engine->vol_scale[symbol] = (int64_t)scale;
+    int64_t scale = rl_engine_vol_scale_of(engine, volatility);
+    if (!first && scale == engine->vol_scale[symbol]) return true;
+    engine->vol_scale[symbol] = scale;
     rl_engine_put_symbol_limit(engine, symbol, rl_engine_scaled_limit(engine, symbol, rl_position_table_max_total(engine->table)));
     rl_engine_scale_collar(engine, symbol);
     return true;
@@ -1019,12 +1034,9 @@ static int rl_engine_set_volatility_scaling(rl_engine_t *engine, int64_t referen
     engine->vol_cap = cap;
     uint32_t count = rl_position_table_count(engine->table);
     for (uint32_t id = 0; id < count; id++) {
-        int64_t scale = RL_FP_SCALE;
-        if (reference > 0 && engine->vol_last[id] > 0) {
-            __int128 s = (__int128)reference * RL_FP_SCALE / engine->vol_last[id];
-            scale = (int64_t)(s < floor ? floor : s > cap ? cap : s);
-        }
-        engine->vol_scale[id] = scale; /* no estimate yet: rl_engine_*_vol_scale take the fail-closed end */
+        /* No estimate yet: rl_engine_*_vol_scale take the fail-closed end. */
+        engine->vol_scale[id] = reference > 0 && engine->vol_last[id] > 0 ? rl_engine_vol_scale_of(engine, engine->vol_last[id])
+                                                                           : RL_FP_SCALE;
     }
     rl_engine_rescale(engine);
     for (uint32_t id = 0; id < count; id++) rl_engine_scale_collar(engine, id);
@@ -1426,9 +1438,7 @@ uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_s
     uint64_t changes_before = rl_engine_state_change_count(engine);
     /* The clock's work (a breaker's lift, a lost heartbeat) may record a
      * change: only with room for it, as an event needs (it waits a step). */
-    if (journal == NULL || rl_spsc_writable(journal, RL_JOURNAL_ROOM_PER_EVENT) >= RL_JOURNAL_ROOM_PER_EVENT) {
-        rl_engine_tick(engine);
-    }
+    if (rl_engine_journal_room(engine)) rl_engine_tick(engine);
     /* A failing journal halts trading before anything else in this step. */
     int32_t journal_failure = journal != NULL ? rl_engine_journal_failure(engine) : 0;
     if (RL_UNLIKELY(journal_failure != 0)) {

@@ -21,6 +21,14 @@ final class ReviewRegressionTests: XCTestCase {
         return monitor
     }
 
+    /// BTCUSDT capped at 3 working orders, every strategy together, and a venue that rests everything.
+    private func cappedMonitor() throws -> (RuntimeRiskMonitor, SimulatedExchange) {
+        var limits = try RiskLimits(maxInventoryUSD: 50_000, maxTotalNotional: 200_000, edgeFreezeThresholdBps: 200)
+        limits.symbolOrderRules["BTCUSDT"] = OrderRules(maxWorkingOrders: 3)
+        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
+        return (monitor, SimulatedExchange(.init(seed: 2, fillRatio: 0)))
+    }
+
     /// Item 7: a strategy that stalls past timeout + cooldown is halted and
     /// lifted again before its router polls: its orders are never canceled.
     func testA_HaltThenLiftBetweenTwoPollsNeverCancels() throws {
@@ -84,10 +92,7 @@ final class ReviewRegressionTests: XCTestCase {
     /// them at reconciliation. The count holds each twice, and keeps the
     /// first one for good after they finish.
     func testC_AdoptingAClosedRoutersOrdersDoubleCountsThem() throws {
-        var limits = try RiskLimits(maxInventoryUSD: 50_000, maxTotalNotional: 200_000, edgeFreezeThresholdBps: 200)
-        limits.symbolOrderRules["BTCUSDT"] = OrderRules(maxWorkingOrders: 3)
-        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
-        let exchange = SimulatedExchange(.init(seed: 2, fillRatio: 0))
+        let (monitor, exchange) = try cappedMonitor()
         do {
             let a = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 32, ringCapacity: 64,
                                     logger: quietLogger())
@@ -216,10 +221,7 @@ final class ReviewRegressionTests: XCTestCase {
     /// adopted by router B (counted), then by C after B closed, was counted
     /// again, and the count never came back down.
     func testR2_AnOrderAdoptedAgainIsCountedOnce() throws {
-        var limits = try RiskLimits(maxInventoryUSD: 50_000, maxTotalNotional: 200_000, edgeFreezeThresholdBps: 200)
-        limits.symbolOrderRules["BTCUSDT"] = OrderRules(maxWorkingOrders: 3)
-        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
-        let exchange = SimulatedExchange(.init(seed: 2, fillRatio: 0))
+        let (monitor, exchange) = try cappedMonitor()
         let foreign = OrderID(rawValue: UInt64(0x7000) << 48 | UInt64(1) << 32 | 5)
         try exchange.submit(ExchangeOrder(id: foreign, symbol: monitor.symbolID("BTCUSDT"), side: .buy,
                                           quantity: Int64(RL_FP_SCALE) / 100, price: 40_000 * Int64(RL_FP_SCALE)))
