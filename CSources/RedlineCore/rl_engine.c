@@ -787,6 +787,9 @@ static void rl_engine_set_position(rl_engine_t *engine, uint32_t symbol, int64_t
     atomic_store_explicit(&engine->pnl_published[RL_PNL_UNREALIZED],
                           atomic_load_explicit(&engine->pnl_published[RL_PNL_UNREALIZED], memory_order_relaxed) +
                               (p->unrealized - unrealized), memory_order_relaxed);
+    /* relaxed, both: monitoring values with a single writer (the risk side). */
+    atomic_store_explicit(&engine->table->risk[symbol].realized, p->realized, memory_order_relaxed);
+    atomic_store_explicit(&engine->table->risk[symbol].unrealized, p->unrealized, memory_order_relaxed);
     if (delta != 0) rl_engine_pnl_moved(engine, delta);
 }
 
@@ -795,6 +798,9 @@ int rl_engine_restore_position(rl_engine_t *engine, uint32_t symbol, const rl_po
     if (rc != 0) return rc;
     /* The snapshot has the position at its mark, not its history: P&L starts there. */
     engine->pnl[symbol] = (rl_pnl_symbol_t){state->position != 0 ? state->mark : 0, 0, 0};
+    /* relaxed, both: as in rl_engine_set_position. */
+    atomic_store_explicit(&engine->table->risk[symbol].realized, 0, memory_order_relaxed);
+    atomic_store_explicit(&engine->table->risk[symbol].unrealized, 0, memory_order_relaxed);
     return 0;
 }
 

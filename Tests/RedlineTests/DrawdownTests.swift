@@ -29,6 +29,18 @@ final class DrawdownTests: XCTestCase {
         XCTAssertEqual(m.profitAndLoss.unrealizedUSD, 50)
         XCTAssertEqual(m.profitAndLoss.equityUSD, 450)
         XCTAssertEqual(m.profitAndLoss.peakEquityUSD, 600, "the peak was 4 x 150 unrealized")
+        // Per symbol too, and the book's figures are their sums.
+        try m.updatePosition(symbol: "BTCUSDT", qty: 1, price: 40_000)
+        try m.markPrice(symbol: "BTCUSDT", price: 39_000)
+        XCTAssertEqual(m.profitAndLoss(symbol: "ETHUSDT")?.realizedUSD, 400)
+        XCTAssertEqual(m.profitAndLoss(symbol: "ETHUSDT")?.unrealizedUSD, 50)
+        XCTAssertEqual(m.profitAndLoss(symbol: "BTCUSDT")?.realizedUSD, 0)
+        XCTAssertEqual(m.profitAndLoss(symbol: "BTCUSDT")?.unrealizedUSD, -1_000)
+        XCTAssertEqual(m.profitAndLoss.unrealizedUSD, -950)
+        XCTAssertNil(m.profitAndLoss(symbol: "NOPE"))
+        let metrics = parsePrometheus(m.prometheusText())
+        XCTAssertEqual(metrics["symbol_pnl_realized_usd{symbol=\"ETHUSDT\"}"], 400)
+        XCTAssertEqual(metrics["symbol_pnl_unrealized_usd{symbol=\"BTCUSDT\"}"], -1_000)
     }
 
     func testGivingBackGainsTripsTheDrawdownFromThePeakAndOnlyAnOperatorUnfreezes() throws {

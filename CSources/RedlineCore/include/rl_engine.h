@@ -276,6 +276,17 @@ RL_INLINE int64_t rl_engine_pnl(const rl_engine_t *engine, rl_pnl_figure_t figur
 int64_t rl_engine_symbol_limit_in_force(const rl_engine_t *engine, uint32_t symbol);
 int64_t rl_engine_volatility_scale(const rl_engine_t *engine, uint32_t symbol);
 
+/* `symbol`'s realized or unrealized P&L (RL_PNL_REALIZED, RL_PNL_UNREALIZED),
+ * USD fixed point; the book's figures are their sums (rl_engine_pnl). Any
+ * thread; a recent value. 0 for an unknown symbol. */
+RL_INLINE int64_t rl_engine_symbol_pnl(const rl_engine_t *engine, uint32_t symbol, rl_pnl_figure_t figure) {
+    if (symbol >= rl_position_table_count(engine->table)) return 0;
+    const rl_position_risk_t *risk = &engine->table->risk[symbol];
+    /* relaxed: monitoring read of single-writer values. */
+    return atomic_load_explicit((_Atomic(int64_t) *)(figure == RL_PNL_REALIZED ? &risk->realized : &risk->unrealized),
+                                memory_order_relaxed);
+}
+
 /* The engine's clock in nanoseconds: the TSC converted, or the manual clock. */
 uint64_t rl_engine_now_ns(const rl_engine_t *engine);
 

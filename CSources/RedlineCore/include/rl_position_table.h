@@ -139,7 +139,9 @@ typedef struct rl_position_risk {
     _Atomic(int64_t) credit; /* overlap credit C */
     _Atomic(int64_t) mark;   /* reference price, 0 until the first mark */
     _Atomic(uint64_t) mark_time; /* engine clock when the risk side set the mark; 0: not in this process */
-    uint8_t padding[RL_CACHE_LINE - 4 * sizeof(int64_t)];
+    _Atomic(int64_t) realized;   /* the symbol's P&L (rl_pnl.h), USD, published for monitors */
+    _Atomic(int64_t) unrealized;
+    uint8_t padding[RL_CACHE_LINE - 6 * sizeof(int64_t)];
 } rl_position_risk_t;
 
 RL_STATIC_ASSERT(sizeof(rl_position_risk_t) == RL_CACHE_LINE, "one risk record per cache line");

@@ -271,6 +271,7 @@ public enum JournalRecord: Sendable {
                     let h = Int(m) / 60, mm = Int(m) % 60
                     return (h < 10 ? "0" : "") + "\(h):" + (mm < 10 ? "0" : "") + "\(mm)"
                 }
+                guard entry.weekdays & 0x80 == 0 else { throw bad("limit window weekdays \(entry.weekdays) name no day") }
                 let days = (1...7).filter { entry.weekdays & (1 << ($0 - 1)) != 0 }
                 schedule.append(LimitWindow(start: hhmm(entry.start_minute), end: hhmm(entry.end_minute), timeZone: zone,
                                             weekdays: days.isEmpty ? nil : Set(days), scale: FixedPoint.double(entry.scale)))

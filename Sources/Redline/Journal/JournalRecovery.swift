@@ -91,7 +91,10 @@ final class JournalRecovery {
         switch record {
         case .event(let event) where event.type == UInt8(RL_EVENT_STRATEGY_HALT.rawValue):
             // History only: the strategy belonged to a router of the earlier process.
-            monitor.trading.replay(strategyRecord: event)
+            guard monitor.trading.replay(strategyRecord: event) else {
+                return fail(.journalCorrupt(directory: "", damage:
+                    "record \(seq): a strategy halt with action \(event.side), which this version does not know"))
+            }
         case .event(var event):
             guard rl_engine_replay_event(monitor.engineHandle, &event) else {
                 return fail(.journalCorrupt(directory: "", damage: "record \(seq): event for symbol \(event.symbol) cannot apply"))

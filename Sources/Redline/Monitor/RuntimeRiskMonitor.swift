@@ -204,6 +204,14 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
                       peakEquityUSD: FixedPoint.double(rl_engine_pnl(engine, RL_PNL_PEAK)))
     }
 
+    /// One symbol's realized and unrealized P&L (USD); the book's
+    /// (`profitAndLoss`) are their sums. nil for an unknown symbol.
+    public func profitAndLoss(symbol: String) -> (realizedUSD: Double, unrealizedUSD: Double)? {
+        guard let id = core.symbolID(symbol) else { return nil }
+        return (FixedPoint.double(rl_engine_symbol_pnl(engine, id.rawValue, RL_PNL_REALIZED)),
+                FixedPoint.double(rl_engine_symbol_pnl(engine, id.rawValue, RL_PNL_UNREALIZED)))
+    }
+
     /// Move the engine's manual clock (see `init(manualClock:)`).
     public func setClock(nanoseconds: UInt64) throws(RedlineError) {
         guard rl_engine_set_clock(engine, nanoseconds) == 0 else {
@@ -785,6 +793,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         for (name, id) in core.symbolsByID {
             metrics.setGauge("symbol_limit_in_force_usd", [("symbol", name)],
                              to: FixedPoint.double(rl_engine_symbol_limit_in_force(engine, id.rawValue)))
+            metrics.setGauge("symbol_pnl_realized_usd", [("symbol", name)],
+                             to: FixedPoint.double(rl_engine_symbol_pnl(engine, id.rawValue, RL_PNL_REALIZED)))
+            metrics.setGauge("symbol_pnl_unrealized_usd", [("symbol", name)],
+                             to: FixedPoint.double(rl_engine_symbol_pnl(engine, id.rawValue, RL_PNL_UNREALIZED)))
             if limits.volatilityScaling != nil {
                 metrics.setGauge("symbol_volatility_scale", [("symbol", name)],
                                  to: FixedPoint.double(rl_engine_volatility_scale(engine, id.rawValue)))

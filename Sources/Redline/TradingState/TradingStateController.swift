@@ -160,12 +160,14 @@ final class TradingStateController: @unchecked Sendable {
     /// Recovery: a journaled RL_EVENT_STRATEGY_HALT record, for the history.
     /// The strategies it names belonged to routers of the earlier process;
     /// nothing of it is in force now.
-    func replay(strategyRecord record: rl_event_t) {
-        guard let (step, freeze) = strategyStep(from: record) else { return }
+    /// False for a record with no action this version knows: the caller refuses it.
+    func replay(strategyRecord record: rl_event_t) -> Bool {
+        guard let (step, freeze) = strategyStep(from: record) else { return false }
         history.withLock { history in
             history.strategyHalts.append(step)
             if let freeze, !history.freezeEvents.contains(freeze) { history.freezeEvents.append(freeze) }
         }
+        return true
     }
 
     private func change(from record: rl_event_t) -> (TradingStateChange, FreezeEvent?)? {
