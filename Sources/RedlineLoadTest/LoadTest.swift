@@ -256,7 +256,7 @@ public final class LoadTest: @unchecked Sendable {
             maxInventoryUSD: 10_000_000, maxTotalNotional: 1_000_000_000, edgeFreezeThresholdBps: 100,
             orderRules: config.allRules
                 ? OrderRules(maxOrderQuantity: 1_000, maxOrderNotionalUSD: 1_000_000, priceCollarBps: 500,
-                             stalePriceMilliseconds: Self.allRulesStaleMilliseconds)
+                             stalePriceMilliseconds: Self.allRulesStaleMilliseconds, maxWorkingOrders: 1_000_000)
                 : .off,
             restrictedSymbols: config.allRules ? ["RESTRICTED"] : [],
             // Rates and caps far above what the test sends: every check runs them, and passes.

@@ -149,6 +149,19 @@ public struct DrainReport: Sendable, Equatable {
     public var stateChanges = 0
 }
 
+/// A value under an NSLock (a pthread mutex, which ThreadSanitizer
+/// understands, where Synchronization.Mutex's futex is opaque to it).
+final class PthreadLocked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+        try lock.locked { () throws(E) -> R in try body(&value) }
+    }
+}
+
 extension NSLock {
     /// `body` under the lock, with typed throws.
     func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {

@@ -29,7 +29,11 @@ final class TradingStateController: @unchecked Sendable {
     private let engine: OpaquePointer
     private let metrics: RedlineMetrics
     private let logger: Logger
-    private let history = Mutex(History())
+    /// Under a pthread mutex (NSLock), not Synchronization.Mutex, for the same
+    /// reason as `consumer`: operator threads and routers reach it at once
+    /// (KillSwitchTests), and ThreadSanitizer sees a pthread mutex's ordering,
+    /// not the futex inside Mutex.
+    private let history = PthreadLocked(History())
     /// The single consumer of the C record ring.
     /// A pthread mutex (NSLock), not Synchronization.Mutex: the consumer's
     /// cached indices in the C ring are plain fields, and ThreadSanitizer sees
