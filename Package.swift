@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "Redline", targets: ["Redline"]),
         .library(name: "RedlineCore", targets: ["RedlineCore"]),
+        .library(name: "RedlineOperations", targets: ["RedlineOperations"]),
         .executable(name: "redline", targets: ["redline"]),
     ],
     dependencies: [
@@ -18,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -33,6 +36,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // The operator's side, off the order path: /metrics over HTTP and the
+        // control socket (freeze, unfreeze, limits, what-if, orders, events),
+        // on their own event loop, through the monitor's thread-safe API.
+        .target(
+            name: "RedlineOperations",
+            dependencies: [
+                "Redline",
+                "RedlineCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Counts allocations per thread by interposing malloc: linked only into
@@ -54,13 +71,15 @@ let package = Package(
             dependencies: [
                 "Redline",
                 "RedlineLoadTest",
+                "RedlineOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "RedlineCoreTests", dependencies: ["RedlineCore"]),
         .testTarget(name: "RedlineTests", dependencies: [
-            "Redline", "RedlineCore", "RedlineLoadTest",
+            "Redline", "RedlineCore", "RedlineLoadTest", "RedlineOperations",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
     ]

@@ -1483,6 +1483,9 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
         rl_engine_restore_trading(j->shadow, word);
         return rl_shadow_keep_history(j, type, payload, length);
     }
+    case RL_JREC_OPERATOR:
+        /* The audit trail: history only, kept by snapshots as the freezes are. */
+        return length > 0 ? rl_shadow_keep_history(j, type, payload, length) : -EINVAL;
     case RL_JREC_POSITION: {
         uint32_t symbol;
         rl_position_view_t view;

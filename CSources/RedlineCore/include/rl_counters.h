@@ -23,7 +23,8 @@ typedef enum rl_counter {
     RL_COUNTER_CANCEL_FAILED = 5, /* cancels that failed after every retry */
     RL_COUNTER_RING_FULL = 6,     /* RL_FULL seen when handing an event to the risk thread */
     RL_COUNTER_ORDER_ANOMALIES = 7, /* fills beyond what their order had left, or after it finished */
-    RL_COUNTER_BLOCKED_BASE = 8,  /* + rl_result_t of the block */
+    RL_COUNTER_WORKING_ORDERS = 8, /* a gauge, not a count: the router's working orders at its last order or poll */
+    RL_COUNTER_BLOCKED_BASE = 9,  /* + rl_result_t of the block */
     RL_COUNTER_COUNT = RL_COUNTER_BLOCKED_BASE + RL_RESULT_SLOTS,
 } rl_counter_t;
 
@@ -47,6 +48,12 @@ RL_INLINE void rl_counters_count_block(rl_counters_t *counters, rl_result_t resu
     if ((unsigned)result < RL_RESULT_SLOTS) {
         rl_counters_add(counters, (rl_counter_t)((int)RL_COUNTER_BLOCKED_BASE + (int)result), 1);
     }
+}
+
+/* Owner thread only: a gauge (RL_COUNTER_WORKING_ORDERS). */
+RL_INLINE void rl_counters_set(rl_counters_t *counters, rl_counter_t counter, uint64_t value) {
+    /* relaxed: single writer; pairs with rl_counters_get's relaxed load (a monitoring read). */
+    atomic_store_explicit(&counters->values[counter], value, memory_order_relaxed);
 }
 
 /* Any thread. */

@@ -36,6 +36,7 @@ typedef enum rl_journal_record_type {
     RL_JREC_LIMITS = 5,    /* payload: rl_journal_limits_payload_t, then its overrides (older journals: UTF-8 JSON) */
     RL_JREC_POSITION = 6,  /* snapshots only. payload: rl_journal_position_payload_t (v1: a 48-byte view) */
     RL_JREC_OPEN_ORDER = 7, /* snapshots only. payload: rl_journal_open_order_payload_t, an order still working */
+    RL_JREC_OPERATOR = 8,  /* payload: UTF-8 JSON: an operator's command through the control socket (who, what, outcome) */
 } rl_journal_record_type_t;
 
 /* ---- Record payloads: the one codec (Swift's JournalRecord reads and

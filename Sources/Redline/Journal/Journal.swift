@@ -361,6 +361,8 @@ public final class Journal: @unchecked Sendable {
         for change in snapshot.stateChanges ?? [] {
             records.append(.state(of: change, snapshot.freezeEvents.first { $0.epoch == change.to.epoch }))
         }
+        // The operators' audit trail.
+        records += monitor.operatorActions.map { .operatorAction($0) }
         // Last, the trading state as it is now.
         records.append(.state(word: snapshot.tradingState.word, value: 0, detail: nil))
         return records

@@ -20,6 +20,8 @@ public enum JournalRecord: Sendable {
     case position(symbol: UInt32, view: rl_position_view_t)
     /// RL_JREC_OPEN_ORDER (snapshots only): an order still working.
     case openOrder(rl_journal_open_order_payload_t)
+    /// RL_JREC_OPERATOR: an operator's command (who, what, the outcome), the audit trail.
+    case operatorAction(OperatorAction)
 
     /// The JSON the orchestrator adds to a state record.
     public struct StateDetail: Codable, Sendable {
@@ -44,6 +46,7 @@ public enum JournalRecord: Sendable {
         case .limits: RL_JREC_LIMITS
         case .position: RL_JREC_POSITION
         case .openOrder: RL_JREC_OPEN_ORDER
+        case .operatorAction: RL_JREC_OPERATOR
         }
     }
 
@@ -141,6 +144,10 @@ public enum JournalRecord: Sendable {
             return withUnsafeBytes(of: &payload) { Array($0) }
         case .openOrder(var order):
             return withUnsafeBytes(of: &order) { Array($0) }
+        case .operatorAction(let action):
+            do { return Array(try OperatorAction.encoder.encode(action)) } catch {
+                throw .invalidInput("the operator's action does not encode: \(error)")
+            }
         }
     }
 
@@ -184,6 +191,10 @@ public enum JournalRecord: Sendable {
             withUnsafeMutableBytes(of: &order) { $0.copyMemory(from: payload) }
             guard order.order_id != 0, order.remaining > 0 else { throw bad("an open order with no id or nothing left") }
             return .openOrder(order)
+        case RL_JREC_OPERATOR:
+            do { return .operatorAction(try OperatorAction.decoder.decode(OperatorAction.self, from: Data(payload))) } catch {
+                throw bad("an operator's action that does not decode: \(error)")
+            }
         default:
             throw bad("unknown type")
         }

@@ -124,6 +124,8 @@ final class JournalRecovery {
         case .state(let word, let value, let detail):
             monitor.trading.replay(word: word, value: value, detail: detail,
                                    timestamp: Date(timeIntervalSince1970: Double(header.timestamp_ns) / 1e9))
+        case .operatorAction(let action):
+            try? monitor.recordOperatorAction(action, journal: false) // with journal: false it never throws
         case .position(let symbol, var view):
             guard rl_engine_restore_position(monitor.engineHandle, symbol, &view) == 0 else {
                 return fail(.invalidSnapshot("record \(seq): position for symbol \(symbol) does not restore"))

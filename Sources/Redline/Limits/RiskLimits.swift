@@ -259,7 +259,10 @@ public struct RiskLimits: Sendable, Codable, Equatable {
     }
 
     // Decoding goes through validation too: a snapshot can't smuggle bad limits in.
-    private enum CodingKeys: String, CodingKey {
+    /// Every limit's name, as JSON (and the control socket's `limits set`) spells it.
+    public static var fieldNames: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
         case maxInventoryUSD, maxTotalNotional, edgeFreezeThresholdBps, symbolOverrides, resumeShare
         case orderRules, symbolOrderRules, restrictedSymbols, noReferencePrice
         case heartbeatTimeoutMilliseconds, circuitBreaker, strategyLimits

@@ -24,6 +24,10 @@ public final class CounterBlock: @unchecked Sendable {
     @inlinable
     public func countBlock(_ result: rl_result_t) { rl_counters_count_block(pointer, result) }
 
+    /// Owner thread only: set a gauge slot (`RL_COUNTER_WORKING_ORDERS`).
+    @inlinable
+    public func set(_ counter: rl_counter_t, to value: UInt64) { rl_counters_set(pointer, counter, value) }
+
     public subscript(counter: rl_counter_t) -> UInt64 { rl_counters_get(pointer, counter) }
 
     public func blocked(_ reason: BlockReason) -> UInt64 {
@@ -105,6 +109,30 @@ public final class RedlineMetrics: Sendable {
         }
     }
 
+    /// One strategy's orders, as its router's counter block shows them now
+    /// (any thread): what the control socket's `orders` command reports.
+    public struct StrategyOrders: Sendable, Codable, Equatable {
+        public let strategy: UInt16
+        /// Working at the router's last order or poll.
+        public let working: UInt64
+        public let placed, filled, canceled, rejected, blocked: UInt64
+    }
+
+    /// Every registered strategy's orders, by strategy id.
+    public func strategyOrders() -> [StrategyOrders] {
+        state.withLock { state in
+            state.sources.compactMap { source in
+                guard let strategy = source.strategy else { return nil }
+                let block = source.block
+                let blocked = BlockReason.allCases.reduce(UInt64(0)) { $0 + block.blocked($1) }
+                return StrategyOrders(strategy: strategy, working: block[RL_COUNTER_WORKING_ORDERS],
+                                      placed: block[RL_COUNTER_PLACED], filled: block[RL_COUNTER_FILLED],
+                                      canceled: block[RL_COUNTER_CANCELED], rejected: block[RL_COUNTER_REJECTED],
+                                      blocked: blocked)
+            }.sorted { $0.strategy < $1.strategy }
+        }
+    }
+
     /// Run `publisher` on every `publish()`, e.g. to report a runtime's loop statistics.
     public func addPublisher(_ publisher: @escaping @Sendable (RedlineMetrics) -> Void) {
         state.withLock { $0.publishers.append(publisher) }
@@ -175,6 +203,7 @@ public final class RedlineMetrics: Sendable {
     }
 
     private func recordState(_ state: TradingState) {
+        setGauge("trading_state", to: Double(state.mode.metricValue))
         tradingFrozen.record(state.mode == .halted ? 1 : 0)
         tradingReducing.record(state.mode == .reducing ? 1 : 0)
     }
@@ -183,6 +212,7 @@ public final class RedlineMetrics: Sendable {
     /// utilization gauges. Off the hot path.
     func publish(utilization: Utilization, exposure: Double, state tradingState: TradingState) {
         var perStrategy: [(String, [(String, String)], UInt64)] = []
+        var gauges: [(String, [(String, String)], Double)] = []
         state.withLock { state in
             for source in state.sources {
                 guard let strategy = source.strategy else { continue }
@@ -193,6 +223,7 @@ public final class RedlineMetrics: Sendable {
                                         ("strategy_orders_rejected_total", RL_COUNTER_REJECTED)] {
                     perStrategy.append((name, [id], source.block[counter]))
                 }
+                gauges.append(("strategy_working_orders", [id], Double(source.block[RL_COUNTER_WORKING_ORDERS])))
                 for reason in BlockReason.allCases {
                     let count = source.block[rl_counter_t(RL_COUNTER_BLOCKED_BASE.rawValue + reason.result.rawValue)]
                     if count > 0 { perStrategy.append(("strategy_orders_blocked_total", [id, ("reason", reason.metricLabel)], count)) }
@@ -217,6 +248,7 @@ public final class RedlineMetrics: Sendable {
             }
         }
         for (name, labels, total) in perStrategy { setTotal(name, labels, to: total) }
+        for (name, labels, value) in gauges { setGauge(name, labels, to: value) }
         for publisher in state.withLock({ $0.publishers }) { publisher(self) }
         bookUtilization.record(utilization.total)
         bookExposure.record(exposure)

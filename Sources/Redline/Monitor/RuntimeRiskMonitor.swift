@@ -37,6 +37,8 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     private let limitsState: Mutex<RiskLimits>
     private let journalSlot = Mutex<Journal?>(nil)
     private let doubt = Mutex<[InDoubtOrder]>([])
+    /// The operators' audit trail (journaled, recovered, kept by snapshots).
+    private let auditTrail = PthreadLocked<[OperatorAction]>([])
     /// The next router's order-id session (the top 16 bits of its ids), so ids
     /// never repeat across routers or restarts: one past the highest the journal holds.
     private let nextSession = Atomic<UInt16>(1)
@@ -704,9 +706,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// resumes in REDUCING if a limit is still breached. Returns false when
     /// there was no halt to lift.
     @discardableResult
-    public func unfreeze(reason: String, byCircuitBreaker: Bool = false) -> Bool {
+    public func unfreeze(reason: String, byCircuitBreaker: Bool = false, metadata: [String: String] = [:]) -> Bool {
         let changed = operatorRequest(byCircuitBreaker ? RL_CONTROL_CIRCUIT_BREAKER : RL_CONTROL_UNFREEZE,
-                                      reason: reason, metadata: [:])
+                                      reason: reason, metadata: metadata)
         if !changed { logger.debug("unfreeze requested with no halt to lift", metadata: ["reason": "\(reason)"]) }
         return changed
     }
@@ -725,6 +727,28 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
                 "error": "\(String(cString: strerror(-rc)))"])
         }
         return rc == 0 && tradingState.epoch != before
+    }
+
+    // MARK: The operators' audit trail
+
+    /// Every operator command the operations endpoint journaled, oldest first.
+    public var operatorActions: [OperatorAction] { auditTrail.withLock { $0 } }
+
+    /// Keep `action` in the audit trail and, with a journal, make it durable
+    /// (a cold record, synced at once) before returning.
+    public func recordOperatorAction(_ action: OperatorAction) throws(RedlineError) {
+        try recordOperatorAction(action, journal: true)
+    }
+
+    func recordOperatorAction(_ action: OperatorAction, journal: Bool) throws(RedlineError) {
+        auditTrail.withLock { $0.append(action) }
+        var fields: Logger.Metadata = ["operator": "\(action.operatorName)", "command": "\(action.command)",
+                                       "outcome": "\(action.outcome)"]
+        for (key, value) in action.arguments { fields[key] = "\(value)" }
+        if journal { logger.notice("operator command", metadata: fields) }
+        if journal, let attached = self.journal {
+            try attached.append(.operatorAction(action), syncNow: true, wait: true)
+        }
     }
 
     // MARK: Strategies halted alone (the per-strategy dead-man)

@@ -235,6 +235,7 @@ public final class OrderRouter {
             throw error
         }
         counters.add(RL_COUNTER_PLACED)
+        counters.set(RL_COUNTER_WORKING_ORDERS, to: UInt64(orders.activeCount))
         return id
     }
 
@@ -743,6 +744,7 @@ public final class OrderRouter {
     public func poll() -> Int {
         pollFreeze()
         let handled = processExchangeEvents()
+        counters.set(RL_COUNTER_WORKING_ORDERS, to: UInt64(orders.activeCount))
         monitor.drain()
         return handled
     }

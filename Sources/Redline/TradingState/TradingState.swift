@@ -146,6 +146,15 @@ public struct TradingState: Sendable, Codable, Equatable, CustomStringConvertibl
         case halted
         /// Only orders that do not raise their side's worst case (see `RiskDecision`).
         case reducing
+
+        /// The `trading_state` gauge: 0 active, 1 reducing, 2 halted.
+        public var metricValue: Int {
+            switch self {
+            case .active: 0
+            case .reducing: 1
+            case .halted: 2
+            }
+        }
     }
     public let mode: Mode
     public let reasonCode: UInt8

@@ -1,0 +1,273 @@
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Redline
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The control socket: a Unix domain socket speaking one JSON request per
+/// line (`ControlProtocol.swift`).
+enum ControlServer {
+    static func bind(path: String, configuration: OperationsEndpoint.Configuration, commands: OperatorCommands,
+                     group: MultiThreadedEventLoopGroup, logger: Logger) throws -> any Channel {
+        try refuseIfLive(path)
+        var gid: gid_t?
+        if let name = configuration.socketGroup {
+            guard let entry = getgrnam(name) else {
+                throw RedlineError.invalidInput("operations.socketGroup: no group named \"\(name)\"")
+            }
+            gid = entry.pointee.gr_gid
+        }
+        // Bound under a temporary name, given its mode and group, then renamed
+        // into place: the socket is never reachable with looser permissions.
+        let staging = "\(path).\(getpid()).tmp"
+        unlink(staging)
+        let limit = ConnectionLimit(maximum: configuration.maxConnections)
+        let queue = DispatchQueue(label: "redline.operations.commands") // one command at a time, in arrival order
+        let authorized = Set(configuration.authorizedUIDs ?? [getuid(), 0])
+        let operators = Set(configuration.operators)
+        let channel = try ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ControlHandler(
+                        commands: commands, operators: operators, authorizedUIDs: authorized,
+                        maxRequestBytes: configuration.maxRequestBytes,
+                        timeout: .nanoseconds(Int64(configuration.requestTimeoutSeconds * 1e9)),
+                        limit: limit, queue: queue, logger: logger))
+                }
+            }
+            .bind(unixDomainSocketPath: staging).wait()
+        do {
+            guard chmod(staging, mode_t(configuration.socketMode)) == 0 else {
+                throw RedlineError.system(errno: errno, operation: "chmod \(staging)")
+            }
+            if let gid, chown(staging, getuid(), gid) != 0 {
+                throw RedlineError.system(errno: errno, operation: "chown \(staging) to group \(configuration.socketGroup ?? "")")
+            }
+            guard rename(staging, path) == 0 else { throw RedlineError.system(errno: errno, operation: "rename to \(path)") }
+        } catch {
+            try? channel.close().wait()
+            unlink(staging)
+            throw error
+        }
+        return channel
+    }
+
+    /// Another endpoint listening on `path` keeps it: never take a live socket over.
+    private static func refuseIfLive(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw RedlineError.invalidInput("operations.controlSocketPath \(path) exists and is not a socket")
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8.prefix(raw.count - 1))
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if connected == 0 {
+            throw RedlineError.invalidInput("operations.controlSocketPath \(path): another endpoint is listening there")
+        }
+    }
+}
+
+final class ConnectionLimit: Sendable {
+    let maximum: Int
+    private let open = Atomic<Int>(0)
+
+    init(maximum: Int) { self.maximum = maximum }
+
+    func take() -> Bool {
+        // relaxed: a count of connections, no data is published through it.
+        if open.wrappingAdd(1, ordering: .relaxed).newValue > maximum {
+            open.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func give() { open.wrappingSubtract(1, ordering: .relaxed) }
+}
+
+/// One connection: frames lines, admits or refuses each request, runs it on
+/// the command queue, answers in order.
+final class ControlHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let commands: OperatorCommands
+    private let operators: Set<String>
+    private let authorizedUIDs: Set<UInt32>
+    private let maxRequestBytes: Int
+    private let timeout: TimeAmount
+    private let limit: ConnectionLimit
+    private let queue: DispatchQueue
+    private let logger: Logger
+
+    private var pending: ByteBuffer?
+    private var peer: PeerCredentials?
+    private var counted = false
+    private var busy = false
+    private var closing = false
+    private var deadline: Scheduled<Void>?
+
+    init(commands: OperatorCommands, operators: Set<String>, authorizedUIDs: Set<UInt32>, maxRequestBytes: Int,
+         timeout: TimeAmount, limit: ConnectionLimit, queue: DispatchQueue, logger: Logger) {
+        self.commands = commands
+        self.operators = operators
+        self.authorizedUIDs = authorizedUIDs
+        self.maxRequestBytes = maxRequestBytes
+        self.timeout = timeout
+        self.limit = limit
+        self.queue = queue
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard limit.take() else {
+            refuseAndClose(context, .refused("?", .unauthorized,
+                                             "too many control connections (\(limit.maximum)); try again"))
+            return
+        }
+        counted = true
+        guard let provider = context.channel as? any SocketOptionProvider else {
+            refuseAndClose(context, .refused("?", .unauthorized, "the peer's credentials cannot be read (SO_PEERCRED)"))
+            return
+        }
+        let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        credentials.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let peer) where self.authorizedUIDs.contains(peer.uid):
+                self.peer = peer
+                self.arm(context)
+                self.next(context)
+            case .success(let peer):
+                self.logger.warning("control connection refused: unauthorized uid",
+                                    metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                self.refuseAndClose(context, .refused("?", .unauthorized, "uid \(peer.uid) may not use this control socket"))
+            case .failure(let error):
+                self.refuseAndClose(context, .refused("?", .unauthorized,
+                                                      "the peer's credentials cannot be read (SO_PEERCRED): \(error)"))
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        if counted { limit.give() }
+        counted = false
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        var bytes = unwrapInboundIn(data)
+        if pending == nil { pending = bytes } else { pending!.writeBuffer(&bytes) }
+        next(context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// Take the next whole line, if no command is running.
+    private func next(_ context: ChannelHandlerContext) {
+        guard !busy, !closing, peer != nil, var buffer = pending else { return }
+        let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n"))
+        guard let newline else {
+            if buffer.readableBytes > maxRequestBytes {
+                refuseAndClose(context, .refused("?", .oversized,
+                    "request over \(maxRequestBytes) bytes without a newline: refused, nothing changed"))
+            }
+            return
+        }
+        let length = newline - buffer.readerIndex
+        let line = buffer.readSlice(length: length)!
+        buffer.moveReaderIndex(forwardBy: 1)
+        pending = buffer.readableBytes > 0 ? buffer : nil
+        if length > maxRequestBytes {
+            refuseAndClose(context, .refused("?", .oversized, "request of \(length) bytes, over \(maxRequestBytes): refused, nothing changed"))
+            return
+        }
+        let request: ControlRequest
+        do {
+            request = try ControlCodec.decoder.decode(ControlRequest.self, from: Data(line.readableBytesView))
+        } catch {
+            answer(context, .refused("?", .malformed,
+                "not a request: one JSON object per line, with \"operator\" and \"command\" (\(Self.describe(error)))"))
+            return
+        }
+        guard operators.contains(request.operatorName) else {
+            logger.warning("control request refused: unknown operator",
+                           metadata: ["operator": "\(request.operatorName.prefix(64))", "command": "\(request.command.prefix(64))",
+                                      "uid": "\(peer?.uid ?? 0)"])
+            answer(context, .refused(request.command, .unauthorized, "unknown operator \"\(request.operatorName.prefix(64))\""))
+            return
+        }
+        busy = true
+        deadline?.cancel()
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let commands = self.commands
+        let peer = self.peer
+        queue.async {
+            let response = commands.handle(request, peer: peer)
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.busy = false
+                handler.answer(context, response)
+            }
+        }
+    }
+
+    private func answer(_ context: ChannelHandlerContext, _ response: ControlResponse) {
+        guard context.channel.isActive else { return }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: response.encodedLine())), promise: nil)
+        arm(context)
+        next(context)
+    }
+
+    private func refuseAndClose(_ context: ChannelHandlerContext, _ response: ControlResponse) {
+        closing = true
+        pending = nil
+        deadline?.cancel()
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: response.encodedLine())))
+            .whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// The next request must arrive whole within the timeout.
+    private func arm(_ context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let seconds = Double(timeout.nanoseconds) / 1e9
+        deadline = context.eventLoop.scheduleTask(in: timeout) {
+            let (handler, context) = bound.value
+            guard !handler.busy, !handler.closing else { return }
+            handler.refuseAndClose(context, .refused("?", .timeout,
+                "no whole request within \(seconds) s: connection closed, nothing changed"))
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "missing \"\(key.stringValue)\""
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "bad \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
+        case DecodingError.dataCorrupted: "not valid JSON"
+        default: "\(error)"
+        }
+    }
+}

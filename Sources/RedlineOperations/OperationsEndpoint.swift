@@ -1,0 +1,275 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Redline
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The operator's way into a strategy process: `/metrics` over HTTP for
+/// Prometheus, and a control socket (a Unix domain socket) for freeze,
+/// unfreeze, limits, what-if, orders and events. Start it with one call next
+/// to the runtime:
+///
+///     let operations = try OperationsEndpoint.start(monitor: runtime.monitor,
+///         configuration: .init(controlSocketPath: "/run/redline/ctl.sock", operators: ["alice"]))
+///
+/// It runs on its own event loop thread, and commands run one at a time on
+/// their own queue: it never touches the order path, and reaches the engine
+/// only through the monitor's thread-safe API (a freeze is the controller's
+/// atomic store; each router cancels its own orders at its next poll).
+///
+/// Access control, in order: the socket file's mode (0600 by default, or
+/// 0660 with `socketGroup`); the peer's uid (SO_PEERCRED), which must be an
+/// authorized uid; and the operator named in the request, which must be a
+/// configured operator. A request that fails any of them, or is malformed,
+/// oversized or too slow, is refused with a reason and changes nothing.
+public final class OperationsEndpoint: Sendable {
+    public struct Configuration: Sendable, Codable, Equatable {
+        /// Where `/metrics` listens: loopback by default. nil: no HTTP.
+        public var metricsHost: String?
+        /// 0: any free port (read it back from `metricsPort`).
+        public var metricsPort: Int
+        /// The control socket's path; nil: no control socket.
+        public var controlSocketPath: String?
+        /// The socket file's mode: 0600 by default; group bits only with
+        /// `socketGroup`; never any bit for others.
+        public var socketMode: UInt16
+        /// A group whose members may connect (mode 0660 then).
+        public var socketGroup: String?
+        /// The operators who may send commands, by name.
+        public var operators: [String]
+        /// The uids whose processes may connect; nil: this process's own uid (and root).
+        public var authorizedUIDs: [UInt32]?
+        /// A request line longer than this is refused and the connection closed.
+        public var maxRequestBytes: Int
+        /// A request that has not arrived whole within this is refused and the
+        /// connection closed (a slow or idle client holds nothing).
+        public var requestTimeoutSeconds: Double
+        /// Connections at once; more are refused.
+        public var maxConnections: Int
+        /// Put before every metric name (Prometheus' convention: the program's name).
+        public var metricPrefix: String
+
+        public init(metricsHost: String? = "127.0.0.1", metricsPort: Int = 9464, controlSocketPath: String? = nil,
+                    socketMode: UInt16 = 0o600, socketGroup: String? = nil, operators: [String] = [],
+                    authorizedUIDs: [UInt32]? = nil, maxRequestBytes: Int = 64 * 1024, requestTimeoutSeconds: Double = 5,
+                    maxConnections: Int = 16, metricPrefix: String = "redline_") {
+            self.metricsHost = metricsHost
+            self.metricsPort = metricsPort
+            self.controlSocketPath = controlSocketPath
+            self.socketMode = socketMode
+            self.socketGroup = socketGroup
+            self.operators = operators
+            self.authorizedUIDs = authorizedUIDs
+            self.maxRequestBytes = maxRequestBytes
+            self.requestTimeoutSeconds = requestTimeoutSeconds
+            self.maxConnections = maxConnections
+            self.metricPrefix = metricPrefix
+        }
+
+        /// Every setting checked, with the setting's name in the error.
+        public func validate() throws(RedlineError) {
+            if let host = metricsHost, host.isEmpty { throw .invalidInput("operations.metricsHost is empty") }
+            guard (0...65_535).contains(metricsPort) else {
+                throw .invalidInput("operations.metricsPort must be 0...65535, got \(metricsPort)")
+            }
+            if let path = controlSocketPath {
+                guard !path.isEmpty, path.utf8.count < 100 else {
+                    throw .invalidInput("operations.controlSocketPath must be 1 to 99 bytes (sun_path), got \(path.utf8.count)")
+                }
+                guard !operators.isEmpty else {
+                    throw .invalidInput("operations.operators is empty: a control socket needs at least one operator")
+                }
+            }
+            guard socketMode & 0o007 == 0 else {
+                throw .invalidInput("operations.socketMode \(String(socketMode, radix: 8)) lets any user connect: "
+                    + "others may have no access (use 0600, or 0660 with socketGroup)")
+            }
+            guard socketMode & 0o070 == 0 || socketGroup != nil else {
+                throw .invalidInput("operations.socketMode \(String(socketMode, radix: 8)) opens the socket to its group: "
+                    + "name the group (socketGroup)")
+            }
+            guard socketMode & 0o600 == 0o600 else {
+                throw .invalidInput("operations.socketMode \(String(socketMode, radix: 8)) must let its owner read and write")
+            }
+            for name in operators where !Self.validOperator(name) {
+                throw .invalidInput("operations.operators: \"\(name)\" is not a valid name (1-64 of A-Z a-z 0-9 . _ -)")
+            }
+            guard maxRequestBytes >= 256 else {
+                throw .invalidInput("operations.maxRequestBytes must be at least 256, got \(maxRequestBytes)")
+            }
+            guard requestTimeoutSeconds > 0, requestTimeoutSeconds.isFinite else {
+                throw .invalidInput("operations.requestTimeoutSeconds must be positive, got \(requestTimeoutSeconds)")
+            }
+            guard maxConnections >= 1 else {
+                throw .invalidInput("operations.maxConnections must be at least 1, got \(maxConnections)")
+            }
+            guard metricPrefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") }),
+                  metricPrefix.first.map({ !$0.isNumber }) ?? true else {
+                throw .invalidInput("operations.metricPrefix \"\(metricPrefix)\" is not a Prometheus name prefix")
+            }
+        }
+
+        static func validOperator(_ name: String) -> Bool {
+            !name.isEmpty && name.utf8.count <= 64
+                && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") }
+        }
+    }
+
+    public let configuration: Configuration
+    public let monitor: RuntimeRiskMonitor
+    /// The port `/metrics` is bound to (the configured one, or the one picked for 0).
+    public let metricsPort: Int?
+    private let group: MultiThreadedEventLoopGroup
+    private let channels: [any Channel]
+    private let logger: Logger
+
+    /// Bind and serve. Throws with the setting or the system call that failed.
+    public static func start(monitor: RuntimeRiskMonitor, configuration: Configuration,
+                             logger: Logger = Logger(label: "redline.operations")) throws(RedlineError) -> OperationsEndpoint {
+        try configuration.validate()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var channels: [any Channel] = []
+        do {
+            var port: Int?
+            if let host = configuration.metricsHost {
+                let http = try MetricsServer.bind(host: host, port: configuration.metricsPort, group: group,
+                                                  render: { MetricsText.prefixed(monitor.prometheusText(), configuration.metricPrefix) })
+                channels.append(http)
+                port = http.localAddress?.port
+            }
+            if let path = configuration.controlSocketPath {
+                let commands = OperatorCommands(monitor: monitor)
+                channels.append(try ControlServer.bind(path: path, configuration: configuration, commands: commands,
+                                                       group: group, logger: logger))
+            }
+            logger.notice("operations endpoint started", metadata: [
+                "metrics": "\(configuration.metricsHost.map { "http://\($0):\(port ?? 0)/metrics" } ?? "off")",
+                "control_socket": "\(configuration.controlSocketPath ?? "off")",
+                "operators": "\(configuration.operators.joined(separator: ","))"])
+            return OperationsEndpoint(configuration: configuration, monitor: monitor, metricsPort: port, group: group,
+                                      channels: channels, logger: logger)
+        } catch {
+            for channel in channels { try? channel.close().wait() }
+            try? group.syncShutdownGracefully()
+            if let error = error as? RedlineError { throw error }
+            throw .runtime("operations endpoint: \(error)")
+        }
+    }
+
+    private init(configuration: Configuration, monitor: RuntimeRiskMonitor, metricsPort: Int?,
+                 group: MultiThreadedEventLoopGroup, channels: [any Channel], logger: Logger) {
+        self.configuration = configuration
+        self.monitor = monitor
+        self.metricsPort = metricsPort
+        self.group = group
+        self.channels = channels
+        self.logger = logger
+    }
+
+    /// Stop listening, close every connection, remove the socket file.
+    public func shutdown() {
+        for channel in channels { try? channel.close().wait() }
+        try? group.syncShutdownGracefully()
+        if let path = configuration.controlSocketPath { unlink(path) }
+    }
+}
+
+/// The peer process of a control connection, from SO_PEERCRED.
+public struct PeerCredentials: Sendable, Equatable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+}
+
+enum MetricsText {
+    /// The exposition with `prefix` before every metric name.
+    static func prefixed(_ text: String, _ prefix: String) -> String {
+        guard !prefix.isEmpty else { return text }
+        var out = ""
+        out.reserveCapacity(text.utf8.count + text.utf8.count / 8)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") {
+                out += line.prefix(7) + prefix + line.dropFirst(7)
+            } else if line.isEmpty || line.hasPrefix("#") {
+                out += line
+            } else {
+                out += prefix + line
+            }
+            out += "\n"
+        }
+        if out.hasSuffix("\n\n") { out.removeLast() }
+        return out
+    }
+}
+
+// MARK: /metrics over HTTP (SwiftNIO's HTTP/1 codec)
+
+enum MetricsServer {
+    static func bind(host: String, port: Int, group: MultiThreadedEventLoopGroup,
+                     render: @escaping @Sendable () -> String) throws -> any Channel {
+        try ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(render: render))
+                }
+            }
+            .bind(host: host, port: port).wait()
+    }
+}
+
+final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let render: @Sendable () -> String
+    private var head: HTTPRequestHead?
+
+    init(render: @escaping @Sendable () -> String) { self.render = render }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request): head = request
+        case .body: break
+        case .end:
+            guard let request = head else { return }
+            head = nil
+            let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+            switch (request.method, path) {
+            case (.GET, "/metrics"), (.HEAD, "/metrics"):
+                respond(context, request, .ok, "text/plain; version=0.0.4; charset=utf-8", render(),
+                        bodyless: request.method == .HEAD)
+            case (_, "/metrics"):
+                respond(context, request, .methodNotAllowed, "text/plain", "GET /metrics\n")
+            default:
+                respond(context, request, .notFound, "text/plain", "Redline serves /metrics\n")
+            }
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus,
+                         _ type: String, _ body: String, bodyless: Bool = false) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+        let keepAlive = request.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))),
+                      promise: nil)
+        if !bodyless {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
