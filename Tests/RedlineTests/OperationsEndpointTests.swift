@@ -1,0 +1,288 @@
+import Foundation
+import Redline
+import RedlineCore
+import RedlineOperations
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The operations endpoint for real: /metrics over HTTP, the control socket
+/// on a Unix domain socket, and every refusal the issue names, each checked
+/// to leave the engine running and unchanged.
+final class OperationsEndpointTests: XCTestCase {
+    private var directory: String!
+
+    override func setUpWithError() throws {
+        // sun_path is 108 bytes: a short directory.
+        directory = "/tmp/rl-ops-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func endpoint(_ monitor: RuntimeRiskMonitor, _ change: (inout OperationsEndpoint.Configuration) -> Void = { _ in })
+        throws -> OperationsEndpoint {
+        var configuration = OperationsEndpoint.Configuration(metricsPort: 0, controlSocketPath: "\(directory!)/ctl.sock",
+                                                             operators: ["alice", "bob"], requestTimeoutSeconds: 1)
+        change(&configuration)
+        return try OperationsEndpoint.start(monitor: monitor, configuration: configuration, logger: quietLogger())
+    }
+
+    private func client(timeout: Double = 5) -> ControlClient { ControlClient(path: "\(directory!)/ctl.sock", timeoutSeconds: timeout) }
+
+    /// The engine's state, to compare before and after a refusal.
+    private func fingerprint(_ monitor: RuntimeRiskMonitor) -> String {
+        "\(monitor.tradingState) \(monitor.limits) \(monitor.freezeEvents.count) \(monitor.totalExposure)"
+    }
+
+    private func assertStillServing(_ monitor: RuntimeRiskMonitor, file: StaticString = #filePath, line: UInt = #line) throws {
+        let status = try client().send(.init(operatorName: "alice", command: "status"))
+        XCTAssertTrue(status.ok, "the endpoint still answers", file: file, line: line)
+        XCTAssertEqual(status.status?.mode, monitor.tradingState.mode.rawValue, file: file, line: line)
+    }
+
+    func testFreezeAndUnfreezeThroughTheSocketAreJournaledWithTheOperator() throws {
+        let journalDir = "\(directory!)/journal"
+        try FileManager.default.createDirectory(atPath: journalDir, withIntermediateDirectories: true)
+        do {
+            let h = try Harness(exchange: .init(seed: 1, fillRatio: 0))
+            let (journal, _) = try Journal.open(directory: journalDir, monitor: h.monitor, logger: quietLogger())
+            let ops = try endpoint(h.monitor)
+            _ = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+            h.router.poll()
+
+            let frozen = try client().send(.init(operatorName: "alice", command: "freeze", reason: "venue outage"))
+            XCTAssertTrue(frozen.ok)
+            XCTAssertEqual(frozen.changed, true)
+            XCTAssertTrue(h.monitor.isFrozen)
+            h.router.poll()
+            XCTAssertEqual(h.router.activeOrderCount, 0, "the router cancels its own orders at its next poll")
+            XCTAssertEqual(h.monitor.freezeEvents.last?.metadata["operator"], "alice")
+            XCTAssertEqual(try client().send(.init(operatorName: "bob", command: "freeze", reason: "again")).changed, false)
+
+            let unfrozen = try client().send(.init(operatorName: "bob", command: "unfreeze", reason: "venue back"))
+            XCTAssertEqual(unfrozen.changed, true)
+            XCTAssertFalse(h.monitor.isFrozen)
+            let set = try client().send(.init(operatorName: "alice", command: "limits set", reason: "tighter",
+                                              limits: ["maxInventoryUSD": .number(4_000)]))
+            XCTAssertTrue(set.ok, set.error ?? "")
+            XCTAssertEqual(h.monitor.limits.maxInventoryUSD, 4_000)
+            ops.shutdown()
+            try journal.flush()
+            journal.close()
+        }
+        // A restart reads the audit trail back, in order, with who did what.
+        let monitor = try RuntimeRiskMonitor(limits: .init(maxInventoryUSD: 1, maxTotalNotional: 1, edgeFreezeThresholdBps: 0),
+                                             logger: quietLogger())
+        let (journal, _) = try Journal.open(directory: journalDir, monitor: monitor, logger: quietLogger())
+        defer { journal.close() }
+        let actions = monitor.operatorActions
+        XCTAssertEqual(actions.map(\.command), ["freeze", "freeze", "unfreeze", "limits set"])
+        XCTAssertEqual(actions.map(\.operatorName), ["alice", "bob", "bob", "alice"])
+        XCTAssertEqual(actions.map(\.outcome), ["changed", "unchanged", "changed", "changed"])
+        XCTAssertEqual(actions[0].arguments["reason"], "venue outage")
+        XCTAssertEqual(actions[3].arguments["maxInventoryUSD"], "4000")
+        XCTAssertEqual(actions[0].peerUID, getuid())
+        XCTAssertEqual(monitor.limits.maxInventoryUSD, 4_000)
+        // And a snapshot keeps it.
+        _ = try journal.snapshot(of: monitor)
+        XCTAssertEqual(monitor.operatorActions.count, 4)
+    }
+
+    func testMetricsOverHTTPWithThePrefix() throws {
+        let h = try Harness()
+        let ops = try endpoint(h.monitor)
+        defer { ops.shutdown() }
+        _ = h.monitor.manualFreeze(reason: "test")
+        let port = try XCTUnwrap(ops.metricsPort)
+        let text = try httpGet("http://127.0.0.1:\(port)/metrics")
+        let samples = parsePrometheus(text)
+        XCTAssertEqual(samples["redline_freeze_triggered_total{reason=\"manual\"}"], 1)
+        XCTAssertEqual(samples["redline_trading_state"], 2)
+        XCTAssertTrue(text.contains("# TYPE redline_orders_placed_total counter"))
+        XCTAssertFalse(text.split(separator: "\n").contains { !$0.hasPrefix("#") && !$0.hasPrefix("redline_") && !$0.isEmpty },
+                       "every sample carries the prefix")
+        XCTAssertThrowsError(try httpGet("http://127.0.0.1:\(port)/nothing"), "404 elsewhere")
+    }
+
+    func testRefusalsLeaveTheEngineRunningAndUnchanged() throws {
+        let h = try Harness()
+        let ops = try endpoint(h.monitor)
+        defer { ops.shutdown() }
+        let before = fingerprint(h.monitor)
+
+        // An unknown operator.
+        let stranger = try client().send(.init(operatorName: "mallory", command: "freeze", reason: "x"))
+        XCTAssertEqual(stranger.refusal, .unauthorized)
+        XCTAssertEqual(stranger.error, "unknown operator \"mallory\"")
+        // A malformed command: not JSON, JSON without a command, an unknown command, bad arguments.
+        for bytes in ["freeze now\n", "{\"operator\":\"alice\"}\n", "[1,2]\n"] {
+            let reply = try client().exchange(Data(bytes.utf8))
+            let response = try ControlCodec.decoder.decode(ControlResponse.self, from: reply)
+            XCTAssertEqual(response.refusal, .malformed, bytes)
+            XCTAssertFalse(response.error?.isEmpty ?? true)
+        }
+        XCTAssertEqual(try client().send(.init(operatorName: "alice", command: "shutdown")).refusal, .unknownCommand)
+        XCTAssertEqual(try client().send(.init(operatorName: "alice", command: "freeze")).refusal, .invalid, "no reason")
+        XCTAssertEqual(try client().send(.init(operatorName: "alice", command: "limits set", reason: "x",
+                                               limits: ["maxInventoryUSD": .number(-5)])).refusal, .invalid)
+        XCTAssertEqual(try client().send(.init(operatorName: "alice", command: "limits set", reason: "x",
+                                               limits: ["maxInventoryUSDD": .number(5)])).refusal, .invalid)
+        XCTAssertEqual(h.monitor.limits.maxInventoryUSD, 5_000)
+        // A 1 MB message: refused as oversized, the connection closed.
+        let big = Data(repeating: UInt8(ascii: "a"), count: 1 << 20)
+        let reply = try client().exchange(big)
+        XCTAssertEqual(try ControlCodec.decoder.decode(ControlResponse.self, from: reply).refusal, .oversized)
+
+        XCTAssertEqual(fingerprint(h.monitor), before, "nothing changed")
+        XCTAssertEqual(h.monitor.tradingState.mode, .active)
+        XCTAssertEqual(h.monitor.limits.maxInventoryUSD, 5_000)
+        try assertStillServing(h.monitor)
+        // The refused limits change is in the audit trail, as refused.
+        XCTAssertEqual(h.monitor.operatorActions.map(\.outcome).allSatisfy { $0.hasPrefix("refused") }, true)
+    }
+
+    func testASlowClientIsCutOffAndHoldsNothing() throws {
+        let h = try Harness()
+        let ops = try endpoint(h.monitor)
+        defer { ops.shutdown() }
+        // Half a request, then silence: the timeout (1 s here) closes it.
+        let slow = try client().connectSocket()
+        defer { close(slow) }
+        _ = "{\"operator\":\"alice\",".withCString { send(slow, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        // Meanwhile another operator is served at once.
+        let started = Date()
+        XCTAssertTrue(try client().send(.init(operatorName: "alice", command: "freeze", reason: "while slow")).ok)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1, "the slow client does not hold the endpoint")
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(slow, &buffer, buffer.count, 0)
+        XCTAssertGreaterThan(n, 0)
+        let response = try ControlCodec.decoder.decode(ControlResponse.self,
+                                                       from: Data(buffer[0..<max(0, n)]).prefix { $0 != UInt8(ascii: "\n") })
+        XCTAssertEqual(response.refusal, .timeout)
+        XCTAssertEqual(recv(slow, &buffer, buffer.count, 0), 0, "and closed")
+        XCTAssertTrue(h.monitor.isFrozen, "the other operator's freeze stands")
+        try assertStillServing(h.monitor)
+    }
+
+    func testAPeerWhoseUIDIsNotAuthorizedIsRefused() throws {
+        let h = try Harness()
+        let ops = try endpoint(h.monitor) { $0.authorizedUIDs = [getuid() &+ 4242] }
+        defer { ops.shutdown() }
+        let response = try client().send(.init(operatorName: "alice", command: "freeze", reason: "x"))
+        XCTAssertEqual(response.refusal, .unauthorized)
+        XCTAssertEqual(response.error, "uid \(getuid()) may not use this control socket")
+        XCTAssertFalse(h.monitor.isFrozen)
+    }
+
+    func testTheSocketIsCreatedOwnerOnlyAndLooseModesAreRefused() throws {
+        let h = try Harness()
+        let ops = try endpoint(h.monitor)
+        var info = stat()
+        XCTAssertEqual(lstat("\(directory!)/ctl.sock", &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o600)
+        // A second endpoint never takes over a live socket.
+        XCTAssertThrowsError(try endpoint(h.monitor) { $0.metricsHost = nil }) { error in
+            XCTAssertTrue("\(error)".contains("another endpoint is listening"), "\(error)")
+        }
+        ops.shutdown()
+        XCTAssertEqual(lstat("\(directory!)/ctl.sock", &info), -1, "removed at shutdown")
+        // Modes that let others (or an unnamed group) in are refused before binding.
+        for mode: UInt16 in [0o666, 0o606, 0o660, 0o400] {
+            XCTAssertThrowsError(try endpoint(h.monitor) { $0.socketMode = mode }, "mode \(String(mode, radix: 8))")
+        }
+        XCTAssertThrowsError(try endpoint(h.monitor) { $0.operators = [] }, "a control socket needs operators")
+        XCTAssertThrowsError(try endpoint(h.monitor) { $0.operators = ["bad name"] })
+        XCTAssertThrowsError(try endpoint(h.monitor) { $0.socketGroup = "no-such-group-\(getpid())"; $0.socketMode = 0o660 })
+        XCTAssertEqual(h.monitor.tradingState.mode, .active)
+    }
+
+    func testStatusOrdersEventsAndWhatIf() throws {
+        let h = try Harness(exchange: .init(seed: 2, fillRatio: 0))
+        let ops = try endpoint(h.monitor)
+        defer { ops.shutdown() }
+        for _ in 0..<3 { _ = try h.router.placeOrder(symbol: "ETHUSDT", side: .buy, qty: 0.1, price: 2_000) }
+        h.router.poll()
+        let status = try XCTUnwrap(try client().send(.init(operatorName: "alice", command: "status")).status)
+        XCTAssertEqual(status.mode, "active")
+        XCTAssertEqual(status.symbols.first { $0.symbol == "ETHUSDT" }?.workingOrders, 3)
+        let orders = try XCTUnwrap(try client().send(.init(operatorName: "alice", command: "orders")).orders)
+        XCTAssertEqual(orders.strategies.first?.working, 3)
+        XCTAssertEqual(orders.strategies.first?.placed, 3)
+        let whatIf = try client().send(.init(operatorName: "bob", command: "what-if",
+                                             order: .init(symbol: "ETHUSDT", side: "buy", qty: 100, price: 2_000)))
+        XCTAssertEqual(whatIf.simulation?.violations.contains(.symbolLimit), true)
+        XCTAssertEqual(try client().send(.init(operatorName: "bob", command: "what-if",
+                                               order: .init(symbol: "ETHUSDT", side: "up", qty: 1, price: 1))).refusal, .invalid)
+        _ = try client().send(.init(operatorName: "alice", command: "freeze", reason: "drill"))
+        let events = try client().send(.init(operatorName: "alice", command: "events"))
+        XCTAssertEqual(events.events?.last?.trigger, .manual)
+        XCTAssertEqual(events.actions?.last?.operatorName, "alice")
+        let limits = try XCTUnwrap(try client().send(.init(operatorName: "alice", command: "limits get")).limits)
+        XCTAssertEqual(limits, h.monitor.limits)
+    }
+
+    /// Four operators freeze and unfreeze through the socket while a strategy
+    /// trades through the risk thread (ThreadSanitizer runs it in CI). The
+    /// engine ends frozen by the last freeze, and the router has canceled.
+    func testFourOperatorsThroughTheSocketWhileAStrategyTrades() throws {
+        let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
+        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
+        let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 4, fillRatio: 0.5)),
+                                     orderCapacity: 4_096, ringCapacity: 4_096, logger: quietLogger())
+        let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
+                                         logger: quietLogger())
+        try runtime.start()
+        defer { try? runtime.stop() }
+        let ops = try endpoint(monitor) { $0.operators = ["op0", "op1", "op2", "op3"] }
+        defer { ops.shutdown() }
+        let refused = ManagedCount()
+        let operators = (0..<4).map { index in
+            Thread { [client = client()] in
+                for i in 0..<40 {
+                    let command = (i + index) % 2 == 0 ? "freeze" : "unfreeze"
+                    let response = try? client.send(.init(operatorName: "op\(index)", command: command, reason: "drill \(i)"))
+                    if response?.ok != true { refused.add() }
+                }
+            }
+        }
+        operators.forEach { $0.start() }
+        var accepted = 0
+        while operators.contains(where: { !$0.isFinished }) {
+            if (try? router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)) != nil { accepted += 1 }
+            _ = router.poll()
+            if router.activeOrderCount > 64 { _ = router.cancelAllOrders(reason: "keep it small") }
+        }
+        XCTAssertEqual(refused.value, 0)
+        XCTAssertTrue(try client().send(.init(operatorName: "op0", command: "freeze", reason: "the end")).ok)
+        for _ in 0..<100 where router.activeOrderCount > 0 { _ = router.poll() }
+        XCTAssertTrue(monitor.isFrozen)
+        XCTAssertEqual(router.activeOrderCount, 0)
+        XCTAssertEqual(monitor.operatorActions.count, 161, "every command journaled in the audit trail")
+        XCTAssertGreaterThan(accepted, 0)
+    }
+
+    private func httpGet(_ url: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-sf", "--max-time", "5", url]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw NSError(domain: "curl", code: Int(process.terminationStatus)) }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+final class ManagedCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+}
