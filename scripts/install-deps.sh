@@ -3,8 +3,10 @@
 set -euo pipefail
 # liburing and libnuma: the engine. boost: the ring peer benchmark. spin: the
 # model check. valgrind: the instruction gate. fio: the disk the journal is
-# measured against (README, "The journal").
-packages=(liburing-dev libnuma-dev libboost-dev spin valgrind fio)
+# measured against (README, "The journal"). prometheus (with promtool) and curl:
+# the operations end-to-end test (scripts/ops-e2e.sh). cmake and pkg-config:
+# the C/C++ library build (CMakeLists.txt).
+packages=(liburing-dev libnuma-dev libboost-dev spin valgrind fio prometheus curl cmake pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

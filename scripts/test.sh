@@ -88,6 +88,9 @@ swift build -c release --product redline
 .build/release/redline loadtest --duration 2 --rate 200000 --journal "$objects/journal"
 .build/release/redline journal inspect "$objects/journal"
 
+step "operations end to end: redline serve, a real Prometheus, promtool (metrics, rules, rule tests), redline ctl, the dashboard"
+scripts/ops-e2e.sh .build/release/redline
+
 step "benchmark malloc gate (thresholds check, mallocCountTotal)"
 set +e
 output=$(cd Benchmarks && swift package benchmark thresholds check --target RedlineBenchmarks --metric mallocCountTotal --no-progress 2>&1)

@@ -139,7 +139,7 @@ public final class OperationsEndpoint: Sendable {
             var port: Int?
             if let host = configuration.metricsHost {
                 let http = try MetricsServer.bind(host: host, port: configuration.metricsPort, group: group,
-                                                  render: { MetricsText.prefixed(monitor.prometheusText(), configuration.metricPrefix) })
+                                                  render: { MetricHelp.prefixed(monitor.prometheusText(), prefix: configuration.metricPrefix) })
                 channels.append(http)
                 port = http.localAddress?.port
             }
@@ -185,27 +185,6 @@ public struct PeerCredentials: Sendable, Equatable {
     public var pid: Int32
     public var uid: UInt32
     public var gid: UInt32
-}
-
-enum MetricsText {
-    /// The exposition with `prefix` before every metric name.
-    static func prefixed(_ text: String, _ prefix: String) -> String {
-        guard !prefix.isEmpty else { return text }
-        var out = ""
-        out.reserveCapacity(text.utf8.count + text.utf8.count / 8)
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") {
-                out += line.prefix(7) + prefix + line.dropFirst(7)
-            } else if line.isEmpty || line.hasPrefix("#") {
-                out += line
-            } else {
-                out += prefix + line
-            }
-            out += "\n"
-        }
-        if out.hasSuffix("\n\n") { out.removeLast() }
-        return out
-    }
 }
 
 // MARK: /metrics over HTTP (SwiftNIO's HTTP/1 codec)

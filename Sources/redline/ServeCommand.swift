@@ -266,6 +266,7 @@ final class ServeHost: @unchecked Sendable {
         ready.signal()
         go.wait()
         for (i, id) in ids.enumerated() { try router.reportMark(symbol: id, price: prices[i]) }
+        let cyclesPerNs = max(rl_clock_calibrate(20_000_000), 1e-9)
         var resting: [OrderID] = []
         resting.reserveCapacity(settings.strategy.resting + 1)
         var rng = SplitMix(seed: settings.strategy.seed)
@@ -296,9 +297,16 @@ final class ServeHost: @unchecked Sendable {
                 let side: Side = rng.unit() < 0.5 ? .buy : .sell
                 let price = prices[i] * (side == .buy ? 0.999 : 1.001)
                 let qty = (1_000 / prices[i] * 1e4).rounded() / 1e4 // about $1,000
+                let sample = n % 16 == 0 // the latency histograms: one order in 16
+                let before = sample ? rl_clock_cycles() : 0
                 do {
-                    resting.append(try router.placeOrder(symbol: ids[i], side: side, qty: qty, price: price))
+                    resting.append(try router.placeOrder(symbol: ids[i], side: side, qty: qty, price: price, sample: sample))
                     placed.add(1, ordering: .relaxed) // relaxed: a statistic
+                    if sample {
+                        let elapsed = rl_clock_cycles() &- before
+                        monitor.metrics.recordLatency(checkNanoseconds: UInt64(Double(router.lastCheckCycles) / cyclesPerNs),
+                                                      placeOrderNanoseconds: UInt64(Double(elapsed) / cyclesPerNs))
+                    }
                 } catch {
                     blocked.add(1, ordering: .relaxed) // relaxed: a statistic
                 }

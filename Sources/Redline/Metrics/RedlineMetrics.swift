@@ -69,10 +69,28 @@ public final class RedlineMetrics: Sendable {
     private let placed, filled, canceled, rejected, cancelFailed, ringFull, unfreezes, orderAnomalies: CoreMetrics.Counter
     private let blocked: [rl_result_t.RawValue: CoreMetrics.Counter]
     private let bookUtilization, tradingFrozen, tradingReducing, bookExposure: CoreMetrics.Gauge
+    private let checkLatency, placeOrderLatency: CoreMetrics.Timer
+
+    /// One sampled order's latencies (`OrderRouter.placeOrder(sample: true)`:
+    /// `lastCheckCycles`, and the whole call), into the
+    /// `check_latency_seconds` and `place_order_latency_seconds` histograms.
+    /// Off the order path: call it for one order in N, after the order.
+    public func recordLatency(checkNanoseconds: UInt64, placeOrderNanoseconds: UInt64) {
+        checkLatency.recordNanoseconds(Int64(clamping: checkNanoseconds))
+        placeOrderLatency.recordNanoseconds(Int64(clamping: placeOrderNanoseconds))
+    }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        factory = PrometheusMetricsFactory(registry: registry)
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Latencies in nanoseconds to a millisecond: Prometheus' default buckets start at 5 ms.
+        let latencyBuckets: [Duration] = [50, 100, 200, 300, 500, 1_000, 2_000, 5_000, 10_000, 50_000, 100_000, 1_000_000]
+            .map { .nanoseconds($0) }
+        factory.durationHistogramBuckets["check_latency_seconds"] = latencyBuckets
+        factory.durationHistogramBuckets["place_order_latency_seconds"] = latencyBuckets
+        self.factory = factory
+        checkLatency = CoreMetrics.Timer(label: "check_latency_seconds", factory: factory)
+        placeOrderLatency = CoreMetrics.Timer(label: "place_order_latency_seconds", factory: factory)
         placed = CoreMetrics.Counter(label: "orders_placed_total", factory: factory)
         filled = CoreMetrics.Counter(label: "orders_filled_total", factory: factory)
         canceled = CoreMetrics.Counter(label: "orders_canceled_total", factory: factory)

@@ -345,6 +345,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         journalSlot.withLock { $0 = journal }
         trading.attach(journal)
         rl_engine_attach_journal_writer(engine, journal.handle)
+        // The usual errnos at 0 from the start, so that alerts and dashboards
+        // see the series before the first failure.
+        for name in ["ENOSPC", "EIO", "EDQUOT"] { metrics.setTotal("journal_errors_total", [("errno", name)], to: 0) }
         metrics.addPublisher { [weak journal] metrics in
             guard let journal else { return }
             let stats = journal.stats
@@ -814,6 +817,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         metrics.setTotal("breaker_escalations_total", to: rl_engine_breaker_escalations(engine))
         metrics.setGauge("breaker_cooldown_seconds", to: Double(rl_engine_breaker_cooldown_ns(engine)) / 1e9)
         metrics.setGauge("strategies_halted", to: Double(rl_engine_strategies_halted(engine)))
+        metrics.setGauge("orders_in_doubt", to: Double(ordersInDoubt.count))
         for (name, id) in core.symbolsByID {
             metrics.setGauge("symbol_limit_in_force_usd", [("symbol", name)],
                              to: FixedPoint.double(rl_engine_symbol_limit_in_force(engine, id.rawValue)))
