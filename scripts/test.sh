@@ -8,20 +8,13 @@ scripts/install-deps.sh
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "C and C++ API examples (gcc -Wall -Wextra -Werror)"
+step "the C library through CMake: libredline_core static and shared, the examples (C; C++17, 20, 23), install, pkg-config"
+scripts/cmake-check.sh
+# The same sources as objects, for the C tests below (gcc -Wall -Wextra -Werror).
 objects=$(mktemp -d)
 trap 'rm -rf "$objects"' EXIT
 for f in CSources/RedlineCore/rl_*.c; do
     cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include -c "$f" -o "$objects/$(basename "$f").o"
-done
-cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include \
-    Examples/c_strategy.c "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/c_strategy"
-"$objects/c_strategy"
-# The headers from C++17, C++20 (std::atomic) and C++23 (<stdatomic.h>).
-for std in c++17 c++20 c++23; do
-    c++ -std=$std -Wall -Wextra -Werror -O2 -ICSources/RedlineCore/include \
-        Examples/cpp_strategy.cpp "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/cpp_strategy_$std"
-    "$objects/cpp_strategy_$std"
 done
 
 step "model check of the reservation protocol (spin)"
