@@ -48,6 +48,14 @@ cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/in
     "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/collar_publish_race"
 "$objects/collar_publish_race"
 
+step "lanes: a freeze on a lane overtakes a backlog of order events (and under ThreadSanitizer)"
+cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/lanes.c \
+    "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/lanes"
+"$objects/lanes"
+gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/lanes.c \
+    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/lanes_tsan"
+TSAN_OPTIONS=halt_on_error=1 "$objects/lanes_tsan"
+
 step "the journal on a disk that fills and empties, and one whose syncs fail (fallocate, fdatasync failing on demand)"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dfallocate=rl_test_fallocate -Dfdatasync=rl_test_fdatasync \
     -ICSources/RedlineCore/include \
@@ -78,6 +86,8 @@ step "release load test: invariants (exit code), not speed"
 swift build -c release --product redline
 .build/release/redline loadtest --duration 5 --edge-collapse-at 4.5 --json "$objects/loadtest.json"
 .build/release/redline loadtest --duration 3 --rules all
+# 100 freezes idle, then 100 under the full load, each lifted by an operator: invariants hold throughout.
+.build/release/redline loadtest --duration 4 --freezes 100
 .build/release/redline loadtest --duration 2 --rate 200000 --journal "$objects/journal"
 .build/release/redline journal inspect "$objects/journal"
 

@@ -602,6 +602,8 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
      * CAS that accepts it. Then the freeze word, which routers poll. */
     rl_position_table_advance(engine->table, (rl_trading_state_t)t.next.state);
     rl_freeze_store(&engine->freeze, word);
+    /* relaxed: a measurement; the risk side is its only writer. */
+    atomic_store_explicit(&engine->state_published_cycles, rl_clock_cycles(), memory_order_relaxed);
     RL_SINGLE_WRITER_ADD(&engine->state_changes, 1);
     rl_event_t record = {0};
     record.type = RL_EVENT_STATE_CHANGE;
@@ -1437,7 +1439,9 @@ void rl_engine_evaluate_limits(rl_engine_t *engine) {
     rl_engine_evaluate_cleared(engine);
 }
 
-uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_step_result_t *out) {
+static inline __attribute__((always_inline)) uint64_t rl_engine_step_impl(rl_engine_t *engine, rl_spsc_t *ring,
+                                                                           uint64_t max, bool yielding,
+                                                                           rl_step_result_t *out) {
     memset(out, 0, sizeof(*out));
     uint64_t n = rl_spsc_readable(ring, max);
     rl_spsc_t *journal = engine->journal;
@@ -1453,6 +1457,10 @@ uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_s
     }
     uint64_t i = 0;
     for (; i < n; i++) {
+        if (yielding && rl_engine_knocked(engine)) {
+            out->yielded = 1;
+            break;
+        }
         const rl_event_t *event = rl_spsc_peek(ring, i);
         /* Backpressure, never loss: stop here while the journal has no room
          * for what this event may produce (its record, state changes). While
@@ -1483,4 +1491,12 @@ uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_s
     out->state_changes = rl_engine_state_change_count(engine) - changes_before;
     out->last_word = rl_freeze_load(&engine->freeze);
     return i;
+}
+
+uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_step_result_t *out) {
+    return rl_engine_step_impl(engine, ring, max, false, out);
+}
+
+uint64_t rl_engine_step_yielding(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_step_result_t *out) {
+    return rl_engine_step_impl(engine, ring, max, true, out);
 }

@@ -26,8 +26,10 @@ struct rl_runtime {
     rl_runtime_config_t config;
     uint64_t (*probe)(void);
     uint32_t ring_count;
+    uint32_t lane_count;
     pthread_t thread;
     rl_spsc_t *rings[RL_RUNTIME_MAX_RINGS];
+    rl_spsc_t *lanes[RL_RUNTIME_MAX_LANES];
 };
 
 RL_STATIC_ASSERT(offsetof(struct rl_runtime, loops) - offsetof(struct rl_runtime, stop_requested) >= RL_CACHE_LINE,
@@ -70,16 +72,48 @@ int rl_runtime_add_ring(rl_runtime_t *runtime, rl_spsc_t *ring) {
     return 0;
 }
 
+int rl_runtime_add_lane(rl_runtime_t *runtime, rl_spsc_t *lane) {
+    if (rl_runtime_is_running(runtime)) return -EBUSY;
+    if (runtime->lane_count == RL_RUNTIME_MAX_LANES) return -ENOSPC;
+    runtime->lanes[runtime->lane_count++] = lane;
+    return 0;
+}
+
 /* The risk thread is the only writer of its statistics. */
 #define rl_runtime_bump(counter, n) RL_SINGLE_WRITER_ADD(counter, n)
 
-/* One pass over every ring. Returns the events consumed. */
-static uint64_t rl_runtime_pass(rl_runtime_t *runtime) {
+/* Every event waiting on every lane. Takes the knock first, so that a knock
+ * after this point makes the next yielding step stop. */
+static uint64_t rl_runtime_serve_lanes(rl_runtime_t *runtime) {
+    rl_engine_take_knock(runtime->engine);
+
     uint64_t consumed = 0;
     rl_step_result_t step;
-    for (uint32_t i = 0; i < runtime->ring_count; i++) {
-        consumed += rl_engine_step(runtime->engine, runtime->rings[i], runtime->config.batch, &step);
+    for (uint32_t i = 0; i < runtime->lane_count; i++) {
+        rl_spsc_t *lane = runtime->lanes[i];
+        if (rl_spsc_readable(lane, 1) == 0) continue; /* the common case: one load */
+        consumed += rl_engine_step(runtime->engine, lane, runtime->config.batch, &step);
         if (step.state_changes) rl_runtime_bump(&runtime->freezes, step.state_changes);
+    }
+    return consumed;
+}
+
+/* One pass over every ring: the lanes first, and again whenever a knock
+ * stops a data ring's step (within one event of it). Returns the events consumed. */
+static uint64_t rl_runtime_pass(rl_runtime_t *runtime) {
+    uint64_t consumed = rl_runtime_serve_lanes(runtime);
+    rl_step_result_t step;
+    for (uint32_t i = 0; i < runtime->ring_count; i++) {
+        uint64_t left = runtime->config.batch;
+        for (;;) {
+            uint64_t got = rl_engine_step_yielding(runtime->engine, runtime->rings[i], left, &step);
+            if (step.state_changes) rl_runtime_bump(&runtime->freezes, step.state_changes);
+            consumed += got;
+            left -= got;
+            if (!step.yielded) break;
+            consumed += rl_runtime_serve_lanes(runtime);
+            if (left == 0) break;
+        }
     }
     return consumed;
 }
@@ -132,6 +166,7 @@ static void *rl_runtime_main(void *arg) {
         }
         bool empty = true;
         for (uint32_t i = 0; i < runtime->ring_count && empty; i++) empty = rl_spsc_readable(runtime->rings[i], 1) == 0;
+        for (uint32_t i = 0; i < runtime->lane_count && empty; i++) empty = rl_spsc_readable(runtime->lanes[i], 1) == 0;
         if (empty) break;
         sched_yield();
     }

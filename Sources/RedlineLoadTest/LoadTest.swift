@@ -30,6 +30,12 @@ public struct LoadTestConfiguration: Sendable {
     public var idle: RedlineRuntime.IdleStrategy = .busySpin
     /// Seconds after the start at which an edge collapse is injected; nil for none.
     public var edgeCollapseAt: Double?
+    /// Freeze rounds (`--freezes N`): N edge collapses with the risk thread
+    /// idle before the load starts, then N under the full load (in the
+    /// second half of the run), each measured from the collapse going into
+    /// strategy 0's lane to the last router seeing HALTED, then lifted by an
+    /// operator's unfreeze. 0: none.
+    public var freezeRounds = 0
     public var seed: UInt64 = 42
     /// Time one order in this many (a power of two).
     public var sampleEvery = 16
@@ -70,6 +76,19 @@ public struct LoadTestResult: Sendable, Codable {
     public var placeP999: UInt64 = 0
     public var timerOverheadNanoseconds: UInt64 = 0
     public var freezePropagationNanoseconds: UInt64?
+    /// `--freezes N`: propagation percentiles (ns), idle (before the load) and under the full load.
+    public var idleFreezeRounds: Int?
+    public var idleFreezeP50: UInt64?, idleFreezeP99: UInt64?, idleFreezeMax: UInt64?
+    public var loadedFreezeRounds: Int?
+    public var loadedFreezeP50: UInt64?, loadedFreezeP99: UInt64?, loadedFreezeMax: UInt64?
+    /// The same, to the freeze word's store by the risk thread (the moment every router can see it).
+    public var idleWordP50: UInt64?, idleWordP99: UInt64?, idleWordMax: UInt64?
+    public var loadedWordP50: UInt64?, loadedWordP99: UInt64?, loadedWordMax: UInt64?
+    /// Each round's cancel-all: to the last cancel sent, and to the last ack processed (ns).
+    public var cancelSentP50: UInt64?, cancelSentMax: UInt64?
+    public var cancelDoneP50: UInt64?, cancelDoneMax: UInt64?
+    public var cancelAllMassCancel: Bool?
+    public var cancelAllSentNanoseconds: UInt64?
     public var cancelAllNanoseconds: UInt64?
     public var ordersCanceledByFreeze: Int?
     public var ringFullEvents: UInt64 = 0
@@ -126,6 +145,15 @@ public struct LoadTestResult: Sendable, Codable {
         case timerOverheadNanoseconds = "timer_overhead_ns"
         case freezePropagationNanoseconds = "freeze_propagation_ns", cancelAllNanoseconds = "cancel_all_ns"
         case ordersCanceledByFreeze = "orders_canceled_by_freeze"
+        case cancelAllSentNanoseconds = "cancel_all_sent_ns", cancelAllMassCancel = "cancel_all_mass_cancel"
+        case idleFreezeRounds = "idle_freeze_rounds", idleFreezeP50 = "idle_freeze_ns_p50", idleFreezeP99 = "idle_freeze_ns_p99"
+        case idleFreezeMax = "idle_freeze_ns_max", loadedFreezeRounds = "loaded_freeze_rounds"
+        case loadedFreezeP50 = "loaded_freeze_ns_p50", loadedFreezeP99 = "loaded_freeze_ns_p99", loadedFreezeMax = "loaded_freeze_ns_max"
+        case cancelSentP50 = "cancel_sent_ns_p50", cancelSentMax = "cancel_sent_ns_max"
+        case idleWordP50 = "idle_freeze_word_ns_p50", idleWordP99 = "idle_freeze_word_ns_p99", idleWordMax = "idle_freeze_word_ns_max"
+        case loadedWordP50 = "loaded_freeze_word_ns_p50", loadedWordP99 = "loaded_freeze_word_ns_p99"
+        case loadedWordMax = "loaded_freeze_word_ns_max"
+        case cancelDoneP50 = "cancel_done_ns_p50", cancelDoneMax = "cancel_done_ns_max"
         case ringFullEvents = "ring_full_events", droppedEvents = "dropped_events"
         case eventsPushed = "events_pushed", eventsApplied = "events_applied"
         case fills, cancels, blocked
@@ -177,6 +205,12 @@ final class StrategyWorker: @unchecked Sendable {
     var steadyOrders: UInt64 = 0
     /// Strategy 0: `rl_clock_cycles()` when it put the collapsed edge into its ring.
     var edgeReportedCycles: UInt64 = 0
+    /// Freeze rounds, by round (1...N): when strategy 0 pushed the collapse,
+    /// when this router saw the freeze, and its cancel-all's sent and done
+    /// times (ns). Raw memory, sized at start: the loop allocates nothing.
+    let roundPushed, roundSeen, roundSent, roundDone: UnsafeMutablePointer<UInt64>
+    /// The last round this router saw (the main thread waits for every router).
+    let seenRound = Atomic<Int>(0)
     /// Set once this thread's steady-state window has begun (after warm-up).
     let steady = Atomic<Bool>(false)
     var finalCancel: CancelAllReport?
@@ -194,12 +228,19 @@ final class StrategyWorker: @unchecked Sendable {
             monitor: monitor, client: exchange, orderCapacity: configuration.restingOrders * 4 + 64,
             ringCapacity: configuration.ringCapacity, ringFullPolicy: .spin, durability: configuration.durability,
             logger: logger)
+        let rounds = configuration.freezeRounds + 1
+        (roundPushed, roundSeen, roundSent, roundDone) = (.allocate(capacity: rounds), .allocate(capacity: rounds),
+                                                          .allocate(capacity: rounds), .allocate(capacity: rounds))
+        for p in [roundPushed, roundSeen, roundSent, roundDone] { p.initialize(repeating: 0, count: rounds) }
         hot = .allocate(capacity: 1)
         hot.initialize(to: Hot(fills: Array(repeating: 0, count: configuration.symbols),
                                resting: ContiguousArray(repeating: OrderID(rawValue: 0), count: configuration.restingOrders)))
     }
 
-    deinit { hot.deinitialize(count: 1).deallocate() }
+    deinit {
+        hot.deinitialize(count: 1).deallocate()
+        for p in [roundPushed, roundSeen, roundSent, roundDone] { p.deallocate() }
+    }
 }
 
 /// A stop flag the main thread sets and strategy threads poll.
@@ -207,6 +248,8 @@ final class StopFlag: Sendable {
     let raised = Atomic<Bool>(false)
     /// Strategy 0 reports a collapsed edge through its own ring when this is set.
     let injectEdgeCollapse = Atomic<Bool>(false)
+    /// Freeze rounds: the round strategy 0 is to start (the main thread raises it).
+    let round = Atomic<Int>(0)
 }
 
 public final class LoadTest: @unchecked Sendable {
@@ -313,6 +356,34 @@ public final class LoadTest: @unchecked Sendable {
         if rl_malloc_counter_active() { runtime.setProbe { rl_malloc_count_this_thread() } }
         try runtime.start()
 
+        // Freeze rounds with nothing else running: strategy 0's router, on
+        // this thread, before its own thread starts.
+        var unfreezesSent: UInt64 = 0
+        var idleFreeze = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var idleWord = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var loadedWord = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        let collapseBps = FixedPoint.double(rl_engine_edge_threshold(monitor.engineHandle)) - 50
+        if config.freezeRounds > 0 {
+            let router = workers[0].router
+            // On strategy 0's CPU, as its thread will be: unpinned, this thread
+            // could share the risk thread's CPU and take turns with it. It
+            // stays there: its wake-ups then take time from the strategy,
+            // never from the risk thread.
+            if let cpu = workers[0].cpu { _ = rl_pin_current_thread(Int32(cpu)) }
+            for round in 1...config.freezeRounds {
+                let before = router.lastFreezeSeenCycles
+                let pushed = rl_clock_cycles()
+                try router.reportEdge(bps: collapseBps)
+                while router.lastFreezeSeenCycles == before { _ = router.pollFreeze() }
+                _ = idleFreeze.record(nanoseconds(router.lastFreezeSeenCycles &- pushed))
+                _ = idleWord.record(nanoseconds(rl_engine_state_published_cycles(monitor.engineHandle) &- pushed))
+                try router.reportEdge(bps: collapseBps + 100)
+                monitor.unfreeze(reason: "load test: idle freeze round \(round)")
+                unfreezesSent += 1
+                _ = router.pollFreeze()
+            }
+        }
+
         let stop = StopFlag()
         let startCycles = rl_clock_cycles()
         let threads = workers.map { worker in
@@ -354,8 +425,36 @@ public final class LoadTest: @unchecked Sendable {
                 }
             }
         }
+        // Freeze rounds under load: in the second half of the run, evenly spaced.
+        var round = 0
+        var roundsFailed = false
+        let roundsStartNs = startNs + UInt64(config.duration * 0.45 * 1e9)
+        let roundEveryNs = max(UInt64(config.duration * 0.45 * 1e9) / UInt64(max(config.freezeRounds, 1)), 10_000_000)
         while rl_clock_ns() < stopAtNs {
             usleep(10_000)
+            if config.freezeRounds > 0 && !roundsFailed && round < config.freezeRounds
+                && rl_clock_ns() >= roundsStartNs + UInt64(round) * roundEveryNs {
+                round += 1
+                stop.round.store(round, ordering: .releasing) // releasing: pairs with strategy 0's acquiring load
+                // Asleep while the freeze propagates: on two cores, this thread
+                // waking would take the CPU from the risk or strategy thread
+                // it measures.
+                usleep(2_000)
+                let deadline = rl_clock_ns() + 2_000_000_000
+                while workers.contains(where: { $0.seenRound.load(ordering: .acquiring) < round }) && rl_clock_ns() < deadline {
+                    usleep(100)
+                }
+                if workers.contains(where: { $0.seenRound.load(ordering: .acquiring) < round }) {
+                    violations.append("freeze round \(round): a router did not see the freeze within 2 s")
+                    roundsFailed = true
+                }
+                let pushed = workers[0].roundPushed[round]
+                if !roundsFailed && pushed != 0 {
+                    _ = loadedWord.record(nanoseconds(rl_engine_state_published_cycles(monitor.engineHandle) &- pushed))
+                }
+                monitor.unfreeze(reason: "load test: freeze round \(round)")
+                unfreezesSent += 1
+            }
             drainLag()
             let nowNs = rl_clock_ns()
             // The aggregate never under-counts, so total <= limit at every sample
@@ -372,7 +471,7 @@ public final class LoadTest: @unchecked Sendable {
             if riskSteadyStart == nil && workers.allSatisfy({ $0.steady.load(ordering: .relaxed) }) {
                 riskSteadyStart = runtime.probeValue
             }
-            if riskSteadyStart != nil && !injected { riskSteadyEnd = runtime.probeValue }
+            if riskSteadyStart != nil && !injected && round == 0 { riskSteadyEnd = runtime.probeValue }
             if let at = config.edgeCollapseAt, !injected, Double(nowNs - startNs) / 1e9 >= at {
                 injected = true
                 stop.injectEdgeCollapse.store(true, ordering: .relaxed)
@@ -491,18 +590,57 @@ public final class LoadTest: @unchecked Sendable {
             } else {
                 result.freezePropagationNanoseconds = nanoseconds((seen.max() ?? 0) &- pushed)
                 result.cancelAllNanoseconds = workers.compactMap(\.freezeCancelReport?.durationNanoseconds).max()
+                result.cancelAllSentNanoseconds = workers.compactMap(\.freezeCancelReport?.sentNanoseconds).max()
+                result.cancelAllMassCancel = workers[0].freezeCancelReport?.massCancel
                 result.ordersCanceledByFreeze = workers.compactMap(\.freezeCancelReport?.canceled).reduce(0, +)
             }
             if !monitor.isFrozen { violations.append("the engine is not frozen after the edge collapse") }
         }
 
+        if config.freezeRounds > 0 {
+            var loaded = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+            var sent = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+            var done = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+            for r in stride(from: 1, through: round, by: 1) {
+                let pushed = workers[0].roundPushed[r]
+                let seen = workers.map { $0.roundSeen[r] }
+                guard pushed != 0, !seen.contains(0) else { continue }
+                _ = loaded.record(nanoseconds((seen.max() ?? 0) &- pushed))
+                _ = sent.record(workers.map { $0.roundSent[r] }.max() ?? 0)
+                _ = done.record(workers.map { $0.roundDone[r] }.max() ?? 0)
+            }
+            result.idleWordP50 = idleWord.valueAtPercentile(50)
+            result.idleWordP99 = idleWord.valueAtPercentile(99)
+            result.idleWordMax = idleWord.max
+            result.loadedWordP50 = loadedWord.valueAtPercentile(50)
+            result.loadedWordP99 = loadedWord.valueAtPercentile(99)
+            result.loadedWordMax = loadedWord.max
+            result.idleFreezeRounds = Int(idleFreeze.totalCount)
+            result.idleFreezeP50 = idleFreeze.valueAtPercentile(50)
+            result.idleFreezeP99 = idleFreeze.valueAtPercentile(99)
+            result.idleFreezeMax = idleFreeze.max
+            result.loadedFreezeRounds = Int(loaded.totalCount)
+            result.loadedFreezeP50 = loaded.valueAtPercentile(50)
+            result.loadedFreezeP99 = loaded.valueAtPercentile(99)
+            result.loadedFreezeMax = loaded.max
+            result.cancelSentP50 = sent.valueAtPercentile(50)
+            result.cancelSentMax = sent.max
+            result.cancelDoneP50 = done.valueAtPercentile(50)
+            result.cancelDoneMax = done.max
+            result.cancelAllMassCancel = workers[0].router.lastCancelReport?.massCancel
+            if loaded.totalCount < UInt64(config.freezeRounds) {
+                violations.append("only \(loaded.totalCount) of \(config.freezeRounds) freeze rounds under load completed")
+            }
+        }
+
         // Invariants: every event accounted for, positions equal fills, working back to zero.
-        let rings = workers.map(\.router.ring)
+        let rings = workers.flatMap { [$0.router.ring, $0.router.lane] }
         result.eventsPushed = rings.reduce(0) { $0 + $1.pushedCount }
         let consumed = rings.reduce(0) { $0 + $1.consumedCount }
         result.droppedEvents = result.eventsPushed - consumed
         result.ringFullEvents = rings.reduce(0) { $0 + $1.fullCount }
-        result.eventsApplied = runtime.stats.events - marksApplied
+        // Besides the strategies' events: marks, and the freeze rounds' unfreezes (the monitor's control ring).
+        result.eventsApplied = runtime.stats.events - marksApplied - unfreezesSent
         if result.droppedEvents != 0 { violations.append("\(result.droppedEvents) events pushed but never applied") }
         if result.eventsApplied != result.eventsPushed {
             violations.append("risk thread applied \(result.eventsApplied) strategy events (besides \(marksApplied) marks), producers pushed \(result.eventsPushed)")
@@ -555,6 +693,10 @@ public final class LoadTest: @unchecked Sendable {
         w.intervalP99.store(w.hot.pointee.intervalHistogram.valueAtPercentile(99), ordering: .relaxed)
         w.hot.pointee.intervalHistogram.reset()
         let edgeCollapseBps = FixedPoint.double(rl_engine_edge_threshold(w.router.monitor.engineHandle)) - 50
+        let rounds = config.freezeRounds
+        var reportedRound = 0
+        var recordedSeen = router.lastFreezeSeenCycles // after the idle rounds
+        var roundsBegan = false
 
         while !stop.raised.load(ordering: .relaxed) {
             if cyclesPerOrder > 0 {
@@ -566,6 +708,15 @@ public final class LoadTest: @unchecked Sendable {
                 w.steady.store(true, ordering: .relaxed)
                 rl_malloc_counter_trap_this_thread(true)
             }
+            if rounds > 0 && w.index == 0 {
+                // acquiring: pairs with the main thread's releasing store of the round.
+                let r = stop.round.load(ordering: .acquiring)
+                if r > reportedRound {
+                    reportedRound = r
+                    w.roundPushed[r] = rl_clock_cycles()
+                    try? router.reportEdge(bps: edgeCollapseBps)
+                }
+            }
             if w.index == 0 && !edgeReported && stop.injectEdgeCollapse.load(ordering: .relaxed) {
                 // The strategy's edge collapses: it says so through its ring.
                 edgeReported = true
@@ -576,12 +727,34 @@ public final class LoadTest: @unchecked Sendable {
             let side: Side = w.hot.pointee.fills[s] > 0 ? .sell : .buy // trade back towards flat
             let sample = i & sampleMask == 0
             let before = sample ? rl_clock_cycles() : 0
-            let sawFreeze = w.router.lastFreezeSeenCycles != 0
+            let sawFreeze = rounds == 0 && w.router.lastFreezeSeenCycles != 0
             let id: OrderID
             do {
                 id = try router.placeOrder(symbol: symbolIDs[s], side: side, qty: 0.01, price: 100 + Double(s), sample: sample)
             } catch {
                 w.hot.pointee.blockedCount += 1
+                if rounds > 0 {
+                    // A freeze round: note when this router saw it, and its cancel-all.
+                    if router.lastFreezeSeenCycles != recordedSeen {
+                        recordedSeen = router.lastFreezeSeenCycles
+                        let r = stop.round.load(ordering: .acquiring) // pairs with the main thread's store
+                        if r > 0 {
+                            if !roundsBegan {
+                                // The steady-state window ends here: a freeze logs and allocates.
+                                roundsBegan = true
+                                rl_malloc_counter_trap_this_thread(false)
+                            }
+                            w.roundSeen[r] = recordedSeen
+                            if let report = router.lastCancelReport {
+                                w.roundSent[r] = report.sentNanoseconds
+                                w.roundDone[r] = report.durationNanoseconds
+                            }
+                            if w.index == 0 { try? router.reportEdge(bps: edgeCollapseBps + 100) }
+                            w.seenRound.store(r, ordering: .releasing) // releasing: the main thread reads the round's figures
+                        }
+                    }
+                    continue
+                }
                 if router.lastFreezeSeenCycles != 0 && w.freezeSeenCycles == 0 {
                     w.freezeSeenCycles = router.lastFreezeSeenCycles
                     w.freezeCancelReport = router.lastCancelReport
@@ -616,7 +789,7 @@ public final class LoadTest: @unchecked Sendable {
             }
             i &+= 1
             if i & 1023 == 0 {
-                if steadyStart != nil { steadyEnd = (rl_malloc_count_this_thread(), i) }
+                if steadyStart != nil && !roundsBegan { steadyEnd = (rl_malloc_count_this_thread(), i) }
                 w.orders.store(i, ordering: .relaxed)
                 let now = rl_clock_cycles()
                 if now &- intervalStart >= intervalCycles {

@@ -30,6 +30,8 @@ struct LoadTestCommand: ParsableCommand {
     var idle: String = RedlineRuntime.IdleStrategy.busySpin.rawValue
     @Option(help: "Inject an edge collapse this many seconds after the start, and measure the freeze.")
     var edgeCollapseAt: Double?
+    @Option(help: "Freeze rounds: this many edge collapses with the risk thread idle, then as many under the full load, each lifted by an operator; prints the propagation's p50, p99 and max for both.")
+    var freezes = 0
     @Option(help: "Seed of the simulated venues.")
     var seed: UInt64 = 42
     @Option(help: "Time one order in this many (a power of two).")
@@ -81,6 +83,7 @@ struct LoadTestCommand: ParsableCommand {
         config.riskCPU = riskCPU
         config.idle = idleStrategy
         config.edgeCollapseAt = edgeCollapseAt
+        config.freezeRounds = freezes
         config.seed = seed
         config.sampleEvery = sampleEvery
         config.journalDirectory = journal
@@ -145,7 +148,15 @@ struct LoadTestCommand: ParsableCommand {
         }
         if let propagation = r.freezePropagationNanoseconds {
             row("freeze propagation", "\(propagation) ns (edge event into the ring -> last router sees it)")
-            row("cancel-all after freeze", "\(r.cancelAllNanoseconds ?? 0) ns (\(r.ordersCanceledByFreeze ?? 0) orders)")
+            row("cancel-all after freeze", "last cancel sent \(r.cancelAllSentNanoseconds ?? 0) ns, last ack \(r.cancelAllNanoseconds ?? 0) ns "
+                + "(\(r.ordersCanceledByFreeze ?? 0) orders\(r.cancelAllMassCancel == true ? ", one mass cancel" : ""))")
+        }
+        if let rounds = r.loadedFreezeRounds {
+            row("freeze, idle: to the word", "p50 \(r.idleWordP50 ?? 0)  p99 \(r.idleWordP99 ?? 0)  max \(r.idleWordMax ?? 0) ns over \(r.idleFreezeRounds ?? 0) freezes (edge into the lane -> freeze word stored)")
+            row("  to the router", "p50 \(r.idleFreezeP50 ?? 0)  p99 \(r.idleFreezeP99 ?? 0)  max \(r.idleFreezeMax ?? 0) ns (-> the router, polling, sees HALTED)")
+            row("freeze, loaded: to the word", "p50 \(r.loadedWordP50 ?? 0)  p99 \(r.loadedWordP99 ?? 0)  max \(r.loadedWordMax ?? 0) ns over \(rounds) freezes")
+            row("  to the last router", "p50 \(r.loadedFreezeP50 ?? 0)  p99 \(r.loadedFreezeP99 ?? 0)  max \(r.loadedFreezeMax ?? 0) ns (its next placeOrder sees HALTED)")
+            row("cancel-all per freeze", "last cancel sent p50 \(r.cancelSentP50 ?? 0)  max \(r.cancelSentMax ?? 0) ns; last ack p50 \(r.cancelDoneP50 ?? 0)  max \(r.cancelDoneMax ?? 0) ns\(r.cancelAllMassCancel == true ? " (mass cancel)" : "")")
         }
         if let records = r.journalRecords {
             row("journal", "\(records) durable records, \(String(format: "%.0f", r.journalRecordsPerSecond ?? 0))/s, "

@@ -9,6 +9,15 @@
  * sees the stop request, then keeps stepping until one full pass over every
  * ring finds nothing, so every event pushed before rl_runtime_stop() was
  * called is applied before it returns.
+ *
+ * Lanes: a producer's freeze-critical events (an edge report, an operator's
+ * request) travel on a small ring of their own, a lane, which the risk
+ * thread serves before the data rings. The producer then knocks
+ * (rl_engine_knock): a data ring's step in progress sees the doorbell move
+ * at its next event, stops, and the lanes are served before it goes on. A
+ * freeze therefore overtakes a backlog of orders: it waits for the event
+ * being applied, not for the batch. Watching the doorbell costs one load of
+ * a line written only on a knock.
  */
 #ifndef RL_RUNTIME_H
 #define RL_RUNTIME_H
@@ -20,6 +29,7 @@
 RL_EXTERN_C_BEGIN
 
 #define RL_RUNTIME_MAX_RINGS 64
+#define RL_RUNTIME_MAX_LANES 64
 
 typedef enum rl_idle_strategy {
     RL_IDLE_BUSY_SPIN = 0,   /* never give up the core: lowest latency, burns a core */
@@ -54,6 +64,9 @@ void rl_runtime_destroy(rl_runtime_t *runtime);
 
 /* Before start only. Returns 0, -EBUSY (running) or -ENOSPC. */
 int rl_runtime_add_ring(rl_runtime_t *runtime, rl_spsc_t *ring);
+/* A lane (see above), served before the data rings. Before start only:
+ * 0, -EBUSY (running) or -ENOSPC (RL_RUNTIME_MAX_LANES already). */
+int rl_runtime_add_lane(rl_runtime_t *runtime, rl_spsc_t *lane);
 
 /* Start the risk thread. Returns 0, -EBUSY (already running) or -errno from
  * pthread_create / pinning. */

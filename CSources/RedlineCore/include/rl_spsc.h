@@ -76,6 +76,19 @@ RL_INLINE rl_result_t rl_spsc_push(rl_spsc_t *ring, const rl_event_t *event) {
     return RL_OK;
 }
 
+/* Producer: keep the lines a push touches in this core's cache, for a ring
+ * pushed to rarely (a lane) whose push must not wait on cache misses: the
+ * read-only line and the producer's lines are read, and the next slot, which
+ * the consumer will not read again before that push, is prefetched for
+ * writing. tail is only read: the consumer polls it, and taking it exclusive
+ * here would cost the consumer a miss on every poll. */
+RL_INLINE void rl_spsc_warm(rl_spsc_t *ring) {
+    /* relaxed: only this producer writes tail; the value is not used to publish anything. */
+    uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    __builtin_prefetch(&ring->slots[tail & ring->mask], 1, 3);
+    __builtin_prefetch(&ring->head_cache, 1, 3);
+}
+
 /* Consumer: number of events ready to read, up to `want`. The shared tail is
  * re-read only when the cached copy holds fewer than `want`. */
 RL_INLINE uint64_t rl_spsc_readable(rl_spsc_t *ring, uint64_t want) {

@@ -10,6 +10,8 @@ import RedlineCore
 /// more than 1e-8 relative (`rl_fp_from_double`).
 public enum FixedPoint {
     public static let scale = Double(RL_FP_SCALE)
+    /// The largest magnitude a fixed-point value holds, as a Double.
+    public static let maxMagnitude = Double(RL_FP_MAX_DOUBLE)
 
     /// Why a double has no fixed-point value.
     public enum Failure: Error, Sendable, Equatable {
@@ -45,7 +47,7 @@ public enum FixedPoint {
     /// freezing for an edge), never refused for precision.
     public static func basisPoints(_ value: Double) -> Result<Int64, Failure> {
         guard value.isFinite else { return .failure(.invalid) }
-        guard abs(value) <= RL_FP_MAX_DOUBLE else { return .failure(.overflow) }
+        guard abs(value) <= maxMagnitude else { return .failure(.overflow) }
         return .success(Int64((value * scale).rounded(.down)))
     }
 

@@ -449,8 +449,15 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         try riskSide.makeRing(capacity: capacity)
     }
 
+    /// A lane to the risk side: a small ring the risk thread serves before
+    /// every data ring, for events that must overtake a backlog of orders
+    /// (a router's edge reports: a collapse freezes trading).
+    public func makeLane(capacity: Int = 64) throws(RedlineError) -> EventRing {
+        try riskSide.makeRing(capacity: capacity, lane: true)
+    }
+
     /// Every ring made so far, the control ring first.
-    var rings: [EventRing] { riskSide.allRings }
+    var rings: [(ring: EventRing, lane: Bool)] { riskSide.allRings }
 
     /// True while a `RedlineRuntime` risk thread consumes the rings.
     public var hasRiskThread: Bool { riskSide.hasRiskThread }

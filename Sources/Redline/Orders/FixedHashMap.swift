@@ -99,6 +99,13 @@ struct FixedHashMap<Value> {
     }
 
     /// Every entry, in no particular order (allocates: off the order path).
+    /// Every key, in slot order, into `buffer` (emptied first; no
+    /// allocation once it has the capacity).
+    func collectKeys(into buffer: inout ContiguousArray<UInt64>) {
+        buffer.removeAll(keepingCapacity: true)
+        for i in 0...mask where keys[i] != 0 { buffer.append(keys[i]) }
+    }
+
     var entries: [(key: UInt64, value: Value)] {
         var all: [(key: UInt64, value: Value)] = []
         all.reserveCapacity(count)

@@ -13,7 +13,9 @@ final class RiskSide: @unchecked Sendable {
     let engine: OpaquePointer
     let numaNode: Int?
     let logger: Logger
-    private let rings = Mutex<[EventRing]>([])
+    /// Every ring, in registration order; `lane`: a lane the risk thread
+    /// serves first (rl_runtime.h).
+    private let rings = Mutex<[(ring: EventRing, lane: Bool)]>([])
     /// Serialises the consumers of the rings: `drain()` callers, and the
     /// hand-over to and from a risk thread.
     /// pthread mutexes (NSLock), not Synchronization.Mutex: they guard C state
@@ -34,22 +36,25 @@ final class RiskSide: @unchecked Sendable {
         self.numaNode = numaNode
         self.logger = logger
         controlRing = try EventRing(capacity: 1024, numaNode: numaNode)
-        rings.withLock { $0.append(controlRing) }
+        // A lane: an operator's freeze overtakes any backlog of orders.
+        rings.withLock { $0.append((controlRing, true)) }
     }
 
     /// A ring whose consumer is the risk side. Rings are registered with a
     /// runtime when it starts.
-    func makeRing(capacity: Int) throws(RedlineError) -> EventRing {
+    /// With `lane`, a lane: served before every data ring, and between
+    /// every few events of them (freeze-critical events: an edge report).
+    func makeRing(capacity: Int, lane: Bool = false) throws(RedlineError) -> EventRing {
         guard !hasRiskThread else {
             throw .runtime("rings are registered when the risk thread starts: create routers before RedlineRuntime.start()")
         }
         let ring = try EventRing(capacity: capacity, numaNode: numaNode)
-        rings.withLock { $0.append(ring) }
+        rings.withLock { $0.append((ring, lane)) }
         return ring
     }
 
-    /// Every ring made so far, the control ring first.
-    var allRings: [EventRing] { rings.withLock { $0 } }
+    /// Every ring made so far, in registration order (the control ring first).
+    var allRings: [(ring: EventRing, lane: Bool)] { rings.withLock { $0 } }
 
     var hasRiskThread: Bool { riskThreadActive.load(ordering: .acquiring) }
 
@@ -75,7 +80,9 @@ final class RiskSide: @unchecked Sendable {
         var report = DrainReport()
         consumerLock.locked {
             guard !hasRiskThread else { return }
-            for ring in allRings {
+            let all = allRings
+            // Lanes first, as the risk thread serves them.
+            for ring in all.filter(\.lane).map(\.ring) + all.filter({ !$0.lane }).map(\.ring) {
                 var step = rl_step_result_t()
                 while rl_engine_step(engine, ring.pointer, stepBatch, &step) > 0 {
                     report.applied += Int(step.applied)
@@ -106,6 +113,7 @@ final class RiskSide: @unchecked Sendable {
             while controlRing.push(&event) == RL_FULL {
                 if hasRiskThread { sched_yield() } else { _ = drain() }
             }
+            rl_engine_knock(engine) // a lane: the risk thread serves it before the rest of its batch
             let pushed = controlRing.pushedCount
             if hasRiskThread {
                 while controlRing.consumedCount < pushed && hasRiskThread { sched_yield() }

@@ -36,6 +36,10 @@ public final class SimulatedExchange: ExchangeClient {
     public var failAllCancels = false
     /// Cancel requests received (including failed ones).
     public private(set) var cancelRequests = 0
+    /// Mass-cancel requests received (including refused ones).
+    public private(set) var massCancelRequests = 0
+    /// Keys of resting orders, for a mass cancel (pre-sized: no allocation).
+    private var massCancelKeys: ContiguousArray<UInt64> = []
 
     /// Resting orders: what was submitted and what is left of it.
     private let resting: FixedHashMap<(order: ExchangeOrder, remaining: Int64)>
@@ -57,6 +61,7 @@ public final class SimulatedExchange: ExchangeClient {
         precondition(configuration.capacity > 0)
         self.configuration = configuration
         resting = FixedHashMap(capacity: configuration.capacity)
+        massCancelKeys.reserveCapacity(configuration.capacity)
         finished = FixedHashMap(capacity: configuration.capacity)
         finishedOrder = .allocate(capacity: configuration.capacity)
         finishedOrder.initialize(repeating: OrderID(rawValue: 0), count: configuration.capacity)
@@ -183,9 +188,16 @@ public final class SimulatedExchange: ExchangeClient {
         }.sorted { $0.id.rawValue < $1.id.rawValue }
     }
 
+    /// Cancel every resting order: one request, one `.canceled` per order.
+    /// Refused (`.cancelFailed`) while the venue is refusing cancels
+    /// (`failAllCancels`, `failNextCancels`), as a real venue refusing one
+    /// cancel would refuse the other.
     public func massCancel() throws(ExchangeError) {
+        massCancelRequests += 1
         if isUnavailable { throw .unavailable }
-        for key in resting.entries.map(\.key).sorted() where count < eventCapacity {
+        if failAllCancels || failNextCancels > 0 { throw .cancelFailed(OrderID(rawValue: 0)) }
+        resting.collectKeys(into: &massCancelKeys)
+        for key in massCancelKeys where count < eventCapacity {
             if let entry = resting.remove(key) {
                 finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
             }

@@ -134,8 +134,12 @@ public final class RedlineRuntime: @unchecked Sendable {
         guard !isRunning else { throw .runtime("the risk thread is already running") }
         let rings = monitor.rings
         try registeredRings.withLock { registered throws(RedlineError) in
-            for ring in rings.dropFirst(registered) {
-                try RedlineError.errno(rl_runtime_add_ring(runtime, ring.pointer), operation: "rl_runtime_add_ring")
+            for (ring, lane) in rings.dropFirst(registered) {
+                if lane {
+                    try RedlineError.errno(rl_runtime_add_lane(runtime, ring.pointer), operation: "rl_runtime_add_lane")
+                } else {
+                    try RedlineError.errno(rl_runtime_add_ring(runtime, ring.pointer), operation: "rl_runtime_add_ring")
+                }
                 registered += 1
             }
         }
@@ -173,8 +177,8 @@ public final class RedlineRuntime: @unchecked Sendable {
         metrics.setTotal("risk_loop_idle_total", to: stats.idleLoops)
         metrics.setTotal("risk_events_applied_total", to: stats.events)
         metrics.setGauge("risk_thread_running", to: stats.running ? 1 : 0)
-        for (index, ring) in monitor.rings.enumerated() {
-            let label = [("ring", index == 0 ? "control" : "\(index)")]
+        for (index, (ring, lane)) in monitor.rings.enumerated() {
+            let label = [("ring", index == 0 ? "control" : lane ? "\(index)-lane" : "\(index)")]
             metrics.setGauge("ring_depth", label, to: Double(ring.depth))
             metrics.setTotal("ring_full_events_total", label, to: ring.fullCount)
         }

@@ -1,0 +1,86 @@
+import Foundation
+import Redline
+import RedlineCore
+import XCTest
+
+/// A freeze's cancel-all: one mass cancel where the venue has one (one
+/// message whatever the count), one cancel per order where it has not, and
+/// the edge report on the router's lane.
+final class CancelAllTests: XCTestCase {
+    /// A venue without mass cancel: SimulatedExchange behind the protocol's
+    /// required calls only (massCancel keeps its default, `.unsupported`).
+    final class PlainVenue: ExchangeClient {
+        let inner: SimulatedExchange
+        init(_ inner: SimulatedExchange) { self.inner = inner }
+        func submit(_ order: ExchangeOrder) throws(ExchangeError) { try inner.submit(order) }
+        func cancel(_ id: OrderID) throws(ExchangeError) { try inner.cancel(id) }
+        func pollEvents(_ body: (ExchangeEvent) -> Void) { inner.pollEvents(body) }
+    }
+
+    private func limits() throws -> RiskLimits {
+        try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: 100)
+    }
+
+    func testAFreezeCancelsThousandsOfOrdersWithOneMassCancel() throws {
+        let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT", "ETHUSDT"], logger: quietLogger())
+        let venue = SimulatedExchange(.init(seed: 1, fillRatio: 0, capacity: 8_192))
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 8_192, ringCapacity: 32_768,
+                                     logger: quietLogger())
+        for i in 0..<5_000 {
+            _ = try router.placeOrder(symbol: i % 2 == 0 ? "BTCUSDT" : "ETHUSDT", side: .buy, qty: 0.001, price: 100)
+            if i % 512 == 0 { router.poll() }
+        }
+        router.poll()
+        XCTAssertEqual(router.activeOrderCount, 5_000)
+        try router.reportEdge(bps: 50)  // below the 100 bps threshold, on the lane
+        monitor.drain()
+        let report = try XCTUnwrap(router.pollFreeze())
+        XCTAssertTrue(report.massCancel)
+        XCTAssertEqual(venue.massCancelRequests, 1)
+        XCTAssertEqual(venue.cancelRequests, 0, "no order was canceled one by one")
+        XCTAssertEqual(report.requested, 5_000)
+        XCTAssertEqual(report.canceled, 5_000)
+        XCTAssertTrue(report.isComplete)
+        XCTAssertGreaterThan(report.durationNanoseconds, 0)
+        XCTAssertLessThanOrEqual(report.sentNanoseconds, report.durationNanoseconds)
+        monitor.drain()
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy, 0, "every reservation released")
+        XCTAssertEqual(monitor.workingOrders(symbol: "ETHUSDT"), 0)
+        XCTAssertEqual(monitor.freezeEvents.last?.trigger, .edgeCollapse)
+    }
+
+    func testAVenueWithoutMassCancelGetsOneCancelPerOrder() throws {
+        let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT"], logger: quietLogger())
+        let inner = SimulatedExchange(.init(seed: 2, fillRatio: 0))
+        let router = try OrderRouter(monitor: monitor, client: PlainVenue(inner), logger: quietLogger())
+        for _ in 0..<10 { _ = try router.placeOrder(symbol: "BTCUSDT", side: .sell, qty: 0.01, price: 100) }
+        router.poll()
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        let report = try XCTUnwrap(router.pollFreeze())
+        XCTAssertFalse(report.massCancel)
+        XCTAssertEqual(inner.cancelRequests, 10)
+        XCTAssertEqual(inner.massCancelRequests, 0, "the wrapper never reaches the venue's mass cancel")
+        XCTAssertEqual(report.canceled, 10)
+        XCTAssertTrue(report.isComplete)
+        // The router remembers: the next cancel-all does not ask again.
+        XCTAssertTrue(monitor.unfreeze(reason: "drill over"))
+        _ = try router.placeOrder(symbol: "BTCUSDT", side: .sell, qty: 0.01, price: 100)
+        router.poll()
+        XCTAssertEqual(router.cancelAllOrders(reason: "again").canceled, 1)
+    }
+
+    func testARefusedMassCancelFallsBackToOneCancelPerOrder() throws {
+        let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT"], logger: quietLogger())
+        let venue = SimulatedExchange(.init(seed: 3, fillRatio: 0))
+        let router = try OrderRouter(monitor: monitor, client: venue, cancelRetries: 2, logger: quietLogger())
+        for _ in 0..<3 { _ = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100) }
+        router.poll()
+        venue.failNextCancels = 1 // refuses the mass cancel, and the first single cancel
+        let report = router.cancelAllOrders(reason: "test")
+        XCTAssertFalse(report.massCancel)
+        XCTAssertEqual(venue.massCancelRequests, 1)
+        XCTAssertEqual(venue.cancelRequests, 4, "three orders, one retried")
+        XCTAssertEqual(report.canceled, 3)
+        XCTAssertTrue(report.isComplete)
+    }
+}
