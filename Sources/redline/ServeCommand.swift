@@ -269,7 +269,7 @@ final class ServeHost: @unchecked Sendable {
         let cyclesPerNs = max(rl_clock_calibrate(20_000_000), 1e-9)
         var resting: [OrderID] = []
         resting.reserveCapacity(settings.strategy.resting + 1)
-        var rng = SplitMix(seed: settings.strategy.seed)
+        var rng = SplitMix64(seed: settings.strategy.seed)
         let interval = settings.strategy.ordersPerSecond > 0 ? 1e9 / settings.strategy.ordersPerSecond : .infinity
         var next = Double(rl_clock_ns())
         var lastMark = rl_clock_ns()
@@ -342,17 +342,4 @@ final class ServeHost: @unchecked Sendable {
                       seconds, placed.load(ordering: .relaxed), blocked.load(ordering: .relaxed),
                       "\(monitor.tradingState)", monitor.freezeEvents.count, journal == nil ? "off" : "synced")
     }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

@@ -38,13 +38,7 @@ final class KillSwitchTests: XCTestCase {
     /// through a risk thread (run under ThreadSanitizer by scripts/test.sh).
     /// The last freeze holds, and the router cancels everything.
     func testFreezesAndUnfreezesFromFourThreadsWhileAStrategyTrades() throws {
-        let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
-        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
-        let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 4, fillRatio: 0.5)),
-                                     orderCapacity: 4_096, ringCapacity: 4_096, logger: quietLogger())
-        let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
-                                         logger: quietLogger())
-        try runtime.start()
+        let (monitor, router, runtime) = try tradingThroughARiskThread()
         defer { try? runtime.stop() }
         let operators = (0..<4).map { index in
             Thread {

@@ -230,13 +230,7 @@ final class OperationsEndpointTests: XCTestCase {
     /// trades through the risk thread (ThreadSanitizer runs it in CI). The
     /// engine ends frozen by the last freeze, and the router has canceled.
     func testFourOperatorsThroughTheSocketWhileAStrategyTrades() throws {
-        let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
-        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
-        let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 4, fillRatio: 0.5)),
-                                     orderCapacity: 4_096, ringCapacity: 4_096, logger: quietLogger())
-        let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
-                                         logger: quietLogger())
-        try runtime.start()
+        let (monitor, router, runtime) = try tradingThroughARiskThread()
         defer { try? runtime.stop() }
         let ops = try endpoint(monitor) { $0.operators = ["op0", "op1", "op2", "op3"] }
         defer { ops.shutdown() }

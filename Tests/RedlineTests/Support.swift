@@ -46,6 +46,20 @@ struct Harness {
     }
 }
 
+/// One strategy (a router on a simulated venue that fills half its orders)
+/// trading BTCUSDT through a started risk thread, with limits it never
+/// reaches: for tests of operators acting while a strategy trades.
+func tradingThroughARiskThread() throws -> (RuntimeRiskMonitor, OrderRouter, RedlineRuntime) {
+    let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
+    let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
+    let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 4, fillRatio: 0.5)),
+                                 orderCapacity: 4_096, ringCapacity: 4_096, logger: quietLogger())
+    let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
+                                     logger: quietLogger())
+    try runtime.start()
+    return (monitor, router, runtime)
+}
+
 /// Parse Prometheus text into "name{labels}" -> value.
 func parsePrometheus(_ text: String) -> [String: Double] {
     var samples: [String: Double] = [:]
