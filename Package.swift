@@ -60,6 +60,7 @@ let package = Package(
             name: "RedlineLoadTest",
             dependencies: [
                 "Redline",
+                "RedlineOperations",
                 "RedlineCore",
                 "RedlineMallocCounter",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -1,9 +1,13 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Histogram
 import Logging
 import Redline
 import RedlineCore
 import RedlineMallocCounter
+import RedlineOperations
 import Synchronization
 
 /// The load test: strategy threads drive the full pre-trade pipeline while the
@@ -36,6 +40,10 @@ public struct LoadTestConfiguration: Sendable {
     /// strategy 0's lane to the last router seeing HALTED, then lifted by an
     /// operator's unfreeze. 0: none.
     public var freezeRounds = 0
+    /// Run the operations endpoint beside the load, scraped (`/metrics`) and
+    /// asked for `status` on its control socket every 100 ms: its cost on
+    /// the order path, by comparison with a run without it.
+    public var operationsEndpoint = false
     public var seed: UInt64 = 42
     /// Time one order in this many (a power of two).
     public var sampleEvery = 16
@@ -76,6 +84,9 @@ public struct LoadTestResult: Sendable, Codable {
     public var placeP999: UInt64 = 0
     public var timerOverheadNanoseconds: UInt64 = 0
     public var freezePropagationNanoseconds: UInt64?
+    /// `--operations`: scrapes of /metrics and control-socket requests answered during the run.
+    public var operationsScrapes: Int?
+    public var operationsRequests: Int?
     /// `--freezes N`: propagation percentiles (ns), idle (before the load) and under the full load.
     public var idleFreezeRounds: Int?
     public var idleFreezeP50: UInt64?, idleFreezeP99: UInt64?, idleFreezeMax: UInt64?
@@ -146,6 +157,7 @@ public struct LoadTestResult: Sendable, Codable {
         case freezePropagationNanoseconds = "freeze_propagation_ns", cancelAllNanoseconds = "cancel_all_ns"
         case ordersCanceledByFreeze = "orders_canceled_by_freeze"
         case cancelAllSentNanoseconds = "cancel_all_sent_ns", cancelAllMassCancel = "cancel_all_mass_cancel"
+        case operationsScrapes = "operations_scrapes", operationsRequests = "operations_requests"
         case idleFreezeRounds = "idle_freeze_rounds", idleFreezeP50 = "idle_freeze_ns_p50", idleFreezeP99 = "idle_freeze_ns_p99"
         case idleFreezeMax = "idle_freeze_ns_max", loadedFreezeRounds = "loaded_freeze_rounds"
         case loadedFreezeP50 = "loaded_freeze_ns_p50", loadedFreezeP99 = "loaded_freeze_ns_p99", loadedFreezeMax = "loaded_freeze_ns_max"
@@ -280,6 +292,20 @@ public final class LoadTest: @unchecked Sendable {
         timerOverheadCycles = overhead
     }
 
+    /// One HTTP GET (the operations endpoint's /metrics), or nil.
+    static func get(_ url: URL) -> String? {
+        let done = DispatchSemaphore(value: 0)
+        let body = Mutex<String?>(nil)
+        URLSession.shared.dataTask(with: url) { data, response, _ in
+            if (response as? HTTPURLResponse)?.statusCode == 200, let data {
+                body.withLock { $0 = String(decoding: data, as: UTF8.self) }
+            }
+            done.signal()
+        }.resume()
+        done.wait()
+        return body.withLock { $0 }
+    }
+
     private func nanoseconds(_ cycles: UInt64) -> UInt64 { UInt64(Double(cycles) / cyclesPerNanosecond) }
 
     /// Run, printing nothing; `progress` is called about once a second from the calling thread.
@@ -382,6 +408,32 @@ public final class LoadTest: @unchecked Sendable {
                 unfreezesSent += 1
                 _ = router.pollFreeze()
             }
+        }
+
+        // The operations endpoint, busy beside the load: a scrape and a status request every 100 ms.
+        var operations: OperationsEndpoint?
+        var operatorThread: Thread?
+        let operatorStop = Atomic<Bool>(false)
+        let operatorCounts = Mutex((scrapes: 0, requests: 0))
+        if config.operationsEndpoint {
+            let socket = "/tmp/redline-loadtest-\(getpid()).sock"
+            let endpoint = try OperationsEndpoint.start(monitor: monitor, configuration: .init(
+                metricsPort: 0, controlSocketPath: socket, operators: ["loadtest"]), logger: logger)
+            operations = endpoint
+            let url = URL(string: "http://127.0.0.1:\(endpoint.metricsPort ?? 0)/metrics")!
+            operatorThread = Thread {
+                let client = ControlClient(path: socket, timeoutSeconds: 5)
+                while !operatorStop.load(ordering: .relaxed) { // relaxed: a stop request
+                    if let text = Self.get(url), text.contains("orders_placed_total") {
+                        operatorCounts.withLock { $0.scrapes += 1 }
+                    }
+                    if (try? client.send(.init(operatorName: "loadtest", command: "status")))?.ok == true {
+                        operatorCounts.withLock { $0.requests += 1 }
+                    }
+                    usleep(100_000)
+                }
+            }
+            operatorThread?.start()
         }
 
         let stop = StopFlag()
@@ -492,6 +544,15 @@ public final class LoadTest: @unchecked Sendable {
         }
         stop.raised.store(true, ordering: .releasing)
         while !workers.allSatisfy({ $0.finished.load(ordering: .acquiring) }) { usleep(1_000) }
+        if let operatorThread {
+            operatorStop.store(true, ordering: .relaxed)
+            while !operatorThread.isFinished { usleep(1_000) }
+            operations?.shutdown()
+            let counts = operatorCounts.withLock { $0 }
+            result.operationsScrapes = counts.scrapes
+            result.operationsRequests = counts.requests
+            if counts.scrapes == 0 || counts.requests == 0 { violations.append("the operations endpoint answered nothing") }
+        }
         try runtime.stop()
         if let journal {
             // A failed journal halted trading: report it, never wait on it.

@@ -32,6 +32,8 @@ struct LoadTestCommand: ParsableCommand {
     var edgeCollapseAt: Double?
     @Option(help: "Freeze rounds: this many edge collapses with the risk thread idle, then as many under the full load, each lifted by an operator; prints the propagation's p50, p99 and max for both.")
     var freezes = 0
+    @Flag(help: "Run the operations endpoint beside the load, scraped and asked for status every 100 ms (its cost on the order path).")
+    var operations = false
     @Option(help: "Seed of the simulated venues.")
     var seed: UInt64 = 42
     @Option(help: "Time one order in this many (a power of two).")
@@ -84,6 +86,7 @@ struct LoadTestCommand: ParsableCommand {
         config.idle = idleStrategy
         config.edgeCollapseAt = edgeCollapseAt
         config.freezeRounds = freezes
+        config.operationsEndpoint = operations
         config.seed = seed
         config.sampleEvery = sampleEvery
         config.journalDirectory = journal
@@ -150,6 +153,9 @@ struct LoadTestCommand: ParsableCommand {
             row("freeze propagation", "\(propagation) ns (edge event into the ring -> last router sees it)")
             row("cancel-all after freeze", "last cancel sent \(r.cancelAllSentNanoseconds ?? 0) ns, last ack \(r.cancelAllNanoseconds ?? 0) ns "
                 + "(\(r.ordersCanceledByFreeze ?? 0) orders\(r.cancelAllMassCancel == true ? ", one mass cancel" : ""))")
+        }
+        if let scrapes = r.operationsScrapes {
+            row("operations endpoint", "\(scrapes) scrapes of /metrics, \(r.operationsRequests ?? 0) status requests answered")
         }
         if let rounds = r.loadedFreezeRounds {
             row("freeze, idle: to the word", "p50 \(r.idleWordP50 ?? 0)  p99 \(r.idleWordP99 ?? 0)  max \(r.idleWordMax ?? 0) ns over \(r.idleFreezeRounds ?? 0) freezes (edge into the lane -> freeze word stored)")

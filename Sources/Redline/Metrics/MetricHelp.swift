@@ -14,6 +14,7 @@ public enum MetricHelp {
         "drawdown_usd": "Equity below its peak, in USD.",
         "equity_peak_usd": "The highest equity (realized plus unrealized P&L) of the day, in USD.",
         "equity_usd": "Realized plus unrealized P&L, in USD.",
+        "freezes_by_class_total": "Freezes and REDUCING entries by class: transient (the breaker lifts them), persistent (an operator must), reducing.",
         "freeze_triggered_total": "Freezes (HALTED) and REDUCING entries, by reason.",
         "journal_durable_lag_records": "Records written to the journal but not yet synced to disk.",
         "journal_durable_seq": "The last journal sequence number known durable.",

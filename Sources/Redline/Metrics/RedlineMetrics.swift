@@ -208,12 +208,14 @@ public final class RedlineMetrics: Sendable {
     /// `strategy_freezes_total{strategy,reason}`.
     func strategyFrozen(_ freeze: FreezeEvent) {
         state.withLock { _ = $0.freezeCounters[freeze.trigger]?.increment() }
+        addTotal("freezes_by_class_total", [("class", freeze.reasonClass.rawValue)], 1)
         addTotal("strategy_freezes_total", [("strategy", "\(freeze.strategy ?? 0)"), ("reason", freeze.trigger.rawValue)], 1)
     }
 
     func stateChanged(_ change: TradingStateChange) {
         if let trigger = change.cause.freezeTrigger {
             state.withLock { $0.freezeCounters[trigger]?.increment() }
+            addTotal("freezes_by_class_total", [("class", trigger.reasonClass.rawValue)], 1)
         } else {
             unfreezes.increment()
         }
