@@ -3,6 +3,12 @@
 #endif
 #include "rl_clock.h"
 
+uint64_t rl_clock_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 double rl_clock_calibrate(uint64_t sample_ns) {
 #if defined(__x86_64__)
     uint64_t start_ns = rl_clock_ns(), start_cycles = rl_clock_cycles();

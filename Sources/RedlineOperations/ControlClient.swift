@@ -12,9 +12,10 @@ public struct ControlClient: Sendable {
     public let path: String
     public let timeoutSeconds: Double
 
+    /// `timeoutSeconds` is clamped to 0.01...3600 (0 would mean "forever" to the kernel).
     public init(path: String, timeoutSeconds: Double = 10) {
         self.path = path
-        self.timeoutSeconds = timeoutSeconds
+        self.timeoutSeconds = timeoutSeconds.isFinite ? min(max(timeoutSeconds, 0.01), 3600) : 10
     }
 
     public func send(_ request: ControlRequest) throws(RedlineError) -> ControlResponse {

@@ -59,7 +59,7 @@ public struct WhatIfOrder: Codable, Sendable, Equatable {
 
 /// Why a request was refused, for scripts.
 public enum ControlRefusal: String, Codable, Sendable {
-    case malformed, oversized, unauthorized, unknownCommand = "unknown_command", invalid, timeout, failed
+    case malformed, oversized, unauthorized, unknownCommand = "unknown_command", invalid, timeout, failed, busy
 }
 
 /// The answer to one request.

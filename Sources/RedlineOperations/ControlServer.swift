@@ -32,10 +32,12 @@ enum ControlServer {
         let authorized = Set(configuration.authorizedUIDs ?? [getuid(), 0])
         let operators = Set(configuration.operators)
         let channel = try ServerBootstrap(group: group)
+            // A client that half-closes after its request (socat does) still gets its answer.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ControlHandler(
-                        commands: commands, operators: operators, authorizedUIDs: authorized,
+                        commands: commands, operators: operators, authorizedUIDs: authorized, authorizedGID: gid,
                         maxRequestBytes: configuration.maxRequestBytes,
                         timeout: .nanoseconds(Int64(configuration.requestTimeoutSeconds * 1e9)),
                         limit: limit, queue: queue, logger: logger))
@@ -109,6 +111,7 @@ final class ControlHandler: ChannelInboundHandler {
     private let commands: OperatorCommands
     private let operators: Set<String>
     private let authorizedUIDs: Set<UInt32>
+    private let authorizedGID: gid_t?
     private let maxRequestBytes: Int
     private let timeout: TimeAmount
     private let limit: ConnectionLimit
@@ -120,13 +123,15 @@ final class ControlHandler: ChannelInboundHandler {
     private var counted = false
     private var busy = false
     private var closing = false
+    private var inputClosed = false
     private var deadline: Scheduled<Void>?
 
-    init(commands: OperatorCommands, operators: Set<String>, authorizedUIDs: Set<UInt32>, maxRequestBytes: Int,
-         timeout: TimeAmount, limit: ConnectionLimit, queue: DispatchQueue, logger: Logger) {
+    init(commands: OperatorCommands, operators: Set<String>, authorizedUIDs: Set<UInt32>, authorizedGID: gid_t?,
+         maxRequestBytes: Int, timeout: TimeAmount, limit: ConnectionLimit, queue: DispatchQueue, logger: Logger) {
         self.commands = commands
         self.operators = operators
         self.authorizedUIDs = authorizedUIDs
+        self.authorizedGID = authorizedGID
         self.maxRequestBytes = maxRequestBytes
         self.timeout = timeout
         self.limit = limit
@@ -136,7 +141,7 @@ final class ControlHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         guard limit.take() else {
-            refuseAndClose(context, .refused("?", .unauthorized,
+            refuseAndClose(context, .refused("?", .busy,
                                              "too many control connections (\(limit.maximum)); try again"))
             return
         }
@@ -149,7 +154,7 @@ final class ControlHandler: ChannelInboundHandler {
             level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
         credentials.assumeIsolated().whenComplete { result in
             switch result {
-            case .success(let peer) where self.authorizedUIDs.contains(peer.uid):
+            case .success(let peer) where self.authorizedUIDs.contains(peer.uid) || self.authorizedGID == peer.gid:
                 self.peer = peer
                 self.arm(context)
                 self.next(context)
@@ -175,7 +180,31 @@ final class ControlHandler: ChannelInboundHandler {
         guard !closing else { return }
         var bytes = unwrapInboundIn(data)
         if pending == nil { pending = bytes } else { pending!.writeBuffer(&bytes) }
+        // Reading stops while a command runs (below), so what waits here is
+        // bounded: a client that pipelines faster than it reads is refused.
+        if pending!.readableBytes > 2 * maxRequestBytes {
+            refuseAndClose(context, .refused("?", .oversized,
+                "more than \(2 * maxRequestBytes) bytes waiting unanswered: refused, nothing more is read"))
+            return
+        }
         next(context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // The client has said all it will: answer what is whole, then close.
+            inputClosed = true
+            closeIfDone(context)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// With the client's input closed and nothing left to answer, close.
+    private func closeIfDone(_ context: ChannelHandlerContext) {
+        guard inputClosed, !busy, !closing else { return }
+        let whole = pending?.readableBytesView.contains(UInt8(ascii: "\n")) ?? false
+        if !whole { context.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -209,14 +238,22 @@ final class ControlHandler: ChannelInboundHandler {
                 "not a request: one JSON object per line, with \"operator\" and \"command\" (\(Self.describe(error)))"))
             return
         }
-        guard operators.contains(request.operatorName) else {
+        guard OperationsEndpoint.Configuration.validOperator(request.operatorName), operators.contains(request.operatorName) else {
+            let shown = String(request.operatorName.unicodeScalars.prefix(64).map { $0.isASCII && $0.value >= 0x20 ? Character($0) : "?" })
             logger.warning("control request refused: unknown operator",
-                           metadata: ["operator": "\(request.operatorName.prefix(64))", "command": "\(request.command.prefix(64))",
+                           metadata: ["operator": "\(shown)", "command": "\(request.command.prefix(64))",
                                       "uid": "\(peer?.uid ?? 0)"])
-            answer(context, .refused(request.command, .unauthorized, "unknown operator \"\(request.operatorName.prefix(64))\""))
+            var refusal = ControlResponse.refused(request.command, .unauthorized, "unknown operator \"\(shown)\"")
+            // An attempt to change state is on the record even from a stranger.
+            if OperatorCommands.changesState(request.command) {
+                commands.audit(request, peer: peer, arguments: ["reason": request.reason ?? ""],
+                               outcome: "refused: unknown operator", into: &refusal, operatorName: shown)
+            }
+            answer(context, refusal)
             return
         }
         busy = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         deadline?.cancel()
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
@@ -227,6 +264,7 @@ final class ControlHandler: ChannelInboundHandler {
             loop.execute {
                 let (handler, context) = bound.value
                 handler.busy = false
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
                 handler.answer(context, response)
             }
         }
@@ -237,6 +275,7 @@ final class ControlHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: response.encodedLine())), promise: nil)
         arm(context)
         next(context)
+        closeIfDone(context)
     }
 
     private func refuseAndClose(_ context: ChannelHandlerContext, _ response: ControlResponse) {

@@ -43,7 +43,9 @@ public final class OperationsEndpoint: Sendable {
         public var socketGroup: String?
         /// The operators who may send commands, by name.
         public var operators: [String]
-        /// The uids whose processes may connect; nil: this process's own uid (and root).
+        /// The uids whose processes may connect; nil: this process's own uid
+        /// (and root). With `socketGroup`, a process whose primary group is
+        /// that group may connect too.
         public var authorizedUIDs: [UInt32]?
         /// A request line longer than this is refused and the connection closed.
         public var maxRequestBytes: Int
@@ -79,8 +81,9 @@ public final class OperationsEndpoint: Sendable {
                 throw .invalidInput("operations.metricsPort must be 0...65535, got \(metricsPort)")
             }
             if let path = controlSocketPath {
-                guard !path.isEmpty, path.utf8.count < 100 else {
-                    throw .invalidInput("operations.controlSocketPath must be 1 to 99 bytes (sun_path), got \(path.utf8.count)")
+                // sun_path holds 108 bytes, and the socket is bound first as "<path>.<pid>.tmp".
+                guard !path.isEmpty, path.utf8.count <= Self.maxSocketPathBytes else {
+                    throw .invalidInput("operations.controlSocketPath must be 1 to \(Self.maxSocketPathBytes) bytes, got \(path.utf8.count)")
                 }
                 guard !operators.isEmpty else {
                     throw .invalidInput("operations.operators is empty: a control socket needs at least one operator")
@@ -100,14 +103,15 @@ public final class OperationsEndpoint: Sendable {
             for name in operators where !Self.validOperator(name) {
                 throw .invalidInput("operations.operators: \"\(name)\" is not a valid name (1-64 of A-Z a-z 0-9 . _ -)")
             }
-            guard maxRequestBytes >= 256 else {
-                throw .invalidInput("operations.maxRequestBytes must be at least 256, got \(maxRequestBytes)")
+            // A request's reason goes into journal records of at most 1 MiB.
+            guard (256...(512 * 1024)).contains(maxRequestBytes) else {
+                throw .invalidInput("operations.maxRequestBytes must be 256...524288, got \(maxRequestBytes)")
             }
-            guard requestTimeoutSeconds > 0, requestTimeoutSeconds.isFinite else {
-                throw .invalidInput("operations.requestTimeoutSeconds must be positive, got \(requestTimeoutSeconds)")
+            guard requestTimeoutSeconds >= 0.05, requestTimeoutSeconds <= 3600 else {
+                throw .invalidInput("operations.requestTimeoutSeconds must be 0.05...3600, got \(requestTimeoutSeconds)")
             }
-            guard maxConnections >= 1 else {
-                throw .invalidInput("operations.maxConnections must be at least 1, got \(maxConnections)")
+            guard (1...1024).contains(maxConnections) else {
+                throw .invalidInput("operations.maxConnections must be 1...1024, got \(maxConnections)")
             }
             guard metricPrefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") }),
                   metricPrefix.first.map({ !$0.isNumber }) ?? true else {
@@ -115,9 +119,39 @@ public final class OperationsEndpoint: Sendable {
             }
         }
 
+        /// The longest control socket path (sun_path less room for the temporary name).
+        public static let maxSocketPathBytes = 90
+
+        /// Any setting left out takes its default.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Configuration()
+            self.init(
+                metricsHost: c.contains(.metricsHost) ? try c.decodeIfPresent(String.self, forKey: .metricsHost) : d.metricsHost,
+                metricsPort: try c.decodeIfPresent(Int.self, forKey: .metricsPort) ?? d.metricsPort,
+                controlSocketPath: try c.decodeIfPresent(String.self, forKey: .controlSocketPath),
+                socketMode: try c.decodeIfPresent(UInt16.self, forKey: .socketMode) ?? d.socketMode,
+                socketGroup: try c.decodeIfPresent(String.self, forKey: .socketGroup),
+                operators: try c.decodeIfPresent([String].self, forKey: .operators) ?? d.operators,
+                authorizedUIDs: try c.decodeIfPresent([UInt32].self, forKey: .authorizedUIDs),
+                maxRequestBytes: try c.decodeIfPresent(Int.self, forKey: .maxRequestBytes) ?? d.maxRequestBytes,
+                requestTimeoutSeconds: try c.decodeIfPresent(Double.self, forKey: .requestTimeoutSeconds) ?? d.requestTimeoutSeconds,
+                maxConnections: try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections,
+                metricPrefix: try c.decodeIfPresent(String.self, forKey: .metricPrefix) ?? d.metricPrefix)
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case metricsHost, metricsPort, controlSocketPath, socketMode, socketGroup, operators, authorizedUIDs
+            case maxRequestBytes, requestTimeoutSeconds, maxConnections, metricPrefix
+        }
+
+        /// ASCII letters, digits, `.`, `_`, `-`: compared byte for byte, so no
+        /// Unicode look-alike (a Kelvin sign for a K) passes for a configured name.
         static func validOperator(_ name: String) -> Bool {
-            !name.isEmpty && name.utf8.count <= 64
-                && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") }
+            !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x2E || byte == 0x5F || byte == 0x2D
+            }
         }
     }
 
@@ -138,15 +172,29 @@ public final class OperationsEndpoint: Sendable {
         do {
             var port: Int?
             if let host = configuration.metricsHost {
-                let http = try MetricsServer.bind(host: host, port: configuration.metricsPort, group: group,
-                                                  render: { MetricHelp.prefixed(monitor.prometheusText(), prefix: configuration.metricPrefix) })
+                let http: any Channel
+                do {
+                    http = try MetricsServer.bind(
+                        host: host, port: configuration.metricsPort, group: group,
+                        limit: ConnectionLimit(maximum: configuration.maxConnections),
+                        timeout: .nanoseconds(Int64(configuration.requestTimeoutSeconds * 1e9)),
+                        render: { MetricHelp.prefixed(monitor.prometheusText(), prefix: configuration.metricPrefix) })
+                } catch {
+                    throw RedlineError.invalidInput("operations.metricsHost/metricsPort \(host):\(configuration.metricsPort): \(error)")
+                }
                 channels.append(http)
                 port = http.localAddress?.port
             }
             if let path = configuration.controlSocketPath {
                 let commands = OperatorCommands(monitor: monitor)
-                channels.append(try ControlServer.bind(path: path, configuration: configuration, commands: commands,
-                                                       group: group, logger: logger))
+                do {
+                    channels.append(try ControlServer.bind(path: path, configuration: configuration, commands: commands,
+                                                           group: group, logger: logger))
+                } catch let error as RedlineError {
+                    throw error
+                } catch {
+                    throw RedlineError.invalidInput("operations.controlSocketPath \(path): \(error)")
+                }
             }
             logger.notice("operations endpoint started", metadata: [
                 "metrics": "\(configuration.metricsHost.map { "http://\($0):\(port ?? 0)/metrics" } ?? "off")",
@@ -189,15 +237,18 @@ public struct PeerCredentials: Sendable, Equatable {
 
 // MARK: /metrics over HTTP (SwiftNIO's HTTP/1 codec)
 
+/// One request per connection (each answer closes it, so a client that
+/// pipelines requests without reading holds no memory here), at most
+/// `limit` connections, and a request must arrive within `timeout`.
 enum MetricsServer {
-    static func bind(host: String, port: Int, group: MultiThreadedEventLoopGroup,
-                     render: @escaping @Sendable () -> String) throws -> any Channel {
+    static func bind(host: String, port: Int, group: MultiThreadedEventLoopGroup, limit: ConnectionLimit,
+                     timeout: TimeAmount, render: @escaping @Sendable () -> String) throws -> any Channel {
         try ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(render: render))
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(render: render, limit: limit, timeout: timeout))
                 }
             }
             .bind(host: host, port: port).wait()
@@ -209,17 +260,44 @@ final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let render: @Sendable () -> String
+    private let limit: ConnectionLimit
+    private let timeout: TimeAmount
     private var head: HTTPRequestHead?
+    private var counted = false
+    private var answered = false
+    private var deadline: Scheduled<Void>?
 
-    init(render: @escaping @Sendable () -> String) { self.render = render }
+    init(render: @escaping @Sendable () -> String, limit: ConnectionLimit, timeout: TimeAmount) {
+        self.render = render
+        self.limit = limit
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard limit.take() else {
+            context.close(promise: nil)
+            return
+        }
+        counted = true
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        if counted { limit.give() }
+        counted = false
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let request): head = request
         case .body: break
         case .end:
-            guard let request = head else { return }
+            guard let request = head, !answered else { return }
             head = nil
+            answered = true
+            deadline?.cancel()
             let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
             switch (request.method, path) {
             case (.GET, "/metrics"), (.HEAD, "/metrics"):
@@ -238,8 +316,8 @@ final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: type)
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
-        let keepAlive = request.isKeepAlive
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        headers.add(name: "Connection", value: "close")
+        let keepAlive = false
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))),
                       promise: nil)
         if !bodyless {

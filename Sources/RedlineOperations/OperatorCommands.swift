@@ -18,6 +18,14 @@ public struct OperatorCommands: Sendable {
     public static let names = ["status", "freeze", "unfreeze", "limits get", "limits set", "what-if", "orders", "events",
                                "release-strategy"]
 
+    /// The commands that change state: journaled with the operator, refused ones included.
+    public static func changesState(_ command: String) -> Bool {
+        ["freeze", "unfreeze", "limits set", "release-strategy"].contains(command)
+    }
+
+    /// The longest reason taken (it goes into the journal, the log, the FreezeEvent).
+    public static let maxReasonBytes = 4096
+
     public func handle(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {
         switch request.command {
         case "status": return status()
@@ -96,16 +104,43 @@ public struct OperatorCommands: Sendable {
 
     // MARK: Changing state (journaled with the operator)
 
-    private func changeState(_ request: ControlRequest, peer: PeerCredentials?, freeze: Bool) -> ControlResponse {
+    /// The request's reason, or why it is refused: none, too long, or with
+    /// control characters (which would forge lines in a text log).
+    private func reason(of request: ControlRequest) -> Result<String, RedlineError> {
         guard let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
-            return .refused(request.command, .invalid, "\(request.command) needs a reason (--reason)")
+            return .failure(.invalidInput("\(request.command) needs a reason (--reason)"))
+        }
+        guard reason.utf8.count <= Self.maxReasonBytes else {
+            return .failure(.invalidInput("the reason is \(reason.utf8.count) bytes; at most \(Self.maxReasonBytes)"))
+        }
+        guard !reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return .failure(.invalidInput("the reason has control characters (a newline, an escape): one line of text"))
+        }
+        return .success(reason)
+    }
+
+    /// Refuse a state-changing request, on the record.
+    private func refuse(_ request: ControlRequest, peer: PeerCredentials?, _ refusal: ControlRefusal, _ why: String,
+                        arguments: [String: String] = [:]) -> ControlResponse {
+        var response = ControlResponse.refused(request.command, refusal, why)
+        var arguments = arguments
+        if arguments["reason"] == nil { arguments["reason"] = String((request.reason ?? "").prefix(Self.maxReasonBytes)) }
+        audit(request, peer: peer, arguments: arguments, outcome: "refused: \(why)", into: &response)
+        return response
+    }
+
+    private func changeState(_ request: ControlRequest, peer: PeerCredentials?, freeze: Bool) -> ControlResponse {
+        let reason: String
+        switch self.reason(of: request) {
+        case .success(let text): reason = text
+        case .failure(let error): return refuse(request, peer: peer, .invalid, error.description)
         }
         let metadata = ["operator": request.operatorName, "via": "control_socket"]
         let changed = freeze ? monitor.manualFreeze(reason: reason, metadata: metadata)
                              : monitor.unfreeze(reason: reason, metadata: metadata)
         let state = monitor.tradingState
-        var outcome = changed ? "changed" : "unchanged"
-        var message: String
+        let outcome = changed ? "changed" : "unchanged"
+        let message: String
         if freeze {
             message = changed ? "trading is HALTED; every router cancels its orders at its next poll"
                               : "trading was already HALTED"
@@ -113,8 +148,9 @@ public struct OperatorCommands: Sendable {
             message = "trading is \(state.mode.rawValue.uppercased())"
         } else if state.mode == .halted {
             // The risk side refused the lift: the journal cannot record it.
-            outcome = "refused: the halt stays (the journal cannot record a lift, see the log)"
-            message = "the halt stays: an unfreeze is refused while the journal cannot record it"
+            return refuse(request, peer: peer, .failed,
+                          "the halt stays: an unfreeze is refused while the journal cannot record it (see the log)",
+                          arguments: ["reason": reason, "state": state.mode.rawValue])
         } else {
             message = "there was no halt to lift (trading is \(state.mode.rawValue.uppercased()))"
         }
@@ -127,27 +163,36 @@ public struct OperatorCommands: Sendable {
     }
 
     private func setLimits(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {
-        guard let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
-            return .refused(request.command, .invalid, "limits set needs a reason (--reason)")
+        let reason: String
+        switch self.reason(of: request) {
+        case .success(let text): reason = text
+        case .failure(let error): return refuse(request, peer: peer, .invalid, error.description)
         }
         guard let patch = request.limits, !patch.isEmpty else {
-            return .refused(request.command, .invalid, "limits set needs at least one limit: name=value")
-        }
-        let known = RiskLimits.fieldNames
-        if let unknown = patch.keys.sorted().first(where: { !known.contains($0) }) {
-            return .refused(request.command, .invalid,
-                            "unknown limit \"\(unknown)\"; the limits are: \(known.sorted().joined(separator: ", "))")
+            return refuse(request, peer: peer, .invalid, "limits set needs at least one limit: name=value")
         }
         let arguments = patch.mapValues(\.compactText).merging(["reason": reason]) { a, _ in a }
+        let known = RiskLimits.fieldNames
+        if let unknown = patch.keys.sorted().first(where: { !known.contains($0) }) {
+            return refuse(request, peer: peer, .invalid,
+                          "unknown limit \"\(unknown)\"; the limits are: \(known.sorted().joined(separator: ", "))",
+                          arguments: arguments)
+        }
+        let current = monitor.limits
         let limits: RiskLimits
         do {
-            limits = try merged(monitor.limits, patch)
+            limits = try merged(current, patch)
+            if limits == current {
+                var response = ControlResponse(ok: true, command: request.command)
+                response.changed = false
+                response.limits = current
+                response.message = "the limits are already so: nothing changed"
+                audit(request, peer: peer, arguments: arguments, outcome: "unchanged", into: &response)
+                return response
+            }
             try monitor.updateLimits(limits)
         } catch {
-            let why = "\(error)"
-            var refused = ControlResponse.refused(request.command, .invalid, "limits refused, nothing changed: \(why)")
-            audit(request, peer: peer, arguments: arguments, outcome: "refused: \(why)", into: &refused)
-            return refused
+            return refuse(request, peer: peer, .invalid, "limits refused, nothing changed: \(error)", arguments: arguments)
         }
         var response = ControlResponse(ok: true, command: request.command)
         response.changed = true
@@ -158,11 +203,13 @@ public struct OperatorCommands: Sendable {
     }
 
     private func releaseStrategy(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {
-        guard let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
-            return .refused(request.command, .invalid, "release-strategy needs a reason (--reason)")
+        let reason: String
+        switch self.reason(of: request) {
+        case .success(let text): reason = text
+        case .failure(let error): return refuse(request, peer: peer, .invalid, error.description)
         }
         guard let strategy = request.strategy else {
-            return .refused(request.command, .invalid, "release-strategy needs a strategy id")
+            return refuse(request, peer: peer, .invalid, "release-strategy needs a strategy id")
         }
         let changed = monitor.releaseStrategy(strategy, reason: reason,
                                               metadata: ["operator": request.operatorName, "via": "control_socket"])
@@ -174,20 +221,57 @@ public struct OperatorCommands: Sendable {
         return response
     }
 
-    /// `current` with the named limits replaced, decoded (and so validated) as a whole.
+    /// `current` with the named limits replaced, decoded (and so validated)
+    /// as a whole. A value replaces the limit whole (a table, the order
+    /// rules). Refused: a key inside a value that the limits do not have (a
+    /// misspelt rule would otherwise be dropped, and the rule be off), and
+    /// null for a limit that cannot be absent.
     private func merged(_ current: RiskLimits, _ patch: [String: JSONValue]) throws -> RiskLimits {
-        let data = try JSONEncoder().encode(current)
-        var object = try JSONDecoder().decode([String: JSONValue].self, from: data)
+        var object = try JSONDecoder().decode([String: JSONValue].self, from: JSONEncoder().encode(current))
         for (key, value) in patch {
             if value == .null { object.removeValue(forKey: key) } else { object[key] = value }
         }
-        return try JSONDecoder().decode(RiskLimits.self, from: JSONEncoder().encode(object))
+        let limits = try JSONDecoder().decode(RiskLimits.self, from: JSONEncoder().encode(object))
+        let result = try JSONDecoder().decode([String: JSONValue].self, from: JSONEncoder().encode(limits))
+        for key in patch.keys.sorted() {
+            if let problem = Self.unknownKey(in: patch[key]!, against: result[key], path: key) {
+                throw RedlineError.invalidInput(problem)
+            }
+        }
+        return limits
     }
 
-    private func audit(_ request: ControlRequest, peer: PeerCredentials?, arguments: [String: String], outcome: String,
-                       into response: inout ControlResponse) {
-        let action = OperatorAction(operatorName: request.operatorName, command: request.command, arguments: arguments,
-                                    outcome: outcome, peerUID: peer?.uid, peerPID: peer?.pid)
+    /// The first place `given` names what `kept` (the limits as decoded) has not.
+    public static func unknownKey(in given: JSONValue, against kept: JSONValue?, path: String) -> String? {
+        switch given {
+        case .null:
+            return kept == nil ? nil : "\(path) cannot be null: give its value"
+        case .object(let fields):
+            guard case .object(let keptFields)? = kept else { return nil }
+            for name in fields.keys.sorted() {
+                guard keptFields[name] != nil || fields[name] == .null else {
+                    return "unknown limit \"\(path).\(name)\" (the keys there are: \(keptFields.keys.sorted().joined(separator: ", ")))"
+                }
+                if let problem = unknownKey(in: fields[name]!, against: keptFields[name], path: "\(path).\(name)") {
+                    return problem
+                }
+            }
+            return nil
+        case .array(let items):
+            guard case .array(let keptItems)? = kept, keptItems.count == items.count else { return nil }
+            for (index, item) in items.enumerated() {
+                if let problem = unknownKey(in: item, against: keptItems[index], path: "\(path)[\(index)]") { return problem }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    func audit(_ request: ControlRequest, peer: PeerCredentials?, arguments: [String: String], outcome: String,
+               into response: inout ControlResponse, operatorName: String? = nil) {
+        let action = OperatorAction(operatorName: operatorName ?? request.operatorName, command: request.command,
+                                    arguments: arguments, outcome: outcome, peerUID: peer?.uid, peerPID: peer?.pid)
         do { try monitor.recordOperatorAction(action) } catch {
             // The command took effect (a freeze must never wait on a disk);
             // its audit record did not reach the journal: say so.

@@ -23,6 +23,10 @@ struct CtlCommand: ParsableCommand {
         @Option(help: "Seconds to wait for the answer.")
         var timeout = 10.0
 
+        func validate() throws {
+            guard timeout >= 0.01, timeout <= 3600 else { throw ValidationError("--timeout must be 0.01...3600 seconds") }
+        }
+
         func send(_ request: ControlRequest, render: (ControlResponse) -> String) throws {
             var request = request
             request.operatorName = operatorName

@@ -128,6 +128,15 @@ struct ServeConfiguration: Codable, Sendable {
         do { settings = try JSONDecoder().decode(ServeConfiguration.self, from: data) } catch let error as DecodingError {
             throw CLIFailure(Self.describe(error))
         }
+        // Inside the limits too: a misspelt rule would be dropped, and the rule be off.
+        if let raw = try? JSONDecoder().decode([String: JSONValue].self, from: data), case .object(let given)? = raw["limits"],
+           let kept = try? JSONDecoder().decode([String: JSONValue].self, from: JSONEncoder().encode(settings.limits)) {
+            for key in given.keys.sorted() {
+                if let problem = OperatorCommands.unknownKey(in: given[key]!, against: kept[key], path: "limits.\(key)") {
+                    throw CLIFailure(problem)
+                }
+            }
+        }
         try settings.validate()
         return settings
     }
@@ -139,6 +148,9 @@ struct ServeConfiguration: Codable, Sendable {
         }
         for (symbol, price) in strategy.prices where !(price > 0 && price.isFinite) {
             throw CLIFailure("\"strategy.prices.\(symbol)\" must be a positive price, got \(price)")
+        }
+        guard strategy.edgeBps.isFinite, abs(strategy.edgeBps) <= 1_000_000 else {
+            throw CLIFailure("\"strategy.edgeBps\" must be within +-1000000, got \(strategy.edgeBps)")
         }
         guard strategy.ordersPerSecond >= 0, strategy.ordersPerSecond <= 5_000_000 else {
             throw CLIFailure("\"strategy.ordersPerSecond\" must be 0...5000000, got \(strategy.ordersPerSecond)")
@@ -180,8 +192,16 @@ struct ServeService: Service {
 
     func run() async throws {
         try host.start()
+        let end = ContinuousClock.now + (duration ?? .seconds(365 * 24 * 3600))
+        // Until the duration, a signal, or the strategy's thread failing.
         try? await cancelWhenGracefulShutdown {
-            try await Task.sleep(for: duration ?? .seconds(365 * 24 * 3600))
+            while ContinuousClock.now < end && host.strategyError == nil {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        if let error = host.strategyError {
+            host.logger.critical("the strategy stopped", metadata: ["error": "\(error)"])
+            throw CLIFailure("the strategy's thread stopped: \(error)")
         }
         host.logger.notice("shutting down")
     }
@@ -197,6 +217,11 @@ final class ServeHost: @unchecked Sendable {
     private var endpoint: OperationsEndpoint?
     private var strategy: Thread?
     private let stop = Atomic<Bool>(false)
+    /// Set once the strategy's setup is done (its later errors are the service's).
+    private let trading = Atomic<Bool>(false)
+    /// Why the strategy's thread ended early, if it did.
+    private let failure = Mutex<(any Error)?>(nil)
+    var strategyError: (any Error)? { failure.withLock { $0 } }
     private let finished = Atomic<Bool>(false)
     private let placed = Atomic<UInt64>(0)
     private let blocked = Atomic<UInt64>(0)
@@ -207,11 +232,19 @@ final class ServeHost: @unchecked Sendable {
         self.logger = logger
         monitor = try RuntimeRiskMonitor(limits: settings.limits, logger: logger)
         if let directory = settings.journal?.directory {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+                throw CLIFailure("\"journal.directory\" \(directory) cannot be created: \(error.localizedDescription)")
+            }
             let (opened, report) = try Journal.open(directory: directory, monitor: monitor, logger: logger)
             journal = opened
             logger.notice("journal recovered", metadata: ["directory": "\(directory)", "records": "\(report.recordsReplayed)",
                                                           "state": "\(monitor.tradingState)"])
+            if report.recordsReplayed > 0 && monitor.limits != settings.limits {
+                // The journal's limits are the last an operator set: they stand.
+                logger.warning("the journal's limits differ from the config file's and stand (the last an operator set): change them with redline ctl limits set", metadata: [
+                                   "journal_maxInventoryUSD": "\(monitor.limits.maxInventoryUSD)",
+                                   "config_maxInventoryUSD": "\(settings.limits.maxInventoryUSD)"])
+            }
         } else {
             journal = nil
         }
@@ -224,11 +257,11 @@ final class ServeHost: @unchecked Sendable {
         // The router first: the risk thread takes the rings it finds at its start.
         let ready = DispatchSemaphore(value: 0)
         let go = DispatchSemaphore(value: 0)
-        let failure = Mutex<(any Error)?>(nil)
         let thread = Thread { [self] in
             do { try trade(ready: ready, go: go) } catch {
                 failure.withLock { $0 = error }
-                ready.signal()
+                // acquiring: pairs with trade's releasing store (ready was signalled already).
+                if !trading.load(ordering: .acquiring) { ready.signal() }
             }
             finished.store(true, ordering: .releasing) // releasing: pairs with shutDown's acquiring load
         }
@@ -263,6 +296,7 @@ final class ServeHost: @unchecked Sendable {
         }
         let ids = try settings.symbols.map { try monitor.symbolID($0) }
         var prices = settings.symbols.map { settings.strategy.prices[$0]! }
+        trading.store(true, ordering: .releasing) // releasing: pairs with the catch's acquiring load
         ready.signal()
         go.wait()
         for (i, id) in ids.enumerated() { try router.reportMark(symbol: id, price: prices[i]) }

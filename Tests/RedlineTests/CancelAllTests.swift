@@ -17,6 +17,22 @@ final class CancelAllTests: XCTestCase {
         func pollEvents(_ body: (ExchangeEvent) -> Void) { inner.pollEvents(body) }
     }
 
+    /// A venue whose answers arrive one poll late, as a real one's do.
+    final class LateVenue: ExchangeClient {
+        let inner: SimulatedExchange
+        private var held: [ExchangeEvent] = []
+        init(_ inner: SimulatedExchange) { self.inner = inner }
+        func submit(_ order: ExchangeOrder) throws(ExchangeError) { try inner.submit(order) }
+        func cancel(_ id: OrderID) throws(ExchangeError) { try inner.cancel(id) }
+        func massCancel() throws(ExchangeError) { try inner.massCancel() }
+        func pollEvents(_ body: (ExchangeEvent) -> Void) {
+            let due = held
+            held.removeAll()
+            inner.pollEvents { held.append($0) }
+            due.forEach(body)
+        }
+    }
+
     private func limits() throws -> RiskLimits {
         try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: 100)
     }
@@ -47,6 +63,32 @@ final class CancelAllTests: XCTestCase {
         XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy, 0, "every reservation released")
         XCTAssertEqual(monitor.workingOrders(symbol: "ETHUSDT"), 0)
         XCTAssertEqual(monitor.freezeEvents.last?.trigger, .edgeCollapse)
+    }
+
+    /// With answers in flight, the mass cancel is still the only request: no
+    /// second cancel per order (a venue's "already pending cancel" reject
+    /// would put the order back to working). The orders wait, reserved,
+    /// until their acks arrive.
+    func testALateVenueGetsOneMassCancelAndTheOrdersWaitForTheirAcks() throws {
+        let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT"], logger: quietLogger())
+        let inner = SimulatedExchange(.init(seed: 5, fillRatio: 0))
+        let router = try OrderRouter(monitor: monitor, client: LateVenue(inner), logger: quietLogger())
+        for _ in 0..<100 { _ = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.001, price: 100) }
+        router.poll()
+        router.poll()
+        XCTAssertEqual(router.activeOrderCount, 100)
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        let report = try XCTUnwrap(router.pollFreeze())
+        XCTAssertTrue(report.massCancel)
+        XCTAssertEqual(inner.massCancelRequests, 1)
+        XCTAssertEqual(inner.cancelRequests, 0, "no order canceled twice")
+        XCTAssertEqual(report.stillActive, 100, "the acks are on their way")
+        XCTAssertEqual(try monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.1, accuracy: 1e-9, "still reserved")
+        router.poll()
+        router.poll()
+        XCTAssertEqual(router.activeOrderCount, 0)
+        XCTAssertEqual(router.invalidExchangeEvents, 0)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy, 0)
     }
 
     func testAVenueWithoutMassCancelGetsOneCancelPerOrder() throws {

@@ -260,6 +260,84 @@ final class OperationsEndpointTests: XCTestCase {
         XCTAssertGreaterThan(accepted, 0)
     }
 
+    /// From the adversarial review: nested typos, nulls, a no-op change,
+    /// forged log lines and Unicode look-alikes are refused (and on the record).
+    func testLimitsAndReasonsThatWouldMisleadAreRefused() throws {
+        var limits = try RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200)
+        limits.orderRules.maxOrderQuantity = 1
+        let h = try Harness(limits: limits)
+        let ops = try endpoint(h.monitor) { $0.operators = ["alice", "Kate"] }
+        defer { ops.shutdown() }
+        let before = fingerprint(h.monitor)
+        let typo = try client().send(.init(operatorName: "alice", command: "limits set", reason: "x",
+                                           limits: ["orderRules": .object(["maxOrderQty": .number(2)])]))
+        XCTAssertEqual(typo.refusal, .invalid)
+        XCTAssertTrue(typo.error?.contains("orderRules.maxOrderQty") ?? false, typo.error ?? "")
+        let null = try client().send(.init(operatorName: "alice", command: "limits set", reason: "x",
+                                           limits: ["orderRules": .null]))
+        XCTAssertEqual(null.refusal, .invalid, "null may not switch every order rule off")
+        XCTAssertEqual(h.monitor.limits.orderRules.maxOrderQuantity, 1)
+        let same = try client().send(.init(operatorName: "alice", command: "limits set", reason: "x",
+                                           limits: ["maxInventoryUSD": .number(5_000)]))
+        XCTAssertEqual(same.ok, true)
+        XCTAssertEqual(same.changed, false)
+        let forged = try client().send(.init(operatorName: "alice", command: "freeze",
+                                             reason: "x\n2026-11-26 notice redline: trading active"))
+        XCTAssertEqual(forged.refusal, .invalid)
+        let kelvin = try client().send(.init(operatorName: "\u{212A}ate", command: "freeze", reason: "x"))
+        XCTAssertEqual(kelvin.refusal, .unauthorized, "a Kelvin sign is not a K")
+        XCTAssertEqual(fingerprint(h.monitor), before, "nothing changed")
+        let outcomes = h.monitor.operatorActions.map(\.outcome)
+        XCTAssertEqual(outcomes.count, 5, "every attempt on the record: \(outcomes)")
+        XCTAssertEqual(outcomes.filter { $0 == "unchanged" }.count, 1)
+        XCTAssertEqual(outcomes.filter { $0.hasPrefix("refused") }.count, 4)
+    }
+
+    func testAClientThatHalfClosesStillGetsItsAnswer() throws {
+        let h = try Harness()
+        let ops = try endpoint(h.monitor)
+        defer { ops.shutdown() }
+        let fd = try client().connectSocket()
+        defer { close(fd) }
+        let line = #"{"operator":"alice","command":"freeze","reason":"socat"}"# + "\n"
+        _ = line.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        shutdown(fd, Int32(SHUT_WR))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        XCTAssertGreaterThan(n, 0, "answered after the half-close")
+        let response = try ControlCodec.decoder.decode(ControlResponse.self,
+                                                       from: Data(buffer[0..<max(0, n)]).prefix { $0 != UInt8(ascii: "\n") })
+        XCTAssertEqual(response.changed, true)
+        XCTAssertTrue(h.monitor.isFrozen)
+    }
+
+    func testTheSocketGroupLetsItsMembersIn() throws {
+        let h = try Harness()
+        let group = try XCTUnwrap(getgrgid(getgid())).pointee.gr_name.map { String(cString: $0) } ?? "root"
+        // Not by uid: the uid list names someone else; the primary group admits.
+        let ops = try endpoint(h.monitor) {
+            $0.socketGroup = group
+            $0.socketMode = 0o660
+            $0.authorizedUIDs = [getuid() &+ 4242]
+        }
+        defer { ops.shutdown() }
+        var info = stat()
+        XCTAssertEqual(lstat("\(directory!)/ctl.sock", &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o660)
+        XCTAssertEqual(info.st_gid, getgid())
+        XCTAssertTrue(try client().send(.init(operatorName: "alice", command: "status")).ok)
+    }
+
+    func testSettingsOutOfRangeAreRefusedBeforeAnythingStarts() throws {
+        let h = try Harness()
+        for change: (inout OperationsEndpoint.Configuration) -> Void in [
+            { $0.requestTimeoutSeconds = 1e10 }, { $0.requestTimeoutSeconds = 1e-12 }, { $0.maxRequestBytes = 8 << 20 },
+            { $0.maxConnections = 0 }, { $0.controlSocketPath = "/tmp/" + String(repeating: "s", count: 95) },
+        ] {
+            XCTAssertThrowsError(try endpoint(h.monitor, change))
+        }
+    }
+
     private func httpGet(_ url: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")

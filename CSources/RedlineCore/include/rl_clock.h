@@ -16,11 +16,20 @@
 
 RL_EXTERN_C_BEGIN
 
-/* Monotonic nanoseconds (clock_gettime). */
+/* Monotonic nanoseconds (clock_gettime), out of line: what a strict ISO C
+ * consumer (-std=c11 with no POSIX feature macro) calls, its <time.h>
+ * declaring no clock_gettime. */
+uint64_t rl_clock_monotonic_ns(void);
+
+/* Monotonic nanoseconds (clock_gettime): inline where POSIX is visible. */
 RL_INLINE uint64_t rl_clock_ns(void) {
+#if defined(CLOCK_MONOTONIC)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#else
+    return rl_clock_monotonic_ns();
+#endif
 }
 
 /* Cycles (x86-64 TSC) or nanoseconds elsewhere. */

@@ -715,7 +715,8 @@ public final class OrderRouter {
     /// Cancel every active order: through the venue's mass cancel where it
     /// has one (one message, whatever the count), else one cancel per order,
     /// each failed request retried `cancelRetries` times; then process the
-    /// acks. An order the mass cancel left unanswered gets its own cancel.
+    /// acks that have arrived. Orders whose ack is still on its way stay
+    /// `pendingCancel` (`stillActive`) until it comes, at a later poll.
     @discardableResult
     public func cancelAllOrders(reason: String) -> CancelAllReport {
         var report = CancelAllReport(reason: reason)
@@ -744,18 +745,12 @@ public final class OrderRouter {
             }
         }
         if report.massCancel {
+            // The venue answers each order in its own time: orders not yet
+            // answered stay pendingCancel (reserved, so the limits stay
+            // safe) and are counted in stillActive. No second cancel is
+            // sent: a venue's "already pending cancel" reject would put the
+            // order back to working before its cancel arrives.
             report.sentNanoseconds = rl_clock_ns() - started
-            processExchangeEvents()
-            // What the mass cancel did not answer (unknown to the venue, or
-            // an answer still in flight): one cancel each, which at worst the
-            // venue rejects as too late.
-            orders.collectActive(into: &scratch)
-            for id in scratch where (try? orders.order(id).status) == .pendingCancel {
-                if !sendCancel(id) {
-                    report.failed.append(id)
-                    counters.add(RL_COUNTER_CANCEL_FAILED)
-                }
-            }
         } else {
             for id in scratch where (try? orders.order(id).status) == .pendingCancel {
                 if sendCancel(id) {
