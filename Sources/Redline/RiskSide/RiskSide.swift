@@ -81,13 +81,15 @@ final class RiskSide: @unchecked Sendable {
         consumerLock.locked {
             guard !hasRiskThread else { return }
             let all = allRings
-            // Lanes first, as the risk thread serves them.
-            for ring in all.filter(\.lane).map(\.ring) + all.filter({ !$0.lane }).map(\.ring) {
-                var step = rl_step_result_t()
-                while rl_engine_step(engine, ring.pointer, stepBatch, &step) > 0 {
-                    report.applied += Int(step.applied)
-                    report.invalid += Int(step.invalid)
-                    report.stateChanges += Int(step.state_changes)
+            // Lanes first, as the risk thread serves them (two passes: no array built, no allocation).
+            for pass in 0..<2 {
+                for (ring, lane) in all where lane == (pass == 0) {
+                    var step = rl_step_result_t()
+                    while rl_engine_step(engine, ring.pointer, stepBatch, &step) > 0 {
+                        report.applied += Int(step.applied)
+                        report.invalid += Int(step.invalid)
+                        report.stateChanges += Int(step.state_changes)
+                    }
                 }
             }
         }
