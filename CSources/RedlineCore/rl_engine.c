@@ -1457,7 +1457,9 @@ static inline __attribute__((always_inline)) uint64_t rl_engine_step_impl(rl_eng
     }
     uint64_t i = 0;
     for (; i < n; i++) {
-        if (yielding && rl_engine_knocked(engine)) {
+        /* After the first event: every step makes progress, however often
+         * producers knock. */
+        if (yielding && i > 0 && rl_engine_knocked(engine)) {
             out->yielded = 1;
             break;
         }

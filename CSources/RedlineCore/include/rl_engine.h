@@ -402,7 +402,8 @@ void rl_engine_evaluate_limits(rl_engine_t *engine);
 uint64_t rl_engine_step(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_step_result_t *out);
 /* rl_engine_step that stops early (out->yielded = 1) when someone knocked
  * (rl_engine_knock): the risk thread then serves the lanes, and comes back to
- * this ring. One load per event. */
+ * this ring. One load per event, from the second on: a step always applies
+ * one event, so knocks, however frequent, never starve the ring. */
 uint64_t rl_engine_step_yielding(rl_engine_t *engine, rl_spsc_t *ring, uint64_t max, rl_step_result_t *out);
 
 RL_INLINE rl_freeze_t *rl_engine_freeze(rl_engine_t *engine) { return &engine->freeze; }
