@@ -7,4 +7,4 @@ scripts/install-deps.sh
 swift build -c release --product redline
 .build/release/redline demo
 echo
-exec .build/release/redline loadtest --duration 10 --edge-collapse-at 9.5 "$@"
+exec .build/release/redline loadtest --duration 10 --freezes 100 "$@"

@@ -150,7 +150,7 @@ struct LoadTestCommand: ParsableCommand {
                 + " (over \(r.steadyStateOrders) orders; \(r.processMallocs) in the whole process)")
         }
         if let propagation = r.freezePropagationNanoseconds {
-            row("freeze propagation", "\(propagation) ns (edge event into the ring -> last router sees it)")
+            row("freeze propagation", "\(propagation) ns (edge event into the lane -> last router sees it; one sample, see --freezes)")
             row("cancel-all after freeze", "last cancel sent \(r.cancelAllSentNanoseconds ?? 0) ns, last ack \(r.cancelAllNanoseconds ?? 0) ns "
                 + "(\(r.ordersCanceledByFreeze ?? 0) orders\(r.cancelAllMassCancel == true ? ", one mass cancel" : ""))")
         }
