@@ -250,7 +250,8 @@ public struct OperatorCommands: Sendable {
             guard case .object(let keptFields)? = kept else { return nil }
             for name in fields.keys.sorted() {
                 guard keptFields[name] != nil || fields[name] == .null else {
-                    return "unknown limit \"\(path).\(name)\" (the keys there are: \(keptFields.keys.sorted().joined(separator: ", ")))"
+                    let known = keptFields.keys.sorted()
+                    return "unknown limit \"\(path).\(name)\"" + (known.isEmpty ? "" : " (set there now: \(known.joined(separator: ", ")))")
                 }
                 if let problem = unknownKey(in: fields[name]!, against: keptFields[name], path: "\(path).\(name)") {
                     return problem
