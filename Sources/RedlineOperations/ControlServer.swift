@@ -67,18 +67,9 @@ enum ControlServer {
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw RedlineError.invalidInput("operations.controlSocketPath \(path) exists and is not a socket")
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8.prefix(raw.count - 1))
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        if connected == 0 {
+        // A connect that succeeds: someone answers there.
+        if let fd = try? ControlClient(path: path, timeoutSeconds: 1).connectSocket() {
+            close(fd)
             throw RedlineError.invalidInput("operations.controlSocketPath \(path): another endpoint is listening there")
         }
     }

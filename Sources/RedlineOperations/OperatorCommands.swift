@@ -27,15 +27,23 @@ public struct OperatorCommands: Sendable {
     public static let maxReasonBytes = 4096
 
     public func handle(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {
+        // Every command that changes state needs a reason, checked once here.
+        var reason = ""
+        if Self.changesState(request.command) {
+            switch self.reason(of: request) {
+            case .success(let text): reason = text
+            case .failure(let error): return refuse(request, peer: peer, .invalid, error.description)
+            }
+        }
         switch request.command {
         case "status": return status()
-        case "freeze": return changeState(request, peer: peer, freeze: true)
-        case "unfreeze": return changeState(request, peer: peer, freeze: false)
+        case "freeze": return changeState(request, reason: reason, peer: peer, freeze: true)
+        case "unfreeze": return changeState(request, reason: reason, peer: peer, freeze: false)
         case "limits get":
             var response = ControlResponse(ok: true, command: request.command)
             response.limits = monitor.limits
             return response
-        case "limits set": return setLimits(request, peer: peer)
+        case "limits set": return setLimits(request, reason: reason, peer: peer)
         case "what-if": return whatIf(request)
         case "orders": return orders()
         case "events":
@@ -44,7 +52,7 @@ public struct OperatorCommands: Sendable {
             response.events = Array(monitor.freezeEvents.suffix(last))
             response.actions = Array(monitor.operatorActions.suffix(last))
             return response
-        case "release-strategy": return releaseStrategy(request, peer: peer)
+        case "release-strategy": return releaseStrategy(request, reason: reason, peer: peer)
         default:
             return .refused(request.command, .unknownCommand,
                             "unknown command \"\(request.command)\"; the commands are: \(Self.names.joined(separator: ", "))")
@@ -129,13 +137,13 @@ public struct OperatorCommands: Sendable {
         return response
     }
 
-    private func changeState(_ request: ControlRequest, peer: PeerCredentials?, freeze: Bool) -> ControlResponse {
-        let reason: String
-        switch self.reason(of: request) {
-        case .success(let text): reason = text
-        case .failure(let error): return refuse(request, peer: peer, .invalid, error.description)
-        }
-        let metadata = ["operator": request.operatorName, "via": "control_socket"]
+    /// What a change by an operator carries into its FreezeEvent or record.
+    private func provenance(_ request: ControlRequest) -> [String: String] {
+        ["operator": request.operatorName, "via": "control_socket"]
+    }
+
+    private func changeState(_ request: ControlRequest, reason: String, peer: PeerCredentials?, freeze: Bool) -> ControlResponse {
+        let metadata = provenance(request)
         let changed = freeze ? monitor.manualFreeze(reason: reason, metadata: metadata)
                              : monitor.unfreeze(reason: reason, metadata: metadata)
         let state = monitor.tradingState
@@ -162,12 +170,7 @@ public struct OperatorCommands: Sendable {
         return response
     }
 
-    private func setLimits(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {
-        let reason: String
-        switch self.reason(of: request) {
-        case .success(let text): reason = text
-        case .failure(let error): return refuse(request, peer: peer, .invalid, error.description)
-        }
+    private func setLimits(_ request: ControlRequest, reason: String, peer: PeerCredentials?) -> ControlResponse {
         guard let patch = request.limits, !patch.isEmpty else {
             return refuse(request, peer: peer, .invalid, "limits set needs at least one limit: name=value")
         }
@@ -202,17 +205,11 @@ public struct OperatorCommands: Sendable {
         return response
     }
 
-    private func releaseStrategy(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {
-        let reason: String
-        switch self.reason(of: request) {
-        case .success(let text): reason = text
-        case .failure(let error): return refuse(request, peer: peer, .invalid, error.description)
-        }
+    private func releaseStrategy(_ request: ControlRequest, reason: String, peer: PeerCredentials?) -> ControlResponse {
         guard let strategy = request.strategy else {
             return refuse(request, peer: peer, .invalid, "release-strategy needs a strategy id")
         }
-        let changed = monitor.releaseStrategy(strategy, reason: reason,
-                                              metadata: ["operator": request.operatorName, "via": "control_socket"])
+        let changed = monitor.releaseStrategy(strategy, reason: reason, metadata: provenance(request))
         var response = ControlResponse(ok: true, command: request.command)
         response.changed = changed
         response.message = changed ? "strategy \(strategy) released" : "strategy \(strategy) was not halted"

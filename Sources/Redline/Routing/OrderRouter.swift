@@ -602,10 +602,7 @@ public final class OrderRouter {
     func push(_ event: rl_event_t) {
         var event = event
         event.strategy = orders.session  // attribution: every event says which strategy made it
-        while ring.push(&event) == RL_FULL {
-            counters.add(RL_COUNTER_RING_FULL)
-            if monitor.hasRiskThread { sched_yield() } else { monitor.drain() }
-        }
+        if ring.push(&event) == RL_FULL { pushWhenFull(ring.pointer, &event) }
     }
 
     /// Report the strategy's current edge to the risk side through this
@@ -622,7 +619,7 @@ public final class OrderRouter {
         var event = rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: Int64((bps * FixedPoint.scale).rounded(.down)),
                                timestampNs: rl_clock_cycles())
         event.strategy = session
-        if rl_spsc_push(lanePointer, &event) != RL_OK { pushLaneWhenFull(&event) }
+        if rl_spsc_push(lanePointer, &event) != RL_OK { pushWhenFull(lanePointer, &event) }
         rl_engine_knock(engine) // the risk thread stops its batch and serves the lanes
     }
 
@@ -631,13 +628,14 @@ public final class OrderRouter {
         .invalidInput("edge must be a finite number, got \(bps)")
     }
 
-    /// The lane was full: count it, then wait for room (or drain, with no risk thread).
+    /// `ring` (this router's ring or lane) was full: count it, then wait for
+    /// room (or drain, with no risk thread). Never drops.
     @usableFromInline
-    func pushLaneWhenFull(_ event: inout rl_event_t) {
+    func pushWhenFull(_ ring: OpaquePointer, _ event: inout rl_event_t) {
         repeat {
             counters.add(RL_COUNTER_RING_FULL)
             if monitor.hasRiskThread { sched_yield() } else { monitor.drain() }
-        } while rl_spsc_push(lanePointer, &event) == RL_FULL
+        } while rl_spsc_push(ring, &event) == RL_FULL
     }
 
     /// Tell the risk side this strategy is alive (the dead-man,
