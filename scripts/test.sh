@@ -48,6 +48,14 @@ cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/in
     "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/collar_publish_race"
 "$objects/collar_publish_race"
 
+step "batch pushes into a ring a consumer is reading (and under ThreadSanitizer)"
+cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/spsc_batch.c \
+    "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/spsc_batch"
+"$objects/spsc_batch"
+gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/spsc_batch.c \
+    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/spsc_batch_tsan"
+TSAN_OPTIONS=halt_on_error=1 "$objects/spsc_batch_tsan"
+
 step "lanes: a freeze on a lane overtakes a backlog of order events (and under ThreadSanitizer)"
 cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/lanes.c \
     "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/lanes"

@@ -33,6 +33,28 @@ final class CancelAllTests: XCTestCase {
         }
     }
 
+    /// The venue's fills, summed per symbol as they are reported (signed: buys up).
+    final class TallyVenue: ExchangeClient {
+        let inner: SimulatedExchange
+        private var orders: [OrderID: ExchangeOrder] = [:]
+        private(set) var filled: [SymbolID: Int64] = [:]
+        init(_ inner: SimulatedExchange) { self.inner = inner }
+        func submit(_ order: ExchangeOrder) throws(ExchangeError) {
+            try inner.submit(order)
+            orders[order.id] = order
+        }
+        func cancel(_ id: OrderID) throws(ExchangeError) { try inner.cancel(id) }
+        func massCancel() throws(ExchangeError) { try inner.massCancel() }
+        func pollEvents(_ body: (ExchangeEvent) -> Void) {
+            inner.pollEvents { event in
+                if case .filled(let id, let quantity, _, _) = event, let order = orders[id] {
+                    filled[order.symbol, default: 0] += order.side == .buy ? quantity : -quantity
+                }
+                body(event)
+            }
+        }
+    }
+
     private func limits() throws -> RiskLimits {
         try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: 100)
     }
@@ -124,5 +146,77 @@ final class CancelAllTests: XCTestCase {
         XCTAssertEqual(venue.cancelRequests, 4, "three orders, one retried")
         XCTAssertEqual(report.canceled, 3)
         XCTAssertTrue(report.isComplete)
+    }
+
+    /// The answers a poll handles go to the risk side in batches. Through a
+    /// ring smaller than one batch (no risk thread: a full ring is drained
+    /// here), with fills, partial fills and cancels mixed: every fill moves
+    /// the position by exactly what the venue filled, every cancel releases
+    /// exactly what was left, and nothing stays working.
+    func testBatchedAnswersThroughARingSmallerThanABatchReleaseExactlyWhatWasLeft() throws {
+        let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT", "ETHUSDT"], logger: quietLogger())
+        let venue = TallyVenue(SimulatedExchange(.init(seed: 11, fillRatio: 0.2, partialFillRatio: 0.4, capacity: 1_024)))
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 1_024, ringCapacity: 8,
+                                     logger: quietLogger())
+        for i in 0..<600 {
+            _ = try router.placeOrder(symbol: i % 3 == 0 ? "ETHUSDT" : "BTCUSDT", side: i % 2 == 0 ? .buy : .sell,
+                                      qty: 0.002 * Double(1 + i % 5), price: 100)
+            if i % 100 == 99 { router.poll() }
+        }
+        router.poll()
+        monitor.drain()
+        XCTAssertGreaterThan(router.ring.fullCount, 0, "the ring was smaller than a batch")
+        let btc = try monitor.symbolID("BTCUSDT"), eth = try monitor.symbolID("ETHUSDT")
+        let positions = [("BTCUSDT", venue.filled[btc, default: 0]), ("ETHUSDT", venue.filled[eth, default: 0])]
+        XCTAssertNotEqual(positions[0].1, 0)
+        let active = router.activeOrderCount
+        XCTAssertGreaterThan(active, 300, "most orders rest")
+        let report = router.cancelAllOrders(reason: "test")
+        monitor.drain()
+        XCTAssertTrue(report.massCancel)
+        XCTAssertEqual(report.requested, active)
+        XCTAssertEqual(report.canceled, active)
+        XCTAssertTrue(report.isComplete)
+        for (symbol, position) in positions {
+            let state = try XCTUnwrap(monitor.position(of: symbol))
+            XCTAssertEqual(state.quantity, FixedPoint.double(position), accuracy: 1e-9, symbol)
+            XCTAssertEqual(state.workingBuy, 0, symbol)
+            XCTAssertEqual(state.workingSell, 0, symbol)
+            XCTAssertEqual(monitor.workingOrders(symbol: symbol), 0, symbol)
+        }
+        XCTAssertEqual(router.invalidExchangeEvents, 0)
+    }
+
+    /// 10,000 resting orders canceled while the risk thread runs, through a
+    /// 64-event ring: the batches race the risk thread's reads, and every
+    /// release lands once.
+    func testTenThousandAcksRaceTheRiskThroughASmallRing() throws {
+        let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT", "ETHUSDT"], logger: quietLogger())
+        let venue = SimulatedExchange(.init(seed: 12, fillRatio: 0, partialFillRatio: 0.3, capacity: 12_000))
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 12_000, ringCapacity: 64,
+                                     logger: quietLogger())
+        let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
+                                         logger: quietLogger())
+        try runtime.start()
+        for i in 0..<10_000 {
+            _ = try router.placeOrder(symbol: i % 2 == 0 ? "BTCUSDT" : "ETHUSDT", side: i % 4 < 2 ? .buy : .sell,
+                                      qty: 0.01, price: 100)
+            if i % 256 == 255 { router.poll() }
+        }
+        router.poll()
+        XCTAssertEqual(router.activeOrderCount, 10_000)
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        let report = try XCTUnwrap(router.pollFreeze())
+        XCTAssertTrue(report.massCancel)
+        XCTAssertEqual(report.canceled, 10_000)
+        XCTAssertTrue(report.isComplete)
+        try runtime.stop()
+        for symbol in ["BTCUSDT", "ETHUSDT"] {
+            let state = try XCTUnwrap(monitor.position(of: symbol))
+            XCTAssertEqual(state.workingBuy, 0, symbol)
+            XCTAssertEqual(state.workingSell, 0, symbol)
+            XCTAssertEqual(monitor.workingOrders(symbol: symbol), 0, symbol)
+        }
+        XCTAssertEqual(monitor.anomalies.values.reduce(0, +), 0, "no release found less working than it carried")
     }
 }

@@ -52,4 +52,24 @@ final class FixedHashMapTests: XCTestCase {
         }
         XCTAssertNil(gone)
     }
+
+    func testDrainHandsOverEveryEntryOnceAndLeavesTheMapEmptyAndUsable() {
+        let map = FixedHashMap<Int>(capacity: 200)
+        defer { map.deallocate() }
+        var model: [UInt64: Int] = [:]
+        for key in UInt64(1)...400 where key % 3 != 0 {
+            if model.count < 200 { map.set(key, Int(key) * 7); model[key] = Int(key) * 7 }
+        }
+        for key in UInt64(1)...60 { map.remove(key); model[key] = nil }
+        var seen: [UInt64: Int] = [:]
+        map.drain { key, value in
+            XCTAssertNil(seen[key], "handed over twice: \(key)")
+            seen[key] = value
+        }
+        XCTAssertEqual(seen, model)
+        XCTAssertEqual(map.count, 0)
+        for key in UInt64(1)...400 { XCTAssertNil(map[key]) }
+        XCTAssertTrue(map.set(5, 1))
+        XCTAssertEqual(map[5], 1)
+    }
 }

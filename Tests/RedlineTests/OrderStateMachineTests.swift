@@ -96,4 +96,52 @@ final class OrderStateMachineTests: XCTestCase {
         try machine.apply(b, .cancelAck)
         XCTAssertEqual(Set(machine.activeOrderIDs), [a, c])
     }
+
+    func testRequestCancelAllMarksEveryActiveOrderAndNothingElse() throws {
+        let machine = OrderStateMachine(capacity: 16)
+        let pending = try order(in: .pending, machine)
+        let acked = try order(in: .acknowledged, machine)
+        let partial = try order(in: .partiallyFilled, machine)
+        let canceling = try order(in: .pendingCancel, machine)
+        let filled = try order(in: .filled, machine)
+        var ids = ContiguousArray<OrderID>()
+        machine.requestCancelAll(into: &ids)
+        XCTAssertEqual(Set(ids), [pending, acked, partial, canceling])
+        for id in ids { XCTAssertEqual(try machine.order(id).status, .pendingCancel) }
+        XCTAssertEqual(try machine.order(partial).filled, 4, "fills kept")
+        XCTAssertEqual(try machine.order(filled).status, .filled, "a finished order is left alone")
+        // Their acks then retire them from the active list, whatever the order.
+        for id in ids.reversed() { try machine.apply(id, .cancelAck) }
+        XCTAssertEqual(machine.activeCount, 0)
+        XCTAssertTrue(machine.activeOrderIDs.isEmpty)
+    }
+
+    /// The active list and each slot's place in it (kept apart from the
+    /// records) agree through random opens, fills and cancels.
+    func testTheActiveListStaysExactThroughRandomLifecycles() throws {
+        let machine = OrderStateMachine(capacity: 64)
+        var live = Set<OrderID>()
+        var generator = SplitMix64(seed: 7)
+        for step in 0..<20_000 {
+            let roll = generator.next() % 4
+            if roll == 0 || live.isEmpty, machine.available > 0 {
+                let id = try machine.open(symbol: SymbolID(rawValue: 0), side: .buy, quantity: 4, price: 1)
+                try machine.apply(id, .submit)
+                live.insert(id)
+            } else if !live.isEmpty {
+                let sorted = live.sorted { $0.rawValue < $1.rawValue }
+                let id = sorted[Int(generator.next() % UInt64(sorted.count))]
+                switch roll {
+                case 1: try machine.apply(id, .fill, fillQuantity: try machine.order(id).remaining)
+                case 2: if try machine.order(id).remaining > 1 { try machine.apply(id, .partialFill, fillQuantity: 1) }
+                default:
+                    try machine.apply(id, .requestCancel)
+                    try machine.apply(id, .cancelAck)
+                }
+                if try machine.order(id).status.isTerminal { live.remove(id) }
+            }
+            XCTAssertEqual(Set(machine.activeOrderIDs), live, "step \(step)")
+            XCTAssertEqual(machine.activeCount, live.count)
+        }
+    }
 }

@@ -6,11 +6,7 @@ import XCTest
 /// Each strategy's message rates, cancel budget and working orders
 /// (rl_strategy.h), through `OrderRouter`, on the engine's manual clock.
 extension OrderStateMachine {
-    var activeIDs: [OrderID] {
-        var ids = ContiguousArray<OrderID>()
-        collectActive(into: &ids)
-        return Array(ids)
-    }
+    var activeIDs: [OrderID] { activeOrderIDs }
 }
 
 final class StrategyLimitsTests: XCTestCase {

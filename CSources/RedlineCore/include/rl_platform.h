@@ -81,4 +81,9 @@ extern void (*rl_test_hook)(const char *point);
 #define RL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define RL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* Start fetching the line at `address` for a write soon (Swift has no
+ * prefetch of its own): a burst that walks records in a known order asks
+ * for each a few steps ahead, and waits on memory once per few records. */
+RL_INLINE void rl_prefetch_for_write(const void *address) { __builtin_prefetch(address, 1, 3); }
+
 #endif /* RL_PLATFORM_H */

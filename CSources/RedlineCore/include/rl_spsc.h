@@ -76,6 +76,28 @@ RL_INLINE rl_result_t rl_spsc_push(rl_spsc_t *ring, const rl_event_t *event) {
     return RL_OK;
 }
 
+/* Producer: copy up to `count` events into the ring and publish them with
+ * one store of tail. A burst (a cancel-all's acks) then costs the consumer's
+ * polling line one transfer, not one per event. Returns how many were
+ * pushed (fewer than `count` only when the ring is full; none is counted as
+ * a full push: the caller decides, as for rl_spsc_push). */
+RL_INLINE uint64_t rl_spsc_push_batch(rl_spsc_t *ring, const rl_event_t *events, uint64_t count) {
+    /* relaxed: only this producer writes tail. */
+    uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    uint64_t room = ring->capacity - (tail - ring->head_cache);
+    if (room < count) {
+        /* acquire: pairs with the consumer's release store of head, so the
+         * slots we are about to overwrite have been fully read. */
+        ring->head_cache = atomic_load_explicit(&ring->head, memory_order_acquire);
+        room = ring->capacity - (tail - ring->head_cache);
+    }
+    uint64_t n = count < room ? count : room;
+    for (uint64_t i = 0; i < n; i++) ring->slots[(tail + i) & ring->mask] = events[i];
+    /* release: pairs with the consumer's acquire load of tail, publishing all n slots. */
+    if (n > 0) atomic_store_explicit(&ring->tail, tail + n, memory_order_release);
+    return n;
+}
+
 /* Producer: keep the lines a push touches in this core's cache, for a ring
  * pushed to rarely (a lane) whose push must not wait on cache misses: the
  * read-only line and the producer's lines are read, and the next slot, which

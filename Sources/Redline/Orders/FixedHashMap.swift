@@ -99,18 +99,22 @@ struct FixedHashMap<Value> {
     }
 
     /// Every entry, in no particular order (allocates: off the order path).
-    /// Every key, in slot order, into `buffer` (emptied first; no
-    /// allocation once it has the capacity).
-    func collectKeys(into buffer: inout ContiguousArray<UInt64>) {
-        buffer.removeAll(keepingCapacity: true)
-        for i in 0...mask where keys[i] != 0 { buffer.append(keys[i]) }
-    }
-
     var entries: [(key: UInt64, value: Value)] {
         var all: [(key: UInt64, value: Value)] = []
         all.reserveCapacity(count)
         for i in 0...mask where keys[i] != 0 { all.append((keys[i], values[i])) }
         return all
+    }
+
+    /// Hand every entry to `body`, in slot order, and leave the map empty:
+    /// one pass over the storage, where removing key by key would probe at
+    /// random and shift each run.
+    func drain(_ body: (UInt64, Value) -> Void) {
+        for i in 0...mask where keys[i] != 0 {
+            body(keys[i], (values + i).move())
+            keys[i] = 0
+        }
+        counter.pointee = 0
     }
 
     func removeAll() {

@@ -1,3 +1,5 @@
+import RedlineCore
+
 /// The order lifecycle as one transition table, over pre-sized storage.
 ///
 ///     new -> pending -> acknowledged -> partiallyFilled -> filled
@@ -18,6 +20,11 @@ public final class OrderStateMachine {
     /// A stack of free slots; `freeCount` entries are valid.
     @usableFromInline let freeSlots: UnsafeMutablePointer<Int32>
     @usableFromInline let activeSlots: UnsafeMutablePointer<Int32>
+    /// Each slot's place in `activeSlots`, -1 when not active. Kept apart
+    /// from the records: retiring an order moves the last active one into
+    /// its place, and touching that order's record (a cache miss in a large
+    /// book) cost more than the whole transition during a cancel-all.
+    @usableFromInline let activeIndex: UnsafeMutablePointer<Int32>
     /// The counts, in raw memory too: a `var` of the class would pay a
     /// dynamic exclusivity check on every order.
     @usableFromInline struct Counts {
@@ -50,7 +57,7 @@ public final class OrderStateMachine {
         self.capacity = capacity
         let blank = OrderRecord(
             id: OrderID(rawValue: 0), symbol: SymbolID(rawValue: 0), side: .buy, status: .canceled,
-            quantity: 0, price: 0, filled: 0, activeIndex: -1)
+            quantity: 0, price: 0, filled: 0)
         records = .allocate(capacity: capacity)
         records.initialize(repeating: blank, count: capacity)
         generations = .allocate(capacity: capacity)
@@ -59,6 +66,8 @@ public final class OrderStateMachine {
         for i in 0..<capacity { (freeSlots + i).initialize(to: Int32(capacity - 1 - i)) }
         activeSlots = .allocate(capacity: capacity)
         activeSlots.initialize(repeating: -1, count: capacity)
+        activeIndex = .allocate(capacity: capacity)
+        activeIndex.initialize(repeating: -1, count: capacity)
         counts = .allocate(capacity: 1)
         counts.initialize(to: Counts(free: capacity, active: 0, adopted: 0))
     }
@@ -68,6 +77,7 @@ public final class OrderStateMachine {
         generations.deinitialize(count: capacity).deallocate()
         freeSlots.deinitialize(count: capacity).deallocate()
         activeSlots.deinitialize(count: capacity).deallocate()
+        activeIndex.deinitialize(count: capacity).deallocate()
         counts.deinitialize(count: 1).deallocate()
     }
 
@@ -108,10 +118,19 @@ public final class OrderStateMachine {
     /// Ids of every active order, in no particular order. Allocates: cold path.
     public var activeOrderIDs: [OrderID] { (0..<activeCountStorage).map { records[Int(activeSlots[$0])].id } }
 
-    /// Copy the active orders' ids into `buffer` (cleared first, capacity kept).
-    public func collectActive(into buffer: inout ContiguousArray<OrderID>) {
+    /// Move every active order to `pendingCancel` (each active state may
+    /// ask for a cancel) and copy their ids into `buffer` (cleared first,
+    /// capacity kept). One pass over the active list, the records fetched a
+    /// few ahead: what a cancel-all does first, for thousands of orders.
+    public func requestCancelAll(into buffer: inout ContiguousArray<OrderID>) {
         buffer.removeAll(keepingCapacity: true)
-        for i in 0..<activeCountStorage { buffer.append(records[Int(activeSlots[i])].id) }
+        let count = activeCountStorage
+        for i in 0..<count {
+            if i + 8 < count { rl_prefetch_for_write(records + Int(activeSlots[i + 8])) }
+            let record = records + Int(activeSlots[i])
+            record.pointee.status = Self.next(record.pointee.status, .requestCancel, hasFills: false) ?? record.pointee.status
+            buffer.append(record.pointee.id)
+        }
     }
 
     /// A new order in state `new`.
@@ -124,8 +143,8 @@ public final class OrderStateMachine {
         generations[slot] &+= 1
         let id = OrderID(session: session, slot: slot, generation: generations[slot])
         records[slot] = OrderRecord(
-            id: id, symbol: symbol, side: side, status: .new, quantity: quantity, price: price, filled: 0,
-            activeIndex: -1)
+            id: id, symbol: symbol, side: side, status: .new, quantity: quantity, price: price, filled: 0)
+        activeIndex[slot] = -1
         return id
     }
 
@@ -141,7 +160,8 @@ public final class OrderStateMachine {
         if hasAdopted { forgetAdopted(in: slot) }
         generations[slot] &+= 1
         records[slot] = OrderRecord(id: id, symbol: symbol, side: side, status: .acknowledged, quantity: quantity,
-                                    price: price, filled: quantity - remaining, activeIndex: Int32(activeCountStorage))
+                                    price: price, filled: quantity - remaining)
+        activeIndex[slot] = Int32(activeCountStorage)
         activeSlots[activeCountStorage] = Int32(slot)
         activeCountStorage += 1
         adopted[id] = Int32(slot)
@@ -155,6 +175,14 @@ public final class OrderStateMachine {
         if slot < capacity, records[slot].id == id { return slot }
         if !hasAdopted { return nil }
         return adopted[id].map { Int($0) }
+    }
+
+    /// Start fetching the record `id` names (its own slot; an adopted order's
+    /// is not worth the lookup): see `OrderRouter.processExchangeEvents`.
+    @inlinable
+    func prefetch(_ id: OrderID) {
+        let slot = id.slot
+        if slot < capacity { rl_prefetch_for_write(records + slot) }
     }
 
     /// The order's record, while its slot has not been reused.
@@ -184,8 +212,8 @@ public final class OrderStateMachine {
         }
         if kind == .partialFill || kind == .fill { record.pointee.filled += fillQuantity }
         record.pointee.status = next
-        if next.isActive && record.pointee.activeIndex < 0 {
-            record.pointee.activeIndex = Int32(activeCountStorage)
+        if next.isActive && activeIndex[slot] < 0 {
+            activeIndex[slot] = Int32(activeCountStorage)
             activeSlots[activeCountStorage] = Int32(slot)
             activeCountStorage += 1
         } else if next.isTerminal {
@@ -198,15 +226,15 @@ public final class OrderStateMachine {
     /// stays readable by id until the slot is reused.
     @usableFromInline
     func retire(_ slot: Int) {
-        let index = Int(records[slot].activeIndex)
+        let index = Int(activeIndex[slot])
         if index >= 0 {
             activeCountStorage -= 1
             let last = activeSlots[activeCountStorage]
             if Int(last) != slot {
                 activeSlots[index] = last
-                records[Int(last)].activeIndex = Int32(index)
+                activeIndex[Int(last)] = Int32(index)
             }
-            records[slot].activeIndex = -1
+            activeIndex[slot] = -1
         }
         freeSlots[freeCount] = Int32(slot)
         freeCount += 1

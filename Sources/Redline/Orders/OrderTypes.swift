@@ -124,11 +124,10 @@ public struct OrderRecord: Sendable, Equatable {
     public var quantity: Int64
     public var price: Int64
     public var filled: Int64
-    @usableFromInline var activeIndex: Int32
 
     @inlinable
     init(id: OrderID, symbol: SymbolID, side: Side, status: OrderStatus, quantity: Int64, price: Int64,
-         filled: Int64, activeIndex: Int32) {
+         filled: Int64) {
         self.id = id
         self.symbol = symbol
         self.side = side
@@ -136,7 +135,6 @@ public struct OrderRecord: Sendable, Equatable {
         self.quantity = quantity
         self.price = price
         self.filled = filled
-        self.activeIndex = activeIndex
     }
 
     public var remaining: Int64 { quantity - filled }

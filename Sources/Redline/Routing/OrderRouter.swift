@@ -102,7 +102,26 @@ public final class OrderRouter {
         /// Orders blocked by a rate in the current window (`StrategyLimits.rateFreezeAfter`).
         var rateBlocksInWindow: Int = 0
         var rateWindowStartNs: UInt64 = 0
+        /// While `processExchangeEvents` runs, its events for the risk side
+        /// wait in `staged` and go out in batches (`flushStaged`).
+        var staging = false
+        var stagedCount = 0
+        var stagedDoneCount = 0
     }
+    /// Events for the risk side staged during `processExchangeEvents`, and
+    /// the symbols of the orders it finished. A burst of venue answers (a
+    /// cancel-all's 10,000 acks) is pushed `stagedCapacity` events at a time
+    /// with one publish (`rl_spsc_push_batch`), and the symbols' working
+    /// counts, on the line the risk side's CAS takes, are lowered together:
+    /// per event, each cost a cache line taken back from the risk thread.
+    /// Everything staged is pushed before `processExchangeEvents` returns.
+    /// A working count lowered a little later only errs on the safe side.
+    private static let stagedCapacity = 32
+    private let staged: UnsafeMutablePointer<rl_event_t>
+    private let stagedDone: UnsafeMutablePointer<UInt32>
+    /// Venue events waiting their turn in `processExchangeEvents` (a power of two).
+    private static let eventLookahead = 8
+    private let pipeline: UnsafeMutablePointer<ExchangeEvent>
     /// This strategy's rates and working orders (`rl_strategy_t`, rl_strategy.h):
     /// written by this router's thread alone.
     @usableFromInline nonisolated(unsafe) let strategy: OpaquePointer
@@ -147,6 +166,12 @@ public final class OrderRouter {
         engine = monitor.engine
         hot = .allocate(capacity: 1)
         hot.initialize(to: HotState(lastSeenEpoch: rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(monitor.engine)))))
+        staged = .allocate(capacity: Self.stagedCapacity)
+        staged.initialize(repeating: rl_event_t(), count: Self.stagedCapacity)
+        stagedDone = .allocate(capacity: Self.stagedCapacity)
+        stagedDone.initialize(repeating: 0, count: Self.stagedCapacity)
+        pipeline = .allocate(capacity: Self.eventLookahead)
+        pipeline.initialize(repeating: .acknowledged(OrderID(rawValue: 0)), count: Self.eventLookahead)
         var created: OpaquePointer?
         try RedlineError.errno(rl_strategy_create(UInt32(monitor.symbolCapacity), Int32(monitor.numaNode ?? -1), &created),
                                operation: "rl_strategy_create")
@@ -161,6 +186,9 @@ public final class OrderRouter {
         monitor.forgetStrategy(orders.session)
         monitor.releaseOrderSession(orders.session)
         hot.deinitialize(count: 1).deallocate()
+        staged.deallocate()
+        stagedDone.deallocate()
+        pipeline.deallocate()
         rl_strategy_destroy(strategy)
         clientIDs.deallocate()
     }
@@ -493,11 +521,58 @@ public final class OrderRouter {
     @discardableResult
     public func processExchangeEvents() -> Int {
         var handled = 0
+        hot.pointee.staging = true
+        let lookahead = Self.eventLookahead
         client.pollEvents { event in
+            // Each event is handled `lookahead` events after it arrives, its
+            // order's record fetched meanwhile: a burst waits on memory once
+            // per few events, not once per event. Order is kept.
+            orders.prefetch(event.orderID)
+            if handled >= lookahead { handle(pipeline[handled & (lookahead - 1)]) }
+            pipeline[handled & (lookahead - 1)] = event
             handled += 1
-            handle(event)
         }
+        for i in max(0, handled - lookahead)..<handled { handle(pipeline[i & (lookahead - 1)]) }
+        hot.pointee.staging = false
+        flushStaged()
         return handled
+    }
+
+    /// Hand `event` to the risk side: staged while venue events are being
+    /// processed, pushed at once otherwise.
+    private func pushAnswer(_ event: rl_event_t) {
+        guard hot.pointee.staging else { return push(event) }
+        var event = event
+        event.strategy = orders.session
+        staged[hot.pointee.stagedCount] = event
+        hot.pointee.stagedCount += 1
+        if hot.pointee.stagedCount == Self.stagedCapacity { flushStaged() }
+    }
+
+    /// An order on `symbol` finished: it stops counting as working.
+    private func orderDone(symbol: SymbolID) {
+        guard hot.pointee.staging else {
+            return rl_position_table_order_done(rl_engine_table(engine), strategy, symbol.rawValue)
+        }
+        stagedDone[hot.pointee.stagedDoneCount] = symbol.rawValue
+        hot.pointee.stagedDoneCount += 1
+        if hot.pointee.stagedDoneCount == Self.stagedCapacity { flushStaged() }
+    }
+
+    /// Push what is staged (waiting for room as `push` does) and lower the
+    /// working counts of the orders that finished.
+    private func flushStaged() {
+        let table = rl_engine_table(engine)
+        for i in 0..<hot.pointee.stagedDoneCount { rl_position_table_order_done(table, strategy, stagedDone[i]) }
+        hot.pointee.stagedDoneCount = 0
+        let count = hot.pointee.stagedCount
+        guard count > 0 else { return }
+        var pushed = Int(rl_spsc_push_batch(ring.pointer, staged, UInt64(count)))
+        while pushed < count {
+            if ring.push(&staged[pushed]) == RL_FULL { pushWhenFull(ring.pointer, &staged[pushed]) }
+            pushed += 1
+        }
+        hot.pointee.stagedCount = 0
     }
 
     private func handle(_ event: ExchangeEvent) {
@@ -546,7 +621,7 @@ public final class OrderRouter {
             let record = try orders.apply(id, .fill, fillQuantity: applied)
             if record.status == .filled {
                 counters.add(RL_COUNTER_FILLED)
-                rl_position_table_order_done(rl_engine_table(engine), strategy, before.symbol.rawValue)
+                orderDone(symbol: before.symbol)
                 clientIDs.remove(slot: id.slot)
             }
         }
@@ -565,24 +640,24 @@ public final class OrderRouter {
         // order's reservation. The engine records it whatever it is worth, and
         // halts trading if the position cannot hold it.
         if applied > 0 {
-            push(rl_event_t(type: RL_EVENT_FILL, symbol: before.symbol.rawValue, side: before.side,
-                            orderID: id.rawValue, qty: applied, price: price))
+            pushAnswer(rl_event_t(type: RL_EVENT_FILL, symbol: before.symbol.rawValue, side: before.side,
+                                  orderID: id.rawValue, qty: applied, price: price))
         }
         if quantity > applied {
             let excess = quantity - applied
-            push(rl_event_t(type: RL_EVENT_EXCESS_FILL, symbol: before.symbol.rawValue, side: before.side,
-                            orderID: id.rawValue, qty: excess, price: price))
+            pushAnswer(rl_event_t(type: RL_EVENT_EXCESS_FILL, symbol: before.symbol.rawValue, side: before.side,
+                                  orderID: id.rawValue, qty: excess, price: price))
         }
     }
 
     /// Move an order to a terminal state and release its unfilled remainder.
     private func release(_ id: OrderID, _ kind: OrderEventKind, as type: rl_event_type_t) throws(RedlineError) {
-        let before = try orders.order(id)
-        try orders.apply(id, kind)
-        rl_position_table_order_done(rl_engine_table(engine), strategy, before.symbol.rawValue)
+        // A cancel, reject or expiry changes no quantity: what was left is released.
+        let after = try orders.apply(id, kind)
+        orderDone(symbol: after.symbol)
         clientIDs.remove(slot: id.slot)
-        push(rl_event_t(type: type, symbol: before.symbol.rawValue, side: before.side, orderID: id.rawValue,
-                        qty: before.remaining, price: before.price))
+        pushAnswer(rl_event_t(type: type, symbol: after.symbol.rawValue, side: after.side, orderID: id.rawValue,
+                              qty: after.remaining, price: after.price))
     }
 
     /// An adopted order counts as this strategy's working order, and as one of
@@ -719,38 +794,30 @@ public final class OrderRouter {
     public func cancelAllOrders(reason: String) -> CancelAllReport {
         var report = CancelAllReport(reason: reason)
         let started = rl_clock_ns()
-        orders.collectActive(into: &scratch)
-        report.requested = scratch.count
+        report.requested = orders.activeCount
         let canceledBefore = counters[RL_COUNTER_CANCELED]
-        var marked = 0
-        for id in scratch {
-            do throws(RedlineError) {
-                if try orders.order(id).status != .pendingCancel { try orders.apply(id, .requestCancel) }
-                marked += 1
-            } catch {
-                logger.error("cancel-all: order cannot be canceled", metadata: ["order": "\(id)", "error": "\(error)"])
-            }
-        }
-        if marked > 0 && venueHasMassCancel {
+        // The mass cancel leaves first: one message stops every order at the
+        // venue. Its answers are read only at the poll below, after every
+        // order here is marked.
+        if report.requested > 0 && venueHasMassCancel {
             do throws(ExchangeError) {
                 try client.massCancel()
                 report.massCancel = true
-                report.sent = marked
+                report.sent = report.requested
+                report.sentNanoseconds = rl_clock_ns() - started
             } catch .unsupported {
                 venueHasMassCancel = false
             } catch {
                 // Refused this time: one cancel per order below, with retries.
             }
         }
-        if report.massCancel {
-            // The venue answers each order in its own time: orders not yet
-            // answered stay pendingCancel (reserved, so the limits stay
-            // safe) and are counted in stillActive. No second cancel is
-            // sent: a venue's "already pending cancel" reject would put the
-            // order back to working before its cancel arrives.
-            report.sentNanoseconds = rl_clock_ns() - started
-        } else {
-            for id in scratch where (try? orders.order(id).status) == .pendingCancel {
+        // Every active order waits for its cancel's answer (pendingCancel),
+        // still reserved, so the limits stay safe. After a mass cancel no
+        // second cancel is sent: a venue's "already pending cancel" reject
+        // would put the order back to working before its cancel arrives.
+        orders.requestCancelAll(into: &scratch)
+        if !report.massCancel {
+            for id in scratch {
                 if sendCancel(id) {
                     report.sent += 1
                 } else {
