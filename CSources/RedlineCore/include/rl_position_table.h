@@ -316,14 +316,18 @@ RL_INLINE void rl_position_table_set_limit(rl_position_table_t *table, uint32_t 
 
 /* ---- The pre-order check (any thread) ----------------------------------- */
 
-/* One working order fewer on a slot, never below zero: a done without its
- * order (bad input) racing a check's give-back cannot wrap the count. */
-RL_INLINE void rl_position_table_working_down(_Atomic(uint64_t) *working) {
+/* `count` working orders fewer on a slot, never below zero: a done without
+ * its order (bad input) racing a check's give-back cannot wrap the count. */
+RL_INLINE void rl_position_table_working_down_n(_Atomic(uint64_t) *working, uint64_t count) {
     /* relaxed: a count; the CAS alone decides. */
     uint64_t now = atomic_load_explicit(working, memory_order_relaxed);
-    while (now > 0 && !atomic_compare_exchange_weak_explicit(working, &now, now - 1, memory_order_relaxed,
-                                                             memory_order_relaxed)) {
+    while (now > 0 && !atomic_compare_exchange_weak_explicit(working, &now, now > count ? now - count : 0,
+                                                             memory_order_relaxed, memory_order_relaxed)) {
     }
+}
+
+RL_INLINE void rl_position_table_working_down(_Atomic(uint64_t) *working) {
+    rl_position_table_working_down_n(working, 1);
 }
 
 /*
@@ -459,14 +463,21 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
     }
 }
 
-/* An order the check accepted on `symbol` finished (filled, canceled,
- * rejected, expired): it no longer counts as working (slot->working), nor
- * for `strategy` (NULL: none). Whoever placed it calls this once; a router
- * does it itself. */
+/* `count` orders the check accepted on `symbol` finished (filled, canceled,
+ * rejected, expired): they no longer count as working (slot->working), nor
+ * for `strategy` (NULL: none). Whoever placed one reports it once; a router
+ * does it itself, a burst of answers with one update per symbol (the
+ * working count shares the line the risk side's CAS takes). */
+RL_INLINE void rl_position_table_orders_done(rl_position_table_t *table, rl_strategy_t *strategy, uint32_t symbol,
+                                             uint32_t count) {
+    if (symbol >= table->capacity || count == 0) return;
+    if (strategy != NULL) rl_strategy_closed_n(strategy, symbol, count);
+    rl_position_table_working_down_n(&table->slots[symbol].working, count);
+}
+
+/* One order on `symbol` finished. */
 RL_INLINE void rl_position_table_order_done(rl_position_table_t *table, rl_strategy_t *strategy, uint32_t symbol) {
-    if (symbol >= table->capacity) return;
-    if (strategy != NULL) rl_strategy_closed(strategy, symbol);
-    rl_position_table_working_down(&table->slots[symbol].working);
+    rl_position_table_orders_done(table, strategy, symbol, 1);
 }
 
 /* An order counts as working on `symbol` without a check (one adopted from

@@ -149,12 +149,15 @@ RL_INLINE void rl_strategy_opened(rl_strategy_t *s, uint32_t symbol) {
     s->symbols[symbol].open++;
 }
 
-/* An order on `symbol` finished (filled, canceled, rejected, expired). */
-RL_INLINE void rl_strategy_closed(rl_strategy_t *s, uint32_t symbol) {
+/* `count` orders on `symbol` finished (filled, canceled, rejected, expired). */
+RL_INLINE void rl_strategy_closed_n(rl_strategy_t *s, uint32_t symbol, uint32_t count) {
     if (symbol >= s->capacity) return;
-    if (s->open > 0) s->open--;
-    if (s->symbols[symbol].open > 0) s->symbols[symbol].open--;
+    s->open = s->open > count ? s->open - count : 0;
+    s->symbols[symbol].open = s->symbols[symbol].open > count ? s->symbols[symbol].open - count : 0;
 }
+
+/* An order on `symbol` finished. */
+RL_INLINE void rl_strategy_closed(rl_strategy_t *s, uint32_t symbol) { rl_strategy_closed_n(s, symbol, 1); }
 
 /* Statistics (the strategy's thread, or any thread for a recent value). */
 RL_INLINE uint64_t rl_strategy_rate_blocks(const rl_strategy_t *s) { return s->rate_blocks; }

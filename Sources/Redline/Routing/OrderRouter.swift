@@ -106,19 +106,26 @@ public final class OrderRouter {
         /// wait in `staged` and go out in batches (`flushStaged`).
         var staging = false
         var stagedCount = 0
-        var stagedDoneCount = 0
+        /// Symbols with orders finished in this poll (`doneTouched`).
+        var doneTouchedCount = 0
     }
-    /// Events for the risk side staged during `processExchangeEvents`, and
-    /// the symbols of the orders it finished. A burst of venue answers (a
-    /// cancel-all's 10,000 acks) is pushed `stagedCapacity` events at a time
-    /// with one publish (`rl_spsc_push_batch`), and the symbols' working
-    /// counts, on the line the risk side's CAS takes, are lowered together:
-    /// per event, each cost a cache line taken back from the risk thread.
-    /// Everything staged is pushed before `processExchangeEvents` returns.
-    /// A working count lowered a little later only errs on the safe side.
+    /// Events for the risk side staged during `processExchangeEvents`: a
+    /// burst of venue answers (a cancel-all's 10,000 acks) is pushed
+    /// `stagedCapacity` events at a time with one publish
+    /// (`rl_spsc_push_batch`), where a publish per event cost the line the
+    /// risk thread polls. Everything staged is pushed before
+    /// `processExchangeEvents` returns.
     private static let stagedCapacity = 32
     private let staged: UnsafeMutablePointer<rl_event_t>
-    private let stagedDone: UnsafeMutablePointer<UInt32>
+    /// Orders finished during `processExchangeEvents`, counted per symbol
+    /// and taken off the symbols' working counts once, when it returns:
+    /// that count shares the line the risk side's CAS takes for every
+    /// release, and taking it back once per order cost more than the rest
+    /// of the answer. A working count lowered a little later only errs on
+    /// the safe side.
+    private let doneCounts: UnsafeMutablePointer<UInt32>
+    private let doneTouched: UnsafeMutablePointer<UInt32>
+    private let doneCapacity: Int
     /// Venue events waiting their turn in `processExchangeEvents` (a power of two).
     private static let eventLookahead = 8
     private let pipeline: UnsafeMutablePointer<ExchangeEvent>
@@ -168,8 +175,11 @@ public final class OrderRouter {
         hot.initialize(to: HotState(lastSeenEpoch: rl_freeze_word_epoch(rl_freeze_load(rl_engine_freeze(monitor.engine)))))
         staged = .allocate(capacity: Self.stagedCapacity)
         staged.initialize(repeating: rl_event_t(), count: Self.stagedCapacity)
-        stagedDone = .allocate(capacity: Self.stagedCapacity)
-        stagedDone.initialize(repeating: 0, count: Self.stagedCapacity)
+        doneCapacity = monitor.symbolCapacity
+        doneCounts = .allocate(capacity: monitor.symbolCapacity)
+        doneCounts.initialize(repeating: 0, count: monitor.symbolCapacity)
+        doneTouched = .allocate(capacity: monitor.symbolCapacity)
+        doneTouched.initialize(repeating: 0, count: monitor.symbolCapacity)
         pipeline = .allocate(capacity: Self.eventLookahead)
         pipeline.initialize(repeating: .acknowledged(OrderID(rawValue: 0)), count: Self.eventLookahead)
         var created: OpaquePointer?
@@ -187,7 +197,8 @@ public final class OrderRouter {
         monitor.releaseOrderSession(orders.session)
         hot.deinitialize(count: 1).deallocate()
         staged.deallocate()
-        stagedDone.deallocate()
+        doneCounts.deallocate()
+        doneTouched.deallocate()
         pipeline.deallocate()
         rl_strategy_destroy(strategy)
         clientIDs.deallocate()
@@ -535,6 +546,7 @@ public final class OrderRouter {
         for i in max(0, handled - lookahead)..<handled { handle(pipeline[i & (lookahead - 1)]) }
         hot.pointee.staging = false
         flushStaged()
+        settleDone()
         return handled
     }
 
@@ -551,20 +563,30 @@ public final class OrderRouter {
 
     /// An order on `symbol` finished: it stops counting as working.
     private func orderDone(symbol: SymbolID) {
-        guard hot.pointee.staging else {
+        let s = Int(symbol.rawValue)
+        guard hot.pointee.staging, s < doneCapacity else {
             return rl_position_table_order_done(rl_engine_table(engine), strategy, symbol.rawValue)
         }
-        stagedDone[hot.pointee.stagedDoneCount] = symbol.rawValue
-        hot.pointee.stagedDoneCount += 1
-        if hot.pointee.stagedDoneCount == Self.stagedCapacity { flushStaged() }
+        if doneCounts[s] == 0 {
+            doneTouched[hot.pointee.doneTouchedCount] = symbol.rawValue
+            hot.pointee.doneTouchedCount += 1
+        }
+        doneCounts[s] += 1
     }
 
-    /// Push what is staged (waiting for room as `push` does) and lower the
-    /// working counts of the orders that finished.
-    private func flushStaged() {
+    /// Take the orders finished in this poll off their symbols' working counts.
+    private func settleDone() {
         let table = rl_engine_table(engine)
-        for i in 0..<hot.pointee.stagedDoneCount { rl_position_table_order_done(table, strategy, stagedDone[i]) }
-        hot.pointee.stagedDoneCount = 0
+        for i in 0..<hot.pointee.doneTouchedCount {
+            let symbol = doneTouched[i]
+            rl_position_table_orders_done(table, strategy, symbol, doneCounts[Int(symbol)])
+            doneCounts[Int(symbol)] = 0
+        }
+        hot.pointee.doneTouchedCount = 0
+    }
+
+    /// Push what is staged, waiting for room as `push` does.
+    private func flushStaged() {
         let count = hot.pointee.stagedCount
         guard count > 0 else { return }
         var pushed = Int(rl_spsc_push_batch(ring.pointer, staged, UInt64(count)))
