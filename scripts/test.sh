@@ -17,6 +17,17 @@ for f in CSources/RedlineCore/rl_*.c; do
     cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -ICSources/RedlineCore/include -c "$f" -o "$objects/$(basename "$f").o"
 done
 
+# Tests/C/NAME.c linked against the objects above, into $objects/NAME; and
+# the same under ThreadSanitizer (from the sources), into $objects/NAME_tsan.
+c_test() {
+    cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include "Tests/C/$1.c" \
+        "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/$1"
+}
+c_test_tsan() {
+    gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include "Tests/C/$1.c" \
+        CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/$1_tsan"
+}
+
 step "model check of the reservation protocol (spin)"
 scripts/model-check.sh
 
@@ -26,42 +37,33 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSource
 "$objects/interleavings"
 
 step "races at the limits: 2, 4 and 8 checkers, one symbol and four (a short run; scripts/soak.sh runs 10^8)"
-cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/boundary_races.c \
-    "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/boundary_races"
+c_test boundary_races
 for threads in 2 4 8; do
     for symbols in 1 4; do "$objects/boundary_races" "$threads" "$symbols" 400000; done
 done
-gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/boundary_races.c \
-    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/boundary_races_tsan"
+c_test_tsan boundary_races
 for threads in 2 4; do TSAN_OPTIONS=halt_on_error=1 "$objects/boundary_races_tsan" "$threads" 2 100000 7 nodetect; done
 
 step "races for the last place under a symbol's working-order cap (2, 4 and 8 checkers; and under ThreadSanitizer)"
-cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/working_cap_races.c \
-    "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/working_cap_races"
+c_test working_cap_races
 for threads in 2 4 8; do "$objects/working_cap_races" "$threads" 3 200000; done
-gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/working_cap_races.c \
-    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/working_cap_races_tsan"
+c_test_tsan working_cap_races
 TSAN_OPTIONS=halt_on_error=1 "$objects/working_cap_races_tsan" 4 2 50000
 
 step "a publish of the rules racing checks while volatility scaling narrows a collar"
-cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/collar_publish_race.c \
-    "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/collar_publish_race"
+c_test collar_publish_race
 "$objects/collar_publish_race"
 
 step "batch pushes into a ring a consumer is reading (and under ThreadSanitizer)"
-cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/spsc_batch.c \
-    "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/spsc_batch"
+c_test spsc_batch
 "$objects/spsc_batch"
-gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/spsc_batch.c \
-    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/spsc_batch_tsan"
+c_test_tsan spsc_batch
 TSAN_OPTIONS=halt_on_error=1 "$objects/spsc_batch_tsan"
 
 step "lanes: a freeze on a lane overtakes a backlog of order events (and under ThreadSanitizer)"
-cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/lanes.c \
-    "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/lanes"
+c_test lanes
 "$objects/lanes"
-gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include Tests/C/lanes.c \
-    CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/lanes_tsan"
+c_test_tsan lanes
 TSAN_OPTIONS=halt_on_error=1 "$objects/lanes_tsan"
 
 step "the journal on a disk that fills and empties, and one whose syncs fail (fallocate, fdatasync failing on demand)"
