@@ -30,11 +30,12 @@ final class PipelineFixture: @unchecked Sendable {
     let symbol: SymbolID
     var side = Side.buy
 
-    init(fillRatio: Double) throws {
+    init(fillRatio: Double, orderCapacity: Int = 4096) throws {
         runtime = try RedlineRuntime.make(limits: roomyLimits, symbols: ["BTCUSDT"],
                                           configuration: .init(cpu: cpuB), logger: quietLogger())
-        router = try OrderRouter(monitor: runtime.monitor, client: SimulatedExchange(.init(seed: 3, fillRatio: fillRatio, capacity: 4096)),
-                                 orderCapacity: 4096, ringCapacity: 65_536, logger: quietLogger())
+        router = try OrderRouter(monitor: runtime.monitor,
+                                 client: SimulatedExchange(.init(seed: 3, fillRatio: fillRatio, capacity: orderCapacity)),
+                                 orderCapacity: orderCapacity, ringCapacity: 65_536, logger: quietLogger())
         symbol = try runtime.monitor.symbolID("BTCUSDT")
         try runtime.start()
     }
@@ -216,4 +217,29 @@ let benchmarks: @Sendable () -> Void = {
         let f = pipeline!
         measureOrderFlow(benchmark, f.router, symbol: f.symbol, side: &f.side)
     }, setup: { pipeline = try PipelineFixture(fillRatio: 0.5) }, teardown: { pipeline = nil })
+
+    // A cancel-all of 10,000 resting orders, with the pinned risk thread
+    // taking the releases: the venue's mass cancel, every order marked, and
+    // the 10,000 acks through the state machine and the ring. The orders are
+    // placed before each sample (not measured); the timer stops when the
+    // last ack has been processed. The simulated venue's own work (draining
+    // its book) is inside the sample, as it is inside the mass cancel call.
+    Benchmark("CancelAll_10000", configuration: .init(metrics: [.wallClock], scalingFactor: .one,
+                                                      maxDuration: .seconds(10), maxIterations: 200),
+              closure: { benchmark in
+        let f = pipeline!
+        rl_pin_current_thread(Int32(cpuA))
+        for i in 0..<10_000 {
+            _ = try? f.router.placeOrder(symbol: f.symbol, side: i % 2 == 0 ? .buy : .sell, qty: 0.001, price: 40_000)
+            if i % 256 == 255 { f.router.processExchangeEvents() }
+        }
+        f.router.processExchangeEvents()
+        precondition(f.router.activeOrderCount == 10_000, "\(f.router.activeOrderCount) orders resting, not 10,000")
+        // The risk thread has taken the 10,000 acceptances before the freeze.
+        while f.router.ring.consumedCount < f.router.ring.pushedCount { sched_yield() }
+        benchmark.startMeasurement()
+        let report = f.router.cancelAllOrders(reason: "benchmark")
+        benchmark.stopMeasurement()
+        precondition(report.isComplete && report.canceled == 10_000, "cancel-all left \(report.stillActive) orders")
+    }, setup: { pipeline = try PipelineFixture(fillRatio: 0, orderCapacity: 16_384) }, teardown: { pipeline = nil })
 }
