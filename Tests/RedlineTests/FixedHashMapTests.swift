@@ -72,4 +72,23 @@ final class FixedHashMapTests: XCTestCase {
         XCTAssertTrue(map.set(5, 1))
         XCTAssertEqual(map[5], 1)
     }
+
+    final class Counted { nonisolated(unsafe) static var live = 0; init() { Counted.live += 1 }; deinit { Counted.live -= 1 } }
+
+    func testDrainWithReferenceValuesNeitherLeaksNorOverReleases() {
+        do {
+            let map = FixedHashMap<Counted>(capacity: 64)
+            for k in UInt64(1)...64 { map.set(k, Counted()) }
+            XCTAssertEqual(Counted.live, 64)
+            var kept: [Counted] = []
+            map.drain { key, value in if key % 2 == 0 { kept.append(value) } }
+            XCTAssertEqual(Counted.live, 32)
+            kept.removeAll()
+            XCTAssertEqual(Counted.live, 0)
+            map.set(7, Counted())
+            map.deallocate()
+        }
+        XCTAssertEqual(Counted.live, 0)
+    }
+
 }

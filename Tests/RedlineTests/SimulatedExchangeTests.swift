@@ -62,4 +62,25 @@ final class SimulatedExchangeTests: XCTestCase {
         try venue.massCancel()
         XCTAssertEqual(venue.restingCount, 0)
     }
+
+    /// An id finished twice reads as its last end, also once its first end
+    /// has left the log (the old hash index lost it then), and after the
+    /// log wraps several times.
+    func testOrderStatusForAnIdFinishedTwiceAndAfterWrap() throws {
+        let venue = SimulatedExchange(.init(seed: 1, fillRatio: 0, capacity: 3))
+        func order(_ n: UInt64) -> ExchangeOrder {
+            ExchangeOrder(id: OrderID(rawValue: n), symbol: SymbolID(rawValue: 0), side: .buy, quantity: 10, price: 100)
+        }
+        try venue.submit(order(1)); try venue.cancel(OrderID(rawValue: 1))
+        try venue.submit(order(1)); venue.fillResting(OrderID(rawValue: 1), price: 100)
+        try venue.submit(order(2)); try venue.cancel(OrderID(rawValue: 2))
+        venue.pollEvents { _ in }
+        XCTAssertEqual(try venue.orderStatus(OrderID(rawValue: 1))?.state, .filled)
+        for n in UInt64(10)..<20 {
+            try venue.submit(order(n)); try venue.cancel(OrderID(rawValue: n)); venue.pollEvents { _ in }
+        }
+        XCTAssertNil(try venue.orderStatus(OrderID(rawValue: 1)))
+        XCTAssertNil(try venue.orderStatus(OrderID(rawValue: 16)))
+        for n in UInt64(17)..<20 { XCTAssertEqual(try venue.orderStatus(OrderID(rawValue: n))?.state, .canceled) }
+    }
 }

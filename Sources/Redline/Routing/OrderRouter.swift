@@ -108,6 +108,13 @@ public final class OrderRouter {
         var stagedCount = 0
         /// Symbols with orders finished in this poll (`doneTouched`).
         var doneTouchedCount = 0
+        /// Venue events received (`pipelineTail`) and handled
+        /// (`pipelineHead`): the events between them wait in `pipeline`.
+        /// Here, not in a call's locals, so that a call made from inside the
+        /// venue's `pollEvents` (an adapter's hook that polls again or runs
+        /// a cancel-all) handles the waiting events first, in order.
+        var pipelineHead = 0
+        var pipelineTail = 0
     }
     /// Events for the risk side staged during `processExchangeEvents`: a
     /// burst of venue answers (a cancel-all's 10,000 acks) is pushed
@@ -531,23 +538,32 @@ public final class OrderRouter {
     /// Apply everything the venue reported since the last call. Returns how many events.
     @discardableResult
     public func processExchangeEvents() -> Int {
-        var handled = 0
+        var received = 0
+        let outermost = !hot.pointee.staging
         hot.pointee.staging = true
         let lookahead = Self.eventLookahead
         client.pollEvents { event in
             // Each event is handled `lookahead` events after it arrives, its
             // order's record fetched meanwhile: a burst waits on memory once
             // per few events, not once per event. Order is kept.
+            received += 1
             orders.prefetch(event.orderID)
-            if handled >= lookahead { handle(pipeline[handled & (lookahead - 1)]) }
-            pipeline[handled & (lookahead - 1)] = event
-            handled += 1
+            if hot.pointee.pipelineTail - hot.pointee.pipelineHead == lookahead { handleNextWaiting() }
+            pipeline[hot.pointee.pipelineTail & (lookahead - 1)] = event
+            hot.pointee.pipelineTail += 1
         }
-        for i in max(0, handled - lookahead)..<handled { handle(pipeline[i & (lookahead - 1)]) }
-        hot.pointee.staging = false
+        while hot.pointee.pipelineHead < hot.pointee.pipelineTail { handleNextWaiting() }
+        if outermost { hot.pointee.staging = false }
         flushStaged()
         settleDone()
-        return handled
+        return received
+    }
+
+    /// Handle the oldest event waiting in the pipeline (taken off it first).
+    private func handleNextWaiting() {
+        let event = pipeline[hot.pointee.pipelineHead & (Self.eventLookahead - 1)]
+        hot.pointee.pipelineHead += 1
+        handle(event)
     }
 
     /// Hand `event` to the risk side: staged while venue events are being
