@@ -52,11 +52,10 @@ final class ExchangeEventPipelineTests: XCTestCase {
         try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
     }
 
-    /// A processExchangeEvents from inside the venue's pollEvents handles
-    /// the outer call's waiting events first: none is lost, none handled
-    /// twice (the waiting range once lived in the outer call's locals, and
-    /// the nested call overwrote it).
-    func testANestedPollFromInsideTheVenuesPollHandlesEveryEventOnce() throws {
+    /// 20 buy orders placed (not yet polled) through a `ReentrantVenue` that knows the router.
+    private func twentyRestingOrdersBehindAReentrantVenue() throws
+        -> (RuntimeRiskMonitor, SimulatedExchange, ReentrantVenue, OrderRouter, [OrderID])
+    {
         let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT"], logger: quietLogger())
         let inner = SimulatedExchange(.init(seed: 3, fillRatio: 0))
         let venue = ReentrantVenue(inner)
@@ -64,6 +63,15 @@ final class ExchangeEventPipelineTests: XCTestCase {
         venue.router = router
         var ids: [OrderID] = []
         for _ in 0..<20 { ids.append(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)) }
+        return (monitor, inner, venue, router, ids)
+    }
+
+    /// A processExchangeEvents from inside the venue's pollEvents handles
+    /// the outer call's waiting events first: none is lost, none handled
+    /// twice (the waiting range once lived in the outer call's locals, and
+    /// the nested call overwrote it).
+    func testANestedPollFromInsideTheVenuesPollHandlesEveryEventOnce() throws {
+        let (monitor, inner, venue, router, ids) = try twentyRestingOrdersBehindAReentrantVenue()
         router.poll()
         XCTAssertEqual(router.activeOrderCount, 20)
         for id in ids { inner.fillResting(id, price: Int64(100 * FixedPoint.scale)) }
@@ -82,13 +90,7 @@ final class ExchangeEventPipelineTests: XCTestCase {
     /// The same through the router's own cancel-all, run from the adapter's
     /// hook while the router is polling.
     func testACancelAllFromInsideTheVenuesPollLeavesNothingBehind() throws {
-        let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT"], logger: quietLogger())
-        let inner = SimulatedExchange(.init(seed: 3, fillRatio: 0))
-        let venue = ReentrantVenue(inner)
-        let router = try OrderRouter(monitor: monitor, client: venue, logger: quietLogger())
-        venue.router = router
-        var ids: [OrderID] = []
-        for _ in 0..<20 { ids.append(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)) }
+        let (monitor, inner, venue, router, ids) = try twentyRestingOrdersBehindAReentrantVenue()
         router.poll() // 20 acks: all resting
         for id in ids.prefix(6) { inner.fillResting(id, price: Int64(100 * FixedPoint.scale)) }
         venue.useCancelAll = true

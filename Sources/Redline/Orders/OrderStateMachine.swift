@@ -128,7 +128,8 @@ public final class OrderStateMachine {
         for i in 0..<count {
             if i + 8 < count { rl_prefetch_for_write(records + Int(activeSlots[i + 8])) }
             let record = records + Int(activeSlots[i])
-            record.pointee.status = Self.next(record.pointee.status, .requestCancel, hasFills: false) ?? record.pointee.status
+            record.pointee.status = Self.next(record.pointee.status, .requestCancel, hasFills: record.pointee.filled > 0)
+                ?? record.pointee.status
             buffer.append(record.pointee.id)
         }
     }
@@ -161,9 +162,7 @@ public final class OrderStateMachine {
         generations[slot] &+= 1
         records[slot] = OrderRecord(id: id, symbol: symbol, side: side, status: .acknowledged, quantity: quantity,
                                     price: price, filled: quantity - remaining)
-        activeIndex[slot] = Int32(activeCountStorage)
-        activeSlots[activeCountStorage] = Int32(slot)
-        activeCountStorage += 1
+        enlist(slot)
         adopted[id] = Int32(slot)
         return records[slot]
     }
@@ -213,13 +212,19 @@ public final class OrderStateMachine {
         if kind == .partialFill || kind == .fill { record.pointee.filled += fillQuantity }
         record.pointee.status = next
         if next.isActive && activeIndex[slot] < 0 {
-            activeIndex[slot] = Int32(activeCountStorage)
-            activeSlots[activeCountStorage] = Int32(slot)
-            activeCountStorage += 1
+            enlist(slot)
         } else if next.isTerminal {
             retire(slot)
         }
         return record.pointee
+    }
+
+    /// Put the order in `slot` at the end of the active list.
+    @usableFromInline
+    func enlist(_ slot: Int) {
+        activeIndex[slot] = Int32(activeCountStorage)
+        activeSlots[activeCountStorage] = Int32(slot)
+        activeCountStorage += 1
     }
 
     /// Drop a terminal order from the active list and free its slot. The record

@@ -605,11 +605,8 @@ public final class OrderRouter {
     private func flushStaged() {
         let count = hot.pointee.stagedCount
         guard count > 0 else { return }
-        var pushed = Int(rl_spsc_push_batch(ring.pointer, staged, UInt64(count)))
-        while pushed < count {
-            if ring.push(&staged[pushed]) == RL_FULL { pushWhenFull(ring.pointer, &staged[pushed]) }
-            pushed += 1
-        }
+        // What did not fit waits for room one by one, as any push does.
+        for i in Int(rl_spsc_push_batch(ring.pointer, staged, UInt64(count)))..<count { push(staged[i]) }
         hot.pointee.stagedCount = 0
     }
 
