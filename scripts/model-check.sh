@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 model=CSources/RedlineCore/model/reservation.pml
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$model" "$work/"
+cp "$model" CSources/RedlineCore/model/halt.pml "$work/"
 cd "$work"
 
 # name | spin -D options | pan compile options | pan run options
@@ -46,6 +46,38 @@ for entry in "${configurations[@]}"; do
         status=1
     else
         echo "model: $name: no counterexample ($states states, ${seconds}s)"
+    fi
+done
+
+# The halt from any thread (halt.pml): the model in two sizes, then each
+# mutant, which must be caught.
+
+run_halt() { # defines -> prints errors
+    spin $1 -a halt.pml >/dev/null
+    cc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c
+    ./pan -m1000000 >pan.out 2>&1 || true
+    grep -oE 'errors: [0-9]+' pan.out | head -1 | cut -d' ' -f2
+}
+for defines in "-DHALTERS=2 -DCHECKERS=1 -DORDERS=2 -DRISK_OPS=3" "-DHALTERS=1 -DCHECKERS=2 -DORDERS=2 -DRISK_OPS=3"; do
+    start=$(date +%s)
+    errors=$(run_halt "$defines")
+    states=$(grep -oE '[0-9.e+]+ states, stored' pan.out | head -1 | cut -d' ' -f1)
+    if [ "${errors:-1}" != "0" ]; then
+        echo "model: halt, $defines: COUNTEREXAMPLE"
+        grep -E "assertion violated" pan.out | head -3
+        spin $defines -t -p halt.pml | tail -40 || true
+        status=1
+    else
+        echo "model: halt, $defines: no counterexample ($states states, $(( $(date +%s) - start ))s)"
+    fi
+done
+for mutant in MUTANT_NO_REQUEST MUTANT_REQUEST_FIRST MUTANT_STORE; do
+    errors=$(run_halt "-D$mutant -DHALTERS=2 -DCHECKERS=1 -DORDERS=2 -DRISK_OPS=3")
+    if [ "${errors:-0}" = "0" ]; then
+        echo "model: halt, $mutant: NOT caught (the properties cannot see it)"
+        status=1
+    else
+        echo "model: halt, $mutant: caught ($(grep -oE 'assertion violated [^ ]+' pan.out | head -1))"
     fi
 done
 exit $status

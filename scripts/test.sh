@@ -23,8 +23,8 @@ c_test() {
     cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -ICSources/RedlineCore/include "Tests/C/$1.c" \
         "$objects"/rl_*.o -luring -lnuma -lpthread -lm -o "$objects/$1"
 }
-c_test_tsan() {
-    gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -ICSources/RedlineCore/include "Tests/C/$1.c" \
+c_test_tsan() { # NAME [extra compiler flags]
+    gcc -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE "${@:2}" -ICSources/RedlineCore/include "Tests/C/$1.c" \
         CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/$1_tsan"
 }
 
@@ -65,6 +65,13 @@ c_test lanes
 "$objects/lanes"
 c_test_tsan lanes
 TSAN_OPTIONS=halt_on_error=1 "$objects/lanes_tsan"
+
+step "halts from any thread (rl_engine_halt_now) racing raising checks and the controller (and under ThreadSanitizer)"
+cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
+    Tests/C/outside_halt.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/outside_halt"
+for halters in 1 2 4; do "$objects/outside_halt" "$halters" 2 1500; done
+c_test_tsan outside_halt -DRL_TEST_HOOKS
+TSAN_OPTIONS=halt_on_error=1 "$objects/outside_halt_tsan" 2 2 1500
 
 step "the journal on a disk that fills and empties, and one whose syncs fail (fallocate, fdatasync failing on demand)"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dfallocate=rl_test_fallocate -Dfdatasync=rl_test_fdatasync \

@@ -79,6 +79,7 @@ int rl_engine_create_on_node(const rl_engine_config_t *config, int node, rl_engi
     engine->breaker.config = (rl_breaker_config_t){RL_BREAKER_DEFAULT_COOLDOWN_NS, RL_BREAKER_DEFAULT_MAX_COOLDOWN_NS,
                                                    RL_BREAKER_DEFAULT_WINDOW_NS, RL_BREAKER_DEFAULT_ESCALATE_AFTER, 0};
     rl_freeze_init(&engine->freeze);
+    engine->published = rl_freeze_load(&engine->freeze);
     engine->trading = (rl_trading_t){RL_STATE_ACTIVE, RL_FREEZE_REASON_NONE, false, false};
     engine->default_symbol_limit = config->default_symbol_limit;
     engine->base_max_total = config->max_total;
@@ -258,6 +259,7 @@ static uint64_t rl_realtime_ns(void) {
  * and `value` describe the cause (see RL_EVENT_STATE_CHANGE). */
 static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
                               int64_t value);
+static void rl_engine_take_in_halt(rl_engine_t *engine);
 static void rl_engine_pnl_moved(rl_engine_t *engine, int64_t delta);
 
 uint64_t rl_engine_now_ns(const rl_engine_t *engine) {
@@ -519,6 +521,13 @@ static bool rl_engine_cause_persists(const rl_engine_t *engine, uint64_t now, ui
 }
 
 void rl_engine_tick(rl_engine_t *engine) {
+    /* acquire: pairs with rl_engine_halt_now's release add, after its book request and word. */
+    uint64_t halts = atomic_load_explicit(&engine->halt_requests, memory_order_acquire);
+    if (RL_UNLIKELY(halts != engine->halt_requests_seen) && !engine->replaying) {
+        engine->halt_requests_seen = halts;
+        rl_engine_take_in_halt(engine);
+        if (!rl_engine_journal_room(engine)) return;
+    }
     /* acquire: pairs with rl_engine_request_freeze's release add. */
     uint64_t requests = atomic_load_explicit(&engine->freeze_requests, memory_order_acquire);
     if (RL_UNLIKELY(requests != engine->freeze_requests_seen) && !engine->replaying) {
@@ -590,20 +599,10 @@ int rl_engine_set_breaker(rl_engine_t *engine, const rl_breaker_config_t *config
     return 0;
 }
 
-static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
-                              int64_t value) {
-    rl_trading_transition_t t = rl_trading_next(engine->trading, input);
-    rl_freeze_reason_t lifted = (rl_freeze_reason_t)engine->trading.reason; /* what an unfreeze lifts */
-    engine->trading = t.next;
-    if (!t.publish || engine->replaying) return;
-    uint64_t before = rl_freeze_load(&engine->freeze);
-    uint64_t word = rl_freeze_pack(t.next.state, t.next.reason, rl_freeze_word_epoch(before) + 1);
-    /* The book word first: it is what a raising check decides in, in the same
-     * CAS that accepts it. Then the freeze word, which routers poll. */
-    rl_position_table_advance(engine->table, (rl_trading_state_t)t.next.state);
-    rl_freeze_store(&engine->freeze, word);
-    /* relaxed: a measurement; the risk side is its only writer. */
-    atomic_store_explicit(&engine->state_published_cycles, rl_clock_cycles(), memory_order_relaxed);
+/* A published change, for the orchestrator's history and the journal. */
+static void rl_engine_record_change(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
+                                    int64_t value, uint64_t before, uint64_t word, uint16_t strategy) {
+    engine->published = word;
     RL_SINGLE_WRITER_ADD(&engine->state_changes, 1);
     rl_event_t record = {0};
     record.type = RL_EVENT_STATE_CHANGE;
@@ -614,14 +613,111 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
     record.qty = qty;
     record.value = value;
     record.timestamp_ns = rl_realtime_ns();
-    record.strategy = engine->applying_strategy;
+    record.strategy = strategy;
     if (rl_spsc_push(engine->states, &record) != RL_OK) RL_SINGLE_WRITER_ADD(&engine->state_records_dropped, 1);
     /* The step made room for it (RL_JOURNAL_ROOM_PER_EVENT), unless the journal is failing. */
     if (engine->journal != NULL && rl_spsc_push(engine->journal, &record) != RL_OK) {
         RL_SINGLE_WRITER_ADD(&engine->journal_unrecorded, 1);
     }
-    rl_engine_breaker_follow(
-        engine, t.next.state == RL_STATE_HALTED ? (rl_freeze_reason_t)t.next.reason : RL_FREEZE_REASON_NONE, input, lifted);
+}
+
+/* Make `next` visible: the book word first (what a raising check decides in,
+ * in the same CAS that accepts it), then the freeze word routers poll, by
+ * CAS from the last word the controller made visible. The CAS fails only
+ * when a halt from outside (rl_engine_halt_now) is showing: returns 0, and
+ * nothing is stored over it. Otherwise returns the new word. */
+static uint64_t rl_engine_show(rl_engine_t *engine, rl_trading_t next) {
+    RL_HOOK("show:begin");
+    rl_position_table_advance(engine->table, (rl_trading_state_t)next.state);
+    uint64_t expected = engine->published;
+    uint64_t word = rl_freeze_pack(next.state, next.reason, rl_freeze_word_epoch(expected) + 1);
+    /* release: pairs with rl_freeze_load's acquire in routers and checkers;
+     * relaxed on failure: the caller reloads the word it takes in. */
+    bool shown = atomic_compare_exchange_strong_explicit(&engine->freeze.word, &expected, word, memory_order_release,
+                                                         memory_order_relaxed);
+    RL_HOOK("show:end");
+    if (!shown) return 0;
+    /* relaxed: a measurement; written here and by rl_engine_halt_now. */
+    atomic_store_explicit(&engine->state_published_cycles, rl_clock_cycles(), memory_order_relaxed);
+    return word;
+}
+
+/* Take in a halt made outside the controller (rl_engine_halt_now): its
+ * book request, its freeze word, or both. The machine goes HALTED as if the
+ * edge collapse (or manual freeze) had arrived here; a word already showing
+ * is adopted as it is (routers already acted on its epoch), else one is
+ * published; the change is recorded like any other. Only then is the book's
+ * request cleared: from there the state bits hold the halt. */
+static void rl_engine_take_in_halt(rl_engine_t *engine) {
+    if (engine->replaying) return;
+    for (;;) {
+        rl_pair_value_t book = rl_pair_load(&engine->table->book);
+        uint64_t word = rl_freeze_load(&engine->freeze);
+        bool requested = (book.hi & RL_BOOK_HALT_REQUESTED) != 0, shown = word != engine->published;
+        if (!requested && !shown) return;
+        /* relaxed, both: published by the book CAS or the freeze word's release in rl_engine_halt_now. */
+        uint64_t cause = atomic_load_explicit(&engine->halt_cause, memory_order_relaxed);
+        int64_t value = atomic_load_explicit(&engine->halt_value, memory_order_relaxed);
+        rl_freeze_reason_t reason = shown ? rl_freeze_word_reason(word) : (rl_freeze_reason_t)(cause & 0xff);
+        bool manual = reason == RL_FREEZE_REASON_MANUAL;
+        rl_trading_input_t input = manual ? RL_TRADING_MANUAL_FREEZE : RL_TRADING_EDGE_COLLAPSE;
+        rl_trading_t before = engine->trading;
+        rl_trading_transition_t t = rl_trading_next(before, input);
+        uint64_t visible = engine->published;
+        if (t.publish) {
+            if (shown) {
+                /* Its word shows HALTED for this reason (the machine was not
+                 * HALTED, or no outside halt could have stored it): adopt it. */
+                rl_position_table_advance(engine->table, RL_STATE_HALTED);
+                visible = word;
+            } else if ((visible = rl_engine_show(engine, t.next)) == 0) {
+                continue; /* its word landed meanwhile: adopt it */
+            }
+        } else if (shown) {
+            visible = word; /* cannot happen (an outside halt stores only over a word that is not HALTED); keep it */
+            engine->published = word;
+        }
+        engine->trading = t.next;
+        if (manual) {
+            /* acquire: pairs with rl_engine_request_freeze's release add; it is taken in here. */
+            engine->freeze_requests_seen = atomic_load_explicit(&engine->freeze_requests, memory_order_acquire);
+        }
+        if (t.publish) {
+            rl_engine_record_change(engine, input, RL_SYMBOL_NONE,
+                                    manual ? (int64_t)engine->freeze_requests_seen : rl_engine_edge_threshold(engine),
+                                    manual ? 0 : value, engine->published, visible, (uint16_t)(cause >> 8));
+        }
+        rl_position_table_clear_halt_request(engine->table);
+        if (t.publish) rl_engine_breaker_follow(engine, (rl_freeze_reason_t)t.next.reason, input,
+                                                (rl_freeze_reason_t)before.reason);
+        return;
+    }
+}
+
+static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
+                              int64_t value) {
+    /* A halt from outside goes first: the machine decides from what routers see. */
+    rl_engine_take_in_halt(engine);
+    for (;;) {
+        rl_trading_t before = engine->trading;
+        rl_trading_transition_t t = rl_trading_next(before, input);
+        engine->trading = t.next;
+        if (!t.publish || engine->replaying) return;
+        uint64_t published = engine->published, word = rl_engine_show(engine, t.next);
+        if (word == 0) {
+            /* A halt from outside landed since: it goes first, then this input
+             * again, from the halted machine. Its word is HALTED, so no other
+             * outside halt can land before the retry. */
+            engine->trading = before;
+            rl_engine_take_in_halt(engine);
+            continue;
+        }
+        rl_engine_record_change(engine, input, symbol, qty, value, published, word, engine->applying_strategy);
+        rl_engine_breaker_follow(engine,
+                                 t.next.state == RL_STATE_HALTED ? (rl_freeze_reason_t)t.next.reason : RL_FREEZE_REASON_NONE,
+                                 input, (rl_freeze_reason_t)before.reason);
+        return;
+    }
 }
 
 /* A symbol's flag "over its limit": set above the limit, cleared only under
@@ -942,7 +1038,8 @@ static void rl_engine_put_max_total(rl_engine_t *engine, int64_t max_total) {
         rl_trading_state_t state = RL_BOOK_STATE(book.hi);
         rl_trading_state_t next_state = state == RL_STATE_ACTIVE && over ? RL_STATE_REDUCING : state;
         if (rl_pair_cas(&table->book, &book,
-                        (rl_pair_value_t){book.lo, RL_BOOK_HI(RL_BOOK_GENERATION(book.hi) + 1, next_state)})) {
+                        (rl_pair_value_t){book.lo, RL_BOOK_HI(RL_BOOK_GENERATION(book.hi) + 1, next_state) |
+                                                       (book.hi & RL_BOOK_HALT_REQUESTED)})) {
             break;
         }
     }
@@ -1419,6 +1516,7 @@ bool rl_engine_restore_trading(rl_engine_t *engine, uint64_t word) {
                                      reconciling};
     rl_position_table_advance(engine->table, state);
     rl_freeze_store(&engine->freeze, word);
+    engine->published = word;
     return true;
 }
 

@@ -273,7 +273,7 @@ void rl_position_table_simulate_for(const rl_position_table_t *table, const rl_f
     int64_t valuation = price > rl_fp_abs(side_price) ? price : rl_fp_abs(side_price);
     out->raises = raises;
     if (raises) {
-        rl_trading_state_t state = RL_BOOK_STATE(book.hi);
+        rl_trading_state_t state = RL_BOOK_DECIDING_STATE(book.hi);
         if (state == RL_STATE_HALTED) broken |= 1ull << RL_FROZEN;
         if (state == RL_STATE_REDUCING) broken |= 1ull << RL_REJECT_REDUCE_ONLY;
         uint64_t generation = RL_BOOK_GENERATION(book.hi) & 1;

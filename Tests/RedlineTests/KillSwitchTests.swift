@@ -4,9 +4,10 @@ import RedlineCore
 import XCTest
 
 /// The kill switch from anywhere (`rl_engine_request_freeze`,
-/// `RuntimeRiskMonitor.requestFreeze()`): one lock-free atomic add from any
-/// thread or a signal handler; the risk side halts through the controller,
-/// and each router cancels its own orders on its own thread.
+/// `RuntimeRiskMonitor.requestFreeze()`): lock-free atomics from any thread
+/// or a signal handler, which halt at once (`rl_engine_halt_now`); the risk
+/// side takes the halt in and records it, and each router cancels its own
+/// orders on its own thread.
 nonisolated(unsafe) private var signalEngine: OpaquePointer?
 
 final class KillSwitchTests: XCTestCase {
@@ -19,9 +20,11 @@ final class KillSwitchTests: XCTestCase {
         }
         defer { signal(SIGUSR1, previous) }
         raise(SIGUSR1)
-        XCTAssertFalse(h.monitor.isFrozen, "the risk side acts at its next step, not in the handler")
-        _ = h.router.poll()  // drains (no risk thread), then the next poll cancels
-        XCTAssertTrue(h.monitor.isFrozen)
+        XCTAssertTrue(h.monitor.isFrozen, "halted in the handler itself (rl_engine_halt_now), before any risk step")
+        XCTAssertThrowsRedline(.blocked(.frozen), "refused before the risk side has run") {
+            try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        }
+        _ = h.router.poll()  // drains (no risk thread): the risk side takes the halt in and records it
         _ = h.router.poll()
         XCTAssertEqual(h.router.activeOrderCount, 0, "the router canceled its own orders, on its thread")
         let event = try XCTUnwrap(h.monitor.freezeEvents.last)

@@ -8,9 +8,11 @@
  * The risk side is whoever runs rl_engine_step: the orchestrator's drain()
  * in single-threaded use, or the pinned risk thread. It is one thread at a
  * time. It alone lowers exposure (releases, fills, marks), grants overlap
- * credit, and runs the trading-state controller, the only writer of the
- * freeze word (rl_trading.h). Operators reach the controller through
- * RL_EVENT_CONTROL events on a ring.
+ * credit, and runs the trading-state controller (rl_trading.h), which
+ * writes the freeze word. The one exception is a halt: any thread may halt
+ * at once (rl_engine_halt_now), and the controller takes it in at its next
+ * step. Operators reach the controller through RL_EVENT_CONTROL events on a
+ * ring.
  */
 #ifndef RL_ENGINE_H
 #define RL_ENGINE_H
@@ -26,6 +28,7 @@
 #include "rl_position_table.h"
 #include "rl_pnl.h"
 #include "rl_breaker.h"
+#include "rl_clock.h"
 
 RL_EXTERN_C_BEGIN
 
@@ -157,6 +160,9 @@ typedef struct rl_engine {
     rl_strategy_limits_t strategy_limits;    /* in force (rl_strategy.h) */
     uint64_t last_mark_ns;                   /* engine clock of the newest reference price; 0: none yet */
     uint64_t freeze_requests_seen;           /* freeze_requests the risk side has acted on */
+    uint64_t halt_requests_seen;             /* halt_requests the risk side has taken in */
+    uint64_t published;                      /* the last freeze word the controller made visible (its own or
+                                                one it took in): any other word is an outside halt's */
     uint64_t backlog_since_ns;               /* engine clock since which the journal ring is 3/4 full; 0: it is not */
     uint32_t watch_count;                    /* watches[0..watch_count) may be in use */
     _Atomic(uint32_t) strategies_halted;     /* strategies halted alone now (metrics) */
@@ -185,7 +191,13 @@ typedef struct rl_engine {
      * lanes are served within one event, not one batch. Same line as
      * freeze_requests: both written rarely, by threads other than the risk side. */
     _Atomic(uint64_t) lane_doorbell;
-    uint8_t freeze_requests_padding[RL_CACHE_LINE - 2 * sizeof(uint64_t)];
+    /* Halts made outside the controller (rl_engine_halt_now): +1 after each,
+     * so the risk side's next step takes it in; and its cause, for the
+     * record (reason | strategy << 8, and the value: an edge in bps). */
+    _Atomic(uint64_t) halt_requests;
+    _Atomic(uint64_t) halt_cause;
+    _Atomic(int64_t) halt_value;
+    uint8_t freeze_requests_padding[RL_CACHE_LINE - 5 * sizeof(uint64_t)];
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
@@ -340,11 +352,6 @@ RL_INLINE uint32_t rl_engine_strategies_halted(const rl_engine_t *engine) {
     return atomic_load_explicit((_Atomic(uint32_t) *)&engine->strategies_halted, memory_order_relaxed);
 }
 
-/* The kill switch from anywhere: any thread, or a signal handler (one
- * lock-free atomic add; no lock, no allocation, no system call). The risk
- * side halts trading (manual, persistent) at its next step, through the
- * controller, the freeze word's only writer; every router then cancels its
- * own orders on its own thread when it next polls. Returns at once. */
 /* After pushing onto a lane (or asking for a freeze): the risk thread stops
  * the data ring it is stepping through and serves the lanes. Any thread.
  * A plain store, not a locked add: the risk thread reads this line at every
@@ -372,10 +379,66 @@ RL_INLINE void rl_engine_take_knock(rl_engine_t *engine) {
     }
 }
 
+/* Halt trading now, from any thread, without waiting for the risk side:
+ * the strategy that sees its edge collapse (OrderRouter.reportEdge), or the
+ * kill switch (rl_engine_request_freeze). `reason` is
+ * RL_FREEZE_REASON_EDGE_COLLAPSE or RL_FREEZE_REASON_MANUAL. Lock-free, no
+ * syscall, async-signal-safe.
+ *
+ * 1. The book word: from here every raising check decides in HALTED, and a
+ *    check that read it before fails its CAS.
+ * 2. The freeze word, HALTED with a new epoch, by CAS from the word read
+ *    before step 1, unless it already says HALTED: every router sees it at
+ *    its next poll and cancels everything. The CAS succeeds only if the
+ *    controller published nothing since, so the request of step 1 is still
+ *    in the book (only the controller clears it, and only after a publish):
+ *    the book holds every halt a router can see. On a failed CAS both steps
+ *    are tried again.
+ * 3. The risk side's next step takes the halt in: its machine goes HALTED,
+ *    the change is recorded and journaled, and only then can anything lift
+ *    it (rl_engine.c, rl_engine_take_in_halt).
+ *
+ * Returns true when this call made the freeze word HALTED, false when it
+ * already was (or `reason` is neither of the two). The protocol is
+ * model-checked in model/halt.pml. */
+RL_INLINE bool rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t reason, uint16_t strategy, int64_t value) {
+    if (reason != RL_FREEZE_REASON_EDGE_COLLAPSE && reason != RL_FREEZE_REASON_MANUAL) return false;
+    uint64_t word = rl_freeze_load(&engine->freeze);
+    bool halted = false;
+    while (rl_freeze_word_state(word) != RL_STATE_HALTED) {
+        /* relaxed, both: what the controller records (never a later report
+         * over a halt that shows); the CASes below publish them. Two threads
+         * halting at once: the record names one of them. */
+        atomic_store_explicit(&engine->halt_cause, (uint64_t)reason | ((uint64_t)strategy << 8), memory_order_relaxed);
+        atomic_store_explicit(&engine->halt_value, value, memory_order_relaxed);
+        rl_position_table_request_halt(engine->table);
+        /* release: pairs with rl_freeze_load's acquire in routers and checkers
+         * (the book request is visible first); acquire on failure: pairs with
+         * the controller's release, the word tried again from. */
+        if (atomic_compare_exchange_weak_explicit(&engine->freeze.word, &word,
+                                                  rl_freeze_pack(RL_STATE_HALTED, reason, rl_freeze_word_epoch(word) + 1),
+                                                  memory_order_release, memory_order_acquire)) {
+            halted = true;
+            break;
+        }
+    }
+    /* relaxed: a measurement (rl_engine_state_published_cycles). */
+    if (halted) atomic_store_explicit(&engine->state_published_cycles, rl_clock_cycles(), memory_order_relaxed);
+    /* release: pairs with the acquire load in the risk side's tick: its next
+     * step takes in everything above. */
+    atomic_fetch_add_explicit(&engine->halt_requests, 1, memory_order_release);
+    rl_engine_knock(engine);
+    return halted;
+}
+
+/* The kill switch from anywhere: any thread, or a signal handler (no lock,
+ * no allocation, no system call). Halts at once (rl_engine_halt_now, manual,
+ * persistent); the risk side records it as a manual freeze by request, and
+ * every router cancels its own orders on its own thread when it next polls. */
 RL_INLINE void rl_engine_request_freeze(rl_engine_t *engine) {
     /* release: pairs with the risk step's acquire load of freeze_requests. */
     atomic_fetch_add_explicit(&engine->freeze_requests, 1, memory_order_release);
-    rl_engine_knock(engine); /* a step in progress yields, and the next one's tick acts on it */
+    (void)rl_engine_halt_now(engine, RL_FREEZE_REASON_MANUAL, 0, 0);
 }
 
 /* Move the engine's manual clock (rl_engine_config_t.manual_clock) to
@@ -481,11 +544,11 @@ RL_INLINE uint64_t rl_engine_state_change_count(const rl_engine_t *engine) {
     /* relaxed: monitoring read of a single-writer counter. */
     return atomic_load_explicit((_Atomic(uint64_t) *)&engine->state_changes, memory_order_relaxed);
 }
-/* rl_clock_cycles() when the controller last stored the freeze word: the
- * moment a change became visible to every router (the load test measures
- * propagation to it). */
+/* rl_clock_cycles() when the freeze word was last stored, by the controller
+ * or a halt from outside (rl_engine_halt_now): the moment a change became
+ * visible to every router (the load test measures propagation to it). */
 RL_INLINE uint64_t rl_engine_state_published_cycles(const rl_engine_t *engine) {
-    /* relaxed: a measurement of a single-writer value. */
+    /* relaxed: a measurement. */
     return atomic_load_explicit((_Atomic(uint64_t) *)&engine->state_published_cycles, memory_order_relaxed);
 }
 RL_INLINE uint64_t rl_engine_state_records_dropped(const rl_engine_t *engine) {

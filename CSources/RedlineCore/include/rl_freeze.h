@@ -10,8 +10,11 @@
  *                         knows something happened even if it missed a
  *                         halt-then-resume pair)
  *
- * One writer: the engine's trading-state controller (rl_engine.c), which runs
- * the pure machine in rl_trading.h on the risk side. Everyone else reads.
+ * Written by the engine's trading-state controller (rl_engine.c), which runs
+ * the pure machine in rl_trading.h on the risk side, and by a halt from any
+ * thread (rl_engine_halt_now), which only ever moves a word that is not
+ * HALTED to HALTED, by CAS. The controller never stores over a halt it has
+ * not taken in. Everyone else reads.
  */
 #ifndef RL_FREEZE_H
 #define RL_FREEZE_H
@@ -78,7 +81,7 @@ RL_INLINE bool rl_freeze_is_active(const rl_freeze_t *freeze) {
     return rl_freeze_word_state(rl_freeze_load(freeze)) == RL_STATE_ACTIVE;
 }
 
-/* The controller's store, and recovery's: set the word. */
+/* Recovery's store, before anything else runs: set the word. */
 RL_INLINE void rl_freeze_store(rl_freeze_t *freeze, uint64_t word) {
     /* release: pairs with rl_freeze_load's acquire in routers and checkers. */
     atomic_store_explicit(&freeze->word, word, memory_order_release);

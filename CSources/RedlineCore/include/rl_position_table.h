@@ -147,8 +147,15 @@ typedef struct rl_position_risk {
 RL_STATIC_ASSERT(sizeof(rl_position_risk_t) == RL_CACHE_LINE, "one risk record per cache line");
 
 /* The book word's hi half: the trading state a checker must decide in, and
- * the generation of the limits, which moves on every change of either. */
-#define RL_BOOK_STATE(hi) ((rl_trading_state_t)((uint64_t)(hi) & 0xff))
+ * the generation of the limits, which moves on every change of either.
+ * Bit 7 is a halt asked for outside the controller (rl_engine_halt_now) and
+ * not yet taken in by it: any thread sets it, only the controller clears it,
+ * and only once its own state is HALTED. A check decides in HALTED while it
+ * is set (RL_BOOK_DECIDING_STATE). */
+#define RL_BOOK_HALT_REQUESTED 0x80
+#define RL_BOOK_STATE(hi) ((rl_trading_state_t)((uint64_t)(hi) & 0x7f))
+#define RL_BOOK_DECIDING_STATE(hi) \
+    (((uint64_t)(hi) & RL_BOOK_HALT_REQUESTED) ? RL_STATE_HALTED : RL_BOOK_STATE(hi))
 #define RL_BOOK_GENERATION(hi) ((uint64_t)(hi) >> 8)
 #define RL_BOOK_HI(generation, state) ((int64_t)(((uint64_t)(generation) << 8) | ((uint64_t)(state) & 0xff)))
 
@@ -289,12 +296,36 @@ RL_INLINE void rl_position_table_add_total(rl_position_table_t *table, int64_t d
 }
 
 /* Controller only: move the book word to a new generation with `state`.
- * Every decision taken in the old generation then fails its book CAS. */
+ * Every decision taken in the old generation then fails its book CAS. A
+ * requested halt stays requested: the controller clears it only once it has
+ * taken it in (rl_position_table_clear_halt_request). */
 RL_INLINE void rl_position_table_advance(rl_position_table_t *table, rl_trading_state_t state) {
     rl_pair_value_t book = rl_pair_load(&table->book);
     while (!rl_pair_cas(&table->book, &book,
-                        (rl_pair_value_t){book.lo, RL_BOOK_HI(RL_BOOK_GENERATION(book.hi) + 1, state)})) {
+                        (rl_pair_value_t){book.lo, RL_BOOK_HI(RL_BOOK_GENERATION(book.hi) + 1, state) |
+                                                       (book.hi & RL_BOOK_HALT_REQUESTED)})) {
         /* `book` holds the current value: retry. */
+    }
+}
+
+/* Any thread: from here on every raising check decides in HALTED. A check
+ * that read the word before fails its book CAS (the word changed), so no
+ * raising order is accepted after this returns. */
+RL_INLINE void rl_position_table_request_halt(rl_position_table_t *table) {
+    rl_pair_value_t book = rl_pair_load(&table->book);
+    /* Full barrier (rl_pair.h); on failure `book` holds the current value. */
+    while (!(book.hi & RL_BOOK_HALT_REQUESTED) &&
+           !rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo, book.hi | RL_BOOK_HALT_REQUESTED})) {
+    }
+}
+
+/* Controller only, once its state is HALTED (published, in the state bits):
+ * the requested halt is then in force as the state itself. */
+RL_INLINE void rl_position_table_clear_halt_request(rl_position_table_t *table) {
+    rl_pair_value_t book = rl_pair_load(&table->book);
+    /* Full barrier (rl_pair.h); on failure `book` holds the current value. */
+    while ((book.hi & RL_BOOK_HALT_REQUESTED) &&
+           !rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo, book.hi & ~(int64_t)RL_BOOK_HALT_REQUESTED})) {
     }
 }
 
@@ -373,7 +404,7 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
              * the limits: the decision below is the one in force if the CAS
              * that accepts it succeeds. */
             rl_pair_value_t book = rl_pair_load(&table->book);
-            rl_trading_state_t state = RL_BOOK_STATE(book.hi);
+            rl_trading_state_t state = RL_BOOK_DECIDING_STATE(book.hi);
             if (RL_UNLIKELY(state == RL_STATE_HALTED)) return RL_FROZEN;
             if (RL_UNLIKELY(state == RL_STATE_REDUCING)) return RL_REJECT_REDUCE_ONLY;
             /* The per-order rules of this generation: one load when none is on. */

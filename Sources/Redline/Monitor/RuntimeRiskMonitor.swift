@@ -680,6 +680,8 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             throw .invalidInput("currentEdgeBps must be a finite number, got \(currentEdgeBps)")
         }
         let before = tradingState
+        // Halted here and now (rl_engine_halt_now); the risk side records it.
+        if edge < rl_engine_edge_threshold(engine) { _ = rl_engine_halt_now(engine, RL_FREEZE_REASON_EDGE_COLLAPSE, 0, edge) }
         riskSide.send(rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: edge, timestampNs: rl_clock_cycles()))
         trading.sync()
         router?.pollFreeze()
@@ -701,11 +703,12 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         return changed
     }
 
-    /// The kill switch from any thread, at once: one lock-free atomic add
-    /// (`rl_engine_request_freeze`), no lock, no wait. The risk side halts
-    /// trading (manual) at its next step — with no risk thread, at the next
-    /// `drain()` or router poll — and every router cancels its own orders
-    /// when it next polls. From a C signal handler, call
+    /// The kill switch from any thread, at once: lock-free atomics
+    /// (`rl_engine_request_freeze`), no lock, no wait. Trading is halted
+    /// (manual) when this returns: the book word and the freeze word say so.
+    /// The risk side records it at its next step — with no risk thread, at
+    /// the next `drain()` or router poll — and every router cancels its own
+    /// orders when it next polls. From a C signal handler, call
     /// `rl_engine_request_freeze(monitor.engineHandle)` itself.
     public func requestFreeze() {
         rl_engine_request_freeze(engine)

@@ -715,19 +715,25 @@ public final class OrderRouter {
         if ring.push(&event) == RL_FULL { pushWhenFull(ring.pointer, &event) }
     }
 
-    /// Report the strategy's current edge to the risk side through this
-    /// router's ring. Below `edgeFreezeThresholdBps` the risk side freezes
-    /// trading, and every router cancels everything when it next polls.
-    /// The event carries `rl_clock_cycles()` as its timestamp.
+    /// Report the strategy's current edge. Below `edgeFreezeThresholdBps`
+    /// trading halts before this returns: this thread halts it itself
+    /// (`rl_engine_halt_now`: the book word, then the freeze word), so no
+    /// raising order is accepted after, and every router cancels everything
+    /// when it next polls. The report then goes to the risk side through
+    /// this router's lane, which takes the halt in, records it and journals
+    /// it. The event carries `rl_clock_cycles()` as its timestamp.
     /// Inlined into the strategy's own loop: an edge report is rare, and its
     /// code must not be cold in the instruction cache when it matters (a
     /// call into a cold page cost 1-2 us under load, measured).
     @inlinable
     public func reportEdge(bps: Double) throws(RedlineError) {
         guard bps.isFinite, abs(bps) <= FixedPoint.maxMagnitude else { throw edgeRefused(bps) }
+        let value = Int64((bps * FixedPoint.scale).rounded(.down))
+        if value < rl_engine_edge_threshold(engine) {
+            _ = rl_engine_halt_now(engine, RL_FREEZE_REASON_EDGE_COLLAPSE, session, value)
+        }
         // On the lane: a collapse overtakes the orders waiting on the ring.
-        var event = rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: Int64((bps * FixedPoint.scale).rounded(.down)),
-                               timestampNs: rl_clock_cycles())
+        var event = rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: value, timestampNs: rl_clock_cycles())
         event.strategy = session
         if rl_spsc_push(lanePointer, &event) != RL_OK { pushWhenFull(lanePointer, &event) }
         rl_engine_knock(engine) // the risk thread stops its batch and serves the lanes

@@ -1,0 +1,98 @@
+import Foundation
+import Redline
+import RedlineCore
+import XCTest
+
+/// A halt made on the thread that sees the cause (`rl_engine_halt_now`):
+/// a strategy's edge collapse, or the kill switch. Trading is halted when
+/// the call returns; the risk side takes the halt in at its next step and
+/// records it once. The races are in Tests/C/outside_halt.c and the
+/// protocol's model in CSources/RedlineCore/model/halt.pml.
+final class OutsideHaltTests: XCTestCase {
+    func testAnEdgeCollapseHaltsBeforeReportEdgeReturns() throws {
+        let h = try Harness(exchange: .init(seed: 3, fillRatio: 0))
+        _ = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        let before = h.monitor.tradingState
+        try h.router.reportEdge(bps: 150) // the threshold is 200
+        // Nothing has drained the ring: no risk side has run.
+        XCTAssertTrue(h.monitor.isFrozen, "halted by the strategy's own thread")
+        let word = h.monitor.tradingState
+        XCTAssertEqual(word.mode, .halted)
+        XCTAssertEqual(word.epoch, before.epoch + 1)
+        XCTAssertThrowsRedline(.blocked(.frozen), "a raising order, refused before any poll") {
+            try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        }
+        XCTAssertThrowsRedline(.blocked(.frozen), "a reducing one too: HALTED blocks everything") {
+            try h.router.placeOrder(symbol: "BTCUSDT", side: .sell, qty: 0.005, price: 40_000)
+        }
+        _ = h.router.poll() // drains: the risk side takes the halt in and records it
+        _ = h.router.poll()
+        XCTAssertEqual(h.router.activeOrderCount, 0, "the router canceled its orders")
+        XCTAssertEqual(h.monitor.tradingState.epoch, word.epoch, "taken in as it showed: no second epoch, no second cancel-all")
+        let events = h.monitor.freezeEvents
+        XCTAssertEqual(events.count, 1, "one halt, recorded once (the edge report that follows changes nothing)")
+        let event = try XCTUnwrap(events.last)
+        XCTAssertEqual(event.trigger, .edgeCollapse)
+        XCTAssertEqual(event.metadata["edge_bps"], "150.0")
+        XCTAssertEqual(event.metadata["threshold_bps"], "200.0")
+        XCTAssertTrue(h.monitor.unfreeze(reason: "operator checked"))
+        XCTAssertFalse(h.monitor.isFrozen)
+        XCTAssertNoThrow(try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000))
+    }
+
+    func testAnEdgeAboveTheThresholdChangesNothing() throws {
+        let h = try Harness(exchange: .init(seed: 3, fillRatio: 0))
+        let before = h.monitor.tradingState
+        try h.router.reportEdge(bps: 200)
+        _ = h.router.poll()
+        XCTAssertFalse(h.monitor.isFrozen)
+        XCTAssertEqual(h.monitor.tradingState.epoch, before.epoch)
+        XCTAssertTrue(h.monitor.freezeEvents.isEmpty)
+    }
+
+    /// A halt made outside while the controller is in REDUCING: it shows at
+    /// once, and the controller, which had its own change to make, takes it
+    /// in first, so nothing it publishes hides the halt.
+    func testAnOutsideHaltOverReducingIsTakenInBeforeTheControllersNextChange() throws {
+        let h = try Harness(limits: try RiskLimits(maxInventoryUSD: 2_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200),
+                            exchange: .init(seed: 3, fillRatio: 1))
+        _ = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.04, price: 40_000) // $1,600, filled
+        _ = h.router.poll()
+        var limits = h.monitor.limits
+        limits.maxInventoryUSD = 1_000
+        limits.maxTotalNotional = 1_500
+        try h.monitor.updateLimits(limits)
+        XCTAssertEqual(h.monitor.tradingState.mode, .reducing)
+        try h.router.reportEdge(bps: -50)
+        XCTAssertEqual(h.monitor.tradingState.mode, .halted)
+        // The controller's next change (limits back up: REDUCING would end)
+        // must not hide the halt: it takes it in first, and stays HALTED.
+        limits.maxInventoryUSD = 2_000
+        limits.maxTotalNotional = 20_000
+        try h.monitor.updateLimits(limits)
+        XCTAssertEqual(h.monitor.tradingState.mode, .halted)
+        XCTAssertEqual(h.monitor.freezeEvents.last?.trigger, .edgeCollapse)
+        let epochs = h.monitor.stateChanges.map(\.to.epoch)
+        XCTAssertEqual(epochs, Array(epochs.indices).map { UInt64($0) + epochs[0] }, "one epoch after another, no gap")
+        XCTAssertTrue(h.monitor.unfreeze(reason: "operator checked"))
+        XCTAssertEqual(h.monitor.tradingState.mode, .active)
+    }
+
+    func testAnOutsideHaltIsJournaledAndComesBackHalted() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        _ = try monitor.register(symbol: "BTCUSDT")
+        let router = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 1, fillRatio: 0)), logger: quietLogger())
+        try router.reportEdge(bps: 10)
+        XCTAssertTrue(monitor.isFrozen)
+        _ = router.poll()
+        try journal.flush()
+        journal.close()
+        let restarted = try freshMonitor()
+        let (again, _) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(), logger: quietLogger())
+        defer { again.close() }
+        XCTAssertTrue(restarted.isFrozen, "a halt made outside the controller comes back halted")
+        XCTAssertEqual(restarted.freezeEvents.last?.trigger, .edgeCollapse)
+    }
+}
