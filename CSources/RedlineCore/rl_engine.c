@@ -1459,7 +1459,12 @@ static bool rl_engine_apply_event(rl_engine_t *engine, const rl_event_t *event) 
     case RL_EVENT_EDGE_UPDATE:
         /* relaxed: monitoring value, single writer. */
         atomic_store_explicit(&engine->last_edge_bps, event->value, memory_order_relaxed);
-        if (event->value < rl_engine_edge_threshold(engine)) {
+        if (event->side == RL_EDGE_HALTED) {
+            /* Its reporter halted already: that halt is taken in (if it was
+             * not yet), and the report itself decides nothing. Deciding again
+             * here would halt anew after an operator who saw the halt lifted it. */
+            rl_engine_take_in_halt(engine);
+        } else if (event->value < rl_engine_edge_threshold(engine)) {
             rl_engine_control(engine, RL_TRADING_EDGE_COLLAPSE, RL_SYMBOL_NONE, rl_engine_edge_threshold(engine),
                               event->value);
         }

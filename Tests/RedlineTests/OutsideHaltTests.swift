@@ -40,6 +40,21 @@ final class OutsideHaltTests: XCTestCase {
         XCTAssertNoThrow(try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000))
     }
 
+    /// The operator who saw the halt lifts it before the risk side has read
+    /// the report that caused it: the report must not halt again.
+    func testAnUnfreezeBeforeTheRiskSideReadsTheReportHolds() throws {
+        let h = try Harness(exchange: .init(seed: 3, fillRatio: 0))
+        try h.router.reportEdge(bps: 150)
+        XCTAssertTrue(h.monitor.isFrozen)
+        XCTAssertTrue(h.monitor.unfreeze(reason: "operator saw it and lifted it"))
+        _ = h.router.poll() // the report is read by now, whatever the order
+        _ = h.router.poll()
+        XCTAssertFalse(h.monitor.isFrozen, "the report that caused the lifted halt does not halt again")
+        XCTAssertEqual(h.monitor.freezeEvents.count, 1)
+        try h.router.reportEdge(bps: 150) // a new collapse does
+        XCTAssertTrue(h.monitor.isFrozen)
+    }
+
     func testAnEdgeAboveTheThresholdChangesNothing() throws {
         let h = try Harness(exchange: .init(seed: 3, fillRatio: 0))
         let before = h.monitor.tradingState

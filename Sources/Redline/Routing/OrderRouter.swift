@@ -729,11 +729,12 @@ public final class OrderRouter {
     public func reportEdge(bps: Double) throws(RedlineError) {
         guard bps.isFinite, abs(bps) <= FixedPoint.maxMagnitude else { throw edgeRefused(bps) }
         let value = Int64((bps * FixedPoint.scale).rounded(.down))
-        if value < rl_engine_edge_threshold(engine) {
-            _ = rl_engine_halt_now(engine, RL_FREEZE_REASON_EDGE_COLLAPSE, session, value)
-        }
         // On the lane: a collapse overtakes the orders waiting on the ring.
         var event = rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: value, timestampNs: rl_clock_cycles())
+        if value < rl_engine_edge_threshold(engine)
+            && rl_engine_halt_now(engine, RL_FREEZE_REASON_EDGE_COLLAPSE, session, value) {
+            event.side = UInt8(RL_EDGE_HALTED) // made here: the risk side takes it in, and decides nothing again
+        }
         event.strategy = session
         if rl_spsc_push(lanePointer, &event) != RL_OK { pushWhenFull(lanePointer, &event) }
         rl_engine_knock(engine) // the risk thread stops its batch and serves the lanes
