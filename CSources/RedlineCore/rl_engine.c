@@ -259,7 +259,7 @@ static uint64_t rl_realtime_ns(void) {
  * and `value` describe the cause (see RL_EVENT_STATE_CHANGE). */
 static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
                               int64_t value);
-static void rl_engine_take_in_halt(rl_engine_t *engine);
+static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown);
 static void rl_engine_pnl_moved(rl_engine_t *engine, int64_t delta);
 
 uint64_t rl_engine_now_ns(const rl_engine_t *engine) {
@@ -521,13 +521,8 @@ static bool rl_engine_cause_persists(const rl_engine_t *engine, uint64_t now, ui
 }
 
 void rl_engine_tick(rl_engine_t *engine) {
-    /* acquire: pairs with rl_engine_halt_now's release add, after its book request and word. */
-    uint64_t halts = atomic_load_explicit(&engine->halt_requests, memory_order_acquire);
-    if (RL_UNLIKELY(halts != engine->halt_requests_seen) && !engine->replaying) {
-        engine->halt_requests_seen = halts;
-        rl_engine_take_in_halt(engine);
-        if (!rl_engine_journal_room(engine)) return;
-    }
+    /* A halt made outside the controller (rl_engine_halt_now), taken in first. */
+    if (RL_UNLIKELY(rl_engine_take_in_halt(engine, false)) && !rl_engine_journal_room(engine)) return;
     /* acquire: pairs with rl_engine_request_freeze's release add. */
     uint64_t requests = atomic_load_explicit(&engine->freeze_requests, memory_order_acquire);
     if (RL_UNLIKELY(requests != engine->freeze_requests_seen) && !engine->replaying) {
@@ -648,13 +643,24 @@ static uint64_t rl_engine_show(rl_engine_t *engine, rl_trading_t next) {
  * is adopted as it is (routers already acted on its epoch), else one is
  * published; the change is recorded like any other. Only then is the book's
  * request cleared: from there the state bits hold the halt. */
-static void rl_engine_take_in_halt(rl_engine_t *engine) {
-    if (engine->replaying) return;
+static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
+    if (engine->replaying) return false;
+    /* The common case, nothing from outside, reads one line that is rarely
+     * written; the book's line, which every raising check takes, and the
+     * freeze word's, which the halting thread must then take from us, only
+     * when a halt has come (or `shown_now`: a CAS of ours just failed over
+     * its word). A halt whose count has not moved yet is taken in at the
+     * tick that sees it move: until then its request is in the book, where
+     * every check sees it, and our word CAS cannot hide its word. */
+    /* acquire: pairs with rl_engine_halt_now's release add, after its book request and word. */
+    uint64_t halts = atomic_load_explicit(&engine->halt_requests, memory_order_acquire);
+    if (RL_LIKELY(halts == engine->halt_requests_seen) && !shown_now) return false;
+    engine->halt_requests_seen = halts;
     for (;;) {
         rl_pair_value_t book = rl_pair_load(&engine->table->book);
         uint64_t word = rl_freeze_load(&engine->freeze);
         bool requested = (book.hi & RL_BOOK_HALT_REQUESTED) != 0, shown = word != engine->published;
-        if (!requested && !shown) return;
+        if (!requested && !shown) return false;
         /* relaxed, both: published by the book CAS or the freeze word's release in rl_engine_halt_now. */
         uint64_t cause = atomic_load_explicit(&engine->halt_cause, memory_order_relaxed);
         int64_t value = atomic_load_explicit(&engine->halt_value, memory_order_relaxed);
@@ -690,14 +696,14 @@ static void rl_engine_take_in_halt(rl_engine_t *engine) {
         rl_position_table_clear_halt_request(engine->table);
         if (t.publish) rl_engine_breaker_follow(engine, (rl_freeze_reason_t)t.next.reason, input,
                                                 (rl_freeze_reason_t)before.reason);
-        return;
+        return true;
     }
 }
 
 static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
                               int64_t value) {
     /* A halt from outside goes first: the machine decides from what routers see. */
-    rl_engine_take_in_halt(engine);
+    (void)rl_engine_take_in_halt(engine, false);
     for (;;) {
         rl_trading_t before = engine->trading;
         rl_trading_transition_t t = rl_trading_next(before, input);
@@ -709,7 +715,7 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
              * again, from the halted machine. Its word is HALTED, so no other
              * outside halt can land before the retry. */
             engine->trading = before;
-            rl_engine_take_in_halt(engine);
+            (void)rl_engine_take_in_halt(engine, true);
             continue;
         }
         rl_engine_record_change(engine, input, symbol, qty, value, published, word, engine->applying_strategy);
@@ -1463,7 +1469,7 @@ static bool rl_engine_apply_event(rl_engine_t *engine, const rl_event_t *event) 
             /* Its reporter halted already: that halt is taken in (if it was
              * not yet), and the report itself decides nothing. Deciding again
              * here would halt anew after an operator who saw the halt lifted it. */
-            rl_engine_take_in_halt(engine);
+            (void)rl_engine_take_in_halt(engine, false);
         } else if (event->value < rl_engine_edge_threshold(engine)) {
             rl_engine_control(engine, RL_TRADING_EDGE_COLLAPSE, RL_SYMBOL_NONE, rl_engine_edge_threshold(engine),
                               event->value);

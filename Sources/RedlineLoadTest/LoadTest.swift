@@ -47,6 +47,11 @@ public struct LoadTestConfiguration: Sendable {
     public var seed: UInt64 = 42
     /// Time one order in this many (a power of two).
     public var sampleEvery = 16
+    /// Strategy 0 reports its edge (healthy: 50 bps over the threshold) once
+    /// every this many orders (a power of two), as a strategy that watches
+    /// its edge does; a freeze round's collapse is one more report. 0: only
+    /// the collapses (the report's code and data are then cold when one comes).
+    public var edgeReportEvery = 1_024
     public var ringCapacity = 65_536
     /// Journal every state change into this directory (created if missing).
     public var journalDirectory: String?
@@ -275,7 +280,8 @@ public final class LoadTest: @unchecked Sendable {
     public init(_ configuration: LoadTestConfiguration, logger: Logger = Logger(label: "redline.loadtest")) throws {
         guard configuration.strategies >= 1, configuration.symbols >= 1, configuration.duration > 0,
             configuration.fillRatio >= 0, configuration.fillRatio <= 1, configuration.restingOrders >= 1,
-            configuration.sampleEvery >= 1, configuration.sampleEvery & (configuration.sampleEvery - 1) == 0
+            configuration.sampleEvery >= 1, configuration.sampleEvery & (configuration.sampleEvery - 1) == 0,
+            configuration.edgeReportEvery >= 0, configuration.edgeReportEvery & (configuration.edgeReportEvery &- 1) == 0
         else { throw RedlineError.invalidInput("load test configuration out of range") }
         if let rate = configuration.targetRate, !(rate > 0) {
             throw RedlineError.invalidInput("target rate must be positive")
@@ -737,6 +743,8 @@ public final class LoadTest: @unchecked Sendable {
         let config = configuration
         let router = w.router
         let sampleMask = UInt64(config.sampleEvery - 1)
+        // 0 when off; never 0 when on (every order would report).
+        let edgeReportMask = config.edgeReportEvery == 0 ? 0 : UInt64(max(config.edgeReportEvery, 2) - 1)
         let symbolCount = symbolIDs.count
         let cyclesPerOrder = config.targetRate.map { UInt64(cyclesPerNanosecond * 1e9 * Double(config.strategies) / $0) } ?? 0
         let warmupEnd = startCycles + UInt64(min(1.0, config.duration / 4) * 1e9 * cyclesPerNanosecond)
@@ -748,6 +756,7 @@ public final class LoadTest: @unchecked Sendable {
         var steadyEnd: (mallocs: UInt64, orders: UInt64)?
         var i: UInt64 = 0
         var edgeReported = false
+        var lastEdgeReport = UInt64.max
         // Once before the steady state: the first reset instantiates the
         // histogram's type metadata, a one-time allocation by the Swift
         // runtime that would otherwise land in the steady-state count.
@@ -768,6 +777,10 @@ public final class LoadTest: @unchecked Sendable {
                 steadyStart = (rl_malloc_count_this_thread(), i)
                 w.steady.store(true, ordering: .relaxed)
                 rl_malloc_counter_trap_this_thread(true)
+            }
+            if w.index == 0 && edgeReportMask != 0 && i & edgeReportMask == 0 && i != lastEdgeReport && !edgeReported {
+                lastEdgeReport = i // once per order count: a blocked order does not move it
+                try? router.reportEdge(bps: edgeCollapseBps + 100)
             }
             if rounds > 0 && w.index == 0 {
                 // acquiring: pairs with the main thread's releasing store of the round.

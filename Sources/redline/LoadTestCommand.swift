@@ -38,6 +38,8 @@ struct LoadTestCommand: ParsableCommand {
     var seed: UInt64 = 42
     @Option(help: "Time one order in this many (a power of two).")
     var sampleEvery = 16
+    @Option(help: "Strategy 0 reports its (healthy) edge once every this many orders, a power of two, as a strategy watching its edge does; 0: only the collapses.")
+    var edgeReportEvery = 1_024
     @Option(help: "Also write the summary as JSON to this file.")
     var json: String?
     @Option(help: "Journal every state change into this directory, and report durable records/s and durable lag.")
@@ -89,6 +91,7 @@ struct LoadTestCommand: ParsableCommand {
         config.operationsEndpoint = operations
         config.seed = seed
         config.sampleEvery = sampleEvery
+        config.edgeReportEvery = edgeReportEvery
         config.journalDirectory = journal
         guard let io = Journal.IOMode(rawValue: journalIO) else {
             throw ValidationError("--journal-io must be one of \(Journal.IOMode.allCases.map(\.rawValue))")

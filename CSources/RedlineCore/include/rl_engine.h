@@ -191,13 +191,18 @@ typedef struct rl_engine {
      * lanes are served within one event, not one batch. Same line as
      * freeze_requests: both written rarely, by threads other than the risk side. */
     _Atomic(uint64_t) lane_doorbell;
-    /* Halts made outside the controller (rl_engine_halt_now): +1 after each,
-     * so the risk side's next step takes it in; and its cause, for the
-     * record (reason | strategy << 8, and the value: an edge in bps). */
+    /* Halts made outside the controller (rl_engine_halt_now): +1 after
+     * each, so the risk side's next step takes it in. */
     _Atomic(uint64_t) halt_requests;
-    _Atomic(uint64_t) halt_cause;
+    uint8_t freeze_requests_padding[RL_CACHE_LINE - 3 * sizeof(uint64_t)];
+    /* A halt's cause, for the record (reason | strategy << 8, and the value:
+     * an edge in bps). Written by the halting thread before its word, read
+     * by the risk side only when it takes a halt in: a line of its own, so
+     * that the halting thread does not first have to take it from the risk
+     * side, which reads the line above at every step. */
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) halt_cause;
     _Atomic(int64_t) halt_value;
-    uint8_t freeze_requests_padding[RL_CACHE_LINE - 5 * sizeof(uint64_t)];
+    uint8_t halt_cause_padding[RL_CACHE_LINE - 2 * sizeof(uint64_t)];
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
@@ -209,8 +214,11 @@ typedef struct rl_engine {
 RL_STATIC_ASSERT(offsetof(rl_engine_t, applied) % RL_CACHE_LINE == 0, "risk-side stats start a line");
 RL_STATIC_ASSERT(offsetof(rl_engine_t, edge_freeze_threshold_bps) % RL_CACHE_LINE == 0, "config starts a line");
 RL_STATIC_ASSERT(offsetof(rl_engine_t, freeze_requests) % RL_CACHE_LINE == 0 &&
-                     offsetof(rl_engine_t, default_symbol_limit) - offsetof(rl_engine_t, freeze_requests) == RL_CACHE_LINE,
+                     offsetof(rl_engine_t, halt_cause) - offsetof(rl_engine_t, freeze_requests) == RL_CACHE_LINE,
                  "freeze requests, written by any thread, own a line");
+RL_STATIC_ASSERT(offsetof(rl_engine_t, halt_cause) % RL_CACHE_LINE == 0 &&
+                     offsetof(rl_engine_t, default_symbol_limit) - offsetof(rl_engine_t, halt_cause) == RL_CACHE_LINE,
+                 "a halt's cause, written by the halting thread, owns a line");
 
 /* Returns 0, -EINVAL (rl_limits_check fails) or -ENOMEM. */
 /* A fresh engine has every per-order rule off (rl_order_rules.h). */
@@ -403,6 +411,11 @@ RL_INLINE void rl_engine_take_knock(rl_engine_t *engine) {
  * model-checked in model/halt.pml. */
 RL_INLINE bool rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t reason, uint16_t strategy, int64_t value) {
     if (reason != RL_FREEZE_REASON_EDGE_COLLAPSE && reason != RL_FREEZE_REASON_MANUAL) return false;
+    /* The three lines written below, fetched for writing at once: under load
+     * each is another core's, and one after the other their misses add up. */
+    rl_prefetch_for_write(&engine->halt_cause);
+    rl_prefetch_for_write(&engine->table->book);
+    rl_prefetch_for_write(&engine->freeze.word);
     uint64_t word = rl_freeze_load(&engine->freeze);
     bool halted = false;
     while (rl_freeze_word_state(word) != RL_STATE_HALTED) {

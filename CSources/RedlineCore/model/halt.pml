@@ -121,9 +121,14 @@ inline take_in() {
     od
 }
 
-/* rl_engine_control: take in first; publish; on a failed CAS roll back, take in, again. */
+/* rl_engine_control: take in first (or not: the C code looks at the book
+ * only when the request count or the word moved, and a request may not have
+ * counted yet); publish; on a failed CAS roll back, take in, again. */
 inline control(target, allowed) {
-    take_in();
+    if
+    :: take_in()
+    :: skip
+    fi;
     do
     :: saved = mstate;
        if
