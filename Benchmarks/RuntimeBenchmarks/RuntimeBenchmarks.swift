@@ -191,8 +191,9 @@ let benchmarks: @Sendable () -> Void = {
     peer("RingRoundTrip_Redline") { peer_round_trip_redline($0, Int32(cpuA), Int32(cpuB)) }
     peer("RingRoundTrip_Boost") { peer_round_trip_boost($0, Int32(cpuA), Int32(cpuB)) }
 
-    // Freeze propagation: the strategy reports a collapsed edge through its
-    // ring; the pinned risk thread applies it and stores the freeze word; the
+    // Freeze propagation: the strategy reports a collapsed edge; it halts
+    // trading itself (rl_engine_halt_now: the book word, then the freeze
+    // word) and tells the pinned risk thread, which takes the halt in; the
     // timer stops when this (router) thread's next load sees HALTED. One
     // freeze per sample; unfreezing between samples is not measured.
     Benchmark("FreezePropagation", configuration: .init(metrics: [.wallClock], scalingFactor: .one,
