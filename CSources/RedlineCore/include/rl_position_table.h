@@ -404,9 +404,10 @@ RL_INLINE rl_result_t rl_position_table_check_for(rl_position_table_t *table, co
              * the limits: the decision below is the one in force if the CAS
              * that accepts it succeeds. */
             rl_pair_value_t book = rl_pair_load(&table->book);
-            rl_trading_state_t state = RL_BOOK_DECIDING_STATE(book.hi);
-            if (RL_UNLIKELY(state == RL_STATE_HALTED)) return RL_FROZEN;
-            if (RL_UNLIKELY(state == RL_STATE_REDUCING)) return RL_REJECT_REDUCE_ONLY;
+            /* One test for the common case: ACTIVE (0) and no halt requested. */
+            if (RL_UNLIKELY(((uint64_t)book.hi & 0xff) != RL_STATE_ACTIVE)) {
+                return RL_BOOK_DECIDING_STATE(book.hi) == RL_STATE_REDUCING ? RL_REJECT_REDUCE_ONLY : RL_FROZEN;
+            }
             /* The per-order rules of this generation: one load when none is on. */
             uint64_t generation = RL_BOOK_GENERATION(book.hi) & 1;
             /* relaxed: ordered after the book word's acquire load; the book CAS validates the generation. */
