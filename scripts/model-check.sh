@@ -29,55 +29,48 @@ case "${1:-}" in
     *) configurations=("${configurations[0]}" "${configurations[1]}" "${configurations[3]}") ;;
 esac
 
+# run_model MODEL DEFINES CFLAGS RUN: spin, then pan; sets $errors and $states.
+run_model() {
+    spin $2 -a "$1" >/dev/null
+    cc -O2 $3 -o pan pan.c
+    ./pan $4 >pan.out 2>&1 || true
+    states=$(grep -oE '[0-9.e+]+ states, stored' pan.out | head -1 | cut -d' ' -f1)
+    errors=$(grep -oE 'errors: [0-9]+' pan.out | head -1 | cut -d' ' -f2)
+    if grep -q "assertion violated" pan.out; then errors=${errors:-1}; fi
+}
+
+# check_model MODEL NAME DEFINES CFLAGS RUN: a counterexample (or no verdict) fails, with its trail.
+check_model() {
+    local start=$(date +%s)
+    run_model "$1" "$3" "$4" "$5"
+    if [ "${errors:-1}" != "0" ]; then
+        echo "model: $2: COUNTEREXAMPLE"
+        grep -E "assertion violated|pan:" pan.out | head -5
+        spin $3 -t -p "$1" | tail -40 || true
+        status=1
+    else
+        echo "model: $2: no counterexample ($states states, $(( $(date +%s) - start ))s)"
+    fi
+}
+
 status=0
 for entry in "${configurations[@]}"; do
     IFS='|' read -r name defines cflags run <<<"$entry"
-    spin $defines -a reservation.pml >/dev/null
-    cc -O2 $cflags -o pan pan.c
-    start=$(date +%s)
-    ./pan $run >pan.out 2>&1 || true
-    seconds=$(( $(date +%s) - start ))
-    states=$(grep -oE '[0-9.e+]+ states, stored' pan.out | head -1 | cut -d' ' -f1)
-    errors=$(grep -oE 'errors: [0-9]+' pan.out | head -1 | cut -d' ' -f2)
-    if [ "${errors:-1}" != "0" ] || grep -q "assertion violated" pan.out; then
-        echo "model: $name: COUNTEREXAMPLE"
-        grep -E "assertion violated|pan:" pan.out | head -5
-        spin $defines -t -p reservation.pml | tail -40 || true
-        status=1
-    else
-        echo "model: $name: no counterexample ($states states, ${seconds}s)"
-    fi
+    check_model reservation.pml "$name" "$defines" "$cflags" "$run"
 done
 
 # The halt from any thread (halt.pml): the model in two sizes, then each
 # mutant, which must be caught.
-
-run_halt() { # defines -> prints errors
-    spin $1 -a halt.pml >/dev/null
-    cc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c
-    ./pan -m1000000 >pan.out 2>&1 || true
-    grep -oE 'errors: [0-9]+' pan.out | head -1 | cut -d' ' -f2
-}
 for defines in "-DHALTERS=2 -DCHECKERS=1 -DORDERS=2 -DRISK_OPS=3" "-DHALTERS=1 -DCHECKERS=2 -DORDERS=2 -DRISK_OPS=3"; do
-    start=$(date +%s)
-    errors=$(run_halt "$defines")
-    states=$(grep -oE '[0-9.e+]+ states, stored' pan.out | head -1 | cut -d' ' -f1)
-    if [ "${errors:-1}" != "0" ]; then
-        echo "model: halt, $defines: COUNTEREXAMPLE"
-        grep -E "assertion violated" pan.out | head -3
-        spin $defines -t -p halt.pml | tail -40 || true
-        status=1
-    else
-        echo "model: halt, $defines: no counterexample ($states states, $(( $(date +%s) - start ))s)"
-    fi
+    check_model halt.pml "halt, $defines" "$defines" "-DSAFETY -DCOLLAPSE" "-m1000000"
 done
 for mutant in MUTANT_NO_REQUEST MUTANT_REQUEST_FIRST MUTANT_STORE; do
-    errors=$(run_halt "-D$mutant -DHALTERS=2 -DCHECKERS=1 -DORDERS=2 -DRISK_OPS=3")
+    run_model halt.pml "-D$mutant -DHALTERS=2 -DCHECKERS=1 -DORDERS=2 -DRISK_OPS=3" "-DSAFETY -DCOLLAPSE" "-m1000000"
     if [ "${errors:-0}" = "0" ]; then
         echo "model: halt, $mutant: NOT caught (the properties cannot see it)"
         status=1
     else
-        echo "model: halt, $mutant: caught ($(grep -oE 'assertion violated [^ ]+' pan.out | head -1))"
+        echo "model: halt, $mutant: caught ($(grep -m1 -oE 'assertion violated .*\)' pan.out | cut -d' ' -f3-))"
     fi
 done
 exit $status
