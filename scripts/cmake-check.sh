@@ -21,10 +21,10 @@ cc -O2 Examples/c_strategy.c $(pkg-config --cflags --libs redline_core) -o "$wor
 c++ -std=c++17 -O2 Examples/cpp_strategy.cpp $(pkg-config --cflags --libs redline_core) -o "$work/cpp_shared"
 LD_LIBRARY_PATH="$libdir" "$work/c_shared" | tail -1
 LD_LIBRARY_PATH="$libdir" "$work/cpp_shared" | tail -1
-ldd "$work/c_shared" | grep -q "libredline_core.so" || { echo "not linked to the shared library" >&2; exit 1; }
+grep -q "libredline_core.so" <<<"$(ldd "$work/c_shared")" || { echo "not linked to the shared library" >&2; exit 1; }
 # Static: the archive, and its private dependencies from pkg-config --static.
 cc -O2 Examples/c_strategy.c $(pkg-config --cflags redline_core) "$libdir/libredline_core.a" \
     $(pkg-config --static --libs redline_core | sed 's/-lredline_core//') -o "$work/c_static"
 "$work/c_static" | tail -1
-if ldd "$work/c_static" | grep -q libredline_core; then echo "the static build links the shared library" >&2; exit 1; fi
+if grep -q libredline_core <<<"$(ldd "$work/c_static")"; then echo "the static build links the shared library" >&2; exit 1; fi
 echo "cmake-check: ok"
