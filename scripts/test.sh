@@ -72,6 +72,9 @@ cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSource
 for halters in 1 2 4; do "$objects/outside_halt" "$halters" 2 1500; done
 c_test_tsan outside_halt -DRL_TEST_HOOKS
 TSAN_OPTIONS=halt_on_error=1 "$objects/outside_halt_tsan" 2 2 1500
+cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
+    Tests/C/outside_halt_cases.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/outside_halt_cases"
+"$objects/outside_halt_cases"
 
 step "the journal on a disk that fills and empties, and one whose syncs fail (fallocate, fdatasync failing on demand)"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dfallocate=rl_test_fallocate -Dfdatasync=rl_test_fdatasync \

@@ -637,6 +637,26 @@ static uint64_t rl_engine_show(rl_engine_t *engine, rl_trading_t next) {
     return word;
 }
 
+/* The cause of the outside halt whose word shows: the winner writes it,
+ * tagged with its word, right after its CAS; wait for it a moment (the
+ * winner is a few instructions away), else keep `fallback` (the last
+ * request's cause). One 16-byte CAS reads it whole. */
+static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, uint64_t fallback, int64_t *value) {
+    uint64_t tag = rl_freeze_word_epoch(word) & ((1ull << 40) - 1);
+    for (int spins = 0; spins < 4096; spins++) {
+        rl_pair_value_t detail = {0, 0};
+        /* A CAS of a pair with itself reads it atomically (on failure, `detail` holds it). */
+        (void)rl_pair_cas(&engine->halt_detail, &detail, detail);
+        uint64_t lo = (uint64_t)detail.lo;
+        if ((lo >> 24) == tag && (rl_freeze_reason_t)(lo & 0xff) == rl_freeze_word_reason(word)) {
+            *value = detail.hi;
+            return lo & 0xffffff;
+        }
+        rl_cpu_relax();
+    }
+    return fallback;
+}
+
 /* Take in a halt made outside the controller (rl_engine_halt_now): its
  * book request, its freeze word, or both. The machine goes HALTED as if the
  * edge collapse (or manual freeze) had arrived here; a word already showing
@@ -661,9 +681,11 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
         uint64_t word = rl_freeze_load(&engine->freeze);
         bool requested = (book.hi & RL_BOOK_HALT_REQUESTED) != 0, shown = word != engine->published;
         if (!requested && !shown) return false;
-        /* relaxed, both: published by the book CAS or the freeze word's release in rl_engine_halt_now. */
+        /* relaxed, both: published by the book CAS in rl_engine_halt_now. A
+         * request taken in before its word shows records this cause. */
         uint64_t cause = atomic_load_explicit(&engine->halt_cause, memory_order_relaxed);
         int64_t value = atomic_load_explicit(&engine->halt_value, memory_order_relaxed);
+        if (shown) cause = rl_engine_shown_cause(engine, word, cause, &value);
         rl_freeze_reason_t reason = shown ? rl_freeze_word_reason(word) : (rl_freeze_reason_t)(cause & 0xff);
         bool manual = reason == RL_FREEZE_REASON_MANUAL;
         rl_trading_input_t input = manual ? RL_TRADING_MANUAL_FREEZE : RL_TRADING_EDGE_COLLAPSE;
@@ -702,8 +724,10 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
 
 static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
                               int64_t value) {
-    /* A halt from outside goes first: the machine decides from what routers see. */
-    (void)rl_engine_take_in_halt(engine, false);
+    /* A halt from outside goes first: the machine decides from what routers
+     * see. Before a lift, look at the book itself: a request whose count has
+     * not moved yet must not be lifted with the halt it stands on. */
+    (void)rl_engine_take_in_halt(engine, input == RL_TRADING_UNFREEZE || input == RL_TRADING_CIRCUIT_BREAKER);
     for (;;) {
         rl_trading_t before = engine->trading;
         rl_trading_transition_t t = rl_trading_next(before, input);
@@ -1466,11 +1490,21 @@ static bool rl_engine_apply_event(rl_engine_t *engine, const rl_event_t *event) 
         /* relaxed: monitoring value, single writer. */
         atomic_store_explicit(&engine->last_edge_bps, event->value, memory_order_relaxed);
         if (event->side == RL_EDGE_HALTED) {
-            /* Its reporter halted already: that halt is taken in (if it was
-             * not yet), and the report itself decides nothing. Deciding again
-             * here would halt anew after an operator who saw the halt lifted it. */
-            (void)rl_engine_take_in_halt(engine, false);
-        } else if (event->value < rl_engine_edge_threshold(engine)) {
+            /* Its reporter says it halted already, with the word in order_id:
+             * that halt is taken in (if it was not yet), and the report then
+             * decides nothing (deciding again would halt anew after an
+             * operator who saw the halt lifted it). Trusted only if the word
+             * is such a halt and the controller has taken it in: anything
+             * else decides as any report does (fail closed). */
+            (void)rl_engine_take_in_halt(engine, true);
+            uint64_t made = event->order_id;
+            if (rl_freeze_word_state(made) == RL_STATE_HALTED &&
+                rl_freeze_word_reason(made) == RL_FREEZE_REASON_EDGE_COLLAPSE && rl_freeze_word_epoch(made) != 0 &&
+                rl_freeze_word_epoch(made) <= rl_freeze_word_epoch(engine->published)) {
+                return true;
+            }
+        }
+        if (event->value < rl_engine_edge_threshold(engine)) {
             rl_engine_control(engine, RL_TRADING_EDGE_COLLAPSE, RL_SYMBOL_NONE, rl_engine_edge_threshold(engine),
                               event->value);
         }

@@ -55,6 +55,39 @@ final class OutsideHaltTests: XCTestCase {
         XCTAssertTrue(h.monitor.isFrozen)
     }
 
+    /// Found by an adversarial review: while trading is halted for a
+    /// transient reason whose cooldown has run, a collapse reported before
+    /// the risk side's next step must not be lifted by the breaker.
+    func testACollapseReportedDuringATransientHaltIsNotLiftedByTheBreaker() throws {
+        let limits = try RiskLimits(
+            maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200,
+            heartbeatTimeoutMilliseconds: 100,
+            circuitBreaker: CircuitBreakerSettings(cooldownSeconds: 1, maxCooldownSeconds: 4, windowSeconds: 60,
+                                                   escalateAfter: 4))
+        let h = try Harness(limits: limits, exchange: .init(seed: 3, fillRatio: 0), manualClock: true)
+        func at(_ seconds: Double, heartbeat: Bool = false) throws {
+            try h.monitor.setClock(nanoseconds: UInt64((seconds * 1e9).rounded()))
+            if heartbeat { h.monitor.heartbeat() }
+            _ = h.monitor.drain()
+            _ = h.router.poll()
+        }
+        try at(1.0, heartbeat: true)
+        try at(1.2)
+        XCTAssertEqual(h.monitor.freezeEvents.last?.trigger, .heartbeatLost)
+        try at(2.15, heartbeat: true)          // the heartbeat is back; the cooldown ends at 2.2
+        try h.monitor.setClock(nanoseconds: 2_200_000_000)
+        let before = h.monitor.tradingState
+        XCTAssertEqual(before.mode, .halted)
+        try h.router.reportEdge(bps: 150)      // threshold 200
+        XCTAssertTrue(h.monitor.isFrozen)
+        _ = h.monitor.drain()                   // the risk side's next step
+        let since = h.monitor.stateChanges.filter { $0.to.epoch > before.epoch }
+        XCTAssertFalse(since.contains { $0.to.mode == .active },
+                       "trading went ACTIVE after the collapse: \(since.map { "\($0.cause.rawValue)->\($0.to.mode.rawValue)" })")
+        XCTAssertEqual(h.monitor.tradingState.mode, .halted)
+        XCTAssertEqual(h.monitor.freezeEvents.last?.trigger, .edgeCollapse)
+    }
+
     func testAnEdgeAboveTheThresholdChangesNothing() throws {
         let h = try Harness(exchange: .init(seed: 3, fillRatio: 0))
         let before = h.monitor.tradingState

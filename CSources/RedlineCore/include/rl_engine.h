@@ -196,13 +196,16 @@ typedef struct rl_engine {
     _Atomic(uint64_t) halt_requests;
     uint8_t freeze_requests_padding[RL_CACHE_LINE - 3 * sizeof(uint64_t)];
     /* A halt's cause, for the record (reason | strategy << 8, and the value:
-     * an edge in bps). Written by the halting thread before its word, read
-     * by the risk side only when it takes a halt in: a line of its own, so
-     * that the halting thread does not first have to take it from the risk
-     * side, which reads the line above at every step. */
+     * an edge in bps). Written by the halting thread, read by the risk side
+     * only when it takes a halt in: a line of its own, so that the halting
+     * thread does not first have to take it from the risk side, which reads
+     * the line above at every step. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) halt_cause;
     _Atomic(int64_t) halt_value;
-    uint8_t halt_cause_padding[RL_CACHE_LINE - 2 * sizeof(uint64_t)];
+    /* The halt that won its word: lo = its epoch << 24 | strategy << 8 |
+     * reason, hi = value; written whole, after the word, by the winner. */
+    rl_pair_t halt_detail;
+    uint8_t halt_cause_padding[RL_CACHE_LINE - 2 * sizeof(uint64_t) - sizeof(rl_pair_t)];
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
@@ -390,58 +393,82 @@ RL_INLINE void rl_engine_take_knock(rl_engine_t *engine) {
 /* Halt trading now, from any thread, without waiting for the risk side:
  * the strategy that sees its edge collapse (OrderRouter.reportEdge), or the
  * kill switch (rl_engine_request_freeze). `reason` is
- * RL_FREEZE_REASON_EDGE_COLLAPSE or RL_FREEZE_REASON_MANUAL. Lock-free, no
- * syscall, async-signal-safe.
+ * RL_FREEZE_REASON_EDGE_COLLAPSE; any other value halts as
+ * RL_FREEZE_REASON_MANUAL (fail closed). Lock-free, no syscall,
+ * async-signal-safe.
  *
- * 1. The book word: from here every raising check decides in HALTED, and a
+ * 1. It reads the freeze word. HALTED for a persistent reason: nothing to
+ *    add.
+ * 2. The book word: from here every raising check decides in HALTED, and a
  *    check that read it before fails its CAS.
- * 2. The freeze word, HALTED with a new epoch, by CAS from the word read
- *    before step 1, unless it already says HALTED: every router sees it at
- *    its next poll and cancels everything. The CAS succeeds only if the
- *    controller published nothing since, so the request of step 1 is still
- *    in the book (only the controller clears it, and only after a publish):
- *    the book holds every halt a router can see. On a failed CAS both steps
- *    are tried again.
- * 3. The risk side's next step takes the halt in: its machine goes HALTED,
- *    the change is recorded and journaled, and only then can anything lift
- *    it (rl_engine.c, rl_engine_take_in_halt).
+ * 3. The freeze word, HALTED with a new epoch, by CAS from the word read in
+ *    step 1: every router sees it at its next poll and cancels everything.
+ *    The CAS succeeds only if the controller published nothing since, so
+ *    the request of step 2 is still in the book (only the controller clears
+ *    it, and only after a publish): the book holds every halt a router can
+ *    see. On a failed CAS, back to step 1.
+ *    A word HALTED for a transient reason (heartbeat lost, rates, stale
+ *    data, journal backpressure) is not stored over: the request of step 2
+ *    makes it this persistent halt at the risk side's next step, before any
+ *    breaker lift (a lift takes requests in first; one landing meanwhile
+ *    leaves the request in the book, and the word is shown again over it).
+ * 4. The risk side's next step takes the halt in: its machine goes HALTED,
+ *    the change is recorded and journaled with this call's cause (the
+ *    winner's, written after its CAS), and only then is the request cleared.
  *
- * Returns true when this call made the freeze word HALTED, false when it
- * already was (or `reason` is neither of the two). The protocol is
+ * Returns the HALTED word this call made visible, 0 when it made none (it
+ * was HALTED already; the request still stands, see step 3). The protocol is
  * model-checked in model/halt.pml. */
-RL_INLINE bool rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t reason, uint16_t strategy, int64_t value) {
-    if (reason != RL_FREEZE_REASON_EDGE_COLLAPSE && reason != RL_FREEZE_REASON_MANUAL) return false;
+RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t reason, uint16_t strategy,
+                                      int64_t value) {
+    if (reason != RL_FREEZE_REASON_EDGE_COLLAPSE) reason = RL_FREEZE_REASON_MANUAL;
     /* The three lines written below, fetched for writing at once: under load
      * each is another core's, and one after the other their misses add up. */
     rl_prefetch_for_write(&engine->halt_cause);
     rl_prefetch_for_write(&engine->table->book);
     rl_prefetch_for_write(&engine->freeze.word);
-    uint64_t word = rl_freeze_load(&engine->freeze);
-    bool halted = false;
-    while (rl_freeze_word_state(word) != RL_STATE_HALTED) {
-        /* relaxed, both: what the controller records (never a later report
-         * over a halt that shows); the CASes below publish them. Two threads
-         * halting at once: the record names one of them. */
+    uint64_t word = rl_freeze_load(&engine->freeze), made = 0;
+    for (;;) {
+        bool halted = rl_freeze_word_state(word) == RL_STATE_HALTED;
+        if (halted && rl_freeze_reason_class(rl_freeze_word_reason(word)) != RL_REASON_CLASS_TRANSIENT) break;
+        /* relaxed, both: the cause of a request taken in before its word
+         * shows (rare); the book CAS publishes them. */
         atomic_store_explicit(&engine->halt_cause, (uint64_t)reason | ((uint64_t)strategy << 8), memory_order_relaxed);
         atomic_store_explicit(&engine->halt_value, value, memory_order_relaxed);
         rl_position_table_request_halt(engine->table);
+        if (halted) {
+            /* Transient: the request stands (step 3). A lift that landed
+             * since the word was read: show this halt over it. */
+            uint64_t now = rl_freeze_load(&engine->freeze);
+            if (now == word) break;
+            word = now;
+            continue;
+        }
+        uint64_t next = rl_freeze_pack(RL_STATE_HALTED, reason, rl_freeze_word_epoch(word) + 1);
         /* release: pairs with rl_freeze_load's acquire in routers and checkers
          * (the book request is visible first); acquire on failure: pairs with
          * the controller's release, the word tried again from. */
-        if (atomic_compare_exchange_weak_explicit(&engine->freeze.word, &word,
-                                                  rl_freeze_pack(RL_STATE_HALTED, reason, rl_freeze_word_epoch(word) + 1),
-                                                  memory_order_release, memory_order_acquire)) {
-            halted = true;
+        if (atomic_compare_exchange_weak_explicit(&engine->freeze.word, &word, next, memory_order_release,
+                                                  memory_order_acquire)) {
+            made = next;
             break;
         }
     }
-    /* relaxed: a measurement (rl_engine_state_published_cycles). */
-    if (halted) atomic_store_explicit(&engine->state_published_cycles, rl_clock_cycles(), memory_order_relaxed);
+    if (made != 0) {
+        /* relaxed: a measurement (rl_engine_state_published_cycles). */
+        atomic_store_explicit(&engine->state_published_cycles, rl_clock_cycles(), memory_order_relaxed);
+        /* The winner's cause, tagged with its word, in one 16-byte write: the
+         * controller records it, and never a loser's or a mix of two. */
+        rl_pair_value_t detail = rl_pair_load(&engine->halt_detail);
+        rl_pair_value_t mine = {(int64_t)(((made >> 16) << 24) | ((uint64_t)strategy << 8) | (uint64_t)reason), value};
+        while (!rl_pair_cas(&engine->halt_detail, &detail, mine)) {
+        }
+    }
     /* release: pairs with the acquire load in the risk side's tick: its next
      * step takes in everything above. */
     atomic_fetch_add_explicit(&engine->halt_requests, 1, memory_order_release);
     rl_engine_knock(engine);
-    return halted;
+    return made;
 }
 
 /* The kill switch from anywhere: any thread, or a signal handler (no lock,

@@ -22,8 +22,9 @@ typedef enum rl_event_type {
     RL_EVENT_REJECT = 4,         /* qty released: the venue or the router refused the order */
     RL_EVENT_EXPIRE = 5,         /* qty released: the order's time in force ran out */
     RL_EVENT_EDGE_UPDATE = 6,    /* value = strategy edge in bps, fixed point (RL_FP_SCALE); side =
-                                    RL_EDGE_HALTED when the reporter already halted for it
-                                    (rl_engine_halt_now returned true): the report then only says the edge */
+                                    RL_EDGE_HALTED and order_id = the word when the reporter already
+                                    halted for it (the word rl_engine_halt_now returned): once that
+                                    halt is taken in, the report only says the edge */
     RL_EVENT_HEARTBEAT = 7,      /* the strategy is alive; the risk side stamps it with the engine's clock
                                     (timestamp_ns is the sender's, for information only) */
     RL_EVENT_POSITION_ADJUST = 8,/* qty is a signed position change at price, with no reservation */
@@ -59,7 +60,8 @@ typedef enum rl_event_type {
 } rl_event_type_t;
 
 #define RL_EVENT_TYPE_COUNT 16
-#define RL_EDGE_HALTED 1 /* RL_EVENT_EDGE_UPDATE.side: the halt this collapse calls for is made already */
+#define RL_EDGE_HALTED 0x80 /* RL_EVENT_EDGE_UPDATE.side: the halt this collapse calls for is made (order_id: its word);
+                               not a side's value, so a report filled from an order's template is not taken for it */
 #define RL_SYMBOL_NONE UINT32_MAX
 
 /* What an RL_EVENT_CONTROL asks for. */

@@ -86,4 +86,13 @@ extern void (*rl_test_hook)(const char *point);
  * for each a few steps ahead, and waits on memory once per few records. */
 RL_INLINE void rl_prefetch_for_write(const void *address) { __builtin_prefetch(address, 1, 3); }
 
+/* In a short wait for another thread: let the sibling hyperthread run. */
+RL_INLINE void rl_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
 #endif /* RL_PLATFORM_H */

@@ -1,0 +1,343 @@
+/*
+ * Description: the cases an adversarial review found in the halt from any
+ * thread (rl_engine_halt_now) and the controller that takes its halts in,
+ * each forced with the test hooks. All failed before their fixes.
+ *   1. A collapse reported while trading is halted for a transient reason
+ *      whose cooldown has run: the breaker must not lift it.
+ *   2. The kill switch pulled while the breaker publishes a lift: raising
+ *      orders are refused after it returns.
+ *   3. An edge report that says RL_EDGE_HALTED without a halt that was taken
+ *      in (a report filled from a template, a bogus word) decides as any
+ *      report does.
+ *   4. An edge collapse and the kill switch racing: each record names the
+ *      halter whose word showed, never a mix of the two.
+ *   5. A reason halt_now does not know halts as manual.
+ *
+ * Built and run by scripts/test.sh:
+ *   outside_halt_cases [NAME [rounds]]
+ * Each case prints PASS or FAIL with what it saw. Exit: 0 pass, 1 fail.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "RedlineCore.h"
+
+#define S RL_FP_SCALE
+
+void (*rl_test_hook)(const char *point);
+
+static rl_engine_t *make_engine(void) {
+    rl_engine_config_t c = {0};
+    c.symbol_capacity = 4;
+    c.default_symbol_limit = 1000000 * S;
+    c.max_total = 1000000 * S;
+    c.edge_freeze_threshold_bps = 100 * S;
+    c.manual_clock = 1;
+    rl_engine_t *e = NULL;
+    if (rl_engine_create(&c, &e) != 0 || rl_engine_add_symbol(e, "BTC", 0) != 0) {
+        fprintf(stderr, "setup failed\n");
+        exit(2);
+    }
+    return e;
+}
+
+static uint64_t word_of(rl_engine_t *e) { return rl_freeze_load(rl_engine_freeze(e)); }
+static const char *state_name(uint64_t w) {
+    switch (rl_freeze_word_state(w)) {
+    case RL_STATE_ACTIVE: return "ACTIVE";
+    case RL_STATE_HALTED: return "HALTED";
+    default: return "REDUCING";
+    }
+}
+
+/* Drain the controller's record ring; return how many records, the last one in *last. */
+static int drain_records(rl_engine_t *e, rl_event_t *last, int max, rl_event_t *all) {
+    rl_spsc_t *states = rl_engine_state_ring(e);
+    int n = 0;
+    rl_event_t ev;
+    while (rl_spsc_pop(states, &ev) == RL_OK) {
+        if (all != NULL && n < max) all[n] = ev;
+        if (last) *last = ev;
+        n++;
+    }
+    return n;
+}
+
+/* ---- hooks -------------------------------------------------------------- */
+
+static rl_engine_t *hook_engine;
+static int hook_pull_kill_switch;       /* pull the kill switch at the next show:begin of a lift */
+static int hook_reserve_after_lift;     /* try a raising order at the show:end of a lift */
+static rl_result_t hook_reserve_result = (rl_result_t)-1;
+static uint64_t hook_word_at_reserve;
+
+static void hook(const char *point) {
+    if (hook_engine == NULL) return;
+    uint64_t w = word_of(hook_engine);
+    if (strcmp(point, "show:begin") == 0 && hook_pull_kill_switch && rl_freeze_word_state(w) == RL_STATE_HALTED) {
+        /* Another thread (or a signal handler on this one) pulls the kill switch
+         * now: the risk side is about to publish a lift of a transient halt. */
+        hook_pull_kill_switch = 0;
+        rl_engine_request_freeze(hook_engine);
+    }
+    if (strcmp(point, "show:end") == 0 && hook_reserve_after_lift && rl_freeze_word_state(w) == RL_STATE_ACTIVE) {
+        /* A router thread places a raising order the moment the word says ACTIVE. */
+        hook_reserve_after_lift = 0;
+        hook_word_at_reserve = w;
+        hook_reserve_result = rl_engine_reserve(hook_engine, 0, RL_SIDE_BUY, S / 100, 100 * S);
+    }
+}
+
+/* A transient halt (rate_exceeded) with the breaker's cooldown run out: the
+ * next tick lifts it. */
+static void transient_halt_due_for_lift(rl_engine_t *e) {
+    rl_breaker_config_t breaker = {1000000ull /* 1 ms */, 10000000ull, 1000000000ull, 5, 0};
+    if (rl_engine_set_breaker(e, &breaker) != 0) exit(2);
+    rl_engine_set_clock(e, 1000000000ull);
+    rl_engine_apply_control(e, RL_CONTROL_RATE_EXCEEDED, RL_SYMBOL_NONE, 10, 0);
+    if (rl_freeze_word_state(word_of(e)) != RL_STATE_HALTED ||
+        rl_freeze_word_reason(word_of(e)) != RL_FREEZE_REASON_RATE_EXCEEDED) {
+        fprintf(stderr, "setup: not halted for rate_exceeded\n");
+        exit(2);
+    }
+    rl_engine_set_clock(e, 1000000000ull + 5000000ull); /* the cooldown has run */
+    drain_records(e, NULL, 0, NULL);
+}
+
+/* ---- case 1 ---------------------------------------------------------------
+ * OrderRouter.reportEdge's documented promise: "Below edgeFreezeThresholdBps
+ * trading halts before this returns ... so no raising order is accepted
+ * after". While the engine is HALTED for a transient reason, halt_now does
+ * nothing (the word says HALTED) and returns false; the report goes to the
+ * lane without RL_EDGE_HALTED. The risk side's next step ticks BEFORE it
+ * serves the lane: the breaker lifts the transient halt, the word goes
+ * ACTIVE, a router's raising order is accepted, and only then does the
+ * report halt (edge_collapse). The collapse was reported (and reportEdge
+ * returned) before the lift. */
+static int case_collapse_reported_while_transient_then_breaker_lifts(void) {
+    rl_engine_t *e = make_engine();
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    transient_halt_due_for_lift(e);
+
+    /* reportEdge(bps: 50), as OrderRouter does it (threshold 100). */
+    int64_t value = 50 * S;
+    rl_event_t ev = {0};
+    ev.type = RL_EVENT_EDGE_UPDATE;
+    ev.value = value;
+    ev.strategy = 7;
+    uint64_t made = value < rl_engine_edge_threshold(e) ? rl_engine_halt_now(e, RL_FREEZE_REASON_EDGE_COLLAPSE, 7, value) : 0;
+    if (made != 0) ev.side = RL_EDGE_HALTED, ev.order_id = made;
+    rl_spsc_push(ring, &ev);
+    rl_engine_knock(e);
+    /* reportEdge has returned here. */
+
+    hook_engine = e;
+    hook_reserve_after_lift = 1;
+    hook_reserve_result = (rl_result_t)-1;
+    rl_step_result_t out;
+    rl_engine_step(e, ring, 16, &out);
+    hook_engine = NULL;
+
+    rl_event_t recs[8];
+    int n = drain_records(e, NULL, 8, recs);
+    int fail = hook_reserve_result == RL_OK;
+    printf("%s collapse_reported_while_transient_then_breaker_lifts: halt_now returned %d; in the step the word went %s "
+           "(epoch %llu) and a raising order got %d (0 = RL_OK: ACCEPTED after reportEdge returned); "
+           "%d records, word now %s reason %d\n",
+           fail ? "FAIL" : "PASS", made != 0, state_name(hook_word_at_reserve),
+           (unsigned long long)rl_freeze_word_epoch(hook_word_at_reserve), (int)hook_reserve_result, n,
+           state_name(word_of(e)), (int)rl_freeze_word_reason(word_of(e)));
+    rl_spsc_destroy(ring);
+    rl_engine_destroy(e);
+    return fail;
+}
+
+/* ---- case 2 ---------------------------------------------------------------
+ * The kill switch (rl_engine_request_freeze, "Trading is halted (manual)
+ * when this returns"), pulled while the engine is HALTED for a transient
+ * reason, at the moment the risk side's tick has passed its freeze_requests
+ * check and is publishing the breaker's lift. halt_now sees HALTED and does
+ * nothing; the lift lands; raising orders are accepted until the NEXT step
+ * takes the request in. A persistent manual halt was lifted by the breaker. */
+static int case_kill_switch_during_breaker_lift(void) {
+    rl_engine_t *e = make_engine();
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    transient_halt_due_for_lift(e);
+
+    hook_engine = e;
+    hook_pull_kill_switch = 1;
+    hook_reserve_after_lift = 1;
+    hook_reserve_result = (rl_result_t)-1;
+    rl_step_result_t out;
+    rl_engine_step(e, ring, 16, &out); /* its tick lifts; the hook pulls the kill switch during the lift */
+    hook_engine = NULL;
+    uint64_t after_step = word_of(e);
+    rl_result_t second = rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S);
+    rl_engine_step(e, ring, 16, &out); /* the next step takes the request in */
+    uint64_t after_next = word_of(e);
+    int fail = hook_reserve_result == RL_OK || second == RL_OK;
+    printf("%s kill_switch_during_breaker_lift: after request_freeze returned the word went %s and raising orders got "
+           "%d and %d (0 = RL_OK: accepted); after that step the word is %s reason %d; only the next step makes it %s "
+           "reason %d\n",
+           fail ? "FAIL" : "PASS", state_name(hook_word_at_reserve), (int)hook_reserve_result, (int)second,
+           state_name(after_step), (int)rl_freeze_word_reason(after_step), state_name(after_next),
+           (int)rl_freeze_word_reason(after_next));
+    rl_spsc_destroy(ring);
+    rl_engine_destroy(e);
+    return fail;
+}
+
+/* ---- case 3 ---------------------------------------------------------------
+ * An edge report that says its reporter halted, when no halt was made and
+ * taken in: a report filled from an order's template (side = SELL, which was
+ * once the flag's value), or the flag with a bogus word. The collapse must
+ * halt all the same (fail closed). */
+static int case_edge_halted_flag_trusted(void) {
+    int fail = 0;
+    uint8_t sides[2] = {RL_SIDE_SELL, RL_EDGE_HALTED};
+    for (int k = 0; k < 2; k++) {
+        rl_engine_t *e = make_engine();
+        rl_spsc_t *ring;
+        if (rl_spsc_create(64, &ring) != 0) exit(2);
+        rl_event_t ev = {0};
+        ev.type = RL_EVENT_EDGE_UPDATE;
+        ev.side = sides[k];
+        ev.order_id = k == 0 ? 0 : rl_freeze_pack(RL_STATE_HALTED, RL_FREEZE_REASON_EDGE_COLLAPSE, 5); /* never shown */
+        ev.value = 10 * S; /* far below the 100 bps threshold */
+        ev.strategy = 3;
+        rl_spsc_push(ring, &ev);
+        rl_step_result_t out;
+        rl_engine_step(e, ring, 16, &out);
+        uint64_t w = word_of(e);
+        int bad = rl_freeze_word_state(w) != RL_STATE_HALTED;
+        fail |= bad;
+        printf("%s edge_halted_flag_trusted: an edge of 10 bps (threshold 100) with side=%d, order_id=%llx and no halt_now: "
+               "the word is %s (applied %llu events, %llu state changes)\n",
+               bad ? "FAIL" : "PASS", (int)ev.side, (unsigned long long)ev.order_id, state_name(w),
+               (unsigned long long)out.applied, (unsigned long long)out.state_changes);
+        rl_spsc_destroy(ring);
+        rl_engine_destroy(e);
+    }
+    return fail;
+}
+
+/* ---- case 4 ---------------------------------------------------------------
+ * Two threads halt at once from ACTIVE: strategy 7's edge collapse (edge
+ * 42 bps) and the kill switch. One CAS wins; the loser had already written
+ * halt_cause/halt_value. take_in_halt takes the REASON from the word that
+ * shows but the STRATEGY and VALUE from halt_cause/halt_value, which may be
+ * the loser's: an edge_collapse record with edge 0 and no strategy, or a
+ * manual (kill switch) record attributed to strategy 7. The header says
+ * "the record names one of them"; here it names a mix of both. */
+static rl_engine_t *race_engine;
+static _Atomic(int) race_go, race_ready;
+static void *race_edge(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&race_ready, 1);
+    while (!atomic_load(&race_go)) {}
+    rl_engine_halt_now(race_engine, RL_FREEZE_REASON_EDGE_COLLAPSE, 7, 42 * S);
+    return NULL;
+}
+static void *race_kill(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&race_ready, 1);
+    while (!atomic_load(&race_go)) {}
+    rl_engine_request_freeze(race_engine);
+    return NULL;
+}
+static int case_two_halters_mixed_attribution(int rounds) {
+    rl_engine_t *e = make_engine();
+    race_engine = e;
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    int mixed = 0, edge_wins = 0, manual_wins = 0, other = 0;
+    rl_event_t example = {0};
+    for (int r = 0; r < rounds; r++) {
+        atomic_store(&race_go, 0);
+        atomic_store(&race_ready, 0);
+        pthread_t a, b;
+        pthread_create(&a, NULL, race_edge, NULL);
+        pthread_create(&b, NULL, race_kill, NULL);
+        while (atomic_load(&race_ready) < 2) {}
+        atomic_store(&race_go, 1);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        rl_step_result_t out;
+        rl_engine_step(e, ring, 16, &out);
+        rl_event_t recs[8];
+        int n = drain_records(e, NULL, 8, recs);
+        for (int i = 0; i < n; i++) {
+            rl_event_t *rec = &recs[i];
+            uint64_t to = rec->order_id;
+            if (rl_freeze_word_state(to) != RL_STATE_HALTED) continue;
+            if (rl_freeze_word_state((uint64_t)rec->price) == RL_STATE_HALTED) continue; /* manual over edge: no */
+            rl_freeze_reason_t reason = rl_freeze_word_reason(to);
+            if (reason == RL_FREEZE_REASON_EDGE_COLLAPSE) {
+                edge_wins++;
+                if (rec->strategy != 7 || rec->value != 42 * S) {
+                    if (mixed++ == 0) example = *rec;
+                }
+            } else if (reason == RL_FREEZE_REASON_MANUAL) {
+                manual_wins++;
+                if (rec->strategy != 0) {
+                    if (mixed++ == 0) example = *rec;
+                }
+            } else {
+                other++;
+            }
+        }
+        rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 0);
+        drain_records(e, NULL, 0, NULL);
+        if (rl_freeze_word_state(word_of(e)) != RL_STATE_ACTIVE) {
+            printf("FAIL two_halters_mixed_attribution: not ACTIVE after the unfreeze (round %d)\n", r);
+            return 1;
+        }
+    }
+    int fail = mixed != 0;
+    printf("%s two_halters_mixed_attribution: %d rounds: %d edge_collapse records, %d manual records, %d other; %d with "
+           "the other halter's strategy/value",
+           fail ? "FAIL" : "PASS", rounds, edge_wins, manual_wins, other, mixed);
+    if (mixed) {
+        printf(" (e.g. reason %d, strategy %u, value %lld, qty %lld)", (int)rl_freeze_word_reason(example.order_id),
+               (unsigned)example.strategy, (long long)example.value, (long long)example.qty);
+    }
+    printf("\n");
+    rl_spsc_destroy(ring);
+    rl_engine_destroy(e);
+    return fail;
+}
+
+/* ---- case 5 ---------------------------------------------------------------
+ * C API misuse: a reason other than edge_collapse. It halts, as manual
+ * (fail closed), and a raising order is refused after. */
+static int case_invalid_reason(void) {
+    rl_engine_t *e = make_engine();
+    uint64_t made = rl_engine_halt_now(e, (rl_freeze_reason_t)200, 1, 0);
+    uint64_t w = word_of(e);
+    rl_result_t res = rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S);
+    int fail = made == 0 || rl_freeze_word_state(w) != RL_STATE_HALTED ||
+               rl_freeze_word_reason(w) != RL_FREEZE_REASON_MANUAL || res != RL_FROZEN;
+    printf("%s invalid_reason: halt_now(200) made %llx; the word is %s reason %u; a raising order got %d (%d = frozen)\n",
+           fail ? "FAIL" : "PASS", (unsigned long long)made, state_name(w), (unsigned)rl_freeze_word_reason(w), (int)res,
+           (int)RL_FROZEN);
+    rl_engine_destroy(e);
+    return fail;
+}
+
+int main(int argc, char **argv) {
+    rl_test_hook = hook;
+    const char *only = argc > 1 ? argv[1] : NULL;
+    int failures = 0;
+#define RUN(name, call) \
+    if (only == NULL || strcmp(only, name) == 0) failures += (call)
+    RUN("collapse_reported_while_transient_then_breaker_lifts", case_collapse_reported_while_transient_then_breaker_lifts());
+    RUN("kill_switch_during_breaker_lift", case_kill_switch_during_breaker_lift());
+    RUN("edge_halted_flag_trusted", case_edge_halted_flag_trusted());
+    RUN("two_halters_mixed_attribution", case_two_halters_mixed_attribution(argc > 2 ? atoi(argv[2]) : 3000));
+    RUN("invalid_reason", case_invalid_reason());
+    printf("%d case(s) failed\n", failures);
+    return failures ? 1 : 0;
+}
