@@ -9,26 +9,39 @@
  * The controller also keeps its machine's state and the last word it made
  * visible (`published`).
  *
+ * Halts have a class: HALTED for a persistent reason (only an operator's
+ * unfreeze lifts it; an outside halt is persistent) and HALTED_T for a
+ * transient one (the breaker may lift it too).
+ *
  * Properties:
  *   P1  A raising check is never accepted while the freeze word shows HALTED,
  *       unless the controller is lifting that halt (its book step done, its
- *       word step not yet): every halt a router can see holds the book.
+ *       word step not yet): every halt a router can see holds the book. And
+ *       none after a halter is done, unless an operator lifts it.
+ *   P4  The breaker lifts a transient halt after a halter is done only with
+ *       the halter's request still in the book (so it holds, and the next
+ *       step makes the halt persistent).
  *   P2  The controller never hides a halt: a word an outside halt showed
  *       stays HALTED until the controller lifts it on purpose, and its word
  *       CAS fails only over an outside halt, never while lifting.
  *   P3  At the end, after the controller's last step has taken everything
  *       in: no request is left in the book, machine, book and word agree,
- *       and an outside halt shown after the last lift is still in force.
+ *       an outside halt shown after the last lift is still in force, and
+ *       one asked for after the last operator's lift shows HALTED for a
+ *       persistent reason.
  *
  * Sizes: HALTERS outside halters (1-2), CHECKERS checkers of ORDERS tries,
- * RISK_OPS controller operations chosen freely among breach, cleared, own
- * halt, unfreeze and tick.
+ * RISK_OPS controller operations chosen freely among breach, cleared, its
+ * own persistent or transient halt, an operator's unfreeze, the breaker's
+ * lift and tick.
  *
  * Mutants, each of which must fail (scripts/model-check.sh checks that they
  * do, so the properties can see what they claim to):
  *   MUTANT_NO_REQUEST     the halter shows the word without the book request;
  *   MUTANT_REQUEST_FIRST  the halter reads the word after its request;
- *   MUTANT_STORE          the controller stores its word instead of a CAS.
+ *   MUTANT_STORE          the controller stores its word instead of a CAS;
+ *   MUTANT_TRANSIENT_SKIP the halter adds nothing to a word HALTED for a
+ *                         transient reason (the breaker may then lift it).
  */
 #ifndef HALTERS
 #define HALTERS 2
@@ -44,8 +57,10 @@
 #endif
 
 #define ACTIVE 0
-#define HALTED 1
+#define HALTED 1      /* for a persistent reason: only an operator lifts it */
 #define REDUCING 2
+#define HALTED_T 3    /* for a transient reason: the breaker may lift it */
+#define IS_HALTED(s) ((s) == HALTED || (s) == HALTED_T)
 
 /* The book word's hi half. */
 byte bstate = ACTIVE;
@@ -60,12 +75,14 @@ byte pstate = ACTIVE;
 byte pepoch = 0;
 /* Ghosts. */
 bit lifting = 0;           /* between a lift's book step and its word step */
+bit operator_lift = 0;     /* that lift is an operator's unfreeze */
 bit outside_shown = 0;     /* an outside halt showed since the last lift */
+bit halter_returned = 0;   /* a halter returned, and no operator lifted since */
 byte done = 0;
 
 /* The book's generation moves, the request bit stays (rl_position_table_advance). */
 inline advance(next) {
-    atomic { bgen = (bgen + 1) % 16; bstate = next; lifting = (pstate == HALTED && next != HALTED) }
+    atomic { bgen = (bgen + 1) % 16; bstate = next; lifting = (IS_HALTED(pstate) && !IS_HALTED(next)) }
 }
 
 /* rl_engine_show: book, then the word by CAS from `published`. */
@@ -79,11 +96,18 @@ inline show_word(next, ok) {
         :: (wstate == pstate && wepoch == pepoch) ->
 #endif
             if
-            :: (pstate == HALTED && next != HALTED) -> outside_shown = 0
+            :: (IS_HALTED(pstate) && !IS_HALTED(next)) ->
+                outside_shown = 0;
+                /* P4: the breaker lifts only with a halter's request still in the book */
+                assert(operator_lift || !halter_returned || breq);
+                if
+                :: operator_lift -> halter_returned = 0
+                :: else -> skip
+                fi
             :: else -> skip
             fi;
             wstate = next; wepoch = pepoch + 1; ok = 1;
-            assert(!outside_shown || wstate == HALTED) /* P2 */
+            assert(!outside_shown || IS_HALTED(wstate)) /* P2 */
         :: else ->
             assert(!lifting); /* P2 */
             ok = 0
@@ -106,12 +130,19 @@ inline take_in() {
            assert(!shown);          /* an outside halt stores only over a word that is not HALTED */
            atomic { breq = 0 };
            break
-       :: (rq || shown) && mstate != HALTED && shown ->
+       :: (rq || shown) && mstate == HALTED_T ->
+           assert(!shown);
+           show_word(HALTED, ok);   /* a persistent request over a transient halt: persistent now */
+           if
+           :: ok -> mstate = HALTED; atomic { breq = 0 }; break
+           :: else -> assert(false)  /* no outside halt stores over a HALTED word */
+           fi
+       :: (rq || shown) && !IS_HALTED(mstate) && shown ->
            advance(HALTED);         /* adopt the outside word as it shows */
            pstate = ws; pepoch = we; mstate = HALTED;
            atomic { breq = 0 };     /* clear_halt_request: the state bits hold it now */
            break
-       :: (rq || shown) && mstate != HALTED && !shown ->
+       :: (rq || shown) && !IS_HALTED(mstate) && !shown ->
            show_word(HALTED, ok);
            if
            :: ok -> mstate = HALTED; atomic { breq = 0 }; break
@@ -123,18 +154,21 @@ inline take_in() {
 
 /* rl_engine_control: take in first (or not: the C code looks at the book
  * only when the request count or the word moved, and a request may not have
- * counted yet); publish; on a failed CAS roll back, take in, again. */
-inline control(target, allowed) {
+ * counted yet; before a lift it always looks); publish; on a failed CAS roll
+ * back, take in, again. */
+inline control(target, allowed, lift) {
     if
     :: take_in()
-    :: skip
+    :: !lift -> skip
     fi;
     do
     :: saved = mstate;
        if
        :: allowed ->
            mstate = target;
+           operator_lift = (lift == 2);
            show_word(target, ok);
+           operator_lift = 0;
            if
            :: ok -> break
            :: else -> mstate = saved; take_in()
@@ -152,10 +186,12 @@ active proctype Controller() {
     :: n < RISK_OPS ->
         n++;
         if
-        :: control(REDUCING, mstate == ACTIVE)             /* a limit breach */
-        :: control(ACTIVE, mstate == REDUCING)             /* limits cleared */
-        :: control(HALTED, mstate != HALTED)               /* its own halt (a journal failure) */
-        :: control(ACTIVE, mstate == HALTED)               /* an operator's unfreeze */
+        :: control(REDUCING, mstate == ACTIVE, 0)          /* a limit breach */
+        :: control(ACTIVE, mstate == REDUCING, 0)          /* limits cleared */
+        :: control(HALTED, !IS_HALTED(mstate), 0)          /* its own persistent halt (a journal failure) */
+        :: control(HALTED_T, !IS_HALTED(mstate), 0)        /* its own transient halt (a lost heartbeat) */
+        :: control(ACTIVE, IS_HALTED(mstate), 2)           /* an operator's unfreeze */
+        :: control(ACTIVE, mstate == HALTED_T, 1)          /* the breaker's lift */
         :: take_in()                                       /* a tick */
         fi
     :: n >= RISK_OPS -> break
@@ -165,33 +201,54 @@ active proctype Controller() {
     take_in();
     assert(breq == 0);
     assert(mstate == pstate && pstate == wstate && pepoch == wepoch && bstate == mstate);
-    assert(!outside_shown || wstate == HALTED)
+    assert(!outside_shown || IS_HALTED(wstate));
+    assert(!halter_returned || wstate == HALTED)  /* P3: a halter's halt, persistent, unless an operator lifted it */
 }
 
-/* rl_engine_halt_now. */
+/* rl_engine_halt_now. Its ghost `halter_returned` is set at the step that
+ * decides it is done (its linearization point): a read of a word HALTED for
+ * a persistent reason, its CAS, or the re-read that finds a transient halt
+ * unchanged over its request. */
+#ifdef MUTANT_TRANSIENT_SKIP
+#define DONE_READING(s) IS_HALTED(s)   /* any HALTED word: nothing to add */
+#else
+#define DONE_READING(s) ((s) == HALTED)
+#endif
 active [HALTERS] proctype Halter() {
     byte s, e;
     bit halted = 0;
-    atomic { s = wstate; e = wepoch }
+    atomic { s = wstate; e = wepoch; if :: DONE_READING(s) -> halter_returned = 1 :: else -> skip fi }
     do
-    :: s == HALTED || halted -> break
+    :: DONE_READING(s) || halted -> break
     :: else ->
 #ifndef MUTANT_NO_REQUEST
         atomic { breq = 1 };  /* request_halt (no change when set) */
 #endif
 #ifdef MUTANT_REQUEST_FIRST
-        atomic { s = wstate; e = wepoch }; /* the word read after the request, not before */
+        atomic { s = wstate; e = wepoch; if :: DONE_READING(s) -> halter_returned = 1 :: else -> skip fi };
         if
-        :: s == HALTED -> break
+        :: DONE_READING(s) -> break
         :: else -> skip
         fi;
 #endif
-        atomic {
-            if
-            :: (wstate == s && wepoch == e) -> wstate = HALTED; wepoch = e + 1; halted = 1; outside_shown = 1
-            :: else -> s = wstate; e = wepoch
-            fi
-        }
+        if
+        :: s == HALTED_T ->
+            /* transient: the request stands; a lift since the read is shown over */
+            atomic {
+                if
+                :: (wstate == s && wepoch == e) -> halted = 1; halter_returned = 1
+                :: else -> s = wstate; e = wepoch; if :: DONE_READING(s) -> halter_returned = 1 :: else -> skip fi
+                fi
+            }
+        :: else ->
+            atomic {
+                if
+                :: (wstate == s && wepoch == e) ->
+                    wstate = HALTED; wepoch = e + 1; halted = 1; outside_shown = 1; halter_returned = 1
+                :: else -> s = wstate; e = wepoch; if :: DONE_READING(s) -> halter_returned = 1 :: else -> skip fi
+                fi
+            }
+        fi
     od;
     done++
 }
@@ -209,7 +266,8 @@ active [CHECKERS] proctype Checker() {
             atomic {
                 if
                 :: (bgen == g && bstate == st && breq == rq) ->
-                    assert(wstate != HALTED || lifting); /* P1 */
+                    assert(!IS_HALTED(wstate) || lifting); /* P1 */
+                    assert(!halter_returned || operator_lift); /* P1: none after a halter returned, but an operator's lift */
                     tries++
                 :: else -> skip                  /* decide again */
                 fi
