@@ -4,10 +4,11 @@
  * Pure: rl_trading_next takes the current state and one input and returns
  * the next state and whether it must be published. It does no I/O and
  * touches nothing shared. The engine's controller (rl_engine.c) is its only
- * caller on a live engine and the only writer of the freeze word: it
- * publishes a transition by storing the word, bumping the book's version
- * (so no decision taken in the old state gets through), and recording the
- * change for the orchestrator and the journal.
+ * caller on a live engine: it publishes a transition by bumping the book's
+ * version (so no decision taken in the old state gets through), then the
+ * freeze word (by CAS: a halt made from another thread, rl_engine_halt_now,
+ * is taken in first, never stored over), and records the change for the
+ * orchestrator and the journal.
  *
  *   state      input                 next                         published
  *   ACTIVE     edge collapse         HALTED   (edge_collapse)     yes
