@@ -640,17 +640,21 @@ static uint64_t rl_engine_show(rl_engine_t *engine, rl_trading_t next) {
 /* The cause of the outside halt whose word shows: the winner writes it,
  * tagged with its word, right after its CAS; wait for it a moment (the
  * winner is a few instructions away), else keep `fallback` (the last
- * request's cause). One 16-byte CAS reads it whole. */
+ * request's cause). The tag read before and after the value: a pair. */
 static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, uint64_t fallback, int64_t *value) {
     uint64_t tag = rl_freeze_word_epoch(word) & ((1ull << 40) - 1);
-    for (int spins = 0; spins < 4096; spins++) {
-        rl_pair_value_t detail = {0, 0};
-        /* A CAS of a pair with itself reads it atomically (on failure, `detail` holds it). */
-        (void)rl_pair_cas(&engine->halt_detail, &detail, detail);
-        uint64_t lo = (uint64_t)detail.lo;
-        if ((lo >> 24) == tag && (rl_freeze_reason_t)(lo & 0xff) == rl_freeze_word_reason(word)) {
-            *value = detail.hi;
-            return lo & 0xffffff;
+    for (int spins = 0; spins < 1024; spins++) {
+        /* acquire: pairs with the winner's release store of the tag, after its value. */
+        uint64_t first = atomic_load_explicit(&engine->halt_detail_tag, memory_order_acquire);
+        if ((first >> 24) == tag && (rl_freeze_reason_t)(first & 0xff) == rl_freeze_word_reason(word)) {
+            /* relaxed: ordered by the acquire above; the fence orders it before the second look. */
+            int64_t v = atomic_load_explicit(&engine->halt_detail_value, memory_order_relaxed);
+            atomic_thread_fence(memory_order_acquire);
+            /* relaxed: the fence above orders it after the value. */
+            if (atomic_load_explicit(&engine->halt_detail_tag, memory_order_relaxed) == first) {
+                *value = v;
+                return first & 0xffffff;
+            }
         }
         rl_cpu_relax();
     }

@@ -202,10 +202,13 @@ typedef struct rl_engine {
      * the line above at every step. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) halt_cause;
     _Atomic(int64_t) halt_value;
-    /* The halt that won its word: lo = its epoch << 24 | strategy << 8 |
-     * reason, hi = value; written whole, after the word, by the winner. */
-    rl_pair_t halt_detail;
-    uint8_t halt_cause_padding[RL_CACHE_LINE - 2 * sizeof(uint64_t) - sizeof(rl_pair_t)];
+    /* The halt that won its word, written by the winner after its CAS: the
+     * value, then the tag (its epoch << 24 | strategy << 8 | reason), which
+     * publishes it. Each word has one winner, so the controller reads the
+     * two as a pair when the tag is the same before and after. */
+    _Atomic(int64_t) halt_detail_value;
+    _Atomic(uint64_t) halt_detail_tag;
+    uint8_t halt_cause_padding[RL_CACHE_LINE - 4 * sizeof(uint64_t)];
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
@@ -457,12 +460,12 @@ RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t re
     if (made != 0) {
         /* relaxed: a measurement (rl_engine_state_published_cycles). */
         atomic_store_explicit(&engine->state_published_cycles, rl_clock_cycles(), memory_order_relaxed);
-        /* The winner's cause, tagged with its word, in one 16-byte write: the
-         * controller records it, and never a loser's or a mix of two. */
-        rl_pair_value_t detail = rl_pair_load(&engine->halt_detail);
-        rl_pair_value_t mine = {(int64_t)(((made >> 16) << 24) | ((uint64_t)strategy << 8) | (uint64_t)reason), value};
-        while (!rl_pair_cas(&engine->halt_detail, &detail, mine)) {
-        }
+        /* The winner's cause, tagged with its word: the controller records
+         * it, and never a loser's or a mix of two. relaxed: published by the
+         * tag's release store, which pairs with the controller's acquire load. */
+        atomic_store_explicit(&engine->halt_detail_value, value, memory_order_relaxed);
+        atomic_store_explicit(&engine->halt_detail_tag,
+                              ((made >> 16) << 24) | ((uint64_t)strategy << 8) | (uint64_t)reason, memory_order_release);
     }
     /* release: pairs with the acquire load in the risk side's tick: its next
      * step takes in everything above. */
