@@ -29,6 +29,7 @@
 #include "rl_pnl.h"
 #include "rl_breaker.h"
 #include "rl_clock.h"
+#include <string.h>
 
 RL_EXTERN_C_BEGIN
 
@@ -605,6 +606,25 @@ RL_INLINE int64_t rl_engine_last_edge_bps(const rl_engine_t *engine) {
 RL_INLINE int64_t rl_engine_edge_threshold(const rl_engine_t *engine) {
     /* relaxed: self-contained value. */
     return atomic_load_explicit((_Atomic(int64_t) *)&engine->edge_freeze_threshold_bps, memory_order_relaxed);
+}
+
+/* A strategy's edge report, `value` in bps (fixed point), ready for its
+ * lane: below the threshold, trading is halted here first
+ * (rl_engine_halt_now), and the report says so (RL_EDGE_HALTED and the
+ * word), so that the risk side takes that halt in and decides nothing again.
+ * Any thread: the strategy's own. */
+RL_INLINE rl_event_t rl_engine_edge_report(rl_engine_t *engine, uint16_t strategy, int64_t value) {
+    rl_event_t event;
+    memset(&event, 0, sizeof(event)); /* not `= {0}`: C++ builds warn on it */
+    event.type = RL_EVENT_EDGE_UPDATE;
+    event.value = value;
+    event.strategy = strategy;
+    event.timestamp_ns = rl_clock_cycles();
+    if (value < rl_engine_edge_threshold(engine)) {
+        uint64_t made = rl_engine_halt_now(engine, RL_FREEZE_REASON_EDGE_COLLAPSE, strategy, value);
+        if (made != 0) event.side = RL_EDGE_HALTED, event.order_id = made;
+    }
+    return event;
 }
 RL_INLINE uint64_t rl_engine_breaker_trips(const rl_engine_t *engine, rl_freeze_reason_t reason) {
     /* relaxed: monitoring read of a single-writer counter. */

@@ -680,13 +680,8 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             throw .invalidInput("currentEdgeBps must be a finite number, got \(currentEdgeBps)")
         }
         let before = tradingState
-        // Halted here and now (rl_engine_halt_now); the risk side records it.
-        var event = rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: edge, timestampNs: rl_clock_cycles())
-        if edge < rl_engine_edge_threshold(engine) {
-            let made = rl_engine_halt_now(engine, RL_FREEZE_REASON_EDGE_COLLAPSE, 0, edge)
-            if made != 0 { event.side = UInt8(RL_EDGE_HALTED); event.order_id = made }
-        }
-        riskSide.send(event)
+        // Halted here and now below the threshold; the risk side records it.
+        riskSide.send(rl_engine_edge_report(engine, 0, edge))
         trading.sync()
         router?.pollFreeze()
         let after = tradingState

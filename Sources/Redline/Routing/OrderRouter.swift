@@ -728,17 +728,9 @@ public final class OrderRouter {
     @inlinable
     public func reportEdge(bps: Double) throws(RedlineError) {
         guard bps.isFinite, abs(bps) <= FixedPoint.maxMagnitude else { throw edgeRefused(bps) }
-        let value = Int64((bps * FixedPoint.scale).rounded(.down))
-        // On the lane: a collapse overtakes the orders waiting on the ring.
-        var event = rl_event_t(type: RL_EVENT_EDGE_UPDATE, value: value, timestampNs: rl_clock_cycles())
-        if value < rl_engine_edge_threshold(engine) {
-            let made = rl_engine_halt_now(engine, RL_FREEZE_REASON_EDGE_COLLAPSE, session, value)
-            if made != 0 { // made here: once the risk side has taken it in, the report decides nothing again
-                event.side = UInt8(RL_EDGE_HALTED)
-                event.order_id = made
-            }
-        }
-        event.strategy = session
+        // Halted here first below the threshold; on the lane: a collapse
+        // overtakes the orders waiting on the ring.
+        var event = rl_engine_edge_report(engine, session, Int64((bps * FixedPoint.scale).rounded(.down)))
         if rl_spsc_push(lanePointer, &event) != RL_OK { pushWhenFull(lanePointer, &event) }
         rl_engine_knock(engine) // the risk thread stops its batch and serves the lanes
     }
