@@ -9,7 +9,10 @@
  *   I3  the total is never below the book's true worst-case exposure, and
  *       each credit is within the overlap it stands for;
  *   I1  in ACTIVE, the true exposure is within maxTotalNotional;
- *   I2  in ACTIVE, every side is within its symbol's limit.
+ *   I2  in ACTIVE, every side is within its symbol's limit;
+ *   I4  the freeze word routers poll, the book word's state checkers decide
+ *       in, and the controller's machine agree (nothing here halts from
+ *       outside, so the controller is the word's only writer).
  *
  * (Only the risk side's market moves may push exposure over a limit, and the
  * controller goes REDUCING before it publishes such a move, so in ACTIVE the
@@ -74,8 +77,45 @@ static uint64_t next_random(uint64_t *state) {
     return *state;
 }
 
+/* The last state changes the controller recorded, drained by the detector. */
+#define HISTORY 16
+static rl_event_t history[HISTORY];
+static uint64_t history_count;
+
+static void record_history(void) {
+    rl_event_t change;
+    while (rl_spsc_pop(engine->states, &change) == RL_OK) history[history_count++ % HISTORY] = change;
+}
+
+/* The first violation's whole picture, so a rare one can be read afterwards. */
+static void dump_state(void) {
+    rl_position_table_t *table = rl_engine_table(engine);
+    fprintf(stderr, "  at the first violation: word %#lx (published %#lx), machine state %u reason %u breached %u, "
+                    "book hi %#lx, total %.2f, owed %.2f, symbols over %u\n",
+            (unsigned long)rl_freeze_load(rl_engine_freeze(engine)), (unsigned long)engine->published,
+            engine->trading.state, engine->trading.reason, engine->trading.breached,
+            (unsigned long)atomic_load(&table->book.hi), rl_fp_to_double(rl_position_table_total(table)),
+            rl_fp_to_double(engine->owed), engine->over_count);
+    for (uint32_t s = 0; s < symbols; s++) {
+        rl_pair_value_t buy = rl_pair_load(&table->slots[s].sides[RL_SIDE_BUY]);
+        rl_pair_value_t sell = rl_pair_load(&table->slots[s].sides[RL_SIDE_SELL]);
+        fprintf(stderr, "  S%u: buy %.2f @ %.2f, sell %.2f @ %.2f, position %.2f, credit %.2f, over %u\n", s,
+                rl_fp_to_double(buy.lo), rl_fp_to_double(buy.hi), rl_fp_to_double(sell.lo), rl_fp_to_double(sell.hi),
+                rl_fp_to_double(rl_position_table_position(table, s)),
+                rl_fp_to_double(atomic_load(&table->risk[s].credit)), engine->over[s]);
+    }
+    for (uint64_t i = history_count > HISTORY ? history_count - HISTORY : 0; i < history_count; i++) {
+        const rl_event_t *e = &history[i % HISTORY];
+        fprintf(stderr, "  change %lu: input %u, symbol %u, word %#lx (was %#lx), limit %.2f, value %.2f\n",
+                (unsigned long)i, e->side, e->symbol, (unsigned long)e->order_id, (unsigned long)e->price,
+                rl_fp_to_double(e->qty), rl_fp_to_double(e->value));
+    }
+}
+
 static void fail(const char *what, int64_t a, int64_t b) {
-    if (atomic_fetch_add(&violations, 1) < 10) {
+    int before = atomic_fetch_add(&violations, 1);
+    if (before == 0 && engine != NULL) dump_state();
+    if (before < 10) {
         fprintf(stderr, "VIOLATION: %s (%.8f vs %.8f)\n", what, rl_fp_to_double(a), rl_fp_to_double(b));
     }
 }
@@ -84,9 +124,17 @@ static void fail(const char *what, int64_t a, int64_t b) {
 static void detect(void) {
     if (!detector_on) return;
     pthread_rwlock_wrlock(&snapshot_lock);
+    record_history();
     rl_position_table_t *table = rl_engine_table(engine);
     int64_t truth = 0;
-    rl_trading_state_t state = rl_freeze_word_state(rl_freeze_load(rl_engine_freeze(engine)));
+    uint64_t word = rl_freeze_load(rl_engine_freeze(engine));
+    rl_trading_state_t state = rl_freeze_word_state(word);
+    int64_t book_hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed);
+    if (RL_BOOK_STATE(book_hi) != state || (book_hi & RL_BOOK_HALT_REQUESTED) || engine->trading.state != state ||
+        engine->published != word) {
+        fail("I4: the freeze word, the book's state and the machine disagree at rest", (int64_t)state,
+             (int64_t)RL_BOOK_STATE(book_hi));
+    }
     for (uint32_t s = 0; s < symbols; s++) {
         int64_t buy = rl_position_table_side_exposure(table, s, RL_SIDE_BUY);
         int64_t sell = rl_position_table_side_exposure(table, s, RL_SIDE_SELL);
@@ -266,9 +314,9 @@ int main(int argc, char **argv) {
     }
     int64_t max_total = rl_position_table_max_total(table);
     printf("boundary races: %d checkers + risk thread, %u symbol(s), %lu attempts: %lu accepted, %lu at the symbol limit, "
-           "%lu at the book limit, %lu reduce-only, %lu fills, %lu cancels, %lu marks; %lu snapshots, %lu in REDUCING; "
+           "%lu at the book limit, %lu reduce-only, %lu frozen, %lu fills, %lu cancels, %lu marks; %lu snapshots, %lu in REDUCING; "
            "book peaked at $%.2f of $%.2f; %d violations\n",
-           threads, symbols, total_attempts, accepted, symbol_limit, total_limit, reduce_only, fills, cancels,
+           threads, symbols, total_attempts, accepted, symbol_limit, total_limit, reduce_only, frozen, fills, cancels,
            marks_moved, snapshots, reducing_seen, rl_fp_to_double(max_exposure_seen), rl_fp_to_double(max_total),
            atomic_load(&violations));
     /* The test must have reached the limits, or it proves nothing. */
@@ -276,7 +324,6 @@ int main(int argc, char **argv) {
     if (detecting && max_exposure_seen * 10 < max_total * 9) {
         fail("the book never came within 10% of its limit", max_exposure_seen, max_total);
     }
-    (void)frozen;
     rl_spsc_destroy(marks);
     for (int t = 0; t < threads; t++) rl_spsc_destroy(checkers[t].ring);
     rl_engine_destroy(engine);
