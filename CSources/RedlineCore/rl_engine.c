@@ -699,14 +699,15 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
         if (t.publish) {
             if (shown) {
                 /* Its word shows HALTED for this reason (the machine was not
-                 * HALTED, or no outside halt could have stored it): adopt it. */
+                 * HALTED, or HALTED for a transient reason, which an outside
+                 * halt stores over): adopt it. */
                 rl_position_table_advance(engine->table, RL_STATE_HALTED);
                 visible = word;
             } else if ((visible = rl_engine_show(engine, t.next)) == 0) {
                 continue; /* its word landed meanwhile: adopt it */
             }
         } else if (shown) {
-            visible = word; /* cannot happen (an outside halt stores only over a word that is not HALTED); keep it */
+            visible = word; /* cannot happen (an outside halt never stores over a persistent halt); keep it */
             engine->published = word;
         }
         engine->trading = t.next;

@@ -5,7 +5,8 @@
  *   1. A collapse reported while trading is halted for a transient reason
  *      whose cooldown has run: the breaker must not lift it.
  *   2. The kill switch pulled while the breaker publishes a lift: raising
- *      orders are refused after it returns.
+ *      orders are refused after it returns, and so are reducing ones (the
+ *      freeze word shows HALTED from then on, never the lift).
  *   3. An edge report that says RL_EDGE_HALTED without a halt that was taken
  *      in (a report filled from a template, a bogus word) decides as any
  *      report does.
@@ -71,6 +72,9 @@ static int hook_pull_kill_switch;       /* pull the kill switch at the next show
 static int hook_reserve_after_lift;     /* try a raising order at the show:end of a lift */
 static rl_result_t hook_reserve_result = (rl_result_t)-1;
 static uint64_t hook_word_at_reserve;
+static int hook_pulled;                  /* the kill switch was pulled: watch the end of that publish */
+static uint64_t hook_word_after_pull;
+static rl_result_t hook_raise_after_pull = (rl_result_t)-1, hook_reduce_after_pull = (rl_result_t)-1;
 
 static void hook(const char *point) {
     if (hook_engine == NULL) return;
@@ -80,6 +84,16 @@ static void hook(const char *point) {
          * now: the risk side is about to publish a lift of a transient halt. */
         hook_pull_kill_switch = 0;
         rl_engine_request_freeze(hook_engine);
+        hook_pulled = 1;
+    }
+    if (strcmp(point, "show:end") == 0 && hook_pulled) {
+        /* The kill switch has returned: whatever that publish did, a router's
+         * raising order and a strategy's reducing one (a sell of the long
+         * position) must both be refused now. */
+        hook_pulled = 0;
+        hook_word_after_pull = w;
+        hook_raise_after_pull = rl_engine_reserve(hook_engine, 0, RL_SIDE_BUY, S / 100, 100 * S);
+        hook_reduce_after_pull = rl_engine_reserve(hook_engine, 0, RL_SIDE_SELL, S / 100, 100 * S);
     }
     if (strcmp(point, "show:end") == 0 && hook_reserve_after_lift && rl_freeze_word_state(w) == RL_STATE_ACTIVE) {
         /* A router thread places a raising order the moment the word says ACTIVE. */
@@ -143,12 +157,16 @@ static int case_collapse_reported_while_transient_then_breaker_lifts(void) {
     rl_event_t recs[8];
     int n = drain_records(e, NULL, 8, recs);
     int fail = hook_reserve_result == RL_OK;
-    printf("%s collapse_reported_while_transient_then_breaker_lifts: halt_now returned %d; in the step the word went %s "
-           "(epoch %llu) and a raising order got %d (0 = RL_OK: ACCEPTED after reportEdge returned); "
+    char lift[96] = "no lift was published";
+    if (hook_word_at_reserve != 0) {
+        snprintf(lift, sizeof lift, "the word went %s (epoch %llu)", state_name(hook_word_at_reserve),
+                 (unsigned long long)rl_freeze_word_epoch(hook_word_at_reserve));
+    }
+    printf("%s collapse_reported_while_transient_then_breaker_lifts: halt_now returned %d; in the step %s and a raising "
+           "order got %d (0 = RL_OK: ACCEPTED after reportEdge returned; -1: not tried, nothing lifted); "
            "%d records, word now %s reason %d\n",
-           fail ? "FAIL" : "PASS", made != 0, state_name(hook_word_at_reserve),
-           (unsigned long long)rl_freeze_word_epoch(hook_word_at_reserve), (int)hook_reserve_result, n,
-           state_name(word_of(e)), (int)rl_freeze_word_reason(word_of(e)));
+           fail ? "FAIL" : "PASS", made != 0, lift, (int)hook_reserve_result, n, state_name(word_of(e)),
+           (int)rl_freeze_word_reason(word_of(e)));
     rl_spsc_destroy(ring);
     rl_engine_destroy(e);
     return fail;
@@ -158,33 +176,55 @@ static int case_collapse_reported_while_transient_then_breaker_lifts(void) {
  * The kill switch (rl_engine_request_freeze, "Trading is halted (manual)
  * when this returns"), pulled while the engine is HALTED for a transient
  * reason, at the moment the risk side's tick has passed its freeze_requests
- * check and is publishing the breaker's lift. halt_now sees HALTED and does
- * nothing; the lift lands; raising orders are accepted until the NEXT step
- * takes the request in. A persistent manual halt was lifted by the breaker. */
+ * check and is publishing the breaker's lift. First found: halt_now saw
+ * HALTED and did nothing; the lift landed; raising orders were accepted
+ * until the NEXT step took the request in (a persistent manual halt lifted
+ * by the breaker). Then, with the request left in the book: raising orders
+ * refused, but the word showed the lift's ACTIVE until the next step, and a
+ * reducing order passed. Now halt_now stores its word over the transient
+ * halt, and the lift's CAS fails on it. */
 static int case_kill_switch_during_breaker_lift(void) {
     rl_engine_t *e = make_engine();
     rl_spsc_t *ring;
     if (rl_spsc_create(64, &ring) != 0) exit(2);
+    /* A long position of 0.01 BTC, so that a sell reduces it. */
+    if (rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S) != RL_OK) exit(2);
+    rl_event_t fill = {0};
+    fill.type = RL_EVENT_FILL;
+    fill.side = RL_SIDE_BUY;
+    fill.qty = S / 100;
+    fill.price = 100 * S;
+    rl_spsc_push(ring, &fill);
+    rl_step_result_t out;
+    rl_engine_step(e, ring, 16, &out);
+    if (rl_position_table_position(rl_engine_table(e), 0) != S / 100) exit(2);
     transient_halt_due_for_lift(e);
 
     hook_engine = e;
     hook_pull_kill_switch = 1;
     hook_reserve_after_lift = 1;
     hook_reserve_result = (rl_result_t)-1;
-    rl_step_result_t out;
+    hook_pulled = 0;
+    hook_word_after_pull = 0;
+    hook_raise_after_pull = hook_reduce_after_pull = (rl_result_t)-1;
     rl_engine_step(e, ring, 16, &out); /* its tick lifts; the hook pulls the kill switch during the lift */
     hook_engine = NULL;
     uint64_t after_step = word_of(e);
     rl_result_t second = rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S);
-    rl_engine_step(e, ring, 16, &out); /* the next step takes the request in */
+    rl_result_t second_reduce = rl_engine_reserve(e, 0, RL_SIDE_SELL, S / 100, 100 * S);
+    rl_engine_step(e, ring, 16, &out); /* the next step */
     uint64_t after_next = word_of(e);
-    int fail = hook_reserve_result == RL_OK || second == RL_OK;
-    printf("%s kill_switch_during_breaker_lift: after request_freeze returned the word went %s and raising orders got "
-           "%d and %d (0 = RL_OK: accepted); after that step the word is %s reason %d; only the next step makes it %s "
-           "reason %d\n",
-           fail ? "FAIL" : "PASS", state_name(hook_word_at_reserve), (int)hook_reserve_result, (int)second,
-           state_name(after_step), (int)rl_freeze_word_reason(after_step), state_name(after_next),
-           (int)rl_freeze_word_reason(after_next));
+    int fail = hook_word_after_pull == 0 || rl_freeze_word_state(hook_word_after_pull) != RL_STATE_HALTED ||
+               hook_reserve_result == RL_OK || hook_raise_after_pull == RL_OK || hook_reduce_after_pull == RL_OK ||
+               second == RL_OK || second_reduce == RL_OK || rl_freeze_word_state(after_step) != RL_STATE_HALTED ||
+               rl_freeze_word_reason(after_step) != RL_FREEZE_REASON_MANUAL || after_next != after_step;
+    printf("%s kill_switch_during_breaker_lift: once request_freeze returned, the lift's publish ended with the word %s "
+           "reason %d, and a raising and a reducing order got %d and %d (0 = RL_OK: accepted); after that step the word "
+           "is %s reason %d and the two orders got %d and %d; the next step %s it\n",
+           fail ? "FAIL" : "PASS", state_name(hook_word_after_pull), (int)rl_freeze_word_reason(hook_word_after_pull),
+           (int)hook_raise_after_pull, (int)hook_reduce_after_pull, state_name(after_step),
+           (int)rl_freeze_word_reason(after_step), (int)second, (int)second_reduce,
+           after_next == after_step ? "keeps" : "changes");
     rl_spsc_destroy(ring);
     rl_engine_destroy(e);
     return fail;

@@ -80,6 +80,13 @@ final class OutsideHaltTests: XCTestCase {
         XCTAssertEqual(before.mode, .halted)
         try h.router.reportEdge(bps: 150)      // threshold 200
         XCTAssertTrue(h.monitor.isFrozen)
+        // The word every router polls shows the collapse at once, over the
+        // transient halt, before any risk step: the breaker's lift cannot
+        // show ACTIVE over it, and reducing orders stop too.
+        let shown = h.monitor.tradingState
+        XCTAssertEqual(shown.mode, .halted)
+        XCTAssertEqual(shown.reasonCode, UInt8(RL_FREEZE_REASON_EDGE_COLLAPSE.rawValue))
+        XCTAssertEqual(shown.epoch, before.epoch + 1)
         _ = h.monitor.drain()                   // the risk side's next step
         let since = h.monitor.stateChanges.filter { $0.to.epoch > before.epoch }
         XCTAssertFalse(since.contains { $0.to.mode == .active },

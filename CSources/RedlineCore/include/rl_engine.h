@@ -405,23 +405,24 @@ RL_INLINE void rl_engine_take_knock(rl_engine_t *engine) {
  *    add.
  * 2. The book word: from here every raising check decides in HALTED, and a
  *    check that read it before fails its CAS.
- * 3. The freeze word, HALTED with a new epoch, by CAS from the word read in
- *    step 1: every router sees it at its next poll and cancels everything.
- *    The CAS succeeds only if the controller published nothing since, so
- *    the request of step 2 is still in the book (only the controller clears
- *    it, and only after a publish): the book holds every halt a router can
- *    see. On a failed CAS, back to step 1.
+ * 3. The freeze word, HALTED for this reason with a new epoch, by CAS from
+ *    the word read in step 1: every router sees it at its next poll and
+ *    cancels everything. The CAS succeeds only if the controller published
+ *    nothing since, so the request of step 2 is still in the book (only the
+ *    controller clears it, and only after a publish): the book holds every
+ *    halt a router can see. On a failed CAS, back to step 1.
  *    A word HALTED for a transient reason (heartbeat lost, rates, stale
- *    data, journal backpressure) is not stored over: the request of step 2
- *    makes it this persistent halt at the risk side's next step, before any
- *    breaker lift (a lift takes requests in first; one landing meanwhile
- *    leaves the request in the book, and the word is shown again over it).
+ *    data, journal backpressure) is stored over the same way: the halt is
+ *    persistent from here, and a breaker lift racing it fails its own CAS
+ *    on this word (its book step is held by the request of step 2). So the
+ *    word shows HALTED from the moment this returns until an operator lifts
+ *    it, and reducing orders, which look at the word alone, stop too.
  * 4. The risk side's next step takes the halt in: its machine goes HALTED,
  *    the change is recorded and journaled with this call's cause (the
  *    winner's, written after its CAS), and only then is the request cleared.
  *
  * Returns the HALTED word this call made visible, 0 when it made none (it
- * was HALTED already; the request still stands, see step 3). The protocol is
+ * was HALTED for a persistent reason already). The protocol is
  * model-checked in model/halt.pml. */
 RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t reason, uint16_t strategy,
                                       int64_t value) {
@@ -440,14 +441,6 @@ RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t re
         atomic_store_explicit(&engine->halt_cause, (uint64_t)reason | ((uint64_t)strategy << 8), memory_order_relaxed);
         atomic_store_explicit(&engine->halt_value, value, memory_order_relaxed);
         rl_position_table_request_halt(engine->table);
-        if (halted) {
-            /* Transient: the request stands (step 3). A lift that landed
-             * since the word was read: show this halt over it. */
-            uint64_t now = rl_freeze_load(&engine->freeze);
-            if (now == word) break;
-            word = now;
-            continue;
-        }
         uint64_t next = rl_freeze_pack(RL_STATE_HALTED, reason, rl_freeze_word_epoch(word) + 1);
         /* release: pairs with rl_freeze_load's acquire in routers and checkers
          * (the book request is visible first); acquire on failure: pairs with

@@ -18,12 +18,15 @@
  *       unless the controller is lifting that halt (its book step done, its
  *       word step not yet): every halt a router can see holds the book. And
  *       none after a halter is done, unless an operator lifts it.
- *   P4  The breaker lifts a transient halt after a halter is done only with
- *       the halter's request still in the book (so it holds, and the next
- *       step makes the halt persistent).
+ *   P4  Nothing but an operator lifts the word after a halter is done: from
+ *       then on the freeze word shows HALTED, so reducing orders, which look
+ *       at the word alone, stop too. (A halter over a transient halt makes
+ *       it persistent in the word itself; the breaker's lift racing it fails
+ *       its word CAS.)
  *   P2  The controller never hides a halt: a word an outside halt showed
  *       stays HALTED until the controller lifts it on purpose, and its word
- *       CAS fails only over an outside halt, never while lifting.
+ *       CAS fails only over an outside halt; while lifting, only a lift of a
+ *       transient halt that an outside halt made persistent.
  *   P3  At the end, after the controller's last step has taken everything
  *       in: no request is left in the book, machine, book and word agree,
  *       an outside halt shown after the last lift is still in force, and
@@ -41,7 +44,11 @@
  *   MUTANT_REQUEST_FIRST  the halter reads the word after its request;
  *   MUTANT_STORE          the controller stores its word instead of a CAS;
  *   MUTANT_TRANSIENT_SKIP the halter adds nothing to a word HALTED for a
- *                         transient reason (the breaker may then lift it).
+ *                         transient reason (the breaker may then lift it);
+ *   MUTANT_TRANSIENT_REQUEST_ONLY  over a transient halt the halter leaves
+ *                         its book request and stores no word (the design
+ *                         before: a breaker lift racing it showed ACTIVE
+ *                         until the next step, and reducing orders passed).
  */
 #ifndef HALTERS
 #define HALTERS 2
@@ -98,8 +105,8 @@ inline show_word(next, ok) {
             if
             :: (IS_HALTED(pstate) && !IS_HALTED(next)) ->
                 outside_shown = 0;
-                /* P4: the breaker lifts only with a halter's request still in the book */
-                assert(operator_lift || !halter_returned || breq);
+                /* P4: after a halter is done, only an operator lifts */
+                assert(operator_lift || !halter_returned);
                 if
                 :: operator_lift -> halter_returned = 0
                 :: else -> skip
@@ -109,7 +116,7 @@ inline show_word(next, ok) {
             wstate = next; wepoch = pepoch + 1; ok = 1;
             assert(!outside_shown || IS_HALTED(wstate)) /* P2 */
         :: else ->
-            assert(!lifting); /* P2 */
+            assert(!lifting || (pstate == HALTED_T && wstate == HALTED)); /* P2 */
             ok = 0
         fi;
         lifting = 0
@@ -130,12 +137,16 @@ inline take_in() {
            assert(!shown);          /* an outside halt stores only over a word that is not HALTED */
            atomic { breq = 0 };
            break
-       :: (rq || shown) && mstate == HALTED_T ->
-           assert(!shown);
+       :: (rq || shown) && mstate == HALTED_T && shown ->
+           advance(HALTED);         /* an outside halt made the transient halt persistent: adopt it */
+           pstate = ws; pepoch = we; mstate = HALTED;
+           atomic { breq = 0 };
+           break
+       :: (rq || shown) && mstate == HALTED_T && !shown ->
            show_word(HALTED, ok);   /* a persistent request over a transient halt: persistent now */
            if
            :: ok -> mstate = HALTED; atomic { breq = 0 }; break
-           :: else -> assert(false)  /* no outside halt stores over a HALTED word */
+           :: else -> skip          /* its word landed meanwhile: adopt it */
            fi
        :: (rq || shown) && !IS_HALTED(mstate) && shown ->
            advance(HALTED);         /* adopt the outside word as it shows */
@@ -207,8 +218,7 @@ active proctype Controller() {
 
 /* rl_engine_halt_now. Its ghost `halter_returned` is set at the step that
  * decides it is done (its linearization point): a read of a word HALTED for
- * a persistent reason, its CAS, or the re-read that finds a transient halt
- * unchanged over its request. */
+ * a persistent reason, or its CAS. */
 #ifdef MUTANT_TRANSIENT_SKIP
 #define DONE_READING(s) IS_HALTED(s)   /* any HALTED word: nothing to add */
 #else
@@ -232,15 +242,19 @@ active [HALTERS] proctype Halter() {
         fi;
 #endif
         if
+#ifdef MUTANT_TRANSIENT_REQUEST_ONLY
         :: s == HALTED_T ->
-            /* transient: the request stands; a lift since the read is shown over */
+            /* the request alone, no word; a lift since the read is shown over */
             atomic {
                 if
                 :: (wstate == s && wepoch == e) -> halted = 1; halter_returned = 1
                 :: else -> s = wstate; e = wepoch; if :: DONE_READING(s) -> halter_returned = 1 :: else -> skip fi
                 fi
             }
-        :: else ->
+        :: s != HALTED_T ->
+#else
+        :: true ->
+#endif
             atomic {
                 if
                 :: (wstate == s && wepoch == e) ->
