@@ -808,12 +808,22 @@ static bool rl_engine_replace_side(rl_engine_t *engine, uint32_t symbol, rl_side
          * checker has been accepted for (so none can slip in after it). */
         rl_engine_charge(engine, after - before);
         int64_t limit = rl_position_table_limit(table, symbol);
-        int64_t total = rl_engine_total(engine), max_total = rl_position_table_max_total(table);
         /* The overlap this raise creates with the other side is granted back
          * as credit when the symbol settles; judge the book as it will stand
          * then. Only the risk side lowers a side, so the overlap cannot shrink
-         * before that, and the judgement never under-counts. */
+         * before that. The other side is read BEFORE the total: an order that
+         * does not raise its side (no limit check: it never raises the book's
+         * true exposure) charges the total before it publishes its side, so a
+         * total read after the side holds the charge of every overlap the
+         * side shows. Read the other way round, an overlap such an order
+         * published between the two reads was subtracted without its charge,
+         * and a raise past the book's limit was judged within it
+         * (interleavings.c, case 8). */
+        /* acquire (rl_pair_load): pairs with the full barrier of the other
+         * side's CAS, which follows its order's charge of the total. */
         int64_t other = rl_position_table_side_exposure(table, symbol, (rl_side_t)(side ^ 1));
+        RL_HOOK("risk:judge");
+        int64_t total = rl_engine_total(engine), max_total = rl_position_table_max_total(table);
         int64_t overlap = after < other ? after : other;
         /* relaxed: the risk side is the only writer of credit. */
         int64_t credit = atomic_load_explicit(&table->risk[symbol].credit, memory_order_relaxed);

@@ -450,6 +450,48 @@ static void test_a_done_without_its_order_racing_a_check(void) {
     engine_world_destroy(&w);
 }
 
+static void engine_mark_a_up(void *arg) {
+    wait_start();
+    engine_event(arg, RL_EVENT_MARK_PRICE, 0, RL_SIDE_BUY, 0, 110 * S);
+}
+
+static void engine_cover_the_short(void *arg) {
+    engine_world_t *w = arg;
+    w->result = rl_engine_reserve(w->engine, 0, RL_SIDE_BUY, S / 10 * 3, 100 * S);
+}
+
+/* Found by CI once (boundary_races, I1): the book at $30.30 of $30 in
+ * ACTIVE. A short of 0.2 A and a working sell of 0.03 (the sell side $23),
+ * $5 working on B: the book is at $28 of $30. A rises to $110: the sell
+ * side's raise to $25.30 takes the book to $30.30, a breach. The risk side
+ * pauses inside that raise's judgement, between its two reads; there a buy of
+ * 0.3 A covers the short and goes 0.1 long at most: it does not raise its
+ * side's extent, so it is checked for nothing but a halt, and it charges
+ * the total ($11 at the buy side's new price) before it publishes its side.
+ * When the risk side read the total first and the other side second, it
+ * subtracted that $11 of overlap from a total without it, judged the book
+ * at $19.30, and stayed ACTIVE at $30.30. The other side read first: the
+ * total holds every overlap the side shows, REDUCING. */
+static void test_a_cover_inside_a_raises_judgement(void) {
+    printf("8. an order that does not raise its side, between the two reads of the risk side's judgement of a raise\n");
+    engine_world_t w = engine_world(30 * S, 30 * S);
+    engine_reserve(&w, 1, RL_SIDE_BUY, S / 20);                            /* B: $5 working */
+    engine_reserve(&w, 0, RL_SIDE_SELL, S / 5);                            /* A: short 0.2 */
+    engine_event(&w, RL_EVENT_FILL, 0, RL_SIDE_SELL, S / 5, 100 * S);
+    engine_reserve(&w, 0, RL_SIDE_SELL, S / 100 * 3);                      /* and 0.03 working */
+    int before = engine_true_sum(w.engine) == 28 * S &&
+                 rl_freeze_word_state(rl_freeze_load(rl_engine_freeze(w.engine))) == RL_STATE_ACTIVE;
+    int paused = interleave("risk:judge", (role_t){engine_mark_a_up, &w}, engine_cover_the_short, &w);
+    int64_t truth = engine_true_sum(w.engine), max_total = rl_position_table_max_total(w.engine->table);
+    rl_trading_state_t state = rl_freeze_word_state(rl_freeze_load(rl_engine_freeze(w.engine)));
+    printf("  engine: paused %d, the cover got %d, the book at $%.2f of $%.2f in %s\n", paused, (int)w.result,
+           rl_fp_to_double(truth), rl_fp_to_double(max_total),
+           state == RL_STATE_ACTIVE ? "ACTIVE" : state == RL_STATE_REDUCING ? "REDUCING" : "HALTED");
+    expect(before && paused && w.result == RL_OK, "engine: the book at $28 ACTIVE, paused in the judgement, the cover accepted");
+    expect(truth > max_total && state == RL_STATE_REDUCING, "engine: the book over its limit is REDUCING, never ACTIVE");
+    engine_world_destroy(&w);
+}
+
 int main(void) {
     rl_test_hook = hook;
     test_remark_after_cancel();
@@ -459,6 +501,7 @@ int main(void) {
     test_check_during_a_mark();
     test_cap_published_while_an_order_is_accepted();
     test_a_done_without_its_order_racing_a_check();
+    test_a_cover_inside_a_raises_judgement();
     printf(failures ? "interleavings: %d FAILED\n" : "interleavings: all passed\n", failures);
     return failures ? 1 : 0;
 }

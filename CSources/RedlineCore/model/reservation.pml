@@ -10,7 +10,7 @@
  * shared state is its own step; what a thread computes from what it read is
  * folded into the step that reads it):
  *  - CHECKERS checker processes. Each reserves ORDERS times a quantity of 1
- *    on a symbol and side it picks, at an order price it picks: read the
+ *    (or, with QTY2, 1 or 2) on a symbol and side it picks, at an order price it picks: read the
  *    side word; decide whether the order raises its side; for a raising
  *    order read the book word {total, generation, trading state}, then that
  *    generation's symbol limit, then its book limit, decide, and CAS the book
@@ -22,8 +22,9 @@
  *    its excess to the side), a mark (both sides revalued, up or down), a
  *    symbol limit change, a book limit change, a manual halt; after each,
  *    granting the overlap credit back. Every side change is the C
- *    rl_engine_replace_side: raise = charge first, then CAS (REDUCING first
- *    if the raise breaches a limit); lower = cap the credit, CAS, then give
+ *    rl_engine_replace_side: raise = charge first, then read the other
+ *    side, then the total, then CAS (REDUCING first if the raise breaches a
+ *    limit); lower = cap the credit, CAS, then give
  *    back. A state change moves the book word to a new generation. A limit
  *    change goes REDUCING first if it is under the exposure, then writes the
  *    next generation's buffer, moves the generation, and updates the old
@@ -34,7 +35,8 @@
  *    symbols of max(E(buy), E(sell)); the lemma credit <= min(E(buy),
  *    E(sell)); and in ACTIVE the book's true exposure is within its limit
  *    (whatever pushes it over, a market move or a lowered limit, goes
- *    REDUCING first).
+ *    REDUCING first). With QTY2 the last is checked between the risk side's
+ *    operations (see the never claim).
  *  - At every acceptance (the book CAS): the state in force is ACTIVE; the
  *    order's side valued at max(order price, side price) is within the
  *    symbol limit in force (I2); and, if the side has not moved since it
@@ -54,7 +56,16 @@
  *    mark only rises, inside the checker's own side CAS, and is charged there.
  *  - The freeze word that routers poll is not modelled: a raising order is
  *    decided in the state the book word carries, in the CAS that accepts it.
- *  - Small domains: quantities of 1, prices 1 and 2, limits 2 to 6.
+ *  - Small domains: quantities of 1, prices 1 and 2, limits 2 to 6. With
+ *    quantities of 1 alone, an order that does not raise its side never
+ *    charges anything (it would need more than its side's short extent and
+ *    at most twice it): QTY2, from a short start (SHORT_START), covers it.
+ *
+ * Mutant, which must fail (scripts/model-check.sh checks it):
+ *   MUTANT_TOTAL_FIRST  a raise's judgement reads the total before the other
+ *                       side (the C code until CI found it): a cover that
+ *                       does not raise its side, published between the two
+ *                       reads, has its overlap subtracted without its charge.
  */
 
 #ifndef SYMBOLS
@@ -85,6 +96,12 @@ short total;              /* the book word: total, ... */
 short owed;               /* refunds the risk side has deferred (rl_engine_refund) */
 byte gen;                 /* ... generation of the limits, ... */
 byte state;               /* ... and trading state, changed in one CAS */
+#ifdef QTY2
+bit risk_busy;            /* ghost: the risk side is inside an operation */
+#define SET_BUSY(b) risk_busy = b
+#else
+#define SET_BUSY(b) skip      /* not needed: I1 holds in every state */
+#endif
 
 inline E(q, p, out) { if :: (q) > 0 -> out = (q) * (p) :: else -> out = 0 fi }
 
@@ -106,7 +123,7 @@ inline true_sum(w, q, p, out) {
 /* ---- The checker: rl_position_table_check ------------------------------- */
 
 proctype checker() {
-    byte n = 0, s, d, w, u, ver, st, ti;
+    byte n = 0, s, d, w, u, q, ver, st, ti;
     short cq, cp, nq, charge, extra, at_order, tot, lim, mt, value, mine, tb, ts, before, after;
     bool raises;
     do
@@ -120,11 +137,16 @@ proctype checker() {
 #else
         if :: u = 1 :: u = 2 fi;
 #endif
+#ifdef QTY2
+        if :: q = 1 :: q = 2 fi; /* 2 against a position of 1: an order that does not raise its side but charges */
+#else
+        q = 1;
+#endif
         w = 2 * s + d;
 retry:  skip;
         /* Read the side word, and decide what the order does to it. */
         d_step {
-            cq = ext[w]; cp = price[w]; nq = cq + 1;
+            cq = ext[w]; cp = price[w]; nq = cq + q;
             E(cq, cp, before); E(nq, cp, after);
             charge = after - before;
             raises = (nq > cq && nq > -cq);
@@ -174,7 +196,7 @@ retry:  skip;
 rejected: skip;
         d_step {
             n++;
-            s = 0; d = 0; w = 0; u = 0; ver = 0; st = 0; cq = 0; cp = 0; nq = 0; charge = 0; extra = 0;
+            s = 0; d = 0; w = 0; u = 0; q = 0; ver = 0; st = 0; cq = 0; cp = 0; nq = 0; charge = 0; extra = 0;
             at_order = 0; tot = 0; lim = 0; mt = 0; value = 0; raises = false
         }
     od
@@ -211,11 +233,19 @@ inline replace_side(w, dq, np) {
             * is owed, which the total will shed). */
            charge(ra - rb);
            d_step { rl = limit[SYMBOLS * (gen % 2) + rw / 2]; rm = maxt[gen % 2] };
+#ifdef MUTANT_TOTAL_FIRST
+           d_step { rt = total - owed }; /* the total read before the other side (the C code until CI found it) */
+#endif
            /* The book as it stands once this raise's overlap with the other
-            * side is granted back as credit (read in its own step). */
+            * side is granted back as credit: the other side read in its own
+            * step, then the total. */
            d_step { E(ext[rw ^ 1], price[rw ^ 1], ro); ro = (ra < ro -> ra : ro) - credit[rw / 2];
                     ro = (ro > 0 -> ro : 0) };
+#ifdef MUTANT_TOTAL_FIRST
+           if :: ra > rl || rt - ro > rm -> publish_reducing() :: else -> skip fi;
+#else
            if :: ra > rl || total - owed - ro > rm -> publish_reducing() :: else -> skip fi;
+#endif
            d_step {
                if
                :: ext[rw] == rq && price[rw] == rp -> ext[rw] = rq + rdq; price[rw] = rnp; rq = -99
@@ -235,7 +265,7 @@ inline replace_side(w, dq, np) {
        fi
     od;
     skip;
-    d_step { rw = 0; rdq = 0; rnp = 0; rq = 0; rp = 0; rb = 0; ra = 0; rl = 0; rm = 0; ro = 0 }
+    d_step { rw = 0; rdq = 0; rnp = 0; rq = 0; rp = 0; rb = 0; ra = 0; rl = 0; rm = 0; ro = 0; rt = 0 }
 }
 
 /* rl_position_table_refresh_credit: each side read in its own step. */
@@ -251,10 +281,11 @@ inline refresh_credit(sym) {
 
 proctype risk() {
     byte k = 0, s, d, p, rw, rnp, lp;
-    short working, rdq, rq, rp, rb, ra, rl, rm, ro, cb, cs, ov, nl, eb, es;
+    short working, rdq, rq, rp, rb, ra, rl, rm, ro, rt, cb, cs, ov, nl, eb, es;
     do
     :: k == RISK_OPS -> break
     :: k < RISK_OPS ->
+        SET_BUSY(1);
         if :: s = 0 :: SYMBOLS > 1 -> s = 1 fi;
         if
         :: /* Release 1 on a side, clamped to what is working. */
@@ -295,7 +326,7 @@ proctype risk() {
         refresh_credit(s);
         /* A step flushes what it owes at its end: after this op, or a later one. */
         if :: flush() :: k + 1 < RISK_OPS -> skip fi;
-        d_step { k++; s = 0; d = 0; p = 0; lp = 0; working = 0; nl = 0; eb = 0; es = 0 }
+        d_step { k++; s = 0; d = 0; p = 0; lp = 0; working = 0; nl = 0; eb = 0; es = 0; SET_BUSY(0) }
     od
 }
 
@@ -315,13 +346,33 @@ proctype risk() {
 never {
     do
     :: assert(total >= TRUE_SUM && CREDIT_OK);
-       /* A move that puts the book over its limit is published in REDUCING. */
+       /* A move that puts the book over its limit is published in REDUCING.
+        * With orders of 2 (QTY2), between a mark's two side moves: an order
+        * that does not raise its side, valued at the side's new price while
+        * the other side still has the old one, can show the book over its
+        * limit until the second move, which judges it. Neither consistent
+        * book (both sides at the old price, or both at the new) is over by
+        * that order: checked once the operation is done. */
+#ifdef QTY2
+       assert(state != ACTIVE || risk_busy || TRUE_SUM <= maxt[gen % 2])
+#else
        assert(state != ACTIVE || TRUE_SUM <= maxt[gen % 2])
+#endif
     od
 }
 
 init {
     d_step {
+#ifdef SHORT_START
+        /* Symbol 0 short 1 at price 1; symbol 1 a buy of 1 working at price
+         * 2; the book at 3 of 3: a rise of symbol 0 breaches it. */
+        pos[0] = -1; ext[0] = -1; ext[1] = 1; price[0] = 1; price[1] = 1;
+        limit[0] = 3; limit[SYMBOLS] = 3;
+        pos[1] = 0; ext[2] = 1; ext[3] = 0; price[2] = 2; price[3] = 2;
+        limit[1] = 4; limit[SYMBOLS + 1] = 4;
+        maxt[0] = 3; maxt[1] = 3;
+        total = 3; gen = 0; state = ACTIVE
+#else
         /* Symbol 0 starts long 1 at price 1; symbol 1 (if any) flat at price 2. */
         pos[0] = 1; ext[0] = 1; ext[1] = -1; price[0] = 1; price[1] = 1;
         limit[0] = 3; limit[SYMBOLS] = 3;
@@ -331,6 +382,7 @@ init {
 #endif
         maxt[0] = 5; maxt[1] = 5;
         total = 1; gen = 0; state = ACTIVE
+#endif
     };
     atomic {
         run risk();
