@@ -74,7 +74,7 @@ fi
 for defines in "-DHALTERS=2 -DCHECKERS=1 -DORDERS=2 -DRISK_OPS=3" "-DHALTERS=1 -DCHECKERS=2 -DORDERS=2 -DRISK_OPS=3"; do
     check_model halt.pml "halt, $defines" "$defines" "-DSAFETY -DCOLLAPSE" "-m1000000"
 done
-for mutant in MUTANT_NO_REQUEST MUTANT_REQUEST_FIRST MUTANT_STORE MUTANT_TRANSIENT_SKIP MUTANT_TRANSIENT_REQUEST_ONLY; do
+for mutant in MUTANT_NO_REQUEST MUTANT_REQUEST_FIRST MUTANT_STORE MUTANT_TRANSIENT_SKIP MUTANT_TRANSIENT_REQUEST_ONLY MUTANT_RETRY_LIFT; do
     run_model halt.pml "-D$mutant -DHALTERS=2 -DCHECKERS=1 -DORDERS=2 -DRISK_OPS=3" "-DSAFETY -DCOLLAPSE" "-m1000000"
     if [ "${errors:-0}" = "0" ]; then
         echo "model: halt, $mutant: NOT caught (the properties cannot see it)"

@@ -639,9 +639,11 @@ static uint64_t rl_engine_show(rl_engine_t *engine, rl_trading_t next) {
 
 /* The cause of the outside halt whose word shows: the winner writes it,
  * tagged with its word, right after its CAS; wait for it a moment (the
- * winner is a few instructions away), else keep `fallback` (the last
- * request's cause). The tag read before and after the value: a pair. */
-static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, uint64_t fallback, int64_t *value) {
+ * winner is a few instructions away). The tag read before and after the
+ * value: a pair. A winner descheduled between its CAS and its tag leaves
+ * the word's reason alone, with no strategy and no value: the last
+ * request's cause may be a loser's, and the record never names one. */
+static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, int64_t *value) {
     uint64_t tag = rl_freeze_word_epoch(word) & ((1ull << 40) - 1);
     for (int spins = 0; spins < 1024; spins++) {
         /* acquire: pairs with the winner's release store of the tag, after its value. */
@@ -658,7 +660,9 @@ static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, uint64
         }
         rl_cpu_relax();
     }
-    return fallback;
+    RL_SINGLE_WRITER_ADD(&engine->halt_causes_unattributed, 1); /* the risk side is the only writer */
+    *value = 0;
+    return (uint64_t)rl_freeze_word_reason(word);
 }
 
 /* Take in a halt made outside the controller (rl_engine_halt_now): its
@@ -689,7 +693,7 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
          * request taken in before its word shows records this cause. */
         uint64_t cause = atomic_load_explicit(&engine->halt_cause, memory_order_relaxed);
         int64_t value = atomic_load_explicit(&engine->halt_value, memory_order_relaxed);
-        if (shown) cause = rl_engine_shown_cause(engine, word, cause, &value);
+        if (shown) cause = rl_engine_shown_cause(engine, word, &value);
         rl_freeze_reason_t reason = shown ? rl_freeze_word_reason(word) : (rl_freeze_reason_t)(cause & 0xff);
         bool manual = reason == RL_FREEZE_REASON_MANUAL;
         rl_trading_input_t input = manual ? RL_TRADING_MANUAL_FREEZE : RL_TRADING_EDGE_COLLAPSE;
@@ -742,9 +746,13 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
         if (word == 0) {
             /* A halt from outside landed since: it goes first, then this input
              * again, from the halted machine. Its word is HALTED, so no other
-             * outside halt can land before the retry. */
+             * outside halt can land before the retry. Not a lift: the halt
+             * that landed while it was being published is newer than the
+             * unfreeze (or the breaker's lift) and stands; an operator who
+             * still means it unfreezes again. */
             engine->trading = before;
             (void)rl_engine_take_in_halt(engine, true);
+            if (input == RL_TRADING_UNFREEZE || input == RL_TRADING_CIRCUIT_BREAKER) return;
             continue;
         }
         rl_engine_record_change(engine, input, symbol, qty, value, published, word, engine->applying_strategy);

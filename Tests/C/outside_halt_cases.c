@@ -13,6 +13,12 @@
  *   4. An edge collapse and the kill switch racing: each record names the
  *      halter whose word showed, never a mix of the two.
  *   5. A reason halt_now does not know halts as manual.
+ *   6. The kill switch (or an edge collapse) while an operator's unfreeze of
+ *      a transient halt is being published: the halt that lands during the
+ *      unfreeze stands (the unfreeze is not retried over it).
+ *   7. The winning halter descheduled between its CAS and its cause, while
+ *      a loser's request wrote the last cause: the record never names the
+ *      loser (the word's reason alone, counted as unattributed).
  *
  * Built and run by scripts/test.sh:
  *   outside_halt_cases [NAME [rounds]]
@@ -76,8 +82,36 @@ static int hook_pulled;                  /* the kill switch was pulled: watch th
 static uint64_t hook_word_after_pull;
 static rl_result_t hook_raise_after_pull = (rl_result_t)-1, hook_reduce_after_pull = (rl_result_t)-1;
 
+static int hook_pull_during_unfreeze;  /* 1: the kill switch, 2: an edge collapse, at the next show:begin */
+static int hook_loser_after_cas;        /* at the winner's halt:after_cas: a loser's cause, then the risk side's step */
+static rl_event_t hook_record_at_take_in;
+
 static void hook(const char *point) {
     if (hook_engine == NULL) return;
+    if (strcmp(point, "show:begin") == 0 && hook_pull_during_unfreeze) {
+        int edge = hook_pull_during_unfreeze == 2;
+        hook_pull_during_unfreeze = 0;
+        if (edge) {
+            (void)rl_engine_halt_now(hook_engine, RL_FREEZE_REASON_EDGE_COLLAPSE, 7, 5 * S);
+        } else {
+            rl_engine_request_freeze(hook_engine);
+        }
+        return;
+    }
+    if (strcmp(point, "halt:after_cas") == 0 && hook_loser_after_cas) {
+        hook_loser_after_cas = 0;
+        /* The winner is descheduled here. A loser (strategy 9) read the word
+         * before the winner's CAS, wrote its cause, and lost its own CAS. */
+        atomic_store(&hook_engine->halt_cause, (uint64_t)RL_FREEZE_REASON_EDGE_COLLAPSE | (9ull << 8));
+        atomic_store(&hook_engine->halt_value, 99 * S);
+        /* The controller publishes meanwhile (its own transient halt, as a
+         * rate limit trips): its CAS meets the word and takes the halt in. */
+        rl_engine_apply_control(hook_engine, RL_CONTROL_RATE_EXCEEDED, RL_SYMBOL_NONE, 10, 0);
+        rl_event_t all[4];
+        int n = drain_records(hook_engine, NULL, 4, all);
+        if (n > 0) hook_record_at_take_in = all[0];
+        return;
+    }
     uint64_t w = word_of(hook_engine);
     if (strcmp(point, "show:begin") == 0 && hook_pull_kill_switch && rl_freeze_word_state(w) == RL_STATE_HALTED) {
         /* Another thread (or a signal handler on this one) pulls the kill switch
@@ -367,6 +401,66 @@ static int case_invalid_reason(void) {
     return fail;
 }
 
+/* ---- case 6 ---------------------------------------------------------------
+ * Found by the second adversarial review. An operator's unfreeze of a
+ * transient halt is being published (its CAS not yet made) when the kill
+ * switch is pulled, or an edge collapses: that halt CASes the word and
+ * returns. The unfreeze's CAS fails; it took the halt in and then retried
+ * the unfreeze from the new halt, lifting the kill switch that returned
+ * during it. Now a lift whose publish meets a new halt stops there. */
+static int case_halt_during_an_unfreeze(int edge) {
+    rl_engine_t *e = make_engine();
+    rl_engine_set_clock(e, 1000000000ull);
+    rl_engine_apply_control(e, RL_CONTROL_RATE_EXCEEDED, RL_SYMBOL_NONE, 10, 0);
+    drain_records(e, NULL, 0, NULL);
+    hook_engine = e;
+    hook_pull_during_unfreeze = edge ? 2 : 1;
+    rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 42);
+    hook_engine = NULL;
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    rl_step_result_t out;
+    rl_engine_step(e, ring, 16, &out);
+    uint64_t w = word_of(e);
+    rl_result_t raise = rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S);
+    rl_freeze_reason_t want = edge ? RL_FREEZE_REASON_EDGE_COLLAPSE : RL_FREEZE_REASON_MANUAL;
+    int fail = hook_pull_during_unfreeze != 0 || rl_freeze_word_state(w) != RL_STATE_HALTED ||
+               rl_freeze_word_reason(w) != want || raise == RL_OK;
+    printf("%s halt_during_an_unfreeze (%s): after the unfreeze and a step the word is %s reason %d, a raising order "
+           "got %d (0 = RL_OK: accepted)\n",
+           fail ? "FAIL" : "PASS", edge ? "edge collapse" : "kill switch", state_name(w), (int)rl_freeze_word_reason(w),
+           (int)raise);
+    rl_spsc_destroy(ring);
+    rl_engine_destroy(e);
+    return fail;
+}
+
+/* ---- case 7 ---------------------------------------------------------------
+ * Found by the second adversarial review. The controller waits a moment for
+ * the winning halter's cause; a winner descheduled longer left the record
+ * to the last request's cause, which a loser may have written: the record
+ * named the loser. Now it names nobody (the word's reason, strategy 0,
+ * value 0) and counts it. */
+static int case_winner_descheduled_before_its_cause(void) {
+    rl_engine_t *e = make_engine();
+    drain_records(e, NULL, 0, NULL);
+    memset(&hook_record_at_take_in, 0, sizeof hook_record_at_take_in);
+    hook_engine = e;
+    hook_loser_after_cas = 1;
+    uint64_t made = rl_engine_halt_now(e, RL_FREEZE_REASON_EDGE_COLLAPSE, 7, 42 * S);
+    hook_engine = NULL;
+    rl_event_t r = hook_record_at_take_in;
+    int fail = made == 0 || r.order_id != made || r.strategy == 9 || r.value == 99 * S ||
+               !((r.strategy == 7 && r.value == 42 * S) || (r.strategy == 0 && r.value == 0)) ||
+               (r.strategy == 0 && rl_engine_halt_causes_unattributed(e) != 1);
+    printf("%s winner_descheduled_before_its_cause: the record of word %llx names strategy %u, value %.0f "
+           "(the loser: 9, 99; the winner: 7, 42; unattributed: 0, 0; counted %llu)\n",
+           fail ? "FAIL" : "PASS", (unsigned long long)r.order_id, (unsigned)r.strategy, rl_fp_to_double(r.value),
+           (unsigned long long)rl_engine_halt_causes_unattributed(e));
+    rl_engine_destroy(e);
+    return fail;
+}
+
 int main(int argc, char **argv) {
     rl_test_hook = hook;
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -378,6 +472,8 @@ int main(int argc, char **argv) {
     RUN("edge_halted_flag_trusted", case_edge_halted_flag_trusted());
     RUN("two_halters_mixed_attribution", case_two_halters_mixed_attribution(argc > 2 ? atoi(argv[2]) : 3000));
     RUN("invalid_reason", case_invalid_reason());
+    RUN("halt_during_an_unfreeze", case_halt_during_an_unfreeze(0) + case_halt_during_an_unfreeze(1));
+    RUN("winner_descheduled_before_its_cause", case_winner_descheduled_before_its_cause());
     printf("%d case(s) failed\n", failures);
     return failures ? 1 : 0;
 }

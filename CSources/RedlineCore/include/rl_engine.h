@@ -123,6 +123,8 @@ typedef struct rl_engine {
     _Atomic(uint64_t) anomalies[RL_ANOMALY_COUNT];
     _Atomic(uint64_t) state_changes;
     _Atomic(uint64_t) state_records_dropped; /* the orchestrator's record ring was full */
+    _Atomic(uint64_t) halt_causes_unattributed; /* outside halts recorded with their reason alone: the
+                                                winner's cause was not written in time */
     _Atomic(uint64_t) state_published_cycles; /* rl_clock_cycles() when the last freeze word was stored (measurements) */
     _Atomic(uint64_t) journal_unrecorded;    /* events applied while the journal was failing and full:
                                                 not on disk, so the journal is incomplete until restart */
@@ -452,6 +454,7 @@ RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t re
         }
     }
     if (made != 0) {
+        RL_HOOK("halt:after_cas");
         /* relaxed: a measurement (rl_engine_state_published_cycles). */
         atomic_store_explicit(&engine->state_published_cycles, rl_clock_cycles(), memory_order_relaxed);
         /* The winner's cause, tagged with its word: the controller records
@@ -591,6 +594,13 @@ RL_INLINE uint64_t rl_engine_state_published_cycles(const rl_engine_t *engine) {
 RL_INLINE uint64_t rl_engine_state_records_dropped(const rl_engine_t *engine) {
     /* relaxed: monitoring read of a single-writer counter. */
     return atomic_load_explicit((_Atomic(uint64_t) *)&engine->state_records_dropped, memory_order_relaxed);
+}
+
+/* Outside halts recorded with the word's reason alone (no strategy, no
+ * value): the winning halter was descheduled between its CAS and its cause. */
+RL_INLINE uint64_t rl_engine_halt_causes_unattributed(const rl_engine_t *engine) {
+    /* relaxed: a monitoring count with a single writer. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->halt_causes_unattributed, memory_order_relaxed);
 }
 RL_INLINE int64_t rl_engine_last_edge_bps(const rl_engine_t *engine) {
     /* relaxed: monitoring read. */

@@ -27,6 +27,10 @@
  *       stays HALTED until the controller lifts it on purpose, and its word
  *       CAS fails only over an outside halt; while lifting, only a lift of a
  *       transient halt that an outside halt made persistent.
+ *   P5  An operator's unfreeze lifts no halt whose CAS landed after the
+ *       unfreeze took halts in (one landing while the lift is published
+ *       stands: the lift is not retried over it). And taking a halt in
+ *       ends (at most three looks).
  *   P3  At the end, after the controller's last step has taken everything
  *       in: no request is left in the book, machine, book and word agree,
  *       an outside halt shown after the last lift is still in force, and
@@ -48,7 +52,10 @@
  *   MUTANT_TRANSIENT_REQUEST_ONLY  over a transient halt the halter leaves
  *                         its book request and stores no word (the design
  *                         before: a breaker lift racing it showed ACTIVE
- *                         until the next step, and reducing orders passed).
+ *                         until the next step, and reducing orders passed);
+ *   MUTANT_RETRY_LIFT     a lift whose CAS failed over a new halt takes it
+ *                         in and lifts again (an unfreeze lifted a kill
+ *                         switch pulled while it was published).
  */
 #ifndef HALTERS
 #define HALTERS 2
@@ -85,6 +92,7 @@ bit lifting = 0;           /* between a lift's book step and its word step */
 bit operator_lift = 0;     /* that lift is an operator's unfreeze */
 bit outside_shown = 0;     /* an outside halt showed since the last lift */
 bit halter_returned = 0;   /* a halter returned, and no operator lifted since */
+bit returned_during_lift = 0; /* a halter's CAS landed after a lift's take-in */
 byte done = 0;
 
 /* The book's generation moves, the request bit stays (rl_position_table_advance). */
@@ -108,7 +116,9 @@ inline show_word(next, ok) {
                 /* P4: after a halter is done, only an operator lifts */
                 assert(operator_lift || !halter_returned);
                 if
-                :: operator_lift -> halter_returned = 0
+                :: operator_lift ->
+                    assert(!returned_during_lift); /* P5 */
+                    halter_returned = 0
                 :: else -> skip
                 fi
             :: else -> skip
@@ -129,8 +139,11 @@ inline show_word(next, ok) {
 
 /* rl_engine_take_in_halt. */
 inline take_in() {
+    loops = 0;
     do
-    :: atomic { rq = breq; shown = (wstate != pstate || wepoch != pepoch); ws = wstate; we = wepoch }
+    :: loops++;
+       assert(loops <= 3); /* take_in ends: a failed show is followed by an adoption */
+       atomic { rq = breq; shown = (wstate != pstate || wepoch != pepoch); ws = wstate; we = wepoch }
        if
        :: (!rq && !shown) -> break
        :: (rq || shown) && mstate == HALTED ->
@@ -172,6 +185,7 @@ inline control(target, allowed, lift) {
     :: take_in()
     :: !lift -> skip
     fi;
+    returned_during_lift = 0;
     do
     :: saved = mstate;
        if
@@ -182,7 +196,12 @@ inline control(target, allowed, lift) {
            operator_lift = 0;
            if
            :: ok -> break
+#ifdef MUTANT_RETRY_LIFT
            :: else -> mstate = saved; take_in()
+#else
+           :: else -> mstate = saved; take_in();
+               if :: lift -> break :: else -> skip fi /* a halt that landed during a lift stands */
+#endif
            fi
        :: else -> break
        fi
@@ -190,7 +209,7 @@ inline control(target, allowed, lift) {
 }
 
 active proctype Controller() {
-    byte saved, ws, we;
+    byte saved, ws, we, loops;
     bit rq, ok, shown;
     byte n = 0;
     do
@@ -258,7 +277,8 @@ active [HALTERS] proctype Halter() {
             atomic {
                 if
                 :: (wstate == s && wepoch == e) ->
-                    wstate = HALTED; wepoch = e + 1; halted = 1; outside_shown = 1; halter_returned = 1
+                    wstate = HALTED; wepoch = e + 1; halted = 1; outside_shown = 1; halter_returned = 1;
+                    returned_during_lift = 1
                 :: else -> s = wstate; e = wepoch; if :: DONE_READING(s) -> halter_returned = 1 :: else -> skip fi
                 fi
             }
