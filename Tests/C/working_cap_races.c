@@ -15,6 +15,7 @@
  * -fsanitize=thread. Exit: 0 pass, 1 fail.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "RedlineCore.h"
@@ -25,14 +26,18 @@ static rl_engine_t *engine;
 static uint32_t symbol;
 static uint64_t cap, attempts_per_thread;
 static _Atomic(uint64_t) live, worst, at_cap, blocked, accepted;
-static _Atomic(int) go;
+static _Atomic(int) ready;
+static int thread_count;
 
 static void *checker(void *arg) {
     (void)arg;
     uint64_t mine = 0; /* orders this thread holds */
-    /* relaxed: a start flag; the engine was set up before the threads were created. */
-    while (!atomic_load_explicit(&go, memory_order_relaxed)) {
-    }
+    /* A start barrier: every checker running before any starts, so that
+     * they race (with a plain start flag, CI once saw the first thread
+     * finish before the second ran: the cap never reached). relaxed: the
+     * engine was set up before the threads were created. */
+    atomic_fetch_add_explicit(&ready, 1, memory_order_relaxed);
+    while (atomic_load_explicit(&ready, memory_order_relaxed) < thread_count) sched_yield();
     for (uint64_t i = 0; i < attempts_per_thread; i++) {
         rl_result_t r = rl_engine_reserve(engine, symbol, RL_SIDE_BUY, 1, RL_FP_SCALE);
         if (r == RL_OK) {
@@ -85,9 +90,8 @@ int main(int argc, char **argv) {
     if (rl_engine_set_order_rules(engine, symbol, &rules) != 0) return 1;
 
     pthread_t t[MAX_THREADS];
+    thread_count = threads;
     for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, checker, NULL);
-    /* relaxed: see checker(). */
-    atomic_store_explicit(&go, 1, memory_order_relaxed);
     for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
 
     uint64_t left = rl_position_table_working_orders(rl_engine_table(engine), symbol);
