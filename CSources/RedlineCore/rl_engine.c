@@ -689,11 +689,16 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
         uint64_t word = rl_freeze_load(&engine->freeze);
         bool requested = (book.hi & RL_BOOK_HALT_REQUESTED) != 0, shown = word != engine->published;
         if (!requested && !shown) return false;
-        /* relaxed, both: published by the book CAS in rl_engine_halt_now. A
-         * request taken in before its word shows records this cause. */
-        uint64_t cause = atomic_load_explicit(&engine->halt_cause, memory_order_relaxed);
-        int64_t value = atomic_load_explicit(&engine->halt_value, memory_order_relaxed);
-        if (shown) cause = rl_engine_shown_cause(engine, word, &value);
+        int64_t value;
+        uint64_t cause;
+        if (shown) {
+            cause = rl_engine_shown_cause(engine, word, &value);
+        } else {
+            /* relaxed, both: published by the book CAS in rl_engine_halt_now:
+             * a request taken in before its word shows records this cause. */
+            cause = atomic_load_explicit(&engine->halt_cause, memory_order_relaxed);
+            value = atomic_load_explicit(&engine->halt_value, memory_order_relaxed);
+        }
         rl_freeze_reason_t reason = shown ? rl_freeze_word_reason(word) : (rl_freeze_reason_t)(cause & 0xff);
         bool manual = reason == RL_FREEZE_REASON_MANUAL;
         rl_trading_input_t input = manual ? RL_TRADING_MANUAL_FREEZE : RL_TRADING_EDGE_COLLAPSE;
@@ -736,7 +741,8 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
     /* A halt from outside goes first: the machine decides from what routers
      * see. Before a lift, look at the book itself: a request whose count has
      * not moved yet must not be lifted with the halt it stands on. */
-    (void)rl_engine_take_in_halt(engine, input == RL_TRADING_UNFREEZE || input == RL_TRADING_CIRCUIT_BREAKER);
+    bool lift = input == RL_TRADING_UNFREEZE || input == RL_TRADING_CIRCUIT_BREAKER;
+    (void)rl_engine_take_in_halt(engine, lift);
     for (;;) {
         rl_trading_t before = engine->trading;
         rl_trading_transition_t t = rl_trading_next(before, input);
@@ -752,7 +758,7 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
              * still means it unfreezes again. */
             engine->trading = before;
             (void)rl_engine_take_in_halt(engine, true);
-            if (input == RL_TRADING_UNFREEZE || input == RL_TRADING_CIRCUIT_BREAKER) return;
+            if (lift) return;
             continue;
         }
         rl_engine_record_change(engine, input, symbol, qty, value, published, word, engine->applying_strategy);

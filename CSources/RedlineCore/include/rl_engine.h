@@ -436,8 +436,10 @@ RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t re
     rl_prefetch_for_write(&engine->freeze.word);
     uint64_t word = rl_freeze_load(&engine->freeze), made = 0;
     for (;;) {
-        bool halted = rl_freeze_word_state(word) == RL_STATE_HALTED;
-        if (halted && rl_freeze_reason_class(rl_freeze_word_reason(word)) != RL_REASON_CLASS_TRANSIENT) break;
+        if (rl_freeze_word_state(word) == RL_STATE_HALTED &&
+            rl_freeze_reason_class(rl_freeze_word_reason(word)) != RL_REASON_CLASS_TRANSIENT) {
+            break; /* HALTED for a persistent reason: nothing to add */
+        }
         /* relaxed, both: the cause of a request taken in before its word
          * shows (rare); the book CAS publishes them. */
         atomic_store_explicit(&engine->halt_cause, (uint64_t)reason | ((uint64_t)strategy << 8), memory_order_relaxed);
