@@ -829,8 +829,16 @@ struct rl_journal {
     uint64_t seg_capacity;             /* the current segment's size: records never go past it */
     uint64_t state_ahead_word;         /* the newest state record written ahead of its place (full disk) */
     bool stopped;                      /* rl_journal_stop ran: threads joined, files closed */
-    uint8_t *buffer;
-    size_t buffer_len, buffer_cap;
+    /* The batch: records from `buffer`, which sits `buffer_head` bytes into
+     * an aligned block that starts with the segment's bytes before
+     * seg_offset in its last block (already on disk). With seg_direct_fd a
+     * commit writes whole blocks from buffer_block through O_DIRECT: no
+     * page-cache copy, no writeback in the sync. Measured at 1 M orders/s,
+     * buffered commits kept the io_uring worker a third of the risk
+     * thread's core busy, and the risk thread fell milliseconds behind. */
+    uint8_t *buffer_block, *buffer;
+    size_t buffer_head, buffer_len, buffer_cap; /* buffer_cap: bytes from buffer_block */
+    int seg_direct_fd;                 /* the segment opened O_DIRECT, or -1 (buffered writes) */
     uint64_t batch_records, batch_hot, batch_cold_ticket, batch_last_seq, batch_started_us, batch_started_ns;
     /* For the lag samples: orders accepted in this batch that carry their
      * acceptance time (rl_clock_cycles), and the oldest such time. */
@@ -895,6 +903,7 @@ struct rl_journal {
     _Atomic(uint64_t) live_segment_seq;
     bool spare_asked;                     /* the writer's: asked for during this segment */
     _Atomic(uint64_t) segments_prepared;  /* segments that were a prepared spare */
+    _Atomic(uint64_t) direct_commits;     /* commits written O_DIRECT */
     /* Per-order lag samples (the lag ring): acceptance stamps of this batch's
      * sampled orders, one in RL_JOURNAL_LAG_SAMPLE_EVERY. */
     uint64_t *lag_stamps;
@@ -1151,6 +1160,36 @@ static void rl_spare_ask(rl_journal_t *j) {
     pthread_mutex_unlock(&j->snap_lock);
 }
 
+/* Close the segment the writer appends to. */
+static void rl_segment_detach(rl_journal_t *j) {
+    if (j->seg_direct_fd >= 0) close(j->seg_direct_fd);
+    if (j->seg_fd >= 0) close(j->seg_fd);
+    j->seg_fd = j->seg_direct_fd = -1;
+}
+
+/* Make `fd` (at `path`, synced up to `offset`) the segment the writer appends
+ * to from `offset`: the batch buffer starts with the bytes before it in its
+ * block, and the segment is opened O_DIRECT too where that can work (a
+ * preallocated segment of whole blocks: a write never grows it; a
+ * filesystem that refuses O_DIRECT, tmpfs, keeps buffered writes). */
+static void rl_segment_attach(rl_journal_t *j, int fd, const char *path, uint64_t offset, uint64_t capacity,
+                              bool preallocated) {
+    if (fd != j->seg_fd) rl_segment_detach(j);
+    j->seg_fd = fd;
+    j->seg_offset = offset;
+    j->seg_capacity = capacity;
+    size_t head = (size_t)(offset % RL_JOURNAL_DIRECT_BLOCK);
+    /* The block's bytes before offset, as on disk (read before any direct
+     * write, through the page cache that holds them). A failed read leaves
+     * buffered writes, which need none of them. */
+    bool head_read = pread(fd, j->buffer_block, head, (off_t)(offset - head)) == (ssize_t)head;
+    j->buffer_head = head;
+    j->buffer = j->buffer_block + head;
+    if (preallocated && head_read && capacity % RL_JOURNAL_DIRECT_BLOCK == 0 && !j->options.buffered_writes) {
+        j->seg_direct_fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+    }
+}
+
 static int rl_journal_create_segment(rl_journal_t *j) {
     char path[PATH_MAX], temp[PATH_MAX];
     snprintf(path, sizeof(path), "%s/segment-%020" PRIu64 ".rlj", j->dir, j->next_seq);
@@ -1168,7 +1207,7 @@ static int rl_journal_create_segment(rl_journal_t *j) {
     int rc = 0;
     if (!prepared) {
         snprintf(temp, sizeof(temp), "%s/" RL_JOURNAL_SPARE_PREFIX "new.tmp", j->dir);
-        fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        fd = open(temp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); /* read back by rl_segment_attach */
         if (fd < 0) return -errno;
         rc = rl_preallocate(fd, 0, capacity);
         if (rc == -ENOSPC || rc == -EDQUOT) {
@@ -1223,10 +1262,7 @@ static int rl_journal_create_segment(rl_journal_t *j) {
     if (prepared) rl_spare_release(j, slot);
     /* release: pairs with the prune's acquire load; the old segment may go now. */
     atomic_store_explicit(&j->live_segment_seq, j->next_seq, memory_order_release);
-    if (j->seg_fd >= 0) close(j->seg_fd);
-    j->seg_fd = fd;
-    j->seg_offset = sizeof(header);
-    j->seg_capacity = capacity;
+    rl_segment_attach(j, fd, path, sizeof(header), capacity, true);
     j->spare_asked = false;
     /* relaxed: statistics. */
     atomic_fetch_add_explicit(&j->segments_created, 1, memory_order_relaxed);
@@ -1239,10 +1275,19 @@ static int rl_journal_create_segment(rl_journal_t *j) {
 static int rl_journal_sync_batch(rl_journal_t *j) {
     if (j->batch_records == 0) return 0;
     int rc = 0;
+    /* Direct: whole blocks from the start of the one seg_offset is in, the
+     * last padded with zeros (what the preallocated segment holds there). */
+    bool direct = j->seg_direct_fd >= 0;
+    size_t used = j->buffer_head + j->buffer_len;
+    size_t write_len = (used + RL_JOURNAL_DIRECT_BLOCK - 1) & ~(size_t)(RL_JOURNAL_DIRECT_BLOCK - 1);
+    uint64_t write_at = j->seg_offset - j->buffer_head;
+    if (direct && write_at + write_len > j->seg_capacity) direct = false; /* never past its end */
+    if (direct) memset(j->buffer_block + used, 0, write_len - used);
 #if RL_HAVE_LIBURING
     if (j->io_mode == RL_JOURNAL_IO_URING) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&j->ring);
-        io_uring_prep_write(sqe, j->seg_fd, j->buffer, (unsigned)j->buffer_len, j->seg_offset);
+        if (direct) io_uring_prep_write(sqe, j->seg_direct_fd, j->buffer_block, (unsigned)write_len, write_at);
+        else io_uring_prep_write(sqe, j->seg_fd, j->buffer, (unsigned)j->buffer_len, j->seg_offset);
         sqe->flags |= IOSQE_IO_LINK; /* the fsync runs only after the write completes */
         sqe = io_uring_get_sqe(&j->ring);
         io_uring_prep_fsync(sqe, j->seg_fd, IORING_FSYNC_DATASYNC);
@@ -1257,11 +1302,12 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
                     break;
                 }
                 if (cqe->res < 0 && rc == 0 && cqe->res != -ECANCELED) rc = cqe->res;
-                else if (i == 0 && cqe->res >= 0 && (size_t)cqe->res != j->buffer_len && rc == 0) {
+                else if (i == 0 && cqe->res >= 0 && (size_t)cqe->res != (direct ? write_len : j->buffer_len) && rc == 0) {
                     /* A short write (a full disk writes what fits): write the rest
                      * directly, which either completes it or names the real errno
-                     * (ENOSPC, EDQUOT), instead of a vague EIO. */
-                    size_t done = (size_t)cqe->res;
+                     * (ENOSPC, EDQUOT), instead of a vague EIO. A short direct
+                     * write: the whole batch again, through the page cache. */
+                    size_t done = direct ? 0 : (size_t)cqe->res;
                     rc = rl_write_all(j->seg_fd, j->buffer + done, j->buffer_len - done, (off_t)(j->seg_offset + done));
                     if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
                 }
@@ -1272,7 +1318,13 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
     } else
 #endif
     {
-        rc = rl_write_all(j->seg_fd, j->buffer, j->buffer_len, (off_t)j->seg_offset);
+        if (direct) {
+            ssize_t put = pwrite(j->seg_direct_fd, j->buffer_block, write_len, (off_t)write_at);
+            /* Refused or short: the batch through the page cache, which names the errno. */
+            rc = put == (ssize_t)write_len ? 0 : rl_write_all(j->seg_fd, j->buffer, j->buffer_len, (off_t)j->seg_offset);
+        } else {
+            rc = rl_write_all(j->seg_fd, j->buffer, j->buffer_len, (off_t)j->seg_offset);
+        }
         if (rc == 0 && fdatasync(j->seg_fd) != 0) rc = -errno;
     }
     if (rc != 0) {
@@ -1281,10 +1333,15 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
         return rc; /* the writer's loop counts it and retries */
     }
     j->seg_offset += j->buffer_len;
+    /* The next batch starts with the bytes of the block it starts in. */
+    size_t head = (size_t)(j->seg_offset % RL_JOURNAL_DIRECT_BLOCK);
+    memmove(j->buffer_block, j->buffer_block + used - head, head);
+    j->buffer_head = head;
     /* relaxed: statistics. */
     atomic_fetch_add_explicit(&j->records, j->batch_records, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->bytes, j->buffer_len, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->syncs, 1, memory_order_relaxed);
+    if (direct) atomic_fetch_add_explicit(&j->direct_commits, 1, memory_order_relaxed);
     /* release, all: pair with the acquire loads of waiters; what they wait
      * for is on disk. The sequence first, so that a waiter woken by the
      * counts also reads a durable_seq that covers its record. */
@@ -1315,6 +1372,7 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
     }
     j->lag_count = 0;
     rl_spare_ask(j);
+    j->buffer = j->buffer_block + j->buffer_head;
     j->buffer_len = 0;
     j->batch_records = j->batch_hot = j->batch_cold_ticket = 0;
     j->batch_accepted = j->batch_oldest_accept = j->batch_backlog = 0;
@@ -1698,11 +1756,16 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
          * this one's reserve, so the state is on disk whatever follows. */
         if (rc != 0 && !(rc != -ENOMEM && state && j->seg_offset + j->buffer_len + size <= j->seg_capacity)) return rc;
     }
-    if (j->buffer_len + size > j->buffer_cap) {
-        size_t cap = j->buffer_cap * 2 > j->buffer_len + size ? j->buffer_cap * 2 : j->buffer_len + size;
-        uint8_t *grown = realloc(j->buffer, cap);
-        if (grown == NULL) return -ENOMEM;
-        j->buffer = grown;
+    /* Room for the record, and for a direct write's padding to a whole block. */
+    size_t need = j->buffer_head + j->buffer_len + size + RL_JOURNAL_DIRECT_BLOCK;
+    if (need > j->buffer_cap) {
+        size_t cap = j->buffer_cap * 2 > need ? j->buffer_cap * 2 : need;
+        void *grown;
+        if (posix_memalign(&grown, RL_JOURNAL_DIRECT_BLOCK, cap) != 0) return -ENOMEM;
+        memcpy(grown, j->buffer_block, j->buffer_head + j->buffer_len);
+        free(j->buffer_block);
+        j->buffer_block = grown;
+        j->buffer = j->buffer_block + j->buffer_head;
         j->buffer_cap = cap;
     }
     int shadow_rc = rl_shadow_apply(j, type, payload, length);
@@ -1997,7 +2060,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     if (j->options.segment_bytes == 0) j->options.segment_bytes = 64ull << 20;
     if (j->options.max_commit_records == 0) j->options.max_commit_records = 4096;
     snprintf(j->dir, sizeof(j->dir), "%s", dir);
-    j->seg_fd = -1;
+    j->seg_fd = j->seg_direct_fd = -1;
     for (int slot = 0; slot < RL_JOURNAL_SPARES; slot++) j->spares[slot].fd = -1;
     j->next_seq = next_seq ? next_seq : 1;
     pthread_mutex_init(&j->cold_lock, NULL);
@@ -2036,10 +2099,12 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
         goto fail;
     }
     j->buffer_cap = 64 * 1024;
-    if ((j->buffer = malloc(j->buffer_cap)) == NULL) {
+    void *block;
+    if (posix_memalign(&block, RL_JOURNAL_DIRECT_BLOCK, j->buffer_cap) != 0) {
         rc = -ENOMEM;
         goto fail;
     }
+    j->buffer_block = j->buffer = block;
 
     j->io_mode = RL_JOURNAL_IO_PWRITE;
     if (options->io_mode != RL_JOURNAL_IO_PWRITE) {
@@ -2115,9 +2180,9 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
             }
             if (rc == 0 && fdatasync(j->seg_fd) != 0) rc = -errno;
             if (rc != 0) goto fail;
-            j->seg_offset = truncate_at;
             /* A segment from before preallocation grows by appending, to the usual size. */
-            j->seg_capacity = capacity > 0 ? capacity : rl_segment_capacity(j);
+            rl_segment_attach(j, j->seg_fd, tail_path, truncate_at, capacity > 0 ? capacity : rl_segment_capacity(j),
+                              capacity > 0);
         }
     } else {
         /* No tail to go on from: any segments left (only after a recovery that
@@ -2155,9 +2220,9 @@ fail:
 #endif
     if (j->hot) rl_spsc_destroy(j->hot);
     rl_engine_destroy(j->shadow);
-    free(j->buffer);
+    free(j->buffer_block);
     free(j->lag_stamps);
-    if (j->seg_fd >= 0) close(j->seg_fd);
+    rl_segment_detach(j);
     if (j->lock_fd >= 0) close(j->lock_fd);
     pthread_mutex_destroy(&j->cold_lock);
     pthread_mutex_destroy(&j->snap_lock);
@@ -2235,9 +2300,9 @@ void rl_journal_stop(rl_journal_t *j) {
         unlink(path);
     }
     j->retired_count = 0;
-    if (j->seg_fd >= 0) close(j->seg_fd);
+    rl_segment_detach(j);
     if (j->lock_fd >= 0) close(j->lock_fd); /* releases the flock: another engine may open it */
-    j->seg_fd = j->lock_fd = -1;
+    j->lock_fd = -1;
     /* Nothing more becomes durable: a risk side still attached halts on it,
      * and waiters fail instead of waiting for a writer that is gone. release:
      * pairs with rl_journal_error's acquire. */
@@ -2266,7 +2331,7 @@ void rl_journal_close(rl_journal_t *j) {
     for (uint64_t i = 0; i < j->history_count; i++) free(j->history[i].payload);
     free(j->history);
     free(j->open_orders.slots);
-    free(j->buffer);
+    free(j->buffer_block);
     free(j->lag_stamps);
     pthread_mutex_destroy(&j->cold_lock);
     pthread_mutex_destroy(&j->snap_lock);
@@ -2401,4 +2466,5 @@ void rl_journal_read_stats(const rl_journal_t *j, rl_journal_stats_t *out) {
     out->snapshot_error = atomic_load_explicit((_Atomic(int32_t) *)&j->snapshot_error, memory_order_relaxed);
     out->prunes_deferred = atomic_load_explicit((_Atomic(uint64_t) *)&j->prunes_deferred_total, memory_order_relaxed);
     out->segments_prepared = atomic_load_explicit((_Atomic(uint64_t) *)&j->segments_prepared, memory_order_relaxed);
+    out->direct_commits = atomic_load_explicit((_Atomic(uint64_t) *)&j->direct_commits, memory_order_relaxed);
 }

@@ -140,6 +140,7 @@ public struct LoadTestResult: Sendable, Codable {
     /// Segments created, and how many of them were spares written ahead.
     public var journalSegments: UInt64?
     public var journalSegmentsPrepared: UInt64?
+    public var journalDirectCommits: UInt64?
     /// The writer thread's scheduling and CPU.
     public var journalWriter: String?
     /// One group commit: its first record taken from the ring to its sync done.
@@ -183,6 +184,7 @@ public struct LoadTestResult: Sendable, Codable {
         case oldestInCommitLagP99 = "oldest_in_commit_lag_ns_p99"
         case journalWriter = "journal_writer"
         case journalSegments = "journal_segments", journalSegmentsPrepared = "journal_segments_prepared"
+        case journalDirectCommits = "journal_direct_commits"
         case commitP50 = "commit_ns_p50", commitP99 = "commit_ns_p99"
         case journalBacklogP50 = "journal_backlog_p50", journalBacklogP99 = "journal_backlog_p99"
         case strategies, symbols, riskCPU = "risk_cpu", strategyCPUs = "strategy_cpus", numaNode = "numa_node"
@@ -583,6 +585,7 @@ public final class LoadTest: @unchecked Sendable {
             result.journalWriter = journalWriter
             result.journalSegments = stats.segments_created
             result.journalSegmentsPrepared = stats.segments_prepared
+            result.journalDirectCommits = stats.direct_commits
             result.commitP50 = commitHistogram.valueAtPercentile(50)
             result.commitP99 = commitHistogram.valueAtPercentile(99)
             result.journalBacklogP50 = backlogHistogram.valueAtPercentile(50)

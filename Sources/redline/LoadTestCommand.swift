@@ -65,6 +65,8 @@ struct LoadTestCommand: ParsableCommand {
     var journalRealtimePriority: Int?
     @Flag(help: "Journal segments as before spares: only fallocated, and unlinked when pruned (slower; for comparison).")
     var journalPlainSegments = false
+    @Flag(help: "Journal commits through the page cache instead of O_DIRECT (slower; for comparison).")
+    var journalBufferedWrites = false
     @Option(help: "default: an order goes to the venue once reserved; strict: once its reservation is durable.")
     var durability = "default"
     @Flag(help: "Start even if the journal is damaged before its tail, from the last good record.")
@@ -104,6 +106,7 @@ struct LoadTestCommand: ParsableCommand {
         config.journalOptions.maxCommitRecords = maxCommitRecords
         config.journalOptions.realtimePriority = journalRealtimePriority
         config.journalOptions.plainSegments = journalPlainSegments
+        config.journalOptions.bufferedWrites = journalBufferedWrites
         config.journalOptions.segmentBytes = segmentBytes
         guard let mode = OrderRouter.Durability(rawValue: durability) else {
             throw ValidationError("--durability must be default or strict")
@@ -169,7 +172,8 @@ struct LoadTestCommand: ParsableCommand {
         }
         if let records = r.journalRecords {
             row("journal", "\(records) durable records, \(String(format: "%.0f", r.journalRecordsPerSecond ?? 0))/s, "
-                + "\(r.journalFsyncs ?? 0) syncs, \(r.journalIOMode ?? ""), writer \(r.journalWriter ?? "")")
+                + "\(r.journalFsyncs ?? 0) syncs (\(r.journalDirectCommits ?? 0) O_DIRECT), \(r.journalIOMode ?? ""), "
+                + "writer \(r.journalWriter ?? "")")
             row("durable lag (ns)", "p50 \(r.durableLagP50 ?? 0)  p99 \(r.durableLagP99 ?? 0)  p99.9 \(r.durableLagP999 ?? 0)  max \(r.durableLagMax ?? 0)  (order accepted -> its reservation synced; 1 order in \(Journal.lagSampleEvery))")
             row("  oldest in each commit", "p99 \(r.oldestInCommitLagP99 ?? 0)  (every order in a commit counted at its oldest order's lag)")
             row("group commit (ns)", "p50 \(r.commitP50 ?? 0)  p99 \(r.commitP99 ?? 0)  (first record taken -> synced)")

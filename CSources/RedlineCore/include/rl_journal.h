@@ -64,6 +64,8 @@ typedef struct rl_journal_options {
     bool plain_segments;          /* true: as before spare segments: each segment is only fallocated
                                      (every sync in it also commits its extents' conversion) and
                                      pruned segments are unlinked at once (slower; for comparison) */
+    bool buffered_writes;         /* true: commits go through the page cache, as before direct
+                                     writes (each sync then writes the pages back; for comparison) */
 } rl_journal_options_t;
 
 typedef struct rl_journal_stats {
@@ -81,6 +83,7 @@ typedef struct rl_journal_stats {
     int32_t snapshot_error;    /* -errno of the last failed periodic snapshot, 0 if none */
     uint64_t prunes_deferred;  /* prunes put off because a reader held READERS */
     uint64_t segments_prepared; /* segments that were a spare written ahead (the rest: fallocated) */
+    uint64_t direct_commits;   /* commits written O_DIRECT (the rest of `syncs`: through the page cache) */
 } rl_journal_stats_t;
 
 /* DIR/spare-segment-<n>.tmp: segments pruned by a snapshot are renamed to a
@@ -100,6 +103,11 @@ typedef struct rl_journal_stats {
 /* On a full disk, how long a rotation waits for a spare being written before
  * the journal reports the failure (and trading halts). */
 #define RL_JOURNAL_FULL_DISK_WAIT_MS 2000
+
+/* Commits into a preallocated segment are written O_DIRECT in whole blocks
+ * of this size (aligned in memory and on disk); the block a commit ends in
+ * is written again, with the same bytes up to its end, by the next one. */
+#define RL_JOURNAL_DIRECT_BLOCK 4096
 
 /* One accepted order in this many gets its own durable-lag sample. */
 #define RL_JOURNAL_LAG_SAMPLE_EVERY 16

@@ -59,6 +59,12 @@ public final class Journal: @unchecked Sendable {
         /// default a background thread writes the next segment with zeros
         /// while the current one fills, over a pruned segment where it can.
         public var plainSegments = false
+        /// Commits through the page cache, as before direct writes: each
+        /// sync then also writes the pages back, work that on a small machine
+        /// takes CPU from the risk thread (kept to measure the difference).
+        /// By default a commit into a preallocated segment is written
+        /// O_DIRECT in whole 4 KiB blocks, where the filesystem allows it.
+        public var bufferedWrites = false
 
         public init() {}
     }
@@ -156,7 +162,8 @@ public final class Journal: @unchecked Sendable {
             segment_bytes: UInt64(max(options.segmentBytes, 4096)), io_mode: options.ioMode.cValue,
             cpu: Int32(options.cpu ?? -1), snapshot_every_records: UInt64(max(options.snapshotEveryRecords, 0)),
             symbol_capacity: UInt32(monitor.symbolCapacity), max_commit_records: UInt32(clamping: max(options.maxCommitRecords, 1)),
-            realtime_priority: Int32(clamping: options.realtimePriority ?? 0), plain_segments: options.plainSegments)
+            realtime_priority: Int32(clamping: options.realtimePriority ?? 0), plain_segments: options.plainSegments,
+            buffered_writes: options.bufferedWrites)
         let tail = cString(scan.tail_segment)
         var opened: OpaquePointer?
         let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,
