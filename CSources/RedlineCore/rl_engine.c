@@ -257,7 +257,7 @@ static uint64_t rl_realtime_ns(void) {
 
 /* Feed one input to the machine; publish what it decides. `symbol`, `qty`
  * and `value` describe the cause (see RL_EVENT_STATE_CHANGE). */
-static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
+static bool rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
                               int64_t value);
 static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown);
 static void rl_engine_pnl_moved(rl_engine_t *engine, int64_t delta);
@@ -736,7 +736,10 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
     }
 }
 
-static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
+/* Feed `input` to the trading-state machine and publish what it decides.
+ * False only for a lift that met a halt landing while it was published: the
+ * halt stands, and the lift's caller is told so. */
+static bool rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uint32_t symbol, int64_t qty,
                               int64_t value) {
     /* A halt from outside goes first: the machine decides from what routers
      * see. Before a lift, look at the book itself: a request whose count has
@@ -747,7 +750,7 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
         rl_trading_t before = engine->trading;
         rl_trading_transition_t t = rl_trading_next(before, input);
         engine->trading = t.next;
-        if (!t.publish || engine->replaying) return;
+        if (!t.publish || engine->replaying) return true;
         uint64_t published = engine->published, word = rl_engine_show(engine, t.next);
         if (word == 0) {
             /* A halt from outside landed since: it goes first, then this input
@@ -758,14 +761,14 @@ static void rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
              * still means it unfreezes again. */
             engine->trading = before;
             (void)rl_engine_take_in_halt(engine, true);
-            if (lift) return;
+            if (lift) return false;
             continue;
         }
         rl_engine_record_change(engine, input, symbol, qty, value, published, word, engine->applying_strategy);
         rl_engine_breaker_follow(engine,
                                  t.next.state == RL_STATE_HALTED ? (rl_freeze_reason_t)t.next.reason : RL_FREEZE_REASON_NONE,
                                  input, (rl_freeze_reason_t)before.reason);
-        return;
+        return true;
     }
 }
 
@@ -1318,12 +1321,10 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         /* Nothing that needs the journal resumes while it cannot take it. */
         int32_t failure = rl_engine_journal_failure(engine);
         if (failure != 0) return failure;
-        rl_engine_control(engine, RL_TRADING_UNFREEZE, RL_SYMBOL_NONE, 0, request);
-        return 0;
+        return rl_engine_control(engine, RL_TRADING_UNFREEZE, RL_SYMBOL_NONE, 0, request) ? 0 : -ECANCELED;
     }
     case RL_CONTROL_CIRCUIT_BREAKER:
-        rl_engine_control(engine, RL_TRADING_CIRCUIT_BREAKER, RL_SYMBOL_NONE, 0, request);
-        return 0;
+        return rl_engine_control(engine, RL_TRADING_CIRCUIT_BREAKER, RL_SYMBOL_NONE, 0, request) ? 0 : -ECANCELED;
     case RL_CONTROL_RECONCILE_PENDING:
         rl_engine_control(engine, RL_TRADING_RECONCILE_PENDING, RL_SYMBOL_NONE, value, request);
         return 0;

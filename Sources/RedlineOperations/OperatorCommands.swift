@@ -144,23 +144,28 @@ public struct OperatorCommands: Sendable {
 
     private func changeState(_ request: ControlRequest, reason: String, peer: PeerCredentials?, freeze: Bool) -> ControlResponse {
         let metadata = provenance(request)
-        let changed = freeze ? monitor.manualFreeze(reason: reason, metadata: metadata)
-                             : monitor.unfreeze(reason: reason, metadata: metadata)
+        let lifted: RuntimeRiskMonitor.LiftOutcome? = freeze ? nil : monitor.lift(reason: reason, metadata: metadata)
+        let changed = lifted.map { $0 == .lifted } ?? monitor.manualFreeze(reason: reason, metadata: metadata)
         let state = monitor.tradingState
         let outcome = changed ? "changed" : "unchanged"
         let message: String
-        if freeze {
+        switch lifted {
+        case nil:
             message = changed ? "trading is HALTED; every router cancels its orders at its next poll"
                               : "trading was already HALTED"
-        } else if changed {
+        case .lifted?:
             message = "trading is \(state.mode.rawValue.uppercased())"
-        } else if state.mode == .halted {
-            // The risk side refused the lift: the journal cannot record it.
+        case .nothingToLift?:
+            message = "there was no halt to lift (trading is \(state.mode.rawValue.uppercased()))"
+        case .haltLandedMeanwhile?:
+            return refuse(request, peer: peer, .failed,
+                          "the halt stays: a new halt (\(monitor.freezeEvents.last?.trigger.rawValue ?? "unknown")) landed while the unfreeze "
+                          + "was published, and stands; unfreeze again to lift it",
+                          arguments: ["reason": reason, "state": state.mode.rawValue])
+        case .journalFailing?:
             return refuse(request, peer: peer, .failed,
                           "the halt stays: an unfreeze is refused while the journal cannot record it (see the log)",
                           arguments: ["reason": reason, "state": state.mode.rawValue])
-        } else {
-            message = "there was no halt to lift (trading is \(state.mode.rawValue.uppercased()))"
         }
         var response = ControlResponse(ok: true, command: request.command)
         response.changed = changed

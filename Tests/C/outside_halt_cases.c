@@ -415,8 +415,15 @@ static int case_halt_during_an_unfreeze(int edge) {
     drain_records(e, NULL, 0, NULL);
     hook_engine = e;
     hook_pull_during_unfreeze = edge ? 2 : 1;
-    rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 42);
+    int lifted = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 42);
     hook_engine = NULL;
+    /* The unfreeze did not happen, and says so (it once answered 0). */
+    int answered_wrong = lifted != -ECANCELED;
+    /* A second unfreeze, with nothing landing, lifts the halt that stood. */
+    rl_engine_t *again = make_engine();
+    rl_engine_apply_control(again, RL_CONTROL_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, 43);
+    answered_wrong |= rl_engine_apply_control(again, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 44) != 0;
+    rl_engine_destroy(again);
     rl_spsc_t *ring;
     if (rl_spsc_create(64, &ring) != 0) exit(2);
     rl_step_result_t out;
@@ -425,11 +432,11 @@ static int case_halt_during_an_unfreeze(int edge) {
     rl_result_t raise = rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S);
     rl_freeze_reason_t want = edge ? RL_FREEZE_REASON_EDGE_COLLAPSE : RL_FREEZE_REASON_MANUAL;
     int fail = hook_pull_during_unfreeze != 0 || rl_freeze_word_state(w) != RL_STATE_HALTED ||
-               rl_freeze_word_reason(w) != want || raise == RL_OK;
-    printf("%s halt_during_an_unfreeze (%s): after the unfreeze and a step the word is %s reason %d, a raising order "
-           "got %d (0 = RL_OK: accepted)\n",
-           fail ? "FAIL" : "PASS", edge ? "edge collapse" : "kill switch", state_name(w), (int)rl_freeze_word_reason(w),
-           (int)raise);
+               rl_freeze_word_reason(w) != want || raise == RL_OK || answered_wrong;
+    printf("%s halt_during_an_unfreeze (%s): the unfreeze answered %d (-ECANCELED = %d), after it and a step the "
+           "word is %s reason %d, a raising order got %d (0 = RL_OK: accepted)\n",
+           fail ? "FAIL" : "PASS", edge ? "edge collapse" : "kill switch", lifted, -ECANCELED, state_name(w),
+           (int)rl_freeze_word_reason(w), (int)raise);
     rl_spsc_destroy(ring);
     rl_engine_destroy(e);
     return fail;

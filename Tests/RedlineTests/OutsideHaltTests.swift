@@ -55,6 +55,21 @@ final class OutsideHaltTests: XCTestCase {
         XCTAssertTrue(h.monitor.isFrozen)
     }
 
+    /// What an unfreeze says it did. A halt landing while the lift is
+    /// published (`.haltLandedMeanwhile`, -ECANCELED from the risk side) is
+    /// forced by Tests/C/outside_halt_cases.c case 6, which needs its hooks.
+    func testALiftSaysWhetherItLifted() throws {
+        let h = try Harness(exchange: .init(seed: 3, fillRatio: 0))
+        XCTAssertEqual(h.monitor.lift(reason: "nothing to lift"), .nothingToLift)
+        XCTAssertTrue(h.monitor.manualFreeze(reason: "kill switch"))
+        XCTAssertFalse(h.monitor.manualFreeze(reason: "again"), "already halted")
+        XCTAssertEqual(h.monitor.lift(reason: "manual: the breaker may not", byCircuitBreaker: true), .nothingToLift)
+        XCTAssertTrue(h.monitor.isFrozen)
+        XCTAssertEqual(h.monitor.lift(reason: "operator checked"), .lifted)
+        XCTAssertFalse(h.monitor.isFrozen)
+        XCTAssertFalse(h.monitor.unfreeze(reason: "twice"))
+    }
+
     /// Found by an adversarial review: while trading is halted for a
     /// transient reason whose cooldown has run, a collapse reported before
     /// the risk side's next step must not be lifted by the breaker.

@@ -67,8 +67,9 @@ typedef enum rl_event_type {
 /* What an RL_EVENT_CONTROL asks for. */
 typedef enum rl_control {
     RL_CONTROL_MANUAL_FREEZE = 1,    /* halt; value unused */
-    RL_CONTROL_UNFREEZE = 2,         /* an operator lifts a halt */
-    RL_CONTROL_CIRCUIT_BREAKER = 3,  /* lift a halt for a transient reason (rl_breaker.h) */
+    RL_CONTROL_UNFREEZE = 2,         /* an operator lifts a halt (-ECANCELED: a halt that landed while the lift
+                                        was published stands; the state is that halt) */
+    RL_CONTROL_CIRCUIT_BREAKER = 3,  /* lift a halt for a transient reason (rl_breaker.h; -ECANCELED as above) */
     RL_CONTROL_SET_SYMBOL_LIMIT = 4, /* symbol, value = maxInventoryUSD (fixed point) */
     RL_CONTROL_SET_MAX_TOTAL = 5,    /* value = maxTotalNotional (fixed point) */
     RL_CONTROL_SET_EDGE_THRESHOLD = 6, /* value = edgeFreezeThresholdBps (fixed point) */

@@ -696,10 +696,11 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// routers cancel on their next poll.
     @discardableResult
     public func manualFreeze(reason: String, router: OrderRouter? = nil, metadata: [String: String] = [:]) -> Bool {
-        let changed = operatorRequest(RL_CONTROL_MANUAL_FREEZE, reason: reason, metadata: metadata)
-        if !changed { logger.debug("freeze requested while already frozen", metadata: ["reason": "\(reason)"]) }
+        let (rc, changed) = operatorRequest(RL_CONTROL_MANUAL_FREEZE, reason: reason, metadata: metadata)
+        let froze = rc == 0 && changed
+        if !froze { logger.debug("freeze requested while already frozen", metadata: ["reason": "\(reason)"]) }
         router?.pollFreeze()
-        return changed
+        return froze
     }
 
     /// The kill switch from any thread, at once: lock-free atomics
@@ -715,30 +716,63 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     /// Lift a halt: an operator, or a circuit breaker (which lifts only a
     /// halt for a transient reason, `FreezeTrigger.reasonClass`). Trading
-    /// resumes in REDUCING if a limit is still breached. Returns false when
-    /// there was no halt to lift.
+    /// resumes in REDUCING if a limit is still breached. Returns true only
+    /// when this call lifted a halt; `lift(reason:byCircuitBreaker:metadata:)`
+    /// says why not.
     @discardableResult
     public func unfreeze(reason: String, byCircuitBreaker: Bool = false, metadata: [String: String] = [:]) -> Bool {
-        let changed = operatorRequest(byCircuitBreaker ? RL_CONTROL_CIRCUIT_BREAKER : RL_CONTROL_UNFREEZE,
-                                      reason: reason, metadata: metadata)
-        if !changed { logger.debug("unfreeze requested with no halt to lift", metadata: ["reason": "\(reason)"]) }
-        return changed
+        lift(reason: reason, byCircuitBreaker: byCircuitBreaker, metadata: metadata) == .lifted
     }
 
-    private func operatorRequest(_ control: rl_control_t, reason: String, metadata: [String: String]) -> Bool {
+    /// What an unfreeze did.
+    public enum LiftOutcome: Sendable, Equatable {
+        /// The halt was lifted: trading is ACTIVE, or REDUCING with a limit still breached.
+        case lifted
+        /// There was no halt to lift (or none the circuit breaker may lift).
+        case nothingToLift
+        /// A halt (the kill switch, an edge collapse) landed while the lift was
+        /// being published. It is newer than the unfreeze and stands: trading
+        /// is HALTED for it. An operator who still means it unfreezes again.
+        case haltLandedMeanwhile
+        /// Refused: the journal cannot record the change (errno), and nothing
+        /// resumes that it cannot record.
+        case journalFailing(errno: Int32)
+    }
+
+    /// Lift a halt, as `unfreeze`, and say what happened.
+    public func lift(reason: String, byCircuitBreaker: Bool = false, metadata: [String: String] = [:]) -> LiftOutcome {
+        let control = byCircuitBreaker ? RL_CONTROL_CIRCUIT_BREAKER : RL_CONTROL_UNFREEZE
+        let (rc, changed) = operatorRequest(control, reason: reason, metadata: metadata)
+        switch rc {
+        case 0 where changed:
+            return .lifted
+        case 0:
+            logger.debug("unfreeze requested with no halt to lift", metadata: ["reason": "\(reason)"])
+            return .nothingToLift
+        case -ECANCELED:
+            logger.warning("unfreeze not done: a halt landed while it was published, and stands", metadata: [
+                "reason": "\(reason)", "state": "\(tradingState.mode.rawValue)"])
+            return .haltLandedMeanwhile
+        default:
+            return .journalFailing(errno: -rc)
+        }
+    }
+
+    /// The risk side's answer, and whether the trading state changed meanwhile.
+    private func operatorRequest(_ control: rl_control_t, reason: String, metadata: [String: String]) -> (rc: Int32, changed: Bool) {
         trading.sync()
         let before = tradingState.epoch
         let rc = riskSide.request(control) { id in
             trading.expect(request: id, .init(reason: reason, metadata: metadata))
         }
         trading.sync()
-        if rc < 0 {
+        if rc < 0 && rc != -ECANCELED {
             // An unfreeze while the journal cannot write: nothing resumes that it cannot record.
             logger.error("operator request refused", metadata: [
                 "request": "\(control.rawValue)", "reason": "\(reason)", "errno": "\(errnoName(-rc))",
                 "error": "\(String(cString: strerror(-rc)))"])
         }
-        return rc == 0 && tradingState.epoch != before
+        return (rc, tradingState.epoch != before)
     }
 
     // MARK: The operators' audit trail
