@@ -718,8 +718,13 @@ static int rl_snapshot_encode(uint64_t covered_seq, const rl_journal_snapshot_re
     return 0;
 }
 
-/* Write an encoded snapshot durably: temp file, fdatasync, rename, fsync DIR, manifest. */
-static int rl_snapshot_write_file(const char *dir, uint64_t covered_seq, const uint8_t *buffer, size_t length) {
+/* Write an encoded snapshot durably: temp file, fdatasync, rename, fsync DIR,
+ * and with `manifest` the manifest (which recovery does not need for
+ * snapshots: it lists them). Each sync here is a filesystem commit, with a
+ * device flush on a disk without FUA, that a live writer's commit waits
+ * behind: the snapshot thread leaves the manifest to the next rotation. */
+static int rl_snapshot_write_file(const char *dir, uint64_t covered_seq, const uint8_t *buffer, size_t length,
+                                  bool manifest) {
     char tmp[PATH_MAX], path[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s/snapshot.%ld.tmp", dir, (long)syscall(SYS_gettid));
     snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64 ".rls", dir, covered_seq);
@@ -730,7 +735,7 @@ static int rl_snapshot_write_file(const char *dir, uint64_t covered_seq, const u
     if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
     if (rc != 0) unlink(tmp);
     if (rc == 0) rc = rl_fsync_dir(dir);
-    if (rc == 0) rc = rl_manifest_write(dir);
+    if (rc == 0 && manifest) rc = rl_manifest_write(dir);
     return rc;
 }
 
@@ -740,7 +745,7 @@ int rl_journal_write_snapshot(const char *dir, uint64_t covered_seq, const rl_jo
     size_t length;
     int rc = rl_snapshot_encode(covered_seq, records, count, &buffer, &length);
     if (rc != 0) return rc;
-    rc = rl_snapshot_write_file(dir, covered_seq, buffer, length);
+    rc = rl_snapshot_write_file(dir, covered_seq, buffer, length, true);
     free(buffer);
     return rc;
 }
@@ -755,9 +760,14 @@ static int rl_prune_unlink(void *context, const char *path) {
 /* Remove what a snapshot covering `covered_seq` makes unneeded: segments go
  * through `dispose` (a live writer recycles them), snapshots are unlinked.
  * Segments from `keep_from` on are never taken: a live writer's own (a
- * rotation that fails after naming its successor goes back to it). */
+ * rotation that fails after naming its successor goes back to it). With
+ * `sync`, the removals are made durable (with the manifest's directory
+ * sync). A live writer's prune does without: nothing needs them durable
+ * (a removal a crash undoes brings back a file the snapshot covers, which
+ * recovery passes over), and a recycled segment's rename is synced before
+ * the file is overwritten or cut (rl_spare_prepare, rl_retired_trim). */
 static int rl_prune(const char *dir, uint64_t covered_seq, uint64_t keep_from, rl_prune_dispose_fn dispose,
-                    void *context) {
+                    void *context, bool sync) {
     rl_file_entry_t *segments, *snapshots;
     int count = rl_list_files(dir, "segment-", ".rlj", &segments);
     if (count < 0) return count;
@@ -787,12 +797,12 @@ static int rl_prune(const char *dir, uint64_t covered_seq, uint64_t keep_from, r
     /* The manifest's own directory sync makes the removals durable too (one
      * sync fewer: each is a filesystem commit that a concurrent segment sync
      * waits behind). Best effort: it already names the newest of each. */
-    if (rl_manifest_write(dir) != 0) rl_fsync_dir(dir);
+    if (sync && rl_manifest_write(dir) != 0) rl_fsync_dir(dir);
     return removed;
 }
 
 int rl_journal_prune(const char *dir, uint64_t covered_seq) {
-    return rl_prune(dir, covered_seq, UINT64_MAX, rl_prune_unlink, NULL);
+    return rl_prune(dir, covered_seq, UINT64_MAX, rl_prune_unlink, NULL, true);
 }
 
 /* ---- Writing ----------------------------------------------------------- */
@@ -1673,7 +1683,7 @@ static void *rl_journal_snapshot_main(void *arg) {
         j->snap_pending = false;
         j->snap_buffer = NULL;
         pthread_mutex_unlock(&j->snap_lock);
-        int rc = rl_snapshot_write_file(j->dir, covered, buffer, length);
+        int rc = rl_snapshot_write_file(j->dir, covered, buffer, length, false);
         free(buffer);
         if (rc == 0) {
             /* Not while a reader holds the journal's files (rl_journal_hold):
@@ -1694,7 +1704,7 @@ static void *rl_journal_snapshot_main(void *arg) {
                  * recycled: its open files keep what they held. */
                 /* acquire: pairs with the writer's release store after a rotation. */
                 uint64_t live = atomic_load_explicit(&j->live_segment_seq, memory_order_acquire);
-                rl_prune(j->dir, covered, live, unread ? rl_prune_recycle : rl_prune_unlink, j);
+                rl_prune(j->dir, covered, live, unread ? rl_prune_recycle : rl_prune_unlink, j, false);
                 j->prunes_deferred = 0;
             } else {
                 j->prunes_deferred++;

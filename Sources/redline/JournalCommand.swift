@@ -70,7 +70,8 @@ struct JournalCommand: ParsableCommand {
             for why in unreadable { print("  unreadable: \(why)") }
             var manifest = rl_journal_manifest_t()
             switch rl_journal_read_manifest(directory, &manifest) {
-            case 0: print("manifest: newest segment seq \(manifest.newest_segment_seq), newest snapshot seq \(manifest.snapshot_seq)")
+            case 0: print("manifest: newest segment seq \(manifest.newest_segment_seq), newest snapshot seq \(manifest.snapshot_seq) "
+                          + "when it was last rewritten (a live writer's snapshots wait for its next segment)")
             case -ENOENT: print("manifest: MISSING (only a journal that never held a record may lack one)")
             default: print("manifest: DAMAGED")
             }

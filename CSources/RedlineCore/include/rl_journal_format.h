@@ -231,14 +231,15 @@ typedef struct rl_journal_record_header {
 } rl_journal_record_header_t;
 
 /* DIR/MANIFEST, rewritten atomically (temp file, rename) whenever a segment
- * or a snapshot is created. A missing or truncated file that it names is
- * detected at recovery. */
+ * is created, and by snapshots and prunes outside a live writer. A missing
+ * or truncated segment that it names is detected at recovery. */
 typedef struct rl_journal_manifest {
     uint64_t magic;              /* RL_JOURNAL_MANIFEST_MAGIC */
     uint32_t version;
     uint32_t size;               /* sizeof(rl_journal_manifest_t) */
     uint64_t newest_segment_seq; /* the first sequence of the newest segment; 0: none yet */
-    uint64_t snapshot_seq;       /* the sequence the newest snapshot covers; 0: none */
+    uint64_t snapshot_seq;       /* the sequence the newest snapshot covered when it was written; 0: none
+                                    (informational: recovery lists the snapshots themselves) */
     uint64_t written_ns;         /* CLOCK_REALTIME */
     uint8_t reserved[20];
     uint32_t crc;                /* CRC32C of the bytes before it */
