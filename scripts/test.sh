@@ -87,6 +87,11 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dfallocate=rl_test_fallo
     Tests/C/journal_spare_quota.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_spare_quota"
 "$objects/journal_spare_quota" "$objects/journal-spare-quota"
 
+step "journal direct commits refused or cut short (O_DIRECT writes failing, half written, or on a read-only descriptor), in both I/O modes"
+cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dpwrite=rl_test_pwrite -Dopen=rl_test_open -ICSources/RedlineCore/include \
+    Tests/C/journal_direct_fallback.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_direct_fallback"
+"$objects/journal_direct_fallback" "$objects/journal-direct-fallback"
+
 step "instruction gate (callgrind): check, reserve, reserve reducing, ring push+pop, and with every order rule on (<= 2x)"
 scripts/instruction-gate.sh
 

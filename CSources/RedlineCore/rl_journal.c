@@ -1181,7 +1181,7 @@ static void rl_segment_detach(rl_journal_t *j) {
  * to from `offset`: the batch buffer starts with the bytes before it in its
  * block, and the segment is opened O_DIRECT too where that can work (a
  * preallocated segment of whole blocks: a write never grows it; a
- * filesystem that refuses O_DIRECT, tmpfs, keeps buffered writes). */
+ * filesystem that refuses O_DIRECT keeps buffered writes). */
 static void rl_segment_attach(rl_journal_t *j, int fd, const char *path, uint64_t offset, uint64_t capacity,
                               bool preallocated) {
     if (fd != j->seg_fd) rl_segment_detach(j);
@@ -1195,7 +1195,12 @@ static void rl_segment_attach(rl_journal_t *j, int fd, const char *path, uint64_
     bool head_read = pread(fd, j->buffer_block, head, (off_t)(offset - head)) == (ssize_t)head;
     j->buffer_head = head;
     j->buffer = j->buffer_block + head;
-    if (preallocated && head_read && capacity % RL_JOURNAL_DIRECT_BLOCK == 0 && !j->options.buffered_writes) {
+    /* Only where the filesystem's block is ours: on smaller blocks (ext4
+     * below 512 MB makes 1 KiB ones) a whole 4 KiB would rewrite durable
+     * blocks that page writeback leaves alone; larger ones may refuse it. */
+    struct stat st;
+    bool blocks = fstat(fd, &st) == 0 && st.st_blksize == RL_JOURNAL_DIRECT_BLOCK;
+    if (preallocated && head_read && blocks && capacity % RL_JOURNAL_DIRECT_BLOCK == 0 && !j->options.buffered_writes) {
         j->seg_direct_fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
     }
 }
@@ -1282,11 +1287,25 @@ static int rl_journal_create_segment(rl_journal_t *j) {
 
 /* Write the batch and sync it: one io_uring submission (write linked to fsync)
  * or pwrite + fdatasync. Publishes the durable sequence. */
+/* A direct write that failed (res < 0: -errno) or came up short: the batch is
+ * written through the page cache instead, which completes it or names the
+ * errno (ENOSPC, EDQUOT). EINVAL is O_DIRECT itself refused (an alignment
+ * this filesystem does not take): the segment is written buffered from now
+ * on. 0 or -errno. */
+static int rl_direct_fell_short(rl_journal_t *j, int res) {
+    if (res == -EINVAL) {
+        close(j->seg_direct_fd);
+        j->seg_direct_fd = -1;
+    }
+    return rl_write_all(j->seg_fd, j->buffer, j->buffer_len, (off_t)j->seg_offset);
+}
+
 static int rl_journal_sync_batch(rl_journal_t *j) {
     if (j->batch_records == 0) return 0;
     int rc = 0;
     /* Direct: whole blocks from the start of the one seg_offset is in, the
-     * last padded with zeros (what the preallocated segment holds there). */
+     * last padded with zeros (what the preallocated segment holds there).
+     * Cleared when it falls back to the page cache. */
     bool direct = j->seg_direct_fd >= 0;
     size_t used = j->buffer_head + j->buffer_len;
     size_t write_len = (used + RL_JOURNAL_DIRECT_BLOCK - 1) & ~(size_t)(RL_JOURNAL_DIRECT_BLOCK - 1);
@@ -1311,13 +1330,18 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
                     rc = w;
                     break;
                 }
-                if (cqe->res < 0 && rc == 0 && cqe->res != -ECANCELED) rc = cqe->res;
-                else if (i == 0 && cqe->res >= 0 && (size_t)cqe->res != (direct ? write_len : j->buffer_len) && rc == 0) {
+                if (i == 0 && direct && rc == 0 && (cqe->res < 0 || (size_t)cqe->res != write_len)) {
+                    /* A direct write refused or short: the batch through the page cache. */
+                    rc = rl_direct_fell_short(j, cqe->res);
+                    direct = false;
+                    if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
+                } else if (cqe->res < 0 && rc == 0 && cqe->res != -ECANCELED) {
+                    rc = cqe->res;
+                } else if (i == 0 && !direct && cqe->res >= 0 && (size_t)cqe->res != j->buffer_len && rc == 0) {
                     /* A short write (a full disk writes what fits): write the rest
                      * directly, which either completes it or names the real errno
-                     * (ENOSPC, EDQUOT), instead of a vague EIO. A short direct
-                     * write: the whole batch again, through the page cache. */
-                    size_t done = direct ? 0 : (size_t)cqe->res;
+                     * (ENOSPC, EDQUOT), instead of a vague EIO. */
+                    size_t done = (size_t)cqe->res;
                     rc = rl_write_all(j->seg_fd, j->buffer + done, j->buffer_len - done, (off_t)(j->seg_offset + done));
                     if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
                 }
@@ -1330,8 +1354,11 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
     {
         if (direct) {
             ssize_t put = pwrite(j->seg_direct_fd, j->buffer_block, write_len, (off_t)write_at);
-            /* Refused or short: the batch through the page cache, which names the errno. */
-            rc = put == (ssize_t)write_len ? 0 : rl_write_all(j->seg_fd, j->buffer, j->buffer_len, (off_t)j->seg_offset);
+            rc = 0;
+            if (put != (ssize_t)write_len) {
+                rc = rl_direct_fell_short(j, put < 0 ? -errno : (int)put);
+                direct = false;
+            }
         } else {
             rc = rl_write_all(j->seg_fd, j->buffer, j->buffer_len, (off_t)j->seg_offset);
         }
@@ -1351,7 +1378,7 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
     atomic_fetch_add_explicit(&j->records, j->batch_records, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->bytes, j->buffer_len, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->syncs, 1, memory_order_relaxed);
-    if (direct) atomic_fetch_add_explicit(&j->direct_commits, 1, memory_order_relaxed);
+    if (direct) atomic_fetch_add_explicit(&j->direct_commits, 1, memory_order_relaxed); /* written O_DIRECT */
     /* release, all: pair with the acquire loads of waiters; what they wait
      * for is on disk. The sequence first, so that a waiter woken by the
      * counts also reads a durable_seq that covers its record. */

@@ -18,7 +18,7 @@ final class JournalDirectWriteTests: XCTestCase {
         return options
     }
 
-    /// Whether DIR's filesystem takes O_DIRECT (tmpfs does not): where it does
+    /// Whether DIR's filesystem takes O_DIRECT in 4 KiB blocks: where it does
     /// not, the journal writes through the page cache and says so.
     private func directIO(in dir: String) -> Bool {
         let probe = dir + "/direct-probe"
@@ -29,7 +29,8 @@ final class JournalDirectWriteTests: XCTestCase {
         #endif
         let fd = open(probe, O_RDWR | O_CREAT | direct, 0o644)
         defer { if fd >= 0 { close(fd) }; unlink(probe) }
-        return fd >= 0
+        var st = stat()
+        return fd >= 0 && fstat(fd, &st) == 0 && st.st_blksize == Int(RL_JOURNAL_DIRECT_BLOCK)
     }
 
     /// Opens DIR, registers the symbols once, and makes `updates` updates,
