@@ -2387,6 +2387,9 @@ void rl_journal_set_lag_ring(rl_journal_t *j, rl_spsc_t *ring) {
 int rl_journal_append_cold(rl_journal_t *j, uint16_t type, const void *payload, uint32_t length, bool sync_now,
                            uint64_t *ticket) {
     if (length > RL_JOURNAL_MAX_PAYLOAD) return -EINVAL;
+    /* A record no segment can hold would be written past a new segment's
+     * end, and recovery would refuse the journal as cut short. */
+    if (sizeof(rl_journal_segment_header_t) + rl_record_size(length) > j->options.segment_bytes) return -EMSGSIZE;
     rl_cold_record_t *record = malloc(sizeof(*record) + length);
     if (record == NULL) return -ENOMEM;
     record->next = NULL;

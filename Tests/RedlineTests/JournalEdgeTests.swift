@@ -47,6 +47,34 @@ final class JournalEdgeTests: XCTestCase {
         return header
     }
 
+    /// Found by the review of direct commits: a record larger than a segment
+    /// holds was written past a new segment's end, and the next open refused
+    /// the journal as cut short. It is refused when it is appended, and
+    /// nothing changes: not the journal, not the operators' audit trail.
+    func testARecordLargerThanASegmentIsRefusedAndChangesNothing() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.001, price: 40_000)
+        let huge = OperatorAction(operatorName: "alice", command: "freeze",
+                                  arguments: ["reason": String(repeating: "x", count: 8_000)], outcome: "changed")
+        XCTAssertThrowsError(try monitor.recordOperatorAction(huge)) { error in
+            XCTAssertTrue("\(error)".contains("Message too long"), "\(error)")
+        }
+        XCTAssertTrue(monitor.operatorActions.isEmpty, "not in the trail either")
+        let small = OperatorAction(operatorName: "alice", command: "freeze", arguments: ["reason": "drill"], outcome: "changed")
+        XCTAssertNoThrow(try monitor.recordOperatorAction(small), "the journal goes on")
+        let state = RecoveredState(monitor)
+        journal.close()
+        let restarted = try freshMonitor()
+        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options(), logger: quietLogger())
+        defer { again.close() }
+        XCTAssertNil(report.damage)
+        XCTAssertEqual(RecoveredState(restarted), state)
+        XCTAssertEqual(restarted.operatorActions.map(\.arguments), [["reason": "drill"]])
+    }
+
     func testASegmentWhoseCreationFailedAndStayedBehindIsLeftOut() throws {
         let (dir, state) = try writeJournal()
         let newest = try XCTUnwrap(try segments(dir).last)
