@@ -106,6 +106,38 @@ final class RouterTests: XCTestCase {
         _ = (a, b)
     }
 
+    /// A freeze whose cancels the venue refuses: the router owes them and
+    /// sends them again from its polls (with a backoff), in the same freeze,
+    /// instead of waiting for the next one. (They were retried only at the
+    /// next freeze epoch, so an order a freeze meant to cancel could stay
+    /// working at the venue for the whole halt.)
+    func testCancelsAFreezeCouldNotSendAreSentAgainFromLaterPolls() throws {
+        let h = try Harness(cancelRetries: 1)
+        let id = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        h.router.poll()
+        h.exchange.failAllCancels = true
+        XCTAssertTrue(h.monitor.manualFreeze(reason: "drill"))
+        let report = try XCTUnwrap(h.router.pollFreeze())
+        XCTAssertEqual(report.failed, [id])
+        XCTAssertEqual(h.router.owedCancelCount, 1)
+        let tried = h.exchange.cancelRequests
+        h.router.poll()
+        XCTAssertEqual(h.exchange.cancelRequests, tried, "not again before its backoff (1 ms)")
+        usleep(2_000)
+        h.router.poll()
+        XCTAssertEqual(h.exchange.cancelRequests, tried + 2, "again after it: one try and one retry")
+        XCTAssertEqual(h.router.owedCancelCount, 1, "still refused")
+        h.exchange.failAllCancels = false
+        usleep(5_000) // past the doubled backoff
+        h.router.poll()
+        h.router.poll()
+        XCTAssertEqual(h.router.owedCancelCount, 0)
+        XCTAssertEqual(try h.router.order(id).status, .canceled, "canceled in the same freeze")
+        XCTAssertTrue(h.monitor.isFrozen, "and nothing else changed")
+        h.monitor.drain()
+        XCTAssertEqual(h.monitor.position(of: "BTCUSDT")?.workingBuy, 0)
+    }
+
     func testRejectedAndUnsentOrdersReleaseTheirReservation() throws {
         let h = try Harness(exchange: .init(rejectRatio: 1))
         let id = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.1, price: 40_000)

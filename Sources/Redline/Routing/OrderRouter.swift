@@ -108,6 +108,11 @@ public final class OrderRouter {
         var stagedCount = 0
         /// Symbols with orders finished in this poll (`doneTouched`).
         var doneTouchedCount = 0
+        /// Cancels a cancel-all could not send (`owedCancels`), and when to
+        /// try them again: each poll looks at the count alone.
+        var owedCancelCount = 0
+        var owedRetryAtNs: UInt64 = 0
+        var owedBackoffNs: UInt64 = 0
         /// Venue events received (`pipelineTail`) and handled
         /// (`pipelineHead`): the events between them wait in `pipeline`.
         /// Here, not in a call's locals, so that a call made from inside the
@@ -149,6 +154,10 @@ public final class OrderRouter {
     public var lastCheckCycles: UInt64 { hot.pointee.lastCheckCycles }
     @usableFromInline nonisolated(unsafe) let engine: OpaquePointer
     private var scratch: ContiguousArray<OrderID>
+    /// Orders a cancel-all marked pendingCancel whose cancel could not be
+    /// sent after its retries: sent again from later polls, with a backoff
+    /// (1 ms doubling to 1 s), until the venue takes them or the order ends.
+    private var owedCancels: ContiguousArray<OrderID>
 
     public init(
         monitor: RuntimeRiskMonitor,
@@ -197,6 +206,8 @@ public final class OrderRouter {
         clientIDs = WorkingClientIDs(orderCapacity: orderCapacity)
         scratch = []
         scratch.reserveCapacity(orderCapacity)
+        owedCancels = []
+        owedCancels.reserveCapacity(orderCapacity)
     }
 
     deinit {
@@ -785,6 +796,7 @@ public final class OrderRouter {
     /// would raise their side are refused.
     @discardableResult
     public func pollFreeze() -> CancelAllReport? {
+        if hot.pointee.owedCancelCount != 0 { retryOwedCancels() }
         // This strategy alone halted (its dead-man): cancel its orders, then
         // tell the risk side, which lifts the halt only after that answer. A
         // new halt has a new epoch, so one the router slept through is
@@ -864,6 +876,13 @@ public final class OrderRouter {
             }
             report.sentNanoseconds = rl_clock_ns() - started
         }
+        // What could not be sent is owed: every active order is in this
+        // cancel-all, so the list is its failures alone.
+        owedCancels.removeAll(keepingCapacity: true)
+        owedCancels.append(contentsOf: report.failed)
+        hot.pointee.owedCancelCount = owedCancels.count
+        hot.pointee.owedBackoffNs = Self.owedFirstBackoffNs
+        hot.pointee.owedRetryAtNs = rl_clock_ns() + Self.owedFirstBackoffNs
         processExchangeEvents()
         report.canceled = Int(counters[RL_COUNTER_CANCELED] - canceledBefore)
         report.stillActive = orders.activeCount
@@ -882,6 +901,37 @@ public final class OrderRouter {
         lastCancelReport = report
         return report
     }
+
+    static let owedFirstBackoffNs: UInt64 = 1_000_000
+    static let owedMaxBackoffNs: UInt64 = 1_000_000_000
+
+    /// Send the cancels a cancel-all owes, when their backoff has run: an
+    /// order a freeze meant to cancel must not stay working at the venue
+    /// because one attempt failed. Orders that ended meanwhile (filled, or
+    /// canceled by the venue) are dropped.
+    private func retryOwedCancels() {
+        let now = rl_clock_ns()
+        guard now >= hot.pointee.owedRetryAtNs else { return }
+        var kept = 0
+        for index in owedCancels.indices {
+            let id = owedCancels[index]
+            guard let order = try? orders.order(id), order.status == .pendingCancel else { continue }
+            if sendCancel(id) { continue }
+            owedCancels[kept] = id
+            kept += 1
+        }
+        let sent = owedCancels.count - kept
+        owedCancels.removeLast(owedCancels.count - kept)
+        hot.pointee.owedCancelCount = kept
+        hot.pointee.owedBackoffNs = min(hot.pointee.owedBackoffNs * 2, Self.owedMaxBackoffNs)
+        hot.pointee.owedRetryAtNs = now + hot.pointee.owedBackoffNs
+        if kept == 0 {
+            logger.notice("owed cancels sent", metadata: ["sent_or_ended": "\(sent)"])
+        }
+    }
+
+    /// Cancels a cancel-all still owes (sent again from later polls).
+    public var owedCancelCount: Int { hot.pointee.owedCancelCount }
 
     /// Send one cancel request, retrying `cancelRetries` times. False if every attempt failed.
     private func sendCancel(_ id: OrderID) -> Bool {
