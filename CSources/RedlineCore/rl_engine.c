@@ -644,25 +644,24 @@ static uint64_t rl_engine_show(rl_engine_t *engine, rl_trading_t next) {
  * the word's reason alone, with no strategy and no value: the last
  * request's cause may be a loser's, and the record never names one. */
 static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, int64_t *value) {
-    uint64_t tag = rl_freeze_word_epoch(word) & ((1ull << 40) - 1);
     for (int spins = 0; spins < 1024; spins++) {
         /* acquire: pairs with the winner's release store of the tag, after its value. */
         uint64_t first = atomic_load_explicit(&engine->halt_detail_tag, memory_order_acquire);
-        if ((first >> 24) == tag && (rl_freeze_reason_t)(first & 0xff) == rl_freeze_word_reason(word)) {
+        if (rl_halt_tag_names(first, word)) {
             /* relaxed: ordered by the acquire above; the fence orders it before the second look. */
             int64_t v = atomic_load_explicit(&engine->halt_detail_value, memory_order_relaxed);
             atomic_thread_fence(memory_order_acquire);
             /* relaxed: the fence above orders it after the value. */
             if (atomic_load_explicit(&engine->halt_detail_tag, memory_order_relaxed) == first) {
                 *value = v;
-                return first & 0xffffff;
+                return rl_halt_tag_cause(first);
             }
         }
         rl_cpu_relax();
     }
     RL_SINGLE_WRITER_ADD(&engine->halt_causes_unattributed, 1); /* the risk side is the only writer */
     *value = 0;
-    return (uint64_t)rl_freeze_word_reason(word);
+    return rl_halt_cause_pack(rl_freeze_word_reason(word), 0);
 }
 
 /* Take in a halt made outside the controller (rl_engine_halt_now): its
@@ -699,7 +698,7 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
             cause = atomic_load_explicit(&engine->halt_cause, memory_order_relaxed);
             value = atomic_load_explicit(&engine->halt_value, memory_order_relaxed);
         }
-        rl_freeze_reason_t reason = shown ? rl_freeze_word_reason(word) : (rl_freeze_reason_t)(cause & 0xff);
+        rl_freeze_reason_t reason = shown ? rl_freeze_word_reason(word) : rl_halt_cause_reason(cause);
         bool manual = reason == RL_FREEZE_REASON_MANUAL;
         rl_trading_input_t input = manual ? RL_TRADING_MANUAL_FREEZE : RL_TRADING_EDGE_COLLAPSE;
         rl_trading_t before = engine->trading;
@@ -727,7 +726,7 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
         if (t.publish) {
             rl_engine_record_change(engine, input, RL_SYMBOL_NONE,
                                     manual ? (int64_t)engine->freeze_requests_seen : rl_engine_edge_threshold(engine),
-                                    manual ? 0 : value, engine->published, visible, (uint16_t)(cause >> 8));
+                                    manual ? 0 : value, engine->published, visible, rl_halt_cause_strategy(cause));
         }
         rl_position_table_clear_halt_request(engine->table);
         if (t.publish) rl_engine_breaker_follow(engine, (rl_freeze_reason_t)t.next.reason, input,

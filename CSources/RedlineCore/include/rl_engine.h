@@ -397,6 +397,25 @@ RL_INLINE void rl_engine_take_knock(rl_engine_t *engine) {
     }
 }
 
+/* A halt's cause, as the risk side records it: its reason and the strategy
+ * that made it (0: none). The tag adds the epoch of the word the halt won
+ * (its low 40 bits), so the risk side can tell the winner's cause from a
+ * loser's. One layout, written by rl_engine_halt_now, read by the risk side. */
+RL_INLINE uint64_t rl_halt_cause_pack(rl_freeze_reason_t reason, uint16_t strategy) {
+    return (uint64_t)reason | ((uint64_t)strategy << 8);
+}
+RL_INLINE rl_freeze_reason_t rl_halt_cause_reason(uint64_t cause) { return (rl_freeze_reason_t)(cause & 0xff); }
+RL_INLINE uint16_t rl_halt_cause_strategy(uint64_t cause) { return (uint16_t)(cause >> 8); }
+RL_INLINE uint64_t rl_halt_tag_pack(uint64_t word, rl_freeze_reason_t reason, uint16_t strategy) {
+    return (rl_freeze_word_epoch(word) << 24) | rl_halt_cause_pack(reason, strategy);
+}
+/* Whether `tag` is the cause of the halt that made `word`. */
+RL_INLINE bool rl_halt_tag_names(uint64_t tag, uint64_t word) {
+    return (tag >> 24) == (rl_freeze_word_epoch(word) & ((1ull << 40) - 1)) &&
+           rl_halt_cause_reason(tag) == rl_freeze_word_reason(word);
+}
+RL_INLINE uint64_t rl_halt_tag_cause(uint64_t tag) { return tag & 0xffffff; }
+
 /* Halt trading now, from any thread, without waiting for the risk side:
  * the strategy that sees its edge collapse (OrderRouter.reportEdge), or the
  * kill switch (rl_engine_request_freeze). `reason` is
@@ -443,7 +462,7 @@ RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t re
         }
         /* relaxed, both: the cause of a request taken in before its word
          * shows (rare); the book CAS publishes them. */
-        atomic_store_explicit(&engine->halt_cause, (uint64_t)reason | ((uint64_t)strategy << 8), memory_order_relaxed);
+        atomic_store_explicit(&engine->halt_cause, rl_halt_cause_pack(reason, strategy), memory_order_relaxed);
         atomic_store_explicit(&engine->halt_value, value, memory_order_relaxed);
         rl_position_table_request_halt(engine->table);
         uint64_t next = rl_freeze_pack(RL_STATE_HALTED, reason, rl_freeze_word_epoch(word) + 1);
@@ -464,8 +483,7 @@ RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t re
          * it, and never a loser's or a mix of two. relaxed: published by the
          * tag's release store, which pairs with the controller's acquire load. */
         atomic_store_explicit(&engine->halt_detail_value, value, memory_order_relaxed);
-        atomic_store_explicit(&engine->halt_detail_tag,
-                              ((made >> 16) << 24) | ((uint64_t)strategy << 8) | (uint64_t)reason, memory_order_release);
+        atomic_store_explicit(&engine->halt_detail_tag, rl_halt_tag_pack(made, reason, strategy), memory_order_release);
     }
     /* release: pairs with the acquire load in the risk side's tick: its next
      * step takes in everything above. */

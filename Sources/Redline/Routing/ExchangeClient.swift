@@ -124,7 +124,11 @@ public protocol ExchangeClient: AnyObject {
     /// Reconciliation asks it for each order in doubt that is no longer open,
     /// to tell "filled while the engine was down" from "canceled".
     func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus?
-    /// Cancel every open order at the venue.
+    /// Cancel every open order of this client's session: the orders this
+    /// client sent, never another session's. A router's cancel-all uses it,
+    /// a strategy's own halt (its dead-man) included, so a venue whose mass
+    /// cancel reaches further (a whole account that several routers share)
+    /// must leave it `.unsupported` here: the router then cancels order by order.
     func massCancel() throws(ExchangeError)
 }
 
