@@ -297,9 +297,13 @@ static void rl_engine_breaker_follow(rl_engine_t *engine, rl_freeze_reason_t hal
     atomic_store_explicit(&engine->breaker_cooldown_ns,
                           action == RL_BREAKER_COOLDOWN ? engine->breaker.cooldown_ns : 0, memory_order_relaxed);
     if (action == RL_BREAKER_ESCALATE) {
-        RL_SINGLE_WRITER_ADD(&engine->breaker_escalations, 1); /* the risk side is the only writer */
         rl_engine_control(engine, RL_TRADING_BREAKER_ESCALATE, RL_SYMBOL_NONE, (int64_t)engine->breaker.streak,
                           (int64_t)halted_for);
+        /* Counted once made: a halt from outside that landed first (the
+         * kill switch) was taken in instead, and nothing escalated. */
+        if (engine->trading.reason == RL_FREEZE_REASON_BREAKER_ESCALATED) {
+            RL_SINGLE_WRITER_ADD(&engine->breaker_escalations, 1); /* the risk side is the only writer */
+        }
     }
 }
 

@@ -19,6 +19,9 @@
  *   7. The winning halter descheduled between its CAS and its cause, while
  *      a loser's request wrote the last cause: the record never names the
  *      loser (the word's reason alone, counted as unattributed).
+ *   8. The kill switch pulled right after a transient halt shows, before the
+ *      breaker escalates it: the escalation is never published, and is not
+ *      counted (rl_engine_breaker_escalations counted it).
  *
  * Built and run by scripts/test.sh:
  *   outside_halt_cases [NAME [rounds]]
@@ -83,11 +86,21 @@ static uint64_t hook_word_after_pull;
 static rl_result_t hook_raise_after_pull = (rl_result_t)-1, hook_reduce_after_pull = (rl_result_t)-1;
 
 static int hook_pull_during_unfreeze;  /* 1: the kill switch, 2: an edge collapse, at the next show:begin */
+static int hook_pull_after_transient;  /* the kill switch at the next show:end that shows a transient halt */
 static int hook_loser_after_cas;        /* at the winner's halt:after_cas: a loser's cause, then the risk side's step */
 static rl_event_t hook_record_at_take_in;
 
 static void hook(const char *point) {
     if (hook_engine == NULL) return;
+    if (strcmp(point, "show:end") == 0 && hook_pull_after_transient) {
+        uint64_t shown = word_of(hook_engine);
+        if (rl_freeze_word_state(shown) == RL_STATE_HALTED &&
+            rl_freeze_reason_class(rl_freeze_word_reason(shown)) == RL_REASON_CLASS_TRANSIENT) {
+            hook_pull_after_transient = 0;
+            rl_engine_request_freeze(hook_engine);
+        }
+        return;
+    }
     if (strcmp(point, "show:begin") == 0 && hook_pull_during_unfreeze) {
         int edge = hook_pull_during_unfreeze == 2;
         hook_pull_during_unfreeze = 0;
@@ -468,6 +481,36 @@ static int case_winner_descheduled_before_its_cause(void) {
     return fail;
 }
 
+/* ---- case 8 ---------------------------------------------------------------
+ * The breaker escalates on the first trip; the kill switch lands between the
+ * transient halt's publish and the escalation's. The escalation's publish
+ * meets the manual halt and takes it in: nothing escalated, nothing counted. */
+static int case_escalation_overtaken_by_a_halt(void) {
+    rl_engine_t *e = make_engine();
+    rl_breaker_config_t breaker = {1000000000ull, 1000000000ull, 300000000000ull, 1, 0};
+    if (rl_engine_set_breaker(e, &breaker) != 0) exit(2);
+    drain_records(e, NULL, 0, NULL);
+    hook_engine = e;
+    hook_pull_after_transient = 1;
+    rl_engine_apply_control(e, RL_CONTROL_RATE_EXCEEDED, RL_SYMBOL_NONE, 10, 0);
+    hook_engine = NULL;
+    uint64_t w = word_of(e);
+    rl_event_t all[8];
+    int n = drain_records(e, NULL, 8, all);
+    int escalated_records = 0;
+    for (int i = 0; i < n; i++) {
+        escalated_records += rl_freeze_word_reason(all[i].order_id) == RL_FREEZE_REASON_BREAKER_ESCALATED;
+    }
+    uint64_t counted = rl_engine_breaker_escalations(e);
+    int fail = hook_pull_after_transient != 0 || rl_freeze_word_state(w) != RL_STATE_HALTED ||
+               rl_freeze_word_reason(w) != RL_FREEZE_REASON_MANUAL || escalated_records != 0 || counted != 0;
+    printf("%s escalation_overtaken_by_a_halt: the word is %s reason %d; %d escalation record(s), %llu counted\n",
+           fail ? "FAIL" : "PASS", state_name(w), (int)rl_freeze_word_reason(w), escalated_records,
+           (unsigned long long)counted);
+    rl_engine_destroy(e);
+    return fail;
+}
+
 int main(int argc, char **argv) {
     rl_test_hook = hook;
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -481,6 +524,7 @@ int main(int argc, char **argv) {
     RUN("invalid_reason", case_invalid_reason());
     RUN("halt_during_an_unfreeze", case_halt_during_an_unfreeze(0) + case_halt_during_an_unfreeze(1));
     RUN("winner_descheduled_before_its_cause", case_winner_descheduled_before_its_cause());
+    RUN("escalation_overtaken_by_a_halt", case_escalation_overtaken_by_a_halt());
     printf("%d case(s) failed\n", failures);
     return failures ? 1 : 0;
 }
