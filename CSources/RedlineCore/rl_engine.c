@@ -1586,14 +1586,24 @@ bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event) {
 }
 
 bool rl_engine_restore_trading(rl_engine_t *engine, uint64_t word) {
-    if (rl_freeze_word_epoch(word) < rl_freeze_word_epoch(rl_freeze_load(&engine->freeze))) return false;
+    uint64_t current = rl_freeze_load(&engine->freeze);
+    if (rl_freeze_word_epoch(word) < rl_freeze_word_epoch(current)) return false;
     rl_trading_state_t state = rl_freeze_word_state(word);
     rl_freeze_reason_t reason = rl_freeze_word_reason(word);
     bool reconciling = state == RL_STATE_REDUCING && reason == RL_FREEZE_REASON_RECONCILING;
     engine->trading = (rl_trading_t){(uint8_t)state, (uint8_t)reason, state == RL_STATE_REDUCING && !reconciling,
                                      reconciling};
     rl_position_table_advance(engine->table, state);
-    rl_freeze_store(&engine->freeze, word);
+    RL_HOOK("restore:store");
+    /* A CAS, not a store: a halt from outside (rl_engine_halt_now, the kill
+     * switch from any thread) may land even while no risk side runs. Its
+     * word stands, with its book request, and the next step takes it in.
+     * release: pairs with rl_freeze_load's acquire in routers and checkers;
+     * relaxed on failure: nothing is read from it. */
+    if (!atomic_compare_exchange_strong_explicit(&engine->freeze.word, &current, word, memory_order_release,
+                                                 memory_order_relaxed)) {
+        return false;
+    }
     engine->published = word;
     return true;
 }

@@ -22,6 +22,9 @@
  *   8. The kill switch pulled right after a transient halt shows, before the
  *      breaker escalates it: the escalation is never published, and is not
  *      counted (rl_engine_breaker_escalations counted it).
+ *   9. The kill switch pulled while a snapshot's trading state is restored
+ *      (no risk side runs, but a halter may): the restore's store overwrote
+ *      the halt's word with ACTIVE. The halt's word stands now.
  *
  * Built and run by scripts/test.sh:
  *   outside_halt_cases [NAME [rounds]]
@@ -87,11 +90,17 @@ static rl_result_t hook_raise_after_pull = (rl_result_t)-1, hook_reduce_after_pu
 
 static int hook_pull_during_unfreeze;  /* 1: the kill switch, 2: an edge collapse, at the next show:begin */
 static int hook_pull_after_transient;  /* the kill switch at the next show:end that shows a transient halt */
+static int hook_pull_during_restore;   /* the kill switch at restore:store */
 static int hook_loser_after_cas;        /* at the winner's halt:after_cas: a loser's cause, then the risk side's step */
 static rl_event_t hook_record_at_take_in;
 
 static void hook(const char *point) {
     if (hook_engine == NULL) return;
+    if (strcmp(point, "restore:store") == 0 && hook_pull_during_restore) {
+        hook_pull_during_restore = 0;
+        rl_engine_request_freeze(hook_engine);
+        return;
+    }
     if (strcmp(point, "show:end") == 0 && hook_pull_after_transient) {
         uint64_t shown = word_of(hook_engine);
         if (rl_freeze_word_state(shown) == RL_STATE_HALTED &&
@@ -511,6 +520,39 @@ static int case_escalation_overtaken_by_a_halt(void) {
     return fail;
 }
 
+/* ---- case 9 ---------------------------------------------------------------
+ * A snapshot restores ACTIVE at the next epoch; the kill switch lands
+ * between the restore's look at the word and its store. */
+static int case_kill_switch_during_a_restore(void) {
+    rl_engine_t *e = make_engine();
+    drain_records(e, NULL, 0, NULL);
+    uint64_t before = word_of(e);
+    hook_engine = e;
+    hook_pull_during_restore = 1;
+    bool restored = rl_engine_restore_trading(
+        e, rl_freeze_pack(RL_STATE_ACTIVE, RL_FREEZE_REASON_NONE, rl_freeze_word_epoch(before) + 1));
+    hook_engine = NULL;
+    uint64_t w = word_of(e);
+    rl_result_t reduce = rl_engine_reserve(e, 0, RL_SIDE_SELL, S / 100, 100 * S);
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    rl_step_result_t out;
+    rl_engine_step(e, ring, 16, &out);
+    uint64_t after = word_of(e);
+    rl_event_t last = {0};
+    int records = drain_records(e, &last, 0, NULL);
+    int fail = hook_pull_during_restore != 0 || restored || rl_freeze_word_state(w) != RL_STATE_HALTED ||
+               rl_freeze_word_reason(w) != RL_FREEZE_REASON_MANUAL || reduce == RL_OK ||
+               rl_freeze_word_state(after) != RL_STATE_HALTED || records != 1 || last.order_id != after;
+    printf("%s kill_switch_during_a_restore: the restore answered %s; the word is %s reason %d (an order got %d, "
+           "0 = accepted); after a step %s, %d record(s)\n",
+           fail ? "FAIL" : "PASS", restored ? "true" : "false", state_name(w), (int)rl_freeze_word_reason(w),
+           (int)reduce, state_name(after), records);
+    rl_spsc_destroy(ring);
+    rl_engine_destroy(e);
+    return fail;
+}
+
 int main(int argc, char **argv) {
     rl_test_hook = hook;
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -525,6 +567,7 @@ int main(int argc, char **argv) {
     RUN("halt_during_an_unfreeze", case_halt_during_an_unfreeze(0) + case_halt_during_an_unfreeze(1));
     RUN("winner_descheduled_before_its_cause", case_winner_descheduled_before_its_cause());
     RUN("escalation_overtaken_by_a_halt", case_escalation_overtaken_by_a_halt());
+    RUN("kill_switch_during_a_restore", case_kill_switch_during_a_restore());
     printf("%d case(s) failed\n", failures);
     return failures ? 1 : 0;
 }

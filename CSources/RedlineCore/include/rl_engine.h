@@ -513,7 +513,9 @@ bool rl_engine_replay_event(rl_engine_t *engine, const rl_event_t *event);
 
 /* Recovery: set the freeze word as persisted, and the controller with it.
  * Only while no risk side runs. The epoch never goes backwards: a word older
- * than the current one changes nothing and returns false. */
+ * than the current one changes nothing and returns false. A halt from
+ * outside (rl_engine_halt_now) that lands meanwhile keeps its word: false,
+ * and the next step takes it in. */
 bool rl_engine_restore_trading(rl_engine_t *engine, uint64_t word);
 
 /* After recovery: evaluate every symbol and the book against the limits, as
