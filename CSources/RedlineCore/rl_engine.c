@@ -1555,7 +1555,7 @@ static bool rl_engine_apply_event(rl_engine_t *engine, const rl_event_t *event) 
         int rc = rl_engine_control_request(engine, (rl_control_t)event->side, event->symbol, event->value,
                                            event->qty, event->price, event->order_id);
         rl_engine_answer(engine, event, rc);
-        return rc == 0;
+        return rc == 0 || rc == -ECANCELED; /* a lift a newer halt overtook: valid, not applied */
     }
     default:
         return false;

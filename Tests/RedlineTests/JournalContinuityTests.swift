@@ -61,6 +61,35 @@ final class JournalContinuityTests: XCTestCase {
         assertRefused(dir, mentioning: ["are in no file", "\(covered - 40 + 1)-", snapshot, "damaged"])
     }
 
+    /// A running writer's prune does not sync its renames at once: a crash
+    /// can undo the removal of an older segment while later ones stay gone.
+    /// The gap between them is under the snapshot: nothing is missing, and
+    /// recovery says so (it refused the journal, found by an adversarial review).
+    func testAnOldSegmentBackFromAnUndonePruneIsNoGap() throws {
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: options(), logger: quietLogger())
+        try monitor.register(symbol: "BTCUSDT")
+        for i in 0..<150 { try monitor.updatePosition(symbol: "BTCUSDT", qty: i % 2 == 0 ? 0.001 : -0.0005, price: 40_000) }
+        try journal.flush()
+        let before = try files(dir, "segment-")
+        XCTAssertGreaterThan(before.count, 3, "segments for the snapshot to prune")
+        let oldest = try XCTUnwrap(before.first)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(oldest)"))
+        try journal.snapshot(of: monitor)
+        for i in 0..<40 { try monitor.updatePosition(symbol: "BTCUSDT", qty: i % 2 == 0 ? 0.002 : -0.001, price: 40_100) }
+        try journal.flush()
+        let state = RecoveredState(monitor)
+        journal.close()
+        XCTAssertFalse(try files(dir, "segment-").contains(before[1]), "the snapshot pruned the segments after the oldest")
+        try bytes.write(to: URL(fileURLWithPath: "\(dir)/\(oldest)")) // its removal undone by a crash
+        let restarted = try freshMonitor()
+        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options(), logger: quietLogger())
+        defer { again.close() }
+        XCTAssertNil(report.damage)
+        XCTAssertEqual(RecoveredState(restarted), state)
+    }
+
     func testAMissingFirstSegmentAfterASnapshotIsRefused() throws {
         let (dir, _) = try writeJournal(updates: 200, snapshotAfter: 60)
         let first = try XCTUnwrap(try files(dir, "segment-").first)

@@ -138,6 +138,26 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(h.monitor.position(of: "BTCUSDT")?.workingBuy, 0)
     }
 
+    /// An owed cancel the strategy sends itself is owed no more: no second
+    /// cancel for it (found by an adversarial review).
+    func testAnOwedCancelTheStrategySendsIsNotSentAgain() throws {
+        let h = try Harness(cancelRetries: 0)
+        let id = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        h.router.poll()
+        h.exchange.failAllCancels = true
+        XCTAssertTrue(h.monitor.manualFreeze(reason: "drill"))
+        _ = h.router.pollFreeze()
+        XCTAssertEqual(h.router.owedCancelCount, 1)
+        h.exchange.failAllCancels = false
+        try h.router.cancel(id)
+        XCTAssertEqual(h.router.owedCancelCount, 0)
+        let sent = h.exchange.cancelRequests
+        usleep(2_000)
+        h.router.poll()
+        XCTAssertEqual(h.exchange.cancelRequests, sent, "not sent again")
+        XCTAssertEqual(try h.router.order(id).status, .canceled)
+    }
+
     func testRejectedAndUnsentOrdersReleaseTheirReservation() throws {
         let h = try Harness(exchange: .init(rejectRatio: 1))
         let id = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.1, price: 40_000)

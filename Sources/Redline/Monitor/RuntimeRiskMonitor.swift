@@ -787,16 +787,17 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     }
 
     func recordOperatorAction(_ action: OperatorAction, journal: Bool) throws(RedlineError) {
-        // Journaled first: an action the journal refuses (too large for a
-        // segment) is not in the trail either.
-        if journal, let attached = self.journal {
-            try attached.append(.operatorAction(action), syncNow: true, wait: true)
-        }
+        // In the trail whatever the journal says: the action has taken effect
+        // (a freeze never waits on a disk). A journal that refuses it, or
+        // cannot make it durable, throws.
         auditTrail.withLock { $0.append(action) }
         var fields: Logger.Metadata = ["operator": "\(action.operatorName)", "command": "\(action.command)",
                                        "outcome": "\(action.outcome)"]
         for (key, value) in action.arguments { fields[key] = "\(value)" }
         if journal { logger.notice("operator command", metadata: fields) }
+        if journal, let attached = self.journal {
+            try attached.append(.operatorAction(action), syncNow: true, wait: true)
+        }
     }
 
     // MARK: Strategies halted alone (the per-strategy dead-man)

@@ -796,7 +796,8 @@ public final class OrderRouter {
     /// would raise their side are refused.
     @discardableResult
     public func pollFreeze() -> CancelAllReport? {
-        if hot.pointee.owedCancelCount != 0 { retryOwedCancels() }
+        // A strategy halted alone re-runs its whole cancel-all below instead.
+        if hot.pointee.owedCancelCount != 0 && !rl_strategy_halted(strategy) { retryOwedCancels() }
         // This strategy alone halted (its dead-man): cancel its orders, then
         // tell the risk side, which lifts the halt only after that answer. A
         // new halt has a new epoch, so one the router slept through is
@@ -959,6 +960,12 @@ public final class OrderRouter {
         guard sendCancel(id) else {
             counters.add(RL_COUNTER_CANCEL_FAILED)
             throw .exchange(.cancelFailed(id))
+        }
+        // Sent: no longer owed by a cancel-all (a second cancel could be
+        // rejected as already pending, putting the order back to working).
+        if hot.pointee.owedCancelCount != 0, let index = owedCancels.firstIndex(of: id) {
+            owedCancels.remove(at: index)
+            hot.pointee.owedCancelCount = owedCancels.count
         }
     }
 
