@@ -265,6 +265,10 @@ public final class OrderRouter {
         if sample { hot.pointee.lastCheckCycles = rl_clock_cycles() &- started }
         guard result == RL_OK else {
             if result == RL_REJECT_RATE_LIMIT { rateLimited() }
+            // A halt that landed after the poll above: act on it before
+            // refusing, so that a strategy told it is halted has no order
+            // left working (its cancel-all runs now, not at its next poll).
+            if result == RL_REJECT_STRATEGY_HALTED || result == RL_FROZEN { pollFreeze() }
             try block(result)
         }
         // The reservation is made: tell the risk side now, so that every
