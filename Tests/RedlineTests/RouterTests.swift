@@ -111,8 +111,10 @@ final class RouterTests: XCTestCase {
     /// instead of waiting for the next one. (They were retried only at the
     /// next freeze epoch, so an order a freeze meant to cancel could stay
     /// working at the venue for the whole halt.)
-    func testCancelsAFreezeCouldNotSendAreSentAgainFromLaterPolls() throws {
-        let h = try Harness(cancelRetries: 1)
+    /// One working order, then a freeze whose cancel the venue refuses: the
+    /// router owes it.
+    private func frozenOwingOneCancel(retries: Int) throws -> (Harness, OrderID) {
+        let h = try Harness(cancelRetries: retries)
         let id = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
         h.router.poll()
         h.exchange.failAllCancels = true
@@ -120,6 +122,11 @@ final class RouterTests: XCTestCase {
         let report = try XCTUnwrap(h.router.pollFreeze())
         XCTAssertEqual(report.failed, [id])
         XCTAssertEqual(h.router.owedCancelCount, 1)
+        return (h, id)
+    }
+
+    func testCancelsAFreezeCouldNotSendAreSentAgainFromLaterPolls() throws {
+        let (h, id) = try frozenOwingOneCancel(retries: 1)
         let tried = h.exchange.cancelRequests
         h.router.poll()
         XCTAssertEqual(h.exchange.cancelRequests, tried, "not again before its backoff (1 ms)")
@@ -141,13 +148,7 @@ final class RouterTests: XCTestCase {
     /// An owed cancel the strategy sends itself is owed no more: no second
     /// cancel for it (found by an adversarial review).
     func testAnOwedCancelTheStrategySendsIsNotSentAgain() throws {
-        let h = try Harness(cancelRetries: 0)
-        let id = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
-        h.router.poll()
-        h.exchange.failAllCancels = true
-        XCTAssertTrue(h.monitor.manualFreeze(reason: "drill"))
-        _ = h.router.pollFreeze()
-        XCTAssertEqual(h.router.owedCancelCount, 1)
+        let (h, id) = try frozenOwingOneCancel(retries: 0)
         h.exchange.failAllCancels = false
         try h.router.cancel(id)
         XCTAssertEqual(h.router.owedCancelCount, 0)
