@@ -55,6 +55,97 @@ final class CancelAllTests: XCTestCase {
         }
     }
 
+    /// A venue without mass cancel that holds its cancel acks until told
+    /// (`releaseCancelAcks`), and answers a second cancel for an order whose
+    /// cancel it already has at once, ahead of them: "already pending cancel"
+    /// (as real venues do). Such a reject puts the order back to working
+    /// before the first cancel's ack arrives, which then finds the order
+    /// working (an impossible event) and leaves it active for good.
+    final class PendingCancelVenue: ExchangeClient {
+        let inner: SimulatedExchange
+        private var cancelAsked: Set<OrderID> = []
+        private var answers: [ExchangeEvent] = []
+        private var heldAcks: [ExchangeEvent] = []
+        private(set) var secondCancels = 0
+        var refuse: Set<OrderID> = [] // cancels for these are not sent (throw)
+        init(_ inner: SimulatedExchange) { self.inner = inner }
+        func submit(_ order: ExchangeOrder) throws(ExchangeError) { try inner.submit(order) }
+        func cancel(_ id: OrderID) throws(ExchangeError) {
+            if refuse.contains(id) { throw .cancelFailed(id) }
+            guard cancelAsked.insert(id).inserted else {
+                secondCancels += 1
+                answers.append(.cancelRejected(id))
+                return
+            }
+            try inner.cancel(id)
+        }
+        func releaseCancelAcks() {
+            answers.append(contentsOf: heldAcks)
+            heldAcks.removeAll()
+        }
+        func pollEvents(_ body: (ExchangeEvent) -> Void) {
+            inner.pollEvents { event in
+                if case .canceled = event { heldAcks.append(event) } else { answers.append(event) }
+            }
+            let due = answers
+            answers.removeAll()
+            due.forEach(body)
+        }
+    }
+
+    /// A second freeze while the first one's cancels are still unanswered
+    /// sends no second cancel: its "already pending" reject would put the
+    /// orders back to working, their acks would then be impossible events,
+    /// and the orders would stay active and reserved for good. (The cancel-all
+    /// sent one to every active order, pendingCancel ones included.)
+    func testASecondFreezeSendsNoSecondCancelToOrdersAwaitingTheirAck() throws {
+        let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT"], logger: quietLogger())
+        let venue = PendingCancelVenue(SimulatedExchange(.init(seed: 7, fillRatio: 0)))
+        let router = try OrderRouter(monitor: monitor, client: venue, logger: quietLogger())
+        for _ in 0..<10 { _ = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100) }
+        router.poll()
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        XCTAssertEqual(try XCTUnwrap(router.pollFreeze()).sent, 10)
+        XCTAssertEqual(venue.inner.cancelRequests, 10)
+        XCTAssertTrue(monitor.unfreeze(reason: "drill over"))
+        router.poll()
+        XCTAssertTrue(monitor.manualFreeze(reason: "again"))
+        let second = try XCTUnwrap(router.pollFreeze())
+        XCTAssertEqual(second.sent, 0, "each order already has its cancel")
+        XCTAssertEqual(venue.secondCancels, 0)
+        XCTAssertEqual(second.stillActive, 10, "waiting, reserved, for their acks")
+        venue.releaseCancelAcks()
+        router.poll()
+        XCTAssertEqual(router.activeOrderCount, 0)
+        XCTAssertEqual(router.invalidExchangeEvents, 0)
+        monitor.drain()
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy, 0)
+    }
+
+    /// A cancel the strategy asked for but could not send is owed: a freeze's
+    /// cancel-all (which skips orders already pendingCancel) and the polls
+    /// send it.
+    func testACancelTheStrategyCouldNotSendIsOwedAndSentByTheFreeze() throws {
+        let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT"], logger: quietLogger())
+        let venue = PendingCancelVenue(SimulatedExchange(.init(seed: 8, fillRatio: 0)))
+        let router = try OrderRouter(monitor: monitor, client: venue, logger: quietLogger())
+        let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
+        router.poll()
+        venue.refuse = [id]
+        XCTAssertThrowsError(try router.cancel(id))
+        XCTAssertEqual(try router.order(id).status, .pendingCancel)
+        XCTAssertEqual(router.owedCancelCount, 1)
+        venue.refuse = []
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        let report = try XCTUnwrap(router.pollFreeze())
+        XCTAssertEqual(report.sent, 1, "the owed cancel goes with the cancel-all")
+        XCTAssertEqual(router.owedCancelCount, 0)
+        venue.releaseCancelAcks()
+        router.poll()
+        XCTAssertEqual(try router.order(id).status, .canceled)
+        XCTAssertEqual(venue.secondCancels, 0)
+    }
+
     private func limits() throws -> RiskLimits {
         try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: 100)
     }

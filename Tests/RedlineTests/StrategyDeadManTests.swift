@@ -15,7 +15,8 @@ final class StrategyDeadManTests: XCTestCase {
         let alive: OrderRouter
     }
 
-    private func twoStrategies(escalateAfter: Int = 3, journal directory: String? = nil) throws -> (TwoStrategies, Journal?) {
+    private func twoStrategies(escalateAfter: Int = 3, journal directory: String? = nil,
+                               silentVenue: ExchangeClient? = nil) throws -> (TwoStrategies, Journal?) {
         let limits = try RiskLimits(
             maxInventoryUSD: 50_000, maxTotalNotional: 200_000, edgeFreezeThresholdBps: 200,
             heartbeatTimeoutMilliseconds: 100,
@@ -29,7 +30,7 @@ final class StrategyDeadManTests: XCTestCase {
                                        logger: quietLogger()).0
         }
         let exchange = SimulatedExchange(.init(seed: 5, fillRatio: 0))
-        let silent = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 64, ringCapacity: 256,
+        let silent = try OrderRouter(monitor: monitor, client: silentVenue ?? exchange, orderCapacity: 64, ringCapacity: 256,
                                      logger: quietLogger())
         let alive = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 64, ringCapacity: 256,
                                     logger: quietLogger())
@@ -109,6 +110,44 @@ final class StrategyDeadManTests: XCTestCase {
         XCTAssertEqual(resumed.metadata["by"], "circuit_breaker")
         XCTAssertEqual(resumed.metadata["cooldown_ms"], "1000.0")
         XCTAssertEqual(metric(s.monitor, "strategies_halted"), 0)
+    }
+
+    /// A halted strategy's cancels go once. One the venue refuses is owed
+    /// and sent again with a backoff; the others are not sent again at each
+    /// poll (the router re-ran its whole cancel-all at every poll until
+    /// nothing failed: a second cancel's "already pending" reject put those
+    /// orders back to working, their acks were then impossible events, and
+    /// they stayed active and reserved). The halt is answered, and can lift,
+    /// only once nothing is owed.
+    func testAHaltedStrategyOwesTheCancelsItCouldNotSendAndSendsNoOtherTwice() throws {
+        let venue = CancelAllTests.PendingCancelVenue(SimulatedExchange(.init(seed: 5, fillRatio: 0)))
+        let (s, _) = try twoStrategies(silentVenue: venue)
+        try at(s, 1.0, beating: [s.silent, s.alive])
+        let refused = try place(s.silent)
+        _ = try place(s.silent)
+        _ = try place(s.silent)
+        try at(s, 1.05, beating: [s.alive])
+        venue.refuse = [refused]
+        try at(s, 1.15, beating: [s.alive])
+        XCTAssertTrue(s.monitor.isStrategyHalted(s.silent.strategyID))
+        XCTAssertEqual(venue.inner.cancelRequests, 2)
+        XCTAssertEqual(s.silent.owedCancelCount, 1)
+        for step in 1...25 { try at(s, 1.15 + Double(step) * 0.05, beating: [s.silent, s.alive]) }
+        XCTAssertEqual(venue.secondCancels, 0, "no order got a second cancel")
+        XCTAssertEqual(venue.inner.cancelRequests, 2)
+        XCTAssertTrue(s.monitor.isStrategyHalted(s.silent.strategyID), "a cancel is owed: the halt is not answered")
+        venue.refuse = []
+        usleep(1_100_000) // past the owed cancel's backoff (1 ms, doubling to at most 1 s)
+        try at(s, 2.5, beating: [s.silent, s.alive])
+        XCTAssertEqual(s.silent.owedCancelCount, 0)
+        XCTAssertEqual(venue.inner.cancelRequests, 3)
+        venue.releaseCancelAcks()
+        try at(s, 2.55, beating: [s.silent, s.alive])
+        try at(s, 2.6, beating: [s.silent, s.alive])
+        XCTAssertEqual(s.silent.activeOrderCount, 0)
+        XCTAssertEqual(s.silent.invalidExchangeEvents, 0)
+        XCTAssertFalse(s.monitor.isStrategyHalted(s.silent.strategyID), "answered, then lifted by its breaker")
+        XCTAssertEqual(s.monitor.position(of: "BTCUSDT")?.workingBuy, 0)
     }
 
     func testAHeartbeatBackBeforeTheCooldownWaitsForIt() throws {

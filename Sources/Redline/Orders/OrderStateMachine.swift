@@ -119,15 +119,20 @@ public final class OrderStateMachine {
     public var activeOrderIDs: [OrderID] { (0..<activeCountStorage).map { records[Int(activeSlots[$0])].id } }
 
     /// Move every active order to `pendingCancel` (each active state may
-    /// ask for a cancel) and copy their ids into `buffer` (cleared first,
-    /// capacity kept). One pass over the active list, the records fetched a
-    /// few ahead: what a cancel-all does first, for thousands of orders.
+    /// ask for a cancel) and copy into `buffer` (cleared first, capacity
+    /// kept) the ids of those that were not `pendingCancel` already: an order
+    /// already waiting for its cancel's answer must not get a second cancel
+    /// (a venue's "already pending cancel" reject would put it back to
+    /// working before the first cancel lands). One pass over the active
+    /// list, the records fetched a few ahead: what a cancel-all does first,
+    /// for thousands of orders.
     public func requestCancelAll(into buffer: inout ContiguousArray<OrderID>) {
         buffer.removeAll(keepingCapacity: true)
         let count = activeCountStorage
         for i in 0..<count {
             if i + 8 < count { rl_prefetch_for_write(records + Int(activeSlots[i + 8])) }
             let record = records + Int(activeSlots[i])
+            guard record.pointee.status != .pendingCancel else { continue }
             record.pointee.status = Self.next(record.pointee.status, .requestCancel, hasFills: record.pointee.filled > 0)
                 ?? record.pointee.status
             buffer.append(record.pointee.id)

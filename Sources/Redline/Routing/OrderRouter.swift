@@ -99,6 +99,9 @@ public final class OrderRouter {
         /// The strategy's own halt (its dead-man) this router last canceled for
         /// and answered (`rl_engine_strategy_halt_epoch`).
         var answeredHaltEpoch: UInt32 = 0
+        /// The strategy's own halt this router last ran a cancel-all for: its
+        /// cancels go once; those not sent are owed (`owedCancels`).
+        var canceledHaltEpoch: UInt32 = 0
         /// Orders blocked by a rate in the current window (`StrategyLimits.rateFreezeAfter`).
         var rateBlocksInWindow: Int = 0
         var rateWindowStartNs: UInt64 = 0
@@ -800,25 +803,29 @@ public final class OrderRouter {
     /// would raise their side are refused.
     @discardableResult
     public func pollFreeze() -> CancelAllReport? {
-        // A strategy halted alone re-runs its whole cancel-all below instead.
-        if hot.pointee.owedCancelCount != 0 && !rl_strategy_halted(strategy) { retryOwedCancels() }
-        // This strategy alone halted (its dead-man): cancel its orders, then
-        // tell the risk side, which lifts the halt only after that answer. A
-        // new halt has a new epoch, so one the router slept through is
-        // answered too. Cancels that failed are retried at the next poll.
+        // Cancels a cancel-all could not send: sent again, with a backoff.
+        if hot.pointee.owedCancelCount != 0 { retryOwedCancels() }
+        // This strategy alone halted (its dead-man): cancel its orders once,
+        // then tell the risk side, which lifts the halt only after that
+        // answer. A new halt has a new epoch, so one the router slept through
+        // is answered too. The answer waits until no cancel is owed.
         if rl_strategy_halted(strategy) {
             let epoch = rl_engine_strategy_halt_epoch(engine, orders.session)
             if epoch != hot.pointee.answeredHaltEpoch {
-                hot.pointee.lastFreezeSeenCycles = rl_clock_cycles()
-                let report = cancelAllOrders(reason: "strategy \(orders.session) halted alone (heartbeat_lost)")
-                monitor.syncFreezeEvents()
-                if report.failed.isEmpty {
+                var report: CancelAllReport?
+                if epoch != hot.pointee.canceledHaltEpoch {
+                    hot.pointee.canceledHaltEpoch = epoch
+                    hot.pointee.lastFreezeSeenCycles = rl_clock_cycles()
+                    report = cancelAllOrders(reason: "strategy \(orders.session) halted alone (heartbeat_lost)")
+                    monitor.syncFreezeEvents()
+                }
+                if hot.pointee.owedCancelCount == 0 {
                     hot.pointee.answeredHaltEpoch = epoch
                     var answer = rl_event_t(type: RL_EVENT_CONTROL, value: Int64(epoch))
                     answer.side = UInt8(RL_CONTROL_STRATEGY_CANCELED.rawValue)
                     push(answer)
                 }
-                return report
+                if let report { return report }
             }
         }
         // The lane's lines stay warm: an edge report, rare, must not wait on misses.
@@ -869,8 +876,11 @@ public final class OrderRouter {
         // still reserved, so the limits stay safe. After a mass cancel no
         // second cancel is sent: a venue's "already pending cancel" reject
         // would put the order back to working before its cancel arrives.
+        // Nor to an order already pendingCancel (an earlier cancel-all or the
+        // strategy sent its cancel), unless that cancel is owed (never sent).
         orders.requestCancelAll(into: &scratch)
         if !report.massCancel {
+            for id in owedCancels where (try? orders.order(id))?.status == .pendingCancel { scratch.append(id) }
             for id in scratch {
                 if sendCancel(id) {
                     report.sent += 1
@@ -963,6 +973,16 @@ public final class OrderRouter {
         if try orders.order(id).status != .pendingCancel { try orders.apply(id, .requestCancel) }
         guard sendCancel(id) else {
             counters.add(RL_COUNTER_CANCEL_FAILED)
+            // pendingCancel but never sent: owed, so that the polls send it
+            // (a cancel-all sends nothing more to an order already pendingCancel).
+            if !owedCancels.contains(id) {
+                if owedCancels.isEmpty {
+                    hot.pointee.owedBackoffNs = Self.owedFirstBackoffNs
+                    hot.pointee.owedRetryAtNs = rl_clock_ns() + Self.owedFirstBackoffNs
+                }
+                owedCancels.append(id)
+                hot.pointee.owedCancelCount = owedCancels.count
+            }
             throw .exchange(.cancelFailed(id))
         }
         // Sent: no longer owed by a cancel-all (a second cancel could be
