@@ -158,7 +158,9 @@ final class ReconciliationTests: XCTestCase {
         let monitor = try freshMonitor()
         let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
         defer { journal.close() }
-        let small = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 2, ringCapacity: 64, logger: quietLogger())
+        // Its own client (one router each), on the same venue account.
+        let small = try OrderRouter(monitor: monitor, client: AnotherSessionVenue(venue), orderCapacity: 2, ringCapacity: 64,
+                                    logger: quietLogger())
         XCTAssertThrowsRedline(.orderCapacityExhausted(capacity: 2)) { try small.reconcile() }
         XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.03, accuracy: 1e-12, "nothing changed")
         XCTAssertEqual(monitor.ordersInDoubt.count, 3)
@@ -332,6 +334,18 @@ private final class ListsFilledAsOpenVenue: ExchangeClient {
     func openOrders() throws(ExchangeError) -> [VenueOrder] {
         try venue.openOrders() + [VenueOrder(id: filled, symbol: SymbolID(rawValue: 0), side: .buy, remaining: 0, price: 4_000_000_000_000)]
     }
+    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
+}
+
+/// A second client (session) on the same venue account: it lists the same
+/// open orders, and has no mass cancel (that would reach the other session's).
+private final class AnotherSessionVenue: ExchangeClient {
+    let venue: SimulatedExchange
+    init(_ venue: SimulatedExchange) { self.venue = venue }
+    func submit(_ order: ExchangeOrder) throws(ExchangeError) { try venue.submit(order) }
+    func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
+    func pollEvents(_ body: (ExchangeEvent) -> Void) { venue.pollEvents(body) }
+    func openOrders() throws(ExchangeError) -> [VenueOrder] { try venue.openOrders() }
     func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
 }
 

@@ -195,16 +195,17 @@ final class ReviewRegressionTests: XCTestCase {
     /// closed); its halt had no epoch, so its router never canceled.
     func testR1_AStrategyHaltedForWantOfAWatchIsCanceledToo() throws {
         let monitor = try deadManMonitor()
-        let exchange = SimulatedExchange(.init(seed: 5, fillRatio: 0))
         var keep: [OrderRouter] = []
         for _ in 0..<64 {
-            let r = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 8, ringCapacity: 16,
+            let r = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 5, fillRatio: 0)),
+                                    orderCapacity: 8, ringCapacity: 16,
                                     logger: quietLogger())
             r.heartbeat()
             _ = monitor.drain()
             keep.append(r)
         }
-        let late = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 8, ringCapacity: 16,
+        let late = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 5, fillRatio: 0)),
+                                   orderCapacity: 8, ringCapacity: 16,
                                    logger: quietLogger())
         _ = try late.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
         _ = late.poll()

@@ -159,6 +159,29 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(try h.router.order(id).status, .canceled)
     }
 
+    /// One venue client per router: the venue calls carry no session, so a
+    /// second router on the same client would poll the first's answers (its
+    /// acks and fills lost to a router that cannot place them) and its mass
+    /// cancel would cancel the first's orders behind its back, leaving them
+    /// working in the first router for good. Refused, with nothing taken;
+    /// the client is free again once its router is gone.
+    func testASecondRouterOnTheSameVenueClientIsRefused() throws {
+        let h = try Harness()
+        let id = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        XCTAssertThrowsError(try OrderRouter(monitor: h.monitor, client: h.exchange, logger: quietLogger())) { error in
+            guard case .invalidInput(let why) = error as? RedlineError else { return XCTFail("\(error)") }
+            XCTAssertTrue(why.contains("already serves strategy \(h.router.strategyID)'s router"), why)
+        }
+        h.router.poll()
+        XCTAssertEqual(try h.router.order(id).status, .acknowledged, "the first router's answers are still its own")
+        // Another client serves another router; a client whose router is gone serves a new one.
+        let other = SimulatedExchange(.init())
+        var second: OrderRouter? = try OrderRouter(monitor: h.monitor, client: other, logger: quietLogger())
+        XCTAssertNotNil(second)
+        second = nil
+        XCTAssertNoThrow(try OrderRouter(monitor: h.monitor, client: other, logger: quietLogger()))
+    }
+
     func testRejectedAndUnsentOrdersReleaseTheirReservation() throws {
         let h = try Harness(exchange: .init(rejectRatio: 1))
         let id = try h.router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.1, price: 40_000)

@@ -29,10 +29,11 @@ final class StrategyDeadManTests: XCTestCase {
             journal = try Journal.open(directory: directory, monitor: monitor, options: journalOptions(),
                                        logger: quietLogger()).0
         }
-        let exchange = SimulatedExchange(.init(seed: 5, fillRatio: 0))
-        let silent = try OrderRouter(monitor: monitor, client: silentVenue ?? exchange, orderCapacity: 64, ringCapacity: 256,
-                                     logger: quietLogger())
-        let alive = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 64, ringCapacity: 256,
+        // One venue session each: the silent one's mass cancel must not reach the other's orders.
+        let silent = try OrderRouter(monitor: monitor, client: silentVenue ?? SimulatedExchange(.init(seed: 5, fillRatio: 0)),
+                                     orderCapacity: 64, ringCapacity: 256, logger: quietLogger())
+        let alive = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 6, fillRatio: 0)),
+                                    orderCapacity: 64, ringCapacity: 256,
                                     logger: quietLogger())
         try monitor.setClock(nanoseconds: 1_000_000_000)
         return (TwoStrategies(monitor: monitor, silent: silent, alive: alive), journal)

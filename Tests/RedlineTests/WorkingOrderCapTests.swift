@@ -13,9 +13,10 @@ final class WorkingOrderCapTests: XCTestCase {
         var limits = try RiskLimits(maxInventoryUSD: 50_000, maxTotalNotional: 200_000, edgeFreezeThresholdBps: 200)
         limits.symbolOrderRules["BTCUSDT"] = OrderRules(maxWorkingOrders: 3)
         let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT", "ETHUSDT"], logger: quietLogger())
-        let exchange = SimulatedExchange(.init(seed: 2, fillRatio: 0))
-        let a = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 32, ringCapacity: 64, logger: quietLogger())
-        let b = try OrderRouter(monitor: monitor, client: exchange, orderCapacity: 32, ringCapacity: 64, logger: quietLogger())
+        let a = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 2, fillRatio: 0)), orderCapacity: 32,
+                                ringCapacity: 64, logger: quietLogger())
+        let b = try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(seed: 3, fillRatio: 0)), orderCapacity: 32,
+                                ringCapacity: 64, logger: quietLogger())
         func buy(_ r: OrderRouter, _ symbol: String = "BTCUSDT") throws -> OrderID {
             try r.placeOrder(symbol: symbol, side: .buy, qty: 0.01, price: 40_000)
         }

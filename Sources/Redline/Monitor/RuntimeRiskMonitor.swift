@@ -43,9 +43,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// never repeat across routers or restarts: one past the highest the journal holds.
     private let nextSession = Atomic<UInt16>(1)
     /// Sessions of the routers alive in this process, and the orders each
-    /// adopted at reconciliation (reconciliation leaves their orders alone).
+    /// adopted at reconciliation (reconciliation leaves their orders alone),
+    /// and the venue client each router sends through (one router each).
     private let liveSessions = Mutex<(sessions: Set<UInt16>, adopted: [OrderID: UInt16], issued: Set<UInt16>,
-                                      counted: Set<OrderID>)>(([], [:], [], []))
+                                      counted: Set<OrderID>, clients: [ObjectIdentifier: UInt16])>(([], [:], [], [], [:]))
     /// The engine's clock is manual: no wall-clock work runs by itself (the limit schedule).
     let manualClock: Bool
     /// Applies the limit schedule on the wall clock (none with a manual clock).
@@ -253,14 +254,26 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         return working
     }
 
-    /// A fresh order-id session for a new router.
-    func takeOrderSession() -> UInt16 {
+    /// A fresh order-id session for a new router sending through `client`.
+    /// A client already serving a live router is refused: the venue calls
+    /// carry no session, so two routers on one client would each poll the
+    /// other's answers (its fills and acks lost to the other, which cannot
+    /// place them), and a mass cancel from one would cancel the other's
+    /// orders without its knowing.
+    func takeOrderSession(client: ObjectIdentifier) throws(RedlineError) -> UInt16 {
         var session = nextSession.add(1, ordering: .relaxed).oldValue
         // 0 is no strategy (the engine's own events): never a router's.
         if session == 0 { session = nextSession.add(1, ordering: .relaxed).oldValue }
-        liveSessions.withLock {
+        let owner = liveSessions.withLock {
+            if let owner = $0.clients[client] { return owner }
             _ = $0.sessions.insert(session)
             $0.issued.insert(session)
+            $0.clients[client] = session
+            return session
+        }
+        if owner != session {
+            throw .invalidInput("this ExchangeClient already serves strategy \(owner)'s router: give each router its own "
+                                + "client (its own venue session)")
         }
         // What an earlier router of this id left on the risk side (the ids come round) no longer applies.
         _ = riskSide.request(RL_CONTROL_STRATEGY_OPENED, symbol: UInt32(session))
@@ -282,6 +295,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         liveSessions.withLock { sessions in
             sessions.sessions.remove(session)
             sessions.adopted = sessions.adopted.filter { $0.value != session }
+            sessions.clients = sessions.clients.filter { $0.value != session }
         }
     }
 

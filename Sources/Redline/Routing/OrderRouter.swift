@@ -179,7 +179,7 @@ public final class OrderRouter {
         self.durability = durability
         self.monitor = monitor
         self.client = client
-        orders = OrderStateMachine(capacity: orderCapacity, session: monitor.takeOrderSession())
+        orders = OrderStateMachine(capacity: orderCapacity, session: try monitor.takeOrderSession(client: ObjectIdentifier(client)))
         ring = try monitor.makeRing(capacity: ringCapacity)
         lane = try monitor.makeLane()
         lanePointer = lane.pointer
