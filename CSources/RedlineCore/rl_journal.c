@@ -1338,18 +1338,19 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
                     rc = w;
                     break;
                 }
-                if (i == 0 && direct && rc == 0 && (cqe->res < 0 || (size_t)cqe->res != write_len)) {
+                int res = RL_FAULT(i == 0 ? "uring:write" : "uring:fsync", cqe->res);
+                if (i == 0 && direct && rc == 0 && (res < 0 || (size_t)res != write_len)) {
                     /* A direct write refused or short: the batch through the page cache. */
-                    rc = rl_direct_fell_short(j, cqe->res);
+                    rc = rl_direct_fell_short(j, res);
                     direct = false;
                     if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
-                } else if (cqe->res < 0 && rc == 0 && cqe->res != -ECANCELED) {
-                    rc = cqe->res;
-                } else if (i == 0 && !direct && cqe->res >= 0 && (size_t)cqe->res != j->buffer_len && rc == 0) {
+                } else if (res < 0 && rc == 0 && res != -ECANCELED) {
+                    rc = res;
+                } else if (i == 0 && !direct && res >= 0 && (size_t)res != j->buffer_len && rc == 0) {
                     /* A short write (a full disk writes what fits): write the rest
                      * directly, which either completes it or names the real errno
                      * (ENOSPC, EDQUOT), instead of a vague EIO. */
-                    size_t done = (size_t)cqe->res;
+                    size_t done = (size_t)res;
                     rc = rl_write_all(j->seg_fd, rl_batch(j) + done, j->buffer_len - done, (off_t)(j->seg_offset + done));
                     if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
                 }

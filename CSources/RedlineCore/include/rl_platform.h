@@ -78,6 +78,16 @@ extern void (*rl_test_hook)(const char *point);
 #  define RL_HOOK(point) ((void)0)
 #endif
 
+/* A result the fault tests may replace (an io_uring completion, where no
+ * syscall can be hooked by name): RL_FAULT(point, result) is `result`
+ * unless RL_TEST_HOOKS is defined and rl_test_fault says otherwise. */
+#ifdef RL_TEST_HOOKS
+extern int (*rl_test_fault)(const char *point, int result);
+#  define RL_FAULT(point, result) (rl_test_fault ? rl_test_fault((point), (result)) : (result))
+#else
+#  define RL_FAULT(point, result) (result)
+#endif
+
 #define RL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define RL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
