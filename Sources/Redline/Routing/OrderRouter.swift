@@ -540,6 +540,13 @@ public final class OrderRouter {
         }
         logger.notice("orders in doubt reconciled with the venue", metadata: summary.mapValues { .string($0) })
         try monitor.reconciled(metadata: summary)
+        // Adopted into a halted engine (it came back HALTED, or a halt landed
+        // meanwhile): this router started at the halt's epoch, so no poll
+        // would cancel them, and they would work at the venue for the whole halt.
+        let word = rl_freeze_load(rl_engine_freeze(engine))
+        if rl_freeze_word_state(word) == RL_STATE_HALTED && !(report.adopted.isEmpty && report.adoptedUnknown.isEmpty) {
+            cancelAllOrders(reason: "orders adopted while halted (epoch \(rl_freeze_word_epoch(word)))")
+        }
         return report
     }
 
@@ -964,7 +971,11 @@ public final class OrderRouter {
     /// Ask the venue to cancel one active order (retried like a cancel-all).
     /// The release reaches the risk side with the cancel ack.
     public func cancel(_ id: OrderID) throws(RedlineError) {
-        _ = try orders.order(id)
+        // Already waiting for its cancel's answer (a cancel-all's, or an
+        // earlier call's): a second cancel's "already pending" reject would
+        // put it back to working. Only a cancel never sent (owed) goes again.
+        if try orders.order(id).status == .pendingCancel,
+           hot.pointee.owedCancelCount == 0 || !owedCancels.contains(id) { return }
         // The strategy's cancel budget; a cancel-all (a freeze, an operator) is never throttled.
         if rl_position_table_admit_cancel(rl_engine_table(engine), strategy) != RL_OK {
             counters.countBlock(RL_REJECT_RATE_LIMIT)
@@ -976,10 +987,9 @@ public final class OrderRouter {
             // pendingCancel but never sent: owed, so that the polls send it
             // (a cancel-all sends nothing more to an order already pendingCancel).
             if !owedCancels.contains(id) {
-                if owedCancels.isEmpty {
-                    hot.pointee.owedBackoffNs = Self.owedFirstBackoffNs
-                    hot.pointee.owedRetryAtNs = rl_clock_ns() + Self.owedFirstBackoffNs
-                }
+                // A new debt is tried again soon, whatever the others' backoff.
+                hot.pointee.owedBackoffNs = Self.owedFirstBackoffNs
+                hot.pointee.owedRetryAtNs = rl_clock_ns() + Self.owedFirstBackoffNs
                 owedCancels.append(id)
                 hot.pointee.owedCancelCount = owedCancels.count
             }
