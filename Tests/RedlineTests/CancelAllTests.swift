@@ -68,10 +68,15 @@ final class CancelAllTests: XCTestCase {
         private var heldAcks: [ExchangeEvent] = []
         private(set) var secondCancels = 0
         var refuse: Set<OrderID> = [] // cancels for these are not sent (throw)
+        var rejectOnce: Set<OrderID> = [] // the next cancel for these is rejected ("busy"), the order left working
         init(_ inner: SimulatedExchange) { self.inner = inner }
         func submit(_ order: ExchangeOrder) throws(ExchangeError) { try inner.submit(order) }
         func cancel(_ id: OrderID) throws(ExchangeError) {
             if refuse.contains(id) { throw .cancelFailed(id) }
+            if rejectOnce.remove(id) != nil {
+                answers.append(.cancelRejected(id))
+                return
+            }
             guard cancelAsked.insert(id).inserted else {
                 secondCancels += 1
                 answers.append(.cancelRejected(id))
@@ -120,6 +125,42 @@ final class CancelAllTests: XCTestCase {
         XCTAssertEqual(router.invalidExchangeEvents, 0)
         monitor.drain()
         XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy, 0)
+    }
+
+    /// A cancel the venue rejects during a halt (busy, not a fill) puts the
+    /// order back to working: it is owed a cancel again, sent with the
+    /// backoff, so that no order works through the halt. (It stayed working
+    /// at the venue for the whole halt, with no cancel owed.)
+    func testACancelRejectedDuringAHaltIsOwedAndSentAgain() throws {
+        let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT"], logger: quietLogger())
+        let venue = PendingCancelVenue(SimulatedExchange(.init(seed: 9, fillRatio: 0)))
+        let router = try OrderRouter(monitor: monitor, client: venue, logger: quietLogger())
+        let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
+        router.poll()
+        venue.rejectOnce = [id]
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        router.pollFreeze()
+        XCTAssertEqual(try router.order(id).status, .pendingCancel, "its cancel is owed again")
+        XCTAssertEqual(router.owedCancelCount, 1)
+        usleep(2_000)
+        router.poll()
+        XCTAssertEqual(router.owedCancelCount, 0)
+        XCTAssertEqual(venue.inner.cancelRequests, 1, "sent again, and taken")
+        venue.releaseCancelAcks()
+        router.poll()
+        XCTAssertEqual(try router.order(id).status, .canceled)
+        XCTAssertEqual(venue.inner.restingCount, 0)
+        XCTAssertEqual(venue.secondCancels, 0)
+        // Not halted: a rejected cancel leaves the order working, owing nothing.
+        XCTAssertTrue(monitor.unfreeze(reason: "drill over"))
+        router.poll()
+        let other = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
+        router.poll()
+        venue.rejectOnce = [other]
+        try router.cancel(other)
+        router.poll()
+        XCTAssertEqual(try router.order(other).status, .acknowledged)
+        XCTAssertEqual(router.owedCancelCount, 0)
     }
 
     /// A cancel the strategy asked for but could not send is owed: a freeze's

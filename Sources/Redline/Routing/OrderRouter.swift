@@ -660,6 +660,13 @@ public final class OrderRouter {
                 // Normal when a fill beat the cancel: the order is already done.
                 if let record = try? orders.order(id), !record.status.isTerminal {
                     try orders.apply(id, .cancelReject)
+                    // Back to working while halted (the venue was busy): no
+                    // order may work through a halt, so its cancel is owed again.
+                    if rl_freeze_word_state(rl_freeze_load(rl_engine_freeze(engine))) == RL_STATE_HALTED
+                        || rl_strategy_halted(strategy) {
+                        try orders.apply(id, .requestCancel)
+                        oweCancel(id)
+                    }
                 }
             }
         } catch {
@@ -955,6 +962,16 @@ public final class OrderRouter {
     /// Cancels a cancel-all still owes (sent again from later polls).
     public var owedCancelCount: Int { hot.pointee.owedCancelCount }
 
+    /// `id` (pendingCancel) needs a cancel that was never sent, or was
+    /// refused: owed, tried again 1 ms from now whatever the others' backoff.
+    private func oweCancel(_ id: OrderID) {
+        guard !owedCancels.contains(id) else { return }
+        hot.pointee.owedBackoffNs = Self.owedFirstBackoffNs
+        hot.pointee.owedRetryAtNs = rl_clock_ns() + Self.owedFirstBackoffNs
+        owedCancels.append(id)
+        hot.pointee.owedCancelCount = owedCancels.count
+    }
+
     /// Send one cancel request, retrying `cancelRetries` times. False if every attempt failed.
     private func sendCancel(_ id: OrderID) -> Bool {
         for _ in 0...cancelRetries {
@@ -986,13 +1003,7 @@ public final class OrderRouter {
             counters.add(RL_COUNTER_CANCEL_FAILED)
             // pendingCancel but never sent: owed, so that the polls send it
             // (a cancel-all sends nothing more to an order already pendingCancel).
-            if !owedCancels.contains(id) {
-                // A new debt is tried again soon, whatever the others' backoff.
-                hot.pointee.owedBackoffNs = Self.owedFirstBackoffNs
-                hot.pointee.owedRetryAtNs = rl_clock_ns() + Self.owedFirstBackoffNs
-                owedCancels.append(id)
-                hot.pointee.owedCancelCount = owedCancels.count
-            }
+            oweCancel(id)
             throw .exchange(.cancelFailed(id))
         }
         // Sent: no longer owed by a cancel-all (a second cancel could be
