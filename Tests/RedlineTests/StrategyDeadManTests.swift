@@ -151,6 +151,29 @@ final class StrategyDeadManTests: XCTestCase {
         XCTAssertEqual(s.monitor.position(of: "BTCUSDT")?.workingBuy, 0)
     }
 
+    /// An owed cancel whose order ends meanwhile (filled at the venue) owes
+    /// nothing: the halt is answered at the next poll, not after the owed
+    /// cancel's backoff (it waited up to a second, the order long gone).
+    func testAnOwedCancelWhoseOrderFilledNoLongerHoldsTheHaltsAnswer() throws {
+        let venue = CancelAllTests.PendingCancelVenue(SimulatedExchange(.init(seed: 5, fillRatio: 0)))
+        let (s, _) = try twoStrategies(silentVenue: venue)
+        try at(s, 1.0, beating: [s.silent, s.alive])
+        let refused = try place(s.silent)
+        try at(s, 1.05, beating: [s.alive])
+        venue.refuse = [refused]
+        try at(s, 1.15, beating: [s.alive])
+        XCTAssertEqual(s.silent.owedCancelCount, 1)
+        for step in 1...3 { try at(s, 1.15 + Double(step) * 0.05, beating: [s.silent, s.alive]) }
+        venue.inner.fillResting(refused, price: 40_000 * 100_000_000)
+        try at(s, 1.35, beating: [s.silent, s.alive]) // the fill arrives
+        XCTAssertEqual(try s.silent.order(refused).status, .filled)
+        try at(s, 1.4, beating: [s.silent, s.alive]) // the halt is answered
+        XCTAssertEqual(s.silent.owedCancelCount, 0)
+        try at(s, 2.2, beating: [s.silent, s.alive]) // past the cooldown, no second spent waiting
+        XCTAssertFalse(s.monitor.isStrategyHalted(s.silent.strategyID), "answered, then lifted by its breaker")
+        XCTAssertEqual(venue.inner.cancelRequests, 0)
+    }
+
     func testAHeartbeatBackBeforeTheCooldownWaitsForIt() throws {
         let (s, _) = try twoStrategies()
         try at(s, 1.0, beating: [s.silent])

@@ -833,6 +833,7 @@ public final class OrderRouter {
                     report = cancelAllOrders(reason: "strategy \(orders.session) halted alone (heartbeat_lost)")
                     monitor.syncFreezeEvents()
                 }
+                if hot.pointee.owedCancelCount != 0 { dropFinishedOwed() } // one that ended owes nothing
                 if hot.pointee.owedCancelCount == 0 {
                     hot.pointee.answeredHaltEpoch = epoch
                     var answer = rl_event_t(type: RL_EVENT_CONTROL, value: Int64(epoch))
@@ -961,6 +962,13 @@ public final class OrderRouter {
 
     /// Cancels a cancel-all still owes (sent again from later polls).
     public var owedCancelCount: Int { hot.pointee.owedCancelCount }
+
+    /// Forget owed cancels of orders no longer waiting for one (filled,
+    /// canceled, ended): they owe nothing, and a halt's answer waits for none.
+    private func dropFinishedOwed() {
+        owedCancels.removeAll { (try? orders.order($0))?.status != .pendingCancel }
+        hot.pointee.owedCancelCount = owedCancels.count
+    }
 
     /// `id` (pendingCancel) needs a cancel that was never sent, or was
     /// refused: owed, tried again 1 ms from now whatever the others' backoff.
