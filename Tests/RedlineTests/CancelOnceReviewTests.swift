@@ -16,6 +16,19 @@ final class CancelOnceReviewTests: XCTestCase {
         try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: 100)
     }
 
+    /// The venue's held acks arrive: `id` is canceled, once, and nothing stays working.
+    private func assertCanceledOnceItsAckArrives(_ id: OrderID, _ monitor: RuntimeRiskMonitor, _ venue: PendingCancelVenue,
+                                                 _ router: OrderRouter, line: UInt = #line) throws {
+        router.poll()
+        venue.releaseCancelAcks()
+        router.poll()
+        XCTAssertEqual(try router.order(id).status, .canceled, line: line)
+        XCTAssertEqual(router.activeOrderCount, 0, line: line)
+        XCTAssertEqual(router.invalidExchangeEvents, 0, line: line)
+        monitor.drain()
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy, 0, line: line)
+    }
+
     private func setUpRouter(seed: UInt64) throws -> (RuntimeRiskMonitor, PendingCancelVenue, OrderRouter) {
         let monitor = try RuntimeRiskMonitor(limits: limits(), symbols: ["BTCUSDT"], logger: quietLogger())
         let venue = PendingCancelVenue(SimulatedExchange(.init(seed: seed, fillRatio: 0)))
@@ -41,14 +54,7 @@ final class CancelOnceReviewTests: XCTestCase {
         // The strategy's loop: "too many resting, cancel the oldest".
         try? router.cancel(id)
         XCTAssertEqual(venue.secondCancels, 0, "the order's cancel is already on its way")
-        router.poll()
-        venue.releaseCancelAcks()
-        router.poll()
-        XCTAssertEqual(try router.order(id).status, .canceled)
-        XCTAssertEqual(router.activeOrderCount, 0)
-        XCTAssertEqual(router.invalidExchangeEvents, 0)
-        monitor.drain()
-        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy, 0)
+        try assertCanceledOnceItsAckArrives(id, monitor, venue, router)
     }
 
     /// Found. The same with no freeze: a strategy that cancels an order
@@ -63,13 +69,7 @@ final class CancelOnceReviewTests: XCTestCase {
         XCTAssertEqual(try router.order(id).status, .pendingCancel)
         try? router.cancel(id)
         XCTAssertEqual(venue.secondCancels, 0, "the order's cancel is already on its way")
-        router.poll()
-        venue.releaseCancelAcks()
-        router.poll()
-        XCTAssertEqual(try router.order(id).status, .canceled)
-        XCTAssertEqual(router.invalidExchangeEvents, 0)
-        monitor.drain()
-        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy, 0)
+        try assertCanceledOnceItsAckArrives(id, monitor, venue, router)
     }
 
     /// Found (the same root, through the new owed list). A second
@@ -270,47 +270,5 @@ final class StrategyHaltCancelOnceReviewTests: XCTestCase {
         XCTAssertEqual(s.silent.activeOrderCount, 0)
         XCTAssertEqual(s.silent.invalidExchangeEvents, 0)
         XCTAssertEqual(s.monitor.position(of: "BTCUSDT")?.workingBuy, 0)
-    }
-}
-
-/// A frozen engine comes back frozen (README, Recovery); the orders in doubt
-/// that the venue still holds are adopted as acknowledged, and the new
-/// router, which starts at the freeze's epoch, never cancels them.
-final class FrozenRestartReviewTests: XCTestCase {
-    /// Found (older than 600db06). The kill switch, then a crash before
-    /// the router polled: after the restart the engine is HALTED, the venue
-    /// still holds the orders, reconcile adopts them, and no poll ever sends
-    /// them a cancel: they work at the venue for the whole halt.
-    func testOrdersAdoptedIntoAFrozenEngineAreCanceled() throws {
-        let dir = try makeTemporaryDirectory()
-        let venue = SimulatedExchange(.init(seed: 1)) // every order rests
-        var placed: [OrderID] = []
-        do {
-            let monitor = try freshMonitor()
-            let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
-            try monitor.register(symbol: "BTCUSDT")
-            try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
-            for _ in 0..<3 { placed.append(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)) }
-            router.poll()
-            XCTAssertTrue(monitor.manualFreeze(reason: "kill switch")) // the router has not polled since
-            monitor.drain()
-            try journal.flush()
-            journal.close() // a crash: the orders stay at the venue
-        }
-        venue.forgetUnpolledEvents()
-        XCTAssertEqual(venue.restingCount, 3)
-
-        let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
-        defer { journal.close() }
-        XCTAssertTrue(monitor.isFrozen, "a frozen engine comes back frozen")
-        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
-        let report = try router.reconcile()
-        XCTAssertEqual(Set(report.adopted), Set(placed))
-        for _ in 0..<5 { router.poll() }
-        XCTAssertTrue(monitor.isFrozen)
-        XCTAssertEqual(venue.restingCount, 0, "HALTED: every router cancels its orders, adopted ones included")
-        XCTAssertEqual(router.activeOrderCount, 0)
     }
 }

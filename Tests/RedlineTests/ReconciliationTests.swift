@@ -115,7 +115,7 @@ final class ReconciliationTests: XCTestCase {
 
     /// Trades into a journal, leaves `count` buys of 0.01 resting at `venue`, and "crashes".
     private func crashWithOrdersResting(_ dir: String, _ venue: SimulatedExchange, count: Int,
-                                        longFirst: Double = 0) throws -> [OrderID] {
+                                        longFirst: Double = 0, frozenFirst: Bool = false) throws -> [OrderID] {
         let monitor = try freshMonitor()
         let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
         try monitor.register(symbol: "BTCUSDT")
@@ -125,9 +125,37 @@ final class ReconciliationTests: XCTestCase {
         var placed: [OrderID] = []
         for _ in 0..<count { placed.append(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)) }
         router.poll()
+        if frozenFirst {
+            XCTAssertTrue(monitor.manualFreeze(reason: "kill switch")) // the router has not polled since
+            monitor.drain()
+            venue.forgetUnpolledEvents()
+        }
         try journal.flush()
         journal.close()
         return placed
+    }
+
+    /// Found by a review: the kill switch, then a crash before the router
+    /// polled. After the restart the engine is HALTED, the venue still holds
+    /// the orders, reconcile adopts them, and the router, which starts at the
+    /// halt's epoch, never canceled them: they worked at the venue for the
+    /// whole halt. Reconcile now cancels what it adopts into a HALTED engine.
+    func testOrdersAdoptedIntoAFrozenEngineAreCanceled() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = SimulatedExchange(.init(seed: 1)) // every order rests
+        let placed = try crashWithOrdersResting(dir, venue, count: 3, frozenFirst: true)
+        XCTAssertEqual(venue.restingCount, 3)
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        XCTAssertTrue(monitor.isFrozen, "a frozen engine comes back frozen")
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        let report = try router.reconcile()
+        XCTAssertEqual(Set(report.adopted), Set(placed))
+        for _ in 0..<5 { router.poll() }
+        XCTAssertTrue(monitor.isFrozen)
+        XCTAssertEqual(venue.restingCount, 0, "HALTED: every router cancels its orders, adopted ones included")
+        XCTAssertEqual(router.activeOrderCount, 0)
     }
 
     func testOrdersThatEndedWhileDownAreSettledAsTheVenueSaysFillsIncluded() throws {
