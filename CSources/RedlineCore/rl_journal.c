@@ -34,6 +34,11 @@
 #define RL_HAVE_LIBURING 0 /* built without liburing-dev: pwrite + fdatasync only */
 #endif
 
+#ifdef RL_TEST_HOOKS
+/* No fault unless a test defines its own (journal_full_disk.c). */
+__attribute__((weak)) int (*rl_test_fault)(const char *point, int result) = NULL;
+#endif
+
 /* ---- Format ------------------------------------------------------------ */
 
 static uint64_t rl_realtime_ns(void) {
