@@ -4,10 +4,11 @@ import XCTest
 final class OrderStateMachineTests: XCTestCase {
     private static let legal: [OrderStatus: Set<OrderEventKind>] = [
         .new: [.submit, .reject],
-        .pending: [.acknowledge, .partialFill, .fill, .requestCancel, .reject],
-        .acknowledged: [.partialFill, .fill, .requestCancel, .expire],
-        .partiallyFilled: [.partialFill, .fill, .requestCancel, .expire],
-        .pendingCancel: [.acknowledge, .partialFill, .fill, .cancelAck, .cancelReject, .expire, .requestCancel],
+        .pending: [.acknowledge, .partialFill, .fill, .requestCancel, .reject, .expire],
+        // The venue cancels what it cancels (after a refused cancel, or on its own): the ack ends the order.
+        .acknowledged: [.partialFill, .fill, .requestCancel, .expire, .cancelAck],
+        .partiallyFilled: [.partialFill, .fill, .requestCancel, .expire, .cancelAck],
+        .pendingCancel: [.acknowledge, .partialFill, .fill, .cancelAck, .cancelReject, .expire, .requestCancel, .reject],
         .filled: [], .canceled: [], .rejected: [], .expired: [],
     ]
     private static let allStatuses: [OrderStatus] = [

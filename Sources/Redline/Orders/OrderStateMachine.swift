@@ -17,8 +17,16 @@ public final class OrderStateMachine {
     public let capacity: Int
     @usableFromInline let records: UnsafeMutablePointer<OrderRecord>
     @usableFromInline let generations: UnsafeMutablePointer<UInt32>
-    /// A stack of free slots; `freeCount` entries are valid.
+    /// Free slots in the order they were freed (a ring: `freeCount` entries
+    /// from `freeHead`), the longest free reused first. A finished order's
+    /// record stays readable by its id until its slot is reused, so a venue's
+    /// late answer (a fill after the cancel ack) still finds it: with the
+    /// slots reused last-freed first, the very next order took its slot and
+    /// the late fill was lost.
     @usableFromInline let freeSlots: UnsafeMutablePointer<Int32>
+    /// Bits of an id that name its slot (at least 16, enough for `capacity`);
+    /// the slot's generation has the rest below the session's 16.
+    public let slotBits: Int
     @usableFromInline let activeSlots: UnsafeMutablePointer<Int32>
     /// Each slot's place in `activeSlots`, -1 when not active. Kept apart
     /// from the records: retiring an order moves the last active one into
@@ -31,6 +39,7 @@ public final class OrderStateMachine {
         @usableFromInline var free: Int
         @usableFromInline var active: Int
         @usableFromInline var adopted: Int
+        @usableFromInline var freeHead: Int
     }
     @usableFromInline let counts: UnsafeMutablePointer<Counts>
     @usableFromInline var freeCount: Int {
@@ -55,6 +64,7 @@ public final class OrderStateMachine {
         self.session = session
         precondition(capacity > 0 && capacity <= Int(Int32.max), "capacity must be in 1...Int32.max")
         self.capacity = capacity
+        slotBits = max(16, Int.bitWidth - (capacity - 1).leadingZeroBitCount)
         let blank = OrderRecord(
             id: OrderID(rawValue: 0), symbol: SymbolID(rawValue: 0), side: .buy, status: .canceled,
             quantity: 0, price: 0, filled: 0)
@@ -63,13 +73,13 @@ public final class OrderStateMachine {
         generations = .allocate(capacity: capacity)
         generations.initialize(repeating: 0, count: capacity)
         freeSlots = .allocate(capacity: capacity)
-        for i in 0..<capacity { (freeSlots + i).initialize(to: Int32(capacity - 1 - i)) }
+        for i in 0..<capacity { (freeSlots + i).initialize(to: Int32(i)) }
         activeSlots = .allocate(capacity: capacity)
         activeSlots.initialize(repeating: -1, count: capacity)
         activeIndex = .allocate(capacity: capacity)
         activeIndex.initialize(repeating: -1, count: capacity)
         counts = .allocate(capacity: 1)
-        counts.initialize(to: Counts(free: capacity, active: 0, adopted: 0))
+        counts.initialize(to: Counts(free: capacity, active: 0, adopted: 0, freeHead: 0))
     }
 
     deinit {
@@ -91,20 +101,24 @@ public final class OrderStateMachine {
         case (.pending, .fill): .filled
         case (.pending, .requestCancel): .pendingCancel
         case (.pending, .reject): .rejected
+        case (.pending, .expire): .expired            // an IOC the venue ended before its ack
         case (.acknowledged, .partialFill): .partiallyFilled
         case (.acknowledged, .fill): .filled
         case (.acknowledged, .requestCancel): .pendingCancel
         case (.acknowledged, .expire): .expired
+        case (.acknowledged, .cancelAck): .canceled   // the venue canceled it: after a refused cancel, or its own
         case (.partiallyFilled, .partialFill): .partiallyFilled
         case (.partiallyFilled, .fill): .filled
         case (.partiallyFilled, .requestCancel): .pendingCancel
         case (.partiallyFilled, .expire): .expired
+        case (.partiallyFilled, .cancelAck): .canceled
         case (.pendingCancel, .acknowledge): .pendingCancel
         case (.pendingCancel, .partialFill): .pendingCancel
         case (.pendingCancel, .fill): .filled
         case (.pendingCancel, .cancelAck): .canceled
         case (.pendingCancel, .cancelReject): hasFills ? .partiallyFilled : .acknowledged
         case (.pendingCancel, .expire): .expired
+        case (.pendingCancel, .reject): .rejected     // the order itself refused, its cancel on the way
         case (.pendingCancel, .requestCancel): .pendingCancel
         default: nil
         }
@@ -142,12 +156,9 @@ public final class OrderStateMachine {
     /// A new order in state `new`.
     @inlinable
     public func open(symbol: SymbolID, side: Side, quantity: Int64, price: Int64) throws(RedlineError) -> OrderID {
-        guard freeCount > 0 else { throw .orderCapacityExhausted(capacity: capacity) }
-        freeCount -= 1
-        let slot = Int(freeSlots[freeCount])
-        if hasAdopted { forgetAdopted(in: slot) }
+        let slot = try takeFreeSlot()
         generations[slot] &+= 1
-        let id = OrderID(session: session, slot: slot, generation: generations[slot])
+        let id = OrderID(session: session, slot: slot, generation: generations[slot], slotBits: slotBits)
         records[slot] = OrderRecord(
             id: id, symbol: symbol, side: side, status: .new, quantity: quantity, price: price, filled: 0)
         activeIndex[slot] = -1
@@ -160,10 +171,7 @@ public final class OrderStateMachine {
                       price: Int64) throws(RedlineError) -> OrderRecord {
         guard (try? order(id)) == nil else { throw .invalidInput("order \(id) is already known") }
         guard remaining > 0, remaining <= quantity else { throw .invalidInput("order \(id): \(remaining) of \(quantity) left") }
-        guard freeCount > 0 else { throw .orderCapacityExhausted(capacity: capacity) }
-        freeCount -= 1
-        let slot = Int(freeSlots[freeCount])
-        if hasAdopted { forgetAdopted(in: slot) }
+        let slot = try takeFreeSlot()
         generations[slot] &+= 1
         records[slot] = OrderRecord(id: id, symbol: symbol, side: side, status: .acknowledged, quantity: quantity,
                                     price: price, filled: quantity - remaining)
@@ -172,10 +180,27 @@ public final class OrderStateMachine {
         return records[slot]
     }
 
+    /// The longest-free slot, taken; its next is fetched meanwhile.
+    @inlinable
+    func takeFreeSlot() throws(RedlineError) -> Int {
+        guard freeCount > 0 else { throw .orderCapacityExhausted(capacity: capacity) }
+        let head = counts.pointee.freeHead
+        let slot = Int(freeSlots[head])
+        counts.pointee.freeHead = head + 1 == capacity ? 0 : head + 1
+        freeCount -= 1
+        if freeCount > 0 { rl_prefetch_for_write(records + Int(freeSlots[counts.pointee.freeHead])) }
+        if hasAdopted { forgetAdopted(in: slot) }
+        return slot
+    }
+
+    /// The slot an id made here names (not checked: see `slot(of:)`).
+    @inlinable
+    func idSlot(_ id: OrderID) -> Int { Int(truncatingIfNeeded: id.rawValue & (UInt64(1) << UInt64(slotBits) - 1)) }
+
     /// The slot holding `id`: its own, or where it was adopted.
     @inlinable
-    func slot(of id: OrderID) -> Int? {
-        let slot = id.slot
+    public func slot(of id: OrderID) -> Int? {
+        let slot = idSlot(id)
         if slot < capacity, records[slot].id == id { return slot }
         if !hasAdopted { return nil }
         return adopted[id].map { Int($0) }
@@ -185,7 +210,7 @@ public final class OrderStateMachine {
     /// is not worth the lookup): see `OrderRouter.processExchangeEvents`.
     @inlinable
     func prefetch(_ id: OrderID) {
-        let slot = id.slot
+        let slot = idSlot(id)
         if slot < capacity { rl_prefetch_for_write(records + slot) }
     }
 
@@ -214,7 +239,10 @@ public final class OrderStateMachine {
         guard let next = Self.next(current, kind, hasFills: record.pointee.filled > 0) else {
             throw .illegalTransition(order: id, from: current, event: kind)
         }
-        if kind == .partialFill || kind == .fill { record.pointee.filled += fillQuantity }
+        if kind == .partialFill || kind == .fill {
+            record.pointee.filled += fillQuantity
+            record.pointee.executed += fillQuantity
+        }
         record.pointee.status = next
         if next.isActive && activeIndex[slot] < 0 {
             enlist(slot)
@@ -222,6 +250,14 @@ public final class OrderStateMachine {
             retire(slot)
         }
         return record.pointee
+    }
+
+    /// The venue filled `quantity` more of `id` (any part of it beyond the
+    /// order's size, or after it ended, included): see `OrderRecord.executed`.
+    /// The record is found while its slot is not reused.
+    @inlinable
+    func addExecuted(_ id: OrderID, _ quantity: Int64) {
+        if let slot = slot(of: id) { records[slot].executed += quantity }
     }
 
     /// Put the order in `slot` at the end of the active list.
@@ -246,7 +282,9 @@ public final class OrderStateMachine {
             }
             activeIndex[slot] = -1
         }
-        freeSlots[freeCount] = Int32(slot)
+        var tail = counts.pointee.freeHead + freeCount
+        if tail >= capacity { tail -= capacity }
+        freeSlots[tail] = Int32(slot)
         freeCount += 1
     }
 

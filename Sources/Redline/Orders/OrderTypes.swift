@@ -20,9 +20,14 @@ public struct SymbolID: Hashable, Sendable, Codable, CustomStringConvertible {
     public var description: String { "#\(rawValue)" }
 }
 
-/// A numeric order id: the state machine slot in the low 32 bits, the slot's
-/// reuse generation (16 bits) above it, so a stale id does not find a newer
-/// order, and the router's session in the top 16 bits, so ids never repeat
+/// A numeric order id: the state machine slot in the low bits (16, or more
+/// for a capacity above 65,536: `OrderStateMachine.slotBits`), the slot's
+/// reuse generation above it (32 bits with 16 for the slot), so a stale id
+/// does not find a newer order, and the router's session in the top 16
+/// bits. Slots are reused longest-free first, so an id repeats only after
+/// capacity x 2^32 orders of one router (with 16 slot bits); before, the
+/// generation had 16 bits and one order at a time reused one slot, so the
+/// 65,537th order got the first one's id. The session keeps ids from repeating
 /// across routers or restarts (a venue still holding an order from before a
 /// restart names it by an id no new order gets).
 public struct OrderID: Hashable, Sendable, Codable, CustomStringConvertible {
@@ -31,18 +36,18 @@ public struct OrderID: Hashable, Sendable, Codable, CustomStringConvertible {
     @inlinable
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
+    /// `slotBits` low bits name the slot, the generation has the bits up to
+    /// the session's (32 of them with a capacity up to 65,536).
     @inlinable
-    init(session: UInt16, slot: Int, generation: UInt32) {
-        rawValue = UInt64(session) << 48 | UInt64(generation & 0xFFFF) << 32 | UInt64(UInt32(truncatingIfNeeded: slot))
+    init(session: UInt16, slot: Int, generation: UInt32, slotBits: Int) {
+        let generationMask = (UInt64(1) << UInt64(48 - slotBits)) - 1
+        rawValue = UInt64(session) << 48 | (UInt64(generation) & generationMask) << UInt64(slotBits) | UInt64(slot)
     }
-
-    @inlinable
-    var slot: Int { Int(UInt32(truncatingIfNeeded: rawValue)) }
 
     /// The session of the router that made it.
     public var session: UInt16 { UInt16(truncatingIfNeeded: rawValue >> 48) }
 
-    public var description: String { "\(rawValue >> 48).\((rawValue >> 32) & 0xffff):\(rawValue & 0xffff_ffff)" }
+    public var description: String { "\(rawValue >> 48).\(rawValue & 0xffff_ffff_ffff)" }
 }
 
 public enum OrderStatus: UInt8, Sendable, Codable, CustomStringConvertible {
@@ -124,6 +129,11 @@ public struct OrderRecord: Sendable, Equatable {
     public var quantity: Int64
     public var price: Int64
     public var filled: Int64
+    /// Everything the venue reported filled: `filled`, and what it filled
+    /// beyond the order's size or after the order ended (which moved the
+    /// position alone). A fill's running total (`cumulative`) is checked
+    /// against it, so a resent fill is never counted twice.
+    public var executed: Int64
 
     @inlinable
     init(id: OrderID, symbol: SymbolID, side: Side, status: OrderStatus, quantity: Int64, price: Int64,
@@ -135,6 +145,7 @@ public struct OrderRecord: Sendable, Equatable {
         self.quantity = quantity
         self.price = price
         self.filled = filled
+        executed = filled
     }
 
     public var remaining: Int64 { quantity - filled }

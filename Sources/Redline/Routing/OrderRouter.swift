@@ -288,7 +288,7 @@ public final class OrderRouter {
         // Stamped with the acceptance time: the journal measures durable lag from it.
         push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                         qty: q, price: p, timestampNs: rl_clock_cycles()))
-        clientIDs.insert(clientOrderID, slot: id.slot)
+        clientIDs.insert(clientOrderID, slot: orders.slot(of: id)!)
         do throws(RedlineError) {
             if durability == .durableBeforeSubmit {
                 guard let journal = monitor.journal else { throw RedlineError.blocked(.frozen) }
@@ -308,7 +308,7 @@ public final class OrderRouter {
         } catch {
             _ = try? orders.apply(id, .reject)
             rl_position_table_order_done(rl_engine_table(engine), strategy, symbol.rawValue)
-            clientIDs.remove(slot: id.slot)
+            forgetClientID(id)
             push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                             qty: q, price: p))
             counters.add(RL_COUNTER_REJECTED)
@@ -644,8 +644,14 @@ public final class OrderRouter {
                 var counted = quantity
                 if cumulative > 0, let record = try? orders.order(id) {
                     // The venue's running total says how much of this is new.
-                    counted = min(quantity, cumulative - record.filled)
-                    if counted <= 0 { return } // counted already (reconciliation asked the venue)
+                    counted = min(quantity, cumulative - record.executed)
+                    if counted <= 0 {
+                        // Counted already (a resend, or reconciliation asked the
+                        // venue); a running total below what is counted is the
+                        // venue contradicting itself: an anomaly, never silent.
+                        if cumulative < record.executed { countAnomaly(id, "venue's running total went backwards") }
+                        return
+                    }
                 }
                 try fill(id, quantity: counted, price: price)
             case .canceled(let id):
@@ -689,18 +695,13 @@ public final class OrderRouter {
             if record.status == .filled {
                 counters.add(RL_COUNTER_FILLED)
                 orderDone(symbol: before.symbol)
-                clientIDs.remove(slot: id.slot)
+                forgetClientID(id)
             }
         }
         if quantity > applied {
-            anomalousFills += 1
-            counters.add(RL_COUNTER_ORDER_ANOMALIES)
-            if anomalyLogged.count >= 4096 { anomalyLogged.removeAll(keepingCapacity: true) }
-            if anomalyLogged.insert(id).inserted {
-                logger.error("venue filled more than the order had working: the position moves by all of it", metadata: [
-                    "order": "\(id)", "status": "\(before.status)", "remaining": "\(FixedPoint.double(before.remaining))",
-                    "filled": "\(FixedPoint.double(quantity))"])
-            }
+            countAnomaly(id, "venue filled more than the order had working: the position moves by all of it", [
+                "status": "\(before.status)", "remaining": "\(FixedPoint.double(before.remaining))",
+                "filled": "\(FixedPoint.double(quantity))"])
         }
         // Only what the order had working comes out of working: the excess is
         // no other order's, so it moves the position alone, never another
@@ -715,6 +716,25 @@ public final class OrderRouter {
             pushAnswer(rl_event_t(type: RL_EVENT_EXCESS_FILL, symbol: before.symbol.rawValue, side: before.side,
                                   orderID: id.rawValue, qty: excess, price: price))
         }
+        if quantity > applied { orders.addExecuted(id, quantity - applied) } // the applied part went in with it
+    }
+
+    /// A venue answer about `id` that contradicts what the order can have
+    /// done: counted (`anomalousFills`, the order-anomaly counter), logged
+    /// once per order.
+    private func countAnomaly(_ id: OrderID, _ what: String, _ metadata: [String: String] = [:]) {
+        anomalousFills += 1
+        counters.add(RL_COUNTER_ORDER_ANOMALIES)
+        if anomalyLogged.count >= 4096 { anomalyLogged.removeAll(keepingCapacity: true) }
+        if anomalyLogged.insert(id).inserted {
+            logger.error("\(what)", metadata: (metadata.merging(["order": "\(id)"]) { a, _ in a }).mapValues { .string($0) })
+        }
+    }
+
+    /// The order's client order id (if any) is free again. By the slot the
+    /// order has here: an adopted order's id names a slot of its old session.
+    private func forgetClientID(_ id: OrderID) {
+        if let slot = orders.slot(of: id) { clientIDs.remove(slot: slot) }
     }
 
     /// Move an order to a terminal state and release its unfilled remainder.
@@ -722,7 +742,7 @@ public final class OrderRouter {
         // A cancel, reject or expiry changes no quantity: what was left is released.
         let after = try orders.apply(id, kind)
         orderDone(symbol: after.symbol)
-        clientIDs.remove(slot: id.slot)
+        forgetClientID(id)
         pushAnswer(rl_event_t(type: type, symbol: after.symbol.rawValue, side: after.side, orderID: id.rawValue,
                               qty: after.remaining, price: after.price))
     }
@@ -971,11 +991,17 @@ public final class OrderRouter {
     }
 
     /// `id` (pendingCancel) needs a cancel that was never sent, or was
-    /// refused: owed, tried again 1 ms from now whatever the others' backoff.
+    /// refused: owed, tried again with the others, after the current backoff.
     private func oweCancel(_ id: OrderID) {
         guard !owedCancels.contains(id) else { return }
-        hot.pointee.owedBackoffNs = Self.owedFirstBackoffNs
-        hot.pointee.owedRetryAtNs = rl_clock_ns() + Self.owedFirstBackoffNs
+        // The backoff goes on where the retries left it (a venue that keeps
+        // rejecting is asked less and less often); a cancel-all starts it again.
+        let now = rl_clock_ns()
+        // Quiet for longer than the longest backoff: a new episode, from the start.
+        let fresh = owedCancels.isEmpty && now >= hot.pointee.owedRetryAtNs &+ Self.owedMaxBackoffNs
+        let backoff = fresh ? Self.owedFirstBackoffNs : max(hot.pointee.owedBackoffNs, Self.owedFirstBackoffNs)
+        hot.pointee.owedBackoffNs = backoff
+        if owedCancels.isEmpty { hot.pointee.owedRetryAtNs = now + backoff }
         owedCancels.append(id)
         hot.pointee.owedCancelCount = owedCancels.count
     }
