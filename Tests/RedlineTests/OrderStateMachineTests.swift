@@ -4,7 +4,7 @@ import XCTest
 final class OrderStateMachineTests: XCTestCase {
     private static let legal: [OrderStatus: Set<OrderEventKind>] = [
         .new: [.submit, .reject],
-        .pending: [.acknowledge, .partialFill, .fill, .requestCancel, .reject, .expire],
+        .pending: [.acknowledge, .partialFill, .fill, .requestCancel, .reject, .expire, .cancelAck],
         // The venue cancels what it cancels (after a refused cancel, or on its own): the ack ends the order.
         .acknowledged: [.partialFill, .fill, .requestCancel, .expire, .cancelAck],
         .partiallyFilled: [.partialFill, .fill, .requestCancel, .expire, .cancelAck],
@@ -75,15 +75,24 @@ final class OrderStateMachineTests: XCTestCase {
         XCTAssertEqual(machine.activeCount, 0)
     }
 
+    /// Slots are reused longest-free first, with as many held back as the
+    /// capacity: a finished order stays readable for `capacity` new orders
+    /// (a late fill finds it), and a stale id never finds the new order.
     func testSlotsAreReusedAndStaleIdsNeverFindTheNewOrder() throws {
         let machine = OrderStateMachine(capacity: 1)
+        XCTAssertEqual(machine.slotCount, 2)
         let first = try order(in: .canceled, machine)
         let second = try machine.open(symbol: SymbolID(rawValue: 0), side: .sell, quantity: 5, price: 1)
         XCTAssertNotEqual(first, second)
-        XCTAssertThrowsRedline(.unknownOrder(first)) { try machine.order(first) }
+        XCTAssertEqual(try machine.order(first).status, .canceled, "still readable: its slot waits")
         XCTAssertThrowsRedline(.orderCapacityExhausted(capacity: 1)) {
             try machine.open(symbol: SymbolID(rawValue: 0), side: .sell, quantity: 5, price: 1)
         }
+        try machine.apply(second, .reject)
+        let third = try machine.open(symbol: SymbolID(rawValue: 0), side: .sell, quantity: 5, price: 1)
+        XCTAssertEqual(machine.slot(of: third), 0, "the first one's slot (0), reused")
+        XCTAssertThrowsRedline(.unknownOrder(first)) { try machine.order(first) }
+        XCTAssertNotEqual(first, third)
     }
 
     func testTracksActiveOrders() throws {

@@ -316,15 +316,15 @@ final class VenueSequenceReviewTests: XCTestCase {
         XCTAssertLessThanOrEqual(venue.cancels.count, 10, "cancels sent in 64 ms")
     }
 
-    /// Found (minor). A fill whose running total goes backwards (less than
-    /// the order has already executed) is impossible, yet it is dropped
-    /// without a count or a log line (OrderRouter.handle, `counted <= 0`):
-    /// neither `invalidExchangeEvents` nor `anomalousFills` moves.
+    /// Found (minor). A fill whose running total contradicts itself (below
+    /// the fill's own quantity) is impossible, yet it was dropped without a
+    /// count or a log line (OrderRouter.handle, `counted <= 0`). A total at
+    /// or below what was counted is taken as a resend (SlotReuseReviewTests).
     func testAFillWhoseRunningTotalGoesBackwardsIsCounted() throws {
         let (monitor, venue, router) = try setUp()
         let a = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
         venue.pending = [.acknowledged(a), .filled(a, quantity: fp(0.005), price: px, cumulative: fp(0.005)),
-                         .filled(a, quantity: fp(0.001), price: px, cumulative: fp(0.004))]
+                         .filled(a, quantity: fp(0.003), price: px, cumulative: fp(0.002))]
         router.poll()
         assertEngineMatchesRouter(monitor, router, position: 0.005)
         XCTAssertGreaterThan(router.invalidExchangeEvents + router.anomalousFills, 0, "an impossible fill is counted")

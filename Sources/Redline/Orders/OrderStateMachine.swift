@@ -15,6 +15,10 @@ import RedlineCore
 /// more than the transitions themselves when the storage was arrays.
 public final class OrderStateMachine {
     public let capacity: Int
+    /// Slots in all: `capacity` and as many again held back, so that a slot
+    /// freed waits at least `capacity` new orders before it is reused, even
+    /// with the book full (a late fill still finds its finished order).
+    public let slotCount: Int
     @usableFromInline let records: UnsafeMutablePointer<OrderRecord>
     @usableFromInline let generations: UnsafeMutablePointer<UInt32>
     /// Free slots in the order they were freed (a ring: `freeCount` entries
@@ -24,7 +28,7 @@ public final class OrderStateMachine {
     /// slots reused last-freed first, the very next order took its slot and
     /// the late fill was lost.
     @usableFromInline let freeSlots: UnsafeMutablePointer<Int32>
-    /// Bits of an id that name its slot (at least 16, enough for `capacity`);
+    /// Bits of an id that name its slot (at least 16, enough for `slotCount`);
     /// the slot's generation has the rest below the session's 16.
     public let slotBits: Int
     @usableFromInline let activeSlots: UnsafeMutablePointer<Int32>
@@ -64,30 +68,31 @@ public final class OrderStateMachine {
         self.session = session
         precondition(capacity > 0 && capacity <= Int(Int32.max), "capacity must be in 1...Int32.max")
         self.capacity = capacity
-        slotBits = max(16, Int.bitWidth - (capacity - 1).leadingZeroBitCount)
+        slotCount = min(2 * capacity, Int(Int32.max))
+        slotBits = max(16, Int.bitWidth - (slotCount - 1).leadingZeroBitCount)
         let blank = OrderRecord(
             id: OrderID(rawValue: 0), symbol: SymbolID(rawValue: 0), side: .buy, status: .canceled,
             quantity: 0, price: 0, filled: 0)
-        records = .allocate(capacity: capacity)
-        records.initialize(repeating: blank, count: capacity)
-        generations = .allocate(capacity: capacity)
-        generations.initialize(repeating: 0, count: capacity)
-        freeSlots = .allocate(capacity: capacity)
-        for i in 0..<capacity { (freeSlots + i).initialize(to: Int32(i)) }
-        activeSlots = .allocate(capacity: capacity)
-        activeSlots.initialize(repeating: -1, count: capacity)
-        activeIndex = .allocate(capacity: capacity)
-        activeIndex.initialize(repeating: -1, count: capacity)
+        records = .allocate(capacity: slotCount)
+        records.initialize(repeating: blank, count: slotCount)
+        generations = .allocate(capacity: slotCount)
+        generations.initialize(repeating: 0, count: slotCount)
+        freeSlots = .allocate(capacity: slotCount)
+        for i in 0..<slotCount { (freeSlots + i).initialize(to: Int32(i)) }
+        activeSlots = .allocate(capacity: slotCount)
+        activeSlots.initialize(repeating: -1, count: slotCount)
+        activeIndex = .allocate(capacity: slotCount)
+        activeIndex.initialize(repeating: -1, count: slotCount)
         counts = .allocate(capacity: 1)
-        counts.initialize(to: Counts(free: capacity, active: 0, adopted: 0, freeHead: 0))
+        counts.initialize(to: Counts(free: slotCount, active: 0, adopted: 0, freeHead: 0))
     }
 
     deinit {
-        records.deinitialize(count: capacity).deallocate()
-        generations.deinitialize(count: capacity).deallocate()
-        freeSlots.deinitialize(count: capacity).deallocate()
-        activeSlots.deinitialize(count: capacity).deallocate()
-        activeIndex.deinitialize(count: capacity).deallocate()
+        records.deinitialize(count: slotCount).deallocate()
+        generations.deinitialize(count: slotCount).deallocate()
+        freeSlots.deinitialize(count: slotCount).deallocate()
+        activeSlots.deinitialize(count: slotCount).deallocate()
+        activeIndex.deinitialize(count: slotCount).deallocate()
         counts.deinitialize(count: 1).deallocate()
     }
 
@@ -102,6 +107,7 @@ public final class OrderStateMachine {
         case (.pending, .requestCancel): .pendingCancel
         case (.pending, .reject): .rejected
         case (.pending, .expire): .expired            // an IOC the venue ended before its ack
+        case (.pending, .cancelAck): .canceled        // an IOC with nothing to match, a post-only that would cross
         case (.acknowledged, .partialFill): .partiallyFilled
         case (.acknowledged, .fill): .filled
         case (.acknowledged, .requestCancel): .pendingCancel
@@ -127,7 +133,7 @@ public final class OrderStateMachine {
     public var activeCount: Int { activeCountStorage }
 
     /// Orders that can still be opened or adopted.
-    public var available: Int { freeCount }
+    public var available: Int { freeCount - (slotCount - capacity) }
 
     /// Ids of every active order, in no particular order. Allocates: cold path.
     public var activeOrderIDs: [OrderID] { (0..<activeCountStorage).map { records[Int(activeSlots[$0])].id } }
@@ -183,10 +189,10 @@ public final class OrderStateMachine {
     /// The longest-free slot, taken; its next is fetched meanwhile.
     @inlinable
     func takeFreeSlot() throws(RedlineError) -> Int {
-        guard freeCount > 0 else { throw .orderCapacityExhausted(capacity: capacity) }
+        guard freeCount > slotCount - capacity else { throw .orderCapacityExhausted(capacity: capacity) }
         let head = counts.pointee.freeHead
         let slot = Int(freeSlots[head])
-        counts.pointee.freeHead = head + 1 == capacity ? 0 : head + 1
+        counts.pointee.freeHead = head + 1 == slotCount ? 0 : head + 1
         freeCount -= 1
         if freeCount > 0 { rl_prefetch_for_write(records + Int(freeSlots[counts.pointee.freeHead])) }
         if hasAdopted { forgetAdopted(in: slot) }
@@ -201,7 +207,7 @@ public final class OrderStateMachine {
     @inlinable
     public func slot(of id: OrderID) -> Int? {
         let slot = idSlot(id)
-        if slot < capacity, records[slot].id == id { return slot }
+        if slot < slotCount, records[slot].id == id { return slot }
         if !hasAdopted { return nil }
         return adopted[id].map { Int($0) }
     }
@@ -211,7 +217,7 @@ public final class OrderStateMachine {
     @inlinable
     func prefetch(_ id: OrderID) {
         let slot = idSlot(id)
-        if slot < capacity { rl_prefetch_for_write(records + slot) }
+        if slot < slotCount { rl_prefetch_for_write(records + slot) }
     }
 
     /// The order's record, while its slot has not been reused.
@@ -283,7 +289,7 @@ public final class OrderStateMachine {
             activeIndex[slot] = -1
         }
         var tail = counts.pointee.freeHead + freeCount
-        if tail >= capacity { tail -= capacity }
+        if tail >= slotCount { tail -= slotCount }
         freeSlots[tail] = Int32(slot)
         freeCount += 1
     }

@@ -206,7 +206,7 @@ public final class OrderRouter {
                                operation: "rl_strategy_create")
         strategy = created!
         rl_engine_bind_strategy(engine, strategy, orders.session)
-        clientIDs = WorkingClientIDs(orderCapacity: orderCapacity)
+        clientIDs = WorkingClientIDs(orderCapacity: orderCapacity, slotCount: orders.slotCount)
         scratch = []
         scratch.reserveCapacity(orderCapacity)
         owedCancels = []
@@ -647,9 +647,9 @@ public final class OrderRouter {
                     counted = min(quantity, cumulative - record.executed)
                     if counted <= 0 {
                         // Counted already (a resend, or reconciliation asked the
-                        // venue); a running total below what is counted is the
-                        // venue contradicting itself: an anomaly, never silent.
-                        if cumulative < record.executed { countAnomaly(id, "venue's running total went backwards") }
+                        // venue). A running total below the fill's own quantity
+                        // is the venue contradicting itself: an anomaly, never silent.
+                        if cumulative < quantity { countAnomaly(id, "venue's running total is below the fill's own quantity") }
                         return
                     }
                 }
@@ -657,6 +657,8 @@ public final class OrderRouter {
             case .canceled(let id):
                 try release(id, .cancelAck, as: RL_EVENT_CANCEL_ACK)
                 counters.add(RL_COUNTER_CANCELED)
+                // The venue takes cancels again: owed ones wait the shortest backoff.
+                hot.pointee.owedBackoffNs = Self.owedFirstBackoffNs
             case .rejected(let id):
                 try release(id, .reject, as: RL_EVENT_REJECT)
                 counters.add(RL_COUNTER_REJECTED)
@@ -722,12 +724,13 @@ public final class OrderRouter {
     /// A venue answer about `id` that contradicts what the order can have
     /// done: counted (`anomalousFills`, the order-anomaly counter), logged
     /// once per order.
-    private func countAnomaly(_ id: OrderID, _ what: String, _ metadata: [String: String] = [:]) {
+    private func countAnomaly(_ id: OrderID, _ what: @autoclosure () -> String,
+                              _ metadata: @autoclosure () -> [String: String] = [:]) {
         anomalousFills += 1
         counters.add(RL_COUNTER_ORDER_ANOMALIES)
         if anomalyLogged.count >= 4096 { anomalyLogged.removeAll(keepingCapacity: true) }
         if anomalyLogged.insert(id).inserted {
-            logger.error("\(what)", metadata: (metadata.merging(["order": "\(id)"]) { a, _ in a }).mapValues { .string($0) })
+            logger.error("\(what())", metadata: (metadata().merging(["order": "\(id)"]) { a, _ in a }).mapValues { .string($0) })
         }
     }
 

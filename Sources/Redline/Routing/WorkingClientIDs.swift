@@ -8,11 +8,14 @@ struct WorkingClientIDs {
     private let bySlot: UnsafeMutablePointer<UInt64>
     private let slots: Int
 
-    init(orderCapacity: Int) {
+    /// `orderCapacity` ids at once, for orders in slots 0..<`slotCount`
+    /// (`OrderStateMachine.slotCount`: every slot an order can have).
+    init(orderCapacity: Int, slotCount: Int) {
+        precondition(slotCount >= orderCapacity)
         ids = FixedHashMap(capacity: orderCapacity)
-        slots = orderCapacity
-        bySlot = .allocate(capacity: orderCapacity)
-        bySlot.initialize(repeating: 0, count: orderCapacity)
+        slots = slotCount
+        bySlot = .allocate(capacity: slotCount)
+        bySlot.initialize(repeating: 0, count: slotCount)
     }
 
     func deallocate() {
