@@ -37,17 +37,6 @@ final class SlotReuseReviewTests: XCTestCase {
         return (monitor, router)
     }
 
-    private func assertBooks(_ monitor: RuntimeRiskMonitor, _ router: OrderRouter, working: Double, orders: Int,
-                             position: Double, _ message: String = "",
-                             file: StaticString = #filePath, line: UInt = #line) {
-        monitor.drain()
-        let state = monitor.position(of: "BTCUSDT")
-        XCTAssertEqual(state?.workingBuy ?? -1, working, accuracy: 1e-9, "working buy \(message)", file: file, line: line)
-        XCTAssertEqual(state?.quantity ?? .nan, position, accuracy: 1e-9, "position \(message)", file: file, line: line)
-        XCTAssertEqual(router.activeOrderCount, orders, "router's active orders \(message)", file: file, line: line)
-        XCTAssertEqual(monitor.workingOrders(symbol: "BTCUSDT"), orders, "working orders \(message)", file: file, line: line)
-    }
-
     // MARK: Found
 
     /// Found. FIFO reuse keeps a finished order readable only for as many

@@ -142,3 +142,18 @@ func assertLimitsSurviveARestart(_ change: (inout RiskLimits) -> Void, file: Sta
                    file: file, line: line)
     return limits
 }
+
+/// The engine's books for BTCUSDT against an expectation: `working` is what
+/// the venue still has working (buy side; nothing on the sell side),
+/// `orders` how many orders, `position` what the venue filled.
+func assertBooks(_ monitor: RuntimeRiskMonitor, _ router: OrderRouter, working: Double, orders: Int,
+                 position: Double, _ message: String = "",
+                 file: StaticString = #filePath, line: UInt = #line) {
+    monitor.drain()
+    let state = monitor.position(of: "BTCUSDT")
+    XCTAssertEqual(state?.workingBuy ?? -1, working, accuracy: 1e-9, "working buy \(message)", file: file, line: line)
+    XCTAssertEqual(state?.workingSell ?? -1, 0, accuracy: 1e-9, "working sell \(message)", file: file, line: line)
+    XCTAssertEqual(state?.quantity ?? .nan, position, accuracy: 1e-9, "position \(message)", file: file, line: line)
+    XCTAssertEqual(router.activeOrderCount, orders, "router's active orders \(message)", file: file, line: line)
+    XCTAssertEqual(monitor.workingOrders(symbol: "BTCUSDT"), orders, "working orders \(message)", file: file, line: line)
+}
