@@ -23,6 +23,8 @@ final class OrderStateMachineTests: XCTestCase {
         }
         XCTAssertEqual(OrderStateMachine.next(.pendingCancel, .cancelReject, hasFills: true), .partiallyFilled)
         XCTAssertEqual(OrderStateMachine.next(.pendingCancel, .cancelReject, hasFills: false), .acknowledged)
+        XCTAssertEqual(OrderStateMachine.next(.pendingCancel, .reject, hasFills: false), .rejected)
+        XCTAssertNil(OrderStateMachine.next(.pendingCancel, .reject, hasFills: true), "one that traded is no reject: it stays reserved")
     }
 
     /// Drive a real order into `status`, using quantity 10 (fixed point units).

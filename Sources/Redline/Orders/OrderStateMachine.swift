@@ -124,7 +124,10 @@ public final class OrderStateMachine {
         case (.pendingCancel, .cancelAck): .canceled
         case (.pendingCancel, .cancelReject): hasFills ? .partiallyFilled : .acknowledged
         case (.pendingCancel, .expire): .expired
-        case (.pendingCancel, .reject): .rejected     // the order itself refused, its cancel on the way
+        // The order itself refused, its cancel on the way; never one that
+        // traded (a venue rejects only what it never worked: that "reject"
+        // would be the cancel's, and the rest may still work).
+        case (.pendingCancel, .reject): hasFills ? nil : .rejected
         case (.pendingCancel, .requestCancel): .pendingCancel
         default: nil
         }
