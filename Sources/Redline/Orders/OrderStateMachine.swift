@@ -8,7 +8,8 @@ import RedlineCore
 ///
 /// Every transition is one line of `OrderStateMachine.next(_:_:hasFills:)`;
 /// anything else is `RedlineError.illegalTransition`, never a crash. Orders live
-/// in a fixed array of slots with a free list and an active list, so the steady
+/// in a fixed array of slots (twice the capacity: see `slotCount`) with a ring of
+/// free slots, reused longest-free first, and an active list, so the steady
 /// state allocates nothing per order. Not thread-safe: one router owns it.
 /// Storage is raw memory allocated once: `let` pointers to it are not subject
 /// to Swift's dynamic exclusivity checks or copy-on-write checks, which cost
