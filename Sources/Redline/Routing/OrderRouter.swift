@@ -918,7 +918,7 @@ public final class OrderRouter {
         // strategy sent its cancel), unless that cancel is owed (never sent).
         orders.requestCancelAll(into: &scratch)
         if !report.massCancel {
-            for id in owedCancels where (try? orders.order(id))?.status == .pendingCancel { scratch.append(id) }
+            for id in owedCancels where awaitsCancel(id) { scratch.append(id) }
             for id in scratch {
                 if sendCancel(id) {
                     report.sent += 1
@@ -968,7 +968,7 @@ public final class OrderRouter {
         var kept = 0
         for index in owedCancels.indices {
             let id = owedCancels[index]
-            guard let order = try? orders.order(id), order.status == .pendingCancel else { continue }
+            guard awaitsCancel(id) else { continue }
             if sendCancel(id) { continue }
             owedCancels[kept] = id
             kept += 1
@@ -986,10 +986,14 @@ public final class OrderRouter {
     /// Cancels a cancel-all still owes (sent again from later polls).
     public var owedCancelCount: Int { hot.pointee.owedCancelCount }
 
+    /// Whether an owed cancel still has an order to cancel: `id` is known
+    /// and pendingCancel (not filled, canceled or ended meanwhile).
+    private func awaitsCancel(_ id: OrderID) -> Bool { (try? orders.order(id))?.status == .pendingCancel }
+
     /// Forget owed cancels of orders no longer waiting for one (filled,
     /// canceled, ended): they owe nothing, and a halt's answer waits for none.
     private func dropFinishedOwed() {
-        owedCancels.removeAll { (try? orders.order($0))?.status != .pendingCancel }
+        owedCancels.removeAll { !awaitsCancel($0) }
         hot.pointee.owedCancelCount = owedCancels.count
     }
 
