@@ -329,7 +329,7 @@ final class ReconciliationTests: XCTestCase {
         let monitor = try freshMonitor()
         let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
         defer { journal.close() }
-        let router = try OrderRouter(monitor: monitor, client: OpenOrdersOnlyVenue(venue), orderCapacity: 64,
+        let router = try OrderRouter(monitor: monitor, client: AnotherSessionVenue(venue, tellsHowOrdersEnded: false), orderCapacity: 64,
                                      ringCapacity: 64, logger: quietLogger())
         XCTAssertThrowsRedline(.exchange(.unsupported)) { try router.reconcile() }
         XCTAssertEqual(monitor.tradingState.mode, .reducing, "fail closed: a fill may be unknown")
@@ -365,24 +365,23 @@ private final class ListsFilledAsOpenVenue: ExchangeClient {
     func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
 }
 
-/// A second client (session) on the same venue account: it lists the same
-/// open orders, and has no mass cancel (that would reach the other session's).
+/// Another client (session) on the same venue account: it lists the same
+/// open orders and has no mass cancel (that would reach the other session's).
+/// With `tellsHowOrdersEnded` false it cannot tell how a finished order
+/// ended either (`orderStatus` throws `.unsupported`).
 private final class AnotherSessionVenue: ExchangeClient {
     let venue: SimulatedExchange
-    init(_ venue: SimulatedExchange) { self.venue = venue }
+    let tellsHowOrdersEnded: Bool
+    init(_ venue: SimulatedExchange, tellsHowOrdersEnded: Bool = true) {
+        self.venue = venue
+        self.tellsHowOrdersEnded = tellsHowOrdersEnded
+    }
     func submit(_ order: ExchangeOrder) throws(ExchangeError) { try venue.submit(order) }
     func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
     func pollEvents(_ body: (ExchangeEvent) -> Void) { venue.pollEvents(body) }
     func openOrders() throws(ExchangeError) -> [VenueOrder] { try venue.openOrders() }
-    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
-}
-
-/// A venue client that can list open orders but not tell how a finished order ended.
-private final class OpenOrdersOnlyVenue: ExchangeClient {
-    let venue: SimulatedExchange
-    init(_ venue: SimulatedExchange) { self.venue = venue }
-    func submit(_ order: ExchangeOrder) throws(ExchangeError) { try venue.submit(order) }
-    func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
-    func pollEvents(_ body: (ExchangeEvent) -> Void) { venue.pollEvents(body) }
-    func openOrders() throws(ExchangeError) -> [VenueOrder] { try venue.openOrders() }
+    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? {
+        guard tellsHowOrdersEnded else { throw .unsupported }
+        return try venue.orderStatus(id)
+    }
 }
