@@ -29,15 +29,24 @@ public final class SimulatedExchange: ExchangeClient {
 
     public let configuration: Configuration
     /// Submits throw `.unavailable` while true.
-    public var isUnavailable = false
+    public var isUnavailable: Bool {
+        get { state.pointee.isUnavailable }
+        set { state.pointee.isUnavailable = newValue }
+    }
     /// The next this-many cancel requests throw `.cancelFailed`.
-    public var failNextCancels = 0
+    public var failNextCancels: Int {
+        get { state.pointee.failNextCancels }
+        set { state.pointee.failNextCancels = newValue }
+    }
     /// Every cancel request throws while true.
-    public var failAllCancels = false
+    public var failAllCancels: Bool {
+        get { state.pointee.failAllCancels }
+        set { state.pointee.failAllCancels = newValue }
+    }
     /// Cancel requests received (including failed ones).
-    public private(set) var cancelRequests = 0
+    public var cancelRequests: Int { state.pointee.cancelRequests }
     /// Mass-cancel requests received (including refused ones).
-    public private(set) var massCancelRequests = 0
+    public var massCancelRequests: Int { state.pointee.massCancelRequests }
 
     /// Resting orders: what was submitted and what is left of it.
     private let resting: FixedHashMap<(order: ExchangeOrder, remaining: Int64)>
@@ -47,15 +56,44 @@ public final class SimulatedExchange: ExchangeClient {
     /// it newest first; a hash index kept beside it cost two random probes
     /// per finished order, a third of a 10,000-order mass cancel.
     private let finishedLog: UnsafeMutablePointer<VenueOrderStatus>
-    private var finishedHead = 0
-    private var finishedCount = 0
     // The event queue is raw memory allocated once: no copy-on-write or
     // exclusivity checks on the order path.
     private let events: UnsafeMutablePointer<ExchangeEvent>
     private let eventCapacity: Int
-    private var head = 0
-    private var count = 0
-    private var rng: UInt64
+
+    /// Every counter and position the venue changes, in raw memory allocated
+    /// once, as the event queue is: stored `var`s of a class are checked for
+    /// exclusive access at run time (`swift_beginAccess`), which was a tenth
+    /// of a load-test strategy thread (perf, 2026-11-27).
+    private struct State {
+        var head = 0
+        var count = 0
+        var finishedHead = 0
+        var finishedCount = 0
+        var rng: UInt64
+        var cancelRequests = 0
+        var massCancelRequests = 0
+        var failNextCancels = 0
+        var isUnavailable = false
+        var failAllCancels = false
+    }
+    private let state: UnsafeMutablePointer<State>
+    private var head: Int {
+        get { state.pointee.head }
+        set { state.pointee.head = newValue }
+    }
+    private var count: Int {
+        get { state.pointee.count }
+        set { state.pointee.count = newValue }
+    }
+    private var finishedHead: Int {
+        get { state.pointee.finishedHead }
+        set { state.pointee.finishedHead = newValue }
+    }
+    private var finishedCount: Int {
+        get { state.pointee.finishedCount }
+        set { state.pointee.finishedCount = newValue }
+    }
 
     public init(_ configuration: Configuration = .init()) {
         precondition(configuration.capacity > 0)
@@ -68,13 +106,15 @@ public final class SimulatedExchange: ExchangeClient {
         eventCapacity = configuration.capacity * 3
         events = .allocate(capacity: eventCapacity)
         events.initialize(repeating: .acknowledged(OrderID(rawValue: 0)), count: eventCapacity)
-        rng = configuration.seed == 0 ? 0x9E37_79B9_7F4A_7C15 : configuration.seed
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(rng: configuration.seed == 0 ? 0x9E37_79B9_7F4A_7C15 : configuration.seed))
     }
 
     deinit {
         events.deinitialize(count: eventCapacity).deallocate()
         finishedLog.deinitialize(count: configuration.capacity).deallocate()
         resting.deallocate()
+        state.deinitialize(count: 1).deallocate()
     }
 
     /// Remember how an order ended, forgetting the oldest beyond `capacity`.
@@ -113,7 +153,7 @@ public final class SimulatedExchange: ExchangeClient {
     }
 
     public func cancel(_ id: OrderID) throws(ExchangeError) {
-        cancelRequests += 1
+        state.pointee.cancelRequests += 1
         if failAllCancels { throw .cancelFailed(id) }
         if failNextCancels > 0 {
             failNextCancels -= 1
@@ -196,7 +236,7 @@ public final class SimulatedExchange: ExchangeClient {
     /// cancel would refuse the other; `.backpressure`, with nothing
     /// canceled, when its event queue has no room for every answer.
     public func massCancel() throws(ExchangeError) {
-        massCancelRequests += 1
+        state.pointee.massCancelRequests += 1
         if isUnavailable { throw .unavailable }
         if failAllCancels || failNextCancels > 0 { throw .cancelFailed(OrderID(rawValue: 0)) }
         guard eventCapacity - count >= resting.count else { throw .backpressure }
@@ -232,9 +272,11 @@ public final class SimulatedExchange: ExchangeClient {
 
     /// xorshift64*: deterministic for a seed, in [0, 1).
     private func nextUnit() -> Double {
+        var rng = state.pointee.rng
         rng ^= rng >> 12
         rng ^= rng << 25
         rng ^= rng >> 27
+        state.pointee.rng = rng
         return Double((rng &* 0x2545_F491_4F6C_DD1D) >> 11) / Double(1 << 53)
     }
 }

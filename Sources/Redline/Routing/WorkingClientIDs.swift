@@ -31,9 +31,11 @@ struct WorkingClientIDs {
         bySlot[slot] = id
     }
 
-    /// The order in `slot` finished: its id may be used again.
+    /// The order in `slot` finished: its id may be used again. With no id
+    /// working (a strategy that sends none), nothing is read: a burst of
+    /// acks does not miss on `bySlot` once per order.
     func remove(slot: Int) {
-        guard slot < slots, bySlot[slot] != 0 else { return }
+        guard ids.count > 0, slot < slots, bySlot[slot] != 0 else { return }
         ids.remove(bySlot[slot])
         bySlot[slot] = 0
     }
