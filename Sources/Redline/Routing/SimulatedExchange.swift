@@ -30,23 +30,23 @@ public final class SimulatedExchange: ExchangeClient {
     public let configuration: Configuration
     /// Submits throw `.unavailable` while true.
     public var isUnavailable: Bool {
-        get { state.pointee.isUnavailable }
-        set { state.pointee.isUnavailable = newValue }
+        get { scalars.pointee.isUnavailable }
+        set { scalars.pointee.isUnavailable = newValue }
     }
     /// The next this-many cancel requests throw `.cancelFailed`.
     public var failNextCancels: Int {
-        get { state.pointee.failNextCancels }
-        set { state.pointee.failNextCancels = newValue }
+        get { scalars.pointee.failNextCancels }
+        set { scalars.pointee.failNextCancels = newValue }
     }
     /// Every cancel request throws while true.
     public var failAllCancels: Bool {
-        get { state.pointee.failAllCancels }
-        set { state.pointee.failAllCancels = newValue }
+        get { scalars.pointee.failAllCancels }
+        set { scalars.pointee.failAllCancels = newValue }
     }
     /// Cancel requests received (including failed ones).
-    public var cancelRequests: Int { state.pointee.cancelRequests }
+    public var cancelRequests: Int { scalars.pointee.cancelRequests }
     /// Mass-cancel requests received (including refused ones).
-    public var massCancelRequests: Int { state.pointee.massCancelRequests }
+    public var massCancelRequests: Int { scalars.pointee.massCancelRequests }
 
     /// Resting orders: what was submitted and what is left of it.
     private let resting: FixedHashMap<(order: ExchangeOrder, remaining: Int64)>
@@ -65,7 +65,7 @@ public final class SimulatedExchange: ExchangeClient {
     /// once, as the event queue is: stored `var`s of a class are checked for
     /// exclusive access at run time (`swift_beginAccess`), which was a tenth
     /// of a load-test strategy thread (perf, 2026-11-27).
-    private struct State {
+    private struct Scalars {
         var head = 0
         var count = 0
         var finishedHead = 0
@@ -77,23 +77,7 @@ public final class SimulatedExchange: ExchangeClient {
         var isUnavailable = false
         var failAllCancels = false
     }
-    private let state: UnsafeMutablePointer<State>
-    private var head: Int {
-        get { state.pointee.head }
-        set { state.pointee.head = newValue }
-    }
-    private var count: Int {
-        get { state.pointee.count }
-        set { state.pointee.count = newValue }
-    }
-    private var finishedHead: Int {
-        get { state.pointee.finishedHead }
-        set { state.pointee.finishedHead = newValue }
-    }
-    private var finishedCount: Int {
-        get { state.pointee.finishedCount }
-        set { state.pointee.finishedCount = newValue }
-    }
+    private let scalars: UnsafeMutablePointer<Scalars>
 
     public init(_ configuration: Configuration = .init()) {
         precondition(configuration.capacity > 0)
@@ -106,23 +90,23 @@ public final class SimulatedExchange: ExchangeClient {
         eventCapacity = configuration.capacity * 3
         events = .allocate(capacity: eventCapacity)
         events.initialize(repeating: .acknowledged(OrderID(rawValue: 0)), count: eventCapacity)
-        state = .allocate(capacity: 1)
-        state.initialize(to: State(rng: configuration.seed == 0 ? 0x9E37_79B9_7F4A_7C15 : configuration.seed))
+        scalars = .allocate(capacity: 1)
+        scalars.initialize(to: Scalars(rng: configuration.seed == 0 ? 0x9E37_79B9_7F4A_7C15 : configuration.seed))
     }
 
     deinit {
         events.deinitialize(count: eventCapacity).deallocate()
         finishedLog.deinitialize(count: configuration.capacity).deallocate()
         resting.deallocate()
-        state.deinitialize(count: 1).deallocate()
+        scalars.deinitialize(count: 1).deallocate()
     }
 
     /// Remember how an order ended, forgetting the oldest beyond `capacity`.
     private func finish(_ order: ExchangeOrder, _ state: VenueOrderStatus.State, filled: Int64) {
-        finishedLog[finishedHead] = VenueOrderStatus(id: order.id, state: state, quantity: order.quantity,
-                                                     filledQuantity: filled)
-        finishedHead = finishedHead + 1 == configuration.capacity ? 0 : finishedHead + 1
-        finishedCount = min(finishedCount + 1, configuration.capacity)
+        let at = scalars.pointee.finishedHead
+        finishedLog[at] = VenueOrderStatus(id: order.id, state: state, quantity: order.quantity, filledQuantity: filled)
+        scalars.pointee.finishedHead = at + 1 == configuration.capacity ? 0 : at + 1
+        scalars.pointee.finishedCount = min(scalars.pointee.finishedCount + 1, configuration.capacity)
     }
 
     /// Orders resting now.
@@ -130,7 +114,9 @@ public final class SimulatedExchange: ExchangeClient {
 
     public func submit(_ order: ExchangeOrder) throws(ExchangeError) {
         if isUnavailable { throw .unavailable }
-        guard resting.count < configuration.capacity, count + 3 <= eventCapacity else { throw .backpressure }
+        guard resting.count < configuration.capacity, scalars.pointee.count + 3 <= eventCapacity else {
+            throw .backpressure
+        }
         let roll = nextUnit()
         if roll < configuration.rejectRatio {
             enqueue(.rejected(order.id))
@@ -153,13 +139,13 @@ public final class SimulatedExchange: ExchangeClient {
     }
 
     public func cancel(_ id: OrderID) throws(ExchangeError) {
-        state.pointee.cancelRequests += 1
+        scalars.pointee.cancelRequests += 1
         if failAllCancels { throw .cancelFailed(id) }
         if failNextCancels > 0 {
             failNextCancels -= 1
             throw .cancelFailed(id)
         }
-        guard count < eventCapacity else { throw .backpressure }
+        guard scalars.pointee.count < eventCapacity else { throw .backpressure }
         if let entry = resting.remove(id.rawValue) {
             enqueue(.canceled(id))
             finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
@@ -208,8 +194,8 @@ public final class SimulatedExchange: ExchangeClient {
                                     filledQuantity: entry.order.quantity - entry.remaining)
         }
         // Newest first: the same id finished twice (never, at a real venue) reads as its last end.
-        var i = finishedHead
-        for _ in 0..<finishedCount {
+        var i = scalars.pointee.finishedHead
+        for _ in 0..<scalars.pointee.finishedCount {
             i = i == 0 ? configuration.capacity - 1 : i - 1
             if finishedLog[i].id == id { return finishedLog[i] }
         }
@@ -218,8 +204,8 @@ public final class SimulatedExchange: ExchangeClient {
 
     /// Drop every event not yet polled: the engine that would have read them is gone.
     public func forgetUnpolledEvents() {
-        head = 0
-        count = 0
+        scalars.pointee.head = 0
+        scalars.pointee.count = 0
     }
 
     public func openOrders() throws(ExchangeError) -> [VenueOrder] {
@@ -236,10 +222,10 @@ public final class SimulatedExchange: ExchangeClient {
     /// cancel would refuse the other; `.backpressure`, with nothing
     /// canceled, when its event queue has no room for every answer.
     public func massCancel() throws(ExchangeError) {
-        state.pointee.massCancelRequests += 1
+        scalars.pointee.massCancelRequests += 1
         if isUnavailable { throw .unavailable }
         if failAllCancels || failNextCancels > 0 { throw .cancelFailed(OrderID(rawValue: 0)) }
-        guard eventCapacity - count >= resting.count else { throw .backpressure }
+        guard eventCapacity - scalars.pointee.count >= resting.count else { throw .backpressure }
         resting.drain { key, entry in
             enqueue(.canceled(OrderID(rawValue: key)))
             finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
@@ -254,29 +240,30 @@ public final class SimulatedExchange: ExchangeClient {
     }
 
     public func pollEvents(_ body: (ExchangeEvent) -> Void) {
-        while count > 0 {
+        while scalars.pointee.count > 0 {
+            let head = scalars.pointee.head
             let event = events[head]
-            head = head + 1 == eventCapacity ? 0 : head + 1
-            count -= 1
+            scalars.pointee.head = head + 1 == eventCapacity ? 0 : head + 1
+            scalars.pointee.count -= 1
             body(event)
         }
     }
 
     private func enqueue(_ event: ExchangeEvent) {
-        precondition(count < eventCapacity, "simulated exchange event queue overflow")
-        var tail = head + count
+        precondition(scalars.pointee.count < eventCapacity, "simulated exchange event queue overflow")
+        var tail = scalars.pointee.head + scalars.pointee.count
         if tail >= eventCapacity { tail -= eventCapacity }
         events[tail] = event
-        count += 1
+        scalars.pointee.count += 1
     }
 
     /// xorshift64*: deterministic for a seed, in [0, 1).
     private func nextUnit() -> Double {
-        var rng = state.pointee.rng
+        var rng = scalars.pointee.rng
         rng ^= rng >> 12
         rng ^= rng << 25
         rng ^= rng >> 27
-        state.pointee.rng = rng
+        scalars.pointee.rng = rng
         return Double((rng &* 0x2545_F491_4F6C_DD1D) >> 11) / Double(1 << 53)
     }
 }
