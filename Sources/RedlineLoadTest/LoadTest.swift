@@ -64,6 +64,48 @@ public struct LoadTestConfiguration: Sendable {
     public var allRules = false
 
     public init() {}
+
+    /// The most resting orders a strategy may keep: each costs its router and
+    /// its simulated venue about 2 KiB of fixed tables (capacity is four times it).
+    public static let maxRestingOrders = 100_000
+    /// The longest run: a week.
+    public static let maxDuration: Double = 7 * 86_400
+
+    /// Refuse a setting the load test cannot run with, naming it and what it
+    /// may be: nothing is bent to fit, and nothing traps on it later.
+    public func validate() throws(RedlineError) {
+        func refuse(_ name: String, _ value: Any, _ allowed: String) -> RedlineError {
+            .invalidInput("load test setting \(name) must be \(allowed), got \(value)")
+        }
+        let maxStrategies = Int(min(RL_RUNTIME_MAX_RINGS, RL_RUNTIME_MAX_LANES))
+        guard (1...maxStrategies).contains(strategies) else { throw refuse("strategies", strategies, "1...\(maxStrategies)") }
+        let maxSymbols = Int(RL_SYMBOLS_DEFAULT_CAPACITY)
+        guard (1...maxSymbols).contains(symbols) else { throw refuse("symbols", symbols, "1...\(maxSymbols)") }
+        guard duration.isFinite, duration > 0, duration <= Self.maxDuration else {
+            throw refuse("duration", duration, "a number of seconds over 0 and at most \(Int(Self.maxDuration))")
+        }
+        if let targetRate, !(targetRate.isFinite && targetRate >= 1 && targetRate <= 1e9) {
+            throw refuse("targetRate", targetRate, "1...1e9 orders per second")
+        }
+        guard fillRatio.isFinite, (0...1).contains(fillRatio) else { throw refuse("fillRatio", fillRatio, "0...1") }
+        guard (1...Self.maxRestingOrders).contains(restingOrders) else {
+            throw refuse("restingOrders", restingOrders, "1...\(Self.maxRestingOrders)")
+        }
+        if let edgeCollapseAt, !(edgeCollapseAt.isFinite && edgeCollapseAt >= 0 && edgeCollapseAt < duration) {
+            throw refuse("edgeCollapseAt", edgeCollapseAt, "a time within the run (0 to under \(duration) s)")
+        }
+        guard (0...100_000).contains(freezeRounds) else { throw refuse("freezeRounds", freezeRounds, "0...100000") }
+        guard sampleEvery >= 1, sampleEvery & (sampleEvery - 1) == 0 else {
+            throw refuse("sampleEvery", sampleEvery, "a power of two")
+        }
+        guard edgeReportEvery >= 0, edgeReportEvery & (edgeReportEvery &- 1) == 0 else {
+            throw refuse("edgeReportEvery", edgeReportEvery, "0 or a power of two")
+        }
+        guard ringCapacity >= 2, ringCapacity <= 1 << 24, ringCapacity & (ringCapacity - 1) == 0 else {
+            throw refuse("ringCapacity", ringCapacity, "a power of two from 2 to 16777216")
+        }
+        if journalDirectory != nil { try journalOptions.validate() }
+    }
 }
 
 /// One line of live progress.
@@ -280,14 +322,7 @@ public final class LoadTest: @unchecked Sendable {
     private let timerOverheadCycles: UInt64
 
     public init(_ configuration: LoadTestConfiguration, logger: Logger = Logger(label: "redline.loadtest")) throws {
-        guard configuration.strategies >= 1, configuration.symbols >= 1, configuration.duration > 0,
-            configuration.fillRatio >= 0, configuration.fillRatio <= 1, configuration.restingOrders >= 1,
-            configuration.sampleEvery >= 1, configuration.sampleEvery & (configuration.sampleEvery - 1) == 0,
-            configuration.edgeReportEvery >= 0, configuration.edgeReportEvery & (configuration.edgeReportEvery &- 1) == 0
-        else { throw RedlineError.invalidInput("load test configuration out of range") }
-        if let rate = configuration.targetRate, !(rate > 0) {
-            throw RedlineError.invalidInput("target rate must be positive")
-        }
+        try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         cyclesPerNanosecond = rl_clock_calibrate(20_000_000)
@@ -359,7 +394,7 @@ public final class LoadTest: @unchecked Sendable {
         var commitHistogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var backlogHistogram = Histogram<UInt64>(highestTrackableValue: 1 << 32, numberOfSignificantValueDigits: .two)
         if let dir = config.journalDirectory {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Journal.makeDirectory(dir)
             var options = config.journalOptions
             // A real-time writer beside a spinning strategy would take its
             // CPU; beside the risk thread it takes only what the risk thread

@@ -116,6 +116,7 @@ struct LoadTestCommand: ParsableCommand {
         guard rules == "off" || rules == "all" else { throw ValidationError("--rules must be off or all") }
         config.allRules = rules == "all"
 
+        try config.validate() // before anything prints or computes with a value it refuses
         print("redline loadtest: \(strategies) strateg\(strategies == 1 ? "y" : "ies"), \(symbols) symbols, \(duration) s, "
               + "rate \(rate.map { "\(Int($0))/s" } ?? "max"), fill ratio \(fillRatio), "
               + "pinning \(pin ? "on" : "off"), idle \(idle), rules \(rules)"

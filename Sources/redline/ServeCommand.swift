@@ -232,8 +232,8 @@ final class ServeHost: @unchecked Sendable {
         self.logger = logger
         monitor = try RuntimeRiskMonitor(limits: settings.limits, logger: logger)
         if let directory = settings.journal?.directory {
-            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw CLIFailure("\"journal.directory\" \(directory) cannot be created: \(error.localizedDescription)")
+            do { try Journal.makeDirectory(directory) } catch {
+                throw CLIFailure("\"journal.directory\": \(error)")
             }
             let (opened, report) = try Journal.open(directory: directory, monitor: monitor, logger: logger)
             journal = opened

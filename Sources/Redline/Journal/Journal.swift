@@ -67,6 +67,38 @@ public final class Journal: @unchecked Sendable {
         public var bufferedWrites = false
 
         public init() {}
+
+        /// The most records one commit can take: the capacity of the ring
+        /// between the risk thread and the writer.
+        public static let maxCommitRecordsLimit = 65_536
+
+        /// Refuse an option the writer cannot honour, naming it, rather than
+        /// bend it to something it can (a writer pinned nowhere, a commit of
+        /// one record, a segment too small to rotate into).
+        public func validate() throws(RedlineError) {
+            func refuse(_ option: String, _ value: String, _ allowed: String) -> RedlineError {
+                .invalidInput("journal option \(option) must be \(allowed), got \(value)")
+            }
+            guard (1...Int(UInt32.max)).contains(syncEveryRecords) else {
+                throw refuse("syncEveryRecords", "\(syncEveryRecords)", "1...\(UInt32.max)")
+            }
+            guard (1...Int(UInt32.max)).contains(syncEveryMicroseconds) else {
+                throw refuse("syncEveryMicroseconds", "\(syncEveryMicroseconds)", "1...\(UInt32.max)")
+            }
+            guard segmentBytes >= 4096 else { throw refuse("segmentBytes", "\(segmentBytes)", "at least 4096") }
+            guard snapshotEveryRecords >= 0 else {
+                throw refuse("snapshotEveryRecords", "\(snapshotEveryRecords)", "0 (never) or more")
+            }
+            guard (1...Self.maxCommitRecordsLimit).contains(maxCommitRecords) else {
+                throw refuse("maxCommitRecords", "\(maxCommitRecords)", "1...\(Self.maxCommitRecordsLimit)")
+            }
+            if let realtimePriority, !(1...99).contains(realtimePriority) {
+                throw refuse("realtimePriority", "\(realtimePriority)", "1...99")
+            }
+            if let cpu, let reason = RedlineRuntime.cpuProblem(cpu) {
+                throw .invalidInput("journal option cpu: CPU \(cpu) cannot run the journal writer: \(reason)")
+            }
+        }
     }
 
     /// What opening found and rebuilt.
@@ -123,10 +155,26 @@ public final class Journal: @unchecked Sendable {
     /// Recover `monitor` from `directory` (newest snapshot, then the journal
     /// after it), then open the journal for appending and attach it to the
     /// monitor. Call before any router or runtime uses the monitor.
+    /// Create `directory` and its parents if they are missing (`open` wants
+    /// it to exist). A failure names the directory and the errno.
+    public static func makeDirectory(_ directory: String) throws(RedlineError) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            let cocoa = error as NSError
+            let posix = cocoa.domain == NSPOSIXErrorDomain ? cocoa : cocoa.userInfo[NSUnderlyingErrorKey] as? NSError
+            guard let code = posix?.domain == NSPOSIXErrorDomain ? posix?.code : nil else {
+                throw .invalidInput("journal directory \(directory) cannot be created: \(error.localizedDescription)")
+            }
+            throw .system(errno: Int32(code), operation: "create journal directory \(directory)")
+        }
+    }
+
     public static func open(
         directory: String, monitor: RuntimeRiskMonitor, options: Options = Options(),
         logger: Logger = Logger(label: "redline.journal")
     ) throws(RedlineError) -> (Journal, RecoveryReport) {
+        try options.validate()
         // The lock first: a second engine is turned away before it reads anything.
         let lock = rl_journal_lock(directory)
         switch lock {
@@ -158,10 +206,10 @@ public final class Journal: @unchecked Sendable {
         // 3. Open for appending after the last good record.
         var cOptions = rl_journal_options_t(
             sync_every_records: UInt32(clamping: options.syncEveryRecords),
-            sync_every_us: UInt32(clamping: options.syncEveryMicroseconds), hot_ring_capacity: 65_536,
-            segment_bytes: UInt64(max(options.segmentBytes, 4096)), io_mode: options.ioMode.cValue,
+            sync_every_us: UInt32(clamping: options.syncEveryMicroseconds), hot_ring_capacity: UInt32(Options.maxCommitRecordsLimit),
+            segment_bytes: UInt64(options.segmentBytes), io_mode: options.ioMode.cValue,
             cpu: Int32(options.cpu ?? -1), snapshot_every_records: UInt64(max(options.snapshotEveryRecords, 0)),
-            symbol_capacity: UInt32(monitor.symbolCapacity), max_commit_records: UInt32(clamping: max(options.maxCommitRecords, 1)),
+            symbol_capacity: UInt32(monitor.symbolCapacity), max_commit_records: UInt32(options.maxCommitRecords),
             realtime_priority: Int32(clamping: options.realtimePriority ?? 0), plain_segments: options.plainSegments,
             buffered_writes: options.bufferedWrites)
         let tail = cString(scan.tail_segment)

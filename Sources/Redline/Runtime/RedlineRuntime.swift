@@ -109,12 +109,17 @@ public final class RedlineRuntime: @unchecked Sendable {
     }
 
     private static func checkCPU(_ cpu: Int) throws(RedlineError) {
-        guard cpu >= 0, cpu < Int(Int32.max) else { throw .invalidCPU(cpu, reason: "no such CPU") }
+        if let reason = cpuProblem(cpu) { throw .invalidCPU(cpu, reason: reason) }
+    }
+
+    /// Why a thread cannot be pinned to `cpu`, or nil if it can.
+    static func cpuProblem(_ cpu: Int) -> String? {
+        guard cpu >= 0, cpu < Int(Int32.max) else { return "no such CPU" }
         switch rl_cpu_check(Int32(cpu)) {
-        case 0: return
-        case -EINVAL: throw .invalidCPU(cpu, reason: "no such CPU (this machine has \(cpuCount))")
-        case -EPERM: throw .invalidCPU(cpu, reason: "not in this process's CPU affinity mask")
-        case let rc: throw .invalidCPU(cpu, reason: String(cString: strerror(-rc)))
+        case 0: return nil
+        case -EINVAL: return "no such CPU (this machine has \(cpuCount))"
+        case -EPERM: return "not in this process's CPU affinity mask"
+        case let rc: return String(cString: strerror(-rc))
         }
     }
 
