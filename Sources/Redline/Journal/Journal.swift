@@ -152,9 +152,6 @@ public final class Journal: @unchecked Sendable {
                                    recovery: JournalRecovery(monitor: monitor)).0
     }
 
-    /// Recover `monitor` from `directory` (newest snapshot, then the journal
-    /// after it), then open the journal for appending and attach it to the
-    /// monitor. Call before any router or runtime uses the monitor.
     /// Create `directory` and its parents if they are missing (`open` wants
     /// it to exist). A failure names the directory and the errno.
     public static func makeDirectory(_ directory: String) throws(RedlineError) {
@@ -170,6 +167,9 @@ public final class Journal: @unchecked Sendable {
         }
     }
 
+    /// Recover `monitor` from `directory` (newest snapshot, then the journal
+    /// after it), then open the journal for appending and attach it to the
+    /// monitor. Call before any router or runtime uses the monitor.
     public static func open(
         directory: String, monitor: RuntimeRiskMonitor, options: Options = Options(),
         logger: Logger = Logger(label: "redline.journal")
@@ -206,7 +206,8 @@ public final class Journal: @unchecked Sendable {
         // 3. Open for appending after the last good record.
         var cOptions = rl_journal_options_t(
             sync_every_records: UInt32(clamping: options.syncEveryRecords),
-            sync_every_us: UInt32(clamping: options.syncEveryMicroseconds), hot_ring_capacity: UInt32(Options.maxCommitRecordsLimit),
+            sync_every_us: UInt32(clamping: options.syncEveryMicroseconds),
+            hot_ring_capacity: UInt32(Options.maxCommitRecordsLimit),
             segment_bytes: UInt64(options.segmentBytes), io_mode: options.ioMode.cValue,
             cpu: Int32(options.cpu ?? -1), snapshot_every_records: UInt64(max(options.snapshotEveryRecords, 0)),
             symbol_capacity: UInt32(monitor.symbolCapacity), max_commit_records: UInt32(options.maxCommitRecords),
