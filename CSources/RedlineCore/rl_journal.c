@@ -1838,7 +1838,11 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
 static void *rl_journal_main(void *arg) {
     rl_journal_t *j = arg;
     if (j->options.cpu >= 0) rl_pin_current_thread(j->options.cpu);
-    uint32_t n_max = j->options.sync_every_records;
+    /* A commit holds at most max_commit_records: a full one syncs, or the
+     * record trigger could never fire and the writer would take nothing more
+     * until the timer. */
+    uint32_t n_max = j->options.sync_every_records < j->options.max_commit_records ? j->options.sync_every_records
+                                                                                    : j->options.max_commit_records;
     for (;;) {
         /* acquire: pairs with the release store in rl_journal_close. */
         bool stopping = atomic_load_explicit(&j->stop_requested, memory_order_acquire) != 0;

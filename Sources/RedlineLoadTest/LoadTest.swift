@@ -77,7 +77,8 @@ public struct LoadTestConfiguration: Sendable {
         func refuse(_ name: String, _ value: Any, _ allowed: String) -> RedlineError {
             .invalidInput("load test setting \(name) must be \(allowed), got \(value)")
         }
-        let maxStrategies = Int(min(RL_RUNTIME_MAX_RINGS, RL_RUNTIME_MAX_LANES))
+        // Every router brings a ring and a lane; the monitor's control ring is a lane too.
+        let maxStrategies = Int(min(RL_RUNTIME_MAX_RINGS, RL_RUNTIME_MAX_LANES - 1))
         guard (1...maxStrategies).contains(strategies) else { throw refuse("strategies", strategies, "1...\(maxStrategies)") }
         let maxSymbols = Int(RL_SYMBOLS_DEFAULT_CAPACITY)
         guard (1...maxSymbols).contains(symbols) else { throw refuse("symbols", symbols, "1...\(maxSymbols)") }
@@ -94,7 +95,14 @@ public struct LoadTestConfiguration: Sendable {
         if let edgeCollapseAt, !(edgeCollapseAt.isFinite && edgeCollapseAt >= 0 && edgeCollapseAt < duration) {
             throw refuse("edgeCollapseAt", edgeCollapseAt, "a time within the run (0 to under \(duration) s)")
         }
-        guard (0...100_000).contains(freezeRounds) else { throw refuse("freezeRounds", freezeRounds, "0...100000") }
+        // Rounds under load run from 45% of the run, at least 10 ms apart.
+        let maxFreezeRounds = min(100_000, Int(duration * 45))
+        guard (0...maxFreezeRounds).contains(freezeRounds) else {
+            throw refuse("freezeRounds", freezeRounds, "0...\(maxFreezeRounds) for a run of \(duration) s")
+        }
+        if pin, let riskCPU, let reason = RedlineRuntime.cpuProblem(riskCPU) {
+            throw refuse("riskCPU", riskCPU, "a CPU the risk thread can run on (\(reason))")
+        }
         guard sampleEvery >= 1, sampleEvery & (sampleEvery - 1) == 0 else {
             throw refuse("sampleEvery", sampleEvery, "a power of two")
         }

@@ -116,4 +116,103 @@ final class SettingValidationTests: XCTestCase {
         XCTAssertEqual(errnoName(ENOSPC), "ENOSPC")
         XCTAssertEqual(errnoName(9_999), "E9999")
     }
+
+    // Found by review of the validation's first version.
+
+    /// `riskCPU` is not validated. `redline loadtest --risk-cpu 4294967296`
+    /// passes `validate()`, then traps in `RedlineRuntime.numaNode(forCPU:)`
+    /// (`Int32(cpu)`: "Not enough bits to represent the passed value"), the
+    /// class of failure 46ef994 says it removed. A CPU that does not exist is
+    /// refused later, and with `--journal-realtime-priority` as "journal option
+    /// cpu", a setting the operator never gave. (numaNode itself is not called
+    /// here: it would take the whole test process down.)
+    func testLoadTestRefusesARiskCPUItCannotPinByName() {
+        for cpu in [1 << 32, RedlineRuntime.cpuCount, -1] {
+            var config = LoadTestConfiguration()
+            config.riskCPU = cpu
+            assertRefused({ try config.validate() }, naming: "riskCPU")
+        }
+        var unpinned = LoadTestConfiguration()
+        unpinned.pin = false
+        unpinned.riskCPU = 1 << 32 // not used when nothing is pinned
+        XCTAssertNoThrow(try unpinned.validate())
+    }
+
+    /// `validate()` allows `min(RL_RUNTIME_MAX_RINGS, RL_RUNTIME_MAX_LANES)`
+    /// (64) strategies, but every router brings a lane and the monitor's
+    /// control ring is a lane too: 64 strategies are 65 lanes, and the run
+    /// fails at `RedlineRuntime.start()` with "rl_runtime_add_lane failed:
+    /// ENOSPC", naming no setting (`redline loadtest --strategies 64`).
+    func testEveryStrategyCountTheLoadTestAcceptsCanStart() throws {
+        var config = LoadTestConfiguration()
+        config.strategies = Int(min(RL_RUNTIME_MAX_RINGS, RL_RUNTIME_MAX_LANES))
+        do {
+            try config.validate()
+        } catch {
+            XCTAssertTrue("\(error)".contains("strategies"), "\(error)")
+            return
+        }
+        // Accepted: then that many routers must fit in one runtime.
+        let monitor = try freshMonitor()
+        var routers: [OrderRouter] = []
+        for _ in 0..<config.strategies {
+            routers.append(try OrderRouter(monitor: monitor, client: SimulatedExchange(.init(capacity: 8)),
+                                           orderCapacity: 8, ringCapacity: 64, logger: quietLogger()))
+        }
+        let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: nil, idle: .backoff),
+                                         logger: quietLogger())
+        XCTAssertNoThrow(try runtime.start(), "validate() accepted \(config.strategies) strategies")
+        if runtime.isRunning { try runtime.stop() }
+        withExtendedLifetime(routers) {}
+    }
+
+    /// A commit is capped at `maxCommitRecords`, and a full batch is not a
+    /// reason to sync: with `syncEveryRecords` above the cap, the record
+    /// trigger can never fire, and the writer takes nothing more until
+    /// `syncEveryMicroseconds` runs out. `validate()` accepts both values (each
+    /// in range), and `redline loadtest --journal D --sync-records 4294967295
+    /// --sync-microseconds 4294967295 --duration 0.3` never ends: the hot ring
+    /// fills, the risk thread stops taking events, the strategy spins in
+    /// `pushWhenFull`. Here: 10,000 records with a 20 s timer, the writer
+    /// stuck at the first 4,096.
+    func testTheJournalWriterKeepsTakingRecordsWhenSyncEveryRecordsExceedsACommit() throws {
+        var options = journalOptions()
+        options.syncEveryRecords = 2 * options.maxCommitRecords
+        options.syncEveryMicroseconds = 20_000_000
+        options.snapshotEveryRecords = 0
+        options.segmentBytes = 64 << 20
+        let dir = try makeTemporaryDirectory()
+        let monitor = try freshMonitor()
+        let journal: Journal
+        do {
+            journal = try Journal.open(directory: dir, monitor: monitor, options: options, logger: quietLogger()).0
+        } catch {
+            // Refusing the combination, by name, is a fix too.
+            XCTAssertTrue("\(error)".contains("syncEveryRecords"), "\(error)")
+            return
+        }
+        defer { journal.close() }
+        _ = try monitor.register(symbol: "BTCUSDT")
+        for i in 0..<10_000 {
+            try monitor.markPrice(symbol: "BTCUSDT", price: 1_000 + Double(i % 7))
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while journal.stats.next_seq < 10_003 && ContinuousClock.now < deadline { usleep(1_000) }
+        XCTAssertEqual(journal.stats.next_seq, 10_003, "writer stalled: \(journal.stats)")
+    }
+
+    /// Freeze rounds under load are at least 10 ms apart and start at 45% of
+    /// the run, so at most about 55 per second of `duration` can run; more
+    /// are accepted by `validate()` and the run ends "invariants VIOLATED:
+    /// only 13 of 2000 freeze rounds under load completed" (exit 1) for a
+    /// setting that could never have been honoured
+    /// (`redline loadtest --duration 0.3 --freezes 2000`).
+    func testFreezeRoundsThatCannotFitInTheRunAreRefusedByName() {
+        var config = LoadTestConfiguration()
+        config.duration = 0.3
+        config.freezeRounds = 2_000
+        assertRefused({ try config.validate() }, naming: "freezeRounds")
+        config.freezeRounds = 10
+        XCTAssertNoThrow(try config.validate())
+    }
 }

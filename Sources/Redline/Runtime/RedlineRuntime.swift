@@ -64,7 +64,8 @@ public final class RedlineRuntime: @unchecked Sendable {
 
     /// The NUMA node of `cpu`, or nil on a machine without NUMA.
     public static func numaNode(forCPU cpu: Int) -> Int? {
-        let node = rl_numa_node_of_cpu(Int32(cpu))
+        guard let cpu = Int32(exactly: cpu) else { return nil }
+        let node = rl_numa_node_of_cpu(cpu)
         return node >= 0 ? Int(node) : nil
     }
 
@@ -113,7 +114,7 @@ public final class RedlineRuntime: @unchecked Sendable {
     }
 
     /// Why a thread cannot be pinned to `cpu`, or nil if it can.
-    static func cpuProblem(_ cpu: Int) -> String? {
+    public static func cpuProblem(_ cpu: Int) -> String? {
         guard cpu >= 0, cpu < Int(Int32.max) else { return "no such CPU" }
         switch rl_cpu_check(Int32(cpu)) {
         case 0: return nil
