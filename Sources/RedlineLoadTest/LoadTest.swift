@@ -593,6 +593,9 @@ public final class LoadTest: @unchecked Sendable {
             }
             if workers.allSatisfy({ $0.finished.load(ordering: .acquiring) }) { break }
         }
+        // The strategies trade until this store, however late the loop above
+        // gets here (a tick that marks thousands of symbols): the run's length.
+        let stoppedCycles = rl_clock_cycles()
         stop.raised.store(true, ordering: .releasing)
         while !workers.allSatisfy({ $0.finished.load(ordering: .acquiring) }) { usleep(1_000) }
         if let operatorThread {
@@ -653,7 +656,7 @@ public final class LoadTest: @unchecked Sendable {
             result.blocked += worker.hot.pointee.blockedCount
             steadyMallocs += worker.steadyMallocs
             steadyOrders += worker.steadyOrders
-            let end = worker.freezeSeenCycles != 0 ? worker.freezeSeenCycles : startCycles + UInt64(config.duration * 1e9 * cyclesPerNanosecond)
+            let end = worker.freezeSeenCycles != 0 ? worker.freezeSeenCycles : stoppedCycles
             activeCycles = max(activeCycles, end &- startCycles)
             if worker.hot.pointee.passedAfterFreezeSeen > 0 {
                 violations.append("strategy \(worker.index): \(worker.hot.pointee.passedAfterFreezeSeen) orders passed after it saw the freeze")
