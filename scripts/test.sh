@@ -82,7 +82,7 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -Dfalloca
     Tests/C/journal_full_disk.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_full_disk"
 "$objects/journal_full_disk" "$objects/journal-full-disk"
 
-step "journal spare segments on a nearly full disk (fallocate refused past a quota), and a refused second open"
+step "journal spare segments on a nearly full disk (fallocate refused past a quota), a refused second open, and options the writer cannot honour refused"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dfallocate=rl_test_fallocate -ICSources/RedlineCore/include \
     Tests/C/journal_spare_quota.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_spare_quota"
 "$objects/journal_spare_quota" "$objects/journal-spare-quota"

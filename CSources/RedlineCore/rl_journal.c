@@ -2088,10 +2088,25 @@ int rl_journal_is_live(const char *dir) {
     return rc;
 }
 
+/* Options the writer cannot honour are refused, never bent (0 still means
+ * "the default" where the header says so): a writer pinned nowhere because
+ * its CPU does not exist, a segment too small to hold a commit, a commit
+ * larger than the ring it is taken from. */
+static int rl_journal_check_options(const rl_journal_options_t *o) {
+    uint32_t ring = o->hot_ring_capacity != 0 ? o->hot_ring_capacity : 65536;
+    if ((o->segment_bytes != 0 && o->segment_bytes < 4096) || o->max_commit_records > ring ||
+        o->realtime_priority < 0 || o->realtime_priority > 99 || o->cpu < -1 || o->io_mode < RL_JOURNAL_IO_AUTO ||
+        o->io_mode > RL_JOURNAL_IO_PWRITE) {
+        return -EINVAL;
+    }
+    return o->cpu >= 0 ? rl_cpu_check(o->cpu) : 0;
+}
+
 int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
                     const char *tail_segment, uint64_t truncate_at, int lock_fd, rl_journal_t **out) {
     /* Every early return releases a lock the caller handed over. */
-    int rc = strlen(dir) >= PATH_MAX - 64 ? -ENAMETOOLONG : rl_check_dir(dir);
+    int rc = rl_journal_check_options(options);
+    if (rc == 0) rc = strlen(dir) >= PATH_MAX - 64 ? -ENAMETOOLONG : rl_check_dir(dir);
     if (rc != 0) {
         rl_journal_unlock(lock_fd);
         return rc;

@@ -122,6 +122,22 @@ int main(int argc, char **argv) {
     rl_journal_scan_result_t result;
     rc = rl_journal_scan(dir, stats.last_snapshot_seq, false, NULL, NULL, &result);
     CHECK(rc == 0, "the journal scans clean: %d %s", rc, result.damage);
+
+    /* Options the writer cannot honour are refused before anything is
+     * touched, and leave no lock behind. */
+    rl_journal_options_t bad[4] = {options, options, options, options};
+    bad[0].cpu = 1 << 20;                 /* a writer pinned nowhere */
+    bad[1].segment_bytes = 100;
+    bad[2].max_commit_records = 65537;    /* above the ring it takes from */
+    bad[3].realtime_priority = 100;
+    for (int k = 0; k < 4; k++) {
+        rl_journal_t *refused = NULL;
+        rc = rl_journal_open(dir, &bad[k], 1, NULL, 0, -1, &refused);
+        CHECK(rc == -EINVAL && refused == NULL, "bad options %d are refused with EINVAL: %d", k, rc);
+    }
+    int lock = rl_journal_lock(dir);
+    CHECK(lock >= 0, "the refused opens left no lock behind: %d", lock);
+    if (lock >= 0) rl_journal_unlock(lock);
     snprintf(command, sizeof(command), "rm -rf '%s'", dir);
     if (system(command) != 0) failures++;
     printf("journal spares on a nearly full disk: %s\n", failures ? "FAILED" : "ok");

@@ -128,8 +128,12 @@ typedef struct rl_journal_snapshot_record {
  * `truncate_at` (the scan's tail_valid_end), where a torn tail is cut off.
  * Segments after the tail segment (left by a recover-to-last-good) are
  * renamed to *.damaged, never deleted.
- * Returns 0, -ENOENT / -ENOTDIR / -EACCES (DIR), -EBUSY (another engine holds
- * DIR's lock), -ENOTSUP (io_uring demanded but unavailable), -ENOMEM. */
+ * Returns 0, -EINVAL (an option it cannot honour: segment_bytes 1..4095,
+ * max_commit_records above the ring, realtime_priority outside 0..99, an
+ * unknown io_mode, cpu below -1), -EINVAL / -EPERM (a cpu rl_cpu_check
+ * refuses: the writer is never left unpinned), -ENOENT / -ENOTDIR / -EACCES
+ * (DIR), -EBUSY (another engine holds DIR's lock), -ENOTSUP (io_uring
+ * demanded but unavailable), -ENOMEM. */
 int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
                     const char *tail_segment, uint64_t truncate_at, int lock_fd, rl_journal_t **out);
 
