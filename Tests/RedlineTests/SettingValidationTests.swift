@@ -115,6 +115,11 @@ final class SettingValidationTests: XCTestCase {
         XCTAssertEqual(errnoName(EEXIST), "EEXIST")
         XCTAssertEqual(errnoName(ENOSPC), "ENOSPC")
         XCTAssertEqual(errnoName(9_999), "E9999")
+        // The labels journal_errors_total{errno} has always had.
+        let labels: [(Int32, String)] = [(EDQUOT, "EDQUOT"), (EIO, "EIO"), (EROFS, "EROFS"), (EACCES, "EACCES"),
+                                         (EPERM, "EPERM"), (ENOMEM, "ENOMEM"), (EFBIG, "EFBIG"), (EBADF, "EBADF"),
+                                         (ENOENT, "ENOENT"), (EBUSY, "EBUSY")]
+        for (code, label) in labels { XCTAssertEqual(errnoName(code), label) }
     }
 
     // Found by review of the validation's first version.

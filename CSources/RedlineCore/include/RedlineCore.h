@@ -18,6 +18,7 @@
 #include "rl_engine.h"
 #include "rl_clock.h"
 #include "rl_numa.h"
+#include "rl_errno.h"
 #include "rl_runtime.h"
 #include "rl_crc32c.h"
 #include "rl_journal.h"

@@ -190,41 +190,8 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The symbolic name of an errno, for logs and metric labels: "ENOSPC".
+/// The symbolic name of an errno, for logs and metric labels: "ENOSPC"
+/// (the C library's own, `rl_errno_name`); "E<code>" for one it does not know.
 public func errnoName(_ code: Int32) -> String {
-    switch code {
-    case ENOSPC: "ENOSPC"
-    case EDQUOT: "EDQUOT"
-    case EIO: "EIO"
-    case EROFS: "EROFS"
-    case EACCES: "EACCES"
-    case EPERM: "EPERM"
-    case ENOMEM: "ENOMEM"
-    case EFBIG: "EFBIG"
-    case EBADF: "EBADF"
-    case ENOENT: "ENOENT"
-    case EBUSY: "EBUSY"
-    case ENOTDIR: "ENOTDIR"
-    case EISDIR: "EISDIR"
-    case EEXIST: "EEXIST"
-    case EINVAL: "EINVAL"
-    case EAGAIN: "EAGAIN"
-    case EINTR: "EINTR"
-    case ENOTSUP: "ENOTSUP"
-    case EMSGSIZE: "EMSGSIZE"
-    case ECANCELED: "ECANCELED"
-    case ESHUTDOWN: "ESHUTDOWN"
-    case ENAMETOOLONG: "ENAMETOOLONG"
-    case ELOOP: "ELOOP"
-    case EMFILE: "EMFILE"
-    case ENFILE: "ENFILE"
-    case ETIMEDOUT: "ETIMEDOUT"
-    case ECONNREFUSED: "ECONNREFUSED"
-    case EADDRINUSE: "EADDRINUSE"
-    case EPIPE: "EPIPE"
-    case EXDEV: "EXDEV"
-    case ENODEV: "ENODEV"
-    case ENXIO: "ENXIO"
-    default: "E\(code)"
-    }
+    rl_errno_name(code).map { String(cString: $0) } ?? "E\(code)"
 }
