@@ -2093,8 +2093,8 @@ int rl_journal_is_live(const char *dir) {
  * its CPU does not exist, a segment too small to hold a commit, a commit
  * larger than the ring it is taken from. */
 static int rl_journal_check_options(const rl_journal_options_t *o) {
-    uint32_t ring = o->hot_ring_capacity != 0 ? o->hot_ring_capacity : 65536;
-    if ((o->segment_bytes != 0 && o->segment_bytes < 4096) || o->max_commit_records > ring ||
+    uint32_t ring = o->hot_ring_capacity != 0 ? o->hot_ring_capacity : RL_JOURNAL_HOT_RING_DEFAULT;
+    if ((o->segment_bytes != 0 && o->segment_bytes < RL_JOURNAL_SEGMENT_MIN_BYTES) || o->max_commit_records > ring ||
         o->realtime_priority < 0 || o->realtime_priority > 99 || o->cpu < -1 || o->io_mode < RL_JOURNAL_IO_AUTO ||
         o->io_mode > RL_JOURNAL_IO_PWRITE) {
         return -EINVAL;
@@ -2124,7 +2124,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     j->options = *options;
     if (j->options.sync_every_records == 0) j->options.sync_every_records = 256;
     if (j->options.sync_every_us == 0) j->options.sync_every_us = 1000;
-    if (j->options.hot_ring_capacity == 0) j->options.hot_ring_capacity = 65536;
+    if (j->options.hot_ring_capacity == 0) j->options.hot_ring_capacity = RL_JOURNAL_HOT_RING_DEFAULT;
     if (j->options.segment_bytes == 0) j->options.segment_bytes = 64ull << 20;
     if (j->options.max_commit_records == 0) j->options.max_commit_records = 4096;
     snprintf(j->dir, sizeof(j->dir), "%s", dir);

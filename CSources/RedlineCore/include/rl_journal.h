@@ -47,10 +47,15 @@ typedef enum rl_journal_io_mode {
     RL_JOURNAL_IO_PWRITE = 2,  /* pwrite + fdatasync (a forced fallback, for tests) */
 } rl_journal_io_mode_t;
 
+/* The ring from the risk thread to the writer when hot_ring_capacity is 0,
+ * and the smallest segment the writer takes (a header, a commit's block). */
+#define RL_JOURNAL_HOT_RING_DEFAULT 65536u
+#define RL_JOURNAL_SEGMENT_MIN_BYTES 4096u
+
 typedef struct rl_journal_options {
     uint32_t sync_every_records;  /* group commit: sync after this many records (0: 256) */
     uint32_t sync_every_us;       /* ... or once the oldest unsynced record is this old (0: 1000) */
-    uint32_t hot_ring_capacity;   /* risk thread -> writer (0: 65536) */
+    uint32_t hot_ring_capacity;   /* risk thread -> writer (0: RL_JOURNAL_HOT_RING_DEFAULT) */
     uint64_t segment_bytes;       /* rotate after this size (0: 64 MiB) */
     int32_t io_mode;              /* rl_journal_io_mode_t */
     int32_t cpu;                  /* pin the writer thread here; -1: do not */
@@ -128,7 +133,8 @@ typedef struct rl_journal_snapshot_record {
  * `truncate_at` (the scan's tail_valid_end), where a torn tail is cut off.
  * Segments after the tail segment (left by a recover-to-last-good) are
  * renamed to *.damaged, never deleted.
- * Returns 0, -EINVAL (an option it cannot honour: segment_bytes 1..4095,
+ * Returns 0, -EINVAL (an option it cannot honour: segment_bytes under
+ * RL_JOURNAL_SEGMENT_MIN_BYTES (0 is the default),
  * max_commit_records above the ring, realtime_priority outside 0..99, an
  * unknown io_mode, cpu below -1), -EINVAL / -EPERM (a cpu rl_cpu_check
  * refuses: the writer is never left unpinned), -ENOENT / -ENOTDIR / -EACCES

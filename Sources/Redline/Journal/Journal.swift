@@ -70,7 +70,9 @@ public final class Journal: @unchecked Sendable {
 
         /// The most records one commit can take: the capacity of the ring
         /// between the risk thread and the writer.
-        public static let maxCommitRecordsLimit = 65_536
+        public static let maxCommitRecordsLimit = Int(RL_JOURNAL_HOT_RING_DEFAULT)
+        /// The smallest `segmentBytes` the writer takes.
+        public static let minSegmentBytes = Int(RL_JOURNAL_SEGMENT_MIN_BYTES)
 
         /// Refuse an option the writer cannot honour, naming it, rather than
         /// bend it to something it can (a writer pinned nowhere, a commit of
@@ -85,7 +87,9 @@ public final class Journal: @unchecked Sendable {
             guard (1...Int(UInt32.max)).contains(syncEveryMicroseconds) else {
                 throw refuse("syncEveryMicroseconds", "\(syncEveryMicroseconds)", "1...\(UInt32.max)")
             }
-            guard segmentBytes >= 4096 else { throw refuse("segmentBytes", "\(segmentBytes)", "at least 4096") }
+            guard segmentBytes >= Self.minSegmentBytes else {
+                throw refuse("segmentBytes", "\(segmentBytes)", "at least \(Self.minSegmentBytes)")
+            }
             guard snapshotEveryRecords >= 0 else {
                 throw refuse("snapshotEveryRecords", "\(snapshotEveryRecords)", "0 (never) or more")
             }
@@ -158,12 +162,13 @@ public final class Journal: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
+            // Foundation's error carries the errno itself, or underneath.
             let cocoa = error as NSError
             let posix = cocoa.domain == NSPOSIXErrorDomain ? cocoa : cocoa.userInfo[NSUnderlyingErrorKey] as? NSError
-            guard let code = posix?.domain == NSPOSIXErrorDomain ? posix?.code : nil else {
-                throw .invalidInput("journal directory \(directory) cannot be created: \(error.localizedDescription)")
+            if let posix, posix.domain == NSPOSIXErrorDomain {
+                throw .system(errno: Int32(posix.code), operation: "create journal directory \(directory)")
             }
-            throw .system(errno: Int32(code), operation: "create journal directory \(directory)")
+            throw .invalidInput("journal directory \(directory) cannot be created: \(error.localizedDescription)")
         }
     }
 
