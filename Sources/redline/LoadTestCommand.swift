@@ -116,12 +116,11 @@ struct LoadTestCommand: ParsableCommand {
         guard rules == "off" || rules == "all" else { throw ValidationError("--rules must be off or all") }
         config.allRules = rules == "all"
 
-        try config.validate() // before anything prints or computes with a value it refuses
+        let test = try LoadTest(config) // validates it: nothing prints or computes with a value it refuses
         print("redline loadtest: \(strategies) strateg\(strategies == 1 ? "y" : "ies"), \(symbols) symbols, \(duration) s, "
               + "rate \(rate.map { "\(Int($0))/s" } ?? "max"), fill ratio \(fillRatio), "
               + "pinning \(pin ? "on" : "off"), idle \(idle), rules \(rules)"
               + (edgeCollapseAt.map { ", edge collapse at \($0) s" } ?? ""))
-        let test = try LoadTest(config)
         let result = try test.run { p in
             print(String(format: "  t=%5.1fs  %10.0f orders/s  check p99 %5llu ns  ring depth %6d",
                          p.elapsed, p.ordersPerSecond, p.checkP99Nanoseconds, p.ringDepth) + (p.frozen ? "  FROZEN" : ""))

@@ -193,7 +193,7 @@ public final class OrderStateMachine {
     /// The longest-free slot, taken; its next is fetched meanwhile.
     @inlinable
     func takeFreeSlot() throws(RedlineError) -> Int {
-        guard freeCount > slotCount - capacity else { throw .orderCapacityExhausted(capacity: capacity) }
+        guard available > 0 else { throw .orderCapacityExhausted(capacity: capacity) }
         let head = counts.pointee.freeHead
         let slot = Int(freeSlots[head])
         counts.pointee.freeHead = head + 1 == slotCount ? 0 : head + 1
