@@ -220,4 +220,28 @@ final class SettingValidationTests: XCTestCase {
         config.freezeRounds = 10
         XCTAssertNoThrow(try config.validate())
     }
+
+    // Every label the hand-kept table gave before the C library's names
+    // (whose 95 is EOPNOTSUPP: the label stays ENOTSUP).
+    func testErrnoNameKeepsEveryLabelTheOldTableGave() {
+        let table: [(Int32, String)] = [
+            (ENOSPC, "ENOSPC"), (EDQUOT, "EDQUOT"), (EIO, "EIO"), (EROFS, "EROFS"), (EACCES, "EACCES"),
+            (EPERM, "EPERM"), (ENOMEM, "ENOMEM"), (EFBIG, "EFBIG"), (EBADF, "EBADF"), (ENOENT, "ENOENT"),
+            (EBUSY, "EBUSY"), (ENOTDIR, "ENOTDIR"), (EISDIR, "EISDIR"), (EEXIST, "EEXIST"), (EINVAL, "EINVAL"),
+            (EAGAIN, "EAGAIN"), (EINTR, "EINTR"), (ENOTSUP, "ENOTSUP"), (EMSGSIZE, "EMSGSIZE"),
+            (ECANCELED, "ECANCELED"), (ESHUTDOWN, "ESHUTDOWN"), (ENAMETOOLONG, "ENAMETOOLONG"), (ELOOP, "ELOOP"),
+            (EMFILE, "EMFILE"), (ENFILE, "ENFILE"), (ETIMEDOUT, "ETIMEDOUT"), (ECONNREFUSED, "ECONNREFUSED"),
+            (EADDRINUSE, "EADDRINUSE"), (EPIPE, "EPIPE"), (EXDEV, "EXDEV"), (ENODEV, "ENODEV"), (ENXIO, "ENXIO"),
+        ]
+        for (code, label) in table { XCTAssertEqual(errnoName(code), label, "errno \(code)") }
+        XCTAssertTrue(RedlineError.system(errno: ENOTSUP, operation: "x").description.contains("(ENOTSUP,"))
+    }
+
+    // Codes the C library does not name still read E<code>; 0 read "E0".
+    func testErrnoNameOfCodesWithoutAName() {
+        XCTAssertEqual(errnoName(-5), "E-5")
+        XCTAssertEqual(errnoName(Int32.max), "E\(Int32.max)")
+        XCTAssertEqual(errnoName(Int32.min), "E\(Int32.min)")
+        XCTAssertEqual(errnoName(0), "E0") // strerrorname_np(0) is "0"
+    }
 }
