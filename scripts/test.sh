@@ -92,6 +92,10 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -Dpwrite=rl_test_pwrite -
     Tests/C/journal_direct_fallback.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_direct_fallback"
 "$objects/journal_direct_fallback" "$objects/journal-direct-fallback"
 
+step "journal options the writer cannot honour refused before the lock, and the writer pinned where asked, whatever its opener's affinity"
+c_test journal_options
+"$objects/journal_options" "$objects/journal-options"
+
 step "instruction gate (callgrind): check, reserve, reserve reducing, ring push+pop, and with every order rule on (<= 2x)"
 scripts/instruction-gate.sh
 

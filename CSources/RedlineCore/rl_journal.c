@@ -1837,7 +1837,6 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
 
 static void *rl_journal_main(void *arg) {
     rl_journal_t *j = arg;
-    if (j->options.cpu >= 0) rl_pin_current_thread(j->options.cpu);
     /* A commit holds at most max_commit_records: a full one syncs, or the
      * record trigger could never fire and the writer would take nothing more
      * until the timer. */
@@ -2094,12 +2093,17 @@ int rl_journal_is_live(const char *dir) {
  * larger than the ring it is taken from. */
 static int rl_journal_check_options(const rl_journal_options_t *o) {
     uint32_t ring = o->hot_ring_capacity != 0 ? o->hot_ring_capacity : RL_JOURNAL_HOT_RING_DEFAULT;
-    if ((o->segment_bytes != 0 && o->segment_bytes < RL_JOURNAL_SEGMENT_MIN_BYTES) || o->max_commit_records > ring ||
+    uint32_t commit = o->max_commit_records != 0 ? o->max_commit_records : RL_JOURNAL_MAX_COMMIT_DEFAULT;
+    if ((o->segment_bytes != 0 && o->segment_bytes < RL_JOURNAL_SEGMENT_MIN_BYTES) || ring < 2 ||
+        (ring & (ring - 1)) != 0 || commit > ring ||
         o->realtime_priority < 0 || o->realtime_priority > 99 || o->cpu < -1 || o->io_mode < RL_JOURNAL_IO_AUTO ||
         o->io_mode > RL_JOURNAL_IO_PWRITE) {
         return -EINVAL;
     }
-    return o->cpu >= 0 ? rl_cpu_check(o->cpu) : 0;
+    /* Only a CPU that does not exist is refused here: one outside the
+     * opener's own affinity may still be the writer's, whose creation pins
+     * it (rl_journal_start fails if the kernel will not). */
+    return o->cpu >= 0 && rl_cpu_check(o->cpu) == -EINVAL ? -EINVAL : 0;
 }
 
 int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
@@ -2126,7 +2130,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     if (j->options.sync_every_us == 0) j->options.sync_every_us = 1000;
     if (j->options.hot_ring_capacity == 0) j->options.hot_ring_capacity = RL_JOURNAL_HOT_RING_DEFAULT;
     if (j->options.segment_bytes == 0) j->options.segment_bytes = 64ull << 20;
-    if (j->options.max_commit_records == 0) j->options.max_commit_records = 4096;
+    if (j->options.max_commit_records == 0) j->options.max_commit_records = RL_JOURNAL_MAX_COMMIT_DEFAULT;
     snprintf(j->dir, sizeof(j->dir), "%s", dir);
     j->seg_fd = j->seg_direct_fd = -1;
     for (int slot = 0; slot < RL_JOURNAL_SPARES; slot++) j->spares[slot].fd = -1;
@@ -2314,6 +2318,18 @@ int rl_journal_start(rl_journal_t *j) {
     }
     pthread_attr_t attributes;
     pthread_attr_init(&attributes);
+    if (j->options.cpu >= 0) {
+        /* Pinned as it is created, never left where its creator runs: a CPU
+         * the kernel refuses fails the start (EINVAL). */
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(j->options.cpu, &set);
+        rc = pthread_attr_setaffinity_np(&attributes, sizeof(set), &set);
+        if (rc != 0) {
+            pthread_attr_destroy(&attributes);
+            return -rc;
+        }
+    }
     if (j->options.realtime_priority > 0) {
         struct sched_param param = {.sched_priority = j->options.realtime_priority};
         pthread_attr_setinheritsched(&attributes, PTHREAD_EXPLICIT_SCHED);
@@ -2326,7 +2342,7 @@ int rl_journal_start(rl_journal_t *j) {
     }
     rc = pthread_create(&j->thread, &attributes, rl_journal_main, j);
     pthread_attr_destroy(&attributes);
-    if (rc != 0) return -rc; /* EPERM: SCHED_FIFO without CAP_SYS_NICE */
+    if (rc != 0) return -rc; /* EPERM: SCHED_FIFO without CAP_SYS_NICE; EINVAL: a CPU it may not use */
     /* release: pairs with the acquire loads of running. */
     atomic_store_explicit(&j->running, 1, memory_order_release);
     return 0;

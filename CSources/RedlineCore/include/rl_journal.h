@@ -51,6 +51,8 @@ typedef enum rl_journal_io_mode {
  * and the smallest segment the writer takes (a header, a commit's block). */
 #define RL_JOURNAL_HOT_RING_DEFAULT 65536u
 #define RL_JOURNAL_SEGMENT_MIN_BYTES 4096u
+/* Records per commit when max_commit_records is 0. */
+#define RL_JOURNAL_MAX_COMMIT_DEFAULT 4096u
 
 typedef struct rl_journal_options {
     uint32_t sync_every_records;  /* group commit: sync after this many records (0: 256) */
@@ -61,7 +63,7 @@ typedef struct rl_journal_options {
     int32_t cpu;                  /* pin the writer thread here; -1: do not */
     uint64_t snapshot_every_records; /* periodic snapshots by the writer; 0: never */
     uint32_t symbol_capacity;     /* for the writer's shadow state (0: RL_SYMBOLS_DEFAULT_CAPACITY) */
-    uint32_t max_commit_records;  /* at most this many hot records per commit (0: 4096): a backlog is
+    uint32_t max_commit_records;  /* at most this many hot records per commit (0: RL_JOURNAL_MAX_COMMIT_DEFAULT): a backlog is
                                      written in bounded commits, so the durable lag stays bounded */
     int32_t realtime_priority;    /* 1..99: run the writer under SCHED_FIFO at this priority, so that
                                      spinning threads on a small machine never delay a commit
@@ -136,8 +138,7 @@ typedef struct rl_journal_snapshot_record {
  * Returns 0, -EINVAL (an option it cannot honour: segment_bytes under
  * RL_JOURNAL_SEGMENT_MIN_BYTES (0 is the default),
  * max_commit_records above the ring, realtime_priority outside 0..99, an
- * unknown io_mode, cpu below -1), -EINVAL / -EPERM (a cpu rl_cpu_check
- * refuses: the writer is never left unpinned), -ENOENT / -ENOTDIR / -EACCES
+ * unknown io_mode, cpu below -1 or a CPU that does not exist), -ENOENT / -ENOTDIR / -EACCES
  * (DIR), -EBUSY (another engine holds DIR's lock), -ENOTSUP (io_uring
  * demanded but unavailable), -ENOMEM. */
 int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64_t next_seq,
@@ -189,7 +190,9 @@ int rl_journal_seed_shadow(rl_journal_t *journal, const rl_journal_snapshot_reco
  * sequence it covers. 0, -ETIMEDOUT, or -errno. */
 int rl_journal_snapshot_now(rl_journal_t *journal, uint32_t timeout_ms, uint64_t *covered_seq);
 
-/* Start the writer thread. 0 or -errno. */
+/* Start the writer thread, pinned to options.cpu if set. 0, -EINVAL (the
+ * kernel will not run it on that CPU), -EPERM (SCHED_FIFO without the right
+ * to it), or -errno. */
 int rl_journal_start(rl_journal_t *journal);
 
 /* The ring the risk thread pushes journaled events into (rl_engine_attach_journal). */

@@ -99,8 +99,11 @@ public final class Journal: @unchecked Sendable {
             if let realtimePriority, !(1...99).contains(realtimePriority) {
                 throw refuse("realtimePriority", "\(realtimePriority)", "1...99")
             }
-            if let cpu, let reason = RedlineRuntime.cpuProblem(cpu) {
-                throw .invalidInput("journal option cpu: CPU \(cpu) cannot run the journal writer: \(reason)")
+            // A CPU that does not exist; one outside this thread's affinity may
+            // still be the writer's, whose creation pins it (start says if not).
+            if let cpu, cpu < 0 || cpu >= Int(Int32.max) || rl_cpu_check(Int32(cpu)) == -EINVAL {
+                throw .invalidInput("journal option cpu: CPU \(cpu) cannot run the journal writer: "
+                    + "no such CPU (this machine has \(RedlineRuntime.cpuCount))")
             }
         }
     }
