@@ -158,4 +158,30 @@ final class OrderStateMachineTests: XCTestCase {
             XCTAssertEqual(machine.activeCount, live.count)
         }
     }
+
+
+    // Orders opened and adopted share the capacity: refused exactly at it.
+    func testTakeFreeSlotRefusesExactlyAtCapacityWithAdoptedOrders() throws {
+        for capacity in [1, 2, 5] {
+            let machine = OrderStateMachine(capacity: capacity, session: 3)
+            var ids: [OrderID] = []
+            for k in 0..<capacity {
+                if k % 2 == 0 {
+                    let id = OrderID(rawValue: UInt64(2) << 48 | UInt64(k + 1) << 16 | UInt64(k))
+                    ids.append(try machine.adopt(id, symbol: SymbolID(rawValue: 0), side: .buy, quantity: 10,
+                                                 remaining: 10, price: 1).id)
+                } else {
+                    ids.append(try machine.open(symbol: SymbolID(rawValue: 0), side: .buy, quantity: 10, price: 1))
+                }
+            }
+            XCTAssertEqual(machine.available, 0)
+            XCTAssertThrowsError(try machine.open(symbol: SymbolID(rawValue: 0), side: .buy, quantity: 1, price: 1))
+            XCTAssertThrowsError(try machine.adopt(OrderID(rawValue: UInt64(2) << 48 | 999 << 16), symbol: SymbolID(rawValue: 0),
+                                                   side: .buy, quantity: 1, remaining: 1, price: 1))
+            _ = try machine.apply(ids[0], .cancelAck) // an adopted (acknowledged) order ends: one slot back
+            XCTAssertEqual(machine.available, 1)
+            _ = try machine.open(symbol: SymbolID(rawValue: 0), side: .buy, quantity: 1, price: 1)
+            XCTAssertThrowsError(try machine.open(symbol: SymbolID(rawValue: 0), side: .buy, quantity: 1, price: 1))
+        }
+    }
 }

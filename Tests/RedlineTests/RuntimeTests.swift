@@ -225,4 +225,43 @@ final class RuntimeTests: XCTestCase {
             XCTAssertEqual(count, 0, "\(thread) allocated in the steady state")
         }
     }
+
+
+    // The active time is positive and within the wall time, and the rates are orders
+    // (records) over it, in a plain run, an edge-collapse run (strategies wind down before the
+    // stop) and a freeze-rounds run, journaled.
+    func testLoadTestActiveTimeInEveryKindOfRun() throws {
+        for kind in ["plain", "edge", "rounds"] {
+            var config = LoadTestConfiguration()
+            config.strategies = 1
+            config.symbols = 4
+            config.duration = 1.0
+            config.targetRate = 20_000
+            config.pin = false
+            config.idle = .spinThenYield
+            if kind == "edge" { config.edgeCollapseAt = 0.3 }
+            if kind == "rounds" { config.freezeRounds = 2 }
+            let dir = NSTemporaryDirectory() + "redline-lt-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            config.journalDirectory = dir
+            let started = Date()
+            let result = try LoadTest(config, logger: quietLogger()).run()
+            let wall = Date().timeIntervalSince(started)
+            XCTAssertTrue(result.invariantsOK, "\(kind): \(result.violations)")
+            XCTAssertGreaterThan(result.activeSeconds, 0, kind)
+            XCTAssertLessThanOrEqual(result.activeSeconds, wall, kind)
+            if kind == "edge" {
+                XCTAssertLessThan(result.activeSeconds, 0.9, "edge: ends at the freeze")
+            } else {
+                XCTAssertGreaterThanOrEqual(result.activeSeconds, 0.99, kind)
+            }
+            XCTAssertEqual(result.ordersPerSecond * result.activeSeconds, Double(result.ordersTotal),
+                           accuracy: 1, kind)
+            let records = try XCTUnwrap(result.journalRecords)
+            XCTAssertEqual(try XCTUnwrap(result.journalRecordsPerSecond) * result.activeSeconds, Double(records),
+                           accuracy: 1, kind)
+            // Paced at 20,000/s: the rate over the active time is near it, never far above.
+            if kind == "plain" { XCTAssertLessThan(result.ordersPerSecond, 30_000) }
+        }
+    }
 }
