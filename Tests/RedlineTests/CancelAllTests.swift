@@ -177,9 +177,14 @@ final class CancelAllTests: XCTestCase {
         XCTAssertEqual(try router.order(id).status, .pendingCancel)
         XCTAssertEqual(router.owedCancelCount, 1)
         venue.refuse = []
+        let cancelsBefore = venue.inner.cancelRequests
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         let report = try XCTUnwrap(router.pollFreeze())
-        XCTAssertEqual(report.sent, 1, "the owed cancel goes with the cancel-all")
+        // Once: by the cancel-all, or by the owed retry at the start of the
+        // same poll when its 1 ms backoff (real time) has run, as it can under
+        // ThreadSanitizer.
+        XCTAssertEqual(venue.inner.cancelRequests - cancelsBefore, 1, "the owed cancel goes, once")
+        XCTAssertLessThanOrEqual(report.sent, 1, "the owed cancel goes with the cancel-all")
         XCTAssertEqual(router.owedCancelCount, 0)
         venue.releaseCancelAcks()
         router.poll()

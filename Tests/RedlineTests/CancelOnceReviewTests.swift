@@ -206,9 +206,14 @@ final class StrategyHaltCancelOnceReviewTests: XCTestCase {
         XCTAssertEqual(s.silent.owedCancelCount, 1)
         XCTAssertEqual(s.venue.inner.cancelRequests, 1)
         s.venue.refuse = []
+        let cancelsBefore = s.venue.inner.cancelRequests
         XCTAssertTrue(s.monitor.manualFreeze(reason: "operator"))
         let report = try XCTUnwrap(s.silent.pollFreeze())
-        XCTAssertEqual(report.sent, 1, "the owed cancel alone")
+        // The owed cancel goes once: by the freeze's cancel-all, or by the
+        // owed retry at the start of the same poll when its 1 ms backoff (real
+        // time) has already run, as it has under ThreadSanitizer.
+        XCTAssertEqual(s.venue.inner.cancelRequests - cancelsBefore, 1, "the owed cancel alone, once")
+        XCTAssertLessThanOrEqual(report.sent, 1, "the owed cancel alone")
         XCTAssertEqual(s.silent.owedCancelCount, 0)
         XCTAssertEqual(s.venue.secondCancels, 0)
         s.venue.releaseCancelAcks()

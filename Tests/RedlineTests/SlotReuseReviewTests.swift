@@ -139,6 +139,50 @@ final class SlotReuseReviewTests: XCTestCase {
         XCTAssertEqual(router.anomalousFills, 0, "a resend of an earlier fill")
     }
 
+    /// Fills out of order: the venue's running total of 5 arrives before
+    /// the fill of 3 that it includes. Counting only each fill's own part
+    /// (2, then 3 - 2 = 1) left the position at 3 of the venue's 5 for good:
+    /// the engine under-counted risk. The total is counted when it arrives;
+    /// the earlier fill, when it comes, is a resend.
+    func testFillsOutOfOrderCountTheVenuesWholeTotal() throws {
+        let venue = SeqVenue()
+        let (monitor, router) = try makeRouter(venue)
+        let a = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
+        let early = ExchangeEvent.filled(a, quantity: fp(0.003), price: px, cumulative: fp(0.003))
+        let later = ExchangeEvent.filled(a, quantity: fp(0.002), price: px, cumulative: fp(0.005))
+        venue.pending = [.acknowledged(a), later]
+        router.poll()
+        assertBooks(monitor, router, working: 0.005, orders: 1, position: 0.005, "the running total, at once")
+        XCTAssertEqual(router.anomalousFills, 1, "fills the running total says were not seen are an anomaly")
+        venue.pending = [early]
+        router.poll()
+        assertBooks(monitor, router, working: 0.005, orders: 1, position: 0.005, "the late fill was counted already")
+        XCTAssertEqual(router.anomalousFills, 1, "the late fill is a resend")
+        // The rest fills it, in order.
+        venue.pending = [.filled(a, quantity: fp(0.005), price: px, cumulative: fp(0.01))]
+        router.poll()
+        assertBooks(monitor, router, working: 0, orders: 0, position: 0.01)
+    }
+
+    /// A fill the venue sent and the router never received (a lost message)
+    /// shows in the next fill's running total: the position takes all of it,
+    /// and the order's end releases nothing it did not have.
+    func testAFillLostOnTheWayIsCountedFromTheNextRunningTotal() throws {
+        let venue = SeqVenue()
+        let (monitor, router) = try makeRouter(venue)
+        let a = try router.placeOrder(symbol: "BTCUSDT", side: .sell, qty: 0.01, price: 100)
+        venue.pending = [.acknowledged(a), .filled(a, quantity: fp(0.004), price: px, cumulative: fp(0.01))]
+        router.poll()
+        assertBooks(monitor, router, working: 0, orders: 0, position: -0.01, "filled in full, by the running total")
+        XCTAssertEqual(router.anomalousFills, 1)
+        // A total past the order's size moves the position by all of it (an excess, counted).
+        let b = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
+        venue.pending = [.acknowledged(b), .filled(b, quantity: fp(0.004), price: px, cumulative: fp(0.012))]
+        router.poll()
+        assertBooks(monitor, router, working: 0, orders: 0, position: 0.002, "the venue's 0.012 in all")
+        XCTAssertEqual(router.anomalousFills, 3, "the gap and the excess")
+    }
+
     // MARK: Held
 
     /// Held. The free ring stays a permutation of the free slots under

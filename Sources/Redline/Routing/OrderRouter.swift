@@ -643,14 +643,26 @@ public final class OrderRouter {
             case .filled(let id, let quantity, let price, let cumulative):
                 var counted = quantity
                 if cumulative > 0, let record = try? orders.order(id) {
-                    // The venue's running total says how much of this is new.
-                    counted = min(quantity, cumulative - record.executed)
+                    // The venue's running total says how much is new: all of
+                    // it, this fill's quantity or more. A total ahead of this
+                    // fill and what was counted means fills not seen yet
+                    // (late, out of order, or lost): they move the position
+                    // now, at this fill's price, and when one arrives its
+                    // total is at or below what was counted, so it counts as
+                    // a resend. Counting only this fill's quantity left the
+                    // position short of the venue's for good (fail open).
+                    counted = cumulative - record.executed
                     if counted <= 0 {
                         // Counted already (a resend, or reconciliation asked the
                         // venue). A running total below the fill's own quantity
                         // is the venue contradicting itself: an anomaly, never silent.
                         if cumulative < quantity { countAnomaly(id, "venue's running total is below the fill's own quantity") }
                         return
+                    }
+                    if counted > quantity {
+                        countAnomaly(id, "venue's running total is ahead of the fills seen: the missing part moves the position now, at this fill's price", [
+                            "fill": "\(FixedPoint.double(quantity))", "running_total": "\(FixedPoint.double(cumulative))",
+                            "counted_before": "\(FixedPoint.double(record.executed))"])
                     }
                 }
                 try fill(id, quantity: counted, price: price)
