@@ -153,6 +153,11 @@ public struct LoadTestResult: Sendable, Codable {
     /// Each round's cancel-all: to the last cancel sent, and to the last ack processed (ns).
     public var cancelSentP50: UInt64?, cancelSentMax: UInt64?
     public var cancelDoneP50: UInt64?, cancelDoneMax: UInt64?
+    /// Orders each round's cancel-all had to cancel (the fewest and the most,
+    /// over the routers' cancel-alls): a round waits for the books to refill.
+    public var cancelOrdersMin: Int?, cancelOrdersMax: Int?
+    /// Seconds the run went on past its duration to finish its freeze rounds.
+    public var freezeRoundsOvertime: Double?
     public var cancelAllMassCancel: Bool?
     public var cancelAllSentNanoseconds: UInt64?
     public var cancelAllNanoseconds: UInt64?
@@ -222,6 +227,8 @@ public struct LoadTestResult: Sendable, Codable {
         case loadedWordP50 = "loaded_freeze_word_ns_p50", loadedWordP99 = "loaded_freeze_word_ns_p99"
         case loadedWordMax = "loaded_freeze_word_ns_max"
         case cancelDoneP50 = "cancel_done_ns_p50", cancelDoneMax = "cancel_done_ns_max"
+        case cancelOrdersMin = "cancel_orders_min", cancelOrdersMax = "cancel_orders_max"
+        case freezeRoundsOvertime = "freeze_rounds_overtime_seconds"
         case ringFullEvents = "ring_full_events", droppedEvents = "dropped_events"
         case eventsPushed = "events_pushed", eventsApplied = "events_applied"
         case fills, cancels, blocked
@@ -275,11 +282,16 @@ final class StrategyWorker: @unchecked Sendable {
     /// Strategy 0: `rl_clock_cycles()` when it put the collapsed edge into its ring.
     var edgeReportedCycles: UInt64 = 0
     /// Freeze rounds, by round (1...N): when strategy 0 pushed the collapse,
-    /// when this router saw the freeze, and its cancel-all's sent and done
-    /// times (ns). Raw memory, sized at start: the loop allocates nothing.
-    let roundPushed, roundSeen, roundSent, roundDone: UnsafeMutablePointer<UInt64>
+    /// when this router saw the freeze, its cancel-all's sent and done times
+    /// (ns) and how many orders it had to cancel. Raw memory, sized at start:
+    /// the loop allocates nothing.
+    let roundPushed, roundSeen, roundSent, roundDone, roundCanceled: UnsafeMutablePointer<UInt64>
     /// The last round this router saw (the main thread waits for every router).
     let seenRound = Atomic<Int>(0)
+    /// The last round after which this router's book is full again (0: the
+    /// first fill): the next round waits for it, so that every cancel-all
+    /// cancels a full book, not what a short gap let rest.
+    let refilledRound = Atomic<Int>(-1)
     /// Set once this thread's steady-state window has begun (after warm-up).
     let steady = Atomic<Bool>(false)
     var finalCancel: CancelAllReport?
@@ -298,9 +310,10 @@ final class StrategyWorker: @unchecked Sendable {
             ringCapacity: configuration.ringCapacity, ringFullPolicy: .spin, durability: configuration.durability,
             logger: logger)
         let rounds = configuration.freezeRounds + 1
-        (roundPushed, roundSeen, roundSent, roundDone) = (.allocate(capacity: rounds), .allocate(capacity: rounds),
-                                                          .allocate(capacity: rounds), .allocate(capacity: rounds))
-        for p in [roundPushed, roundSeen, roundSent, roundDone] { p.initialize(repeating: 0, count: rounds) }
+        (roundPushed, roundSeen, roundSent, roundDone, roundCanceled) = (
+            .allocate(capacity: rounds), .allocate(capacity: rounds), .allocate(capacity: rounds),
+            .allocate(capacity: rounds), .allocate(capacity: rounds))
+        for p in [roundPushed, roundSeen, roundSent, roundDone, roundCanceled] { p.initialize(repeating: 0, count: rounds) }
         hot = .allocate(capacity: 1)
         hot.initialize(to: Hot(fills: Array(repeating: 0, count: configuration.symbols),
                                resting: ContiguousArray(repeating: OrderID(rawValue: 0), count: configuration.restingOrders)))
@@ -308,7 +321,7 @@ final class StrategyWorker: @unchecked Sendable {
 
     deinit {
         hot.deinitialize(count: 1).deallocate()
-        for p in [roundPushed, roundSeen, roundSent, roundDone] { p.deallocate() }
+        for p in [roundPushed, roundSeen, roundSent, roundDone, roundCanceled] { p.deallocate() }
     }
 }
 
@@ -533,10 +546,20 @@ public final class LoadTest: @unchecked Sendable {
         var roundsFailed = false
         let roundsStartNs = startNs + UInt64(config.duration * 0.45 * 1e9)
         let roundEveryNs = max(UInt64(config.duration * 0.45 * 1e9) / UInt64(max(config.freezeRounds, 1)), 10_000_000)
-        while rl_clock_ns() < stopAtNs {
-            usleep(10_000)
-            if config.freezeRounds > 0 && !roundsFailed && round < config.freezeRounds
-                && rl_clock_ns() >= roundsStartNs + UInt64(round) * roundEveryNs {
+        // Rounds the run did not fit (the books refill slower on a busy host)
+        // are finished after it, for up to its duration again (5 s at least):
+        // the figures are always over the rounds asked for.
+        let overtimeLimitNs = UInt64(max(config.duration, 5) * 1e9)
+        func roundsPending() -> Bool { config.freezeRounds > 0 && !roundsFailed && round < config.freezeRounds && !injected }
+        while rl_clock_ns() < stopAtNs || (roundsPending() && rl_clock_ns() < stopAtNs + overtimeLimitNs) {
+            // Awake when the next round is due, not up to 10 ms after.
+            let dueNs = roundsStartNs + UInt64(round) * roundEveryNs
+            let nowBeforeSleep = rl_clock_ns()
+            usleep(roundsPending() && dueNs > nowBeforeSleep ? UInt32(min(dueNs - nowBeforeSleep, 10_000_000) / 1000 + 1)
+                                                             : roundsPending() ? 1_000 : 10_000)
+            if roundsPending() && rl_clock_ns() >= dueNs
+                // acquiring: pairs with each strategy's releasing store once its book is full again.
+                && workers.allSatisfy({ $0.refilledRound.load(ordering: .acquiring) >= round }) {
                 round += 1
                 stop.round.store(round, ordering: .releasing) // releasing: pairs with strategy 0's acquiring load
                 // Asleep while the freeze propagates: on two cores, this thread
@@ -596,6 +619,8 @@ public final class LoadTest: @unchecked Sendable {
         // The strategies trade until this store, however late the loop above
         // gets here (a tick that marks thousands of symbols): the run's length.
         let stoppedCycles = rl_clock_cycles()
+        let stoppedNs = rl_clock_ns()
+        if config.freezeRounds > 0 { result.freezeRoundsOvertime = stoppedNs > stopAtNs ? Double(stoppedNs - stopAtNs) / 1e9 : 0 }
         stop.raised.store(true, ordering: .releasing)
         while !workers.allSatisfy({ $0.finished.load(ordering: .acquiring) }) { usleep(1_000) }
         if let operatorThread {
@@ -717,6 +742,7 @@ public final class LoadTest: @unchecked Sendable {
             var loaded = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
             var sent = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
             var done = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+            var canceled: (min: UInt64, max: UInt64) = (.max, 0)
             for r in stride(from: 1, through: round, by: 1) {
                 let pushed = workers[0].roundPushed[r]
                 let seen = workers.map { $0.roundSeen[r] }
@@ -724,6 +750,9 @@ public final class LoadTest: @unchecked Sendable {
                 _ = loaded.record(nanoseconds((seen.max() ?? 0) &- pushed))
                 _ = sent.record(workers.map { $0.roundSent[r] }.max() ?? 0)
                 _ = done.record(workers.map { $0.roundDone[r] }.max() ?? 0)
+                for w in workers {
+                    canceled = (min(canceled.min, w.roundCanceled[r]), max(canceled.max, w.roundCanceled[r]))
+                }
             }
             result.idleWordP50 = idleWord.valueAtPercentile(50)
             result.idleWordP99 = idleWord.valueAtPercentile(99)
@@ -743,6 +772,7 @@ public final class LoadTest: @unchecked Sendable {
             result.cancelSentMax = sent.max
             result.cancelDoneP50 = done.valueAtPercentile(50)
             result.cancelDoneMax = done.max
+            if canceled.max > 0 { (result.cancelOrdersMin, result.cancelOrdersMax) = (Int(canceled.min), Int(canceled.max)) }
             result.cancelAllMassCancel = workers[0].router.lastCancelReport?.massCancel
             if loaded.totalCount < UInt64(config.freezeRounds) {
                 violations.append("only \(loaded.totalCount) of \(config.freezeRounds) freeze rounds under load completed")
@@ -816,6 +846,10 @@ public final class LoadTest: @unchecked Sendable {
         var reportedRound = 0
         var recordedSeen = router.lastFreezeSeenCycles // after the idle rounds
         var roundsBegan = false
+        // The book's refill after each round (see refilledRound). With fills,
+        // a book may never be full: enough orders placed counts as refilled.
+        var lastSeenRound = 0, refilledFor = -1, placedSinceSeen = 0
+        let refillTarget = config.restingOrders, refillOrdersEnough = 2 * config.restingOrders + 1_000
 
         while !stop.raised.load(ordering: .relaxed) {
             if cyclesPerOrder > 0 {
@@ -871,7 +905,10 @@ public final class LoadTest: @unchecked Sendable {
                             if let report = router.lastCancelReport {
                                 w.roundSent[r] = report.sentNanoseconds
                                 w.roundDone[r] = report.durationNanoseconds
+                                w.roundCanceled[r] = UInt64(report.requested)
                             }
+                            lastSeenRound = r
+                            placedSinceSeen = 0
                             if w.index == 0 { try? router.reportEdge(bps: edgeCollapseBps + 100) }
                             w.seenRound.store(r, ordering: .releasing) // releasing: the main thread reads the round's figures
                         }
@@ -886,6 +923,13 @@ public final class LoadTest: @unchecked Sendable {
                 continue
             }
             if sawFreeze { w.hot.pointee.passedAfterFreezeSeen += 1 }
+            if rounds > 0 && refilledFor < lastSeenRound {
+                placedSinceSeen += 1
+                if router.activeOrderCount >= refillTarget || placedSinceSeen >= refillOrdersEnough {
+                    refilledFor = lastSeenRound
+                    w.refilledRound.store(lastSeenRound, ordering: .releasing) // releasing: pairs with the main thread's acquiring load
+                }
+            }
             if sample {
                 let elapsed = rl_clock_cycles() &- before
                 _ = w.hot.pointee.placeHistogram.record(nanoseconds(elapsed &- min(elapsed, timerOverheadCycles)))

@@ -169,6 +169,12 @@ struct LoadTestCommand: ParsableCommand {
             row("freeze, loaded: to the word", "p50 \(r.loadedWordP50 ?? 0)  p99 \(r.loadedWordP99 ?? 0)  max \(r.loadedWordMax ?? 0) ns over \(rounds) freezes")
             row("  to the last router", "p50 \(r.loadedFreezeP50 ?? 0)  p99 \(r.loadedFreezeP99 ?? 0)  max \(r.loadedFreezeMax ?? 0) ns (its next placeOrder sees HALTED)")
             row("cancel-all per freeze", "last cancel sent p50 \(r.cancelSentP50 ?? 0)  max \(r.cancelSentMax ?? 0) ns; last ack p50 \(r.cancelDoneP50 ?? 0)  max \(r.cancelDoneMax ?? 0) ns\(r.cancelAllMassCancel == true ? " (mass cancel)" : "")")
+            if let least = r.cancelOrdersMin, let most = r.cancelOrdersMax {
+                row("  orders per cancel-all", least == most ? "\(least)" : "\(least)-\(most)")
+            }
+            if let overtime = r.freezeRoundsOvertime, overtime >= 0.005 {
+                row("  rounds past the duration", String(format: "%.2f s (the books refilled slower than the rounds were spaced)", overtime))
+            }
         }
         if let records = r.journalRecords {
             row("journal", "\(records) durable records, \(String(format: "%.0f", r.journalRecordsPerSecond ?? 0))/s, "

@@ -264,4 +264,29 @@ final class RuntimeTests: XCTestCase {
             if kind == "plain" { XCTAssertLessThan(result.ordersPerSecond, 30_000) }
         }
     }
+
+    // Freeze rounds whose books refill slower than the rounds are spaced
+    // (2,000 resting orders at 100,000 orders/s: 20 ms, against 11 ms between
+    // rounds) wait for the refill and run past the duration: every round is
+    // measured, each cancel-all over a full book. Before, the rounds were
+    // fired on time over half-empty books, or did not all fit and the run
+    // ended "invariants VIOLATED".
+    func testFreezeRoundsWaitForFullBooksAndAllRun() throws {
+        var config = LoadTestConfiguration()
+        config.strategies = 1
+        config.symbols = 4
+        config.duration = 0.5
+        config.targetRate = 100_000
+        config.fillRatio = 0
+        config.restingOrders = 2_000
+        config.freezeRounds = 20
+        config.pin = false
+        config.idle = .spinThenYield
+        let result = try LoadTest(config, logger: quietLogger()).run()
+        XCTAssertTrue(result.invariantsOK, "\(result.violations)")
+        XCTAssertEqual(result.loadedFreezeRounds, 20)
+        XCTAssertEqual(result.cancelOrdersMin, 2_000, "every cancel-all had the full book")
+        XCTAssertEqual(result.cancelOrdersMax, 2_000)
+        XCTAssertGreaterThan(try XCTUnwrap(result.freezeRoundsOvertime), 0.05, "20 refills of 20 ms do not fit in 0.225 s")
+    }
 }
