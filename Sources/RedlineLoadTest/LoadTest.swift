@@ -544,12 +544,17 @@ public final class LoadTest: @unchecked Sendable {
         // Freeze rounds under load: in the second half of the run, evenly spaced.
         var round = 0
         var roundsFailed = false
+        var lastRoundEndNs: UInt64 = 0
         let roundsStartNs = startNs + UInt64(config.duration * 0.45 * 1e9)
         let roundEveryNs = max(UInt64(config.duration * 0.45 * 1e9) / UInt64(max(config.freezeRounds, 1)), 10_000_000)
         // Rounds the run did not fit (the books refill slower on a busy host)
         // are finished after it, for up to its duration again (5 s at least):
         // the figures are always over the rounds asked for.
         let overtimeLimitNs = UInt64(max(config.duration, 5) * 1e9)
+        // A round waits this long past its time for the books to refill, then
+        // goes over what rests (a slow paced run): the summary gives the
+        // fewest orders a cancel-all had.
+        let refillWaitLimitNs = max(roundEveryNs, 20_000_000)
         func roundsPending() -> Bool { config.freezeRounds > 0 && !roundsFailed && round < config.freezeRounds && !injected }
         while rl_clock_ns() < stopAtNs || (roundsPending() && rl_clock_ns() < stopAtNs + overtimeLimitNs) {
             // Awake when the next round is due, not up to 10 ms after.
@@ -557,9 +562,11 @@ public final class LoadTest: @unchecked Sendable {
             let nowBeforeSleep = rl_clock_ns()
             usleep(roundsPending() && dueNs > nowBeforeSleep ? UInt32(min(dueNs - nowBeforeSleep, 10_000_000) / 1000 + 1)
                                                              : roundsPending() ? 1_000 : 10_000)
-            if roundsPending() && rl_clock_ns() >= dueNs
+            let nowAfterSleep = rl_clock_ns()
+            if roundsPending() && nowAfterSleep >= dueNs
                 // acquiring: pairs with each strategy's releasing store once its book is full again.
-                && workers.allSatisfy({ $0.refilledRound.load(ordering: .acquiring) >= round }) {
+                && (workers.allSatisfy({ $0.refilledRound.load(ordering: .acquiring) >= round })
+                    || nowAfterSleep >= max(dueNs, lastRoundEndNs) + refillWaitLimitNs) {
                 round += 1
                 stop.round.store(round, ordering: .releasing) // releasing: pairs with strategy 0's acquiring load
                 // Asleep while the freeze propagates: on two cores, this thread
@@ -580,6 +587,7 @@ public final class LoadTest: @unchecked Sendable {
                 }
                 monitor.unfreeze(reason: "load test: freeze round \(round)")
                 unfreezesSent += 1
+                lastRoundEndNs = rl_clock_ns()
             }
             drainLag()
             let nowNs = rl_clock_ns()
@@ -847,9 +855,10 @@ public final class LoadTest: @unchecked Sendable {
         var recordedSeen = router.lastFreezeSeenCycles // after the idle rounds
         var roundsBegan = false
         // The book's refill after each round (see refilledRound). With fills,
-        // a book may never be full: enough orders placed counts as refilled.
+        // a book may never be full: as many orders placed as it holds (each
+        // rested or filled) counts as refilled.
         var lastSeenRound = 0, refilledFor = -1, placedSinceSeen = 0
-        let refillTarget = config.restingOrders, refillOrdersEnough = 2 * config.restingOrders + 1_000
+        let refillTarget = config.restingOrders, refillOrdersEnough = config.restingOrders
 
         while !stop.raised.load(ordering: .relaxed) {
             if cyclesPerOrder > 0 {
