@@ -40,6 +40,9 @@ public struct LoadTestConfiguration: Sendable {
     /// strategy 0's lane to the last router seeing HALTED, then lifted by an
     /// operator's unfreeze. 0: none.
     public var freezeRounds = 0
+    /// How long a freeze round waits past its time for the books to refill
+    /// (seconds; at least one spacing): then it goes over what rests.
+    public var freezeRefillWaitSeconds = 0.02
     /// Run the operations endpoint beside the load, scraped (`/metrics`) and
     /// asked for `status` on its control socket every 100 ms: its cost on
     /// the order path, by comparison with a run without it.
@@ -99,6 +102,9 @@ public struct LoadTestConfiguration: Sendable {
         let maxFreezeRounds = min(100_000, Int(duration * 45))
         guard (0...maxFreezeRounds).contains(freezeRounds) else {
             throw refuse("freezeRounds", freezeRounds, "0...\(maxFreezeRounds) for a run of \(duration) s")
+        }
+        guard freezeRefillWaitSeconds.isFinite, (0...10).contains(freezeRefillWaitSeconds) else {
+            throw refuse("freezeRefillWaitSeconds", freezeRefillWaitSeconds, "0...10 seconds")
         }
         if pin, let riskCPU, let reason = RedlineRuntime.cpuProblem(riskCPU) {
             throw refuse("riskCPU", riskCPU, "a CPU the risk thread can run on (\(reason))")
@@ -551,10 +557,11 @@ public final class LoadTest: @unchecked Sendable {
         // are finished after it, for up to its duration again (5 s at least):
         // the figures are always over the rounds asked for.
         let overtimeLimitNs = UInt64(max(config.duration, 5) * 1e9)
-        // A round waits this long past its time for the books to refill, then
+        // A round waits this long past its time for the books to refill
+        // (`freezeRefillWaitSeconds`, at least one spacing), then
         // goes over what rests (a slow paced run): the summary gives the
         // fewest orders a cancel-all had.
-        let refillWaitLimitNs = max(roundEveryNs, 20_000_000)
+        let refillWaitLimitNs = max(roundEveryNs, UInt64(config.freezeRefillWaitSeconds * 1e9))
         func roundsPending() -> Bool { config.freezeRounds > 0 && !roundsFailed && round < config.freezeRounds && !injected }
         while rl_clock_ns() < stopAtNs || (roundsPending() && rl_clock_ns() < stopAtNs + overtimeLimitNs) {
             // Awake when the next round is due, not up to 10 ms after.

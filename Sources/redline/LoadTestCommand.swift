@@ -32,6 +32,8 @@ struct LoadTestCommand: ParsableCommand {
     var edgeCollapseAt: Double?
     @Option(help: "Freeze rounds: this many edge collapses with the risk thread idle, then as many under the full load, each lifted by an operator; prints the propagation's p50, p99 and max for both.")
     var freezes = 0
+    @Option(help: "How long a freeze round waits past its time for the books to refill, in seconds (at least one round's spacing).")
+    var freezeRefillWait = 0.02
     @Flag(help: "Run the operations endpoint beside the load, scraped and asked for status every 100 ms (its cost on the order path).")
     var operations = false
     @Option(help: "Seed of the simulated venues.")
@@ -90,6 +92,7 @@ struct LoadTestCommand: ParsableCommand {
         config.idle = idleStrategy
         config.edgeCollapseAt = edgeCollapseAt
         config.freezeRounds = freezes
+        config.freezeRefillWaitSeconds = freezeRefillWait
         config.operationsEndpoint = operations
         config.seed = seed
         config.sampleEvery = sampleEvery

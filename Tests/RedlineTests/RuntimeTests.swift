@@ -270,7 +270,9 @@ final class RuntimeTests: XCTestCase {
     // rounds) wait for the refill and run past the duration: every round is
     // measured, each cancel-all over a full book. Before, the rounds were
     // fired on time over half-empty books, or did not all fit and the run
-    // ended "invariants VIOLATED".
+    // ended "invariants VIOLATED". The wait is bounded (20 ms by default,
+    // which a sanitizer build's refill can pass); here it is 2 s, so that the
+    // test does not depend on the build's speed.
     func testFreezeRoundsWaitForFullBooksAndAllRun() throws {
         var config = LoadTestConfiguration()
         config.strategies = 1
@@ -280,6 +282,7 @@ final class RuntimeTests: XCTestCase {
         config.fillRatio = 0
         config.restingOrders = 2_000
         config.freezeRounds = 20
+        config.freezeRefillWaitSeconds = 2
         config.pin = false
         config.idle = .spinThenYield
         let result = try LoadTest(config, logger: quietLogger()).run()
