@@ -37,7 +37,8 @@ enum ControlServer {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ControlHandler(
-                        commands: commands, operators: operators, authorizedUIDs: authorized, authorizedGID: gid,
+                        commands: commands, operators: operators, operatorUIDs: configuration.operatorUIDs,
+                        authorizedUIDs: authorized, authorizedGID: gid,
                         maxRequestBytes: configuration.maxRequestBytes,
                         timeout: .nanoseconds(Int64(configuration.requestTimeoutSeconds * 1e9)),
                         limit: limit, queue: queue, logger: logger))
@@ -101,6 +102,7 @@ final class ControlHandler: ChannelInboundHandler {
 
     private let commands: OperatorCommands
     private let operators: Set<String>
+    private let operatorUIDs: [String: UInt32]
     private let authorizedUIDs: Set<UInt32>
     private let authorizedGID: gid_t?
     private let maxRequestBytes: Int
@@ -117,10 +119,12 @@ final class ControlHandler: ChannelInboundHandler {
     private var inputClosed = false
     private var deadline: Scheduled<Void>?
 
-    init(commands: OperatorCommands, operators: Set<String>, authorizedUIDs: Set<UInt32>, authorizedGID: gid_t?,
-         maxRequestBytes: Int, timeout: TimeAmount, limit: ConnectionLimit, queue: DispatchQueue, logger: Logger) {
+    init(commands: OperatorCommands, operators: Set<String>, operatorUIDs: [String: UInt32], authorizedUIDs: Set<UInt32>,
+         authorizedGID: gid_t?, maxRequestBytes: Int, timeout: TimeAmount, limit: ConnectionLimit, queue: DispatchQueue,
+         logger: Logger) {
         self.commands = commands
         self.operators = operators
+        self.operatorUIDs = operatorUIDs
         self.authorizedUIDs = authorizedUIDs
         self.authorizedGID = authorizedGID
         self.maxRequestBytes = maxRequestBytes
@@ -239,6 +243,20 @@ final class ControlHandler: ChannelInboundHandler {
             if OperatorCommands.changesState(request.command) {
                 commands.audit(request, peer: peer, arguments: ["reason": request.reason ?? ""],
                                outcome: "refused: unknown operator", into: &refusal, operatorName: shown)
+            }
+            answer(context, refusal)
+            return
+        }
+        // An operator bound to a uid speaks only from a process of that uid.
+        if let bound = operatorUIDs[request.operatorName], let peer, peer.uid != bound {
+            logger.warning("control request refused: operator from another uid",
+                           metadata: ["operator": "\(request.operatorName)", "command": "\(request.command.prefix(64))",
+                                      "uid": "\(peer.uid)", "operator_uid": "\(bound)"])
+            var refusal = ControlResponse.refused(request.command, .unauthorized,
+                "operator \"\(request.operatorName)\" is bound to uid \(bound); this connection is uid \(peer.uid)")
+            if OperatorCommands.changesState(request.command) {
+                commands.audit(request, peer: peer, arguments: ["reason": request.reason ?? ""],
+                               outcome: "refused: operator from another uid", into: &refusal, operatorName: request.operatorName)
             }
             answer(context, refusal)
             return

@@ -43,6 +43,11 @@ public final class OperationsEndpoint: Sendable {
         public var socketGroup: String?
         /// The operators who may send commands, by name.
         public var operators: [String]
+        /// Operators bound to a uid: such a name is taken only from a process
+        /// of that uid (the socket's SO_PEERCRED), so another user allowed on
+        /// the socket cannot act, and be journaled, under it. Operators not
+        /// named here are taken from any authorized process.
+        public var operatorUIDs: [String: UInt32]
         /// The uids whose processes may connect; nil: this process's own uid
         /// (and root). With `socketGroup`, a process whose primary group is
         /// that group may connect too.
@@ -59,7 +64,7 @@ public final class OperationsEndpoint: Sendable {
 
         public init(metricsHost: String? = "127.0.0.1", metricsPort: Int = 9464, controlSocketPath: String? = nil,
                     socketMode: UInt16 = 0o600, socketGroup: String? = nil, operators: [String] = [],
-                    authorizedUIDs: [UInt32]? = nil, maxRequestBytes: Int = 64 * 1024, requestTimeoutSeconds: Double = 5,
+                    operatorUIDs: [String: UInt32] = [:], authorizedUIDs: [UInt32]? = nil, maxRequestBytes: Int = 64 * 1024, requestTimeoutSeconds: Double = 5,
                     maxConnections: Int = 16, metricPrefix: String = "redline_") {
             self.metricsHost = metricsHost
             self.metricsPort = metricsPort
@@ -67,6 +72,7 @@ public final class OperationsEndpoint: Sendable {
             self.socketMode = socketMode
             self.socketGroup = socketGroup
             self.operators = operators
+            self.operatorUIDs = operatorUIDs
             self.authorizedUIDs = authorizedUIDs
             self.maxRequestBytes = maxRequestBytes
             self.requestTimeoutSeconds = requestTimeoutSeconds
@@ -103,6 +109,9 @@ public final class OperationsEndpoint: Sendable {
             for name in operators where !Self.validOperator(name) {
                 throw .invalidInput("operations.operators: \"\(name)\" is not a valid name (1-64 of A-Z a-z 0-9 . _ -)")
             }
+            for name in operatorUIDs.keys.sorted() where !operators.contains(name) {
+                throw .invalidInput("operations.operatorUIDs names \"\(name)\", who is not in operations.operators")
+            }
             // A request's reason goes into journal records of at most 1 MiB.
             guard (256...(512 * 1024)).contains(maxRequestBytes) else {
                 throw .invalidInput("operations.maxRequestBytes must be 256...524288, got \(maxRequestBytes)")
@@ -133,6 +142,7 @@ public final class OperationsEndpoint: Sendable {
                 socketMode: try c.decodeIfPresent(UInt16.self, forKey: .socketMode) ?? d.socketMode,
                 socketGroup: try c.decodeIfPresent(String.self, forKey: .socketGroup),
                 operators: try c.decodeIfPresent([String].self, forKey: .operators) ?? d.operators,
+                operatorUIDs: try c.decodeIfPresent([String: UInt32].self, forKey: .operatorUIDs) ?? d.operatorUIDs,
                 authorizedUIDs: try c.decodeIfPresent([UInt32].self, forKey: .authorizedUIDs),
                 maxRequestBytes: try c.decodeIfPresent(Int.self, forKey: .maxRequestBytes) ?? d.maxRequestBytes,
                 requestTimeoutSeconds: try c.decodeIfPresent(Double.self, forKey: .requestTimeoutSeconds) ?? d.requestTimeoutSeconds,
@@ -141,7 +151,7 @@ public final class OperationsEndpoint: Sendable {
         }
 
         private enum CodingKeys: String, CodingKey {
-            case metricsHost, metricsPort, controlSocketPath, socketMode, socketGroup, operators, authorizedUIDs
+            case metricsHost, metricsPort, controlSocketPath, socketMode, socketGroup, operators, operatorUIDs, authorizedUIDs
             case maxRequestBytes, requestTimeoutSeconds, maxConnections, metricPrefix
         }
 

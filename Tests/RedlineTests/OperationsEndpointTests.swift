@@ -93,6 +93,37 @@ final class OperationsEndpointTests: XCTestCase {
         XCTAssertEqual(monitor.operatorActions.count, 4)
     }
 
+    /// An operator bound to a uid (`operatorUIDs`) is taken only from a
+    /// process of that uid: another user allowed on the socket cannot act,
+    /// and be journaled, under that name. The attempt is refused and on the
+    /// audit trail; nothing changes.
+    func testAnOperatorBoundToAUidIsRefusedFromAnotherUid() throws {
+        let h = try Harness()
+        let me = getuid()
+        let ops = try endpoint(h.monitor) { $0.operatorUIDs = ["alice": me, "bob": me &+ 1] }
+        defer { ops.shutdown() }
+        let before = fingerprint(h.monitor)
+        let impostor = try client().send(.init(operatorName: "bob", command: "freeze", reason: "not bob"))
+        XCTAssertEqual(impostor.refusal, .unauthorized)
+        XCTAssertEqual(impostor.error, "operator \"bob\" is bound to uid \(me &+ 1); this connection is uid \(me)")
+        XCTAssertFalse(h.monitor.isFrozen)
+        XCTAssertEqual(fingerprint(h.monitor), before)
+        XCTAssertEqual(h.monitor.operatorActions.last?.operatorName, "bob")
+        XCTAssertEqual(h.monitor.operatorActions.last?.outcome, "refused: operator from another uid")
+        XCTAssertEqual(h.monitor.operatorActions.last?.peerUID, me)
+        // Read-only commands are refused too, and the bound operator from its own uid acts.
+        XCTAssertEqual(try client().send(.init(operatorName: "bob", command: "status")).refusal, .unauthorized)
+        let frozen = try client().send(.init(operatorName: "alice", command: "freeze", reason: "drill"))
+        XCTAssertEqual(frozen.changed, true, frozen.error ?? "")
+        XCTAssertTrue(h.monitor.isFrozen)
+        // A binding for a name that is not an operator is a configuration error, by name.
+        var configuration = OperationsEndpoint.Configuration(controlSocketPath: "\(directory!)/other.sock", operators: ["alice"],
+                                                             operatorUIDs: ["carol": me])
+        XCTAssertThrowsError(try configuration.validate()) { XCTAssertTrue("\($0)".contains("operations.operatorUIDs"), "\($0)") }
+        configuration.operatorUIDs = ["alice": me]
+        XCTAssertNoThrow(try configuration.validate())
+    }
+
     func testMetricsOverHTTPWithThePrefix() throws {
         let h = try Harness()
         let ops = try endpoint(h.monitor)
