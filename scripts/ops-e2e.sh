@@ -36,6 +36,15 @@ c = json.load(sys.stdin)
 c['operations'].update(metricsPort=$metrics_port, controlSocketPath='$socket', operators=['ops-e2e'])
 c['journal'] = {'directory': '$work/journal'}
 json.dump(c, open('$work/serve.json', 'w'), indent=2)"
+# A misspelt access setting is refused by name, not left off.
+python3 -c "
+import json
+c = json.load(open('$work/serve.json'))
+c['operations']['operatorUID'] = {'ops-e2e': 0}
+json.dump(c, open('$work/misspelt.json', 'w'))"
+if "$redline" serve --config "$work/misspelt.json" > "$work/misspelt.log" 2>&1; then fail "serve took a misspelt operations key"; fi
+grep -q 'unknown key "operations.operatorUID"' "$work/misspelt.log" || fail "no clear refusal: $(cat "$work/misspelt.log")"
+echo "a misspelt operations key is refused by name"
 "$redline" serve --config "$work/serve.json" > "$work/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$metrics_port/metrics" > "$work/scrape.txt" && break; sleep 0.1; done

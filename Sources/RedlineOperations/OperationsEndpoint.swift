@@ -150,10 +150,13 @@ public final class OperationsEndpoint: Sendable {
                 metricPrefix: try c.decodeIfPresent(String.self, forKey: .metricPrefix) ?? d.metricPrefix)
         }
 
-        private enum CodingKeys: String, CodingKey {
+        private enum CodingKeys: String, CodingKey, CaseIterable {
             case metricsHost, metricsPort, controlSocketPath, socketMode, socketGroup, operators, operatorUIDs, authorizedUIDs
             case maxRequestBytes, requestTimeoutSeconds, maxConnections, metricPrefix
         }
+
+        /// The settings' names, as a config file spells them.
+        public static var fieldNames: Set<String> { Set(CodingKeys.allCases.map(\.stringValue)) }
 
         /// ASCII letters, digits, `.`, `_`, `-`: compared byte for byte, so no
         /// Unicode look-alike (a Kelvin sign for a K) passes for a configured name.

@@ -123,6 +123,12 @@ struct ServeConfiguration: Codable, Sendable {
                let key = limits.keys.sorted().first(where: { !RiskLimits.fieldNames.contains($0) }) {
                 throw CLIFailure("unknown key \"limits.\(key)\"")
             }
+            // A misspelt access setting (operatorUID for operatorUIDs) would leave it off.
+            let operationsKeys = OperationsEndpoint.Configuration.fieldNames
+            if let operations = object["operations"] as? [String: Any],
+               let key = operations.keys.sorted().first(where: { !operationsKeys.contains($0) }) {
+                throw CLIFailure("unknown key \"operations.\(key)\"; the keys are \(operationsKeys.sorted().joined(separator: ", "))")
+            }
         }
         let settings: ServeConfiguration
         do { settings = try JSONDecoder().decode(ServeConfiguration.self, from: data) } catch let error as DecodingError {
