@@ -13,11 +13,7 @@ final class CumulativeGapReviewTests: XCTestCase {
     private func px(_ value: Double) -> Int64 { Int64((value * FixedPoint.scale).rounded()) }
 
     private func makeRouter(_ client: any ExchangeClient, orderCapacity: Int = 64) throws -> (RuntimeRiskMonitor, OrderRouter) {
-        let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
-        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
-        let router = try OrderRouter(monitor: monitor, client: client, orderCapacity: orderCapacity, ringCapacity: 1024,
-                                     logger: quietLogger())
-        return (monitor, router)
+        try makeBTCRouter(client, orderCapacity: orderCapacity)
     }
 
     // MARK: Found

@@ -30,11 +30,7 @@ final class SlotReuseReviewTests: XCTestCase {
     private let px: Int64 = Int64(100 * FixedPoint.scale)
 
     private func makeRouter(_ client: any ExchangeClient, orderCapacity: Int = 65_536) throws -> (RuntimeRiskMonitor, OrderRouter) {
-        let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
-        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
-        let router = try OrderRouter(monitor: monitor, client: client, orderCapacity: orderCapacity, ringCapacity: 1024,
-                                     logger: quietLogger())
-        return (monitor, router)
+        try makeBTCRouter(client, orderCapacity: orderCapacity)
     }
 
     // MARK: Found

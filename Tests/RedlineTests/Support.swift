@@ -146,6 +146,16 @@ func assertLimitsSurviveARestart(_ change: (inout RiskLimits) -> Void, file: Sta
 /// The engine's books for BTCUSDT against an expectation: `working` is what
 /// the venue still has working (buy side; nothing on the sell side),
 /// `orders` how many orders, `position` what the venue filled.
+/// One BTCUSDT router with limits no test order reaches, on `client`: the
+/// venue-answer review suites drive it with scripted venues.
+func makeBTCRouter(_ client: any ExchangeClient, orderCapacity: Int) throws -> (RuntimeRiskMonitor, OrderRouter) {
+    let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
+    let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
+    let router = try OrderRouter(monitor: monitor, client: client, orderCapacity: orderCapacity, ringCapacity: 1024,
+                                 logger: quietLogger())
+    return (monitor, router)
+}
+
 func assertBooks(_ monitor: RuntimeRiskMonitor, _ router: OrderRouter, working: Double, orders: Int,
                  position: Double, _ message: String = "",
                  file: StaticString = #filePath, line: UInt = #line) {
