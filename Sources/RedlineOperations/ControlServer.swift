@@ -116,6 +116,7 @@ final class ControlHandler: ChannelInboundHandler {
     private var counted = false
     private var busy = false
     private var closing = false
+    private var refusedLines = 0
     private var inputClosed = false
     private var deadline: Scheduled<Void>?
 
@@ -206,16 +207,35 @@ final class ControlHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    /// Take the next whole line, if no command is running.
+    /// Take the whole lines waiting, one after another, until a command runs
+    /// or none is left. A loop, not a call per line: refusals are answered
+    /// here at once, and answering each by calling back in recursed once per
+    /// waiting line (2,000 pipelined refused lines overflowed the event
+    /// loop's stack and killed the process).
     private func next(_ context: ChannelHandlerContext) {
-        guard !busy, !closing, peer != nil, var buffer = pending else { return }
+        while takeLine(context) {}
+        closeIfDone(context)
+    }
+
+    /// Take one whole line, if no command is running: true when it was
+    /// answered at once (take the next), false when a command runs or
+    /// nothing more can be taken now.
+    private func takeLine(_ context: ChannelHandlerContext) -> Bool {
+        guard !busy, !closing, peer != nil, var buffer = pending else { return false }
+        // A connection that keeps sending refused lines is closed: it only
+        // costs the endpoint, and fills the audit trail.
+        guard refusedLines < Self.maxRefusedLines else {
+            refuseAndClose(context, .refused("?", .busy,
+                "more than \(Self.maxRefusedLines) refused requests on this connection: closed, nothing more is read"))
+            return false
+        }
         let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n"))
         guard let newline else {
             if buffer.readableBytes > maxRequestBytes {
                 refuseAndClose(context, .refused("?", .oversized,
                     "request over \(maxRequestBytes) bytes without a newline: refused, nothing changed"))
             }
-            return
+            return false
         }
         let length = newline - buffer.readerIndex
         let line = buffer.readSlice(length: length)!
@@ -223,15 +243,14 @@ final class ControlHandler: ChannelInboundHandler {
         pending = buffer.readableBytes > 0 ? buffer : nil
         if length > maxRequestBytes {
             refuseAndClose(context, .refused("?", .oversized, "request of \(length) bytes, over \(maxRequestBytes): refused, nothing changed"))
-            return
+            return false
         }
         let request: ControlRequest
         do {
             request = try ControlCodec.decoder.decode(ControlRequest.self, from: Data(line.readableBytesView))
         } catch {
-            answer(context, .refused("?", .malformed,
+            return refuse(context, .refused("?", .malformed,
                 "not a request: one JSON object per line, with \"operator\" and \"command\" (\(Self.describe(error)))"))
-            return
         }
         guard OperationsEndpoint.Configuration.validOperator(request.operatorName), operators.contains(request.operatorName) else {
             let shown = String(request.operatorName.unicodeScalars.prefix(64).map { $0.isASCII && $0.value >= 0x20 ? Character($0) : "?" })
@@ -241,11 +260,10 @@ final class ControlHandler: ChannelInboundHandler {
             var refusal = ControlResponse.refused(request.command, .unauthorized, "unknown operator \"\(shown)\"")
             // An attempt to change state is on the record even from a stranger.
             if OperatorCommands.changesState(request.command) {
-                commands.audit(request, peer: peer, arguments: ["reason": request.reason ?? ""],
+                commands.audit(request, peer: peer, arguments: ["reason": Self.auditedReason(request.reason)],
                                outcome: "refused: unknown operator", into: &refusal, operatorName: shown)
             }
-            answer(context, refusal)
-            return
+            return refuse(context, refusal)
         }
         // An operator bound to a uid speaks only from a process of that uid.
         if let bound = operatorUIDs[request.operatorName], let peer, peer.uid != bound {
@@ -255,11 +273,10 @@ final class ControlHandler: ChannelInboundHandler {
             var refusal = ControlResponse.refused(request.command, .unauthorized,
                 "operator \"\(request.operatorName)\" is bound to uid \(bound); this connection is uid \(peer.uid)")
             if OperatorCommands.changesState(request.command) {
-                commands.audit(request, peer: peer, arguments: ["reason": request.reason ?? ""],
+                commands.audit(request, peer: peer, arguments: ["reason": Self.auditedReason(request.reason)],
                                outcome: "refused: operator from another uid", into: &refusal, operatorName: request.operatorName)
             }
-            answer(context, refusal)
-            return
+            return refuse(context, refusal)
         }
         busy = true
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
@@ -274,17 +291,41 @@ final class ControlHandler: ChannelInboundHandler {
                 let (handler, context) = bound.value
                 handler.busy = false
                 context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-                handler.answer(context, response)
+                handler.reply(context, response)
+                handler.next(context)
             }
         }
+        return false
     }
 
-    private func answer(_ context: ChannelHandlerContext, _ response: ControlResponse) {
+    /// Write `response` and wait for the next request.
+    private func reply(_ context: ChannelHandlerContext, _ response: ControlResponse) {
         guard context.channel.isActive else { return }
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: response.encodedLine())), promise: nil)
         arm(context)
-        next(context)
-        closeIfDone(context)
+    }
+
+    /// Answer a refused line at once, and count it (`maxRefusedLines`).
+    private func refuse(_ context: ChannelHandlerContext, _ response: ControlResponse) -> Bool {
+        refusedLines += 1
+        reply(context, response)
+        return true
+    }
+
+    static let maxRefusedLines = 64
+
+    /// A refused request's reason as the audit trail keeps it: at most
+    /// `OperatorCommands.maxReasonBytes`, control characters replaced (an
+    /// accepted request's reason may have none), so a stranger cannot write
+    /// lines that look like others into it.
+    static func auditedReason(_ reason: String?) -> String {
+        var kept = ""
+        for scalar in (reason ?? "").unicodeScalars {
+            let shown = scalar.value < 0x20 || scalar.value == 0x7f ? "?" : String(scalar)
+            guard kept.utf8.count + shown.utf8.count <= OperatorCommands.maxReasonBytes else { break }
+            kept += shown
+        }
+        return kept
     }
 
     private func refuseAndClose(_ context: ChannelHandlerContext, _ response: ControlResponse) {

@@ -126,6 +126,10 @@ public struct OrderRecord: Sendable, Equatable {
     public var symbol: SymbolID
     public var side: Side
     public var status: OrderStatus
+    /// A fill of this order has carried the venue's running total: one that
+    /// comes without it is then the venue breaking its own pattern (an
+    /// anomaly). In the record's padding: it stays 48 bytes.
+    public var reportsRunningTotals = false
     public var quantity: Int64
     public var price: Int64
     public var filled: Int64

@@ -85,14 +85,6 @@ public final class OrderRouter {
     /// the position still moves (the venue is the truth); logged once per order.
     public private(set) var anomalousFills = 0
     private var anomalyLogged = Set<OrderID>()
-    /// Per order, quantity a fill's running total counted ahead of fills not
-    /// seen yet (`credit`), and the highest running total those fills can
-    /// carry (`top`: the revealing fill's total less its own quantity). A
-    /// late fill within it, or one without a running total, uses the credit
-    /// up instead of counting again. Cold: written on anomalies alone.
-    private var gapCredits: [OrderID: (credit: Int64, top: Int64)] = [:] {
-        didSet { hot.pointee.gapCreditCount = gapCredits.count }
-    }
     public private(set) var lastCancelReport: CancelAllReport?
     /// False once the venue said it has no mass cancel: one cancel per order then.
     private var venueHasMassCancel = true
@@ -131,9 +123,6 @@ public final class OrderRouter {
         /// a cancel-all) handles the waiting events first, in order.
         var pipelineHead = 0
         var pipelineTail = 0
-        /// Orders with a running-total gap not yet made up (`gapCredits`):
-        /// a fill looks at the table only when this is not 0.
-        var gapCreditCount = 0
     }
     /// Events for the risk side staged during `processExchangeEvents`: a
     /// burst of venue answers (a cancel-all's 10,000 acks) is pushed
@@ -660,15 +649,23 @@ public final class OrderRouter {
                 try orders.apply(id, .acknowledge)
             case .filled(let id, let quantity, let price, let cumulative):
                 var counted = quantity
+                if cumulative <= 0, let record = try? orders.order(id), record.reportsRunningTotals {
+                    // The venue's running totals may have counted this fill
+                    // already (a late one); it may as well be new. Counted in
+                    // full: never short of the venue's position, flagged.
+                    countAnomaly(id, "a fill without a running total on an order whose fills carry one: counted in full, it may be one the running total counted already", [
+                        "fill": "\(FixedPoint.double(quantity))", "counted_before": "\(FixedPoint.double(record.executed))"])
+                }
                 if cumulative > 0, let record = try? orders.order(id) {
+                    if !record.reportsRunningTotals { orders.noteRunningTotal(id) }
                     // The venue's running total says how much is new: all of
                     // it, this fill's quantity or more. A total ahead of this
                     // fill and what was counted means fills not seen yet
                     // (late, out of order, or lost): they move the position
-                    // now, at this fill's price, and are held as a credit
-                    // the late ones use up. Counting only this fill's
-                    // quantity left the position short of the venue's for
-                    // good (fail open).
+                    // now, at this fill's price, and a late one is then at or
+                    // below what was counted, like a resend. Counting only
+                    // this fill's quantity left the position short of the
+                    // venue's for good (fail open).
                     counted = cumulative - record.executed
                     if counted <= 0 {
                         // Counted already: a resend, reconciliation asked the
@@ -676,27 +673,13 @@ public final class OrderRouter {
                         // total below the fill's own quantity is the venue
                         // contradicting itself: an anomaly, never silent.
                         if cumulative < quantity { countAnomaly(id, "venue's running total is below the fill's own quantity") }
-                        if hot.pointee.gapCreditCount != 0, let gap = gapCredits[id], cumulative <= gap.top {
-                            useGapCredit(id, gap, quantity)
-                        }
                         return
                     }
                     if counted > quantity {
                         countAnomaly(id, "venue's running total is ahead of the fills seen: the missing part moves the position now, at this fill's price", [
                             "fill": "\(FixedPoint.double(quantity))", "running_total": "\(FixedPoint.double(cumulative))",
                             "counted_before": "\(FixedPoint.double(record.executed))"])
-                        let gap = gapCredits[id] ?? (0, 0)
-                        if gapCredits.count >= 4096 && gap.credit == 0 { gapCredits.removeAll() } // bounded; see README
-                        gapCredits[id] = (gap.credit + counted - quantity, max(gap.top, cumulative - quantity))
                     }
-                } else if cumulative <= 0, hot.pointee.gapCreditCount != 0, let gap = gapCredits[id] {
-                    // No running total on an order whose total counted fills
-                    // ahead: this may be one of them. The credit goes first.
-                    let used = useGapCredit(id, gap, quantity)
-                    countAnomaly(id, "a fill without a running total on an order whose running total counted fills ahead", [
-                        "fill": "\(FixedPoint.double(quantity))", "taken_from_the_gap": "\(FixedPoint.double(used))"])
-                    counted = quantity - used
-                    if counted <= 0 { return }
                 }
                 try fill(id, quantity: counted, price: price)
             case .canceled(let id):
@@ -764,15 +747,6 @@ public final class OrderRouter {
                                   orderID: id.rawValue, qty: excess, price: price))
         }
         if quantity > applied { orders.addExecuted(id, quantity - applied) } // the applied part went in with it
-    }
-
-    /// A late fill of `quantity` uses up what a gap counted ahead for `id`;
-    /// returns the part of it the credit covered.
-    @discardableResult
-    private func useGapCredit(_ id: OrderID, _ gap: (credit: Int64, top: Int64), _ quantity: Int64) -> Int64 {
-        let used = min(quantity, gap.credit)
-        gapCredits[id] = gap.credit - used > 0 ? (gap.credit - used, gap.top) : nil
-        return used
     }
 
     /// A venue answer about `id` that contradicts what the order can have
