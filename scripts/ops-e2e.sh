@@ -45,6 +45,11 @@ json.dump(c, open('$work/misspelt.json', 'w'))"
 if "$redline" serve --config "$work/misspelt.json" > "$work/misspelt.log" 2>&1; then fail "serve took a misspelt operations key"; fi
 grep -q 'unknown key "operations.operatorUID"' "$work/misspelt.log" || fail "no clear refusal: $(cat "$work/misspelt.log")"
 echo "a misspelt operations key is refused by name"
+# A key given twice: JSONSerialization keeps the last, JSONDecoder the first; refused.
+sed 's/"operators"/"operatorUIDs": {}, "operatorUIDs": {}, "operators"/' "$work/serve.json" > "$work/twice.json"
+if "$redline" serve --config "$work/twice.json" > "$work/twice.log" 2>&1; then fail "serve took a key given twice"; fi
+grep -q 'key "operations.operatorUIDs" appears twice' "$work/twice.log" || fail "no clear refusal: $(cat "$work/twice.log")"
+echo "a key given twice is refused by name"
 "$redline" serve --config "$work/serve.json" > "$work/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$metrics_port/metrics" > "$work/scrape.txt" && break; sleep 0.1; done

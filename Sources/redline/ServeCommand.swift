@@ -113,6 +113,11 @@ struct ServeConfiguration: Codable, Sendable {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw CLIFailure("cannot read the config: \(error.localizedDescription)")
         }
+        // A key given twice: the checks below would read one and the decoder
+        // the other (a second "operatorUIDs" could leave the binding off).
+        if let key = duplicateKey(in: data) {
+            throw CLIFailure("key \"\(key)\" appears twice in one object: one of them would be ignored")
+        }
         // Unknown keys are mistakes (a misspelt limit would silently be off).
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
             let known: Set<String> = ["symbols", "limits", "strategy", "journal", "riskCPU", "idle", "operations"]
@@ -172,6 +177,47 @@ struct ServeConfiguration: Codable, Sendable {
         }
         do { try operations.validate() } catch { throw CLIFailure("\(error)") }
         do { try limits.validate() } catch { throw CLIFailure("\"limits\": \(error)") }
+    }
+
+    /// The first key given twice in one JSON object ("operations.operators"
+    /// for a nested one), or nil. Keys are compared as written (escapes
+    /// included); malformed JSON is left to the decoder to report.
+    static func duplicateKey(in data: Data) -> String? {
+        struct Object { var keys: Set<String> = []; var path: String; var expectsKey = true; var lastKey = "" }
+        var objects: [Object?] = [] // nil: an array
+        let bytes = [UInt8](data)
+        var i = 0
+        func childPath() -> String {
+            guard let top = objects.last else { return "" }
+            guard let object = top else { return objects.compactMap { $0 }.last.map { "\($0.path)\($0.lastKey)[]." } ?? "[]." }
+            return "\(object.path)\(object.lastKey)."
+        }
+        while i < bytes.count {
+            switch bytes[i] {
+            case UInt8(ascii: "{"): objects.append(Object(path: childPath()))
+            case UInt8(ascii: "["): objects.append(nil)
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): if !objects.isEmpty { objects.removeLast() }
+            case UInt8(ascii: ","): if let top = objects.last, var object = top { object.expectsKey = true; objects[objects.count - 1] = object }
+            case UInt8(ascii: ":"): if let top = objects.last, var object = top { object.expectsKey = false; objects[objects.count - 1] = object }
+            case UInt8(ascii: "\""):
+                var text: [UInt8] = []
+                i += 1
+                while i < bytes.count, bytes[i] != UInt8(ascii: "\"") {
+                    if bytes[i] == UInt8(ascii: "\\"), i + 1 < bytes.count { text.append(bytes[i]); i += 1 }
+                    text.append(bytes[i])
+                    i += 1
+                }
+                if let top = objects.last, var object = top, object.expectsKey {
+                    let key = String(decoding: text, as: UTF8.self)
+                    if !object.keys.insert(key).inserted { return object.path + key }
+                    object.lastKey = key
+                    objects[objects.count - 1] = object
+                }
+            default: break
+            }
+            i += 1
+        }
+        return nil
     }
 
     static func describe(_ error: DecodingError) -> String {
