@@ -865,7 +865,7 @@ public final class LoadTest: @unchecked Sendable {
         // a book may never be full: as many orders placed as it holds (each
         // rested or filled) counts as refilled.
         var lastSeenRound = 0, refilledFor = -1, placedSinceSeen = 0
-        let refillTarget = config.restingOrders, refillOrdersEnough = config.restingOrders
+        let bookSize = config.restingOrders
 
         while !stop.raised.load(ordering: .relaxed) {
             if cyclesPerOrder > 0 {
@@ -941,7 +941,7 @@ public final class LoadTest: @unchecked Sendable {
             if sawFreeze { w.hot.pointee.passedAfterFreezeSeen += 1 }
             if rounds > 0 && refilledFor < lastSeenRound {
                 placedSinceSeen += 1
-                if router.activeOrderCount >= refillTarget || placedSinceSeen >= refillOrdersEnough {
+                if router.activeOrderCount >= bookSize || placedSinceSeen >= bookSize {
                     refilledFor = lastSeenRound
                     w.refilledRound.store(lastSeenRound, ordering: .releasing) // releasing: pairs with the main thread's acquiring load
                 }

@@ -257,26 +257,17 @@ final class ControlHandler: ChannelInboundHandler {
             logger.warning("control request refused: unknown operator",
                            metadata: ["operator": "\(shown)", "command": "\(request.command.prefix(64))",
                                       "uid": "\(peer?.uid ?? 0)"])
-            var refusal = ControlResponse.refused(request.command, .unauthorized, "unknown operator \"\(shown)\"")
-            // An attempt to change state is on the record even from a stranger.
-            if OperatorCommands.changesState(request.command) {
-                commands.audit(request, peer: peer, arguments: ["reason": Self.auditedReason(request.reason)],
-                               outcome: "refused: unknown operator", into: &refusal, operatorName: shown)
-            }
-            return refuse(context, refusal)
+            return refuseOperator(context, request, as: shown, "unknown operator \"\(shown)\"",
+                                  outcome: "refused: unknown operator")
         }
         // An operator bound to a uid speaks only from a process of that uid.
         if let bound = operatorUIDs[request.operatorName], let peer, peer.uid != bound {
             logger.warning("control request refused: operator from another uid",
                            metadata: ["operator": "\(request.operatorName)", "command": "\(request.command.prefix(64))",
                                       "uid": "\(peer.uid)", "operator_uid": "\(bound)"])
-            var refusal = ControlResponse.refused(request.command, .unauthorized,
-                "operator \"\(request.operatorName)\" is bound to uid \(bound); this connection is uid \(peer.uid)")
-            if OperatorCommands.changesState(request.command) {
-                commands.audit(request, peer: peer, arguments: ["reason": Self.auditedReason(request.reason)],
-                               outcome: "refused: operator from another uid", into: &refusal, operatorName: request.operatorName)
-            }
-            return refuse(context, refusal)
+            return refuseOperator(context, request, as: request.operatorName,
+                                  "operator \"\(request.operatorName)\" is bound to uid \(bound); this connection is uid \(peer.uid)",
+                                  outcome: "refused: operator from another uid")
         }
         busy = true
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
@@ -314,18 +305,17 @@ final class ControlHandler: ChannelInboundHandler {
 
     static let maxRefusedLines = 64
 
-    /// A refused request's reason as the audit trail keeps it: at most
-    /// `OperatorCommands.maxReasonBytes`, control characters replaced (an
-    /// accepted request's reason may have none), so a stranger cannot write
-    /// lines that look like others into it.
-    static func auditedReason(_ reason: String?) -> String {
-        var kept = ""
-        for scalar in (reason ?? "").unicodeScalars {
-            let shown = scalar.value < 0x20 || scalar.value == 0x7f ? "?" : String(scalar)
-            guard kept.utf8.count + shown.utf8.count <= OperatorCommands.maxReasonBytes else { break }
-            kept += shown
+    /// Refuse a request whose operator may not act (unknown, or from another
+    /// uid than the one it is bound to) as `name`: an attempt to change
+    /// state is on the record even from a stranger.
+    private func refuseOperator(_ context: ChannelHandlerContext, _ request: ControlRequest, as name: String,
+                                _ why: String, outcome: String) -> Bool {
+        var refusal = ControlResponse.refused(request.command, .unauthorized, why)
+        if OperatorCommands.changesState(request.command) {
+            commands.audit(request, peer: peer, arguments: ["reason": OperatorCommands.auditedReason(request.reason)],
+                           outcome: outcome, into: &refusal, operatorName: name)
         }
-        return kept
+        return refuse(context, refusal)
     }
 
     private func refuseAndClose(_ context: ChannelHandlerContext, _ response: ControlResponse) {

@@ -132,9 +132,23 @@ public struct OperatorCommands: Sendable {
                         arguments: [String: String] = [:]) -> ControlResponse {
         var response = ControlResponse.refused(request.command, refusal, why)
         var arguments = arguments
-        if arguments["reason"] == nil { arguments["reason"] = String((request.reason ?? "").prefix(Self.maxReasonBytes)) }
+        if arguments["reason"] == nil { arguments["reason"] = Self.auditedReason(request.reason) }
         audit(request, peer: peer, arguments: arguments, outcome: "refused: \(why)", into: &response)
         return response
+    }
+
+    /// A refused request's reason as the audit trail keeps it: at most
+    /// `maxReasonBytes`, control characters (those `reason(of:)` refuses)
+    /// replaced, so a refused request cannot write lines that look like
+    /// others into the trail or the log.
+    static func auditedReason(_ reason: String?) -> String {
+        var kept = ""
+        for scalar in (reason ?? "").unicodeScalars {
+            let shown = scalar.properties.generalCategory == .control ? "?" : String(scalar)
+            guard kept.utf8.count + shown.utf8.count <= maxReasonBytes else { break }
+            kept += shown
+        }
+        return kept
     }
 
     /// What a change by an operator carries into its FreezeEvent or record.

@@ -286,7 +286,7 @@ public final class OrderStateMachine {
     /// A fill of `id` carried the venue's running total (`OrderRecord.reportsRunningTotals`).
     @inlinable
     func noteRunningTotal(_ id: OrderID) {
-        if let slot = slot(of: id), !records[slot].reportsRunningTotals { records[slot].reportsRunningTotals = true }
+        if let slot = slot(of: id) { records[slot].reportsRunningTotals = true }
     }
 
     /// Put the order in `slot` at the end of the active list.
