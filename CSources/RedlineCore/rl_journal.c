@@ -836,6 +836,8 @@ struct rl_journal {
     _Atomic(int32_t) last_error;       /* -errno while the last write or sync failed, else 0 */
     _Atomic(int32_t) snapshot_error;   /* -errno of the last failed periodic snapshot, else 0 */
     _Atomic(uint64_t) failures;        /* failed write or sync attempts */
+    _Atomic(uint32_t) writer_phase;    /* rl_journal_writer_phase_t */
+    _Atomic(uint64_t) writer_phase_since_us;
     /* Written by the controlling thread. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint32_t) stop_requested;
     _Atomic(uint32_t) running;
@@ -947,6 +949,14 @@ struct rl_journal {
 
 /* A segment's size on disk: its records' room plus the reserve for halts. */
 static uint64_t rl_segment_capacity(const rl_journal_t *j) { return j->options.segment_bytes + RL_JOURNAL_STATE_RESERVE; }
+
+/* The writer enters `phase` (its thread alone stores these). */
+static void rl_writer_phase(rl_journal_t *j, rl_journal_writer_phase_t phase) {
+    /* relaxed: diagnostics for a timed-out wait; stored only on a change. */
+    if (atomic_load_explicit(&j->writer_phase, memory_order_relaxed) == (uint32_t)phase) return;
+    atomic_store_explicit(&j->writer_phase_since_us, rl_monotonic_us(), memory_order_relaxed);
+    atomic_store_explicit(&j->writer_phase, (uint32_t)phase, memory_order_relaxed);
+}
 
 /* Where the batch's records begin (buffered writes write from here). */
 static uint8_t *rl_batch(const rl_journal_t *j) { return j->buffer_block + j->buffer_head; }
@@ -1218,7 +1228,7 @@ static void rl_segment_attach(rl_journal_t *j, int fd, const char *path, uint64_
     }
 }
 
-static int rl_journal_create_segment(rl_journal_t *j) {
+static int rl_journal_make_segment(rl_journal_t *j) {
     char path[PATH_MAX], temp[PATH_MAX];
     snprintf(path, sizeof(path), "%s/segment-%020" PRIu64 ".rlj", j->dir, j->next_seq);
     /* Preallocated to its full size before its header says so: the space is
@@ -1298,6 +1308,14 @@ static int rl_journal_create_segment(rl_journal_t *j) {
     return 0;
 }
 
+/* Rotate to a new segment, seen as such by a timed-out wait. */
+static int rl_journal_create_segment(rl_journal_t *j) {
+    rl_writer_phase(j, RL_JOURNAL_PHASE_ROTATING);
+    int rc = rl_journal_make_segment(j);
+    rl_writer_phase(j, RL_JOURNAL_PHASE_TAKING);
+    return rc;
+}
+
 /* A direct write that failed (res < 0: -errno) or came up short: the batch is
  * written through the page cache instead, which completes it or names the
  * errno (ENOSPC, EDQUOT). EINVAL is O_DIRECT itself refused (an alignment
@@ -1313,8 +1331,7 @@ static int rl_direct_fell_short(rl_journal_t *j, int res) {
 
 /* Write the batch and sync it: one io_uring submission (write linked to fsync)
  * or pwrite + fdatasync. Publishes the durable sequence. */
-static int rl_journal_sync_batch(rl_journal_t *j) {
-    if (j->batch_records == 0) return 0;
+static int rl_journal_commit_batch(rl_journal_t *j) {
     int rc = 0;
     /* Direct: whole blocks from the start of the one seg_offset is in, the
      * last padded with zeros (what the preallocated segment holds there).
@@ -1619,6 +1636,15 @@ int rl_journal_seed_shadow(rl_journal_t *j, const rl_journal_snapshot_record_t *
 /* Encode the shadow as a snapshot covering the durable sequence and hand it to
  * the snapshot thread (which must be idle). ticket: the rl_journal_snapshot_now
  * request it answers, or 0. */
+/* Commit the batch, if any, seen as such by a timed-out wait. */
+static int rl_journal_sync_batch(rl_journal_t *j) {
+    if (j->batch_records == 0) return 0;
+    rl_writer_phase(j, RL_JOURNAL_PHASE_COMMITTING);
+    int rc = rl_journal_commit_batch(j);
+    rl_writer_phase(j, RL_JOURNAL_PHASE_TAKING);
+    return rc;
+}
+
 static int rl_journal_periodic_snapshot(rl_journal_t *j, uint64_t ticket) {
     uint32_t symbols = rl_engine_symbol_count(j->shadow);
     uint64_t count = 1 + 2 * (uint64_t)symbols + j->open_orders.count + j->history_count;
@@ -1997,8 +2023,11 @@ static void *rl_journal_main(void *arg) {
             /* relaxed: a statistic. */
             atomic_fetch_add_explicit(&j->failures, 1, memory_order_relaxed);
             if (stopping) break; /* closing on a failing disk: waiters already see the error */
+            rl_writer_phase(j, RL_JOURNAL_PHASE_RETRYING);
             struct timespec pause = {0, 1000000}; /* a failing disk: do not spin; retry */
             nanosleep(&pause, NULL);
+        } else {
+            rl_writer_phase(j, RL_JOURNAL_PHASE_TAKING);
         }
         if (!took) {
             if (stopping && j->batch_records == 0 && rl_spsc_readable(j->hot, 1) == 0) {
@@ -2011,6 +2040,7 @@ static void *rl_journal_main(void *arg) {
             nanosleep(&pause, NULL);
         }
     }
+    rl_writer_phase(j, RL_JOURNAL_PHASE_STOPPED);
     return NULL;
 }
 
@@ -2284,6 +2314,8 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     /* relaxed: not shared yet. */
     atomic_store_explicit(&j->durable_seq, j->next_seq - 1, memory_order_relaxed);
     atomic_store_explicit(&j->next_seq_published, j->next_seq, memory_order_relaxed);
+    /* No writer until rl_journal_start (the segment made above passed through phases). */
+    atomic_store_explicit(&j->writer_phase, RL_JOURNAL_PHASE_STOPPED, memory_order_relaxed);
     *out = j;
     return 0;
 fail:
@@ -2309,6 +2341,8 @@ int rl_journal_start(rl_journal_t *j) {
     if (atomic_load_explicit(&j->running, memory_order_acquire)) return -EBUSY;
     /* relaxed: the thread does not exist yet; pthread_create orders it. */
     atomic_store_explicit(&j->stop_requested, 0, memory_order_relaxed);
+    atomic_store_explicit(&j->writer_phase_since_us, rl_monotonic_us(), memory_order_relaxed); /* relaxed: as above */
+    atomic_store_explicit(&j->writer_phase, RL_JOURNAL_PHASE_TAKING, memory_order_relaxed);    /* relaxed: as above */
     int rc = 0;
     if (!j->snap_thread_started) {
         j->snap_stop = false;
@@ -2554,4 +2588,10 @@ void rl_journal_read_stats(const rl_journal_t *j, rl_journal_stats_t *out) {
     out->prunes_deferred = atomic_load_explicit((_Atomic(uint64_t) *)&j->prunes_deferred_total, memory_order_relaxed);
     out->segments_prepared = atomic_load_explicit((_Atomic(uint64_t) *)&j->segments_prepared, memory_order_relaxed);
     out->direct_commits = atomic_load_explicit((_Atomic(uint64_t) *)&j->direct_commits, memory_order_relaxed);
+    /* relaxed: diagnostics; a read that races a change may pair the new
+     * phase with the old one's start (a wait's message, nothing more). */
+    out->writer_phase = atomic_load_explicit((_Atomic(uint32_t) *)&j->writer_phase, memory_order_relaxed);
+    uint64_t since = atomic_load_explicit((_Atomic(uint64_t) *)&j->writer_phase_since_us, memory_order_relaxed);
+    uint64_t now = rl_monotonic_us();
+    out->writer_phase_us = since != 0 && now > since ? now - since : 0;
 }

@@ -10,7 +10,9 @@
  *   - afterwards a wait for durability never returns before the record is
  *     on disk (a double count once let it), on a second full disk too;
  *   - on a disk whose syncs fail (EIO), the error never clears while records
- *     wait unsynced, and retries do not write the halt again and again.
+ *     wait unsynced, and retries do not write the halt again and again;
+ *   - on a device that does not complete a sync, a wait times out and the
+ *     writer's phase says it is in a commit, and for how long.
  * Usage: journal_full_disk DIR
  */
 #include <errno.h>
@@ -27,9 +29,15 @@
 
 static atomic_int disk_full;
 static atomic_int disk_failing; /* fdatasync fails with EIO */
+static atomic_int disk_stalled; /* a sync does not complete until this is cleared */
+
+static void wait_while_stalled(void) {
+    while (atomic_load(&disk_stalled)) usleep(1000);
+}
 
 int rl_test_fdatasync(int fd);
 int rl_test_fdatasync(int fd) {
+    wait_while_stalled();
     if (atomic_load(&disk_failing)) {
         errno = EIO;
         return -1;
@@ -51,11 +59,13 @@ int rl_test_fallocate(int fd, int mode, off_t offset, off_t length) {
 /* Built with RL_TEST_HOOKS: the io_uring completions pass through here. */
 void (*rl_test_hook)(const char *point);
 static int fail_uring_fsync(const char *point, int result) {
+    if (strcmp(point, "uring:fsync") == 0) wait_while_stalled(); /* its completion is reaped late */
     return atomic_load(&disk_failing) && strcmp(point, "uring:fsync") == 0 ? -EIO : result;
 }
 int (*rl_test_fault)(const char *point, int result) = fail_uring_fsync;
 
 static uint64_t failing_syncs(const char *dir, rl_journal_options_t *options, int32_t io_mode, const char *suffix);
+static uint64_t stalled_sync(const char *dir, rl_journal_options_t *options, int32_t io_mode, const char *suffix);
 
 typedef struct counts { uint64_t records, freezes, last_seq; } counts_t;
 
@@ -156,6 +166,8 @@ int main(int argc, char **argv) {
 
     expected += failing_syncs(dir, &options, RL_JOURNAL_IO_PWRITE, "eio");
     expected += failing_syncs(dir, &options, RL_JOURNAL_IO_URING, "eio-uring");
+    expected += stalled_sync(dir, &options, RL_JOURNAL_IO_PWRITE, "stalled");
+    expected += stalled_sync(dir, &options, RL_JOURNAL_IO_URING, "stalled-uring");
     printf("journal full and failing disk: %llu records, each halt once, %s\n", (unsigned long long)expected,
            failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
@@ -222,4 +234,58 @@ static uint64_t failing_syncs(const char *dir, rl_journal_options_t *options, in
     CHECK(eio.records == eio_expected && eio.last_seq == eio_expected, "all %llu records (%llu, last %llu)",
           (unsigned long long)eio_expected, (unsigned long long)eio.records, (unsigned long long)eio.last_seq);
     return eio_expected;
+}
+
+/* A device that does not complete a sync: a wait for durability times out
+ * (-ETIMEDOUT, never success), and the writer's phase says where it is (in a
+ * commit) and since when, so that the caller's message can name the device
+ * rather than the writer. Once the sync completes, everything is durable.
+ * The records it wrote, or 0 where io_uring is refused. */
+static uint64_t stalled_sync(const char *dir, rl_journal_options_t *options, int32_t io_mode, const char *suffix) {
+    char stall_dir[400], command[1024];
+    snprintf(stall_dir, sizeof(stall_dir), "%s-%s", dir, suffix);
+    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", stall_dir, stall_dir);
+    if (system(command) != 0) {
+        failures++;
+        return 0;
+    }
+    options->sync_every_us = 200;
+    options->sync_every_records = 256;
+    options->io_mode = io_mode;
+    rl_journal_t *j = NULL;
+    int rc = rl_journal_open(stall_dir, options, 1, NULL, 0, -1, &j);
+    if (rc == -ENOTSUP && io_mode == RL_JOURNAL_IO_URING) {
+        printf("io_uring refused here (%d): the stalled-sync round in io_uring mode is skipped\n", rc);
+        return 0;
+    }
+    rl_journal_stats_t stats;
+    if (rc == 0) {
+        rl_journal_read_stats(j, &stats);
+        CHECK(stats.writer_phase == RL_JOURNAL_PHASE_STOPPED, "%s: no writer before start: phase %u", suffix, stats.writer_phase);
+        rc = rl_journal_start(j);
+    }
+    CHECK(rc == 0, "open the %s journal: %d", suffix, rc);
+    if (rc != 0) return 0;
+    uint64_t written = 0;
+    push_adjust(j);
+    written++;
+    CHECK(rl_journal_flush(j, 5000) == 0, "%s: the first flush", suffix);
+    atomic_store(&disk_stalled, 1);
+    push_adjust(j);
+    written++;
+    rc = rl_journal_wait_hot(j, 150);
+    CHECK(rc == -ETIMEDOUT, "%s: a wait on a stalled sync times out: %d", suffix, rc);
+    rl_journal_read_stats(j, &stats);
+    CHECK(stats.writer_phase == RL_JOURNAL_PHASE_COMMITTING && stats.writer_phase_us >= 100000,
+          "%s: the writer is seen in its commit (phase %u for %llu us)", suffix, stats.writer_phase,
+          (unsigned long long)stats.writer_phase_us);
+    CHECK(rl_journal_durable_seq(j) < written, "%s: nothing is durable while the sync is stalled", suffix);
+    atomic_store(&disk_stalled, 0);
+    rc = rl_journal_flush(j, 5000);
+    CHECK(rc == 0, "%s: the flush once the sync completes: %d", suffix, rc);
+    CHECK(rl_journal_durable_seq(j) == written, "%s: durable through %llu", suffix, (unsigned long long)written);
+    rl_journal_read_stats(j, &stats);
+    CHECK(stats.writer_phase == RL_JOURNAL_PHASE_TAKING, "%s: back to taking records: phase %u", suffix, stats.writer_phase);
+    rl_journal_close(j);
+    return written;
 }

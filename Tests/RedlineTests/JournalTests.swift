@@ -120,9 +120,15 @@ final class JournalTests: XCTestCase {
             XCTAssertTrue(monitor.manualFreeze(reason: "end of test", metadata: ["who": "test"]))
             try journal.flush()
             try journal.waitUntilDurable(journal.durableSequence) // already durable: returns at once
-            XCTAssertThrowsError(try journal.waitUntilDurable(journal.durableSequence + 1_000, timeout: .milliseconds(50)))
+            // A record that never comes: the timeout says what the writer is doing.
+            XCTAssertThrowsError(try journal.waitUntilDurable(journal.durableSequence + 1_000, timeout: .milliseconds(50))) {
+                guard case .system(ETIMEDOUT, let operation) = $0 as? RedlineError else { return XCTFail("\($0)") }
+                XCTAssertTrue(operation.contains("has not committed since") && operation.contains("durable through seq"),
+                              operation)
+            }
             let before = RecoveredState(monitor)
             journal.close()
+            XCTAssertTrue(journal.writerActivity.hasPrefix("the writer has stopped"), journal.writerActivity)
 
             let restarted = try freshMonitor()
             let (again, second) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(mode),

@@ -91,7 +91,20 @@ typedef struct rl_journal_stats {
     uint64_t prunes_deferred;  /* prunes put off because a reader held READERS */
     uint64_t segments_prepared; /* segments that were a spare written ahead (the rest: fallocated) */
     uint64_t direct_commits;   /* commits written O_DIRECT (the rest of `syncs`: through the page cache) */
+    uint32_t writer_phase;     /* rl_journal_writer_phase_t: what the writer is doing now */
+    uint64_t writer_phase_us;  /* ... and for how long (microseconds) */
 } rl_journal_stats_t;
+
+/* What the writer thread is doing, for a wait that timed out to say why
+ * (a device that does not complete a sync, a rotation stuck in the
+ * filesystem, a disk that keeps failing, or a writer that is merely behind). */
+typedef enum rl_journal_writer_phase {
+    RL_JOURNAL_PHASE_TAKING = 0,  /* taking records and deciding when to commit (or idle) */
+    RL_JOURNAL_PHASE_COMMITTING,  /* a commit's write and fdatasync are in the kernel */
+    RL_JOURNAL_PHASE_ROTATING,    /* making the next segment (file, header, rename, MANIFEST) */
+    RL_JOURNAL_PHASE_RETRYING,    /* a write or sync failed: pausing, then trying again */
+    RL_JOURNAL_PHASE_STOPPED,     /* the writer has exited */
+} rl_journal_writer_phase_t;
 
 /* DIR/spare-segment-<n>.tmp: segments pruned by a snapshot are renamed to a
  * spare instead of being deleted (at most RL_JOURNAL_SPARES; the rest are

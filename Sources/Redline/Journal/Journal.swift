@@ -360,7 +360,7 @@ public final class Journal: @unchecked Sendable {
         while durableSequence < sequence {
             let error = stats.last_error
             if error != 0 { throw .system(errno: -error, operation: "journal sync") }
-            guard ContinuousClock.now < deadline else { throw .system(errno: ETIMEDOUT, operation: "journal wait for seq \(sequence)") }
+            guard ContinuousClock.now < deadline else { throw stalled("journal wait for seq \(sequence)", timeout) }
             usleep(50)
         }
     }
@@ -368,14 +368,50 @@ public final class Journal: @unchecked Sendable {
     /// Wait until every record the risk step has handed over so far is
     /// durable; the writer syncs at once while someone waits.
     public func waitForRiskRecords(timeout: Duration = .seconds(10)) throws(RedlineError) {
-        let ms = UInt32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        try RedlineError.errno(rl_journal_wait_hot(handle, ms), operation: "journal sync")
+        try checkWait(rl_journal_wait_hot(handle, Self.milliseconds(timeout)), "journal sync", timeout)
     }
 
     /// Wait until everything handed to the journal so far is durable.
     public func flush(timeout: Duration = .seconds(10)) throws(RedlineError) {
-        let ms = UInt32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        try RedlineError.errno(rl_journal_flush(handle, ms), operation: "journal flush")
+        try checkWait(rl_journal_flush(handle, Self.milliseconds(timeout)), "journal flush", timeout)
+    }
+
+    static func milliseconds(_ duration: Duration) -> UInt32 {
+        UInt32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// A wait's result: a timeout (ETIMEDOUT) says what the writer was doing,
+    /// so that a device that never completes a sync is told apart from a
+    /// writer that is behind or starved of CPU.
+    func checkWait(_ rc: Int32, _ operation: String, _ timeout: Duration) throws(RedlineError) {
+        if rc == -ETIMEDOUT { throw stalled(operation, timeout) }
+        try RedlineError.errno(rc, operation: operation)
+    }
+
+    private func stalled(_ operation: String, _ timeout: Duration) -> RedlineError {
+        .system(errno: ETIMEDOUT, operation: "\(operation) (not durable within \(timeout); \(writerActivity))")
+    }
+
+    /// What the writer thread is doing now, and for how long, in words.
+    public var writerActivity: String {
+        let stats = self.stats
+        let time = String(format: "%.1f ms", Double(stats.writer_phase_us) / 1000)
+        let durable = "durable through seq \(stats.durable_seq) of \(stats.next_seq - 1)"
+        switch rl_journal_writer_phase_t(stats.writer_phase) {
+        case RL_JOURNAL_PHASE_COMMITTING:
+            return "the writer has been in one commit (its write and fdatasync in the kernel) for \(time): "
+                + "the device is not completing it; \(durable)"
+        case RL_JOURNAL_PHASE_ROTATING:
+            return "the writer has been making the next segment (file, header, rename, MANIFEST) for \(time): "
+                + "the filesystem is not completing it; \(durable)"
+        case RL_JOURNAL_PHASE_RETRYING:
+            return "the writer is retrying a failed write or sync (\(errnoName(-stats.last_error))); \(durable)"
+        case RL_JOURNAL_PHASE_STOPPED:
+            return "the writer has stopped (the journal is closed); \(durable)"
+        default:
+            return "the writer last finished a commit or rotation \(time) ago and has not committed since "
+                + "(starved of CPU, or behind); \(durable)"
+        }
     }
 
     var hotRing: OpaquePointer { rl_journal_hot_ring(handle) }
@@ -465,7 +501,7 @@ public final class Journal: @unchecked Sendable {
         try RedlineError.errno(
             payload.withUnsafeBytes { rl_journal_append_cold(handle, UInt16(type.rawValue), $0.baseAddress, UInt32($0.count), syncNow, &ticket) },
             operation: "journal append")
-        if wait { try RedlineError.errno(rl_journal_wait_cold(handle, ticket, 10_000), operation: "journal sync") }
+        if wait { try checkWait(rl_journal_wait_cold(handle, ticket, 10_000), "journal sync", .seconds(10)) }
     }
 }
 
