@@ -29,11 +29,13 @@ prom_port=$(free_port)
 socket="$work/ctl.sock"
 export REDLINE_SOCKET="$socket" REDLINE_OPERATOR=ops-e2e
 
-# serve's config: the example, with this run's ports, socket, journal and operator.
+# serve's config: the example, with this run's ports, socket, journal and
+# operator (bound to this uid).
 "$redline" serve --print-example-config | python3 -c "
-import json, sys
+import json, os, sys
 c = json.load(sys.stdin)
-c['operations'].update(metricsPort=$metrics_port, controlSocketPath='$socket', operators=['ops-e2e'])
+c['operations'].update(metricsPort=$metrics_port, controlSocketPath='$socket', operators=['ops-e2e'],
+                       operatorUIDs={'ops-e2e': os.getuid()})
 c['journal'] = {'directory': '$work/journal'}
 json.dump(c, open('$work/serve.json', 'w'), indent=2)"
 # A misspelt access setting is refused by name, not left off.
@@ -50,6 +52,15 @@ sed 's/"operators"/"operatorUIDs": {}, "operatorUIDs": {}, "operators"/' "$work/
 if "$redline" serve --config "$work/twice.json" > "$work/twice.log" 2>&1; then fail "serve took a key given twice"; fi
 grep -q 'key "operations.operatorUIDs" appears twice' "$work/twice.log" || fail "no clear refusal: $(cat "$work/twice.log")"
 echo "a key given twice is refused by name"
+# A uid that is no number a uid can be: named by its key (Foundation alone says "not valid JSON").
+python3 -c "
+import json
+c = json.load(open('$work/serve.json'))
+c['operations']['operatorUIDs'] = {'ops-e2e': -5}
+json.dump(c, open('$work/uid.json', 'w'))"
+if "$redline" serve --config "$work/uid.json" > "$work/uid.log" 2>&1; then fail "serve took a negative uid"; fi
+grep -q '"operations.operatorUIDs.ops-e2e" cannot hold -5' "$work/uid.log" || fail "no clear refusal: $(cat "$work/uid.log")"
+echo "a uid out of range is refused by its key"
 "$redline" serve --config "$work/serve.json" > "$work/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$metrics_port/metrics" > "$work/scrape.txt" && break; sleep 0.1; done

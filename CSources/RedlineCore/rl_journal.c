@@ -1632,10 +1632,6 @@ int rl_journal_seed_shadow(rl_journal_t *j, const rl_journal_snapshot_record_t *
     return 0;
 }
 
-/* Write the shadow as a snapshot covering the durable sequence, then prune. Writer thread. */
-/* Encode the shadow as a snapshot covering the durable sequence and hand it to
- * the snapshot thread (which must be idle). ticket: the rl_journal_snapshot_now
- * request it answers, or 0. */
 /* Commit the batch, if any, seen as such by a timed-out wait. */
 static int rl_journal_sync_batch(rl_journal_t *j) {
     if (j->batch_records == 0) return 0;
@@ -1645,6 +1641,9 @@ static int rl_journal_sync_batch(rl_journal_t *j) {
     return rc;
 }
 
+/* Encode the shadow as a snapshot covering the durable sequence and hand it to
+ * the snapshot thread (which must be idle). ticket: the rl_journal_snapshot_now
+ * request it answers, or 0. Writer thread. */
 static int rl_journal_periodic_snapshot(rl_journal_t *j, uint64_t ticket) {
     uint32_t symbols = rl_engine_symbol_count(j->shadow);
     uint64_t count = 1 + 2 * (uint64_t)symbols + j->open_orders.count + j->history_count;

@@ -247,10 +247,10 @@ final class ControlHandler: ChannelInboundHandler {
         }
         let request: ControlRequest
         do {
-            request = try ControlCodec.decoder.decode(ControlRequest.self, from: Data(line.readableBytesView))
+            request = try NamedDecoding.decode(ControlRequest.self, from: Data(line.readableBytesView), using: ControlCodec.decoder)
         } catch {
             return refuse(context, .refused("?", .malformed,
-                "not a request: one JSON object per line, with \"operator\" and \"command\" (\(Self.describe(error)))"))
+                "not a request: one JSON object per line, with \"operator\" and \"command\" (\(error))"))
         }
         guard OperationsEndpoint.Configuration.validOperator(request.operatorName), operators.contains(request.operatorName) else {
             let shown = String(request.operatorName.unicodeScalars.prefix(64).map { $0.isASCII && $0.value >= 0x20 ? Character($0) : "?" })
@@ -337,16 +337,6 @@ final class ControlHandler: ChannelInboundHandler {
             guard !handler.busy, !handler.closing else { return }
             handler.refuseAndClose(context, .refused("?", .timeout,
                 "no whole request within \(seconds) s: connection closed, nothing changed"))
-        }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, _): "missing \"\(key.stringValue)\""
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            "bad \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
-        case DecodingError.dataCorrupted: "not valid JSON"
-        default: "\(error)"
         }
     }
 }

@@ -112,6 +112,13 @@ public final class OperationsEndpoint: Sendable {
             for name in operatorUIDs.keys.sorted() where !operators.contains(name) {
                 throw .invalidInput("operations.operatorUIDs names \"\(name)\", who is not in operations.operators")
             }
+            // (uid_t)-1 is no one's uid: the kernel uses it for "no change" and "overflow".
+            for (name, uid) in operatorUIDs.sorted(by: { $0.key < $1.key }) where uid == UInt32.max {
+                throw .invalidInput("operations.operatorUIDs.\(name) is \(uid), which is no user's uid")
+            }
+            if let uid = authorizedUIDs?.first(where: { $0 == UInt32.max }) {
+                throw .invalidInput("operations.authorizedUIDs holds \(uid), which is no user's uid")
+            }
             // A request's reason goes into journal records of at most 1 MiB.
             guard (256...(512 * 1024)).contains(maxRequestBytes) else {
                 throw .invalidInput("operations.maxRequestBytes must be 256...524288, got \(maxRequestBytes)")

@@ -99,7 +99,7 @@ struct ServeConfiguration: Codable, Sendable {
                         prices: ["BTCUSDT": 40_000, "ETHUSDT": 2_000, "SOLUSDT": 100], edgeBps: 20, seed: 42),
         journal: .init(directory: "/tmp/redline-journal"), riskCPU: nil, idle: "backoff",
         operations: .init(metricsHost: "127.0.0.1", metricsPort: 9464, controlSocketPath: "/tmp/redline.sock",
-                          operators: ["alice", "root"]))
+                          operators: ["alice", "root"], operatorUIDs: ["root": 0]))
 
     static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
@@ -136,8 +136,8 @@ struct ServeConfiguration: Codable, Sendable {
             }
         }
         let settings: ServeConfiguration
-        do { settings = try JSONDecoder().decode(ServeConfiguration.self, from: data) } catch let error as DecodingError {
-            throw CLIFailure(Self.describe(error))
+        do { settings = try NamedDecoding.decode(ServeConfiguration.self, from: data) } catch {
+            throw CLIFailure(error.description)
         }
         // Inside the limits too: a misspelt rule would be dropped, and the rule be off.
         if let raw = try? JSONDecoder().decode([String: JSONValue].self, from: data), case .object(let given)? = raw["limits"],
@@ -218,22 +218,6 @@ struct ServeConfiguration: Codable, Sendable {
             i += 1
         }
         return nil
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context, _ last: CodingKey? = nil) -> String {
-            (context.codingPath + (last.map { [$0] } ?? [])).map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "missing key \"\(path(context, key))\""
-        case .typeMismatch(let type, let context): return "\"\(path(context))\" should be \(type): \(context.debugDescription)"
-        case .valueNotFound(let type, let context): return "\"\(path(context))\" is null, should be \(type)"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "not valid JSON: \(context.underlyingError.map { "\($0)" } ?? context.debugDescription)"
-                                              : "\"\(path(context))\": \(context.debugDescription)"
-        @unknown default: return "\(error)"
-        }
     }
 }
 

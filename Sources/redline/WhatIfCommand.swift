@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Redline
+import RedlineOperations
 
 /// `redline what-if`: simulate one order against a configured or recovered
 /// state (`simulateOrder`): every rule and limit it would break, what the
@@ -55,9 +56,9 @@ struct WhatIfCommand: ParsableCommand {
         } else {
             let state: State
             do {
-                state = try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: config!)))
-            } catch let error as DecodingError {
-                throw ValidationError("\(config!): \(Self.describe(error))")
+                state = try NamedDecoding.decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: config!)))
+            } catch let error as NamedDecoding.Failure {
+                throw ValidationError("\(config!): \(error)")
             }
             let named = Set(state.symbols ?? []).union(state.marks?.keys ?? [:].keys).union(state.positions?.keys ?? [:].keys)
             monitor = try RuntimeRiskMonitor(limits: state.limits, symbols: named.sorted(), logger: logger)
@@ -93,20 +94,5 @@ struct WhatIfCommand: ParsableCommand {
             row("  max order notional", result.orderNotionalHeadroomUSD, nil)
         }
         if !result.decision.isAllowed { throw ExitCode(3) }
-    }
-
-    /// A decoding error that names the key.
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "missing key \(path(context).isEmpty ? "" : path(context) + ".")\(key.stringValue)"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "\(path(context)): \(context.debugDescription)"
-        case .dataCorrupted(let context):
-            return "\(path(context).isEmpty ? "" : path(context) + ": ")\(context.underlyingError.map { "\($0)" } ?? context.debugDescription)"
-        @unknown default: return "\(error)"
-        }
     }
 }

@@ -120,7 +120,13 @@ final class OperationsEndpointTests: XCTestCase {
         var configuration = OperationsEndpoint.Configuration(controlSocketPath: "\(directory!)/other.sock", operators: ["alice"],
                                                              operatorUIDs: ["carol": me])
         XCTAssertThrowsError(try configuration.validate()) { XCTAssertTrue("\($0)".contains("operations.operatorUIDs"), "\($0)") }
+        // (uid_t)-1 is no one's uid: refused, in either list.
+        configuration.operatorUIDs = ["alice": UInt32.max]
+        XCTAssertThrowsError(try configuration.validate()) { XCTAssertTrue("\($0)".contains("operations.operatorUIDs.alice"), "\($0)") }
         configuration.operatorUIDs = ["alice": me]
+        configuration.authorizedUIDs = [me, UInt32.max]
+        XCTAssertThrowsError(try configuration.validate()) { XCTAssertTrue("\($0)".contains("operations.authorizedUIDs"), "\($0)") }
+        configuration.authorizedUIDs = nil
         XCTAssertNoThrow(try configuration.validate())
     }
 
@@ -163,6 +169,18 @@ final class OperationsEndpointTests: XCTestCase {
                                                limits: ["maxInventoryUSD": .number(-5)])).refusal, .invalid)
         XCTAssertEqual(try client().send(.init(operatorName: "alice", command: "limits set", reason: "x",
                                                limits: ["maxInventoryUSDD": .number(5)])).refusal, .invalid)
+        // A number its field cannot hold is refused by its key (Foundation alone says "not valid JSON").
+        let fraction = try ControlCodec.decoder.decode(ControlResponse.self, from: try client().exchange(
+            Data(#"{"operator":"alice","command":"events","last":1.5}"#.utf8 + [UInt8(ascii: "\n")])))
+        XCTAssertEqual(fraction.refusal, .malformed)
+        XCTAssertTrue(fraction.error?.contains(#""last" cannot hold 1.5"#) ?? false, fraction.error ?? "")
+        guard case .object(var strategyLimits) = try JSONDecoder().decode(
+            JSONValue.self, from: JSONEncoder().encode(h.monitor.limits.strategyLimits)) else { return XCTFail() }
+        strategyLimits["maxOpenOrders"] = .number(2.5)
+        let rate = try client().send(.init(operatorName: "alice", command: "limits set", reason: "x",
+                                           limits: ["strategyLimits": .object(strategyLimits)]))
+        XCTAssertEqual(rate.refusal, .invalid)
+        XCTAssertTrue(rate.error?.contains(#""strategyLimits.maxOpenOrders" cannot hold 2.5"#) ?? false, rate.error ?? "")
         XCTAssertEqual(h.monitor.limits.maxInventoryUSD, 5_000)
         // A 1 MB message: refused as oversized, the connection closed.
         let big = Data(repeating: UInt8(ascii: "a"), count: 1 << 20)
@@ -486,5 +504,44 @@ extension OperationsEndpointTests {
         let answers = try raw([UInt8](repeating: 10, count: 200_000))
         print("B3: \(answers.split(separator: "\n").count) answers")
         XCTAssertTrue(try client().send(.init(operatorName: "alice", command: "status")).ok)
+    }
+}
+
+/// Every decoding error names its key, a number its field cannot hold too
+/// (Foundation on Linux reports that as "not valid JSON", with no key).
+final class NamedDecodingTests: XCTestCase {
+    struct Settings: Decodable {
+        struct Inner: Decodable { let uids: [String: UInt32]; let ports: [UInt16]; let share: Double }
+        let name: String
+        let count: Int
+        let inner: Inner
+    }
+
+    private func failure(_ json: String) -> String {
+        do {
+            _ = try NamedDecoding.decode(Settings.self, from: Data(json.utf8))
+            return "decoded"
+        } catch {
+            return error.description
+        }
+    }
+
+    func testANumberItsFieldCannotHoldIsNamedByKey() {
+        let good = #"{"name":"a","count":3,"inner":{"uids":{"alice":1001},"ports":[80,443],"share":0.5}}"#
+        XCTAssertEqual(failure(good), "decoded")
+        XCTAssertEqual(failure(good.replacingOccurrences(of: "1001", with: "-5")),
+                       #""inner.uids.alice" cannot hold -5: it takes a whole number in its range"#)
+        XCTAssertEqual(failure(good.replacingOccurrences(of: "1001", with: "4294967296")),
+                       #""inner.uids.alice" cannot hold 4294967296: it takes a whole number in its range"#)
+        XCTAssertEqual(failure(good.replacingOccurrences(of: "443", with: "70000")),
+                       #""inner.ports[1]" cannot hold 70000: it takes a whole number in its range"#)
+        XCTAssertEqual(failure(good.replacingOccurrences(of: #""count":3"#, with: #""count":2.5"#)),
+                       #""count" cannot hold 2.5: it takes a whole number in its range"#)
+        // A Double field takes any number; the bad one after it is still found.
+        XCTAssertEqual(failure(good.replacingOccurrences(of: "0.5", with: "-1e300").replacingOccurrences(of: "80", with: "-80")),
+                       #""inner.ports[0]" cannot hold -80: it takes a whole number in its range"#)
+        // What Foundation names itself is kept as it was.
+        XCTAssertEqual(failure(#"{"name":"a","count":3}"#), #"missing key "inner""#)
+        XCTAssertTrue(failure(#"{"name":"a","count":"#).hasPrefix("not valid JSON"), failure(#"{"name":"a","count":"#))
     }
 }

@@ -204,7 +204,7 @@ final class OrderRulesMonitorTests: XCTestCase {
         try Data(#"{"limits": {"maxInventoryUSD": 5000}}"#.utf8).write(to: URL(fileURLWithPath: config))
         let bad = try runRedline(["what-if", "--config", config, "--symbol", "A", "--side", "buy", "--qty", "1", "--price", "1"])
         XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(bad.output.contains("missing key limits.maxTotalNotional"), bad.output)
+        XCTAssertTrue(bad.output.contains(#"missing key "limits.maxTotalNotional""#), bad.output)
 
         // From a journal: the recovered restriction answers.
         let journalDir = try makeTemporaryDirectory()

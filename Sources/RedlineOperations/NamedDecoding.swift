@@ -1,0 +1,127 @@
+import Foundation
+
+/// JSON decoding whose every error names the key: config files (`redline
+/// serve`, `redline what-if`) and control requests (`limits set` included).
+///
+/// Foundation on Linux reports a number that its field cannot hold (-5 or
+/// 1.5 for a uid, 1e20 for an Int) as "The given data was not valid JSON",
+/// with no key at all. Such a number is found by asking the decoder: each
+/// number in turn is replaced by a string, and the decoder's type mismatch
+/// names the key and the type it reads there; the first number that its
+/// type cannot hold is the one. The search is bounded (see
+/// `numberThatDoesNotFit`); past the bound the error stays "not valid JSON".
+public enum NamedDecoding {
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data,
+                                            using decoder: JSONDecoder = JSONDecoder()) throws(Failure) -> T {
+        do {
+            return try decoder.decode(type, from: data)
+        } catch let error as DecodingError {
+            throw Failure(description: describe(error, decoding: type, from: data, using: decoder))
+        } catch {
+            throw Failure(description: "\(error)")
+        }
+    }
+
+    /// `error` in words, naming the key; a number that does not fit is
+    /// looked for in `data` (see above).
+    static func describe<T: Decodable>(_ error: DecodingError, decoding type: T.Type, from data: Data,
+                                       using decoder: JSONDecoder) -> String {
+        if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+           let document = try? JSONDecoder().decode(JSONValue.self, from: data),
+           let (path, value) = numberThatDoesNotFit(in: document, decoding: type, using: decoder) {
+            return "\"\(path)\" cannot hold \(value): it takes a whole number in its range"
+        }
+        return describe(error)
+    }
+
+    /// A decoding error in words, naming the key (`operations.operatorUIDs.alice`, `symbols[2]`).
+    public static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context, _ last: CodingKey? = nil) -> String {
+            (context.codingPath + (last.map { [$0] } ?? [])).map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "missing key \"\(path(context, key))\""
+        case .typeMismatch(let type, let context): return "\"\(path(context))\" should be \(type): \(context.debugDescription)"
+        case .valueNotFound(let type, let context): return "\"\(path(context))\" is null, should be \(type)"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON: \(context.underlyingError.map { "\($0)" } ?? context.debugDescription)"
+                                              : "\"\(path(context))\": \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+
+    private enum Step { case key(String), index(Int) }
+
+
+    private static func numberThatDoesNotFit<T: Decodable>(in document: JSONValue, decoding type: T.Type,
+                                                            using decoder: JSONDecoder) -> (String, String)? {
+        // Bounded, so that a large request cannot make the event loop parse
+        // it thousands of times: at most 4 MiB of re-parsing, 256 numbers.
+        let budget = min(256, (4 << 20) / max(1, (try? JSONEncoder().encode(document).count) ?? 1))
+        for (steps, value) in numbers(in: document, at: []).prefix(budget) {
+            guard let probe = try? JSONEncoder().encode(replacing(document, at: steps[...], with: .string("?"))) else { return nil }
+            do {
+                _ = try decoder.decode(type, from: probe)
+            } catch DecodingError.typeMismatch(let expected, let context) {
+                // The decoder reads this number as `expected`, at this key.
+                if !fits(value, expected) { return (keyPath(context.codingPath), text(value)) }
+            } catch {
+                // Not read as a number (a free-form value), or not reached.
+            }
+        }
+        return nil
+    }
+
+    private static func fits(_ value: Double, _ type: Any.Type) -> Bool {
+        switch ObjectIdentifier(type) {
+        case ObjectIdentifier(Int.self): Int(exactly: value) != nil
+        case ObjectIdentifier(Int8.self): Int8(exactly: value) != nil
+        case ObjectIdentifier(Int16.self): Int16(exactly: value) != nil
+        case ObjectIdentifier(Int32.self): Int32(exactly: value) != nil
+        case ObjectIdentifier(Int64.self): Int64(exactly: value) != nil
+        case ObjectIdentifier(UInt.self): UInt(exactly: value) != nil
+        case ObjectIdentifier(UInt8.self): UInt8(exactly: value) != nil
+        case ObjectIdentifier(UInt16.self): UInt16(exactly: value) != nil
+        case ObjectIdentifier(UInt32.self): UInt32(exactly: value) != nil
+        case ObjectIdentifier(UInt64.self): UInt64(exactly: value) != nil
+        default: true // Double, Float, or a type this does not judge
+        }
+    }
+
+    private static func keyPath(_ path: [any CodingKey]) -> String {
+        path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
+    }
+
+    private static func text(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e18 ? String(Int64(value)) : "\(value)"
+    }
+
+    /// Every number in `value`, in document order (object keys sorted).
+    private static func numbers(in value: JSONValue, at steps: [Step]) -> [([Step], Double)] {
+        switch value {
+        case .number(let n): return [(steps, n)]
+        case .array(let items): return items.enumerated().flatMap { numbers(in: $1, at: steps + [.index($0)]) }
+        case .object(let fields): return fields.keys.sorted().flatMap { numbers(in: fields[$0]!, at: steps + [.key($0)]) }
+        default: return []
+        }
+    }
+
+    private static func replacing(_ value: JSONValue, at steps: ArraySlice<Step>, with new: JSONValue) -> JSONValue {
+        guard let step = steps.first else { return new }
+        switch (value, step) {
+        case (.array(var items), .index(let index)) where items.indices.contains(index):
+            items[index] = replacing(items[index], at: steps.dropFirst(), with: new)
+            return .array(items)
+        case (.object(var fields), .key(let key)) where fields[key] != nil:
+            fields[key] = replacing(fields[key]!, at: steps.dropFirst(), with: new)
+            return .object(fields)
+        default:
+            return value
+        }
+    }
+}
