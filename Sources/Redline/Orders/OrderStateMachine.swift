@@ -159,8 +159,32 @@ public final class OrderStateMachine {
             guard record.pointee.status != .pendingCancel else { continue }
             record.pointee.status = Self.next(record.pointee.status, .requestCancel, hasFills: record.pointee.filled > 0)
                 ?? record.pointee.status
+            record.pointee.cancelWatched = false
             buffer.append(record.pointee.id)
         }
+    }
+
+    /// One look for cancels the venue has not answered: copy into `buffer`
+    /// (cleared first, capacity kept) the ids of `pendingCancel` orders that
+    /// were already `pendingCancel` at the last look (their cancel has waited
+    /// at least the time between looks), and mark the others. Returns how
+    /// many were marked (they are looked at again). One pass over the active
+    /// list; allocates nothing.
+    public func collectUnansweredCancels(into buffer: inout ContiguousArray<OrderID>) -> Int {
+        buffer.removeAll(keepingCapacity: true)
+        var marked = 0
+        for i in 0..<activeCountStorage {
+            let record = records + Int(activeSlots[i])
+            if record.pointee.status != .pendingCancel {
+                record.pointee.cancelWatched = false
+            } else if record.pointee.cancelWatched {
+                buffer.append(record.pointee.id)
+            } else {
+                record.pointee.cancelWatched = true
+                marked += 1
+            }
+        }
+        return marked
     }
 
     /// A new order in state `new`.
@@ -267,6 +291,7 @@ public final class OrderStateMachine {
             record.pointee.executed += fillQuantity
         }
         record.pointee.status = next
+        if kind == .requestCancel { record.pointee.cancelWatched = false } // a new cancel: its own wait
         if next.isActive && activeIndex[slot] < 0 {
             enlist(slot)
         } else if next.isTerminal {

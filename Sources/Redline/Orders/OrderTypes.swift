@@ -130,6 +130,10 @@ public struct OrderRecord: Sendable, Equatable {
     /// comes without it is then the venue breaking its own pattern (an
     /// anomaly). In the record's padding: it stays 48 bytes.
     public var reportsRunningTotals = false
+    /// `pendingCancel` at the router's last look for unanswered cancels
+    /// (`OrderRouter.cancelAnswerTimeout`): still so at the next, its cancel
+    /// is overdue. Cleared whenever a cancel is asked for. In the padding too.
+    public var cancelWatched = false
     public var quantity: Int64
     public var price: Int64
     public var filled: Int64

@@ -61,6 +61,14 @@ public final class OrderRouter {
     @usableFromInline let session: UInt16
     public let counters: CounterBlock
     public let cancelRetries: Int
+    /// How long a sent cancel may go unanswered before the router asks the
+    /// venue about its order (`orderStatus`) and settles it, or sends the
+    /// cancel again: a lost cancel must not leave an order working at the
+    /// venue through a freeze, and a lost answer must not hold its
+    /// reservation for good. Acted on between one and two of these after the
+    /// cancel (polls look every 16th call).
+    public let cancelAnswerTimeout: Duration
+    private let cancelAnswerTimeoutNs: UInt64
     public let ringFullPolicy: RingFullPolicy
     public let durability: Durability
     public let logger: Logger
@@ -116,6 +124,11 @@ public final class OrderRouter {
         var owedCancelCount = 0
         var owedRetryAtNs: UInt64 = 0
         var owedBackoffNs: UInt64 = 0
+        /// When to look for cancels the venue has not answered (0: none
+        /// sent since the last look found none waiting); polls count to 16
+        /// between readings of the clock.
+        var cancelWatchAtNs: UInt64 = 0
+        var cancelWatchPolls: UInt32 = 0
         /// Venue events received (`pipelineTail`) and handled
         /// (`pipelineHead`): the events between them wait in `pipeline`.
         /// Here, not in a call's locals, so that a call made from inside the
@@ -161,6 +174,10 @@ public final class OrderRouter {
     /// sent after its retries: sent again from later polls, with a backoff
     /// (1 ms doubling to 1 s), until the venue takes them or the order ends.
     private var owedCancels: ContiguousArray<OrderID>
+    /// The last look's overdue cancels (capacity reserved: a look allocates nothing).
+    private var unanswered: ContiguousArray<OrderID>
+    /// Cancels found unanswered past `cancelAnswerTimeout`, since the router started.
+    public private(set) var unansweredCancels = 0
 
     public init(
         monitor: RuntimeRiskMonitor,
@@ -168,6 +185,7 @@ public final class OrderRouter {
         orderCapacity: Int = 65_536,
         ringCapacity: Int = 65_536,
         cancelRetries: Int = 3,
+        cancelAnswerTimeout: Duration = .seconds(1),
         ringFullPolicy: RingFullPolicy = .spin,
         durability: Durability = .reservedBeforeSubmit,
         logger: Logger = Logger(label: "redline.router")
@@ -177,6 +195,12 @@ public final class OrderRouter {
             throw .invalidInput("strict durability (durableBeforeSubmit) needs a journal: Journal.open first")
         }
         self.durability = durability
+        guard cancelAnswerTimeout > .zero, cancelAnswerTimeout <= .seconds(3600) else {
+            throw .invalidInput("cancelAnswerTimeout must be above 0 and at most 3600 s, got \(cancelAnswerTimeout)")
+        }
+        self.cancelAnswerTimeout = cancelAnswerTimeout
+        cancelAnswerTimeoutNs = UInt64(cancelAnswerTimeout.components.seconds) * 1_000_000_000
+            + UInt64(cancelAnswerTimeout.components.attoseconds / 1_000_000_000)
         self.monitor = monitor
         self.client = client
         orders = OrderStateMachine(capacity: orderCapacity, session: try monitor.takeOrderSession(client: ObjectIdentifier(client)))
@@ -211,6 +235,12 @@ public final class OrderRouter {
         scratch.reserveCapacity(orderCapacity)
         owedCancels = []
         owedCancels.reserveCapacity(orderCapacity)
+        unanswered = []
+        unanswered.reserveCapacity(orderCapacity)
+        // A first look now (no order yet): the Swift runtime's one-time
+        // set-up for it (witness tables, in a debug build) happens here, not
+        // in a strategy's steady state.
+        _ = orders.collectUnansweredCancels(into: &unanswered)
     }
 
     deinit {
@@ -870,6 +900,11 @@ public final class OrderRouter {
     public func pollFreeze() -> CancelAllReport? {
         // Cancels a cancel-all could not send: sent again, with a backoff.
         if hot.pointee.owedCancelCount != 0 { retryOwedCancels() }
+        // Cancels sent and not answered yet: every 16th poll looks at the clock.
+        if hot.pointee.cancelWatchAtNs != 0 {
+            hot.pointee.cancelWatchPolls &+= 1
+            if hot.pointee.cancelWatchPolls & 15 == 0 { watchCancels() }
+        }
         // This strategy alone halted (its dead-man): cancel its orders once,
         // then tell the risk side, which lifts the halt only after that
         // answer. A new halt has a new epoch, so one the router slept through
@@ -929,6 +964,7 @@ public final class OrderRouter {
         if report.requested > 0 && venueHasMassCancel {
             do throws(ExchangeError) {
                 try client.massCancel()
+                armCancelWatch()
                 report.massCancel = true
                 report.sent = report.requested
                 report.sentNanoseconds = rl_clock_ns() - started
@@ -1046,12 +1082,102 @@ public final class OrderRouter {
         for _ in 0...cancelRetries {
             do throws(ExchangeError) {
                 try client.cancel(id)
+                armCancelWatch()
                 return true
             } catch {
                 continue
             }
         }
         return false
+    }
+
+    /// A cancel went to the venue: unless a look is due already, one is due
+    /// `cancelAnswerTimeout` from now.
+    @inline(__always)
+    private func armCancelWatch() {
+        if hot.pointee.cancelWatchAtNs == 0 { hot.pointee.cancelWatchAtNs = rl_clock_ns() &+ cancelAnswerTimeoutNs }
+    }
+
+    /// While cancels wait for their answers, every 16th poll: once the look
+    /// is due, take the cancels still waiting since the last look (so at
+    /// least `cancelAnswerTimeout`) and settle each (`settleUnansweredCancel`).
+    /// Looks again a timeout later while any cancel waits. The other polls
+    /// cost a counter.
+    @inline(never)
+    private func watchCancels() {
+        let now = rl_clock_ns()
+        guard now >= hot.pointee.cancelWatchAtNs else { return }
+        let marked = orders.collectUnansweredCancels(into: &unanswered)
+        // Looked at again while any cancel still waits (marked now, or sent again).
+        hot.pointee.cancelWatchAtNs = marked + unanswered.count > 0 ? now &+ cancelAnswerTimeoutNs : 0
+        if !unanswered.isEmpty { settleUnansweredCancels() }
+    }
+
+    /// The last look's overdue cancels, each settled; counted and logged once.
+    private func settleUnansweredCancels() {
+        var outcomes: [UnansweredCancel: Int] = [:]
+        for id in unanswered where hot.pointee.owedCancelCount == 0 || !owedCancels.contains(id) {
+            if let outcome = settleUnansweredCancel(id) { outcomes[outcome, default: 0] += 1 }
+        }
+        guard !outcomes.isEmpty else { return }
+        let found = outcomes.values.reduce(0, +)
+        unansweredCancels += found
+        for (outcome, count) in outcomes {
+            monitor.metrics.addTotal("cancels_unanswered_total", [("outcome", outcome.rawValue)], UInt64(count))
+        }
+        logger.error("cancels unanswered by the venue past \(cancelAnswerTimeout)", metadata: [
+            "strategy": "\(orders.session)", "found": "\(found)",
+            "outcomes": "\(outcomes.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: " "))"])
+    }
+
+    /// How an unanswered cancel was settled (`cancels_unanswered_total{outcome}`).
+    enum UnansweredCancel: String {
+        /// The venue still has the order open, or cannot be asked: its cancel went again.
+        case resent
+        /// The venue had ended the order (the answer was lost): settled as it ended.
+        case settled
+        /// The venue never had the order: nothing works there, released.
+        case released
+        /// The query failed: asked again at the next look.
+        case unasked
+    }
+
+    /// A cancel the venue has not answered in time: lost on its way, or its
+    /// answer lost. Where the venue can be asked (`orderStatus`), an order it
+    /// ended is settled as it ended, and a fill the router never saw moves
+    /// the position first (at the order's price: the venue's query has none;
+    /// an anomaly); an order still open, or a venue that cannot be asked,
+    /// gets its cancel again. The settlement goes through `handle`, as the
+    /// venue's own answers do. Nil when the order no longer waits.
+    private func settleUnansweredCancel(_ id: OrderID) -> UnansweredCancel? {
+        guard let record = try? orders.order(id), record.status == .pendingCancel else { return nil }
+        let status: VenueOrderStatus?
+        do throws(ExchangeError) {
+            status = try client.orderStatus(id)
+        } catch .unsupported {
+            if !sendCancel(id) { oweCancel(id) }
+            return .resent
+        } catch {
+            return .unasked
+        }
+        guard let status else {
+            countAnomaly(id, "a cancel went unanswered, and the venue says it never received the order: released")
+            handle(.canceled(id))
+            return .released
+        }
+        if status.filledQuantity > record.executed {
+            countAnomaly(id, "a fill the router never saw, found asking the venue about an unanswered cancel: counted at the order's price", [
+                "venue_filled": "\(FixedPoint.double(status.filledQuantity))", "counted_before": "\(FixedPoint.double(record.executed))"])
+            handle(.filled(id, quantity: status.filledQuantity - record.executed, price: record.price,
+                           cumulative: status.filledQuantity))
+        }
+        if status.state == .open && status.quantity - status.filledQuantity > 0 {
+            if let now = try? orders.order(id), now.status == .pendingCancel, !sendCancel(id) { oweCancel(id) }
+            return .resent
+        }
+        // Ended at the venue: what is left is released, as its cancel's answer would have.
+        if let now = try? orders.order(id), now.status.isActive { handle(.canceled(id)) }
+        return .settled
     }
 
     /// Ask the venue to cancel one active order (retried like a cancel-all).

@@ -38,6 +38,19 @@ public final class SimulatedExchange: ExchangeClient {
         get { scalars.pointee.failNextCancels }
         set { scalars.pointee.failNextCancels = newValue }
     }
+    /// The next this-many cancel requests (a mass cancel counts as one) are
+    /// lost on the way: sent, never received, the orders rest on.
+    public var loseNextCancels: Int {
+        get { scalars.pointee.loseNextCancels }
+        set { scalars.pointee.loseNextCancels = newValue }
+    }
+    /// The next this-many cancels (a mass cancel counts as one) are carried
+    /// out, and their answers lost: the orders are canceled at the venue, and
+    /// nothing says so.
+    public var loseNextCancelAnswers: Int {
+        get { scalars.pointee.loseNextCancelAnswers }
+        set { scalars.pointee.loseNextCancelAnswers = newValue }
+    }
     /// Every cancel request throws while true.
     public var failAllCancels: Bool {
         get { scalars.pointee.failAllCancels }
@@ -74,6 +87,8 @@ public final class SimulatedExchange: ExchangeClient {
         var cancelRequests = 0
         var massCancelRequests = 0
         var failNextCancels = 0
+        var loseNextCancels = 0
+        var loseNextCancelAnswers = 0
         var isUnavailable = false
         var failAllCancels = false
     }
@@ -146,10 +161,16 @@ public final class SimulatedExchange: ExchangeClient {
             throw .cancelFailed(id)
         }
         guard scalars.pointee.count < eventCapacity else { throw .backpressure }
+        if loseNextCancels > 0 {
+            loseNextCancels -= 1
+            return
+        }
+        let answered = loseNextCancelAnswers == 0
+        if !answered { loseNextCancelAnswers -= 1 }
         if let entry = resting.remove(id.rawValue) {
-            enqueue(.canceled(id))
+            if answered { enqueue(.canceled(id)) }
             finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
-        } else {
+        } else if answered {
             enqueue(.cancelRejected(id)) // already filled or unknown: too late to cancel
         }
     }
@@ -226,8 +247,14 @@ public final class SimulatedExchange: ExchangeClient {
         if isUnavailable { throw .unavailable }
         if failAllCancels || failNextCancels > 0 { throw .cancelFailed(OrderID(rawValue: 0)) }
         guard eventCapacity - scalars.pointee.count >= resting.count else { throw .backpressure }
+        if loseNextCancels > 0 {
+            loseNextCancels -= 1
+            return
+        }
+        let answered = loseNextCancelAnswers == 0
+        if !answered { loseNextCancelAnswers -= 1 }
         resting.drain { key, entry in
-            enqueue(.canceled(OrderID(rawValue: key)))
+            if answered { enqueue(.canceled(OrderID(rawValue: key))) }
             finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
         }
     }
