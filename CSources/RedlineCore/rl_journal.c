@@ -1993,7 +1993,9 @@ static void *rl_journal_main(void *arg) {
         }
         /* The shadow equals the durable state only when nothing is pending. */
         if (rc == 0 && (snapshot_due || snapshot_asked) && j->batch_records == 0) {
+            rl_writer_phase(j, RL_JOURNAL_PHASE_SNAPSHOTTING);
             int snap = rl_journal_periodic_snapshot(j, snapshot_asked ? asked : 0);
+            rl_writer_phase(j, RL_JOURNAL_PHASE_TAKING);
             if (snap != 0) {
                 /* Not handed off (no memory): the segments stay; retried after
                  * another snapshot_every_records. relaxed: an error code. */

@@ -13,6 +13,12 @@ import Glibc
 /// The control socket: a Unix domain socket speaking one JSON request per
 /// line (`ControlProtocol.swift`).
 enum ControlServer {
+    /// Deeper requests are refused before any parse (a command's deepest,
+    /// `limits set` of a rule table, is a few levels).
+    static let maxRequestDepth = 32
+    /// A refused request's bad number is looked for by key only up to this size.
+    static let namedSearchBytes = 4096
+
     static func bind(path: String, configuration: OperationsEndpoint.Configuration, commands: OperatorCommands,
                      group: MultiThreadedEventLoopGroup, logger: Logger) throws -> any Channel {
         try refuseIfLive(path)
@@ -245,9 +251,15 @@ final class ControlHandler: ChannelInboundHandler {
             refuseAndClose(context, .refused("?", .oversized, "request of \(length) bytes, over \(maxRequestBytes): refused, nothing changed"))
             return false
         }
+        // Nested hundreds deep, a few KiB hold the one event loop for seconds in the parser.
+        if NamedDecoding.nests(line.readableBytesView, deeperThan: ControlServer.maxRequestDepth) {
+            return refuse(context, .refused("?", .malformed,
+                "not a request: JSON nested deeper than \(ControlServer.maxRequestDepth) levels; nothing changed"))
+        }
         let request: ControlRequest
         do {
-            request = try NamedDecoding.decode(ControlRequest.self, from: Data(line.readableBytesView), using: ControlCodec.decoder)
+            request = try NamedDecoding.decode(ControlRequest.self, from: Data(line.readableBytesView), using: ControlCodec.decoder,
+                                               searchBytes: ControlServer.namedSearchBytes)
         } catch {
             return refuse(context, .refused("?", .malformed,
                 "not a request: one JSON object per line, with \"operator\" and \"command\" (\(error))"))

@@ -15,15 +15,43 @@ public enum NamedDecoding {
         public let description: String
     }
 
-    public static func decode<T: Decodable>(_ type: T.Type, from data: Data,
-                                            using decoder: JSONDecoder = JSONDecoder()) throws(Failure) -> T {
+    /// Decode `type` from `data`. A number that does not fit is looked for
+    /// only in documents of at most `searchBytes` (a control request, read
+    /// on the endpoint's one event loop, passes a few KiB: the search parses
+    /// the document again per number).
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, using decoder: JSONDecoder = JSONDecoder(),
+                                            searchBytes: Int = .max) throws(Failure) -> T {
         do {
             return try decoder.decode(type, from: data)
         } catch let error as DecodingError {
-            throw Failure(description: describe(error, decoding: type, from: data, using: decoder))
+            throw Failure(description: data.count <= searchBytes ? describe(error, decoding: type, from: data, using: decoder)
+                                                                 : describe(error))
         } catch {
             throw Failure(description: "\(error)")
         }
+    }
+
+    /// Whether `bytes` (JSON) nest arrays and objects deeper than `limit`;
+    /// brackets inside strings do not count. A cheap scan, for requests read
+    /// on an event loop before any parse: Foundation's decoder takes
+    /// seconds over a few KiB nested hundreds deep.
+    public static func nests<Bytes: Collection<UInt8>>(_ bytes: Bytes, deeperThan limit: Int) -> Bool {
+        var depth = 0, inString = false, escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limit { return true }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return false
     }
 
     /// `error` in words, naming the key; a number that does not fit is
@@ -63,7 +91,7 @@ public enum NamedDecoding {
         // Bounded, so that a large request cannot make the event loop parse
         // it thousands of times: at most 4 MiB of re-parsing, 256 numbers.
         let budget = min(256, (4 << 20) / max(1, (try? JSONEncoder().encode(document).count) ?? 1))
-        for (steps, value) in numbers(in: document, at: []).prefix(budget) {
+        for (steps, value) in numbers(in: document, at: [], upTo: budget) {
             guard let probe = try? JSONEncoder().encode(replacing(document, at: steps[...], with: .string("?"))) else { return nil }
             do {
                 _ = try decoder.decode(type, from: probe)
@@ -101,14 +129,20 @@ public enum NamedDecoding {
         value.rounded() == value && abs(value) < 1e18 ? String(Int64(value)) : "\(value)"
     }
 
-    /// Every number in `value`, in document order (object keys sorted).
-    private static func numbers(in value: JSONValue, at steps: [Step]) -> [([Step], Double)] {
-        switch value {
-        case .number(let n): return [(steps, n)]
-        case .array(let items): return items.enumerated().flatMap { numbers(in: $1, at: steps + [.index($0)]) }
-        case .object(let fields): return fields.keys.sorted().flatMap { numbers(in: fields[$0]!, at: steps + [.key($0)]) }
-        default: return []
+    /// The first `limit` numbers in `value`, in document order (object keys sorted).
+    private static func numbers(in value: JSONValue, at steps: [Step], upTo limit: Int) -> [([Step], Double)] {
+        var found: [([Step], Double)] = []
+        func walk(_ value: JSONValue, _ steps: [Step]) {
+            guard found.count < limit else { return }
+            switch value {
+            case .number(let n): found.append((steps, n))
+            case .array(let items): for (index, item) in items.enumerated() { walk(item, steps + [.index(index)]) }
+            case .object(let fields): for key in fields.keys.sorted() { walk(fields[key]!, steps + [.key(key)]) }
+            default: break
+            }
         }
+        walk(value, steps)
+        return found
     }
 
     private static func replacing(_ value: JSONValue, at steps: ArraySlice<Step>, with new: JSONValue) -> JSONValue {

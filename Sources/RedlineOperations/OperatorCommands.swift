@@ -247,7 +247,8 @@ public struct OperatorCommands: Sendable {
         for (key, value) in patch {
             if value == .null { object.removeValue(forKey: key) } else { object[key] = value }
         }
-        let limits = try NamedDecoding.decode(RiskLimits.self, from: JSONEncoder().encode(object))
+        let limits = try NamedDecoding.decode(RiskLimits.self, from: JSONEncoder().encode(object),
+                                              searchBytes: ControlServer.namedSearchBytes)
         let result = try JSONDecoder().decode([String: JSONValue].self, from: JSONEncoder().encode(limits))
         for key in patch.keys.sorted() {
             if let problem = Self.unknownKey(in: patch[key]!, against: result[key], path: key) {

@@ -97,8 +97,12 @@ final class CumulativeGapReviewTests: XCTestCase {
         let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
         defer { journal.close() }
         do {
-            let forgetful = try OrderRouter(monitor: monitor, client: NoStatusForOpenOrdersVenue(venue), orderCapacity: 64,
-                                            ringCapacity: 64, logger: quietLogger())
+            // An eventually consistent lookup: it does not know orders it lists as open.
+            let lookup = StatusQueryVenue(venue, massCancel: false) { venue, id throws(ExchangeError) in
+                try venue.openOrders().contains(where: { $0.id == id }) ? nil : try venue.orderStatus(id)
+            }
+            let forgetful = try OrderRouter(monitor: monitor, client: lookup, orderCapacity: 64, ringCapacity: 64,
+                                            logger: quietLogger())
             XCTAssertThrowsError(try forgetful.reconcile()) { error in
                 XCTAssertTrue("\(error)".contains("never received"), "\(error)")
             }
@@ -206,20 +210,5 @@ final class CumulativeGapReviewTests: XCTestCase {
         router.poll()
         assertBooks(monitor, router, working: 0.01 * Double(capacity), orders: capacity, position: 0.005)
         XCTAssertEqual(router.invalidExchangeEvents, 0)
-    }
-}
-
-/// A venue whose status lookup does not know orders that are open (an
-/// eventually consistent order lookup), while it lists them as open.
-private final class NoStatusForOpenOrdersVenue: ExchangeClient {
-    let venue: SimulatedExchange
-    init(_ venue: SimulatedExchange) { self.venue = venue }
-    func submit(_ order: ExchangeOrder) throws(ExchangeError) { try venue.submit(order) }
-    func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
-    func pollEvents(_ body: (ExchangeEvent) -> Void) { venue.pollEvents(body) }
-    func openOrders() throws(ExchangeError) -> [VenueOrder] { try venue.openOrders() }
-    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? {
-        if try venue.openOrders().contains(where: { $0.id == id }) { return nil }
-        return try venue.orderStatus(id)
     }
 }

@@ -97,6 +97,63 @@ final class OperationsEndpointTests: XCTestCase {
     /// process of that uid: another user allowed on the socket cannot act,
     /// and be journaled, under that name. The attempt is refused and on the
     /// audit trail; nothing changes.
+    /// A request nested hundreds deep (or a 64 KiB one with a bad number)
+    /// is refused at once: the endpoint's one event loop is never held, and
+    /// an operator's freeze on another connection is answered at once
+    /// (helper-27: it waited 24 s behind Foundation's parse of such a line).
+    func testABadRequestNeverHoldsUpAFreeze() throws {
+        let h = try Harness()
+        let ops = try endpoint(h.monitor)
+        defer { ops.shutdown() }
+        let depth = 400
+        let head = #"{"operator":"alice","command":"events","strategy":70000,"junk":"# + String(repeating: "[", count: depth)
+        let tail = String(repeating: "]", count: depth) + "}\n"
+        var body = ""
+        while head.utf8.count + body.utf8.count + tail.utf8.count < 64 * 1024 - 4 { body += "1," }
+        let deep = try ControlCodec.decoder.decode(ControlResponse.self,
+                                                   from: try client().exchange(Data((head + body + "1" + tail).utf8)))
+        XCTAssertEqual(deep.refusal, .malformed)
+        XCTAssertTrue(deep.error?.contains("nested deeper than 32") ?? false, deep.error ?? "")
+        // Flat, 64 KiB of numbers and one that does not fit: refused without the search by key.
+        let flatHead = #"{"operator":"alice","command":"events","strategy":70000,"junk":["#
+        var numbers = ""
+        while flatHead.utf8.count + numbers.utf8.count < 64 * 1024 - 8 { numbers += "1," }
+        let started = Date()
+        let flat = try ControlCodec.decoder.decode(ControlResponse.self,
+                                                   from: try client().exchange(Data((flatHead + numbers + "1]}\n").utf8)))
+        XCTAssertEqual(flat.refusal, .malformed)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1, "a 64 KiB bad request held the loop")
+        // Sent and left unread on one connection, the deep line does not delay a freeze on another.
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in "\(directory!)/ctl.sock".utf8.enumerated() { raw[i] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        XCTAssertEqual(connected, 0)
+        let line = Array((head + body + "1" + tail).utf8)
+        var sent = 0
+        while sent < line.count {
+            let n = line[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }
+            sent += n
+        }
+        let start = Date()
+        let frozen = try client(timeout: 60).send(.init(operatorName: "alice", command: "freeze", reason: "kill switch"))
+        XCTAssertEqual(frozen.changed, true, frozen.error ?? "")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1, "the freeze waited behind a malformed request")
+    }
+
+    func testNestingIsMeasuredOutsideStrings() {
+        XCTAssertFalse(NamedDecoding.nests(Array(#"{"a":[[1]],"b":"[[[[[[["}"#.utf8), deeperThan: 3))
+        XCTAssertTrue(NamedDecoding.nests(Array(#"{"a":[[[1]]]}"#.utf8), deeperThan: 3))
+        XCTAssertFalse(NamedDecoding.nests(Array(#"{"a":"\"[[[[","b":[1]}"#.utf8), deeperThan: 2))
+    }
+
     func testAnOperatorBoundToAUidIsRefusedFromAnotherUid() throws {
         let h = try Harness()
         let me = getuid()

@@ -167,3 +167,29 @@ func assertBooks(_ monitor: RuntimeRiskMonitor, _ router: OrderRouter, working: 
     XCTAssertEqual(router.activeOrderCount, orders, "router's active orders \(message)", file: file, line: line)
     XCTAssertEqual(monitor.workingOrders(symbol: "BTCUSDT"), orders, "working orders \(message)", file: file, line: line)
 }
+
+/// A simulated venue seen through a client whose status query answers as
+/// `status` says (a query the venue lacks, one that forgets orders...);
+/// everything else goes to the venue, mass cancel where `massCancel`.
+final class StatusQueryVenue: ExchangeClient {
+    let venue: SimulatedExchange
+    private let status: (SimulatedExchange, OrderID) throws(ExchangeError) -> VenueOrderStatus?
+    private let hasMassCancel: Bool
+
+    init(_ venue: SimulatedExchange, massCancel: Bool = true,
+         status: @escaping (SimulatedExchange, OrderID) throws(ExchangeError) -> VenueOrderStatus?) {
+        self.venue = venue
+        self.status = status
+        hasMassCancel = massCancel
+    }
+
+    func submit(_ order: ExchangeOrder) throws(ExchangeError) { try venue.submit(order) }
+    func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
+    func pollEvents(_ body: (ExchangeEvent) -> Void) { venue.pollEvents(body) }
+    func openOrders() throws(ExchangeError) -> [VenueOrder] { try venue.openOrders() }
+    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try status(venue, id) }
+    func massCancel() throws(ExchangeError) {
+        guard hasMassCancel else { throw .unsupported }
+        try venue.massCancel()
+    }
+}

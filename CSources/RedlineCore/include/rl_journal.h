@@ -104,6 +104,7 @@ typedef enum rl_journal_writer_phase {
     RL_JOURNAL_PHASE_ROTATING,    /* making the next segment (file, header, rename, MANIFEST) */
     RL_JOURNAL_PHASE_RETRYING,    /* a write or sync failed: pausing, then trying again */
     RL_JOURNAL_PHASE_STOPPED,     /* the writer has exited */
+    RL_JOURNAL_PHASE_SNAPSHOTTING, /* encoding a snapshot of its shadow state for the snapshot thread */
 } rl_journal_writer_phase_t;
 
 /* DIR/spare-segment-<n>.tmp: segments pruned by a snapshot are renamed to a

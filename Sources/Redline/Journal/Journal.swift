@@ -408,6 +408,8 @@ public final class Journal: @unchecked Sendable {
             return "the writer is retrying a failed write or sync (\(errnoName(-stats.last_error))); \(durable)"
         case RL_JOURNAL_PHASE_STOPPED:
             return "the writer has stopped (the journal is closed); \(durable)"
+        case RL_JOURNAL_PHASE_SNAPSHOTTING:
+            return "the writer has been encoding a snapshot of its state for \(time); \(durable)"
         default:
             return "the writer last finished a commit or rotation \(time) ago and has not committed since "
                 + "(starved of CPU, or behind); \(durable)"

@@ -10,7 +10,7 @@ public enum MetricHelp {
         "breaker_escalations_total": "Times the circuit breaker escalated a repeated transient halt to one only an operator lifts.",
         "breaker_trips_total": "Transient halts the circuit breaker took charge of, by reason.",
         "cancel_failures_total": "Cancels that failed after every retry.",
-        "cancels_unanswered_total": "Cancels the venue left unanswered past the router's cancelAnswerTimeout, by how each was settled: resent, settled (the venue had ended the order), released (the venue never had it), unasked (the query failed; asked again).",
+        "cancels_unanswered_total": "Cancels the venue left unanswered past the router's cancelAnswerTimeout, by how each was settled: resent, settled (the venue had ended the order), unknown (the venue says it never had it; resent, still reserved), unasked (the query failed; resent).",
         "check_latency_seconds": "The pre-order check's latency, sampled one order in N.",
         "drawdown_usd": "Equity below its peak, in USD.",
         "equity_peak_usd": "The highest equity (realized plus unrealized P&L) of the day, in USD.",

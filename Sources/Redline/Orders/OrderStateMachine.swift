@@ -164,6 +164,14 @@ public final class OrderStateMachine {
         }
     }
 
+    /// A cancel for `id` went to the venue: its wait for an answer starts
+    /// now (`OrderRecord.cancelWatched`). The record is found while its slot
+    /// is not reused.
+    @inlinable
+    func noteCancelSent(_ id: OrderID) {
+        if let slot = slot(of: id) { records[slot].cancelWatched = false }
+    }
+
     /// One look for cancels the venue has not answered: copy into `buffer`
     /// (cleared first, capacity kept) the ids of `pendingCancel` orders that
     /// were already `pendingCancel` at the last look (their cancel has waited

@@ -736,6 +736,11 @@ public final class OrderRouter {
                 }
             }
         } catch {
+            // A cancel's answer after a look settled its order (it was late, not lost): nothing to do.
+            if case .canceled(let id) = event, let record = try? orders.order(id), record.status.isTerminal,
+               record.cancelWatched {
+                return
+            }
             invalidExchangeEvents += 1
             logger.error("exchange event ignored", metadata: ["event": "\(event)", "error": "\(error)"])
         }
@@ -1063,8 +1068,8 @@ public final class OrderRouter {
 
     /// `id` (pendingCancel) needs a cancel that was never sent, or was
     /// refused: owed, tried again with the others, after the current backoff.
-    private func oweCancel(_ id: OrderID) {
-        guard !owedCancels.contains(id) else { return }
+    private func oweCancel(_ id: OrderID, knownNotOwed: Bool = false) {
+        guard knownNotOwed || !owedCancels.contains(id) else { return }
         // The backoff goes on where the retries left it (a venue that keeps
         // rejecting is asked less and less often); a cancel-all starts it again.
         let now = rl_clock_ns()
@@ -1082,6 +1087,7 @@ public final class OrderRouter {
         for _ in 0...cancelRetries {
             do throws(ExchangeError) {
                 try client.cancel(id)
+                orders.noteCancelSent(id) // its wait for an answer starts now
                 armCancelWatch()
                 return true
             } catch {
@@ -1107,17 +1113,46 @@ public final class OrderRouter {
     private func watchCancels() {
         let now = rl_clock_ns()
         guard now >= hot.pointee.cancelWatchAtNs else { return }
+        // Answers already here first (a poll runs this before its events):
+        // the look judges only what is still unanswered, and a fill report
+        // waiting here is not counted once from the venue's status and again
+        // from itself.
+        processExchangeEvents()
         let marked = orders.collectUnansweredCancels(into: &unanswered)
         // Looked at again while any cancel still waits (marked now, or sent again).
         hot.pointee.cancelWatchAtNs = marked + unanswered.count > 0 ? now &+ cancelAnswerTimeoutNs : 0
         if !unanswered.isEmpty { settleUnansweredCancels() }
     }
 
-    /// The last look's overdue cancels, each settled; counted and logged once.
+    /// At most this many status queries in one look: each is a round trip
+    /// to the venue on the strategy's thread.
+    static let statusQueriesPerLook = 64
+
+    /// The last look's overdue cancels, each settled; counted and logged
+    /// once. More than `statusQueriesPerLook` (a lost mass cancel over a
+    /// book) are not asked about one by one, which would hold the strategy's
+    /// thread for a round trip each: while halted, the mass cancel goes again
+    /// (one message: every order must go anyway); otherwise, or if it is
+    /// refused, each cancel goes again. Cancels owed (never sent) are left to
+    /// their own retries.
     private func settleUnansweredCancels() {
         var outcomes: [UnansweredCancel: Int] = [:]
-        for id in unanswered where hot.pointee.owedCancelCount == 0 || !owedCancels.contains(id) {
-            if let outcome = settleUnansweredCancel(id) { outcomes[outcome, default: 0] += 1 }
+        let owed: Set<OrderID> = hot.pointee.owedCancelCount == 0 ? [] : Set(owedCancels)
+        let waiting = owed.isEmpty ? unanswered.count : unanswered.count(where: { !owed.contains($0) })
+        if waiting > Self.statusQueriesPerLook && venueHasMassCancel && halted {
+            do throws(ExchangeError) {
+                try client.massCancel()
+                for id in unanswered where !owed.contains(id) { orders.noteCancelSent(id) }
+                outcomes[.resent] = waiting
+            } catch {
+                // Refused: one by one, below.
+            }
+        }
+        if outcomes.isEmpty {
+            let ask = waiting <= Self.statusQueriesPerLook
+            for id in unanswered where !owed.contains(id) {
+                if let outcome = ask ? settleUnansweredCancel(id) : resendCancel(id) { outcomes[outcome, default: 0] += 1 }
+            }
         }
         guard !outcomes.isEmpty else { return }
         let found = outcomes.values.reduce(0, +)
@@ -1132,14 +1167,29 @@ public final class OrderRouter {
 
     /// How an unanswered cancel was settled (`cancels_unanswered_total{outcome}`).
     enum UnansweredCancel: String {
-        /// The venue still has the order open, or cannot be asked: its cancel went again.
+        /// The venue still has the order open, cannot be asked, or too many
+        /// wait to ask about each: its cancel went again.
         case resent
         /// The venue had ended the order (the answer was lost): settled as it ended.
         case settled
-        /// The venue never had the order: nothing works there, released.
-        case released
-        /// The query failed: asked again at the next look.
+        /// The venue says it never had the order: its cancel went again all
+        /// the same, and the order stays reserved until the venue answers
+        /// (its query may lag, or the order may still be on its way).
+        case unknown
+        /// The query failed: the cancel went again, and the next look asks again.
         case unasked
+    }
+
+    /// Trading is halted, for everyone or for this strategy alone.
+    private var halted: Bool {
+        rl_freeze_word_state(rl_freeze_load(rl_engine_freeze(engine))) == RL_STATE_HALTED || rl_strategy_halted(strategy)
+    }
+
+    /// Send `id`'s cancel again; owed if it cannot be sent. Nil when the order no longer waits.
+    private func resendCancel(_ id: OrderID) -> UnansweredCancel? {
+        guard let record = try? orders.order(id), record.status == .pendingCancel else { return nil }
+        if !sendCancel(id) { oweCancel(id, knownNotOwed: true) }
+        return .resent
     }
 
     /// A cancel the venue has not answered in time: lost on its way, or its
@@ -1155,15 +1205,19 @@ public final class OrderRouter {
         do throws(ExchangeError) {
             status = try client.orderStatus(id)
         } catch .unsupported {
-            if !sendCancel(id) { oweCancel(id) }
-            return .resent
+            return resendCancel(id)
         } catch {
+            // Not asked (the query is down): the cancel goes again all the
+            // same, so a freeze never waits on the query to stop an order.
+            _ = resendCancel(id)
             return .unasked
         }
         guard let status else {
-            countAnomaly(id, "a cancel went unanswered, and the venue says it never received the order: released")
-            handle(.canceled(id))
-            return .released
+            // Released now, it could work at the venue unreserved (the order
+            // on its way, a lagging query): it stays reserved, its cancel again.
+            countAnomaly(id, "a cancel went unanswered, and the venue says it never received the order: its cancel is sent again, and it stays reserved until the venue answers")
+            _ = resendCancel(id)
+            return .unknown
         }
         if status.filledQuantity > record.executed {
             countAnomaly(id, "a fill the router never saw, found asking the venue about an unanswered cancel: counted at the order's price", [
@@ -1172,11 +1226,17 @@ public final class OrderRouter {
                            cumulative: status.filledQuantity))
         }
         if status.state == .open && status.quantity - status.filledQuantity > 0 {
-            if let now = try? orders.order(id), now.status == .pendingCancel, !sendCancel(id) { oweCancel(id) }
+            _ = resendCancel(id)
             return .resent
         }
-        // Ended at the venue: what is left is released, as its cancel's answer would have.
-        if let now = try? orders.order(id), now.status.isActive { handle(.canceled(id)) }
+        // Ended at the venue: what is left is released, as the venue's own answer would have.
+        if let now = try? orders.order(id), now.status.isActive {
+            switch status.state {
+            case .expired: handle(.expired(id))
+            case .rejected where now.filled == 0: handle(.rejected(id))
+            default: handle(.canceled(id))
+            }
+        }
         return .settled
     }
 
