@@ -1144,8 +1144,10 @@ public final class OrderRouter {
                 try client.massCancel()
                 for id in unanswered where !owed.contains(id) { orders.noteCancelSent(id) }
                 outcomes[.resent] = waiting
+            } catch .unsupported {
+                venueHasMassCancel = false // one cancel per order from now on, as a cancel-all learns it
             } catch {
-                // Refused: one by one, below.
+                // Refused this time: one by one, below.
             }
         }
         if outcomes.isEmpty {
