@@ -236,6 +236,129 @@ final class UnansweredCancelTests: XCTestCase {
         XCTAssertLessThan(Double(longest) / 1e6, 600, "one pollFreeze took \(Double(longest) / 1e6) ms")
     }
 
+    private func statuses(_ router: OrderRouter, _ ids: [OrderID]) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for id in ids { counts["\((try? router.order(id))?.status.description ?? "gone")", default: 0] += 1 }
+        return counts
+    }
+
+    /// helper-28: more than 64 lost answers outside a halt were each sent
+    /// again without asking, rejected (the venue had canceled them) and put
+    /// back to working, reserved for good. Now a look asks 64 in turn, and a
+    /// reject of a cancel sent again leaves the order for a later look to ask.
+    func testMoreThan64LostAnswersAreAllSettled() throws {
+        let (venue, monitor, router) = try setUp(capacity: 256)
+        let ids = try rest(router, 100)
+        venue.loseNextCancelAnswers = 100
+        for id in ids { try router.cancel(id) }
+        XCTAssertEqual(venue.restingCount, 0, "every order canceled at the venue")
+        poll(router, for: 5) { router.activeOrderCount == 0 }
+        XCTAssertEqual(router.activeOrderCount, 0, "\(statuses(router, ids)), cancels \(venue.cancelRequests)")
+        assertBooks(monitor, router, working: 0, orders: 0, position: 0)
+    }
+
+    /// helper-28: a freeze's mass cancel carried out and its answers lost,
+    /// over 100 orders: sent again every look and never settled; after the
+    /// lift each went back to working. Now every order is asked about in turn.
+    func testAFreezeWhoseMassCancelAnswersAreLostSettlesTheBook() throws {
+        let (venue, monitor, router) = try setUp(capacity: 256)
+        let ids = try rest(router, 100)
+        venue.loseNextCancelAnswers = 1
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        XCTAssertEqual(router.pollFreeze()?.massCancel, true)
+        XCTAssertEqual(venue.restingCount, 0)
+        poll(router, for: 5) { router.activeOrderCount == 0 }
+        XCTAssertEqual(router.activeOrderCount, 0, "\(statuses(router, ids)); mass cancels \(venue.massCancelRequests)")
+        XCTAssertLessThanOrEqual(venue.massCancelRequests, 2, "the mass cancel once more at most")
+        assertBooks(monitor, router, working: 0, orders: 0, position: 0)
+    }
+
+    /// helper-28: fill reports lost for 70 of 100 orders a freeze cancels
+    /// left the position 0.7 short of the venue's (fail open). Each is asked
+    /// about in turn, and the fills move the position.
+    func testFillsLostOverMoreThan64OrdersMoveThePosition() throws {
+        let (venue, monitor, router) = try setUp(capacity: 256)
+        let ids = try rest(router, 100)
+        for id in ids.prefix(70) { venue.fillQuietly(id, quantity: fp(0.01)) }
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        _ = router.pollFreeze()
+        poll(router, for: 5) { router.activeOrderCount == 0 }
+        XCTAssertEqual(router.activeOrderCount, 0, "\(statuses(router, ids))")
+        assertBooks(monitor, router, working: 0, orders: 0, position: 0.7, "the venue's position")
+    }
+
+    /// helper-28: a venue without a mass cancel, a freeze, 100 answers lost:
+    /// each cancel was sent again, rejected, owed again (halted), in a loop,
+    /// 1,200 cancels in 2 s. Now a reject of a cancel sent again waits for a look to ask.
+    func testAFreezeWithoutMassCancelAndLostAnswersSettlesWithoutLooping() throws {
+        let (venue, monitor, router) = try setUp(capacity: 256) {
+            StatusQueryVenue($0, massCancel: false) { venue, id throws(ExchangeError) in try venue.orderStatus(id) }
+        }
+        let ids = try rest(router, 100)
+        venue.loseNextCancelAnswers = 100
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        XCTAssertEqual(router.pollFreeze()?.sent, 100)
+        poll(router, for: 5) { router.activeOrderCount == 0 }
+        XCTAssertEqual(router.activeOrderCount, 0, "\(statuses(router, ids)); owed \(router.owedCancelCount)")
+        XCTAssertLessThanOrEqual(venue.cancelRequests, 200, "each cancel once more at most")
+        XCTAssertEqual(router.owedCancelCount, 0)
+        assertBooks(monitor, router, working: 0, orders: 0, position: 0)
+    }
+
+    /// helper-28: "canceled" about an order the venue filled is an impossible
+    /// event, counted, even after a look marked the order.
+    func testACanceledAfterAFillIsStillAnInvalidEvent() throws {
+        let (venue, _, router) = try setUp { InjectingVenue($0) }
+        let client = try XCTUnwrap(router.client as? InjectingVenue)
+        let id = try rest(router, 1)[0]
+        venue.loseNextCancels = 1
+        try router.cancel(id)
+        poll(router, for: 2) { (try? router.order(id))?.cancelWatched == true }
+        XCTAssertTrue(try router.order(id).cancelWatched)
+        venue.fillResting(id, price: fp(40_000))
+        router.processExchangeEvents()
+        XCTAssertEqual(try router.order(id).status, .filled)
+        client.inject.append(.canceled(id))
+        router.processExchangeEvents()
+        XCTAssertEqual(router.invalidExchangeEvents, 1)
+    }
+
+    /// helper-28: an order the venue never received (its submit lost) was
+    /// held working and reserved for good. Said "never received" twice, a
+    /// look apart and after its cancel went again, it is released.
+    func testAnOrderTheVenueNeverReceivedIsReleasedAfterTwoAnswers() throws {
+        let (venue, monitor, router) = try setUp { InjectingVenue($0) }
+        let client = try XCTUnwrap(router.client as? InjectingVenue)
+        client.dropSubmits = 1
+        let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        XCTAssertEqual(venue.restingCount, 0, "never reached the venue")
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        _ = router.pollFreeze()
+        poll(router, for: 3) { router.activeOrderCount == 0 }
+        XCTAssertEqual(try router.order(id).status, .canceled)
+        XCTAssertEqual(metric(monitor, "unknown"), 2)
+        XCTAssertTrue(monitor.unfreeze(reason: "drill over"))
+        assertBooks(monitor, router, working: 0, orders: 0, position: 0)
+    }
+
+    /// helper-28: a strategy whose loop turns (`poll()`) come every 20 ms
+    /// (timeout 40 ms) looked only every 16th turn: its freeze's lost mass
+    /// cancel went again after 0.65 s. Each `poll()` reads the clock now.
+    func testASlowLoopLooksWithinTwoTimeouts() throws {
+        let (venue, monitor, router) = try setUp()
+        _ = try rest(router, 5)
+        venue.loseNextCancels = 1
+        XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
+        XCTAssertEqual(router.pollFreeze()?.massCancel, true)
+        let start = Date()
+        while Date().timeIntervalSince(start) < 3 && venue.restingCount > 0 {
+            router.poll()
+            usleep(20_000)
+        }
+        XCTAssertEqual(venue.restingCount, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 0.3, "orders worked at the venue through the freeze")
+    }
+
     func testTheTimeoutIsValidated() throws {
         XCTAssertThrowsError(try setUp(timeout: .zero)) { XCTAssertTrue("\($0)".contains("cancelAnswerTimeout"), "\($0)") }
         XCTAssertThrowsError(try setUp(timeout: .seconds(3601))) { XCTAssertTrue("\($0)".contains("cancelAnswerTimeout"), "\($0)") }
@@ -252,6 +375,30 @@ private final class NoRunningTotals: ExchangeClient {
         venue.pollEvents { event in
             if case .filled(let id, let quantity, let price, _) = event { body(.filled(id, quantity: quantity, price: price)) } else { body(event) }
         }
+    }
+    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
+    func massCancel() throws(ExchangeError) { try venue.massCancel() }
+}
+
+/// The simulated venue, with events injected after its own and submits dropped on demand (helper-28).
+private final class InjectingVenue: ExchangeClient {
+    let venue: SimulatedExchange
+    var inject: [ExchangeEvent] = []
+    var dropSubmits = 0
+    init(_ venue: SimulatedExchange) { self.venue = venue }
+    func submit(_ order: ExchangeOrder) throws(ExchangeError) {
+        if dropSubmits > 0 {
+            dropSubmits -= 1
+            return
+        }
+        try venue.submit(order)
+    }
+    func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
+    func pollEvents(_ body: (ExchangeEvent) -> Void) {
+        venue.pollEvents(body)
+        let events = inject
+        inject.removeAll()
+        for event in events { body(event) }
     }
     func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
     func massCancel() throws(ExchangeError) { try venue.massCancel() }

@@ -159,7 +159,7 @@ public final class OrderStateMachine {
             guard record.pointee.status != .pendingCancel else { continue }
             record.pointee.status = Self.next(record.pointee.status, .requestCancel, hasFills: record.pointee.filled > 0)
                 ?? record.pointee.status
-            record.pointee.cancelWatched = false
+            record.pointee.cancelFlags = 0
             buffer.append(record.pointee.id)
         }
     }
@@ -168,8 +168,16 @@ public final class OrderStateMachine {
     /// now (`OrderRecord.cancelWatched`). The record is found while its slot
     /// is not reused.
     @inlinable
-    func noteCancelSent(_ id: OrderID) {
-        if let slot = slot(of: id) { records[slot].cancelWatched = false }
+    func noteCancelSent(_ id: OrderID, resent: Bool = false) {
+        guard let slot = slot(of: id) else { return }
+        records[slot].cancelWatched = false
+        if resent { records[slot].cancelResent = true }
+    }
+
+    /// `id`'s cancel is overdue now: the next look acts on it.
+    @inlinable
+    func noteCancelOverdue(_ id: OrderID) {
+        if let slot = slot(of: id) { records[slot].cancelWatched = true }
     }
 
     /// One look for cancels the venue has not answered: copy into `buffer`
@@ -299,7 +307,7 @@ public final class OrderStateMachine {
             record.pointee.executed += fillQuantity
         }
         record.pointee.status = next
-        if kind == .requestCancel { record.pointee.cancelWatched = false } // a new cancel: its own wait
+        if kind == .requestCancel { record.pointee.cancelFlags = 0 } // a new cancel: its own wait
         if next.isActive && activeIndex[slot] < 0 {
             enlist(slot)
         } else if next.isTerminal {

@@ -130,10 +130,23 @@ public struct OrderRecord: Sendable, Equatable {
     /// comes without it is then the venue breaking its own pattern (an
     /// anomaly). In the record's padding: it stays 48 bytes.
     public var reportsRunningTotals = false
-    /// `pendingCancel` at the router's last look for unanswered cancels
-    /// (`OrderRouter.cancelAnswerTimeout`): still so at the next, its cancel
-    /// is overdue. Cleared whenever a cancel is asked for. In the padding too.
-    public var cancelWatched = false
+    /// The router's look for cancels the venue has not answered
+    /// (`OrderRouter.cancelAnswerTimeout`), one byte in the padding too:
+    /// `cancelWatched` and `cancelResent`. Cleared when a cancel is asked for.
+    @usableFromInline var cancelFlags: UInt8 = 0
+    /// `pendingCancel` at the last look (or its resent cancel was rejected):
+    /// still so at the next, its cancel is overdue.
+    public var cancelWatched: Bool {
+        get { cancelFlags & 1 != 0 }
+        set { cancelFlags = newValue ? cancelFlags | 1 : cancelFlags & ~1 }
+    }
+    /// A look sent this order's cancel again: a reject of it is no reason to
+    /// put the order back to working (the venue may have ended it, its first
+    /// answer lost); the next look asks the venue instead.
+    public var cancelResent: Bool {
+        get { cancelFlags & 2 != 0 }
+        set { cancelFlags = newValue ? cancelFlags | 2 : cancelFlags & ~2 }
+    }
     public var quantity: Int64
     public var price: Int64
     public var filled: Int64

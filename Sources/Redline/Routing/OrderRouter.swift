@@ -178,6 +178,8 @@ public final class OrderRouter {
     private var unanswered: ContiguousArray<OrderID>
     /// Cancels found unanswered past `cancelAnswerTimeout`, since the router started.
     public private(set) var unansweredCancels = 0
+    /// Where the next look's status queries start among the overdue (they take turns).
+    private var statusCursor = 0
 
     public init(
         monitor: RuntimeRiskMonitor,
@@ -724,7 +726,13 @@ public final class OrderRouter {
                 try release(id, .expire, as: RL_EVENT_EXPIRE)
             case .cancelRejected(let id):
                 // Normal when a fill beat the cancel: the order is already done.
-                if let record = try? orders.order(id), !record.status.isTerminal {
+                if let record = try? orders.order(id), record.status == .pendingCancel, record.cancelResent {
+                    // A reject of a cancel a look sent again: the venue may
+                    // have ended the order (its first answer lost) or hold the
+                    // first cancel still. It stays pendingCancel; the next
+                    // look asks the venue.
+                    orders.noteCancelOverdue(id)
+                } else if let record = try? orders.order(id), !record.status.isTerminal {
                     try orders.apply(id, .cancelReject)
                     // Back to working while halted (the venue was busy): no
                     // order may work through a halt, so its cancel is owed again.
@@ -737,7 +745,7 @@ public final class OrderRouter {
             }
         } catch {
             // A cancel's answer after a look settled its order (it was late, not lost): nothing to do.
-            if case .canceled(let id) = event, let record = try? orders.order(id), record.status.isTerminal,
+            if case .canceled(let id) = event, let record = try? orders.order(id), record.status == .canceled,
                record.cancelWatched {
                 return
             }
@@ -1128,42 +1136,56 @@ public final class OrderRouter {
     /// to the venue on the strategy's thread.
     static let statusQueriesPerLook = 64
 
-    /// The last look's overdue cancels, each settled; counted and logged
-    /// once. More than `statusQueriesPerLook` (a lost mass cancel over a
-    /// book) are not asked about one by one, which would hold the strategy's
-    /// thread for a round trip each: while halted, the mass cancel goes again
-    /// (one message: every order must go anyway); otherwise, or if it is
-    /// refused, each cancel goes again. Cancels owed (never sent) are left to
-    /// their own retries.
+    /// The last look's overdue cancels, settled; counted and logged once.
+    /// At most `statusQueriesPerLook` are asked about (`settleUnansweredCancel`),
+    /// taken in turn across looks, so a book of thousands (a lost mass cancel)
+    /// never holds the strategy's thread for a round trip each, and every
+    /// order is asked about within a few looks. The others whose cancel was
+    /// not sent again yet get it now: while halted as the venue's mass cancel
+    /// (one message: every order must go anyway), else one by one. A reject
+    /// of a cancel sent again leaves its order `pendingCancel` for a later
+    /// look to ask about (`cancelResent`). Cancels owed (never sent) are left
+    /// to their own retries.
     private func settleUnansweredCancels() {
         var outcomes: [UnansweredCancel: Int] = [:]
         let owed: Set<OrderID> = hot.pointee.owedCancelCount == 0 ? [] : Set(owedCancels)
-        let waiting = owed.isEmpty ? unanswered.count : unanswered.count(where: { !owed.contains($0) })
-        if waiting > Self.statusQueriesPerLook && venueHasMassCancel && halted {
+        let waiting = unanswered.filter { !owed.contains($0) }
+        let asked = min(waiting.count, Self.statusQueriesPerLook)
+        let first = waiting.isEmpty ? 0 : statusCursor % waiting.count
+        statusCursor &+= asked
+        var askedNow = Set<OrderID>()
+        for k in 0..<asked {
+            let id = waiting[(first + k) % waiting.count]
+            askedNow.insert(id)
+            if let outcome = settleUnansweredCancel(id) { outcomes[outcome, default: 0] += 1 }
+        }
+        let unsent = waiting.filter { id in
+            !askedNow.contains(id) && (try? orders.order(id)).map { $0.status == .pendingCancel && !$0.cancelResent } == true
+        }
+        guard !unsent.isEmpty || !outcomes.isEmpty else { return }
+        var massSent = false
+        if unsent.count > 1 && venueHasMassCancel && halted {
             do throws(ExchangeError) {
                 try client.massCancel()
-                for id in unanswered where !owed.contains(id) { orders.noteCancelSent(id) }
-                outcomes[.resent] = waiting
+                for id in unsent { orders.noteCancelSent(id, resent: true) }
+                outcomes[.resent, default: 0] += unsent.count
+                massSent = true
             } catch .unsupported {
                 venueHasMassCancel = false // one cancel per order from now on, as a cancel-all learns it
             } catch {
                 // Refused this time: one by one, below.
             }
         }
-        if outcomes.isEmpty {
-            let ask = waiting <= Self.statusQueriesPerLook
-            for id in unanswered where !owed.contains(id) {
-                if let outcome = ask ? settleUnansweredCancel(id) : resendCancel(id) { outcomes[outcome, default: 0] += 1 }
-            }
+        if !massSent {
+            for id in unsent { if let outcome = resendCancel(id) { outcomes[outcome, default: 0] += 1 } }
         }
-        guard !outcomes.isEmpty else { return }
         let found = outcomes.values.reduce(0, +)
         unansweredCancels += found
         for (outcome, count) in outcomes {
             monitor.metrics.addTotal("cancels_unanswered_total", [("outcome", outcome.rawValue)], UInt64(count))
         }
         logger.error("cancels unanswered by the venue past \(cancelAnswerTimeout)", metadata: [
-            "strategy": "\(orders.session)", "found": "\(found)",
+            "strategy": "\(orders.session)", "found": "\(found)", "waiting": "\(waiting.count)",
             "outcomes": "\(outcomes.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: " "))"])
     }
 
@@ -1187,10 +1209,11 @@ public final class OrderRouter {
         rl_freeze_word_state(rl_freeze_load(rl_engine_freeze(engine))) == RL_STATE_HALTED || rl_strategy_halted(strategy)
     }
 
-    /// Send `id`'s cancel again; owed if it cannot be sent. Nil when the order no longer waits.
+    /// Send `id`'s cancel again (`cancelResent`); owed if it cannot be sent.
+    /// Nil when the order no longer waits.
     private func resendCancel(_ id: OrderID) -> UnansweredCancel? {
         guard let record = try? orders.order(id), record.status == .pendingCancel else { return nil }
-        if !sendCancel(id) { oweCancel(id, knownNotOwed: true) }
+        if sendCancel(id) { orders.noteCancelSent(id, resent: true) } else { oweCancel(id, knownNotOwed: true) }
         return .resent
     }
 
@@ -1215,10 +1238,17 @@ public final class OrderRouter {
             return .unasked
         }
         guard let status else {
-            // Released now, it could work at the venue unreserved (the order
-            // on its way, a lagging query): it stays reserved, its cancel again.
-            countAnomaly(id, "a cancel went unanswered, and the venue says it never received the order: its cancel is sent again, and it stays reserved until the venue answers")
-            _ = resendCancel(id)
+            // The first time, it stays reserved and its cancel goes again
+            // (released now, it could work at the venue unreserved: the order
+            // on its way, a query that lags). Said again a look later, after
+            // that cancel: nothing works there; released.
+            if record.cancelResent {
+                countAnomaly(id, "the venue says twice, a look apart, that it never received the order: released")
+                handle(.canceled(id))
+            } else {
+                countAnomaly(id, "a cancel went unanswered, and the venue says it never received the order: its cancel is sent again, and it stays reserved until the venue answers or says so again")
+                _ = resendCancel(id)
+            }
             return .unknown
         }
         if status.filledQuantity > record.executed {
@@ -1275,6 +1305,9 @@ public final class OrderRouter {
     /// no risk thread runs, the risk side's drain.
     @discardableResult
     public func poll() -> Int {
+        // A strategy's loop turn reads the clock for a due look every time
+        // (placeOrder's polls, every 16th): a slow loop is not slower to look.
+        if hot.pointee.cancelWatchAtNs != 0 { hot.pointee.cancelWatchPolls |= 15 }
         pollFreeze()
         let handled = processExchangeEvents()
         counters.set(RL_COUNTER_WORKING_ORDERS, to: UInt64(orders.activeCount))
