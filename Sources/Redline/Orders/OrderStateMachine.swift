@@ -180,6 +180,15 @@ public final class OrderStateMachine {
         if let slot = slot(of: id) { records[slot].cancelWatched = true }
     }
 
+    /// What a look learned of `id` from the venue: it said "never received"
+    /// (`unknown`), said otherwise (clears that), or the look settled the order.
+    @inlinable
+    func noteLook(_ id: OrderID, unknown: Bool? = nil, settled: Bool = false) {
+        guard let slot = slot(of: id) else { return }
+        if let unknown { records[slot].cancelUnknownOnce = unknown }
+        if settled { records[slot].cancelSettledByLook = true }
+    }
+
     /// One look for cancels the venue has not answered: copy into `buffer`
     /// (cleared first, capacity kept) the ids of `pendingCancel` orders that
     /// were already `pendingCancel` at the last look (their cancel has waited

@@ -147,6 +147,18 @@ public struct OrderRecord: Sendable, Equatable {
         get { cancelFlags & 2 != 0 }
         set { cancelFlags = newValue ? cancelFlags | 2 : cancelFlags & ~2 }
     }
+    /// The venue said once, at a look, that it never received the order:
+    /// said again at a later look, the order is released.
+    public var cancelUnknownOnce: Bool {
+        get { cancelFlags & 4 != 0 }
+        set { cancelFlags = newValue ? cancelFlags | 4 : cancelFlags & ~4 }
+    }
+    /// A look settled the order from the venue's status: a late answer for
+    /// it is no news (an answer for any other ended order is an invalid event).
+    public var cancelSettledByLook: Bool {
+        get { cancelFlags & 8 != 0 }
+        set { cancelFlags = newValue ? cancelFlags | 8 : cancelFlags & ~8 }
+    }
     public var quantity: Int64
     public var price: Int64
     public var filled: Int64

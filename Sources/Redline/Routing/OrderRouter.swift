@@ -178,8 +178,8 @@ public final class OrderRouter {
     private var unanswered: ContiguousArray<OrderID>
     /// Cancels found unanswered past `cancelAnswerTimeout`, since the router started.
     public private(set) var unansweredCancels = 0
-    /// Where the next look's status queries start among the overdue (they take turns).
-    private var statusCursor = 0
+    /// The id the last look asked about last: the next look's queries start after it (they take turns).
+    private var lastAskedID: UInt64 = 0
 
     public init(
         monitor: RuntimeRiskMonitor,
@@ -745,8 +745,8 @@ public final class OrderRouter {
             }
         } catch {
             // A cancel's answer after a look settled its order (it was late, not lost): nothing to do.
-            if case .canceled(let id) = event, let record = try? orders.order(id), record.status == .canceled,
-               record.cancelWatched {
+            if case .canceled(let id) = event, let record = try? orders.order(id), record.status.isTerminal, record.status != .filled,
+               record.cancelSettledByLook {
                 return
             }
             invalidExchangeEvents += 1
@@ -1149,22 +1149,29 @@ public final class OrderRouter {
     private func settleUnansweredCancels() {
         var outcomes: [UnansweredCancel: Int] = [:]
         let owed: Set<OrderID> = hot.pointee.owedCancelCount == 0 ? [] : Set(owedCancels)
-        let waiting = unanswered.filter { !owed.contains($0) }
+        // In turn by id: the next ids after the last one asked, wrapping, so
+        // every order is asked within ceil(n / 64) looks whatever leaves the list.
+        let waiting = unanswered.filter { !owed.contains($0) }.sorted { $0.rawValue < $1.rawValue }
         let asked = min(waiting.count, Self.statusQueriesPerLook)
-        let first = waiting.isEmpty ? 0 : statusCursor % waiting.count
-        statusCursor &+= asked
+        let first = waiting.firstIndex { $0.rawValue > lastAskedID } ?? 0
         var askedNow = Set<OrderID>()
         for k in 0..<asked {
             let id = waiting[(first + k) % waiting.count]
             askedNow.insert(id)
+            lastAskedID = id.rawValue
             if let outcome = settleUnansweredCancel(id) { outcomes[outcome, default: 0] += 1 }
         }
+        // The others get their cancel again: while halted every time (an
+        // order must not work at the venue through a freeze until its turn
+        // to be asked), otherwise once.
+        let haltedNow = halted
         let unsent = waiting.filter { id in
-            !askedNow.contains(id) && (try? orders.order(id)).map { $0.status == .pendingCancel && !$0.cancelResent } == true
+            !askedNow.contains(id)
+                && (try? orders.order(id)).map { $0.status == .pendingCancel && (haltedNow || !$0.cancelResent) } == true
         }
         guard !unsent.isEmpty || !outcomes.isEmpty else { return }
         var massSent = false
-        if unsent.count > 1 && venueHasMassCancel && halted {
+        if unsent.count > 1 && venueHasMassCancel && haltedNow {
             do throws(ExchangeError) {
                 try client.massCancel()
                 for id in unsent { orders.noteCancelSent(id, resent: true) }
@@ -1242,11 +1249,13 @@ public final class OrderRouter {
             // (released now, it could work at the venue unreserved: the order
             // on its way, a query that lags). Said again a look later, after
             // that cancel: nothing works there; released.
-            if record.cancelResent {
+            if record.cancelUnknownOnce {
                 countAnomaly(id, "the venue says twice, a look apart, that it never received the order: released")
+                orders.noteLook(id, settled: true)
                 handle(.canceled(id))
             } else {
                 countAnomaly(id, "a cancel went unanswered, and the venue says it never received the order: its cancel is sent again, and it stays reserved until the venue answers or says so again")
+                orders.noteLook(id, unknown: true)
                 _ = resendCancel(id)
             }
             return .unknown
@@ -1258,10 +1267,12 @@ public final class OrderRouter {
                            cumulative: status.filledQuantity))
         }
         if status.state == .open && status.quantity - status.filledQuantity > 0 {
+            orders.noteLook(id, unknown: false)
             _ = resendCancel(id)
             return .resent
         }
         // Ended at the venue: what is left is released, as the venue's own answer would have.
+        orders.noteLook(id, settled: true)
         if let now = try? orders.order(id), now.status.isActive {
             switch status.state {
             case .expired: handle(.expired(id))
