@@ -193,3 +193,35 @@ final class StatusQueryVenue: ExchangeClient {
         try venue.massCancel()
     }
 }
+
+/// A router on BTCUSDT over `client` whose unanswered cancels are looked at
+/// after `timeout` (`UnansweredCancelTests`, `UnansweredCancelReviewTests`).
+func makeWatchedRouter(_ client: any ExchangeClient, maxInventoryUSD: Double = 1e9, capacity: Int = 64,
+                       timeout: Duration = .milliseconds(40)) throws -> (RuntimeRiskMonitor, OrderRouter) {
+    let limits = try RiskLimits(maxInventoryUSD: maxInventoryUSD, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
+    let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
+    let router = try OrderRouter(monitor: monitor, client: client, orderCapacity: capacity, ringCapacity: 1 << 16,
+                                 cancelAnswerTimeout: timeout, logger: quietLogger())
+    return (monitor, router)
+}
+
+/// Poll as a strategy loop does, for up to `seconds`, until `done`.
+func pollRouter(_ router: OrderRouter, for seconds: Double, until done: () -> Bool = { false }) {
+    let end = Date().addingTimeInterval(seconds)
+    while Date() < end && !done() {
+        router.poll()
+        usleep(200)
+    }
+}
+
+/// `count` buys of 0.01 BTCUSDT at 40,000, resting once polled.
+func restOrders(_ router: OrderRouter, _ count: Int) throws -> [OrderID] {
+    let ids = try (0..<count).map { _ in try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000) }
+    router.poll()
+    return ids
+}
+
+/// `cancels_unanswered_total{outcome}`.
+func unansweredCancels(_ monitor: RuntimeRiskMonitor, _ outcome: String) -> Double? {
+    parsePrometheus(monitor.prometheusText())["cancels_unanswered_total{outcome=\"\(outcome)\"}"]
+}

@@ -8,33 +8,6 @@ import XCTest
 final class UnansweredCancelReviewTests: XCTestCase {
     private func fp(_ value: Double) -> Int64 { Int64((value * FixedPoint.scale).rounded()) }
 
-    private func make(_ client: any ExchangeClient, maxInventoryUSD: Double = 1e9, capacity: Int = 64,
-                      timeout: Duration = .milliseconds(40)) throws -> (RuntimeRiskMonitor, OrderRouter) {
-        let limits = try RiskLimits(maxInventoryUSD: maxInventoryUSD, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
-        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
-        let router = try OrderRouter(monitor: monitor, client: client, orderCapacity: capacity, ringCapacity: 1 << 16,
-                                     cancelAnswerTimeout: timeout, logger: quietLogger())
-        return (monitor, router)
-    }
-
-    private func poll(_ router: OrderRouter, for seconds: Double, until done: () -> Bool = { false }) {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end && !done() {
-            router.poll()
-            usleep(200)
-        }
-    }
-
-    private func rest(_ router: OrderRouter, _ count: Int) throws -> [OrderID] {
-        let ids = try (0..<count).map { _ in try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000) }
-        router.poll()
-        return ids
-    }
-
-    private func metric(_ monitor: RuntimeRiskMonitor, _ outcome: String) -> Double {
-        parsePrometheus(monitor.prometheusText())["cancels_unanswered_total{outcome=\"\(outcome)\"}"] ?? 0
-    }
-
     /// One "never had it" after a resend for another reason (the venue said
     /// open) released an order still working at the venue, and the limit it
     /// held was spent twice (0.02 BTC, 800 USD, against 600). Only a second
@@ -49,18 +22,18 @@ final class UnansweredCancelReviewTests: XCTestCase {
             return queries.value == 1 ? try venue.orderStatus(id) : nil
         }
         // 0.01 BTC at 40,000 reserves 400 USD: a second one (800) is over 600.
-        let (monitor, router) = try make(client, maxInventoryUSD: 600)
-        let id = try rest(router, 1)[0]
+        let (monitor, router) = try makeWatchedRouter(client, maxInventoryUSD: 600)
+        let id = try restOrders(router, 1)[0]
         XCTAssertThrowsError(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000),
                              "the limit holds while the first is reserved")
         venue.loseNextCancels = 2 // the strategy's cancel, and the look's resend
         try router.cancel(id)
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         let resting = venue.restingCount
         monitor.drain()
         let working = monitor.position(of: "BTCUSDT")?.workingBuy ?? -1
         let second = try? router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
-        XCTAssertEqual(metric(monitor, "unknown"), 1, "said 'never had it' once")
+        XCTAssertEqual(unansweredCancels(monitor, "unknown"), 1, "said 'never had it' once")
         XCTAssertEqual(working, Double(resting) * 0.01, accuracy: 1e-9, "what works at the venue is reserved")
         if resting > 0 { XCTAssertNil(second, "an order over the inventory limit was accepted") }
         if let second { venue.fillResting(second, price: fp(40_000)) }
@@ -79,13 +52,13 @@ final class UnansweredCancelReviewTests: XCTestCase {
     func testAFreezeStopsEveryOrderWithinALookOnceTheVenueTakesCancelsAgain() throws {
         let venue = SimulatedExchange()
         let client = DroppingVenue(venue)
-        let (monitor, router) = try make(client, capacity: 2048)
-        _ = try rest(router, 1000)
+        let (monitor, router) = try makeWatchedRouter(client, capacity: 2048)
+        _ = try restOrders(router, 1000)
         client.drop = true
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         XCTAssertEqual(router.pollFreeze()?.massCancel, true)
         // Until a look has sent every cancel again (asked 64, the mass cancel to the rest).
-        poll(router, for: 3) { router.unansweredCancels >= 1000 }
+        pollRouter(router, for: 3) { router.unansweredCancels >= 1000 }
         XCTAssertGreaterThanOrEqual(router.unansweredCancels, 1000)
         let massBefore = venue.massCancelRequests
         client.drop = false
@@ -107,11 +80,11 @@ final class UnansweredCancelReviewTests: XCTestCase {
     func testADuplicateCanceledForAnOrderALookOnlyMarkedIsStillInvalid() throws {
         let venue = SimulatedExchange()
         let client = HoldingVenue(venue)
-        let (_, router) = try make(client)
-        let id = try rest(router, 1)[0]
+        let (_, router) = try makeWatchedRouter(client)
+        let id = try restOrders(router, 1)[0]
         client.hold = true // the answer is on its way
         try router.cancel(id)
-        poll(router, for: 2) { (try? router.order(id))?.cancelWatched == true }
+        pollRouter(router, for: 2) { (try? router.order(id))?.cancelWatched == true }
         XCTAssertTrue(try router.order(id).cancelWatched, "a look marked it")
         client.hold = false
         router.processExchangeEvents()
@@ -128,13 +101,13 @@ final class UnansweredCancelReviewTests: XCTestCase {
     func testARejectOfTheResentCancelIsResolvedByTheNextLook() throws {
         let venue = SimulatedExchange()
         let client = HoldingVenue(venue)
-        let (monitor, router) = try make(client)
-        let id = try rest(router, 1)[0]
+        let (monitor, router) = try makeWatchedRouter(client)
+        let id = try restOrders(router, 1)[0]
         venue.loseNextCancels = 1
         client.rejectCancels = 1 // skipping the lost one: the look's resend is refused (busy)
         client.rejectAfter = 1
         try router.cancel(id)
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         XCTAssertEqual(try router.order(id).status, .canceled)
         XCTAssertEqual(client.rejected, 1)
         XCTAssertEqual(venue.restingCount, 0)

@@ -16,59 +16,37 @@ final class UnansweredCancelTests: XCTestCase {
         throws -> (SimulatedExchange, RuntimeRiskMonitor, OrderRouter)
     {
         let venue = SimulatedExchange()
-        let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
-        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
-        let router = try OrderRouter(monitor: monitor, client: client?(venue) ?? venue, orderCapacity: capacity, ringCapacity: 1 << 16,
-                                     cancelAnswerTimeout: timeout, logger: quietLogger())
+        let (monitor, router) = try makeWatchedRouter(client?(venue) ?? venue, capacity: capacity, timeout: timeout)
         return (venue, monitor, router)
-    }
-
-    /// Poll as a strategy loop does, for up to `seconds`, until `done`.
-    private func poll(_ router: OrderRouter, for seconds: Double, until done: () -> Bool = { false }) {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end && !done() {
-            router.poll()
-            usleep(200)
-        }
-    }
-
-    private func rest(_ router: OrderRouter, _ count: Int) throws -> [OrderID] {
-        let ids = try (0..<count).map { _ in try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000) }
-        router.poll()
-        return ids
-    }
-
-    private func metric(_ monitor: RuntimeRiskMonitor, _ outcome: String) -> Double? {
-        parsePrometheus(monitor.prometheusText())["cancels_unanswered_total{outcome=\"\(outcome)\"}"]
     }
 
     func testALostCancelIsSentAgainOnceOverdueAndNotBefore() throws {
         let (venue, monitor, router) = try setUp(timeout: .milliseconds(300))
-        let id = try rest(router, 1)[0]
+        let id = try restOrders(router, 1)[0]
         venue.loseNextCancels = 1
         try router.cancel(id)
-        poll(router, for: 0.1)
+        pollRouter(router, for: 0.1)
         XCTAssertEqual(try router.order(id).status, .pendingCancel, "not overdue yet")
         XCTAssertEqual(venue.cancelRequests, 1, "nothing sent again before the timeout")
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         XCTAssertEqual(try router.order(id).status, .canceled)
         XCTAssertEqual(venue.cancelRequests, 2, "sent once more")
         XCTAssertEqual(venue.restingCount, 0, "nothing works at the venue")
         XCTAssertEqual(router.unansweredCancels, 1)
-        XCTAssertEqual(metric(monitor, "resent"), 1)
+        XCTAssertEqual(unansweredCancels(monitor, "resent"), 1)
         assertBooks(monitor, router, working: 0, orders: 0, position: 0)
     }
 
     func testALostAnswerIsSettledFromTheVenuesStatusWithoutASecondCancel() throws {
         let (venue, monitor, router) = try setUp()
-        let id = try rest(router, 1)[0]
+        let id = try restOrders(router, 1)[0]
         venue.loseNextCancelAnswers = 1
         try router.cancel(id)
         XCTAssertEqual(venue.restingCount, 0, "canceled at the venue")
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         XCTAssertEqual(try router.order(id).status, .canceled)
         XCTAssertEqual(venue.cancelRequests, 1, "asked, not sent again")
-        XCTAssertEqual(metric(monitor, "settled"), 1)
+        XCTAssertEqual(unansweredCancels(monitor, "settled"), 1)
         assertBooks(monitor, router, working: 0, orders: 0, position: 0)
     }
 
@@ -76,11 +54,11 @@ final class UnansweredCancelTests: XCTestCase {
     /// venue's status says how much it executed, and the position moves by it.
     func testAFillNeverSeenIsCountedWhenTheLostAnswerIsSettled() throws {
         let (venue, monitor, router) = try setUp()
-        let id = try rest(router, 1)[0]
+        let id = try restOrders(router, 1)[0]
         venue.fillQuietly(id, quantity: fp(0.004))
         venue.loseNextCancelAnswers = 1
         try router.cancel(id)
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         XCTAssertEqual(try router.order(id).status, .canceled)
         XCTAssertEqual(try router.order(id).executed, fp(0.004))
         XCTAssertEqual(router.anomalousFills, 1, "the fill never seen is an anomaly")
@@ -91,17 +69,17 @@ final class UnansweredCancelTests: XCTestCase {
     /// every order is canceled one by one, and nothing works at the venue.
     func testAFreezeWhoseMassCancelIsLostStillCancelsEveryOrder() throws {
         let (venue, monitor, router) = try setUp()
-        _ = try rest(router, 5)
+        _ = try restOrders(router, 5)
         venue.loseNextCancels = 1
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         let report = try XCTUnwrap(router.pollFreeze())
         XCTAssertTrue(report.massCancel)
         XCTAssertEqual(report.stillActive, 5, "the mass cancel went nowhere")
         XCTAssertEqual(venue.restingCount, 5)
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         XCTAssertEqual(venue.restingCount, 0, "nothing works at the venue through the freeze")
         XCTAssertEqual(venue.cancelRequests, 5, "one cancel each, sent again")
-        XCTAssertEqual(metric(monitor, "resent"), 5)
+        XCTAssertEqual(unansweredCancels(monitor, "resent"), 5)
         assertBooks(monitor, router, working: 0, orders: 0, position: 0)
     }
 
@@ -109,13 +87,13 @@ final class UnansweredCancelTests: XCTestCase {
     /// until it is answered.
     func testWithoutAStatusQueryTheCancelIsSentAgain() throws {
         let (venue, monitor, router) = try setUp { StatusQueryVenue($0) { _, _ throws(ExchangeError) in throw .unsupported } }
-        let id = try rest(router, 1)[0]
+        let id = try restOrders(router, 1)[0]
         venue.loseNextCancels = 2
         try router.cancel(id)
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         XCTAssertEqual(try router.order(id).status, .canceled)
         XCTAssertEqual(venue.cancelRequests, 3, "two lost, the third answered")
-        XCTAssertEqual(metric(monitor, "resent"), 2)
+        XCTAssertEqual(unansweredCancels(monitor, "resent"), 2)
         assertBooks(monitor, router, working: 0, orders: 0, position: 0)
     }
 
@@ -124,12 +102,12 @@ final class UnansweredCancelTests: XCTestCase {
     func testAnsweredCancelsAreNeverCountedUnanswered() throws {
         let (venue, monitor, router) = try setUp(timeout: .milliseconds(5))
         for _ in 0..<200 {
-            let ids = try rest(router, 3)
+            let ids = try restOrders(router, 3)
             for id in ids { try router.cancel(id) }
             router.poll()
             usleep(100)
         }
-        poll(router, for: 0.05)
+        pollRouter(router, for: 0.05)
         XCTAssertEqual(router.unansweredCancels, 0)
         XCTAssertEqual(venue.cancelRequests, 600)
         assertBooks(monitor, router, working: 0, orders: 0, position: 0)
@@ -141,16 +119,16 @@ final class UnansweredCancelTests: XCTestCase {
     /// from the report).
     func testAFillWaitingWhenTheLookRunsIsCountedOnce() throws {
         let (venue, monitor, router) = try setUp { NoRunningTotals($0) }
-        let id = try rest(router, 1)[0]
+        let id = try restOrders(router, 1)[0]
         venue.loseNextCancels = 1
         try router.cancel(id)
-        poll(router, for: 2) { (try? router.order(id))?.cancelWatched == true }
+        pollRouter(router, for: 2) { (try? router.order(id))?.cancelWatched == true }
         XCTAssertTrue(try router.order(id).cancelWatched, "the first look marked it")
         usleep(60_000) // the next look is due
         venue.fillResting(id, quantity: fp(0.004), price: fp(40_000))
         for _ in 0..<16 where router.unansweredCancels == 0 { router.pollFreeze() }
         XCTAssertEqual(router.unansweredCancels, 1)
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         XCTAssertEqual(venue.restingCount, 0)
         assertBooks(monitor, router, working: 0, orders: 0, position: 0.004, "the venue's position")
     }
@@ -159,14 +137,14 @@ final class UnansweredCancelTests: XCTestCase {
     /// freeze's mass cancel lost: the cancels go again all the same.
     func testAFreezeWithTheStatusQueryDownStillCancelsEveryOrder() throws {
         let (venue, monitor, router) = try setUp { StatusQueryVenue($0) { _, _ throws(ExchangeError) in throw .unavailable } }
-        _ = try rest(router, 3)
+        _ = try restOrders(router, 3)
         venue.loseNextCancels = 1
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         XCTAssertEqual(router.pollFreeze()?.massCancel, true)
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         XCTAssertEqual(venue.restingCount, 0, "nothing works at the venue through the freeze")
         XCTAssertEqual(venue.cancelRequests, 3)
-        XCTAssertEqual(metric(monitor, "unasked"), 3)
+        XCTAssertEqual(unansweredCancels(monitor, "unasked"), 3)
         assertBooks(monitor, router, working: 0, orders: 0, position: 0)
     }
 
@@ -174,13 +152,13 @@ final class UnansweredCancelTests: XCTestCase {
     /// there unreserved (a lagging query). It stays reserved; its cancel goes again.
     func testAnOrderTheVenueSaysItNeverHadStaysReservedAndItsCancelGoesAgain() throws {
         let (venue, monitor, router) = try setUp { StatusQueryVenue($0, massCancel: false) { _, _ in nil } }
-        let id = try rest(router, 1)[0]
+        let id = try restOrders(router, 1)[0]
         venue.loseNextCancels = 1
         try router.cancel(id)
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         XCTAssertEqual(try router.order(id).status, .canceled, "the cancel sent again was answered")
         XCTAssertEqual(venue.cancelRequests, 2)
-        XCTAssertEqual(metric(monitor, "unknown"), 1)
+        XCTAssertEqual(unansweredCancels(monitor, "unknown"), 1)
         XCTAssertEqual(router.anomalousFills, 1)
         assertBooks(monitor, router, working: 0, orders: 0, position: 0)
     }
@@ -196,7 +174,7 @@ final class UnansweredCancelTests: XCTestCase {
                 return try venue.orderStatus(id)
             }
         }
-        _ = try rest(router, 2000)
+        _ = try restOrders(router, 2000)
         venue.loseNextCancels = 1
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         _ = router.pollFreeze()
@@ -220,7 +198,7 @@ final class UnansweredCancelTests: XCTestCase {
     /// quadratic, before owed cancels were looked up once per look).
     func testALookOverManyOwedCancelsIsLinear() throws {
         let (venue, monitor, router) = try setUp(capacity: 16_384)
-        _ = try rest(router, 8000)
+        _ = try restOrders(router, 8000)
         venue.loseNextCancels = 1
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         _ = router.pollFreeze()
@@ -248,11 +226,11 @@ final class UnansweredCancelTests: XCTestCase {
     /// reject of a cancel sent again leaves the order for a later look to ask.
     func testMoreThan64LostAnswersAreAllSettled() throws {
         let (venue, monitor, router) = try setUp(capacity: 256)
-        let ids = try rest(router, 100)
+        let ids = try restOrders(router, 100)
         venue.loseNextCancelAnswers = 100
         for id in ids { try router.cancel(id) }
         XCTAssertEqual(venue.restingCount, 0, "every order canceled at the venue")
-        poll(router, for: 5) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 5) { router.activeOrderCount == 0 }
         XCTAssertEqual(router.activeOrderCount, 0, "\(statuses(router, ids)), cancels \(venue.cancelRequests)")
         assertBooks(monitor, router, working: 0, orders: 0, position: 0)
     }
@@ -262,12 +240,12 @@ final class UnansweredCancelTests: XCTestCase {
     /// lift each went back to working. Now every order is asked about in turn.
     func testAFreezeWhoseMassCancelAnswersAreLostSettlesTheBook() throws {
         let (venue, monitor, router) = try setUp(capacity: 256)
-        let ids = try rest(router, 100)
+        let ids = try restOrders(router, 100)
         venue.loseNextCancelAnswers = 1
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         XCTAssertEqual(router.pollFreeze()?.massCancel, true)
         XCTAssertEqual(venue.restingCount, 0)
-        poll(router, for: 5) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 5) { router.activeOrderCount == 0 }
         XCTAssertEqual(router.activeOrderCount, 0, "\(statuses(router, ids)); mass cancels \(venue.massCancelRequests)")
         XCTAssertLessThanOrEqual(venue.massCancelRequests, 2, "the mass cancel once more at most")
         assertBooks(monitor, router, working: 0, orders: 0, position: 0)
@@ -278,11 +256,11 @@ final class UnansweredCancelTests: XCTestCase {
     /// about in turn, and the fills move the position.
     func testFillsLostOverMoreThan64OrdersMoveThePosition() throws {
         let (venue, monitor, router) = try setUp(capacity: 256)
-        let ids = try rest(router, 100)
+        let ids = try restOrders(router, 100)
         for id in ids.prefix(70) { venue.fillQuietly(id, quantity: fp(0.01)) }
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         _ = router.pollFreeze()
-        poll(router, for: 5) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 5) { router.activeOrderCount == 0 }
         XCTAssertEqual(router.activeOrderCount, 0, "\(statuses(router, ids))")
         assertBooks(monitor, router, working: 0, orders: 0, position: 0.7, "the venue's position")
     }
@@ -294,11 +272,11 @@ final class UnansweredCancelTests: XCTestCase {
         let (venue, monitor, router) = try setUp(capacity: 256) {
             StatusQueryVenue($0, massCancel: false) { venue, id throws(ExchangeError) in try venue.orderStatus(id) }
         }
-        let ids = try rest(router, 100)
+        let ids = try restOrders(router, 100)
         venue.loseNextCancelAnswers = 100
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         XCTAssertEqual(router.pollFreeze()?.sent, 100)
-        poll(router, for: 5) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 5) { router.activeOrderCount == 0 }
         XCTAssertEqual(router.activeOrderCount, 0, "\(statuses(router, ids)); owed \(router.owedCancelCount)")
         XCTAssertLessThanOrEqual(venue.cancelRequests, 200, "each cancel once more at most")
         XCTAssertEqual(router.owedCancelCount, 0)
@@ -310,10 +288,10 @@ final class UnansweredCancelTests: XCTestCase {
     func testACanceledAfterAFillIsStillAnInvalidEvent() throws {
         let (venue, _, router) = try setUp { InjectingVenue($0) }
         let client = try XCTUnwrap(router.client as? InjectingVenue)
-        let id = try rest(router, 1)[0]
+        let id = try restOrders(router, 1)[0]
         venue.loseNextCancels = 1
         try router.cancel(id)
-        poll(router, for: 2) { (try? router.order(id))?.cancelWatched == true }
+        pollRouter(router, for: 2) { (try? router.order(id))?.cancelWatched == true }
         XCTAssertTrue(try router.order(id).cancelWatched)
         venue.fillResting(id, price: fp(40_000))
         router.processExchangeEvents()
@@ -334,9 +312,9 @@ final class UnansweredCancelTests: XCTestCase {
         XCTAssertEqual(venue.restingCount, 0, "never reached the venue")
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         _ = router.pollFreeze()
-        poll(router, for: 3) { router.activeOrderCount == 0 }
+        pollRouter(router, for: 3) { router.activeOrderCount == 0 }
         XCTAssertEqual(try router.order(id).status, .canceled)
-        XCTAssertEqual(metric(monitor, "unknown"), 2)
+        XCTAssertEqual(unansweredCancels(monitor, "unknown"), 2)
         XCTAssertTrue(monitor.unfreeze(reason: "drill over"))
         assertBooks(monitor, router, working: 0, orders: 0, position: 0)
     }
@@ -346,7 +324,7 @@ final class UnansweredCancelTests: XCTestCase {
     /// cancel went again after 0.65 s. Each `poll()` reads the clock now.
     func testASlowLoopLooksWithinTwoTimeouts() throws {
         let (venue, monitor, router) = try setUp()
-        _ = try rest(router, 5)
+        _ = try restOrders(router, 5)
         venue.loseNextCancels = 1
         XCTAssertTrue(monitor.manualFreeze(reason: "drill"))
         XCTAssertEqual(router.pollFreeze()?.massCancel, true)

@@ -132,32 +132,33 @@ public struct OrderRecord: Sendable, Equatable {
     public var reportsRunningTotals = false
     /// The router's look for cancels the venue has not answered
     /// (`OrderRouter.cancelAnswerTimeout`), one byte in the padding too:
-    /// `cancelWatched` and `cancelResent`. Cleared when a cancel is asked for.
+    /// `cancelWatched`, `cancelResent`, `cancelUnknownOnce` and
+    /// `cancelSettledByLook`. Cleared when a cancel is asked for.
     @usableFromInline var cancelFlags: UInt8 = 0
     /// `pendingCancel` at the last look (or its resent cancel was rejected):
     /// still so at the next, its cancel is overdue.
     public var cancelWatched: Bool {
-        get { cancelFlags & 1 != 0 }
-        set { cancelFlags = newValue ? cancelFlags | 1 : cancelFlags & ~1 }
+        get { cancelFlag(1) }
+        set { setCancelFlag(1, newValue) }
     }
     /// A look sent this order's cancel again: a reject of it is no reason to
     /// put the order back to working (the venue may have ended it, its first
     /// answer lost); the next look asks the venue instead.
     public var cancelResent: Bool {
-        get { cancelFlags & 2 != 0 }
-        set { cancelFlags = newValue ? cancelFlags | 2 : cancelFlags & ~2 }
+        get { cancelFlag(2) }
+        set { setCancelFlag(2, newValue) }
     }
     /// The venue said once, at a look, that it never received the order:
     /// said again at a later look, the order is released.
     public var cancelUnknownOnce: Bool {
-        get { cancelFlags & 4 != 0 }
-        set { cancelFlags = newValue ? cancelFlags | 4 : cancelFlags & ~4 }
+        get { cancelFlag(4) }
+        set { setCancelFlag(4, newValue) }
     }
     /// A look settled the order from the venue's status: a late answer for
     /// it is no news (an answer for any other ended order is an invalid event).
     public var cancelSettledByLook: Bool {
-        get { cancelFlags & 8 != 0 }
-        set { cancelFlags = newValue ? cancelFlags | 8 : cancelFlags & ~8 }
+        get { cancelFlag(8) }
+        set { setCancelFlag(8, newValue) }
     }
     public var quantity: Int64
     public var price: Int64
@@ -182,4 +183,10 @@ public struct OrderRecord: Sendable, Equatable {
     }
 
     public var remaining: Int64 { quantity - filled }
+
+    @inlinable
+    func cancelFlag(_ bit: UInt8) -> Bool { cancelFlags & bit != 0 }
+
+    @inlinable
+    mutating func setCancelFlag(_ bit: UInt8, _ on: Bool) { cancelFlags = on ? cancelFlags | bit : cancelFlags & ~bit }
 }

@@ -736,8 +736,7 @@ public final class OrderRouter {
                     try orders.apply(id, .cancelReject)
                     // Back to working while halted (the venue was busy): no
                     // order may work through a halt, so its cancel is owed again.
-                    if rl_freeze_word_state(rl_freeze_load(rl_engine_freeze(engine))) == RL_STATE_HALTED
-                        || rl_strategy_halted(strategy) {
+                    if halted {
                         try orders.apply(id, .requestCancel)
                         oweCancel(id)
                     }

@@ -161,12 +161,7 @@ public final class SimulatedExchange: ExchangeClient {
             throw .cancelFailed(id)
         }
         guard scalars.pointee.count < eventCapacity else { throw .backpressure }
-        if loseNextCancels > 0 {
-            loseNextCancels -= 1
-            return
-        }
-        let answered = loseNextCancelAnswers == 0
-        if !answered { loseNextCancelAnswers -= 1 }
+        guard let answered = takeCancel() else { return }
         if let entry = resting.remove(id.rawValue) {
             if answered { enqueue(.canceled(id)) }
             finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
@@ -176,6 +171,21 @@ public final class SimulatedExchange: ExchangeClient {
     }
 
     /// Fill `quantity` of a resting order now, as if the market traded through it.
+    /// A cancel request (one, or a mass cancel) arrives: nil if it is lost on
+    /// the way (`loseNextCancels`), else whether its answers are sent
+    /// (`loseNextCancelAnswers`).
+    private func takeCancel() -> Bool? {
+        if loseNextCancels > 0 {
+            loseNextCancels -= 1
+            return nil
+        }
+        guard loseNextCancelAnswers == 0 else {
+            loseNextCancelAnswers -= 1
+            return false
+        }
+        return true
+    }
+
     public func fillResting(_ id: OrderID, quantity: Int64? = nil, price: Int64) {
         guard let entry = resting[id.rawValue] else { return }
         let qty = min(quantity ?? entry.remaining, entry.remaining)
@@ -247,12 +257,7 @@ public final class SimulatedExchange: ExchangeClient {
         if isUnavailable { throw .unavailable }
         if failAllCancels || failNextCancels > 0 { throw .cancelFailed(OrderID(rawValue: 0)) }
         guard eventCapacity - scalars.pointee.count >= resting.count else { throw .backpressure }
-        if loseNextCancels > 0 {
-            loseNextCancels -= 1
-            return
-        }
-        let answered = loseNextCancelAnswers == 0
-        if !answered { loseNextCancelAnswers -= 1 }
+        guard let answered = takeCancel() else { return }
         resting.drain { key, entry in
             if answered { enqueue(.canceled(OrderID(rawValue: key))) }
             finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
