@@ -1383,6 +1383,11 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         if (symbol > UINT16_MAX) return -EINVAL;
         engine->strategy_closed[symbol >> 6] &= ~(1ull << (symbol & 63));
         return 0;
+    case RL_CONTROL_UNRECORDABLE_FILL:
+        /* As a fill past what the position can hold: what the book holds is
+         * no longer known. `field` is the event's qty. */
+        rl_engine_control(engine, RL_TRADING_UNRECORDABLE, RL_SYMBOL_NONE, field, price);
+        return 0;
     case RL_CONTROL_SET_LIMIT_SCALE:
         return rl_engine_set_limit_scale(engine, value);
     case RL_CONTROL_SET_VOLATILITY_SCALING:

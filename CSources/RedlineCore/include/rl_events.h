@@ -109,6 +109,9 @@ typedef enum rl_control {
                                           only then may the breaker lift that halt */
     RL_CONTROL_STRATEGY_OPENED = 23, /* a router opened with strategy id `symbol`: an earlier router's
                                         closing of that id no longer applies */
+    RL_CONTROL_UNRECORDABLE_FILL = 24, /* a router got a fill it cannot put in any position (an order it does
+                                          not know, or no price): qty and price as the venue sent them.
+                                          The book is unknown: halt (unrecordable_fill, persistent) */
 } rl_control_t;
 
 /* What an RL_EVENT_STRATEGY_HALT record says happened to its strategy. */

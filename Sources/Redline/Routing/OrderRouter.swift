@@ -750,7 +750,26 @@ public final class OrderRouter {
             }
             invalidExchangeEvents += 1
             logger.error("exchange event ignored", metadata: ["event": "\(event)", "error": "\(error)"])
+            if case .filled(let id, let quantity, let price, _) = event, quantity > 0 {
+                unrecordableFill(id, quantity: quantity, price: price)
+            }
         }
+    }
+
+    /// The venue says `quantity` of `id` traded, and no position can take it:
+    /// an order this router does not know (another session's, or one whose
+    /// slot later orders have taken since it ended) or a price it cannot
+    /// value. Something traded that the book does not show, so what the book
+    /// holds is no longer known: trading halts (`unrecordable_fill`, an
+    /// operator must look), as for a fill past what a position can hold.
+    /// Dropped alone, it left every later check judging a book short of the
+    /// venue's (fail open).
+    private func unrecordableFill(_ id: OrderID, quantity: Int64, price: Int64) {
+        logger.critical("a fill no position can record: trading halts until an operator reconciles with the venue", metadata: [
+            "order": "\(id)", "qty": "\(FixedPoint.double(quantity))", "price": "\(FixedPoint.double(price))"])
+        var halt = rl_event_t(type: RL_EVENT_CONTROL, symbol: RL_SYMBOL_NONE, qty: quantity, price: price)
+        halt.side = UInt8(RL_CONTROL_UNRECORDABLE_FILL.rawValue)
+        push(halt)
     }
 
     /// A fill moves the position by all the venue says, even beyond what the

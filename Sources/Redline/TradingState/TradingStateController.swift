@@ -205,8 +205,12 @@ final class TradingStateController: @unchecked Sendable {
             return ("\(name) worst-case exposure $\(value) is over its limit $\(bound)",
                     ["scope": "symbol", "symbol": name, "exposure_usd": "\(value)", "limit_usd": "\(bound)"])
         case .unrecordableFill:
-            let name = symbolName(record.symbol)
             let qty = FixedPoint.double(record.qty), price = FixedPoint.double(record.value)
+            if record.symbol == RL_SYMBOL_NONE {
+                return ("the venue reported a fill of \(qty) at \(price) that no position can record (an order the router does not know, or no price): the book is unknown until an operator reconciles with the venue",
+                        ["scope": "unknown_order", "qty": "\(qty)", "price": "\(price)"])
+            }
+            let name = symbolName(record.symbol)
             return ("the venue reported a fill of \(qty) \(name) at \(price) that the position cannot hold",
                     ["symbol": name, "qty": "\(qty)", "price": "\(price)"])
         case .reconcilePending, .reconciled:

@@ -1,0 +1,150 @@
+import Foundation
+@testable import Redline
+import RedlineCore
+import XCTest
+
+/// A fill no position can record (an order the router does not know, or a
+/// price of zero) halts trading (`unrecordable_fill`): something traded that
+/// the book does not show. Before, it was counted as an invalid event and
+/// dropped, and every later check judged a book short of the venue's.
+final class UnrecordableFillTests: XCTestCase {
+    /// A venue whose answers the test scripts; a mass cancel answers every
+    /// order it holds open.
+    final class ScriptedVenue: ExchangeClient {
+        var pending: [ExchangeEvent] = []
+        var open: [OrderID] = []
+        var cancels: [OrderID] = []
+
+        func submit(_ order: ExchangeOrder) throws(ExchangeError) { open.append(order.id) }
+        func cancel(_ id: OrderID) throws(ExchangeError) {
+            cancels.append(id)
+            open.removeAll { $0 == id }
+            pending.append(.canceled(id))
+        }
+        func pollEvents(_ body: (ExchangeEvent) -> Void) {
+            while !pending.isEmpty { body(pending.removeFirst()) }
+        }
+    }
+
+    private let px = Int64(100 * FixedPoint.scale)
+    private func fp(_ value: Double) -> Int64 { Int64((value * FixedPoint.scale).rounded()) }
+
+    private func setUp() throws -> (RuntimeRiskMonitor, ScriptedVenue, OrderRouter) {
+        let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
+        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
+        let venue = ScriptedVenue()
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 256,
+                                     logger: quietLogger())
+        return (monitor, venue, router)
+    }
+
+    /// A working order, acknowledged.
+    private func working(_ router: OrderRouter, _ venue: ScriptedVenue) throws -> OrderID {
+        let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
+        venue.pending = [.acknowledged(id)]
+        router.poll()
+        return id
+    }
+
+    /// Delivers `event`, lets the risk side take it in, and polls again so
+    /// the router sees the halt.
+    private func deliver(_ event: ExchangeEvent, _ monitor: RuntimeRiskMonitor, _ venue: ScriptedVenue,
+                         _ router: OrderRouter) {
+        venue.pending = [event]
+        router.poll()
+        monitor.drain()
+        router.poll()
+    }
+
+    private func assertHaltedByUnrecordableFill(_ monitor: RuntimeRiskMonitor, qty: Double, price: Double,
+                                                file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(monitor.tradingState.mode, .halted, file: file, line: line)
+        let event = try XCTUnwrap(monitor.freezeEvents.last, file: file, line: line)
+        XCTAssertEqual(event.trigger, .unrecordableFill, file: file, line: line)
+        XCTAssertEqual(event.metadata["scope"], "unknown_order", file: file, line: line)
+        XCTAssertEqual(event.metadata["qty"], "\(qty)", file: file, line: line)
+        XCTAssertEqual(event.metadata["price"], "\(price)", file: file, line: line)
+        XCTAssertTrue(event.reason.contains("no position can record"), event.reason, file: file, line: line)
+    }
+
+    func testAFillForAnotherSessionsOrderHaltsAndCancelsEverything() throws {
+        let (monitor, venue, router) = try setUp()
+        let mine = try working(router, venue)
+        let theirs = OrderID(rawValue: mine.rawValue ^ (UInt64(7) << 48))
+        deliver(.filled(theirs, quantity: fp(0.004), price: px), monitor, venue, router)
+        try assertHaltedByUnrecordableFill(monitor, qty: 0.004, price: 100)
+        XCTAssertEqual(router.invalidExchangeEvents, 1)
+        XCTAssertEqual(venue.cancels, [mine], "the halt cancels the working order")
+        XCTAssertEqual(router.activeOrderCount, 0)
+        XCTAssertThrowsError(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100),
+                             "no new order while the book is unknown")
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity, 0, "nothing was put in a position")
+        let metrics = parsePrometheus(monitor.prometheusText())
+        XCTAssertEqual(metrics["freeze_triggered_total{reason=\"unrecordable_fill\"}"], 1)
+        XCTAssertFalse(monitor.unfreeze(reason: "transient?", byCircuitBreaker: true), "only an operator lifts it")
+        XCTAssertTrue(monitor.unfreeze(reason: "reconciled with the venue by hand"))
+        XCTAssertEqual(monitor.tradingState.mode, .active)
+    }
+
+    /// An order whose slot later orders have taken (an older generation of
+    /// the same slot): its record is gone, so a very late fill cannot be put
+    /// in its position.
+    func testAFillForAnOrderWhoseSlotWasReusedHalts() throws {
+        let (monitor, venue, router) = try setUp()
+        let first = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
+        venue.pending = [.rejected(first)]
+        router.poll()
+        // Every slot taken once more, so `first`'s slot holds a newer order.
+        var reused: OrderID?
+        for _ in 0..<router.orders.slotCount {
+            let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
+            if router.orders.slot(of: id) == router.orders.idSlot(first) { reused = id }
+            venue.pending = [.rejected(id)]
+            router.poll()
+        }
+        XCTAssertNotNil(reused, "the slot was taken again")
+        XCTAssertThrowsError(try router.order(first), "the first order's record is gone")
+        deliver(.filled(first, quantity: fp(0.01), price: px, cumulative: fp(0.01)), monitor, venue, router)
+        try assertHaltedByUnrecordableFill(monitor, qty: 0.01, price: 100)
+    }
+
+    /// A known order filled at a price of zero: the quantity traded, but no
+    /// value can be put on it.
+    func testAFillAtPriceZeroHalts() throws {
+        let (monitor, venue, router) = try setUp()
+        let id = try working(router, venue)
+        deliver(.filled(id, quantity: fp(0.003), price: 0), monitor, venue, router)
+        try assertHaltedByUnrecordableFill(monitor, qty: 0.003, price: 0)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity, 0)
+    }
+
+    /// Answers that move no position stay counted, and trading goes on: an
+    /// ack or a cancel ack for an order the router does not know, and a
+    /// "fill" of nothing.
+    func testImpossibleAnswersThatMoveNothingDoNotHalt() throws {
+        let (monitor, venue, router) = try setUp()
+        let mine = try working(router, venue)
+        let unknown = OrderID(rawValue: mine.rawValue ^ (UInt64(7) << 48))
+        for event: ExchangeEvent in [.acknowledged(unknown), .canceled(unknown), .expired(unknown),
+                                     .filled(unknown, quantity: 0, price: px), .filled(mine, quantity: -5, price: px)] {
+            deliver(event, monitor, venue, router)
+        }
+        XCTAssertEqual(router.invalidExchangeEvents, 5)
+        XCTAssertEqual(monitor.tradingState.mode, .active)
+        XCTAssertTrue(monitor.freezeEvents.isEmpty)
+        XCTAssertNoThrow(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100))
+    }
+
+    /// A fill after the cancel ack, while the order's record is still there,
+    /// is a real venue race: it moves the position, and trading goes on.
+    func testALateFillOfAKnownOrderStillMovesThePositionWithoutAHalt() throws {
+        let (monitor, venue, router) = try setUp()
+        let id = try working(router, venue)
+        try router.cancel(id)
+        router.poll()
+        deliver(.filled(id, quantity: fp(0.002), price: px), monitor, venue, router)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.002, accuracy: 1e-12)
+        XCTAssertEqual(monitor.tradingState.mode, .active)
+        XCTAssertEqual(router.invalidExchangeEvents, 0)
+    }
+}
