@@ -8,9 +8,13 @@ import XCTest
 /// the book does not show. Before, it was counted as an invalid event and
 /// dropped, and every later check judged a book short of the venue's.
 final class UnrecordableFillTests: XCTestCase {
-    /// A venue whose answers the test scripts; a mass cancel answers every
-    /// order it holds open.
-    final class ScriptedVenue: ExchangeClient {
+    /// A venue that answers what the test puts in `pending` too.
+    protocol ScriptableVenue: AnyObject {
+        var pending: [ExchangeEvent] { get set }
+    }
+
+    /// A venue whose answers the test scripts.
+    final class ScriptedVenue: ExchangeClient, ScriptableVenue {
         var pending: [ExchangeEvent] = []
         var open: [OrderID] = []
         var cancels: [OrderID] = []
@@ -48,7 +52,7 @@ final class UnrecordableFillTests: XCTestCase {
 
     /// Delivers `event`, lets the risk side take it in, and polls again so
     /// the router sees the halt.
-    private func deliver(_ event: ExchangeEvent, _ monitor: RuntimeRiskMonitor, _ venue: ScriptedVenue,
+    private func deliver(_ event: ExchangeEvent, _ monitor: RuntimeRiskMonitor, _ venue: some ScriptableVenue,
                          _ router: OrderRouter) {
         venue.pending = [event]
         router.poll()
@@ -146,5 +150,83 @@ final class UnrecordableFillTests: XCTestCase {
         XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.002, accuracy: 1e-12)
         XCTAssertEqual(monitor.tradingState.mode, .active)
         XCTAssertEqual(router.invalidExchangeEvents, 0)
+    }
+
+    // MARK: After a restart
+
+    /// The simulated venue, which survives the engine's restart, with the
+    /// test's own answers after its.
+    final class RestartVenue: ExchangeClient, ScriptableVenue {
+        let inner = SimulatedExchange(.init(seed: 1)) // every order rests
+        var pending: [ExchangeEvent] = []
+
+        func submit(_ order: ExchangeOrder) throws(ExchangeError) { try inner.submit(order) }
+        func cancel(_ id: OrderID) throws(ExchangeError) { try inner.cancel(id) }
+        func openOrders() throws(ExchangeError) -> [VenueOrder] { try inner.openOrders() }
+        func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try inner.orderStatus(id) }
+        func massCancel() throws(ExchangeError) { try inner.massCancel() }
+        func pollEvents(_ body: (ExchangeEvent) -> Void) {
+            inner.pollEvents(body)
+            while !pending.isEmpty { body(pending.removeFirst()) }
+        }
+    }
+
+    /// Orders reconciliation settled as ended at the venue are not unknown:
+    /// the venue may send their fills again after the restart. A resend (its
+    /// running total within what the venue's status counted) moves nothing;
+    /// more than that moves the position by the difference, flagged; a fill
+    /// for an id reconciliation never saw still halts.
+    func testFillsTheVenueSendsAgainForOrdersSettledAtRestartDoNotHalt() throws {
+        let dir = try makeTemporaryDirectory()
+        let venue = RestartVenue()
+        var placed: [OrderID] = []
+        do {
+            let monitor = try freshMonitor()
+            let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+            try monitor.register(symbol: "BTCUSDT")
+            try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
+            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+            for _ in 0..<2 { placed.append(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)) }
+            router.poll()
+            try journal.flush()
+            journal.close() // a crash: the orders stay at the venue
+        }
+        // While the engine is down: the first fills in full, the second is canceled.
+        venue.inner.fillQuietly(placed[0], quantity: fp(0.01))
+        venue.inner.cancelQuietly(placed[1])
+        venue.inner.forgetUnpolledEvents()
+
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+        let report = try router.reconcile()
+        XCTAssertEqual(Set(report.released), Set(placed))
+        XCTAssertEqual(report.filledWhileDown, [placed[0]: fp(0.01)])
+        monitor.drain()
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.01, accuracy: 1e-12)
+
+        // The venue sends the first order's fill again: a resend.
+        let price = fp(40_000)
+        deliver(.filled(placed[0], quantity: fp(0.01), price: price, cumulative: fp(0.01)), monitor, venue, router)
+        XCTAssertEqual(monitor.tradingState.mode, .active, "a resend is no unknown fill")
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.01, accuracy: 1e-12, "counted once")
+        XCTAssertEqual(router.invalidExchangeEvents, 0)
+        // A running total beyond what the status counted: the difference moves the position.
+        deliver(.filled(placed[0], quantity: fp(0.004), price: price, cumulative: fp(0.014)), monitor, venue, router)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.014, accuracy: 1e-12)
+        XCTAssertEqual(router.anomalousFills, 1)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? -1, 0, accuracy: 1e-12, "no reservation consumed")
+        XCTAssertEqual(monitor.tradingState.mode, .active)
+        // The second order ended canceled with nothing filled: a fill for it
+        // now contradicts the venue's own status, but it is an order the
+        // router knows where to put: moved, flagged, no halt.
+        deliver(.filled(placed[1], quantity: fp(0.002), price: price, cumulative: fp(0.002)), monitor, venue, router)
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.016, accuracy: 1e-12)
+        XCTAssertEqual(monitor.tradingState.mode, .active)
+        // An id reconciliation never saw: unknown, halts.
+        let stranger = OrderID(rawValue: placed[1].rawValue + 1)
+        deliver(.filled(stranger, quantity: fp(0.002), price: price), monitor, venue, router)
+        try assertHaltedByUnrecordableFill(monitor, qty: 0.002, price: 40_000)
     }
 }

@@ -93,6 +93,16 @@ public final class OrderRouter {
     /// the position still moves (the venue is the truth); logged once per order.
     public private(set) var anomalousFills = 0
     private var anomalyLogged = Set<OrderID>()
+    /// Orders reconciliation settled as ended at the venue, from its status:
+    /// where each was and what the venue had executed of it, so that a fill
+    /// the venue sends again after the restart is told from one that traded
+    /// more. Cold: as many as were in doubt and had ended.
+    private struct SettledAtRestart {
+        let symbol: SymbolID
+        let side: Side
+        var executed: Int64
+    }
+    private var settledAtRestart: [OrderID: SettledAtRestart] = [:]
     public private(set) var lastCancelReport: CancelAllReport?
     /// False once the venue said it has no mass cancel: one cancel per order then.
     private var venueHasMassCancel = true
@@ -552,6 +562,10 @@ public final class OrderRouter {
                 push(rl_event_t(type: RL_EVENT_CANCEL_ACK, symbol: known.symbol.rawValue, side: known.side,
                                 orderID: known.id.rawValue, qty: known.remaining - filledWhileDown, price: known.price))
             }
+            if let status = ended[known.id] ?? nil {
+                settledAtRestart[known.id] = SettledAtRestart(symbol: known.symbol, side: known.side,
+                                                              executed: max(status.filledQuantity, 0))
+            }
             report.released.append(known.id)
         }
         // What is left working beyond what is accounted for belongs to no order:
@@ -748,12 +762,35 @@ public final class OrderRouter {
                record.cancelSettledByLook {
                 return
             }
+            if case .filled(let id, let quantity, let price, let cumulative) = event, quantity > 0, price > 0,
+               settledAtRestart[id] != nil {
+                return lateFillOfSettled(id, quantity: quantity, price: price, cumulative: cumulative)
+            }
             invalidExchangeEvents += 1
             logger.error("exchange event ignored", metadata: ["event": "\(event)", "error": "\(error)"])
             if case .filled(let id, let quantity, let price, _) = event, quantity > 0 {
                 unrecordableFill(id, quantity: quantity, price: price)
             }
         }
+    }
+
+    /// A fill for an order reconciliation settled as ended at the venue (a
+    /// venue resending its reports after the restart). With its running
+    /// total, what the venue's status had counted is a resend and moves
+    /// nothing; beyond it, the difference moves the position (no reservation
+    /// held it), an anomaly. Without one it is counted in full and flagged, as
+    /// on any order: never short of the venue's position.
+    private func lateFillOfSettled(_ id: OrderID, quantity: Int64, price: Int64, cumulative: Int64) {
+        guard var settled = settledAtRestart[id] else { return }
+        let counted = cumulative > 0 ? cumulative - settled.executed : quantity
+        guard counted > 0 else { return } // a resend of what the status counted
+        countAnomaly(id, "a fill for an order reconciliation settled as ended: the part the venue's status did not count moves the position", [
+            "fill": "\(FixedPoint.double(quantity))", "running_total": "\(FixedPoint.double(cumulative))",
+            "counted_before": "\(FixedPoint.double(settled.executed))"])
+        settled.executed += counted
+        settledAtRestart[id] = settled
+        pushAnswer(rl_event_t(type: RL_EVENT_EXCESS_FILL, symbol: settled.symbol.rawValue, side: settled.side,
+                              orderID: id.rawValue, qty: counted, price: price))
     }
 
     /// The venue says `quantity` of `id` traded, and no position can take it:
