@@ -76,21 +76,15 @@ final class CumulativeGapReviewTests: XCTestCase {
     func testAnAdoptedOrderWithoutAStatusIsRefusedNotCountedTwice() throws {
         let dir = try makeTemporaryDirectory()
         let venue = SimulatedExchange(.init(seed: 1)) // every order rests
-        var placed: OrderID
-        do {
-            let monitor = try freshMonitor()
-            let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
-            try monitor.register(symbol: "BTCUSDT")
-            try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
-            placed = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+        // A crash: 0.006 stays at the venue.
+        let placed = try crashAfterSession(journaling: dir, venue: venue) { monitor, router in
+            let placed = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
             router.poll()
             venue.fillResting(placed, quantity: fp(0.004), price: px(40_000))
             router.poll()
             monitor.drain()
             XCTAssertEqual(monitor.position(of: "BTCUSDT")?.quantity ?? 0, 0.004, accuracy: 1e-12)
-            try journal.flush()
-            journal.close() // a crash: 0.006 stays at the venue
+            return placed
         }
         venue.forgetUnpolledEvents()
         let monitor = try freshMonitor()

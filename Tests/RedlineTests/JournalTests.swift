@@ -44,6 +44,22 @@ func journalOptions(_ mode: Journal.IOMode = .auto) -> Journal.Options {
     return options
 }
 
+/// A session journaling into `directory` that trades BTCUSDT (marked at
+/// 40,000) through `venue` in `body`, then ends as a crash does: its journal
+/// synced and closed, its orders left working at the venue.
+func crashAfterSession<T>(journaling directory: String, venue: ExchangeClient,
+                          _ body: (RuntimeRiskMonitor, OrderRouter) throws -> T) throws -> T {
+    let monitor = try freshMonitor()
+    let (journal, _) = try Journal.open(directory: directory, monitor: monitor, options: journalOptions(), logger: quietLogger())
+    try monitor.register(symbol: "BTCUSDT")
+    try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
+    let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+    let result = try body(monitor, router)
+    try journal.flush()
+    journal.close()
+    return result
+}
+
 /// The state a restart must bring back.
 struct RecoveredState: Equatable {
     let symbols: [MonitorSnapshot.Symbol]

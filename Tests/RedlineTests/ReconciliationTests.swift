@@ -12,18 +12,7 @@ final class ReconciliationTests: XCTestCase {
     func testARestartReconcilesEveryOrderInDoubtWithTheVenue() throws {
         let dir = try makeTemporaryDirectory()
         let venue = SimulatedExchange(.init(seed: 1)) // every order rests
-        var placed: [OrderID] = []
-        do {
-            let monitor = try freshMonitor()
-            let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
-            try monitor.register(symbol: "BTCUSDT")
-            try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
-            for _ in 0..<6 { placed.append(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)) }
-            router.poll()
-            try journal.flush()
-            journal.close() // a crash: the orders stay at the venue
-        }
+        let placed = try crashWithOrdersResting(dir, venue, count: 6)
         // While the engine is down: one order fills half, one is canceled, and
         // one order reached the venue whose reservation never became durable.
         venue.fillQuietly(placed[0], quantity: fp(0.005))
@@ -116,23 +105,17 @@ final class ReconciliationTests: XCTestCase {
     /// Trades into a journal, leaves `count` buys of 0.01 resting at `venue`, and "crashes".
     private func crashWithOrdersResting(_ dir: String, _ venue: SimulatedExchange, count: Int,
                                         longFirst: Double = 0, frozenFirst: Bool = false) throws -> [OrderID] {
-        let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
-        try monitor.register(symbol: "BTCUSDT")
-        try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
-        if longFirst > 0 { try monitor.updatePosition(symbol: "BTCUSDT", qty: longFirst, price: 40_000) }
-        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
-        var placed: [OrderID] = []
-        for _ in 0..<count { placed.append(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)) }
-        router.poll()
-        if frozenFirst {
-            XCTAssertTrue(monitor.manualFreeze(reason: "kill switch")) // the router has not polled since
-            monitor.drain()
-            venue.forgetUnpolledEvents()
+        try crashAfterSession(journaling: dir, venue: venue) { monitor, router in
+            if longFirst > 0 { try monitor.updatePosition(symbol: "BTCUSDT", qty: longFirst, price: 40_000) }
+            let placed = try (0..<count).map { _ in try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000) }
+            router.poll()
+            if frozenFirst {
+                XCTAssertTrue(monitor.manualFreeze(reason: "kill switch")) // the router has not polled since
+                monitor.drain()
+                venue.forgetUnpolledEvents()
+            }
+            return placed
         }
-        try journal.flush()
-        journal.close()
-        return placed
     }
 
     /// Found by a review: the kill switch, then a crash before the router

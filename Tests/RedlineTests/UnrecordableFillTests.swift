@@ -179,17 +179,11 @@ final class UnrecordableFillTests: XCTestCase {
     func testFillsTheVenueSendsAgainForOrdersSettledAtRestartDoNotHalt() throws {
         let dir = try makeTemporaryDirectory()
         let venue = RestartVenue()
-        var placed: [OrderID] = []
-        do {
-            let monitor = try freshMonitor()
-            let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
-            try monitor.register(symbol: "BTCUSDT")
-            try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
-            for _ in 0..<2 { placed.append(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)) }
+        // A crash: the orders stay at the venue.
+        let placed = try crashAfterSession(journaling: dir, venue: venue) { _, router in
+            let placed = try (0..<2).map { _ in try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000) }
             router.poll()
-            try journal.flush()
-            journal.close() // a crash: the orders stay at the venue
+            return placed
         }
         // While the engine is down: the first fills in full, the second is canceled.
         venue.inner.fillQuietly(placed[0], quantity: fp(0.01))
