@@ -108,7 +108,12 @@ RL_INLINE rl_trading_transition_t rl_trading_next(rl_trading_t now, rl_trading_i
         bool over_transient = now.state == RL_STATE_HALTED &&
                               rl_freeze_reason_class((rl_freeze_reason_t)now.reason) == RL_REASON_CLASS_TRANSIENT &&
                               rl_freeze_reason_class(reason) == RL_REASON_CLASS_PERSISTENT;
-        if (now.state != RL_STATE_HALTED || over_transient) {
+        /* A book that is no longer known takes over any other halt, so that
+         * it is recorded, and an operator who lifts a kill switch of his
+         * own lifts it knowingly, never without seeing it. */
+        bool book_unknown = now.state == RL_STATE_HALTED && reason == RL_FREEZE_REASON_UNRECORDABLE &&
+                            now.reason != RL_FREEZE_REASON_UNRECORDABLE;
+        if (now.state != RL_STATE_HALTED || over_transient || book_unknown) {
             n->state = RL_STATE_HALTED;
             n->reason = reason;
             t.publish = true;

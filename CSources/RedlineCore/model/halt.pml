@@ -219,6 +219,7 @@ active proctype Controller() {
         :: control(REDUCING, mstate == ACTIVE, 0)          /* a limit breach */
         :: control(ACTIVE, mstate == REDUCING, 0)          /* limits cleared */
         :: control(HALTED, !IS_HALTED(mstate), 0)          /* its own persistent halt (a journal failure) */
+        :: control(HALTED, IS_HALTED(mstate), 0)           /* a book no longer known, over any halt (unrecordable_fill) */
         :: control(HALTED_T, !IS_HALTED(mstate), 0)        /* its own transient halt (a lost heartbeat) */
         :: control(ACTIVE, IS_HALTED(mstate), 2)           /* an operator's unfreeze */
         :: control(ACTIVE, mstate == HALTED_T, 1)          /* the breaker's lift */

@@ -307,6 +307,36 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// Held by `OrderRouter.reconcile()`: one reconciliation at a time.
     let reconciliationLock = NSLock()
 
+    /// An order restart reconciliation settled as ended at the venue: where
+    /// it was, and everything the venue had executed of it, all of which
+    /// moved the position.
+    struct SettledAtRestart {
+        let symbol: SymbolID
+        let side: Side
+        var executed: Int64
+    }
+    /// Orders settled as ended at restart, whichever router reconciled them:
+    /// the venue may send their fills again on the session of the router
+    /// that placed them. Cold: as many as were in doubt and had ended.
+    private let settledAtRestart = Mutex<[OrderID: SettledAtRestart]>([:])
+
+    func noteSettledAtRestart(_ id: OrderID, _ settled: SettledAtRestart) {
+        settledAtRestart.withLock { $0[id] = settled }
+    }
+
+    /// A fill for `id`, an order settled at restart, with the venue's running
+    /// total (`cumulative`, 0 where it gives none): how much of it is new
+    /// (taken as counted), and the order. Nil when `id` was not settled at restart.
+    func countFillOfSettled(_ id: OrderID, quantity: Int64, cumulative: Int64) -> (new: Int64, order: SettledAtRestart)? {
+        settledAtRestart.withLock { settled in
+            guard var order = settled[id] else { return nil }
+            let new = max(cumulative > 0 ? cumulative - order.executed : quantity, 0)
+            order.executed += new
+            settled[id] = order
+            return (new, order)
+        }
+    }
+
     /// A router (`session`) adopted these orders from before a restart.
     func claimAdopted(_ ids: [OrderID], by session: UInt16) {
         liveSessions.withLock { sessions in for id in ids { sessions.adopted[id] = session } }

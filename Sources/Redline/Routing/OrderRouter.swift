@@ -93,16 +93,6 @@ public final class OrderRouter {
     /// the position still moves (the venue is the truth); logged once per order.
     public private(set) var anomalousFills = 0
     private var anomalyLogged = Set<OrderID>()
-    /// Orders reconciliation settled as ended at the venue, from its status:
-    /// where each was and what the venue had executed of it, so that a fill
-    /// the venue sends again after the restart is told from one that traded
-    /// more. Cold: as many as were in doubt and had ended.
-    private struct SettledAtRestart {
-        let symbol: SymbolID
-        let side: Side
-        var executed: Int64
-    }
-    private var settledAtRestart: [OrderID: SettledAtRestart] = [:]
     public private(set) var lastCancelReport: CancelAllReport?
     /// False once the venue said it has no mass cancel: one cancel per order then.
     private var venueHasMassCancel = true
@@ -146,6 +136,9 @@ public final class OrderRouter {
         /// a cancel-all) handles the waiting events first, in order.
         var pipelineHead = 0
         var pipelineTail = 0
+        /// A fill no position can take was seen and the risk side asked to
+        /// halt: no order is accepted until the halt shows (`refuseWhileBookUnknown`).
+        var awaitingBookHalt = false
     }
     /// Events for the risk side staged during `processExchangeEvents`: a
     /// burst of venue answers (a cancel-all's 10,000 acks) is pushed
@@ -294,6 +287,7 @@ public final class OrderRouter {
     public func placeOrder(symbol: SymbolID, side: Side, qty: Double, price: Double, clientOrderID: UInt64 = 0,
                            sample: Bool = false) throws(RedlineError) -> OrderID {
         pollFreeze()
+        if hot.pointee.awaitingBookHalt { try refuseWhileBookUnknown() }
         if clientOrderID != 0 && clientIDs.contains(clientOrderID) {
             counters.add(RL_COUNTER_CHECKS)
             try block(RL_REJECT_DUPLICATE_ID)
@@ -547,24 +541,38 @@ public final class OrderRouter {
         }
         for known in inDoubt.sorted(by: { $0.id.rawValue < $1.id.rawValue }) where !openAtVenue.contains(known.id) {
             // Finished at the venue while the engine was down. What it executed
-            // beyond what the journal holds as filled was filled while down.
-            var filledWhileDown: Int64 = 0
-            if let status = ended[known.id] ?? nil {
+            // beyond what the journal holds as filled was filled while down;
+            // beyond the order's size too (the venue over-filled it): that
+            // part moves the position alone, as a live over-fill does.
+            var filledWhileDown: Int64 = 0, overFilled: Int64 = 0
+            let status = ended[known.id] ?? nil
+            if let status {
                 let unfilledAtVenue = max(status.quantity - status.filledQuantity, 0)
                 filledWhileDown = min(max(known.remaining - unfilledAtVenue, 0), known.remaining)
+                let journaledFilled = max(status.quantity - known.remaining, 0)
+                overFilled = max(status.filledQuantity - journaledFilled - filledWhileDown, 0)
             }
             if filledWhileDown > 0 {
                 push(rl_event_t(type: RL_EVENT_FILL, symbol: known.symbol.rawValue, side: known.side,
                                 orderID: known.id.rawValue, qty: filledWhileDown, price: known.price))
-                report.filledWhileDown[known.id] = filledWhileDown
             }
+            if overFilled > 0 {
+                countAnomaly(known.id, "the venue filled more than the order while the engine was down: the position moves by all of it", [
+                    "order_qty": "\(FixedPoint.double(status?.quantity ?? 0))",
+                    "filled": "\(FixedPoint.double(status?.filledQuantity ?? 0))"])
+                push(rl_event_t(type: RL_EVENT_EXCESS_FILL, symbol: known.symbol.rawValue, side: known.side,
+                                orderID: known.id.rawValue, qty: overFilled, price: known.price))
+            }
+            if filledWhileDown + overFilled > 0 { report.filledWhileDown[known.id] = filledWhileDown + overFilled }
             if known.remaining > filledWhileDown {
                 push(rl_event_t(type: RL_EVENT_CANCEL_ACK, symbol: known.symbol.rawValue, side: known.side,
                                 orderID: known.id.rawValue, qty: known.remaining - filledWhileDown, price: known.price))
             }
-            if let status = ended[known.id] ?? nil {
-                settledAtRestart[known.id] = SettledAtRestart(symbol: known.symbol, side: known.side,
-                                                              executed: max(status.filledQuantity, 0))
+            if let status {
+                // All the venue executed is in the position now: a fill it
+                // sends again later is told from one that traded more.
+                monitor.noteSettledAtRestart(known.id, .init(symbol: known.symbol, side: known.side,
+                                                             executed: max(status.filledQuantity, 0)))
             }
             report.released.append(known.id)
         }
@@ -762,9 +770,9 @@ public final class OrderRouter {
                record.cancelSettledByLook {
                 return
             }
-            if case .filled(let id, let quantity, let price, let cumulative) = event, quantity > 0, price > 0,
-               settledAtRestart[id] != nil {
-                return lateFillOfSettled(id, quantity: quantity, price: price, cumulative: cumulative)
+            if case .filled(let id, let quantity, let price, let cumulative) = event, quantity > 0,
+               lateFillOfSettled(id, quantity: quantity, price: price, cumulative: cumulative) {
+                return
             }
             invalidExchangeEvents += 1
             logger.error("exchange event ignored", metadata: ["event": "\(event)", "error": "\(error)"])
@@ -774,23 +782,31 @@ public final class OrderRouter {
         }
     }
 
-    /// A fill for an order reconciliation settled as ended at the venue (a
-    /// venue resending its reports after the restart). With its running
-    /// total, what the venue's status had counted is a resend and moves
-    /// nothing; beyond it, the difference moves the position (no reservation
-    /// held it), an anomaly. Without one it is counted in full and flagged, as
-    /// on any order: never short of the venue's position.
-    private func lateFillOfSettled(_ id: OrderID, quantity: Int64, price: Int64, cumulative: Int64) {
-        guard var settled = settledAtRestart[id] else { return }
-        let counted = cumulative > 0 ? cumulative - settled.executed : quantity
-        guard counted > 0 else { return } // a resend of what the status counted
+    /// A fill for an order restart reconciliation settled as ended at the
+    /// venue (a venue resending its reports after the restart, on any
+    /// router's session). With its running total, what the venue's status
+    /// had counted is a resend and moves nothing, whatever its price; beyond
+    /// it, the difference moves the position (no reservation held it), an
+    /// anomaly. Without one it is counted in full and flagged, as on any
+    /// order: never short of the venue's position. False when `id` was not
+    /// settled at restart.
+    private func lateFillOfSettled(_ id: OrderID, quantity: Int64, price: Int64, cumulative: Int64) -> Bool {
+        guard let (new, settled) = monitor.countFillOfSettled(id, quantity: quantity, cumulative: cumulative) else {
+            return false
+        }
+        guard new > 0 else { return true } // a resend of what the status counted
+        guard price > 0 else {
+            // More traded, at no price it can be valued at.
+            invalidExchangeEvents += 1
+            unrecordableFill(id, quantity: new, price: price)
+            return true
+        }
         countAnomaly(id, "a fill for an order reconciliation settled as ended: the part the venue's status did not count moves the position", [
             "fill": "\(FixedPoint.double(quantity))", "running_total": "\(FixedPoint.double(cumulative))",
-            "counted_before": "\(FixedPoint.double(settled.executed))"])
-        settled.executed += counted
-        settledAtRestart[id] = settled
+            "counted_before": "\(FixedPoint.double(settled.executed - new))"])
         pushAnswer(rl_event_t(type: RL_EVENT_EXCESS_FILL, symbol: settled.symbol.rawValue, side: settled.side,
-                              orderID: id.rawValue, qty: counted, price: price))
+                              orderID: id.rawValue, qty: new, price: price))
+        return true
     }
 
     /// The venue says `quantity` of `id` traded, and no position can take it:
@@ -807,6 +823,22 @@ public final class OrderRouter {
         var halt = rl_event_t(type: RL_EVENT_CONTROL, symbol: RL_SYMBOL_NONE, qty: quantity, price: price)
         halt.side = UInt8(RL_CONTROL_UNRECORDABLE_FILL.rawValue)
         push(halt)
+        hot.pointee.awaitingBookHalt = true
+    }
+
+    /// This router saw a fill no position can take: until the risk side's
+    /// halt for it shows in the freeze word, no order is accepted here. The
+    /// halt goes through the ring, behind what waits there, and an order
+    /// accepted meanwhile would be judged against a book short of the venue's.
+    private func refuseWhileBookUnknown() throws(RedlineError) {
+        let word = rl_freeze_load(rl_engine_freeze(engine))
+        if rl_freeze_word_state(word) == RL_STATE_HALTED && rl_freeze_word_reason(word) == RL_FREEZE_REASON_UNRECORDABLE {
+            hot.pointee.awaitingBookHalt = false // the halt stands: every check refuses until an operator lifts it
+            pollFreeze()
+            return
+        }
+        counters.add(RL_COUNTER_CHECKS)
+        try block(RL_FROZEN)
     }
 
     /// A fill moves the position by all the venue says, even beyond what the
