@@ -90,6 +90,23 @@ final class UnrecordableFillTests: XCTestCase {
         XCTAssertEqual(monitor.tradingState.mode, .active)
     }
 
+    /// The router refuses orders from the unknown fill until the risk side
+    /// has taken its request to halt, and no longer: an operator who lifts
+    /// the halt before this router places again finds it trading.
+    func testTheRouterRefusesOrdersUntilTheHaltIsTakenAndTradesAfterTheOperatorLiftsIt() throws {
+        let (monitor, venue, router) = try setUp()
+        let mine = try working(router, venue)
+        venue.pending = [.filled(OrderID(rawValue: mine.rawValue ^ (UInt64(7) << 48)), quantity: fp(0.004), price: px)]
+        router.processExchangeEvents()
+        XCTAssertEqual(monitor.tradingState.mode, .active, "the risk side has not taken it yet")
+        XCTAssertThrowsRedline(.blocked(.frozen)) { try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100) }
+        monitor.drain()
+        XCTAssertEqual(monitor.tradingState.mode, .halted)
+        XCTAssertTrue(monitor.unfreeze(reason: "reconciled with the venue by hand"))
+        XCTAssertNoThrow(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100),
+                         "the router trades again once the halt it asked for was taken and lifted")
+    }
+
     /// An order whose slot later orders have taken (an older generation of
     /// the same slot): its record is gone, so a very late fill cannot be put
     /// in its position.

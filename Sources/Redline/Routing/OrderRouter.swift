@@ -137,8 +137,9 @@ public final class OrderRouter {
         var pipelineHead = 0
         var pipelineTail = 0
         /// A fill no position can take was seen and the risk side asked to
-        /// halt: no order is accepted until the halt shows (`refuseWhileBookUnknown`).
-        var awaitingBookHalt = false
+        /// halt: no order is accepted until the risk side has taken the
+        /// request (the ring's count of pushed events then, 0: none; `refuseWhileBookUnknown`).
+        var bookHaltPushedAt: UInt64 = 0
     }
     /// Events for the risk side staged during `processExchangeEvents`: a
     /// burst of venue answers (a cancel-all's 10,000 acks) is pushed
@@ -287,7 +288,7 @@ public final class OrderRouter {
     public func placeOrder(symbol: SymbolID, side: Side, qty: Double, price: Double, clientOrderID: UInt64 = 0,
                            sample: Bool = false) throws(RedlineError) -> OrderID {
         pollFreeze()
-        if hot.pointee.awaitingBookHalt { try refuseWhileBookUnknown() }
+        if hot.pointee.bookHaltPushedAt != 0 { try refuseWhileBookUnknown() }
         if clientOrderID != 0 && clientIDs.contains(clientOrderID) {
             counters.add(RL_COUNTER_CHECKS)
             try block(RL_REJECT_DUPLICATE_ID)
@@ -823,17 +824,19 @@ public final class OrderRouter {
         var halt = rl_event_t(type: RL_EVENT_CONTROL, symbol: RL_SYMBOL_NONE, qty: quantity, price: price)
         halt.side = UInt8(RL_CONTROL_UNRECORDABLE_FILL.rawValue)
         push(halt)
-        hot.pointee.awaitingBookHalt = true
+        hot.pointee.bookHaltPushedAt = ring.pushedCount
     }
 
-    /// This router saw a fill no position can take: until the risk side's
-    /// halt for it shows in the freeze word, no order is accepted here. The
-    /// halt goes through the ring, behind what waits there, and an order
-    /// accepted meanwhile would be judged against a book short of the venue's.
+    /// This router saw a fill no position can take: until the risk side has
+    /// taken its request to halt, no order is accepted here. The request goes
+    /// through the ring, behind what waits there, and an order accepted
+    /// meanwhile would be judged against a book short of the venue's. Once
+    /// taken (the risk side applies an event before it counts it consumed),
+    /// the halt is in the freeze word, and every check refuses until an
+    /// operator lifts it (which may be before this router looks again).
     private func refuseWhileBookUnknown() throws(RedlineError) {
-        let word = rl_freeze_load(rl_engine_freeze(engine))
-        if rl_freeze_word_state(word) == RL_STATE_HALTED && rl_freeze_word_reason(word) == RL_FREEZE_REASON_UNRECORDABLE {
-            hot.pointee.awaitingBookHalt = false // the halt stands: every check refuses until an operator lifts it
+        if ring.consumedCount >= hot.pointee.bookHaltPushedAt {
+            hot.pointee.bookHaltPushedAt = 0
             pollFreeze()
             return
         }
