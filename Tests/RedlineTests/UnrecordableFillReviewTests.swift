@@ -7,7 +7,7 @@ import XCTest
 /// f2730e4): a fill no position can take halts trading (`unrecordable_fill`),
 /// and fills for orders restart reconciliation settled as ended are told
 /// apart. Tests marked "Found" failed on f2730e4; the others held.
-final class UnrecordableFillReviewTests: XCTestCase {
+final class UnrecordableFillReviewTests: XCTestCase, UnknownFillFixture {
     /// Orders and what the venue knows of them, shared by every session
     /// (client) of one account: the queries (open orders, status) answer for
     /// the whole account, as a venue's REST API does.
@@ -52,47 +52,6 @@ final class UnrecordableFillReviewTests: XCTestCase {
         }
     }
 
-    private func fp(_ value: Double) -> Int64 { Int64((value * FixedPoint.scale).rounded()) }
-    private let px40k = Int64(40_000 * FixedPoint.scale)
-
-    private func plainRouter(_ venue: Venue) throws -> (RuntimeRiskMonitor, OrderRouter) {
-        let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
-        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
-        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 256, logger: quietLogger())
-        return (monitor, router)
-    }
-
-    private func working(_ router: OrderRouter, _ venue: Venue, qty: Double = 0.01, price: Double = 100) throws -> OrderID {
-        let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: qty, price: price)
-        venue.pending = [.acknowledged(id)]
-        router.poll()
-        return id
-    }
-
-    private func deliver(_ event: ExchangeEvent, _ monitor: RuntimeRiskMonitor, _ venue: Venue, _ router: OrderRouter) {
-        venue.pending.append(event)
-        router.poll()
-        monitor.drain()
-        router.poll()
-    }
-
-    private func stranger(_ id: OrderID) -> OrderID { OrderID(rawValue: id.rawValue ^ (UInt64(7) << 48)) }
-
-    private func metric(_ monitor: RuntimeRiskMonitor, _ name: String) -> Double? {
-        parsePrometheus(monitor.prometheusText())[name]
-    }
-
-    /// A monitor with a journal, BTCUSDT registered and marked at 40,000.
-    private func journaled(_ dir: String) throws -> (RuntimeRiskMonitor, Journal) {
-        let monitor = try freshMonitor()
-        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
-        if (try? monitor.symbolID("BTCUSDT")) == nil {
-            try monitor.register(symbol: "BTCUSDT")
-            try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
-        }
-        return (monitor, journal)
-    }
-
     // MARK: Findings
 
     /// Found (helper-30): an unknown fill while trading is already HALTED for a
@@ -134,15 +93,7 @@ final class UnrecordableFillReviewTests: XCTestCase {
     func testAReportAfterAnOverfillWhileDownLeavesThePositionShortWithoutAHalt() throws {
         let dir = try makeTemporaryDirectory()
         let venue = Venue()
-        let placed: OrderID
-        do {
-            let (monitor, journal) = try journaled(dir)
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
-            placed = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
-            router.poll()
-            try journal.flush()
-            journal.close()
-        }
+        let placed = try crashWithOneOrder(dir, venue)
         venue.end(placed, .filled, filled: fp(0.015)) // the venue filled 0.015 of the 0.01 order
 
         let (monitor, journal) = try journaled(dir)
@@ -215,15 +166,7 @@ final class UnrecordableFillReviewTests: XCTestCase {
         // An order settled at restart.
         let dir = try makeTemporaryDirectory()
         let venue = Venue()
-        let placed: OrderID
-        do {
-            let (monitor, journal) = try journaled(dir)
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
-            placed = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
-            router.poll()
-            try journal.flush()
-            journal.close()
-        }
+        let placed = try crashWithOneOrder(dir, venue)
         venue.end(placed, .filled, filled: fp(0.01))
         let (monitor, journal) = try journaled(dir)
         defer { journal.close() }
@@ -330,15 +273,7 @@ final class UnrecordableFillReviewTests: XCTestCase {
     func testALateFillOfAnAdoptedOrderAfterItEndedDoesNotHalt() throws {
         let dir = try makeTemporaryDirectory()
         let venue = Venue()
-        let placed: OrderID
-        do {
-            let (monitor, journal) = try journaled(dir)
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
-            placed = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
-            router.poll()
-            try journal.flush()
-            journal.close()
-        }
+        let placed = try crashWithOneOrder(dir, venue)
         let (monitor, journal) = try journaled(dir)
         defer { journal.close() }
         let client = Venue(venue.account)
@@ -420,15 +355,7 @@ final class UnrecordableFillReviewTests: XCTestCase {
     func testAFillForAnInDoubtOrderTheVenueNeverHadHalts() throws {
         let dir = try makeTemporaryDirectory()
         let venue = Venue()
-        let placed: OrderID
-        do {
-            let (monitor, journal) = try journaled(dir)
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
-            placed = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
-            router.poll()
-            try journal.flush()
-            journal.close()
-        }
+        let placed = try crashWithOneOrder(dir, venue)
         venue.account.open[placed] = nil // the venue never had it (as it says)
         let (monitor, journal) = try journaled(dir)
         defer { journal.close() }
@@ -438,5 +365,65 @@ final class UnrecordableFillReviewTests: XCTestCase {
         deliver(.filled(placed, quantity: fp(0.01), price: px40k, cumulative: fp(0.01)), monitor, client, router)
         XCTAssertEqual(monitor.tradingState.mode, .halted)
         XCTAssertEqual(monitor.freezeEvents.last?.trigger, .unrecordableFill)
+    }
+}
+
+/// What the two reviews of the unrecordable-fill halt share: a router on a
+/// scripted venue account, answers delivered and taken in, and journaled
+/// sessions that end as a crash does.
+protocol UnknownFillFixture {}
+
+extension UnknownFillFixture {
+    typealias Venue = UnrecordableFillReviewTests.Venue
+
+    func fp(_ value: Double) -> Int64 { Int64((value * FixedPoint.scale).rounded()) }
+    var px40k: Int64 { Int64(40_000 * FixedPoint.scale) }
+
+    func plainRouter(_ venue: Venue) throws -> (RuntimeRiskMonitor, OrderRouter) {
+        let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
+        let monitor = try RuntimeRiskMonitor(limits: limits, symbols: ["BTCUSDT"], logger: quietLogger())
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 256, logger: quietLogger())
+        return (monitor, router)
+    }
+
+    func working(_ router: OrderRouter, _ venue: Venue, qty: Double = 0.01, price: Double = 100) throws -> OrderID {
+        let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: qty, price: price)
+        venue.pending = [.acknowledged(id)]
+        router.poll()
+        return id
+    }
+
+    func deliver(_ event: ExchangeEvent, _ monitor: RuntimeRiskMonitor, _ venue: Venue, _ router: OrderRouter) {
+        venue.pending.append(event)
+        router.poll()
+        monitor.drain()
+        router.poll()
+    }
+
+    func stranger(_ id: OrderID) -> OrderID { OrderID(rawValue: id.rawValue ^ (UInt64(7) << 48)) }
+
+    func metric(_ monitor: RuntimeRiskMonitor, _ name: String) -> Double? {
+        parsePrometheus(monitor.prometheusText())[name]
+    }
+
+    /// A monitor with a journal, BTCUSDT registered and marked at 40,000.
+    func journaled(_ dir: String) throws -> (RuntimeRiskMonitor, Journal) {
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
+        if (try? monitor.symbolID("BTCUSDT")) == nil {
+            try monitor.register(symbol: "BTCUSDT")
+            try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
+        }
+        return (monitor, journal)
+    }
+
+    /// A journaled session through `venue` that places one buy of 0.01 at
+    /// 40,000 and crashes with it working.
+    func crashWithOneOrder(_ dir: String, _ venue: Venue) throws -> OrderID {
+        try crashAfterSession(journaling: dir, venue: venue) { _, router in
+            let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000)
+            router.poll()
+            return id
+        }
     }
 }

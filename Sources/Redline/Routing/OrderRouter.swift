@@ -545,12 +545,12 @@ public final class OrderRouter {
             // beyond what the journal holds as filled was filled while down;
             // beyond the order's size too (the venue over-filled it): that
             // part moves the position alone, as a live over-fill does.
-            var filledWhileDown: Int64 = 0, overFilled: Int64 = 0
+            var filledWhileDown: Int64 = 0, overFilled: Int64 = 0, journaledFilled: Int64 = 0
             let status = ended[known.id] ?? nil
             if let status {
                 let unfilledAtVenue = max(status.quantity - status.filledQuantity, 0)
                 filledWhileDown = min(max(known.remaining - unfilledAtVenue, 0), known.remaining)
-                let journaledFilled = max(status.quantity - known.remaining, 0)
+                journaledFilled = max(status.quantity - known.remaining, 0)
                 overFilled = max(status.filledQuantity - journaledFilled - filledWhileDown, 0)
             }
             if filledWhileDown > 0 {
@@ -570,10 +570,12 @@ public final class OrderRouter {
                                 orderID: known.id.rawValue, qty: known.remaining - filledWhileDown, price: known.price))
             }
             if let status {
-                // All the venue executed is in the position now: a fill it
-                // sends again later is told from one that traded more.
+                // All the venue executed is in the position now, and what the
+                // journal counted before the crash (more, where the status is
+                // stale): a fill it sends again later is told from one that traded more.
+                let counted = journaledFilled + filledWhileDown + overFilled
                 monitor.noteSettledAtRestart(known.id, .init(symbol: known.symbol, side: known.side,
-                                                             executed: max(status.filledQuantity, 0)))
+                                                             executed: max(status.filledQuantity, counted, 0)))
             }
             report.released.append(known.id)
         }
