@@ -317,8 +317,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     }
     /// Orders settled as ended at restart, whichever router reconciled them:
     /// the venue may send their fills again on the session of the router
-    /// that placed them. Cold: as many as were in doubt and had ended.
-    private let settledAtRestart = Mutex<[OrderID: SettledAtRestart]>([:])
+    /// that placed them. Cold: as many as were in doubt and had ended. Under
+    /// a pthread mutex: routers on several threads count their fills, and
+    /// ThreadSanitizer must see the lock.
+    private let settledAtRestart = PthreadLocked<[OrderID: SettledAtRestart]>([:])
 
     func noteSettledAtRestart(_ id: OrderID, _ settled: SettledAtRestart) {
         settledAtRestart.withLock { $0[id] = settled }
