@@ -225,3 +225,30 @@ func restOrders(_ router: OrderRouter, _ count: Int) throws -> [OrderID] {
 func unansweredCancels(_ monitor: RuntimeRiskMonitor, _ outcome: String) -> Double? {
     parsePrometheus(monitor.prometheusText())["cancels_unanswered_total{outcome=\"\(outcome)\"}"]
 }
+
+/// The simulated venue, with the test's own answers (`inject`) after its
+/// own, and submits dropped on demand (`dropSubmits`: sent, never received).
+/// Subclasses change what a cancel or a poll does.
+class InjectingVenue: ExchangeClient {
+    let venue: SimulatedExchange
+    var inject: [ExchangeEvent] = []
+    var dropSubmits = 0
+    init(_ venue: SimulatedExchange) { self.venue = venue }
+    func submit(_ order: ExchangeOrder) throws(ExchangeError) {
+        if dropSubmits > 0 {
+            dropSubmits -= 1
+            return
+        }
+        try venue.submit(order)
+    }
+    func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
+    func pollEvents(_ body: (ExchangeEvent) -> Void) {
+        venue.pollEvents(body)
+        let events = inject
+        inject.removeAll()
+        for event in events { body(event) }
+    }
+    func openOrders() throws(ExchangeError) -> [VenueOrder] { try venue.openOrders() }
+    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
+    func massCancel() throws(ExchangeError) { try venue.massCancel() }
+}

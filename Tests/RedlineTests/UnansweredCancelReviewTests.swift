@@ -138,17 +138,13 @@ private final class DroppingVenue: ExchangeClient {
 
 /// The simulated venue whose answers wait while `hold`, with events injected
 /// after its own, and cancels refused with a reject (busy) on demand.
-private final class HoldingVenue: ExchangeClient {
-    let venue: SimulatedExchange
+private final class HoldingVenue: InjectingVenue {
     var hold = false
-    var inject: [ExchangeEvent] = []
     var rejectCancels = 0
     var rejectAfter = 0
     var cancels = 0
     var rejected = 0
-    init(_ venue: SimulatedExchange) { self.venue = venue }
-    func submit(_ order: ExchangeOrder) throws(ExchangeError) { try venue.submit(order) }
-    func cancel(_ id: OrderID) throws(ExchangeError) {
+    override func cancel(_ id: OrderID) throws(ExchangeError) {
         cancels += 1
         if cancels > rejectAfter && rejectCancels > 0 {
             rejectCancels -= 1
@@ -158,13 +154,8 @@ private final class HoldingVenue: ExchangeClient {
         }
         try venue.cancel(id)
     }
-    func pollEvents(_ body: (ExchangeEvent) -> Void) {
+    override func pollEvents(_ body: (ExchangeEvent) -> Void) {
         guard !hold else { return }
-        venue.pollEvents(body)
-        let events = inject
-        inject.removeAll()
-        for event in events { body(event) }
+        super.pollEvents(body)
     }
-    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
-    func massCancel() throws(ExchangeError) { try venue.massCancel() }
 }

@@ -358,26 +358,3 @@ private final class NoRunningTotals: ExchangeClient {
     func massCancel() throws(ExchangeError) { try venue.massCancel() }
 }
 
-/// The simulated venue, with events injected after its own and submits dropped on demand (helper-28).
-private final class InjectingVenue: ExchangeClient {
-    let venue: SimulatedExchange
-    var inject: [ExchangeEvent] = []
-    var dropSubmits = 0
-    init(_ venue: SimulatedExchange) { self.venue = venue }
-    func submit(_ order: ExchangeOrder) throws(ExchangeError) {
-        if dropSubmits > 0 {
-            dropSubmits -= 1
-            return
-        }
-        try venue.submit(order)
-    }
-    func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
-    func pollEvents(_ body: (ExchangeEvent) -> Void) {
-        venue.pollEvents(body)
-        let events = inject
-        inject.removeAll()
-        for event in events { body(event) }
-    }
-    func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try venue.orderStatus(id) }
-    func massCancel() throws(ExchangeError) { try venue.massCancel() }
-}

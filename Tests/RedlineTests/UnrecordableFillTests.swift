@@ -8,14 +8,14 @@ import XCTest
 /// the book does not show. Before, it was counted as an invalid event and
 /// dropped, and every later check judged a book short of the venue's.
 final class UnrecordableFillTests: XCTestCase {
-    /// A venue that answers what the test puts in `pending` too.
+    /// A venue that answers what the test puts in `inject` too.
     protocol ScriptableVenue: AnyObject {
-        var pending: [ExchangeEvent] { get set }
+        var inject: [ExchangeEvent] { get set }
     }
 
     /// A venue whose answers the test scripts.
     final class ScriptedVenue: ExchangeClient, ScriptableVenue {
-        var pending: [ExchangeEvent] = []
+        var inject: [ExchangeEvent] = []
         var open: [OrderID] = []
         var cancels: [OrderID] = []
 
@@ -23,10 +23,10 @@ final class UnrecordableFillTests: XCTestCase {
         func cancel(_ id: OrderID) throws(ExchangeError) {
             cancels.append(id)
             open.removeAll { $0 == id }
-            pending.append(.canceled(id))
+            inject.append(.canceled(id))
         }
         func pollEvents(_ body: (ExchangeEvent) -> Void) {
-            while !pending.isEmpty { body(pending.removeFirst()) }
+            while !inject.isEmpty { body(inject.removeFirst()) }
         }
     }
 
@@ -45,7 +45,7 @@ final class UnrecordableFillTests: XCTestCase {
     /// A working order, acknowledged.
     private func working(_ router: OrderRouter, _ venue: ScriptedVenue) throws -> OrderID {
         let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
-        venue.pending = [.acknowledged(id)]
+        venue.inject = [.acknowledged(id)]
         router.poll()
         return id
     }
@@ -54,7 +54,7 @@ final class UnrecordableFillTests: XCTestCase {
     /// the router sees the halt.
     private func deliver(_ event: ExchangeEvent, _ monitor: RuntimeRiskMonitor, _ venue: some ScriptableVenue,
                          _ router: OrderRouter) {
-        venue.pending = [event]
+        venue.inject = [event]
         router.poll()
         monitor.drain()
         router.poll()
@@ -96,7 +96,7 @@ final class UnrecordableFillTests: XCTestCase {
     func testTheRouterRefusesOrdersUntilTheHaltIsTakenAndTradesAfterTheOperatorLiftsIt() throws {
         let (monitor, venue, router) = try setUp()
         let mine = try working(router, venue)
-        venue.pending = [.filled(OrderID(rawValue: mine.rawValue ^ (UInt64(7) << 48)), quantity: fp(0.004), price: px)]
+        venue.inject = [.filled(OrderID(rawValue: mine.rawValue ^ (UInt64(7) << 48)), quantity: fp(0.004), price: px)]
         router.processExchangeEvents()
         XCTAssertEqual(monitor.tradingState.mode, .active, "the risk side has not taken it yet")
         XCTAssertThrowsRedline(.blocked(.frozen)) { try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100) }
@@ -113,14 +113,14 @@ final class UnrecordableFillTests: XCTestCase {
     func testAFillForAnOrderWhoseSlotWasReusedHalts() throws {
         let (monitor, venue, router) = try setUp()
         let first = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
-        venue.pending = [.rejected(first)]
+        venue.inject = [.rejected(first)]
         router.poll()
         // Every slot taken once more, so `first`'s slot holds a newer order.
         var reused: OrderID?
         for _ in 0..<router.orders.slotCount {
             let id = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
             if router.orders.slot(of: id) == router.orders.idSlot(first) { reused = id }
-            venue.pending = [.rejected(id)]
+            venue.inject = [.rejected(id)]
             router.poll()
         }
         XCTAssertNotNil(reused, "the slot was taken again")
@@ -171,23 +171,6 @@ final class UnrecordableFillTests: XCTestCase {
 
     // MARK: After a restart
 
-    /// The simulated venue, which survives the engine's restart, with the
-    /// test's own answers after its.
-    final class RestartVenue: ExchangeClient, ScriptableVenue {
-        let inner = SimulatedExchange(.init(seed: 1)) // every order rests
-        var pending: [ExchangeEvent] = []
-
-        func submit(_ order: ExchangeOrder) throws(ExchangeError) { try inner.submit(order) }
-        func cancel(_ id: OrderID) throws(ExchangeError) { try inner.cancel(id) }
-        func openOrders() throws(ExchangeError) -> [VenueOrder] { try inner.openOrders() }
-        func orderStatus(_ id: OrderID) throws(ExchangeError) -> VenueOrderStatus? { try inner.orderStatus(id) }
-        func massCancel() throws(ExchangeError) { try inner.massCancel() }
-        func pollEvents(_ body: (ExchangeEvent) -> Void) {
-            inner.pollEvents(body)
-            while !pending.isEmpty { body(pending.removeFirst()) }
-        }
-    }
-
     /// Orders reconciliation settled as ended at the venue are not unknown:
     /// the venue may send their fills again after the restart. A resend (its
     /// running total within what the venue's status counted) moves nothing;
@@ -195,7 +178,8 @@ final class UnrecordableFillTests: XCTestCase {
     /// for an id reconciliation never saw still halts.
     func testFillsTheVenueSendsAgainForOrdersSettledAtRestartDoNotHalt() throws {
         let dir = try makeTemporaryDirectory()
-        let venue = RestartVenue()
+        // The simulated venue, which survives the engine's restart; every order rests.
+        let venue = InjectingVenue(SimulatedExchange(.init(seed: 1)))
         // A crash: the orders stay at the venue.
         let placed = try crashAfterSession(journaling: dir, venue: venue) { _, router in
             let placed = try (0..<2).map { _ in try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000) }
@@ -203,9 +187,9 @@ final class UnrecordableFillTests: XCTestCase {
             return placed
         }
         // While the engine is down: the first fills in full, the second is canceled.
-        venue.inner.fillQuietly(placed[0], quantity: fp(0.01))
-        venue.inner.cancelQuietly(placed[1])
-        venue.inner.forgetUnpolledEvents()
+        venue.venue.fillQuietly(placed[0], quantity: fp(0.01))
+        venue.venue.cancelQuietly(placed[1])
+        venue.venue.forgetUnpolledEvents()
 
         let monitor = try freshMonitor()
         let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(), logger: quietLogger())
@@ -241,3 +225,5 @@ final class UnrecordableFillTests: XCTestCase {
         try assertHaltedByUnrecordableFill(monitor, qty: 0.002, price: 40_000)
     }
 }
+
+extension InjectingVenue: UnrecordableFillTests.ScriptableVenue {}
