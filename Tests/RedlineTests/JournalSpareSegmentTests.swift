@@ -160,9 +160,15 @@ final class JournalSpareSegmentTests: XCTestCase {
         try journal.flush()
         var perOrder: [rl_event_t] = []
         var commits = 0
-        while let sample = lag.pop() {
-            if sample.type == UInt8(RL_EVENT_ORDER_ACCEPTED.rawValue) { perOrder.append(sample) } else { commits += 1 }
-        }
+        // The writer makes a batch durable, then pushes its lag samples: a
+        // flush may return between the two, so wait (bounded) for all eight.
+        let deadline = Date().addingTimeInterval(5)
+        repeat {
+            while let sample = lag.pop() {
+                if sample.type == UInt8(RL_EVENT_ORDER_ACCEPTED.rawValue) { perOrder.append(sample) } else { commits += 1 }
+            }
+            if perOrder.count < 8 { usleep(1_000) }
+        } while perOrder.count < 8 && Date() < deadline
         XCTAssertEqual(perOrder.count, 8)
         XCTAssertGreaterThan(commits, 0)
         for sample in perOrder {

@@ -115,7 +115,9 @@ final class SlotReuseReviewTests: XCTestCase {
         }
         for _ in 0..<9 { _ = try oneHiccup() }
         let waited = try oneHiccup()
-        XCTAssertLessThan(waited, 0.05, "an owed cancel waited \(Int(waited * 1000)) ms though the venue took every retry")
+        // The bug backed off after each hiccup: about 512 ms after nine.
+        // 250 ms leaves room for a stalled host.
+        XCTAssertLessThan(waited, 0.25, "an owed cancel waited \(Int(waited * 1000)) ms though the venue took every retry")
     }
 
     /// Found (minor). A resent fill (FIX PossDup after a reconnect) carries

@@ -71,7 +71,9 @@ final class UnansweredCancelReviewTests: XCTestCase {
         }
         let took = Date().timeIntervalSince(start)
         XCTAssertEqual(venue.restingCount, 0)
-        XCTAssertLessThan(took, 0.3, "orders worked at the venue through the freeze for \(took) s after the venue took cancels again")
+        // The bug took 0.68 s; a look over 1,000 orders takes far less, but a
+        // sanitizer build on a busy host stretches it.
+        XCTAssertLessThan(took, 0.5, "orders worked at the venue through the freeze for \(took) s after the venue took cancels again")
         _ = router.poll()
     }
 
