@@ -647,17 +647,19 @@ static uint64_t rl_engine_show(rl_engine_t *engine, rl_trading_t next) {
  * value: a pair. A winner descheduled between its CAS and its tag leaves
  * the word's reason alone, with no strategy and no value: the last
  * request's cause may be a loser's, and the record never names one. */
-static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, int64_t *value) {
+static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, int64_t *qty, int64_t *value) {
     for (int spins = 0; spins < 1024; spins++) {
-        /* acquire: pairs with the winner's release store of the tag, after its value. */
+        /* acquire: pairs with the winner's release store of the tag, after its value and quantity. */
         uint64_t first = atomic_load_explicit(&engine->halt_detail_tag, memory_order_acquire);
         if (rl_halt_tag_names(first, word)) {
-            /* relaxed: ordered by the acquire above; the fence orders it before the second look. */
+            /* relaxed, both: ordered by the acquire above; the fence orders them before the second look. */
             int64_t v = atomic_load_explicit(&engine->halt_detail_value, memory_order_relaxed);
+            int64_t q = atomic_load_explicit(&engine->halt_detail_qty, memory_order_relaxed);
             atomic_thread_fence(memory_order_acquire);
-            /* relaxed: the fence above orders it after the value. */
+            /* relaxed: the fence above orders it after the value and quantity. */
             if (atomic_load_explicit(&engine->halt_detail_tag, memory_order_relaxed) == first) {
                 *value = v;
+                *qty = q;
                 return rl_halt_tag_cause(first);
             }
         }
@@ -665,6 +667,7 @@ static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, int64_
     }
     RL_SINGLE_WRITER_ADD(&engine->halt_causes_unattributed, 1); /* the risk side is the only writer */
     *value = 0;
+    *qty = 0;
     return rl_halt_cause_pack(rl_freeze_word_reason(word), 0);
 }
 
@@ -692,19 +695,24 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
         uint64_t word = rl_freeze_load(&engine->freeze);
         bool requested = (book.hi & RL_BOOK_HALT_REQUESTED) != 0, shown = word != engine->published;
         if (!requested && !shown) return false;
-        int64_t value;
+        int64_t value, qty;
         uint64_t cause;
         if (shown) {
-            cause = rl_engine_shown_cause(engine, word, &value);
+            cause = rl_engine_shown_cause(engine, word, &qty, &value);
         } else {
-            /* relaxed, both: published by the book CAS in rl_engine_halt_now:
+            /* relaxed, all three: published by the book CAS in rl_engine_halt_now:
              * a request taken in before its word shows records this cause. */
             cause = atomic_load_explicit(&engine->halt_cause, memory_order_relaxed);
             value = atomic_load_explicit(&engine->halt_value, memory_order_relaxed);
+            qty = atomic_load_explicit(&engine->halt_qty, memory_order_relaxed);
         }
         rl_freeze_reason_t reason = shown ? rl_freeze_word_reason(word) : rl_halt_cause_reason(cause);
-        bool manual = reason == RL_FREEZE_REASON_MANUAL;
-        rl_trading_input_t input = manual ? RL_TRADING_MANUAL_FREEZE : RL_TRADING_EDGE_COLLAPSE;
+        bool manual = reason == RL_FREEZE_REASON_MANUAL, unknown = reason == RL_FREEZE_REASON_UNRECORDABLE;
+        /* An unrecordable fill's request over another persistent halt takes
+         * it over (rl_trading_next), as its ring event would: published here. */
+        rl_trading_input_t input = manual    ? RL_TRADING_MANUAL_FREEZE
+                                   : unknown ? RL_TRADING_UNRECORDABLE
+                                             : RL_TRADING_EDGE_COLLAPSE;
         rl_trading_t before = engine->trading;
         rl_trading_transition_t t = rl_trading_next(before, input);
         uint64_t visible = engine->published;
@@ -729,7 +737,9 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
         }
         if (t.publish) {
             rl_engine_record_change(engine, input, RL_SYMBOL_NONE,
-                                    manual ? (int64_t)engine->freeze_requests_seen : rl_engine_edge_threshold(engine),
+                                    manual    ? (int64_t)engine->freeze_requests_seen
+                                    : unknown ? qty
+                                              : rl_engine_edge_threshold(engine),
                                     manual ? 0 : value, engine->published, visible, rl_halt_cause_strategy(cause));
         }
         rl_position_table_clear_halt_request(engine->table);

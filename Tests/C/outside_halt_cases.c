@@ -25,6 +25,12 @@
  *   9. The kill switch pulled while a snapshot's trading state is restored
  *      (no risk side runs, but a halter may): the restore's store overwrote
  *      the halt's word with ACTIVE. The halt's word stands now.
+ *  10. A fill no position can take (rl_engine_halt_unrecordable_fill): it
+ *      halts on the calling thread, before any risk step, and the record
+ *      carries its quantity and price; made while the kill switch is being
+ *      published, its word is adopted with its detail; and its request
+ *      left in the book over another persistent halt (its CAS lost to that
+ *      halt) takes that halt over at the next step.
  *
  * Built and run by scripts/test.sh:
  *   outside_halt_cases [NAME [rounds]]
@@ -92,6 +98,7 @@ static int hook_pull_during_unfreeze;  /* 1: the kill switch, 2: an edge collaps
 static int hook_pull_after_transient;  /* the kill switch at the next show:end that shows a transient halt */
 static int hook_pull_during_restore;   /* the kill switch at restore:store */
 static int hook_loser_after_cas;        /* at the winner's halt:after_cas: a loser's cause, then the risk side's step */
+static int hook_unknown_fill_at_show;   /* an unrecordable fill's halt at the next show:begin */
 static rl_event_t hook_record_at_take_in;
 
 static void hook(const char *point) {
@@ -108,6 +115,11 @@ static void hook(const char *point) {
             hook_pull_after_transient = 0;
             rl_engine_request_freeze(hook_engine);
         }
+        return;
+    }
+    if (strcmp(point, "show:begin") == 0 && hook_unknown_fill_at_show) {
+        hook_unknown_fill_at_show = 0;
+        (void)rl_engine_halt_unrecordable_fill(hook_engine, 3, 7 * S / 1000, 250 * S);
         return;
     }
     if (strcmp(point, "show:begin") == 0 && hook_pull_during_unfreeze) {
@@ -553,6 +565,99 @@ static int case_kill_switch_during_a_restore(void) {
     return fail;
 }
 
+/* ---- case 10 --------------------------------------------------------------
+ * A fill no position can take halts on the router's own thread. */
+static int unknown_fill_record_ok(const rl_event_t *r, uint64_t word) {
+    return r->type == RL_EVENT_STATE_CHANGE && r->side == RL_TRADING_UNRECORDABLE && r->order_id == word &&
+           r->qty == 7 * S / 1000 && r->value == 250 * S && r->strategy == 3;
+}
+
+static int case_unrecordable_fill(void) {
+    int fail = 0;
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    rl_step_result_t out;
+
+    /* (a) Trading: halted before the call returns, raising and reducing orders refused, recorded at the next step. */
+    rl_engine_t *e = make_engine();
+    drain_records(e, NULL, 0, NULL);
+    uint64_t made = rl_engine_halt_unrecordable_fill(e, 3, 7 * S / 1000, 250 * S);
+    uint64_t w = word_of(e);
+    rl_result_t raise = rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S);
+    rl_result_t reduce = rl_engine_reserve(e, 0, RL_SIDE_SELL, S / 100, 100 * S);
+    rl_engine_step(e, ring, 16, &out);
+    rl_event_t last = {0};
+    int records = drain_records(e, &last, 0, NULL);
+    int a = made == 0 || w != made || rl_freeze_word_state(w) != RL_STATE_HALTED ||
+            rl_freeze_word_reason(w) != RL_FREEZE_REASON_UNRECORDABLE || raise == RL_OK || reduce == RL_OK ||
+            records != 1 || !unknown_fill_record_ok(&last, made) || word_of(e) != made;
+    printf("%s unrecordable_fill (trading): made %llx, the word %s reason %d; orders got %d and %d (0 = accepted); "
+           "%d record(s): input %u, qty %.4f, price %.2f, strategy %u\n",
+           a ? "FAIL" : "PASS", (unsigned long long)made, state_name(w), (int)rl_freeze_word_reason(w), (int)raise,
+           (int)reduce, records, (unsigned)last.side, rl_fp_to_double(last.qty), rl_fp_to_double(last.value),
+           (unsigned)last.strategy);
+    fail |= a;
+    /* A second one while halted for it: nothing to add. */
+    uint64_t again = rl_engine_halt_unrecordable_fill(e, 3, S, S);
+    rl_engine_step(e, ring, 16, &out);
+    int b = again != 0 || drain_records(e, NULL, 0, NULL) != 0 || word_of(e) != made;
+    printf("%s unrecordable_fill (again while halted for it): made %llx, no new record\n", b ? "FAIL" : "PASS",
+           (unsigned long long)again);
+    fail |= b;
+    rl_engine_destroy(e);
+
+    /* (b) While the kill switch is being published: the unknown fill's word lands first and is adopted, with its detail. */
+    e = make_engine();
+    drain_records(e, NULL, 0, NULL);
+    hook_engine = e;
+    hook_unknown_fill_at_show = 1;
+    rl_engine_apply_control(e, RL_CONTROL_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, 0);
+    hook_engine = NULL;
+    w = word_of(e);
+    rl_event_t all[4];
+    records = drain_records(e, NULL, 4, all);
+    int c = hook_unknown_fill_at_show != 0 || rl_freeze_word_state(w) != RL_STATE_HALTED ||
+            rl_freeze_word_reason(w) != RL_FREEZE_REASON_UNRECORDABLE || records != 1 ||
+            !unknown_fill_record_ok(&all[0], w);
+    printf("%s unrecordable_fill (during the kill switch's publish): the word %s reason %d; %d record(s), the first "
+           "input %u qty %.4f price %.2f\n",
+           c ? "FAIL" : "PASS", state_name(w), (int)rl_freeze_word_reason(w), records, (unsigned)all[0].side,
+           rl_fp_to_double(all[0].qty), rl_fp_to_double(all[0].value));
+    fail |= c;
+    rl_engine_destroy(e);
+
+    /* (c) Over the kill switch: the word is left alone (the router sends its ring event); a request its lost
+     * CAS left in the book (written here as that halter wrote it) takes the halt over at the next step. */
+    e = make_engine();
+    rl_engine_apply_control(e, RL_CONTROL_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, 0);
+    drain_records(e, NULL, 0, NULL);
+    uint64_t manual = word_of(e);
+    uint64_t none = rl_engine_halt_unrecordable_fill(e, 3, 7 * S / 1000, 250 * S);
+    int d = none != 0 || word_of(e) != manual;
+    atomic_store(&e->halt_cause, rl_halt_cause_pack(RL_FREEZE_REASON_UNRECORDABLE, 3));
+    atomic_store(&e->halt_value, 250 * S);
+    atomic_store(&e->halt_qty, 7 * S / 1000);
+    rl_position_table_request_halt(rl_engine_table(e));
+    atomic_fetch_add(&e->halt_requests, 1);
+    rl_engine_step(e, ring, 16, &out);
+    w = word_of(e);
+    records = drain_records(e, &last, 0, NULL);
+    d |= rl_freeze_word_state(w) != RL_STATE_HALTED || rl_freeze_word_reason(w) != RL_FREEZE_REASON_UNRECORDABLE ||
+         rl_freeze_word_epoch(w) != rl_freeze_word_epoch(manual) + 1 || records != 1 || !unknown_fill_record_ok(&last, w);
+    /* The request was cleared: after an operator's unfreeze a raising order passes. */
+    int lifted = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 0);
+    raise = rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S);
+    d |= lifted != 0 || raise != RL_OK;
+    printf("%s unrecordable_fill (over the kill switch): made %llx; after the request and a step the word is %s "
+           "reason %d, %d record(s); unfreeze %d, then a raising order got %d\n",
+           d ? "FAIL" : "PASS", (unsigned long long)none, state_name(w), (int)rl_freeze_word_reason(w), records, lifted,
+           (int)raise);
+    fail |= d;
+    rl_engine_destroy(e);
+    rl_spsc_destroy(ring);
+    return fail;
+}
+
 int main(int argc, char **argv) {
     rl_test_hook = hook;
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -568,6 +673,7 @@ int main(int argc, char **argv) {
     RUN("winner_descheduled_before_its_cause", case_winner_descheduled_before_its_cause());
     RUN("escalation_overtaken_by_a_halt", case_escalation_overtaken_by_a_halt());
     RUN("kill_switch_during_a_restore", case_kill_switch_during_a_restore());
+    RUN("unrecordable_fill", case_unrecordable_fill());
     printf("%d case(s) failed\n", failures);
     return failures ? 1 : 0;
 }

@@ -179,12 +179,12 @@ final class UnrecordableFillReviewTests: XCTestCase, UnknownFillFixture {
         XCTAssertEqual(monitor.tradingState.mode, .active, "settled order: the same resend at price 0 halted trading")
     }
 
-    /// Found (window): the router that sees a fill it cannot record asks
-    /// the risk side to halt through its ring, and accepts orders until the
-    /// risk side has applied it: here (no risk thread, `processExchangeEvents`
-    /// then `placeOrder`) a new order is accepted after the unknown fill.
-    /// An edge collapse, by contrast, is halted on the router's thread
-    /// (`rl_engine_halt_now`) before `reportEdge` returns.
+    /// Found (window): the router that saw a fill it could not record asked
+    /// the risk side to halt through its ring, and accepted orders until the
+    /// risk side had applied it: here (no risk thread, `processExchangeEvents`
+    /// then `placeOrder`) a new order was accepted after the unknown fill.
+    /// It now halts on its own thread, as an edge collapse does
+    /// (`rl_engine_halt_unrecordable_fill`).
     func testTheRouterThatSawAnUnknownFillAcceptsNoNewOrder() throws {
         let venue = Venue()
         let (monitor, router) = try plainRouter(venue)

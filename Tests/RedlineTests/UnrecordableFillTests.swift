@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import Redline
 import RedlineCore
 import XCTest
@@ -90,21 +91,86 @@ final class UnrecordableFillTests: XCTestCase {
         XCTAssertEqual(monitor.tradingState.mode, .active)
     }
 
-    /// The router refuses orders from the unknown fill until the risk side
-    /// has taken its request to halt, and no longer: an operator who lifts
-    /// the halt before this router places again finds it trading.
-    func testTheRouterRefusesOrdersUntilTheHaltIsTakenAndTradesAfterTheOperatorLiftsIt() throws {
+    /// The router halts trading on its own thread
+    /// (`rl_engine_halt_unrecordable_fill`) before its poll returns: every
+    /// router of the process refuses from then on, before the risk side has
+    /// run. The risk side records the halt, with the fill's quantity and
+    /// price, at its next step; an operator who lifts it finds both routers
+    /// trading. (Before, the halt went through the ring, and every other
+    /// router accepted orders until the risk side took it.)
+    func testTheRouterHaltsOnItsOwnThreadForEveryRouterAndTradesAfterTheOperatorLiftsIt() throws {
         let (monitor, venue, router) = try setUp()
+        let other = try OrderRouter(monitor: monitor, client: ScriptedVenue(), orderCapacity: 64, ringCapacity: 256,
+                                    logger: quietLogger())
         let mine = try working(router, venue)
         venue.inject = [.filled(OrderID(rawValue: mine.rawValue ^ (UInt64(7) << 48)), quantity: fp(0.004), price: px)]
         router.processExchangeEvents()
-        XCTAssertEqual(monitor.tradingState.mode, .active, "the risk side has not taken it yet")
+        XCTAssertEqual(monitor.tradingState.mode, .halted, "halted before the risk side ran")
+        XCTAssertEqual(monitor.tradingState.reasonCode, UInt8(RL_FREEZE_REASON_UNRECORDABLE.rawValue))
         XCTAssertThrowsRedline(.blocked(.frozen)) { try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100) }
+        XCTAssertThrowsRedline(.blocked(.frozen)) { try other.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100) }
         monitor.drain()
-        XCTAssertEqual(monitor.tradingState.mode, .halted)
+        try assertHaltedByUnrecordableFill(monitor, qty: 0.004, price: 100)
+        XCTAssertEqual(monitor.freezeEvents.filter { $0.trigger == .unrecordableFill }.count, 1)
         XCTAssertTrue(monitor.unfreeze(reason: "reconciled with the venue by hand"))
         XCTAssertNoThrow(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100),
-                         "the router trades again once the halt it asked for was taken and lifted")
+                         "the router trades again once the halt it made was lifted")
+        XCTAssertNoThrow(try other.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100))
+    }
+
+    /// The race that halt closes, with the risk thread running: router A is
+    /// given an unknown fill while router B trades on its own thread. Once
+    /// A's poll has returned, B accepts no order, in any round (each new
+    /// order is looked at right after B read A's "handled" flag). With the
+    /// halt sent through A's ring instead, B accepted orders after it in 2
+    /// of 20 rounds.
+    func testNoRouterAcceptsAnOrderOnceAnUnknownFillIsHandledUnderLoad() throws {
+        let limits = try RiskLimits(maxInventoryUSD: 1e9, maxTotalNotional: 1e10, edgeFreezeThresholdBps: -1e6)
+        var acceptedBefore = 0
+        for round in 0..<40 {
+            let runtime = try RedlineRuntime.make(limits: limits, symbols: ["BTCUSDT"],
+                                                  configuration: .init(cpu: RedlineRuntime.cpuCount - 1), logger: quietLogger())
+            let venueA = InjectingVenue(SimulatedExchange())
+            let routerA = try OrderRouter(monitor: runtime.monitor, client: venueA, orderCapacity: 64, ringCapacity: 256,
+                                          logger: quietLogger())
+            // Owned by B's thread from its start (the main thread reads it only after B is done).
+            nonisolated(unsafe) let routerB = try OrderRouter(monitor: runtime.monitor, client: SimulatedExchange(.init(seed: UInt64(round), fillRatio: 1)),
+                                          orderCapacity: 1024, ringCapacity: 1 << 12, logger: quietLogger())
+            let mine = try routerA.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 100)
+            try runtime.start()
+            let handled = Atomic<Bool>(false), started = Atomic<Bool>(false)
+            let acceptedAfter = Atomic<Int>(0), accepted = Atomic<Int>(0)
+            let done = DispatchGroup()
+            done.enter()
+            Thread {
+                var i = 0
+                while true {
+                    // acquiring: pairs with the releasing store after A's poll returned.
+                    let after = handled.load(ordering: .acquiring)
+                    do {
+                        _ = try routerB.placeOrder(symbol: "BTCUSDT", side: i & 1 == 0 ? .buy : .sell, qty: 0.01, price: 100)
+                        accepted.add(1, ordering: .relaxed)
+                        if after { acceptedAfter.add(1, ordering: .relaxed) }
+                    } catch {
+                        if after { break }
+                    }
+                    routerB.poll()
+                    i += 1
+                    if i == 200 { started.store(true, ordering: .releasing) }
+                }
+                done.leave()
+            }.start()
+            while !started.load(ordering: .acquiring) { usleep(100) }
+            venueA.inject = [.filled(OrderID(rawValue: mine.rawValue ^ (UInt64(7) << 48)), quantity: fp(0.004), price: px)]
+            routerA.processExchangeEvents()
+            handled.store(true, ordering: .releasing) // releasing: pairs with B's acquiring load
+            done.wait()
+            try runtime.stop()
+            XCTAssertEqual(acceptedAfter.load(ordering: .relaxed), 0, "round \(round): B accepted orders after A handled the fill")
+            acceptedBefore += accepted.load(ordering: .relaxed)
+            XCTAssertEqual(runtime.monitor.freezeEvents.last?.trigger, .unrecordableFill, "round \(round)")
+        }
+        XCTAssertGreaterThanOrEqual(acceptedBefore, 40 * 200, "B traded before each fill")
     }
 
     /// An order whose slot later orders have taken (an older generation of

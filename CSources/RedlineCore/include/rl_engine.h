@@ -205,13 +205,15 @@ typedef struct rl_engine {
      * the line above at every step. */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) halt_cause;
     _Atomic(int64_t) halt_value;
+    _Atomic(int64_t) halt_qty; /* an unrecordable fill's quantity; 0 for the other reasons */
     /* The halt that won its word, written by the winner after its CAS: the
-     * value, then the tag (its epoch << 24 | strategy << 8 | reason), which
-     * publishes it. Each word has one winner, so the controller reads the
-     * two as a pair when the tag is the same before and after. */
+     * value and quantity, then the tag (its epoch << 24 | strategy << 8 |
+     * reason), which publishes them. Each word has one winner, so the
+     * controller reads them as a set when the tag is the same before and after. */
     _Atomic(int64_t) halt_detail_value;
+    _Atomic(int64_t) halt_detail_qty;
     _Atomic(uint64_t) halt_detail_tag;
-    uint8_t halt_cause_padding[RL_CACHE_LINE - 4 * sizeof(uint64_t)];
+    uint8_t halt_cause_padding[RL_CACHE_LINE - 6 * sizeof(uint64_t)];
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
@@ -417,11 +419,13 @@ RL_INLINE bool rl_halt_tag_names(uint64_t tag, uint64_t word) {
 RL_INLINE uint64_t rl_halt_tag_cause(uint64_t tag) { return tag & 0xffffff; }
 
 /* Halt trading now, from any thread, without waiting for the risk side:
- * the strategy that sees its edge collapse (OrderRouter.reportEdge), or the
- * kill switch (rl_engine_request_freeze). `reason` is
- * RL_FREEZE_REASON_EDGE_COLLAPSE; any other value halts as
- * RL_FREEZE_REASON_MANUAL (fail closed). Lock-free, no syscall,
- * async-signal-safe.
+ * the strategy that sees its edge collapse (OrderRouter.reportEdge), the
+ * kill switch (rl_engine_request_freeze), or a router given a fill no
+ * position can take (rl_engine_halt_unrecordable_fill). `reason` is
+ * RL_FREEZE_REASON_EDGE_COLLAPSE or RL_FREEZE_REASON_UNRECORDABLE; any
+ * other value halts as RL_FREEZE_REASON_MANUAL (fail closed). `qty` is
+ * recorded with an unrecordable fill's halt (its quantity; `value` its
+ * price), 0 for the others. Lock-free, no syscall, async-signal-safe.
  *
  * 1. It reads the freeze word. HALTED for a persistent reason: nothing to
  *    add.
@@ -446,9 +450,12 @@ RL_INLINE uint64_t rl_halt_tag_cause(uint64_t tag) { return tag & 0xffffff; }
  * Returns the HALTED word this call made visible, 0 when it made none (it
  * was HALTED for a persistent reason already). The protocol is
  * model-checked in model/halt.pml. */
-RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t reason, uint16_t strategy,
-                                      int64_t value) {
-    if (reason != RL_FREEZE_REASON_EDGE_COLLAPSE) reason = RL_FREEZE_REASON_MANUAL;
+RL_INLINE uint64_t rl_engine_halt_now_detailed(rl_engine_t *engine, rl_freeze_reason_t reason, uint16_t strategy,
+                                               int64_t qty, int64_t value) {
+    if (reason != RL_FREEZE_REASON_EDGE_COLLAPSE && reason != RL_FREEZE_REASON_UNRECORDABLE) {
+        reason = RL_FREEZE_REASON_MANUAL;
+    }
+    if (reason != RL_FREEZE_REASON_UNRECORDABLE) qty = 0;
     /* The three lines written below, fetched for writing at once: under load
      * each is another core's, and one after the other their misses add up. */
     rl_prefetch_for_write(&engine->halt_cause);
@@ -464,6 +471,7 @@ RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t re
          * shows (rare); the book CAS publishes them. */
         atomic_store_explicit(&engine->halt_cause, rl_halt_cause_pack(reason, strategy), memory_order_relaxed);
         atomic_store_explicit(&engine->halt_value, value, memory_order_relaxed);
+        atomic_store_explicit(&engine->halt_qty, qty, memory_order_relaxed);
         rl_position_table_request_halt(engine->table);
         uint64_t next = rl_freeze_pack(RL_STATE_HALTED, reason, rl_freeze_word_epoch(word) + 1);
         /* release: pairs with rl_freeze_load's acquire in routers and checkers
@@ -483,6 +491,7 @@ RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t re
          * it, and never a loser's or a mix of two. relaxed: published by the
          * tag's release store, which pairs with the controller's acquire load. */
         atomic_store_explicit(&engine->halt_detail_value, value, memory_order_relaxed);
+        atomic_store_explicit(&engine->halt_detail_qty, qty, memory_order_relaxed);
         atomic_store_explicit(&engine->halt_detail_tag, rl_halt_tag_pack(made, reason, strategy), memory_order_release);
     }
     /* release: pairs with the acquire load in the risk side's tick: its next
@@ -490,6 +499,25 @@ RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t re
     atomic_fetch_add_explicit(&engine->halt_requests, 1, memory_order_release);
     rl_engine_knock(engine);
     return made;
+}
+
+RL_INLINE uint64_t rl_engine_halt_now(rl_engine_t *engine, rl_freeze_reason_t reason, uint16_t strategy,
+                                      int64_t value) {
+    return rl_engine_halt_now_detailed(engine, reason, strategy, 0, value);
+}
+
+/* A router was given a fill no position can take (an order it does not
+ * know, or a price it cannot value): what the book holds is no longer known.
+ * Halts now (unrecordable_fill, persistent), so that no router accepts an
+ * order meanwhile; recorded with `qty` and `price`. Returns the word made, 0
+ * when the word was HALTED for a persistent reason already: then the halt
+ * may still be in the book as a request (a controller halt landed during
+ * this call), but the caller must also send RL_CONTROL_UNRECORDABLE_FILL
+ * through its ring, which makes the book's state take over that halt
+ * (rl_trading_next) so that it is recorded and seen before any lift. */
+RL_INLINE uint64_t rl_engine_halt_unrecordable_fill(rl_engine_t *engine, uint16_t strategy, int64_t qty,
+                                                    int64_t price) {
+    return rl_engine_halt_now_detailed(engine, RL_FREEZE_REASON_UNRECORDABLE, strategy, qty, price);
 }
 
 /* The kill switch from anywhere: any thread, or a signal handler (no lock,

@@ -10,8 +10,11 @@
  * visible (`published`).
  *
  * Halts have a class: HALTED for a persistent reason (only an operator's
- * unfreeze lifts it; an outside halt is persistent) and HALTED_T for a
- * transient one (the breaker may lift it too).
+ * unfreeze lifts it; an outside halt is persistent: an edge collapse, the
+ * kill switch, or a fill no position can take) and HALTED_T for a
+ * transient one (the breaker may lift it too). A request taken in over a
+ * persistent halt may publish a new HALTED word (an unrecordable fill's
+ * takes the other halt over) or only be cleared.
  *
  * Properties:
  *   P1  A raising check is never accepted while the freeze word shows HALTED,
@@ -148,8 +151,14 @@ inline take_in() {
        :: (!rq && !shown) -> break
        :: (rq || shown) && mstate == HALTED ->
            assert(!shown);          /* an outside halt stores only over a word that is not HALTED */
-           atomic { breq = 0 };
-           break
+           if
+           :: atomic { breq = 0 }; break
+           :: show_word(HALTED, ok); /* an unrecordable fill's request takes the halt over (a new word) */
+              if
+              :: ok -> atomic { breq = 0 }; break
+              :: else -> skip
+              fi
+           fi
        :: (rq || shown) && mstate == HALTED_T && shown ->
            advance(HALTED);         /* an outside halt made the transient halt persistent: adopt it */
            pstate = ws; pepoch = we; mstate = HALTED;

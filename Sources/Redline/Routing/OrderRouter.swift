@@ -820,9 +820,17 @@ public final class OrderRouter {
     /// operator must look), as for a fill past what a position can hold.
     /// Dropped alone, it left every later check judging a book short of the
     /// venue's (fail open).
+    ///
+    /// This thread halts trading itself (`rl_engine_halt_unrecordable_fill`:
+    /// the book word, then the freeze word), so that no router of the process
+    /// accepts an order once this returns; the risk side's next step takes the
+    /// halt in and records it. Over a halt for another persistent reason (an
+    /// operator's kill switch, say) the word is left as it is, and the request
+    /// goes through the ring, which makes this halt take that one over.
     private func unrecordableFill(_ id: OrderID, quantity: Int64, price: Int64) {
         logger.critical("a fill no position can record: trading halts until an operator reconciles with the venue", metadata: [
             "order": "\(id)", "qty": "\(FixedPoint.double(quantity))", "price": "\(FixedPoint.double(price))"])
+        guard rl_engine_halt_unrecordable_fill(engine, session, quantity, price) == 0 else { return }
         var halt = rl_event_t(type: RL_EVENT_CONTROL, symbol: RL_SYMBOL_NONE, qty: quantity, price: price)
         halt.side = UInt8(RL_CONTROL_UNRECORDABLE_FILL.rawValue)
         push(halt)
