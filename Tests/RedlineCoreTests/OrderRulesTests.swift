@@ -230,6 +230,9 @@ final class OrderRulesTests: XCTestCase {
             }
             // The publisher: this thread, as the risk side.
             while started.load(ordering: .acquiring) < 2 { sched_yield() }
+            // Until the checkers are reserving (bounded): on a busy host both may not have run yet.
+            let deadline = DispatchTime.now().uptimeNanoseconds + 5_000_000_000
+            while passed.load(ordering: .relaxed) == 0 && DispatchTime.now().uptimeNanoseconds < deadline { sched_yield() }
             for _ in 0..<(20 + round * 7) { sched_yield() }
             var r = rl_order_rules_t(max_order_qty: 0, max_order_notional: 0, collar_bps: 0, stale_after_ns: 0,
                                      flags: RL_RULES_RESTRICTED.rawValue, max_working_orders: 0)

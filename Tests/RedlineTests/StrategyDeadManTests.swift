@@ -1,6 +1,7 @@
 import Foundation
 import Redline
 import RedlineCore
+import Synchronization
 import XCTest
 
 /// The per-strategy dead-man: a strategy that misses its heartbeat is halted
@@ -285,7 +286,11 @@ final class StrategyDeadManTests: XCTestCase {
                                          logger: quietLogger())
         try runtime.start()
         defer { try? runtime.stop() }
+        let firstAccepted = Atomic<Bool>(false)
         let clock = Thread {
+            // Once the router is trading (bounded): a busy host may not have run it yet.
+            let deadline = Date().addingTimeInterval(5)
+            while !firstAccepted.load(ordering: .acquiring) && Date() < deadline { usleep(100) } // pairs with the releasing store below
             usleep(2_000)
             try? monitor.setClock(nanoseconds: 1_000_000_000)
         }
@@ -295,6 +300,7 @@ final class StrategyDeadManTests: XCTestCase {
             do {
                 _ = try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.001, price: 40_000)
                 accepted += 1
+                if accepted == 1 { firstAccepted.store(true, ordering: .releasing) } // releasing: pairs with the clock thread's acquiring load
                 if router.activeOrderCount > 2_000 { router.cancelAllOrders(reason: "room") }
             } catch RedlineError.blocked(.strategyHalted) {
                 refused += 1
