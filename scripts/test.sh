@@ -66,12 +66,14 @@ c_test lanes
 c_test_tsan lanes
 TSAN_OPTIONS=halt_on_error=1 "$objects/lanes_tsan"
 
-step "halts from any thread (rl_engine_halt_now) racing raising checks and the controller (and under ThreadSanitizer)"
+step "halts from any thread (rl_engine_halt_now, and an unrecordable fill's) racing raising checks and the controller (and under ThreadSanitizer)"
 cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
     Tests/C/outside_halt.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/outside_halt"
 for halters in 1 2 4; do "$objects/outside_halt" "$halters" 2 1500; done
+"$objects/outside_halt" 2 2 1500 mixed # an edge collapse and an unrecordable fill's halt
 c_test_tsan outside_halt -DRL_TEST_HOOKS
 TSAN_OPTIONS=halt_on_error=1 "$objects/outside_halt_tsan" 2 2 1500
+TSAN_OPTIONS=halt_on_error=1 "$objects/outside_halt_tsan" 2 2 1500 mixed
 cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
     Tests/C/outside_halt_cases.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/outside_halt_cases"
 "$objects/outside_halt_cases"

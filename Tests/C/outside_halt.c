@@ -2,7 +2,10 @@
  * Description: halts from any thread (rl_engine_halt_now) racing raising
  * checks and the controller's own changes, on real threads.
  *
- *   - Halters halt at random moments, as a strategy whose edge collapses.
+ *   - Halters halt at random moments, as a strategy whose edge collapses;
+ *     with "mixed", every second halter as a router given a fill no
+ *     position can take (rl_engine_halt_unrecordable_fill), whose halt
+ *     takes the others over.
  *   - A driver sends the controller a random mix of unfreezes, its own
  *     halts (manual freeze) and limit changes that move it in and out of
  *     REDUCING, through the risk side's ring.
@@ -17,17 +20,19 @@
  *   2. The controller's history has no gap: each recorded change starts from
  *      the word the previous one left, one epoch on.
  *   3. Every halt that showed is in that history (as many edge-collapse
- *      records as halts that returned true, at least).
+ *      and unrecordable-fill records from a word not HALTED as halts that
+ *      returned true, at least).
  *   4. At the end, once the risk side has stepped again: no halt request is
  *      left in the book, and the machine, the book and the word agree.
  *
  * Built and run by scripts/test.sh, also under ThreadSanitizer:
- *   outside_halt [halters] [checkers] [milliseconds]
+ *   outside_halt [halters] [checkers] [milliseconds] [mixed]
  * Exit: 0 pass, 1 fail.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "RedlineCore.h"
 
@@ -45,6 +50,8 @@ static _Atomic(uint64_t) accepted, accepted_while_halted, refused, halts_shown, 
 static _Atomic(uint64_t) accepted_seen;
 /* Refusals by result code, printed when the race was not run. */
 static _Atomic(uint64_t) refused_by[64];
+/* "mixed": odd halters halt for an unrecordable fill. Set before the threads start. */
+static int mixed;
 
 static void hook(const char *point) {
     if (point[0] == 's' && point[1] == 'h') {
@@ -95,7 +102,11 @@ static void *halter(void *arg) {
         for (uint64_t burst = 1 + xorshift(&seed) % 64; burst > 0; burst--) {
             for (uint64_t spin = xorshift(&seed) % 20000; spin > 0; spin--) __asm__ __volatile__("" ::: "memory");
             tried++;
-            if (rl_engine_halt_now(engine, RL_FREEZE_REASON_EDGE_COLLAPSE, (uint16_t)((uintptr_t)arg + 1), 50 * S)) {
+            uint16_t strategy = (uint16_t)((uintptr_t)arg + 1);
+            uint64_t made = mixed && ((uintptr_t)arg & 1)
+                                ? rl_engine_halt_unrecordable_fill(engine, strategy, S / 1000, 50 * S)
+                                : rl_engine_halt_now(engine, RL_FREEZE_REASON_EDGE_COLLAPSE, strategy, 50 * S);
+            if (made) {
                 shown++;
                 /* relaxed: a counter the main thread reads to know the race ran. */
                 atomic_fetch_add_explicit(&halts_shown, 1, memory_order_relaxed);
@@ -156,7 +167,9 @@ static void read_records(void) {
                         (unsigned long long)last_word);
             }
         }
-        if (rl_freeze_word_state(word) == RL_STATE_HALTED && rl_freeze_word_reason(word) == RL_FREEZE_REASON_EDGE_COLLAPSE &&
+        rl_freeze_reason_t reason = rl_freeze_word_reason(word);
+        if (rl_freeze_word_state(word) == RL_STATE_HALTED &&
+            (reason == RL_FREEZE_REASON_EDGE_COLLAPSE || reason == RL_FREEZE_REASON_UNRECORDABLE) &&
             rl_freeze_word_state(before) != RL_STATE_HALTED) {
             edge_records++;
         }
@@ -180,6 +193,7 @@ static void *risk(void *arg) {
 int main(int argc, char **argv) {
     int halters = argc > 1 ? atoi(argv[1]) : 2, checkers = argc > 2 ? atoi(argv[2]) : 2;
     long ms = argc > 3 ? atol(argv[3]) : 2000;
+    mixed = argc > 4 && strcmp(argv[4], "mixed") == 0;
     rl_test_hook = hook;
     rl_engine_config_t c = {0};
     c.symbol_capacity = 4;
@@ -228,9 +242,9 @@ int main(int argc, char **argv) {
     int failures = 0;
     uint64_t word = rl_freeze_load(rl_engine_freeze(engine));
     rl_pair_value_t book = rl_pair_load(&rl_engine_table(engine)->book);
-    printf("outside_halt: %d halters, %d checkers, %ld ms (+%ld): %llu halts tried, %llu shown; %llu orders accepted, "
+    printf("outside_halt: %d halters%s, %d checkers, %ld ms (+%ld): %llu halts tried, %llu shown; %llu orders accepted, "
            "%llu refused; %llu state records; %llu shows\n",
-           halters, checkers, ms, waited, (unsigned long long)halts_tried, (unsigned long long)halts_shown,
+           halters, mixed ? " (mixed)" : "", checkers, ms, waited, (unsigned long long)halts_tried, (unsigned long long)halts_shown,
            (unsigned long long)accepted, (unsigned long long)refused, (unsigned long long)records,
            (unsigned long long)atomic_load(&shows) / 2);
     if (accepted_while_halted != 0) {
