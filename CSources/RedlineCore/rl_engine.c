@@ -673,7 +673,7 @@ static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, int64_
 
 /* Take in a halt made outside the controller (rl_engine_halt_now): its
  * book request, its freeze word, or both. The machine goes HALTED as if the
- * edge collapse (or manual freeze) had arrived here; a word already showing
+ * edge collapse (manual freeze, unrecordable fill) had arrived here; a word already showing
  * is adopted as it is (routers already acted on its epoch), else one is
  * published; the change is recorded like any other. Only then is the book's
  * request cleared: from there the state bits hold the halt. */
@@ -758,7 +758,17 @@ static bool rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
      * see. Before a lift, look at the book itself: a request whose count has
      * not moved yet must not be lifted with the halt it stands on. */
     bool lift = input == RL_TRADING_UNFREEZE || input == RL_TRADING_CIRCUIT_BREAKER;
+    bool book_unknown_before = engine->trading.state == RL_STATE_HALTED &&
+                               engine->trading.reason == RL_FREEZE_REASON_UNRECORDABLE;
     (void)rl_engine_take_in_halt(engine, lift);
+    if (lift && !book_unknown_before && engine->trading.state == RL_STATE_HALTED &&
+        engine->trading.reason == RL_FREEZE_REASON_UNRECORDABLE) {
+        /* The take-in brought a book no longer known in (an unrecordable
+         * fill's halt, or its request over the halt being lifted): the lift
+         * meant another halt. It stops, as over a halt that lands while it
+         * is published: an operator lifts this one knowingly. */
+        return false;
+    }
     for (;;) {
         rl_trading_t before = engine->trading;
         rl_trading_transition_t t = rl_trading_next(before, input);

@@ -25,6 +25,11 @@
  *   9. The kill switch pulled while a snapshot's trading state is restored
  *      (no risk side runs, but a halter may): the restore's store overwrote
  *      the halt's word with ACTIVE. The halt's word stands now.
+ *  11-13. helper-33's review of case 10's halt: an unfreeze that takes an
+ *      unrecordable fill's request in (left over the kill switch it lifts)
+ *      stops (-ECANCELED) instead of lifting the book-unknown halt it never
+ *      saw, also raced on threads; a winner descheduled before its detail;
+ *      the C API's reasons and quantities.
  *  10. A fill no position can take (rl_engine_halt_unrecordable_fill): it
  *      halts on the calling thread, before any risk step, and the record
  *      carries its quantity and price; made while the kill switch is being
@@ -99,6 +104,7 @@ static int hook_pull_after_transient;  /* the kill switch at the next show:end t
 static int hook_pull_during_restore;   /* the kill switch at restore:store */
 static int hook_loser_after_cas;        /* at the winner's halt:after_cas: a loser's cause, then the risk side's step */
 static int hook_unknown_fill_at_show;   /* an unrecordable fill's halt at the next show:begin */
+static int hook_unknown_winner_descheduled; /* review 3: at an unrecordable winner's halt:after_cas, the risk side publishes */
 static rl_event_t hook_record_at_take_in;
 
 static void hook(const char *point) {
@@ -130,6 +136,16 @@ static void hook(const char *point) {
         } else {
             rl_engine_request_freeze(hook_engine);
         }
+        return;
+    }
+    if (strcmp(point, "halt:after_cas") == 0 && hook_unknown_winner_descheduled) {
+        hook_unknown_winner_descheduled = 0;
+        /* The router that won is descheduled before its detail; the controller
+         * publishes meanwhile (a rate limit trips) and takes its word in. */
+        rl_engine_apply_control(hook_engine, RL_CONTROL_RATE_EXCEEDED, RL_SYMBOL_NONE, 10, 0);
+        rl_event_t all[4];
+        int n = drain_records(hook_engine, NULL, 4, all);
+        if (n > 0) hook_record_at_take_in = all[0];
         return;
     }
     if (strcmp(point, "halt:after_cas") == 0 && hook_loser_after_cas) {
@@ -658,6 +674,212 @@ static int case_unrecordable_fill(void) {
     return fail;
 }
 
+/* ---- review 3 (helper-33) of the unrecordable fill's halt -----------------
+ * 11. Found: the router's request left in the book over the kill switch (its
+ *     CAS lost to it; it returned 0 and sent its ring event) is taken in by
+ *     an operator's unfreeze of the kill switch. The take-in publishes the
+ *     takeover (unrecordable_fill) and the same unfreeze then lifts it: the
+ *     operator lifted a book-unknown halt he never saw (the unfreeze
+ *     answers 0), trading is ACTIVE until the ring event comes, which halts
+ *     again: two unrecordable_fill records for one fill. Before fa90b58
+ *     nothing was left in the book: one record, and the unfreeze lifted the
+ *     kill switch it was meant for. (a) the request written as case 10c
+ *     writes it; (b) the same state reached by a real race. */
+static void push_unknown_fill_event(rl_spsc_t *ring) {
+    rl_event_t ev = {0};
+    ev.type = RL_EVENT_CONTROL;
+    ev.side = RL_CONTROL_UNRECORDABLE_FILL;
+    ev.symbol = RL_SYMBOL_NONE;
+    ev.qty = 7 * S / 1000;
+    ev.price = 250 * S;
+    ev.strategy = 3;
+    if (rl_spsc_push(ring, &ev) != RL_OK) exit(2);
+}
+
+static int count_unknown_records(const rl_event_t *all, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k += all[i].side == RL_TRADING_UNRECORDABLE;
+    return k;
+}
+
+static int book_requested(rl_engine_t *e) {
+    return (rl_pair_load(&rl_engine_table(e)->book).hi & RL_BOOK_HALT_REQUESTED) != 0;
+}
+
+static int case_unfreeze_takes_in_an_unknown_fill_request(void) {
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    rl_step_result_t out;
+    rl_engine_t *e = make_engine();
+    rl_engine_apply_control(e, RL_CONTROL_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, 0);
+    drain_records(e, NULL, 0, NULL);
+    uint64_t none = rl_engine_halt_unrecordable_fill(e, 3, 7 * S / 1000, 250 * S);
+    atomic_store(&e->halt_cause, rl_halt_cause_pack(RL_FREEZE_REASON_UNRECORDABLE, 3));
+    atomic_store(&e->halt_value, 250 * S);
+    atomic_store(&e->halt_qty, 7 * S / 1000);
+    rl_position_table_request_halt(rl_engine_table(e));
+    atomic_fetch_add(&e->halt_requests, 1);
+    push_unknown_fill_event(ring); /* it returned 0: its ring event */
+    /* The operator lifts the kill switch he sees before the risk side's next step. */
+    int lifted = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 0);
+    uint64_t after_lift = word_of(e);
+    rl_result_t raise = rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S);
+    rl_engine_step(e, ring, 16, &out);
+    rl_event_t all[8];
+    int n = drain_records(e, NULL, 8, all), unknown = count_unknown_records(all, n);
+    uint64_t w = word_of(e);
+    int fail = none != 0 || rl_freeze_word_state(after_lift) != RL_STATE_HALTED ||
+               rl_freeze_word_reason(after_lift) != RL_FREEZE_REASON_UNRECORDABLE || raise == RL_OK || unknown != 1 ||
+               rl_freeze_word_reason(w) != RL_FREEZE_REASON_UNRECORDABLE;
+    printf("%s unfreeze_takes_in_an_unknown_fill_request (a): the unfreeze of the kill switch answered %d; after it "
+           "the word is %s reason %d and a raising order got %d (0 = accepted); after the ring event %d "
+           "unrecordable_fill record(s) of %d, the word %s reason %d\n",
+           fail ? "FAIL" : "PASS", lifted, state_name(after_lift), (int)rl_freeze_word_reason(after_lift), (int)raise,
+           unknown, n, state_name(w), (int)rl_freeze_word_reason(w));
+    rl_engine_destroy(e);
+    rl_spsc_destroy(ring);
+    return fail;
+}
+
+static rl_engine_t *r11_engine;
+static _Atomic int r11_go, r11_ready;
+static uint64_t r11_made;
+static void *r11_controller(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&r11_ready, 1);
+    while (!atomic_load(&r11_go)) {}
+    rl_engine_apply_control(r11_engine, RL_CONTROL_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, 0);
+    return NULL;
+}
+static void *r11_router(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&r11_ready, 1);
+    while (!atomic_load(&r11_go)) {}
+    r11_made = rl_engine_halt_unrecordable_fill(r11_engine, 3, 7 * S / 1000, 250 * S);
+    return NULL;
+}
+
+static int case_unfreeze_takes_in_an_unknown_fill_request_race(int rounds) {
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    rl_step_result_t out;
+    rl_engine_t *e = make_engine();
+    r11_engine = e;
+    int hits = 0, lifted_unknown = 0, doubled = 0;
+    for (int r = 0; r < rounds && hits < 5; r++) {
+        drain_records(e, NULL, 0, NULL);
+        atomic_store(&r11_go, 0);
+        atomic_store(&r11_ready, 0);
+        pthread_t a, b;
+        pthread_create(&a, NULL, r11_controller, NULL);
+        pthread_create(&b, NULL, r11_router, NULL);
+        while (atomic_load(&r11_ready) < 2) {}
+        atomic_store(&r11_go, 1);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        if (r11_made == 0) push_unknown_fill_event(ring); /* the router's fallback */
+        if (r11_made == 0 && book_requested(e) &&
+            rl_freeze_word_reason(word_of(e)) == RL_FREEZE_REASON_MANUAL) {
+            /* Its CAS lost to the kill switch: the operator lifts the kill switch now. */
+            hits++;
+            drain_records(e, NULL, 0, NULL);
+            rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 0);
+            if (rl_freeze_word_state(word_of(e)) != RL_STATE_HALTED) lifted_unknown++;
+            rl_engine_step(e, ring, 16, &out);
+            rl_event_t all[8];
+            int n = drain_records(e, NULL, 8, all);
+            if (count_unknown_records(all, n) > 1) doubled++;
+        }
+        /* Back to ACTIVE for the next round. */
+        for (int k = 0; k < 4 && (rl_freeze_word_state(word_of(e)) != RL_STATE_ACTIVE || book_requested(e)); k++) {
+            rl_engine_step(e, ring, 16, &out);
+            rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 0);
+        }
+        drain_records(e, NULL, 0, NULL);
+        if (rl_freeze_word_state(word_of(e)) != RL_STATE_ACTIVE) {
+            printf("FAIL unfreeze_takes_in_an_unknown_fill_request (b): not ACTIVE after round %d\n", r);
+            return 1;
+        }
+    }
+    int fail = lifted_unknown != 0 || doubled != 0;
+    printf("%s unfreeze_takes_in_an_unknown_fill_request (b, threads): %d round(s) left the router's request in the "
+           "book over the kill switch; in %d the unfreeze of the kill switch lifted the book-unknown halt, in %d "
+           "two unrecordable_fill records for one fill\n",
+           fail ? "FAIL" : "PASS", hits, lifted_unknown, doubled);
+    rl_engine_destroy(e);
+    rl_spsc_destroy(ring);
+    return fail;
+}
+
+/* 12. Found (minor): the router that won descheduled between its CAS and its
+ *     detail (as case 7): the record of an unrecordable fill names no
+ *     quantity and no price (0 and 0), and the FreezeEvent said "a fill of
+ *     0.0 at 0.0". The detail cannot be written before the CAS (a loser's
+ *     could then be taken for the winner's), so the record is the winner's
+ *     or none, counted as unattributed, and the FreezeEvent says the size
+ *     is unknown and in the router's log (UnrecordableFillReview3Tests). */
+static int case_unknown_fill_winner_descheduled(void) {
+    rl_engine_t *e = make_engine();
+    drain_records(e, NULL, 0, NULL);
+    memset(&hook_record_at_take_in, 0, sizeof hook_record_at_take_in);
+    hook_engine = e;
+    hook_unknown_winner_descheduled = 1;
+    uint64_t made = rl_engine_halt_unrecordable_fill(e, 3, 7 * S / 1000, 250 * S);
+    hook_engine = NULL;
+    rl_event_t r = hook_record_at_take_in;
+    int winner = r.qty == 7 * S / 1000 && r.value == 250 * S && r.strategy == 3;
+    int none = r.qty == 0 && r.value == 0 && r.strategy == 0 && rl_engine_halt_causes_unattributed(e) == 1;
+    int fail = made == 0 || r.order_id != made || r.side != RL_TRADING_UNRECORDABLE || !(winner || none);
+    printf("%s unknown_fill_winner_descheduled: the record of word %llx (input %u) says qty %.4f price %.2f strategy "
+           "%u (the fill: 0.007 at 250, strategy 3; unattributed %llu)\n",
+           fail ? "FAIL" : "PASS", (unsigned long long)r.order_id, (unsigned)r.side, rl_fp_to_double(r.qty),
+           rl_fp_to_double(r.value), (unsigned)r.strategy, (unsigned long long)rl_engine_halt_causes_unattributed(e));
+    rl_engine_destroy(e);
+    return fail;
+}
+
+/* 13. Held: C API misuse. halt_now with the unrecordable reason halts for
+ *     it, with no quantity; a quantity given with another reason is dropped;
+ *     an unknown reason halts as manual; a second unrecordable call over
+ *     it, and one over an edge collapse, make no word. */
+static int case_unknown_fill_api(void) {
+    int fail = 0;
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    rl_step_result_t out;
+    rl_event_t last;
+    rl_engine_t *e = make_engine();
+    drain_records(e, NULL, 0, NULL);
+    uint64_t made = rl_engine_halt_now(e, RL_FREEZE_REASON_UNRECORDABLE, 5, 9 * S);
+    rl_engine_step(e, ring, 16, &out);
+    int n = drain_records(e, &last, 0, NULL);
+    int a = made == 0 || rl_freeze_word_reason(made) != RL_FREEZE_REASON_UNRECORDABLE || n != 1 ||
+            last.side != RL_TRADING_UNRECORDABLE || last.qty != 0 || last.value != 9 * S || last.strategy != 5;
+    rl_engine_destroy(e);
+    e = make_engine();
+    drain_records(e, NULL, 0, NULL);
+    made = rl_engine_halt_now_detailed(e, RL_FREEZE_REASON_EDGE_COLLAPSE, 5, 77 * S, 9 * S);
+    rl_engine_step(e, ring, 16, &out);
+    n = drain_records(e, &last, 0, NULL);
+    a |= made == 0 || rl_freeze_word_reason(made) != RL_FREEZE_REASON_EDGE_COLLAPSE || n != 1 ||
+         last.side != RL_TRADING_EDGE_COLLAPSE || last.value != 9 * S;
+    uint64_t over_edge = rl_engine_halt_unrecordable_fill(e, 3, S, S);
+    a |= over_edge != 0;
+    rl_engine_destroy(e);
+    e = make_engine();
+    made = rl_engine_halt_now_detailed(e, (rl_freeze_reason_t)0x107, 5, 77 * S, 9 * S);
+    a |= made == 0 || rl_freeze_word_reason(made) != RL_FREEZE_REASON_MANUAL;
+    rl_engine_step(e, ring, 16, &out);
+    n = drain_records(e, &last, 0, NULL);
+    a |= n != 1 || last.side != RL_TRADING_MANUAL_FREEZE || last.strategy != 5;
+    printf("%s unknown_fill_api: halt_now(unrecordable), a quantity with edge_collapse, reason 0x107 (manual), "
+           "over an edge collapse\n", a ? "FAIL" : "PASS");
+    fail |= a;
+    rl_engine_destroy(e);
+    rl_spsc_destroy(ring);
+    return fail;
+}
+
 int main(int argc, char **argv) {
     rl_test_hook = hook;
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -674,6 +896,11 @@ int main(int argc, char **argv) {
     RUN("escalation_overtaken_by_a_halt", case_escalation_overtaken_by_a_halt());
     RUN("kill_switch_during_a_restore", case_kill_switch_during_a_restore());
     RUN("unrecordable_fill", case_unrecordable_fill());
+    RUN("unfreeze_takes_in_an_unknown_fill_request",
+        case_unfreeze_takes_in_an_unknown_fill_request() +
+            case_unfreeze_takes_in_an_unknown_fill_request_race(argc > 2 ? atoi(argv[2]) : 1000));
+    RUN("unknown_fill_winner_descheduled", case_unknown_fill_winner_descheduled());
+    RUN("unknown_fill_api", case_unknown_fill_api());
     printf("%d case(s) failed\n", failures);
     return failures ? 1 : 0;
 }

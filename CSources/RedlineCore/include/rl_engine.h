@@ -283,7 +283,8 @@ RL_INLINE rl_spsc_t *rl_engine_state_ring(rl_engine_t *engine) { return engine->
  * RL_EVENT_CONTROL event. Only while no risk side runs (setup, recovery,
  * tests): with one running, push the event into a ring instead.
  * Returns 0, -EINVAL (bad value), -ENOENT (unknown symbol), or for a lift
- * -ECANCELED (a halt landed while it was published, and stands). */
+ * -ECANCELED (a halt landed while it was published, or a book no longer
+ * known came in as it was taken in (unrecordable_fill): it stands). */
 int rl_engine_apply_control(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
                             uint64_t request_id);
 

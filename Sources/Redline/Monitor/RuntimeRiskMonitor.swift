@@ -528,6 +528,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     @discardableResult
     public func syncFreezeEvents() -> Bool { trading.sync() > 0 }
 
+    /// The epoch of the newest trading-state change in the history.
+    var recordedStateEpoch: UInt64 { trading.recordedEpoch }
+
     // MARK: Positions and prices
 
     /// Change `symbol`'s position by `qty` (signed units, rounded away from
@@ -777,8 +780,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         /// There was no halt to lift (or none the circuit breaker may lift).
         case nothingToLift
         /// A halt (the kill switch, an edge collapse) landed while the lift was
-        /// being published. It is newer than the unfreeze and stands: trading
-        /// is HALTED for it. An operator who still means it unfreezes again.
+        /// being published, or a book no longer known (`unrecordable_fill`)
+        /// came in as the lift took halts in. It stands: trading is HALTED
+        /// for it. An operator who still means it unfreezes again.
         case haltLandedMeanwhile
         /// Refused: the journal cannot record the change (errno), and nothing
         /// resumes that it cannot record.

@@ -81,6 +81,10 @@ final class RiskSide: @unchecked Sendable {
         consumerLock.locked {
             guard !hasRiskThread else { return }
             let all = allRings
+            // Counted over the whole drain: a step that applies nothing still
+            // ticks, and may take a halt made outside in (a router's
+            // unrecordable fill, an edge collapse).
+            let changesBefore = rl_engine_state_change_count(engine)
             // Lanes first, as the risk thread serves them (two passes: no array built, no allocation).
             for pass in 0..<2 {
                 for (ring, lane) in all where lane == (pass == 0) {
@@ -88,10 +92,10 @@ final class RiskSide: @unchecked Sendable {
                     while rl_engine_step(engine, ring.pointer, stepBatch, &step) > 0 {
                         report.applied += Int(step.applied)
                         report.invalid += Int(step.invalid)
-                        report.stateChanges += Int(step.state_changes)
                     }
                 }
             }
+            report.stateChanges = Int(rl_engine_state_change_count(engine) &- changesBefore)
         }
         if report.invalid > 0 {
             logger.error("risk step skipped invalid events", metadata: ["count": "\(report.invalid)"])

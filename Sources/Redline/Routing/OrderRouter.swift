@@ -140,6 +140,12 @@ public final class OrderRouter {
         /// halt: no order is accepted until the risk side has taken the
         /// request (the ring's count of pushed events then, 0: none; `refuseWhileBookUnknown`).
         var bookHaltPushedAt: UInt64 = 0
+        /// A halt this router acted on before the risk side had recorded it
+        /// (a halt made outside the controller, an edge collapse or a fill
+        /// no position can take, is taken in at the risk side's next step):
+        /// each poll takes the history in until it has, so that its log
+        /// line, metric and journal record follow within a poll. 0: none.
+        var unrecordedHaltEpoch: UInt64 = 0
     }
     /// Events for the risk side staged during `processExchangeEvents`: a
     /// burst of venue answers (a cancel-all's 10,000 acks) is pushed
@@ -1046,6 +1052,7 @@ public final class OrderRouter {
         rl_spsc_warm(lanePointer)
         let word = rl_freeze_load(rl_engine_freeze(engine))
         let epoch = rl_freeze_word_epoch(word)
+        if hot.pointee.unrecordedHaltEpoch != 0 { takeInUnrecordedHalt(seenEpoch: epoch) }
         guard epoch != hot.pointee.lastSeenEpoch else { return nil }
         hot.pointee.lastSeenEpoch = epoch
         guard rl_freeze_word_state(word) == RL_STATE_HALTED else {
@@ -1057,7 +1064,19 @@ public final class OrderRouter {
         let trigger = FreezeTrigger(reasonCode: rl_freeze_word_reason(word))?.rawValue ?? "unknown"
         let report = cancelAllOrders(reason: "freeze (\(trigger), epoch \(epoch))")
         monitor.syncFreezeEvents()
+        if monitor.recordedStateEpoch < epoch { hot.pointee.unrecordedHaltEpoch = epoch }
         return report
+    }
+
+    /// The halt of `unrecordedHaltEpoch` is not in the history yet: take in
+    /// what the risk side has recorded since. Done once it is, or once a
+    /// newer word shows (whose handling takes the history in).
+    @inline(never)
+    private func takeInUnrecordedHalt(seenEpoch: UInt64) {
+        monitor.syncFreezeEvents()
+        if seenEpoch != hot.pointee.unrecordedHaltEpoch || monitor.recordedStateEpoch >= hot.pointee.unrecordedHaltEpoch {
+            hot.pointee.unrecordedHaltEpoch = 0
+        }
     }
 
     /// Cancel every active order: through the venue's mass cancel where it

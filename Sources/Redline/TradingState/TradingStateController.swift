@@ -57,6 +57,9 @@ final class TradingStateController: @unchecked Sendable {
 
     var state: TradingState { TradingState(word: rl_freeze_load(rl_engine_freeze(engine))) }
 
+    /// The epoch of the newest change taken into the history.
+    var recordedEpoch: UInt64 { history.withLock { $0.recordedEpoch } }
+
     var freezeEvents: [FreezeEvent] {
         sync()
         return history.withLock { $0.freezeEvents }
@@ -207,8 +210,13 @@ final class TradingStateController: @unchecked Sendable {
         case .unrecordableFill:
             let qty = FixedPoint.double(record.qty), price = FixedPoint.double(record.value)
             if record.symbol == RL_SYMBOL_NONE {
-                return ("the venue reported a fill of \(qty) at \(price) that no position can record (an order the router does not know, or no price): the book is unknown until an operator reconciles with the venue",
-                        ["scope": "unknown_order", "qty": "\(qty)", "price": "\(price)"])
+                // No quantity: the halting router was descheduled before it
+                // wrote its detail, or a C caller gave none. Its log has them.
+                let fill = record.qty == 0 ? "a fill (its size and price are in the log of the router that got it)"
+                                           : "a fill of \(qty) at \(price)"
+                return ("the venue reported \(fill) that no position can record (an order the router does not know, or no price): the book is unknown until an operator reconciles with the venue",
+                        ["scope": "unknown_order", "qty": record.qty == 0 ? "unknown" : "\(qty)",
+                         "price": record.qty == 0 ? "unknown" : "\(price)"])
             }
             let name = symbolName(record.symbol)
             return ("the venue reported a fill of \(qty) \(name) at \(price) that the position cannot hold",
