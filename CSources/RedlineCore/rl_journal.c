@@ -926,6 +926,7 @@ struct rl_journal {
     _Atomic(uint64_t) live_segment_seq;
     bool spare_asked;                     /* the writer's: asked for during this segment */
     _Atomic(uint64_t) segments_prepared;  /* segments that were a prepared spare */
+    _Atomic(uint64_t) writer_passes;      /* the writer's loop passes (diagnostics: it is alive) */
     _Atomic(uint64_t) direct_commits;     /* commits written O_DIRECT */
     /* Per-order lag samples (the lag ring): acceptance stamps of this batch's
      * sampled orders, one in RL_JOURNAL_LAG_SAMPLE_EVERY. */
@@ -1868,6 +1869,9 @@ static void *rl_journal_main(void *arg) {
     uint32_t n_max = j->options.sync_every_records < j->options.max_commit_records ? j->options.sync_every_records
                                                                                     : j->options.max_commit_records;
     for (;;) {
+        /* relaxed, both: a diagnostic with one writer, this thread. */
+        atomic_store_explicit(&j->writer_passes, atomic_load_explicit(&j->writer_passes, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         /* acquire: pairs with the release store in rl_journal_close. */
         bool stopping = atomic_load_explicit(&j->stop_requested, memory_order_acquire) != 0;
         bool took = false;
@@ -2595,4 +2599,8 @@ void rl_journal_read_stats(const rl_journal_t *j, rl_journal_stats_t *out) {
     uint64_t since = atomic_load_explicit((_Atomic(uint64_t) *)&j->writer_phase_since_us, memory_order_relaxed);
     uint64_t now = rl_monotonic_us();
     out->writer_phase_us = since != 0 && now > since ? now - since : 0;
+    out->writer_passes = atomic_load_explicit((_Atomic(uint64_t) *)&j->writer_passes, memory_order_relaxed);
+    out->hot_pushed = rl_spsc_pushed(j->hot);
+    out->hot_taken = rl_spsc_consumed(j->hot);
+    out->hot_durable = atomic_load_explicit((_Atomic(uint64_t) *)&j->hot_durable, memory_order_relaxed);
 }

@@ -47,6 +47,22 @@ int rl_pin_current_thread(int cpu) {
     return -rc;
 }
 
+_Static_assert(sizeof(rl_affinity_t) == sizeof(cpu_set_t), "rl_affinity_t holds a cpu_set_t");
+
+int rl_affinity_save(rl_affinity_t *out) {
+    cpu_set_t set;
+    int rc = pthread_getaffinity_np(pthread_self(), sizeof(set), &set);
+    if (rc != 0) return -rc;
+    memcpy(out, &set, sizeof(set));
+    return 0;
+}
+
+int rl_affinity_restore(const rl_affinity_t *saved) {
+    cpu_set_t set;
+    memcpy(&set, saved, sizeof(set));
+    return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 int rl_current_cpu(void) {
     int cpu = sched_getcpu();
     return cpu >= 0 ? cpu : -errno;

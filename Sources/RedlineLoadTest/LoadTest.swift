@@ -381,6 +381,12 @@ public final class LoadTest: @unchecked Sendable {
     /// Run, printing nothing; `progress` is called about once a second from the calling thread.
     public func run(progress: ((LoadTestProgress) -> Void)? = nil) throws -> LoadTestResult {
         let config = configuration
+        // The freeze rounds pin this thread (below). It is put back as it was
+        // when the run ends: left pinned, every thread it created later (a
+        // journal's writer, a runtime's) would inherit the one CPU.
+        var callerAffinity = rl_affinity_t()
+        let affinitySaved = rl_affinity_save(&callerAffinity) == 0
+        defer { if affinitySaved { _ = rl_affinity_restore(&callerAffinity) } }
         let cpus = RedlineRuntime.cpuCount
         let riskCPU = config.pin ? (config.riskCPU ?? cpus - 1) : nil
         let strategyCPUs: [Int?] = (0..<config.strategies).map { i in
@@ -463,8 +469,8 @@ public final class LoadTest: @unchecked Sendable {
             let router = workers[0].router
             // On strategy 0's CPU, as its thread will be: unpinned, this thread
             // could share the risk thread's CPU and take turns with it. It
-            // stays there: its wake-ups then take time from the strategy,
-            // never from the risk thread.
+            // stays there until the run ends: its wake-ups then take time
+            // from the strategy, never from the risk thread.
             if let cpu = workers[0].cpu { _ = rl_pin_current_thread(Int32(cpu)) }
             for round in 1...config.freezeRounds {
                 let before = router.lastFreezeSeenCycles

@@ -205,6 +205,29 @@ final class RuntimeTests: XCTestCase {
         XCTAssertEqual(position.workingBuy, 0)
     }
 
+    /// The freeze rounds pin the calling thread to strategy 0's CPU; the run
+    /// puts it back. Left pinned (as it was), every thread this test process
+    /// created afterwards (journal writers, snapshot threads) inherited that
+    /// one CPU.
+    func testALoadTestLeavesItsCallersCPUAffinityAsItWas() throws {
+        var before = rl_affinity_t()
+        XCTAssertEqual(rl_affinity_save(&before), 0)
+        var config = LoadTestConfiguration()
+        config.strategies = 1
+        config.symbols = 2
+        config.duration = 0.3
+        config.targetRate = 20_000
+        config.freezeRounds = 2
+        config.idle = .spinThenYield
+        XCTAssertTrue(config.pin, "pinned, as the rounds pin the caller")
+        let result = try LoadTest(config, logger: quietLogger()).run()
+        XCTAssertTrue(result.invariantsOK, "\(result.violations)")
+        var after = rl_affinity_t()
+        XCTAssertEqual(rl_affinity_save(&after), 0)
+        let same = withUnsafeBytes(of: &before) { b in withUnsafeBytes(of: &after) { a in b.elementsEqual(a) } }
+        XCTAssertTrue(same, "the caller's CPU affinity changed: \(after.bits.0) against \(before.bits.0)")
+    }
+
     /// A short load test: the invariants, not a speed.
     func testShortLoadTestHoldsEveryInvariant() throws {
         var config = LoadTestConfiguration()

@@ -93,6 +93,10 @@ typedef struct rl_journal_stats {
     uint64_t direct_commits;   /* commits written O_DIRECT (the rest of `syncs`: through the page cache) */
     uint32_t writer_phase;     /* rl_journal_writer_phase_t: what the writer is doing now */
     uint64_t writer_phase_us;  /* ... and for how long (microseconds) */
+    uint64_t writer_passes;    /* passes of the writer's loop since start: moving, it is alive */
+    uint64_t hot_pushed;       /* records the risk side handed over (the hot ring's pushes) */
+    uint64_t hot_taken;        /* ... the writer took from the ring */
+    uint64_t hot_durable;      /* ... durable */
 } rl_journal_stats_t;
 
 /* What the writer thread is doing, for a wait that timed out to say why

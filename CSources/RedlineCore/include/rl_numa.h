@@ -26,6 +26,18 @@ int rl_cpu_check(int cpu);
  * pthread_setaffinity_np). */
 int rl_pin_current_thread(int cpu);
 
+/* The calling thread's CPU affinity, kept to put back after a temporary pin:
+ * a library that pins its caller's thread (the load test's freeze rounds)
+ * must not leave it pinned, or every thread it creates later inherits the
+ * one CPU. Room for 1,024 CPUs, as glibc's cpu_set_t. */
+typedef struct rl_affinity {
+    uint64_t bits[16];
+} rl_affinity_t;
+
+/* 0 or -errno. */
+int rl_affinity_save(rl_affinity_t *out);
+int rl_affinity_restore(const rl_affinity_t *saved);
+
 /* The CPU the calling thread runs on now, or -errno. */
 int rl_current_cpu(void);
 

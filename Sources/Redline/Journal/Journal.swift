@@ -396,7 +396,9 @@ public final class Journal: @unchecked Sendable {
     public var writerActivity: String {
         let stats = self.stats
         let time = String(format: "%.1f ms", Double(stats.writer_phase_us) / 1000)
-        let durable = "durable through seq \(stats.durable_seq) of \(stats.next_seq - 1)"
+        let durable = "durable through seq \(stats.durable_seq) of \(stats.next_seq - 1); the writer's loop has made "
+            + "\(stats.writer_passes) passes; the risk side's records: \(stats.hot_pushed) handed over, "
+            + "\(stats.hot_taken) taken, \(stats.hot_durable) durable"
         switch rl_journal_writer_phase_t(stats.writer_phase) {
         case RL_JOURNAL_PHASE_COMMITTING:
             return "the writer has been in one commit (its write and fdatasync in the kernel) for \(time): "
