@@ -22,6 +22,18 @@ final class UnrecordableFillReview3Tests: XCTestCase, UnknownFillFixture {
         XCTAssertEqual(event?.metadata["strategy"], "\(strategy)", file: file, line: line)
     }
 
+    /// Reopens the journal in `dir` as a restart does: HALTED for the
+    /// unrecordable fill of 0.004 at 40,000, with its whole detail, once.
+    private func assertRestartsHaltedForTheFill(_ dir: String, strategy: UInt16,
+                                                file: StaticString = #filePath, line: UInt = #line) throws {
+        let (monitor, journal) = try journaled(dir)
+        defer { journal.close() }
+        XCTAssertEqual(monitor.tradingState.mode, .halted, file: file, line: line)
+        XCTAssertEqual(monitor.tradingState.reasonCode, UInt8(RL_FREEZE_REASON_UNRECORDABLE.rawValue), file: file, line: line)
+        assertUnknownFillEvent(monitor.freezeEvents.last, qty: "0.004", price: "40000.0", strategy: strategy, file: file, line: line)
+        XCTAssertEqual(monitor.freezeEvents.filter { $0.trigger == .unrecordableFill }.count, 1, file: file, line: line)
+    }
+
     // MARK: Findings
 
     /// Found: with a risk thread, nothing takes the halt's record in. The
@@ -66,11 +78,7 @@ final class UnrecordableFillReview3Tests: XCTestCase, UnknownFillFixture {
             journal.close()
             try runtime.stop()
         }
-        let (monitor, journal) = try journaled(dir)
-        defer { journal.close() }
-        XCTAssertEqual(monitor.tradingState.mode, .halted)
-        XCTAssertEqual(monitor.tradingState.reasonCode, UInt8(RL_FREEZE_REASON_UNRECORDABLE.rawValue))
-        assertUnknownFillEvent(monitor.freezeEvents.last, qty: "0.004", price: "40000.0", strategy: strategy)
+        try assertRestartsHaltedForTheFill(dir, strategy: strategy)
     }
 
     /// Found: without a risk thread, `monitor.drain()` takes the router's
@@ -101,10 +109,7 @@ final class UnrecordableFillReview3Tests: XCTestCase, UnknownFillFixture {
             try journal.flush()
             journal.close()
         }
-        let (monitor, journal) = try journaled(dir)
-        defer { journal.close() }
-        XCTAssertEqual(monitor.tradingState.reasonCode, UInt8(RL_FREEZE_REASON_UNRECORDABLE.rawValue))
-        assertUnknownFillEvent(monitor.freezeEvents.last, qty: "0.004", price: "40000.0", strategy: strategy)
+        try assertRestartsHaltedForTheFill(dir, strategy: strategy)
     }
 
     // MARK: Checks that hold
@@ -124,11 +129,7 @@ final class UnrecordableFillReview3Tests: XCTestCase, UnknownFillFixture {
             try journal.flush()
             journal.close()
         }
-        let (monitor, journal) = try journaled(dir)
-        defer { journal.close() }
-        XCTAssertEqual(monitor.tradingState.reasonCode, UInt8(RL_FREEZE_REASON_UNRECORDABLE.rawValue))
-        assertUnknownFillEvent(monitor.freezeEvents.last, qty: "0.004", price: "40000.0", strategy: strategy)
-        XCTAssertEqual(monitor.freezeEvents.filter { $0.trigger == .unrecordableFill }.count, 1)
+        try assertRestartsHaltedForTheFill(dir, strategy: strategy)
     }
 
     /// Two routers given unknown fills before the risk side ran: the second
