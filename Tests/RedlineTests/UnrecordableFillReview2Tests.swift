@@ -65,20 +65,25 @@ final class UnrecordableFillReview2Tests: XCTestCase, UnknownFillFixture {
         XCTAssertEqual(monitor.freezeEvents.last?.trigger, .unrecordableFill)
     }
 
-    /// Strict durability: refused until taken, then frozen by the halt, and
-    /// trading again once an operator lifts it.
+    /// Strict durability: refused at once (the router's own halt, before
+    /// any drain), the record with its detail at the drain, and trading
+    /// again once an operator lifts it. (helper-33's review had the first
+    /// two as a test of their own.)
     func testStrictDurabilityRouterAfterAnUnknownFill() throws {
         let dir = try makeTemporaryDirectory()
         let (monitor, journal) = try journaled(dir)
         defer { journal.close() }
-        let venue = Venue()
-        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64,
-                                     durability: .durableBeforeSubmit, logger: quietLogger())
-        let mine = try working(router, venue, price: 40_000)
-        venue.pending = [.filled(stranger(mine), quantity: fp(0.004), price: px40k)]
+        let (venue, router, fill) = try routerAndUnknownFill(monitor, durability: .durableBeforeSubmit)
+        venue.pending = [fill]
         router.processExchangeEvents()
-        XCTAssertThrowsError(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000))
+        XCTAssertThrowsRedline(.blocked(.frozen)) { try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000) }
         monitor.drain()
+        let event = monitor.freezeEvents.last
+        XCTAssertEqual(event?.trigger, .unrecordableFill)
+        XCTAssertEqual(event?.metadata["scope"], "unknown_order")
+        XCTAssertEqual(event?.metadata["qty"], "0.004")
+        XCTAssertEqual(event?.metadata["price"], "40000.0")
+        XCTAssertEqual(event?.metadata["strategy"], "\(router.strategyID)")
         XCTAssertThrowsError(try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000))
         XCTAssertEqual(monitor.tradingState.mode, .halted)
         XCTAssertTrue(monitor.unfreeze(reason: "operator reconciled"))

@@ -52,11 +52,9 @@ final class UnrecordableFillReview3Tests: XCTestCase, UnknownFillFixture {
         let strategy: UInt16
         do {
             let (monitor, journal) = try journaled(dir)
-            let venue = Venue()
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+            let (venue, router, fill) = try routerAndUnknownFill(monitor)
             strategy = router.strategyID
-            let mine = try working(router, venue, price: 40_000)
-            venue.pending = [.filled(stranger(mine), quantity: fp(0.004), price: px40k)]
+            venue.pending = [fill]
             router.processExchangeEvents()
             router.pollFreeze() // the strategy loop's next turn: it sees the halt and cancels
             let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(idle: .backoff), logger: quietLogger())
@@ -95,11 +93,9 @@ final class UnrecordableFillReview3Tests: XCTestCase, UnknownFillFixture {
         let strategy: UInt16
         do {
             let (monitor, journal) = try journaled(dir)
-            let venue = Venue()
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+            let (venue, router, fill) = try routerAndUnknownFill(monitor)
             strategy = router.strategyID
-            let mine = try working(router, venue, price: 40_000)
-            venue.pending = [.filled(stranger(mine), quantity: fp(0.004), price: px40k)]
+            venue.pending = [fill]
             router.processExchangeEvents()
             let before = rl_engine_state_change_count(monitor.engineHandle)
             let report = monitor.drain()
@@ -121,11 +117,9 @@ final class UnrecordableFillReview3Tests: XCTestCase, UnknownFillFixture {
         let strategy: UInt16
         do {
             let (monitor, journal) = try journaled(dir)
-            let venue = Venue()
-            let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64, logger: quietLogger())
+            let (venue, router, fill) = try routerAndUnknownFill(monitor)
             strategy = router.strategyID
-            let mine = try working(router, venue, price: 40_000)
-            deliver(.filled(stranger(mine), quantity: fp(0.004), price: px40k), monitor, venue, router)
+            deliver(fill, monitor, venue, router)
             try journal.flush()
             journal.close()
         }
@@ -268,23 +262,6 @@ final class UnrecordableFillReview3Tests: XCTestCase, UnknownFillFixture {
         XCTAssertEqual(monitor.tradingState.mode, .halted)
         XCTAssertEqual(monitor.freezeEvents.last?.trigger, .unrecordableFill)
         XCTAssertEqual(monitor.freezeEvents.filter { $0.trigger == .unrecordableFill }.count, 1)
-    }
-
-    /// Strict durability: the router's own halt refuses its next order at
-    /// once, before any drain; the record comes with the drain.
-    func testAStrictDurabilityRouterRefusesAtOnce() throws {
-        let dir = try makeTemporaryDirectory()
-        let (monitor, journal) = try journaled(dir)
-        defer { journal.close() }
-        let venue = Venue()
-        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64,
-                                     durability: .durableBeforeSubmit, logger: quietLogger())
-        let mine = try working(router, venue, price: 40_000)
-        venue.pending = [.filled(stranger(mine), quantity: fp(0.004), price: px40k)]
-        router.processExchangeEvents()
-        XCTAssertThrowsRedline(.blocked(.frozen)) { try router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.01, price: 40_000) }
-        monitor.drain()
-        assertUnknownFillEvent(monitor.freezeEvents.last, qty: "0.004", price: "40000.0", strategy: router.strategyID)
     }
 
     /// Found (minor; C case unknown_fill_winner_descheduled): a record with

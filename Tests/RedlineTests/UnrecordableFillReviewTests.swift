@@ -402,6 +402,19 @@ extension UnknownFillFixture {
 
     func stranger(_ id: OrderID) -> OrderID { OrderID(rawValue: id.rawValue ^ (UInt64(7) << 48)) }
 
+    /// A router on `monitor` with one order working at 40,000, and the
+    /// venue's fill of 0.004 at 40,000 for an order the router does not know
+    /// (not delivered yet).
+    func routerAndUnknownFill(_ monitor: RuntimeRiskMonitor,
+                              durability: OrderRouter.Durability = .reservedBeforeSubmit)
+        throws -> (venue: Venue, router: OrderRouter, fill: ExchangeEvent) {
+        let venue = Venue()
+        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 64, ringCapacity: 64,
+                                     durability: durability, logger: quietLogger())
+        let mine = try working(router, venue, price: 40_000)
+        return (venue, router, .filled(stranger(mine), quantity: fp(0.004), price: px40k))
+    }
+
     func metric(_ monitor: RuntimeRiskMonitor, _ name: String) -> Double? {
         parsePrometheus(monitor.prometheusText())[name]
     }
