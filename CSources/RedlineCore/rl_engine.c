@@ -190,6 +190,7 @@ void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring) { en
 
 void rl_engine_attach_journal_writer(rl_engine_t *engine, rl_journal_t *writer) {
     engine->journal_writer = writer;
+    engine->journal_stalled = 0;
     engine->journal = writer != NULL ? rl_journal_hot_ring(writer) : NULL;
 }
 
@@ -198,7 +199,18 @@ void rl_engine_attach_journal_writer(rl_engine_t *engine, rl_journal_t *writer) 
 static int32_t rl_engine_journal_failure(const rl_engine_t *engine) {
     int32_t error = engine->journal_writer != NULL ? rl_journal_error(engine->journal_writer) : 0;
     if (error == 0 && rl_engine_journal_unrecorded(engine) != 0) error = -EIO;
+    if (error == 0) error = engine->journal_stalled;
     return error;
+}
+
+/* Look whether the writer's commit has stalled (a device that stopped
+ * completing reports no errno): every RL_ENGINE_STALL_LOOK_STEPS steps, or
+ * now. Risk side. */
+static void rl_engine_look_for_stall(rl_engine_t *engine, bool now) {
+    if (engine->journal_writer == NULL) return;
+    if (!now && engine->stall_look_countdown-- != 0) return;
+    engine->stall_look_countdown = RL_ENGINE_STALL_LOOK_STEPS;
+    engine->journal_stalled = rl_journal_stalled(engine->journal_writer);
 }
 
 /* ---- The risk side's share of the total ----------------------------------- */
@@ -1341,7 +1353,9 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         rl_engine_control(engine, RL_TRADING_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, request);
         return 0;
     case RL_CONTROL_UNFREEZE: {
-        /* Nothing that needs the journal resumes while it cannot take it. */
+        /* Nothing that needs the journal resumes while it cannot take it,
+         * nor while its commit is stuck in the kernel. */
+        rl_engine_look_for_stall(engine, true);
         int32_t failure = rl_engine_journal_failure(engine);
         if (failure != 0) return failure;
         return rl_engine_control(engine, RL_TRADING_UNFREEZE, RL_SYMBOL_NONE, 0, request) ? 0 : -ECANCELED;
@@ -1661,6 +1675,7 @@ static inline __attribute__((always_inline)) uint64_t rl_engine_step_impl(rl_eng
      * change: only with room for it, as an event needs (it waits a step). */
     if (rl_engine_journal_room(engine)) rl_engine_tick(engine);
     /* A failing journal halts trading before anything else in this step. */
+    rl_engine_look_for_stall(engine, false);
     int32_t journal_failure = journal != NULL ? rl_engine_journal_failure(engine) : 0;
     if (RL_UNLIKELY(journal_failure != 0)) {
         rl_engine_control(engine, RL_TRADING_JOURNAL_FAILURE, RL_SYMBOL_NONE,

@@ -394,6 +394,49 @@ static void rl_scan_lost_from(rl_journal_scan_result_t *out, const char *segment
     }
 }
 
+/* The highest sequence in the segments from `from` on (0: none readable):
+ * how far a loss goes. */
+static uint64_t rl_highest_in(const char *dir, const rl_file_entry_t *segments, int from, int count) {
+    uint64_t highest = 0;
+    for (int k = from; k < count; k++) {
+        char later[PATH_MAX];
+        uint8_t *more;
+        size_t more_size;
+        snprintf(later, sizeof(later), "%s/%s", dir, segments[k].name);
+        if (rl_read_file(later, &more, &more_size) != 0) continue;
+        size_t more_written = more_size;
+        while (more_written > sizeof(rl_journal_segment_header_t) && more[more_written - 1] == 0) more_written--;
+        uint64_t h = rl_highest_seq(more, more_size, sizeof(rl_journal_segment_header_t), more_written);
+        if (h > highest) highest = h;
+        free(more);
+    }
+    return highest;
+}
+
+/* Segment i's header is cut short or damaged (out->damage says which): what
+ * follows cannot be trusted to continue. Recovering to last good goes on
+ * from the end of the segment before it (it and the ones after are set
+ * aside); with none before it, from the snapshot alone, and with no
+ * snapshot either, there is nothing to start from: refused even then. */
+static int rl_scan_bad_header(const char *dir, const rl_file_entry_t *segments, int i, int count, uint64_t expected,
+                              uint64_t after_seq, size_t tail_end_before, bool recover_to_last_good,
+                              rl_journal_scan_result_t *out) {
+    out->corrupt = true;
+    out->corrupt_seq_after = out->last_seq > after_seq ? out->last_seq : after_seq;
+    out->lost_first = expected ? expected : after_seq + 1;
+    uint64_t highest = rl_highest_in(dir, segments, i, count);
+    out->lost_last = highest >= out->lost_first ? highest : 0;
+    out->torn_tail_bytes = 0;
+    if (recover_to_last_good && i > 0) {
+        snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i - 1].name);
+        out->tail_valid_end = tail_end_before;
+        return 0;
+    }
+    out->tail_segment[0] = 0;
+    out->tail_valid_end = 0;
+    return recover_to_last_good && after_seq > 0 ? 0 : -EBADMSG;
+}
+
 int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_good, rl_journal_visit_fn visit,
                     void *context, rl_journal_scan_result_t *out) {
     memset(out, 0, sizeof(*out));
@@ -401,12 +444,17 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
     if (rc != 0) return rc;
     rl_journal_manifest_t manifest;
     int has_manifest = rl_journal_read_manifest(dir, &manifest);
-    if (has_manifest == -EBADMSG) {
+    bool manifest_damaged = has_manifest == -EBADMSG;
+    if (manifest_damaged && !recover_to_last_good) {
         snprintf(out->damage, sizeof(out->damage),
                  "MANIFEST is damaged or truncated: which files the journal must have is unknown");
         out->corrupt = true;
         return -EBADMSG;
     }
+    /* Recovering to last good: go on as without one (what is there is
+     * checked as ever); that no newer segment is missing cannot be proven,
+     * and the damage says so. */
+    if (manifest_damaged) has_manifest = -ENOENT;
     if (has_manifest != 0 && has_manifest != -ENOENT) return has_manifest;
     rl_file_entry_t *segments;
     int count = rl_list_files(dir, "segment-", ".rlj", &segments);
@@ -453,21 +501,9 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             }
             snprintf(out->damage, sizeof(out->damage), "%s: truncated segment header (%zu bytes)%s", segments[i].name,
                      size, named ? ", although MANIFEST names it: it was cut after it was made" : "");
-            out->corrupt = true;
-            out->corrupt_seq_after = out->last_seq;
-            out->lost_first = expected ? expected : after_seq + 1;
-            out->lost_last = 0;
             free(data);
-            if (recover_to_last_good && i > 0) {
-                /* Go on from the end of the segment before it; it is set aside. */
-                snprintf(out->tail_segment, sizeof(out->tail_segment), "%s", segments[i - 1].name);
-                out->tail_valid_end = tail_end_before;
-                out->torn_tail_bytes = 0;
-            } else {
-                out->tail_segment[0] = 0;
-                out->tail_valid_end = 0;
-                result = recover_to_last_good && after_seq > 0 ? 0 : -EBADMSG;
-            }
+            result = rl_scan_bad_header(dir, segments, i, count, expected, after_seq, tail_end_before,
+                                        recover_to_last_good, out);
             break;
         }
         memcpy(&header, data, sizeof(header));
@@ -485,7 +521,9 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             snprintf(why, sizeof(why), "%s", out->damage);
             snprintf(out->damage, sizeof(out->damage), "%s: %s", segments[i].name, why);
             free(data);
-            result = rc;
+            result = rc == -EBADMSG ? rl_scan_bad_header(dir, segments, i, count, expected, after_seq, tail_end_before,
+                                                         recover_to_last_good, out)
+                                    : rc;
             break;
         }
         if (expected == 0 && header.first_seq > after_seq + 1) {
@@ -569,18 +607,8 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                 } else {
                     /* How far the loss goes: the highest valid sequence after it. */
                     uint64_t highest = rl_highest_seq(data, size, offset, written);
-                    for (int k = i + 1; k < count; k++) {
-                        char later[PATH_MAX];
-                        uint8_t *more;
-                        size_t more_size;
-                        snprintf(later, sizeof(later), "%s/%s", dir, segments[k].name);
-                        if (rl_read_file(later, &more, &more_size) != 0) continue;
-                        size_t more_written = more_size;
-                        while (more_written > sizeof(rl_journal_segment_header_t) && more[more_written - 1] == 0) more_written--;
-                        uint64_t h = rl_highest_seq(more, more_size, sizeof(rl_journal_segment_header_t), more_written);
-                        if (h > highest) highest = h;
-                        free(more);
-                    }
+                    uint64_t after = rl_highest_in(dir, segments, i + 1, count);
+                    if (after > highest) highest = after;
                     if (later_valid || !cut) {
                         snprintf(out->damage, sizeof(out->damage),
                                  "%s: bad record at offset %zu after sequence %" PRIu64
@@ -651,10 +679,16 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
         rl_file_entry_t *snapshots;
         int snaps = rl_list_files(dir, "snapshot-", ".rls", &snapshots);
         if (snaps > 0) free(snapshots);
-        if (snaps != 0 || count > 1 || (count == 1 && (segments[0].seq > 1 || out->records > 0))) {
-            snprintf(out->damage, sizeof(out->damage),
-                     "MANIFEST is missing from a journal that holds records: that its newest files are all "
-                     "there (and none was truncated) cannot be proven");
+        if (manifest_damaged || snaps != 0 || count > 1 || (count == 1 && (segments[0].seq > 1 || out->records > 0))) {
+            char why[400];
+            snprintf(why, sizeof(why),
+                     "MANIFEST is %s: that its newest files are all there (and none was truncated) cannot be "
+                     "proven; anything after sequence %" PRIu64 " that was in a lost file is lost",
+                     manifest_damaged ? "damaged or truncated" : "missing from a journal that holds records",
+                     out->last_seq > after_seq ? out->last_seq : after_seq);
+            /* After other damage (recovering to last good), both are said. */
+            size_t used = out->corrupt ? strnlen(out->damage, sizeof(out->damage)) : 0;
+            snprintf(out->damage + used, sizeof(out->damage) - used, "%s%s", used ? "; and " : "", why);
             out->corrupt = true;
             if (!recover_to_last_good) result = -EBADMSG;
         }
@@ -953,10 +987,13 @@ static uint64_t rl_segment_capacity(const rl_journal_t *j) { return j->options.s
 
 /* The writer enters `phase` (its thread alone stores these). */
 static void rl_writer_phase(rl_journal_t *j, rl_journal_writer_phase_t phase) {
-    /* relaxed: diagnostics for a timed-out wait; stored only on a change. */
+    /* relaxed: this thread's own store; stored only on a change. */
     if (atomic_load_explicit(&j->writer_phase, memory_order_relaxed) == (uint32_t)phase) return;
+    /* relaxed, then release: pairs with rl_journal_stalled's acquire load of
+     * the phase, which then reads this start or a later one, never the
+     * previous phase's (an idle writer's old start would look like a stall). */
     atomic_store_explicit(&j->writer_phase_since_us, rl_monotonic_us(), memory_order_relaxed);
-    atomic_store_explicit(&j->writer_phase, (uint32_t)phase, memory_order_relaxed);
+    atomic_store_explicit(&j->writer_phase, (uint32_t)phase, memory_order_release);
 }
 
 /* Where the batch's records begin (buffered writes write from here). */
@@ -2569,6 +2606,18 @@ int rl_journal_snapshot_now(rl_journal_t *j, uint32_t timeout_ms, uint64_t *cove
 int32_t rl_journal_error(const rl_journal_t *j) {
     /* acquire: pairs with the writer's release stores of last_error. */
     return atomic_load_explicit((_Atomic(int32_t) *)&j->last_error, memory_order_acquire);
+}
+
+int32_t rl_journal_stalled(const rl_journal_t *j) {
+    /* acquire: pairs with rl_writer_phase's release store, so the start read
+     * next is this phase's or a later one's (a later one only shortens it). */
+    uint32_t phase = atomic_load_explicit((_Atomic(uint32_t) *)&j->writer_phase, memory_order_acquire);
+    if (phase != RL_JOURNAL_PHASE_COMMITTING && phase != RL_JOURNAL_PHASE_ROTATING) return 0;
+    /* relaxed: ordered by the acquire load above. */
+    uint64_t since = atomic_load_explicit((_Atomic(uint64_t) *)&j->writer_phase_since_us, memory_order_relaxed);
+    uint64_t bound_us = (uint64_t)(j->options.stall_halt_ms != 0 ? j->options.stall_halt_ms : RL_JOURNAL_STALL_HALT_MS) * 1000;
+    uint64_t now = rl_monotonic_us();
+    return since != 0 && now > since && now - since >= bound_us ? -ETIMEDOUT : 0;
 }
 
 uint64_t rl_journal_durable_seq(const rl_journal_t *j) {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Redline
+import RedlineCore
 
 /// What each control-socket command does, through the monitor's thread-safe
 /// API only. Authorization is the endpoint's (`OperationsEndpoint`); this
@@ -176,10 +177,13 @@ public struct OperatorCommands: Sendable {
                           "the halt stays: a new halt (\(monitor.freezeEvents.last?.trigger.rawValue ?? "unknown")) landed while the unfreeze "
                           + "was published, and stands; unfreeze again to lift it",
                           arguments: ["reason": reason, "state": state.mode.rawValue])
-        case .journalFailing?:
+        case .journalFailing(let code)?:
+            let cause = code == ETIMEDOUT
+                ? "its commit has been stuck in the kernel past its stall bound (ETIMEDOUT)"
+                : "\(String(cString: strerror(code))) (\(errnoName(code)))"
             return refuse(request, peer: peer, .failed,
-                          "the halt stays: an unfreeze is refused while the journal cannot record it (see the log)",
-                          arguments: ["reason": reason, "state": state.mode.rawValue])
+                          "the halt stays: an unfreeze is refused while the journal cannot record it: \(cause)",
+                          arguments: ["reason": reason, "state": state.mode.rawValue, "errno": errnoName(code)])
         }
         var response = ControlResponse(ok: true, command: request.command)
         response.changed = changed

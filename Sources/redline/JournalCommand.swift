@@ -103,11 +103,19 @@ struct JournalCommand: ParsableCommand {
             }
             if strict == -EBADMSG {
                 print("damage: \(strictDamage.isEmpty ? "unreadable, of unknown kind" : strictDamage)")
+                if rc == -EBADMSG {
+                    // The tolerant scan refused too: nothing good to start from.
+                    print("refused: the engine refuses to start on this journal, and recovering to the last good record "
+                          + "cannot help (there is nothing good to start from): restore it from a copy, or start a new "
+                          + "journal and reconcile with the venue")
+                    throw ExitCode(1)
+                }
                 if scan.lost_first > 0 {
                     print("        lost if recovered to the last good record: sequences \(scan.lost_first)-"
-                          + (scan.lost_last > 0 ? "\(scan.lost_last)" : "end"))
+                          + (scan.lost_last > 0 ? "\(scan.lost_last)" : "the end (how far it went is unknown)"))
                 }
-                print("refused: the engine refuses to start on this journal unless asked to recover to the last good record")
+                print("refused: the engine refuses to start on this journal unless asked to recover to the last good record "
+                      + "(redline journal replay --recover-to-last-good shows what that would keep)")
                 throw ExitCode(1)
             }
             if scan.torn_tail_bytes > 0 && !live { throw ExitCode(2) }
@@ -152,7 +160,7 @@ struct JournalCommand: ParsableCommand {
             if let damage = report.damage {
                 print("  damage stepped over: \(damage)")
                 if let lost = report.lostSequences {
-                    print("  LOST: sequences \(lost.first)-\(lost.last.map(String.init) ?? "end") were not replayed")
+                    print("  LOST: sequences \(lost.first)-\(lost.last.map(String.init) ?? "the end (how far it went is unknown)") were not replayed")
                 }
             }
             let limits = monitor.limits

@@ -12,7 +12,10 @@
  *   - on a disk whose syncs fail (EIO), the error never clears while records
  *     wait unsynced, and retries do not write the halt again and again;
  *   - on a device that does not complete a sync, a wait times out and the
- *     writer's phase says it is in a commit, and for how long.
+ *     writer's phase says it is in a commit, and for how long;
+ *   - an engine journaling to a writer whose sync does not complete halts
+ *     (journal_failure, ETIMEDOUT) once the commit passes its stall bound,
+ *     refuses an unfreeze until the sync returns, and takes one after.
  * Usage: journal_full_disk DIR
  */
 #include <errno.h>
@@ -66,6 +69,7 @@ int (*rl_test_fault)(const char *point, int result) = fail_uring_fsync;
 
 static uint64_t failing_syncs(const char *dir, rl_journal_options_t *options, int32_t io_mode, const char *suffix);
 static uint64_t stalled_sync(const char *dir, rl_journal_options_t *options, int32_t io_mode, const char *suffix);
+static void stalled_engine(const char *dir, rl_journal_options_t *options, int32_t io_mode, const char *suffix);
 
 typedef struct counts { uint64_t records, freezes, last_seq; } counts_t;
 
@@ -168,6 +172,8 @@ int main(int argc, char **argv) {
     expected += failing_syncs(dir, &options, RL_JOURNAL_IO_URING, "eio-uring");
     expected += stalled_sync(dir, &options, RL_JOURNAL_IO_PWRITE, "stalled");
     expected += stalled_sync(dir, &options, RL_JOURNAL_IO_URING, "stalled-uring");
+    stalled_engine(dir, &options, RL_JOURNAL_IO_PWRITE, "stalled-engine");
+    stalled_engine(dir, &options, RL_JOURNAL_IO_URING, "stalled-engine-uring");
     printf("journal full and failing disk: %llu records, each halt once, %s\n", (unsigned long long)expected,
            failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
@@ -288,4 +294,101 @@ static uint64_t stalled_sync(const char *dir, rl_journal_options_t *options, int
     CHECK(stats.writer_phase == RL_JOURNAL_PHASE_TAKING, "%s: back to taking records: phase %u", suffix, stats.writer_phase);
     rl_journal_close(j);
     return written;
+}
+
+/* The engine's side of a stalled sync (helper-34: a frozen filesystem let an
+ * unfreeze through with nothing durable). A writer whose commit stays in the
+ * kernel past options->stall_halt_ms halts trading with journal_failure
+ * (ETIMEDOUT) at the engine's next look, and an unfreeze is refused with
+ * -ETIMEDOUT until the sync returns; then an operator's unfreeze lifts it.
+ * Before the bound, the engine trades on (a slow sync is not a failure). */
+static void stalled_engine(const char *dir, rl_journal_options_t *options, int32_t io_mode, const char *suffix) {
+    char stall_dir[400], command[1024];
+    snprintf(stall_dir, sizeof(stall_dir), "%s-%s", dir, suffix);
+    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", stall_dir, stall_dir);
+    if (system(command) != 0) {
+        failures++;
+        return;
+    }
+    options->sync_every_us = 200;
+    options->sync_every_records = 256;
+    options->io_mode = io_mode;
+    options->stall_halt_ms = 300;
+    rl_journal_t *j = NULL;
+    int rc = rl_journal_open(stall_dir, options, 1, NULL, 0, -1, &j);
+    options->stall_halt_ms = 0;
+    if (rc == -ENOTSUP && io_mode == RL_JOURNAL_IO_URING) {
+        printf("io_uring refused here (%d): the stalled-engine round in io_uring mode is skipped\n", rc);
+        return;
+    }
+    if (rc == 0) rc = rl_journal_start(j);
+    CHECK(rc == 0, "open the %s journal: %d", suffix, rc);
+    if (rc != 0) return;
+    rl_engine_config_t config = {0};
+    config.symbol_capacity = 4;
+    config.default_symbol_limit = 1000000 * RL_FP_SCALE;
+    config.max_total = 1000000 * RL_FP_SCALE;
+    config.edge_freeze_threshold_bps = 100 * RL_FP_SCALE;
+    rl_engine_t *e = NULL;
+    rl_spsc_t *input = NULL;
+    rc = rl_engine_create(&config, &e);
+    if (rc == 0) rc = rl_spsc_create(64, &input);
+    CHECK(rc == 0, "%s: engine and ring: %d", suffix, rc);
+    if (rc != 0) return;
+    rl_engine_attach_journal_writer(e, j);
+    rl_step_result_t out;
+    uint64_t word = 0;
+    /* Steps enough for the engine to look (it looks every RL_ENGINE_STALL_LOOK_STEPS). */
+#define STEP_A_WHILE() for (int k = 0; k < 2 * RL_ENGINE_STALL_LOOK_STEPS; k++) rl_engine_step(e, input, 16, &out)
+    STEP_A_WHILE();
+    CHECK(rl_journal_flush(j, 5000) == 0, "%s: the first flush", suffix);
+
+    atomic_store(&disk_stalled, 1);
+    push_adjust(j); /* a commit that will not complete */
+    rl_journal_stats_t stats;
+    for (int t = 0; t < 500; t++) {
+        rl_journal_read_stats(j, &stats);
+        if (stats.writer_phase == RL_JOURNAL_PHASE_COMMITTING) break;
+        usleep(1000);
+    }
+    CHECK(stats.writer_phase == RL_JOURNAL_PHASE_COMMITTING, "%s: the writer is in its commit: phase %u", suffix,
+          stats.writer_phase);
+    STEP_A_WHILE();
+    word = rl_freeze_load(rl_engine_freeze(e));
+    CHECK(rl_freeze_word_state(word) == RL_STATE_ACTIVE && rl_journal_stalled(j) == 0,
+          "%s: a sync still within its bound halts nothing (state %u)", suffix, (unsigned)rl_freeze_word_state(word));
+    usleep(400 * 1000); /* past the 300 ms bound */
+    CHECK(rl_journal_stalled(j) == -ETIMEDOUT, "%s: the writer reads as stalled: %d", suffix, rl_journal_stalled(j));
+    STEP_A_WHILE();
+    word = rl_freeze_load(rl_engine_freeze(e));
+    CHECK(rl_freeze_word_state(word) == RL_STATE_HALTED && rl_freeze_word_reason(word) == RL_FREEZE_REASON_JOURNAL_FAILURE,
+          "%s: a stalled commit halts trading for journal_failure (state %u reason %u)", suffix,
+          (unsigned)rl_freeze_word_state(word), (unsigned)rl_freeze_word_reason(word));
+    rc = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 1);
+    word = rl_freeze_load(rl_engine_freeze(e));
+    CHECK(rc == -ETIMEDOUT && rl_freeze_word_state(word) == RL_STATE_HALTED,
+          "%s: an unfreeze while the commit is stuck is refused with -ETIMEDOUT: %d (state %u)", suffix, rc,
+          (unsigned)rl_freeze_word_state(word));
+
+    atomic_store(&disk_stalled, 0);
+    rc = rl_journal_flush(j, 5000);
+    CHECK(rc == 0, "%s: the flush once the sync returns: %d", suffix, rc);
+    CHECK(rl_journal_stalled(j) == 0, "%s: no longer stalled", suffix);
+    STEP_A_WHILE();
+    word = rl_freeze_load(rl_engine_freeze(e));
+    CHECK(rl_freeze_word_state(word) == RL_STATE_HALTED, "%s: the halt stays until an operator lifts it", suffix);
+    rc = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 2);
+    word = rl_freeze_load(rl_engine_freeze(e));
+    CHECK(rc == 0 && rl_freeze_word_state(word) == RL_STATE_ACTIVE, "%s: then an unfreeze lifts it: %d (state %u)",
+          suffix, rc, (unsigned)rl_freeze_word_state(word));
+    STEP_A_WHILE();
+    CHECK(rl_journal_flush(j, 5000) == 0, "%s: the halt and the lift are durable", suffix);
+#undef STEP_A_WHILE
+    rl_engine_attach_journal_writer(e, NULL);
+    rl_journal_close(j);
+    counts_t on_disk = scan(stall_dir);
+    CHECK(on_disk.freezes >= 1, "%s: the halt is in the journal (%llu state records)", suffix,
+          (unsigned long long)on_disk.freezes);
+    rl_spsc_destroy(input);
+    rl_engine_destroy(e);
 }

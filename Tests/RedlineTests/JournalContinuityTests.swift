@@ -128,6 +128,83 @@ final class JournalContinuityTests: XCTestCase {
         assertRefused(dir, mentioning: ["MANIFEST is damaged"])
     }
 
+    /// helper-34: a damaged header in a middle segment (or a truncated
+    /// MANIFEST) was refused even with recoverToLastGood, whose suggestion
+    /// the refusal itself made. Recovery now keeps what comes before it,
+    /// exactly, and names what was lost; a restart after it trades on.
+    func testADamagedMiddleSegmentHeaderRecoversToTheSegmentBeforeIt() throws {
+        let (dir, _) = try writeJournal(updates: 300)
+        let segments = try files(dir, "segment-")
+        XCTAssertGreaterThanOrEqual(segments.count, 3)
+        let middle = segments[segments.count / 2]
+        let url = URL(fileURLWithPath: "\(dir)/\(middle)")
+        var bytes = try Data(contentsOf: url)
+        bytes[20] ^= 0xFF
+        try bytes.write(to: url)
+        assertRefused(dir, mentioning: [middle, "segment header"])
+        XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(),
+                                              logger: quietLogger())) { error in
+            XCTAssertTrue("\(error)".contains("--recover-to-last-good"), "recovery would help, so it is suggested: \(error)")
+        }
+        var recover = options()
+        recover.recoverToLastGood = true
+        let monitor = try freshMonitor()
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: recover, logger: quietLogger())
+        let lost = try XCTUnwrap(report.lostSequences)
+        let firstLost = UInt64(middle.dropFirst(8).prefix(20))!
+        XCTAssertEqual(lost.first, firstLost, "lost from the damaged segment's first record on")
+        XCTAssertNotNil(lost.last, "how far the loss goes is known (the later segments are readable)")
+        XCTAssertGreaterThan(lost.last ?? 0, firstLost)
+        XCTAssertEqual(report.lastSequence, firstLost - 1)
+        try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.001, price: 40_000)
+        try journal.flush()
+        let state = RecoveredState(monitor)
+        journal.close()
+        // The damaged segment and those after it were set aside: a plain restart is clean and exact.
+        let again = try freshMonitor()
+        let (reopened, second) = try Journal.open(directory: dir, monitor: again, options: options(), logger: quietLogger())
+        XCTAssertNil(second.damage)
+        XCTAssertEqual(RecoveredState(again), state)
+        reopened.close()
+    }
+
+    func testATruncatedManifestRecoversToLastGoodSayingWhatCannotBeProven() throws {
+        let (dir, original) = try writeJournal(updates: 40)
+        let manifest = URL(fileURLWithPath: "\(dir)/MANIFEST")
+        try Data(contentsOf: manifest).prefix(30).write(to: manifest)
+        var recover = options()
+        recover.recoverToLastGood = true
+        let monitor = try freshMonitor()
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: recover, logger: quietLogger())
+        XCTAssertTrue(report.damage?.contains("MANIFEST is damaged") == true, "\(report.damage ?? "no damage")")
+        XCTAssertEqual(RecoveredState(monitor), original, "every segment that is there is replayed")
+        journal.close()
+        // The open wrote a MANIFEST again: a plain restart is clean.
+        let (reopened, second) = try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(),
+                                                  logger: quietLogger())
+        XCTAssertNil(second.damage)
+        reopened.close()
+    }
+
+    /// With nothing good to start from, the refusal does not suggest a
+    /// recovery that would fail the same way.
+    func testARefusalThatRecoveryCannotHelpDoesNotSuggestIt() throws {
+        let (dir, _) = try writeJournal(updates: 300)
+        let first = try XCTUnwrap(try files(dir, "segment-").first)
+        try FileManager.default.removeItem(atPath: "\(dir)/\(first)")
+        for recoverToLastGood in [false, true] {
+            var opts = options()
+            opts.recoverToLastGood = recoverToLastGood
+            XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), options: opts,
+                                                  logger: quietLogger())) { error in
+                let text = "\(error)"
+                XCTAssertFalse(text.contains("--recover-to-last-good"), text)
+                XCTAssertTrue(text.contains("cannot help"), text)
+                XCTAssertTrue(text.contains("are in no file"), text)
+            }
+        }
+    }
+
     func testADeletedManifestIsRefusedOnceTheJournalHeldRecords() throws {
         let (dir, _) = try writeJournal(updates: 100)
         try FileManager.default.removeItem(atPath: "\(dir)/MANIFEST")

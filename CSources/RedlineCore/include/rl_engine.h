@@ -167,6 +167,8 @@ typedef struct rl_engine {
     uint64_t published;                      /* the last freeze word the controller made visible (its own or
                                                 one it took in): any other word is an outside halt's */
     uint64_t backlog_since_ns;               /* engine clock since which the journal ring is 3/4 full; 0: it is not */
+    int32_t journal_stalled;                 /* rl_journal_stalled at the last look (-ETIMEDOUT or 0) */
+    uint32_t stall_look_countdown;           /* steps until the next look (the look reads the clock) */
     uint32_t watch_count;                    /* watches[0..watch_count) may be in use */
     _Atomic(uint32_t) strategies_halted;     /* strategies halted alone now (metrics) */
     rl_strategy_watch_t watches[RL_STRATEGY_WATCHES];
@@ -258,7 +260,9 @@ void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring);
 
 /* Before the risk side starts: journal to `writer` (its hot ring), and fail
  * closed when it fails. From the first step that sees the writer's error
- * (rl_journal_error) until the writer succeeds again, trading is HALTED with
+ * (rl_journal_error), or its commit stalled (rl_journal_stalled: -ETIMEDOUT,
+ * looked at every RL_ENGINE_STALL_LOOK_STEPS steps and at each unfreeze),
+ * until the writer succeeds again, trading is HALTED with
  * reason RL_FREEZE_REASON_JOURNAL_FAILURE, and an unfreeze is refused with
  * the writer's -errno. Meanwhile the step keeps applying events (so cancels
  * and fills still reach the positions, and no router waits forever) and
@@ -266,6 +270,7 @@ void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring);
  * journal_unrecorded, and once any is, trading stays HALTED for the life of
  * the process: its journal has a hole that only a restart and reconciliation
  * with the venue can close. NULL to stop. */
+#define RL_ENGINE_STALL_LOOK_STEPS 64
 struct rl_journal;
 void rl_engine_attach_journal_writer(rl_engine_t *engine, struct rl_journal *writer);
 

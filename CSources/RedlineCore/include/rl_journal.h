@@ -73,6 +73,8 @@ typedef struct rl_journal_options {
                                      pruned segments are unlinked at once (slower; for comparison) */
     bool buffered_writes;         /* true: commits go through the page cache, as before direct
                                      writes (each sync then writes the pages back; for comparison) */
+    uint32_t stall_halt_ms;       /* a commit or rotation still in the kernel after this long is a
+                                     failure (rl_journal_stalled): trading halts (0: RL_JOURNAL_STALL_HALT_MS) */
 } rl_journal_options_t;
 
 typedef struct rl_journal_stats {
@@ -128,6 +130,11 @@ typedef enum rl_journal_writer_phase {
 /* On a full disk, how long a rotation waits for a spare being written before
  * the journal reports the failure (and trading halts). */
 #define RL_JOURNAL_FULL_DISK_WAIT_MS 2000
+/* A commit or rotation this long in the kernel halts trading (rl_journal_stalled):
+ * a healthy one takes well under a millisecond (the worst device flush seen:
+ * 13 ms), and a rotation on a full disk gives up within the 2 s above, which
+ * is a failure with its own errno. */
+#define RL_JOURNAL_STALL_HALT_MS 5000
 
 /* Commits into a preallocated segment are written O_DIRECT in whole blocks
  * of this size (aligned in memory and on disk); the block a commit ends in
@@ -232,6 +239,14 @@ int rl_journal_wait_cold(rl_journal_t *journal, uint64_t ticket, uint32_t timeou
  * or sync failed and has not succeeded since), else 0. Any thread. */
 int32_t rl_journal_error(const rl_journal_t *journal);
 
+/* -ETIMEDOUT while the writer has been in one commit or one rotation (a
+ * write, sync, file or directory call in the kernel) for options.stall_halt_ms
+ * or longer, else 0: a device that stopped completing (a frozen filesystem,
+ * a lost path) reports no errno, and nothing becomes durable meanwhile. The
+ * risk side halts on it as on rl_journal_error, and refuses an unfreeze, until
+ * the call returns. Any thread; reads the clock only during a commit. */
+int32_t rl_journal_stalled(const rl_journal_t *journal);
+
 /* Wait until every hot record pushed so far (the risk step's) is durable:
  * the writer syncs at once while anyone waits. 0, -ETIMEDOUT or the
  * writer's -errno. For strict durability (OrderRouter's .durableBeforeSubmit). */
@@ -279,7 +294,7 @@ typedef struct rl_journal_scan_result {
     uint64_t corrupt_seq_after;    /* the last valid sequence before the damage */
     uint64_t lost_first, lost_last; /* with corrupt: the sequences that cannot be replayed
                                        (lost_last 0: to the end, unknown) */
-    char damage[256];              /* what was wrong, for humans */
+    char damage[512];              /* what was wrong, for humans */
 } rl_journal_scan_result_t;
 
 /* Visit every valid record of DIR's segments with a sequence > after_seq

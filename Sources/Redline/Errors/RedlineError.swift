@@ -146,6 +146,11 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
     /// io_uring was demanded and this kernel or container does not allow it.
     case journalIOUringUnavailable
 
+    /// Ends the damage of a `journalCorrupt` that recovering to the last good
+    /// record cannot help either (nothing good to start from), so that its
+    /// message does not suggest it.
+    public static let unrecoverableMarker = "; recovering to the last good record cannot help: there is nothing good to start from"
+
     public var description: String {
         switch self {
         case .blocked(let reason): "order blocked (\(reason.code)): \(reason)"
@@ -163,6 +168,9 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
         case .system(let errno, let operation): "\(operation) failed: \(String(cString: strerror(errno))) (\(errnoName(errno)), errno \(errno))"
         case .invalidCPU(let cpu, let reason): "CPU \(cpu) cannot run the risk thread: \(reason)"
         case .runtime(let why): "runtime: \(why)"
+        case .journalCorrupt(let directory, let damage) where damage.hasSuffix(Self.unrecoverableMarker):
+            "journal \(directory) cannot be replayed exactly: \(damage). Refusing to start. Restore the journal "
+                + "from a copy, or start a new journal and reconcile positions and orders with the venue"
         case .journalCorrupt(let directory, let damage):
             "journal \(directory) cannot be replayed exactly: \(damage.isEmpty ? "damage of unknown kind" : damage). "
                 + "Refusing to start. To start from the last good record and lose what follows, "

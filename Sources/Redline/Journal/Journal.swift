@@ -65,6 +65,11 @@ public final class Journal: @unchecked Sendable {
         /// By default a commit into a preallocated segment is written
         /// O_DIRECT in whole 4 KiB blocks, where the filesystem allows it.
         public var bufferedWrites = false
+        /// A commit or rotation still in the kernel after this long (a device
+        /// or filesystem that stopped completing, which reports no errno)
+        /// halts trading with `journal_failure` (ETIMEDOUT), and an unfreeze
+        /// is refused until it returns (`rl_journal_stalled`).
+        public var stallHaltMilliseconds = Int(RL_JOURNAL_STALL_HALT_MS)
 
         public init() {}
 
@@ -220,7 +225,7 @@ public final class Journal: @unchecked Sendable {
             cpu: Int32(options.cpu ?? -1), snapshot_every_records: UInt64(max(options.snapshotEveryRecords, 0)),
             symbol_capacity: UInt32(monitor.symbolCapacity), max_commit_records: UInt32(options.maxCommitRecords),
             realtime_priority: Int32(clamping: options.realtimePriority ?? 0), plain_segments: options.plainSegments,
-            buffered_writes: options.bufferedWrites)
+            buffered_writes: options.bufferedWrites, stall_halt_ms: UInt32(clamping: max(options.stallHaltMilliseconds, 1)))
         let tail = cString(scan.tail_segment)
         var opened: OpaquePointer?
         let openRC = rl_journal_open(directory, &cOptions, report.lastSequence + 1, tail.isEmpty ? nil : tail,
@@ -317,7 +322,13 @@ public final class Journal: @unchecked Sendable {
         switch rc {
         case 0: break
         case -EBADMSG:
-            throw .journalCorrupt(directory: directory, damage: damage.isEmpty ? "damage of unknown kind" : damage)
+            if damage.isEmpty { damage = "damage of unknown kind" }
+            // Would recovering to the last good record help? Only say so if it would.
+            var dry = rl_journal_scan_result_t()
+            let wouldRecover = !options.recoverToLastGood
+                && rl_journal_scan(directory, report.snapshotSequence ?? 0, true, nil, nil, &dry) == 0
+            if !wouldRecover { damage += RedlineError.unrecoverableMarker }
+            throw .journalCorrupt(directory: directory, damage: damage)
         case -ENOENT: throw .system(errno: ENOENT, operation: "journal directory \(directory)")
         default:
             try recovery.check()

@@ -399,7 +399,17 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             let stats = journal.stats
             let written = stats.next_seq > 0 ? stats.next_seq - 1 : 0
             metrics.setGauge("journal_durable_seq", to: Double(stats.durable_seq))
-            metrics.setGauge("journal_durable_lag_records", to: Double(written - min(written, stats.durable_seq)))
+            // Not yet durable: what the writer took and has not synced, and
+            // what still waits in its ring (a stalled writer takes nothing).
+            let waiting = stats.hot_pushed - min(stats.hot_pushed, stats.hot_taken)
+            metrics.setGauge("journal_durable_lag_records",
+                             to: Double(written - min(written, stats.durable_seq) + waiting))
+            // How long the writer's current commit or rotation has been in
+            // the kernel (0 between them): a device that stopped completing
+            // shows here before it halts trading (rl_journal_stalled).
+            let inKernel = stats.writer_phase == RL_JOURNAL_PHASE_COMMITTING.rawValue
+                || stats.writer_phase == RL_JOURNAL_PHASE_ROTATING.rawValue
+            metrics.setGauge("journal_commit_in_progress_seconds", to: inKernel ? Double(stats.writer_phase_us) / 1e6 : 0)
             metrics.setTotal("journal_fsyncs_total", to: stats.syncs)
             metrics.setTotal("journal_records_total", to: stats.records)
             metrics.setGauge("journal_io_uring", to: journal.ioMode == .ioUring ? 1 : 0)

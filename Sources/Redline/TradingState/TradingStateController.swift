@@ -229,6 +229,12 @@ final class TradingStateController: @unchecked Sendable {
         case .journalFailure:
             let code = Int32(truncatingIfNeeded: record.value), unrecorded = record.qty
             let name = errnoName(code)
+            if code == ETIMEDOUT {
+                // rl_journal_stalled: no errno, a commit that never returns.
+                return ("the journal's commit has been in the kernel past its stall bound (stallHaltMilliseconds, 5 s by default: "
+                        + "a device or filesystem that stopped completing, ETIMEDOUT); nothing more is durable",
+                        ["errno": name, "errno_code": "\(code)", "events_not_journaled": "\(unrecorded)", "stalled": "true"])
+            }
             return ("the journal cannot write: \(String(cString: strerror(code))) (\(name)); nothing more is durable",
                     ["errno": name, "errno_code": "\(code)", "events_not_journaled": "\(unrecorded)"])
         case .limitsCleared:
