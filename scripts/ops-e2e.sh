@@ -47,6 +47,21 @@ json.dump(c, open('$work/misspelt.json', 'w'))"
 if "$redline" serve --config "$work/misspelt.json" > "$work/misspelt.log" 2>&1; then fail "serve took a misspelt operations key"; fi
 grep -q 'unknown key "operations.operatorUID"' "$work/misspelt.log" || fail "no clear refusal: $(cat "$work/misspelt.log")"
 echo "a misspelt operations key is refused by name"
+# helper-34: misspelt strategy and journal keys were ignored; a duplicate symbol and a price for no symbol taken.
+for case in "strategy.ordersPerSec:c['strategy']['ordersPerSec']=5:unknown key \"strategy.ordersPerSec\"" \
+            "journal.segmentBytes:c['journal']['segmentBytes']=1:unknown key \"journal.segmentBytes\"" \
+            "symbols twice:c['symbols'].append(c['symbols'][0]):lists BTCUSDT twice" \
+            "a price for no symbol:c['strategy']['prices']['XRPUSDT']=1:\"strategy.prices.XRPUSDT\" is for a symbol not in"; do
+    name=${case%%:*}; rest=${case#*:}; edit=${rest%%:*}; expect=${rest#*:}
+    python3 -c "
+import json
+c = json.load(open('$work/serve.json'))
+$edit
+json.dump(c, open('$work/bad.json', 'w'))"
+    if "$redline" serve --config "$work/bad.json" > "$work/bad.log" 2>&1; then fail "serve took $name"; fi
+    grep -qF "$expect" "$work/bad.log" || fail "$name: no clear refusal: $(cat "$work/bad.log")"
+done
+echo "misspelt strategy and journal keys, a symbol twice and a price for no symbol are refused by name"
 # A key given twice: JSONSerialization keeps the last, JSONDecoder the first; refused.
 sed 's/"operators"/"operatorUIDs": {}, "operatorUIDs": {}, "operators"/' "$work/serve.json" > "$work/twice.json"
 if "$redline" serve --config "$work/twice.json" > "$work/twice.log" 2>&1; then fail "serve took a key given twice"; fi

@@ -37,8 +37,23 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         self.last = last
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case operatorName = "operator", command, reason, limits, order, strategy, last
+    }
+
+    /// The keys a request may have.
+    public static let keyNames = CodingKeys.allCases.map(\.rawValue)
+
+    /// The first key of a request (or of its `order`) that no field reads,
+    /// or nil; nil too for what is not a JSON object (the decoder says why).
+    static func unknownKey(in data: Data) -> String? {
+        guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: data) else { return nil }
+        if let key = fields.keys.sorted().first(where: { !keyNames.contains($0) }) { return key }
+        if case .object(let order)? = fields["order"] {
+            let orderKeys = ["symbol", "side", "qty", "price"]
+            if let key = order.keys.sorted().first(where: { !orderKeys.contains($0) }) { return "order.\(key)" }
+        }
+        return nil
     }
 }
 

@@ -194,9 +194,16 @@ final class ControlHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
-            // The client has said all it will: answer what is whole, then close.
+            // The client has said all it will: its last request needs no
+            // newline (`printf '{…}' | socat`), so what is left is a line too
+            // (helper-34: it was dropped, unanswered). Answer, then close.
             inputClosed = true
-            closeIfDone(context)
+            if var buffer = pending, buffer.readableBytes > 0,
+               buffer.readableBytesView.last != UInt8(ascii: "\n") {
+                buffer.writeInteger(UInt8(ascii: "\n"))
+                pending = buffer
+            }
+            next(context)
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -255,6 +262,16 @@ final class ControlHandler: ChannelInboundHandler {
         if NamedDecoding.nests(line.readableBytesView, deeperThan: ControlServer.maxRequestDepth) {
             return refuse(context, .refused("?", .malformed,
                 "not a request: JSON nested deeper than \(ControlServer.maxRequestDepth) levels; nothing changed"))
+        }
+        // A key given twice is taken once by the decoder, the other dropped
+        // unseen ("command":"status","command":"freeze"); a key it does not
+        // know is dropped too (a misspelt "reason" or "last"). Both refused.
+        if let key = NamedDecoding.duplicateKey(in: line.readableBytesView) {
+            return refuse(context, .refused("?", .malformed, "not a request: key \"\(key)\" appears twice; nothing changed"))
+        }
+        if let unknown = ControlRequest.unknownKey(in: Data(line.readableBytesView)) {
+            return refuse(context, .refused("?", .malformed,
+                "not a request: unknown key \"\(unknown)\"; the keys are \(ControlRequest.keyNames.joined(separator: ", ")); nothing changed"))
         }
         let request: ControlRequest
         do {

@@ -54,6 +54,56 @@ public enum NamedDecoding {
         return false
     }
 
+    /// The first key given twice in one JSON object ("operations.operators"
+    /// for a nested one), or nil. Keys are compared as the decoder reads them
+    /// (`"se\u0065d"` is `"seed"`); malformed JSON is left to the decoder to report.
+    public static func duplicateKey<Bytes: Collection<UInt8>>(in data: Bytes) -> String? {
+        duplicateKey(inBytes: Array(data))
+    }
+
+    private struct KeyScanObject { var keys: Set<String> = []; var path: String; var expectsKey = true; var lastKey = "" }
+
+    private static func duplicateKey(inBytes bytes: [UInt8]) -> String? {
+        typealias Object = KeyScanObject
+        var objects: [Object?] = [] // nil: an array
+        var i = 0
+        func childPath() -> String {
+            guard let top = objects.last else { return "" }
+            guard let object = top else { return objects.compactMap { $0 }.last.map { "\($0.path)\($0.lastKey)[]." } ?? "[]." }
+            return "\(object.path)\(object.lastKey)."
+        }
+        while i < bytes.count {
+            switch bytes[i] {
+            case UInt8(ascii: "{"): objects.append(Object(path: childPath()))
+            case UInt8(ascii: "["): objects.append(nil)
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): if !objects.isEmpty { objects.removeLast() }
+            case UInt8(ascii: ","): if let top = objects.last, var object = top { object.expectsKey = true; objects[objects.count - 1] = object }
+            case UInt8(ascii: ":"): if let top = objects.last, var object = top { object.expectsKey = false; objects[objects.count - 1] = object }
+            case UInt8(ascii: "\""):
+                var text: [UInt8] = []
+                i += 1
+                while i < bytes.count, bytes[i] != UInt8(ascii: "\"") {
+                    if bytes[i] == UInt8(ascii: "\\"), i + 1 < bytes.count { text.append(bytes[i]); i += 1 }
+                    text.append(bytes[i])
+                    i += 1
+                }
+                if let top = objects.last, var object = top, object.expectsKey {
+                    var key = String(decoding: text, as: UTF8.self)
+                    if text.contains(UInt8(ascii: "\\")),
+                       let unescaped = try? JSONDecoder().decode(String.self, from: Data(([UInt8(ascii: "\"")] + text + [UInt8(ascii: "\"")]))) {
+                        key = unescaped
+                    }
+                    if !object.keys.insert(key).inserted { return object.path + key }
+                    object.lastKey = key
+                    objects[objects.count - 1] = object
+                }
+            default: break
+            }
+            i += 1
+        }
+        return nil
+    }
+
     /// `error` in words, naming the key; a number that does not fit is
     /// looked for in `data` (see above).
     static func describe<T: Decodable>(_ error: DecodingError, decoding type: T.Type, from data: Data,

@@ -27,7 +27,15 @@ public struct OperatorCommands: Sendable {
     /// The longest reason taken (it goes into the journal, the log, the FreezeEvent).
     public static let maxReasonBytes = 4096
 
+    /// When the request being handled arrived: its audit record's time, not
+    /// the answer's (a change may wait seconds for a slow journal).
+    @TaskLocal static var received: Date?
+
     public func handle(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {
+        Self.$received.withValue(Date()) { handleNow(request, peer: peer) }
+    }
+
+    private func handleNow(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {
         // Every command that changes state needs a reason, checked once here.
         var reason = ""
         if Self.changesState(request.command) {
@@ -48,8 +56,11 @@ public struct OperatorCommands: Sendable {
         case "what-if": return whatIf(request)
         case "orders": return orders()
         case "events":
+            if let last = request.last, last < 0 {
+                return refuse(request, peer: peer, .invalid, "\"last\" must be 0 or more, got \(last)")
+            }
             var response = ControlResponse(ok: true, command: request.command)
-            let last = max(0, request.last ?? 50)
+            let last = request.last ?? 50
             response.events = Array(monitor.freezeEvents.suffix(last))
             response.actions = Array(monitor.operatorActions.suffix(last))
             return response
@@ -293,7 +304,8 @@ public struct OperatorCommands: Sendable {
     func audit(_ request: ControlRequest, peer: PeerCredentials?, arguments: [String: String], outcome: String,
                into response: inout ControlResponse, operatorName: String? = nil) {
         let action = OperatorAction(operatorName: operatorName ?? request.operatorName, command: request.command,
-                                    arguments: arguments, outcome: outcome, peerUID: peer?.uid, peerPID: peer?.pid)
+                                    arguments: arguments, outcome: outcome, peerUID: peer?.uid, peerPID: peer?.pid,
+                                    timestamp: Self.received ?? Date())
         do { try monitor.recordOperatorAction(action) } catch {
             // The command took effect (a freeze must never wait on a disk);
             // its audit record did not reach the journal: say so.

@@ -20,8 +20,10 @@ struct CtlCommand: ParsableCommand {
             ?? ProcessInfo.processInfo.environment["USER"] ?? "root"
         @Flag(help: "Print the response as JSON.")
         var json = false
-        @Option(help: "Seconds to wait for the answer.")
-        var timeout = 10.0
+        /// Longer than the endpoint's own wait for a change to be durable
+        /// (10 s), so that a slow disk's answer ("not durable") still arrives.
+        @Option(help: "Seconds to wait for the answer (a freeze or unfreeze may wait 10 s for a slow journal).")
+        var timeout = 20.0
 
         func validate() throws {
             guard timeout >= 0.01, timeout <= 3600 else { throw ValidationError("--timeout must be 0.01...3600 seconds") }
@@ -32,7 +34,10 @@ struct CtlCommand: ParsableCommand {
             request.operatorName = operatorName
             let response: ControlResponse
             do { response = try ControlClient(path: socket, timeoutSeconds: timeout).send(request) } catch {
-                throw CLIFailure("redline ctl: \(error)")
+                // Sent, but no answer: a command that changes state may have been applied all the same.
+                let maybe = OperatorCommands.changesState(request.command) && "\(error)".contains("no answer")
+                    ? "; it may have been applied meanwhile: check with `redline ctl status` and `redline ctl events`" : ""
+                throw CLIFailure("redline ctl: \(error)\(maybe)")
             }
             if json {
                 let encoder = ControlCodec.encoder

@@ -115,7 +115,7 @@ struct ServeConfiguration: Codable, Sendable {
         }
         // A key given twice: the checks below would read one and the decoder
         // the other (a second "operatorUIDs" could leave the binding off).
-        if let key = duplicateKey(in: data) {
+        if let key = NamedDecoding.duplicateKey(in: data) {
             throw CLIFailure("key \"\(key)\" appears twice in one object: one of them would be ignored")
         }
         // Unknown keys are mistakes (a misspelt limit would silently be off).
@@ -127,6 +127,15 @@ struct ServeConfiguration: Codable, Sendable {
             if let limits = object["limits"] as? [String: Any],
                let key = limits.keys.sorted().first(where: { !RiskLimits.fieldNames.contains($0) }) {
                 throw CLIFailure("unknown key \"limits.\(key)\"")
+            }
+            // A misspelt strategy or journal setting would be ignored, or fail as "missing".
+            let nested: [(String, Set<String>)] = [
+                ("strategy", ["ordersPerSecond", "fillRatio", "resting", "prices", "edgeBps", "seed"]),
+                ("journal", ["directory"])]
+            for (section, keys) in nested {
+                if let fields = object[section] as? [String: Any], let key = fields.keys.sorted().first(where: { !keys.contains($0) }) {
+                    throw CLIFailure("unknown key \"\(section).\(key)\"; the keys are \(keys.sorted().joined(separator: ", "))")
+                }
             }
             // A misspelt access setting (operatorUID for operatorUIDs) would leave it off.
             let operationsKeys = OperationsEndpoint.Configuration.fieldNames
@@ -154,8 +163,14 @@ struct ServeConfiguration: Codable, Sendable {
 
     func validate() throws {
         guard !symbols.isEmpty else { throw CLIFailure("\"symbols\" is empty") }
+        if let twice = Dictionary(grouping: symbols, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw CLIFailure("\"symbols\" lists \(twice) twice")
+        }
         for symbol in symbols where strategy.prices[symbol] == nil {
             throw CLIFailure("\"strategy.prices\" has no price for \(symbol)")
+        }
+        for symbol in strategy.prices.keys.sorted() where !symbols.contains(symbol) {
+            throw CLIFailure("\"strategy.prices.\(symbol)\" is for a symbol not in \"symbols\"")
         }
         for (symbol, price) in strategy.prices where !(price > 0 && price.isFinite) {
             throw CLIFailure("\"strategy.prices.\(symbol)\" must be a positive price, got \(price)")
@@ -177,47 +192,6 @@ struct ServeConfiguration: Codable, Sendable {
         }
         do { try operations.validate() } catch { throw CLIFailure("\(error)") }
         do { try limits.validate() } catch { throw CLIFailure("\"limits\": \(error)") }
-    }
-
-    /// The first key given twice in one JSON object ("operations.operators"
-    /// for a nested one), or nil. Keys are compared as written (escapes
-    /// included); malformed JSON is left to the decoder to report.
-    static func duplicateKey(in data: Data) -> String? {
-        struct Object { var keys: Set<String> = []; var path: String; var expectsKey = true; var lastKey = "" }
-        var objects: [Object?] = [] // nil: an array
-        let bytes = [UInt8](data)
-        var i = 0
-        func childPath() -> String {
-            guard let top = objects.last else { return "" }
-            guard let object = top else { return objects.compactMap { $0 }.last.map { "\($0.path)\($0.lastKey)[]." } ?? "[]." }
-            return "\(object.path)\(object.lastKey)."
-        }
-        while i < bytes.count {
-            switch bytes[i] {
-            case UInt8(ascii: "{"): objects.append(Object(path: childPath()))
-            case UInt8(ascii: "["): objects.append(nil)
-            case UInt8(ascii: "}"), UInt8(ascii: "]"): if !objects.isEmpty { objects.removeLast() }
-            case UInt8(ascii: ","): if let top = objects.last, var object = top { object.expectsKey = true; objects[objects.count - 1] = object }
-            case UInt8(ascii: ":"): if let top = objects.last, var object = top { object.expectsKey = false; objects[objects.count - 1] = object }
-            case UInt8(ascii: "\""):
-                var text: [UInt8] = []
-                i += 1
-                while i < bytes.count, bytes[i] != UInt8(ascii: "\"") {
-                    if bytes[i] == UInt8(ascii: "\\"), i + 1 < bytes.count { text.append(bytes[i]); i += 1 }
-                    text.append(bytes[i])
-                    i += 1
-                }
-                if let top = objects.last, var object = top, object.expectsKey {
-                    let key = String(decoding: text, as: UTF8.self)
-                    if !object.keys.insert(key).inserted { return object.path + key }
-                    object.lastKey = key
-                    objects[objects.count - 1] = object
-                }
-            default: break
-            }
-            i += 1
-        }
-        return nil
     }
 }
 

@@ -417,6 +417,40 @@ final class OperationsEndpointTests: XCTestCase {
         XCTAssertTrue(h.monitor.isFrozen)
     }
 
+    /// helper-34: a last request sent without a newline before EOF (`printf
+    /// … | socat`) was dropped unanswered; a key given twice was taken
+    /// first-wins and an unknown key ignored; `events` took a negative
+    /// count. Each is now answered or refused by name, and changes nothing
+    /// it should not.
+    func testALastLineWithoutNewlineIsAnsweredAndLooseRequestsAreRefused() throws {
+        let h = try Harness()
+        let ops = try endpoint(h.monitor)
+        defer { ops.shutdown() }
+        let before = fingerprint(h.monitor)
+        func answer(_ line: String) throws -> ControlResponse {
+            let reply = try raw(Array(line.utf8))
+            return try ControlCodec.decoder.decode(ControlResponse.self, from: Data(reply.utf8).prefix { $0 != UInt8(ascii: "\n") })
+        }
+        let twice = try answer(#"{"operator":"alice","command":"status","command":"freeze","reason":"x"}"# + "\n")
+        XCTAssertEqual(twice.refusal, .malformed)
+        XCTAssertTrue(twice.error?.contains(#"key "command" appears twice"#) ?? false, twice.error ?? "")
+        let escaped = try answer(#"{"operator":"alice","command":"status","comm\u0061nd":"freeze","reason":"x"}"# + "\n")
+        XCTAssertEqual(escaped.refusal, .malformed, "an escaped spelling of a key is the same key")
+        let unknown = try answer(#"{"operator":"alice","command":"freeze","reasn":"typo"}"# + "\n")
+        XCTAssertEqual(unknown.refusal, .malformed)
+        XCTAssertTrue(unknown.error?.contains(#"unknown key "reasn""#) ?? false, unknown.error ?? "")
+        let orderKey = try answer(#"{"operator":"alice","command":"what-if","order":{"symbol":"BTCUSDT","side":"buy","qty":1,"price":1,"tif":"ioc"}}"# + "\n")
+        XCTAssertTrue(orderKey.error?.contains(#"unknown key "order.tif""#) ?? false, orderKey.error ?? "")
+        let negative = try answer(#"{"operator":"alice","command":"events","last":-1}"# + "\n")
+        XCTAssertEqual(negative.refusal, .invalid)
+        XCTAssertEqual(fingerprint(h.monitor), before, "nothing changed")
+        XCTAssertEqual(h.monitor.tradingState.mode, .active)
+        // No newline before EOF: still one request, answered and done.
+        let last = try answer(#"{"operator":"alice","command":"freeze","reason":"printf | socat"}"#)
+        XCTAssertEqual(last.changed, true, "\(last)")
+        XCTAssertTrue(h.monitor.isFrozen)
+    }
+
     func testTheSocketGroupLetsItsMembersIn() throws {
         let h = try Harness()
         let group = try XCTUnwrap(getgrgid(getgid())).pointee.gr_name.map { String(cString: $0) } ?? "root"
