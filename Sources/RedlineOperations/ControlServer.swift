@@ -97,6 +97,10 @@ final class ConnectionLimit: Sendable {
         return true
     }
 
+    /// Count one more whatever the limit: a place taken over from a
+    /// connection being closed, which gives it back.
+    func takeOver() { open.wrappingAdd(1, ordering: .relaxed) } // relaxed: as in take
+
     func give() { open.wrappingSubtract(1, ordering: .relaxed) }
 }
 

@@ -259,19 +259,47 @@ public struct PeerCredentials: Sendable, Equatable {
 
 /// One request per connection (each answer closes it, so a client that
 /// pipelines requests without reading holds no memory here), at most
-/// `limit` connections, and a request must arrive within `timeout`.
+/// `limit` connections, and a request must arrive within `timeout`. At the
+/// limit, a new connection closes the oldest one that has not sent a whole
+/// request yet, instead of being turned away: /metrics has no
+/// authentication, and 16 idle connections from any local user once made
+/// every scrape fail (helper-34), where a scraper sends its request at once.
 enum MetricsServer {
     static func bind(host: String, port: Int, group: MultiThreadedEventLoopGroup, limit: ConnectionLimit,
                      timeout: TimeAmount, render: @escaping @Sendable () -> String) throws -> any Channel {
-        try ServerBootstrap(group: group)
+        let waiting = WaitingConnections()
+        return try ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(render: render, limit: limit, timeout: timeout))
+                    try channel.pipeline.syncOperations.addHandler(
+                        MetricsHandler(render: render, limit: limit, timeout: timeout, waiting: waiting))
                 }
             }
             .bind(host: host, port: port).wait()
+    }
+}
+
+/// The open /metrics connections that have not sent a whole request, oldest
+/// first. Touched only on the endpoint's one event loop (its group has one
+/// thread), hence unchecked.
+final class WaitingConnections: @unchecked Sendable {
+    private var channels: [(id: ObjectIdentifier, channel: any Channel)] = []
+
+    func add(_ channel: any Channel) { channels.append((ObjectIdentifier(channel), channel)) }
+
+    func remove(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.removeAll { $0.id == id }
+    }
+
+    /// Close the oldest; false when none waits.
+    func closeOldest() -> Bool {
+        guard !channels.isEmpty else { return false }
+        let oldest = channels.removeFirst()
+        oldest.channel.close(promise: nil)
+        return true
     }
 }
 
@@ -286,25 +314,34 @@ final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var counted = false
     private var answered = false
     private var deadline: Scheduled<Void>?
+    private let waiting: WaitingConnections
 
-    init(render: @escaping @Sendable () -> String, limit: ConnectionLimit, timeout: TimeAmount) {
+    init(render: @escaping @Sendable () -> String, limit: ConnectionLimit, timeout: TimeAmount, waiting: WaitingConnections) {
         self.render = render
         self.limit = limit
         self.timeout = timeout
+        self.waiting = waiting
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        guard limit.take() else {
-            context.close(promise: nil)
+        if limit.take() {
+            counted = true
+        } else if waiting.closeOldest() {
+            // Its place: counted over the limit until its close gives it back (on this loop, at once).
+            limit.takeOver()
+            counted = true
+        } else {
+            context.close(promise: nil) // every connection is being answered: refused
             return
         }
-        counted = true
         let channel = context.channel
+        waiting.add(channel)
         deadline = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
+        waiting.remove(context.channel)
         if counted { limit.give() }
         counted = false
     }
@@ -318,6 +355,7 @@ final class MetricsHandler: ChannelInboundHandler, RemovableChannelHandler {
             head = nil
             answered = true
             deadline?.cancel()
+            waiting.remove(context.channel)
             let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
             switch (request.method, path) {
             case (.GET, "/metrics"), (.HEAD, "/metrics"):

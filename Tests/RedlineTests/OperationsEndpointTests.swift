@@ -203,6 +203,35 @@ final class OperationsEndpointTests: XCTestCase {
         XCTAssertThrowsError(try httpGet("http://127.0.0.1:\(port)/nothing"), "404 elsewhere")
     }
 
+    /// helper-34: /metrics shared its 16 connections with no way to reclaim
+    /// them, so 16 idle connections from any local user made every scrape
+    /// fail. A new connection now closes the oldest idle one.
+    func testIdleConnectionsCannotStarveTheScrape() throws {
+        let h = try Harness()
+        let ops = try endpoint(h.monitor) { $0.requestTimeoutSeconds = 30 }
+        defer { ops.shutdown() }
+        let port = try XCTUnwrap(ops.metricsPort)
+        var idle: [Int32] = []
+        defer { idle.forEach { close($0) } }
+        for _ in 0..<40 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            XCTAssertEqual(ok, 0)
+            idle.append(fd)
+        }
+        usleep(100_000) // the endpoint has taken them all in
+        for attempt in 0..<5 {
+            let text = try httpGet("http://127.0.0.1:\(port)/metrics")
+            XCTAssertTrue(text.contains("redline_trading_state"), "scrape \(attempt) with 40 idle connections open")
+        }
+    }
+
     func testRefusalsLeaveTheEngineRunningAndUnchanged() throws {
         let h = try Harness()
         let ops = try endpoint(h.monitor)
