@@ -526,6 +526,18 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                                     : rc;
             break;
         }
+        if (header.first_seq != segments[i].seq) {
+            /* Named for one sequence, holding another: a file copied or
+             * renamed in, not one the writer made (it names each segment for
+             * its first sequence). Nothing after it can be trusted to follow. */
+            snprintf(out->damage, sizeof(out->damage),
+                     "%s: its header says it starts at sequence %" PRIu64 ", its name says %" PRIu64
+                     ": a file copied or renamed into the journal", segments[i].name, header.first_seq, segments[i].seq);
+            free(data);
+            result = rl_scan_bad_header(dir, segments, i, count, expected, after_seq, tail_end_before,
+                                        recover_to_last_good, out);
+            break;
+        }
         if (expected == 0 && header.first_seq > after_seq + 1) {
             /* The first segment must go on from what the snapshot covers (or
              * from 1): otherwise records were pruned under a snapshot that is
@@ -555,10 +567,16 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             expected = header.first_seq;
         }
         if (expected != 0 && header.first_seq != expected) {
-            snprintf(out->damage, sizeof(out->damage),
-                     "%s starts at sequence %" PRIu64 ", expected %" PRIu64 ": sequences %" PRIu64 "-%" PRIu64
-                     " are in no file (a segment is missing)",
-                     segments[i].name, header.first_seq, expected, expected, header.first_seq - 1);
+            if (header.first_seq < expected) {
+                snprintf(out->damage, sizeof(out->damage),
+                         "%s starts at sequence %" PRIu64 ", inside what the segments before it hold (up to %" PRIu64
+                         "): two segments overlap", segments[i].name, header.first_seq, expected - 1);
+            } else {
+                snprintf(out->damage, sizeof(out->damage),
+                         "%s starts at sequence %" PRIu64 ", expected %" PRIu64 ": sequences %" PRIu64 "-%" PRIu64
+                         " are in no file (a segment is missing)",
+                         segments[i].name, header.first_seq, expected, expected, header.first_seq - 1);
+            }
             out->corrupt = true;
             out->corrupt_seq_after = out->last_seq;
             out->lost_first = expected;

@@ -186,6 +186,20 @@ final class JournalContinuityTests: XCTestCase {
         reopened.close()
     }
 
+    /// helper-34: a stray copy of a segment under another segment's name
+    /// was reported as "sequences 200878-170382 are in no file" (a range
+    /// backwards) or as a gap where nothing was missing. The name and the
+    /// header are now checked against each other.
+    func testAStrayCopyUnderAnotherNameIsRefusedAsSuch() throws {
+        let (dir, _) = try writeJournal(updates: 300)
+        let segments = try files(dir, "segment-")
+        XCTAssertGreaterThanOrEqual(segments.count, 3)
+        let second = UInt64(segments[1].dropFirst(8).prefix(20))!
+        let stray = String(format: "segment-%020llu.rlj", second + 1)
+        try FileManager.default.copyItem(atPath: "\(dir)/\(segments[0])", toPath: "\(dir)/\(stray)")
+        assertRefused(dir, mentioning: [stray, "copied or renamed"])
+    }
+
     /// With nothing good to start from, the refusal does not suggest a
     /// recovery that would fail the same way.
     func testARefusalThatRecoveryCannotHelpDoesNotSuggestIt() throws {
