@@ -29,7 +29,8 @@ struct CtlCommand: ParsableCommand {
             guard timeout >= 0.01, timeout <= 3600 else { throw ValidationError("--timeout must be 0.01...3600 seconds") }
         }
 
-        func send(_ request: ControlRequest, render: (ControlResponse) -> String) throws {
+        @discardableResult
+        func send(_ request: ControlRequest, render: (ControlResponse) -> String) throws -> ControlResponse {
             var request = request
             request.operatorName = operatorName
             let response: ControlResponse
@@ -52,6 +53,7 @@ struct CtlCommand: ParsableCommand {
                 }
                 throw ExitCode(1)
             }
+            return response
         }
     }
 
@@ -139,8 +141,8 @@ struct CtlCommand: ParsableCommand {
         @Option var qty: Double
         @Option var price: Double
         func run() throws {
-            try connection.send(.init(operatorName: "", command: "what-if",
-                                      order: .init(symbol: symbol, side: side, qty: qty, price: price))) { response in
+            let response = try connection.send(.init(operatorName: "", command: "what-if",
+                                                     order: .init(symbol: symbol, side: side, qty: qty, price: price))) { response in
                 guard let s = response.simulation else { return "" }
                 var lines = ["decision: \(s.decision)"]
                 if !s.violations.isEmpty { lines.append("would break: " + s.violations.map(\.code).joined(separator: ", ")) }
@@ -149,6 +151,8 @@ struct CtlCommand: ParsableCommand {
                 if let h = s.bookHeadroomUSD { lines.append(String(format: "book headroom: $%.2f", h)) }
                 return lines.joined(separator: "\n")
             }
+            // As `redline what-if`: 3 when the order would be blocked, for scripts.
+            if let s = response.simulation, !s.decision.isAllowed { throw ExitCode(3) }
         }
     }
 

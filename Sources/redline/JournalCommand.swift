@@ -87,8 +87,8 @@ struct JournalCommand: ParsableCommand {
             }
             if strict != -EBADMSG {
                 // Bytes that read whole must also apply: replay it all, as a restart would.
-                var logger = Logger(label: "redline.journal")
-                logger.logLevel = .critical
+                // Silent: what it finds is printed below; replaying a halt is no live "TRADING FROZEN".
+                let logger = Logger(label: "redline.journal", factory: { _ in SwiftLogNoOpLogHandler() })
                 let monitor = try RuntimeRiskMonitor(limits: .default, logger: logger)
                 do {
                     _ = try Journal.recover(directory: directory, into: monitor, options: Journal.Options(), logger: logger)
@@ -142,7 +142,9 @@ struct JournalCommand: ParsableCommand {
         private func replay(live: Bool) throws {
             var logger = Logger(label: "redline.journal")
             logger.logLevel = .error
-            let monitor = try RuntimeRiskMonitor(limits: .default, logger: logger)
+            // The history is printed below; replaying a halt is no live "TRADING FROZEN" on stderr.
+            let monitor = try RuntimeRiskMonitor(limits: .default,
+                                                 logger: Logger(label: "redline.journal", factory: { _ in SwiftLogNoOpLogHandler() }))
             var options = Journal.Options()
             options.recoverToLastGood = recoverToLastGood
             let report: Journal.RecoveryReport
@@ -245,6 +247,9 @@ private func typeName(_ type: UInt16) -> String {
     case RL_JREC_FREEZE: "freezes"
     case RL_JREC_UNFREEZE: "unfreezes"
     case RL_JREC_LIMITS: "limits"
+    case RL_JREC_OPERATOR: "operator commands"
+    case RL_JREC_POSITION: "positions"
+    case RL_JREC_OPEN_ORDER: "open orders"
     default: "type \(type)"
     }
 }

@@ -210,6 +210,8 @@ public final class Journal: @unchecked Sendable {
             logger.warning("journal tail torn by a crash mid-write: cut off", metadata: [
                 "bytes": "\(scan.torn_tail_bytes)", "last_good_seq": "\(scan.last_seq)"])
             monitor.metrics.setTotal("journal_torn_tails_total", to: 1)
+        } else {
+            monitor.metrics.setTotal("journal_torn_tails_total", to: 0) // present from 0, as documented
         }
         if let damage = report.damage {
             let lost = report.lostSequences.map { "\($0.first)-\($0.last.map(String.init) ?? "end")" } ?? "unknown"
@@ -243,6 +245,8 @@ public final class Journal: @unchecked Sendable {
         if mode == .pwrite && options.ioMode == .auto {
             logger.warning("io_uring is unavailable (seccomp or sysctl?): journaling with pwrite + fdatasync")
             monitor.metrics.setTotal("journal_io_uring_fallbacks_total", to: 1)
+        } else {
+            monitor.metrics.setTotal("journal_io_uring_fallbacks_total", to: 0)
         }
         let journal = Journal(directory: directory, handle: opened!, ioMode: mode, logger: logger)
         // The writer's shadow starts from what was recovered, open orders included.
