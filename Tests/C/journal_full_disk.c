@@ -179,6 +179,16 @@ int main(int argc, char **argv) {
     return failures ? 1 : 0;
 }
 
+/* An empty directory for one round, DIR-SUFFIX, in `out`; -1 (counted as a failure) if it cannot be made. */
+static int round_dir(const char *dir, const char *suffix, char *out, size_t cap) {
+    char command[1024];
+    snprintf(out, cap, "%s-%s", dir, suffix);
+    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", out, out);
+    if (system(command) == 0) return 0;
+    failures++;
+    return -1;
+}
+
 /* A disk whose syncs fail (EIO), in a journal of its own, with a long
  * group-commit window: passes that add records without syncing must not
  * clear the error; then past a segment boundary, the halt written ahead is
@@ -186,13 +196,8 @@ int main(int argc, char **argv) {
  * sync is the linked fsync's completion (RL_FAULT "uring:fsync"), with pwrite
  * the fdatasync call. The records it wrote, or 0 where io_uring is refused. */
 static uint64_t failing_syncs(const char *dir, rl_journal_options_t *options, int32_t io_mode, const char *suffix) {
-    char eio_dir[400], command[1024];
-    snprintf(eio_dir, sizeof(eio_dir), "%s-%s", dir, suffix);
-    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", eio_dir, eio_dir);
-    if (system(command) != 0) {
-        failures++;
-        return 0;
-    }
+    char eio_dir[400];
+    if (round_dir(dir, suffix, eio_dir, sizeof(eio_dir)) != 0) return 0;
     options->sync_every_us = 200000;
     options->sync_every_records = 1u << 30;
     options->io_mode = io_mode;
@@ -248,13 +253,8 @@ static uint64_t failing_syncs(const char *dir, rl_journal_options_t *options, in
  * rather than the writer. Once the sync completes, everything is durable.
  * The records it wrote, or 0 where io_uring is refused. */
 static uint64_t stalled_sync(const char *dir, rl_journal_options_t *options, int32_t io_mode, const char *suffix) {
-    char stall_dir[400], command[1024];
-    snprintf(stall_dir, sizeof(stall_dir), "%s-%s", dir, suffix);
-    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", stall_dir, stall_dir);
-    if (system(command) != 0) {
-        failures++;
-        return 0;
-    }
+    char stall_dir[400];
+    if (round_dir(dir, suffix, stall_dir, sizeof(stall_dir)) != 0) return 0;
     options->sync_every_us = 200;
     options->sync_every_records = 256;
     options->io_mode = io_mode;
@@ -303,13 +303,8 @@ static uint64_t stalled_sync(const char *dir, rl_journal_options_t *options, int
  * -ETIMEDOUT until the sync returns; then an operator's unfreeze lifts it.
  * Before the bound, the engine trades on (a slow sync is not a failure). */
 static void stalled_engine(const char *dir, rl_journal_options_t *options, int32_t io_mode, const char *suffix) {
-    char stall_dir[400], command[1024];
-    snprintf(stall_dir, sizeof(stall_dir), "%s-%s", dir, suffix);
-    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", stall_dir, stall_dir);
-    if (system(command) != 0) {
-        failures++;
-        return;
-    }
+    char stall_dir[400];
+    if (round_dir(dir, suffix, stall_dir, sizeof(stall_dir)) != 0) return;
     options->sync_every_us = 200;
     options->sync_every_records = 256;
     options->io_mode = io_mode;
