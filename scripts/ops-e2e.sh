@@ -51,7 +51,8 @@ echo "a misspelt operations key is refused by name"
 for case in "strategy.ordersPerSec:c['strategy']['ordersPerSec']=5:unknown key \"strategy.ordersPerSec\"" \
             "journal.segmentBytes:c['journal']['segmentBytes']=1:unknown key \"journal.segmentBytes\"" \
             "symbols twice:c['symbols'].append(c['symbols'][0]):lists BTCUSDT twice" \
-            "a price for no symbol:c['strategy']['prices']['XRPUSDT']=1:\"strategy.prices.XRPUSDT\" is for a symbol not in"; do
+            "a price for no symbol:c['strategy']['prices']['XRPUSDT']=1:\"strategy.prices.XRPUSDT\" is for a symbol not in" \
+            "an override for no symbol:c['limits']['symbolOverrides']=dict(NOPEUSDT=1000):\"limits.symbolOverrides\" names NOPEUSDT"; do
     name=${case%%:*}; rest=${case#*:}; edit=${rest%%:*}; expect=${rest#*:}
     python3 -c "
 import json

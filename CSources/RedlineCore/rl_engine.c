@@ -196,11 +196,19 @@ void rl_engine_attach_journal_writer(rl_engine_t *engine, rl_journal_t *writer) 
 
 /* Whether the journal cannot take what the step applies: the writer's
  * -errno, or -EIO once anything went unrecorded (a hole until restart). */
-static int32_t rl_engine_journal_failure(const rl_engine_t *engine) {
+static int32_t rl_engine_journal_broken(const rl_engine_t *engine) {
     int32_t error = engine->journal_writer != NULL ? rl_journal_error(engine->journal_writer) : 0;
     if (error == 0 && rl_engine_journal_unrecorded(engine) != 0) error = -EIO;
-    if (error == 0) error = engine->journal_stalled;
     return error;
+}
+
+/* Broken, or its commit stalled (-ETIMEDOUT): either halts trading and
+ * refuses an unfreeze. A stall alone keeps backpressure (the step below):
+ * the writer may yet come back, and a record dropped meanwhile would hold
+ * trading halted until a restart. */
+static int32_t rl_engine_journal_failure(const rl_engine_t *engine) {
+    int32_t error = rl_engine_journal_broken(engine);
+    return error != 0 ? error : engine->journal_stalled;
 }
 
 /* Look whether the writer's commit has stalled (a device that stopped
@@ -1676,8 +1684,10 @@ static inline __attribute__((always_inline)) uint64_t rl_engine_step_impl(rl_eng
     if (rl_engine_journal_room(engine)) rl_engine_tick(engine);
     /* A failing journal halts trading before anything else in this step. */
     rl_engine_look_for_stall(engine, false);
+    int32_t journal_broken = journal != NULL ? rl_engine_journal_broken(engine) : 0;
     int32_t journal_failure = journal != NULL ? rl_engine_journal_failure(engine) : 0;
-    if (RL_UNLIKELY(journal_failure != 0)) {
+    /* A stall's halt waits for room for its record (backpressure keeps some). */
+    if (RL_UNLIKELY(journal_failure != 0) && (journal_broken != 0 || rl_engine_journal_room(engine))) {
         rl_engine_control(engine, RL_TRADING_JOURNAL_FAILURE, RL_SYMBOL_NONE,
                           (int64_t)rl_engine_journal_unrecorded(engine), -journal_failure);
     }
@@ -1693,10 +1703,11 @@ static inline __attribute__((always_inline)) uint64_t rl_engine_step_impl(rl_eng
         /* Backpressure, never loss: stop here while the journal has no room
          * for what this event may produce (its record, state changes). While
          * the journal is failing, go on (HALTED: only cancels and venue
-         * events arrive) and count what does not fit. An event leaves room
-         * for the clock's work too, so that a halt for backpressure always
-         * has room for its record. */
-        if (journal != NULL && journal_failure == 0 &&
+         * events arrive) and count what does not fit; while its commit is
+         * only stalled, wait like any backpressure (nothing is lost if it
+         * comes back). An event leaves room for the clock's work too, so
+         * that a halt for backpressure (or a stall) always has room for its record. */
+        if (journal != NULL && journal_broken == 0 &&
             rl_spsc_writable(journal, 2 * RL_JOURNAL_ROOM_PER_EVENT) < 2 * RL_JOURNAL_ROOM_PER_EVENT) {
             break;
         }

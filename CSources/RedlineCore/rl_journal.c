@@ -423,7 +423,8 @@ static int rl_scan_bad_header(const char *dir, const rl_file_entry_t *segments, 
                               rl_journal_scan_result_t *out) {
     out->corrupt = true;
     out->corrupt_seq_after = out->last_seq > after_seq ? out->last_seq : after_seq;
-    out->lost_first = expected ? expected : after_seq + 1;
+    /* What the snapshot covers is not lost (a stale segment before it may have set `expected`). */
+    out->lost_first = expected > after_seq + 1 ? expected : after_seq + 1;
     uint64_t highest = rl_highest_in(dir, segments, i, count);
     out->lost_last = highest >= out->lost_first ? highest : 0;
     out->torn_tail_bytes = 0;
@@ -707,6 +708,7 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             /* After other damage (recovering to last good), both are said. */
             size_t used = out->corrupt ? strnlen(out->damage, sizeof(out->damage)) : 0;
             snprintf(out->damage + used, sizeof(out->damage) - used, "%s%s", used ? "; and " : "", why);
+            if (!out->corrupt) out->corrupt_seq_after = out->last_seq > after_seq ? out->last_seq : after_seq;
             out->corrupt = true;
             if (!recover_to_last_good) result = -EBADMSG;
         }
@@ -2121,8 +2123,18 @@ static void rl_set_aside_segment(const char *dir, const char *name, uint64_t fir
         unlink(path);
         return;
     }
-    snprintf(damaged, sizeof(damaged), "%s.damaged", path);
-    rename(path, damaged);
+    /* Never over an earlier one: a recovery reuses the lost sequences, so a
+     * second recovery can set aside a segment of the same name (helper-35). */
+    for (int n = 0; n < 1000; n++) {
+        if (n == 0) snprintf(damaged, sizeof(damaged), "%s.damaged", path);
+        else snprintf(damaged, sizeof(damaged), "%s.%d.damaged", path, n);
+        if (renameat2(AT_FDCWD, path, AT_FDCWD, damaged, RENAME_NOREPLACE) == 0) return;
+        if (errno == EINVAL && access(damaged, F_OK) != 0) { /* a filesystem without RENAME_NOREPLACE */
+            rename(path, damaged);
+            return;
+        }
+        if (errno != EEXIST && errno != EINVAL) return;
+    }
 }
 
 int rl_journal_lock(const char *dir) {
@@ -2662,7 +2674,8 @@ void rl_journal_read_stats(const rl_journal_t *j, rl_journal_stats_t *out) {
     out->direct_commits = atomic_load_explicit((_Atomic(uint64_t) *)&j->direct_commits, memory_order_relaxed);
     /* relaxed: diagnostics; a read that races a change may pair the new
      * phase with the old one's start (a wait's message, nothing more). */
-    out->writer_phase = atomic_load_explicit((_Atomic(uint32_t) *)&j->writer_phase, memory_order_relaxed);
+    /* acquire: as in rl_journal_stalled (the start read next is this phase's or later). */
+    out->writer_phase = atomic_load_explicit((_Atomic(uint32_t) *)&j->writer_phase, memory_order_acquire);
     uint64_t since = atomic_load_explicit((_Atomic(uint64_t) *)&j->writer_phase_since_us, memory_order_relaxed);
     uint64_t now = rl_monotonic_us();
     out->writer_phase_us = since != 0 && now > since ? now - since : 0;

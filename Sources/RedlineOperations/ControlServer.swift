@@ -309,8 +309,9 @@ final class ControlHandler: ChannelInboundHandler {
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let commands = self.commands
         let peer = self.peer
+        let received = Date() // read now, on the event loop: not when the queue gets to it
         queue.async {
-            let response = commands.handle(request, peer: peer)
+            let response = commands.handle(request, peer: peer, received: received)
             loop.execute {
                 let (handler, context) = bound.value
                 handler.busy = false

@@ -28,11 +28,13 @@ public struct OperatorCommands: Sendable {
     public static let maxReasonBytes = 4096
 
     /// When the request being handled arrived: its audit record's time, not
-    /// the answer's (a change may wait seconds for a slow journal).
+    /// the answer's (a change may wait seconds for a slow journal, and the
+    /// requests behind it on the command queue with it).
     @TaskLocal static var received: Date?
 
-    public func handle(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {
-        Self.$received.withValue(Date()) { handleNow(request, peer: peer) }
+    /// `received`: when the endpoint read the request (now if not given).
+    public func handle(_ request: ControlRequest, peer: PeerCredentials?, received: Date = Date()) -> ControlResponse {
+        Self.$received.withValue(received) { handleNow(request, peer: peer) }
     }
 
     private func handleNow(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {

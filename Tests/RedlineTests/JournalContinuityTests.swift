@@ -168,6 +168,36 @@ final class JournalContinuityTests: XCTestCase {
         reopened.close()
     }
 
+    /// helper-35: a recovery reuses the lost sequences, so a second one can
+    /// set aside a segment of the same name; it replaced the first's
+    /// `*.damaged` file. Each is kept now.
+    func testASecondRecoveryNeverOverwritesWhatTheFirstSetAside() throws {
+        let (dir, _) = try writeJournal(updates: 300)
+        let segments = try files(dir, "segment-")
+        let middle = segments[segments.count / 2]
+        func damage() throws {
+            let url = URL(fileURLWithPath: "\(dir)/\(middle)")
+            var bytes = try Data(contentsOf: url)
+            bytes[20] ^= 0xFF
+            try bytes.write(to: url)
+        }
+        var recover = options()
+        recover.recoverToLastGood = true
+        try damage()
+        let first = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(middle)"))
+        let monitor = try freshMonitor()
+        let (journal, _) = try Journal.open(directory: dir, monitor: monitor, options: recover, logger: quietLogger())
+        for i in 0..<300 { try monitor.updatePosition(symbol: "BTCUSDT", qty: i % 2 == 0 ? 0.001 : -0.0005, price: 40_000) }
+        try journal.flush()
+        journal.close()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/\(middle)"), "the lost sequences were written again")
+        try damage()
+        let (again, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), options: recover, logger: quietLogger())
+        again.close()
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(middle).damaged")), first, "the first set-aside copy is intact")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/\(middle).1.damaged"), "the second is kept beside it")
+    }
+
     func testATruncatedManifestRecoversToLastGoodSayingWhatCannotBeProven() throws {
         let (dir, original) = try writeJournal(updates: 40)
         let manifest = URL(fileURLWithPath: "\(dir)/MANIFEST")
