@@ -261,7 +261,8 @@ void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring);
 /* Before the risk side starts: journal to `writer` (its hot ring), and fail
  * closed when it fails. From the first step that sees the writer's error
  * (rl_journal_error), or its commit stalled (rl_journal_stalled: -ETIMEDOUT,
- * looked at every RL_ENGINE_STALL_LOOK_STEPS steps and at each unfreeze),
+ * looked at every RL_ENGINE_STALL_LOOK_STEPS steps and at each unfreeze;
+ * a stall alone keeps the backpressure below, so nothing goes unrecorded),
  * until the writer succeeds again, trading is HALTED with
  * reason RL_FREEZE_REASON_JOURNAL_FAILURE, and an unfreeze is refused with
  * the writer's -errno. Meanwhile the step keeps applying events (so cancels

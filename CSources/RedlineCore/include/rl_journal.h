@@ -244,7 +244,9 @@ int32_t rl_journal_error(const rl_journal_t *journal);
  * or longer, else 0: a device that stopped completing (a frozen filesystem,
  * a lost path) reports no errno, and nothing becomes durable meanwhile. The
  * risk side halts on it as on rl_journal_error, and refuses an unfreeze, until
- * the call returns. Any thread; reads the clock only during a commit. */
+ * the call returns; unlike an error, it keeps backpressure (the writer may
+ * come back, and nothing must be dropped meanwhile). Any thread; reads the
+ * clock only during a commit. */
 int32_t rl_journal_stalled(const rl_journal_t *journal);
 
 /* Wait until every hot record pushed so far (the risk step's) is durable:
