@@ -142,6 +142,13 @@ fi
 grep -q 'unknown operator "intruder"' "$work/refused.txt" || fail "no clear refusal: $(cat "$work/refused.txt")"
 [ "$(query 'redline_trading_state')" = 0 ] || fail "a refused command changed the state"
 echo "an unknown operator is refused (exit 1), and the state is unchanged"
+# The connection options before the subcommand, as the README's quick start writes them.
+if "$redline" ctl --operator intruder freeze --reason x 2> "$work/refused2.txt"; then
+    fail "ctl --operator before the subcommand was not taken: the freeze ran as the default operator"
+fi
+grep -q 'unknown operator "intruder"' "$work/refused2.txt" || fail "no clear refusal: $(cat "$work/refused2.txt")"
+[ "$(query 'redline_trading_state')" = 0 ] || fail "a refused command changed the state"
+echo "ctl --operator before the subcommand is the operator the endpoint sees"
 
 echo "--- the dashboard against the live scrape and Prometheus"
 curl -sf "http://127.0.0.1:$metrics_port/metrics" > "$work/scrape.txt"

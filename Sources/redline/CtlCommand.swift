@@ -12,6 +12,10 @@ struct CtlCommand: ParsableCommand {
         subcommands: [Status.self, Freeze.self, Unfreeze.self, Limits.self, WhatIf.self, Orders.self, Events.self,
                       ReleaseStrategy.self])
 
+    /// Declared here too, so that `redline ctl --operator alice freeze …`
+    /// parses as well as `redline ctl freeze --operator alice …`.
+    @OptionGroup var connection: Connection
+
     struct Connection: ParsableArguments {
         @Option(help: "The control socket (or $REDLINE_SOCKET).")
         var socket: String = ProcessInfo.processInfo.environment["REDLINE_SOCKET"] ?? "/tmp/redline.sock"
