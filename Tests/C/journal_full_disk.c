@@ -290,7 +290,13 @@ static uint64_t stalled_sync(const char *dir, rl_journal_options_t *options, int
     rc = rl_journal_flush(j, 5000);
     CHECK(rc == 0, "%s: the flush once the sync completes: %d", suffix, rc);
     CHECK(rl_journal_durable_seq(j) == written, "%s: durable through %llu", suffix, (unsigned long long)written);
-    rl_journal_read_stats(j, &stats);
+    /* The writer publishes durability inside its commit and leaves the phase
+     * just after: a flush can return in between. */
+    for (int t = 0; t < 1000; t++) {
+        rl_journal_read_stats(j, &stats);
+        if (stats.writer_phase == RL_JOURNAL_PHASE_TAKING) break;
+        usleep(1000);
+    }
     CHECK(stats.writer_phase == RL_JOURNAL_PHASE_TAKING, "%s: back to taking records: phase %u", suffix, stats.writer_phase);
     rl_journal_close(j);
     return written;
@@ -389,6 +395,8 @@ static void stalled_engine(const char *dir, rl_journal_options_t *options, int32
     atomic_store(&disk_stalled, 0);
     rc = rl_journal_flush(j, 5000);
     CHECK(rc == 0, "%s: the flush once the sync returns: %d", suffix, rc);
+    /* The commit publishes durability just before it leaves its phase. */
+    for (int t = 0; t < 1000 && rl_journal_stalled(j) != 0; t++) usleep(1000);
     CHECK(rl_journal_stalled(j) == 0, "%s: no longer stalled", suffix);
     for (int t = 0; t < 5000 && rl_spsc_readable(input, UINT64_MAX) > 0; t++) {
         rl_engine_step(e, input, 64, &out);
