@@ -186,7 +186,10 @@ const char *rl_engine_symbol_name(const rl_engine_t *engine, uint32_t id) {
 
 uint32_t rl_engine_symbol_count(const rl_engine_t *engine) { return rl_symbols_count(engine->symbols); }
 
-void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring) { engine->journal = journal_ring; }
+void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring) {
+    engine->journal = journal_ring;
+    engine->journal_stalled = 0; /* a writer's look, if any, starts over */
+}
 
 void rl_engine_attach_journal_writer(rl_engine_t *engine, rl_journal_t *writer) {
     engine->journal_writer = writer;
@@ -1679,17 +1682,23 @@ static inline __attribute__((always_inline)) uint64_t rl_engine_step_impl(rl_eng
     uint64_t n = rl_spsc_readable(ring, max);
     rl_spsc_t *journal = engine->journal;
     uint64_t changes_before = rl_engine_state_change_count(engine);
+    /* A stalled commit halts first, while the room backpressure kept is
+     * there: the clock's work below (strategies' lost heartbeats, a
+     * backpressure halt) may take it, and with the writer stuck nothing gives
+     * it back (helper-36). Its record needs one place. */
+    rl_engine_look_for_stall(engine, false);
+    if (RL_UNLIKELY(engine->journal_stalled != 0) && journal != NULL && rl_engine_journal_broken(engine) == 0 &&
+        rl_spsc_writable(journal, 1) >= 1) {
+        rl_engine_control(engine, RL_TRADING_JOURNAL_FAILURE, RL_SYMBOL_NONE, 0, -engine->journal_stalled);
+    }
     /* The clock's work (a breaker's lift, a lost heartbeat) may record a
      * change: only with room for it, as an event needs (it waits a step). */
     if (rl_engine_journal_room(engine)) rl_engine_tick(engine);
     /* A failing journal halts trading before anything else in this step. */
-    rl_engine_look_for_stall(engine, false);
     int32_t journal_broken = journal != NULL ? rl_engine_journal_broken(engine) : 0;
-    int32_t journal_failure = journal != NULL ? rl_engine_journal_failure(engine) : 0;
-    /* A stall's halt waits for room for its record (backpressure keeps some). */
-    if (RL_UNLIKELY(journal_failure != 0) && (journal_broken != 0 || rl_engine_journal_room(engine))) {
+    if (RL_UNLIKELY(journal_broken != 0)) {
         rl_engine_control(engine, RL_TRADING_JOURNAL_FAILURE, RL_SYMBOL_NONE,
-                          (int64_t)rl_engine_journal_unrecorded(engine), -journal_failure);
+                          (int64_t)rl_engine_journal_unrecorded(engine), -journal_broken);
     }
     uint64_t i = 0;
     for (; i < n; i++) {

@@ -2129,11 +2129,13 @@ static void rl_set_aside_segment(const char *dir, const char *name, uint64_t fir
         if (n == 0) snprintf(damaged, sizeof(damaged), "%s.damaged", path);
         else snprintf(damaged, sizeof(damaged), "%s.%d.damaged", path, n);
         if (renameat2(AT_FDCWD, path, AT_FDCWD, damaged, RENAME_NOREPLACE) == 0) return;
-        if (errno == EINVAL && access(damaged, F_OK) != 0) { /* a filesystem without RENAME_NOREPLACE */
+        if (errno == EEXIST) continue;
+        /* No RENAME_NOREPLACE here (EINVAL: the filesystem; ENOSYS, EPERM:
+         * an old kernel or a sandbox): look first, then a plain rename. */
+        if (access(damaged, F_OK) != 0) {
             rename(path, damaged);
             return;
         }
-        if (errno != EEXIST && errno != EINVAL) return;
     }
 }
 
@@ -2647,8 +2649,9 @@ int32_t rl_journal_stalled(const rl_journal_t *j) {
     uint64_t since = atomic_load_explicit((_Atomic(uint64_t) *)&j->writer_phase_since_us, memory_order_relaxed);
     uint64_t bound_us = (uint64_t)(j->options.stall_halt_ms != 0 ? j->options.stall_halt_ms : RL_JOURNAL_STALL_HALT_MS) * 1000;
     uint64_t now = rl_monotonic_us();
-    return since != 0 && now > since && now - since >= bound_us ? -ETIMEDOUT : 0;
+    return since != 0 && now > since && now - since >= bound_us ? -RL_JOURNAL_STALLED : 0;
 }
+_Static_assert(RL_JOURNAL_STALLED == (0x10000 | ETIMEDOUT), "a stall is ETIMEDOUT with bit 16");
 
 uint64_t rl_journal_durable_seq(const rl_journal_t *j) {
     /* acquire: pairs with the writer's release store after each sync. */

@@ -172,10 +172,10 @@ struct ServeConfiguration: Codable, Sendable {
         for symbol in strategy.prices.keys.sorted() where !symbols.contains(symbol) {
             throw CLIFailure("\"strategy.prices.\(symbol)\" is for a symbol not in \"symbols\"")
         }
-        // A misspelt symbol in a per-symbol limit would leave the real one on the default.
+        // A misspelt symbol in a per-symbol limit would leave the real one on the
+        // default. (A restricted list may name symbols not traded here: a firm-wide list.)
         let perSymbol: [(String, [String])] = [("limits.symbolOverrides", Array(limits.symbolOverrides.keys)),
-                                               ("limits.symbolOrderRules", Array(limits.symbolOrderRules.keys)),
-                                               ("limits.restrictedSymbols", Array(limits.restrictedSymbols))]
+                                               ("limits.symbolOrderRules", Array(limits.symbolOrderRules.keys))]
         for (key, named) in perSymbol {
             if let stray = named.sorted().first(where: { !symbols.contains($0) }) {
                 throw CLIFailure("\"\(key)\" names \(stray), which is not in \"symbols\"")

@@ -260,7 +260,7 @@ void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring);
 
 /* Before the risk side starts: journal to `writer` (its hot ring), and fail
  * closed when it fails. From the first step that sees the writer's error
- * (rl_journal_error), or its commit stalled (rl_journal_stalled: -ETIMEDOUT,
+ * (rl_journal_error), or its commit stalled (rl_journal_stalled: -RL_JOURNAL_STALLED,
  * looked at every RL_ENGINE_STALL_LOOK_STEPS steps and at each unfreeze;
  * a stall alone keeps the backpressure below, so nothing goes unrecorded),
  * until the writer succeeds again, trading is HALTED with

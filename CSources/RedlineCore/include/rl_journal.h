@@ -135,6 +135,11 @@ typedef enum rl_journal_writer_phase {
  * 13 ms), and a rotation on a full disk gives up within the 2 s above, which
  * is a failure with its own errno. */
 #define RL_JOURNAL_STALL_HALT_MS 5000
+/* What rl_journal_stalled returns, negated: ETIMEDOUT (110) with bit 16 set,
+ * so that a stall is told apart from a write or sync that itself failed with
+ * ETIMEDOUT (a soft network mount), which drops what it cannot write.
+ * Anything that names an errno names it ETIMEDOUT. */
+#define RL_JOURNAL_STALLED 65646
 
 /* Commits into a preallocated segment are written O_DIRECT in whole blocks
  * of this size (aligned in memory and on disk); the block a commit ends in
@@ -239,7 +244,7 @@ int rl_journal_wait_cold(rl_journal_t *journal, uint64_t ticket, uint32_t timeou
  * or sync failed and has not succeeded since), else 0. Any thread. */
 int32_t rl_journal_error(const rl_journal_t *journal);
 
-/* -ETIMEDOUT while the writer has been in one commit or one rotation (a
+/* -RL_JOURNAL_STALLED while the writer has been in one commit or one rotation (a
  * write, sync, file or directory call in the kernel) for options.stall_halt_ms
  * or longer, else 0: a device that stopped completing (a frozen filesystem,
  * a lost path) reports no errno, and nothing becomes durable meanwhile. The

@@ -794,8 +794,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         /// came in as the lift took halts in. It stands: trading is HALTED
         /// for it. An operator who still means it unfreezes again.
         case haltLandedMeanwhile
-        /// Refused: the journal cannot record the change (errno), and nothing
-        /// resumes that it cannot record.
+        /// Refused: the journal cannot record the change (errno, or
+        /// `RL_JOURNAL_STALLED` while its commit is stuck in the kernel), and
+        /// nothing resumes that it cannot record.
         case journalFailing(errno: Int32)
     }
 
@@ -828,9 +829,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         trading.sync()
         if rc < 0 && rc != -ECANCELED {
             // An unfreeze while the journal cannot write: nothing resumes that it cannot record.
+            let code = rc == -RL_JOURNAL_STALLED ? ETIMEDOUT : -rc // a stalled commit: ETIMEDOUT in words
             logger.error("operator request refused", metadata: [
-                "request": "\(control.rawValue)", "reason": "\(reason)", "errno": "\(errnoName(-rc))",
-                "error": "\(String(cString: strerror(-rc)))"])
+                "request": "\(control.rawValue)", "reason": "\(reason)", "errno": "\(errnoName(code))",
+                "error": "\(String(cString: strerror(code)))\(rc == -RL_JOURNAL_STALLED ? " (the journal's commit is stalled)" : "")"])
         }
         return (rc, tradingState.epoch != before)
     }
