@@ -50,7 +50,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: data) else { return nil }
         if let key = fields.keys.sorted().first(where: { !keyNames.contains($0) }) { return key }
         if case .object(let order)? = fields["order"] {
-            let orderKeys = ["symbol", "side", "qty", "price"]
+            let orderKeys = WhatIfOrder.CodingKeys.allCases.map(\.rawValue)
             if let key = order.keys.sorted().first(where: { !orderKeys.contains($0) }) { return "order.\(key)" }
         }
         return nil
@@ -63,6 +63,10 @@ public struct WhatIfOrder: Codable, Sendable, Equatable {
     public var side: String
     public var qty: Double
     public var price: Double
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case symbol, side, qty, price
+    }
 
     public init(symbol: String, side: String, qty: Double, price: Double) {
         self.symbol = symbol

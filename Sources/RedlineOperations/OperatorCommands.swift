@@ -191,13 +191,9 @@ public struct OperatorCommands: Sendable {
                           + "was published, and stands; unfreeze again to lift it",
                           arguments: ["reason": reason, "state": state.mode.rawValue])
         case .journalFailing(let code)?:
-            let stalled = code == RL_JOURNAL_STALLED
-            let cause = stalled
-                ? "its commit has been stuck in the kernel past its stall bound (ETIMEDOUT); unfreeze once it returns"
-                : "\(String(cString: strerror(code))) (\(errnoName(code)))"
             return refuse(request, peer: peer, .failed,
-                          "the halt stays: an unfreeze is refused while the journal cannot record it: \(cause)",
-                          arguments: ["reason": reason, "state": state.mode.rawValue, "errno": stalled ? "ETIMEDOUT" : errnoName(code)])
+                          "the halt stays: an unfreeze is refused while the journal cannot record it: \(journalErrorText(code))",
+                          arguments: ["reason": reason, "state": state.mode.rawValue, "errno": errnoName(code)])
         }
         var response = ControlResponse(ok: true, command: request.command)
         response.changed = changed

@@ -78,9 +78,17 @@ struct ServeConfiguration: Codable, Sendable {
         /// The edge it reports each second (bps): below the limits' threshold, it freezes.
         var edgeBps: Double
         var seed: UInt64
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case ordersPerSecond, fillRatio, resting, prices, edgeBps, seed
+        }
     }
     struct JournalSettings: Codable, Sendable {
         var directory: String
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case directory
+        }
     }
     var symbols: [String]
     var limits: RiskLimits
@@ -130,8 +138,8 @@ struct ServeConfiguration: Codable, Sendable {
             }
             // A misspelt strategy or journal setting would be ignored, or fail as "missing".
             let nested: [(String, Set<String>)] = [
-                ("strategy", ["ordersPerSecond", "fillRatio", "resting", "prices", "edgeBps", "seed"]),
-                ("journal", ["directory"])]
+                ("strategy", Set(Strategy.CodingKeys.allCases.map(\.rawValue))),
+                ("journal", Set(JournalSettings.CodingKeys.allCases.map(\.rawValue)))]
             for (section, keys) in nested {
                 if let fields = object[section] as? [String: Any], let key = fields.keys.sorted().first(where: { !keys.contains($0) }) {
                     throw CLIFailure("unknown key \"\(section).\(key)\"; the keys are \(keys.sorted().joined(separator: ", "))")

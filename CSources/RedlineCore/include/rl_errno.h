@@ -9,7 +9,8 @@
 
 RL_EXTERN_C_BEGIN
 
-/* The C library's name for `code`, or NULL for a code it does not know. */
+/* The C library's name for `code`, or NULL for a code it does not know;
+ * RL_JOURNAL_STALLED (rl_journal.h) is named ETIMEDOUT. */
 const char *rl_errno_name(int code);
 
 RL_EXTERN_C_END

@@ -203,3 +203,12 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
 public func errnoName(_ code: Int32) -> String {
     rl_errno_name(code).map { String(cString: $0) } ?? "E\(code)"
 }
+
+/// Why the journal cannot record, in words: the C library's text and the
+/// errno's name, or, for `RL_JOURNAL_STALLED` (no errno: a commit stuck in
+/// the kernel past its stall bound), that.
+public func journalErrorText(_ code: Int32) -> String {
+    code == RL_JOURNAL_STALLED
+        ? "its commit has been stuck in the kernel past its stall bound (ETIMEDOUT); unfreeze once it returns"
+        : "\(String(cString: strerror(code))) (\(errnoName(code)))"
+}

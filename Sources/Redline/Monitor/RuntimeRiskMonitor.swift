@@ -829,10 +829,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         trading.sync()
         if rc < 0 && rc != -ECANCELED {
             // An unfreeze while the journal cannot write: nothing resumes that it cannot record.
-            let code = rc == -RL_JOURNAL_STALLED ? ETIMEDOUT : -rc // a stalled commit: ETIMEDOUT in words
             logger.error("operator request refused", metadata: [
-                "request": "\(control.rawValue)", "reason": "\(reason)", "errno": "\(errnoName(code))",
-                "error": "\(String(cString: strerror(code)))\(rc == -RL_JOURNAL_STALLED ? " (the journal's commit is stalled)" : "")"])
+                "request": "\(control.rawValue)", "reason": "\(reason)", "errno": "\(errnoName(-rc))",
+                "error": "\(journalErrorText(-rc))"])
         }
         return (rc, tradingState.epoch != before)
     }

@@ -233,7 +233,7 @@ final class TradingStateController: @unchecked Sendable {
                 // rl_journal_stalled: no errno, a commit that never returns (told apart from a write's own ETIMEDOUT).
                 return ("the journal's commit has been in the kernel past its stall bound (stallHaltMilliseconds, 5 s by default: "
                         + "a device or filesystem that stopped completing, ETIMEDOUT); nothing more is durable until it returns",
-                        ["errno": "ETIMEDOUT", "errno_code": "\(ETIMEDOUT)", "events_not_journaled": "\(unrecorded)", "stalled": "true"])
+                        ["errno": name, "errno_code": "\(ETIMEDOUT)", "events_not_journaled": "\(unrecorded)", "stalled": "true"])
             }
             return ("the journal cannot write: \(String(cString: strerror(code))) (\(name)); nothing more is durable",
                     ["errno": name, "errno_code": "\(code)", "events_not_journaled": "\(unrecorded)"])
