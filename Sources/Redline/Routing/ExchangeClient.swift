@@ -129,6 +129,9 @@ public protocol ExchangeClient: AnyObject {
     /// a strategy's own halt (its dead-man) included, so a venue whose mass
     /// cancel reaches further (a whole account that several routers share)
     /// must leave it `.unsupported` here: the router then cancels order by order.
+    /// The router may call it from inside `pollEvents`'s body: a halt seen
+    /// while it waits for room in its ring to the risk side is answered at
+    /// once (`OrderRouter`'s cancel at the venue while waiting).
     func massCancel() throws(ExchangeError)
 }
 

@@ -146,6 +146,11 @@ public final class OrderRouter {
         /// each poll takes the history in until it has, so that its log
         /// line, metric and journal record follow within a poll. 0: none.
         var unrecordedHaltEpoch: UInt64 = 0
+        /// A halt this router answered with the venue's mass cancel while
+        /// it waited for room in its ring (`cancelAtVenueWhileWaiting`), and
+        /// when to try again after a refusal.
+        var waitAnsweredEpoch: UInt64 = 0
+        var waitCancelRetryAtNs: UInt64 = 0
     }
     /// Events for the risk side staged during `processExchangeEvents`: a
     /// burst of venue answers (a cancel-all's 10,000 acks) is pushed
@@ -978,8 +983,52 @@ public final class OrderRouter {
     func pushWhenFull(_ ring: OpaquePointer, _ event: inout rl_event_t) {
         repeat {
             counters.add(RL_COUNTER_RING_FULL)
-            if monitor.hasRiskThread { sched_yield() } else { monitor.drain() }
+            if monitor.hasRiskThread {
+                let word = rl_freeze_load(rl_engine_freeze(engine))
+                if rl_freeze_word_state(word) == RL_STATE_HALTED { cancelAtVenueWhileWaiting(word) }
+                sched_yield()
+            } else {
+                monitor.drain()
+            }
         } while rl_spsc_push(ring, &event) == RL_FULL
+    }
+
+    /// Trading halted while this router waits for room in its ring: the risk
+    /// side is held up (a journal whose device stopped completing holds it
+    /// on purpose, rather than apply what it cannot record, and halts once
+    /// the stall passes its bound). The cancel-all proper pushes a release
+    /// per order, so it cannot run until there is room, and the orders would
+    /// work at the venue for as long as the device stalls. The venue's mass
+    /// cancel needs no room: it is sent from here, once per halt (again 1 ms
+    /// after a refusal), and the halt's history is taken in (its log line).
+    /// The cancel-all runs as usual at the next poll once the ring has room:
+    /// it marks the orders, sends the mass cancel again (an order submitted
+    /// after the wait was checked before the halt) and takes the answers. A
+    /// venue without a mass cancel gets its cancels then.
+    @inline(never)
+    private func cancelAtVenueWhileWaiting(_ word: UInt64) {
+        let epoch = rl_freeze_word_epoch(word)
+        guard epoch != hot.pointee.lastSeenEpoch, epoch != hot.pointee.waitAnsweredEpoch else { return }
+        let now = rl_clock_ns()
+        guard now >= hot.pointee.waitCancelRetryAtNs else { return }
+        if venueHasMassCancel && orders.activeCount > 0 {
+            let trigger = FreezeTrigger(reasonCode: rl_freeze_word_reason(word))?.rawValue ?? "unknown"
+            do throws(ExchangeError) {
+                try client.massCancel()
+                logger.warning("trading halted while this router waited for room in its ring: the venue's mass cancel is sent from the wait; the cancel-all's marks and answers follow once there is room", metadata: [
+                    "strategy": "\(orders.session)", "cause": "\(trigger)", "epoch": "\(epoch)",
+                    "working": "\(orders.activeCount)"])
+            } catch .unsupported {
+                venueHasMassCancel = false
+            } catch {
+                hot.pointee.waitCancelRetryAtNs = now + Self.owedFirstBackoffNs
+                logger.error("trading halted while this router waited for room in its ring, and the venue refused the mass cancel: retried in 1 ms", metadata: [
+                    "strategy": "\(orders.session)", "cause": "\(trigger)", "error": "\(error)"])
+                return
+            }
+        }
+        hot.pointee.waitAnsweredEpoch = epoch
+        monitor.syncFreezeEvents()
     }
 
     /// Tell the risk side this strategy is alive (the dead-man,
