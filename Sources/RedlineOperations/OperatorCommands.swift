@@ -218,6 +218,16 @@ public struct OperatorCommands: Sendable {
         let limits: RiskLimits
         do {
             limits = try merged(current, patch)
+            // Only the tables this command sets: one set in code may name a symbol yet to come.
+            var judged = limits
+            if patch["symbolOverrides"] == nil { judged.symbolOverrides = [:] }
+            if patch["symbolOrderRules"] == nil { judged.symbolOrderRules = [:] }
+            let traded = monitor.symbols
+            if let (field, stray) = judged.perSymbolLimit(namingNoneOf: Set(traded)) {
+                return refuse(request, peer: peer, .invalid,
+                              "\(field) names \(stray), which this engine does not trade (it trades \(traded.sorted().joined(separator: ", "))): nothing changed",
+                              arguments: arguments)
+            }
             if limits == current {
                 var response = ControlResponse(ok: true, command: request.command)
                 response.changed = false
@@ -241,6 +251,12 @@ public struct OperatorCommands: Sendable {
     private func releaseStrategy(_ request: ControlRequest, reason: String, peer: PeerCredentials?) -> ControlResponse {
         guard let strategy = request.strategy else {
             return refuse(request, peer: peer, .invalid, "release-strategy needs a strategy id")
+        }
+        let live = monitor.liveStrategies
+        guard live.contains(strategy) else {
+            let known = live.isEmpty ? "none is" : "live: " + live.map(String.init).joined(separator: ", ")
+            return refuse(request, peer: peer, .invalid, "no strategy \(strategy) trades here (\(known)): nothing changed",
+                          arguments: ["reason": reason, "strategy": "\(strategy)"])
         }
         let changed = monitor.releaseStrategy(strategy, reason: reason, metadata: provenance(request))
         var response = ControlResponse(ok: true, command: request.command)

@@ -180,14 +180,8 @@ struct ServeConfiguration: Codable, Sendable {
         for symbol in strategy.prices.keys.sorted() where !symbols.contains(symbol) {
             throw CLIFailure("\"strategy.prices.\(symbol)\" is for a symbol not in \"symbols\"")
         }
-        // A misspelt symbol in a per-symbol limit would leave the real one on the
-        // default. (A restricted list may name symbols not traded here: a firm-wide list.)
-        let perSymbol: [(String, [String])] = [("limits.symbolOverrides", Array(limits.symbolOverrides.keys)),
-                                               ("limits.symbolOrderRules", Array(limits.symbolOrderRules.keys))]
-        for (key, named) in perSymbol {
-            if let stray = named.sorted().first(where: { !symbols.contains($0) }) {
-                throw CLIFailure("\"\(key)\" names \(stray), which is not in \"symbols\"")
-            }
+        if let (field, stray) = limits.perSymbolLimit(namingNoneOf: Set(symbols)) {
+            throw CLIFailure("\"limits.\(field)\" names \(stray), which is not in \"symbols\"")
         }
         for (symbol, price) in strategy.prices where !(price > 0 && price.isFinite) {
             throw CLIFailure("\"strategy.prices.\(symbol)\" must be a positive price, got \(price)")

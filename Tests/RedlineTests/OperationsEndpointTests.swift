@@ -428,6 +428,43 @@ final class OperationsEndpointTests: XCTestCase {
         XCTAssertEqual(outcomes.filter { $0.hasPrefix("refused") }.count, 4)
     }
 
+    /// A per-symbol limit for a symbol the engine does not trade (a typo:
+    /// "BTCUSD" for "BTCUSDT") would leave the real symbol on the default
+    /// limit while the operator believes it tightened; and a release of a
+    /// strategy that is not there answered "was not halted", as if it were.
+    /// Both are refused, naming what is there, and nothing changes.
+    func testLimitsForAnUntradedSymbolAndAReleaseOfAnUnknownStrategyAreRefused() throws {
+        let h = try Harness()
+        let ops = try endpoint(h.monitor)
+        defer { ops.shutdown() }
+        let before = fingerprint(h.monitor)
+        let typo = try client().send(.init(operatorName: "alice", command: "limits set", reason: "tighter",
+                                           limits: ["symbolOverrides": .object(["BTCUSD": .number(1_000)])]))
+        XCTAssertEqual(typo.refusal, .invalid)
+        XCTAssertTrue(typo.error?.contains("symbolOverrides names BTCUSD") ?? false, typo.error ?? "")
+        XCTAssertTrue(typo.error?.contains("BTCUSDT, ETHUSDT, SOLUSDT") ?? false, typo.error ?? "")
+        let rules = try client().send(.init(operatorName: "alice", command: "limits set", reason: "tighter",
+                                            limits: ["symbolOrderRules": .object(["DOGEUSDT": .object([:])])]))
+        XCTAssertEqual(rules.refusal, .invalid)
+        XCTAssertTrue(rules.error?.contains("symbolOrderRules names DOGEUSDT") ?? false, rules.error ?? "")
+        let stranger = h.router.strategyID &+ 7
+        let release = try client().send(.init(operatorName: "alice", command: "release-strategy", reason: "x",
+                                              strategy: stranger))
+        XCTAssertEqual(release.refusal, .invalid)
+        XCTAssertEqual(release.error, "no strategy \(stranger) trades here (live: \(h.router.strategyID)): nothing changed")
+        XCTAssertEqual(fingerprint(h.monitor), before, "nothing changed")
+        // Named right, the same limit is taken; the strategy that is there is
+        // answered as before.
+        let right = try client().send(.init(operatorName: "alice", command: "limits set", reason: "tighter",
+                                            limits: ["symbolOverrides": .object(["BTCUSDT": .number(1_000)])]))
+        XCTAssertEqual(right.ok, true, right.error ?? "")
+        XCTAssertEqual(h.monitor.limits.inventoryLimit(for: "BTCUSDT"), 1_000)
+        let notHalted = try client().send(.init(operatorName: "alice", command: "release-strategy", reason: "x",
+                                                strategy: h.router.strategyID))
+        XCTAssertEqual(notHalted.ok, true)
+        XCTAssertEqual(notHalted.changed, false)
+    }
+
     func testAClientThatHalfClosesStillGetsItsAnswer() throws {
         let h = try Harness()
         let ops = try endpoint(h.monitor)

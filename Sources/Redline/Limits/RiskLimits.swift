@@ -134,6 +134,19 @@ public struct RiskLimits: Sendable, Codable, Equatable {
 
     public func validate() throws(RedlineError) { _ = try fixedPoint() }
 
+    /// The first per-symbol limit (`symbolOverrides`, `symbolOrderRules`)
+    /// that names a symbol not in `traded`, as (field, symbol): a misspelt
+    /// symbol there leaves the real one on the default limit without a word.
+    /// (`restrictedSymbols` may name symbols not traded here: a firm-wide list.)
+    public func perSymbolLimit(namingNoneOf traded: Set<String>) -> (field: String, symbol: String)? {
+        let named: [(String, [String])] = [(CodingKeys.symbolOverrides.rawValue, Array(symbolOverrides.keys)),
+                                           (CodingKeys.symbolOrderRules.rawValue, Array(symbolOrderRules.keys))]
+        for (field, symbols) in named {
+            if let stray = symbols.sorted().first(where: { !traded.contains($0) }) { return (field, stray) }
+        }
+        return nil
+    }
+
     /// The limits in the C core's fixed point, checked by its rule.
     public struct FixedPointLimits: Sendable, Equatable {
         public let maxInventory: Int64

@@ -299,6 +299,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         }
     }
 
+    /// The strategy ids of the routers alive in this process, in order.
+    public var liveStrategies: [UInt16] { liveSessions.withLock { $0.sessions.sorted() } }
+
     /// Whether a router other than `session`'s is alive in this process.
     func hasOtherLiveRouters(than session: UInt16) -> Bool {
         liveSessions.withLock { $0.sessions.contains { $0 != session } }
