@@ -66,6 +66,12 @@ c_test lanes
 c_test_tsan lanes
 TSAN_OPTIONS=halt_on_error=1 "$objects/lanes_tsan"
 
+step "a request its requester withdrew never applies: withdrawals race the risk side's take (and under ThreadSanitizer)"
+c_test request_withdraw
+"$objects/request_withdraw"
+c_test_tsan request_withdraw
+TSAN_OPTIONS=halt_on_error=1 "$objects/request_withdraw_tsan" 50000
+
 step "halts from any thread (rl_engine_halt_now, and an unrecordable fill's) racing raising checks and the controller (and under ThreadSanitizer)"
 cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
     Tests/C/outside_halt.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/outside_halt"

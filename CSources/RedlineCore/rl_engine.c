@@ -191,6 +191,32 @@ void rl_engine_attach_journal(rl_engine_t *engine, rl_spsc_t *journal_ring) {
     engine->journal_stalled = 0; /* a writer's look, if any, starts over */
 }
 
+void rl_engine_set_request_ring(rl_engine_t *engine, rl_spsc_t *ring) { engine->request_ring = ring; }
+
+static void rl_engine_answer(rl_engine_t *engine, const rl_event_t *event, int32_t result);
+
+/* A request on the request ring that its requester withdrew: skipped,
+ * answered -ETIMEDOUT and counted. Otherwise it is taken, and applies. */
+static bool rl_engine_request_withdrawn(rl_engine_t *engine, const rl_event_t *event) {
+    uint8_t type = event->type;
+    if ((event->order_id & RL_REQUEST_ID_BIT) == 0 ||
+        (type != RL_EVENT_CONTROL && type != RL_EVENT_MARK_PRICE && type != RL_EVENT_POSITION_ADJUST &&
+         type != RL_EVENT_VOLATILITY)) {
+        return false;
+    }
+    uint64_t expected = event->order_id;
+    /* acq_rel: pairs with the requester's release store of the id and its
+     * withdrawing CAS (rl_engine_withdraw_request): exactly one wins. */
+    if (atomic_compare_exchange_strong_explicit(&engine->request_claim, &expected,
+                                                event->order_id | RL_REQUEST_TAKEN_BIT, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        return false;
+    }
+    rl_engine_answer(engine, event, -ETIMEDOUT);
+    RL_SINGLE_WRITER_ADD(&engine->requests_withdrawn, 1); /* the risk side is the only writer */
+    return true;
+}
+
 void rl_engine_attach_journal_writer(rl_engine_t *engine, rl_journal_t *writer) {
     engine->journal_writer = writer;
     engine->journal_stalled = 0;
@@ -1484,7 +1510,9 @@ static void rl_engine_unrecordable(rl_engine_t *engine, const rl_event_t *event)
 }
 
 static void rl_engine_answer(rl_engine_t *engine, const rl_event_t *event, int32_t result) {
-    if (event->order_id == 0) return;
+    /* A replayed record carries the request id of the process that wrote it:
+     * no one waits for it, and a new request of this process may have the same. */
+    if (event->order_id == 0 || engine->replaying) return;
     /* relaxed: published by the release store of the id just below. */
     atomic_store_explicit(&engine->last_request_result, result, memory_order_relaxed);
     /* release: pairs with rl_engine_last_request_id's acquire. */
@@ -1682,6 +1710,7 @@ static inline __attribute__((always_inline)) uint64_t rl_engine_step_impl(rl_eng
     uint64_t n = rl_spsc_readable(ring, max);
     rl_spsc_t *journal = engine->journal;
     uint64_t changes_before = rl_engine_state_change_count(engine);
+    const bool requests = ring == engine->request_ring;
     /* A stalled commit halts first, while the room backpressure kept is
      * there: the clock's work below (strategies' lost heartbeats, a
      * backpressure halt) may take it, and with the writer stuck nothing gives
@@ -1720,6 +1749,7 @@ static inline __attribute__((always_inline)) uint64_t rl_engine_step_impl(rl_eng
             rl_spsc_writable(journal, 2 * RL_JOURNAL_ROOM_PER_EVENT) < 2 * RL_JOURNAL_ROOM_PER_EVENT) {
             break;
         }
+        if (RL_UNLIKELY(requests) && rl_engine_request_withdrawn(engine, event)) continue;
         if (rl_engine_apply(engine, event)) {
             RL_SINGLE_WRITER_ADD(&engine->applied[event->type], 1); /* the risk side is the only writer */
             if (journal != NULL && rl_engine_is_journaled(event->type) && rl_spsc_push(journal, event) != RL_OK) {

@@ -665,6 +665,11 @@ public final class LoadTest: @unchecked Sendable {
                 violations.append("the journal failed: \(result.journalError!); trading halted (journal_failure)"
                                   + " with \(monitor.journalEventsNotJournaled) events not journaled")
             } else {
+                if monitor.freezeEvents.contains(where: { $0.trigger == .journalFailure }) {
+                    // No errno: a commit stayed in the kernel past the stall bound.
+                    result.journalError = "a commit stayed in the kernel past the stall bound (ETIMEDOUT)"
+                    violations.append("the journal stalled: \(result.journalError!); trading halted (journal_failure)")
+                }
                 try journal.flush()
             }
             drainLag()

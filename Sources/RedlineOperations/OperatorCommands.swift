@@ -190,6 +190,10 @@ public struct OperatorCommands: Sendable {
                           "the halt stays: a new halt (\(monitor.freezeEvents.last?.trigger.rawValue ?? "unknown")) landed while the unfreeze "
                           + "was published, and stands; unfreeze again to lift it",
                           arguments: ["reason": reason, "state": state.mode.rawValue])
+        case .notTaken?:
+            return refuse(request, peer: peer, .failed,
+                          "the halt stays: the risk side did not take the unfreeze within \(RuntimeRiskMonitor.requestTakeBoundSeconds) s (it is held up: is the journal stalled?); the request is withdrawn and will not apply later",
+                          arguments: ["reason": reason, "state": state.mode.rawValue])
         case .journalFailing(let code)?:
             return refuse(request, peer: peer, .failed,
                           "the halt stays: an unfreeze is refused while the journal cannot record it: \(journalErrorText(code))",
@@ -258,7 +262,12 @@ public struct OperatorCommands: Sendable {
             return refuse(request, peer: peer, .invalid, "no strategy \(strategy) trades here (\(known)): nothing changed",
                           arguments: ["reason": reason, "strategy": "\(strategy)"])
         }
-        let changed = monitor.releaseStrategy(strategy, reason: reason, metadata: provenance(request))
+        let changed: Bool
+        do {
+            changed = try monitor.releaseStrategy(strategy, reason: reason, metadata: provenance(request))
+        } catch {
+            return refuse(request, peer: peer, .failed, "\(error)", arguments: ["reason": reason, "strategy": "\(strategy)"])
+        }
         var response = ControlResponse(ok: true, command: request.command)
         response.changed = changed
         response.message = changed ? "strategy \(strategy) released" : "strategy \(strategy) was not halted"

@@ -237,7 +237,7 @@ final class StrategyHaltCancelOnceReviewTests: XCTestCase {
         try at(s, 1.15, beating: false)
         XCTAssertTrue(s.monitor.isStrategyHalted(s.silent.strategyID))
         XCTAssertEqual(s.silent.owedCancelCount, 1)
-        XCTAssertTrue(s.monitor.releaseStrategy(s.silent.strategyID, reason: "operator looked"))
+        XCTAssertTrue(try s.monitor.releaseStrategy(s.silent.strategyID, reason: "operator looked"))
         try at(s, 1.16, beating: true)
         XCTAssertFalse(s.monitor.isStrategyHalted(s.silent.strategyID))
         _ = try place(s)

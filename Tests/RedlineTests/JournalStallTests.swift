@@ -95,6 +95,117 @@ struct CriticalLines: LogHandler {
     }
 }
 
+/// An engine journaling onto a filesystem the test can freeze, with a
+/// pinned risk thread and a router (40 orders resting at a watched venue)
+/// whose own thread reports marks, each one journaled, until told to stop:
+/// once the device is frozen, the journal's ring fills, the risk side waits
+/// (backpressure) and the router's thread waits in its push.
+final class StalledEngineFixture {
+    let disk: FreezableFilesystem
+    let critical = CriticalLineBox()
+    let monitor: RuntimeRiskMonitor
+    let journal: Journal
+    let symbol: SymbolID
+    let venue = MassCancelWatchingVenue(SimulatedExchange(.init(seed: 5, fillRatio: 0)))
+    let router: OrderRouter
+    let runtime: RedlineRuntime
+    let stop = Atomic<Bool>(false)
+    let marks = Atomic<Int>(0)
+    let finished = Atomic<Bool>(false)
+    private var thread: Thread?
+
+    init(stallHaltMilliseconds: Int) throws {
+        disk = try FreezableFilesystem(megabytes: 64)
+        var options = journalOptions()
+        options.snapshotEveryRecords = 0
+        options.segmentBytes = 1 << 20
+        options.stallHaltMilliseconds = stallHaltMilliseconds
+        let critical = self.critical
+        monitor = try RuntimeRiskMonitor(
+            limits: try RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200),
+            logger: Logger(label: "redline.test") { _ in CriticalLines(box: critical) })
+        let directory = disk.path + "/journal"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        (journal, _) = try Journal.open(directory: directory, monitor: monitor, options: options, logger: quietLogger())
+        symbol = try monitor.register(symbol: "BTCUSDT")
+        try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
+        router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 256, ringCapacity: 256,
+                                 logger: quietLogger())
+        runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
+                                     logger: quietLogger())
+        try runtime.start()
+        for i in 0..<40 {
+            _ = try router.placeOrder(symbol: symbol, side: i % 2 == 0 ? .buy : .sell, qty: 0.001, price: 40_000)
+        }
+        router.processExchangeEvents()
+        XCTAssertEqual(router.activeOrderCount, 40)
+        try journal.flush()
+    }
+
+    /// The router's thread reports marks until `stopMarking`.
+    func startMarking() {
+        nonisolated(unsafe) let f = self
+        let thread = Thread {
+            var n = 0
+            // acquiring: pairs with the test thread's releasing store of `stop`.
+            while !f.stop.load(ordering: .acquiring) {
+                try? f.router.reportMark(symbol: f.symbol, price: 40_000 + Double(n % 64))
+                n += 1
+                // relaxed: a progress count the test only compares with itself.
+                f.marks.store(n, ordering: .relaxed)
+            }
+            // releasing: pairs with the test thread's acquiring load before it uses the router again.
+            f.finished.store(true, ordering: .releasing)
+        }
+        self.thread = thread
+        thread.start()
+        while marks.load(ordering: .relaxed) < 1_000 { usleep(100) }
+    }
+
+
+    /// Stop the router's thread; true once it has (the device must be back).
+    func stopMarking() -> Bool {
+        stop.store(true, ordering: .releasing)
+        let deadline = Date().addingTimeInterval(20)
+        while !finished.load(ordering: .acquiring) && Date() < deadline { usleep(1_000) }
+        return finished.load(ordering: .acquiring)
+    }
+
+    /// Wait until the router's thread has not moved for 100 ms: it waits in its push.
+    func waitUntilTheRouterWaits() -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let before = marks.load(ordering: .relaxed)
+            usleep(100_000)
+            if marks.load(ordering: .relaxed) == before { return true }
+        }
+        return false
+    }
+
+    /// Until the risk side has caught up with every ring (the device is back).
+    func waitUntilTheRiskSideCaughtUp() {
+        let deadline = Date().addingTimeInterval(20)
+        func behind() -> Bool {
+            router.ring.consumedCount < router.ring.pushedCount
+        }
+        while behind() && Date() < deadline { usleep(1_000) }
+        XCTAssertFalse(behind(), "the risk side caught up once the device was back")
+        XCTAssertNoThrow(try journal.flush())
+    }
+
+    var word: UInt64 { rl_freeze_load(rl_engine_freeze(monitor.engineHandle)) }
+
+    deinit {
+        disk.thaw()
+        if let thread, !finished.load(ordering: .acquiring) {
+            _ = stopMarking()
+            _ = thread
+        }
+        try? runtime.stop()
+        journal.close()
+    }
+}
+
 final class JournalStallTests: XCTestCase {
     /// A device that stops completing holds the risk side on purpose: it
     /// waits rather than apply what it cannot record, so the routers' rings
@@ -105,106 +216,118 @@ final class JournalStallTests: XCTestCase {
     /// mass cancel from the wait, and its cancel-all proper follows once the
     /// device is back. Before, the orders rested through the whole stall.
     func testARouterStuckBehindAStalledJournalCancelsAtTheVenueWhenTradingHalts() throws {
-        let disk = try FreezableFilesystem(megabytes: 64)
-        var options = journalOptions()
-        options.snapshotEveryRecords = 0
-        options.segmentBytes = 1 << 20
-        options.stallHaltMilliseconds = 300
-        let critical = CriticalLineBox()
-        let monitor = try RuntimeRiskMonitor(
-            limits: try RiskLimits(maxInventoryUSD: 5_000, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200),
-            logger: Logger(label: "redline.test") { _ in CriticalLines(box: critical) })
-        let directory = disk.path + "/journal"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let (journal, _) = try Journal.open(directory: directory, monitor: monitor, options: options,
-                                            logger: quietLogger())
-        defer { journal.close() }
-        let symbol = try monitor.register(symbol: "BTCUSDT")
-        try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
-        let venue = MassCancelWatchingVenue(SimulatedExchange(.init(seed: 5, fillRatio: 0)))
-        let router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 256, ringCapacity: 256,
-                                     logger: quietLogger())
-        let runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
-                                         logger: quietLogger())
-        try runtime.start()
-        defer { try? runtime.stop() }
-        for i in 0..<40 {
-            _ = try router.placeOrder(symbol: symbol, side: i % 2 == 0 ? .buy : .sell, qty: 0.001, price: 40_000)
-        }
-        router.processExchangeEvents()
-        XCTAssertEqual(router.activeOrderCount, 40)
-        try journal.flush()
-
-        // The router's thread reports marks (each one journaled) until it is
-        // told to stop; with the device frozen, its ring fills and it waits.
-        let stop = Atomic<Bool>(false)
-        let marks = Atomic<Int>(0)
-        let finished = Atomic<Bool>(false)
-        nonisolated(unsafe) let owned = router
-        let thread = Thread {
-            var n = 0
-            // acquiring: pairs with the test thread's releasing store of `stop`.
-            while !stop.load(ordering: .acquiring) {
-                try? owned.reportMark(symbol: symbol, price: 40_000 + Double(n % 64))
-                n += 1
-                // relaxed: a progress count the test only compares with itself.
-                marks.store(n, ordering: .relaxed)
-            }
-            // releasing: pairs with the test thread's acquiring load before it uses the router again.
-            finished.store(true, ordering: .releasing)
-        }
-        thread.start()
-        while marks.load(ordering: .relaxed) < 1_000 { usleep(100) }
-
-        disk.freeze()
-        defer { disk.thaw() }
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 300)
+        f.startMarking()
+        f.disk.freeze()
         // Trading halts past the stall bound, and the venue's book empties
         // while the router waits in its push (`reportMark` does not poll
         // the freeze word: only the wait can have sent the mass cancel).
         let haltDeadline = Date().addingTimeInterval(10)
-        while venue.massCancels.load(ordering: .acquiring) == 0 && Date() < haltDeadline { usleep(1_000) }
+        while f.venue.massCancels.load(ordering: .acquiring) == 0 && Date() < haltDeadline { usleep(1_000) }
         // The halt's log line does not wait for the device either: the
         // waiting router takes the history in (nothing else here does until
         // the assertions below).
         let lineDeadline = Date().addingTimeInterval(5)
-        func haltLogged() -> Bool { critical.contains("TRADING FROZEN") }
+        func haltLogged() -> Bool { f.critical.contains("TRADING FROZEN") }
         while !haltLogged() && Date() < lineDeadline { usleep(1_000) }
         XCTAssertTrue(haltLogged(), "the halt was logged while the router waited")
-        XCTAssertEqual(monitor.tradingState.mode, .halted, "the stall halted trading")
-        let word = rl_freeze_load(rl_engine_freeze(monitor.engineHandle))
-        XCTAssertEqual(rl_freeze_word_reason(word), RL_FREEZE_REASON_JOURNAL_FAILURE)
-        XCTAssertEqual(venue.massCancels.load(ordering: .acquiring), 1,
+        XCTAssertEqual(f.monitor.tradingState.mode, .halted, "the stall halted trading")
+        XCTAssertEqual(rl_freeze_word_reason(f.word), RL_FREEZE_REASON_JOURNAL_FAILURE)
+        XCTAssertEqual(f.venue.massCancels.load(ordering: .acquiring), 1,
                        "the waiting router sent the venue's mass cancel once when trading halted")
-        XCTAssertEqual(venue.restingAfterLastMassCancel.load(ordering: .relaxed), 0, "nothing rests at the venue")
-        let halt = try XCTUnwrap(monitor.freezeEvents.last, "the halt is in the history while the router waits")
+        XCTAssertEqual(f.venue.restingAfterLastMassCancel.load(ordering: .relaxed), 0, "nothing rests at the venue")
+        let halt = try XCTUnwrap(f.monitor.freezeEvents.last, "the halt is in the history while the router waits")
         XCTAssertEqual(halt.trigger, .journalFailure)
-        let waitingAt = marks.load(ordering: .relaxed)
+        let waitingAt = f.marks.load(ordering: .relaxed)
         usleep(200_000)
-        XCTAssertEqual(marks.load(ordering: .relaxed), waitingAt, "the router is still waiting for room")
-        XCTAssertEqual(venue.massCancels.load(ordering: .acquiring), 1, "once per halt, however long the wait")
-        XCTAssertFalse(finished.load(ordering: .acquiring))
+        XCTAssertEqual(f.marks.load(ordering: .relaxed), waitingAt, "the router is still waiting for room")
+        XCTAssertEqual(f.venue.massCancels.load(ordering: .acquiring), 1, "once per halt, however long the wait")
+        XCTAssertFalse(f.finished.load(ordering: .acquiring))
 
         // The device comes back: the router goes on, and its cancel-all
         // proper settles every order.
-        disk.thaw()
-        stop.store(true, ordering: .releasing)
-        let doneDeadline = Date().addingTimeInterval(20)
-        while !finished.load(ordering: .acquiring) && Date() < doneDeadline { usleep(1_000) }
-        XCTAssertTrue(finished.load(ordering: .acquiring), "the router's thread went on once the device was back")
-        XCTAssertThrowsError(try router.placeOrder(symbol: symbol, side: .buy, qty: 0.001, price: 40_000)) { error in
+        f.disk.thaw()
+        XCTAssertTrue(f.stopMarking(), "the router's thread went on once the device was back")
+        XCTAssertThrowsError(try f.router.placeOrder(symbol: f.symbol, side: .buy, qty: 0.001, price: 40_000)) { error in
             XCTAssertEqual(error as? RedlineError, .blocked(.frozen))
         }
-        router.processExchangeEvents()
-        XCTAssertEqual(router.activeOrderCount, 0, "every order's cancel was answered")
-        XCTAssertEqual(venue.venue.restingCount, 0)
-        XCTAssertEqual(router.invalidExchangeEvents, 0, "the second mass cancel's answers contradict nothing")
+        f.router.processExchangeEvents()
+        XCTAssertEqual(f.router.activeOrderCount, 0, "every order's cancel was answered")
+        XCTAssertEqual(f.venue.venue.restingCount, 0)
+        XCTAssertEqual(f.router.invalidExchangeEvents, 0, "the second mass cancel's answers contradict nothing")
         // The risk side takes the releases once the journal has room again.
         func working() -> Double {
-            guard let state = try? monitor.position(of: "BTCUSDT") else { return -1 }
+            guard let state = try? f.monitor.position(of: "BTCUSDT") else { return -1 }
             return state.workingBuy + state.workingSell
         }
         let deadline = Date().addingTimeInterval(10)
         while working() != 0 && Date() < deadline { usleep(1_000) }
         XCTAssertEqual(working(), 0, "every reservation released")
+    }
+
+    /// An operator's unfreeze during a stall, with the risk side held up,
+    /// used to wait in the control ring (holding every later request behind
+    /// it) and then apply when the device came back: trading resumed by
+    /// itself, after ctl had given up (helper-37, with `redline serve`). Now
+    /// it is refused within its bound and withdrawn: it never applies. So is
+    /// a mark sent meanwhile, and a heartbeat does not wait at all.
+    func testAnUnfreezeTheRiskSideCannotTakeIsWithdrawnAndNeverAppliesLater() throws {
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 300)
+        f.startMarking()
+        f.disk.freeze()
+        XCTAssertTrue(f.waitUntilTheRouterWaits(), "the stall held the risk side")
+        let haltDeadline = Date().addingTimeInterval(10)
+        while f.monitor.tradingState.mode != .halted && Date() < haltDeadline { usleep(1_000) }
+        XCTAssertEqual(rl_freeze_word_reason(f.word), RL_FREEZE_REASON_JOURNAL_FAILURE)
+        let withdrawnBefore = rl_engine_requests_withdrawn(f.monitor.engineHandle)
+
+        let bound = Double(RuntimeRiskMonitor.requestTakeBoundSeconds)
+        var started = Date()
+        XCTAssertEqual(f.monitor.lift(reason: "during the stall"), .notTaken)
+        XCTAssertLessThan(Date().timeIntervalSince(started), bound + 1, "refused within its bound")
+        started = Date()
+        XCTAssertThrowsError(try f.monitor.markPrice(symbol: "BTCUSDT", price: 41_000)) { error in
+            XCTAssertTrue("\(error)".contains("withdrawn"), "\(error)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), bound + 1)
+        started = Date()
+        f.monitor.heartbeat()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 0.5, "a heartbeat never waits for the risk side")
+
+        f.disk.thaw()
+        XCTAssertTrue(f.stopMarking())
+        f.waitUntilTheRiskSideCaughtUp()
+        XCTAssertEqual(f.monitor.tradingState.mode, .halted, "the withdrawn unfreeze did not apply when the device came back")
+        XCTAssertEqual(rl_freeze_word_reason(f.word), RL_FREEZE_REASON_JOURNAL_FAILURE)
+        XCTAssertEqual(rl_engine_requests_withdrawn(f.monitor.engineHandle) - withdrawnBefore, 2,
+                       "the unfreeze and the mark were skipped when reached")
+        XCTAssertNotEqual(try XCTUnwrap(f.monitor.position(of: "BTCUSDT")).markPrice, 41_000, "the withdrawn mark did not apply")
+        // The operator, now told the truth, unfreezes with the journal back.
+        XCTAssertEqual(f.monitor.lift(reason: "the device is back"), .lifted)
+    }
+
+    /// The kill switch during a stall that has not reached its bound yet (no
+    /// halt): the risk side takes nothing, and an operator's freeze must not
+    /// wait for it. It halts trading at once, without the risk side.
+    func testTheKillSwitchDuringAStallDoesNotWaitForTheRiskSide() throws {
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
+        f.startMarking()
+        f.disk.freeze()
+        XCTAssertTrue(f.waitUntilTheRouterWaits(), "the stall held the risk side")
+        XCTAssertEqual(f.monitor.tradingState.mode, .active, "no halt before the stall bound")
+        let started = Date()
+        XCTAssertTrue(f.monitor.manualFreeze(reason: "operator pulls the kill switch"))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1, "the kill switch did not wait for the risk side")
+        XCTAssertEqual(rl_freeze_word_state(f.word), RL_STATE_HALTED)
+        XCTAssertEqual(rl_freeze_word_reason(f.word), RL_FREEZE_REASON_MANUAL)
+        let wait = Date().addingTimeInterval(5)
+        while f.venue.massCancels.load(ordering: .acquiring) == 0 && Date() < wait { usleep(1_000) }
+        XCTAssertEqual(f.venue.massCancels.load(ordering: .acquiring), 1, "the waiting router canceled at the venue")
+
+        f.disk.thaw()
+        XCTAssertTrue(f.stopMarking())
+        f.waitUntilTheRiskSideCaughtUp()
+        XCTAssertEqual(f.monitor.tradingState.mode, .halted)
+        XCTAssertEqual(f.monitor.freezeEvents.last?.trigger, .manual, "the risk side recorded the halt once it ran")
     }
 }

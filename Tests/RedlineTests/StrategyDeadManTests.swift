@@ -208,8 +208,8 @@ final class StrategyDeadManTests: XCTestCase {
         try at(s, 500, beating: [s.silent])
         XCTAssertTrue(s.monitor.isStrategyHalted(s.silent.strategyID), "escalated: the breaker never lifts it")
         XCTAssertFalse(s.monitor.isFrozen)
-        XCTAssertFalse(s.monitor.releaseStrategy(s.alive.strategyID, reason: "not halted"))
-        XCTAssertTrue(s.monitor.releaseStrategy(s.silent.strategyID, reason: "operator restarted the strategy",
+        XCTAssertFalse(try s.monitor.releaseStrategy(s.alive.strategyID, reason: "not halted"))
+        XCTAssertTrue(try s.monitor.releaseStrategy(s.silent.strategyID, reason: "operator restarted the strategy",
                                                 metadata: ["operator": "alice"]))
         XCTAssertFalse(s.monitor.isStrategyHalted(s.silent.strategyID))
         let released = try XCTUnwrap(s.monitor.strategyHalts.last)

@@ -136,6 +136,11 @@ typedef struct rl_engine {
     _Atomic(int64_t) pnl_published[4];       /* realized, unrealized, equity, peak (USD), for metrics */
     _Atomic(uint64_t) last_request_id;       /* order_id of the last CONTROL or POSITION_ADJUST applied */
     _Atomic(int32_t) last_request_result;    /* 0, -EINVAL, -ENOENT, or -rl_result_t of that request */
+    _Atomic(uint64_t) requests_withdrawn;    /* requests skipped: their requester withdrew them (rl_engine_withdraw_request) */
+    /* The request its requester waits for: its id while pending, id |
+     * RL_REQUEST_TAKEN_BIT once the risk side took it, 0 once withdrawn.
+     * Written by the requester and the risk side (CAS), rarely: one at a time. */
+    _Atomic(uint64_t) request_claim;
     uint32_t over_count;                     /* symbols flagged over their limit */
     int64_t owed;                            /* refunds deferred to the end of a step: the total
                                                 over-counts by this much meanwhile (never under) */
@@ -222,6 +227,7 @@ typedef struct rl_engine {
     rl_spsc_t *journal;  /* where the step hands state changes to the journal writer; NULL: none */
     struct rl_journal *journal_writer; /* its writer, whose failures halt trading; NULL: none */
     rl_spsc_t *states;   /* where the controller records trading-state changes for the orchestrator */
+    rl_spsc_t *request_ring; /* the ring whose requests may be withdrawn (rl_engine_set_request_ring); NULL: none */
 } rl_engine_t;
 
 RL_STATIC_ASSERT(offsetof(rl_engine_t, applied) % RL_CACHE_LINE == 0, "risk-side stats start a line");
@@ -703,6 +709,45 @@ RL_INLINE int64_t rl_engine_resume_share(const rl_engine_t *engine) {
     /* relaxed: self-contained value. */
     return atomic_load_explicit((_Atomic(int64_t) *)&engine->resume_share, memory_order_relaxed);
 }
+/* Requests a requester may withdraw. A request is an event on the request
+ * ring (one producer: the orchestrator) whose order_id carries
+ * RL_REQUEST_ID_BIT: an RL_EVENT_CONTROL, MARK_PRICE, POSITION_ADJUST or
+ * VOLATILITY whose requester waits for its answer. The requester names it
+ * (rl_engine_expect_request) before pushing it; the risk side takes it
+ * (a CAS to id | RL_REQUEST_TAKEN_BIT) before applying it. A requester that
+ * waited past its bound withdraws it (rl_engine_withdraw_request): if that
+ * CAS wins, the request never applies, however late the risk side reaches
+ * it (it answers -ETIMEDOUT and counts it), so a request whose requester
+ * gave up (an operator's unfreeze during a stalled journal) cannot apply
+ * later behind the operator's back. If it loses, the request was taken and
+ * its answer follows. A request an older requester withdrew is skipped too:
+ * the claim names a newer one. */
+#define RL_REQUEST_ID_BIT (UINT64_C(1) << 63)
+#define RL_REQUEST_TAKEN_BIT (UINT64_C(1) << 62)
+
+/* Setup only (no risk thread running): the ring whose requests are claimed. */
+void rl_engine_set_request_ring(rl_engine_t *engine, rl_spsc_t *ring);
+
+/* The requester, before pushing request `id`. */
+RL_INLINE void rl_engine_expect_request(rl_engine_t *engine, uint64_t id) {
+    /* release: pairs with the risk side's acquiring CAS when it takes the request. */
+    atomic_store_explicit(&engine->request_claim, id, memory_order_release);
+}
+
+/* The requester, giving up on request `id`: true if it is withdrawn (it
+ * will never apply), false if the risk side took it (its answer follows). */
+RL_INLINE bool rl_engine_withdraw_request(rl_engine_t *engine, uint64_t id) {
+    uint64_t expected = id;
+    /* acq_rel: pairs with the risk side's CAS that takes it; exactly one of the two wins. */
+    return atomic_compare_exchange_strong_explicit(&engine->request_claim, &expected, 0, memory_order_acq_rel,
+                                                   memory_order_acquire);
+}
+
+RL_INLINE uint64_t rl_engine_requests_withdrawn(const rl_engine_t *engine) {
+    /* relaxed: a monitoring count, single writer. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->requests_withdrawn, memory_order_relaxed);
+}
+
 /* The request id and result of the last CONTROL or POSITION_ADJUST the risk
  * side applied. Read after the ring shows the request consumed. */
 RL_INLINE uint64_t rl_engine_last_request_id(const rl_engine_t *engine) {

@@ -520,7 +520,14 @@ public final class Journal: @unchecked Sendable {
         try RedlineError.errno(
             payload.withUnsafeBytes { rl_journal_append_cold(handle, UInt16(type.rawValue), $0.baseAddress, UInt32($0.count), syncNow, &ticket) },
             operation: "journal append")
-        if wait { try checkWait(rl_journal_wait_cold(handle, ticket, 10_000), "journal sync", .seconds(10)) }
+        guard wait else { return }
+        // A journal already stalled past its bound will not make it durable
+        // in 10 s either: say so now, rather than hold the caller (an
+        // operator's command, and every one queued behind it) for nothing.
+        if rl_journal_stalled(handle) != 0 {
+            throw .system(errno: ETIMEDOUT, operation: "journal sync (not durable: the journal is stalled; \(writerActivity))")
+        }
+        try checkWait(rl_journal_wait_cold(handle, ticket, 10_000), "journal sync", .seconds(10))
     }
 }
 

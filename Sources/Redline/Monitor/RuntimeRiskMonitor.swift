@@ -174,6 +174,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             throw .invalidInput("volatility must be a finite number greater than zero, got \(volatility)")
         }
         let rc = riskSide.send(rl_event_t(type: RL_EVENT_VOLATILITY, symbol: id.rawValue, value: v), answered: true)
+        if rc == -ETIMEDOUT { throw RiskSide.notTakenError("volatility \(volatility) for \(symbol)") }
         guard rc == 0 else { throw .invalidInput("volatility \(volatility) for \(symbol) was not applied") }
     }
 
@@ -555,6 +556,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         let p = try Self.convert(FixedPoint.quantityOrPrice(price), "price", price, invalid: .invalidPrice)
         let rc = riskSide.send(rl_event_t(type: RL_EVENT_POSITION_ADJUST, symbol: id.rawValue, qty: q, price: p),
                                answered: true)
+        if rc == -ETIMEDOUT { throw RiskSide.notTakenError("position update of \(symbol)") }
         if rc != 0 { throw .blocked(.overflow) }
         trading.sync()
     }
@@ -568,6 +570,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         // Refused (nothing changes) if valuing the symbol at it would saturate
         // the book total: a bad tick must not wedge the book.
         let rc = riskSide.send(rl_event_t(type: RL_EVENT_MARK_PRICE, symbol: id.rawValue, price: p), answered: true)
+        if rc == -ETIMEDOUT { throw RiskSide.notTakenError("mark price of \(symbol)") }
         if rc != 0 { throw .blocked(.overflow) }
         trading.sync()
     }
@@ -709,6 +712,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
                        price: Int64 = 0) throws(RedlineError)
     {
         let rc = riskSide.request(control, symbol: symbol, value: value, field: field, price: price)
+        if rc == -ETIMEDOUT {
+            throw RiskSide.notTakenError("limit change (control \(control.rawValue); the limits sent before it are in force)")
+        }
         guard rc == 0 else { throw .system(errno: -rc, operation: "apply limit (control \(control.rawValue))") }
     }
 
@@ -758,7 +764,19 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// routers cancel on their next poll.
     @discardableResult
     public func manualFreeze(reason: String, router: OrderRouter? = nil, metadata: [String: String] = [:]) -> Bool {
-        let (rc, changed) = operatorRequest(RL_CONTROL_MANUAL_FREEZE, reason: reason, metadata: metadata)
+        let before = tradingState
+        var (rc, changed) = operatorRequest(RL_CONTROL_MANUAL_FREEZE, reason: reason, metadata: metadata,
+                                           boundNanoseconds: Self.freezeTakeBoundNanoseconds)
+        if rc == -ETIMEDOUT {
+            // The risk side is held up (a stalled journal): the kill switch
+            // does not wait for it. The word halts now, lock-free; the risk
+            // side records the halt when it can, as manual, without this
+            // reason (the operator's audit record keeps it).
+            requestFreeze()
+            logger.critical("the kill switch was pulled without waiting for the risk side, which did not take the freeze within its bound: trading is HALTED now; its record follows when the risk side runs again", metadata: [
+                "reason": "\(reason)"])
+            (rc, changed) = (0, before.mode != .halted)
+        }
         let froze = rc == 0 && changed
         if !froze { logger.debug("freeze requested while already frozen", metadata: ["reason": "\(reason)"]) }
         router?.pollFreeze()
@@ -801,7 +819,21 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         /// `RL_JOURNAL_STALLED` while its commit is stuck in the kernel), and
         /// nothing resumes that it cannot record.
         case journalFailing(errno: Int32)
+        /// Refused: the risk side did not take the request within its bound
+        /// (`RiskSide.takeBoundNanoseconds`, 3 s): it is held up, as by a
+        /// journal whose device stopped completing. The request is withdrawn
+        /// and never applies, however late the risk side reaches it.
+        case notTaken
     }
+
+    /// How long a request (an unfreeze, a release, a mark, a limit) waits
+    /// for the risk side to take it before it is withdrawn, in seconds.
+    public static var requestTakeBoundSeconds: Int { RiskSide.takeBoundSeconds }
+
+    /// How long an operator's freeze waits for the risk side to take it
+    /// before it halts without it (`requestFreeze`): the kill switch never
+    /// waits on a stalled journal.
+    static let freezeTakeBoundNanoseconds: UInt64 = 250_000_000
 
     /// Lift a halt, as `unfreeze`, and say what happened.
     public func lift(reason: String, byCircuitBreaker: Bool = false, metadata: [String: String] = [:]) -> LiftOutcome {
@@ -817,18 +849,24 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             logger.warning("unfreeze not done: a halt landed while it was published, and stands", metadata: [
                 "reason": "\(reason)", "state": "\(tradingState.mode.rawValue)"])
             return .haltLandedMeanwhile
+        case -ETIMEDOUT:
+            return .notTaken
         default:
             return .journalFailing(errno: -rc)
         }
     }
 
     /// The risk side's answer, and whether the trading state changed meanwhile.
-    private func operatorRequest(_ control: rl_control_t, reason: String, metadata: [String: String]) -> (rc: Int32, changed: Bool) {
+    private func operatorRequest(_ control: rl_control_t, reason: String, metadata: [String: String],
+                                 boundNanoseconds: UInt64 = RiskSide.takeBoundNanoseconds) -> (rc: Int32, changed: Bool) {
         trading.sync()
         let before = tradingState.epoch
-        let rc = riskSide.request(control) { id in
+        var requestID: Int64 = 0
+        let rc = riskSide.request(control, boundNanoseconds: boundNanoseconds) { id in
+            requestID = id
             trading.expect(request: id, .init(reason: reason, metadata: metadata))
         }
+        if rc == -ETIMEDOUT { trading.forget(request: requestID) }
         trading.sync()
         if rc < 0 && rc != -ECANCELED {
             // An unfreeze while the journal cannot write: nothing resumes that it cannot record.
@@ -872,7 +910,11 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// (`heartbeat_lost`, transient). A strategy's heartbeat is
     /// `OrderRouter.heartbeat()`, whose silence halts that strategy alone.
     public func heartbeat() {
-        riskSide.send(rl_event_t(type: RL_EVENT_HEARTBEAT, timestampNs: rl_clock_cycles()))
+        // Queued, never waited for: a risk side held up (a stalled journal)
+        // must not hold the caller's loop, which also polls its router. A
+        // heartbeat that finds the ring full is dropped: the risk side is
+        // behind by a thousand events already.
+        riskSide.send(rl_event_t(type: RL_EVENT_HEARTBEAT, timestampNs: rl_clock_cycles()), waitForTake: false)
     }
 
     /// Every step of a strategy's own halt (halted, resumed, escalated,
@@ -887,10 +929,16 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// escalated, or before its cooldown). Returns false if it was not
     /// halted. The record of it carries `reason` and `metadata`.
     @discardableResult
-    public func releaseStrategy(_ id: UInt16, reason: String, metadata: [String: String] = [:]) -> Bool {
+    public func releaseStrategy(_ id: UInt16, reason: String, metadata: [String: String] = [:]) throws(RedlineError) -> Bool {
         trading.sync()
+        var requestID: Int64 = 0
         let rc = riskSide.request(RL_CONTROL_RELEASE_STRATEGY, symbol: UInt32(id)) { request in
+            requestID = request
             trading.expect(request: request, .init(reason: reason, metadata: metadata))
+        }
+        if rc == -ETIMEDOUT {
+            trading.forget(request: requestID)
+            throw RiskSide.notTakenError("release of strategy \(id)")
         }
         trading.sync()
         if rc != 0 {

@@ -36,6 +36,8 @@ final class RiskSide: @unchecked Sendable {
         self.numaNode = numaNode
         self.logger = logger
         controlRing = try EventRing(capacity: 1024, numaNode: numaNode)
+        // Its requests may be withdrawn by a requester that gave up (send).
+        rl_engine_set_request_ring(engine, controlRing.pointer)
         // A lane: an operator's freeze overtakes any backlog of orders.
         rings.withLock { $0.append((controlRing, true)) }
     }
@@ -103,26 +105,63 @@ final class RiskSide: @unchecked Sendable {
         return report
     }
 
+    /// How long `send` waits, by default, for room in the control ring and
+    /// for the risk side to take its event. The risk side takes nothing while
+    /// a stalled journal holds it (backpressure): a request must not hold
+    /// the caller, nor `controlLock` and every later request, until the
+    /// device returns.
+    static let takeBoundNanoseconds: UInt64 = 3_000_000_000
+    static var takeBoundSeconds: Int { Int(takeBoundNanoseconds / 1_000_000_000) }
+
     /// Hand `event` to the risk side through the control ring and return once
     /// it has been applied (drained here without a risk thread, waited for
-    /// with one). With `answered`, the event gets a fresh request id,
-    /// `before` sees it first, and the step's answer comes back: 0, or
-    /// -errno / -rl_result_t.
+    /// with one, at most `boundNanoseconds`). With `answered`, the event gets
+    /// a fresh request id, `before` sees it first, and the step's answer
+    /// comes back: 0, or -errno / -rl_result_t. An answered request the risk
+    /// side has not taken within the bound is withdrawn
+    /// (`rl_engine_withdraw_request`): -ETIMEDOUT, and it never applies, however
+    /// late the risk side reaches it. An unanswered event not taken within
+    /// the bound returns -ETIMEDOUT and applies when taken. With `waitForTake`
+    /// false the event is only queued: -EAGAIN, and dropped, if the ring is full.
     @discardableResult
-    func send(_ event: rl_event_t, answered: Bool = false, before: (Int64) -> Void = { _ in }) -> Int32 {
+    func send(_ event: rl_event_t, answered: Bool = false, waitForTake: Bool = true,
+              boundNanoseconds: UInt64 = RiskSide.takeBoundNanoseconds, before: (Int64) -> Void = { _ in }) -> Int32 {
         controlLock.locked { () -> Int32 in
             var event = event
             if answered {
                 event.order_id = nextRequestID.add(1, ordering: .relaxed).oldValue
                 before(Int64(bitPattern: event.order_id))
+                rl_engine_expect_request(engine, event.order_id)
             }
+            let deadline = rl_clock_ns() + boundNanoseconds
             while controlRing.push(&event) == RL_FULL {
-                if hasRiskThread { sched_yield() } else { _ = drain() }
+                guard hasRiskThread else {
+                    _ = drain()
+                    continue
+                }
+                guard waitForTake else { return -EAGAIN }
+                guard rl_clock_ns() < deadline else {
+                    // Never pushed: nothing can apply it.
+                    if answered { _ = rl_engine_withdraw_request(engine, event.order_id) }
+                    notTaken(event, answered: answered, pushed: false)
+                    return -ETIMEDOUT
+                }
+                sched_yield()
             }
             rl_engine_knock(engine) // a lane: the risk thread serves it before the rest of its batch
+            guard waitForTake else { return 0 }
             let pushed = controlRing.pushedCount
-            if hasRiskThread {
-                while controlRing.consumedCount < pushed && hasRiskThread { sched_yield() }
+            while hasRiskThread && controlRing.consumedCount < pushed {
+                if rl_clock_ns() >= deadline {
+                    if !answered || rl_engine_withdraw_request(engine, event.order_id) {
+                        notTaken(event, answered: answered, pushed: true)
+                        return -ETIMEDOUT
+                    }
+                    // The risk side took it: its answer follows.
+                    while hasRiskThread && rl_engine_last_request_id(engine) != event.order_id { sched_yield() }
+                    break
+                }
+                sched_yield()
             }
             if controlRing.consumedCount < pushed { _ = drain() }
             guard answered else { return 0 }
@@ -134,15 +173,28 @@ final class RiskSide: @unchecked Sendable {
         }
     }
 
+    private func notTaken(_ event: rl_event_t, answered: Bool, pushed: Bool) {
+        logger.error("the risk side did not take a request within its bound: it is held up (a journal whose device stopped completing holds it)", metadata: [
+            "event_type": "\(event.type)", "control": "\(event.side)",
+            "outcome": "\(answered ? "withdrawn: it will not apply" : pushed ? "queued: it applies when taken" : "not queued")"])
+    }
+
     /// An operator request to the controller (rl_control_t). `before` sees
     /// its request id, which the controller's record of it carries.
     func request(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, value: Int64 = 0, field: Int64 = 0,
-                 price: Int64 = 0, before: (Int64) -> Void = { _ in }) -> Int32 {
+                 price: Int64 = 0, boundNanoseconds: UInt64 = RiskSide.takeBoundNanoseconds,
+                 before: (Int64) -> Void = { _ in }) -> Int32 {
         var event = rl_event_t(type: RL_EVENT_CONTROL, symbol: symbol, value: value)
         event.qty = field  // RL_CONTROL_STAGE_ORDER_RULE: which rule field; RL_CONTROL_SET_BREAKER: max cooldown
         event.price = price
         event.side = UInt8(control.rawValue)
-        return send(event, answered: true, before: before)
+        return send(event, answered: true, boundNanoseconds: boundNanoseconds, before: before)
+    }
+
+    /// What a caller throws for a request the risk side did not take
+    /// (-ETIMEDOUT from `send`): withdrawn, it will not apply.
+    static func notTakenError(_ what: String) -> RedlineError {
+        .system(errno: ETIMEDOUT, operation: "\(what): the risk side did not take it within \(takeBoundSeconds) s (held up: is the journal stalled?); withdrawn, it does not apply")
     }
 
     /// Run `body` as the risk side, on this thread: only while no risk thread

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Logging
 import RedlineCore
@@ -161,6 +162,24 @@ public final class RedlineRuntime: @unchecked Sendable {
     /// thread exits and the risk side returns to `drain()`.
     public func stop() throws(RedlineError) {
         guard isRunning else { throw .runtime("the risk thread is not running") }
+        // The risk thread applies everything first, and a stalled journal
+        // holds it (backpressure): say what the stop waits for, every 5 s,
+        // rather than hang without a word.
+        let stopped = RaisedFlag()
+        let watcher = Thread { [monitor, logger] in
+            var ticks = 0
+            // acquiring: pairs with the releasing store once the risk thread has stopped.
+            while !stopped.raised.load(ordering: .acquiring) {
+                usleep(100_000)
+                ticks += 1
+                guard ticks % 50 == 0, !stopped.raised.load(ordering: .acquiring) else { continue }
+                logger.warning("stopping: the risk thread still applies what its rings hold, behind the journal; a kill now loses what is not durable yet, a halt among it", metadata: [
+                    "waited_s": "\(ticks / 10)",
+                    "journal": "\(monitor.journal?.writerActivity ?? "none")"])
+            }
+        }
+        watcher.start()
+        defer { stopped.raised.store(true, ordering: .releasing) }
         try monitor.handOverRings(toRiskThread: false) { () throws(RedlineError) in
             try RedlineError.errno(rl_runtime_stop(runtime), operation: "rl_runtime_stop")
         }
@@ -189,4 +208,9 @@ public final class RedlineRuntime: @unchecked Sendable {
             metrics.setTotal("ring_full_events_total", label, to: ring.fullCount)
         }
     }
+}
+
+/// A flag another thread watches.
+final class RaisedFlag: Sendable {
+    let raised = Atomic<Bool>(false)
 }

@@ -78,6 +78,9 @@ final class TradingStateController: @unchecked Sendable {
     /// Remember what an operator said about request `id`, for its record.
     func expect(request id: Int64, _ detail: Detail) { history.withLock { $0.pending[id] = detail } }
 
+    /// A request withdrawn before the risk side took it: no record will name it.
+    func forget(request id: Int64) { history.withLock { _ = $0.pending.removeValue(forKey: id) } }
+
     /// Take in every change the C controller published since the last call.
     /// Cheap when there is none (one load). Returns how many were new.
     @discardableResult
