@@ -34,6 +34,8 @@
 #define RL_HAVE_LIBURING 0 /* built without liburing-dev: pwrite + fdatasync only */
 #endif
 
+bool rl_journal_built_with_io_uring(void) { return RL_HAVE_LIBURING; }
+
 #ifdef RL_TEST_HOOKS
 /* No fault unless a test defines its own (journal_full_disk.c). */
 __attribute__((weak)) int (*rl_test_fault)(const char *point, int result) = NULL;

@@ -47,6 +47,10 @@ typedef enum rl_journal_io_mode {
     RL_JOURNAL_IO_PWRITE = 2,  /* pwrite + fdatasync (a forced fallback, for tests) */
 } rl_journal_io_mode_t;
 
+/* Whether this library was built with liburing (liburing-dev present at
+ * build time): without it every journal writes with pwrite + fdatasync. */
+bool rl_journal_built_with_io_uring(void);
+
 /* The ring from the risk thread to the writer when hot_ring_capacity is 0,
  * and the smallest segment the writer takes (a header, a commit's block). */
 #define RL_JOURNAL_HOT_RING_DEFAULT 65536u

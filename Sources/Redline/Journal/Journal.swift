@@ -243,7 +243,9 @@ public final class Journal: @unchecked Sendable {
         let mode: IOMode = stats.io_mode == Int32(RL_JOURNAL_IO_URING.rawValue) ? .ioUring : .pwrite
         report.ioMode = mode
         if mode == .pwrite && options.ioMode == .auto {
-            logger.warning("io_uring is unavailable (seccomp or sysctl?): journaling with pwrite + fdatasync")
+            logger.warning(rl_journal_built_with_io_uring()
+                ? "io_uring is unavailable (seccomp, or kernel.io_uring_disabled?): journaling with pwrite + fdatasync"
+                : "this build has no io_uring (liburing-dev was missing when it was built: scripts/install-deps.sh, then rebuild): journaling with pwrite + fdatasync")
             monitor.metrics.setTotal("journal_io_uring_fallbacks_total", to: 1)
         } else {
             monitor.metrics.setTotal("journal_io_uring_fallbacks_total", to: 0)

@@ -65,7 +65,9 @@ public final class RedlineMetrics: Sendable {
         var running: [String: UInt64] = [:]
     }
 
-    private let state = Mutex(State())
+    // A pthread mutex (PthreadLocked), not Synchronization.Mutex: ThreadSanitizer
+    // sees its ordering, and publishers run on any thread (state changes, scrapes).
+    private let state = PthreadLocked(State())
     private let placed, filled, canceled, rejected, cancelFailed, ringFull, unfreezes, orderAnomalies: CoreMetrics.Counter
     private let blocked: [rl_result_t.RawValue: CoreMetrics.Counter]
     private let bookUtilization, tradingFrozen, tradingReducing, bookExposure: CoreMetrics.Gauge
