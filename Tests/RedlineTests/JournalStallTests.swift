@@ -129,6 +129,9 @@ final class StalledEngineFixture {
         (journal, _) = try Journal.open(directory: directory, monitor: monitor, options: options, logger: quietLogger())
         symbol = try monitor.register(symbol: "BTCUSDT")
         try monitor.markPrice(symbol: "BTCUSDT", price: 40_000)
+        // A symbol the router never marks: a mark sent to it shows alone.
+        _ = try monitor.register(symbol: "ETHUSDT")
+        try monitor.markPrice(symbol: "ETHUSDT", price: 2_000)
         router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 256, ringCapacity: 256,
                                  logger: quietLogger())
         runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
@@ -286,7 +289,7 @@ final class JournalStallTests: XCTestCase {
         XCTAssertEqual(f.monitor.lift(reason: "during the stall"), .notTaken)
         XCTAssertLessThan(Date().timeIntervalSince(started), bound + 1, "refused within its bound")
         started = Date()
-        XCTAssertThrowsError(try f.monitor.markPrice(symbol: "BTCUSDT", price: 41_000)) { error in
+        XCTAssertThrowsError(try f.monitor.markPrice(symbol: "ETHUSDT", price: 2_100)) { error in
             XCTAssertTrue("\(error)".contains("withdrawn"), "\(error)")
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), bound + 1)
@@ -301,7 +304,7 @@ final class JournalStallTests: XCTestCase {
         XCTAssertEqual(rl_freeze_word_reason(f.word), RL_FREEZE_REASON_JOURNAL_FAILURE)
         XCTAssertEqual(rl_engine_requests_withdrawn(f.monitor.engineHandle) - withdrawnBefore, 2,
                        "the unfreeze and the mark were skipped when reached")
-        XCTAssertNotEqual(try XCTUnwrap(f.monitor.position(of: "BTCUSDT")).markPrice, 41_000, "the withdrawn mark did not apply")
+        XCTAssertEqual(try XCTUnwrap(f.monitor.position(of: "ETHUSDT")).markPrice, 2_000, "the withdrawn mark did not apply")
         // The operator, now told the truth, unfreezes with the journal back.
         XCTAssertEqual(f.monitor.lift(reason: "the device is back"), .lifted)
     }

@@ -767,7 +767,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         let before = tradingState
         var (rc, changed) = operatorRequest(RL_CONTROL_MANUAL_FREEZE, reason: reason, metadata: metadata,
                                            boundNanoseconds: Self.freezeTakeBoundNanoseconds)
-        if rc == -ETIMEDOUT {
+        if rc < 0 && rc != -ECANCELED {
             // The risk side is held up (a stalled journal): the kill switch
             // does not wait for it. The word halts now, lock-free; the risk
             // side records the halt when it can, as manual, without this

@@ -166,8 +166,21 @@ final class RiskSide: @unchecked Sendable {
             if controlRing.consumedCount < pushed { _ = drain() }
             guard answered else { return 0 }
             guard rl_engine_last_request_id(engine) == event.order_id else {
-                logger.error("a control request's answer was overwritten by another ring's request")
-                return -EPROTO
+                // No answer (a drain the journal held back, or a risk thread
+                // starting meanwhile): withdraw it, so that it cannot apply
+                // after its requester was told it did not.
+                if rl_engine_withdraw_request(engine, event.order_id) {
+                    notTaken(event, answered: true, pushed: true)
+                    return -ETIMEDOUT
+                }
+                while hasRiskThread && rl_engine_last_request_id(engine) != event.order_id
+                    && controlRing.consumedCount < pushed { sched_yield() }
+                if controlRing.consumedCount < pushed { _ = drain() }
+                guard rl_engine_last_request_id(engine) == event.order_id else {
+                    logger.error("a control request's answer was overwritten by another ring's request")
+                    return -EPROTO
+                }
+                return rl_engine_last_request_result(engine)
             }
             return rl_engine_last_request_result(engine)
         }

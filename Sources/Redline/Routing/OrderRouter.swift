@@ -151,6 +151,7 @@ public final class OrderRouter {
         /// when to try again after a refusal.
         var waitAnsweredEpoch: UInt64 = 0
         var waitCancelRetryAtNs: UInt64 = 0
+        var waitCancelBackoffNs: UInt64 = 0
     }
     /// Events for the risk side staged during `processExchangeEvents`: a
     /// burst of venue answers (a cancel-all's 10,000 acks) is pushed
@@ -1021,13 +1022,19 @@ public final class OrderRouter {
             } catch .unsupported {
                 venueHasMassCancel = false
             } catch {
-                hot.pointee.waitCancelRetryAtNs = now + Self.owedFirstBackoffNs
-                logger.error("trading halted while this router waited for room in its ring, and the venue refused the mass cancel: retried in 1 ms", metadata: [
-                    "strategy": "\(orders.session)", "cause": "\(trigger)", "error": "\(error)"])
+                // Backed off as owed cancels are: 1 ms doubling to 1 s.
+                let backoff = hot.pointee.waitCancelBackoffNs == 0 ? Self.owedFirstBackoffNs
+                    : min(hot.pointee.waitCancelBackoffNs * 2, Self.owedMaxBackoffNs)
+                hot.pointee.waitCancelBackoffNs = backoff
+                hot.pointee.waitCancelRetryAtNs = now + backoff
+                logger.error("trading halted while this router waited for room in its ring, and the venue refused the mass cancel: retried with a backoff", metadata: [
+                    "strategy": "\(orders.session)", "cause": "\(trigger)", "error": "\(error)",
+                    "retry_in_ms": "\(backoff / 1_000_000)"])
                 return
             }
         }
         hot.pointee.waitAnsweredEpoch = epoch
+        hot.pointee.waitCancelBackoffNs = 0
         monitor.syncFreezeEvents()
     }
 
