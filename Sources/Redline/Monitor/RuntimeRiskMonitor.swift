@@ -380,7 +380,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     private func reconciliationRequest(_ control: rl_control_t, reason: String,
                                        metadata: [String: String]) throws(RedlineError) {
         trading.sync()
-        let rc = riskSide.request(control) { id in trading.expect(request: id, .init(reason: reason, metadata: metadata)) }
+        let rc = recordedRequest(control, reason: reason, metadata: metadata)
         trading.sync()
         try RedlineError.errno(rc, operation: "reconciliation request")
     }
@@ -856,17 +856,26 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         }
     }
 
+    /// A request whose record carries `reason` and `metadata`: the risk
+    /// side's answer. One withdrawn (-ETIMEDOUT) has no record to carry them.
+    private func recordedRequest(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, reason: String,
+                                 metadata: [String: String],
+                                 boundNanoseconds: UInt64 = RiskSide.takeBoundNanoseconds) -> Int32 {
+        var requestID: Int64 = 0
+        let rc = riskSide.request(control, symbol: symbol, boundNanoseconds: boundNanoseconds) { id in
+            requestID = id
+            trading.expect(request: id, .init(reason: reason, metadata: metadata))
+        }
+        if rc == -ETIMEDOUT { trading.forget(request: requestID) }
+        return rc
+    }
+
     /// The risk side's answer, and whether the trading state changed meanwhile.
     private func operatorRequest(_ control: rl_control_t, reason: String, metadata: [String: String],
                                  boundNanoseconds: UInt64 = RiskSide.takeBoundNanoseconds) -> (rc: Int32, changed: Bool) {
         trading.sync()
         let before = tradingState.epoch
-        var requestID: Int64 = 0
-        let rc = riskSide.request(control, boundNanoseconds: boundNanoseconds) { id in
-            requestID = id
-            trading.expect(request: id, .init(reason: reason, metadata: metadata))
-        }
-        if rc == -ETIMEDOUT { trading.forget(request: requestID) }
+        let rc = recordedRequest(control, reason: reason, metadata: metadata, boundNanoseconds: boundNanoseconds)
         trading.sync()
         if rc < 0 && rc != -ECANCELED {
             // An unfreeze while the journal cannot write: nothing resumes that it cannot record.
@@ -931,15 +940,8 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     @discardableResult
     public func releaseStrategy(_ id: UInt16, reason: String, metadata: [String: String] = [:]) throws(RedlineError) -> Bool {
         trading.sync()
-        var requestID: Int64 = 0
-        let rc = riskSide.request(RL_CONTROL_RELEASE_STRATEGY, symbol: UInt32(id)) { request in
-            requestID = request
-            trading.expect(request: request, .init(reason: reason, metadata: metadata))
-        }
-        if rc == -ETIMEDOUT {
-            trading.forget(request: requestID)
-            throw RiskSide.notTakenError("release of strategy \(id)")
-        }
+        let rc = recordedRequest(RL_CONTROL_RELEASE_STRATEGY, symbol: UInt32(id), reason: reason, metadata: metadata)
+        if rc == -ETIMEDOUT { throw RiskSide.notTakenError("release of strategy \(id)") }
         trading.sync()
         if rc != 0 {
             logger.debug("release of a strategy that is not halted", metadata: ["strategy": "\(id)", "reason": "\(reason)"])

@@ -153,26 +153,25 @@ final class RiskSide: @unchecked Sendable {
             let pushed = controlRing.pushedCount
             while hasRiskThread && controlRing.consumedCount < pushed {
                 if rl_clock_ns() >= deadline {
-                    if !answered || rl_engine_withdraw_request(engine, event.order_id) {
-                        notTaken(event, answered: answered, pushed: true)
+                    guard answered else {
+                        notTaken(event, answered: false, pushed: true)
                         return -ETIMEDOUT
                     }
-                    // The risk side took it: its answer follows.
-                    while hasRiskThread && rl_engine_last_request_id(engine) != event.order_id { sched_yield() }
-                    break
+                    break // withdrawn below, unless the risk side took it
                 }
                 sched_yield()
             }
             if controlRing.consumedCount < pushed { _ = drain() }
             guard answered else { return 0 }
-            guard rl_engine_last_request_id(engine) == event.order_id else {
-                // No answer (a drain the journal held back, or a risk thread
-                // starting meanwhile): withdraw it, so that it cannot apply
-                // after its requester was told it did not.
+            if rl_engine_last_request_id(engine) != event.order_id {
+                // No answer: not taken within the bound, a drain the journal
+                // held back, or a risk thread starting meanwhile. Withdrawn,
+                // it cannot apply after its requester was told it did not.
                 if rl_engine_withdraw_request(engine, event.order_id) {
                     notTaken(event, answered: true, pushed: true)
                     return -ETIMEDOUT
                 }
+                // The risk side took it: its answer follows.
                 while hasRiskThread && rl_engine_last_request_id(engine) != event.order_id
                     && controlRing.consumedCount < pushed { sched_yield() }
                 if controlRing.consumedCount < pushed { _ = drain() }
@@ -180,7 +179,6 @@ final class RiskSide: @unchecked Sendable {
                     logger.error("a control request's answer was overwritten by another ring's request")
                     return -EPROTO
                 }
-                return rl_engine_last_request_result(engine)
             }
             return rl_engine_last_request_result(engine)
         }

@@ -1023,8 +1023,7 @@ public final class OrderRouter {
                 venueHasMassCancel = false
             } catch {
                 // Backed off as owed cancels are: 1 ms doubling to 1 s.
-                let backoff = hot.pointee.waitCancelBackoffNs == 0 ? Self.owedFirstBackoffNs
-                    : min(hot.pointee.waitCancelBackoffNs * 2, Self.owedMaxBackoffNs)
+                let backoff = Self.backoff(after: hot.pointee.waitCancelBackoffNs)
                 hot.pointee.waitCancelBackoffNs = backoff
                 hot.pointee.waitCancelRetryAtNs = now + backoff
                 logger.error("trading halted while this router waited for room in its ring, and the venue refused the mass cancel: retried with a backoff", metadata: [
@@ -1210,6 +1209,11 @@ public final class OrderRouter {
     static let owedFirstBackoffNs: UInt64 = 1_000_000
     static let owedMaxBackoffNs: UInt64 = 1_000_000_000
 
+    /// The wait after one of `current` (0: none yet): 1 ms, doubling to 1 s.
+    static func backoff(after current: UInt64) -> UInt64 {
+        current == 0 ? owedFirstBackoffNs : min(current * 2, owedMaxBackoffNs)
+    }
+
     /// Send the cancels a cancel-all owes, when their backoff has run: an
     /// order a freeze meant to cancel must not stay working at the venue
     /// because one attempt failed. Orders that ended meanwhile (filled, or
@@ -1228,7 +1232,7 @@ public final class OrderRouter {
         let sent = owedCancels.count - kept
         owedCancels.removeLast(owedCancels.count - kept)
         hot.pointee.owedCancelCount = kept
-        hot.pointee.owedBackoffNs = min(hot.pointee.owedBackoffNs * 2, Self.owedMaxBackoffNs)
+        hot.pointee.owedBackoffNs = Self.backoff(after: hot.pointee.owedBackoffNs)
         hot.pointee.owedRetryAtNs = now + hot.pointee.owedBackoffNs
         if kept == 0 {
             logger.notice("owed cancels sent", metadata: ["sent_or_ended": "\(sent)"])
