@@ -573,6 +573,13 @@ static bool rl_engine_cause_persists(const rl_engine_t *engine, uint64_t now, ui
     }
 }
 
+/* Every freeze request seen so far is acted on, its record (if any) in the
+ * state ring: say so to whoever pulled it (rl_engine_freeze_requests_recorded). */
+static void rl_engine_freeze_requests_acted_on(rl_engine_t *engine) {
+    /* release: pairs with rl_engine_freeze_requests_recorded's acquire; the record's push comes first. */
+    atomic_store_explicit(&engine->freeze_requests_recorded, engine->freeze_requests_seen, memory_order_release);
+}
+
 void rl_engine_tick(rl_engine_t *engine) {
     /* A halt made outside the controller (rl_engine_halt_now), taken in first. */
     if (RL_UNLIKELY(rl_engine_take_in_halt(engine, false)) && !rl_engine_journal_room(engine)) return;
@@ -582,6 +589,7 @@ void rl_engine_tick(rl_engine_t *engine) {
         engine->freeze_requests_seen = requests;
         /* value 0: no request id; the orchestrator's record says where it came from. */
         rl_engine_control(engine, RL_TRADING_MANUAL_FREEZE, RL_SYMBOL_NONE, (int64_t)requests, 0);
+        rl_engine_freeze_requests_acted_on(engine);
         if (!rl_engine_journal_room(engine)) return;
     }
     if (!engine->replaying && engine->daily_loss_limit > 0) rl_engine_new_day(engine);
@@ -791,6 +799,7 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
                                               : rl_engine_edge_threshold(engine),
                                     manual ? 0 : value, engine->published, visible, rl_halt_cause_strategy(cause));
         }
+        if (manual) rl_engine_freeze_requests_acted_on(engine);
         rl_position_table_clear_halt_request(engine->table);
         if (t.publish) rl_engine_breaker_follow(engine, (rl_freeze_reason_t)t.next.reason, input,
                                                 (rl_freeze_reason_t)before.reason);

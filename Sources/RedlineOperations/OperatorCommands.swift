@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Redline
 import RedlineCore
+import Synchronization
 
 /// What each control-socket command does, through the monitor's thread-safe
 /// API only. Authorization is the endpoint's (`OperationsEndpoint`); this
@@ -10,6 +11,8 @@ import RedlineCore
 /// (`OperatorAction`), whether it changed anything or was refused.
 public struct OperatorCommands: Sendable {
     public let monitor: RuntimeRiskMonitor
+    /// The order requests arrived in, across connections.
+    public let arrivals = CommandArrivals()
 
     public init(monitor: RuntimeRiskMonitor) {
         self.monitor = monitor
@@ -31,10 +34,18 @@ public struct OperatorCommands: Sendable {
     /// the answer's (a change may wait seconds for a slow journal, and the
     /// requests behind it on the command queue with it).
     @TaskLocal static var received: Date?
+    /// The request's place in the order of arrival (`arrivals`), if known.
+    @TaskLocal static var arrival: UInt64?
 
     /// `received`: when the endpoint read the request (now if not given).
-    public func handle(_ request: ControlRequest, peer: PeerCredentials?, received: Date = Date()) -> ControlResponse {
-        Self.$received.withValue(received) { handleNow(request, peer: peer) }
+    /// `arrival`: its place in the order of arrival (`arrivals.arrive`), which
+    /// lets a freeze that arrived after an unfreeze stand when the unfreeze
+    /// runs later.
+    public func handle(_ request: ControlRequest, peer: PeerCredentials?, received: Date = Date(),
+                       arrival: UInt64? = nil) -> ControlResponse {
+        Self.$received.withValue(received) {
+            Self.$arrival.withValue(arrival) { handleNow(request, peer: peer) }
+        }
     }
 
     private func handleNow(_ request: ControlRequest, peer: PeerCredentials?) -> ControlResponse {
@@ -172,6 +183,13 @@ public struct OperatorCommands: Sendable {
 
     private func changeState(_ request: ControlRequest, reason: String, peer: PeerCredentials?, freeze: Bool) -> ControlResponse {
         let metadata = provenance(request)
+        if !freeze, let arrival = Self.arrival, let freezeArrival = arrivals.freeze(after: arrival) {
+            // The freeze ran at once on the kill-switch lane; this unfreeze
+            // waited in the command queue. The later command wins: the halt stays.
+            return refuse(request, peer: peer, .failed,
+                          "the halt stays: a freeze arrived after this unfreeze (request \(freezeArrival), this one \(arrival)) and ran first; unfreeze again to lift it",
+                          arguments: ["reason": reason, "state": monitor.tradingState.mode.rawValue])
+        }
         let lifted: RuntimeRiskMonitor.LiftOutcome? = freeze ? nil : monitor.lift(reason: reason, metadata: metadata)
         let changed = lifted.map { $0 == .lifted } ?? monitor.manualFreeze(reason: reason, metadata: metadata)
         let state = monitor.tradingState
@@ -337,5 +355,34 @@ public struct OperatorCommands: Sendable {
             monitor.logger.error("operator action not journaled", metadata: ["error": "\(error)",
                                                                              "operator": "\(request.operatorName)"])
         }
+    }
+}
+
+/// The order control requests arrive in, across connections. A freeze runs
+/// at once on its own lane; every other command waits its turn in the
+/// command queue, so an unfreeze that arrived before a freeze may reach the
+/// engine after it. It must not lift that freeze: the operator who pulled
+/// the kill switch last was told trading is HALTED.
+public final class CommandArrivals: Sendable {
+    private let count = Atomic<UInt64>(0)
+    private let latestFreeze = Atomic<UInt64>(0)
+
+    public init() {}
+
+    /// Number a request as it arrives (on the endpoint's event loop, before
+    /// it is queued), and note a freeze.
+    public func arrive(_ command: String) -> UInt64 {
+        // relaxed: the number orders requests; `latestFreeze` publishes a freeze's.
+        let number = count.add(1, ordering: .relaxed).newValue
+        // releasing: pairs with `freeze(after:)`'s acquiring load.
+        if command == "freeze" { latestFreeze.max(number, ordering: .releasing) }
+        return number
+    }
+
+    /// The newest freeze that arrived after request `arrival`, if any.
+    public func freeze(after arrival: UInt64) -> UInt64? {
+        // acquiring: pairs with `arrive`'s releasing max.
+        let latest = latestFreeze.load(ordering: .acquiring)
+        return latest > arrival ? latest : nil
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Redline
 import RedlineCore
+import RedlineOperations
 import Synchronization
 import XCTest
 
@@ -332,5 +333,82 @@ final class JournalStallTests: XCTestCase {
         f.waitUntilTheRiskSideCaughtUp()
         XCTAssertEqual(f.monitor.tradingState.mode, .halted)
         XCTAssertEqual(f.monitor.freezeEvents.last?.trigger, .manual, "the risk side recorded the halt once it ran")
+    }
+
+    /// The kill switch waits behind nothing. Before, an operator's freeze
+    /// went through the control ring after any request holding it (up to its
+    /// 3 s bound while the risk side is held up), and through the control
+    /// socket after every command queued before it (each up to 3 s for the
+    /// risk side and 10 s for its audit record). Now the freeze word is
+    /// stored first and the socket runs a freeze on a lane of its own; an
+    /// unfreeze that arrived before the freeze and runs after it is refused.
+    func testTheKillSwitchWaitsBehindNoHeldRequestNorQueuedCommand() throws {
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
+        let directory = "/tmp/rl-ks-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ops = try OperationsEndpoint.start(
+            monitor: f.monitor,
+            configuration: .init(metricsHost: nil, controlSocketPath: "\(directory)/ctl.sock", operators: ["alice", "bob"],
+                                 requestTimeoutSeconds: 60),
+            logger: quietLogger())
+        defer { ops.shutdown() }
+        let client = ControlClient(path: "\(directory)/ctl.sock", timeoutSeconds: 60)
+        f.startMarking()
+        f.disk.freeze()
+        XCTAssertTrue(f.waitUntilTheRouterWaits(), "the stall held the risk side")
+        XCTAssertEqual(f.monitor.tradingState.mode, .active, "no halt before the stall bound")
+
+        /// Send `request` on a thread of its own; its answer once it has one.
+        final class Pending: @unchecked Sendable {
+            let done = DispatchSemaphore(value: 0)
+            var response: Result<ControlResponse, RedlineError>?
+            init(_ client: ControlClient, _ request: ControlRequest) {
+                Thread {
+                    self.response = Result { () throws(RedlineError) in try client.send(request) }
+                    self.done.signal()
+                }.start()
+            }
+            func wait() throws -> ControlResponse {
+                XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "answered")
+                return try XCTUnwrap(response).get()
+            }
+        }
+        // alice's limit change: its request waits for the held risk side,
+        // holding the control ring, and the command queue with it.
+        let limits = Pending(client, .init(operatorName: "alice", command: "limits set", reason: "tighter",
+                                           limits: ["maxInventoryUSD": .number(4_000)]))
+        usleep(300_000)
+        // alice's unfreeze (of nothing yet) waits in the command queue.
+        let unfreeze = Pending(client, .init(operatorName: "alice", command: "unfreeze", reason: "back to trading"))
+        usleep(300_000)
+        XCTAssertEqual(limits.done.wait(timeout: .now()), .timedOut, "the limit change still holds the queue")
+        // bob pulls the kill switch: trading halts at once.
+        let pulled = Date()
+        let freeze = Pending(client, .init(operatorName: "bob", command: "freeze", reason: "bob pulls the kill switch"))
+        while rl_freeze_word_state(f.word) != RL_STATE_HALTED && Date().timeIntervalSince(pulled) < 10 { usleep(1_000) }
+        XCTAssertLessThan(Date().timeIntervalSince(pulled), 1,
+                          "the freeze waited behind the queued commands or the held request")
+        XCTAssertEqual(rl_freeze_word_reason(f.word), RL_FREEZE_REASON_MANUAL)
+        XCTAssertEqual(unfreeze.done.wait(timeout: .now()), .timedOut, "the unfreeze still waits in the queue")
+
+        // The device comes back. The freeze is recorded with bob's reason, and
+        // alice's unfreeze, which arrived first but runs after it, is refused.
+        f.disk.thaw()
+        let frozen = try freeze.wait()
+        XCTAssertTrue(frozen.ok, frozen.error ?? "")
+        XCTAssertEqual(frozen.changed, true)
+        _ = try limits.wait()
+        let refused = try unfreeze.wait()
+        XCTAssertFalse(refused.ok)
+        XCTAssertTrue((refused.error ?? "").contains("a freeze arrived after this unfreeze"), refused.error ?? "")
+        XCTAssertTrue(f.stopMarking())
+        f.waitUntilTheRiskSideCaughtUp()
+        XCTAssertEqual(f.monitor.tradingState.mode, .halted, "the later freeze stands")
+        let halt = try XCTUnwrap(f.monitor.freezeEvents.last)
+        XCTAssertEqual(halt.trigger, .manual)
+        XCTAssertEqual(halt.reason, "bob pulls the kill switch", "the record carries the operator's reason")
+        XCTAssertEqual(halt.metadata["operator"], "bob")
+        XCTAssertEqual(f.monitor.operatorActions.map(\.command).sorted(), ["freeze", "limits set", "unfreeze"])
     }
 }

@@ -74,4 +74,59 @@ final class KillSwitchTests: XCTestCase {
         XCTAssertEqual(router.activeOrderCount, 0, "every order canceled by the router itself")
         XCTAssertGreaterThan(accepted + frozen, 0)
     }
+
+    /// The operator's kill switch (`manualFreeze`) from four threads at once,
+    /// with unfreezes between, while a strategy trades through a risk
+    /// thread. Each freeze stores the word first and waits for nothing but
+    /// its own record: every call returns within its bound, the halt is in
+    /// force when it returns, and every manual halt on record carries the
+    /// reasons of the operators who pulled it (never the anonymous "pulled
+    /// from outside the controller" of a signal handler's pull).
+    func testOperatorsKillSwitchesFromFourThreadsEachRecordedWithItsReason() throws {
+        let (monitor, router, runtime) = try tradingThroughARiskThread()
+        defer { try? runtime.stop() }
+        let bound = Double(RuntimeRiskMonitor.freezeRecordBoundNanoseconds) / 1e9
+        let slow = ManagedCount(), unhalted = ManagedCount(), froze = ManagedCount()
+        let operators = (0..<4).map { index in
+            Thread {
+                for i in 0..<50 {
+                    if (i + index) % 2 == 0 {
+                        let started = Date()
+                        if monitor.manualFreeze(reason: "operator \(index) pull \(i)", metadata: ["operator": "op\(index)"]) {
+                            froze.add()
+                        }
+                        if Date().timeIntervalSince(started) > bound + 0.5 { slow.add() }
+                        if !monitor.isFrozen { unhalted.add() }
+                    } else {
+                        _ = monitor.unfreeze(reason: "operator \(index) unfreezes")
+                    }
+                }
+            }
+        }
+        operators.forEach { $0.start() }
+        while operators.contains(where: { !$0.isFinished }) {
+            _ = try? router.placeOrder(symbol: "BTCUSDT", side: .buy, qty: 0.001, price: 40_000)
+            _ = router.poll()
+            if router.activeOrderCount > 2_000 { router.cancelAllOrders(reason: "room") }
+        }
+        XCTAssertEqual(slow.value, 0, "a kill switch waited past its bound")
+        XCTAssertGreaterThan(froze.value, 0)
+        let manual = monitor.freezeEvents.filter { $0.trigger == .manual }
+        XCTAssertGreaterThan(manual.count, 0)
+        for event in manual {
+            XCTAssertTrue(event.reason.hasPrefix("operator "), "a manual halt without its operator's reason: \(event.reason)")
+            XCTAssertNotNil(event.metadata["operator"], "\(event.metadata)")
+        }
+        // A pull that found trading halted by another's is not a second halt,
+        // and says so at once.
+        if monitor.isFrozen { XCTAssertTrue(monitor.unfreeze(reason: "before the last pull")) }
+        XCTAssertTrue(monitor.manualFreeze(reason: "operator 9 pulls last"))
+        let started = Date()
+        XCTAssertFalse(monitor.manualFreeze(reason: "operator 9 pulls again"))
+        XCTAssertLessThan(Date().timeIntervalSince(started), bound, "a pull over a manual halt waits only for the risk side's look")
+        XCTAssertEqual(monitor.freezeEvents.last?.reason, "operator 9 pulls last")
+        _ = router.poll()
+        _ = router.poll()
+        XCTAssertEqual(router.activeOrderCount, 0, "every order canceled by the router itself")
+    }
 }

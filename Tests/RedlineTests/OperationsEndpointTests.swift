@@ -364,18 +364,25 @@ final class OperationsEndpointTests: XCTestCase {
     /// Four operators freeze and unfreeze through the socket while a strategy
     /// trades through the risk thread (ThreadSanitizer runs it in CI). The
     /// engine ends frozen by the last freeze, and the router has canceled.
+    /// A freeze runs at once on its own lane, so an unfreeze that arrived
+    /// before it may run after it: that unfreeze is refused, and nothing else is.
     func testFourOperatorsThroughTheSocketWhileAStrategyTrades() throws {
         let (monitor, router, runtime) = try tradingThroughARiskThread()
         defer { try? runtime.stop() }
         let ops = try endpoint(monitor) { $0.operators = ["op0", "op1", "op2", "op3"] }
         defer { ops.shutdown() }
-        let refused = ManagedCount()
+        let refused = ManagedCount(), overtaken = ManagedCount()
         let operators = (0..<4).map { index in
             Thread { [client = client()] in
                 for i in 0..<40 {
                     let command = (i + index) % 2 == 0 ? "freeze" : "unfreeze"
                     let response = try? client.send(.init(operatorName: "op\(index)", command: command, reason: "drill \(i)"))
-                    if response?.ok != true { refused.add() }
+                    if command == "unfreeze", response?.ok == false,
+                       response?.error?.contains("a freeze arrived after this unfreeze") == true {
+                        overtaken.add()
+                    } else if response?.ok != true {
+                        refused.add()
+                    }
                 }
             }
         }
@@ -386,7 +393,8 @@ final class OperationsEndpointTests: XCTestCase {
             _ = router.poll()
             if router.activeOrderCount > 64 { _ = router.cancelAllOrders(reason: "keep it small") }
         }
-        XCTAssertEqual(refused.value, 0)
+        XCTAssertEqual(refused.value, 0, "refused other than an unfreeze a later freeze overtook (\(overtaken.value) were)")
+        XCTAssertLessThan(overtaken.value, 80, "some unfreezes ran")
         XCTAssertTrue(try client().send(.init(operatorName: "op0", command: "freeze", reason: "the end")).ok)
         for _ in 0..<100 where router.activeOrderCount > 0 { _ = router.poll() }
         XCTAssertTrue(monitor.isFrozen)

@@ -168,6 +168,8 @@ typedef struct rl_engine {
     rl_strategy_limits_t strategy_limits;    /* in force (rl_strategy.h) */
     uint64_t last_mark_ns;                   /* engine clock of the newest reference price; 0: none yet */
     uint64_t freeze_requests_seen;           /* freeze_requests the risk side has acted on */
+    _Atomic(uint64_t) freeze_requests_recorded; /* freeze_requests_seen, stored after the halt's record (if one was
+                                                made) is in the state ring: rl_engine_freeze_requests_recorded */
     uint64_t halt_requests_seen;             /* halt_requests the risk side has taken in */
     uint64_t published;                      /* the last freeze word the controller made visible (its own or
                                                 one it took in): any other word is an outside halt's */
@@ -537,10 +539,29 @@ RL_INLINE uint64_t rl_engine_halt_unrecordable_fill(rl_engine_t *engine, uint16_
  * no allocation, no system call). Halts at once (rl_engine_halt_now, manual,
  * persistent); the risk side records it as a manual freeze by request, and
  * every router cancels its own orders on its own thread when it next polls. */
-RL_INLINE void rl_engine_request_freeze(rl_engine_t *engine) {
+/* rl_engine_request_freeze that says which pull it was: returns its count,
+ * which rl_engine_freeze_requests_recorded reaches once the risk side has
+ * acted on it (its halt recorded, or found halted already). *made (if not
+ * NULL): the word this call made, 0 if the word was HALTED for a persistent
+ * reason already. Any thread; no lock, no allocation, no system call. */
+RL_INLINE uint64_t rl_engine_request_freeze_counted(rl_engine_t *engine, uint64_t *made) {
     /* release: pairs with the risk step's acquire load of freeze_requests. */
-    atomic_fetch_add_explicit(&engine->freeze_requests, 1, memory_order_release);
-    (void)rl_engine_halt_now(engine, RL_FREEZE_REASON_MANUAL, 0, 0);
+    uint64_t count = atomic_fetch_add_explicit(&engine->freeze_requests, 1, memory_order_release) + 1;
+    uint64_t word = rl_engine_halt_now(engine, RL_FREEZE_REASON_MANUAL, 0, 0);
+    if (made != NULL) *made = word;
+    return count;
+}
+
+/* The freeze requests (rl_engine_request_freeze_counted's counts) the risk
+ * side has acted on. Any thread. Every state record it made for them is in
+ * the state ring (rl_engine_state_ring) before this shows their count. */
+RL_INLINE uint64_t rl_engine_freeze_requests_recorded(const rl_engine_t *engine) {
+    /* acquire: pairs with the risk side's release store after the record (rl_engine.c). */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->freeze_requests_recorded, memory_order_acquire);
+}
+
+RL_INLINE void rl_engine_request_freeze(rl_engine_t *engine) {
+    (void)rl_engine_request_freeze_counted(engine, NULL);
 }
 
 /* Move the engine's manual clock (rl_engine_config_t.manual_clock) to

@@ -514,22 +514,29 @@ public final class Journal: @unchecked Sendable {
 
     /// Queue a cold record; with `wait`, return once it is durable.
     func append(_ record: JournalRecord, syncNow: Bool, wait: Bool) throws(RedlineError) {
-        try append(record.type, try record.encode(), syncNow: syncNow, wait: wait)
+        let ticket = try appendCold(record, syncNow: syncNow)
+        if wait { try waitUntilDurable(ticket: ticket) }
     }
 
-    private func append(_ type: rl_journal_record_type_t, _ payload: [UInt8], syncNow: Bool, wait: Bool) throws(RedlineError) {
+    /// Queue a cold record; its ticket, for `waitUntilDurable(ticket:timeout:)`.
+    func appendCold(_ record: JournalRecord, syncNow: Bool) throws(RedlineError) -> UInt64 {
+        let type = record.type, payload = try record.encode()
         var ticket: UInt64 = 0
         try RedlineError.errno(
             payload.withUnsafeBytes { rl_journal_append_cold(handle, UInt16(type.rawValue), $0.baseAddress, UInt32($0.count), syncNow, &ticket) },
             operation: "journal append")
-        guard wait else { return }
+        return ticket
+    }
+
+    /// Wait until the cold record with `ticket` (and every one before it) is durable.
+    func waitUntilDurable(ticket: UInt64, timeout: Duration = .seconds(10)) throws(RedlineError) {
         // A journal already stalled past its bound will not make it durable
         // in 10 s either: say so now, rather than hold the caller (an
         // operator's command, and every one queued behind it) for nothing.
         if rl_journal_stalled(handle) != 0 {
             throw .system(errno: ETIMEDOUT, operation: "journal sync (not durable: the journal is stalled; \(writerActivity))")
         }
-        try checkWait(rl_journal_wait_cold(handle, ticket, 10_000), "journal sync", .seconds(10))
+        try checkWait(rl_journal_wait_cold(handle, ticket, Self.milliseconds(timeout)), "journal sync", timeout)
     }
 }
 

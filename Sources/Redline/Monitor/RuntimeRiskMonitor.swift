@@ -757,29 +757,50 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             && after.reasonCode == UInt8(RL_FREEZE_REASON_EDGE_COLLAPSE.rawValue)
     }
 
-    /// The operator's kill switch: HALTED, through the controller. Returns true
-    /// if this call froze trading (false if already halted). With a journal,
-    /// returns once the freeze is durable. `router`, if given, cancels
+    /// The operator's kill switch: HALTED at once, from any thread — the
+    /// store to the freeze word (`rl_engine_request_freeze_counted`), with no
+    /// lock and no wait on the risk side — then recorded: the risk side takes
+    /// the halt in, with `reason` and `metadata`. Returns true if this call
+    /// froze trading (false if it was halted already). With a journal, returns
+    /// once the freeze's record is durable; if the risk side has not recorded
+    /// it within `freezeRecordBoundNanoseconds` (250 ms: it is held up, as by
+    /// a stalled journal), returns then: trading is HALTED all the same, and
+    /// its record, with this reason, follows when it runs again. `router`, if given, cancels
     /// everything now: pass it only from the router's own thread; other
     /// routers cancel on their next poll.
     @discardableResult
     public func manualFreeze(reason: String, router: OrderRouter? = nil, metadata: [String: String] = [:]) -> Bool {
-        let before = tradingState
-        var (rc, changed) = operatorRequest(RL_CONTROL_MANUAL_FREEZE, reason: reason, metadata: metadata,
-                                           boundNanoseconds: Self.freezeTakeBoundNanoseconds)
-        if rc < 0 && rc != -ECANCELED {
-            // The risk side is held up (a stalled journal): the kill switch
-            // does not wait for it. The word halts now, lock-free; the risk
-            // side records the halt when it can, as manual, without this
-            // reason (the operator's audit record keeps it).
-            requestFreeze()
-            logger.critical("the kill switch was pulled without waiting for the risk side, which did not take the freeze within its bound: trading is HALTED now; its record follows when the risk side runs again", metadata: [
-                "reason": "\(reason)"])
-            (rc, changed) = (0, before.mode != .halted)
-        }
-        let froze = rc == 0 && changed
-        if !froze { logger.debug("freeze requested while already frozen", metadata: ["reason": "\(reason)"]) }
+        trading.sync()
+        let (count, made) = trading.pullKillSwitch(.init(reason: reason, metadata: metadata))
         router?.pollFreeze()
+        // The record: the risk side takes the halt in at its next step (the
+        // knock ends a batch early); without a risk thread, this thread drains.
+        let deadline = rl_clock_ns() + Self.freezeRecordBoundNanoseconds
+        rl_engine_knock(engine)
+        var outcome: TradingStateController.PullOutcome?
+        while true {
+            if !riskSide.hasRiskThread { _ = riskSide.drain() }
+            trading.sync()
+            outcome = trading.outcome(ofPull: count)
+            if outcome != nil || rl_clock_ns() >= deadline { break }
+            usleep(20)
+        }
+        let froze: Bool
+        switch outcome {
+        case .recorded(let epoch)?:
+            froze = true
+            do throws(RedlineError) { try trading.waitUntilDurable(epoch: epoch, deadline: deadline) } catch {
+                logger.error("the kill switch's halt is recorded but not durable within its bound: the journal is behind, held up or failing", metadata: [
+                    "reason": "\(reason)", "epoch": "\(epoch)", "error": "\(error)"])
+            }
+        case .noRecord?: froze = made != 0
+        case nil:
+            trading.abandon(pull: count)
+            froze = made != 0
+            logger.critical("the kill switch halted trading, but the risk side has not recorded the halt within its bound (it is held up: is the journal stalled?): trading is HALTED now; its record, with this reason, follows when the risk side runs again", metadata: [
+                "reason": "\(reason)"])
+        }
+        if !froze { logger.debug("freeze requested while already frozen", metadata: ["reason": "\(reason)"]) }
         return froze
     }
 
@@ -830,10 +851,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// for the risk side to take it before it is withdrawn, in seconds.
     public static var requestTakeBoundSeconds: Int { RiskSide.takeBoundSeconds }
 
-    /// How long an operator's freeze waits for the risk side to take it
-    /// before it halts without it (`requestFreeze`): the kill switch never
-    /// waits on a stalled journal.
-    static let freezeTakeBoundNanoseconds: UInt64 = 250_000_000
+    /// How long an operator's freeze (`manualFreeze`) waits for its record
+    /// to be durable. The halt itself never waits: the freeze word is stored first.
+    public static let freezeRecordBoundNanoseconds: UInt64 = 250_000_000
 
     /// Lift a halt, as `unfreeze`, and say what happened.
     public func lift(reason: String, byCircuitBreaker: Bool = false, metadata: [String: String] = [:]) -> LiftOutcome {
@@ -877,13 +897,22 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         let before = tradingState.epoch
         let rc = recordedRequest(control, reason: reason, metadata: metadata, boundNanoseconds: boundNanoseconds)
         trading.sync()
+        let after = tradingState.epoch
+        if rc == 0 && after != before && control == RL_CONTROL_UNFREEZE {
+            // An operator's unfreeze returns once its record is durable.
+            do throws(RedlineError) {
+                try trading.waitUntilDurable(epoch: after, deadline: rl_clock_ns() + 10_000_000_000)
+            } catch {
+                logger.critical("the unfreeze's record is not durable", metadata: ["reason": "\(reason)", "error": "\(error)"])
+            }
+        }
         if rc < 0 && rc != -ECANCELED {
             // An unfreeze while the journal cannot write: nothing resumes that it cannot record.
             logger.error("operator request refused", metadata: [
                 "request": "\(control.rawValue)", "reason": "\(reason)", "errno": "\(errnoName(-rc))",
                 "error": "\(journalErrorText(-rc))"])
         }
-        return (rc, tradingState.epoch != before)
+        return (rc, after != before)
     }
 
     // MARK: The operators' audit trail

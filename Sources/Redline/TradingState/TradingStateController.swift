@@ -24,6 +24,42 @@ final class TradingStateController: @unchecked Sendable {
         var recordedEpoch: UInt64 = 0
         /// Operator requests by request id, until their record comes back.
         var pending: [Int64: Detail] = [:]
+        /// Kill-switch pulls (`pullKillSwitch`) by their count, until the
+        /// risk side has acted on them and their puller has looked.
+        var pulls: [UInt64: Pull] = [:]
+        /// The epoch of the newest change handed to the journal (or whose
+        /// record failed, logged); without a journal, taken in.
+        var journaledEpoch: UInt64 = 0
+        /// The newest cold ticket of those records: durable once the journal
+        /// has synced it (0: nothing to wait for).
+        var journaledTicket: UInt64 = 0
+
+        /// Settle every pull through `count` not settled yet as `outcome`;
+        /// their details, oldest first. A pull whose puller stopped waiting
+        /// goes once settled.
+        mutating func settlePulls(through count: UInt64, as outcome: PullOutcome) -> [Detail] {
+            var details: [Detail] = []
+            for key in pulls.keys.sorted() where key <= count && pulls[key]?.outcome == nil {
+                details.append(pulls[key]!.detail)
+                if pulls[key]!.abandoned { pulls[key] = nil } else { pulls[key]!.outcome = outcome }
+            }
+            return details
+        }
+    }
+
+    /// What the risk side did with a kill-switch pull.
+    enum PullOutcome: Equatable, Sendable {
+        /// It recorded a halt for it (with this epoch), carrying its detail.
+        case recorded(epoch: UInt64)
+        /// It found trading halted already: no record.
+        case noRecord
+    }
+
+    struct Pull {
+        let detail: Detail
+        var outcome: PullOutcome? = nil
+        /// Its puller stopped waiting (the risk side was held up).
+        var abandoned = false
     }
 
     private let engine: OpaquePointer
@@ -81,15 +117,77 @@ final class TradingStateController: @unchecked Sendable {
     /// A request withdrawn before the risk side took it: no record will name it.
     func forget(request id: Int64) { history.withLock { _ = $0.pending.removeValue(forKey: id) } }
 
+    /// Pulls not settled yet: `sync` looks for their settling while any is.
+    private let unsettledPulls = Atomic<Int>(0)
+
+    /// The kill switch: HALTED now, lock-free in the engine
+    /// (`rl_engine_request_freeze_counted`), with `detail` kept for the
+    /// record the risk side makes of it. Under the record consumer's lock,
+    /// so that no record of it is taken in before its detail is here (a
+    /// sync holds it only while it pops). Returns the pull's count (for
+    /// `outcome(ofPull:)`) and the word it made (0: HALTED for a persistent
+    /// reason already).
+    func pullKillSwitch(_ detail: Detail) -> (count: UInt64, made: UInt64) {
+        consumer.withLock {
+            var made: UInt64 = 0
+            let count = rl_engine_request_freeze_counted(engine, &made)
+            history.withLock { $0.pulls[count] = Pull(detail: detail) }
+            unsettledPulls.add(1, ordering: .relaxed)
+            return (count, made)
+        }
+    }
+
+    /// What the risk side did with pull `count`, once it has acted on it and
+    /// a sync took its record in; nil before. The pull is forgotten once its
+    /// outcome is read.
+    func outcome(ofPull count: UInt64) -> PullOutcome? {
+        history.withLock { history in
+            guard let outcome = history.pulls[count]?.outcome else { return nil }
+            history.pulls[count] = nil
+            return outcome
+        }
+    }
+
+    /// The puller stops waiting for pull `count`: its record, if it comes,
+    /// still carries its detail, and it is forgotten once settled.
+    func abandon(pull count: UInt64) {
+        history.withLock { history in
+            if history.pulls[count]?.outcome != nil { history.pulls[count] = nil } else { history.pulls[count]?.abandoned = true }
+        }
+    }
+
+    /// Wait until the change with `epoch` is durable, taking records in
+    /// meanwhile, until `deadline` (rl_clock_ns). Without a journal, once
+    /// it is taken in. Throws when it is not durable by then, or the
+    /// journal failed.
+    func waitUntilDurable(epoch: UInt64, deadline: UInt64) throws(RedlineError) {
+        var ticket: UInt64?
+        while true {
+            sync()
+            ticket = history.withLock { $0.journaledEpoch >= epoch ? $0.journaledTicket : nil }
+            if ticket != nil || rl_clock_ns() >= deadline { break }
+            usleep(20)
+        }
+        guard let ticket else {
+            throw .system(errno: ETIMEDOUT, operation: "trading-state change \(epoch) not taken in by the deadline")
+        }
+        guard ticket != 0, let journal else { return }
+        let left = deadline > rl_clock_ns() ? deadline - rl_clock_ns() : 0
+        try journal.waitUntilDurable(ticket: ticket, timeout: .nanoseconds(Int64(left)))
+    }
+
     /// Take in every change the C controller published since the last call.
     /// Cheap when there is none (one load). Returns how many were new.
     @discardableResult
     func sync() -> Int {
         let ring = rl_engine_state_ring(engine)!
-        guard rl_spsc_depth(ring) > 0 else { return 0 }
+        guard rl_spsc_depth(ring) > 0 || unsettledPulls.load(ordering: .relaxed) > 0 else { return 0 }
         var taken: [(TradingStateChange, FreezeEvent?)] = []
         var strategies: [(StrategyHaltChange, FreezeEvent?)] = []
         consumer.withLock {
+            // Read before the pops: every record made for the pulls through
+            // this count is in the ring now (rl_engine_freeze_requests_recorded).
+            let actedOn = rl_engine_freeze_requests_recorded(engine)
             var record = rl_event_t()
             while rl_spsc_pop(ring, &record) == RL_OK {
                 if record.type == UInt8(RL_EVENT_STRATEGY_HALT.rawValue) {
@@ -97,6 +195,11 @@ final class TradingStateController: @unchecked Sendable {
                 } else if let change = self.change(from: record) {
                     taken.append(change)
                 }
+            }
+            // Pulls acted on with no record: trading was halted already.
+            if unsettledPulls.load(ordering: .relaxed) > 0 {
+                let settled = history.withLock { $0.settlePulls(through: actedOn, as: .noRecord) }.count
+                if settled > 0 { unsettledPulls.subtract(settled, ordering: .relaxed) }
             }
         }
         for (change, freeze) in taken { publish(change, freeze) }
@@ -245,8 +348,20 @@ final class TradingStateController: @unchecked Sendable {
                     ["book_exposure_usd": "\(value)", "max_total_usd": "\(bound)"])
         case .manualFreeze:
             if record.value == 0 && record.qty > 0 {
-                return ("the kill switch, pulled from outside the controller (another thread or a signal handler: rl_engine_request_freeze)",
-                        ["by": "request_freeze", "requests": "\(record.qty)"])
+                let epoch = rl_freeze_word_epoch(record.order_id)
+                let pulled = history.withLock { $0.settlePulls(through: UInt64(record.qty), as: .recorded(epoch: epoch)) }
+                if !pulled.isEmpty { unsettledPulls.subtract(pulled.count, ordering: .relaxed) }
+                guard let first = pulled.first else {
+                    // A signal handler, another thread, or a pull whose halt
+                    // landed after its count was acted on (a second halt, after a lift).
+                    return ("the kill switch, pulled from outside the controller (another thread or a signal handler: rl_engine_request_freeze)",
+                            ["by": "request_freeze", "requests": "\(record.qty)"])
+                }
+                guard pulled.count > 1 else { return (first.reason, first.metadata) }
+                // Several operators pulled it before the risk side looked: one halt, every reason.
+                var metadata = first.metadata
+                metadata["pulls"] = "\(pulled.count)"
+                return (pulled.map(\.reason).joined(separator: "; "), metadata)
             }
             let detail = history.withLock { $0.pending.removeValue(forKey: record.value) }
             return (detail?.reason ?? "manual freeze", detail?.metadata ?? [:])
@@ -308,14 +423,21 @@ final class TradingStateController: @unchecked Sendable {
         case .reducing: logger.critical("TRADING REDUCING: \(change.reason)", metadata: metadata)
         case .active: logger.notice("trading active: \(change.reason)", metadata: metadata)
         }
-        // The risk side journaled the word; this adds what only the orchestrator knows.
+        // The risk side journaled the word; this adds what only the
+        // orchestrator knows. Never waited for here: the thread taking the
+        // record in may be a router's, which must not wait on a slow disk;
+        // whoever needs it durable waits (`waitUntilDurable(epoch:deadline:)`).
+        var ticket: UInt64 = 0
         if let journal {
             do {
-                try journal.append(JournalRecord.state(of: change, freeze), syncNow: true,
-                                   wait: change.cause == .manualFreeze || change.cause == .unfreeze)
+                ticket = try journal.appendCold(JournalRecord.state(of: change, freeze), syncNow: true)
             } catch {
                 logger.critical("trading-state change could not be journaled", metadata: ["error": "\(error)"])
             }
+        }
+        history.withLock { history in
+            history.journaledEpoch = max(history.journaledEpoch, change.to.epoch)
+            history.journaledTicket = max(history.journaledTicket, ticket)
         }
     }
 
