@@ -60,10 +60,15 @@ final class MassCancelWatchingVenue: ExchangeClient, @unchecked Sendable {
     let venue: SimulatedExchange
     let massCancels = Atomic<Int>(0)
     let restingAfterLastMassCancel = Atomic<Int>(-1)
+    let submits = Atomic<Int>(0)
 
     init(_ venue: SimulatedExchange) { self.venue = venue }
 
-    func submit(_ order: ExchangeOrder) throws(ExchangeError) { try venue.submit(order) }
+    func submit(_ order: ExchangeOrder) throws(ExchangeError) {
+        // relaxed: read by the test after joining the router's thread.
+        submits.add(1, ordering: .relaxed)
+        try venue.submit(order)
+    }
     func cancel(_ id: OrderID) throws(ExchangeError) { try venue.cancel(id) }
     func pollEvents(_ body: (ExchangeEvent) -> Void) { venue.pollEvents(body) }
     func massCancel() throws(ExchangeError) {
@@ -410,5 +415,81 @@ final class JournalStallTests: XCTestCase {
         XCTAssertEqual(halt.reason, "bob pulls the kill switch", "the record carries the operator's reason")
         XCTAssertEqual(halt.metadata["operator"], "bob")
         XCTAssertEqual(f.monitor.operatorActions.map(\.command).sorted(), ["freeze", "limits set", "unfreeze"])
+    }
+
+    /// An order checked while trading was ACTIVE whose push then waited for
+    /// room behind a stalled journal, through the halt at the stall bound
+    /// (and the venue's mass cancel sent from the wait), is never sent once
+    /// the device is back: it is refused as frozen and its reservation
+    /// released. Before, it went to the venue after the mass cancel and
+    /// worked through the halt until the next poll's cancel-all.
+    func testAnOrderWhosePushWaitedThroughAHaltIsNeverSent() throws {
+        // The bound leaves the risk side time to fill the journal's ring and
+        // stop (backpressure) before trading halts.
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 3_000)
+        let armed = Atomic<Bool>(false)
+        let activeWhenPlaced = Atomic<Bool>(false)
+        let outcome = Mutex<Result<OrderID, RedlineError>?>(nil)
+        nonisolated(unsafe) let fixture = f
+        let thread = Thread {
+            let f = fixture
+            var n = 0
+            while true {
+                // acquiring: pairs with the test's releasing store once the device is frozen.
+                // Armed, with the ring (all but) full and the risk side taking
+                // nothing for 50 ms: the stall holds it (not a moment's lag).
+                // A mark goes only where there is room, so this thread never
+                // waits in a mark's push.
+                if armed.load(ordering: .acquiring) && f.router.ring.writable <= 1 {
+                    let consumed = f.router.ring.consumedCount
+                    usleep(50_000)
+                    guard f.router.ring.writable <= 1 && f.router.ring.consumedCount == consumed else { continue }
+                    if f.router.ring.writable == 1 { try? f.router.reportMark(symbol: f.symbol, price: 40_000) }
+                    // relaxed: read after the thread has finished (releasing store below).
+                    activeWhenPlaced.store(f.monitor.tradingState.mode == .active, ordering: .relaxed)
+                    let result = Result { () throws(RedlineError) -> OrderID in
+                        try f.router.placeOrder(symbol: f.symbol, side: .buy, qty: 0.001, price: 40_000)
+                    }
+                    outcome.withLock { $0 = result }
+                    break
+                }
+                try? f.router.reportMark(symbol: f.symbol, price: 40_000 + Double(n % 64))
+                n += 1
+                f.marks.store(n, ordering: .relaxed)
+            }
+            // releasing: pairs with the test's acquiring load before it reads what the thread wrote.
+            f.finished.store(true, ordering: .releasing)
+        }
+        thread.start()
+        while f.marks.load(ordering: .relaxed) < 1_000 { usleep(100) }
+        // Armed first: the ring fills while fsfreeze runs.
+        armed.store(true, ordering: .releasing)
+        f.disk.freeze()
+        // The stall halts trading at its bound; the waiting push sends the mass cancel.
+        let deadline = Date().addingTimeInterval(10)
+        while f.venue.massCancels.load(ordering: .acquiring) == 0 && Date() < deadline { usleep(1_000) }
+        XCTAssertEqual(f.venue.massCancels.load(ordering: .acquiring), 1, "the halt's mass cancel went from the wait")
+        XCTAssertEqual(outcome.withLock { $0 } == nil, true, "the order's push still waits")
+        f.disk.thaw()
+        let joined = Date().addingTimeInterval(20)
+        while !f.finished.load(ordering: .acquiring) && Date() < joined { usleep(1_000) }
+        XCTAssertTrue(f.finished.load(ordering: .acquiring))
+        XCTAssertTrue(activeWhenPlaced.load(ordering: .relaxed), "the order was checked before the halt")
+        switch outcome.withLock({ $0 }) {
+        case .failure(let error)?: XCTAssertEqual(error, .blocked(.frozen))
+        case .success(let id)?: XCTFail("order \(id) was sent after the halt")
+        case nil: XCTFail("placeOrder did not return")
+        }
+        XCTAssertEqual(f.venue.submits.load(ordering: .relaxed), 40, "only the 40 orders placed before the stall reached the venue")
+        XCTAssertEqual(f.venue.venue.restingCount, 0, "nothing works at the venue through the halt")
+        f.router.processExchangeEvents()
+        XCTAssertEqual(f.router.activeOrderCount, 0)
+        func working() -> Double {
+            guard let state = try? f.monitor.position(of: "BTCUSDT") else { return -1 }
+            return state.workingBuy + state.workingSell
+        }
+        let released = Date().addingTimeInterval(10)
+        while working() != 0 && Date() < released { usleep(1_000) }
+        XCTAssertEqual(working(), 0, "the refused order's reservation, and every other, released")
     }
 }

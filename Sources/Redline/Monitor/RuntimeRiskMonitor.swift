@@ -643,10 +643,54 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     func updateLimits(_ limits: RiskLimits, journal: Bool) throws(RedlineError) {
         let fp = try limits.fixedPoint()
-        if journal, let attached = self.journal {
-            try attached.append(.limits(limits), syncNow: true, wait: true)
-        }
         let symbols = core.symbolsByID
+        let appliedBefore = limitControlsApplied.load(ordering: .relaxed)
+        do throws(RedlineError) {
+            try applyLimits(limits, fp, symbols)
+        } catch {
+            // The risk side took some of the change and then no more (it is
+            // held up, as by a stalled journal): the limits in force are a
+            // mix of old and new that no record describes. Fail closed.
+            let applied = limitControlsApplied.load(ordering: .relaxed) &- appliedBefore
+            guard applied > 0 else { throw error }
+            haltForPartlyAppliedLimits(applied: applied, error: error)
+            let code: Int32 = if case .system(let errno, _) = error { errno } else { EIO }
+            throw .system(errno: code, operation: "limit change taken in part (\(applied) of its controls, then: \(error)): trading is HALTED; set the limits again, then unfreeze")
+        }
+        // Journaled once in force: a change the risk side did not take is in
+        // no record, so no restart applies what the operator was told failed.
+        if journal, let attached = self.journal {
+            do throws(RedlineError) { try attached.append(.limits(limits), syncNow: true, wait: true) } catch {
+                logger.critical("risk limits updated, but their record is not durable", metadata: ["error": "\(error)"])
+                let code: Int32 = if case .system(let errno, _) = error { errno } else { EIO }
+                throw .system(errno: code,
+                              operation: "the new limits are in force, but their journal record is not durable (\(error)); a restart before it is comes back with the old ones")
+            }
+        }
+        trading.sync()
+        logger.notice("risk limits updated", metadata: [
+            "maxInventoryUSD": "\(limits.maxInventoryUSD)", "maxTotalNotional": "\(limits.maxTotalNotional)",
+            "edgeFreezeThresholdBps": "\(limits.edgeFreezeThresholdBps)", "resumeShare": "\(limits.resumeShare)"])
+    }
+
+    /// Limit controls the risk side has taken, in every change so far.
+    private let limitControlsApplied = Atomic<Int>(0)
+
+    /// Tests: called before each limit control is sent, with how many this
+    /// monitor has had taken so far (to hold the risk side up mid-change).
+    nonisolated(unsafe) var limitControlWillApply: ((Int) -> Void)?
+
+    /// A limit change the risk side took in part: trading halts through the
+    /// freeze word (it does not wait for the held-up risk side), recorded
+    /// with why, until an operator sets the limits again and unfreezes.
+    private func haltForPartlyAppliedLimits(applied: Int, error: RedlineError) {
+        let reason = "a limit change was taken in part (\(applied) of its controls, then none: \(error)): the limits in force are a mix of the old and the new; set the limits again, then unfreeze"
+        logger.critical("TRADING HALTED: \(reason)")
+        _ = trading.pullKillSwitch(.init(reason: reason, metadata: ["by": "limits_set", "controls_applied": "\(applied)"]))
+    }
+
+    private func applyLimits(_ limits: RiskLimits, _ fp: RiskLimits.FixedPointLimits,
+                             _ symbols: [(name: String, id: SymbolID)]) throws(RedlineError) {
         try limitsState.withLock { current throws(RedlineError) in
             // Raise the book limit before the symbol limits it bounds, lower it after.
             let raiseTotalFirst = fp.maxTotal >= core.maxTotal
@@ -669,10 +713,6 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
             current = limits
         }
         try followLimitSchedule(limits)
-        trading.sync()
-        logger.notice("risk limits updated", metadata: [
-            "maxInventoryUSD": "\(limits.maxInventoryUSD)", "maxTotalNotional": "\(limits.maxTotalNotional)",
-            "edgeFreezeThresholdBps": "\(limits.edgeFreezeThresholdBps)", "resumeShare": "\(limits.resumeShare)"])
     }
 
     /// The drawdown and daily loss limits (RL_CONTROL_SET_PNL_LIMITS).
@@ -711,9 +751,12 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     private func apply(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, value: Int64, field: Int64 = 0,
                        price: Int64 = 0) throws(RedlineError)
     {
+        limitControlWillApply?(limitControlsApplied.load(ordering: .relaxed))
         let rc = riskSide.request(control, symbol: symbol, value: value, field: field, price: price)
+        // relaxed: a count read by the same thread (updateLimits), after.
+        if rc == 0 { limitControlsApplied.add(1, ordering: .relaxed) }
         if rc == -ETIMEDOUT {
-            throw RiskSide.notTakenError("limit change (control \(control.rawValue); the limits sent before it are in force)")
+            throw RiskSide.notTakenError("limit change (control \(control.rawValue))")
         }
         guard rc == 0 else { throw .system(errno: -rc, operation: "apply limit (control \(control.rawValue))") }
     }

@@ -152,6 +152,8 @@ public final class OrderRouter {
         var waitAnsweredEpoch: UInt64 = 0
         var waitCancelRetryAtNs: UInt64 = 0
         var waitCancelBackoffNs: UInt64 = 0
+        /// A push waited for room (`pushWhenFull`) since `placeOrder` cleared it.
+        var pushWaited = false
     }
     /// Events for the risk side staged during `processExchangeEvents`: a
     /// burst of venue answers (a cancel-all's 10,000 acks) is pushed
@@ -335,6 +337,7 @@ public final class OrderRouter {
             throw error
         }
         // Stamped with the acceptance time: the journal measures durable lag from it.
+        hot.pointee.pushWaited = false
         push(rl_event_t(type: RL_EVENT_ORDER_ACCEPTED, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                         qty: q, price: p, timestampNs: rl_clock_cycles()))
         clientIDs.insert(clientOrderID, slot: orders.slot(of: id)!)
@@ -347,6 +350,9 @@ public final class OrderRouter {
                 // not hand to a failing journal (counted, and trading halted)
                 // is not, even once the disk recovers.
                 if monitor.journalEventsNotJournaled > 0 { throw RedlineError.blocked(.frozen) }
+                try refuseIfHaltedSinceCheck()
+            } else if hot.pointee.pushWaited {
+                try refuseIfHaltedSinceCheck()
             }
             try orders.apply(id, .submit)
             do throws(ExchangeError) {
@@ -361,6 +367,8 @@ public final class OrderRouter {
             push(rl_event_t(type: RL_EVENT_REJECT, symbol: symbol.rawValue, side: side, orderID: id.rawValue,
                             qty: q, price: p))
             counters.add(RL_COUNTER_REJECTED)
+            // Told it is halted, the strategy has no order left working: the cancel-all runs now.
+            if case .blocked = error { pollFreeze() }
             throw error
         }
         counters.add(RL_COUNTER_PLACED)
@@ -944,6 +952,18 @@ public final class OrderRouter {
         }
     }
 
+    /// An order checked before a halt that landed while it waited (for room
+    /// in the ring, behind a stalled journal; or, durable before submit,
+    /// for its record) is never sent: the halt's mass cancel may already
+    /// have gone, and the order would work at the venue through the halt.
+    @inline(never)
+    private func refuseIfHaltedSinceCheck() throws(RedlineError) {
+        if rl_freeze_word_state(rl_freeze_load(rl_engine_freeze(engine))) == RL_STATE_HALTED {
+            throw .blocked(.frozen)
+        }
+        if rl_strategy_halted(strategy) { throw .blocked(.strategyHalted) }
+    }
+
     /// Hand an event to the risk side. Never drops: a full ring is counted,
     /// then drained (inline policy) or waited on (spin policy).
     @usableFromInline
@@ -982,6 +1002,7 @@ public final class OrderRouter {
     /// room (or drain, with no risk thread). Never drops.
     @usableFromInline
     func pushWhenFull(_ ring: OpaquePointer, _ event: inout rl_event_t) {
+        hot.pointee.pushWaited = true
         repeat {
             counters.add(RL_COUNTER_RING_FULL)
             if monitor.hasRiskThread {
@@ -1003,9 +1024,9 @@ public final class OrderRouter {
     /// cancel needs no room: it is sent from here, once per halt (again 1 ms
     /// after a refusal), and the halt's history is taken in (its log line).
     /// The cancel-all runs as usual at the next poll once the ring has room:
-    /// it marks the orders, sends the mass cancel again (an order submitted
-    /// after the wait was checked before the halt) and takes the answers. A
-    /// venue without a mass cancel gets its cancels then.
+    /// it marks the orders, sends the mass cancel again and takes the
+    /// answers. A venue without a mass cancel gets its cancels then. An
+    /// order whose push waited here is not sent (`refuseIfHaltedSinceCheck`).
     @inline(never)
     private func cancelAtVenueWhileWaiting(_ word: UInt64) {
         let epoch = rl_freeze_word_epoch(word)

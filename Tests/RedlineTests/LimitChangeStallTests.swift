@@ -1,0 +1,89 @@
+import Foundation
+@testable import Redline
+import RedlineCore
+import Synchronization
+import XCTest
+
+/// A limit change while a stalled journal holds the risk side. The change is
+/// a sequence of controls, each a request the risk side must take within its
+/// bound or see withdrawn. It used to be journaled first: refused during a
+/// stall, its record was already queued and became durable when the device
+/// came back, so a restart applied limits the operator had been told were
+/// refused. And a change the risk side took in part left a mix of old and
+/// new limits in force that no record described.
+final class LimitChangeStallTests: XCTestCase {
+    private static let original = 5_000.0
+
+    /// The limits a fresh engine recovers from the fixture's journal.
+    private func recoveredLimits(_ f: StalledEngineFixture) throws -> RiskLimits {
+        try f.runtime.stop()
+        try f.journal.flush()
+        f.journal.close()
+        let monitor = try RuntimeRiskMonitor(
+            limits: try RiskLimits(maxInventoryUSD: 1_234, maxTotalNotional: 20_000, edgeFreezeThresholdBps: 200),
+            logger: quietLogger())
+        let (journal, _) = try Journal.open(directory: f.disk.path + "/journal", monitor: monitor,
+                                            options: journalOptions(), logger: quietLogger())
+        defer { journal.close() }
+        return monitor.limits
+    }
+
+    /// Refused during a stall (the risk side took none of it): no record, so
+    /// a restart comes back with the limits that were in force.
+    func testALimitChangeTheRiskSideDidNotTakeIsNotAppliedByARestart() throws {
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
+        f.startMarking()
+        f.disk.freeze()
+        XCTAssertTrue(f.waitUntilTheRouterWaits(), "the stall held the risk side")
+        var looser = f.monitor.limits
+        looser.maxInventoryUSD = 9_000
+        XCTAssertThrowsError(try f.monitor.updateLimits(looser)) { error in
+            XCTAssertTrue("\(error)".contains("withdrawn"), "\(error)")
+        }
+        XCTAssertEqual(f.monitor.limits.maxInventoryUSD, Self.original)
+        XCTAssertEqual(f.monitor.tradingState.mode, .active, "nothing of it was taken: no halt")
+        f.disk.thaw()
+        XCTAssertTrue(f.stopMarking())
+        f.waitUntilTheRiskSideCaughtUp()
+        XCTAssertEqual(f.monitor.limits.maxInventoryUSD, Self.original)
+        XCTAssertEqual(try recoveredLimits(f).maxInventoryUSD, Self.original,
+                       "a restart applied a limit change the operator was told was refused")
+    }
+
+    /// Taken in part: the risk side takes the first controls, then a stall
+    /// holds it. The limits in force are a mix no record describes: trading
+    /// halts at once (through the freeze word), with why; a restart comes
+    /// back with the old limits, HALTED.
+    func testALimitChangeTakenInPartHaltsTrading() throws {
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
+        f.startMarking()
+        nonisolated(unsafe) let fixture = f
+        let held = Atomic<Bool>(false)
+        let first = Atomic<Int>(-1)
+        f.monitor.limitControlWillApply = { applied in
+            // After two controls of this change are taken, the device stops.
+            _ = first.compareExchange(expected: -1, desired: applied, ordering: .relaxed)
+            guard applied - first.load(ordering: .relaxed) >= 2, !held.load(ordering: .relaxed) else { return }
+            held.store(true, ordering: .relaxed)
+            fixture.disk.freeze()
+            XCTAssertTrue(fixture.waitUntilTheRouterWaits(), "the stall held the risk side")
+        }
+        var changed = f.monitor.limits
+        changed.maxInventoryUSD = 9_000
+        changed.maxTotalNotional = 30_000
+        let started = Date()
+        XCTAssertThrowsError(try f.monitor.updateLimits(changed))
+        f.monitor.limitControlWillApply = nil
+        XCTAssertTrue(held.load(ordering: .relaxed))
+        XCTAssertLessThan(Date().timeIntervalSince(started), Double(RuntimeRiskMonitor.requestTakeBoundSeconds) + 5)
+        XCTAssertEqual(f.monitor.tradingState.mode, .halted, "a half-applied limit change halts trading")
+        XCTAssertEqual(rl_freeze_word_reason(f.word), RL_FREEZE_REASON_MANUAL)
+        f.disk.thaw()
+        XCTAssertTrue(f.stopMarking())
+        f.waitUntilTheRiskSideCaughtUp()
+        let halt = try XCTUnwrap(f.monitor.freezeEvents.last)
+        XCTAssertTrue(halt.reason.contains("a limit change was taken in part"), halt.reason)
+        XCTAssertEqual(halt.metadata["by"], "limits_set")
+        XCTAssertEqual(try recoveredLimits(f).maxInventoryUSD, Self.original, "the half-applied change has no record")
+    }
+}
