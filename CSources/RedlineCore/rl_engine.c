@@ -592,6 +592,13 @@ void rl_engine_tick(rl_engine_t *engine) {
         rl_engine_freeze_requests_acted_on(engine);
         if (!rl_engine_journal_room(engine)) return;
     }
+    /* relaxed: a count (rl_engine_heartbeat); the stamp is this side's own clock. */
+    uint64_t beats = atomic_load_explicit(&engine->heartbeats, memory_order_relaxed);
+    if (RL_UNLIKELY(beats != engine->heartbeats_seen) && !engine->replaying) {
+        engine->heartbeats_seen = beats;
+        /* relaxed: monitoring value, single writer (as for a HEARTBEAT event). */
+        atomic_store_explicit(&engine->last_heartbeat_ns, rl_engine_now_ns(engine) | 1, memory_order_relaxed);
+    }
     if (!engine->replaying && engine->daily_loss_limit > 0) rl_engine_new_day(engine);
     /* relaxed: configuration written by this same risk side. */
     uint64_t timeout = atomic_load_explicit(&engine->heartbeat_timeout_ns, memory_order_relaxed);
@@ -1399,6 +1406,14 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         rl_engine_control(engine, RL_TRADING_MANUAL_FREEZE, RL_SYMBOL_NONE, 0, request);
         return 0;
     case RL_CONTROL_UNFREEZE: {
+        /* A kill switch pulled after the requester looked stands: the lift
+         * is for the halts it knew of (value: the pulls it had seen + 1;
+         * 0: no bound). A replayed lift was decided by its own process. */
+        /* acquire: pairs with rl_engine_request_freeze_counted's release add. */
+        if (value > 0 && !engine->replaying &&
+            atomic_load_explicit(&engine->freeze_requests, memory_order_acquire) >= (uint64_t)value) {
+            return -ECANCELED;
+        }
         /* Nothing that needs the journal resumes while it cannot take it,
          * nor while its commit is stuck in the kernel. */
         rl_engine_look_for_stall(engine, true);

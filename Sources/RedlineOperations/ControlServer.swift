@@ -35,12 +35,6 @@ enum ControlServer {
         unlink(staging)
         let limit = ConnectionLimit(maximum: configuration.maxConnections)
         let queue = DispatchQueue(label: "redline.operations.commands") // one command at a time, in arrival order
-        // The kill switch waits behind nothing: not behind a command the
-        // queue is running (an unfreeze or a limit waiting for a held-up risk
-        // side, an audit record waiting for a slow journal), nor behind
-        // another freeze. An unfreeze that arrived before it and runs after is
-        // refused (CommandArrivals).
-        let killSwitch = DispatchQueue(label: "redline.operations.kill-switch", attributes: .concurrent)
         let authorized = Set(configuration.authorizedUIDs ?? [getuid(), 0])
         let operators = Set(configuration.operators)
         let channel = try ServerBootstrap(group: group)
@@ -53,7 +47,7 @@ enum ControlServer {
                         authorizedUIDs: authorized, authorizedGID: gid,
                         maxRequestBytes: configuration.maxRequestBytes,
                         timeout: .nanoseconds(Int64(configuration.requestTimeoutSeconds * 1e9)),
-                        limit: limit, queue: queue, killSwitch: killSwitch, logger: logger))
+                        limit: limit, queue: queue, logger: logger))
                 }
             }
             .bind(unixDomainSocketPath: staging).wait()
@@ -111,7 +105,7 @@ final class ConnectionLimit: Sendable {
 }
 
 /// One connection: frames lines, admits or refuses each request, runs it on
-/// the command queue (a freeze on the kill-switch lane), answers in order.
+/// the command queue (a freeze on a thread of its own), answers in order.
 final class ControlHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -125,7 +119,6 @@ final class ControlHandler: ChannelInboundHandler {
     private let timeout: TimeAmount
     private let limit: ConnectionLimit
     private let queue: DispatchQueue
-    private let killSwitch: DispatchQueue
     private let logger: Logger
 
     private var pending: ByteBuffer?
@@ -139,7 +132,7 @@ final class ControlHandler: ChannelInboundHandler {
 
     init(commands: OperatorCommands, operators: Set<String>, operatorUIDs: [String: UInt32], authorizedUIDs: Set<UInt32>,
          authorizedGID: gid_t?, maxRequestBytes: Int, timeout: TimeAmount, limit: ConnectionLimit, queue: DispatchQueue,
-         killSwitch: DispatchQueue, logger: Logger) {
+         logger: Logger) {
         self.commands = commands
         self.operators = operators
         self.operatorUIDs = operatorUIDs
@@ -149,7 +142,6 @@ final class ControlHandler: ChannelInboundHandler {
         self.timeout = timeout
         self.limit = limit
         self.queue = queue
-        self.killSwitch = killSwitch
         self.logger = logger
     }
 
@@ -318,8 +310,8 @@ final class ControlHandler: ChannelInboundHandler {
         let commands = self.commands
         let peer = self.peer
         let received = Date() // read now, on the event loop: not when the queue gets to it
-        let arrival = commands.arrivals.arrive(request.command)
-        (request.command == "freeze" ? killSwitch : queue).async {
+        let arrival = commands.arrivals.arrive(request)
+        let run: @Sendable () -> Void = {
             let response = commands.handle(request, peer: peer, received: received, arrival: arrival)
             loop.execute {
                 let (handler, context) = bound.value
@@ -328,6 +320,17 @@ final class ControlHandler: ChannelInboundHandler {
                 handler.reply(context, response)
                 handler.next(context)
             }
+        }
+        if request.command == "freeze" {
+            // The kill switch waits behind nothing: not behind a command the
+            // queue is running (an unfreeze or a limit waiting for a held-up
+            // risk side, an audit record waiting for a slow journal), nor
+            // behind another freeze, nor for a free worker of a shared pool:
+            // a thread of its own (at most one per connection). An unfreeze
+            // that arrived before it and runs after it is refused (CommandArrivals).
+            Thread(block: run).start()
+        } else {
+            queue.async(execute: run)
         }
         return false
     }

@@ -208,6 +208,10 @@ public struct OperatorCommands: Sendable {
                           "the halt stays: a new halt (\(monitor.freezeEvents.last?.trigger.rawValue ?? "unknown")) landed while the unfreeze "
                           + "was published, and stands; unfreeze again to lift it",
                           arguments: ["reason": reason, "state": state.mode.rawValue])
+        case .limitsIndeterminate?:
+            return refuse(request, peer: peer, .failed,
+                          "the halt stays: a limit change was taken in part and the limits in force are a mix of the old and the new; set the limits again (limits set), then unfreeze",
+                          arguments: ["reason": reason, "state": state.mode.rawValue])
         case .notTaken?:
             return refuse(request, peer: peer, .failed,
                           "the halt stays: the risk side did not take the unfreeze within \(RuntimeRiskMonitor.requestTakeBoundSeconds) s (it is held up: is the journal stalled?); the request is withdrawn and will not apply later",
@@ -250,7 +254,7 @@ public struct OperatorCommands: Sendable {
                               "\(field) names \(stray), which this engine does not trade (it trades \(traded.sorted().joined(separator: ", "))): nothing changed",
                               arguments: arguments)
             }
-            if limits == current {
+            if limits == current && !monitor.limitsInForceIndeterminate {
                 var response = ControlResponse(ok: true, command: request.command)
                 response.changed = false
                 response.limits = current
@@ -260,6 +264,11 @@ public struct OperatorCommands: Sendable {
             }
             try monitor.updateLimits(limits)
         } catch {
+            // A change the risk side took in part (trading halted), or one in
+            // force whose record is not durable: not "nothing changed".
+            if monitor.limitsInForceIndeterminate || "\(error)".contains("in force") {
+                return refuse(request, peer: peer, .failed, "\(error)", arguments: arguments)
+            }
             return refuse(request, peer: peer, .invalid, "limits refused, nothing changed: \(error)", arguments: arguments)
         }
         var response = ControlResponse(ok: true, command: request.command)
@@ -370,12 +379,14 @@ public final class CommandArrivals: Sendable {
     public init() {}
 
     /// Number a request as it arrives (on the endpoint's event loop, before
-    /// it is queued), and note a freeze.
-    public func arrive(_ command: String) -> UInt64 {
+    /// it is queued), and note a freeze (one with a reason: a freeze refused
+    /// for want of one overtakes nothing).
+    public func arrive(_ request: ControlRequest) -> UInt64 {
         // relaxed: the number orders requests; `latestFreeze` publishes a freeze's.
         let number = count.add(1, ordering: .relaxed).newValue
+        let hasReason = request.reason.map { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty } ?? false
         // releasing: pairs with `freeze(after:)`'s acquiring load.
-        if command == "freeze" { latestFreeze.max(number, ordering: .releasing) }
+        if request.command == "freeze" && hasReason { latestFreeze.max(number, ordering: .releasing) }
         return number
     }
 

@@ -396,6 +396,11 @@ final class JournalStallTests: XCTestCase {
                           "the freeze waited behind the queued commands or the held request")
         XCTAssertEqual(rl_freeze_word_reason(f.word), RL_FREEZE_REASON_MANUAL)
         XCTAssertEqual(unfreeze.done.wait(timeout: .now()), .timedOut, "the unfreeze still waits in the queue")
+        // Nor does the orchestrator's heartbeat wait for the control ring the limit change holds.
+        let beat = Date()
+        f.monitor.heartbeat()
+        XCTAssertLessThan(Date().timeIntervalSince(beat), 0.5, "the heartbeat waited behind the held request")
+        XCTAssertEqual(limits.done.wait(timeout: .now()), .timedOut, "the limit change still held the control ring")
 
         // The device comes back. The freeze is recorded with bob's reason, and
         // alice's unfreeze, which arrived first but runs after it, is refused.
@@ -418,16 +423,15 @@ final class JournalStallTests: XCTestCase {
     }
 
     /// An order checked while trading was ACTIVE whose push then waited for
-    /// room behind a stalled journal, through the halt at the stall bound
-    /// (and the venue's mass cancel sent from the wait), is never sent once
-    /// the device is back: it is refused as frozen and its reservation
+    /// room behind a stalled journal, through a halt (the kill switch, and
+    /// the venue's mass cancel sent from the wait), is never sent once the
+    /// device is back: it is refused as frozen and its reservation
     /// released. Before, it went to the venue after the mass cancel and
     /// worked through the halt until the next poll's cancel-all.
     func testAnOrderWhosePushWaitedThroughAHaltIsNeverSent() throws {
-        // The bound leaves the risk side time to fill the journal's ring and
-        // stop (backpressure) before trading halts.
-        let f = try StalledEngineFixture(stallHaltMilliseconds: 3_000)
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
         let armed = Atomic<Bool>(false)
+        let placing = Atomic<Bool>(false)
         let activeWhenPlaced = Atomic<Bool>(false)
         let outcome = Mutex<Result<OrderID, RedlineError>?>(nil)
         nonisolated(unsafe) let fixture = f
@@ -447,6 +451,8 @@ final class JournalStallTests: XCTestCase {
                     if f.router.ring.writable == 1 { try? f.router.reportMark(symbol: f.symbol, price: 40_000) }
                     // relaxed: read after the thread has finished (releasing store below).
                     activeWhenPlaced.store(f.monitor.tradingState.mode == .active, ordering: .relaxed)
+                    // releasing: pairs with the test's acquiring load; it then halts.
+                    placing.store(true, ordering: .releasing)
                     let result = Result { () throws(RedlineError) -> OrderID in
                         try f.router.placeOrder(symbol: f.symbol, side: .buy, qty: 0.001, price: 40_000)
                     }
@@ -465,11 +471,17 @@ final class JournalStallTests: XCTestCase {
         // Armed first: the ring fills while fsfreeze runs.
         armed.store(true, ordering: .releasing)
         f.disk.freeze()
-        // The stall halts trading at its bound; the waiting push sends the mass cancel.
+        let held = Date().addingTimeInterval(20)
+        while !placing.load(ordering: .acquiring) && Date() < held { usleep(1_000) }
+        XCTAssertTrue(placing.load(ordering: .acquiring), "the stall held the risk side and the order was placed")
+        usleep(100_000) // its push waits
+        XCTAssertTrue(outcome.withLock { $0 } == nil, "the order's push waits")
+        // An operator halts trading; the waiting push sends the venue's mass cancel.
+        XCTAssertTrue(f.monitor.manualFreeze(reason: "operator halts during the stall"))
         let deadline = Date().addingTimeInterval(10)
         while f.venue.massCancels.load(ordering: .acquiring) == 0 && Date() < deadline { usleep(1_000) }
         XCTAssertEqual(f.venue.massCancels.load(ordering: .acquiring), 1, "the halt's mass cancel went from the wait")
-        XCTAssertEqual(outcome.withLock { $0 } == nil, true, "the order's push still waits")
+        XCTAssertTrue(outcome.withLock { $0 } == nil, "the order's push still waits")
         f.disk.thaw()
         let joined = Date().addingTimeInterval(20)
         while !f.finished.load(ordering: .acquiring) && Date() < joined { usleep(1_000) }
@@ -491,5 +503,35 @@ final class JournalStallTests: XCTestCase {
         let released = Date().addingTimeInterval(10)
         while working() != 0 && Date() < released { usleep(1_000) }
         XCTAssertEqual(working(), 0, "the refused order's reservation, and every other, released")
+    }
+
+    /// An unfreeze under way (in the control ring, which a stall keeps the
+    /// risk side from taking) does not lift a kill switch pulled after it
+    /// was sent. The risk side, when it runs, takes the pull's halt in and
+    /// then reaches the unfreeze: it carries the pulls its requester had seen
+    /// (`rl_engine_freeze_requests`), and a later one makes it stand down
+    /// (`haltLandedMeanwhile`). Before, it lifted the newer halt (helper-39).
+    func testAnUnfreezeUnderWayDoesNotLiftALaterKillSwitch() throws {
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
+        f.startMarking()
+        f.disk.freeze()
+        XCTAssertTrue(f.waitUntilTheRouterWaits(), "the stall held the risk side")
+        let outcome = Mutex<RuntimeRiskMonitor.LiftOutcome?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) let monitor = f.monitor
+        Thread {
+            let lifted = monitor.lift(reason: "alice lifts")
+            outcome.withLock { $0 = lifted }
+            done.signal()
+        }.start()
+        usleep(300_000) // the unfreeze waits in the control ring
+        XCTAssertTrue(f.monitor.manualFreeze(reason: "bob pulls the kill switch"))
+        f.disk.thaw() // within the unfreeze's bound: the risk side takes it now
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(outcome.withLock { $0 }, .haltLandedMeanwhile, "the unfreeze lifted the later kill switch")
+        XCTAssertTrue(f.stopMarking())
+        f.waitUntilTheRiskSideCaughtUp()
+        XCTAssertEqual(f.monitor.tradingState.mode, .halted, "bob's halt stands")
+        XCTAssertEqual(f.monitor.freezeEvents.last?.reason, "bob pulls the kill switch")
     }
 }

@@ -84,6 +84,16 @@ final class LimitChangeStallTests: XCTestCase {
         let halt = try XCTUnwrap(f.monitor.freezeEvents.last)
         XCTAssertTrue(halt.reason.contains("a limit change was taken in part"), halt.reason)
         XCTAssertEqual(halt.metadata["by"], "limits_set")
+        // Nothing lifts it but a change taken whole: the limits in force are unknown till then.
+        XCTAssertTrue(f.monitor.limitsInForceIndeterminate)
+        XCTAssertEqual(f.monitor.lift(reason: "too soon"), .limitsIndeterminate)
+        XCTAssertEqual(f.monitor.tradingState.mode, .halted)
+        var original = changed
+        original.maxInventoryUSD = Self.original
+        original.maxTotalNotional = 20_000
+        XCTAssertNoThrow(try f.monitor.updateLimits(original), "the old limits set again, whole")
+        XCTAssertFalse(f.monitor.limitsInForceIndeterminate)
+        XCTAssertEqual(f.monitor.lift(reason: "limits set again"), .lifted)
         XCTAssertEqual(try recoveredLimits(f).maxInventoryUSD, Self.original, "the half-applied change has no record")
     }
 }

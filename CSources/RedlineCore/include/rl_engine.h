@@ -167,6 +167,7 @@ typedef struct rl_engine {
     double cycles_per_ns;                    /* TSC rate, for the staleness bound */
     rl_strategy_limits_t strategy_limits;    /* in force (rl_strategy.h) */
     uint64_t last_mark_ns;                   /* engine clock of the newest reference price; 0: none yet */
+    uint64_t heartbeats_seen;                /* heartbeats the risk side has stamped */
     uint64_t freeze_requests_seen;           /* freeze_requests the risk side has acted on */
     _Atomic(uint64_t) freeze_requests_recorded; /* freeze_requests_seen, stored after the halt's record (if one was
                                                 made) is in the state ring: rl_engine_freeze_requests_recorded */
@@ -193,6 +194,12 @@ typedef struct rl_engine {
     _Atomic(uint64_t) heartbeat_timeout_ns;  /* halt (heartbeat_lost) when no HEARTBEAT for this long; 0: off */
     _Atomic(uint64_t) stale_data_ns;         /* halt (stale_data) when no mark for any symbol for this long; 0: off */
     _Atomic(uint64_t) backpressure_ns;       /* halt (journal_backpressure) when the journal ring stays 3/4 full this long */
+    /* The orchestrator's heartbeats (rl_engine_heartbeat): any thread adds
+     * one, and the risk side's next tick stamps last_heartbeat_ns, as it does
+     * for a HEARTBEAT event. Its own line: written at every heartbeat, by
+     * threads other than the risk side. */
+    RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) heartbeats;
+    uint8_t heartbeats_padding[RL_CACHE_LINE - sizeof(uint64_t)];
     /* Freezes asked for from anywhere (rl_engine_request_freeze): any thread
      * adds one, the risk side acts on a change. Its own line: the writers are
      * not the risk side. */
@@ -234,6 +241,9 @@ typedef struct rl_engine {
 
 RL_STATIC_ASSERT(offsetof(rl_engine_t, applied) % RL_CACHE_LINE == 0, "risk-side stats start a line");
 RL_STATIC_ASSERT(offsetof(rl_engine_t, edge_freeze_threshold_bps) % RL_CACHE_LINE == 0, "config starts a line");
+RL_STATIC_ASSERT(offsetof(rl_engine_t, heartbeats) % RL_CACHE_LINE == 0 &&
+                     offsetof(rl_engine_t, freeze_requests) - offsetof(rl_engine_t, heartbeats) == RL_CACHE_LINE,
+                 "the heartbeats' line holds nothing else");
 RL_STATIC_ASSERT(offsetof(rl_engine_t, freeze_requests) % RL_CACHE_LINE == 0 &&
                      offsetof(rl_engine_t, halt_cause) - offsetof(rl_engine_t, freeze_requests) == RL_CACHE_LINE,
                  "freeze requests, written by any thread, own a line");
@@ -539,6 +549,15 @@ RL_INLINE uint64_t rl_engine_halt_unrecordable_fill(rl_engine_t *engine, uint16_
  * no allocation, no system call). Halts at once (rl_engine_halt_now, manual,
  * persistent); the risk side records it as a manual freeze by request, and
  * every router cancels its own orders on its own thread when it next polls. */
+/* The orchestrator is alive (RiskLimits.heartbeatTimeoutMilliseconds): any
+ * thread, no ring, no lock, no wait. The risk side stamps it with the
+ * engine's clock at its next tick, as it stamps a HEARTBEAT event (which a
+ * C strategy's ring may still carry); a risk side held up stamps nothing. */
+RL_INLINE void rl_engine_heartbeat(rl_engine_t *engine) {
+    /* relaxed: a count; the risk side's tick reads it relaxed, and nothing is published with it. */
+    atomic_fetch_add_explicit(&engine->heartbeats, 1, memory_order_relaxed);
+}
+
 /* rl_engine_request_freeze that says which pull it was: returns its count,
  * which rl_engine_freeze_requests_recorded reaches once the risk side has
  * acted on it (its halt recorded, or found halted already). *made (if not
@@ -550,6 +569,14 @@ RL_INLINE uint64_t rl_engine_request_freeze_counted(rl_engine_t *engine, uint64_
     uint64_t word = rl_engine_halt_now(engine, RL_FREEZE_REASON_MANUAL, 0, 0);
     if (made != NULL) *made = word;
     return count;
+}
+
+/* Kill-switch pulls so far (rl_engine_request_freeze_counted's last count).
+ * An unfreeze that carries this + 1 as its value (RL_CONTROL_UNFREEZE) is
+ * refused (-ECANCELED) if a pull came after. Any thread. */
+RL_INLINE uint64_t rl_engine_freeze_requests(const rl_engine_t *engine) {
+    /* acquire: pairs with rl_engine_request_freeze_counted's release add. */
+    return atomic_load_explicit((_Atomic(uint64_t) *)&engine->freeze_requests, memory_order_acquire);
 }
 
 /* The freeze requests (rl_engine_request_freeze_counted's counts) the risk

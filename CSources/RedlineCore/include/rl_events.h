@@ -68,7 +68,9 @@ typedef enum rl_event_type {
 typedef enum rl_control {
     RL_CONTROL_MANUAL_FREEZE = 1,    /* halt; value unused */
     RL_CONTROL_UNFREEZE = 2,         /* an operator lifts a halt (-ECANCELED: a halt that landed while the lift
-                                        was published stands; the state is that halt) */
+                                        was published stands; the state is that halt). value: 0, or the
+                                        kill-switch pulls the requester had seen + 1 (rl_engine_freeze_requests):
+                                        -ECANCELED if one came after */
     RL_CONTROL_CIRCUIT_BREAKER = 3,  /* lift a halt for a transient reason (rl_breaker.h; -ECANCELED as above) */
     RL_CONTROL_SET_SYMBOL_LIMIT = 4, /* symbol, value = maxInventoryUSD (fixed point) */
     RL_CONTROL_SET_MAX_TOTAL = 5,    /* value = maxTotalNotional (fixed point) */

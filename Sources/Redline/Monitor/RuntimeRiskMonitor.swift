@@ -644,19 +644,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     func updateLimits(_ limits: RiskLimits, journal: Bool) throws(RedlineError) {
         let fp = try limits.fixedPoint()
         let symbols = core.symbolsByID
-        let appliedBefore = limitControlsApplied.load(ordering: .relaxed)
-        do throws(RedlineError) {
-            try applyLimits(limits, fp, symbols)
-        } catch {
-            // The risk side took some of the change and then no more (it is
-            // held up, as by a stalled journal): the limits in force are a
-            // mix of old and new that no record describes. Fail closed.
-            let applied = limitControlsApplied.load(ordering: .relaxed) &- appliedBefore
-            guard applied > 0 else { throw error }
-            haltForPartlyAppliedLimits(applied: applied, error: error)
-            let code: Int32 = if case .system(let errno, _) = error { errno } else { EIO }
-            throw .system(errno: code, operation: "limit change taken in part (\(applied) of its controls, then: \(error)): trading is HALTED; set the limits again, then unfreeze")
-        }
+        try applyLimits(limits, fp, symbols)
         // Journaled once in force: a change the risk side did not take is in
         // no record, so no restart applies what the operator was told failed.
         if journal, let attached = self.journal {
@@ -685,35 +673,63 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// with why, until an operator sets the limits again and unfreezes.
     private func haltForPartlyAppliedLimits(applied: Int, error: RedlineError) {
         let reason = "a limit change was taken in part (\(applied) of its controls, then none: \(error)): the limits in force are a mix of the old and the new; set the limits again, then unfreeze"
+        let (count, _) = trading.pullKillSwitch(.init(reason: reason, metadata: ["by": "limits_set", "controls_applied": "\(applied)"]))
+        trading.abandon(pull: count) // nobody waits for its record, which carries the reason when it comes
         logger.critical("TRADING HALTED: \(reason)")
-        _ = trading.pullKillSwitch(.init(reason: reason, metadata: ["by": "limits_set", "controls_applied": "\(applied)"]))
     }
 
     private func applyLimits(_ limits: RiskLimits, _ fp: RiskLimits.FixedPointLimits,
                              _ symbols: [(name: String, id: SymbolID)]) throws(RedlineError) {
         try limitsState.withLock { current throws(RedlineError) in
-            // Raise the book limit before the symbol limits it bounds, lower it after.
-            let raiseTotalFirst = fp.maxTotal >= core.maxTotal
-            if raiseTotalFirst { try apply(RL_CONTROL_SET_MAX_TOTAL, value: fp.maxTotal) }
-            for (name, id) in symbols {
-                try apply(RL_CONTROL_SET_SYMBOL_LIMIT, symbol: id.rawValue, value: fp.inventory(for: name))
+            // Counted under the lock: a concurrent change's controls are not this one's.
+            let appliedBefore = limitControlsApplied.load(ordering: .relaxed)
+            do throws(RedlineError) { try applyLimitsLocked(limits, fp, symbols, &current) } catch {
+                // The risk side took some of the change and then no more (it
+                // is held up, as by a stalled journal): the limits in force
+                // are a mix of old and new that no record describes. Fail closed.
+                let applied = limitControlsApplied.load(ordering: .relaxed) &- appliedBefore
+                guard applied > 0 else { throw error }
+                limitsIndeterminate.store(true, ordering: .relaxed)
+                haltForPartlyAppliedLimits(applied: applied, error: error)
+                let code: Int32 = if case .system(let errno, _) = error { errno } else { EIO }
+                throw .system(errno: code, operation: "limit change taken in part (\(applied) of its controls, then: \(error)): the limits in force are a mix of the old and the new, and trading is HALTED; set the limits again (an unfreeze is refused until a change is taken whole), then unfreeze")
             }
-            if !raiseTotalFirst { try apply(RL_CONTROL_SET_MAX_TOTAL, value: fp.maxTotal) }
-            try apply(RL_CONTROL_SET_EDGE_THRESHOLD, value: fp.edgeThreshold)
-            try apply(RL_CONTROL_SET_RESUME_SHARE, value: fp.resumeShare)
-            try publishOrderRules(fp.rules)
-            let breaker = limits.circuitBreaker.config
-            try apply(RL_CONTROL_SET_BREAKER, symbol: breaker.escalate_after, value: Int64(breaker.cooldown_ns),
-                      field: Int64(breaker.max_cooldown_ns), price: Int64(breaker.window_ns))
-            try apply(RL_CONTROL_SET_HEARTBEAT_TIMEOUT, value: limits.heartbeatTimeoutNanoseconds)
-            try applyStrategyLimits(limits.strategyLimits)
-            try applyLossLimits(fp)
-            try applyFeedGuards(limits)
-            try applyVolatilityScaling(limits)
-            current = limits
+            limitsIndeterminate.store(false, ordering: .relaxed)
         }
         try followLimitSchedule(limits)
     }
+
+    private func applyLimitsLocked(_ limits: RiskLimits, _ fp: RiskLimits.FixedPointLimits,
+                                   _ symbols: [(name: String, id: SymbolID)], _ current: inout RiskLimits) throws(RedlineError) {
+        // Raise the book limit before the symbol limits it bounds, lower it after.
+        let raiseTotalFirst = fp.maxTotal >= core.maxTotal
+        if raiseTotalFirst { try apply(RL_CONTROL_SET_MAX_TOTAL, value: fp.maxTotal) }
+        for (name, id) in symbols {
+            try apply(RL_CONTROL_SET_SYMBOL_LIMIT, symbol: id.rawValue, value: fp.inventory(for: name))
+        }
+        if !raiseTotalFirst { try apply(RL_CONTROL_SET_MAX_TOTAL, value: fp.maxTotal) }
+        try apply(RL_CONTROL_SET_EDGE_THRESHOLD, value: fp.edgeThreshold)
+        try apply(RL_CONTROL_SET_RESUME_SHARE, value: fp.resumeShare)
+        try publishOrderRules(fp.rules)
+        let breaker = limits.circuitBreaker.config
+        try apply(RL_CONTROL_SET_BREAKER, symbol: breaker.escalate_after, value: Int64(breaker.cooldown_ns),
+                  field: Int64(breaker.max_cooldown_ns), price: Int64(breaker.window_ns))
+        try apply(RL_CONTROL_SET_HEARTBEAT_TIMEOUT, value: limits.heartbeatTimeoutNanoseconds)
+        try applyStrategyLimits(limits.strategyLimits)
+        try applyLossLimits(fp)
+        try applyFeedGuards(limits)
+        try applyVolatilityScaling(limits)
+        current = limits
+    }
+
+    /// A limit change was taken in part: the limits in force are a mix no
+    /// record describes (`limits` still says the old ones). Until a change is
+    /// taken whole, an operator's unfreeze is refused.
+    private let limitsIndeterminate = Atomic<Bool>(false)
+
+    /// True while the limits in force are a mix of an old and a new set (a
+    /// change the risk side took in part): set the limits again.
+    public var limitsInForceIndeterminate: Bool { limitsIndeterminate.load(ordering: .relaxed) }
 
     /// The drawdown and daily loss limits (RL_CONTROL_SET_PNL_LIMITS).
     private func applyLossLimits(_ fp: RiskLimits.FixedPointLimits) throws(RedlineError) {
@@ -813,7 +829,8 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// routers cancel on their next poll.
     @discardableResult
     public func manualFreeze(reason: String, router: OrderRouter? = nil, metadata: [String: String] = [:]) -> Bool {
-        trading.sync()
+        // Nothing before the pull: not even taking records in (a sync logs
+        // them, and a log that blocks must not keep the word from HALTED).
         let (count, made) = trading.pullKillSwitch(.init(reason: reason, metadata: metadata))
         router?.pollFreeze()
         // The record: the risk side takes the halt in at its next step (the
@@ -888,6 +905,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         /// journal whose device stopped completing. The request is withdrawn
         /// and never applies, however late the risk side reaches it.
         case notTaken
+        /// Refused: a limit change was taken in part, and the limits in force
+        /// are a mix no record describes (`limitsInForceIndeterminate`). Set
+        /// the limits again first.
+        case limitsIndeterminate
     }
 
     /// How long a request (an unfreeze, a release, a mark, a limit) waits
@@ -900,8 +921,15 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     /// Lift a halt, as `unfreeze`, and say what happened.
     public func lift(reason: String, byCircuitBreaker: Bool = false, metadata: [String: String] = [:]) -> LiftOutcome {
+        if limitsInForceIndeterminate {
+            logger.error("unfreeze refused: the limits in force are a mix of an old and a new set (a limit change taken in part); set the limits again", metadata: [
+                "reason": "\(reason)"])
+            return .limitsIndeterminate
+        }
         let control = byCircuitBreaker ? RL_CONTROL_CIRCUIT_BREAKER : RL_CONTROL_UNFREEZE
-        let (rc, changed) = operatorRequest(control, reason: reason, metadata: metadata)
+        // A kill switch pulled after this look stands (-ECANCELED): the lift is for the halts before it.
+        let pulls = byCircuitBreaker ? 0 : Int64(bitPattern: rl_engine_freeze_requests(engine) &+ 1)
+        let (rc, changed) = operatorRequest(control, value: pulls, reason: reason, metadata: metadata)
         switch rc {
         case 0 where changed:
             return .lifted
@@ -921,11 +949,11 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     /// A request whose record carries `reason` and `metadata`: the risk
     /// side's answer. One withdrawn (-ETIMEDOUT) has no record to carry them.
-    private func recordedRequest(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, reason: String,
-                                 metadata: [String: String],
+    private func recordedRequest(_ control: rl_control_t, symbol: UInt32 = RL_SYMBOL_NONE, value: Int64 = 0,
+                                 reason: String, metadata: [String: String],
                                  boundNanoseconds: UInt64 = RiskSide.takeBoundNanoseconds) -> Int32 {
         var requestID: Int64 = 0
-        let rc = riskSide.request(control, symbol: symbol, boundNanoseconds: boundNanoseconds) { id in
+        let rc = riskSide.request(control, symbol: symbol, value: value, boundNanoseconds: boundNanoseconds) { id in
             requestID = id
             trading.expect(request: id, .init(reason: reason, metadata: metadata))
         }
@@ -934,11 +962,11 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     }
 
     /// The risk side's answer, and whether the trading state changed meanwhile.
-    private func operatorRequest(_ control: rl_control_t, reason: String, metadata: [String: String],
+    private func operatorRequest(_ control: rl_control_t, value: Int64, reason: String, metadata: [String: String],
                                  boundNanoseconds: UInt64 = RiskSide.takeBoundNanoseconds) -> (rc: Int32, changed: Bool) {
         trading.sync()
         let before = tradingState.epoch
-        let rc = recordedRequest(control, reason: reason, metadata: metadata, boundNanoseconds: boundNanoseconds)
+        let rc = recordedRequest(control, value: value, reason: reason, metadata: metadata, boundNanoseconds: boundNanoseconds)
         trading.sync()
         let after = tradingState.epoch
         if rc == 0 && after != before && control == RL_CONTROL_UNFREEZE {
@@ -991,11 +1019,11 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// (`heartbeat_lost`, transient). A strategy's heartbeat is
     /// `OrderRouter.heartbeat()`, whose silence halts that strategy alone.
     public func heartbeat() {
-        // Queued, never waited for: a risk side held up (a stalled journal)
-        // must not hold the caller's loop, which also polls its router. A
-        // heartbeat that finds the ring full is dropped: the risk side is
-        // behind by a thousand events already.
-        riskSide.send(rl_event_t(type: RL_EVENT_HEARTBEAT, timestampNs: rl_clock_cycles()), waitForTake: false)
+        // A count the risk side stamps at its next tick (rl_engine_heartbeat):
+        // no ring, no lock. It must not hold the caller's loop, which also
+        // polls its router: through the control ring it waited for the ring's
+        // lock, held up to 3 s by a request a stalled journal holds up.
+        rl_engine_heartbeat(engine)
     }
 
     /// Every step of a strategy's own halt (halted, resumed, escalated,

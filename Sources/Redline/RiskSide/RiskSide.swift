@@ -121,10 +121,9 @@ final class RiskSide: @unchecked Sendable {
     /// side has not taken within the bound is withdrawn
     /// (`rl_engine_withdraw_request`): -ETIMEDOUT, and it never applies, however
     /// late the risk side reaches it. An unanswered event not taken within
-    /// the bound returns -ETIMEDOUT and applies when taken. With `waitForTake`
-    /// false the event is only queued: -EAGAIN, and dropped, if the ring is full.
+    /// the bound returns -ETIMEDOUT and applies when taken.
     @discardableResult
-    func send(_ event: rl_event_t, answered: Bool = false, waitForTake: Bool = true,
+    func send(_ event: rl_event_t, answered: Bool = false,
               boundNanoseconds: UInt64 = RiskSide.takeBoundNanoseconds, before: (Int64) -> Void = { _ in }) -> Int32 {
         controlLock.locked { () -> Int32 in
             var event = event
@@ -139,7 +138,6 @@ final class RiskSide: @unchecked Sendable {
                     _ = drain()
                     continue
                 }
-                guard waitForTake else { return -EAGAIN }
                 guard rl_clock_ns() < deadline else {
                     // Never pushed: nothing can apply it.
                     if answered { _ = rl_engine_withdraw_request(engine, event.order_id) }
@@ -149,7 +147,6 @@ final class RiskSide: @unchecked Sendable {
                 sched_yield()
             }
             rl_engine_knock(engine) // a lane: the risk thread serves it before the rest of its batch
-            guard waitForTake else { return 0 }
             let pushed = controlRing.pushedCount
             while hasRiskThread && controlRing.consumedCount < pushed {
                 if rl_clock_ns() >= deadline {
