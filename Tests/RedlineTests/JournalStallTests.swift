@@ -204,6 +204,18 @@ final class StalledEngineFixture {
 
     var word: UInt64 { rl_freeze_load(rl_engine_freeze(monitor.engineHandle)) }
 
+    /// BTCUSDT's working quantity (both sides) once it is 0, or after 10 s
+    /// (the risk side takes the releases once the journal has room again).
+    func workingOnceReleased() -> Double {
+        func working() -> Double {
+            guard let state = try? monitor.position(of: "BTCUSDT") else { return -1 }
+            return state.workingBuy + state.workingSell
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while working() != 0 && Date() < deadline { usleep(1_000) }
+        return working()
+    }
+
     deinit {
         disk.thaw()
         if let thread, !finished.load(ordering: .acquiring) {
@@ -264,14 +276,7 @@ final class JournalStallTests: XCTestCase {
         XCTAssertEqual(f.router.activeOrderCount, 0, "every order's cancel was answered")
         XCTAssertEqual(f.venue.venue.restingCount, 0)
         XCTAssertEqual(f.router.invalidExchangeEvents, 0, "the second mass cancel's answers contradict nothing")
-        // The risk side takes the releases once the journal has room again.
-        func working() -> Double {
-            guard let state = try? f.monitor.position(of: "BTCUSDT") else { return -1 }
-            return state.workingBuy + state.workingSell
-        }
-        let deadline = Date().addingTimeInterval(10)
-        while working() != 0 && Date() < deadline { usleep(1_000) }
-        XCTAssertEqual(working(), 0, "every reservation released")
+        XCTAssertEqual(f.workingOnceReleased(), 0, "every reservation released")
     }
 
     /// An operator's unfreeze during a stall, with the risk side held up,
@@ -496,13 +501,7 @@ final class JournalStallTests: XCTestCase {
         XCTAssertEqual(f.venue.venue.restingCount, 0, "nothing works at the venue through the halt")
         f.router.processExchangeEvents()
         XCTAssertEqual(f.router.activeOrderCount, 0)
-        func working() -> Double {
-            guard let state = try? f.monitor.position(of: "BTCUSDT") else { return -1 }
-            return state.workingBuy + state.workingSell
-        }
-        let released = Date().addingTimeInterval(10)
-        while working() != 0 && Date() < released { usleep(1_000) }
-        XCTAssertEqual(working(), 0, "the refused order's reservation, and every other, released")
+        XCTAssertEqual(f.workingOnceReleased(), 0, "the refused order's reservation, and every other, released")
     }
 
     /// An unfreeze under way (in the control ring, which a stall keeps the

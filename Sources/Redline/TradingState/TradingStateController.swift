@@ -70,6 +70,9 @@ final class TradingStateController: @unchecked Sendable {
     /// (KillSwitchTests), and ThreadSanitizer sees a pthread mutex's ordering,
     /// not the futex inside Mutex.
     private let history = PthreadLocked(History())
+    /// Held across a sync's pops and publishes (outside `consumer`, which
+    /// the kill switch's pull takes alone): changes publish in ring order.
+    private let publishing = NSLock()
     /// The single consumer of the C record ring.
     /// A pthread mutex (NSLock), not Synchronization.Mutex: the consumer's
     /// cached indices in the C ring are plain fields, and ThreadSanitizer sees
@@ -182,6 +185,14 @@ final class TradingStateController: @unchecked Sendable {
     func sync() -> Int {
         let ring = rl_engine_state_ring(engine)!
         guard rl_spsc_depth(ring) > 0 || unsettledPulls.load(ordering: .relaxed) > 0 else { return 0 }
+        // Taken in and published in the ring's order: two threads syncing at
+        // once must not publish an older change after a newer one, which
+        // `publish` would then drop as old (its history, log line and record
+        // with it; helper-39).
+        return publishing.withLock { syncInOrder(ring) }
+    }
+
+    private func syncInOrder(_ ring: OpaquePointer) -> Int {
         var taken: [(TradingStateChange, FreezeEvent?)] = []
         var strategies: [(StrategyHaltChange, FreezeEvent?)] = []
         consumer.withLock {
