@@ -172,6 +172,14 @@ final class StalledEngineFixture {
     }
 
 
+    /// The router's thread marks, the device stops, and the router waits
+    /// in its push: the risk side is held (backpressure).
+    func stallWithTheRouterWaiting(file: StaticString = #filePath, line: UInt = #line) {
+        startMarking()
+        disk.freeze()
+        XCTAssertTrue(waitUntilTheRouterWaits(), "the stall held the risk side", file: file, line: line)
+    }
+
     /// Stop the router's thread; true once it has (the device must be back).
     func stopMarking() -> Bool {
         stop.store(true, ordering: .releasing)
@@ -287,9 +295,7 @@ final class JournalStallTests: XCTestCase {
     /// a mark sent meanwhile, and a heartbeat does not wait at all.
     func testAnUnfreezeTheRiskSideCannotTakeIsWithdrawnAndNeverAppliesLater() throws {
         let f = try StalledEngineFixture(stallHaltMilliseconds: 300)
-        f.startMarking()
-        f.disk.freeze()
-        XCTAssertTrue(f.waitUntilTheRouterWaits(), "the stall held the risk side")
+        f.stallWithTheRouterWaiting()
         let haltDeadline = Date().addingTimeInterval(10)
         while f.monitor.tradingState.mode != .halted && Date() < haltDeadline { usleep(1_000) }
         XCTAssertEqual(rl_freeze_word_reason(f.word), RL_FREEZE_REASON_JOURNAL_FAILURE)
@@ -325,9 +331,7 @@ final class JournalStallTests: XCTestCase {
     /// wait for it. It halts trading at once, without the risk side.
     func testTheKillSwitchDuringAStallDoesNotWaitForTheRiskSide() throws {
         let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
-        f.startMarking()
-        f.disk.freeze()
-        XCTAssertTrue(f.waitUntilTheRouterWaits(), "the stall held the risk side")
+        f.stallWithTheRouterWaiting()
         XCTAssertEqual(f.monitor.tradingState.mode, .active, "no halt before the stall bound")
         let started = Date()
         XCTAssertTrue(f.monitor.manualFreeze(reason: "operator pulls the kill switch"))
@@ -364,9 +368,7 @@ final class JournalStallTests: XCTestCase {
             logger: quietLogger())
         defer { ops.shutdown() }
         let client = ControlClient(path: "\(directory)/ctl.sock", timeoutSeconds: 60)
-        f.startMarking()
-        f.disk.freeze()
-        XCTAssertTrue(f.waitUntilTheRouterWaits(), "the stall held the risk side")
+        f.stallWithTheRouterWaiting()
         XCTAssertEqual(f.monitor.tradingState.mode, .active, "no halt before the stall bound")
 
         /// Send `request` on a thread of its own; its answer once it has one.
@@ -512,9 +514,7 @@ final class JournalStallTests: XCTestCase {
     /// (`haltLandedMeanwhile`). Before, it lifted the newer halt (helper-39).
     func testAnUnfreezeUnderWayDoesNotLiftALaterKillSwitch() throws {
         let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
-        f.startMarking()
-        f.disk.freeze()
-        XCTAssertTrue(f.waitUntilTheRouterWaits(), "the stall held the risk side")
+        f.stallWithTheRouterWaiting()
         let outcome = Mutex<RuntimeRiskMonitor.LiftOutcome?>(nil)
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) let monitor = f.monitor

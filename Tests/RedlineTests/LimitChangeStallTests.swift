@@ -32,9 +32,7 @@ final class LimitChangeStallTests: XCTestCase {
     /// a restart comes back with the limits that were in force.
     func testALimitChangeTheRiskSideDidNotTakeIsNotAppliedByARestart() throws {
         let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
-        f.startMarking()
-        f.disk.freeze()
-        XCTAssertTrue(f.waitUntilTheRouterWaits(), "the stall held the risk side")
+        f.stallWithTheRouterWaiting()
         var looser = f.monitor.limits
         looser.maxInventoryUSD = 9_000
         XCTAssertThrowsError(try f.monitor.updateLimits(looser)) { error in
