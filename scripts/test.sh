@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== [%s, %ss in] %s\n' "$(date -u +%T)" "$SECONDS" "$*"; }
 
 step "the C library through CMake: libredline_core static and shared, the examples (C; C++17, 20, 23), install, pkg-config"
 scripts/cmake-check.sh
@@ -157,3 +157,4 @@ executed=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
 failed=$(echo "$summary" | sed -E 's/.* ([0-9]+) failures?.*/\1/')
 skipped=$(echo "$summary" | grep -oE '[0-9]+ tests? skipped' | grep -oE '^[0-9]+' || echo 0)
 echo "tests: $((executed - failed - skipped)) passed, $failed failed, $skipped skipped"
+echo "suite time: ${SECONDS}s"

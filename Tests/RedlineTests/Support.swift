@@ -27,6 +27,22 @@ extension OrderRouter {
     }
 }
 
+/// Whether this test process runs under ThreadSanitizer or AddressSanitizer:
+/// their runtimes export `__tsan_init` / `__asan_init`.
+let runsUnderASanitizer: Bool = {
+    let me = dlopen(nil, RTLD_NOW)
+    defer { if let me { dlclose(me) } }
+    return dlsym(me, "__tsan_init") != nil || dlsym(me, "__asan_init") != nil
+}()
+
+/// A wall-clock bound for a test that guards against a pathological delay
+/// (seconds where milliseconds are right), stretched 5x in a sanitizer build,
+/// which runs such code 5-15x slower: the bound still catches the
+/// pathology it was written for, and a sanitizer run does not fail on speed.
+func wallClockBound(_ seconds: TimeInterval) -> TimeInterval {
+    runsUnderASanitizer ? seconds * 5 : seconds
+}
+
 /// A monitor, a simulated exchange and a router wired as in production.
 struct Harness {
     let monitor: RuntimeRiskMonitor
