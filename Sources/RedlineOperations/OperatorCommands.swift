@@ -263,11 +263,12 @@ public struct OperatorCommands: Sendable {
                 return response
             }
             try monitor.updateLimits(limits)
+        } catch let error as RedlineError where error.leftLimitsChanged {
+            // In force but not durable, or taken in part with trading halted: not "nothing changed".
+            return refuse(request, peer: peer, .failed, "\(error)", arguments: arguments)
         } catch {
-            // A change the risk side took in part (trading halted), or one in
-            // force whose record is not durable: not "nothing changed".
-            if monitor.limitsInForceIndeterminate || "\(error)".contains("in force") {
-                return refuse(request, peer: peer, .failed, "\(error)", arguments: arguments)
+            if monitor.limitsInForceIndeterminate { // an earlier change's mix is still in force
+                return refuse(request, peer: peer, .failed, "\(error); the limits in force are still a mix of an old and a new set (an earlier change taken in part) and trading stays HALTED: set the limits again", arguments: arguments)
             }
             return refuse(request, peer: peer, .invalid, "limits refused, nothing changed: \(error)", arguments: arguments)
         }

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Redline
 import RedlineCore
+import RedlineOperations
 import Synchronization
 import XCTest
 
@@ -70,7 +71,13 @@ final class LimitChangeStallTests: XCTestCase {
         changed.maxInventoryUSD = 9_000
         changed.maxTotalNotional = 30_000
         let started = Date()
-        XCTAssertThrowsError(try f.monitor.updateLimits(changed))
+        XCTAssertThrowsError(try f.monitor.updateLimits(changed)) { error in
+            guard case RedlineError.limitsTakenInPart(let applied, _, _)? = error as? RedlineError else {
+                return XCTFail("not limitsTakenInPart: \(error)")
+            }
+            XCTAssertEqual(applied, 2)
+            XCTAssertTrue((error as? RedlineError)?.leftLimitsChanged ?? false)
+        }
         f.monitor.limitControlWillApply = nil
         XCTAssertTrue(held.load(ordering: .relaxed))
         XCTAssertLessThan(Date().timeIntervalSince(started), Double(RuntimeRiskMonitor.requestTakeBoundSeconds) + 5)
@@ -93,5 +100,45 @@ final class LimitChangeStallTests: XCTestCase {
         XCTAssertFalse(f.monitor.limitsInForceIndeterminate)
         XCTAssertEqual(f.monitor.lift(reason: "limits set again"), .lifted)
         XCTAssertEqual(try recoveredLimits(f).maxInventoryUSD, Self.original, "the half-applied change has no record")
+    }
+
+    /// In force, whole, but its record is not durable (the device stalls
+    /// once the risk side has taken every control): `limits set` answers
+    /// `failed` with the limits in force, never "nothing changed", and once
+    /// the device is back the record is durable and a restart keeps them.
+    func testALimitChangeInForceWhoseRecordIsNotDurableIsNotReportedAsUnchanged() throws {
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
+        f.startMarking()
+        nonisolated(unsafe) let fixture = f
+        let journaling = DispatchSemaphore(value: 0)
+        f.monitor.limitsWillJournal = {
+            fixture.disk.freeze()
+            journaling.signal()
+        }
+        let commands = OperatorCommands(monitor: f.monitor)
+        nonisolated(unsafe) var response: ControlResponse?
+        let answered = DispatchSemaphore(value: 0)
+        Thread {
+            response = commands.handle(.init(operatorName: "alice", command: "limits set", reason: "looser",
+                                             limits: ["maxInventoryUSD": .number(9_000)]), peer: nil)
+            answered.signal()
+        }.start()
+        XCTAssertEqual(journaling.wait(timeout: .now() + 30), .success, "the change was taken whole")
+        // The record's wait gives up after 10 s; its refusal's audit record then waits for the device.
+        usleep(12_000_000)
+        f.disk.thaw()
+        XCTAssertEqual(answered.wait(timeout: .now() + 30), .success)
+        f.monitor.limitsWillJournal = nil
+        let answer = try XCTUnwrap(response)
+        XCTAssertFalse(answer.ok)
+        XCTAssertEqual(answer.refusal, .failed, "not .invalid: the change is in force")
+        XCTAssertTrue((answer.error ?? "").contains("the new limits are in force, but their journal record is not durable"),
+                      answer.error ?? "")
+        XCTAssertFalse((answer.error ?? "").contains("nothing changed"), answer.error ?? "")
+        XCTAssertEqual(f.monitor.limits.maxInventoryUSD, 9_000, "in force")
+        XCTAssertFalse(f.monitor.limitsInForceIndeterminate)
+        XCTAssertTrue(f.stopMarking())
+        f.waitUntilTheRiskSideCaughtUp()
+        XCTAssertEqual(try recoveredLimits(f).maxInventoryUSD, 9_000, "durable once the device came back")
     }
 }

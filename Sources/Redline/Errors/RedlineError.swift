@@ -145,6 +145,15 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
     case journalLocked(directory: String)
     /// io_uring was demanded and this kernel or container does not allow it.
     case journalIOUringUnavailable
+    /// A limit change is in force, whole, but its journal record is not
+    /// durable (`errno` says why): a restart before it is comes back with the
+    /// old limits. Not "nothing changed".
+    case limitsInForceNotDurable(errno: Int32, cause: String)
+    /// The risk side took `applied` of a limit change's controls and then no
+    /// more: the limits in force are a mix of the old and the new, and
+    /// trading is HALTED until a change is taken whole and an operator
+    /// unfreezes. Not "nothing changed".
+    case limitsTakenInPart(applied: Int, errno: Int32, cause: String)
 
     /// Ends the damage of a `journalCorrupt` that recovering to the last good
     /// record cannot help either (nothing good to start from), so that its
@@ -177,6 +186,30 @@ public enum RedlineError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "recover to last good (redline: --recover-to-last-good)"
         case .journalLocked(let directory): "journal \(directory) is in use by another engine (it holds the directory's lock)"
         case .journalIOUringUnavailable: "io_uring is unavailable here (seccomp, sysctl or kernel) and was demanded"
+        case .limitsInForceNotDurable(let errno, let cause):
+            "the new limits are in force, but their journal record is not durable (\(cause); \(errnoName(errno))): "
+                + "a restart before it is comes back with the old ones"
+        case .limitsTakenInPart(let applied, let errno, let cause):
+            "limit change taken in part (\(applied) of its controls, then: \(cause); \(errnoName(errno))): the limits in force "
+                + "are a mix of the old and the new, and trading is HALTED; set the limits again (an unfreeze is refused "
+                + "until a change is taken whole), then unfreeze"
+        }
+    }
+
+    /// The errno this error carries, EIO for one that carries none.
+    public var errnoOrEIO: Int32 {
+        switch self {
+        case .system(let errno, _), .limitsInForceNotDurable(let errno, _), .limitsTakenInPart(_, let errno, _): errno
+        default: EIO
+        }
+    }
+
+    /// A limit change that failed yet left the limits in force changed
+    /// (wholly or in part): never to be reported as "nothing changed".
+    public var leftLimitsChanged: Bool {
+        switch self {
+        case .limitsInForceNotDurable, .limitsTakenInPart: true
+        default: false
         }
     }
 

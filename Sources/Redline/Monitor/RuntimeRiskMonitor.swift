@@ -648,11 +648,10 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         // Journaled once in force: a change the risk side did not take is in
         // no record, so no restart applies what the operator was told failed.
         if journal, let attached = self.journal {
+            limitsWillJournal?()
             do throws(RedlineError) { try attached.append(.limits(limits), syncNow: true, wait: true) } catch {
                 logger.critical("risk limits updated, but their record is not durable", metadata: ["error": "\(error)"])
-                let code: Int32 = if case .system(let errno, _) = error { errno } else { EIO }
-                throw .system(errno: code,
-                              operation: "the new limits are in force, but their journal record is not durable (\(error)); a restart before it is comes back with the old ones")
+                throw .limitsInForceNotDurable(errno: error.errnoOrEIO, cause: "\(error)")
             }
         }
         trading.sync()
@@ -663,6 +662,9 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     /// Limit controls the risk side has taken, in every change so far.
     private let limitControlsApplied = Atomic<Int>(0)
+
+    /// Tests: called once a limit change is in force, before its record is journaled.
+    nonisolated(unsafe) var limitsWillJournal: (() -> Void)?
 
     /// Tests: called before each limit control is sent, with how many this
     /// monitor has had taken so far (to hold the risk side up mid-change).
@@ -691,8 +693,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
                 guard applied > 0 else { throw error }
                 limitsIndeterminate.store(true, ordering: .relaxed)
                 haltForPartlyAppliedLimits(applied: applied, error: error)
-                let code: Int32 = if case .system(let errno, _) = error { errno } else { EIO }
-                throw .system(errno: code, operation: "limit change taken in part (\(applied) of its controls, then: \(error)): the limits in force are a mix of the old and the new, and trading is HALTED; set the limits again (an unfreeze is refused until a change is taken whole), then unfreeze")
+                throw .limitsTakenInPart(applied: applied, errno: error.errnoOrEIO, cause: "\(error)")
             }
             limitsIndeterminate.store(false, ordering: .relaxed)
         }
