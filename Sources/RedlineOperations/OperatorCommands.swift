@@ -52,7 +52,7 @@ public struct OperatorCommands: Sendable {
         // Every command that changes state needs a reason, checked once here.
         var reason = ""
         if Self.changesState(request.command) {
-            switch self.reason(of: request) {
+            switch Self.reason(of: request) {
             case .success(let text): reason = text
             case .failure(let error): return refuse(request, peer: peer, .invalid, error.description)
             }
@@ -139,7 +139,7 @@ public struct OperatorCommands: Sendable {
 
     /// The request's reason, or why it is refused: none, too long, or with
     /// control characters (which would forge lines in a text log).
-    private func reason(of request: ControlRequest) -> Result<String, RedlineError> {
+    static func reason(of request: ControlRequest) -> Result<String, RedlineError> {
         guard let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
             return .failure(.invalidInput("\(request.command) needs a reason (--reason)"))
         }
@@ -183,6 +183,10 @@ public struct OperatorCommands: Sendable {
 
     private func changeState(_ request: ControlRequest, reason: String, peer: PeerCredentials?, freeze: Bool) -> ControlResponse {
         let metadata = provenance(request)
+        // The pulls before the arrivals: a freeze is numbered on arrival
+        // before it pulls, so a pull this count includes is a freeze the
+        // check below sees, and one it does not, the unfreeze does not lift.
+        let pullsSeen = monitor.killSwitchPulls
         if !freeze, let arrival = Self.arrival, let freezeArrival = arrivals.freeze(after: arrival) {
             // The freeze ran at once on the kill-switch lane; this unfreeze
             // waited in the command queue. The later command wins: the halt stays.
@@ -190,7 +194,7 @@ public struct OperatorCommands: Sendable {
                           "the halt stays: a freeze arrived after this unfreeze (request \(freezeArrival), this one \(arrival)) and ran first; unfreeze again to lift it",
                           arguments: ["reason": reason, "state": monitor.tradingState.mode.rawValue])
         }
-        let lifted: RuntimeRiskMonitor.LiftOutcome? = freeze ? nil : monitor.lift(reason: reason, metadata: metadata)
+        let lifted: RuntimeRiskMonitor.LiftOutcome? = freeze ? nil : monitor.lift(reason: reason, metadata: metadata, pullsSeen: pullsSeen)
         let changed = lifted.map { $0 == .lifted } ?? monitor.manualFreeze(reason: reason, metadata: metadata)
         let state = monitor.tradingState
         let outcome = changed ? "changed" : "unchanged"
@@ -380,14 +384,16 @@ public final class CommandArrivals: Sendable {
     public init() {}
 
     /// Number a request as it arrives (on the endpoint's event loop, before
-    /// it is queued), and note a freeze (one with a reason: a freeze refused
-    /// for want of one overtakes nothing).
+    /// it is queued), and note a freeze that will run: one whose reason is
+    /// taken (`OperatorCommands.reason(of:)`). A freeze refused for its
+    /// reason (none, too long, a control character) overtakes nothing.
     public func arrive(_ request: ControlRequest) -> UInt64 {
         // relaxed: the number orders requests; `latestFreeze` publishes a freeze's.
         let number = count.add(1, ordering: .relaxed).newValue
-        let hasReason = request.reason.map { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty } ?? false
         // releasing: pairs with `freeze(after:)`'s acquiring load.
-        if request.command == "freeze" && hasReason { latestFreeze.max(number, ordering: .releasing) }
+        if request.command == "freeze", case .success = OperatorCommands.reason(of: request) {
+            latestFreeze.max(number, ordering: .releasing)
+        }
         return number
     }
 

@@ -141,4 +141,65 @@ final class LimitChangeStallTests: XCTestCase {
         f.waitUntilTheRiskSideCaughtUp()
         XCTAssertEqual(try recoveredLimits(f).maxInventoryUSD, 9_000, "durable once the device came back")
     }
+
+    /// The time-of-day schedule's scale is part of a limit change: taken in
+    /// part when the risk side takes every other control and not the
+    /// scale's. It was put in force after the change, outside it: the new
+    /// limits stayed in force, unrecorded, with no halt, and `limits set`
+    /// answered "nothing changed" (helper-40).
+    func testALimitChangeWhoseScheduleScaleIsNotTakenIsTakenInPart() throws {
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 60_000)
+        f.startMarking()
+        var scheduled = f.monitor.limits
+        scheduled.limitSchedule = [LimitWindow(start: "00:00", end: "23:59", timeZone: "UTC", scale: 0.5)]
+        let calls = Atomic<Int>(0)
+        f.monitor.limitControlWillApply = { _ in calls.add(1, ordering: .relaxed) }
+        try f.monitor.updateLimits(scheduled)
+        XCTAssertEqual(f.monitor.limitScheduleScale, 0.5)
+        XCTAssertEqual(f.monitor.inventoryLimitInForce(symbol: "BTCUSDT"), 2_500)
+        let controlsBeforeTheScale = calls.load(ordering: .relaxed) - 1 // the last was the scale's
+
+        // A looser limit and a much tighter schedule; the device stops just
+        // before the scale's control.
+        nonisolated(unsafe) let fixture = f
+        let index = Atomic<Int>(0)
+        let held = Atomic<Bool>(false)
+        f.monitor.limitControlWillApply = { _ in
+            guard index.add(1, ordering: .relaxed).oldValue == controlsBeforeTheScale else { return }
+            held.store(true, ordering: .relaxed)
+            fixture.disk.freeze()
+            XCTAssertTrue(fixture.waitUntilTheRouterWaits(), "the stall held the risk side")
+        }
+        let commands = OperatorCommands(monitor: f.monitor)
+        nonisolated(unsafe) var response: ControlResponse?
+        let answered = DispatchSemaphore(value: 0)
+        let patch: [String: JSONValue] = [
+            "maxInventoryUSD": .number(9_000),
+            "limitSchedule": .array([.object(["start": .string("00:00"), "end": .string("23:59"),
+                                              "timeZone": .string("UTC"), "scale": .number(0.1)])]),
+        ]
+        Thread {
+            response = commands.handle(.init(operatorName: "alice", command: "limits set", reason: "tighter schedule",
+                                             limits: patch), peer: nil)
+            answered.signal()
+        }.start()
+        // 3 s until the scale's control is withdrawn; the refusal's audit record then waits for the device.
+        usleep(6_000_000)
+        f.disk.thaw()
+        XCTAssertEqual(answered.wait(timeout: .now() + 30), .success)
+        f.monitor.limitControlWillApply = nil
+        XCTAssertTrue(held.load(ordering: .relaxed), "the device stopped before the scale's control")
+        let answer = try XCTUnwrap(response)
+        XCTAssertEqual(answer.refusal, .failed, answer.error ?? "")
+        XCTAssertTrue((answer.error ?? "").contains("taken in part"), answer.error ?? "")
+        XCTAssertFalse((answer.error ?? "").contains("nothing changed"), answer.error ?? "")
+        XCTAssertEqual(f.monitor.tradingState.mode, .halted, "the limits in force are a mix: trading halts")
+        XCTAssertTrue(f.monitor.limitsInForceIndeterminate)
+        XCTAssertEqual(f.monitor.lift(reason: "too soon"), .limitsIndeterminate)
+        XCTAssertTrue(f.stopMarking())
+        f.waitUntilTheRiskSideCaughtUp()
+        let recovered = try recoveredLimits(f)
+        XCTAssertEqual(recovered.maxInventoryUSD, Self.original, "the change taken in part has no record")
+        XCTAssertEqual(recovered.limitSchedule.map(\.scale), [0.5])
+    }
 }

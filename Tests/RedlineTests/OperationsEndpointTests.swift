@@ -150,6 +150,35 @@ final class OperationsEndpointTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), wallClockBound(1), "the freeze waited behind a malformed request")
     }
 
+    /// An unfreeze is refused only for a freeze that arrived after it and
+    /// ran. A freeze refused for its reason (a control character, too long,
+    /// none) ran nothing, and the unfreeze before it lifts (helper-40: it was
+    /// refused as overtaken by a freeze that never ran).
+    func testAFreezeRefusedForItsReasonOvertakesNoUnfreeze() throws {
+        let monitor = try RuntimeRiskMonitor(limits: .default, symbols: ["BTCUSDT"], logger: quietLogger())
+        let commands = OperatorCommands(monitor: monitor)
+        for badReason in ["bad\u{1b}[2Jreason", "tab\there", String(repeating: "x", count: OperatorCommands.maxReasonBytes + 1), "  "] {
+            XCTAssertTrue(monitor.manualFreeze(reason: "first halt"))
+            let unfreeze = ControlRequest(operatorName: "alice", command: "unfreeze", reason: "all clear")
+            let badFreeze = ControlRequest(operatorName: "bob", command: "freeze", reason: badReason)
+            let u = commands.arrivals.arrive(unfreeze)
+            let b = commands.arrivals.arrive(badFreeze)
+            let refused = commands.handle(badFreeze, peer: nil, arrival: b)
+            XCTAssertEqual(refused.refusal, .invalid, "the freeze was refused: no freeze ran")
+            let answer = commands.handle(unfreeze, peer: nil, arrival: u)
+            XCTAssertTrue(answer.ok, "refused for a freeze that never ran: \(answer.error ?? "")")
+            XCTAssertEqual(monitor.tradingState.mode, .active)
+        }
+        // A freeze that runs still stands against an unfreeze that arrived before it.
+        let unfreeze = ControlRequest(operatorName: "alice", command: "unfreeze", reason: "all clear")
+        let freeze = ControlRequest(operatorName: "bob", command: "freeze", reason: "a real one")
+        let u = commands.arrivals.arrive(unfreeze)
+        let f = commands.arrivals.arrive(freeze)
+        XCTAssertTrue(commands.handle(freeze, peer: nil, arrival: f).ok)
+        XCTAssertFalse(commands.handle(unfreeze, peer: nil, arrival: u).ok)
+        XCTAssertEqual(monitor.tradingState.mode, .halted)
+    }
+
     func testNestingIsMeasuredOutsideStrings() {
         XCTAssertFalse(NamedDecoding.nests(Array(#"{"a":[[1]],"b":"[[[[[[["}"#.utf8), deeperThan: 3))
         XCTAssertTrue(NamedDecoding.nests(Array(#"{"a":[[[1]]]}"#.utf8), deeperThan: 3))

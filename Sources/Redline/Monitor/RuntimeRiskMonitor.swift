@@ -108,12 +108,26 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// Start or stop the schedule's thread for `limits`; with no schedule, no scale.
     private func followLimitSchedule(_ limits: RiskLimits) throws(RedlineError) {
         if limits.limitSchedule.isEmpty {
-            scheduler.withLock { $0?.stop(); $0 = nil }
             if scheduleScale.withLock({ $0 }) != 1 { try putScheduleScale(1) }
+        } else if !manualClock {
+            try applyLimitSchedule(at: Date())
+        }
+        runLimitScheduler(for: limits)
+    }
+
+    /// The schedule's scale that `limits` put in force now: 1 with no
+    /// schedule; with a manual clock, the one in force (the host moves it).
+    private func scheduleScaleNow(for limits: RiskLimits) -> Double {
+        if limits.limitSchedule.isEmpty { return 1 }
+        return manualClock ? scheduleScale.withLock { $0 } : LimitWindow.scale(of: limits.limitSchedule, at: Date())
+    }
+
+    /// The schedule's thread runs while `limits` have a schedule (and the clock is the wall's).
+    private func runLimitScheduler(for limits: RiskLimits) {
+        guard !limits.limitSchedule.isEmpty, !manualClock else {
+            scheduler.withLock { $0?.stop(); $0 = nil }
             return
         }
-        guard !manualClock else { return }
-        try applyLimitSchedule(at: Date())
         scheduler.withLock { running in
             guard running == nil else { return }
             running = LimitScheduler { [weak self] date in
@@ -682,26 +696,32 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     private func applyLimits(_ limits: RiskLimits, _ fp: RiskLimits.FixedPointLimits,
                              _ symbols: [(name: String, id: SymbolID)]) throws(RedlineError) {
-        try limitsState.withLock { current throws(RedlineError) in
+        let newScale = try limitsState.withLock { current throws(RedlineError) -> Double? in
             // Counted under the lock: a concurrent change's controls are not this one's.
             let appliedBefore = limitControlsApplied.load(ordering: .relaxed)
-            do throws(RedlineError) { try applyLimitsLocked(limits, fp, symbols, &current) } catch {
+            let newScale: Double?
+            do throws(RedlineError) { newScale = try applyLimitsLocked(limits, fp, symbols, &current) } catch {
                 // The risk side took some of the change and then no more (it
                 // is held up, as by a stalled journal): the limits in force
                 // are a mix of old and new that no record describes. Fail closed.
                 let applied = limitControlsApplied.load(ordering: .relaxed) &- appliedBefore
                 guard applied > 0 else { throw error }
+                // relaxed: published by the pull's release add (haltForPartlyAppliedLimits),
+                // which `lift` reads (acquire) before this flag.
                 limitsIndeterminate.store(true, ordering: .relaxed)
                 haltForPartlyAppliedLimits(applied: applied, error: error)
                 throw .limitsTakenInPart(applied: applied, errno: error.errnoOrEIO, cause: "\(error)")
             }
             limitsIndeterminate.store(false, ordering: .relaxed)
+            return newScale
         }
-        try followLimitSchedule(limits)
+        if let newScale { scheduleScaleChanged(newScale) }
+        runLimitScheduler(for: limits)
     }
 
+    /// Returns the schedule's new scale if the change moved it.
     private func applyLimitsLocked(_ limits: RiskLimits, _ fp: RiskLimits.FixedPointLimits,
-                                   _ symbols: [(name: String, id: SymbolID)], _ current: inout RiskLimits) throws(RedlineError) {
+                                   _ symbols: [(name: String, id: SymbolID)], _ current: inout RiskLimits) throws(RedlineError) -> Double? {
         // Raise the book limit before the symbol limits it bounds, lower it after.
         let raiseTotalFirst = fp.maxTotal >= core.maxTotal
         if raiseTotalFirst { try apply(RL_CONTROL_SET_MAX_TOTAL, value: fp.maxTotal) }
@@ -720,7 +740,14 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         try applyLossLimits(fp)
         try applyFeedGuards(limits)
         try applyVolatilityScaling(limits)
+        // The schedule's scale is part of the change, taken with the rest (or
+        // the change was taken in part): put in force after it, a change the
+        // operator was told failed could leave new limits in force unrecorded.
+        let scale = scheduleScaleNow(for: limits)
+        let moved = scale != scheduleScale.withLock { $0 }
+        if moved { try putScheduleScaleLocked(scale) }
         current = limits
+        return moved ? scale : nil
     }
 
     /// A limit change was taken in part: the limits in force are a mix no
@@ -920,8 +947,20 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
     /// to be durable. The halt itself never waits: the freeze word is stored first.
     public static let freezeRecordBoundNanoseconds: UInt64 = 250_000_000
 
-    /// Lift a halt, as `unfreeze`, and say what happened.
-    public func lift(reason: String, byCircuitBreaker: Bool = false, metadata: [String: String] = [:]) -> LiftOutcome {
+    /// Kill-switch pulls so far (`manualFreeze`, `requestFreeze`, and a limit
+    /// change taken in part). An unfreeze given it (`lift(pullsSeen:)`) lifts
+    /// no halt a later pull made.
+    public var killSwitchPulls: UInt64 { rl_engine_freeze_requests(engine) }
+
+    /// Lift a halt, as `unfreeze`, and say what happened. `pullsSeen`: the
+    /// kill-switch pulls (`killSwitchPulls`) read before the caller decided
+    /// to unfreeze; a pull after it stands. Read here if not given.
+    public func lift(reason: String, byCircuitBreaker: Bool = false, metadata: [String: String] = [:],
+                     pullsSeen: UInt64? = nil) -> LiftOutcome {
+        // The pulls first, then the flag: a limit change taken in part sets
+        // the flag before its pull (release), so a count that includes that
+        // pull shows the flag, and one that does not bounds the unfreeze below it.
+        let seen = pullsSeen ?? killSwitchPulls
         if limitsInForceIndeterminate {
             logger.error("unfreeze refused: the limits in force are a mix of an old and a new set (a limit change taken in part); set the limits again", metadata: [
                 "reason": "\(reason)"])
@@ -929,7 +968,7 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
         }
         let control = byCircuitBreaker ? RL_CONTROL_CIRCUIT_BREAKER : RL_CONTROL_UNFREEZE
         // A kill switch pulled after this look stands (-ECANCELED): the lift is for the halts before it.
-        let pulls = byCircuitBreaker ? 0 : Int64(bitPattern: rl_engine_freeze_requests(engine) &+ 1)
+        let pulls = byCircuitBreaker ? 0 : Int64(bitPattern: seen &+ 1)
         let (rc, changed) = operatorRequest(control, value: pulls, reason: reason, metadata: metadata)
         switch rc {
         case 0 where changed:
