@@ -85,6 +85,7 @@ cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSource
 "$objects/outside_halt_cases"
 c_test_tsan outside_halt_cases -DRL_TEST_HOOKS
 TSAN_OPTIONS=halt_on_error=1 "$objects/outside_halt_cases_tsan" kill_switch_pull_recorded 1000
+TSAN_OPTIONS=halt_on_error=1 "$objects/outside_halt_cases_tsan" pull_during_a_bounded_unfreeze 20000
 
 step "the journal on a disk that fills and empties, one whose syncs fail and one whose sync stalls (a wait times out naming the commit; an engine on it halts past the stall bound and refuses an unfreeze until the sync returns), with pwrite and with io_uring (fallocate, fdatasync and the io_uring fsync failing or stalling on demand)"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -Dfallocate=rl_test_fallocate -Dfdatasync=rl_test_fdatasync \

@@ -735,6 +735,13 @@ static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, int64_
     return rl_halt_cause_pack(rl_freeze_word_reason(word), 0);
 }
 
+/* A record's word before: the halt, not an unfreeze's lifting mark of it
+ * (rl_engine_mark_lifting renames only its reason). */
+static uint64_t rl_engine_unmarked(uint64_t word, uint8_t halted_for) {
+    if (rl_freeze_word_reason(word) != RL_FREEZE_REASON_LIFTING) return word;
+    return rl_freeze_pack(RL_STATE_HALTED, halted_for, rl_freeze_word_epoch(word));
+}
+
 /* Take in a halt made outside the controller (rl_engine_halt_now): its
  * book request, its freeze word, or both. The machine goes HALTED as if the
  * edge collapse (manual freeze, unrecordable fill) had arrived here; a word already showing
@@ -791,20 +798,26 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
                 continue; /* its word landed meanwhile: adopt it */
             }
         } else if (shown) {
-            visible = word; /* cannot happen (an outside halt never stores over a persistent halt); keep it */
-            engine->published = word;
+            /* A kill switch stored over an unfreeze's lifting mark
+             * (rl_engine_mark_lifting; otherwise an outside halt never
+             * stores over a persistent halt): the book's HALTED again (the
+             * failed lift advanced it), and the word is recorded below, a
+             * halt over the same halt, with its puller's count. */
+            rl_position_table_advance(engine->table, RL_STATE_HALTED);
+            visible = word;
         }
         engine->trading = t.next;
         if (manual) {
             /* acquire: pairs with rl_engine_request_freeze's release add; it is taken in here. */
             engine->freeze_requests_seen = atomic_load_explicit(&engine->freeze_requests, memory_order_acquire);
         }
-        if (t.publish) {
+        if (t.publish || shown) {
             rl_engine_record_change(engine, input, RL_SYMBOL_NONE,
                                     manual    ? (int64_t)engine->freeze_requests_seen
                                     : unknown ? qty
                                               : rl_engine_edge_threshold(engine),
-                                    manual ? 0 : value, engine->published, visible, rl_halt_cause_strategy(cause));
+                                    manual ? 0 : value, rl_engine_unmarked(engine->published, before.reason), visible,
+                                    rl_halt_cause_strategy(cause));
         }
         if (manual) rl_engine_freeze_requests_acted_on(engine);
         rl_position_table_clear_halt_request(engine->table);
@@ -825,7 +838,14 @@ static bool rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
     bool lift = input == RL_TRADING_UNFREEZE || input == RL_TRADING_CIRCUIT_BREAKER;
     bool book_unknown_before = engine->trading.state == RL_STATE_HALTED &&
                                engine->trading.reason == RL_FREEZE_REASON_UNRECORDABLE;
+    uint64_t published_before = engine->published;
     (void)rl_engine_take_in_halt(engine, lift);
+    if (lift && rl_freeze_word_reason(published_before) == RL_FREEZE_REASON_LIFTING &&
+        engine->published != published_before) {
+        /* A kill switch pulled while this unfreeze was decided, over its
+         * mark (rl_engine_mark_lifting): taken in, it stands. */
+        return false;
+    }
     if (lift && !book_unknown_before && engine->trading.state == RL_STATE_HALTED &&
         engine->trading.reason == RL_FREEZE_REASON_UNRECORDABLE) {
         /* The take-in brought a book no longer known in (an unrecordable
@@ -840,6 +860,7 @@ static bool rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
         engine->trading = t.next;
         if (!t.publish || engine->replaying) return true;
         uint64_t published = engine->published, word = rl_engine_show(engine, t.next);
+        published = rl_engine_unmarked(published, before.reason);
         if (word == 0) {
             /* A halt from outside landed since: it goes first, then this input
              * again, from the halted machine. Its word is HALTED, so no other
@@ -1384,6 +1405,39 @@ int rl_engine_set_clock(rl_engine_t *engine, uint64_t now_ns) {
     return 0;
 }
 
+/* Mark the shown HALTED word as one an unfreeze is deciding to lift
+ * (RL_FREEZE_REASON_LIFTING, same epoch: routers act on new epochs only). A
+ * kill switch pulled from here stores its halt over the mark (the reason is
+ * transient), so the lift's CAS fails and the halt stands. Returns the mark,
+ * 0 when none was made (not HALTED; or a halt from outside showing, which
+ * the lift takes in first). Risk side. */
+static uint64_t rl_engine_mark_lifting(rl_engine_t *engine) {
+    uint64_t shown = engine->published;
+    if (rl_freeze_word_state(shown) != RL_STATE_HALTED) return 0;
+    uint64_t mark = rl_freeze_pack(RL_STATE_HALTED, RL_FREEZE_REASON_LIFTING, rl_freeze_word_epoch(shown));
+    /* seq_cst: the store half of this side's store-load pair (the pull count
+     * read next; rl_engine_request_freeze_counted has the other). */
+    if (!atomic_compare_exchange_strong_explicit(&engine->freeze.word, &shown, mark, memory_order_seq_cst,
+                                                 memory_order_relaxed)) {
+        return 0;
+    }
+    engine->published = mark;
+    return mark;
+}
+
+/* The lift did not publish over its mark: show `halted` again, unless a
+ * halt from outside was stored over the mark (taken in at the next step, as
+ * any). Either way the controller's last word is `halted` (the mark only
+ * renamed its reason). */
+static void rl_engine_unmark_lifting(rl_engine_t *engine, uint64_t mark, uint64_t halted) {
+    if (mark == 0 || engine->published != mark) return;
+    uint64_t expected = mark;
+    /* release: as rl_engine_show's store (pairs with rl_freeze_load's acquire). */
+    (void)atomic_compare_exchange_strong_explicit(&engine->freeze.word, &expected, halted, memory_order_release,
+                                                  memory_order_relaxed);
+    engine->published = halted;
+}
+
 static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
                                      int64_t field, int64_t price, uint64_t request_id);
 
@@ -1408,18 +1462,30 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
     case RL_CONTROL_UNFREEZE: {
         /* A kill switch pulled after the requester looked stands: the lift
          * is for the halts it knew of (value: the pulls it had seen + 1;
-         * 0: no bound). A replayed lift was decided by its own process. */
-        /* acquire: pairs with rl_engine_request_freeze_counted's release add. */
-        if (value > 0 && !engine->replaying &&
-            atomic_load_explicit(&engine->freeze_requests, memory_order_acquire) >= (uint64_t)value) {
+         * 0: no bound). A replayed lift was decided by its own process.
+         * The word is marked first, then the count read: a pull that the
+         * count misses finds the mark and stores its halt over it, so the
+         * lift below fails (over a persistent halt a pull stores nothing,
+         * and the lift's CAS would succeed over it: helper-40). */
+        bool bounded = value > 0 && !engine->replaying;
+        uint64_t halted = engine->published, mark = bounded ? rl_engine_mark_lifting(engine) : 0;
+        /* seq_cst: the load half of the store-load pair with the pull's add
+         * and word read (rl_engine_request_freeze_counted). */
+        if (bounded && atomic_load_explicit(&engine->freeze_requests, memory_order_seq_cst) >= (uint64_t)value) {
+            rl_engine_unmark_lifting(engine, mark, halted);
             return -ECANCELED;
         }
         /* Nothing that needs the journal resumes while it cannot take it,
          * nor while its commit is stuck in the kernel. */
         rl_engine_look_for_stall(engine, true);
         int32_t failure = rl_engine_journal_failure(engine);
-        if (failure != 0) return failure;
-        return rl_engine_control(engine, RL_TRADING_UNFREEZE, RL_SYMBOL_NONE, 0, request) ? 0 : -ECANCELED;
+        if (failure != 0) {
+            rl_engine_unmark_lifting(engine, mark, halted);
+            return failure;
+        }
+        bool lifted = rl_engine_control(engine, RL_TRADING_UNFREEZE, RL_SYMBOL_NONE, 0, request);
+        rl_engine_unmark_lifting(engine, mark, halted);
+        return lifted ? 0 : -ECANCELED;
     }
     case RL_CONTROL_CIRCUIT_BREAKER:
         return rl_engine_control(engine, RL_TRADING_CIRCUIT_BREAKER, RL_SYMBOL_NONE, 0, request) ? 0 : -ECANCELED;

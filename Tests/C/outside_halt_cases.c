@@ -30,6 +30,15 @@
  *      stops (-ECANCELED) instead of lifting the book-unknown halt it never
  *      saw, also raced on threads; a winner descheduled before its detail;
  *      the C API's reasons and quantities.
+ *  14. helper-40: an operator's unfreeze of a persistent halt (a kill switch),
+ *      bounded by the pulls its requester had seen, and a kill switch
+ *      pulled after the risk side's look at that count, before the lift's
+ *      CAS. Over a persistent halt a pull stores nothing, so the lift went
+ *      through: the pull had returned, the word was ACTIVE and a raising
+ *      order was accepted until the next step. Now the unfreeze marks the
+ *      word first (RL_FREEZE_REASON_LIFTING), the pull stores its halt over
+ *      the mark, and the unfreeze is refused. At a fixed point (the hook)
+ *      and raced on two threads (a pull at a random moment of the unfreeze).
  *  10. A fill no position can take (rl_engine_halt_unrecordable_fill): it
  *      halts on the calling thread, before any risk step, and the record
  *      carries its quantity and price; made while the kill switch is being
@@ -42,6 +51,7 @@
  * Each case prints PASS or FAIL with what it saw. Exit: 0 pass, 1 fail.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -990,6 +1000,118 @@ static int case_kill_switch_pull_recorded(int ms) {
     return fail;
 }
 
+/* ---- case 14 --------------------------------------------------------------
+ * A bounded unfreeze of a persistent halt, and a pull between its look at
+ * the count and its lift: the pull's halt stands. */
+static int case_pull_during_a_bounded_unfreeze(void) {
+    rl_engine_t *e = make_engine();
+    rl_engine_set_clock(e, 1000000000ull);
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    rl_step_result_t out;
+    rl_engine_request_freeze(e); /* the first operator's kill switch, recorded */
+    rl_engine_step(e, ring, 16, &out);
+    drain_records(e, NULL, 0, NULL);
+    int64_t seen = (int64_t)rl_engine_freeze_requests(e) + 1; /* the unfreezer's look */
+    hook_engine = e;
+    hook_pull_during_unfreeze = 1; /* a second operator pulls while the lift is published */
+    int rc = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, seen, 45);
+    hook_engine = NULL;
+    uint64_t w = word_of(e);
+    rl_result_t raise = rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S);
+    rl_event_t records[8];
+    int n = drain_records(e, NULL, 8, records);
+    int manual_records = 0;
+    for (int i = 0; i < n && i < 8; i++) {
+        if (records[i].side == RL_TRADING_MANUAL_FREEZE && rl_freeze_word_state(records[i].order_id) == RL_STATE_HALTED &&
+            rl_freeze_word_reason(records[i].order_id) == RL_FREEZE_REASON_MANUAL &&
+            rl_freeze_word_reason(records[i].price) != RL_FREEZE_REASON_LIFTING) {
+            manual_records++;
+        }
+    }
+    /* The mark is gone, and an unfreeze that saw the second pull lifts. */
+    int64_t now_seen = (int64_t)rl_engine_freeze_requests(e) + 1;
+    int rc2 = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, now_seen, 46);
+    uint64_t w2 = word_of(e);
+    int fail = hook_pull_during_unfreeze != 0 || rc != -ECANCELED || rl_freeze_word_state(w) != RL_STATE_HALTED ||
+               rl_freeze_word_reason(w) != RL_FREEZE_REASON_MANUAL || raise == RL_OK || manual_records != 1 ||
+               rc2 != 0 || rl_freeze_word_state(w2) != RL_STATE_ACTIVE;
+    printf("%s pull_during_a_bounded_unfreeze: the unfreeze answered %d (-ECANCELED = %d); the word %s reason %d; "
+           "a raising order got %d (0 = accepted); %d record(s) of the second pull's halt; a later unfreeze %d, %s\n",
+           fail ? "FAIL" : "PASS", rc, -ECANCELED, state_name(w), (int)rl_freeze_word_reason(w), (int)raise,
+           manual_records, rc2, state_name(w2));
+    rl_spsc_destroy(ring);
+    rl_engine_destroy(e);
+    return fail;
+}
+
+static rl_engine_t *race_engine;
+static atomic_int race_go, race_done;
+static atomic_uint race_delay;
+static uint64_t race_count, race_word;
+static rl_result_t race_raise;
+
+static void *race_puller(void *arg) {
+    (void)arg;
+    for (;;) {
+        int g;
+        while ((g = atomic_load(&race_go)) == 0) {}
+        if (g < 0) return NULL;
+        unsigned d = atomic_load(&race_delay);
+        for (volatile unsigned i = 0; i < d; i++) {}
+        race_count = rl_engine_request_freeze_counted(race_engine, NULL);
+        race_word = rl_freeze_load(rl_engine_freeze(race_engine));
+        race_raise = rl_engine_reserve(race_engine, 0, RL_SIDE_BUY, S / 100, 100 * S);
+        atomic_store(&race_go, 0);
+        atomic_store(&race_done, 1);
+    }
+}
+
+/* The same raced: the risk side (this thread) applies bounded unfreezes of a
+ * kill-switch halt; another thread pulls at a random moment of each. A pull
+ * after the look must return to a HALTED word, and no raising order passes. */
+static int case_pull_during_a_bounded_unfreeze_race(int rounds) {
+    race_engine = make_engine();
+    rl_engine_t *e = race_engine;
+    rl_engine_set_clock(e, 1000000000ull);
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    rl_step_result_t out;
+    pthread_t t;
+    pthread_create(&t, NULL, race_puller, NULL);
+    unsigned seed = 12345;
+    int violations = 0, lifted = 0, refused = 0, after_look = 0;
+    for (int r = 0; r < rounds; r++) {
+        if (rl_freeze_word_state(word_of(e)) != RL_STATE_HALTED) rl_engine_request_freeze(e);
+        rl_engine_step(e, ring, 16, &out);
+        drain_records(e, NULL, 0, NULL);
+        int64_t seen = (int64_t)rl_engine_freeze_requests(e) + 1;
+        seed = seed * 1103515245u + 12345u;
+        atomic_store(&race_delay, (seed >> 16) % 400);
+        atomic_store(&race_done, 0);
+        atomic_store(&race_go, 1);
+        int rc = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, seen, (uint64_t)r + 1);
+        while (!atomic_load(&race_done)) {}
+        lifted += rc == 0;
+        refused += rc == -ECANCELED;
+        if (race_count >= (uint64_t)seen) {
+            after_look++;
+            if (rl_freeze_word_state(race_word) != RL_STATE_HALTED || race_raise == RL_OK) violations++;
+        }
+        rl_engine_step(e, ring, 16, &out);
+        drain_records(e, NULL, 0, NULL);
+    }
+    atomic_store(&race_go, -1);
+    pthread_join(t, NULL);
+    int fail = violations != 0 || refused == 0;
+    printf("%s pull_during_a_bounded_unfreeze (threads): %d rounds, %d lifted, %d refused, %d pulls after the look, "
+           "%d returned to an ACTIVE word or let a raising order through\n",
+           fail ? "FAIL" : "PASS", rounds, lifted, refused, after_look, violations);
+    rl_spsc_destroy(ring);
+    rl_engine_destroy(e);
+    return fail;
+}
+
 int main(int argc, char **argv) {
     rl_test_hook = hook;
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -1012,6 +1134,8 @@ int main(int argc, char **argv) {
     RUN("unknown_fill_winner_descheduled", case_unknown_fill_winner_descheduled());
     RUN("unknown_fill_api", case_unknown_fill_api());
     RUN("kill_switch_pull_recorded", case_kill_switch_pull_recorded(argc > 2 ? atoi(argv[2]) : 1000));
+    RUN("pull_during_a_bounded_unfreeze",
+        case_pull_during_a_bounded_unfreeze() + case_pull_during_a_bounded_unfreeze_race(argc > 2 ? atoi(argv[2]) : 100000));
     printf("%d case(s) failed\n", failures);
     return failures ? 1 : 0;
 }

@@ -44,6 +44,7 @@ RL_INLINE rl_reason_class_t rl_freeze_reason_class(rl_freeze_reason_t reason) {
     case RL_FREEZE_REASON_RATE_EXCEEDED:
     case RL_FREEZE_REASON_STALE_DATA:
     case RL_FREEZE_REASON_JOURNAL_BACKPRESSURE:
+    case RL_FREEZE_REASON_LIFTING: /* a pull stores over it: rl_engine_halt_now */
         return RL_REASON_CLASS_TRANSIENT;
     case RL_FREEZE_REASON_EDGE_COLLAPSE:
     case RL_FREEZE_REASON_MANUAL:

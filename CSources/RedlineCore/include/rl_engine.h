@@ -564,8 +564,14 @@ RL_INLINE void rl_engine_heartbeat(rl_engine_t *engine) {
  * NULL): the word this call made, 0 if the word was HALTED for a persistent
  * reason already. Any thread; no lock, no allocation, no system call. */
 RL_INLINE uint64_t rl_engine_request_freeze_counted(rl_engine_t *engine, uint64_t *made) {
-    /* release: pairs with the risk step's acquire load of freeze_requests. */
-    uint64_t count = atomic_fetch_add_explicit(&engine->freeze_requests, 1, memory_order_release) + 1;
+    /* seq_cst, the add and the load after it: this side's store-load pair
+     * against an unfreeze's (its lifting mark, then its read of this count;
+     * rl_engine.c, RL_CONTROL_UNFREEZE). Either the unfreeze sees this pull
+     * and is refused, or this load (and so the halt's own read, later in the
+     * word's order) sees the mark, which the halt stores over. The add also
+     * pairs with the risk step's acquire load of freeze_requests. */
+    uint64_t count = atomic_fetch_add_explicit(&engine->freeze_requests, 1, memory_order_seq_cst) + 1;
+    (void)atomic_load_explicit(&engine->freeze.word, memory_order_seq_cst);
     uint64_t word = rl_engine_halt_now(engine, RL_FREEZE_REASON_MANUAL, 0, 0);
     if (made != NULL) *made = word;
     return count;

@@ -47,6 +47,11 @@ typedef enum rl_freeze_reason {
     RL_FREEZE_REASON_DAILY_LOSS = 14,     /* equity fell since the day began by more than the daily loss limit */
     RL_FREEZE_REASON_STALE_DATA = 15,     /* no reference price arrived for any symbol for too long: the feed is stale (transient) */
     RL_FREEZE_REASON_JOURNAL_BACKPRESSURE = 16, /* the journal fell behind: its ring stayed 3/4 full for too long (transient) */
+    /* Never recorded: the word of a halt that an operator's unfreeze is
+     * deciding to lift, shown for a moment by the risk side (same epoch,
+     * still HALTED). Transient, so a kill switch pulled meanwhile stores its
+     * halt over it and the lift's CAS fails (rl_engine.c, RL_CONTROL_UNFREEZE). */
+    RL_FREEZE_REASON_LIFTING = 17,
 } rl_freeze_reason_t;
 
 /* Alone on its cache line: written rarely, read by every router in its loop. */
