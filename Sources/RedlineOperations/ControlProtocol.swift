@@ -137,6 +137,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var symbols: [Symbol]
     public var strategiesHalted: [UInt16]
     public var journal: String?
+    /// Set while a limit change taken in part holds: the limits in force
+    /// are a mix, `bookLimitUSD` is the last set whole.
+    public var limitsNote: String? = nil
 }
 
 public struct OrdersReport: Codable, Sendable, Equatable {

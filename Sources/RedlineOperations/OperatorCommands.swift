@@ -64,6 +64,7 @@ public struct OperatorCommands: Sendable {
         case "limits get":
             var response = ControlResponse(ok: true, command: request.command)
             response.limits = monitor.limits
+            if monitor.limitsInForceIndeterminate { response.message = Self.limitsMixNote }
             return response
         case "limits set": return setLimits(request, reason: reason, peer: peer)
         case "what-if": return whatIf(request)
@@ -105,9 +106,15 @@ public struct OperatorCommands: Sendable {
             strategiesHalted: halted, journal: monitor.journal?.directory)
         var response = ControlResponse(ok: true, command: "status")
         response.status = report
+        if monitor.limitsInForceIndeterminate { response.status?.limitsNote = Self.limitsMixNote }
         response.message = "trading is \(state.mode.rawValue.uppercased())"
         return response
     }
+
+    /// Said by `limits get` and `status` while a limit change taken in part
+    /// holds: the set they show is the last one taken whole.
+    static let limitsMixNote = "these are the limits last set whole: a later change was taken in part, so the limits in force "
+        + "are a mix of these and it (each symbol's limit in force is in status); trading stays HALTED until the limits are set again"
 
     func orders() -> ControlResponse {
         let symbols = monitor.allPositions.map { p in

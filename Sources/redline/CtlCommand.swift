@@ -78,6 +78,7 @@ struct CtlCommand: ParsableCommand {
                 }
                 if !s.strategiesHalted.isEmpty { lines.append("strategies halted alone: \(s.strategiesHalted)") }
                 if let journal = s.journal { lines.append("journal: \(journal)") }
+                if let note = s.limitsNote { lines.append("limits: \(note)") }
                 return lines.joined(separator: "\n")
             }
         }
@@ -109,6 +110,7 @@ struct CtlCommand: ParsableCommand {
             @OptionGroup var connection: Connection
             func run() throws {
                 try connection.send(.init(operatorName: "", command: "limits get")) { response in
+                    if let note = response.message { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                     return response.limits.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? ""

@@ -120,7 +120,8 @@ final class StalledEngineFixture {
     let finished = Atomic<Bool>(false)
     private var thread: Thread?
 
-    init(stallHaltMilliseconds: Int) throws {
+    /// `beforeStart`: makes the test's own routers (rings register when the risk thread starts).
+    init(stallHaltMilliseconds: Int, beforeStart: (RuntimeRiskMonitor) throws -> Void = { _ in }) throws {
         disk = try FreezableFilesystem(megabytes: 64)
         var options = journalOptions()
         options.snapshotEveryRecords = 0
@@ -140,6 +141,7 @@ final class StalledEngineFixture {
         try monitor.markPrice(symbol: "ETHUSDT", price: 2_000)
         router = try OrderRouter(monitor: monitor, client: venue, orderCapacity: 256, ringCapacity: 256,
                                  logger: quietLogger())
+        try beforeStart(monitor)
         runtime = try RedlineRuntime(monitor: monitor, configuration: .init(cpu: RedlineRuntime.cpuCount - 1),
                                      logger: quietLogger())
         try runtime.start()
@@ -291,6 +293,57 @@ final class JournalStallTests: XCTestCase {
         XCTAssertEqual(f.router.activeOrderCount, 0, "every order's cancel was answered")
         XCTAssertEqual(f.venue.venue.restingCount, 0)
         XCTAssertEqual(f.router.invalidExchangeEvents, 0, "the second mass cancel's answers contradict nothing")
+        XCTAssertEqual(f.workingOnceReleased(), 0, "every reservation released")
+    }
+
+    /// A strict router (`durableBeforeSubmit`) waits in `placeOrder` for
+    /// the risk side and for its record. A halt in that wait (the device
+    /// stalled past its bound) sends its venue's mass cancel from the wait
+    /// and refuses the order at once (FROZEN): it used to wait out the stall
+    /// (unbounded for the risk side, then 10 s for the record) with its
+    /// orders working at the venue (helper-40).
+    func testAStrictRouterWaitingThroughAStallHaltCancelsAtTheVenue() throws {
+        let venueB = MassCancelWatchingVenue(SimulatedExchange(.init(seed: 6, fillRatio: 0)))
+        var strict: OrderRouter?
+        // 1.5 s: a strict order waits for each commit, and a fresh segment's
+        // first commits on a loaded host can pass a shorter bound (halting trading).
+        let f = try StalledEngineFixture(stallHaltMilliseconds: 1_500) { monitor in
+            strict = try OrderRouter(monitor: monitor, client: venueB, orderCapacity: 256, ringCapacity: 256,
+                                     durability: .durableBeforeSubmit, logger: quietLogger())
+        }
+        let routerB = try XCTUnwrap(strict)
+        for i in 0..<20 {
+            _ = try routerB.placeOrder(symbol: f.symbol, side: i % 2 == 0 ? .buy : .sell, qty: 0.001, price: 40_000)
+        }
+        routerB.processExchangeEvents()
+        XCTAssertEqual(venueB.venue.restingCount, 20)
+        f.startMarking()
+        f.disk.freeze()
+        let done = Atomic<Bool>(false)
+        nonisolated(unsafe) var refusal: (any Error)?
+        nonisolated(unsafe) let b = routerB
+        let symbol = f.symbol
+        Thread {
+            do { _ = try b.placeOrder(symbol: symbol, side: .buy, qty: 0.001, price: 40_000) } catch { refusal = error }
+            done.store(true, ordering: .releasing)
+        }.start()
+        let haltDeadline = Date().addingTimeInterval(10)
+        while f.monitor.tradingState.mode != .halted && Date() < haltDeadline { usleep(1_000) }
+        XCTAssertEqual(f.monitor.tradingState.mode, .halted, "the stall halted trading")
+        let refusedDeadline = Date().addingTimeInterval(2)
+        while !done.load(ordering: .acquiring) && Date() < refusedDeadline { usleep(1_000) }
+        XCTAssertTrue(done.load(ordering: .acquiring), "the strict order still waits in a halt, the device still stalled")
+        XCTAssertEqual(refusal as? RedlineError, .blocked(.frozen))
+        XCTAssertGreaterThan(venueB.massCancels.load(ordering: .acquiring), 0, "the strict router's venue got its mass cancel")
+        XCTAssertEqual(venueB.venue.restingCount, 0, "nothing rests at the strict router's venue during the stall")
+        f.disk.thaw()
+        XCTAssertTrue(f.stopMarking())
+        f.waitUntilTheRiskSideCaughtUp()
+        routerB.processExchangeEvents()
+        f.router.pollFreeze()
+        f.router.processExchangeEvents()
+        XCTAssertEqual(routerB.activeOrderCount, 0)
+        XCTAssertEqual(f.router.activeOrderCount, 0)
         XCTAssertEqual(f.workingOnceReleased(), 0, "every reservation released")
     }
 

@@ -93,12 +93,20 @@ final class LimitChangeStallTests: XCTestCase {
         XCTAssertTrue(f.monitor.limitsInForceIndeterminate)
         XCTAssertEqual(f.monitor.lift(reason: "too soon"), .limitsIndeterminate)
         XCTAssertEqual(f.monitor.tradingState.mode, .halted)
+        // `limits get` and `status` show the last set taken whole, and say the limits in force are a mix.
+        let commands = OperatorCommands(monitor: f.monitor)
+        let get = commands.handle(.init(operatorName: "alice", command: "limits get"), peer: nil)
+        XCTAssertEqual(get.limits?.maxInventoryUSD, Self.original)
+        XCTAssertTrue((get.message ?? "").contains("a mix"), get.message ?? "")
+        let status = commands.handle(.init(operatorName: "alice", command: "status"), peer: nil)
+        XCTAssertTrue((status.status?.limitsNote ?? "").contains("a mix"), "\(String(describing: status.status))")
         var original = changed
         original.maxInventoryUSD = Self.original
         original.maxTotalNotional = 20_000
         XCTAssertNoThrow(try f.monitor.updateLimits(original), "the old limits set again, whole")
         XCTAssertFalse(f.monitor.limitsInForceIndeterminate)
         XCTAssertEqual(f.monitor.lift(reason: "limits set again"), .lifted)
+        XCTAssertNil(commands.handle(.init(operatorName: "alice", command: "status"), peer: nil).status?.limitsNote)
         XCTAssertEqual(try recoveredLimits(f).maxInventoryUSD, Self.original, "the half-applied change has no record")
     }
 

@@ -344,8 +344,7 @@ public final class OrderRouter {
         do throws(RedlineError) {
             if durability == .durableBeforeSubmit {
                 guard let journal = monitor.journal else { throw RedlineError.blocked(.frozen) }
-                waitUntilApplied()
-                try journal.waitForRiskRecords()
+                try waitUntilDurable(journal)
                 // Durable means in the journal: a record the risk side could
                 // not hand to a failing journal (counted, and trading halted)
                 // is not, even once the disk recovers.
@@ -634,11 +633,45 @@ public final class OrderRouter {
         return report
     }
 
-    /// Until the risk side has applied everything this router pushed.
-    private func waitUntilApplied() {
+    /// Until the risk side has applied everything this router pushed. A halt
+    /// meanwhile (the risk side held by a stalled journal) sends the venue's
+    /// mass cancel from the wait, as a wait for room does; with
+    /// `stopWhenHalted`, the wait ends there.
+    private func waitUntilApplied(stopWhenHalted: Bool = false) {
         let pushed = ring.pushedCount
         while ring.consumedCount < pushed {
-            if monitor.hasRiskThread { sched_yield() } else { monitor.drain() }
+            guard monitor.hasRiskThread else {
+                monitor.drain()
+                continue
+            }
+            let word = rl_freeze_load(rl_engine_freeze(engine))
+            if rl_freeze_word_state(word) == RL_STATE_HALTED {
+                cancelAtVenueWhileWaiting(word)
+                if stopWhenHalted { return }
+            }
+            sched_yield()
+        }
+    }
+
+    /// Strict durability: until the risk side has applied this order's
+    /// events and the journal has made its records durable (10 s at most).
+    /// An order whose wait a halt lands in is refused at once (FROZEN), its
+    /// orders' mass cancel sent from the wait: it does not wait out a stalled
+    /// device with its orders working at the venue (helper-40).
+    private func waitUntilDurable(_ journal: Journal) throws(RedlineError) {
+        waitUntilApplied(stopWhenHalted: true)
+        try refuseIfHaltedSinceCheck()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do throws(RedlineError) {
+                try journal.waitForRiskRecords(timeout: .milliseconds(5))
+                return
+            } catch {
+                guard case .system(ETIMEDOUT, _) = error, ContinuousClock.now < deadline else { throw error }
+            }
+            let word = rl_freeze_load(rl_engine_freeze(engine))
+            if rl_freeze_word_state(word) == RL_STATE_HALTED { cancelAtVenueWhileWaiting(word) }
+            try refuseIfHaltedSinceCheck()
         }
     }
 
