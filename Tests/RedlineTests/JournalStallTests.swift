@@ -187,7 +187,11 @@ final class StalledEngineFixture {
         stop.store(true, ordering: .releasing)
         let deadline = Date().addingTimeInterval(20)
         while !finished.load(ordering: .acquiring) && Date() < deadline { usleep(1_000) }
-        return finished.load(ordering: .acquiring)
+        guard finished.load(ordering: .acquiring) else { return false }
+        // The thread's block holds the fixture: let it go, or the fixture
+        // (and its mounted filesystem) is never freed.
+        thread = nil
+        return true
     }
 
     /// Wait until the router's thread has not moved for 100 ms: it waits in its push.
