@@ -28,9 +28,6 @@ c_test_tsan() { # NAME [extra compiler flags]
         CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/$1_tsan"
 }
 
-step "model check of the reservation protocol (spin)"
-scripts/model-check.sh
-
 step "deterministic interleavings (the legacy table must break, the engine must not)"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include -ITests/C \
     Tests/C/interleavings.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/interleavings"
@@ -110,20 +107,42 @@ c_test journal_options
 step "instruction gate (callgrind): check, reserve, reserve reducing, ring push+pop, and with every order rule on (<= 2x)"
 scripts/instruction-gate.sh
 
+# The model check runs on one core (about 9 minutes) while the builds below
+# take the machine; nothing timing-sensitive runs beside it.
+step "model check of the reservation protocol and of the halt (spin), in the background while the Swift builds run"
+scripts/model-check.sh >"$objects/model-check.log" 2>&1 &
+model_check=$!
+trap 'kill "$model_check" 2>/dev/null || true; rm -rf "$objects"' EXIT
+
+step "builds: debug with tests, ThreadSanitizer, AddressSanitizer, release, benchmarks"
+swift build --build-tests
+swift build --build-tests --sanitize=thread --scratch-path .build-tsan
+swift build --build-tests --sanitize=address --scratch-path .build-asan
+swift build -c release --product redline
+(cd Benchmarks && swift build -c release --product RedlineBenchmarks && swift build --product BenchmarkTool) 2>&1 \
+    | grep -vE '^\[[0-9]+/[0-9]+\]'
+
+step "model check: the result"
+if wait "$model_check"; then model_status=0; else model_status=$?; fi
+cat "$objects/model-check.log"
+if [ "$model_status" -ne 0 ]; then
+    echo "model check: FAILED (exit $model_status)" >&2
+    exit 1
+fi
+
 step "swift test"
-swift test 2>&1 | tee "$objects/swift-test.log"
+swift test --skip-build 2>&1 | tee "$objects/swift-test.log"
 
 step "swift test --sanitize=thread"
 # The SIGKILL crash test spawns 50 children; its threads are covered by the runtime suites.
-swift test --sanitize=thread --scratch-path .build-tsan --skip JournalCrashTests
+swift test --skip-build --sanitize=thread --scratch-path .build-tsan --skip JournalCrashTests
 
 step "swift test --sanitize=address (risk thread, rings, stress)"
 # ASan reports leaks inside XCTest itself; leak checking stays off.
-ASAN_OPTIONS=detect_leaks=0 swift test --sanitize=address --scratch-path .build-asan \
+ASAN_OPTIONS=detect_leaks=0 swift test --skip-build --sanitize=address --scratch-path .build-asan \
     --filter 'RuntimeTests|ReservationStressTests|SpscRing|JournalTests|JournalCorruptionTests'
 
 step "release load test: invariants (exit code), not speed"
-swift build -c release --product redline
 .build/release/redline loadtest --duration 5 --edge-collapse-at 4.5 --json "$objects/loadtest.json"
 .build/release/redline loadtest --duration 3 --rules all
 # 100 freezes idle, then 100 under the full load, each lifted by an operator: invariants hold throughout.
