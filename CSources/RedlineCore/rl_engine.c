@@ -787,31 +787,33 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
         rl_trading_t before = engine->trading;
         rl_trading_transition_t t = rl_trading_next(before, input);
         uint64_t visible = engine->published;
-        if (t.publish) {
+        /* Over an unfreeze's lifting mark (rl_engine_mark_lifting) a halt is
+         * published even when the machine is HALTED already: its word shows
+         * over the mark, or one is published over it, so that the halter's
+         * CAS from the mark fails and the lift's fails too. Clearing its
+         * request with the mark still showing would let the lift's book step
+         * pass raising checks while the halter's word is yet to land (helper-41). */
+        bool publish = t.publish || rl_freeze_word_reason(engine->published) == RL_FREEZE_REASON_LIFTING;
+        if (publish) {
             if (shown) {
                 /* Its word shows HALTED for this reason (the machine was not
                  * HALTED, or HALTED for a transient reason, which an outside
-                 * halt stores over): adopt it. */
+                 * halt stores over, or the mark): adopt it. */
                 rl_position_table_advance(engine->table, RL_STATE_HALTED);
                 visible = word;
             } else if ((visible = rl_engine_show(engine, t.next)) == 0) {
                 continue; /* its word landed meanwhile: adopt it */
             }
         } else if (shown) {
-            /* A kill switch stored over an unfreeze's lifting mark
-             * (rl_engine_mark_lifting; otherwise an outside halt never
-             * stores over a persistent halt): the book's HALTED again (the
-             * failed lift advanced it), and the word is recorded below, a
-             * halt over the same halt, with its puller's count. */
-            rl_position_table_advance(engine->table, RL_STATE_HALTED);
-            visible = word;
+            visible = word; /* cannot happen (an outside halt never stores over a persistent halt); keep it */
+            engine->published = word;
         }
         engine->trading = t.next;
         if (manual) {
             /* acquire: pairs with rl_engine_request_freeze's release add; it is taken in here. */
             engine->freeze_requests_seen = atomic_load_explicit(&engine->freeze_requests, memory_order_acquire);
         }
-        if (t.publish || shown) {
+        if (publish) {
             rl_engine_record_change(engine, input, RL_SYMBOL_NONE,
                                     manual    ? (int64_t)engine->freeze_requests_seen
                                     : unknown ? qty
@@ -1468,13 +1470,28 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
          * lift below fails (over a persistent halt a pull stores nothing,
          * and the lift's CAS would succeed over it: helper-40). */
         bool bounded = value > 0 && !engine->replaying;
-        uint64_t halted = engine->published, mark = bounded ? rl_engine_mark_lifting(engine) : 0;
+        uint64_t halted = engine->published, mark = 0;
+        if (bounded) {
+            /* A halt from outside already showing is taken in first, so that
+             * the word marked is the one the lift would lift; otherwise a
+             * pull after the look, over that persistent word, stored nothing
+             * and the lift went through (helper-41). */
+            do {
+                (void)rl_engine_take_in_halt(engine, true);
+                halted = engine->published;
+                mark = rl_engine_mark_lifting(engine);
+            } while (mark == 0 && engine->trading.state == RL_STATE_HALTED &&
+                     rl_freeze_word_state(engine->published) == RL_STATE_HALTED);
+        }
         /* seq_cst: the load half of the store-load pair with the pull's add
          * and word read (rl_engine_request_freeze_counted). */
         if (bounded && atomic_load_explicit(&engine->freeze_requests, memory_order_seq_cst) >= (uint64_t)value) {
             rl_engine_unmark_lifting(engine, mark, halted);
             return -ECANCELED;
         }
+        /* Nothing to lift at the look: a halt that lands from here (a pull
+         * after it) is not this unfreeze's to lift. */
+        if (bounded && mark == 0) return 0;
         /* Nothing that needs the journal resumes while it cannot take it,
          * nor while its commit is stuck in the kernel. */
         rl_engine_look_for_stall(engine, true);
@@ -1758,6 +1775,14 @@ bool rl_engine_restore_trading(rl_engine_t *engine, uint64_t word) {
     if (rl_freeze_word_epoch(word) < rl_freeze_word_epoch(current)) return false;
     rl_trading_state_t state = rl_freeze_word_state(word);
     rl_freeze_reason_t reason = rl_freeze_word_reason(word);
+    /* A snapshot read while an unfreeze marked its halt: the halt's own
+     * reason is not in the word; restored as the kill switch (persistent:
+     * an operator lifts it), never as the transient mark a breaker would
+     * lift (helper-41). */
+    if (state == RL_STATE_HALTED && reason == RL_FREEZE_REASON_LIFTING) {
+        reason = RL_FREEZE_REASON_MANUAL;
+        word = rl_freeze_pack(state, reason, rl_freeze_word_epoch(word));
+    }
     bool reconciling = state == RL_STATE_REDUCING && reason == RL_FREEZE_REASON_RECONCILING;
     engine->trading = (rl_trading_t){(uint8_t)state, (uint8_t)reason, state == RL_STATE_REDUCING && !reconciling,
                                      reconciling};

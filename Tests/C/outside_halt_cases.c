@@ -1070,7 +1070,13 @@ static void *race_puller(void *arg) {
 /* The same raced: the risk side (this thread) applies bounded unfreezes of a
  * kill-switch halt; another thread pulls at a random moment of each. A pull
  * after the look must return to a HALTED word, and no raising order passes. */
-static int case_pull_during_a_bounded_unfreeze_race(int rounds) {
+/* `setup`, before each unfreeze: 0, a recorded kill switch; and helper-41's
+ * review: 1, trading ACTIVE with an edge collapse's word showing, not yet
+ * taken in; 2, ACTIVE and nothing showing; 3, a pull the unfreezer saw,
+ * showing, not yet taken in. */
+static const char *const race_setups[] = {"a recorded kill switch", "an edge collapse not taken in", "nothing halted",
+                                          "a seen pull not taken in"};
+static int case_pull_during_a_bounded_unfreeze_race(int rounds, int setup) {
     race_engine = make_engine();
     rl_engine_t *e = race_engine;
     rl_engine_set_clock(e, 1000000000ull);
@@ -1078,12 +1084,22 @@ static int case_pull_during_a_bounded_unfreeze_race(int rounds) {
     if (rl_spsc_create(64, &ring) != 0) exit(2);
     rl_step_result_t out;
     pthread_t t;
+    atomic_store(&race_go, 0); /* the last run's puller was told to stop (-1) */
     pthread_create(&t, NULL, race_puller, NULL);
     unsigned seed = 12345;
     int violations = 0, lifted = 0, refused = 0, after_look = 0;
     for (int r = 0; r < rounds; r++) {
-        if (rl_freeze_word_state(word_of(e)) != RL_STATE_HALTED) rl_engine_request_freeze(e);
-        rl_engine_step(e, ring, 16, &out);
+        if (setup == 0) {
+            if (rl_freeze_word_state(word_of(e)) != RL_STATE_HALTED) rl_engine_request_freeze(e);
+            rl_engine_step(e, ring, 16, &out);
+        } else {
+            rl_engine_step(e, ring, 16, &out);
+            if (rl_freeze_word_state(word_of(e)) != RL_STATE_ACTIVE) {
+                (void)rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 0, 0);
+            }
+            if (setup == 1) (void)rl_engine_halt_now(e, RL_FREEZE_REASON_EDGE_COLLAPSE, 7, 5 * S);
+            if (setup == 3) rl_engine_request_freeze(e);
+        }
         drain_records(e, NULL, 0, NULL);
         int64_t seen = (int64_t)rl_engine_freeze_requests(e) + 1;
         seed = seed * 1103515245u + 12345u;
@@ -1103,10 +1119,10 @@ static int case_pull_during_a_bounded_unfreeze_race(int rounds) {
     }
     atomic_store(&race_go, -1);
     pthread_join(t, NULL);
-    int fail = violations != 0 || refused == 0;
-    printf("%s pull_during_a_bounded_unfreeze (threads): %d rounds, %d lifted, %d refused, %d pulls after the look, "
+    int fail = violations != 0 || (setup == 0 && refused == 0);
+    printf("%s pull_during_a_bounded_unfreeze (threads, %s): %d rounds, %d lifted, %d refused, %d pulls after the look, "
            "%d returned to an ACTIVE word or let a raising order through\n",
-           fail ? "FAIL" : "PASS", rounds, lifted, refused, after_look, violations);
+           fail ? "FAIL" : "PASS", race_setups[setup], rounds, lifted, refused, after_look, violations);
     rl_spsc_destroy(ring);
     rl_engine_destroy(e);
     return fail;
@@ -1135,7 +1151,11 @@ int main(int argc, char **argv) {
     RUN("unknown_fill_api", case_unknown_fill_api());
     RUN("kill_switch_pull_recorded", case_kill_switch_pull_recorded(argc > 2 ? atoi(argv[2]) : 1000));
     RUN("pull_during_a_bounded_unfreeze",
-        case_pull_during_a_bounded_unfreeze() + case_pull_during_a_bounded_unfreeze_race(argc > 2 ? atoi(argv[2]) : 100000));
+        case_pull_during_a_bounded_unfreeze() +
+            case_pull_during_a_bounded_unfreeze_race(argc > 2 ? atoi(argv[2]) : 100000, 0) +
+            case_pull_during_a_bounded_unfreeze_race(argc > 2 ? atoi(argv[2]) : 100000, 1) +
+            case_pull_during_a_bounded_unfreeze_race(argc > 2 ? atoi(argv[2]) : 100000, 2) +
+            case_pull_during_a_bounded_unfreeze_race(argc > 2 ? atoi(argv[2]) : 100000, 3));
     printf("%d case(s) failed\n", failures);
     return failures ? 1 : 0;
 }
