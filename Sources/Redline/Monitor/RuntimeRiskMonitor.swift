@@ -107,11 +107,8 @@ public final class RuntimeRiskMonitor: @unchecked Sendable {
 
     /// Start or stop the schedule's thread for `limits`; with no schedule, no scale.
     private func followLimitSchedule(_ limits: RiskLimits) throws(RedlineError) {
-        if limits.limitSchedule.isEmpty {
-            if scheduleScale.withLock({ $0 }) != 1 { try putScheduleScale(1) }
-        } else if !manualClock {
-            try applyLimitSchedule(at: Date())
-        }
+        let scale = scheduleScaleNow(for: limits)
+        if scale != scheduleScale.withLock({ $0 }) { try putScheduleScale(scale) }
         runLimitScheduler(for: limits)
     }
 

@@ -644,11 +644,7 @@ public final class OrderRouter {
                 monitor.drain()
                 continue
             }
-            let word = rl_freeze_load(rl_engine_freeze(engine))
-            if rl_freeze_word_state(word) == RL_STATE_HALTED {
-                cancelAtVenueWhileWaiting(word)
-                if stopWhenHalted { return }
-            }
+            if cancelAtVenueIfHalted() && stopWhenHalted { return }
             sched_yield()
         }
     }
@@ -669,8 +665,7 @@ public final class OrderRouter {
             } catch {
                 guard case .system(ETIMEDOUT, _) = error, ContinuousClock.now < deadline else { throw error }
             }
-            let word = rl_freeze_load(rl_engine_freeze(engine))
-            if rl_freeze_word_state(word) == RL_STATE_HALTED { cancelAtVenueWhileWaiting(word) }
+            cancelAtVenueIfHalted()
             try refuseIfHaltedSinceCheck()
         }
     }
@@ -1039,13 +1034,22 @@ public final class OrderRouter {
         repeat {
             counters.add(RL_COUNTER_RING_FULL)
             if monitor.hasRiskThread {
-                let word = rl_freeze_load(rl_engine_freeze(engine))
-                if rl_freeze_word_state(word) == RL_STATE_HALTED { cancelAtVenueWhileWaiting(word) }
+                cancelAtVenueIfHalted()
                 sched_yield()
             } else {
                 monitor.drain()
             }
         } while rl_spsc_push(ring, &event) == RL_FULL
+    }
+
+    /// In a wait for the risk side: if trading is HALTED, the venue's mass
+    /// cancel from the wait (`cancelAtVenueWhileWaiting`). Whether it is.
+    @discardableResult
+    private func cancelAtVenueIfHalted() -> Bool {
+        let word = rl_freeze_load(rl_engine_freeze(engine))
+        guard rl_freeze_word_state(word) == RL_STATE_HALTED else { return false }
+        cancelAtVenueWhileWaiting(word)
+        return true
     }
 
     /// Trading halted while this router waits for room in its ring: the risk
