@@ -692,6 +692,7 @@ static void rl_engine_record_change(rl_engine_t *engine, rl_trading_input_t inpu
 static uint64_t rl_engine_show(rl_engine_t *engine, rl_trading_t next) {
     RL_HOOK("show:begin");
     rl_position_table_advance(engine->table, (rl_trading_state_t)next.state);
+    RL_HOOK("book:advanced");
     uint64_t expected = engine->published;
     uint64_t word = rl_freeze_pack(next.state, next.reason, rl_freeze_word_epoch(expected) + 1);
     /* release: pairs with rl_freeze_load's acquire in routers and checkers;
@@ -736,9 +737,13 @@ static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, int64_
 }
 
 /* A record's word before: the halt, not an unfreeze's lifting mark of it
- * (rl_engine_mark_lifting renames only its reason). */
-static uint64_t rl_engine_unmarked(uint64_t word, uint8_t halted_for) {
+ * (rl_engine_mark_lifting renames only its reason): the word the mark
+ * renamed, which the previous record ended at. Its reason may not be the
+ * machine's: an edge collapse adopted over a mark of the kill switch shows
+ * its own reason while the machine keeps the kill switch's. */
+static uint64_t rl_engine_unmarked(const rl_engine_t *engine, uint64_t word, uint8_t halted_for) {
     if (rl_freeze_word_reason(word) != RL_FREEZE_REASON_LIFTING) return word;
+    if (rl_freeze_word_epoch(engine->marked_word) == rl_freeze_word_epoch(word)) return engine->marked_word;
     return rl_freeze_pack(RL_STATE_HALTED, halted_for, rl_freeze_word_epoch(word));
 }
 
@@ -794,6 +799,13 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
          * request with the mark still showing would let the lift's book step
          * pass raising checks while the halter's word is yet to land (helper-41). */
         bool publish = t.publish || rl_freeze_word_reason(engine->published) == RL_FREEZE_REASON_LIFTING;
+        /* Nor is a request cleared at an epoch an unfreeze has marked (and
+         * unmarked): a halter that read that mark may still CAS from it, and
+         * a later mark of the same epoch is the same word, so its CAS would
+         * land with its request gone and the lift's book step would let a
+         * raising check through (ABA; halt.pml, BOUNDED_UNFREEZE, found it).
+         * A new word here makes that CAS fail. */
+        if (requested && !shown && engine->marked_epoch == rl_freeze_word_epoch(engine->published) + 1) publish = true;
         if (publish) {
             if (shown) {
                 /* Its word shows HALTED for this reason (the machine was not
@@ -818,7 +830,7 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
                                     manual    ? (int64_t)engine->freeze_requests_seen
                                     : unknown ? qty
                                               : rl_engine_edge_threshold(engine),
-                                    manual ? 0 : value, rl_engine_unmarked(engine->published, before.reason), visible,
+                                    manual ? 0 : value, rl_engine_unmarked(engine, engine->published, before.reason), visible,
                                     rl_halt_cause_strategy(cause));
         }
         if (manual) rl_engine_freeze_requests_acted_on(engine);
@@ -862,7 +874,7 @@ static bool rl_engine_control(rl_engine_t *engine, rl_trading_input_t input, uin
         engine->trading = t.next;
         if (!t.publish || engine->replaying) return true;
         uint64_t published = engine->published, word = rl_engine_show(engine, t.next);
-        published = rl_engine_unmarked(published, before.reason);
+        published = rl_engine_unmarked(engine, published, before.reason);
         if (word == 0) {
             /* A halt from outside landed since: it goes first, then this input
              * again, from the halted machine. Its word is HALTED, so no other
@@ -1424,20 +1436,25 @@ static uint64_t rl_engine_mark_lifting(rl_engine_t *engine) {
         return 0;
     }
     engine->published = mark;
+    engine->marked_epoch = rl_freeze_word_epoch(mark) + 1;
+    engine->marked_word = shown;
     return mark;
 }
 
-/* The lift did not publish over its mark: show `halted` again, unless a
- * halt from outside was stored over the mark (taken in at the next step, as
- * any). Either way the controller's last word is `halted` (the mark only
- * renamed its reason). */
+/* The lift did not publish over its mark: show `halted` again (the mark
+ * only renamed its reason). Unless a halt from outside was stored over the
+ * mark: then the controller's last word stays the mark, so that the next
+ * take-in publishes over it and records the halt (a halt over a halt). With
+ * `halted` as its last word, it would adopt the new word as one that cannot
+ * happen, unrecorded (halt.pml, BOUNDED_UNFREEZE, found it). */
 static void rl_engine_unmark_lifting(rl_engine_t *engine, uint64_t mark, uint64_t halted) {
     if (mark == 0 || engine->published != mark) return;
     uint64_t expected = mark;
     /* release: as rl_engine_show's store (pairs with rl_freeze_load's acquire). */
-    (void)atomic_compare_exchange_strong_explicit(&engine->freeze.word, &expected, halted, memory_order_release,
-                                                  memory_order_relaxed);
-    engine->published = halted;
+    if (atomic_compare_exchange_strong_explicit(&engine->freeze.word, &expected, halted, memory_order_release,
+                                                memory_order_relaxed)) {
+        engine->published = halted;
+    }
 }
 
 static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, uint32_t symbol, int64_t value,
@@ -1480,6 +1497,7 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
                 (void)rl_engine_take_in_halt(engine, true);
                 halted = engine->published;
                 mark = rl_engine_mark_lifting(engine);
+                if (mark != 0) RL_HOOK("unfreeze:marked");
             } while (mark == 0 && engine->trading.state == RL_STATE_HALTED &&
                      rl_freeze_word_state(engine->published) == RL_STATE_HALTED);
         }

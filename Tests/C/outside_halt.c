@@ -6,7 +6,8 @@
  *     with "mixed", every second halter as a router given a fill no
  *     position can take (rl_engine_halt_unrecordable_fill), whose halt
  *     takes the others over.
- *   - A driver sends the controller a random mix of unfreezes, its own
+ *   - A driver sends the controller a random mix of unfreezes (half of them
+ *     bounded by the kill-switch pulls seen, which mark the word first), its own
  *     halts (manual freeze) and limit changes that move it in and out of
  *     REDUCING, through the risk side's ring.
  *   - The risk thread steps that ring: its tick takes the outside halts in.
@@ -20,8 +21,8 @@
  *   2. The controller's history has no gap: each recorded change starts from
  *      the word the previous one left, one epoch on.
  *   3. Every halt that showed is in that history (as many edge-collapse
- *      and unrecordable-fill records from a word not HALTED as halts that
- *      returned true, at least).
+ *      and unrecordable-fill records from a word not HALTED, or over a
+ *      lifting mark, as halts that returned true, at least).
  *   4. At the end, once the risk side has stepped again: no halt request is
  *      left in the book, and the machine, the book and the word agree.
  *
@@ -137,8 +138,12 @@ static void *driver(void *arg) {
     while (!atomic_load_explicit(&stop_load, memory_order_relaxed)) {
         for (uint64_t spin = xorshift(&seed) % 40000; spin > 0; spin--) __asm__ __volatile__("" ::: "memory");
         uint64_t pick = xorshift(&seed) % 10;
-        if (pick < 6) {
+        if (pick < 3) {
             control(RL_CONTROL_UNFREEZE, 0);
+        } else if (pick < 6) {
+            /* Bounded by the pulls seen (as the control socket sends it): the
+             * lifting mark, which the halters store over. */
+            control(RL_CONTROL_UNFREEZE, (int64_t)rl_engine_freeze_requests(engine) + 1);
         } else if (pick < 7) {
             control(RL_CONTROL_MANUAL_FREEZE, 0);
         } else {
@@ -168,9 +173,12 @@ static void read_records(void) {
             }
         }
         rl_freeze_reason_t reason = rl_freeze_word_reason(word);
+        /* A halt shown over a word not HALTED, or over an unfreeze's lifting
+         * mark (recorded as a halt over the halt the mark renamed). */
         if (rl_freeze_word_state(word) == RL_STATE_HALTED &&
             (reason == RL_FREEZE_REASON_EDGE_COLLAPSE || reason == RL_FREEZE_REASON_UNRECORDABLE) &&
-            rl_freeze_word_state(before) != RL_STATE_HALTED) {
+            (rl_freeze_word_state(before) != RL_STATE_HALTED ||
+             ev->side == RL_TRADING_EDGE_COLLAPSE || ev->side == RL_TRADING_UNRECORDABLE)) {
             edge_records++;
         }
         last_word = word;

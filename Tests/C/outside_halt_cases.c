@@ -39,6 +39,16 @@
  *      word first (RL_FREEZE_REASON_LIFTING), the pull stores its halt over
  *      the mark, and the unfreeze is refused. At a fixed point (the hook)
  *      and raced on two threads (a pull at a random moment of the unfreeze).
+ *  15. halt.pml (BOUNDED_UNFREEZE) found: a halter that read an unfreeze's
+ *      lifting mark, descheduled while that unfreeze was refused and its
+ *      request taken in over the persistent halt (cleared, no new word),
+ *      CASes from the mark once a second unfreeze marks the same epoch:
+ *      the same word (ABA). Its halt landed with its request gone, and the
+ *      lift's book step let a raising order through while the word showed
+ *      HALTED. Now a request at a marked epoch publishes a new word.
+ *  16. halt.pml found: a pull stored over the mark of an unfreeze refused
+ *      for its count; the unmark took the halted word back as the last
+ *      published, and the next step adopted the pull's word unrecorded.
  *  10. A fill no position can take (rl_engine_halt_unrecordable_fill): it
  *      halts on the calling thread, before any risk step, and the record
  *      carries its quantity and price; made while the kill switch is being
@@ -118,8 +128,56 @@ static int hook_unknown_fill_at_show;   /* an unrecordable fill's halt at the ne
 static int hook_unknown_winner_descheduled; /* review 3: at an unrecordable winner's halt:after_cas, the risk side publishes */
 static rl_event_t hook_record_at_take_in;
 
+static int hook_stale_halter;           /* case 15: 1 read the mark at unfreeze:marked; 2 CAS at show:begin */
+static uint64_t hook_stale_word;        /* the word the stale halter read */
+static int hook_stale_landed;           /* its halt's word landed */
+static rl_result_t hook_raise_in_lift = (rl_result_t)-1; /* a raising order at the lift's book:advanced */
+static uint64_t hook_word_in_lift;
+static int hook_pull_at_mark;           /* case 16: the kill switch at the next unfreeze:marked */
+
+/* rl_engine_halt_now's loop, from a word read long ago, its request made
+ * then (a halter descheduled between its request and its CAS): its CAS, then
+ * from each word it meets a request and a CAS, until HALTED for a
+ * persistent reason. */
+static int stale_halter_finishes(rl_engine_t *e, uint64_t word) {
+    for (int first = 1;; first = 0) {
+        if (rl_freeze_word_state(word) == RL_STATE_HALTED &&
+            rl_freeze_reason_class(rl_freeze_word_reason(word)) != RL_REASON_CLASS_TRANSIENT) {
+            return 0;
+        }
+        if (!first) rl_position_table_request_halt(e->table);
+        uint64_t next = rl_freeze_pack(RL_STATE_HALTED, RL_FREEZE_REASON_EDGE_COLLAPSE, rl_freeze_word_epoch(word) + 1);
+        if (atomic_compare_exchange_strong(&e->freeze.word, &word, next)) {
+            atomic_fetch_add(&e->halt_requests, 1);
+            return 1;
+        }
+    }
+}
+
 static void hook(const char *point) {
     if (hook_engine == NULL) return;
+    if (strcmp(point, "unfreeze:marked") == 0 && hook_stale_halter == 1) {
+        hook_stale_halter = 2;
+        hook_stale_word = word_of(hook_engine); /* the mark, read; then descheduled */
+        return;
+    }
+    if (strcmp(point, "show:begin") == 0 && hook_stale_halter == 3 &&
+        rl_freeze_word_reason(word_of(hook_engine)) == RL_FREEZE_REASON_LIFTING) { /* the lift's publish, over the mark */
+        hook_stale_halter = 4;
+        hook_stale_landed = stale_halter_finishes(hook_engine, hook_stale_word);
+        return;
+    }
+    if (strcmp(point, "book:advanced") == 0 && hook_stale_halter == 4) {
+        hook_stale_halter = 0;
+        hook_word_in_lift = word_of(hook_engine);
+        hook_raise_in_lift = rl_engine_reserve(hook_engine, 0, RL_SIDE_BUY, S / 100, 100 * S);
+        return;
+    }
+    if (strcmp(point, "unfreeze:marked") == 0 && hook_pull_at_mark) {
+        hook_pull_at_mark = 0;
+        rl_engine_request_freeze(hook_engine);
+        return;
+    }
     if (strcmp(point, "restore:store") == 0 && hook_pull_during_restore) {
         hook_pull_during_restore = 0;
         rl_engine_request_freeze(hook_engine);
@@ -1045,6 +1103,85 @@ static int case_pull_during_a_bounded_unfreeze(void) {
     return fail;
 }
 
+/* ---- case 15 --------------------------------------------------------------
+ * A halter that read a refused unfreeze's mark CASes from it when a second
+ * unfreeze marks the same epoch: no raising order passes, the halt stands. */
+static int case_stale_halter_meets_a_second_mark(void) {
+    rl_engine_t *e = make_engine();
+    rl_engine_set_clock(e, 1000000000ull);
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    rl_step_result_t out;
+    rl_engine_request_freeze(e); /* the kill switch, recorded */
+    rl_engine_step(e, ring, 16, &out);
+    drain_records(e, NULL, 0, NULL);
+    hook_engine = e;
+    /* An unfreeze from a requester who saw no pull: refused for its count.
+     * A halter reads its mark meanwhile. */
+    hook_stale_halter = 1;
+    int rc1 = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, 1, 50);
+    /* The halter's request, after its read (its CAS waits: descheduled). */
+    rl_position_table_request_halt(e->table);
+    /* An unfreeze that saw the pull: it takes the request in, marks, and at
+     * its lift's show:begin the halter CASes from the mark it read. */
+    hook_stale_halter = 3;
+    int64_t seen = (int64_t)rl_engine_freeze_requests(e) + 1;
+    int rc2 = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, seen, 51);
+    hook_engine = NULL;
+    uint64_t w = word_of(e);
+    rl_result_t raise_after = rl_engine_reserve(e, 0, RL_SIDE_BUY, S / 100, 100 * S);
+    int fail = rc1 != -ECANCELED || hook_stale_halter != 0 || !hook_stale_landed ||
+               (hook_raise_in_lift == RL_OK && rl_freeze_word_state(hook_word_in_lift) == RL_STATE_HALTED) ||
+               rc2 != -ECANCELED || rl_freeze_word_state(w) != RL_STATE_HALTED || raise_after == RL_OK;
+    printf("%s stale_halter_meets_a_second_mark: the first unfreeze %d, the halter's halt landed %d; during the "
+           "second's lift the word was %s and a raising order got %d (0 = accepted); the second unfreeze %d, the word "
+           "%s, a raising order after %d\n",
+           fail ? "FAIL" : "PASS", rc1, hook_stale_landed, state_name(hook_word_in_lift), (int)hook_raise_in_lift, rc2,
+           state_name(w), (int)raise_after);
+    rl_spsc_destroy(ring);
+    rl_engine_destroy(e);
+    return fail;
+}
+
+/* ---- case 16 --------------------------------------------------------------
+ * A pull stored over the mark of an unfreeze refused for its count: the
+ * pull's halt is recorded at the next step. */
+static int case_pull_over_a_refused_mark_recorded(void) {
+    rl_engine_t *e = make_engine();
+    rl_engine_set_clock(e, 1000000000ull);
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    rl_step_result_t out;
+    rl_engine_request_freeze(e);
+    rl_engine_step(e, ring, 16, &out);
+    drain_records(e, NULL, 0, NULL);
+    int64_t seen = (int64_t)rl_engine_freeze_requests(e) + 1;
+    hook_engine = e;
+    hook_pull_at_mark = 1; /* a second operator pulls while the unfreeze has marked */
+    int rc = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, seen, 52);
+    hook_engine = NULL;
+    rl_engine_step(e, ring, 16, &out);
+    uint64_t w = word_of(e);
+    rl_event_t records[8];
+    int n = drain_records(e, NULL, 8, records), pull_records = 0;
+    for (int i = 0; i < n && i < 8; i++) {
+        if (records[i].side == RL_TRADING_MANUAL_FREEZE && records[i].order_id == w &&
+            rl_freeze_word_reason(records[i].price) != RL_FREEZE_REASON_LIFTING) {
+            pull_records++;
+        }
+    }
+    int fail = hook_pull_at_mark != 0 || rc != -ECANCELED || rl_freeze_word_state(w) != RL_STATE_HALTED ||
+               rl_freeze_word_reason(w) != RL_FREEZE_REASON_MANUAL || pull_records != 1 ||
+               rl_engine_freeze_requests_recorded(e) != rl_engine_freeze_requests(e);
+    printf("%s pull_over_a_refused_mark_recorded: the unfreeze %d; the word %s reason %d; %d record(s) of the pull's "
+           "word; pulls %llu, recorded %llu\n",
+           fail ? "FAIL" : "PASS", rc, state_name(w), (int)rl_freeze_word_reason(w), pull_records,
+           (unsigned long long)rl_engine_freeze_requests(e), (unsigned long long)rl_engine_freeze_requests_recorded(e));
+    rl_spsc_destroy(ring);
+    rl_engine_destroy(e);
+    return fail;
+}
+
 static rl_engine_t *race_engine;
 static atomic_int race_go, race_done;
 static atomic_uint race_delay;
@@ -1156,6 +1293,8 @@ int main(int argc, char **argv) {
             case_pull_during_a_bounded_unfreeze_race(argc > 2 ? atoi(argv[2]) : 100000, 1) +
             case_pull_during_a_bounded_unfreeze_race(argc > 2 ? atoi(argv[2]) : 100000, 2) +
             case_pull_during_a_bounded_unfreeze_race(argc > 2 ? atoi(argv[2]) : 100000, 3));
+    RUN("stale_halter_meets_a_second_mark", case_stale_halter_meets_a_second_mark());
+    RUN("pull_over_a_refused_mark_recorded", case_pull_over_a_refused_mark_recorded());
     printf("%d case(s) failed\n", failures);
     return failures ? 1 : 0;
 }

@@ -34,13 +34,20 @@
  *       unfreeze took halts in (one landing while the lift is published
  *       stands: the lift is not retried over it). And taking a halt in
  *       ends (at most three looks).
+ *   P6  (BOUNDED_UNFREEZE) An operator's unfreeze carries the kill-switch
+ *       pulls its requester had seen: it lifts no halt while a pull made
+ *       after that look has returned, whether the pull stored a word or
+ *       found one HALTED for a persistent reason and stored nothing
+ *       (rl_engine.c, RL_CONTROL_UNFREEZE: take in, mark, read the count).
  *   P3  At the end, after the controller's last step has taken everything
  *       in: no request is left in the book, machine, book and word agree,
  *       an outside halt shown after the last lift is still in force, and
  *       one asked for after the last operator's lift shows HALTED for a
  *       persistent reason.
  *
- * Sizes: HALTERS outside halters (1-2), CHECKERS checkers of ORDERS tries,
+ * Sizes: HALTERS outside halters (1-2), the first PULLERS of them kill-switch
+ * pulls (their count moves first, as rl_engine_request_freeze_counted's),
+ * CHECKERS checkers of ORDERS tries,
  * RISK_OPS controller operations chosen freely among breach, cleared, its
  * own persistent or transient halt, an operator's unfreeze, the breaker's
  * lift and tick.
@@ -59,6 +66,28 @@
  *   MUTANT_RETRY_LIFT     a lift whose CAS failed over a new halt takes it
  *                         in and lifts again (an unfreeze lifted a kill
  *                         switch pulled while it was published).
+ * With BOUNDED_UNFREEZE (the operator's unfreeze bounded by the pulls seen,
+ * as the control socket sends it), the lifting mark's mutants:
+ *   MUTANT_NO_MARK        the count is read with no mark (before 1782dca: a
+ *                         pull over a persistent halt stored nothing, and
+ *                         the lift went through);
+ *   MUTANT_MARK_WITHOUT_TAKE_IN  the mark is tried once, without taking in
+ *                         a halt that shows first, and the lift goes on
+ *                         without one (helper-41, 1);
+ *   MUTANT_LIFT_UNMARKED  nothing halted at the look (no mark), and the lift
+ *                         goes on (helper-41, 2);
+ *   MUTANT_CLEAR_OVER_MARK  a request taken in over the mark, the machine
+ *                         HALTED already, is cleared with no new word
+ *                         (helper-41, 3);
+ *   MUTANT_UNMARK_FORGETS  a refused unfreeze whose mark a pull stored over
+ *                         takes back its halted word as its last (9d92608:
+ *                         the pull's word was then adopted unrecorded);
+ *   MUTANT_MARK_ABA       a request over a persistent halt at an epoch an
+ *                         unfreeze marked is cleared with no new word
+ *                         (9d92608): a halter that read the mark may CAS from
+ *                         it once a later unfreeze marks the same epoch (the
+ *                         same word), its request gone, and the lift's book
+ *                         step lets a raising check through.
  */
 #ifndef HALTERS
 #define HALTERS 2
@@ -72,12 +101,16 @@
 #ifndef RISK_OPS
 #define RISK_OPS 3
 #endif
+#ifndef PULLERS
+#define PULLERS 0
+#endif
 
 #define ACTIVE 0
 #define HALTED 1      /* for a persistent reason: only an operator lifts it */
 #define REDUCING 2
 #define HALTED_T 3    /* for a transient reason: the breaker may lift it */
-#define IS_HALTED(s) ((s) == HALTED || (s) == HALTED_T)
+#define MARK 4        /* HALTED, reason lifting: an unfreeze's mark (transient class) */
+#define IS_HALTED(s) ((s) == HALTED || (s) == HALTED_T || (s) == MARK)
 
 /* The book word's hi half. */
 byte bstate = ACTIVE;
@@ -97,6 +130,12 @@ bit outside_shown = 0;     /* an outside halt showed since the last lift */
 bit halter_returned = 0;   /* a halter returned, and no operator lifted since */
 bit returned_during_lift = 0; /* a halter's CAS landed after a lift's take-in */
 byte done = 0;
+/* The kill switch's pull count, and the bounded unfreeze's ghosts. */
+byte pulls = 0;
+byte look = 0;             /* the current bounded unfreeze's look (0: none in progress) */
+byte looks = 0;
+bit bounded_lift = 0;      /* the lift in progress is a bounded unfreeze's */
+bit pull_after_look_returned = 0; /* a pull counted after the look has returned */
 
 /* The book's generation moves, the request bit stays (rl_position_table_advance). */
 inline advance(next) {
@@ -121,6 +160,7 @@ inline show_word(next, ok) {
                 if
                 :: operator_lift ->
                     assert(!returned_during_lift); /* P5 */
+                    assert(!bounded_lift || !pull_after_look_returned); /* P6 */
                     halter_returned = 0
                 :: else -> skip
                 fi
@@ -129,7 +169,8 @@ inline show_word(next, ok) {
             wstate = next; wepoch = pepoch + 1; ok = 1;
             assert(!outside_shown || IS_HALTED(wstate)) /* P2 */
         :: else ->
-            assert(!lifting || (pstate == HALTED_T && wstate == HALTED)); /* P2 */
+            /* P2; over the mark, any halt may land */
+            assert(!lifting || ((pstate == HALTED_T || pstate == MARK) && wstate == HALTED));
             ok = 0
         fi;
         lifting = 0
@@ -149,33 +190,54 @@ inline take_in() {
        atomic { rq = breq; shown = (wstate != pstate || wepoch != pepoch); ws = wstate; we = wepoch }
        if
        :: (!rq && !shown) -> break
-       :: (rq || shown) && mstate == HALTED ->
+       :: (rq || shown) && pstate == MARK && shown ->
+           advance(HALTED);         /* a halt stored over the mark: adopt it */
+           pstate = ws; pepoch = we; mstate = HALTED;
+           atomic { breq = 0 };
+           break
+       :: (rq || shown) && pstate == MARK && !shown ->
+#ifdef MUTANT_CLEAR_OVER_MARK
+           if
+           :: mstate == HALTED -> atomic { breq = 0 }; break
+           :: else -> skip
+           fi;
+#endif
+           show_word(HALTED, ok);   /* its word is yet to land: one over the mark */
+           if
+           :: ok -> mstate = HALTED; atomic { breq = 0 }; break
+           :: else -> skip
+           fi
+       :: (rq || shown) && pstate != MARK && mstate == HALTED ->
            assert(!shown);          /* an outside halt stores only over a word that is not HALTED */
            if
+#ifdef MUTANT_MARK_ABA
            :: atomic { breq = 0 }; break
+#else
+           :: (mepoch != pepoch + 1) -> atomic { breq = 0 }; break /* not at an epoch an unfreeze marked */
+#endif
            :: show_word(HALTED, ok); /* an unrecordable fill's request takes the halt over (a new word) */
               if
               :: ok -> atomic { breq = 0 }; break
               :: else -> skip
               fi
            fi
-       :: (rq || shown) && mstate == HALTED_T && shown ->
+       :: (rq || shown) && pstate != MARK && mstate == HALTED_T && shown ->
            advance(HALTED);         /* an outside halt made the transient halt persistent: adopt it */
            pstate = ws; pepoch = we; mstate = HALTED;
            atomic { breq = 0 };
            break
-       :: (rq || shown) && mstate == HALTED_T && !shown ->
+       :: (rq || shown) && pstate != MARK && mstate == HALTED_T && !shown ->
            show_word(HALTED, ok);   /* a persistent request over a transient halt: persistent now */
            if
            :: ok -> mstate = HALTED; atomic { breq = 0 }; break
            :: else -> skip          /* its word landed meanwhile: adopt it */
            fi
-       :: (rq || shown) && !IS_HALTED(mstate) && shown ->
+       :: (rq || shown) && pstate != MARK && !IS_HALTED(mstate) && shown ->
            advance(HALTED);         /* adopt the outside word as it shows */
            pstate = ws; pepoch = we; mstate = HALTED;
            atomic { breq = 0 };     /* clear_halt_request: the state bits hold it now */
            break
-       :: (rq || shown) && !IS_HALTED(mstate) && !shown ->
+       :: (rq || shown) && pstate != MARK && !IS_HALTED(mstate) && !shown ->
            show_word(HALTED, ok);
            if
            :: ok -> mstate = HALTED; atomic { breq = 0 }; break
@@ -217,9 +279,101 @@ inline control(target, allowed, lift) {
     od
 }
 
+/* rl_engine_mark_lifting: the shown HALTED word, renamed by CAS. */
+inline mark_lifting() {
+    atomic {
+        if
+        :: (IS_HALTED(pstate) && wstate == pstate && wepoch == pepoch) -> wstate = MARK; mark = 1
+        :: else -> mark = 0
+        fi
+    }
+    if
+    :: mark -> pstate = MARK; mepoch = pepoch + 1
+    :: else -> skip
+    fi
+}
+
+/* rl_engine_unmark_lifting: the halt shown again, unless one landed on the
+ * mark (then the mark stays the last word, and the next take-in publishes
+ * over it). */
+inline unmark_lifting() {
+    if
+    :: (mark && pstate == MARK) ->
+        atomic {
+            if
+            :: (wstate == MARK && wepoch == pepoch) -> wstate = hs; ok = 1
+            :: else -> ok = 0
+            fi
+        };
+#ifdef MUTANT_UNMARK_FORGETS
+        pstate = hs
+#else
+        if :: ok -> pstate = hs :: else -> skip fi
+#endif
+    :: else -> skip
+    fi
+}
+
+/* RL_CONTROL_UNFREEZE with the pulls its requester had seen (the look, at
+ * the start: an earlier look only sees fewer, and is refused more). */
+inline bounded_unfreeze() {
+    atomic { looks++; look = looks; seen = pulls; pull_after_look_returned = 0 };
+    mark = 0;
+#if defined(MUTANT_NO_MARK)
+    skip;
+#elif defined(MUTANT_MARK_WITHOUT_TAKE_IN)
+    hs = pstate; mark_lifting();
+#else
+    do
+    :: take_in();
+       hs = pstate;
+       mark_lifting();
+       if
+       :: (mark || !(IS_HALTED(mstate) && IS_HALTED(pstate))) -> break
+       :: else -> skip
+       fi
+    od;
+#endif
+    if
+    :: pulls > seen -> unmark_lifting()   /* a pull after the look: refused */
+    :: else ->
+        if
+#if defined(MUTANT_NO_MARK) || defined(MUTANT_MARK_WITHOUT_TAKE_IN) || defined(MUTANT_LIFT_UNMARKED)
+        :: true ->
+#else
+        :: mark ->
+#endif
+            take_in();
+            if
+#if !defined(MUTANT_NO_MARK) && !defined(MUTANT_MARK_WITHOUT_TAKE_IN)
+            :: (mark && pstate != MARK) -> skip  /* a pull over the mark, taken in: it stands */
+#endif
+            :: else ->
+                returned_during_lift = 0;
+                if
+                :: IS_HALTED(mstate) ->
+                    saved = mstate;
+                    mstate = ACTIVE;
+                    operator_lift = 1; bounded_lift = 1;
+                    show_word(ACTIVE, ok);
+                    operator_lift = 0; bounded_lift = 0;
+                    if
+                    :: ok -> skip
+                    :: else -> mstate = saved; take_in() /* a halt that landed during the lift stands */
+                    fi
+                :: else -> skip
+                fi
+            fi;
+            unmark_lifting()
+        :: else -> skip                   /* nothing halted at the look */
+        fi
+    fi;
+    look = 0
+}
+
 active proctype Controller() {
-    byte saved, ws, we, loops;
-    bit rq, ok, shown;
+    byte saved, ws, we, loops, seen, hs, mepoch = 0;
+    bit rq, ok, shown, mark;
     byte n = 0;
     do
     :: n < RISK_OPS ->
@@ -230,7 +384,11 @@ active proctype Controller() {
         :: control(HALTED, !IS_HALTED(mstate), 0)          /* its own persistent halt (a journal failure) */
         :: control(HALTED, IS_HALTED(mstate), 0)           /* a book no longer known, over any halt (unrecordable_fill) */
         :: control(HALTED_T, !IS_HALTED(mstate), 0)        /* its own transient halt (a lost heartbeat) */
+#ifdef BOUNDED_UNFREEZE
+        :: bounded_unfreeze()                              /* an operator's unfreeze, bounded by the pulls seen (at any state) */
+#else
         :: control(ACTIVE, IS_HALTED(mstate), 2)           /* an operator's unfreeze */
+#endif
         :: control(ACTIVE, mstate == HALTED_T, 1)          /* the breaker's lift */
         :: take_in()                                       /* a tick */
         fi
@@ -253,10 +411,16 @@ active proctype Controller() {
 #else
 #define DONE_READING(s) ((s) == HALTED)
 #endif
+/* A halter is done: a pull counted after the current look says so (P6). */
+#define RETURNED halter_returned = 1; if :: (after != 0 && after == look) -> pull_after_look_returned = 1 :: else -> skip fi
 active [HALTERS] proctype Halter() {
-    byte s, e;
+    byte s, e, after = 0;
     bit halted = 0;
-    atomic { s = wstate; e = wepoch; if :: DONE_READING(s) -> halter_returned = 1 :: else -> skip fi }
+    if
+    :: _pid <= PULLERS -> atomic { pulls++; after = look } /* the pull's count first (seq_cst), then its halt */
+    :: else -> skip
+    fi;
+    atomic { s = wstate; e = wepoch; if :: DONE_READING(s) -> RETURNED :: else -> skip fi }
     do
     :: DONE_READING(s) || halted -> break
     :: else ->
@@ -264,7 +428,7 @@ active [HALTERS] proctype Halter() {
         atomic { breq = 1 };  /* request_halt (no change when set) */
 #endif
 #ifdef MUTANT_REQUEST_FIRST
-        atomic { s = wstate; e = wepoch; if :: DONE_READING(s) -> halter_returned = 1 :: else -> skip fi };
+        atomic { s = wstate; e = wepoch; if :: DONE_READING(s) -> RETURNED :: else -> skip fi };
         if
         :: DONE_READING(s) -> break
         :: else -> skip
@@ -276,8 +440,8 @@ active [HALTERS] proctype Halter() {
             /* the request alone, no word; a lift since the read is shown over */
             atomic {
                 if
-                :: (wstate == s && wepoch == e) -> halted = 1; halter_returned = 1
-                :: else -> s = wstate; e = wepoch; if :: DONE_READING(s) -> halter_returned = 1 :: else -> skip fi
+                :: (wstate == s && wepoch == e) -> halted = 1; RETURNED
+                :: else -> s = wstate; e = wepoch; if :: DONE_READING(s) -> RETURNED :: else -> skip fi
                 fi
             }
         :: s != HALTED_T ->
@@ -287,9 +451,9 @@ active [HALTERS] proctype Halter() {
             atomic {
                 if
                 :: (wstate == s && wepoch == e) ->
-                    wstate = HALTED; wepoch = e + 1; halted = 1; outside_shown = 1; halter_returned = 1;
+                    wstate = HALTED; wepoch = e + 1; halted = 1; outside_shown = 1; RETURNED;
                     returned_during_lift = 1
-                :: else -> s = wstate; e = wepoch; if :: DONE_READING(s) -> halter_returned = 1 :: else -> skip fi
+                :: else -> s = wstate; e = wepoch; if :: DONE_READING(s) -> RETURNED :: else -> skip fi
                 fi
             }
         fi
