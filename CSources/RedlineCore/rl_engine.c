@@ -586,7 +586,13 @@ void rl_engine_tick(rl_engine_t *engine) {
     /* acquire: pairs with rl_engine_request_freeze's release add. */
     uint64_t requests = atomic_load_explicit(&engine->freeze_requests, memory_order_acquire);
     if (RL_UNLIKELY(requests != engine->freeze_requests_seen) && !engine->replaying) {
-        engine->freeze_requests_seen = requests;
+        /* A pull's word can show before its halt_requests add has counted
+         * (one stored over an unfreeze's mark while the machine was HALTED
+         * already, so the control below publishes nothing that would meet
+         * it): the word itself is looked at first, so that its record is in
+         * the ring before the pull is said to be acted on (helper-42). */
+        (void)rl_engine_take_in_halt(engine, true);
+        if (requests > engine->freeze_requests_seen) engine->freeze_requests_seen = requests;
         /* value 0: no request id; the orchestrator's record says where it came from. */
         rl_engine_control(engine, RL_TRADING_MANUAL_FREEZE, RL_SYMBOL_NONE, (int64_t)requests, 0);
         rl_engine_freeze_requests_acted_on(engine);
@@ -835,6 +841,17 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
         }
         if (manual) rl_engine_freeze_requests_acted_on(engine);
         rl_position_table_clear_halt_request(engine->table);
+        /* An outside halt adopted over an unfreeze's mark of a book no longer
+         * known shows its own reason (an edge collapse, a pull), while the
+         * machine keeps unrecordable_fill, which takes over any halt: that
+         * word would hide it from the operator who lifts it, and from a
+         * restart, which restores the last record's word. It is shown again
+         * over it, with its record (helper-42). */
+        if (shown && t.next.state == RL_STATE_HALTED && t.next.reason == RL_FREEZE_REASON_UNRECORDABLE &&
+            rl_freeze_word_reason(visible) != RL_FREEZE_REASON_UNRECORDABLE) {
+            uint64_t again = rl_engine_show(engine, t.next);
+            if (again != 0) rl_engine_record_change(engine, RL_TRADING_UNRECORDABLE, RL_SYMBOL_NONE, 0, 0, visible, again, 0);
+        }
         if (t.publish) rl_engine_breaker_follow(engine, (rl_freeze_reason_t)t.next.reason, input,
                                                 (rl_freeze_reason_t)before.reason);
         return true;

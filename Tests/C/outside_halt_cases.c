@@ -49,6 +49,14 @@
  *  16. halt.pml found: a pull stored over the mark of an unfreeze refused
  *      for its count; the unmark took the halted word back as the last
  *      published, and the next step adopted the pull's word unrecorded.
+ *  17. helper-42: a pull stored over a refused unfreeze's mark, its thread
+ *      descheduled after its CAS (before its halt_requests add): the next
+ *      tick said the pull was recorded (rl_engine_freeze_requests_recorded)
+ *      with no record of its word in the ring. Now the tick looks at the
+ *      word when the pull count moved.
+ *  18. helper-42: an edge collapse over the mark of a book-unknown halt
+ *      (unrecordable_fill): the word and its record said edge_collapse, and
+ *      a restart restored that. Now the book-unknown halt is shown again.
  *  10. A fill no position can take (rl_engine_halt_unrecordable_fill): it
  *      halts on the calling thread, before any risk step, and the record
  *      carries its quantity and price; made while the kill switch is being
@@ -134,6 +142,34 @@ static int hook_stale_landed;           /* its halt's word landed */
 static rl_result_t hook_raise_in_lift = (rl_result_t)-1; /* a raising order at the lift's book:advanced */
 static uint64_t hook_word_in_lift;
 static int hook_pull_at_mark;           /* case 16: the kill switch at the next unfreeze:marked */
+static int hook_paused_pull_at_mark;    /* case 17: a pull, descheduled after its CAS, at unfreeze:marked */
+static int hook_edge_at_mark;           /* case 18: an edge collapse at unfreeze:marked */
+static uint64_t hook_made_at_mark;
+
+/* rl_engine_request_freeze_counted and rl_engine_halt_now's loop, its
+ * thread descheduled right after its CAS: its detail and its halt_requests
+ * add wait for paused_pull_resumes. */
+static uint64_t pull_paused_after_its_cas(rl_engine_t *e) {
+    atomic_fetch_add_explicit(&e->freeze_requests, 1, memory_order_seq_cst);
+    uint64_t w = atomic_load_explicit(&e->freeze.word, memory_order_seq_cst);
+    for (;;) {
+        if (rl_freeze_word_state(w) == RL_STATE_HALTED &&
+            rl_freeze_reason_class(rl_freeze_word_reason(w)) != RL_REASON_CLASS_TRANSIENT) {
+            return 0;
+        }
+        atomic_store(&e->halt_cause, rl_halt_cause_pack(RL_FREEZE_REASON_MANUAL, 0));
+        rl_position_table_request_halt(e->table);
+        uint64_t next = rl_freeze_pack(RL_STATE_HALTED, RL_FREEZE_REASON_MANUAL, rl_freeze_word_epoch(w) + 1);
+        if (atomic_compare_exchange_strong(&e->freeze.word, &w, next)) return next;
+    }
+}
+
+static void paused_pull_resumes(rl_engine_t *e, uint64_t made) {
+    atomic_store(&e->halt_detail_value, 0);
+    atomic_store(&e->halt_detail_qty, 0);
+    atomic_store(&e->halt_detail_tag, rl_halt_tag_pack(made, RL_FREEZE_REASON_MANUAL, 0));
+    atomic_fetch_add(&e->halt_requests, 1);
+}
 
 /* rl_engine_halt_now's loop, from a word read long ago, its request made
  * then (a halter descheduled between its request and its CAS): its CAS, then
@@ -171,6 +207,16 @@ static void hook(const char *point) {
         hook_stale_halter = 0;
         hook_word_in_lift = word_of(hook_engine);
         hook_raise_in_lift = rl_engine_reserve(hook_engine, 0, RL_SIDE_BUY, S / 100, 100 * S);
+        return;
+    }
+    if (strcmp(point, "unfreeze:marked") == 0 && hook_paused_pull_at_mark) {
+        hook_paused_pull_at_mark = 0;
+        hook_made_at_mark = pull_paused_after_its_cas(hook_engine);
+        return;
+    }
+    if (strcmp(point, "unfreeze:marked") == 0 && hook_edge_at_mark) {
+        hook_edge_at_mark = 0;
+        hook_made_at_mark = rl_engine_halt_now(hook_engine, RL_FREEZE_REASON_EDGE_COLLAPSE, 7, 5 * S);
         return;
     }
     if (strcmp(point, "unfreeze:marked") == 0 && hook_pull_at_mark) {
@@ -1182,6 +1228,70 @@ static int case_pull_over_a_refused_mark_recorded(void) {
     return fail;
 }
 
+/* ---- case 17 --------------------------------------------------------------
+ * A pull over a refused unfreeze's mark, descheduled after its CAS: the next
+ * tick says it is recorded only with its word's record in the ring. */
+static int case_paused_pull_recorded_with_its_word(void) {
+    rl_engine_t *e = make_engine();
+    rl_engine_set_clock(e, 1000000000ull);
+    rl_engine_request_freeze(e);
+    rl_engine_tick(e);
+    drain_records(e, NULL, 0, NULL);
+    int64_t seen = (int64_t)rl_engine_freeze_requests(e) + 1;
+    hook_engine = e;
+    hook_paused_pull_at_mark = 1;
+    int rc = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, seen, 60);
+    hook_engine = NULL;
+    rl_engine_tick(e); /* before the puller's halt_requests add */
+    uint64_t pulls = rl_engine_freeze_requests(e), recorded = rl_engine_freeze_requests_recorded(e);
+    rl_event_t records[8];
+    int n = drain_records(e, NULL, 8, records), of_the_pull = 0;
+    for (int i = 0; i < n && i < 8; i++) of_the_pull += records[i].order_id == hook_made_at_mark;
+    paused_pull_resumes(e, hook_made_at_mark);
+    rl_engine_tick(e);
+    int later = drain_records(e, NULL, 0, NULL);
+    int fail = rc != -ECANCELED || hook_made_at_mark == 0 || (recorded >= pulls && of_the_pull != 1) || later != 0;
+    printf("%s paused_pull_recorded_with_its_word: the unfreeze %d; after a tick: pulls %llu, recorded %llu, %d "
+           "record(s) of the pull's word; %d more after its add\n",
+           fail ? "FAIL" : "PASS", rc, (unsigned long long)pulls, (unsigned long long)recorded, of_the_pull, later);
+    rl_engine_destroy(e);
+    return fail;
+}
+
+/* ---- case 18 --------------------------------------------------------------
+ * An edge collapse over the mark of a book-unknown halt: the word, the last
+ * record and a restart from the records all say unrecordable_fill. */
+static int case_book_unknown_not_renamed_over_a_mark(void) {
+    rl_engine_t *e = make_engine();
+    rl_engine_set_clock(e, 1000000000ull);
+    (void)rl_engine_halt_unrecordable_fill(e, 3, 7 * S / 1000, 250 * S);
+    rl_engine_tick(e);
+    drain_records(e, NULL, 0, NULL);
+    uint64_t before = word_of(e);
+    hook_engine = e;
+    hook_edge_at_mark = 1;
+    int rc = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, (int64_t)rl_engine_freeze_requests(e) + 1, 61);
+    hook_engine = NULL;
+    rl_engine_tick(e);
+    rl_event_t records[8];
+    int n = drain_records(e, NULL, 8, records);
+    uint64_t w = word_of(e);
+    rl_engine_t *restarted = make_engine();
+    (void)rl_engine_restore_trading(restarted, before);
+    for (int i = 0; i < n && i < 8; i++) (void)rl_engine_restore_trading(restarted, records[i].order_id);
+    uint64_t w2 = word_of(restarted);
+    int fail = rc != -ECANCELED || hook_made_at_mark == 0 || rl_freeze_word_state(w) != RL_STATE_HALTED ||
+               rl_freeze_word_reason(w) != RL_FREEZE_REASON_UNRECORDABLE || n < 1 || records[n - 1].order_id != w ||
+               rl_freeze_word_reason(w2) != RL_FREEZE_REASON_UNRECORDABLE;
+    printf("%s book_unknown_not_renamed_over_a_mark: the unfreeze %d; the word %s reason %d (unrecordable_fill = %d); "
+           "%d record(s); restarted from them: reason %d\n",
+           fail ? "FAIL" : "PASS", rc, state_name(w), (int)rl_freeze_word_reason(w), (int)RL_FREEZE_REASON_UNRECORDABLE, n,
+           (int)rl_freeze_word_reason(w2));
+    rl_engine_destroy(restarted);
+    rl_engine_destroy(e);
+    return fail;
+}
+
 static rl_engine_t *race_engine;
 static atomic_int race_go, race_done;
 static atomic_uint race_delay;
@@ -1295,6 +1405,8 @@ int main(int argc, char **argv) {
             case_pull_during_a_bounded_unfreeze_race(argc > 2 ? atoi(argv[2]) : 100000, 3));
     RUN("stale_halter_meets_a_second_mark", case_stale_halter_meets_a_second_mark());
     RUN("pull_over_a_refused_mark_recorded", case_pull_over_a_refused_mark_recorded());
+    RUN("paused_pull_recorded_with_its_word", case_paused_pull_recorded_with_its_word());
+    RUN("book_unknown_not_renamed_over_a_mark", case_book_unknown_not_renamed_over_a_mark());
     printf("%d case(s) failed\n", failures);
     return failures ? 1 : 0;
 }
