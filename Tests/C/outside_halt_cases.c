@@ -1104,18 +1104,22 @@ static int case_kill_switch_pull_recorded(int ms) {
     return fail;
 }
 
+/* Cases 14-17 start here: the kill switch pulled and recorded, the
+ * records drained. */
+static rl_engine_t *engine_with_a_recorded_kill_switch(void) {
+    rl_engine_t *e = make_engine();
+    rl_engine_set_clock(e, 1000000000ull);
+    rl_engine_request_freeze(e);
+    rl_engine_tick(e);
+    drain_records(e, NULL, 0, NULL);
+    return e;
+}
+
 /* ---- case 14 --------------------------------------------------------------
  * A bounded unfreeze of a persistent halt, and a pull between its look at
  * the count and its lift: the pull's halt stands. */
 static int case_pull_during_a_bounded_unfreeze(void) {
-    rl_engine_t *e = make_engine();
-    rl_engine_set_clock(e, 1000000000ull);
-    rl_spsc_t *ring;
-    if (rl_spsc_create(64, &ring) != 0) exit(2);
-    rl_step_result_t out;
-    rl_engine_request_freeze(e); /* the first operator's kill switch, recorded */
-    rl_engine_step(e, ring, 16, &out);
-    drain_records(e, NULL, 0, NULL);
+    rl_engine_t *e = engine_with_a_recorded_kill_switch();
     int64_t seen = (int64_t)rl_engine_freeze_requests(e) + 1; /* the unfreezer's look */
     hook_engine = e;
     hook_pull_during_unfreeze = 1; /* a second operator pulls while the lift is published */
@@ -1144,7 +1148,6 @@ static int case_pull_during_a_bounded_unfreeze(void) {
            "a raising order got %d (0 = accepted); %d record(s) of the second pull's halt; a later unfreeze %d, %s\n",
            fail ? "FAIL" : "PASS", rc, -ECANCELED, state_name(w), (int)rl_freeze_word_reason(w), (int)raise,
            manual_records, rc2, state_name(w2));
-    rl_spsc_destroy(ring);
     rl_engine_destroy(e);
     return fail;
 }
@@ -1153,14 +1156,7 @@ static int case_pull_during_a_bounded_unfreeze(void) {
  * A halter that read a refused unfreeze's mark CASes from it when a second
  * unfreeze marks the same epoch: no raising order passes, the halt stands. */
 static int case_stale_halter_meets_a_second_mark(void) {
-    rl_engine_t *e = make_engine();
-    rl_engine_set_clock(e, 1000000000ull);
-    rl_spsc_t *ring;
-    if (rl_spsc_create(64, &ring) != 0) exit(2);
-    rl_step_result_t out;
-    rl_engine_request_freeze(e); /* the kill switch, recorded */
-    rl_engine_step(e, ring, 16, &out);
-    drain_records(e, NULL, 0, NULL);
+    rl_engine_t *e = engine_with_a_recorded_kill_switch();
     hook_engine = e;
     /* An unfreeze from a requester who saw no pull: refused for its count.
      * A halter reads its mark meanwhile. */
@@ -1184,7 +1180,6 @@ static int case_stale_halter_meets_a_second_mark(void) {
            "%s, a raising order after %d\n",
            fail ? "FAIL" : "PASS", rc1, hook_stale_landed, state_name(hook_word_in_lift), (int)hook_raise_in_lift, rc2,
            state_name(w), (int)raise_after);
-    rl_spsc_destroy(ring);
     rl_engine_destroy(e);
     return fail;
 }
@@ -1193,20 +1188,13 @@ static int case_stale_halter_meets_a_second_mark(void) {
  * A pull stored over the mark of an unfreeze refused for its count: the
  * pull's halt is recorded at the next step. */
 static int case_pull_over_a_refused_mark_recorded(void) {
-    rl_engine_t *e = make_engine();
-    rl_engine_set_clock(e, 1000000000ull);
-    rl_spsc_t *ring;
-    if (rl_spsc_create(64, &ring) != 0) exit(2);
-    rl_step_result_t out;
-    rl_engine_request_freeze(e);
-    rl_engine_step(e, ring, 16, &out);
-    drain_records(e, NULL, 0, NULL);
+    rl_engine_t *e = engine_with_a_recorded_kill_switch();
     int64_t seen = (int64_t)rl_engine_freeze_requests(e) + 1;
     hook_engine = e;
     hook_pull_at_mark = 1; /* a second operator pulls while the unfreeze has marked */
     int rc = rl_engine_apply_control(e, RL_CONTROL_UNFREEZE, RL_SYMBOL_NONE, seen, 52);
     hook_engine = NULL;
-    rl_engine_step(e, ring, 16, &out);
+    rl_engine_tick(e);
     uint64_t w = word_of(e);
     rl_event_t records[8];
     int n = drain_records(e, NULL, 8, records), pull_records = 0;
@@ -1223,7 +1211,6 @@ static int case_pull_over_a_refused_mark_recorded(void) {
            "word; pulls %llu, recorded %llu\n",
            fail ? "FAIL" : "PASS", rc, state_name(w), (int)rl_freeze_word_reason(w), pull_records,
            (unsigned long long)rl_engine_freeze_requests(e), (unsigned long long)rl_engine_freeze_requests_recorded(e));
-    rl_spsc_destroy(ring);
     rl_engine_destroy(e);
     return fail;
 }
@@ -1232,11 +1219,7 @@ static int case_pull_over_a_refused_mark_recorded(void) {
  * A pull over a refused unfreeze's mark, descheduled after its CAS: the next
  * tick says it is recorded only with its word's record in the ring. */
 static int case_paused_pull_recorded_with_its_word(void) {
-    rl_engine_t *e = make_engine();
-    rl_engine_set_clock(e, 1000000000ull);
-    rl_engine_request_freeze(e);
-    rl_engine_tick(e);
-    drain_records(e, NULL, 0, NULL);
+    rl_engine_t *e = engine_with_a_recorded_kill_switch();
     int64_t seen = (int64_t)rl_engine_freeze_requests(e) + 1;
     hook_engine = e;
     hook_paused_pull_at_mark = 1;
