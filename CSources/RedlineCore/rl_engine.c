@@ -747,9 +747,14 @@ static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, int64_
  * renamed, which the previous record ended at. Its reason may not be the
  * machine's: an edge collapse adopted over a mark of the kill switch shows
  * its own reason while the machine keeps the kill switch's. */
+/* Whether an unfreeze's lifting mark was last made at `word`'s epoch. */
+static bool rl_engine_marked_at(const rl_engine_t *engine, uint64_t word) {
+    return engine->marked_word != 0 && rl_freeze_word_epoch(engine->marked_word) == rl_freeze_word_epoch(word);
+}
+
 static uint64_t rl_engine_unmarked(const rl_engine_t *engine, uint64_t word, uint8_t halted_for) {
     if (rl_freeze_word_reason(word) != RL_FREEZE_REASON_LIFTING) return word;
-    if (rl_freeze_word_epoch(engine->marked_word) == rl_freeze_word_epoch(word)) return engine->marked_word;
+    if (rl_engine_marked_at(engine, word)) return engine->marked_word;
     return rl_freeze_pack(RL_STATE_HALTED, halted_for, rl_freeze_word_epoch(word));
 }
 
@@ -811,7 +816,7 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
          * land with its request gone and the lift's book step would let a
          * raising check through (ABA; halt.pml, BOUNDED_UNFREEZE, found it).
          * A new word here makes that CAS fail. */
-        if (requested && !shown && engine->marked_epoch == rl_freeze_word_epoch(engine->published) + 1) publish = true;
+        if (requested && !shown && rl_engine_marked_at(engine, engine->published)) publish = true;
         if (publish) {
             if (shown) {
                 /* Its word shows HALTED for this reason (the machine was not
@@ -1453,24 +1458,23 @@ static uint64_t rl_engine_mark_lifting(rl_engine_t *engine) {
         return 0;
     }
     engine->published = mark;
-    engine->marked_epoch = rl_freeze_word_epoch(mark) + 1;
     engine->marked_word = shown;
     return mark;
 }
 
-/* The lift did not publish over its mark: show `halted` again (the mark
- * only renamed its reason). Unless a halt from outside was stored over the
+/* The lift did not publish over its mark: show the halted word it renamed
+ * (marked_word) again. Unless a halt from outside was stored over the
  * mark: then the controller's last word stays the mark, so that the next
  * take-in publishes over it and records the halt (a halt over a halt). With
  * `halted` as its last word, it would adopt the new word as one that cannot
  * happen, unrecorded (halt.pml, BOUNDED_UNFREEZE, found it). */
-static void rl_engine_unmark_lifting(rl_engine_t *engine, uint64_t mark, uint64_t halted) {
+static void rl_engine_unmark_lifting(rl_engine_t *engine, uint64_t mark) {
     if (mark == 0 || engine->published != mark) return;
     uint64_t expected = mark;
     /* release: as rl_engine_show's store (pairs with rl_freeze_load's acquire). */
-    if (atomic_compare_exchange_strong_explicit(&engine->freeze.word, &expected, halted, memory_order_release,
-                                                memory_order_relaxed)) {
-        engine->published = halted;
+    if (atomic_compare_exchange_strong_explicit(&engine->freeze.word, &expected, engine->marked_word,
+                                                memory_order_release, memory_order_relaxed)) {
+        engine->published = engine->marked_word;
     }
 }
 
@@ -1504,7 +1508,7 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
          * lift below fails (over a persistent halt a pull stores nothing,
          * and the lift's CAS would succeed over it: helper-40). */
         bool bounded = value > 0 && !engine->replaying;
-        uint64_t halted = engine->published, mark = 0;
+        uint64_t mark = 0;
         if (bounded) {
             /* A halt from outside already showing is taken in first, so that
              * the word marked is the one the lift would lift; otherwise a
@@ -1512,7 +1516,6 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
              * and the lift went through (helper-41). */
             do {
                 (void)rl_engine_take_in_halt(engine, true);
-                halted = engine->published;
                 mark = rl_engine_mark_lifting(engine);
                 if (mark != 0) RL_HOOK("unfreeze:marked");
             } while (mark == 0 && engine->trading.state == RL_STATE_HALTED &&
@@ -1521,7 +1524,7 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         /* seq_cst: the load half of the store-load pair with the pull's add
          * and word read (rl_engine_request_freeze_counted). */
         if (bounded && atomic_load_explicit(&engine->freeze_requests, memory_order_seq_cst) >= (uint64_t)value) {
-            rl_engine_unmark_lifting(engine, mark, halted);
+            rl_engine_unmark_lifting(engine, mark);
             return -ECANCELED;
         }
         /* Nothing to lift at the look: a halt that lands from here (a pull
@@ -1532,11 +1535,11 @@ static int rl_engine_control_request(rl_engine_t *engine, rl_control_t control, 
         rl_engine_look_for_stall(engine, true);
         int32_t failure = rl_engine_journal_failure(engine);
         if (failure != 0) {
-            rl_engine_unmark_lifting(engine, mark, halted);
+            rl_engine_unmark_lifting(engine, mark);
             return failure;
         }
         bool lifted = rl_engine_control(engine, RL_TRADING_UNFREEZE, RL_SYMBOL_NONE, 0, request);
-        rl_engine_unmark_lifting(engine, mark, halted);
+        rl_engine_unmark_lifting(engine, mark);
         return lifted ? 0 : -ECANCELED;
     }
     case RL_CONTROL_CIRCUIT_BREAKER:

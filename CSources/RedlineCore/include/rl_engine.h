@@ -174,8 +174,8 @@ typedef struct rl_engine {
     uint64_t halt_requests_seen;             /* halt_requests the risk side has taken in */
     uint64_t published;                      /* the last freeze word the controller made visible (its own or
                                                 one it took in): any other word is an outside halt's */
-    uint64_t marked_epoch;                   /* 1 + the epoch an unfreeze's lifting mark was last made at; 0: none */
-    uint64_t marked_word;                    /* the word that mark renamed (a record's word before says it) */
+    uint64_t marked_word;                    /* the word an unfreeze's lifting mark last renamed (HALTED, so
+                                                never 0; 0: none yet): its epoch is the mark's */
     uint64_t backlog_since_ns;               /* engine clock since which the journal ring is 3/4 full; 0: it is not */
     int32_t journal_stalled;                 /* rl_journal_stalled at the last look (-ETIMEDOUT or 0) */
     uint32_t stall_look_countdown;           /* steps until the next look (the look reads the clock) */
