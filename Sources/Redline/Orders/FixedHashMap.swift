@@ -1,5 +1,3 @@
-import RedlineCore
-
 /// A fixed-size open-addressing hash map from a non-zero 64-bit key (an
 /// order id, a client order id) to a value, with linear probing and
 /// backward-shift deletion (no tombstones). Allocated once, at most half
@@ -11,8 +9,6 @@ struct FixedHashMap<Value> {
     private let keys: UnsafeMutablePointer<UInt64>
     private let values: UnsafeMutablePointer<Value>
     private let counter: UnsafeMutablePointer<Int>
-    /// `drain`'s list of occupied buckets (at most `capacity`).
-    private let occupied: UnsafeMutablePointer<Int>
     private let mask: Int
     /// Most entries it takes.
     let capacity: Int
@@ -26,7 +22,6 @@ struct FixedHashMap<Value> {
         values = .allocate(capacity: size)
         counter = .allocate(capacity: 1)
         counter.initialize(to: 0)
-        occupied = .allocate(capacity: capacity)
         mask = size - 1
         self.capacity = capacity
     }
@@ -36,7 +31,6 @@ struct FixedHashMap<Value> {
         keys.deallocate()
         values.deallocate()
         counter.deallocate()
-        occupied.deallocate()
     }
 
     var count: Int { counter.pointee }
@@ -112,27 +106,13 @@ struct FixedHashMap<Value> {
         return all
     }
 
-    /// Hand every entry to `body`, in slot order, and leave the map empty.
-    /// The keys are scanned first, in order; then each value is moved out
-    /// with the next few fetched ahead: the values of a sparse map are a
-    /// cache miss each, and removing key by key would also probe at random
-    /// and shift each run.
-    func drain(_ body: (UInt64, Value) -> Void) {
-        var n = 0
-        for i in 0...mask where keys[i] != 0 {
-            occupied[n] = i
-            n += 1
-        }
-        for k in 0..<n {
-            if k + 8 < n { rl_prefetch_for_write(values + occupied[k + 8]) }
-            let i = occupied[k]
-            body(keys[i], (values + i).move())
-            keys[i] = 0
-        }
-        counter.pointee = 0
-    }
-
     func removeAll() {
+        guard !_isPOD(Value.self) else {
+            // Nothing to release: one pass of zeros, no branch per bucket.
+            keys.update(repeating: 0, count: mask + 1)
+            counter.pointee = 0
+            return
+        }
         for i in 0...mask where keys[i] != 0 {
             keys[i] = 0
             (values + i).deinitialize(count: 1)

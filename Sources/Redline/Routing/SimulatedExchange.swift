@@ -62,7 +62,7 @@ public final class SimulatedExchange: ExchangeClient {
     public var massCancelRequests: Int { scalars.pointee.massCancelRequests }
 
     /// Resting orders: what was submitted and what is left of it.
-    private let resting: FixedHashMap<(order: ExchangeOrder, remaining: Int64)>
+    private let resting: RestingOrders
     /// Finished orders, the newest `capacity` of them, for `orderStatus` (a
     /// real venue keeps them for the day): a log overwritten oldest first,
     /// written in order. `orderStatus` (reconciliation, a cold path) reads
@@ -97,7 +97,7 @@ public final class SimulatedExchange: ExchangeClient {
     public init(_ configuration: Configuration = .init()) {
         precondition(configuration.capacity > 0)
         self.configuration = configuration
-        resting = FixedHashMap(capacity: configuration.capacity)
+        resting = RestingOrders(capacity: configuration.capacity)
         finishedLog = .allocate(capacity: configuration.capacity)
         finishedLog.initialize(repeating: VenueOrderStatus(id: OrderID(rawValue: 0), state: .canceled, quantity: 0,
                                                            filledQuantity: 0), count: configuration.capacity)
@@ -241,9 +241,9 @@ public final class SimulatedExchange: ExchangeClient {
 
     public func openOrders() throws(ExchangeError) -> [VenueOrder] {
         if isUnavailable { throw .unavailable }
-        return resting.entries.map {
-            VenueOrder(id: $0.value.order.id, symbol: $0.value.order.symbol, side: $0.value.order.side,
-                       remaining: $0.value.remaining, price: $0.value.order.price)
+        return resting.all.map {
+            VenueOrder(id: $0.order.id, symbol: $0.order.symbol, side: $0.order.side, remaining: $0.remaining,
+                       price: $0.order.price)
         }.sorted { $0.id.rawValue < $1.id.rawValue }
     }
 
@@ -258,8 +258,8 @@ public final class SimulatedExchange: ExchangeClient {
         if failAllCancels || failNextCancels > 0 { throw .cancelFailed(OrderID(rawValue: 0)) }
         guard eventCapacity - scalars.pointee.count >= resting.count else { throw .backpressure }
         guard let answered = takeCancel() else { return }
-        resting.drain { key, entry in
-            if answered { enqueue(.canceled(OrderID(rawValue: key))) }
+        resting.drain { entry in
+            if answered { enqueue(.canceled(entry.order.id)) }
             finish(entry.order, .canceled, filled: entry.order.quantity - entry.remaining)
         }
     }
