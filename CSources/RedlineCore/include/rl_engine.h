@@ -212,10 +212,7 @@ typedef struct rl_engine {
      * lanes are served within one event, not one batch. Same line as
      * freeze_requests: both written rarely, by threads other than the risk side. */
     _Atomic(uint64_t) lane_doorbell;
-    /* Halts made outside the controller (rl_engine_halt_now): +1 after
-     * each, so the risk side's next step takes it in. */
-    _Atomic(uint64_t) halt_requests;
-    uint8_t freeze_requests_padding[RL_CACHE_LINE - 3 * sizeof(uint64_t)];
+    uint8_t freeze_requests_padding[RL_CACHE_LINE - 2 * sizeof(uint64_t)];
     /* A halt's cause, for the record (reason | strategy << 8, and the value:
      * an edge in bps). Written by the halting thread, read by the risk side
      * only when it takes a halt in: a line of its own, so that the halting
@@ -231,7 +228,13 @@ typedef struct rl_engine {
     _Atomic(int64_t) halt_detail_value;
     _Atomic(int64_t) halt_detail_qty;
     _Atomic(uint64_t) halt_detail_tag;
-    uint8_t halt_cause_padding[RL_CACHE_LINE - 6 * sizeof(uint64_t)];
+    /* Halts made outside the controller (rl_engine_halt_now): +1 after
+     * each, so the risk side's next tick takes it in. On this line, not the
+     * doorbell's, which the risk side loads at every event: the halting
+     * thread fetched this line at its start, and its add after the word
+     * would otherwise wait for a line the risk side holds. */
+    _Atomic(uint64_t) halt_requests;
+    uint8_t halt_cause_padding[RL_CACHE_LINE - 7 * sizeof(uint64_t)];
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
