@@ -312,11 +312,16 @@ RL_INLINE void rl_position_table_advance(rl_position_table_t *table, rl_trading_
  * that read the word before fails its book CAS (the word changed), so no
  * raising order is accepted after this returns. */
 RL_INLINE void rl_position_table_request_halt(rl_position_table_t *table) {
-    rl_pair_value_t book = rl_pair_load(&table->book);
-    /* Full barrier (rl_pair.h); on failure `book` holds the current value. */
-    while (!(book.hi & RL_BOOK_HALT_REQUESTED) &&
-           !rl_pair_cas(&table->book, &book, (rl_pair_value_t){book.lo, book.hi | RL_BOOK_HALT_REQUESTED})) {
-    }
+    /* seq_cst, a locked OR: a full barrier, as the pair's CAS is (rl_pair.h).
+     * Pairs with the checks' pair loads and CASes, which see the bit or fail.
+     * One instruction, where a read and a CAS lost to every release the risk
+     * thread CASed onto this line in between (a retry is another transfer of
+     * the line under load). The OR on the hi half and the CAS on both are
+     * atomic to each other: one cache line on x86-64, and on arm64 the OR
+     * clears the pair's exclusive monitor, whose store then fails and retries. */
+    RL_PAIR_TSAN_RELEASE(&table->book); /* ThreadSanitizer: the same edges as a pair CAS */
+    (void)atomic_fetch_or_explicit(&table->book.hi, (int64_t)RL_BOOK_HALT_REQUESTED, memory_order_seq_cst);
+    RL_PAIR_TSAN_ACQUIRE(&table->book);
 }
 
 /* Controller only, once its state is HALTED (published, in the state bits):
