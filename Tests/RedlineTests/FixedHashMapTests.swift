@@ -64,4 +64,29 @@ final class FixedHashMapTests: XCTestCase {
         XCTAssertEqual(map[5], 1)
         XCTAssertEqual(map.count, 1)
     }
+
+    final class Counted { nonisolated(unsafe) static var live = 0; init() { Counted.live += 1 }; deinit { Counted.live -= 1 } }
+
+    func testRemoveAllReleasesReferenceValuesOnce() {
+        let map = FixedHashMap<Counted>(capacity: 64)
+        for key in UInt64(1)...64 { map.set(key, Counted()) }
+        XCTAssertEqual(Counted.live, 64)
+        map.removeAll()
+        XCTAssertEqual(Counted.live, 0)
+        map.set(3, Counted())
+        map.deallocate()
+        XCTAssertEqual(Counted.live, 0)
+    }
+
+    func testRemoveAllOfAVoidMap() {
+        let map = FixedHashMap<Void>(capacity: 100)
+        defer { map.deallocate() }
+        for key in UInt64(1)...100 { XCTAssertTrue(map.set(key, ())) }
+        XCTAssertFalse(map.set(101, ()), "full")
+        map.removeAll()
+        XCTAssertEqual(map.count, 0)
+        for key in UInt64(1)...100 { XCTAssertFalse(map.contains(key)) }
+        for key in UInt64(101)...200 { XCTAssertTrue(map.set(key, ())) }
+        XCTAssertEqual(map.count, 100)
+    }
 }

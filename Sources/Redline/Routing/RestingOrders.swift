@@ -37,10 +37,13 @@ struct RestingOrders {
         return entries[at]
     }
 
-    /// Set `id`'s entry. False, and nothing changed, for id 0 or when full
-    /// and `id` is not held yet.
+    /// Hold `entry` under its order's id, in place of what that id held.
+    /// False, and nothing changed, for id 0 or when full and the id is not
+    /// held yet. Keyed by the entry itself: a removal re-points the index at
+    /// the entry moved into the gap by that entry's id.
     @discardableResult
-    func set(_ id: UInt64, _ entry: Entry) -> Bool {
+    func set(_ entry: Entry) -> Bool {
+        let id = entry.order.id.rawValue
         if let at = place[id] {
             entries[at] = entry
             return true
@@ -68,6 +71,7 @@ struct RestingOrders {
     /// Hand every entry to `body`, in place order, and leave it empty.
     func drain(_ body: (Entry) -> Void) {
         let n = count
+        guard n > 0 else { return } // the index is empty: no need to clear it
         counter.pointee = 0
         for at in 0..<n { body((entries + at).move()) }
         place.removeAll()

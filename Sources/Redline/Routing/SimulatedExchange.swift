@@ -147,9 +147,9 @@ public final class SimulatedExchange: ExchangeClient {
         {
             let half = order.quantity / 2
             enqueue(.filled(order.id, quantity: half, price: order.price, cumulative: half))
-            resting.set(order.id.rawValue, (order, order.quantity - half))
+            resting.set((order, order.quantity - half))
         } else {
-            resting.set(order.id.rawValue, (order, order.quantity))
+            resting.set((order, order.quantity))
         }
     }
 
@@ -194,7 +194,7 @@ public final class SimulatedExchange: ExchangeClient {
             resting.remove(id.rawValue)
             finish(entry.order, .filled, filled: entry.order.quantity)
         } else {
-            resting.set(id.rawValue, (entry.order, entry.remaining - qty))
+            resting.set((entry.order, entry.remaining - qty))
         }
     }
 
@@ -207,7 +207,7 @@ public final class SimulatedExchange: ExchangeClient {
             resting.remove(id.rawValue)
             finish(entry.order, .filled, filled: entry.order.quantity)
         } else {
-            resting.set(id.rawValue, (entry.order, entry.remaining - qty))
+            resting.set((entry.order, entry.remaining - qty))
         }
     }
 
