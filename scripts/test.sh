@@ -69,6 +69,10 @@ c_test request_withdraw
 c_test_tsan request_withdraw
 TSAN_OPTIONS=halt_on_error=1 "$objects/request_withdraw_tsan" 50000
 
+step "the halt request's OR on the book word's half is atomic with the pair's 16-byte CAS (a lost update fails)"
+c_test pair_mixed_width
+"$objects/pair_mixed_width" 5000000
+
 step "halts from any thread (rl_engine_halt_now, and an unrecordable fill's) racing raising checks and the controller (and under ThreadSanitizer)"
 cc -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
     Tests/C/outside_halt.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/outside_halt"

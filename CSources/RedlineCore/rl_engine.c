@@ -787,7 +787,7 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
         if (shown) {
             cause = rl_engine_shown_cause(engine, word, &qty, &value);
         } else {
-            /* relaxed, all three: published by the book CAS in rl_engine_halt_now:
+            /* relaxed, all three: published by the book request's OR in rl_engine_halt_now:
              * a request taken in before its word shows records this cause. */
             cause = atomic_load_explicit(&engine->halt_cause, memory_order_relaxed);
             value = atomic_load_explicit(&engine->halt_value, memory_order_relaxed);
@@ -1234,7 +1234,7 @@ static void rl_engine_put_max_total(rl_engine_t *engine, int64_t max_total) {
      * book word moves the generation and, judged on the exact total it
      * replaces (which holds every order accepted under the old limit), goes
      * REDUCING in the same step if that total is over the new limit. */
-    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed); /* relaxed: the controller wrote it */
+    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed); /* relaxed: generation and state, which only the controller writes (a halter ORs bit 7 alone) */
     uint64_t next = (RL_BOOK_GENERATION(hi) + 1) & 1;
     /* relaxed: published by the full barrier of the book CAS below. */
     atomic_store_explicit(&table->max_total[next], max_total, memory_order_relaxed);

@@ -499,7 +499,7 @@ RL_INLINE uint64_t rl_engine_halt_now_detailed(rl_engine_t *engine, rl_freeze_re
             break; /* HALTED for a persistent reason: nothing to add */
         }
         /* relaxed, both: the cause of a request taken in before its word
-         * shows (rare); the book CAS publishes them. */
+         * shows (rare); the book request's OR publishes them. */
         atomic_store_explicit(&engine->halt_cause, rl_halt_cause_pack(reason, strategy), memory_order_relaxed);
         atomic_store_explicit(&engine->halt_value, value, memory_order_relaxed);
         atomic_store_explicit(&engine->halt_qty, qty, memory_order_relaxed);

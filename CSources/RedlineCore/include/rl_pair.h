@@ -12,7 +12,12 @@
  * Both halves are also plain _Atomic(int64_t), so a reader may load them
  * separately. Such a read can tear (the two halves from different writes);
  * it is only ever used to build the expected value of a CAS, which then
- * fails, or where rl_pair_read's locked read is used instead.
+ * fails, or where rl_pair_read's locked read is used instead. One half is
+ * written alone in one place: the book's halt-request bit, by one atomic OR
+ * on hi (rl_position_table_request_halt), atomic with this CAS because both
+ * are locked operations on one line (x86-64) or break each other's exclusive
+ * monitor (arm64); Tests/C/pair_mixed_width.c checks it. Any other writer of
+ * one half must be one atomic read-modify-write too, never a load and a store.
  *
  * Ordering: a successful or failed CAS is a full barrier on both platforms
  * (seq_cst). rl_pair_load_* loads are acquire.
