@@ -742,16 +742,16 @@ static uint64_t rl_engine_shown_cause(rl_engine_t *engine, uint64_t word, int64_
     return rl_halt_cause_pack(rl_freeze_word_reason(word), 0);
 }
 
-/* A record's word before: the halt, not an unfreeze's lifting mark of it
- * (rl_engine_mark_lifting renames only its reason): the word the mark
- * renamed, which the previous record ended at. Its reason may not be the
- * machine's: an edge collapse adopted over a mark of the kill switch shows
- * its own reason while the machine keeps the kill switch's. */
 /* Whether an unfreeze's lifting mark was last made at `word`'s epoch. */
 static bool rl_engine_marked_at(const rl_engine_t *engine, uint64_t word) {
     return engine->marked_word != 0 && rl_freeze_word_epoch(engine->marked_word) == rl_freeze_word_epoch(word);
 }
 
+/* A record's word before: the halt, not an unfreeze's lifting mark of it
+ * (rl_engine_mark_lifting renames only its reason): the word the mark
+ * renamed, which the previous record ended at. Its reason may not be the
+ * machine's: an edge collapse adopted over a mark of the kill switch shows
+ * its own reason while the machine keeps the kill switch's. */
 static uint64_t rl_engine_unmarked(const rl_engine_t *engine, uint64_t word, uint8_t halted_for) {
     if (rl_freeze_word_reason(word) != RL_FREEZE_REASON_LIFTING) return word;
     if (rl_engine_marked_at(engine, word)) return engine->marked_word;
@@ -1234,7 +1234,7 @@ static void rl_engine_put_max_total(rl_engine_t *engine, int64_t max_total) {
      * book word moves the generation and, judged on the exact total it
      * replaces (which holds every order accepted under the old limit), goes
      * REDUCING in the same step if that total is over the new limit. */
-    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed); /* relaxed: generation and state, which only the controller writes (a halter ORs bit 7 alone) */
+    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed); /* relaxed: generation and state, the controller's alone (a halter ORs bit 7) */
     uint64_t next = (RL_BOOK_GENERATION(hi) + 1) & 1;
     /* relaxed: published by the full barrier of the book CAS below. */
     atomic_store_explicit(&table->max_total[next], max_total, memory_order_relaxed);

@@ -340,7 +340,7 @@ RL_INLINE void rl_position_table_clear_halt_request(rl_position_table_t *table) 
  * a checker that read a generation reads that generation's limit, and its
  * CAS fails if the generation moved. */
 RL_INLINE void rl_position_table_set_limit(rl_position_table_t *table, uint32_t symbol, int64_t limit) {
-    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed); /* relaxed: generation and state, which only the controller writes (a halter ORs bit 7 alone) */
+    int64_t hi = atomic_load_explicit(&table->book.hi, memory_order_relaxed); /* relaxed: generation and state, the controller's alone (a halter ORs bit 7) */
     uint64_t next = (RL_BOOK_GENERATION(hi) + 1) & 1;
     _Atomic(int64_t) *buffers = symbol == UINT32_MAX ? table->max_total : table->slots[symbol].limit;
     /* relaxed: published by the full barrier of the book CAS in rl_position_table_advance. */
