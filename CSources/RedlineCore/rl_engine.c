@@ -766,13 +766,25 @@ static uint64_t rl_engine_unmarked(const rl_engine_t *engine, uint64_t word, uin
  * request cleared: from there the state bits hold the halt. */
 static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
     if (engine->replaying) return false;
-    /* The common case, nothing from outside, reads one line that is rarely
-     * written; the book's line, which every raising check takes, and the
-     * freeze word's, which the halting thread must then take from us, only
-     * when a halt has come (or `shown_now`: a CAS of ours just failed over
-     * its word). A halt whose count has not moved yet is taken in at the
-     * tick that sees it move: until then its request is in the book, where
-     * every check sees it, and our word CAS cannot hide its word. */
+    /* The common case, nothing from outside, reads no line a halter writes:
+     * a halter knocks after its count, so the count is looked at only after
+     * a knock (taken by the runtime, or still set), or `shown_now` (a CAS of
+     * ours just failed over a word). Loaded at every tick, the count's line
+     * was in this core's cache at each halt, and the halter's stores before
+     * its word waited to take it back. Every RL_ENGINE_HALT_LOOK_TICKS ticks
+     * it is looked at regardless: C11 does not promise that a knock stored
+     * over another thread's knock carries the first one's count (x86-64 and
+     * arm64 do). The book's line, which every raising check takes, and the
+     * freeze word's, only when a halt has come. A halt whose count has not
+     * moved yet is taken in at the tick that sees it move: until then its
+     * request is in the book, where every check sees it, and our word CAS
+     * cannot hide its word. */
+    if (!shown_now && !engine->knock_taken && !rl_engine_knocked(engine) &&
+        ++engine->ticks_since_halt_look < RL_ENGINE_HALT_LOOK_TICKS) {
+        return false;
+    }
+    engine->knock_taken = false;
+    engine->ticks_since_halt_look = 0;
     /* acquire: pairs with rl_engine_halt_now's release add, after its book request and word. */
     uint64_t halts = atomic_load_explicit(&engine->halt_requests, memory_order_acquire);
     if (RL_LIKELY(halts == engine->halt_requests_seen) && !shown_now) return false;
@@ -1920,7 +1932,7 @@ static inline __attribute__((always_inline)) uint64_t rl_engine_step_impl(rl_eng
     }
     out->applied = i;
     out->state_changes = rl_engine_state_change_count(engine) - changes_before;
-    out->last_word = rl_freeze_load(&engine->freeze);
+    out->last_word = engine->published; /* not the shared word: see rl_step_result_t */
     return i;
 }
 

@@ -57,6 +57,12 @@
  *  18. helper-42: an edge collapse over the mark of a book-unknown halt
  *      (unrecordable_fill): the word and its record said edge_collapse, and
  *      a restart restored that. Now the book-unknown halt is shown again.
+ *  19. The risk side looks at the halt count only after a knock, so that its
+ *      ticks leave the halter's lines alone: a halt is still taken in at
+ *      the next step when the runtime took the knock first, or a lane's
+ *      knock was looked at just before; a knock lost outright is made good
+ *      within RL_ENGINE_HALT_LOOK_TICKS ticks. (Not a review's finding: a
+ *      check on the change itself, failing with either half removed.)
  *  10. A fill no position can take (rl_engine_halt_unrecordable_fill): it
  *      halts on the calling thread, before any risk step, and the record
  *      carries its quantity and price; made while the kill switch is being
@@ -1358,6 +1364,53 @@ static int case_pull_during_a_bounded_unfreeze_race(int rounds, int setup) {
     return fail;
 }
 
+/* ---- the look after a knock ------------------------------------------------
+ * The risk side looks at the halt count only after a knock (or every
+ * RL_ENGINE_HALT_LOOK_TICKS ticks), so that its ticks leave the halter's
+ * lines alone. A halt is taken in at the next step whether the knock is
+ * still set (no runtime), or the runtime took it before serving its lanes,
+ * or a lane's knock was taken and looked at just before; and a knock lost
+ * outright (cleared by hand here) is made good by the periodic look. */
+static int halt_recorded_at_step(rl_engine_t *e, rl_spsc_t *ring, int steps) {
+    rl_step_result_t out;
+    for (int i = 1; i <= steps; i++) {
+        rl_engine_step(e, ring, 16, &out);
+        if (drain_records(e, NULL, 0, NULL) > 0) return i;
+    }
+    return 0;
+}
+static int case_halt_taken_in_after_its_knock(void) {
+    int fail = 0;
+    rl_spsc_t *ring;
+    if (rl_spsc_create(64, &ring) != 0) exit(2);
+    const char *how[4] = {"the knock still set", "the knock taken first (the runtime)",
+                          "a lane's knock taken and looked at just before", "the knock lost (cleared by hand)"};
+    for (int k = 0; k < 4; k++) {
+        rl_engine_t *e = make_engine();
+        rl_step_result_t out;
+        rl_engine_step(e, ring, 16, &out);
+        drain_records(e, NULL, 0, NULL);
+        if (k == 2) {
+            rl_engine_knock(e);
+            rl_engine_take_knock(e);
+            rl_engine_step(e, ring, 16, &out); /* looks: nothing */
+        }
+        uint64_t made = rl_engine_halt_now(e, RL_FREEZE_REASON_EDGE_COLLAPSE, 5, 10 * S);
+        if (k == 1 || k == 2) rl_engine_take_knock(e);
+        if (k == 3) atomic_store_explicit(&e->lane_doorbell, 0, memory_order_relaxed);
+        int at = halt_recorded_at_step(e, ring, 2 * RL_ENGINE_HALT_LOOK_TICKS);
+        int requested = (rl_pair_load(&rl_engine_table(e)->book).hi & RL_BOOK_HALT_REQUESTED) != 0;
+        int bad = made == 0 || requested || (k < 3 ? at != 1 : at < 1 || at > RL_ENGINE_HALT_LOOK_TICKS);
+        fail |= bad;
+        printf("%s halt_taken_in_after_its_knock (%s): recorded at step %d (%s), request %s\n", bad ? "FAIL" : "PASS",
+               how[k], at, k < 3 ? "1 expected" : "within RL_ENGINE_HALT_LOOK_TICKS",
+               requested ? "still in the book" : "cleared");
+        rl_engine_destroy(e);
+    }
+    rl_spsc_destroy(ring);
+    return fail;
+}
+
 int main(int argc, char **argv) {
     rl_test_hook = hook;
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -1390,6 +1443,7 @@ int main(int argc, char **argv) {
     RUN("pull_over_a_refused_mark_recorded", case_pull_over_a_refused_mark_recorded());
     RUN("paused_pull_recorded_with_its_word", case_paused_pull_recorded_with_its_word());
     RUN("book_unknown_not_renamed_over_a_mark", case_book_unknown_not_renamed_over_a_mark());
+    RUN("halt_taken_in_after_its_knock", case_halt_taken_in_after_its_knock());
     printf("%d case(s) failed\n", failures);
     return failures ? 1 : 0;
 }

@@ -76,7 +76,9 @@ typedef struct rl_step_result {
     uint64_t applied;          /* events consumed */
     uint64_t invalid;          /* events skipped: unknown symbol, bad type, overflow */
     uint64_t state_changes;    /* trading-state changes the controller published */
-    uint64_t last_word;        /* the freeze word after the last of them */
+    uint64_t last_word;        /* the freeze word the risk side last made visible or took in (its own
+                                  copy: loading the shared word at every step made each halter's CAS
+                                  wait for this core) */
     uint64_t yielded;          /* 1: rl_engine_step_yielding stopped early for a knock (see rl_engine_knock) */
 } rl_step_result_t;
 
@@ -125,7 +127,6 @@ typedef struct rl_engine {
     _Atomic(uint64_t) state_records_dropped; /* the orchestrator's record ring was full */
     _Atomic(uint64_t) halt_causes_unattributed; /* outside halts recorded with their reason alone: the
                                                 winner's cause was not written in time */
-    _Atomic(uint64_t) state_published_cycles; /* rl_clock_cycles() when the last freeze word was stored (measurements) */
     _Atomic(uint64_t) journal_unrecorded;    /* events applied while the journal was failing and full:
                                                 not on disk, so the journal is incomplete until restart */
     _Atomic(int64_t) last_edge_bps;
@@ -172,6 +173,8 @@ typedef struct rl_engine {
     _Atomic(uint64_t) freeze_requests_recorded; /* freeze_requests_seen, stored after the halt's record (if one was
                                                 made) is in the state ring: rl_engine_freeze_requests_recorded */
     uint64_t halt_requests_seen;             /* halt_requests the risk side has taken in */
+    bool knock_taken;                        /* rl_engine_take_knock took one since the last look for outside halts */
+    uint32_t ticks_since_halt_look;          /* a look every RL_ENGINE_HALT_LOOK_TICKS ticks, knock or not */
     uint64_t published;                      /* the last freeze word the controller made visible (its own or
                                                 one it took in): any other word is an outside halt's */
     uint64_t marked_word;                    /* the word an unfreeze's lifting mark last renamed (HALTED, so
@@ -215,12 +218,14 @@ typedef struct rl_engine {
     uint8_t freeze_requests_padding[RL_CACHE_LINE - 2 * sizeof(uint64_t)];
     /* A halt's cause, for the record (reason | strategy << 8, and the value:
      * an edge in bps). Written by the halting thread, read by the risk side
-     * when it takes a halt in; apart from the line above, which the risk side
-     * loads at every event. halt_requests shares this line, so the add after
-     * the word finds it taken already. On a line of its own, or the
-     * doorbell's, that add waited for the risk side at every halt (under
-     * load: word -> the router's next order +300-400 ns at p50); here the
-     * first stores may wait for a tick's load instead (idle: +30-50 ns). */
+     * only when it takes a halt in (after a knock, see rl_engine_take_in_halt),
+     * so the halter finds this line its own; apart from the line above, which
+     * the risk side loads at every event. halt_requests and the measurement
+     * stamp share it, so the locked add after the word waits for no other
+     * core. On a line of its own, or the doorbell's, that add waited for the
+     * risk side at every halt (under load: word -> the router's next order
+     * +300-400 ns at p50); loaded here at every tick, the first stores
+     * waited for it (FreezePropagation p50 270-330 ns; 160 ns since). */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) halt_cause;
     _Atomic(int64_t) halt_value;
     _Atomic(int64_t) halt_qty; /* an unrecordable fill's quantity; 0 for the other reasons */
@@ -232,10 +237,12 @@ typedef struct rl_engine {
     _Atomic(int64_t) halt_detail_qty;
     _Atomic(uint64_t) halt_detail_tag;
     /* Halts made outside the controller (rl_engine_halt_now): +1 after
-     * each, so the risk side's next tick takes it in. On the cause's line,
-     * which the halting thread has written before its word (see above). */
+     * each, then a knock, so the risk side's next tick takes it in. */
     _Atomic(uint64_t) halt_requests;
-    uint8_t halt_cause_padding[RL_CACHE_LINE - 7 * sizeof(uint64_t)];
+    /* rl_clock_cycles() when the last freeze word was stored (measurements).
+     * Here, not among the risk side's counters: a halter stamps it before
+     * its locked add, which would wait for that line. */
+    _Atomic(uint64_t) state_published_cycles;
     int64_t default_symbol_limit;
     rl_position_table_t *table;
     rl_symbol_registry_t *symbols;
@@ -403,6 +410,10 @@ RL_INLINE uint32_t rl_engine_strategies_halted(const rl_engine_t *engine) {
     return atomic_load_explicit((_Atomic(uint32_t) *)&engine->strategies_halted, memory_order_relaxed);
 }
 
+/* Outside halts (rl_engine_halt_now) are looked for at the tick after each
+ * knock, and at least once in this many risk-side ticks. */
+#define RL_ENGINE_HALT_LOOK_TICKS 1024
+
 /* After pushing onto a lane (or asking for a freeze): the risk thread stops
  * the data ring it is stepping through and serves the lanes. Any thread.
  * A plain store, not a locked add: the risk thread reads this line at every
@@ -422,11 +433,14 @@ RL_INLINE bool rl_engine_knocked(const rl_engine_t *engine) {
 
 /* Risk side, before serving the lanes: clear the knock. An exchange, so a
  * knock that lands meanwhile is either taken here (and its event is seen by
- * the lane scan that follows) or left set for the next check. */
+ * the lane scan that follows) or left set for the next check. A knock may
+ * be a halter's (rl_engine_halt_now knocks after its count), so the next
+ * tick looks for outside halts. */
 RL_INLINE void rl_engine_take_knock(rl_engine_t *engine) {
     if (rl_engine_knocked(engine)) {
         /* acquire: pairs with rl_engine_knock's release store. */
         (void)atomic_exchange_explicit(&engine->lane_doorbell, 0, memory_order_acquire);
+        engine->knock_taken = true;
     }
 }
 
@@ -526,7 +540,8 @@ RL_INLINE uint64_t rl_engine_halt_now_detailed(rl_engine_t *engine, rl_freeze_re
         atomic_store_explicit(&engine->halt_detail_tag, rl_halt_tag_pack(made, reason, strategy), memory_order_release);
     }
     /* release: pairs with the acquire load in the risk side's tick: its next
-     * step takes in everything above. */
+     * step takes in everything above. The knock after it is what makes that
+     * tick look (rl_engine_take_in_halt). */
     atomic_fetch_add_explicit(&engine->halt_requests, 1, memory_order_release);
     rl_engine_knock(engine);
     return made;

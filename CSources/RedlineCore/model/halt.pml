@@ -248,9 +248,10 @@ inline take_in() {
 }
 
 /* rl_engine_control: take in first (or not: the C code looks at the book
- * only when the request count or the word moved, and a request may not have
- * counted yet; before a lift it always looks); publish; on a failed CAS roll
- * back, take in, again. */
+ * only when the request count or the word moved, and at the count only
+ * after a knock, and a request may not have counted yet; before a lift it
+ * always looks); publish; on a failed CAS roll back, take in, again. A tick
+ * here is free to look or not at any time, so that gating is covered. */
 inline control(target, allowed, lift) {
     if
     :: take_in()
