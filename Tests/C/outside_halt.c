@@ -11,6 +11,9 @@
  *     halts (manual freeze) and limit changes that move it in and out of
  *     REDUCING, through the risk side's ring.
  *   - The risk thread steps that ring: its tick takes the outside halts in.
+ *     Before every second step it takes the knock, as the runtime does
+ *     before serving its lanes, so both of the tick's ways to look for a
+ *     halt (the knock still set, the knock taken) race the halters.
  *   - Checkers reserve raising orders without pause.
  *
  * Checked:
@@ -190,8 +193,10 @@ static void read_records(void) {
 static void *risk(void *arg) {
     (void)arg;
     rl_step_result_t out;
+    uint64_t steps = 0;
     /* relaxed: a stop flag. */
     while (!atomic_load_explicit(&stop_risk, memory_order_relaxed)) {
+        if (++steps & 1) rl_engine_take_knock(engine);
         rl_engine_step(engine, ring, 256, &out);
         read_records();
     }

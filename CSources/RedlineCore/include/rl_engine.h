@@ -212,15 +212,19 @@ typedef struct rl_engine {
     /* Set (rl_engine_knock) after a push onto a lane (rl_runtime.h) or a
      * freeze request: a risk step that may yield (rl_engine_step_yielding)
      * loads it once per event and returns early when it is set, so that the
-     * lanes are served within one event, not one batch. Same line as
-     * freeze_requests: both written rarely, by threads other than the risk side. */
+     * lanes are served within one event, not one batch. Each tick loads it
+     * too: a halter knocks after its count (rl_engine_take_in_halt). Same
+     * line as freeze_requests: both written rarely, by threads other than
+     * the risk side. */
     _Atomic(uint64_t) lane_doorbell;
     uint8_t freeze_requests_padding[RL_CACHE_LINE - 2 * sizeof(uint64_t)];
     /* A halt's cause, for the record (reason | strategy << 8, and the value:
      * an edge in bps). Written by the halting thread, read by the risk side
      * only when it takes a halt in (after a knock, see rl_engine_take_in_halt),
-     * so the halter finds this line its own; apart from the line above, which
-     * the risk side loads at every event. halt_requests and the measurement
+     * so at a halt this line is the halter's, unless the controller has
+     * published or taken a halt in since (it stamps state_published_cycles
+     * and reads the cause here): then the first store takes it back once.
+     * Apart from the line above, which the risk side loads at every event. halt_requests and the measurement
      * stamp share it, so the locked add after the word waits for no other
      * core. On a line of its own, or the doorbell's, that add waited for the
      * risk side at every halt (under load: word -> the router's next order
@@ -413,7 +417,8 @@ RL_INLINE uint32_t rl_engine_strategies_halted(const rl_engine_t *engine) {
 }
 
 /* Outside halts (rl_engine_halt_now) are looked for at the tick after each
- * knock, and at least once in this many risk-side ticks. */
+ * knock, and at least once in this many risk-side ticks (and controls that
+ * take in first, which count with them). */
 #define RL_ENGINE_HALT_LOOK_TICKS 1024
 
 /* After pushing onto a lane (or asking for a freeze): the risk thread stops
