@@ -773,13 +773,12 @@ static bool rl_engine_take_in_halt(rl_engine_t *engine, bool shown_now) {
      * was in this core's cache at each halt, and the halter's stores before
      * its word waited to take it back. Every RL_ENGINE_HALT_LOOK_TICKS calls
      * (ticks, and controls that take in first) it is looked at regardless:
-     * C11 does not promise that a knock stored
-     * over another thread's knock carries the first one's count (x86-64 and
-     * arm64 do). The book's line, which every raising check takes, and the
-     * freeze word's, only when a halt has come. A halt whose count has not
-     * moved yet is taken in at the tick that sees it move: until then its
-     * request is in the book, where every check sees it, and our word CAS
-     * cannot hide its word. */
+     * C11 does not promise that a knock stored over another thread's knock
+     * carries the first one's count (x86-64 and arm64 do). The book's line,
+     * which every raising check takes, and the freeze word's, only when a
+     * halt has come. A halt whose count has not moved yet is taken in at the
+     * tick that sees it move: until then its request is in the book, where
+     * every check sees it, and our word CAS cannot hide its word. */
     /* acquire: pairs with rl_engine_knock's release store; a knock seen here
      * carries the count the halter added before it (a plain load on x86-64). */
     if (!shown_now && !engine->knock_taken &&

@@ -1399,7 +1399,7 @@ static int case_halt_taken_in_after_its_knock(void) {
         if (k == 1 || k == 2) rl_engine_take_knock(e);
         if (k == 3) atomic_store_explicit(&e->lane_doorbell, 0, memory_order_relaxed);
         int at = halt_recorded_at_step(e, ring, 2 * RL_ENGINE_HALT_LOOK_TICKS);
-        int requested = (rl_pair_load(&rl_engine_table(e)->book).hi & RL_BOOK_HALT_REQUESTED) != 0;
+        int requested = book_requested(e);
         int bad = made == 0 || requested || (k < 3 ? at != 1 : at < 1 || at > RL_ENGINE_HALT_LOOK_TICKS);
         fail |= bad;
         printf("%s halt_taken_in_after_its_knock (%s): recorded at step %d (%s), request %s\n", bad ? "FAIL" : "PASS",

@@ -224,14 +224,14 @@ typedef struct rl_engine {
      * so at a halt this line is the halter's, unless the controller has
      * published or taken a halt in since (it stamps state_published_cycles
      * and reads the cause here): then the first store takes it back once.
-     * Apart from the line above, which the risk side loads at every event. halt_requests and the measurement
-     * stamp share it, so the locked add after the word waits for no other
-     * core. On a line of its own, or the doorbell's, that add waited for the
-     * risk side at every halt (under load: word -> the router's next order
-     * +300-400 ns at p50); loaded here at every tick, the first stores
-     * waited for it (with the per-step load of the freeze word, also gone:
-     * FreezePropagation p50 270-330 ns before, 151 ns after, 230 ns with
-     * this change alone). */
+     * Apart from the line above, which the risk side loads at every event.
+     * halt_requests and the measurement stamp share it, so the locked add
+     * after the word waits for no other core. On a line of its own, or the
+     * doorbell's, that add waited for the risk side at every halt (under
+     * load: word -> the router's next order +300-400 ns at p50); loaded here
+     * at every tick, the first stores waited for it (with the per-step load
+     * of the freeze word, also gone: FreezePropagation p50 270-330 ns
+     * before, 151 ns after, 230 ns with this change alone). */
     RL_ALIGNAS(RL_CACHE_LINE) _Atomic(uint64_t) halt_cause;
     _Atomic(int64_t) halt_value;
     _Atomic(int64_t) halt_qty; /* an unrecordable fill's quantity; 0 for the other reasons */
