@@ -108,6 +108,13 @@ step "journal options the writer cannot honour refused before the lock, and the 
 c_test journal_options
 "$objects/journal_options" "$objects/journal-options"
 
+step "a cold record's ticket survives the writer freeing the record before its append returns (once read back from freed memory: a 10 s wait for a ticket never issued)"
+cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
+    Tests/C/journal_cold_ticket.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_cold_ticket"
+"$objects/journal_cold_ticket" "$objects/journal-cold-ticket"
+c_test_tsan journal_cold_ticket -DRL_TEST_HOOKS
+TSAN_OPTIONS=halt_on_error=1 "$objects/journal_cold_ticket_tsan" "$objects/journal-cold-ticket-tsan"
+
 step "instruction gate (callgrind): check, reserve, reserve reducing, ring push+pop, and with every order rule on (<= 2x)"
 scripts/instruction-gate.sh
 

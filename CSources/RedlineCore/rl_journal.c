@@ -2555,12 +2555,16 @@ int rl_journal_append_cold(rl_journal_t *j, uint16_t type, const void *payload, 
     record->sync_now = sync_now;
     if (length) memcpy(record->payload, payload, length);
     pthread_mutex_lock(&j->cold_lock);
-    record->ticket = ++j->cold_tickets;
+    uint64_t issued = record->ticket = ++j->cold_tickets;
     if (j->cold_tail) j->cold_tail->next = record;
     else j->cold_head = record;
     j->cold_tail = record;
     pthread_mutex_unlock(&j->cold_lock);
-    *ticket = record->ticket;
+    /* Never record->ticket from here on: once unlocked, the writer may have
+     * written and freed the record (glibc then keeps its tcache key where
+     * the ticket was, and the caller waited 10 s for a ticket never issued). */
+    RL_HOOK("journal:cold_queued");
+    *ticket = issued;
     return 0;
 }
 

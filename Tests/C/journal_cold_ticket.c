@@ -1,0 +1,77 @@
+/*
+ * A cold record's ticket is the one it was queued with, even when the writer
+ * writes, syncs and frees the record before rl_journal_append_cold returns.
+ *
+ * Found by `redline loadtest --journal` failing at start, once: "journal
+ * sync (not durable within 10.0 seconds ... durable through seq 4 of 4)".
+ * rl_journal_append_cold read the ticket back from the record after
+ * unlocking the queue; the writer had taken, written and freed it by then,
+ * and glibc's free puts its tcache key where the ticket was, so the caller
+ * waited for a ticket no record would ever carry. A ticket read low instead
+ * would have let a caller return before its record was durable.
+ *
+ * The hook at "journal:cold_queued" (just after the unlock) holds the
+ * appender until its record is durable, which the writer frees first: the
+ * widest form of the race, every time.
+ *
+ *   cc -std=c11 -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
+ *      Tests/C/journal_cold_ticket.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm
+ */
+#include <string.h>
+#include <time.h>
+#include "journal_test_support.h"
+
+void (*rl_test_hook)(const char *point);
+
+static rl_journal_t *journal;
+static uint64_t expected_seq; /* the sequence the record being appended gets */
+static int held;              /* appends the hook held until durable */
+
+static void hold_until_durable(const char *point) {
+    if (strcmp(point, "journal:cold_queued") != 0) return;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (rl_journal_durable_seq(journal) < expected_seq) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > 5) {
+            printf("FAIL: record %llu not durable within 5 s\n", (unsigned long long)expected_seq);
+            failures++;
+            return;
+        }
+        sched_yield();
+    }
+    held++;
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "/tmp/rl_journal_cold_ticket";
+    rl_journal_options_t options;
+    journal = open_small_journal(dir, &options);
+    if (journal == NULL) return 1;
+    rl_test_hook = hold_until_durable;
+    const int appends = 64;
+    for (int i = 1; i <= appends; i++) {
+        char payload[64];
+        int length = snprintf(payload, sizeof(payload), "{\"operator\":\"test\",\"n\":%d}", i);
+        expected_seq = (uint64_t)i;
+        uint64_t ticket = 0;
+        int rc = rl_journal_append_cold(journal, RL_JREC_OPERATOR, payload, (uint32_t)length, true, &ticket);
+        CHECK(rc == 0, "append %d: %d", i, rc);
+        CHECK(ticket == (uint64_t)i, "append %d: ticket %llu, not the %d it was queued with", i,
+              (unsigned long long)ticket, i);
+        /* A wrong ticket waits out its timeout (too high) or returns before
+         * the record is durable (too low); the right one returns at once. */
+        rc = rl_journal_wait_cold(journal, ticket, 1000);
+        CHECK(rc == 0, "append %d: wait for its ticket: %d", i, rc);
+        if (failures > 3) break;
+    }
+    rl_test_hook = NULL;
+    CHECK(held == appends, "the hook held %d of %d appends until durable", held, appends);
+    rl_journal_stats_t stats;
+    rl_journal_read_stats(journal, &stats);
+    CHECK(stats.durable_seq == (uint64_t)appends, "durable through %llu, not %d", (unsigned long long)stats.durable_seq,
+          appends);
+    rl_journal_close(journal);
+    if (failures == 0) printf("PASS journal_cold_ticket: %d tickets right although each record was freed first\n", appends);
+    return failures == 0 ? 0 : 1;
+}
