@@ -1001,6 +1001,8 @@ struct rl_journal {
     char dir[PATH_MAX];
 #if RL_HAVE_LIBURING
     struct io_uring ring;
+    uint64_t uring_commits;  /* the writer's: commits submitted, the tag of each one's two SQEs */
+    uint32_t uring_inflight; /* the writer's: completions submitted and not yet reaped */
 #endif
 };
 
@@ -1389,6 +1391,36 @@ static int rl_direct_fell_short(rl_journal_t *j, int res) {
     return rl_write_all(j->seg_fd, rl_batch(j), j->buffer_len, (off_t)j->seg_offset);
 }
 
+#if RL_HAVE_LIBURING
+/* One completion from the ring, a signal's EINTR waited through. */
+static int rl_uring_reap(rl_journal_t *j, struct io_uring_cqe **cqe) {
+    for (;;) {
+        int w = io_uring_wait_cqe(&j->ring, cqe);
+        w = RL_FAULT("uring:wait", w);
+        if (w != -EINTR) return w;
+    }
+}
+
+/* Before a commit: every completion an earlier commit left behind (it gave up
+ * on a failed wait or submit) is reaped and dropped, so that no commit ever
+ * reads another's result, and no write of its batch is still in flight when
+ * the batch is written again. */
+static int rl_uring_drain(rl_journal_t *j) {
+    if (j->uring_inflight == 0) return 0;
+    int rc = io_uring_submit(&j->ring); /* SQEs a failed submit left queued */
+    if (rc < 0) return rc;
+    while (j->uring_inflight > 0) {
+        struct io_uring_cqe *cqe;
+        rc = rl_uring_reap(j, &cqe);
+        if (rc < 0) return rc;
+        RL_HOOK("journal:uring_stale_cqe");
+        io_uring_cqe_seen(&j->ring, cqe);
+        j->uring_inflight--;
+    }
+    return 0;
+}
+#endif
+
 /* Write the batch and sync it: one io_uring submission (write linked to fsync)
  * or pwrite + fdatasync. Publishes the durable sequence. */
 static int rl_journal_commit_batch(rl_journal_t *j) {
@@ -1404,23 +1436,46 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
     if (direct) memset(j->buffer_block + used, 0, write_len - used);
 #if RL_HAVE_LIBURING
     if (j->io_mode == RL_JOURNAL_IO_URING) {
-        struct io_uring_sqe *sqe = io_uring_get_sqe(&j->ring);
-        if (direct) io_uring_prep_write(sqe, j->seg_direct_fd, j->buffer_block, (unsigned)write_len, write_at);
-        else io_uring_prep_write(sqe, j->seg_fd, rl_batch(j), (unsigned)j->buffer_len, j->seg_offset);
-        sqe->flags |= IOSQE_IO_LINK; /* the fsync runs only after the write completes */
-        sqe = io_uring_get_sqe(&j->ring);
-        io_uring_prep_fsync(sqe, j->seg_fd, IORING_FSYNC_DATASYNC);
-        rc = io_uring_submit_and_wait(&j->ring, 2);
+        /* Each SQE is tagged with its commit (user_data: commit << 1, +1 for
+         * the fsync), and only this commit's two completions count for it.
+         * Once two were read blindly: a wait cut short (a signal's EINTR)
+         * left them in the ring, and every later commit published durability
+         * on the one before's fsync (helper-46). */
+        rc = rl_uring_drain(j);
+        struct io_uring_sqe *write_sqe = rc == 0 ? io_uring_get_sqe(&j->ring) : NULL;
+        struct io_uring_sqe *sync_sqe = write_sqe != NULL ? io_uring_get_sqe(&j->ring) : NULL;
+        if (rc == 0 && sync_sqe == NULL) rc = -EBUSY; /* cannot be: the drain left the ring empty */
+        uint64_t tag = ++j->uring_commits << 1;
+        if (rc == 0) {
+            if (direct) io_uring_prep_write(write_sqe, j->seg_direct_fd, j->buffer_block, (unsigned)write_len, write_at);
+            else io_uring_prep_write(write_sqe, j->seg_fd, rl_batch(j), (unsigned)j->buffer_len, j->seg_offset);
+            io_uring_sqe_set_data64(write_sqe, tag);
+            write_sqe->flags |= IOSQE_IO_LINK; /* the fsync runs only after the write completes */
+            io_uring_prep_fsync(sync_sqe, j->seg_fd, IORING_FSYNC_DATASYNC);
+            io_uring_sqe_set_data64(sync_sqe, tag | 1);
+            j->uring_inflight += 2; /* until reaped, here or by the next commit's drain */
+            rc = io_uring_submit_and_wait(&j->ring, 2);
+        }
         if (rc >= 0) {
             rc = 0;
-            for (int i = 0; i < 2; i++) {
+            for (int seen = 0; seen < 2;) {
                 struct io_uring_cqe *cqe;
-                int w = io_uring_wait_cqe(&j->ring, &cqe);
+                int w = rl_uring_reap(j, &cqe);
                 if (w < 0) {
-                    rc = w;
+                    rc = w; /* this commit fails; the next one's drain reaps what is left */
                     break;
                 }
-                int res = RL_FAULT(i == 0 ? "uring:write" : "uring:fsync", cqe->res);
+                uint64_t data = io_uring_cqe_get_data64(cqe);
+                int res = cqe->res;
+                io_uring_cqe_seen(&j->ring, cqe);
+                j->uring_inflight--;
+                if ((data & ~(uint64_t)1) != tag) {
+                    RL_HOOK("journal:uring_stale_cqe"); /* an earlier commit's, given up on: dropped */
+                    continue;
+                }
+                int i = (int)(data & 1); /* 0: the write, 1: the fsync (posted after it: linked) */
+                seen++;
+                res = RL_FAULT(i == 0 ? "uring:write" : "uring:fsync", res);
                 if (i == 0 && direct && rc == 0 && (res < 0 || (size_t)res != write_len)) {
                     /* A direct write refused or short: the batch through the page cache. */
                     rc = rl_direct_fell_short(j, res);
@@ -1436,7 +1491,6 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
                     rc = rl_write_all(j->seg_fd, rl_batch(j) + done, j->buffer_len - done, (off_t)(j->seg_offset + done));
                     if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
                 }
-                io_uring_cqe_seen(&j->ring, cqe);
             }
             if (rc == -EAGAIN) rc = fdatasync(j->seg_fd) != 0 ? -errno : 0;
         }
