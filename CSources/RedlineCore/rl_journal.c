@@ -1679,11 +1679,39 @@ static int rl_shadow_keep_history(rl_journal_t *j, uint16_t type, const uint8_t 
     return 0;
 }
 
+/* Whether a record's type and payload have a shape the writer can apply:
+ * -EINVAL if not. Checked before a cold record is queued: one the writer
+ * refused would stay at the head of the queue, retried for ever, and no
+ * record behind it would ever be written (helper-46). */
+static int rl_record_shape(uint16_t type, const uint8_t *payload, uint32_t length) {
+    switch (type) {
+    case RL_JREC_EVENT: return length == sizeof(rl_event_t) ? 0 : -EINVAL;
+    case RL_JREC_OPEN_ORDER: {
+        if (length != sizeof(rl_journal_open_order_payload_t)) return -EINVAL;
+        rl_journal_open_order_payload_t order;
+        memcpy(&order, payload, sizeof(order));
+        return order.order_id != 0 ? 0 : -EINVAL;
+    }
+    case RL_JREC_SYMBOL: return length > 4 && length - 4 <= RL_SYMBOL_NAME_MAX ? 0 : -EINVAL;
+    case RL_JREC_LIMITS: return 0;
+    case RL_JREC_FREEZE:
+    case RL_JREC_UNFREEZE: return length >= 8 ? 0 : -EINVAL;
+    case RL_JREC_OPERATOR: return length > 0 ? 0 : -EINVAL;
+    case RL_JREC_POSITION: {
+        uint32_t symbol;
+        rl_position_view_t view;
+        return rl_journal_decode_position(payload, length, &symbol, &view) == 0 ? 0 : -EINVAL;
+    }
+    default: return -EINVAL;
+    }
+}
+
 static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payload, uint32_t length) {
     if (j->shadow == NULL) return 0;
+    int shape = rl_record_shape(type, payload, length);
+    if (shape != 0) return shape;
     switch (type) {
     case RL_JREC_EVENT: {
-        if (length != sizeof(rl_event_t)) return -EINVAL;
         rl_event_t event;
         memcpy(&event, payload, sizeof(event));
         /* A strategy's own halt is history only: the snapshot keeps it, as it keeps the freezes. */
@@ -1692,13 +1720,11 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
         return rl_open_orders_apply(&j->open_orders, &event);
     }
     case RL_JREC_OPEN_ORDER: {
-        if (length != sizeof(rl_journal_open_order_payload_t)) return -EINVAL;
         rl_journal_open_order_payload_t order;
         memcpy(&order, payload, sizeof(order));
-        return order.order_id != 0 ? rl_open_orders_put(&j->open_orders, &order) : -EINVAL;
+        return rl_open_orders_put(&j->open_orders, &order);
     }
     case RL_JREC_SYMBOL: {
-        if (length <= 4 || length - 4 > RL_SYMBOL_NAME_MAX) return -EINVAL;
         char name[RL_SYMBOL_NAME_MAX + 1];
         memcpy(name, payload + 4, length - 4);
         name[length - 4] = 0;
@@ -1716,7 +1742,6 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
     }
     case RL_JREC_FREEZE:
     case RL_JREC_UNFREEZE: {
-        if (length < 8) return -EINVAL;
         uint64_t word;
         memcpy(&word, payload, 8);
         rl_engine_restore_trading(j->shadow, word);
@@ -1724,7 +1749,7 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
     }
     case RL_JREC_OPERATOR:
         /* The audit trail: history only, kept by snapshots as the freezes are. */
-        return length > 0 ? rl_shadow_keep_history(j, type, payload, length) : -EINVAL;
+        return rl_shadow_keep_history(j, type, payload, length);
     case RL_JREC_POSITION: {
         uint32_t symbol;
         rl_position_view_t view;
@@ -2601,6 +2626,8 @@ int rl_journal_append_cold(rl_journal_t *j, uint16_t type, const void *payload, 
     /* A record no segment can hold would be written past a new segment's
      * end, and recovery would refuse the journal as cut short. */
     if (sizeof(rl_journal_segment_header_t) + rl_record_size(length) > j->options.segment_bytes) return -EMSGSIZE;
+    int shape = rl_record_shape(type, payload, length);
+    if (shape != 0) return shape;
     rl_cold_record_t *record = malloc(sizeof(*record) + length);
     if (record == NULL) return -ENOMEM;
     record->next = NULL;

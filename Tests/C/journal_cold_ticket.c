@@ -17,6 +17,7 @@
  *   cc -std=c11 -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
  *      Tests/C/journal_cold_ticket.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm
  */
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include "journal_test_support.h"
@@ -67,11 +68,36 @@ int main(int argc, char **argv) {
     }
     rl_test_hook = NULL;
     CHECK(held == appends, "the hook held %d of %d appends until durable", held, appends);
+    /* A cold record the writer could not apply is refused at once: queued,
+     * it stayed at the head of the queue, retried for ever, and nothing
+     * behind it was written again (helper-46). */
+    uint64_t ticket = 0;
+    char name[] = "\x07\x00\x00\x00";
+    struct { uint16_t type; const void *payload; uint32_t length; const char *what; } bad[] = {
+        {RL_JREC_OPERATOR, "", 0, "an empty operator record"},
+        {RL_JREC_SYMBOL, name, 4, "a symbol record without a name"},
+        {RL_JREC_FREEZE, name, 4, "a freeze shorter than its word"},
+        {RL_JREC_EVENT, name, 4, "an event of the wrong size"},
+        {999, name, 4, "an unknown type"},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        int rc = rl_journal_append_cold(journal, bad[k].type, bad[k].payload, bad[k].length, true, &ticket);
+        CHECK(rc == -EINVAL, "%s refused with EINVAL: %d", bad[k].what, rc);
+    }
+    const char good[] = "{\"operator\":\"after\"}";
+    int rc = rl_journal_append_cold(journal, RL_JREC_OPERATOR, good, (uint32_t)strlen(good), true, &ticket);
+    CHECK(rc == 0 && ticket == (uint64_t)appends + 1, "a good record after them: %d, ticket %llu", rc,
+          (unsigned long long)ticket);
+    rc = rl_journal_wait_cold(journal, ticket, 5000);
+    CHECK(rc == 0, "and it is durable: %d", rc);
     rl_journal_stats_t stats;
     rl_journal_read_stats(journal, &stats);
-    CHECK(stats.durable_seq == (uint64_t)appends, "durable through %llu, not %d", (unsigned long long)stats.durable_seq,
-          appends);
+    CHECK(stats.durable_seq == (uint64_t)appends + 1, "durable through %llu, not %d", (unsigned long long)stats.durable_seq,
+          appends + 1);
     rl_journal_close(journal);
-    if (failures == 0) printf("PASS journal_cold_ticket: %d tickets right although each record was freed first\n", appends);
+    if (failures == 0) {
+        printf("PASS journal_cold_ticket: %d tickets right although each record was freed first; malformed records refused\n",
+               appends);
+    }
     return failures == 0 ? 0 : 1;
 }
