@@ -438,6 +438,13 @@ public final class LoadTest: @unchecked Sendable {
                 + (options.cpu.map { ", CPU \($0)" } ?? ", unpinned")
             journal?.reportLag(into: lagRing)
         }
+        // The writer pushes a lag sample into lagRing at every commit: a
+        // throw below must not leave it writing into a released ring
+        // (helper-46). Closing is idempotent; the normal path closes first.
+        defer {
+            journal?.close()
+            withExtendedLifetime(lagRing) {}
+        }
         for symbol in symbols { try monitor.register(symbol: symbol) }
         // Every order is priced at its symbol's mark (100 + index): inside the collar.
         func mark() throws {
