@@ -115,11 +115,12 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSource
 c_test_tsan journal_cold_ticket -DRL_TEST_HOOKS
 TSAN_OPTIONS=halt_on_error=1 "$objects/journal_cold_ticket_tsan" "$objects/journal-cold-ticket-tsan"
 
-step "each io_uring commit counts only its own completions: a wait cut short by EINTR is waited through, and a failed one's completions are dropped by the next commit, never read as its own (direct and buffered)"
+step "each io_uring commit counts only its own completions: a wait cut short by EINTR is waited through, a failed wait's completions are reaped before anything is written again, and a submit taken in half or refused leaves NOPs, never a hang or a stale write (direct and buffered)"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
+    -Wl,--wrap=io_uring_submit_and_wait \
     Tests/C/journal_uring_completions.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_uring_completions"
 "$objects/journal_uring_completions" "$objects/journal-uring-completions"
-c_test_tsan journal_uring_completions -DRL_TEST_HOOKS
+c_test_tsan journal_uring_completions -DRL_TEST_HOOKS -Wl,--wrap=io_uring_submit_and_wait
 TSAN_OPTIONS=halt_on_error=1 "$objects/journal_uring_completions_tsan" "$objects/journal-uring-completions-tsan"
 
 step "instruction gate (callgrind): check, reserve, reserve reducing, ring push+pop, and with every order rule on (<= 2x)"

@@ -1002,7 +1002,8 @@ struct rl_journal {
 #if RL_HAVE_LIBURING
     struct io_uring ring;
     uint64_t uring_commits;  /* the writer's: commits submitted, the tag of each one's two SQEs */
-    uint32_t uring_inflight; /* the writer's: completions submitted and not yet reaped */
+    uint32_t uring_inflight; /* the writer's: completions owed (SQEs queued or submitted, not reaped) */
+    bool uring_broken;       /* the ring never gave them back: no batch is written or grown again */
 #endif
 };
 
@@ -1401,21 +1402,36 @@ static int rl_uring_reap(rl_journal_t *j, struct io_uring_cqe **cqe) {
     }
 }
 
-/* Before a commit: every completion an earlier commit left behind (it gave up
- * on a failed wait or submit) is reaped and dropped, so that no commit ever
- * reads another's result, and no write of its batch is still in flight when
- * the batch is written again. */
-static int rl_uring_drain(rl_journal_t *j) {
-    if (j->uring_inflight == 0) return 0;
-    int rc = io_uring_submit(&j->ring); /* SQEs a failed submit left queued */
-    if (rc < 0) return rc;
-    while (j->uring_inflight > 0) {
-        struct io_uring_cqe *cqe;
-        rc = rl_uring_reap(j, &cqe);
-        if (rc < 0) return rc;
-        RL_HOOK("journal:uring_stale_cqe");
-        io_uring_cqe_seen(&j->ring, cqe);
-        j->uring_inflight--;
+/* Every completion owed comes back before the batch buffer is touched again
+ * (a write in flight reads it; rl_journal_add may grow and free it): SQEs
+ * a failed or short submit left queued are submitted (a failed commit turns
+ * its own into NOPs first: the kernel reads an SQE only when it takes it),
+ * and everything owed is reaped and dropped. Retried for a while; a ring
+ * that never settles marks the journal broken, and it fails closed. */
+static int rl_uring_settle(rl_journal_t *j) {
+    if (j->uring_broken) return -EIO;
+    for (int attempt = 0; j->uring_inflight > 0; attempt++) {
+        if (attempt >= RL_JOURNAL_URING_SETTLE_TRIES) {
+            j->uring_broken = true;
+            return -EIO;
+        }
+        int rc = 0;
+        while (rc >= 0 && io_uring_sq_ready(&j->ring) > 0) {
+            rc = io_uring_submit(&j->ring);
+            if (rc == 0) rc = -EBUSY;
+        }
+        while (rc >= 0 && j->uring_inflight > 0) {
+            struct io_uring_cqe *cqe;
+            rc = rl_uring_reap(j, &cqe);
+            if (rc < 0) break;
+            RL_HOOK("journal:uring_stale_cqe");
+            io_uring_cqe_seen(&j->ring, cqe);
+            j->uring_inflight--;
+        }
+        if (rc < 0) {
+            struct timespec pause = {0, 1000000};
+            nanosleep(&pause, NULL);
+        }
     }
     return 0;
 }
@@ -1428,6 +1444,10 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
     /* Direct: whole blocks from the start of the one seg_offset is in, the
      * last padded with zeros (what the preallocated segment holds there).
      * Cleared when it falls back to the page cache. */
+#if RL_HAVE_LIBURING
+    /* Nothing of an earlier commit still in flight over the buffer. */
+    if (j->io_mode == RL_JOURNAL_IO_URING && (rc = rl_uring_settle(j)) != 0) return rc;
+#endif
     bool direct = j->seg_direct_fd >= 0;
     size_t used = j->buffer_head + j->buffer_len;
     size_t write_len = (used + RL_JOURNAL_DIRECT_BLOCK - 1) & ~(size_t)(RL_JOURNAL_DIRECT_BLOCK - 1);
@@ -1440,21 +1460,31 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
          * the fsync), and only this commit's two completions count for it.
          * Once two were read blindly: a wait cut short (a signal's EINTR)
          * left them in the ring, and every later commit published durability
-         * on the one before's fsync (helper-46). */
-        rc = rl_uring_drain(j);
-        struct io_uring_sqe *write_sqe = rc == 0 ? io_uring_get_sqe(&j->ring) : NULL;
-        struct io_uring_sqe *sync_sqe = write_sqe != NULL ? io_uring_get_sqe(&j->ring) : NULL;
-        if (rc == 0 && sync_sqe == NULL) rc = -EBUSY; /* cannot be: the drain left the ring empty */
+         * on the one before's fsync (helper-46). The settle above left the
+         * ring empty, so both SQEs are there and nothing else is queued. */
+        struct io_uring_sqe *sqes[2] = {io_uring_get_sqe(&j->ring), NULL};
+        if (sqes[0] != NULL) sqes[1] = io_uring_get_sqe(&j->ring);
+        if (sqes[1] == NULL) return -EBUSY; /* cannot be; and nothing was prepared */
         uint64_t tag = ++j->uring_commits << 1;
-        if (rc == 0) {
-            if (direct) io_uring_prep_write(write_sqe, j->seg_direct_fd, j->buffer_block, (unsigned)write_len, write_at);
-            else io_uring_prep_write(write_sqe, j->seg_fd, rl_batch(j), (unsigned)j->buffer_len, j->seg_offset);
-            io_uring_sqe_set_data64(write_sqe, tag);
-            write_sqe->flags |= IOSQE_IO_LINK; /* the fsync runs only after the write completes */
-            io_uring_prep_fsync(sync_sqe, j->seg_fd, IORING_FSYNC_DATASYNC);
-            io_uring_sqe_set_data64(sync_sqe, tag | 1);
-            j->uring_inflight += 2; /* until reaped, here or by the next commit's drain */
-            rc = io_uring_submit_and_wait(&j->ring, 2);
+        if (direct) io_uring_prep_write(sqes[0], j->seg_direct_fd, j->buffer_block, (unsigned)write_len, write_at);
+        else io_uring_prep_write(sqes[0], j->seg_fd, rl_batch(j), (unsigned)j->buffer_len, j->seg_offset);
+        io_uring_sqe_set_data64(sqes[0], tag);
+        sqes[0]->flags |= IOSQE_IO_LINK; /* the fsync runs only after the write completes */
+        io_uring_prep_fsync(sqes[1], j->seg_fd, IORING_FSYNC_DATASYNC);
+        io_uring_sqe_set_data64(sqes[1], tag | 1);
+        j->uring_inflight += 2; /* owed until reaped, here or by a settle */
+        rc = io_uring_submit_and_wait(&j->ring, 2);
+        int taken = rc < 0 ? 0 : rc > 2 ? 2 : rc;
+        if (taken < 2) {
+            /* Refused, or only the write taken: what the kernel did not take
+             * becomes a NOP (never a stale write of this buffer later), and
+             * the commit fails once all it owes is back. */
+            for (int k = taken; k < 2; k++) {
+                io_uring_prep_nop(sqes[k]);
+                io_uring_sqe_set_data64(sqes[k], tag | (uint64_t)k);
+            }
+            int settled = rl_uring_settle(j);
+            return rc < 0 ? rc : settled != 0 ? settled : -EAGAIN;
         }
         if (rc >= 0) {
             rc = 0;
@@ -1462,7 +1492,9 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
                 struct io_uring_cqe *cqe;
                 int w = rl_uring_reap(j, &cqe);
                 if (w < 0) {
-                    rc = w; /* this commit fails; the next one's drain reaps what is left */
+                    /* This commit fails, once what it still owes is back. */
+                    int settled = rl_uring_settle(j);
+                    rc = settled != 0 ? settled : w;
                     break;
                 }
                 uint64_t data = io_uring_cqe_get_data64(cqe);
@@ -1481,7 +1513,9 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
                     rc = rl_direct_fell_short(j, res);
                     direct = false;
                     if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
-                } else if (res < 0 && rc == 0 && res != -ECANCELED) {
+                } else if (res < 0 && rc == 0) {
+                    /* A write or fsync failed or cancelled. (A write cut short
+                     * above set rc: its fsync's cancellation is expected.) */
                     rc = res;
                 } else if (i == 0 && !direct && res >= 0 && (size_t)res != j->buffer_len && rc == 0) {
                     /* A short write (a full disk writes what fits): write the rest
@@ -1683,7 +1717,7 @@ static int rl_shadow_keep_history(rl_journal_t *j, uint16_t type, const uint8_t 
  * -EINVAL if not. Checked before a cold record is queued: one the writer
  * refused would stay at the head of the queue, retried for ever, and no
  * record behind it would ever be written (helper-46). */
-static int rl_record_shape(uint16_t type, const uint8_t *payload, uint32_t length) {
+static int rl_record_shape(uint16_t type, const uint8_t *payload, uint32_t length, uint32_t symbols) {
     switch (type) {
     case RL_JREC_EVENT: return length == sizeof(rl_event_t) ? 0 : -EINVAL;
     case RL_JREC_OPEN_ORDER: {
@@ -1692,7 +1726,11 @@ static int rl_record_shape(uint16_t type, const uint8_t *payload, uint32_t lengt
         memcpy(&order, payload, sizeof(order));
         return order.order_id != 0 ? 0 : -EINVAL;
     }
-    case RL_JREC_SYMBOL: return length > 4 && length - 4 <= RL_SYMBOL_NAME_MAX ? 0 : -EINVAL;
+    case RL_JREC_SYMBOL:
+        return length > 4 && length - 4 <= RL_SYMBOL_NAME_MAX &&
+                       rl_symbols_valid_name_n((const char *)payload + 4, length - 4)
+                   ? 0
+                   : -EINVAL;
     case RL_JREC_LIMITS: return 0;
     case RL_JREC_FREEZE:
     case RL_JREC_UNFREEZE: return length >= 8 ? 0 : -EINVAL;
@@ -1700,7 +1738,7 @@ static int rl_record_shape(uint16_t type, const uint8_t *payload, uint32_t lengt
     case RL_JREC_POSITION: {
         uint32_t symbol;
         rl_position_view_t view;
-        return rl_journal_decode_position(payload, length, &symbol, &view) == 0 ? 0 : -EINVAL;
+        return rl_journal_decode_position(payload, length, &symbol, &view) == 0 && symbol < symbols ? 0 : -EINVAL;
     }
     default: return -EINVAL;
     }
@@ -1708,7 +1746,7 @@ static int rl_record_shape(uint16_t type, const uint8_t *payload, uint32_t lengt
 
 static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payload, uint32_t length) {
     if (j->shadow == NULL) return 0;
-    int shape = rl_record_shape(type, payload, length);
+    int shape = rl_record_shape(type, payload, length, j->options.symbol_capacity);
     if (shape != 0) return shape;
     switch (type) {
     case RL_JREC_EVENT: {
@@ -1959,6 +1997,9 @@ static int rl_journal_add_state(rl_journal_t *j, const rl_event_t *event) {
 
 /* Append one record to the batch, rotating the segment when it would overflow. */
 static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, uint32_t length) {
+#if RL_HAVE_LIBURING
+    if (j->uring_broken) return -EIO; /* a write may still read the buffer: fail closed */
+#endif
     size_t size = rl_record_size(length);
     uint64_t end = j->seg_offset + j->buffer_len + size;
     bool state = type == RL_JREC_FREEZE || type == RL_JREC_UNFREEZE;
@@ -2626,7 +2667,7 @@ int rl_journal_append_cold(rl_journal_t *j, uint16_t type, const void *payload, 
     /* A record no segment can hold would be written past a new segment's
      * end, and recovery would refuse the journal as cut short. */
     if (sizeof(rl_journal_segment_header_t) + rl_record_size(length) > j->options.segment_bytes) return -EMSGSIZE;
-    int shape = rl_record_shape(type, payload, length);
+    int shape = rl_record_shape(type, payload, length, j->options.symbol_capacity);
     if (shape != 0) return shape;
     rl_cold_record_t *record = malloc(sizeof(*record) + length);
     if (record == NULL) return -ENOMEM;

@@ -440,10 +440,13 @@ public final class LoadTest: @unchecked Sendable {
         }
         // The writer pushes a lag sample into lagRing at every commit: a
         // throw below must not leave it writing into a released ring
-        // (helper-46). Closing is idempotent; the normal path closes first.
+        // (helper-46). Not closed here: a throw may come from a stalled
+        // sync, and closing joins the writer stuck in it (helper-47). The
+        // ring is kept for the process's life instead (the load test is
+        // failing and about to exit); the normal path closes first.
+        var journalClosed = false
         defer {
-            journal?.close()
-            withExtendedLifetime(lagRing) {}
+            if journal != nil && !journalClosed { _ = Unmanaged.passRetained(lagRing) }
         }
         for symbol in symbols { try monitor.register(symbol: symbol) }
         // Every order is priced at its symbol's mark (100 + index): inside the collar.
@@ -698,6 +701,7 @@ public final class LoadTest: @unchecked Sendable {
             result.journalBacklogP50 = backlogHistogram.valueAtPercentile(50)
             result.journalBacklogP99 = backlogHistogram.valueAtPercentile(99)
             journal.close()
+            journalClosed = true
         }
 
         // Merge measurements.

@@ -76,6 +76,7 @@ int main(int argc, char **argv) {
     struct { uint16_t type; const void *payload; uint32_t length; const char *what; } bad[] = {
         {RL_JREC_OPERATOR, "", 0, "an empty operator record"},
         {RL_JREC_SYMBOL, name, 4, "a symbol record without a name"},
+        {RL_JREC_SYMBOL, "\x07\x00\x00\x00" "BAD NAME", 12, "a symbol name no registry takes (a space)"},
         {RL_JREC_FREEZE, name, 4, "a freeze shorter than its word"},
         {RL_JREC_EVENT, name, 4, "an event of the wrong size"},
         {999, name, 4, "an unknown type"},

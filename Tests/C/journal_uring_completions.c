@@ -13,14 +13,44 @@
  * Round 2: one wait that fails outright: that commit fails (the error is
  * seen), the next commit reaps and drops its two completions first, and
  * every record is durable after, the error cleared.
- * Each round in O_DIRECT commits and in buffered ones.
+ * Round 3 (helper-47): a submit the kernel takes only half of (the write,
+ * not the fsync, as when it cannot allocate the second request): once the
+ * commit waited for ever for an fsync never submitted. Now what was not
+ * taken becomes a NOP, the commit fails once everything owed is back, and
+ * the retry makes every record durable.
+ * Round 4 (helper-47): a submit refused outright: the two SQEs stayed
+ * queued, pointing at the batch buffer, and the next commit submitted them
+ * after the buffer had grown (the old one freed): with O_DIRECT a stale
+ * write from freed memory over durable records, then synced. Now both
+ * become NOPs before anything else happens.
+ * Each round in O_DIRECT commits and in buffered ones, and the journal is
+ * scanned after: every record there, no damage.
  *
  *   cc -std=c11 -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
+ *      -Wl,--wrap=io_uring_submit_and_wait \
  *      Tests/C/journal_uring_completions.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm
  */
 #include <errno.h>
+#include <liburing.h>
 #include <string.h>
 #include "journal_test_support.h"
+
+/* The kernel's answer to a submit, made short or refused on demand. */
+enum { SUBMIT_REAL, SUBMIT_HALF, SUBMIT_REFUSED };
+static _Atomic int submit_fault;
+int __real_io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr);
+int __wrap_io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr) {
+    switch (atomic_exchange(&submit_fault, SUBMIT_REAL)) {
+    case SUBMIT_HALF: {
+        ring->sq.sqe_tail--; /* the fsync stays queued, not taken */
+        int taken = io_uring_submit(ring);
+        ring->sq.sqe_tail++;
+        return taken;
+    }
+    case SUBMIT_REFUSED: return -EAGAIN; /* nothing taken */
+    default: return __real_io_uring_submit_and_wait(ring, wait_nr);
+    }
+}
 
 void (*rl_test_hook)(const char *point);
 static _Atomic int stale;     /* completions of an earlier commit, dropped */
@@ -39,6 +69,15 @@ static int fault(const char *point, int result) {
 }
 int (*rl_test_fault)(const char *point, int result) = fault;
 
+static uint64_t records_on_disk(const char *dir, bool *damaged) {
+    rl_journal_scan_result_t scan;
+    memset(&scan, 0, sizeof(scan));
+    int rc = rl_journal_scan(dir, 0, false, NULL, NULL, &scan);
+    *damaged = rc != 0 || scan.corrupt;
+    return scan.last_seq;
+}
+
+/* injected: an errno for a wait, or -SUBMIT_HALF / -SUBMIT_REFUSED for the submit. */
 static void round_trip(const char *dir, bool buffered, int injected) {
     char command[1024];
     snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
@@ -66,10 +105,33 @@ static void round_trip(const char *dir, bool buffered, int injected) {
     }
     stale = 0;
     int waits_before = waits;
-    wait_fault = injected;
+    if (injected < 0) {
+        /* A big cold record rides with the failed commit: the retry grows the buffer. */
+        static char big[60000];
+        memset(big, 'x', sizeof(big));
+        big[0] = '{';
+        big[sizeof(big) - 1] = '}';
+        uint64_t ticket;
+        submit_fault = -injected;
+        push_adjust(j);
+        CHECK(rl_journal_append_cold(j, RL_JREC_OPERATOR, big, sizeof(big), false, &ticket) == 0, "big record");
+        /* That commit fails (EAGAIN: the journal's error until a retry
+         * syncs everything); the writer retries it within milliseconds. */
+        struct timespec pause = {0, 2000000};
+        for (int tries = 0; tries < 2500 && (rc = rl_journal_wait_cold(j, ticket, 2)) != 0; tries++) {
+            CHECK(rc == -EAGAIN || rc == -ETIMEDOUT, "%s: the failed commit's error: %d", mode, rc);
+            nanosleep(&pause, NULL);
+        }
+        CHECK(rc == 0, "%s: retried, durable: %d", mode, rc);
+        CHECK(submit_fault == SUBMIT_REAL, "the submit fault was injected");
+    } else {
+        wait_fault = injected;
+    }
     push_adjust(j);
     rc = rl_journal_wait_hot(j, 5000);
-    if (injected == EINTR) {
+    if (injected < 0) {
+        CHECK(rc == 0, "%s: the next commit: %d", mode, rc);
+    } else if (injected == EINTR) {
         CHECK(rc == 0, "%s: a wait cut short by EINTR is waited through: %d", mode, rc);
     } else {
         /* The commit failed; the writer retries it. The wait either saw the
@@ -78,7 +140,7 @@ static void round_trip(const char *dir, bool buffered, int injected) {
         if (rc != 0) rc = rl_journal_wait_hot(j, 5000);
         CHECK(rc == 0 || rc == -injected, "%s: retried: %d", mode, rc);
     }
-    CHECK(waits > waits_before && wait_fault == 0, "%s: the fault was injected", mode);
+    if (injected > 0) CHECK(waits > waits_before && wait_fault == 0, "%s: the fault was injected", mode);
     for (int i = 0; i < 20; i++) {
         push_adjust(j);
         struct timespec pause = {0, 2000000};
@@ -88,13 +150,20 @@ static void round_trip(const char *dir, bool buffered, int injected) {
     rl_journal_stats_t stats;
     rl_journal_read_stats(j, &stats);
     CHECK(stats.last_error == 0, "%s: the journal works after the fault: error %d", mode, stats.last_error);
-    CHECK(stats.durable_seq == 26, "%s: all 26 records durable: %llu", mode, (unsigned long long)stats.durable_seq);
+    uint64_t expected = injected < 0 ? 28 : 26;
+    CHECK(stats.durable_seq == expected, "%s: all %llu records durable: %llu", mode, (unsigned long long)expected,
+          (unsigned long long)stats.durable_seq);
     if (injected == EINTR) {
         CHECK(stale == 0, "%s: EINTR leaves no completion behind: %d dropped", mode, (int)stale);
     } else {
-        CHECK(stale == 2, "%s: the failed commit's write and fsync are reaped and dropped: %d", mode, (int)stale);
+        /* EIO: the write and fsync; half: the write and the NOP; refused: two NOPs. */
+        CHECK(stale == 2, "%s: the failed commit's two completions are reaped and dropped: %d", mode, (int)stale);
     }
     rl_journal_close(j);
+    bool damaged = false;
+    uint64_t last = records_on_disk(dir, &damaged);
+    CHECK(!damaged && last == expected, "%s: the journal on disk holds every record, undamaged: last %llu%s", mode,
+          (unsigned long long)last, damaged ? ", damaged" : "");
 }
 
 int main(int argc, char **argv) {
@@ -106,6 +175,10 @@ int main(int argc, char **argv) {
         round_trip(dir, buffered, EINTR);
         snprintf(dir, sizeof(dir), "%s-%d-eio", base, buffered);
         round_trip(dir, buffered, EIO);
+        snprintf(dir, sizeof(dir), "%s-%d-half", base, buffered);
+        round_trip(dir, buffered, -SUBMIT_HALF);
+        snprintf(dir, sizeof(dir), "%s-%d-refused", base, buffered);
+        round_trip(dir, buffered, -SUBMIT_REFUSED);
     }
     if (failures == 0) printf("PASS journal_uring_completions: each commit counted its own completions, direct and buffered\n");
     return failures == 0 ? 0 : 1;

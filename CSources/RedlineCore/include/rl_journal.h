@@ -129,6 +129,10 @@ typedef enum rl_journal_writer_phase {
  * RL_JOURNAL_TRIM_PAUSE_MS (at most RL_JOURNAL_RETIRED_MAX wait; more are
  * unlinked at once). */
 #define RL_JOURNAL_RETIRED_MAX 4
+/* A commit that fails with io_uring requests still owed waits for them
+ * (1 ms apart) at most this many times; a ring that never gives them back
+ * fails the journal for good (EIO): no batch is written or grown again. */
+#define RL_JOURNAL_URING_SETTLE_TRIES 2000
 #define RL_JOURNAL_TRIM_BYTES (4 << 20)
 #define RL_JOURNAL_TRIM_PAUSE_MS 10
 /* On a full disk, how long a rotation waits for a spare being written before
