@@ -1486,48 +1486,46 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
             int settled = rl_uring_settle(j);
             return rc < 0 ? rc : settled != 0 ? settled : -EAGAIN;
         }
-        if (rc >= 0) {
-            rc = 0;
-            for (int seen = 0; seen < 2;) {
-                struct io_uring_cqe *cqe;
-                int w = rl_uring_reap(j, &cqe);
-                if (w < 0) {
-                    /* This commit fails, once what it still owes is back. */
-                    int settled = rl_uring_settle(j);
-                    rc = settled != 0 ? settled : w;
-                    break;
-                }
-                uint64_t data = io_uring_cqe_get_data64(cqe);
-                int res = cqe->res;
-                io_uring_cqe_seen(&j->ring, cqe);
-                j->uring_inflight--;
-                if ((data & ~(uint64_t)1) != tag) {
-                    RL_HOOK("journal:uring_stale_cqe"); /* an earlier commit's, given up on: dropped */
-                    continue;
-                }
-                int i = (int)(data & 1); /* 0: the write, 1: the fsync (posted after it: linked) */
-                seen++;
-                res = RL_FAULT(i == 0 ? "uring:write" : "uring:fsync", res);
-                if (i == 0 && direct && rc == 0 && (res < 0 || (size_t)res != write_len)) {
-                    /* A direct write refused or short: the batch through the page cache. */
-                    rc = rl_direct_fell_short(j, res);
-                    direct = false;
-                    if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
-                } else if (res < 0 && rc == 0) {
-                    /* A write or fsync failed or cancelled. (A write cut short
-                     * above set rc: its fsync's cancellation is expected.) */
-                    rc = res;
-                } else if (i == 0 && !direct && res >= 0 && (size_t)res != j->buffer_len && rc == 0) {
-                    /* A short write (a full disk writes what fits): write the rest
-                     * directly, which either completes it or names the real errno
-                     * (ENOSPC, EDQUOT), instead of a vague EIO. */
-                    size_t done = (size_t)res;
-                    rc = rl_write_all(j->seg_fd, rl_batch(j) + done, j->buffer_len - done, (off_t)(j->seg_offset + done));
-                    if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
-                }
+        rc = 0;
+        for (int seen = 0; seen < 2;) {
+            struct io_uring_cqe *cqe;
+            int w = rl_uring_reap(j, &cqe);
+            if (w < 0) {
+                /* This commit fails, once what it still owes is back. */
+                int settled = rl_uring_settle(j);
+                rc = settled != 0 ? settled : w;
+                break;
             }
-            if (rc == -EAGAIN) rc = fdatasync(j->seg_fd) != 0 ? -errno : 0;
+            uint64_t data = io_uring_cqe_get_data64(cqe);
+            int res = cqe->res;
+            io_uring_cqe_seen(&j->ring, cqe);
+            j->uring_inflight--;
+            if ((data & ~(uint64_t)1) != tag) {
+                RL_HOOK("journal:uring_stale_cqe"); /* not after the settle above; never counted as ours */
+                continue;
+            }
+            int i = (int)(data & 1); /* 0: the write, 1: the fsync (posted after it: linked) */
+            seen++;
+            res = RL_FAULT(i == 0 ? "uring:write" : "uring:fsync", res);
+            if (i == 0 && direct && rc == 0 && (res < 0 || (size_t)res != write_len)) {
+                /* A direct write refused or short: the batch through the page cache. */
+                rc = rl_direct_fell_short(j, res);
+                direct = false;
+                if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
+            } else if (res < 0 && rc == 0) {
+                /* A write or fsync failed or cancelled. (A write cut short
+                 * above set rc: its fsync's cancellation is expected.) */
+                rc = res;
+            } else if (i == 0 && !direct && res >= 0 && (size_t)res != j->buffer_len && rc == 0) {
+                /* A short write (a full disk writes what fits): write the rest
+                 * directly, which either completes it or names the real errno
+                 * (ENOSPC, EDQUOT), instead of a vague EIO. */
+                size_t done = (size_t)res;
+                rc = rl_write_all(j->seg_fd, rl_batch(j) + done, j->buffer_len - done, (off_t)(j->seg_offset + done));
+                if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
+            }
         }
+        if (rc == -EAGAIN) rc = fdatasync(j->seg_fd) != 0 ? -errno : 0;
     } else
 #endif
     {
