@@ -1724,11 +1724,14 @@ static int rl_record_shape(uint16_t type, const uint8_t *payload, uint32_t lengt
         memcpy(&order, payload, sizeof(order));
         return order.order_id != 0 ? 0 : -EINVAL;
     }
-    case RL_JREC_SYMBOL:
-        return length > 4 && length - 4 <= RL_SYMBOL_NAME_MAX &&
-                       rl_symbols_valid_name_n((const char *)payload + 4, length - 4)
-                   ? 0
-                   : -EINVAL;
+    case RL_JREC_SYMBOL: {
+        /* An id past the shadow's capacity never fits it (the writer would
+         * refuse the record at the head of its queue for ever). */
+        uint32_t id;
+        if (length <= 4 || length - 4 > RL_SYMBOL_NAME_MAX) return -EINVAL;
+        memcpy(&id, payload, 4);
+        return id < symbols && rl_symbols_valid_name_n((const char *)payload + 4, length - 4) ? 0 : -EINVAL;
+    }
     case RL_JREC_LIMITS: return 0;
     case RL_JREC_FREEZE:
     case RL_JREC_UNFREEZE: return length >= 8 ? 0 : -EINVAL;
@@ -2355,6 +2358,8 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
     if (j->options.hot_ring_capacity == 0) j->options.hot_ring_capacity = RL_JOURNAL_HOT_RING_DEFAULT;
     if (j->options.segment_bytes == 0) j->options.segment_bytes = 64ull << 20;
     if (j->options.max_commit_records == 0) j->options.max_commit_records = RL_JOURNAL_MAX_COMMIT_DEFAULT;
+    /* The shadow's (rl_engine_create's default), and what a record's symbol id is checked against. */
+    if (j->options.symbol_capacity == 0) j->options.symbol_capacity = RL_SYMBOLS_DEFAULT_CAPACITY;
     snprintf(j->dir, sizeof(j->dir), "%s", dir);
     j->seg_fd = j->seg_direct_fd = -1;
     for (int slot = 0; slot < RL_JOURNAL_SPARES; slot++) j->spares[slot].fd = -1;
@@ -2665,6 +2670,9 @@ int rl_journal_append_cold(rl_journal_t *j, uint16_t type, const void *payload, 
     /* A record no segment can hold would be written past a new segment's
      * end, and recovery would refuse the journal as cut short. */
     if (sizeof(rl_journal_segment_header_t) + rl_record_size(length) > j->options.segment_bytes) return -EMSGSIZE;
+    /* A position is a snapshot's record only: the shadow takes one for a
+     * symbol it has and a view it can restore, which an append cannot see. */
+    if (type == RL_JREC_POSITION) return -EINVAL;
     int shape = rl_record_shape(type, payload, length, j->options.symbol_capacity);
     if (shape != 0) return shape;
     rl_cold_record_t *record = malloc(sizeof(*record) + length);

@@ -77,6 +77,7 @@ int main(int argc, char **argv) {
         {RL_JREC_OPERATOR, "", 0, "an empty operator record"},
         {RL_JREC_SYMBOL, name, 4, "a symbol record without a name"},
         {RL_JREC_SYMBOL, "\x07\x00\x00\x00" "BAD NAME", 12, "a symbol name no registry takes (a space)"},
+        {RL_JREC_SYMBOL, "\x00\x10\x00\x00" "ETH", 7, "a symbol id at the shadow's capacity (4096, the default)"},
         {RL_JREC_FREEZE, name, 4, "a freeze shorter than its word"},
         {RL_JREC_EVENT, name, 4, "an event of the wrong size"},
         {999, name, 4, "an unknown type"},
@@ -85,16 +86,27 @@ int main(int argc, char **argv) {
         int rc = rl_journal_append_cold(journal, bad[k].type, bad[k].payload, bad[k].length, true, &ticket);
         CHECK(rc == -EINVAL, "%s refused with EINVAL: %d", bad[k].what, rc);
     }
+    /* A position is a snapshot's record: appended, the shadow refused one
+     * for a symbol it did not have, or with a view it could not take. */
+    rl_journal_position_payload_t position = {0};
+    position.symbol = 0;
+    position.view.position = 3;
+    int rc = rl_journal_append_cold(journal, RL_JREC_POSITION, &position, sizeof(position), false, &ticket);
+    CHECK(rc == -EINVAL, "a position record (snapshots only) refused with EINVAL: %d", rc);
+    /* Opened with symbol_capacity 0, which means the default: a symbol id
+     * below it is taken (0 taken literally would refuse every one). */
+    rc = rl_journal_append_cold(journal, RL_JREC_SYMBOL, "\x00\x00\x00\x00" "ETH", 7, false, &ticket);
+    CHECK(rc == 0, "a symbol with id 0 under a default capacity: %d", rc);
     const char good[] = "{\"operator\":\"after\"}";
-    int rc = rl_journal_append_cold(journal, RL_JREC_OPERATOR, good, (uint32_t)strlen(good), true, &ticket);
-    CHECK(rc == 0 && ticket == (uint64_t)appends + 1, "a good record after them: %d, ticket %llu", rc,
+    rc = rl_journal_append_cold(journal, RL_JREC_OPERATOR, good, (uint32_t)strlen(good), true, &ticket);
+    CHECK(rc == 0 && ticket == (uint64_t)appends + 2, "a good record after them: %d, ticket %llu", rc,
           (unsigned long long)ticket);
     rc = rl_journal_wait_cold(journal, ticket, 5000);
     CHECK(rc == 0, "and it is durable: %d", rc);
     rl_journal_stats_t stats;
     rl_journal_read_stats(journal, &stats);
-    CHECK(stats.durable_seq == (uint64_t)appends + 1, "durable through %llu, not %d", (unsigned long long)stats.durable_seq,
-          appends + 1);
+    CHECK(stats.durable_seq == (uint64_t)appends + 2, "durable through %llu, not %d", (unsigned long long)stats.durable_seq,
+          appends + 2);
     rl_journal_close(journal);
     if (failures == 0) {
         printf("PASS journal_cold_ticket: %d tickets right although each record was freed first; malformed records refused\n",

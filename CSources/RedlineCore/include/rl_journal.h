@@ -240,7 +240,8 @@ rl_spsc_t *rl_journal_hot_ring(rl_journal_t *journal);
  * it is written. *ticket receives a number to pass to rl_journal_wait_cold.
  * Returns 0, -EINVAL (payload over RL_JOURNAL_MAX_PAYLOAD, or a type or
  * payload the writer cannot apply: an unknown type, an empty operator
- * record, a symbol record without a name, ...), -EMSGSIZE (more than one
+ * record, a symbol record without a name or with an id at or past
+ * symbol_capacity, a position record (snapshots only), ...), -EMSGSIZE (more than one
  * segment holds: the header and the record over segment_bytes), -ENOMEM or
  * -EPIPE (journal closed). */
 int rl_journal_append_cold(rl_journal_t *journal, uint16_t type, const void *payload, uint32_t length,
