@@ -278,6 +278,29 @@ static uint32_t rl_manifest_crc(const rl_journal_manifest_t *m) {
     return rl_crc32c(0, m, offsetof(rl_journal_manifest_t, crc));
 }
 
+static bool rl_manifest_valid(const rl_journal_manifest_t *m) {
+    return m->magic == RL_JOURNAL_MANIFEST_MAGIC && m->size == sizeof(*m) && m->crc == rl_manifest_crc(m);
+}
+
+/* The newest valid copy in a manifest file's bytes: 0, or -EBADMSG. */
+static int rl_manifest_pick(const uint8_t *data, size_t size, rl_journal_manifest_t *out) {
+    if (size == sizeof(*out)) { /* the one-copy format */
+        memcpy(out, data, sizeof(*out));
+        return rl_manifest_valid(out) ? 0 : -EBADMSG;
+    }
+    if (size != RL_JOURNAL_MANIFEST_FILE_BYTES) return -EBADMSG;
+    bool found = false;
+    for (size_t slot = 0; slot < 2; slot++) {
+        rl_journal_manifest_t copy;
+        memcpy(&copy, data + slot * RL_JOURNAL_MANIFEST_SLOT, sizeof(copy));
+        if (rl_manifest_valid(&copy) && (!found || copy.generation > out->generation)) {
+            *out = copy;
+            found = true;
+        }
+    }
+    return found ? 0 : -EBADMSG;
+}
+
 int rl_journal_read_manifest(const char *dir, rl_journal_manifest_t *out) {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/MANIFEST", dir);
@@ -285,16 +308,9 @@ int rl_journal_read_manifest(const char *dir, rl_journal_manifest_t *out) {
     size_t size;
     int rc = rl_read_file(path, &data, &size);
     if (rc != 0) return rc;
-    if (size != sizeof(*out)) {
-        free(data);
-        return -EBADMSG;
-    }
-    memcpy(out, data, sizeof(*out));
+    rc = rl_manifest_pick(data, size, out);
     free(data);
-    if (out->magic != RL_JOURNAL_MANIFEST_MAGIC || out->size != sizeof(*out) || out->crc != rl_manifest_crc(out)) {
-        return -EBADMSG;
-    }
-    return 0;
+    return rc;
 }
 
 /* Rewrite DIR/MANIFEST from what is on disk now: the newest segment and the
@@ -302,8 +318,9 @@ int rl_journal_read_manifest(const char *dir, rl_journal_manifest_t *out) {
  * racing another (the writer thread and a snapshot) can only leave the
  * manifest a step behind, never naming a file that was not there. */
 /* The writer (new segments) and the snapshot thread (snapshots, pruning) both
- * rewrite the manifest from the directory: one at a time, so the last rename
- * always carries the newest listing. Cold path. */
+ * rewrite the manifest from the directory: one at a time, so the last write
+ * always carries the newest listing (and each copy's generation is one
+ * more than the one before). Cold path. */
 static pthread_mutex_t rl_manifest_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int rl_manifest_write_locked(const char *dir);
@@ -331,12 +348,39 @@ static int rl_manifest_write_locked(const char *dir) {
     m.version = RL_JOURNAL_VERSION;
     m.size = sizeof(m);
     m.written_ns = rl_realtime_ns();
-    m.crc = rl_manifest_crc(&m);
     char tmp[PATH_MAX], path[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s/MANIFEST.%ld.tmp", dir, (long)syscall(SYS_gettid));
     snprintf(path, sizeof(path), "%s/MANIFEST", dir);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int rc = fd < 0 ? -errno : rl_write_all(fd, &m, sizeof(m), 0);
+    uint8_t file[RL_JOURNAL_MANIFEST_FILE_BYTES];
+    /* In place: the older copy of a two-copy file is overwritten with the
+     * next generation (the newer one stays, for a crash mid-write). */
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        rl_journal_manifest_t newest;
+        ssize_t got = pread(fd, file, sizeof(file), 0);
+        struct stat st;
+        if (got == (ssize_t)sizeof(file) && fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof(file)) {
+            /* No valid copy (both damaged): the first generation, into slot 1. */
+            m.generation = rl_manifest_pick(file, sizeof(file), &newest) == 0 ? newest.generation + 1 : 1;
+            m.crc = rl_manifest_crc(&m);
+            uint8_t copy[RL_JOURNAL_MANIFEST_SLOT] = {0};
+            memcpy(copy, &m, sizeof(m));
+            int rc = rl_write_all(fd, copy, sizeof(copy), (off_t)((m.generation & 1) * RL_JOURNAL_MANIFEST_SLOT));
+            if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
+            close(fd);
+            return rc;
+        }
+        close(fd);
+    }
+    /* None yet, or the one-copy format: a new two-copy file, both copies
+     * this one (generation 1), made atomically. */
+    m.generation = 1;
+    m.crc = rl_manifest_crc(&m);
+    memset(file, 0, sizeof(file));
+    memcpy(file, &m, sizeof(m));
+    memcpy(file + RL_JOURNAL_MANIFEST_SLOT, &m, sizeof(m));
+    snprintf(tmp, sizeof(tmp), "%s/MANIFEST.%ld.tmp", dir, (long)syscall(SYS_gettid));
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : rl_write_all(fd, file, sizeof(file), 0);
     if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
     if (fd >= 0) close(fd);
     if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
@@ -861,10 +905,13 @@ static int rl_prune(const char *dir, uint64_t covered_seq, uint64_t keep_from, r
         }
         free(snapshots);
     }
-    /* The manifest's own directory sync makes the removals durable too (one
-     * sync fewer: each is a filesystem commit that a concurrent segment sync
-     * waits behind). Best effort: it already names the newest of each. */
-    if (sync && rl_manifest_write(dir) != 0) rl_fsync_dir(dir);
+    /* Best effort: it already names the newest of each. The removals are
+     * made durable by the directory's sync (a manifest rewritten in place
+     * syncs no directory). */
+    if (sync) {
+        rl_manifest_write(dir);
+        rl_fsync_dir(dir);
+    }
     return removed;
 }
 

@@ -230,9 +230,16 @@ typedef struct rl_journal_record_header {
     uint64_t timestamp_ns;     /* CLOCK_REALTIME when serialised (read once per writer pass) */
 } rl_journal_record_header_t;
 
-/* DIR/MANIFEST, rewritten atomically (temp file, rename) whenever a segment
- * is created, and by snapshots and prunes outside a live writer. A missing
- * or truncated segment that it names is detected at recovery. */
+/* DIR/MANIFEST, rewritten whenever a segment is created, and by snapshots
+ * and prunes. A missing or truncated segment that it names is detected at
+ * recovery. The file holds two copies, each in its own sector
+ * (RL_JOURNAL_MANIFEST_SLOT bytes apart): a rewrite overwrites the older
+ * copy in place with the next generation and syncs it, so a segment's
+ * rotation costs one data sync, not a new file, a rename and a directory
+ * sync; a write torn by a crash leaves the other copy, the manifest as it
+ * was before. The newest valid copy is the manifest. A file of one copy
+ * alone (64 bytes, generation 0) is the older format, read as it is and
+ * replaced by the two-copy file (temp file, rename) at its first rewrite. */
 typedef struct rl_journal_manifest {
     uint64_t magic;              /* RL_JOURNAL_MANIFEST_MAGIC */
     uint32_t version;
@@ -241,15 +248,21 @@ typedef struct rl_journal_manifest {
     uint64_t snapshot_seq;       /* the sequence the newest snapshot covered when it was written; 0: none
                                     (informational: recovery lists the snapshots themselves) */
     uint64_t written_ns;         /* CLOCK_REALTIME */
-    uint8_t reserved[20];
+    uint64_t generation;         /* +1 at each rewrite; the newer valid copy wins (0: the one-copy format) */
+    uint8_t reserved[12];
     uint32_t crc;                /* CRC32C of the bytes before it */
 } rl_journal_manifest_t;
 
 RL_STATIC_ASSERT(sizeof(rl_journal_manifest_t) == 64, "manifest is 64 bytes");
 RL_STATIC_ASSERT(offsetof(rl_journal_manifest_t, crc) == 60, "the CRC ends the manifest");
 
-/* Read DIR/MANIFEST. 0, -ENOENT (none: a new journal, or one that lost it;
- * recovery refuses the latter), -EBADMSG (damaged or truncated), or -errno. */
+#define RL_JOURNAL_MANIFEST_SLOT 512u /* a sector: each copy is written whole or not at all, apart from the other */
+#define RL_JOURNAL_MANIFEST_FILE_BYTES (2u * RL_JOURNAL_MANIFEST_SLOT)
+RL_STATIC_ASSERT(sizeof(rl_journal_manifest_t) <= RL_JOURNAL_MANIFEST_SLOT, "a copy fits its sector");
+
+/* Read DIR/MANIFEST: its newest valid copy. 0, -ENOENT (none: a new
+ * journal, or one that lost it; recovery refuses the latter), -EBADMSG
+ * (no valid copy: damaged or truncated), or -errno. */
 int rl_journal_read_manifest(const char *dir, rl_journal_manifest_t *out);
 
 RL_STATIC_ASSERT(sizeof(rl_journal_segment_header_t) == 64, "segment header is 64 bytes");
