@@ -115,9 +115,15 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSource
 c_test_tsan journal_cold_ticket -DRL_TEST_HOOKS
 TSAN_OPTIONS=halt_on_error=1 "$objects/journal_cold_ticket_tsan" "$objects/journal-cold-ticket-tsan"
 
-step "the MANIFEST's two copies: a rotation rewrites the older one in place, and a torn or flipped newer copy leaves the older one read; both damaged is refused; the one-copy format is read and replaced"
+step "the MANIFEST's two copies: a rewrite cut short leaves one whole, damage to one copy loses nothing (a lost newest segment still refused), both damaged is refused, the one-copy format is read and replaced"
 c_test journal_manifest
 "$objects/journal_manifest" "$objects/journal-manifest"
+
+step "an open that recovers to last good syncs the directory after setting later segments aside, before any new record is durable"
+cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -ICSources/RedlineCore/include -ITests/C \
+    -Wl,--wrap=renameat2,--wrap=rename,--wrap=fsync \
+    Tests/C/journal_set_aside_sync.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_set_aside_sync"
+"$objects/journal_set_aside_sync" "$objects/journal-set-aside-sync"
 
 step "each io_uring commit counts only its own completions: a wait cut short by EINTR is waited through, a failed wait's completions are reaped before anything is written again, and a submit taken in half or refused leaves NOPs, never a hang or a stale write (direct and buffered)"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \

@@ -350,22 +350,30 @@ static int rl_manifest_write_locked(const char *dir) {
     m.written_ns = rl_realtime_ns();
     char tmp[PATH_MAX], path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/MANIFEST", dir);
-    uint8_t file[RL_JOURNAL_MANIFEST_FILE_BYTES];
-    /* In place: the older copy of a two-copy file is overwritten with the
-     * next generation (the newer one stays, for a crash mid-write). */
+    static _Thread_local uint8_t file[RL_JOURNAL_MANIFEST_FILE_BYTES]; /* 8 KiB: off the writer's stack */
+    /* In place: both copies, the first, then the second, each synced before
+     * the next is touched. A crash in the first leaves the second as it was
+     * (the manifest before this rewrite, which nothing counted on yet); a
+     * crash in the second leaves the first, synced, as the newest. Once
+     * both are written they are the same, so a copy damaged later hides
+     * nothing: the other says what it said. */
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd >= 0) {
         rl_journal_manifest_t newest;
         ssize_t got = pread(fd, file, sizeof(file), 0);
         struct stat st;
         if (got == (ssize_t)sizeof(file) && fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof(file)) {
-            /* No valid copy (both damaged): the first generation, into slot 1. */
+            /* No valid copy (both damaged): the first generation. */
             m.generation = rl_manifest_pick(file, sizeof(file), &newest) == 0 ? newest.generation + 1 : 1;
             m.crc = rl_manifest_crc(&m);
-            uint8_t copy[RL_JOURNAL_MANIFEST_SLOT] = {0};
-            memcpy(copy, &m, sizeof(m));
-            int rc = rl_write_all(fd, copy, sizeof(copy), (off_t)((m.generation & 1) * RL_JOURNAL_MANIFEST_SLOT));
-            if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
+            memset(file, 0, RL_JOURNAL_MANIFEST_SLOT);
+            memcpy(file, &m, sizeof(m));
+            int rc = 0;
+            for (int slot = 0; slot < 2 && rc == 0; slot++) {
+                /* A whole slot: a device with 4 KiB physical sectors never reads one back to write part of it. */
+                rc = rl_write_all(fd, file, RL_JOURNAL_MANIFEST_SLOT, (off_t)slot * RL_JOURNAL_MANIFEST_SLOT);
+                if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
+            }
             close(fd);
             return rc;
         }
@@ -2545,6 +2553,12 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
         free(segments);
         if ((rc = rl_journal_create_segment(j)) != 0) goto fail;
     }
+    /* What this open renamed or removed (segments set aside, a torn header's
+     * segment, temp files) is durable before any record counts as durable:
+     * a power loss must not bring back a set-aside segment after new records
+     * took its sequences (helper-48; the manifest's rewrite in place syncs
+     * no directory). */
+    if ((rc = rl_fsync_dir(dir)) != 0) goto fail;
     /* A new journal, or one recovered to last good without one, gets one now. */
     if ((rc = rl_manifest_write(dir)) != 0) goto fail;
     /* Snapshots keep up across restarts: count from the newest on disk. */

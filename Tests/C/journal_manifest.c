@@ -1,15 +1,19 @@
 /*
- * Description: the MANIFEST's two copies. A segment's rotation rewrites the
- * older copy in place (one data sync), so a crash mid-write leaves the other:
+ * Description: the MANIFEST's two copies. A rewrite (each segment's rotation)
+ * overwrites the first copy in place and syncs it, then the second, so a
+ * crash mid-rewrite leaves one whole, and a complete rewrite leaves two the
+ * same:
  *   1. A journal that rotated through several segments: the file holds two
- *      copies, and the newest names the newest segment.
- *   2. The newer copy torn (zeros from its middle on) or flipped: the older
- *      copy is read, a generation behind, and the journal still scans clean.
- *   3. Both copies damaged, or the file cut short: refused (EBADMSG), and
- *      the scan says the MANIFEST is damaged.
- *   4. The one-copy format (64 bytes, generation 0) is read as it is, and the
+ *      copies of one generation, naming the newest segment.
+ *   2. A rewrite cut short: the first copy torn (the second is the manifest
+ *      before it) or written but not the second (the first is the newest).
+ *   3. One copy of a complete rewrite flipped or torn: the other says the
+ *      same, so a lost newest segment is still refused (with copies of
+ *      different generations, a damaged newer one once hid it: helper-48).
+ *   4. Both copies damaged, or the file cut short: refused (EBADMSG), and
+ *      the scan says the MANIFEST is damaged; a rewrite writes two valid ones.
+ *   5. The one-copy format (64 bytes, generation 0) is read as it is, and the
  *      next rewrite (a prune) replaces it with two copies, generation 1.
- *   5. A rewrite over a file whose copies are both damaged writes a valid one.
  * Built and run by scripts/test.sh. Exit: 0 pass, 1 fail.
  */
 #include <errno.h>
@@ -62,7 +66,7 @@ int main(int argc, char **argv) {
     rl_journal_close(j);
     CHECK(stats.segments_created >= 3, "only %llu segments made", (unsigned long long)stats.segments_created);
 
-    /* 1. Two copies; the newest names the newest segment. */
+    /* 1. Two copies, one generation, naming the newest segment. */
     CHECK(file_size(manifest_path) == RL_JOURNAL_MANIFEST_FILE_BYTES, "MANIFEST is %lld bytes",
           (long long)file_size(manifest_path));
     rl_journal_manifest_t newest;
@@ -72,43 +76,67 @@ int main(int argc, char **argv) {
     uint64_t generation = newest.generation;
     CHECK(generation >= stats.segments_created, "generation %llu after %llu segments", (unsigned long long)generation,
           (unsigned long long)stats.segments_created);
-    rl_journal_manifest_t older = copy_at((int)((generation + 1) & 1));
-    CHECK(older.generation + 1 == generation, "the other copy is generation %llu, the newest %llu",
-          (unsigned long long)older.generation, (unsigned long long)generation);
+    rl_journal_manifest_t first = copy_at(0), second = copy_at(1);
+    CHECK(first.generation == generation && second.generation == generation &&
+              first.newest_segment_seq == second.newest_segment_seq,
+          "copies of generations %llu and %llu", (unsigned long long)first.generation,
+          (unsigned long long)second.generation);
 
-    /* 2. The newer copy torn, then flipped: the older copy is read. */
-    int newer_slot = (int)(generation & 1);
-    rl_journal_manifest_t saved = copy_at(newer_slot);
-    uint8_t zeros[32] = {0};
-    write_at(zeros, sizeof(zeros), (off_t)newer_slot * RL_JOURNAL_MANIFEST_SLOT + 32);
+    /* 2. A rewrite cut short. The first copy torn: the second, as before. */
+    rl_journal_manifest_t next = first;
+    next.generation = generation + 1;
+    next.newest_segment_seq = first.newest_segment_seq + 1000;
+    next.crc = rl_crc32c(0, &next, offsetof(rl_journal_manifest_t, crc));
+    write_at(&next, 32, 0); /* half of it */
     rl_journal_manifest_t read;
-    CHECK(rl_journal_read_manifest(dir, &read) == 0 && read.generation == generation - 1 &&
-              read.newest_segment_seq == older.newest_segment_seq,
-          "torn newer copy: read generation %llu", (unsigned long long)read.generation);
-    CHECK(scan(dir, &result) == 0 && !result.corrupt, "a scan with the newer copy torn: %s", result.damage);
-    write_at(&saved, sizeof(saved), (off_t)newer_slot * RL_JOURNAL_MANIFEST_SLOT);
-    uint8_t flip = ((const uint8_t *)&saved)[16] ^ 0x01;
-    write_at(&flip, 1, (off_t)newer_slot * RL_JOURNAL_MANIFEST_SLOT + 16);
-    CHECK(rl_journal_read_manifest(dir, &read) == 0 && read.generation == generation - 1,
-          "flipped newer copy: read generation %llu", (unsigned long long)read.generation);
-    write_at(&saved, sizeof(saved), (off_t)newer_slot * RL_JOURNAL_MANIFEST_SLOT);
-    CHECK(rl_journal_read_manifest(dir, &read) == 0 && read.generation == generation, "restored");
+    CHECK(rl_journal_read_manifest(dir, &read) == 0 && read.generation == generation, "first copy torn: generation %llu",
+          (unsigned long long)read.generation);
+    CHECK(scan(dir, &result) == 0 && !result.corrupt, "a scan with the first copy torn: %s", result.damage);
+    /* The first written whole, the second not yet: the first is the newest. */
+    write_at(&next, sizeof(next), 0);
+    CHECK(rl_journal_read_manifest(dir, &read) == 0 && read.generation == generation + 1 &&
+              read.newest_segment_seq == next.newest_segment_seq,
+          "first copy written: generation %llu", (unsigned long long)read.generation);
+    CHECK(scan(dir, &result) == -EBADMSG && strstr(result.damage, "MANIFEST names") != NULL,
+          "it names a segment that is not there: %s", result.damage);
+    write_at(&first, sizeof(first), 0);
 
-    /* 3. Both damaged, or cut short: refused. */
+    /* 3. One copy of a complete rewrite damaged, and the newest segment
+     * deleted: the other copy still names it, and the loss is refused. */
+    uint8_t flip = ((const uint8_t *)&first)[40] ^ 0x01; /* in the generation */
+    write_at(&flip, 1, 40);
+    CHECK(rl_journal_read_manifest(dir, &read) == 0 && read.generation == generation &&
+              read.newest_segment_seq == newest.newest_segment_seq,
+          "first copy flipped: generation %llu", (unsigned long long)read.generation);
+    char newest_path[1200];
+    snprintf(newest_path, sizeof(newest_path), "%s/segment-%020llu.rlj", dir, (unsigned long long)newest.newest_segment_seq);
+    char aside[1300];
+    snprintf(aside, sizeof(aside), "%s.kept", newest_path);
+    CHECK(rename(newest_path, aside) == 0, "move the newest segment away");
+    CHECK(scan(dir, &result) == -EBADMSG && strstr(result.damage, "MANIFEST names") != NULL,
+          "the newest segment gone with one copy damaged: %d, %s", result.corrupt, result.damage);
+    CHECK(rename(aside, newest_path) == 0, "put it back");
+    write_at(&first, sizeof(first), 0);
+    uint8_t zeros[32] = {0};
+    write_at(zeros, sizeof(zeros), RL_JOURNAL_MANIFEST_SLOT + 32); /* the second torn */
+    CHECK(rl_journal_read_manifest(dir, &read) == 0 && read.generation == generation, "second copy torn");
+    CHECK(scan(dir, &result) == 0 && !result.corrupt, "a scan with the second copy torn: %s", result.damage);
+
+    /* 4. Both damaged, or cut short: refused; a rewrite makes two valid copies. */
     write_at(zeros, sizeof(zeros), 32);
-    write_at(zeros, sizeof(zeros), RL_JOURNAL_MANIFEST_SLOT + 32);
     CHECK(rl_journal_read_manifest(dir, &read) == -EBADMSG, "both copies damaged: not refused");
     CHECK(scan(dir, &result) == -EBADMSG && strstr(result.damage, "MANIFEST is damaged") != NULL,
           "scan with both copies damaged: %s", result.damage);
-    /* 5. A rewrite (a prune of nothing) makes a valid copy again. */
     CHECK(rl_journal_prune(dir, 0) >= 0, "prune");
-    CHECK(rl_journal_read_manifest(dir, &read) == 0 && read.generation == 1 && read.newest_segment_seq == newest.newest_segment_seq,
+    CHECK(rl_journal_read_manifest(dir, &read) == 0 && read.generation == 1 &&
+              read.newest_segment_seq == newest.newest_segment_seq && copy_at(0).generation == 1 &&
+              copy_at(1).generation == 1,
           "rewritten over two damaged copies: generation %llu, newest %llu", (unsigned long long)read.generation,
           (unsigned long long)read.newest_segment_seq);
-    CHECK(truncate(manifest_path, 700) == 0, "truncate");
-    CHECK(rl_journal_read_manifest(dir, &read) == -EBADMSG, "a MANIFEST cut to 700 bytes: not refused");
+    CHECK(truncate(manifest_path, 5000) == 0, "truncate");
+    CHECK(rl_journal_read_manifest(dir, &read) == -EBADMSG, "a MANIFEST cut to 5,000 bytes: not refused");
 
-    /* 4. The one-copy format: read as it is, replaced by two copies. */
+    /* 5. The one-copy format: read as it is, replaced by two copies. */
     rl_journal_manifest_t legacy = newest;
     legacy.generation = 0;
     legacy.crc = rl_crc32c(0, &legacy, offsetof(rl_journal_manifest_t, crc));
@@ -122,13 +150,11 @@ int main(int argc, char **argv) {
     CHECK(rl_journal_prune(dir, 0) >= 0, "prune");
     CHECK(file_size(manifest_path) == RL_JOURNAL_MANIFEST_FILE_BYTES, "rewritten as %lld bytes",
           (long long)file_size(manifest_path));
-    CHECK(rl_journal_read_manifest(dir, &read) == 0 && read.generation == 1, "two copies, generation %llu",
-          (unsigned long long)read.generation);
     CHECK(copy_at(0).generation == 1 && copy_at(1).generation == 1, "both copies generation 1");
     CHECK(rl_journal_prune(dir, 0) >= 0 && rl_journal_read_manifest(dir, &read) == 0 && read.generation == 2 &&
-              copy_at(0).generation == 2 && copy_at(1).generation == 1,
-          "the next rewrite in place, into copy 0: generation %llu", (unsigned long long)read.generation);
+              copy_at(0).generation == 2 && copy_at(1).generation == 2,
+          "the next rewrite in place, both copies: generation %llu", (unsigned long long)read.generation);
 
-    if (failures == 0) printf("PASS journal_manifest: two copies, the older one read past a torn or flipped newer one\n");
+    if (failures == 0) printf("PASS journal_manifest: two copies, one whole after a rewrite cut short, the other saying the same after damage\n");
     return failures == 0 ? 0 : 1;
 }

@@ -232,12 +232,13 @@ typedef struct rl_journal_record_header {
 
 /* DIR/MANIFEST, rewritten whenever a segment is created, and by snapshots
  * and prunes. A missing or truncated segment that it names is detected at
- * recovery. The file holds two copies, each in its own sector
- * (RL_JOURNAL_MANIFEST_SLOT bytes apart): a rewrite overwrites the older
- * copy in place with the next generation and syncs it, so a segment's
- * rotation costs one data sync, not a new file, a rename and a directory
- * sync; a write torn by a crash leaves the other copy, the manifest as it
- * was before. The newest valid copy is the manifest. A file of one copy
+ * recovery. The file holds two copies, each in its own 4 KiB block
+ * (RL_JOURNAL_MANIFEST_SLOT): a rewrite overwrites the first in place with
+ * the next generation and syncs it, then the second, so a segment's
+ * rotation costs two data syncs, not a new file, a rename and a directory
+ * sync. A crash mid-rewrite leaves one copy whole: the second as it was, or
+ * the first as it became. Complete, the two are the same, so damage to one
+ * loses nothing. The newest valid copy is the manifest. A file of one copy
  * alone (64 bytes, generation 0) is the older format, read as it is and
  * replaced by the two-copy file (temp file, rename) at its first rewrite. */
 typedef struct rl_journal_manifest {
@@ -256,9 +257,9 @@ typedef struct rl_journal_manifest {
 RL_STATIC_ASSERT(sizeof(rl_journal_manifest_t) == 64, "manifest is 64 bytes");
 RL_STATIC_ASSERT(offsetof(rl_journal_manifest_t, crc) == 60, "the CRC ends the manifest");
 
-#define RL_JOURNAL_MANIFEST_SLOT 512u /* a sector: each copy is written whole or not at all, apart from the other */
+#define RL_JOURNAL_MANIFEST_SLOT 4096u /* a block and a physical sector: a write of one never touches the other */
 #define RL_JOURNAL_MANIFEST_FILE_BYTES (2u * RL_JOURNAL_MANIFEST_SLOT)
-RL_STATIC_ASSERT(sizeof(rl_journal_manifest_t) <= RL_JOURNAL_MANIFEST_SLOT, "a copy fits its sector");
+RL_STATIC_ASSERT(sizeof(rl_journal_manifest_t) <= RL_JOURNAL_MANIFEST_SLOT, "a copy fits its block");
 
 /* Read DIR/MANIFEST: its newest valid copy. 0, -ENOENT (none: a new
  * journal, or one that lost it; recovery refuses the latter), -EBADMSG
