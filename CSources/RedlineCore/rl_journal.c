@@ -1400,19 +1400,28 @@ static int rl_journal_make_segment(rl_journal_t *j) {
     rl_segment_header_set_size(&header, capacity, 0);
     if (rc == 0) rc = rl_write_all(fd, &header, sizeof(header), 0);
     if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
+    /* Named, the name made durable and the manifest rewritten, all under the
+     * manifest's lock: a rewrite from another thread (a snapshot written
+     * outside the writer) lists the directory, and must never name this
+     * segment while its rename could still be lost (the in-place rewrite
+     * syncs no directory; helper-49). */
+    pthread_mutex_lock(&rl_manifest_lock);
     bool named = rc == 0 && rename(temp, path) == 0;
     if (rc == 0 && !named) rc = -errno;
     if (rc == 0) rc = rl_fsync_dir(j->dir);
     /* The manifest names it before any record in it counts as durable. */
-    if (rc == 0) rc = rl_manifest_write(j->dir);
+    if (rc == 0) rc = rl_manifest_write_locked(j->dir);
     if (rc != 0) {
         /* Not made: no file may stay behind claiming sequence next_seq (a
          * halt written ahead into the current segment's reserve takes it).
          * If the manifest already named it, name what is left again. */
         close(fd);
         unlink(named ? path : temp);
+        if (named && rl_fsync_dir(j->dir) == 0) rl_manifest_write_locked(j->dir);
+    }
+    pthread_mutex_unlock(&rl_manifest_lock);
+    if (rc != 0) {
         if (prepared) rl_spare_release(j, slot);
-        if (named && rl_fsync_dir(j->dir) == 0) rl_manifest_write(j->dir);
         return rc;
     }
     if (prepared) rl_spare_release(j, slot);
