@@ -350,7 +350,7 @@ static int rl_manifest_write_locked(const char *dir) {
     m.written_ns = rl_realtime_ns();
     char tmp[PATH_MAX], path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/MANIFEST", dir);
-    static _Thread_local uint8_t file[RL_JOURNAL_MANIFEST_FILE_BYTES]; /* 8 KiB: off the writer's stack */
+    uint8_t file[RL_JOURNAL_MANIFEST_FILE_BYTES];
     /* In place: both copies, the first, then the second, each synced before
      * the next is touched. A crash in the first leaves the second as it was
      * (the manifest before this rewrite, which nothing counted on yet); a
