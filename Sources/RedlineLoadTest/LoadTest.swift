@@ -338,6 +338,9 @@ final class StopFlag: Sendable {
     let injectEdgeCollapse = Atomic<Bool>(false)
     /// Freeze rounds: the round strategy 0 is to start (the main thread raises it).
     let round = Atomic<Int>(0)
+    /// When that round's collapse is due (`rl_clock_cycles`): strategy 0
+    /// reports it from its own loop once its clock passes this, not at once.
+    let roundDueCycles = Atomic<UInt64>(0)
 }
 
 public final class LoadTest: @unchecked Sendable {
@@ -578,6 +581,7 @@ public final class LoadTest: @unchecked Sendable {
         // goes over what rests (a slow paced run): the summary gives the
         // fewest orders a cancel-all had.
         let refillWaitLimitNs = max(roundEveryNs, UInt64(config.freezeRefillWaitSeconds * 1e9))
+        let collapseDelayCycles = UInt64(200_000 * cyclesPerNanosecond)
         func roundsPending() -> Bool { config.freezeRounds > 0 && !roundsFailed && round < config.freezeRounds && !injected }
         while rl_clock_ns() < stopAtNs || (roundsPending() && rl_clock_ns() < stopAtNs + overtimeLimitNs) {
             // Awake when the next round is due, not up to 10 ms after.
@@ -591,6 +595,14 @@ public final class LoadTest: @unchecked Sendable {
                 && (workers.allSatisfy({ $0.refilledRound.load(ordering: .acquiring) >= round })
                     || nowAfterSleep >= max(dueNs, lastRoundEndNs) + refillWaitLimitNs) {
                 round += 1
+                // The collapse comes from strategy 0's own loop, 200 us from
+                // now: by then this thread sleeps (below). Reported at once,
+                // it came right after this thread's wake-up and its sleep, two
+                // context switches on strategy 0's core (this thread is pinned
+                // there), so every round measured a strategy whose caches the
+                // harness had just cooled, not one that sees its edge collapse
+                // while trading.
+                stop.roundDueCycles.store(rl_clock_cycles() &+ collapseDelayCycles, ordering: .relaxed)
                 stop.round.store(round, ordering: .releasing) // releasing: pairs with strategy 0's acquiring load
                 // Asleep while the freeze propagates: on two cores, this thread
                 // waking would take the CPU from the risk or strategy thread
@@ -909,7 +921,8 @@ public final class LoadTest: @unchecked Sendable {
             if rounds > 0 && w.index == 0 {
                 // acquiring: pairs with the main thread's releasing store of the round.
                 let r = stop.round.load(ordering: .acquiring)
-                if r > reportedRound {
+                // relaxed: stored before the round, which the acquiring load above pairs with.
+                if r > reportedRound && rl_clock_cycles() >= stop.roundDueCycles.load(ordering: .relaxed) {
                     reportedRound = r
                     w.roundPushed[r] = rl_clock_cycles()
                     try? router.reportEdge(bps: edgeCollapseBps)
