@@ -2709,8 +2709,16 @@ void rl_journal_close(rl_journal_t *j) {
         j->cold_head = next;
     }
     pthread_mutex_unlock(&j->cold_lock);
+    bool buffer_read_in_flight = false;
 #if RL_HAVE_LIBURING
-    if (j->io_mode == RL_JOURNAL_IO_URING) io_uring_queue_exit(&j->ring);
+    if (j->io_mode == RL_JOURNAL_IO_URING) {
+        /* A ring that never settled (rl_uring_settle gave up: the journal
+         * failed closed) may still owe a write that reads the batch buffer,
+         * and closing the ring does not wait for it: the buffer is left to
+         * the process, never freed and reused under a write of the journal. */
+        buffer_read_in_flight = j->uring_inflight > 0;
+        io_uring_queue_exit(&j->ring);
+    }
 #endif
     rl_spsc_destroy(j->hot);
     rl_engine_destroy(j->shadow);
@@ -2718,7 +2726,7 @@ void rl_journal_close(rl_journal_t *j) {
     for (uint64_t i = 0; i < j->history_count; i++) free(j->history[i].payload);
     free(j->history);
     free(j->open_orders.slots);
-    free(j->buffer_block);
+    if (!buffer_read_in_flight) free(j->buffer_block);
     free(j->lag_stamps);
     pthread_mutex_destroy(&j->cold_lock);
     pthread_mutex_destroy(&j->snap_lock);
