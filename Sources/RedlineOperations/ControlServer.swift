@@ -22,12 +22,14 @@ enum ControlServer {
     static func bind(path: String, configuration: OperationsEndpoint.Configuration, commands: OperatorCommands,
                      group: MultiThreadedEventLoopGroup, logger: Logger) throws -> any Channel {
         try refuseIfLive(path)
-        var gid: gid_t?
+        let gid: gid_t?
         if let name = configuration.socketGroup {
             guard let entry = getgrnam(name) else {
                 throw RedlineError.invalidInput("operations.socketGroup: no group named \"\(name)\"")
             }
             gid = entry.pointee.gr_gid
+        } else {
+            gid = nil
         }
         // Bound under a temporary name, given its mode and group, then renamed
         // into place: the socket is never reachable with looser permissions.

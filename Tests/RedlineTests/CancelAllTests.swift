@@ -242,7 +242,7 @@ final class CancelAllTests: XCTestCase {
         XCTAssertEqual(inner.massCancelRequests, 1)
         XCTAssertEqual(inner.cancelRequests, 0, "no order canceled twice")
         XCTAssertEqual(report.stillActive, 100, "the acks are on their way")
-        XCTAssertEqual(try monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.1, accuracy: 1e-9, "still reserved")
+        XCTAssertEqual(monitor.position(of: "BTCUSDT")?.workingBuy ?? 0, 0.1, accuracy: 1e-9, "still reserved")
         router.poll()
         router.poll()
         XCTAssertEqual(router.activeOrderCount, 0)

@@ -176,6 +176,7 @@ final class CircuitBreakerTests: XCTestCase {
         _ = monitor.syncFreezeEvents()
         try journal.flush()
         journal.close()
+        withExtendedLifetime(router) {} // its strategy's heartbeat is what the halt was about
         let restarted = try RuntimeRiskMonitor(limits: limits, manualClock: true, logger: quietLogger())
         let (again, _) = try Journal.open(directory: dir, monitor: restarted, options: journalOptions(), logger: quietLogger())
         defer { again.close() }

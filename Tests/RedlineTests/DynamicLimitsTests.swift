@@ -162,7 +162,7 @@ final class DynamicLimitsTests: XCTestCase {
         limits.limitSchedule = [allDay, lastMinute]
         try monitor!.updateLimits(limits)
         XCTAssertEqual(monitor!.inventoryLimitInForce(symbol: "BTCUSDT"), 5_000)
-        weak var gone = monitor
+        weak let gone = monitor
         monitor = nil
         // The schedule's thread holds the monitor only while it applies a
         // scale (a strong reference for that call), never beyond.

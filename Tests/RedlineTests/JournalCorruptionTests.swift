@@ -115,7 +115,7 @@ final class JournalCorruptionTests: XCTestCase {
     func testAnEmptySegmentFileIsACrashDuringCreationAndIsReplaced() throws {
         let (dir, state) = try writeJournal()
         let next = dir + "/segment-00000000000000000042.rlj"
-        FileManager.default.createFile(atPath: next, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: next, contents: Data()))
         let monitor = try freshMonitor()
         let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietLogger())
         XCTAssertEqual(report.lastSequence, 42)

@@ -222,7 +222,7 @@ final class StalledEngineFixture {
     /// (the risk side takes the releases once the journal has room again).
     func workingOnceReleased() -> Double {
         func working() -> Double {
-            guard let state = try? monitor.position(of: "BTCUSDT") else { return -1 }
+            guard let state = monitor.position(of: "BTCUSDT") else { return -1 }
             return state.workingBuy + state.workingSell
         }
         let deadline = Date().addingTimeInterval(10)
@@ -581,7 +581,7 @@ final class JournalStallTests: XCTestCase {
         f.stallWithTheRouterWaiting()
         let outcome = Mutex<RuntimeRiskMonitor.LiftOutcome?>(nil)
         let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) let monitor = f.monitor
+        let monitor = f.monitor
         Thread {
             let lifted = monitor.lift(reason: "alice lifts")
             outcome.withLock { $0 = lifted }

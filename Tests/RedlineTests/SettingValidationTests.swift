@@ -57,7 +57,7 @@ final class SettingValidationTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
         let (journal, _) = try Journal.open(directory: dir, monitor: try freshMonitor(), options: journalOptions(),
                                             logger: quietLogger())
-        try journal.close()
+        journal.close()
     }
 
     func testMakeDirectoryNamesTheDirectoryItCannotCreate() throws {

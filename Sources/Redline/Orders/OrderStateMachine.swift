@@ -226,6 +226,7 @@ public final class OrderStateMachine {
 
     /// Take over an order that was working before a restart, under its old
     /// id, as acknowledged with `remaining` still working (of `quantity`).
+    @discardableResult
     public func adopt(_ id: OrderID, symbol: SymbolID, side: Side, quantity: Int64, remaining: Int64,
                       price: Int64) throws(RedlineError) -> OrderRecord {
         guard (try? order(id)) == nil else { throw .invalidInput("order \(id) is already known") }

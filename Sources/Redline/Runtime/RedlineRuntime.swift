@@ -150,7 +150,7 @@ public final class RedlineRuntime: @unchecked Sendable {
                 registered += 1
             }
         }
-        try monitor.handOverRings(toRiskThread: true) { () throws(RedlineError) in
+        _ = try monitor.handOverRings(toRiskThread: true) { () throws(RedlineError) in
             try RedlineError.errno(rl_runtime_start(runtime), operation: "rl_runtime_start")
         }
         logger.notice("risk thread started", metadata: [
@@ -180,7 +180,7 @@ public final class RedlineRuntime: @unchecked Sendable {
         }
         watcher.start()
         defer { stopped.raised.store(true, ordering: .releasing) }
-        try monitor.handOverRings(toRiskThread: false) { () throws(RedlineError) in
+        _ = try monitor.handOverRings(toRiskThread: false) { () throws(RedlineError) in
             try RedlineError.errno(rl_runtime_stop(runtime), operation: "rl_runtime_stop")
         }
         monitor.syncFreezeEvents()
