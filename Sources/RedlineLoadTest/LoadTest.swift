@@ -164,6 +164,8 @@ public struct LoadTestResult: Sendable, Codable {
     public var cancelOrdersMin: Int?, cancelOrdersMax: Int?
     /// Seconds the run went on past its duration to finish its freeze rounds.
     public var freezeRoundsOvertime: Double?
+    /// The rounds' "TRADING FROZEN" log lines after the first, counted, not printed.
+    public var roundFreezeLinesQuieted: Int?
     public var cancelAllMassCancel: Bool?
     public var cancelAllSentNanoseconds: UInt64?
     public var cancelAllNanoseconds: UInt64?
@@ -235,6 +237,7 @@ public struct LoadTestResult: Sendable, Codable {
         case cancelDoneP50 = "cancel_done_ns_p50", cancelDoneMax = "cancel_done_ns_max"
         case cancelOrdersMin = "cancel_orders_min", cancelOrdersMax = "cancel_orders_max"
         case freezeRoundsOvertime = "freeze_rounds_overtime_seconds"
+        case roundFreezeLinesQuieted = "round_freeze_log_lines_quieted"
         case ringFullEvents = "ring_full_events", droppedEvents = "dropped_events"
         case eventsPushed = "events_pushed", eventsApplied = "events_applied"
         case fills, cancels, blocked
@@ -415,6 +418,12 @@ public final class LoadTest: @unchecked Sendable {
                 : .off)
         var quiet = logger
         quiet.logLevel = .warning
+        // Freeze rounds halt trading hundreds of times on purpose: a line
+        // each buried the summary. The first is printed, the rest counted.
+        let roundFreezeLines = RoundFreezeLogFilter.Count()
+        if config.freezeRounds > 0 {
+            quiet = Logger(label: quiet.label, factory: { _ in RoundFreezeLogFilter(inner: quiet.handler, count: roundFreezeLines) })
+        }
         let node = riskCPU.flatMap(RedlineRuntime.numaNode(forCPU:))
         let monitor = try RuntimeRiskMonitor(limits: limits, numaNode: node, logger: quiet)
         var journal: Journal?
@@ -666,7 +675,10 @@ public final class LoadTest: @unchecked Sendable {
         // gets here (a tick that marks thousands of symbols): the run's length.
         let stoppedCycles = rl_clock_cycles()
         let stoppedNs = rl_clock_ns()
-        if config.freezeRounds > 0 { result.freezeRoundsOvertime = stoppedNs > stopAtNs ? Double(stoppedNs - stopAtNs) / 1e9 : 0 }
+        if config.freezeRounds > 0 {
+            result.freezeRoundsOvertime = stoppedNs > stopAtNs ? Double(stoppedNs - stopAtNs) / 1e9 : 0
+            result.roundFreezeLinesQuieted = max(roundFreezeLines.lines.load(ordering: .relaxed) - 1, 0) // relaxed: read after the run's threads are done
+        }
         stop.raised.store(true, ordering: .releasing)
         while !workers.allSatisfy({ $0.finished.load(ordering: .acquiring) }) { usleep(1_000) }
         if let operatorThread {
@@ -1043,5 +1055,43 @@ public final class LoadTest: @unchecked Sendable {
         w.hot.pointee.fills[s] += signed
         if order.filled > 0 { w.hot.pointee.fillCount += 1 }
         if order.status == .canceled { w.hot.pointee.cancelCount += 1 }
+    }
+}
+
+/// The freeze rounds' own halts in the log: the first "TRADING FROZEN" line
+/// of an edge collapse goes through, the rest are counted
+/// (`LoadTestResult.roundFreezeLinesQuieted`). Every other line, a freeze
+/// of any other cause included, goes through as it is.
+struct RoundFreezeLogFilter: LogHandler {
+    final class Count: Sendable {
+        let lines = Atomic<Int>(0)
+    }
+    var inner: any LogHandler
+    let count: Count
+
+    func log(event: LogEvent) {
+        if event.message.description.hasPrefix("TRADING FROZEN"),
+           let cause = event.metadata?["cause"], "\(cause)" == FreezeTrigger.edgeCollapse.rawValue,
+           count.lines.add(1, ordering: .relaxed).oldValue > 0 { // relaxed: a count
+            return
+        }
+        inner.log(event: event)
+    }
+
+    var metadataProvider: Logger.MetadataProvider? {
+        get { inner.metadataProvider }
+        set { inner.metadataProvider = newValue }
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+    var logLevel: Logger.Level {
+        get { inner.logLevel }
+        set { inner.logLevel = newValue }
     }
 }

@@ -178,6 +178,9 @@ struct LoadTestCommand: ParsableCommand {
             if let overtime = r.freezeRoundsOvertime, overtime >= 0.005 {
                 row("  rounds past the duration", String(format: "%.2f s (the books refilled slower than the rounds were spaced)", overtime))
             }
+            if let quieted = r.roundFreezeLinesQuieted, quieted > 0 {
+                row("  freeze log lines", "\(quieted) more like the first above, one per round (counted, not printed)")
+            }
         }
         if let records = r.journalRecords {
             row("journal", "\(records) durable records, \(String(format: "%.0f", r.journalRecordsPerSecond ?? 0))/s, "

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Redline
 import RedlineLoadTest
 import XCTest
@@ -24,6 +25,28 @@ final class FreezeRoundsReviewTests: XCTestCase {
               + "cancel orders \(result.cancelOrdersMin.map(String.init) ?? "nil")-\(result.cancelOrdersMax.map(String.init) ?? "nil"), "
               + "ok \(result.invariantsOK) \(result.violations)")
         return (result, wall)
+    }
+
+    /// The rounds' own freezes are logged once: the first "TRADING FROZEN"
+    /// line goes through, the rest are counted (an idle and a loaded halt
+    /// per round), and no round's halt is lost from the count.
+    func testTheRoundsFreezesAreLoggedOnceAndCounted() throws {
+        var config = LoadTestConfiguration()
+        config.strategies = 1
+        config.symbols = 4
+        config.pin = false
+        config.idle = .spinThenYield
+        config.duration = 0.3
+        config.targetRate = 2_000
+        config.fillRatio = 0
+        config.restingOrders = 10
+        config.freezeRounds = 6
+        let critical = CriticalLineBox()
+        let result = try LoadTest(config, logger: Logger(label: "test") { _ in CriticalLines(box: critical) }).run()
+        XCTAssertEqual(result.loadedFreezeRounds, 6)
+        let frozen = critical.lines.withLock { $0.filter { $0.hasPrefix("TRADING FROZEN") } }
+        XCTAssertEqual(frozen.count, 1, "\(frozen)")
+        XCTAssertEqual(result.roundFreezeLinesQuieted, 2 * 6 - 1, "six idle and six loaded halts, the first printed")
     }
 
     /// A paced run's refills take resting/rate each: a 0.2 s run at 100
