@@ -125,7 +125,7 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -ICSources/RedlineCore/in
     Tests/C/journal_set_aside_sync.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_set_aside_sync"
 "$objects/journal_set_aside_sync" "$objects/journal-set-aside-sync"
 
-step "each io_uring commit counts only its own completions: a wait cut short by EINTR is waited through, a failed wait's completions are reaped before anything is written again, and a submit taken in half or refused leaves NOPs, never a hang or a stale write (direct and buffered)"
+step "each io_uring commit counts only its own completions: a wait cut short by EINTR is waited through, a failed wait's completions are reaped before anything is written again, and a submit taken in half or refused leaves NOPs, never a hang or a stale write (direct and buffered); a ring that never settles fails closed and keeps the journal locked"
 cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
     -Wl,--wrap=io_uring_submit_and_wait \
     Tests/C/journal_uring_completions.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_uring_completions"

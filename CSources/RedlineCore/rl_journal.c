@@ -2651,6 +2651,19 @@ int rl_journal_start(rl_journal_t *j) {
     return 0;
 }
 
+/* Whether a ring that never settled (rl_uring_settle gave up: the journal
+ * failed closed) may still owe a write: it reads the batch buffer and lands
+ * in a segment whenever the kernel gets to it, and closing the ring does
+ * not wait for it. Read once the writer has exited. */
+static bool rl_journal_write_owed(const rl_journal_t *j) {
+#if RL_HAVE_LIBURING
+    return j->io_mode == RL_JOURNAL_IO_URING && j->uring_inflight > 0;
+#else
+    (void)j;
+    return false;
+#endif
+}
+
 void rl_journal_stop(rl_journal_t *j) {
     if (j == NULL || j->stopped) return;
     /* acquire: pairs with the release store in start. */
@@ -2688,7 +2701,11 @@ void rl_journal_stop(rl_journal_t *j) {
     }
     j->retired_count = 0;
     rl_segment_detach(j);
-    if (j->lock_fd >= 0) close(j->lock_fd); /* releases the flock: another engine may open it */
+    /* Closing releases the flock: another engine may open the journal. Not
+     * while a write may still land in it: that engine could append where
+     * the write then overwrites its records. The lock is then held (its
+     * descriptor left open) until the process exits. */
+    if (j->lock_fd >= 0 && !rl_journal_write_owed(j)) close(j->lock_fd);
     j->lock_fd = -1;
     /* Nothing more becomes durable: a risk side still attached halts on it,
      * and waiters fail instead of waiting for a writer that is gone. release:
@@ -2709,16 +2726,11 @@ void rl_journal_close(rl_journal_t *j) {
         j->cold_head = next;
     }
     pthread_mutex_unlock(&j->cold_lock);
-    bool buffer_read_in_flight = false;
+    /* A write still owed reads the batch buffer: it is left to the process,
+     * never freed and reused under a write of the journal. */
+    bool buffer_read_in_flight = rl_journal_write_owed(j);
 #if RL_HAVE_LIBURING
-    if (j->io_mode == RL_JOURNAL_IO_URING) {
-        /* A ring that never settled (rl_uring_settle gave up: the journal
-         * failed closed) may still owe a write that reads the batch buffer,
-         * and closing the ring does not wait for it: the buffer is left to
-         * the process, never freed and reused under a write of the journal. */
-        buffer_read_in_flight = j->uring_inflight > 0;
-        io_uring_queue_exit(&j->ring);
-    }
+    if (j->io_mode == RL_JOURNAL_IO_URING) io_uring_queue_exit(&j->ring);
 #endif
     rl_spsc_destroy(j->hot);
     rl_engine_destroy(j->shadow);

@@ -652,6 +652,7 @@ public final class LoadTest: @unchecked Sendable {
             if riskSteadyStart != nil && !injected && round == 0 { riskSteadyEnd = runtime.probeValue }
             if let at = config.edgeCollapseAt, !injected, Double(nowNs - startNs) / 1e9 >= at {
                 injected = true
+                roundFreezeLines.roundsOver() // this collapse is not a round's: its line is printed
                 stop.injectEdgeCollapse.store(true, ordering: .relaxed)
                 // Every strategy stops once its router has seen it, and the
                 // loop ends when all have; 2 s bounds a router that never
@@ -677,7 +678,6 @@ public final class LoadTest: @unchecked Sendable {
         let stoppedNs = rl_clock_ns()
         if config.freezeRounds > 0 {
             result.freezeRoundsOvertime = stoppedNs > stopAtNs ? Double(stoppedNs - stopAtNs) / 1e9 : 0
-            result.roundFreezeLinesQuieted = max(roundFreezeLines.lines.load(ordering: .relaxed) - 1, 0) // relaxed: read after the run's threads are done
         }
         stop.raised.store(true, ordering: .releasing)
         while !workers.allSatisfy({ $0.finished.load(ordering: .acquiring) }) { usleep(1_000) }
@@ -875,6 +875,11 @@ public final class LoadTest: @unchecked Sendable {
         result.riskCPU = riskCPU
         result.strategyCPUs = strategyCPUs.compactMap { $0 }
         result.numaNode = monitor.numaNode
+        if config.freezeRounds > 0 {
+            // Read last: a router may log the last round's halt until the
+            // runtime has stopped. relaxed: the threads that log are done.
+            result.roundFreezeLinesQuieted = roundFreezeLines.quieted.load(ordering: .relaxed)
+        }
         return result
     }
 
@@ -1058,21 +1063,27 @@ public final class LoadTest: @unchecked Sendable {
     }
 }
 
-/// The freeze rounds' own halts in the log: the first "TRADING FROZEN" line
-/// of an edge collapse goes through, the rest are counted
-/// (`LoadTestResult.roundFreezeLinesQuieted`). Every other line, a freeze
-/// of any other cause included, goes through as it is.
+/// The freeze rounds' own halts in the log: while the rounds run, the
+/// first "TRADING FROZEN" line of an edge collapse goes through and the rest
+/// are counted (`LoadTestResult.roundFreezeLinesQuieted`). Every other line,
+/// a freeze of any other cause included, goes through as it is, and so does
+/// every line once `roundsOver()` (the run's own `--edge-collapse-at`).
 struct RoundFreezeLogFilter: LogHandler {
     final class Count: Sendable {
-        let lines = Atomic<Int>(0)
+        let seen = Atomic<Int>(0)
+        let quieted = Atomic<Int>(0)
+        let over = Atomic<Bool>(false)
+        func roundsOver() { over.store(true, ordering: .relaxed) } // relaxed: a flag; a line near it may go either way
     }
     var inner: any LogHandler
     let count: Count
 
     func log(event: LogEvent) {
-        if event.message.description.hasPrefix("TRADING FROZEN"),
+        // relaxed, all: counts and a flag, read once the logging threads are done.
+        if !count.over.load(ordering: .relaxed), event.message.description.hasPrefix("TRADING FROZEN"),
            let cause = event.metadata?["cause"], "\(cause)" == FreezeTrigger.edgeCollapse.rawValue,
-           count.lines.add(1, ordering: .relaxed).oldValue > 0 { // relaxed: a count
+           count.seen.add(1, ordering: .relaxed).oldValue > 0 {
+            count.quieted.add(1, ordering: .relaxed)
             return
         }
         inner.log(event: event)

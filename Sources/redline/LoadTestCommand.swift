@@ -179,7 +179,7 @@ struct LoadTestCommand: ParsableCommand {
                 row("  rounds past the duration", String(format: "%.2f s (the books refilled slower than the rounds were spaced)", overtime))
             }
             if let quieted = r.roundFreezeLinesQuieted, quieted > 0 {
-                row("  freeze log lines", "\(quieted) more like the first above, one per round (counted, not printed)")
+                row("  freeze log lines", "\(quieted) more like the first above, two per round: idle and loaded (counted, not printed)")
             }
         }
         if let records = r.journalRecords {

@@ -25,6 +25,12 @@
  * become NOPs before anything else happens.
  * Each round in O_DIRECT commits and in buffered ones, and the journal is
  * scanned after: every record there, no damage.
+ * Round 5 (helper-50): a ring that never gives its completions back (every
+ * wait fails): the commit's settle gives up after
+ * RL_JOURNAL_URING_SETTLE_TRIES (about 2 s) and the journal fails closed.
+ * Its write may still land in the segment whenever the kernel gets to it, so
+ * once stopped the journal keeps its lock: another open is refused, where it
+ * was admitted and could append where that write then lands.
  *
  *   cc -std=c11 -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include \
  *      -Wl,--wrap=io_uring_submit_and_wait \
@@ -56,6 +62,7 @@ void (*rl_test_hook)(const char *point);
 static _Atomic int stale;     /* completions of an earlier commit, dropped */
 static _Atomic int wait_fault; /* the errno the next wait returns (0: none) */
 static _Atomic int waits;
+static _Atomic int wait_sticky; /* the errno every wait returns while set (0: none) */
 
 static void hook(const char *point) {
     if (strcmp(point, "journal:uring_stale_cqe") == 0) stale++;
@@ -64,6 +71,7 @@ static void hook(const char *point) {
 static int fault(const char *point, int result) {
     if (strcmp(point, "uring:wait") != 0) return result;
     waits++;
+    if (wait_sticky != 0) return -wait_sticky;
     int inject = atomic_exchange(&wait_fault, 0);
     return inject != 0 ? -inject : result;
 }
@@ -166,6 +174,45 @@ static void round_trip(const char *dir, bool buffered, int injected) {
           (unsigned long long)last, damaged ? ", damaged" : "");
 }
 
+static void never_settles(const char *dir) {
+    char command[1200]; /* two paths of up to 511 bytes */
+    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    if (system(command) != 0) {
+        failures++;
+        return;
+    }
+    rl_journal_options_t options = {0};
+    options.segment_bytes = 1 << 20;
+    options.io_mode = RL_JOURNAL_IO_URING;
+    options.cpu = -1;
+    rl_journal_t *j = NULL;
+    int rc = rl_journal_open(dir, &options, 1, NULL, 0, -1, &j);
+    if (rc == 0) rc = rl_journal_start(j);
+    if (rc != 0) {
+        printf("SKIP journal_uring_completions: io_uring journal cannot open here (%d)\n", rc);
+        return;
+    }
+    push_adjust(j);
+    CHECK(rl_journal_wait_hot(j, 5000) == 0, "never settles: the warm-up commit");
+    wait_sticky = EIO;
+    push_adjust(j);
+    rl_journal_stats_t stats;
+    struct timespec pause = {0, 10000000};
+    for (int tries = 0; tries < 1000; tries++) { /* 10 s: the settle gives up after about 2 */
+        rl_journal_read_stats(j, &stats);
+        if (stats.last_error != 0) break;
+        nanosleep(&pause, NULL);
+    }
+    CHECK(stats.last_error == -EIO, "never settles: the journal fails closed with EIO: %d", stats.last_error);
+    rl_journal_stop(j);
+    rl_journal_t *again = NULL;
+    rc = rl_journal_open(dir, &options, 1, NULL, 0, -1, &again);
+    CHECK(rc != 0, "never settles: a journal whose ring may still write into it stays locked (open gave %d)", rc);
+    if (rc == 0) rl_journal_close(again);
+    wait_sticky = 0;
+    rl_journal_close(j);
+}
+
 int main(int argc, char **argv) {
     const char *base = argc > 1 ? argv[1] : "/tmp/rl_journal_uring_completions";
     char dir[512];
@@ -180,6 +227,8 @@ int main(int argc, char **argv) {
         snprintf(dir, sizeof(dir), "%s-%d-refused", base, buffered);
         round_trip(dir, buffered, -SUBMIT_REFUSED);
     }
+    snprintf(dir, sizeof(dir), "%s-never-settles", base);
+    never_settles(dir);
     if (failures == 0) printf("PASS journal_uring_completions: each commit counted its own completions, direct and buffered\n");
     return failures == 0 ? 0 : 1;
 }

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import Redline
-import RedlineLoadTest
+@testable import RedlineLoadTest
+import Synchronization
 import XCTest
 
 /// Adversarial review (helper-25) of freeze rounds that wait for full books
@@ -47,6 +48,23 @@ final class FreezeRoundsReviewTests: XCTestCase {
         let frozen = critical.lines.withLock { $0.filter { $0.hasPrefix("TRADING FROZEN") } }
         XCTAssertEqual(frozen.count, 1, "\(frozen)")
         XCTAssertEqual(result.roundFreezeLinesQuieted, 2 * 6 - 1, "six idle and six loaded halts, the first printed")
+    }
+
+    /// The filter quiets only the rounds' own edge collapses: a freeze of
+    /// another cause, any other line, and every line once the rounds are
+    /// over (the run's own `--edge-collapse-at`) go through.
+    func testTheRoundFilterPassesEveryOtherLine() {
+        let box = CriticalLineBox()
+        let count = RoundFreezeLogFilter.Count()
+        let logger = Logger(label: "test") { _ in RoundFreezeLogFilter(inner: CriticalLines(box: box), count: count) }
+        for _ in 0..<3 { logger.critical("TRADING FROZEN: a round", metadata: ["cause": "edge_collapse"]) }
+        logger.critical("TRADING FROZEN: rates", metadata: ["cause": "rate_exceeded"])
+        logger.critical("the journal failed: ENOSPC")
+        count.roundsOver()
+        logger.critical("TRADING FROZEN: the injected collapse", metadata: ["cause": "edge_collapse"])
+        XCTAssertEqual(box.lines.withLock { $0 }, ["TRADING FROZEN: a round", "TRADING FROZEN: rates",
+                                                   "the journal failed: ENOSPC", "TRADING FROZEN: the injected collapse"])
+        XCTAssertEqual(count.quieted.load(ordering: .relaxed), 2)
     }
 
     /// A paced run's refills take resting/rate each: a 0.2 s run at 100

@@ -766,12 +766,15 @@ RL_INLINE rl_event_t rl_engine_edge_report(rl_engine_t *engine, uint16_t strateg
     /* The lines a halt writes, fetched before the threshold is read: its
      * line is cold at a rare report, and a collapse then waited for it
      * before asking for these (under load, p50 to the word 170-270 ns
-     * against 150, p99 430-1,040 against 320-520 ns, four pairs). Three
-     * prefetches per healthy report; the freeze word's takes that line from
-     * the other routers once. */
+     * against 150, p99 430-1,040 against 320-520 ns, four pairs, built for
+     * x86-64 where all three are PREFETCHT0). The book word and the freeze
+     * word for a read only: every healthy report does this, and a write
+     * prefetch (PREFETCHW, arm64's PSTL1KEEP) would take the freeze word's
+     * line from every other router and the book's from the risk side at each
+     * one; the halt itself asks for them for writing. */
     rl_prefetch_for_write(&engine->halt_cause);
-    rl_prefetch_for_write(&engine->table->book);
-    rl_prefetch_for_write(&engine->freeze.word);
+    rl_prefetch_for_read(&engine->table->book);
+    rl_prefetch_for_read(&engine->freeze.word);
     rl_event_t event;
     memset(&event, 0, sizeof(event)); /* not `= {0}`: C++ builds warn on it */
     event.type = RL_EVENT_EDGE_UPDATE;

@@ -95,6 +95,9 @@ extern int (*rl_test_fault)(const char *point, int result);
  * prefetch of its own): a burst that walks records in a known order asks
  * for each a few steps ahead, and waits on memory once per few records. */
 RL_INLINE void rl_prefetch_for_write(const void *address) { __builtin_prefetch(address, 1, 3); }
+/* The same for a read: a shared copy, taken from no other core. (On x86-64
+ * without PREFETCHW, both are PREFETCHT0.) */
+RL_INLINE void rl_prefetch_for_read(const void *address) { __builtin_prefetch(address, 0, 3); }
 
 /* In a short wait for another thread: let the sibling hyperthread run. */
 RL_INLINE void rl_cpu_relax(void) {
