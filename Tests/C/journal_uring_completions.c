@@ -85,26 +85,37 @@ static uint64_t records_on_disk(const char *dir, bool *damaged) {
     return scan.last_seq;
 }
 
-/* injected: an errno for a wait, or -SUBMIT_HALF / -SUBMIT_REFUSED for the submit. */
-static void round_trip(const char *dir, bool buffered, int injected) {
-    char command[1024];
+/* A new io_uring journal in an empty `dir`, started; NULL where io_uring
+ * cannot run (skipped) or the directory cannot be made (a failure). */
+static rl_journal_t *open_fresh(const char *dir, rl_journal_options_t *options, bool buffered) {
+    char command[1200]; /* two paths of up to 511 bytes */
     snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     if (system(command) != 0) {
         failures++;
-        return;
+        return NULL;
     }
-    rl_journal_options_t options = {0};
-    options.segment_bytes = 1 << 20;
-    options.io_mode = RL_JOURNAL_IO_URING;
-    options.cpu = -1;
-    options.buffered_writes = buffered;
+    memset(options, 0, sizeof(*options));
+    options->segment_bytes = 1 << 20;
+    options->io_mode = RL_JOURNAL_IO_URING;
+    options->cpu = -1;
+    options->buffered_writes = buffered;
     rl_journal_t *j = NULL;
-    int rc = rl_journal_open(dir, &options, 1, NULL, 0, -1, &j);
+    int rc = rl_journal_open(dir, options, 1, NULL, 0, -1, &j);
     if (rc == 0) rc = rl_journal_start(j);
     if (rc != 0) {
         printf("SKIP journal_uring_completions: io_uring journal cannot open here (%d)\n", rc);
-        return;
+        if (j != NULL) rl_journal_close(j);
+        return NULL;
     }
+    return j;
+}
+
+/* injected: an errno for a wait, or -SUBMIT_HALF / -SUBMIT_REFUSED for the submit. */
+static void round_trip(const char *dir, bool buffered, int injected) {
+    rl_journal_options_t options;
+    rl_journal_t *j = open_fresh(dir, &options, buffered);
+    if (j == NULL) return;
+    int rc;
     const char *mode = buffered ? "buffered" : "direct";
     for (int i = 0; i < 5; i++) {
         push_adjust(j);
@@ -175,23 +186,10 @@ static void round_trip(const char *dir, bool buffered, int injected) {
 }
 
 static void never_settles(const char *dir) {
-    char command[1200]; /* two paths of up to 511 bytes */
-    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
-    if (system(command) != 0) {
-        failures++;
-        return;
-    }
-    rl_journal_options_t options = {0};
-    options.segment_bytes = 1 << 20;
-    options.io_mode = RL_JOURNAL_IO_URING;
-    options.cpu = -1;
-    rl_journal_t *j = NULL;
-    int rc = rl_journal_open(dir, &options, 1, NULL, 0, -1, &j);
-    if (rc == 0) rc = rl_journal_start(j);
-    if (rc != 0) {
-        printf("SKIP journal_uring_completions: io_uring journal cannot open here (%d)\n", rc);
-        return;
-    }
+    rl_journal_options_t options;
+    rl_journal_t *j = open_fresh(dir, &options, false);
+    if (j == NULL) return;
+    int rc;
     push_adjust(j);
     CHECK(rl_journal_wait_hot(j, 5000) == 0, "never settles: the warm-up commit");
     wait_sticky = EIO;
