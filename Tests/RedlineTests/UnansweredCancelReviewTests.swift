@@ -60,6 +60,7 @@ final class UnansweredCancelReviewTests: XCTestCase {
         // Until a look has sent every cancel again (asked 64, the mass cancel to the rest).
         pollRouter(router, for: 3) { router.unansweredCancels >= 1000 }
         XCTAssertGreaterThanOrEqual(router.unansweredCancels, 1000)
+        let massCancelsBefore = venue.massCancelRequests
         client.drop = false
         let start = Date()
         var at100ms = -1
@@ -70,6 +71,7 @@ final class UnansweredCancelReviewTests: XCTestCase {
         }
         let took = Date().timeIntervalSince(start)
         XCTAssertEqual(venue.restingCount, 0)
+        XCTAssertGreaterThan(venue.massCancelRequests, massCancelsBefore, "a look's mass cancel, sent again while halted, stopped them")
         // The bug took 0.68 s; a look over 1,000 orders takes far less, but a
         // sanitizer build on a busy host stretches it.
         XCTAssertLessThan(took, 0.5, "orders worked at the venue through the freeze for \(took) s after the venue took cancels again")
