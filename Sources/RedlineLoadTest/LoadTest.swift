@@ -877,8 +877,8 @@ public final class LoadTest: @unchecked Sendable {
         result.numaNode = monitor.numaNode
         if config.freezeRounds > 0 {
             // Read last: a router may log the last round's halt until the
-            // runtime has stopped. relaxed: the threads that log are done.
-            result.roundFreezeLinesQuieted = roundFreezeLines.quieted.load(ordering: .relaxed)
+            // runtime has stopped.
+            result.roundFreezeLinesQuieted = roundFreezeLines.quieted
         }
         return result
     }
@@ -1071,8 +1071,9 @@ public final class LoadTest: @unchecked Sendable {
 struct RoundFreezeLogFilter: LogHandler {
     final class Count: Sendable {
         let seen = Atomic<Int>(0)
-        let quieted = Atomic<Int>(0)
         let over = Atomic<Bool>(false)
+        /// Every round's line but the first. relaxed: read once the logging threads are done.
+        var quieted: Int { max(seen.load(ordering: .relaxed) - 1, 0) }
         func roundsOver() { over.store(true, ordering: .relaxed) } // relaxed: a flag; a line near it may go either way
     }
     var inner: any LogHandler
@@ -1083,7 +1084,6 @@ struct RoundFreezeLogFilter: LogHandler {
         if !count.over.load(ordering: .relaxed), event.message.description.hasPrefix("TRADING FROZEN"),
            let cause = event.metadata?["cause"], "\(cause)" == FreezeTrigger.edgeCollapse.rawValue,
            count.seen.add(1, ordering: .relaxed).oldValue > 0 {
-            count.quieted.add(1, ordering: .relaxed)
             return
         }
         inner.log(event: event)

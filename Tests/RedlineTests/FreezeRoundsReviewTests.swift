@@ -10,7 +10,8 @@ import XCTest
 /// runs whose books never fill end near their duration. Runs are kept under
 /// about 2 s each.
 final class FreezeRoundsReviewTests: XCTestCase {
-    private func run(_ label: String, _ edit: (inout LoadTestConfiguration) -> Void) throws -> (LoadTestResult, Double) {
+    private func run(_ label: String, logger: Logger = quietLogger(),
+                     _ edit: (inout LoadTestConfiguration) -> Void) throws -> (LoadTestResult, Double) {
         var config = LoadTestConfiguration()
         config.strategies = 1
         config.symbols = 4
@@ -18,7 +19,7 @@ final class FreezeRoundsReviewTests: XCTestCase {
         config.idle = .spinThenYield
         edit(&config)
         let started = Date()
-        let result = try LoadTest(config, logger: quietLogger()).run()
+        let result = try LoadTest(config, logger: logger).run()
         let wall = Date().timeIntervalSince(started)
         print("\(label): duration \(config.duration) s, wall \(String(format: "%.2f", wall)) s, overtime "
               + "\(result.freezeRoundsOvertime.map { String(format: "%.2f", $0) } ?? "-") s, rounds \(result.loadedFreezeRounds ?? -1)"
@@ -32,18 +33,14 @@ final class FreezeRoundsReviewTests: XCTestCase {
     /// line goes through, the rest are counted (an idle and a loaded halt
     /// per round), and no round's halt is lost from the count.
     func testTheRoundsFreezesAreLoggedOnceAndCounted() throws {
-        var config = LoadTestConfiguration()
-        config.strategies = 1
-        config.symbols = 4
-        config.pin = false
-        config.idle = .spinThenYield
-        config.duration = 0.3
-        config.targetRate = 2_000
-        config.fillRatio = 0
-        config.restingOrders = 10
-        config.freezeRounds = 6
         let critical = CriticalLineBox()
-        let result = try LoadTest(config, logger: Logger(label: "test") { _ in CriticalLines(box: critical) }).run()
+        let (result, _) = try run("logged once", logger: Logger(label: "test") { _ in CriticalLines(box: critical) }) {
+            $0.duration = 0.3
+            $0.targetRate = 2_000
+            $0.fillRatio = 0
+            $0.restingOrders = 10
+            $0.freezeRounds = 6
+        }
         XCTAssertEqual(result.loadedFreezeRounds, 6)
         let frozen = critical.lines.withLock { $0.filter { $0.hasPrefix("TRADING FROZEN") } }
         XCTAssertEqual(frozen.count, 1, "\(frozen)")
@@ -64,7 +61,7 @@ final class FreezeRoundsReviewTests: XCTestCase {
         logger.critical("TRADING FROZEN: the injected collapse", metadata: ["cause": "edge_collapse"])
         XCTAssertEqual(box.lines.withLock { $0 }, ["TRADING FROZEN: a round", "TRADING FROZEN: rates",
                                                    "the journal failed: ENOSPC", "TRADING FROZEN: the injected collapse"])
-        XCTAssertEqual(count.quieted.load(ordering: .relaxed), 2)
+        XCTAssertEqual(count.quieted, 2)
     }
 
     /// A paced run's refills take resting/rate each: a 0.2 s run at 100
