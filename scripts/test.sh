@@ -115,6 +115,11 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSource
 c_test_tsan journal_cold_ticket -DRL_TEST_HOOKS
 TSAN_OPTIONS=halt_on_error=1 "$objects/journal_cold_ticket_tsan" "$objects/journal-cold-ticket-tsan"
 
+step "a record the writer retries (its shadow's open-order table could not grow: ENOMEM) is applied to the shadow once: once replayed twice, every later snapshot held its reservation twice"
+cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSources/RedlineCore/include -ITests/C \
+    Tests/C/journal_shadow_retry.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_shadow_retry"
+"$objects/journal_shadow_retry" "$objects/journal-shadow-retry"
+
 step "the MANIFEST's two copies: a rewrite cut short leaves one whole, damage to one copy loses nothing (a lost newest segment still refused), both damaged is refused, the one-copy format is read and replaced"
 c_test journal_manifest
 "$objects/journal_manifest" "$objects/journal-manifest"

@@ -1688,22 +1688,29 @@ static uint64_t rl_open_orders_find(const struct rl_open_orders *t, uint64_t id)
     return i;
 }
 
-static int rl_open_orders_put(struct rl_open_orders *t, const rl_journal_open_order_payload_t *order) {
-    if ((t->count + 1) * 2 > t->capacity) {
-        /* Grow at half full: rehash into twice the room. */
-        uint64_t capacity = t->capacity ? t->capacity * 2 : 1024;
-        rl_journal_open_order_payload_t *slots = calloc(capacity, sizeof(*slots));
-        if (slots == NULL) return -ENOMEM;
-        struct rl_open_orders grown = {slots, capacity, 0};
-        for (uint64_t i = 0; i < t->capacity; i++) {
-            if (t->slots[i].order_id != 0) {
-                grown.slots[rl_open_orders_find(&grown, t->slots[i].order_id)] = t->slots[i];
-                grown.count++;
-            }
+/* Room for one more order: the table grows at half full (rehashed into
+ * twice the room). 0, or -ENOMEM with the table as it was. */
+static int rl_open_orders_make_room(struct rl_open_orders *t) {
+    if ((t->count + 1) * 2 <= t->capacity) return 0;
+    uint64_t capacity = t->capacity ? t->capacity * 2 : 1024;
+    rl_journal_open_order_payload_t *slots =
+        RL_FAULT("journal:open_orders_grow", 0) == 0 ? calloc(capacity, sizeof(*slots)) : NULL;
+    if (slots == NULL) return -ENOMEM;
+    struct rl_open_orders grown = {slots, capacity, 0};
+    for (uint64_t i = 0; i < t->capacity; i++) {
+        if (t->slots[i].order_id != 0) {
+            grown.slots[rl_open_orders_find(&grown, t->slots[i].order_id)] = t->slots[i];
+            grown.count++;
         }
-        free(t->slots);
-        *t = grown;
     }
+    free(t->slots);
+    *t = grown;
+    return 0;
+}
+
+static int rl_open_orders_put(struct rl_open_orders *t, const rl_journal_open_order_payload_t *order) {
+    int rc = rl_open_orders_make_room(t);
+    if (rc != 0) return rc;
     uint64_t i = rl_open_orders_find(t, order->order_id);
     if (t->slots[i].order_id == 0) t->count++;
     t->slots[i] = *order;
@@ -1819,8 +1826,15 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
         memcpy(&event, payload, sizeof(event));
         /* A strategy's own halt is history only: the snapshot keeps it, as it keeps the freezes. */
         if (event.type == RL_EVENT_STRATEGY_HALT) return rl_shadow_keep_history(j, type, payload, length);
+        /* The order's room first: nothing may fail after the replay, or the
+         * writer's retry of this record replays it twice (a reservation
+         * doubled in the shadow, then in every later snapshot). */
+        if ((event.type == RL_EVENT_ORDER_ACCEPTED || event.type == RL_EVENT_ORDER_ADOPTED) && event.order_id != 0) {
+            int room = rl_open_orders_make_room(&j->open_orders);
+            if (room != 0) return room;
+        }
         rl_engine_replay_event(j->shadow, &event);
-        return rl_open_orders_apply(&j->open_orders, &event);
+        return rl_open_orders_apply(&j->open_orders, &event); /* cannot fail now: the room is there */
     }
     case RL_JREC_OPEN_ORDER: {
         rl_journal_open_order_payload_t order;
@@ -1847,8 +1861,10 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
     case RL_JREC_UNFREEZE: {
         uint64_t word;
         memcpy(&word, payload, 8);
-        rl_engine_restore_trading(j->shadow, word);
-        return rl_shadow_keep_history(j, type, payload, length);
+        /* History first: it may fail (ENOMEM, the record retried); the restore cannot. */
+        int rc = rl_shadow_keep_history(j, type, payload, length);
+        if (rc == 0) rl_engine_restore_trading(j->shadow, word);
+        return rc;
     }
     case RL_JREC_OPERATOR:
         /* The audit trail: history only, kept by snapshots as the freezes are. */
