@@ -170,6 +170,7 @@ static void *rl_runtime_main(void *arg) {
         if (empty) break;
         sched_yield();
     }
+    /* relaxed: statistics, as at the start. */
     atomic_store_explicit(&runtime->cpu_seen, rl_current_cpu(), memory_order_relaxed);
     return NULL;
 }
