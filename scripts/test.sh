@@ -120,6 +120,10 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE -DRL_TEST_HOOKS -ICSource
     Tests/C/journal_shadow_retry.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm -o "$objects/journal_shadow_retry"
 "$objects/journal_shadow_retry" "$objects/journal-shadow-retry"
 
+step "segments recycled without zeros: an earlier life's records (another salt) are never read, never a torn tail, never hide damage; version 1 segments read as ever"
+c_test journal_recycled_segments
+"$objects/journal_recycled_segments" "$objects/journal-recycled-segments"
+
 step "the MANIFEST's two copies: a rewrite cut short leaves one whole, damage to one copy loses nothing (a lost newest segment still refused), both damaged is refused, the one-copy format is read and replaced"
 c_test journal_manifest
 "$objects/journal_manifest" "$objects/journal-manifest"

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -57,13 +58,15 @@ static uint64_t rl_monotonic_us(void) {
 
 static size_t rl_record_size(uint32_t length) { return (sizeof(rl_journal_record_header_t) + length + 7) & ~(size_t)7; }
 
-/* Encode one record at `dst` (which has rl_record_size(length) bytes). */
+/* Encode one record at `dst` (which has rl_record_size(length) bytes), with
+ * its segment's salt (0 in a snapshot). */
 static size_t rl_record_encode(uint8_t *dst, uint16_t type, uint64_t seq, const void *payload, uint32_t length,
-                               uint64_t timestamp_ns) {
+                               uint64_t timestamp_ns, uint32_t salt) {
     size_t size = rl_record_size(length);
     rl_journal_record_header_t header = {0};
     header.length = length;
     header.type = type;
+    header.salt = salt;
     header.seq = seq;
     header.timestamp_ns = timestamp_ns;
     memcpy(dst, &header, sizeof(header));
@@ -97,8 +100,10 @@ static int rl_segment_header_check(const rl_journal_segment_header_t *header, ui
         snprintf(damage, cap, "wrong magic number 0x%016" PRIx64, header->magic);
         return -EBADMSG;
     }
-    if (header->version != RL_JOURNAL_VERSION || header->header_size != sizeof(*header)) {
-        snprintf(damage, cap, "unsupported format version %u (this build reads %u)", header->version, RL_JOURNAL_VERSION);
+    if (header->version < RL_JOURNAL_VERSION_OLDEST_READ || header->version > RL_JOURNAL_VERSION ||
+        header->header_size != sizeof(*header)) {
+        snprintf(damage, cap, "unsupported format version %u (this build reads %u to %u)", header->version,
+                 RL_JOURNAL_VERSION_OLDEST_READ, RL_JOURNAL_VERSION);
         return -EBADMSG;
     }
     if (header->crc != rl_crc32c(0, header, offsetof(rl_journal_segment_header_t, crc))) {
@@ -139,10 +144,13 @@ static int rl_preallocate(int fd, uint64_t offset, uint64_t length) {
     return ftruncate(fd, (off_t)(offset + length)) == 0 ? 0 : -errno;
 }
 
-static size_t rl_record_check(const uint8_t *data, size_t size, size_t offset, uint64_t min_seq) {
+/* A record of this file at `offset`: its salt the file's, its sequence at
+ * least min_seq, whole, its CRC right. Returns its size, or 0. */
+static size_t rl_record_check(const uint8_t *data, size_t size, size_t offset, uint64_t min_seq, uint32_t salt) {
     if (size - offset < sizeof(rl_journal_record_header_t)) return 0;
     rl_journal_record_header_t header;
     memcpy(&header, data + offset, sizeof(header));
+    if (header.salt != salt) return 0; /* an earlier life's record in a recycled segment */
     if (header.length > RL_JOURNAL_MAX_PAYLOAD) return 0;
     size_t record = rl_record_size(header.length);
     if (record > size - offset) return 0;
@@ -399,15 +407,36 @@ static int rl_manifest_write_locked(const char *dir) {
 
 /* The highest valid sequence in data[offset, size), probing every 8 bytes:
  * how far lost records went. */
-static uint64_t rl_highest_seq(const uint8_t *data, size_t size, size_t offset, size_t probe_end) {
+static uint64_t rl_highest_seq(const uint8_t *data, size_t size, size_t offset, size_t probe_end, uint32_t salt) {
     uint64_t highest = 0;
     for (; offset < probe_end && offset + sizeof(rl_journal_record_header_t) <= size; offset += 8) {
-        if (rl_record_check(data, size, offset, 0) == 0) continue;
+        if (rl_record_check(data, size, offset, 0, salt) == 0) continue;
         rl_journal_record_header_t rh;
         memcpy(&rh, data + offset, sizeof(rh));
         if (rh.seq > highest) highest = rh.seq;
     }
     return highest;
+}
+
+/* Where a segment's own bytes after `offset` end: past the last record
+ * header from there on with the segment's salt and a sequence from
+ * `expected` on, whole or not (a torn record's header may be all that was
+ * written). The rest is an earlier life's records, or zeros. A version 1
+ * segment (salt 0) holds zeros after its records: its own bytes end at
+ * `written`, where they do. */
+static size_t rl_own_bytes_end(const uint8_t *data, size_t size, size_t offset, size_t written, uint32_t salt,
+                               uint64_t expected) {
+    if (salt == 0) return written;
+    size_t end = offset;
+    for (size_t probe = offset; probe < written && probe + sizeof(rl_journal_record_header_t) <= size; probe += 8) {
+        rl_journal_record_header_t header;
+        memcpy(&header, data + probe, sizeof(header));
+        if (header.salt != salt || header.seq < expected) continue;
+        size_t record = header.length <= RL_JOURNAL_MAX_PAYLOAD ? rl_record_size(header.length) : sizeof(header);
+        size_t stop = record > size - probe ? size : probe + record;
+        if (stop > end) end = stop;
+    }
+    return end;
 }
 
 /* ---- Scanning ---------------------------------------------------------- */
@@ -428,6 +457,12 @@ static int rl_segment_read_header(const char *dir, const char *name, rl_journal_
     if (rl_segment_header_check(header, RL_JOURNAL_MAGIC, why, sizeof(why)) != 0) return -EBADMSG;
     bool any = false;
     for (ssize_t i = (ssize_t)sizeof(*header); i < got; i++) any |= head[i] != 0;
+    /* A first record of another salt is a recycled file's earlier life. */
+    rl_journal_record_header_t first;
+    if (got == (ssize_t)sizeof(head)) {
+        memcpy(&first, head + sizeof(*header), sizeof(first));
+        if (first.salt != header->salt) any = false;
+    }
     *has_records = any;
     return 0;
 }
@@ -460,7 +495,13 @@ static uint64_t rl_highest_in(const char *dir, const rl_file_entry_t *segments, 
         if (rl_read_file(later, &more, &more_size) != 0) continue;
         size_t more_written = more_size;
         while (more_written > sizeof(rl_journal_segment_header_t) && more[more_written - 1] == 0) more_written--;
-        uint64_t h = rl_highest_seq(more, more_size, sizeof(rl_journal_segment_header_t), more_written);
+        /* Its salt as written, even where its header is damaged: at worst
+         * none of its records is found, and the loss's end is unknown. */
+        uint32_t salt = 0;
+        if (more_size >= sizeof(rl_journal_segment_header_t)) {
+            memcpy(&salt, more + offsetof(rl_journal_segment_header_t, salt), sizeof(salt));
+        }
+        uint64_t h = rl_highest_seq(more, more_size, sizeof(rl_journal_segment_header_t), more_written, salt);
         if (h > highest) highest = h;
         free(more);
     }
@@ -658,7 +699,7 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
          * cut short (even at a record boundary) has lost records. */
         bool cut = last && header.file_bytes != 0 && size != header.file_bytes;
         while (offset < size && offset < (header.file_bytes != 0 ? written : size)) {
-            size_t record = rl_record_check(data, size, offset, expected);
+            size_t record = rl_record_check(data, size, offset, expected, header.salt);
             rl_journal_record_header_t rh;
             if (record != 0) memcpy(&rh, data + offset, sizeof(rh));
             if (record == 0 || rh.seq != expected) {
@@ -666,12 +707,14 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                 bool later_valid = false;
                 /* Records start before the zeros (they may end in zero bytes). */
                 for (size_t probe = offset + 8; probe < written && probe + sizeof(rl_journal_record_header_t) <= size && !later_valid; probe += 8) {
-                    later_valid = rl_record_check(data, size, probe, expected + 1) != 0;
+                    later_valid = rl_record_check(data, size, probe, expected + 1, header.salt) != 0;
                 }
                 rl_journal_segment_header_t next_header;
                 bool next_records;
                 if (last && !later_valid && !cut) {
-                    out->torn_tail_bytes = written - offset;
+                    /* What this segment's own writes left after its last
+                     * record (none: its records simply end there). */
+                    out->torn_tail_bytes = rl_own_bytes_end(data, size, offset, written, header.salt, expected) - offset;
                 } else if (!last && !later_valid && header.file_bytes != 0 &&
                            rl_segment_read_header(dir, segments[i + 1].name, &next_header, &next_records) == 0 &&
                            next_header.first_seq == expected) {
@@ -679,7 +722,7 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                      * and the next segment goes on from here: nothing is lost. */
                 } else {
                     /* How far the loss goes: the highest valid sequence after it. */
-                    uint64_t highest = rl_highest_seq(data, size, offset, written);
+                    uint64_t highest = rl_highest_seq(data, size, offset, written, header.salt);
                     uint64_t after = rl_highest_in(dir, segments, i + 1, count);
                     if (after > highest) highest = after;
                     if (later_valid || !cut) {
@@ -796,7 +839,7 @@ int rl_journal_read_snapshot(const char *path, rl_journal_visit_fn visit, void *
     int result = 0;
     uint64_t records = 0;
     while (offset < size && result == 0) {
-        size_t record = rl_record_check(data, size, offset, 0);
+        size_t record = rl_record_check(data, size, offset, 0, header.salt);
         if (record == 0) {
             result = -EBADMSG;
             break;
@@ -830,7 +873,7 @@ static int rl_snapshot_encode(uint64_t covered_seq, const rl_journal_snapshot_re
     size_t offset = sizeof(header);
     uint64_t now_ns = rl_realtime_ns();
     for (uint64_t i = 0; i < count; i++) {
-        offset += rl_record_encode(buffer + offset, records[i].type, i + 1, records[i].payload, records[i].length, now_ns);
+        offset += rl_record_encode(buffer + offset, records[i].type, i + 1, records[i].payload, records[i].length, now_ns, 0);
     }
     *out = buffer;
     *out_len = total;
@@ -961,6 +1004,7 @@ struct rl_journal {
     int seg_fd;
     uint64_t seg_offset;
     uint64_t seg_capacity;             /* the current segment's size: records never go past it */
+    uint32_t seg_salt;                 /* the current segment's salt, in each of its records (0: version 1) */
     uint64_t state_ahead_word;         /* the newest state record written ahead of its place (full disk) */
     bool stopped;                      /* rl_journal_stop ran: threads joined, files closed */
     /* The batch: its records start `buffer_head` bytes into an aligned
@@ -1083,12 +1127,15 @@ static void rl_spare_path(const rl_journal_t *j, int slot, char *out) {
     snprintf(out, PATH_MAX, "%s/" RL_JOURNAL_SPARE_PREFIX "%d.tmp", j->dir, slot);
 }
 
-/* Write spare `slot`: `capacity` bytes of zeros, synced, over a recycled
- * segment where there is one (no allocation) or into a new file. Written in
- * 64 KiB direct writes where the filesystem takes them, one at a time, so
- * the device queue never holds much of it ahead of the writer's commits.
- * Stops early (-ECANCELED) when the journal stops. The file descriptor, or
- * -errno (nothing left behind). */
+/* Make spare `slot` ready. A recycled segment of the right size is ready as
+ * it is: its blocks are written already (overwriting them changes no
+ * metadata), and what it still holds carries its earlier salt, which the
+ * next segment's header replaces. Otherwise `capacity` bytes of zeros,
+ * synced, into a new file (or a recycled one of another size), so that its
+ * blocks are written too. Written in 64 KiB direct writes where the
+ * filesystem takes them, one at a time, so the device queue never holds
+ * much of it ahead of the writer's commits. Stops early (-ECANCELED) when
+ * the journal stops. The file descriptor, or -errno (nothing left behind). */
 static int rl_spare_prepare(rl_journal_t *j, int slot, uint64_t capacity) {
     char path[PATH_MAX];
     rl_spare_path(j, slot, path);
@@ -1101,6 +1148,12 @@ static int rl_spare_prepare(rl_journal_t *j, int slot, uint64_t capacity) {
     if (fd < 0) return -errno;
     struct stat st;
     int rc = fstat(fd, &st) == 0 ? 0 : -errno;
+    /* Recycled whole: every block allocated and written (st_blocks counts
+     * 512-byte units; a file whose zeros were cut short by a stop has fewer). */
+    if (rc == 0 && (uint64_t)st.st_size == capacity && (uint64_t)st.st_blocks * 512 >= capacity &&
+        !j->options.zero_recycled_segments) {
+        return fd;
+    }
     if (rc == 0 && (uint64_t)st.st_size != capacity && ftruncate(fd, 0) != 0) rc = -errno;
     if (rc == 0 && (uint64_t)st.st_size != capacity) rc = rl_preallocate(fd, 0, capacity); /* a full disk fails here */
     enum { CHUNK = 64 << 10 };
@@ -1346,6 +1399,19 @@ static void rl_segment_attach(rl_journal_t *j, int fd, const char *path, uint64_
     }
 }
 
+/* A new segment's salt: random, never 0 (version 1's, and a recycled
+ * version 1 segment's records'). */
+static uint32_t rl_segment_salt(uint64_t first_seq) {
+    uint32_t salt = 0;
+    if (getrandom(&salt, sizeof(salt), GRND_NONBLOCK) != (ssize_t)sizeof(salt)) {
+        uint64_t mix = rl_realtime_ns() ^ (first_seq * 0x9E3779B97F4A7C15ull);
+        mix ^= mix >> 31;
+        mix *= 0xBF58476D1CE4E5B9ull;
+        salt = (uint32_t)(mix ^ (mix >> 32));
+    }
+    return salt != 0 ? salt : 1;
+}
+
 static int rl_journal_make_segment(rl_journal_t *j) {
     char path[PATH_MAX], temp[PATH_MAX];
     snprintf(path, sizeof(path), "%s/segment-%020" PRIu64 ".rlj", j->dir, j->next_seq);
@@ -1397,6 +1463,9 @@ static int rl_journal_make_segment(rl_journal_t *j) {
     }
     rl_journal_segment_header_t header;
     rl_segment_header_init(&header, RL_JOURNAL_MAGIC, j->next_seq);
+    /* A recycled spare still holds its earlier life's records: a new salt
+     * tells them from this segment's (set before the size, which seals the CRC). */
+    header.salt = rl_segment_salt(j->next_seq);
     rl_segment_header_set_size(&header, capacity, 0);
     if (rc == 0) rc = rl_write_all(fd, &header, sizeof(header), 0);
     if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
@@ -1428,6 +1497,7 @@ static int rl_journal_make_segment(rl_journal_t *j) {
     /* release: pairs with the prune's acquire load; the old segment may go now. */
     atomic_store_explicit(&j->live_segment_seq, j->next_seq, memory_order_release);
     rl_segment_attach(j, fd, path, sizeof(header), capacity, true);
+    j->seg_salt = header.salt;
     j->spare_asked = false;
     /* relaxed: statistics. */
     atomic_fetch_add_explicit(&j->segments_created, 1, memory_order_relaxed);
@@ -2112,7 +2182,8 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
         j->batch_started_us = j->batch_started_ns / 1000;
     }
     if (j->pass_realtime_ns == 0) j->pass_realtime_ns = rl_realtime_ns();
-    j->buffer_len += rl_record_encode(rl_batch(j) + j->buffer_len, type, j->next_seq, payload, length, j->pass_realtime_ns);
+    j->buffer_len +=
+        rl_record_encode(rl_batch(j) + j->buffer_len, type, j->next_seq, payload, length, j->pass_realtime_ns, j->seg_salt);
     j->batch_last_seq = j->next_seq++;
     j->batch_records++;
     j->records_since_snapshot++;
@@ -2539,6 +2610,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
             rl_journal_segment_header_t header;
             ssize_t got = pread(j->seg_fd, &header, sizeof(header), 0);
             uint64_t capacity = got == (ssize_t)sizeof(header) ? header.file_bytes : 0;
+            j->seg_salt = got == (ssize_t)sizeof(header) ? header.salt : 0; /* its records go on with it */
             /* relaxed: not shared yet. 0 (no header read) keeps every segment from pruning. */
             atomic_store_explicit(&j->live_segment_seq, got == (ssize_t)sizeof(header) ? header.first_seq : 0,
                                   memory_order_relaxed);

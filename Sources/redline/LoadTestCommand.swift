@@ -69,6 +69,8 @@ struct LoadTestCommand: ParsableCommand {
     var journalPlainSegments = false
     @Flag(help: "Journal commits through the page cache instead of O_DIRECT (slower; for comparison).")
     var journalBufferedWrites = false
+    @Flag(help: "Journal: zero a recycled segment before reusing it, as before salted segments (slower; for comparison).")
+    var journalZeroRecycled = false
     @Option(help: "default: an order goes to the venue once reserved; strict: once its reservation is durable.")
     var durability = "default"
     @Flag(help: "Start even if the journal is damaged before its tail, from the last good record.")
@@ -110,6 +112,7 @@ struct LoadTestCommand: ParsableCommand {
         config.journalOptions.realtimePriority = journalRealtimePriority
         config.journalOptions.plainSegments = journalPlainSegments
         config.journalOptions.bufferedWrites = journalBufferedWrites
+        config.journalOptions.zeroRecycledSegments = journalZeroRecycled
         config.journalOptions.segmentBytes = segmentBytes
         guard let mode = OrderRouter.Durability(rawValue: durability) else {
             throw ValidationError("--durability must be default or strict")

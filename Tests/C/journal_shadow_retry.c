@@ -11,7 +11,8 @@
  * with a book the journal never held.
  *
  * The fault point "journal:open_orders_grow" fails the table's growth (at
- * the first order, and three times at the 513th), and the snapshot's
+ * the first order, and three times at the 569th: 512 open, every tenth
+ * canceled), and the snapshot's
  * positions and open orders are compared with those of the same records
  * journaled with no fault.
  *

@@ -276,7 +276,7 @@ final class JournalContinuityTests: XCTestCase {
         var data = try Data(contentsOf: URL(fileURLWithPath: path))
         let last = try XCTUnwrap(IndependentJournalReader.records(ofSegment: data).last)
         // A well-formed record (its CRC is right) for a symbol that was never registered.
-        let record = unappliableRecord(seq: last.seq + 1)
+        let record = unappliableRecord(seq: last.seq + 1, salt: IndependentJournalReader.salt(ofSegment: data))
         data.replaceSubrange(last.end..<(last.end + record.count), with: record)
         try data.write(to: URL(fileURLWithPath: path))
         XCTAssertThrowsError(try Journal.open(directory: dir, monitor: try freshMonitor(), options: options(),

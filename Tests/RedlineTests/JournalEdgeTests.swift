@@ -157,7 +157,7 @@ final class JournalEdgeTests: XCTestCase {
         let path = "\(dir)/\(try XCTUnwrap(try segments(dir).last))"
         var data = try Data(contentsOf: URL(fileURLWithPath: path))
         let last = try XCTUnwrap(IndependentJournalReader.records(ofSegment: data).last)
-        let record = unappliableRecord(seq: last.seq + 1)
+        let record = unappliableRecord(seq: last.seq + 1, salt: IndependentJournalReader.salt(ofSegment: data))
         data.replaceSubrange(last.end..<(last.end + record.count), with: record)
         try data.write(to: URL(fileURLWithPath: path))
         var recover = options()

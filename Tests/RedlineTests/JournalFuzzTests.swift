@@ -5,7 +5,8 @@ import XCTest
 
 /// An independent reader of the journal format (rl_journal.h), written from
 /// the format's description, not from the C reader: CRC32C, the 64-byte file
-/// header, 32-byte record headers, payloads padded to 8 bytes.
+/// header (its salt at byte 48), 32-byte record headers (each with its
+/// segment's salt at byte 12), payloads padded to 8 bytes.
 enum IndependentJournalReader {
     private static let table: [UInt32] = (0..<256).map { i -> UInt32 in
         var c = UInt32(i)
@@ -31,15 +32,21 @@ enum IndependentJournalReader {
         data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
     }
 
-    /// The valid records of one segment file, in order, up to the first bad one.
+    /// A segment's salt (0 in version 1 files and snapshots): every record of
+    /// the segment carries it; a recycled file's earlier records do not.
+    static func salt(ofSegment data: Data) -> UInt32 { data.count >= 64 ? uint(data, 48, as: UInt32.self) : 0 }
+
+    /// The valid records of one segment file, in order, up to the first bad one
+    /// (or the first of another salt: an earlier life of the file).
     static func records(ofSegment data: Data) -> [Record] {
         guard data.count >= 64 else { return [] }
+        let salt = salt(ofSegment: data)
         var records: [Record] = []
         var offset = 64
         while offset + 32 <= data.count {
             let length = Int(uint(data, offset + 4, as: UInt32.self))
             let size = (32 + length + 7) & ~7
-            guard length <= 1 << 20, offset + size <= data.count else { break }
+            guard length <= 1 << 20, offset + size <= data.count, uint(data, offset + 12, as: UInt32.self) == salt else { break }
             let crc = uint(data, offset, as: UInt32.self)
             guard crc32c(data.subdata(in: (offset + 4)..<(offset + 32 + length))) == crc else { break }
             records.append(Record(seq: uint(data, offset + 16, as: UInt64.self), type: uint(data, offset + 8, as: UInt16.self),

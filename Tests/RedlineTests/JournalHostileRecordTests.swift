@@ -25,11 +25,12 @@ final class JournalHostileRecordTests: XCTestCase {
         return options
     }
 
-    private func record(type: rl_journal_record_type_t, seq: UInt64, payload: Data) -> Data {
+    private func record(type: rl_journal_record_type_t, seq: UInt64, salt: UInt32, payload: Data) -> Data {
         var record = Data(count: 32)
         record.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: UInt32(payload.count), toByteOffset: 4, as: UInt32.self)
             raw.storeBytes(of: UInt16(type.rawValue), toByteOffset: 8, as: UInt16.self)
+            raw.storeBytes(of: salt, toByteOffset: 12, as: UInt32.self)
             raw.storeBytes(of: seq, toByteOffset: 16, as: UInt64.self)
         }
         record += payload
@@ -53,7 +54,7 @@ final class JournalHostileRecordTests: XCTestCase {
         let last = try XCTUnwrap(IndependentJournalReader.records(ofSegment: data).last)
         var at = last.end, seq = last.seq + 1
         for (type, payload) in extra {
-            let r = record(type: type, seq: seq, payload: payload)
+            let r = record(type: type, seq: seq, salt: IndependentJournalReader.salt(ofSegment: data), payload: payload)
             data.replaceSubrange(at..<(at + r.count), with: r)
             at += r.count; seq += 1
         }

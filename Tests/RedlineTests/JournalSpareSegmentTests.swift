@@ -3,10 +3,11 @@ import Redline
 import RedlineCore
 import XCTest
 
-/// Spare segments: the next segment is written with zeros ahead of its
-/// rotation (so each commit's fdatasync is a data flush alone), segments a
-/// snapshot prunes are recycled as spares (so no large unlink discards stall
-/// a commit), and none of it is ever read by recovery or left behind.
+/// Spare segments: the next segment is written ahead of its rotation (so
+/// each commit's fdatasync is a data flush alone), with zeros when it is a
+/// new file; segments a snapshot prunes are recycled as spares as they are
+/// (so no large unlink discards stall a commit, and no zeros are written
+/// again), and none of their earlier records is ever read by recovery.
 final class JournalSpareSegmentTests: XCTestCase {
     private func options(snapshotEvery: Int = 0) -> Journal.Options {
         var options = journalOptions()
@@ -60,8 +61,40 @@ final class JournalSpareSegmentTests: XCTestCase {
         again.close()
     }
 
-    func testPrunedSegmentsAreRecycledAndRecoveryIsExact() throws {
-        let (dir, monitor, journal) = try openTrading(options(snapshotEvery: 60))
+    /// Records of an earlier life in the live segments: whole, their CRC
+    /// right, after the segment's own records, with another salt.
+    private func earlierRecords(_ dir: String) throws -> Int {
+        var count = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir) where name.hasPrefix("segment-") {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name)"))
+            let salt = IndependentJournalReader.salt(ofSegment: data)
+            var offset = IndependentJournalReader.records(ofSegment: data).last?.end ?? 64
+            while offset + 32 <= data.count {
+                let length = Int(IndependentJournalReader.uint(data, offset + 4, as: UInt32.self))
+                let other = IndependentJournalReader.uint(data, offset + 12, as: UInt32.self)
+                if other != 0, other != salt, length <= 1 << 20, offset + 32 + length <= data.count,
+                   IndependentJournalReader.crc32c(data.subdata(in: (offset + 4)..<(offset + 32 + length)))
+                    == IndependentJournalReader.uint(data, offset, as: UInt32.self) {
+                    count += 1
+                }
+                offset += 8
+            }
+        }
+        return count
+    }
+
+    func testPrunedSegmentsAreRecycledUnzeroedAndRecoveryIsExact() throws {
+        try assertRecycledAndRecoveredExactly(zeroing: false)
+    }
+
+    func testPrunedSegmentsZeroedBeforeReuseRecoverExactlyToo() throws {
+        try assertRecycledAndRecoveredExactly(zeroing: true)
+    }
+
+    private func assertRecycledAndRecoveredExactly(zeroing: Bool) throws {
+        var recycling = options(snapshotEvery: 60)
+        recycling.zeroRecycledSegments = zeroing
+        let (dir, monitor, journal) = try openTrading(recycling)
         try trade(monitor, journal, groups: 80)
         let stats = journal.stats
         XCTAssertGreaterThan(stats.snapshots, 2)
@@ -74,10 +107,19 @@ final class JournalSpareSegmentTests: XCTestCase {
         let state = RecoveredState(monitor)
         journal.close()
         XCTAssertEqual(try spareFiles(dir), [])
+        // Recycled as they were, the live segments still hold records of
+        // their earlier lives after their own; zeroed first, none.
+        let earlier = try earlierRecords(dir)
+        if zeroing {
+            XCTAssertEqual(earlier, 0, "zeroed before reuse")
+        } else {
+            XCTAssertGreaterThan(earlier, 0, "recycled segments hold their earlier records (the case this tests)")
+        }
         let restarted = try freshMonitor()
         let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options(snapshotEvery: 60),
                                                logger: quietLogger())
         XCTAssertNil(report.damage)
+        XCTAssertEqual(report.tornTailBytes, 0, "an earlier life's records are not a torn tail")
         XCTAssertEqual(RecoveredState(restarted), state)
         again.close()
     }

@@ -121,14 +121,15 @@ func runRedline(_ arguments: [String], under wrapper: [String] = []) throws -> (
 
 /// A journal record (rl_journal_format.h) that reads whole, its CRC right,
 /// but that recovery cannot apply: a position adjustment for symbol 5, which
-/// was never registered.
-func unappliableRecord(seq: UInt64) -> Data {
+/// was never registered. `salt`: the segment's it goes into.
+func unappliableRecord(seq: UInt64, salt: UInt32) -> Data {
     var event = rl_event_t(type: RL_EVENT_POSITION_ADJUST, symbol: 5, qty: 1_000_000, price: 4_000_000_000_000)
     let payload = withUnsafeBytes(of: &event) { Data($0) }
     var record = Data(count: 32)
     record.withUnsafeMutableBytes { raw in
         raw.storeBytes(of: UInt32(payload.count), toByteOffset: 4, as: UInt32.self)
         raw.storeBytes(of: UInt16(RL_JREC_EVENT.rawValue), toByteOffset: 8, as: UInt16.self)
+        raw.storeBytes(of: salt, toByteOffset: 12, as: UInt32.self)
         raw.storeBytes(of: seq, toByteOffset: 16, as: UInt64.self)
     }
     record += payload

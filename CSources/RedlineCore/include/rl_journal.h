@@ -77,6 +77,8 @@ typedef struct rl_journal_options {
                                      pruned segments are unlinked at once (slower; for comparison) */
     bool buffered_writes;         /* true: commits go through the page cache, as before direct
                                      writes (each sync then writes the pages back; for comparison) */
+    bool zero_recycled_segments;  /* true: a pruned segment recycled as the next is written with zeros
+                                     first, as before salted segments (twice the disk writes; for comparison) */
     uint32_t stall_halt_ms;       /* a commit or rotation still in the kernel after this long is a
                                      failure (rl_journal_stalled): trading halts (0: RL_JOURNAL_STALL_HALT_MS) */
 } rl_journal_options_t;

@@ -21,7 +21,10 @@ RL_EXTERN_C_BEGIN
 #define RL_JOURNAL_MAGIC 0x4C4E524A4C444552ULL /* "REDLJRNL" read as little-endian bytes */
 #define RL_JOURNAL_SNAPSHOT_MAGIC 0x50414E534C444552ULL /* "REDLSNAP" */
 #define RL_JOURNAL_MANIFEST_MAGIC 0x494E414D4C444552ULL /* "REDLMANI" */
-#define RL_JOURNAL_VERSION 1
+/* The version new files are written in. 2: segments carry a salt (below);
+ * version 1 files (salt 0, zeros after their records) are read as ever. */
+#define RL_JOURNAL_VERSION 2
+#define RL_JOURNAL_VERSION_OLDEST_READ 1
 #define RL_JOURNAL_MAX_PAYLOAD (1u << 20)
 /* Every segment is created (preallocated) at segment_bytes plus this much,
  * which only trading-state records (freeze, unfreeze) may use: when the next
@@ -212,23 +215,33 @@ typedef struct rl_journal_segment_header {
     uint64_t file_bytes;       /* snapshots: the whole file's size; segments: the size it was created
                                   at (preallocated). 0: not recorded (files from before this field) */
     uint64_t record_count;     /* snapshots: the records in it; segments: 0 */
-    uint8_t reserved[12];
+    uint32_t salt;             /* segments (version 2): random and non-zero, new for each segment, and
+                                  in every record header of it. A segment file is recycled (a pruned one
+                                  renamed into the next) without being zeroed: the records of its
+                                  earlier life read whole but carry another salt, so they end this
+                                  segment's records, never join them. 0: version 1, and snapshots */
+    uint8_t reserved[8];
     uint32_t crc;              /* CRC32C of the bytes before it */
 } rl_journal_segment_header_t;
 
 RL_STATIC_ASSERT(sizeof(rl_journal_segment_header_t) == 64, "segment header is 64 bytes");
 RL_STATIC_ASSERT(offsetof(rl_journal_segment_header_t, file_bytes) == 32, "file_bytes at byte 32");
 RL_STATIC_ASSERT(offsetof(rl_journal_segment_header_t, crc) == 60, "the CRC ends the segment header");
+RL_STATIC_ASSERT(offsetof(rl_journal_segment_header_t, salt) == 48, "the salt at byte 48");
 
 typedef struct rl_journal_record_header {
     uint32_t crc;              /* CRC32C of everything after this field, payload included */
     uint32_t length;           /* payload bytes */
     uint16_t type;             /* rl_journal_record_type_t */
     uint16_t flags;
-    uint32_t reserved;
+    uint32_t salt;             /* its segment header's salt (0 in version 1 files and in snapshots): a
+                                  record whose salt is not its segment's is not one of its records */
     uint64_t seq;              /* monotonic, from 1 */
     uint64_t timestamp_ns;     /* CLOCK_REALTIME when serialised (read once per writer pass) */
 } rl_journal_record_header_t;
+
+RL_STATIC_ASSERT(sizeof(rl_journal_record_header_t) == 32, "a record header is 32 bytes");
+RL_STATIC_ASSERT(offsetof(rl_journal_record_header_t, salt) == 12, "the record's salt at byte 12");
 
 /* DIR/MANIFEST, rewritten whenever a segment is created, and by snapshots
  * and prunes. A missing or truncated segment that it names is detected at

@@ -1,0 +1,319 @@
+/*
+ * Segments recycled without zeros: a pruned segment becomes the next one as
+ * it is, so its earlier records stay on disk after the new ones. Each
+ * segment's salt (in its header and every record) tells them apart:
+ *
+ *  1. a journal whose live segments hold earlier records (checked: the case
+ *     is reached) scans clean, with no torn tail, every sequence once;
+ *  2. reopened at its tail, it goes on and scans clean again;
+ *  3. its last record torn: a torn tail of that record's bytes, the rest
+ *     intact, not damage; an earlier life's record that reads whole and
+ *     has the next sequence is not read; a newer segment the MANIFEST does
+ *     not name, holding only earlier records, is left out;
+ *  4. a record in the middle of the last segment damaged: refused, naming
+ *     the loss (an earlier life's records never pass for "valid data after
+ *     it", nor hide it);
+ *  5. a version 1 segment (salt 0, zeros after its records) reads as ever.
+ *
+ *   cc -std=c11 -O1 -g -D_GNU_SOURCE -ICSources/RedlineCore/include -ITests/C \
+ *      Tests/C/journal_recycled_segments.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+#include "journal_test_support.h"
+#include "rl_crc32c.h"
+
+enum { SEGMENT = 16 * 1024, FILE_BYTES = SEGMENT + RL_JOURNAL_STATE_RESERVE };
+
+static uint8_t *read_all(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *data = malloc(*size ? *size : 1);
+    if (data != NULL && fread(data, 1, *size, f) != *size) {
+        free(data);
+        data = NULL;
+    }
+    fclose(f);
+    return data;
+}
+
+static int write_all_file(const char *path, const uint8_t *data, size_t size) {
+    FILE *f = fopen(path, "r+b");
+    if (f == NULL) return -1;
+    int rc = fwrite(data, 1, size, f) == size ? 0 : -1;
+    fclose(f);
+    return rc;
+}
+
+static size_t record_size(uint32_t length) { return (sizeof(rl_journal_record_header_t) + length + 7) & ~(size_t)7; }
+
+/* A segment's own records: their count, where they end (*end), and where
+ * the last one and the middle one start. */
+static int own_records(const uint8_t *data, size_t size, size_t *end, size_t *last_at, size_t *middle_at) {
+    rl_journal_segment_header_t header;
+    memcpy(&header, data, sizeof(header));
+    size_t offset = sizeof(header);
+    size_t starts[8192];
+    int n = 0;
+    while (offset + sizeof(rl_journal_record_header_t) <= size) {
+        rl_journal_record_header_t rh;
+        memcpy(&rh, data + offset, sizeof(rh));
+        if (rh.salt != header.salt || rh.length > RL_JOURNAL_MAX_PAYLOAD || offset + record_size(rh.length) > size) break;
+        if (rl_crc32c(0, data + offset + 4, sizeof(rh) - 4 + rh.length) != rh.crc) break;
+        if (n < 8192) starts[n] = offset;
+        n++;
+        offset += record_size(rh.length);
+    }
+    *end = offset;
+    if (last_at) *last_at = n > 0 ? starts[n - 1] : 0;
+    if (middle_at) *middle_at = n > 0 ? starts[n / 2] : 0;
+    return n;
+}
+
+/* Whole records of another (non-zero) salt after a segment's own. */
+static int earlier_records(const uint8_t *data, size_t size) {
+    rl_journal_segment_header_t header;
+    memcpy(&header, data, sizeof(header));
+    size_t end;
+    own_records(data, size, &end, NULL, NULL);
+    int count = 0;
+    for (size_t at = end; at + sizeof(rl_journal_record_header_t) <= size; at += 8) {
+        rl_journal_record_header_t rh;
+        memcpy(&rh, data + at, sizeof(rh));
+        if (rh.salt == 0 || rh.salt == header.salt || rh.length > RL_JOURNAL_MAX_PAYLOAD || at + record_size(rh.length) > size) continue;
+        if (rl_crc32c(0, data + at + 4, sizeof(rh) - 4 + rh.length) == rh.crc) count++;
+    }
+    return count;
+}
+
+/* The newest snapshot's covered sequence (0: none), and the newest segment's name. */
+static uint64_t newest(const char *dir, char *segment, size_t cap) {
+    DIR *d = opendir(dir);
+    uint64_t covered = 0;
+    segment[0] = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        unsigned long long seq;
+        if (sscanf(e->d_name, "snapshot-%20llu.rls", &seq) == 1 && strstr(e->d_name, ".tmp") == NULL && seq > covered) {
+            covered = seq;
+        }
+        if (strncmp(e->d_name, "segment-", 8) == 0 && strlen(e->d_name) == 8 + 20 + 4 && strcmp(e->d_name, segment) > 0) {
+            snprintf(segment, cap, "%s", e->d_name);
+        }
+    }
+    if (d != NULL) closedir(d);
+    return covered;
+}
+
+static int scan(const char *dir, rl_journal_scan_result_t *result) {
+    char segment[256];
+    uint64_t covered = newest(dir, segment, sizeof(segment));
+    *result = (rl_journal_scan_result_t){0};
+    return rl_journal_scan(dir, covered, false, NULL, NULL, result);
+}
+
+static rl_journal_t *open_recycling(const char *dir, uint64_t next_seq, const char *tail, uint64_t truncate_at) {
+    rl_journal_options_t options = {0};
+    options.segment_bytes = SEGMENT;
+    options.io_mode = RL_JOURNAL_IO_PWRITE;
+    options.cpu = -1;
+    options.snapshot_every_records = 150;
+    rl_journal_t *j = NULL;
+    int rc = rl_journal_open(dir, &options, next_seq, tail, truncate_at, -1, &j);
+    if (rc == 0) rc = rl_journal_start(j);
+    CHECK(rc == 0, "open %s: %d", dir, rc);
+    return rc == 0 ? j : NULL;
+}
+
+/* Position adjustments in groups, each flushed, so snapshots prune and
+ * spares are recycled between rotations; then up to the next rotation and
+ * 40 records into it, so that the newest segment, recycled, holds fewer
+ * records than its earlier life did (whose rest then lies after them). */
+static void trade(rl_journal_t *j, int groups) {
+    for (int g = 0; g < groups; g++) {
+        for (int i = 0; i < 20; i++) push_adjust(j);
+        CHECK(rl_journal_flush(j, 5000) == 0, "flush group %d", g);
+        struct timespec pause = {0, 2000000};
+        nanosleep(&pause, NULL);
+    }
+    rl_journal_stats_t stats;
+    rl_journal_read_stats(j, &stats);
+    uint64_t created = stats.segments_created;
+    for (int i = 0; i < 1000 && stats.segments_created == created; i++) {
+        push_adjust(j);
+        CHECK(rl_journal_flush(j, 5000) == 0, "flush to the next rotation");
+        rl_journal_read_stats(j, &stats);
+    }
+    for (int i = 0; i < 40; i++) push_adjust(j);
+    CHECK(rl_journal_flush(j, 5000) == 0, "flush into the new segment");
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "/tmp/rl_journal_recycled_segments";
+    char command[1024], path[1024], segment[256];
+    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    if (system(command) != 0) return 1;
+
+    /* 1. Live segments that hold an earlier life's records scan clean. */
+    rl_journal_t *j = open_recycling(dir, 1, NULL, 0);
+    if (j == NULL) return 1;
+    trade(j, 60);
+    rl_journal_stats_t stats;
+    rl_journal_read_stats(j, &stats);
+    uint64_t written = stats.next_seq - 1;
+    rl_journal_close(j);
+    CHECK(stats.snapshots > 2 && stats.segments_prepared > 2, "snapshots %llu, spares used %llu",
+          (unsigned long long)stats.snapshots, (unsigned long long)stats.segments_prepared);
+    int earlier = 0, segments = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "segment-", 8) != 0) continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        size_t size;
+        uint8_t *data = read_all(path, &size);
+        if (data == NULL) continue;
+        earlier += earlier_records(data, size);
+        segments++;
+        free(data);
+    }
+    if (d != NULL) closedir(d);
+    CHECK(earlier > 0, "the live segments (%d) hold no earlier records: recycling never reached the case", segments);
+    rl_journal_scan_result_t result;
+    int rc = scan(dir, &result);
+    CHECK(rc == 0 && !result.corrupt, "a journal of recycled segments scans clean: %d %s", rc, result.damage);
+    CHECK(result.torn_tail_bytes == 0, "an earlier life's records are no torn tail: %llu bytes",
+          (unsigned long long)result.torn_tail_bytes);
+    CHECK(result.last_seq == written, "every record read: last %llu of %llu", (unsigned long long)result.last_seq,
+          (unsigned long long)written);
+
+    /* 2. Reopened at its tail, it goes on. */
+    j = open_recycling(dir, result.last_seq + 1, result.tail_segment, result.tail_valid_end);
+    if (j == NULL) return 1;
+    trade(j, 20);
+    rl_journal_read_stats(j, &stats);
+    written = stats.next_seq - 1;
+    rl_journal_close(j);
+    rc = scan(dir, &result);
+    CHECK(rc == 0 && !result.corrupt && result.torn_tail_bytes == 0 && result.last_seq == written,
+          "reopened and gone on: %d, last %llu of %llu, torn %llu, %s", rc, (unsigned long long)result.last_seq,
+          (unsigned long long)written, (unsigned long long)result.torn_tail_bytes, result.damage);
+
+    /* 3. The last record torn: a torn tail of its bytes. */
+    newest(dir, segment, sizeof(segment));
+    snprintf(path, sizeof(path), "%s/%s", dir, segment);
+    size_t size, end, last_at, middle_at;
+    uint8_t *data = read_all(path, &size);
+    int own = data != NULL ? own_records(data, size, &end, &last_at, &middle_at) : 0;
+    CHECK(own >= 4, "the newest segment has %d records", own);
+    if (own < 4) return 1;
+    uint8_t *original = malloc(size);
+    memcpy(original, data, size);
+    data[end - 1] ^= 0x5a; /* in the last record's padding or payload: its CRC no longer holds */
+    data[last_at + sizeof(rl_journal_record_header_t)] ^= 0x5a;
+    write_all_file(path, data, size);
+    rc = scan(dir, &result);
+    CHECK(rc == 0 && !result.corrupt, "a torn last record is not damage: %d %s", rc, result.damage);
+    CHECK(result.last_seq == written - 1, "the torn record is cut: last %llu, not %llu", (unsigned long long)result.last_seq,
+          (unsigned long long)written - 1);
+    CHECK(result.torn_tail_bytes == end - last_at, "the torn tail is that record's %zu bytes, not %llu", end - last_at,
+          (unsigned long long)result.torn_tail_bytes);
+
+    /* 3b. An earlier life's record that would go on from the last one (a
+     * journal recovered to last good reuses the sequences it lost): whole,
+     * its CRC right, the next sequence, but another salt. Never read. */
+    memcpy(data, original, size);
+    rl_journal_record_header_t foreign;
+    memcpy(&foreign, data + last_at, sizeof(foreign));
+    size_t foreign_size = record_size(foreign.length);
+    memcpy(data + end, data + last_at, foreign_size);
+    memcpy(&foreign, data + end, sizeof(foreign));
+    foreign.salt ^= 0x5a5a5a5au;
+    foreign.seq = written + 1;
+    memcpy(data + end, &foreign, sizeof(foreign));
+    foreign.crc = rl_crc32c(0, data + end + 4, sizeof(foreign) - 4 + foreign.length);
+    memcpy(data + end, &foreign, sizeof(foreign));
+    write_all_file(path, data, size);
+    rc = scan(dir, &result);
+    CHECK(rc == 0 && !result.corrupt && result.last_seq == written && result.torn_tail_bytes == 0,
+          "another salt's record with the next sequence is not read: %d, last %llu of %llu, torn %llu, %s", rc,
+          (unsigned long long)result.last_seq, (unsigned long long)written, (unsigned long long)result.torn_tail_bytes,
+          result.damage);
+
+    /* 3c. A newer segment the MANIFEST does not name (a kill between a
+     * rotation's rename and the MANIFEST's rewrite), made of a recycled file:
+     * its header, then only an earlier life's records. It holds none of its
+     * own: left out, the journal's tail is the segment before it. */
+    char stray[1024];
+    snprintf(stray, sizeof(stray), "%s/segment-%020llu.rlj", dir, (unsigned long long)written + 1);
+    uint8_t *recycled = calloc(1, FILE_BYTES);
+    rl_journal_segment_header_t stray_header;
+    memcpy(&stray_header, data, sizeof(stray_header));
+    stray_header.first_seq = written + 1;
+    stray_header.salt ^= 0x0f0f0f0fu;
+    stray_header.crc = rl_crc32c(0, &stray_header, offsetof(rl_journal_segment_header_t, crc));
+    memcpy(recycled, &stray_header, sizeof(stray_header));
+    memcpy(recycled + sizeof(stray_header), data + sizeof(stray_header), end - sizeof(stray_header));
+    FILE *f = fopen(stray, "wb");
+    if (f != NULL) {
+        fwrite(recycled, 1, FILE_BYTES, f);
+        fclose(f);
+    }
+    free(recycled);
+    rc = scan(dir, &result);
+    CHECK(rc == 0 && !result.corrupt && result.last_seq == written && strcmp(result.tail_segment, segment) == 0,
+          "a newer unnamed segment of earlier records only is left out: %d, last %llu of %llu, tail %s (not %s), %s", rc,
+          (unsigned long long)result.last_seq, (unsigned long long)written, result.tail_segment, segment, result.damage);
+    unlink(stray);
+
+    /* 4. A record in the middle damaged: refused, whatever follows the segment's own records. */
+    memcpy(data, original, size);
+    data[middle_at + sizeof(rl_journal_record_header_t)] ^= 0x5a;
+    write_all_file(path, data, size);
+    rc = scan(dir, &result);
+    CHECK(rc == -EBADMSG && result.corrupt && strstr(result.damage, "valid data after it") != NULL,
+          "a damaged middle record is refused: %d %s", rc, result.damage);
+    CHECK(result.lost_last == written, "the loss goes to the last record %llu, not %llu", (unsigned long long)written,
+          (unsigned long long)result.lost_last);
+    memcpy(data, original, size);
+    write_all_file(path, data, size);
+
+    /* 5. Version 1: the newest segment rewritten as the old format wrote it
+     * (salt 0 everywhere, zeros after the records). */
+    rl_journal_segment_header_t header;
+    memcpy(&header, data, sizeof(header));
+    header.version = 1;
+    header.salt = 0;
+    header.crc = rl_crc32c(0, &header, offsetof(rl_journal_segment_header_t, crc));
+    memcpy(data, &header, sizeof(header));
+    for (size_t at = sizeof(header); at < end;) {
+        rl_journal_record_header_t rh;
+        memcpy(&rh, data + at, sizeof(rh));
+        rh.salt = 0;
+        memcpy(data + at, &rh, sizeof(rh));
+        rh.crc = rl_crc32c(0, data + at + 4, sizeof(rh) - 4 + rh.length);
+        memcpy(data + at, &rh, sizeof(rh));
+        at += record_size(rh.length);
+    }
+    memset(data + end, 0, size - end);
+    write_all_file(path, data, size);
+    rc = scan(dir, &result);
+    CHECK(rc == 0 && !result.corrupt && result.torn_tail_bytes == 0 && result.last_seq == written,
+          "a version 1 segment reads as ever: %d, last %llu of %llu, torn %llu, %s", rc,
+          (unsigned long long)result.last_seq, (unsigned long long)written, (unsigned long long)result.torn_tail_bytes,
+          result.damage);
+    free(original);
+    free(data);
+    if (failures == 0) {
+        printf("PASS journal_recycled_segments: %d earlier records left in %d live segments read as none of theirs; "
+               "reopened, torn, damaged and version 1 segments read as they should\n",
+               earlier, segments);
+    }
+    return failures == 0 ? 0 : 1;
+}
