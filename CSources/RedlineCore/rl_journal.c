@@ -418,17 +418,37 @@ static uint64_t rl_highest_seq(const uint8_t *data, size_t size, size_t offset, 
     return highest;
 }
 
-/* Where a segment's own bytes after `offset` end: past the last record
- * header from there on with the segment's salt and a sequence from
- * `expected` on, whole or not (a torn record's header may be all that was
- * written). The rest is an earlier life's records, or zeros. A version 1
- * segment (salt 0) holds zeros after its records: its own bytes end at
- * `written`, where they do. */
-static size_t rl_own_bytes_end(const uint8_t *data, size_t size, size_t offset, size_t written, uint32_t salt,
-                               uint64_t expected) {
-    if (salt == 0) return written;
-    size_t end = offset;
-    for (size_t probe = offset; probe < written && probe + sizeof(rl_journal_record_header_t) <= size; probe += 8) {
+static bool rl_all_zero(const uint8_t *data, size_t length) {
+    for (size_t i = 0; i < length; i++) {
+        if (data[i] != 0) return false;
+    }
+    return true;
+}
+
+/* The torn tail after a segment's last record at `offset` (the last
+ * segment's, with no valid record after it): its bytes, or 0 when it ends
+ * cleanly. A version 1 segment holds zeros after its records: everything
+ * non-zero up to `written` is torn, as ever. In version 2 every commit
+ * leaves the terminator's zeros after its records (and the file may end
+ * there): where they are, the records end cleanly, whatever of a recycled
+ * file's earlier life lies past them. Anything else there is a commit cut
+ * short, or a damaged last record: torn up to the next zeros or the next
+ * whole record of an earlier life, and past every header of the segment's
+ * own salt and a sequence from `expected` on (whole or not). */
+static size_t rl_torn_bytes(const uint8_t *data, size_t size, size_t offset, size_t written, uint32_t salt,
+                            uint64_t expected) {
+    if (salt == 0) return written - offset;
+    size_t room = size - offset < RL_JOURNAL_TERMINATOR_BYTES ? size - offset : RL_JOURNAL_TERMINATOR_BYTES;
+    if (rl_all_zero(data + offset, room)) return 0;
+    size_t end = offset + 8;
+    while (end < written && end + RL_JOURNAL_TERMINATOR_BYTES <= size && !rl_all_zero(data + end, RL_JOURNAL_TERMINATOR_BYTES)) {
+        rl_journal_record_header_t header;
+        memcpy(&header, data + end, sizeof(header));
+        if (header.salt != 0 && header.salt != salt && rl_record_check(data, size, end, 0, header.salt) != 0) break;
+        end += 8;
+    }
+    if (end > written) end = written;
+    for (size_t probe = end; probe < written && probe + sizeof(rl_journal_record_header_t) <= size; probe += 8) {
         rl_journal_record_header_t header;
         memcpy(&header, data + probe, sizeof(header));
         if (header.salt != salt || header.seq < expected) continue;
@@ -436,7 +456,7 @@ static size_t rl_own_bytes_end(const uint8_t *data, size_t size, size_t offset, 
         size_t stop = record > size - probe ? size : probe + record;
         if (stop > end) end = stop;
     }
-    return end;
+    return end > offset ? end - offset : 0;
 }
 
 /* ---- Scanning ---------------------------------------------------------- */
@@ -714,7 +734,7 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                 if (last && !later_valid && !cut) {
                     /* What this segment's own writes left after its last
                      * record (none: its records simply end there). */
-                    out->torn_tail_bytes = rl_own_bytes_end(data, size, offset, written, header.salt, expected) - offset;
+                    out->torn_tail_bytes = rl_torn_bytes(data, size, offset, written, header.salt, expected);
                 } else if (!last && !later_valid && header.file_bytes != 0 &&
                            rl_segment_read_header(dir, segments[i + 1].name, &next_header, &next_records) == 0 &&
                            next_header.first_seq == expected) {
@@ -1081,6 +1101,7 @@ struct rl_journal {
     _Atomic(uint64_t) live_segment_seq;
     bool spare_asked;                     /* the writer's: asked for during this segment */
     _Atomic(uint64_t) segments_prepared;  /* segments that were a prepared spare */
+    _Atomic(uint64_t) spares_recycled;    /* spares readied from a pruned segment as it was */
     _Atomic(uint64_t) writer_passes;      /* the writer's loop passes (diagnostics: it is alive) */
     _Atomic(uint64_t) direct_commits;     /* commits written O_DIRECT */
     /* Per-order lag samples (the lag ring): acceptance stamps of this batch's
@@ -1152,6 +1173,8 @@ static int rl_spare_prepare(rl_journal_t *j, int slot, uint64_t capacity) {
      * 512-byte units; a file whose zeros were cut short by a stop has fewer). */
     if (rc == 0 && (uint64_t)st.st_size == capacity && (uint64_t)st.st_blocks * 512 >= capacity &&
         !j->options.zero_recycled_segments) {
+        /* relaxed: statistics. */
+        atomic_fetch_add_explicit(&j->spares_recycled, 1, memory_order_relaxed);
         return fd;
     }
     if (rc == 0 && (uint64_t)st.st_size != capacity && ftruncate(fd, 0) != 0) rc = -errno;
@@ -1467,7 +1490,12 @@ static int rl_journal_make_segment(rl_journal_t *j) {
      * tells them from this segment's (set before the size, which seals the CRC). */
     header.salt = rl_segment_salt(j->next_seq);
     rl_segment_header_set_size(&header, capacity, 0);
-    if (rc == 0) rc = rl_write_all(fd, &header, sizeof(header), 0);
+    /* The header and zeros to the end of its block: the first terminator
+     * (a recycled file holds its earlier life's first records there). */
+    uint8_t first_block[RL_JOURNAL_DIRECT_BLOCK] = {0};
+    memcpy(first_block, &header, sizeof(header));
+    size_t first_len = capacity < sizeof(first_block) ? (size_t)capacity : sizeof(first_block);
+    if (rc == 0) rc = rl_write_all(fd, first_block, first_len, 0);
     if (rc == 0 && fdatasync(fd) != 0) rc = -errno;
     /* Named, the name made durable and the manifest rewritten, all under the
      * manifest's lock: a rewrite from another thread (a snapshot written
@@ -1513,6 +1541,19 @@ static int rl_journal_create_segment(rl_journal_t *j) {
     return rc;
 }
 
+/* What a commit writes through the page cache: its records and, after them,
+ * the terminator's zeros (RL_JOURNAL_TERMINATOR_BYTES, as many as the
+ * segment still holds), which the next commit overwrites. Zeroes them in
+ * the buffer (it has room: see rl_journal_add). */
+static size_t rl_commit_bytes(rl_journal_t *j) {
+    uint64_t end = j->seg_offset + j->buffer_len;
+    size_t terminator = end >= j->seg_capacity ? 0
+                        : j->seg_capacity - end < RL_JOURNAL_TERMINATOR_BYTES ? (size_t)(j->seg_capacity - end)
+                                                                              : RL_JOURNAL_TERMINATOR_BYTES;
+    memset(rl_batch(j) + j->buffer_len, 0, terminator);
+    return j->buffer_len + terminator;
+}
+
 /* A direct write that failed (res < 0: -errno) or came up short: the batch is
  * written through the page cache instead, which completes it or names the
  * errno (ENOSPC, EDQUOT). EINVAL is O_DIRECT itself refused (an alignment
@@ -1523,7 +1564,7 @@ static int rl_direct_fell_short(rl_journal_t *j, int res) {
         close(j->seg_direct_fd);
         j->seg_direct_fd = -1;
     }
-    return rl_write_all(j->seg_fd, rl_batch(j), j->buffer_len, (off_t)j->seg_offset);
+    return rl_write_all(j->seg_fd, rl_batch(j), rl_commit_bytes(j), (off_t)j->seg_offset);
 }
 
 #if RL_HAVE_LIBURING
@@ -1584,9 +1625,12 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
 #endif
     bool direct = j->seg_direct_fd >= 0;
     size_t used = j->buffer_head + j->buffer_len;
-    size_t write_len = (used + RL_JOURNAL_DIRECT_BLOCK - 1) & ~(size_t)(RL_JOURNAL_DIRECT_BLOCK - 1);
+    /* Whole blocks, the terminator's zeros after the records included. */
+    size_t write_len =
+        (used + RL_JOURNAL_TERMINATOR_BYTES + RL_JOURNAL_DIRECT_BLOCK - 1) & ~(size_t)(RL_JOURNAL_DIRECT_BLOCK - 1);
     uint64_t write_at = j->seg_offset - j->buffer_head;
     if (direct && write_at + write_len > j->seg_capacity) direct = false; /* never past its end */
+    size_t buffered_len = rl_commit_bytes(j); /* what a write through the page cache takes */
     if (direct) memset(j->buffer_block + used, 0, write_len - used);
 #if RL_HAVE_LIBURING
     if (j->io_mode == RL_JOURNAL_IO_URING) {
@@ -1601,7 +1645,7 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
         if (sqes[1] == NULL) return -EBUSY; /* cannot be; and nothing was prepared */
         uint64_t tag = ++j->uring_commits << 1;
         if (direct) io_uring_prep_write(sqes[0], j->seg_direct_fd, j->buffer_block, (unsigned)write_len, write_at);
-        else io_uring_prep_write(sqes[0], j->seg_fd, rl_batch(j), (unsigned)j->buffer_len, j->seg_offset);
+        else io_uring_prep_write(sqes[0], j->seg_fd, rl_batch(j), (unsigned)buffered_len, j->seg_offset);
         io_uring_sqe_set_data64(sqes[0], tag);
         sqes[0]->flags |= IOSQE_IO_LINK; /* the fsync runs only after the write completes */
         io_uring_prep_fsync(sqes[1], j->seg_fd, IORING_FSYNC_DATASYNC);
@@ -1650,12 +1694,12 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
                 /* A write or fsync failed or cancelled. (A write cut short
                  * above set rc: its fsync's cancellation is expected.) */
                 rc = res;
-            } else if (i == 0 && !direct && res >= 0 && (size_t)res != j->buffer_len && rc == 0) {
+            } else if (i == 0 && !direct && res >= 0 && (size_t)res != buffered_len && rc == 0) {
                 /* A short write (a full disk writes what fits): write the rest
                  * directly, which either completes it or names the real errno
                  * (ENOSPC, EDQUOT), instead of a vague EIO. */
                 size_t done = (size_t)res;
-                rc = rl_write_all(j->seg_fd, rl_batch(j) + done, j->buffer_len - done, (off_t)(j->seg_offset + done));
+                rc = rl_write_all(j->seg_fd, rl_batch(j) + done, buffered_len - done, (off_t)(j->seg_offset + done));
                 if (rc == 0) rc = -EAGAIN; /* written now, but the linked sync was cut short: sync below */
             }
         }
@@ -1671,7 +1715,7 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
                 direct = false;
             }
         } else {
-            rc = rl_write_all(j->seg_fd, rl_batch(j), j->buffer_len, (off_t)j->seg_offset);
+            rc = rl_write_all(j->seg_fd, rl_batch(j), buffered_len, (off_t)j->seg_offset);
         }
         if (rc == 0 && fdatasync(j->seg_fd) != 0) rc = -errno;
     }
@@ -2162,8 +2206,8 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
          * this one's reserve, so the state is on disk whatever follows. */
         if (rc != 0 && !(rc != -ENOMEM && state && j->seg_offset + j->buffer_len + size <= j->seg_capacity)) return rc;
     }
-    /* Room for the record, and for a direct write's padding to a whole block. */
-    size_t need = j->buffer_head + j->buffer_len + size + RL_JOURNAL_DIRECT_BLOCK;
+    /* Room for the record, its terminator, and a direct write's padding to a whole block. */
+    size_t need = j->buffer_head + j->buffer_len + size + RL_JOURNAL_TERMINATOR_BYTES + RL_JOURNAL_DIRECT_BLOCK;
     if (need > j->buffer_cap) {
         size_t cap = j->buffer_cap * 2 > need ? j->buffer_cap * 2 : need;
         void *grown;
@@ -2986,6 +3030,7 @@ void rl_journal_read_stats(const rl_journal_t *j, rl_journal_stats_t *out) {
     out->snapshot_error = atomic_load_explicit((_Atomic(int32_t) *)&j->snapshot_error, memory_order_relaxed);
     out->prunes_deferred = atomic_load_explicit((_Atomic(uint64_t) *)&j->prunes_deferred_total, memory_order_relaxed);
     out->segments_prepared = atomic_load_explicit((_Atomic(uint64_t) *)&j->segments_prepared, memory_order_relaxed);
+    out->spares_recycled = atomic_load_explicit((_Atomic(uint64_t) *)&j->spares_recycled, memory_order_relaxed);
     out->direct_commits = atomic_load_explicit((_Atomic(uint64_t) *)&j->direct_commits, memory_order_relaxed);
     /* relaxed: diagnostics; a read that races a change may pair the new
      * phase with the old one's start (a wait's message, nothing more). */

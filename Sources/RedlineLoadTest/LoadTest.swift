@@ -203,6 +203,8 @@ public struct LoadTestResult: Sendable, Codable {
     /// Segments created, and how many of them were spares written ahead.
     public var journalSegments: UInt64?
     public var journalSegmentsPrepared: UInt64?
+    /// Spares made ready from a pruned segment as it was (no zeros written again).
+    public var journalSparesRecycled: UInt64?
     public var journalDirectCommits: UInt64?
     /// The writer thread's scheduling and CPU.
     public var journalWriter: String?
@@ -250,6 +252,7 @@ public struct LoadTestResult: Sendable, Codable {
         case oldestInCommitLagP99 = "oldest_in_commit_lag_ns_p99"
         case journalWriter = "journal_writer"
         case journalSegments = "journal_segments", journalSegmentsPrepared = "journal_segments_prepared"
+        case journalSparesRecycled = "journal_spares_recycled"
         case journalDirectCommits = "journal_direct_commits"
         case commitP50 = "commit_ns_p50", commitP99 = "commit_ns_p99"
         case journalBacklogP50 = "journal_backlog_p50", journalBacklogP99 = "journal_backlog_p99"
@@ -719,6 +722,7 @@ public final class LoadTest: @unchecked Sendable {
             result.journalWriter = journalWriter
             result.journalSegments = stats.segments_created
             result.journalSegmentsPrepared = stats.segments_prepared
+            result.journalSparesRecycled = stats.spares_recycled
             result.journalDirectCommits = stats.direct_commits
             result.commitP50 = commitHistogram.valueAtPercentile(50)
             result.commitP99 = commitHistogram.valueAtPercentile(99)

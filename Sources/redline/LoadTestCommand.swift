@@ -192,7 +192,8 @@ struct LoadTestCommand: ParsableCommand {
             row("durable lag (ns)", "p50 \(r.durableLagP50 ?? 0)  p99 \(r.durableLagP99 ?? 0)  p99.9 \(r.durableLagP999 ?? 0)  max \(r.durableLagMax ?? 0)  (order accepted -> its reservation synced; 1 order in \(Journal.lagSampleEvery))")
             row("  oldest in each commit", "p99 \(r.oldestInCommitLagP99 ?? 0)  (every order in a commit counted at its oldest order's lag)")
             row("group commit (ns)", "p50 \(r.commitP50 ?? 0)  p99 \(r.commitP99 ?? 0)  (first record taken -> synced)")
-            row("journal segments", "\(r.journalSegments ?? 0) created, \(r.journalSegmentsPrepared ?? 0) of them spares written ahead")
+            row("journal segments", "\(r.journalSegments ?? 0) created, \(r.journalSegmentsPrepared ?? 0) of them spares written ahead, "
+                + "\(r.journalSparesRecycled ?? 0) spares recycled without zeros")
             row("journal backlog", "p50 \(r.journalBacklogP50 ?? 0)  p99 \(r.journalBacklogP99 ?? 0)  (records waiting in the writer's ring, per commit)")
         }
         row("risk thread CPU", r.riskCPU.map(String.init) ?? "unpinned")

@@ -4,11 +4,13 @@
  * segment's salt (in its header and every record) tells them apart:
  *
  *  1. a journal whose live segments hold earlier records (checked: the case
- *     is reached) scans clean, with no torn tail, every sequence once;
+ *     is reached) scans clean, with no torn tail, every sequence once; the
+ *     terminator's zeros follow each segment's records;
  *  2. reopened at its tail, it goes on and scans clean again;
  *  3. its last record torn: a torn tail of that record's bytes, the rest
  *     intact, not damage; an earlier life's record that reads whole and
- *     has the next sequence is not read; a newer segment the MANIFEST does
+ *     has the next sequence is not read (where the terminator should be,
+ *     it is a torn tail); a newer segment the MANIFEST does
  *     not name, holding only earlier records, is left out;
  *  4. a record in the middle of the last segment damaged: refused, naming
  *     the loss (an earlier life's records never pass for "valid data after
@@ -181,6 +183,11 @@ int main(int argc, char **argv) {
         if (data == NULL) continue;
         earlier += earlier_records(data, size);
         segments++;
+        size_t end;
+        own_records(data, size, &end, NULL, NULL);
+        bool zeros = true;
+        for (size_t at = end; at < end + RL_JOURNAL_TERMINATOR_BYTES && at < size; at++) zeros &= data[at] == 0;
+        CHECK(zeros, "%s: the %u bytes after its records (at %zu) are zeros", e->d_name, RL_JOURNAL_TERMINATOR_BYTES, end);
         free(data);
     }
     if (d != NULL) closedir(d);
@@ -225,6 +232,16 @@ int main(int argc, char **argv) {
     CHECK(result.torn_tail_bytes == end - last_at, "the torn tail is that record's %zu bytes, not %llu", end - last_at,
           (unsigned long long)result.torn_tail_bytes);
 
+    /* 3a. The last record's salt damaged (found by the fuzz test): not an
+     * earlier life's record where the terminator should be, so torn. */
+    memcpy(data, original, size);
+    data[last_at + offsetof(rl_journal_record_header_t, salt)] ^= 0x01;
+    write_all_file(path, data, size);
+    rc = scan(dir, &result);
+    CHECK(rc == 0 && !result.corrupt && result.last_seq == written - 1 && result.torn_tail_bytes > 0,
+          "a last record whose salt was damaged is a torn tail: %d, last %llu, torn %llu, %s", rc,
+          (unsigned long long)result.last_seq, (unsigned long long)result.torn_tail_bytes, result.damage);
+
     /* 3b. An earlier life's record that would go on from the last one (a
      * journal recovered to last good reuses the sequences it lost): whole,
      * its CRC right, the next sequence, but another salt. Never read. */
@@ -241,8 +258,9 @@ int main(int argc, char **argv) {
     memcpy(data + end, &foreign, sizeof(foreign));
     write_all_file(path, data, size);
     rc = scan(dir, &result);
-    CHECK(rc == 0 && !result.corrupt && result.last_seq == written && result.torn_tail_bytes == 0,
-          "another salt's record with the next sequence is not read: %d, last %llu of %llu, torn %llu, %s", rc,
+    CHECK(rc == 0 && !result.corrupt && result.last_seq == written && result.torn_tail_bytes > 0,
+          "another salt's record with the next sequence is not read (where the terminator's zeros should be, it is "
+          "a torn tail): %d, last %llu of %llu, torn %llu, %s", rc,
           (unsigned long long)result.last_seq, (unsigned long long)written, (unsigned long long)result.torn_tail_bytes,
           result.damage);
 

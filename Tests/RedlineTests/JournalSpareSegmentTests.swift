@@ -94,8 +94,18 @@ final class JournalSpareSegmentTests: XCTestCase {
     private func assertRecycledAndRecoveredExactly(zeroing: Bool) throws {
         var recycling = options(snapshotEvery: 60)
         recycling.zeroRecycledSegments = zeroing
+        recycling.segmentBytes = 8192 // two blocks: a commit's padding covers only the block it ends in
         let (dir, monitor, journal) = try openTrading(recycling)
         try trade(monitor, journal, groups: 80)
+        // Up to the next rotation and a few records into it: the newest
+        // segment, recycled, holds fewer records than its earlier life did.
+        let created = journal.stats.segments_created
+        for _ in 0..<2_000 where journal.stats.segments_created == created {
+            try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.001, price: 40_000)
+            try journal.flush()
+        }
+        for _ in 0..<3 { try monitor.updatePosition(symbol: "BTCUSDT", qty: -0.001, price: 40_000) }
+        try journal.flush()
         let stats = journal.stats
         XCTAssertGreaterThan(stats.snapshots, 2)
         XCTAssertGreaterThan(stats.segments_prepared, 0)
@@ -116,8 +126,7 @@ final class JournalSpareSegmentTests: XCTestCase {
             XCTAssertGreaterThan(earlier, 0, "recycled segments hold their earlier records (the case this tests)")
         }
         let restarted = try freshMonitor()
-        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: options(snapshotEvery: 60),
-                                               logger: quietLogger())
+        let (again, report) = try Journal.open(directory: dir, monitor: restarted, options: recycling, logger: quietLogger())
         XCTAssertNil(report.damage)
         XCTAssertEqual(report.tornTailBytes, 0, "an earlier life's records are not a torn tail")
         XCTAssertEqual(RecoveredState(restarted), state)

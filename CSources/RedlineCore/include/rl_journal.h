@@ -98,6 +98,7 @@ typedef struct rl_journal_stats {
     int32_t snapshot_error;    /* -errno of the last failed periodic snapshot, 0 if none */
     uint64_t prunes_deferred;  /* prunes put off because a reader held READERS */
     uint64_t segments_prepared; /* segments that were a spare written ahead (the rest: fallocated) */
+    uint64_t spares_recycled;  /* spares made ready from a pruned segment as it was (no zeros written) */
     uint64_t direct_commits;   /* commits written O_DIRECT (the rest of `syncs`: through the page cache) */
     uint32_t writer_phase;     /* rl_journal_writer_phase_t: what the writer is doing now */
     uint64_t writer_phase_us;  /* ... and for how long (microseconds) */

@@ -241,6 +241,14 @@ typedef struct rl_journal_record_header {
 } rl_journal_record_header_t;
 
 RL_STATIC_ASSERT(sizeof(rl_journal_record_header_t) == 32, "a record header is 32 bytes");
+
+/* In a version 2 segment, the bytes after the last record are zeros, at
+ * least this many (a record header's worth, which no record begins with: its
+ * type and sequence are never 0), unless the segment ends first: every
+ * commit writes them after its records, and a new segment's header is
+ * written with them. Past them a recycled segment may hold anything of its
+ * earlier life; anything else where they should be is a torn tail. */
+#define RL_JOURNAL_TERMINATOR_BYTES 32u
 RL_STATIC_ASSERT(offsetof(rl_journal_record_header_t, salt) == 12, "the record's salt at byte 12");
 
 /* DIR/MANIFEST, rewritten whenever a segment is created, and by snapshots
