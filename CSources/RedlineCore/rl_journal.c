@@ -136,6 +136,38 @@ static int rl_zero_from(int fd, uint64_t from, uint64_t end) {
     return 0;
 }
 
+/* Where the bytes of a version 2 segment's own life end past `from`: past
+ * the last record header there with its salt and a sequence from `next_seq`
+ * on, whole or not (what a torn commit, or records after damage that a
+ * recovery to last good stepped over, left), and at least the terminator's
+ * end. The rest is an earlier life's, which no record of this salt can be
+ * read from: the writer need not zero it. end, or -errno. */
+static int64_t rl_own_bytes_end(int fd, uint64_t from, uint64_t end, uint32_t salt, uint64_t next_seq) {
+    enum { CHUNK = 64 * 1024 };
+    uint8_t chunk[CHUNK + sizeof(rl_journal_record_header_t)];
+    uint64_t own = from + RL_JOURNAL_TERMINATOR_BYTES;
+    for (uint64_t at = from; at < end;) {
+        size_t want = end - at < sizeof(chunk) ? (size_t)(end - at) : sizeof(chunk);
+        ssize_t got = pread(fd, chunk, want, (off_t)at);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return -errno;
+        if (got == 0) break;
+        /* Headers at 8-byte steps from `from` (records are 8-aligned); one
+         * that starts in this chunk is read whole (the chunk reads 32 more). */
+        size_t step = (size_t)got > CHUNK ? CHUNK : (size_t)got;
+        for (size_t k = 0; k + sizeof(rl_journal_record_header_t) <= (size_t)got && k < step; k += 8) {
+            rl_journal_record_header_t header;
+            memcpy(&header, chunk + k, sizeof(header));
+            if (header.salt != salt || header.seq < next_seq) continue;
+            uint64_t stop = at + k + (header.length <= RL_JOURNAL_MAX_PAYLOAD ? rl_record_size(header.length)
+                                                                               : sizeof(header));
+            if (stop > own) own = stop;
+        }
+        at += step;
+    }
+    return (int64_t)(own < end ? own : end);
+}
+
 /* Allocate [offset, offset + length) of fd, extending it: fallocate, or where
  * the filesystem has none, ftruncate (sparse: the size is what matters). */
 static int rl_preallocate(int fd, uint64_t offset, uint64_t length) {
@@ -2670,7 +2702,16 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
                 /* Preallocated: zero what follows the last good record in place,
                  * so its size never changes (a crash here leaves it whole), and
                  * give back what a recovery to last good found cut short. */
-                rc = rl_zero_from(j->seg_fd, truncate_at, (uint64_t)st.st_size < capacity ? (uint64_t)st.st_size : capacity);
+                uint64_t zero_to = (uint64_t)st.st_size < capacity ? (uint64_t)st.st_size : capacity;
+                if (j->seg_salt != 0 && zero_to > truncate_at) {
+                    /* Version 2: only this life's bytes (an earlier life's
+                     * are never read as this segment's, and a recycled tail
+                     * would otherwise be rewritten whole at every open). */
+                    int64_t own = rl_own_bytes_end(j->seg_fd, truncate_at, zero_to, j->seg_salt, j->next_seq);
+                    if (own < 0) rc = (int)own;
+                    else zero_to = (uint64_t)own;
+                }
+                if (rc == 0) rc = rl_zero_from(j->seg_fd, truncate_at, zero_to);
                 if (rc == 0 && (uint64_t)st.st_size < capacity) {
                     rc = rl_preallocate(j->seg_fd, (uint64_t)st.st_size, capacity - (uint64_t)st.st_size);
                 }

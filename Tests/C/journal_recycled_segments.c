@@ -6,7 +6,9 @@
  *  1. a journal whose live segments hold earlier records (checked: the case
  *     is reached) scans clean, with no torn tail, every sequence once; the
  *     terminator's zeros follow each segment's records;
- *  2. reopened at its tail, it goes on and scans clean again;
+ *  2. reopened at its tail, its earlier life is left as it was (an open
+ *     zeroes only this life's bytes past the records), and it goes on and
+ *     scans clean again;
  *  3. its last record torn: a torn tail of that record's bytes, the rest
  *     intact, not damage; an earlier life's record that reads whole and
  *     has the next sequence is not read (where the terminator should be,
@@ -15,7 +17,9 @@
  *  4. a record in the middle of the last segment damaged: refused, naming
  *     the loss (an earlier life's records never pass for "valid data after
  *     it", nor hide it);
- *  5. a version 1 segment (salt 0, zeros after its records) reads as ever.
+ *  5. a version 1 segment (salt 0, zeros after its records) reads as ever;
+ *  6. reopened after a torn record, the torn bytes are zeroed, the earlier
+ *     life past them is left, and it scans clean.
  *
  *   cc -std=c11 -O1 -g -D_GNU_SOURCE -ICSources/RedlineCore/include -ITests/C \
  *      Tests/C/journal_recycled_segments.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm
@@ -91,6 +95,14 @@ static int earlier_records(const uint8_t *data, size_t size) {
         if (rh.salt == 0 || rh.salt == header.salt || rh.length > RL_JOURNAL_MAX_PAYLOAD || at + record_size(rh.length) > size) continue;
         if (rl_crc32c(0, data + at + 4, sizeof(rh) - 4 + rh.length) == rh.crc) count++;
     }
+    return count;
+}
+
+static int tail_earlier_records(const char *path) {
+    size_t size;
+    uint8_t *data = read_all(path, &size);
+    int count = data != NULL ? earlier_records(data, size) : -1;
+    free(data);
     return count;
 }
 
@@ -200,7 +212,17 @@ int main(int argc, char **argv) {
     CHECK(result.last_seq == written, "every record read: last %llu of %llu", (unsigned long long)result.last_seq,
           (unsigned long long)written);
 
-    /* 2. Reopened at its tail, it goes on. */
+    /* 2. Reopened at its tail, it leaves the tail's earlier life alone (only
+     * this life's bytes past its records are zeroed), and goes on. */
+    snprintf(path, sizeof(path), "%s/%s", dir, result.tail_segment);
+    int tail_earlier = tail_earlier_records(path);
+    j = open_recycling(dir, result.last_seq + 1, result.tail_segment, result.tail_valid_end);
+    if (j == NULL) return 1;
+    rl_journal_close(j);
+    CHECK(tail_earlier > 0 && tail_earlier_records(path) == tail_earlier,
+          "an open rewrote the tail's earlier life: %d earlier records before, %d after", tail_earlier,
+          tail_earlier_records(path));
+    rc = scan(dir, &result);
     j = open_recycling(dir, result.last_seq + 1, result.tail_segment, result.tail_valid_end);
     if (j == NULL) return 1;
     trade(j, 20);
@@ -326,6 +348,22 @@ int main(int argc, char **argv) {
           "a version 1 segment reads as ever: %d, last %llu of %llu, torn %llu, %s", rc,
           (unsigned long long)result.last_seq, (unsigned long long)written, (unsigned long long)result.torn_tail_bytes,
           result.damage);
+    /* 6. Torn again, and reopened: the torn record's bytes are zeroed (this
+     * life's), the earlier life past them is left, and it scans clean. */
+    memcpy(data, original, size);
+    data[last_at + sizeof(rl_journal_record_header_t)] ^= 0x5a;
+    write_all_file(path, data, size);
+    int before = earlier_records(data, size);
+    rc = scan(dir, &result);
+    j = rc == 0 ? open_recycling(dir, result.last_seq + 1, result.tail_segment, result.tail_valid_end) : NULL;
+    if (j != NULL) rl_journal_close(j);
+    rc = scan(dir, &result);
+    CHECK(rc == 0 && !result.corrupt && result.torn_tail_bytes == 0 && result.last_seq == written - 1,
+          "reopened after a torn record: %d, last %llu (not %llu), torn %llu, %s", rc,
+          (unsigned long long)result.last_seq, (unsigned long long)written - 1,
+          (unsigned long long)result.torn_tail_bytes, result.damage);
+    CHECK(tail_earlier_records(path) == before, "the earlier life past the torn record was left: %d, not %d",
+          tail_earlier_records(path), before);
     free(original);
     free(data);
     if (failures == 0) {
