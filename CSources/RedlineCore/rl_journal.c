@@ -467,16 +467,27 @@ static bool rl_all_zero(const uint8_t *data, size_t length) {
  * short, or a damaged last record: torn up to the next zeros or the next
  * whole record of an earlier life, and past every header of the segment's
  * own salt and a sequence from `expected` on (whole or not). */
+/* Whether a version 2 segment's records end cleanly at `offset`: the
+ * terminator's zeros there (as many as the file still holds). */
+static bool rl_terminated(const uint8_t *data, size_t size, size_t offset) {
+    size_t room = size - offset < RL_JOURNAL_TERMINATOR_BYTES ? size - offset : RL_JOURNAL_TERMINATOR_BYTES;
+    return rl_all_zero(data + offset, room);
+}
+
 static size_t rl_torn_bytes(const uint8_t *data, size_t size, size_t offset, size_t written, uint32_t salt,
                             uint64_t expected) {
     if (salt == 0) return written - offset;
-    size_t room = size - offset < RL_JOURNAL_TERMINATOR_BYTES ? size - offset : RL_JOURNAL_TERMINATOR_BYTES;
-    if (rl_all_zero(data + offset, room)) return 0;
+    if (rl_terminated(data, size, offset)) return 0;
     size_t end = offset + 8;
     while (end < written && end + RL_JOURNAL_TERMINATOR_BYTES <= size && !rl_all_zero(data + end, RL_JOURNAL_TERMINATOR_BYTES)) {
+        /* An earlier life's record starts here (by its header alone: a CRC at
+         * every step could cost minutes over 64 MiB of crafted bytes). */
         rl_journal_record_header_t header;
         memcpy(&header, data + end, sizeof(header));
-        if (header.salt != 0 && header.salt != salt && rl_record_check(data, size, end, 0, header.salt) != 0) break;
+        if (header.salt != 0 && header.salt != salt && header.flags == 0 && header.type >= RL_JREC_EVENT &&
+            header.type <= RL_JREC_OPERATOR && header.length <= RL_JOURNAL_MAX_PAYLOAD) {
+            break;
+        }
         end += 8;
     }
     if (end > written) end = written;
@@ -761,6 +772,11 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                 for (size_t probe = offset + 8; probe < written && probe + sizeof(rl_journal_record_header_t) <= size && !later_valid; probe += 8) {
                     later_valid = rl_record_check(data, size, probe, expected + 1, header.salt) != 0;
                 }
+                /* Version 2: the terminator ends the records, as version 1's
+                 * zeros end its loop above; what lies past it is an earlier
+                 * life's. What comes next is for the segments after (a gap
+                 * a snapshot covers is no loss) and the size check below. */
+                if (!later_valid && header.salt != 0 && rl_terminated(data, size, offset)) break;
                 rl_journal_segment_header_t next_header;
                 bool next_records;
                 if (last && !later_valid && !cut) {
@@ -1579,7 +1595,9 @@ static int rl_journal_create_segment(rl_journal_t *j) {
  * the buffer (it has room: see rl_journal_add). */
 static size_t rl_commit_bytes(rl_journal_t *j) {
     uint64_t end = j->seg_offset + j->buffer_len;
-    size_t terminator = end >= j->seg_capacity ? 0
+    /* Version 2 only: a version 1 tail (zeros past its records where it is
+     * preallocated, its end where it is not) is continued as it was written. */
+    size_t terminator = j->seg_salt == 0 || end >= j->seg_capacity ? 0
                         : j->seg_capacity - end < RL_JOURNAL_TERMINATOR_BYTES ? (size_t)(j->seg_capacity - end)
                                                                               : RL_JOURNAL_TERMINATOR_BYTES;
     memset(rl_batch(j) + j->buffer_len, 0, terminator);
@@ -1658,8 +1676,8 @@ static int rl_journal_commit_batch(rl_journal_t *j) {
     bool direct = j->seg_direct_fd >= 0;
     size_t used = j->buffer_head + j->buffer_len;
     /* Whole blocks, the terminator's zeros after the records included. */
-    size_t write_len =
-        (used + RL_JOURNAL_TERMINATOR_BYTES + RL_JOURNAL_DIRECT_BLOCK - 1) & ~(size_t)(RL_JOURNAL_DIRECT_BLOCK - 1);
+    size_t terminator = j->seg_salt != 0 ? RL_JOURNAL_TERMINATOR_BYTES : 0;
+    size_t write_len = (used + terminator + RL_JOURNAL_DIRECT_BLOCK - 1) & ~(size_t)(RL_JOURNAL_DIRECT_BLOCK - 1);
     uint64_t write_at = j->seg_offset - j->buffer_head;
     if (direct && write_at + write_len > j->seg_capacity) direct = false; /* never past its end */
     size_t buffered_len = rl_commit_bytes(j); /* what a write through the page cache takes */

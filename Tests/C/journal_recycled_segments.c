@@ -19,7 +19,12 @@
  *     it", nor hide it);
  *  5. a version 1 segment (salt 0, zeros after its records) reads as ever;
  *  6. reopened after a torn record, the torn bytes are zeroed, the earlier
- *     life past them is left, and it scans clean.
+ *     life past them is left, and it scans clean;
+ *  7. a pruned segment whose removal a crash undid, an earlier life past
+ *     its terminator, is passed over (the snapshot covers the gap);
+ *  8. a version 1 segment from before preallocation, continued as the
+ *     tail, gets no terminator past its end, and reads clean before and
+ *     after the writer rotates away from it.
  *
  *   cc -std=c11 -O1 -g -D_GNU_SOURCE -ICSources/RedlineCore/include -ITests/C \
  *      Tests/C/journal_recycled_segments.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm
@@ -170,7 +175,7 @@ static void trade(rl_journal_t *j, int groups) {
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp/rl_journal_recycled_segments";
-    char command[1024], path[1024], segment[256];
+    char command[2048], path[2048], segment[256];
     snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     if (system(command) != 0) return 1;
 
@@ -364,8 +369,122 @@ int main(int argc, char **argv) {
           (unsigned long long)result.torn_tail_bytes, result.damage);
     CHECK(tail_earlier_records(path) == before, "the earlier life past the torn record was left: %d, not %d",
           tail_earlier_records(path), before);
+    /* 7. A pruned segment whose removal a crash undid, back before the live
+     * ones: its records (all covered by the snapshot), the terminator, then
+     * an earlier life. Passed over: the gap after it is the snapshot's
+     * (helper-52: once refused as "valid data after it" was not there). */
+    memcpy(data, original, size);
+    write_all_file(path, data, size);
+    uint8_t *back = calloc(1, FILE_BYTES);
+    rl_journal_segment_header_t back_header;
+    memcpy(&back_header, original, sizeof(back_header));
+    back_header.first_seq = 1;
+    back_header.salt = 0x13572468u;
+    back_header.crc = rl_crc32c(0, &back_header, offsetof(rl_journal_segment_header_t, crc));
+    memcpy(back, &back_header, sizeof(back_header));
+    size_t at = sizeof(back_header);
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        rl_journal_record_header_t rh;
+        memcpy(&rh, original + sizeof(back_header), sizeof(rh));
+        size_t one = record_size(rh.length);
+        memcpy(back + at, original + sizeof(back_header), one);
+        rh.salt = back_header.salt;
+        rh.seq = seq;
+        memcpy(back + at, &rh, sizeof(rh));
+        rh.crc = rl_crc32c(0, back + at + 4, sizeof(rh) - 4 + rh.length);
+        memcpy(back + at, &rh, sizeof(rh));
+        at += one;
+    }
+    at += 4096; /* past the terminator: an earlier life's record */
+    memcpy(back + at, original + sizeof(back_header), record_size(foreign.length));
+    rl_journal_record_header_t earlier_life;
+    memcpy(&earlier_life, back + at, sizeof(earlier_life));
+    earlier_life.salt = 0x2468ace0u;
+    earlier_life.seq = 2;
+    memcpy(back + at, &earlier_life, sizeof(earlier_life));
+    earlier_life.crc = rl_crc32c(0, back + at + 4, sizeof(earlier_life) - 4 + earlier_life.length);
+    memcpy(back + at, &earlier_life, sizeof(earlier_life));
+    char back_path[1024];
+    snprintf(back_path, sizeof(back_path), "%s/segment-%020d.rlj", dir, 1);
+    f = fopen(back_path, "wb");
+    if (f != NULL) {
+        fwrite(back, 1, FILE_BYTES, f);
+        fclose(f);
+    }
+    free(back);
+    rc = scan(dir, &result);
+    CHECK(rc == 0 && !result.corrupt && result.last_seq == written,
+          "a pruned segment brought back, an earlier life past its terminator: %d, last %llu of %llu, %s", rc,
+          (unsigned long long)result.last_seq, (unsigned long long)written, result.damage);
+    unlink(back_path);
     free(original);
     free(data);
+    /* 8. A segment from before preallocation (version 1, file_bytes 0,
+     * ending at its records) continued as the tail: no terminator past its
+     * end (helper-52: the 32 zeros grew the file, read as torn, and as
+     * damage once the writer rotated away from it). */
+    char legacy_dir[512];
+    snprintf(legacy_dir, sizeof(legacy_dir), "%s-legacy", dir);
+    snprintf(command, sizeof(command), "rm -rf '%s' && mkdir -p '%s'", legacy_dir, legacy_dir);
+    if (system(command) != 0) return 1;
+    rl_journal_options_t legacy_options = {0};
+    legacy_options.segment_bytes = SEGMENT;
+    legacy_options.io_mode = RL_JOURNAL_IO_PWRITE;
+    legacy_options.cpu = -1;
+    j = NULL;
+    rc = rl_journal_open(legacy_dir, &legacy_options, 1, NULL, 0, -1, &j);
+    if (rc == 0) rc = rl_journal_start(j);
+    CHECK(rc == 0, "open %s: %d", legacy_dir, rc);
+    if (rc != 0) return 1;
+    for (int i = 0; i < 20; i++) push_adjust(j);
+    CHECK(rl_journal_flush(j, 5000) == 0, "flush the legacy journal");
+    rl_journal_close(j);
+    *(&result) = (rl_journal_scan_result_t){0};
+    rc = rl_journal_scan(legacy_dir, 0, false, NULL, NULL, &result);
+    snprintf(path, sizeof(path), "%s/%s", legacy_dir, result.tail_segment);
+    data = read_all(path, &size);
+    end = result.tail_valid_end;
+    memcpy(&header, data, sizeof(header));
+    header.version = 1;
+    header.file_bytes = 0;
+    header.salt = 0;
+    header.crc = rl_crc32c(0, &header, offsetof(rl_journal_segment_header_t, crc));
+    memcpy(data, &header, sizeof(header));
+    for (size_t k = sizeof(header); k < end;) {
+        rl_journal_record_header_t rh;
+        memcpy(&rh, data + k, sizeof(rh));
+        rh.salt = 0;
+        memcpy(data + k, &rh, sizeof(rh));
+        rh.crc = rl_crc32c(0, data + k + 4, sizeof(rh) - 4 + rh.length);
+        memcpy(data + k, &rh, sizeof(rh));
+        k += record_size(rh.length);
+    }
+    write_all_file(path, data, end);
+    CHECK(truncate(path, (off_t)end) == 0, "cut %s to its records", path);
+    free(data);
+    for (int round = 0; round < 2; round++) {
+        /* Continued (a few records), then on past a rotation (400). */
+        result = (rl_journal_scan_result_t){0};
+        rc = rl_journal_scan(legacy_dir, 0, false, NULL, NULL, &result);
+        CHECK(rc == 0 && !result.corrupt && result.torn_tail_bytes == 0, "the legacy journal before round %d: %d %s", round,
+              rc, result.damage);
+        rc = rl_journal_open(legacy_dir, &legacy_options, result.last_seq + 1, result.tail_segment, result.tail_valid_end,
+                             -1, &j);
+        if (rc == 0) rc = rl_journal_start(j);
+        CHECK(rc == 0, "reopen the legacy journal: %d", rc);
+        if (rc != 0) return 1;
+        for (int i = 0; i < (round == 0 ? 10 : 400); i++) push_adjust(j);
+        CHECK(rl_journal_flush(j, 5000) == 0, "flush round %d", round);
+        rl_journal_read_stats(j, &stats);
+        rl_journal_close(j);
+        result = (rl_journal_scan_result_t){0};
+        rc = rl_journal_scan(legacy_dir, 0, false, NULL, NULL, &result);
+        CHECK(rc == 0 && !result.corrupt && result.torn_tail_bytes == 0 && result.last_seq == stats.next_seq - 1,
+              "a legacy tail continued (round %d): %d, last %llu of %llu, torn %llu, %s", round, rc,
+              (unsigned long long)result.last_seq, (unsigned long long)stats.next_seq - 1,
+              (unsigned long long)result.torn_tail_bytes, result.damage);
+    }
+
     if (failures == 0) {
         printf("PASS journal_recycled_segments: %d earlier records left in %d live segments read as none of theirs; "
                "reopened, torn, damaged and version 1 segments read as they should\n",
