@@ -222,7 +222,9 @@ void rl_journal_close(rl_journal_t *journal);
  * durable sequence, then prunes what the snapshot covers. Nothing else is
  * paused: the shadow is exactly the journal's state at that sequence.
  * Before start, seed the shadow with the recovered state (the records a
- * snapshot of it would hold). 0 or -errno. */
+ * snapshot of it would hold). 0 or -errno; after a failure, close the
+ * journal rather than seed it again (the history seeded so far would be
+ * kept twice). */
 int rl_journal_seed_shadow(rl_journal_t *journal, const rl_journal_snapshot_record_t *records, uint64_t count);
 
 /* Any thread, while the writer runs: wait until everything handed over so far
