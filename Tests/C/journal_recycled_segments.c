@@ -87,6 +87,28 @@ static int own_records(const uint8_t *data, size_t size, size_t *end, size_t *la
     return n;
 }
 
+/* Rewrite a segment's header and its records up to `end` as version 1 wrote
+ * them: salt 0 everywhere, and with `preallocated` false, no file size (a
+ * segment from before preallocation). */
+static void as_version_1(uint8_t *data, size_t end, bool preallocated) {
+    rl_journal_segment_header_t header;
+    memcpy(&header, data, sizeof(header));
+    header.version = 1;
+    header.salt = 0;
+    if (!preallocated) header.file_bytes = 0;
+    header.crc = rl_crc32c(0, &header, offsetof(rl_journal_segment_header_t, crc));
+    memcpy(data, &header, sizeof(header));
+    for (size_t at = sizeof(header); at < end;) {
+        rl_journal_record_header_t rh;
+        memcpy(&rh, data + at, sizeof(rh));
+        rh.salt = 0;
+        memcpy(data + at, &rh, sizeof(rh));
+        rh.crc = rl_crc32c(0, data + at + 4, sizeof(rh) - 4 + rh.length);
+        memcpy(data + at, &rh, sizeof(rh));
+        at += record_size(rh.length);
+    }
+}
+
 /* Whole records of another (non-zero) salt after a segment's own. */
 static int earlier_records(const uint8_t *data, size_t size) {
     rl_journal_segment_header_t header;
@@ -331,21 +353,7 @@ int main(int argc, char **argv) {
 
     /* 5. Version 1: the newest segment rewritten as the old format wrote it
      * (salt 0 everywhere, zeros after the records). */
-    rl_journal_segment_header_t header;
-    memcpy(&header, data, sizeof(header));
-    header.version = 1;
-    header.salt = 0;
-    header.crc = rl_crc32c(0, &header, offsetof(rl_journal_segment_header_t, crc));
-    memcpy(data, &header, sizeof(header));
-    for (size_t at = sizeof(header); at < end;) {
-        rl_journal_record_header_t rh;
-        memcpy(&rh, data + at, sizeof(rh));
-        rh.salt = 0;
-        memcpy(data + at, &rh, sizeof(rh));
-        rh.crc = rl_crc32c(0, data + at + 4, sizeof(rh) - 4 + rh.length);
-        memcpy(data + at, &rh, sizeof(rh));
-        at += record_size(rh.length);
-    }
+    as_version_1(data, end, true);
     memset(data + end, 0, size - end);
     write_all_file(path, data, size);
     rc = scan(dir, &result);
@@ -444,21 +452,7 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof(path), "%s/%s", legacy_dir, result.tail_segment);
     data = read_all(path, &size);
     end = result.tail_valid_end;
-    memcpy(&header, data, sizeof(header));
-    header.version = 1;
-    header.file_bytes = 0;
-    header.salt = 0;
-    header.crc = rl_crc32c(0, &header, offsetof(rl_journal_segment_header_t, crc));
-    memcpy(data, &header, sizeof(header));
-    for (size_t k = sizeof(header); k < end;) {
-        rl_journal_record_header_t rh;
-        memcpy(&rh, data + k, sizeof(rh));
-        rh.salt = 0;
-        memcpy(data + k, &rh, sizeof(rh));
-        rh.crc = rl_crc32c(0, data + k + 4, sizeof(rh) - 4 + rh.length);
-        memcpy(data + k, &rh, sizeof(rh));
-        k += record_size(rh.length);
-    }
+    as_version_1(data, end, false);
     write_all_file(path, data, end);
     CHECK(truncate(path, (off_t)end) == 0, "cut %s to its records", path);
     free(data);
