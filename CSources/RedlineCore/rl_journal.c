@@ -457,6 +457,13 @@ static bool rl_all_zero(const uint8_t *data, size_t length) {
     return true;
 }
 
+/* Whether a version 2 segment's records end cleanly at `offset`: the
+ * terminator's zeros there (as many as the file still holds). */
+static bool rl_terminated(const uint8_t *data, size_t size, size_t offset) {
+    size_t room = size - offset < RL_JOURNAL_TERMINATOR_BYTES ? size - offset : RL_JOURNAL_TERMINATOR_BYTES;
+    return rl_all_zero(data + offset, room);
+}
+
 /* The torn tail after a segment's last record at `offset` (the last
  * segment's, with no valid record after it): its bytes, or 0 when it ends
  * cleanly. A version 1 segment holds zeros after its records: everything
@@ -465,15 +472,9 @@ static bool rl_all_zero(const uint8_t *data, size_t length) {
  * there): where they are, the records end cleanly, whatever of a recycled
  * file's earlier life lies past them. Anything else there is a commit cut
  * short, or a damaged last record: torn up to the next zeros or the next
- * whole record of an earlier life, and past every header of the segment's
- * own salt and a sequence from `expected` on (whole or not). */
-/* Whether a version 2 segment's records end cleanly at `offset`: the
- * terminator's zeros there (as many as the file still holds). */
-static bool rl_terminated(const uint8_t *data, size_t size, size_t offset) {
-    size_t room = size - offset < RL_JOURNAL_TERMINATOR_BYTES ? size - offset : RL_JOURNAL_TERMINATOR_BYTES;
-    return rl_all_zero(data + offset, room);
-}
-
+ * header that looks like an earlier life's record, and past every header
+ * of the segment's own salt and a sequence from `expected` on (whole or
+ * not). */
 static size_t rl_torn_bytes(const uint8_t *data, size_t size, size_t offset, size_t written, uint32_t salt,
                             uint64_t expected) {
     if (salt == 0) return written - offset;

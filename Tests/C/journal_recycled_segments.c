@@ -252,7 +252,7 @@ int main(int argc, char **argv) {
     rc = scan(dir, &result);
     j = open_recycling(dir, result.last_seq + 1, result.tail_segment, result.tail_valid_end);
     if (j == NULL) return 1;
-    trade(j, 20);
+    trade(j, 60);
     rl_journal_read_stats(j, &stats);
     written = stats.next_seq - 1;
     rl_journal_close(j);
@@ -271,6 +271,9 @@ int main(int argc, char **argv) {
     if (own < 4) return 1;
     uint8_t *original = malloc(size);
     memcpy(original, data, size);
+    /* Cases 3 to 7 work on this segment: it must hold an earlier life. */
+    CHECK(earlier_records(original, size) > 0, "the newest segment %s holds no earlier records: cases 3-7 would not "
+          "reach what they test", segment);
     data[end - 1] ^= 0x5a; /* in the last record's padding or payload: its CRC no longer holds */
     data[last_at + sizeof(rl_journal_record_header_t)] ^= 0x5a;
     write_all_file(path, data, size);
@@ -367,6 +370,7 @@ int main(int argc, char **argv) {
     data[last_at + sizeof(rl_journal_record_header_t)] ^= 0x5a;
     write_all_file(path, data, size);
     int before = earlier_records(data, size);
+    CHECK(before > 0, "case 6 needs an earlier life past the torn record");
     rc = scan(dir, &result);
     j = rc == 0 ? open_recycling(dir, result.last_seq + 1, result.tail_segment, result.tail_valid_end) : NULL;
     if (j != NULL) rl_journal_close(j);
@@ -471,6 +475,8 @@ int main(int argc, char **argv) {
         CHECK(rl_journal_flush(j, 5000) == 0, "flush round %d", round);
         rl_journal_read_stats(j, &stats);
         rl_journal_close(j);
+        CHECK(round == 0 || stats.segments_created > 0, "round 1 rotated away from the legacy tail: %llu segments made",
+              (unsigned long long)stats.segments_created);
         result = (rl_journal_scan_result_t){0};
         rc = rl_journal_scan(legacy_dir, 0, false, NULL, NULL, &result);
         CHECK(rc == 0 && !result.corrupt && result.torn_tail_bytes == 0 && result.last_seq == stats.next_seq - 1,
