@@ -136,6 +136,15 @@ static int rl_zero_from(int fd, uint64_t from, uint64_t end) {
     return 0;
 }
 
+/* Where a record header of a version 2 segment's own life, at `at`, ends:
+ * its salt the segment's and its sequence from `next_seq` on, whole or not
+ * (a torn record's header may be all that was written). 0: not one. */
+static uint64_t rl_own_record_end(const rl_journal_record_header_t *header, uint64_t at, uint32_t salt,
+                                  uint64_t next_seq) {
+    if (header->salt != salt || header->seq < next_seq) return 0;
+    return at + (header->length <= RL_JOURNAL_MAX_PAYLOAD ? rl_record_size(header->length) : sizeof(*header));
+}
+
 /* Where the bytes of a version 2 segment's own life end past `from`: past
  * the last record header there with its salt and a sequence from `next_seq`
  * on, whole or not (what a torn commit, or records after damage that a
@@ -158,9 +167,7 @@ static int64_t rl_own_bytes_end(int fd, uint64_t from, uint64_t end, uint32_t sa
         for (size_t k = 0; k + sizeof(rl_journal_record_header_t) <= (size_t)got && k < step; k += 8) {
             rl_journal_record_header_t header;
             memcpy(&header, chunk + k, sizeof(header));
-            if (header.salt != salt || header.seq < next_seq) continue;
-            uint64_t stop = at + k + (header.length <= RL_JOURNAL_MAX_PAYLOAD ? rl_record_size(header.length)
-                                                                               : sizeof(header));
+            uint64_t stop = rl_own_record_end(&header, at + k, salt, next_seq);
             if (stop > own) own = stop;
         }
         at += step;
@@ -495,10 +502,9 @@ static size_t rl_torn_bytes(const uint8_t *data, size_t size, size_t offset, siz
     for (size_t probe = end; probe < written && probe + sizeof(rl_journal_record_header_t) <= size; probe += 8) {
         rl_journal_record_header_t header;
         memcpy(&header, data + probe, sizeof(header));
-        if (header.salt != salt || header.seq < expected) continue;
-        size_t record = header.length <= RL_JOURNAL_MAX_PAYLOAD ? rl_record_size(header.length) : sizeof(header);
-        size_t stop = record > size - probe ? size : probe + record;
-        if (stop > end) end = stop;
+        uint64_t stop = rl_own_record_end(&header, probe, salt, expected);
+        if (stop > size) stop = size;
+        if (stop > end) end = (size_t)stop;
     }
     return end > offset ? end - offset : 0;
 }
@@ -1901,16 +1907,21 @@ static void rl_open_orders_remove(struct rl_open_orders *t, uint64_t id) {
     }
 }
 
+/* Whether an event puts an order among the open ones (rl_open_orders_apply). */
+static bool rl_open_orders_adds(const rl_event_t *event) {
+    return event->order_id != 0 &&
+           (event->type == RL_EVENT_ORDER_ACCEPTED || event->type == RL_EVENT_ORDER_ADOPTED);
+}
+
 /* An order event the shadow made durable: who is still working. */
 static int rl_open_orders_apply(struct rl_open_orders *t, const rl_event_t *event) {
-    if (event->order_id == 0) return 0;
-    switch (event->type) {
-    case RL_EVENT_ORDER_ACCEPTED:
-    case RL_EVENT_ORDER_ADOPTED: {
+    if (rl_open_orders_adds(event)) {
         rl_journal_open_order_payload_t order = {event->order_id, event->symbol, event->side, {0}, event->qty,
                                                  event->price};
         return rl_open_orders_put(t, &order);
     }
+    if (event->order_id == 0) return 0;
+    switch (event->type) {
     case RL_EVENT_FILL: {
         if (t->capacity == 0) return 0;
         uint64_t i = rl_open_orders_find(t, event->order_id);
@@ -1994,7 +2005,7 @@ static int rl_shadow_apply(rl_journal_t *j, uint16_t type, const uint8_t *payloa
         /* The order's room first: nothing may fail after the replay, or the
          * writer's retry of this record replays it twice (a reservation
          * doubled in the shadow, then in every later snapshot). */
-        if ((event.type == RL_EVENT_ORDER_ACCEPTED || event.type == RL_EVENT_ORDER_ADOPTED) && event.order_id != 0) {
+        if (rl_open_orders_adds(&event)) {
             int room = rl_open_orders_make_room(&j->open_orders);
             if (room != 0) return room;
         }
