@@ -124,6 +124,10 @@ step "segments recycled without zeros: an earlier life's records (another salt) 
 c_test journal_recycled_segments
 "$objects/journal_recycled_segments" "$objects/journal-recycled-segments"
 
+step "a power loss mid-commit (format version 3): every set of the last commit's sectors kept reads as an exact prefix that keeps every synced record and names what it drops, never refused; damage before a later commit still refused; reopened, it goes on and scans clean"
+c_test journal_torn_commit
+"$objects/journal_torn_commit" "$objects/journal-torn-commit"
+
 step "the MANIFEST's two copies: a rewrite cut short leaves one whole, damage to one copy loses nothing (a lost newest segment still refused), both damaged is refused, the one-copy format is read and replaced"
 c_test journal_manifest
 "$objects/journal_manifest" "$objects/journal-manifest"

@@ -61,11 +61,12 @@ static size_t rl_record_size(uint32_t length) { return (sizeof(rl_journal_record
 /* Encode one record at `dst` (which has rl_record_size(length) bytes), with
  * its segment's salt (0 in a snapshot). */
 static size_t rl_record_encode(uint8_t *dst, uint16_t type, uint64_t seq, const void *payload, uint32_t length,
-                               uint64_t timestamp_ns, uint32_t salt) {
+                               uint64_t timestamp_ns, uint32_t salt, uint16_t flags) {
     size_t size = rl_record_size(length);
     rl_journal_record_header_t header = {0};
     header.length = length;
     header.type = type;
+    header.flags = flags;
     header.salt = salt;
     header.seq = seq;
     header.timestamp_ns = timestamp_ns;
@@ -472,7 +473,8 @@ static bool rl_terminated(const uint8_t *data, size_t size, size_t offset) {
 }
 
 /* The torn tail after a segment's last record at `offset` (the last
- * segment's, with no valid record after it): its bytes, or 0 when it ends
+ * segment's, with no valid record after it, or none but the rest of a
+ * version 3 commit cut short: `cut_commit`): its bytes, or 0 when it ends
  * cleanly. A version 1 segment holds zeros after its records: everything
  * non-zero up to `written` is torn, as ever. In version 2 every commit
  * leaves the terminator's zeros after its records (and the file may end
@@ -483,16 +485,19 @@ static bool rl_terminated(const uint8_t *data, size_t size, size_t offset) {
  * of the segment's own salt and a sequence from `expected` on (whole or
  * not). */
 static size_t rl_torn_bytes(const uint8_t *data, size_t size, size_t offset, size_t written, uint32_t salt,
-                            uint64_t expected) {
+                            uint64_t expected, bool cut_commit) {
     if (salt == 0) return written - offset;
-    if (rl_terminated(data, size, offset)) return 0;
+    /* A commit cut short may have lost its first sectors, the terminator's
+     * zeros before them still there: torn all the same. */
+    if (!cut_commit && rl_terminated(data, size, offset)) return 0;
     size_t end = offset + 8;
     while (end < written && end + RL_JOURNAL_TERMINATOR_BYTES <= size && !rl_all_zero(data + end, RL_JOURNAL_TERMINATOR_BYTES)) {
         /* An earlier life's record starts here (by its header alone: a CRC at
          * every step could cost minutes over 64 MiB of crafted bytes). */
         rl_journal_record_header_t header;
         memcpy(&header, data + end, sizeof(header));
-        if (header.salt != 0 && header.salt != salt && header.flags == 0 && header.type >= RL_JREC_EVENT &&
+        if (header.salt != 0 && header.salt != salt && (header.flags & ~RL_JREC_FLAG_COMMIT_START) == 0 &&
+            header.type >= RL_JREC_EVENT &&
             header.type <= RL_JREC_OPERATOR && header.length <= RL_JOURNAL_MAX_PAYLOAD) {
             break;
         }
@@ -510,6 +515,28 @@ static size_t rl_torn_bytes(const uint8_t *data, size_t size, size_t offset, siz
 }
 
 /* ---- Scanning ---------------------------------------------------------- */
+
+/* A version 3 segment's valid records after the bad one at `offset` (its
+ * own salt, sequences from `expected` + 1 on): whether one of them opens a
+ * commit. None does: they are the rest of the bad one's commit, which is
+ * the segment's last (each commit is synced before the next is written), and
+ * a power loss kept some of its sectors and lost others. Their sequences go
+ * to *first and *last. */
+static bool rl_commit_opens_after(const uint8_t *data, size_t size, size_t offset, size_t written, uint64_t expected,
+                                  uint32_t salt, uint64_t *first, uint64_t *last) {
+    *first = *last = 0;
+    for (size_t probe = offset + 8; probe < written && probe + sizeof(rl_journal_record_header_t) <= size; probe += 8) {
+        size_t record = rl_record_check(data, size, probe, expected + 1, salt);
+        if (record == 0) continue;
+        rl_journal_record_header_t header;
+        memcpy(&header, data + probe, sizeof(header));
+        if (header.flags & RL_JREC_FLAG_COMMIT_START) return true;
+        if (*first == 0 || header.seq < *first) *first = header.seq;
+        if (header.seq > *last) *last = header.seq;
+        probe += record - 8; /* a whole record: the next can only start after it */
+    }
+    return false;
+}
 
 /* A segment's header, if it has a valid one: 0, or -errno / -EBADMSG. */
 static int rl_segment_read_header(const char *dir, const char *name, rl_journal_segment_header_t *header,
@@ -784,12 +811,31 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                  * life's. What comes next is for the segments after (a gap
                  * a snapshot covers is no loss) and the size check below. */
                 if (!later_valid && header.salt != 0 && rl_terminated(data, size, offset)) break;
+                /* Version 3: a hole in the last commit, with the rest of that
+                 * commit after it and no commit after that, is the commit cut
+                 * short (a power loss mid-commit). Never synced whole, so
+                 * never acknowledged as durable: dropped with the torn tail,
+                 * and said. Anything after it that opens a commit makes the
+                 * hole damage in a synced commit: refused, as before. */
+                uint64_t torn_first = 0, torn_last = 0;
+                bool torn_commit = later_valid && last && !cut && record == 0 && header.version >= 3 &&
+                                   !rl_commit_opens_after(data, size, offset, written, expected, header.salt,
+                                                          &torn_first, &torn_last);
                 rl_journal_segment_header_t next_header;
                 bool next_records;
-                if (last && !later_valid && !cut) {
+                if (last && (!later_valid || torn_commit) && !cut) {
                     /* What this segment's own writes left after its last
                      * record (none: its records simply end there). */
-                    out->torn_tail_bytes = rl_torn_bytes(data, size, offset, written, header.salt, expected);
+                    out->torn_tail_bytes = rl_torn_bytes(data, size, offset, written, header.salt, expected, torn_commit);
+                    if (torn_commit) {
+                        out->lost_first = torn_first;
+                        out->lost_last = torn_last;
+                        snprintf(out->damage, sizeof(out->damage),
+                                 "%s: the last commit was cut short at offset %zu after sequence %" PRIu64
+                                 " (a power loss mid-commit kept later parts of it): its records %" PRIu64 "-%" PRIu64
+                                 " after the hole were never durable as a whole and are dropped with the torn tail",
+                                 segments[i].name, offset, expected - 1, torn_first, torn_last);
+                    }
                 } else if (!last && !later_valid && header.file_bytes != 0 &&
                            rl_segment_read_header(dir, segments[i + 1].name, &next_header, &next_records) == 0 &&
                            next_header.first_seq == expected) {
@@ -948,7 +994,7 @@ static int rl_snapshot_encode(uint64_t covered_seq, const rl_journal_snapshot_re
     size_t offset = sizeof(header);
     uint64_t now_ns = rl_realtime_ns();
     for (uint64_t i = 0; i < count; i++) {
-        offset += rl_record_encode(buffer + offset, records[i].type, i + 1, records[i].payload, records[i].length, now_ns, 0);
+        offset += rl_record_encode(buffer + offset, records[i].type, i + 1, records[i].payload, records[i].length, now_ns, 0, 0);
     }
     *out = buffer;
     *out_len = total;
@@ -1080,6 +1126,7 @@ struct rl_journal {
     uint64_t seg_offset;
     uint64_t seg_capacity;             /* the current segment's size: records never go past it */
     uint32_t seg_salt;                 /* the current segment's salt, in each of its records (0: version 1) */
+    uint32_t seg_version;              /* the current segment's format version (a tail goes on in its own) */
     uint64_t state_ahead_word;         /* the newest state record written ahead of its place (full disk) */
     bool stopped;                      /* rl_journal_stop ran: threads joined, files closed */
     /* The batch: its records start `buffer_head` bytes into an aligned
@@ -1581,6 +1628,7 @@ static int rl_journal_make_segment(rl_journal_t *j) {
     atomic_store_explicit(&j->live_segment_seq, j->next_seq, memory_order_release);
     rl_segment_attach(j, fd, path, sizeof(header), capacity, true);
     j->seg_salt = header.salt;
+    j->seg_version = header.version;
     j->spare_asked = false;
     /* relaxed: statistics. */
     atomic_fetch_add_explicit(&j->segments_created, 1, memory_order_relaxed);
@@ -2288,8 +2336,11 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
         j->batch_started_us = j->batch_started_ns / 1000;
     }
     if (j->pass_realtime_ns == 0) j->pass_realtime_ns = rl_realtime_ns();
-    j->buffer_len +=
-        rl_record_encode(rl_batch(j) + j->buffer_len, type, j->next_seq, payload, length, j->pass_realtime_ns, j->seg_salt);
+    /* The first record of a batch opens its commit (version 3 segments;
+     * a failed commit keeps its records, so a retry's batch opens with it). */
+    uint16_t flags = j->batch_records == 0 && j->seg_version >= 3 ? RL_JREC_FLAG_COMMIT_START : 0;
+    j->buffer_len += rl_record_encode(rl_batch(j) + j->buffer_len, type, j->next_seq, payload, length,
+                                      j->pass_realtime_ns, j->seg_salt, flags);
     j->batch_last_seq = j->next_seq++;
     j->batch_records++;
     j->records_since_snapshot++;
@@ -2717,6 +2768,7 @@ int rl_journal_open(const char *dir, const rl_journal_options_t *options, uint64
             ssize_t got = pread(j->seg_fd, &header, sizeof(header), 0);
             uint64_t capacity = got == (ssize_t)sizeof(header) ? header.file_bytes : 0;
             j->seg_salt = got == (ssize_t)sizeof(header) ? header.salt : 0; /* its records go on with it */
+            j->seg_version = got == (ssize_t)sizeof(header) ? header.version : 1;
             /* relaxed: not shared yet. 0 (no header read) keeps every segment from pruning. */
             atomic_store_explicit(&j->live_segment_seq, got == (ssize_t)sizeof(header) ? header.first_seq : 0,
                                   memory_order_relaxed);

@@ -84,6 +84,9 @@ struct JournalCommand: ParsableCommand {
             if live { print("live: an engine holds this journal; records after seq \(scan.last_seq) may be on their way") }
             if scan.torn_tail_bytes > 0 && !scan.corrupt && !live {
                 print("damage: torn tail of \(scan.torn_tail_bytes) bytes after seq \(scan.last_seq) (a crash mid-write; cut off on the next start)")
+                if scan.lost_first > 0 {
+                    print("        \(withUnsafeBytes(of: scan.damage) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })")
+                }
             }
             if strict != -EBADMSG {
                 // Bytes that read whole must also apply: replay it all, as a restart would.
@@ -159,6 +162,10 @@ struct JournalCommand: ParsableCommand {
             print("recovered \(directory): \(report.recordsReplayed) records replayed, last seq \(report.lastSequence)"
                   + (report.snapshotSequence.map { ", from a snapshot at seq \($0)" } ?? ""))
             if report.tornTailBytes > 0 { print("  torn tail: \(report.tornTailBytes) bytes ignored") }
+            if let dropped = report.droppedCommitSequences {
+                print("  the last commit was cut short (a power loss mid-commit): its records \(dropped.first)-\(dropped.last) "
+                      + "after the hole were never durable as a whole and are dropped with the torn tail")
+            }
             if let damage = report.damage {
                 print("  damage stepped over: \(damage)")
                 if let lost = report.lostSequences {

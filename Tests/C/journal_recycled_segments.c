@@ -65,25 +65,27 @@ static int write_all_file(const char *path, const uint8_t *data, size_t size) {
 static size_t record_size(uint32_t length) { return (sizeof(rl_journal_record_header_t) + length + 7) & ~(size_t)7; }
 
 /* A segment's own records: their count, where they end (*end), and where
- * the last one and the middle one start. */
+ * the last one and the middle one start: the middle of those before the
+ * last commit (a commit follows it), or of all with one commit alone. */
 static int own_records(const uint8_t *data, size_t size, size_t *end, size_t *last_at, size_t *middle_at) {
     rl_journal_segment_header_t header;
     memcpy(&header, data, sizeof(header));
     size_t offset = sizeof(header);
     size_t starts[8192];
-    int n = 0;
+    int n = 0, last_open = 0;
     while (offset + sizeof(rl_journal_record_header_t) <= size) {
         rl_journal_record_header_t rh;
         memcpy(&rh, data + offset, sizeof(rh));
         if (rh.salt != header.salt || rh.length > RL_JOURNAL_MAX_PAYLOAD || offset + record_size(rh.length) > size) break;
         if (rl_crc32c(0, data + offset + 4, sizeof(rh) - 4 + rh.length) != rh.crc) break;
         if (n < 8192) starts[n] = offset;
+        if (rh.flags & RL_JREC_FLAG_COMMIT_START) last_open = n;
         n++;
         offset += record_size(rh.length);
     }
     *end = offset;
     if (last_at) *last_at = n > 0 ? starts[n - 1] : 0;
-    if (middle_at) *middle_at = n > 0 ? starts[n / 2] : 0;
+    if (middle_at) *middle_at = n > 0 ? starts[last_open > 0 ? last_open / 2 : n / 2] : 0;
     return n;
 }
 
@@ -342,7 +344,16 @@ int main(int argc, char **argv) {
           (unsigned long long)result.last_seq, (unsigned long long)written, result.tail_segment, segment, result.damage);
     unlink(stray);
 
-    /* 4. A record in the middle damaged: refused, whatever follows the segment's own records. */
+    /* 4. A record in the middle damaged (a commit after it: it was durable):
+     * refused, whatever follows the segment's own records. */
+    bool commit_after = false;
+    for (size_t at = middle_at + 8; at + sizeof(rl_journal_record_header_t) <= end && !commit_after; at += 8) {
+        rl_journal_record_header_t rh;
+        memcpy(&rh, original + at, sizeof(rh));
+        commit_after = rh.seq > 0 && (rh.flags & RL_JREC_FLAG_COMMIT_START) &&
+                       rl_crc32c(0, original + at + 4, sizeof(rh) - 4 + (rh.length <= 4096 ? rh.length : 0)) == rh.crc;
+    }
+    CHECK(commit_after, "a commit follows the damaged record (case 4 needs the segment to hold two)");
     memcpy(data, original, size);
     data[middle_at + sizeof(rl_journal_record_header_t)] ^= 0x5a;
     write_all_file(path, data, size);

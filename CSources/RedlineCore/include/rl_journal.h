@@ -316,8 +316,11 @@ typedef struct rl_journal_scan_result {
                                       a gap, or a missing file */
     uint64_t corrupt_seq_after;    /* the last valid sequence before the damage */
     uint64_t lost_first, lost_last; /* with corrupt: the sequences that cannot be replayed
-                                       (lost_last 0: to the end, unknown) */
-    char damage[512];              /* what was wrong, for humans */
+                                       (lost_last 0: to the end, unknown). Without it: the
+                                       records of a commit cut short (format version 3: a
+                                       hole in the last commit, valid records of it after the
+                                       hole) that the torn tail drops; 0 when none */
+    char damage[512];              /* what was wrong, for humans (and a commit cut short) */
 } rl_journal_scan_result_t;
 
 /* Visit every valid record of DIR's segments with a sequence > after_seq

@@ -22,8 +22,12 @@ RL_EXTERN_C_BEGIN
 #define RL_JOURNAL_SNAPSHOT_MAGIC 0x50414E534C444552ULL /* "REDLSNAP" */
 #define RL_JOURNAL_MANIFEST_MAGIC 0x494E414D4C444552ULL /* "REDLMANI" */
 /* The version new files are written in. 2: segments carry a salt (below);
- * version 1 files (salt 0, zeros after their records) are read as ever. */
-#define RL_JOURNAL_VERSION 2
+ * version 1 files (salt 0, zeros after their records) are read as ever.
+ * 3: the first record of every commit is flagged (RL_JREC_FLAG_COMMIT_START),
+ * so a hole inside the last commit (a power loss that kept a later sector
+ * of it and lost an earlier one) reads as that commit cut short, not as
+ * damage; version 2 segments are read as before. */
+#define RL_JOURNAL_VERSION 3
 #define RL_JOURNAL_VERSION_OLDEST_READ 1
 #define RL_JOURNAL_MAX_PAYLOAD (1u << 20)
 /* Every segment is created (preallocated) at segment_bytes plus this much,
@@ -233,7 +237,7 @@ typedef struct rl_journal_record_header {
     uint32_t crc;              /* CRC32C of everything after this field, payload included */
     uint32_t length;           /* payload bytes */
     uint16_t type;             /* rl_journal_record_type_t */
-    uint16_t flags;
+    uint16_t flags;            /* RL_JREC_FLAG_*; 0 in version 1 and 2 segments and in snapshots */
     uint32_t salt;             /* its segment header's salt (0 in version 1 files and in snapshots): a
                                   record whose salt is not its segment's is not one of its records */
     uint64_t seq;              /* monotonic, from 1 */
@@ -241,6 +245,13 @@ typedef struct rl_journal_record_header {
 } rl_journal_record_header_t;
 
 RL_STATIC_ASSERT(sizeof(rl_journal_record_header_t) == 32, "a record header is 32 bytes");
+
+/* The record opens a commit: the writer wrote it and the records after it,
+ * up to the next record so flagged, in one write, synced before the next
+ * commit was written. So at most the last commit of a journal is not
+ * durable, and a valid record after a bad one that opens no commit of its
+ * own belongs to the bad one's commit (version 3 segments). */
+#define RL_JREC_FLAG_COMMIT_START 1u
 
 /* In a version 2 segment, the bytes after the last record are zeros, at
  * least this many (a record header's worth, which no record begins with: its

@@ -126,6 +126,15 @@ public final class Journal: @unchecked Sendable {
         public var lastSequence: UInt64 = 0
         /// Bytes of a record torn by a crash mid-write, cut off.
         public var tornTailBytes: UInt64 = 0
+        /// The torn tail was the last commit cut short (a power loss that
+        /// kept later parts of it): these records of it, after the hole,
+        /// were never durable as a whole and were dropped with it.
+        public var droppedCommitSequences: (first: UInt64, last: UInt64)? {
+            get { droppedFirst.map { ($0, droppedLast) } }
+            set { droppedFirst = newValue?.first; droppedLast = newValue?.last ?? 0 }
+        }
+        private var droppedFirst: UInt64?
+        private var droppedLast: UInt64 = 0
         /// Damage before the tail that `recoverToLastGood` stepped over.
         public var damage: String?
         /// With `damage`: the sequences that were not replayed (`upperBound`
@@ -212,8 +221,12 @@ public final class Journal: @unchecked Sendable {
         }
         var (report, scan) = recovered
         if scan.torn_tail_bytes > 0 {
-            logger.warning("journal tail torn by a crash mid-write: cut off", metadata: [
-                "bytes": "\(scan.torn_tail_bytes)", "last_good_seq": "\(scan.last_seq)"])
+            var metadata: Logger.Metadata = ["bytes": "\(scan.torn_tail_bytes)", "last_good_seq": "\(scan.last_seq)"]
+            if !scan.corrupt && scan.lost_first > 0 {
+                // A commit cut short: records of it after a hole, never durable as a whole.
+                metadata["dropped_seqs"] = "\(scan.lost_first)-\(scan.lost_last)"
+            }
+            logger.warning("journal tail torn by a crash mid-write: cut off", metadata: metadata)
             monitor.metrics.setTotal("journal_torn_tails_total", to: 1)
         } else {
             monitor.metrics.setTotal("journal_torn_tails_total", to: 0) // present from 0, as documented
@@ -351,6 +364,7 @@ public final class Journal: @unchecked Sendable {
         report.recordsReplayed = recovery.context.replayed
         report.lastSequence = max(scan.last_seq, report.snapshotSequence ?? 0)
         report.tornTailBytes = scan.torn_tail_bytes
+        if !scan.corrupt && scan.lost_first > 0 { report.droppedCommitSequences = (scan.lost_first, scan.lost_last) }
         if scan.corrupt {
             report.damage = damage
             if scan.lost_first > 0 { report.lostSequences = (scan.lost_first, scan.lost_last == 0 ? nil : scan.lost_last) }
