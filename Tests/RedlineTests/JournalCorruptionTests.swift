@@ -56,6 +56,19 @@ final class JournalCorruptionTests: XCTestCase {
 
     func testAFlippedBitInTheMiddleRefusesToStartUnlessAskedToRecoverToTheLastGoodRecord() throws {
         let (dir, _) = try writeJournal()
+        // A commit after the damaged one, so that the damage is in a synced
+        // commit (a hole in the last commit reads as that commit cut short:
+        // see testAPowerLossMidCommitReadsAsTheCommitCutShort).
+        let lastWritten: UInt64
+        do {
+            let monitor = try freshMonitor()
+            let (journal, report) = try Journal.open(directory: dir, monitor: monitor, options: journalOptions(),
+                                                     logger: quietLogger())
+            try monitor.updatePosition(symbol: "BTCUSDT", qty: 0.001, price: 40_000)
+            try journal.flush()
+            lastWritten = report.lastSequence + 1
+            journal.close()
+        }
         let path = try segment(dir)
         var size = 0
         try mutate(path) { size = $0.count; $0[(($0.lastIndex { $0 != 0 } ?? 0) + 1) / 2] ^= 0x04 } // a bit in the middle of the records
@@ -71,11 +84,50 @@ final class JournalCorruptionTests: XCTestCase {
         XCTAssertNotNil(report.damage)
         let lost = try XCTUnwrap(report.lostSequences, "says which sequences were lost")
         XCTAssertEqual(lost.first, report.lastSequence + 1)
-        XCTAssertEqual(lost.last, 42, "through the last record written")
+        XCTAssertEqual(lost.last, lastWritten, "through the last record written")
         XCTAssertGreaterThan(report.lastSequence, 2)
         XCTAssertLessThan(report.lastSequence, 42, "up to the last good record, short of the end")
         XCTAssertGreaterThan(size, 0)
         journal.close()
+    }
+
+    /// A power loss in the middle of the last commit can keep a later part
+    /// of it on disk and lose an earlier one. The commit was never synced
+    /// whole, so nothing of it after the hole was acknowledged as durable:
+    /// the journal opens at the last record before the hole, says which
+    /// records it dropped, and goes on (format version 3 flags each commit's
+    /// first record; Tests/C/journal_torn_commit.c tries every sector).
+    func testAPowerLossMidCommitReadsAsTheCommitCutShort() throws {
+        let (dir, _) = try writeJournal()
+        let path = try segment(dir)
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let records = IndependentJournalReader.records(ofSegment: data)
+        // The last commit: from the last record that opens one.
+        let starts = records.indices.map { $0 == 0 ? 64 : records[$0 - 1].end }
+        let opens = starts.map { IndependentJournalReader.uint(data, $0 + 10, as: UInt16.self) & UInt16(RL_JREC_FLAG_COMMIT_START) != 0 }
+        let first = try XCTUnwrap(opens.lastIndex(of: true), "every commit's first record is flagged")
+        XCTAssertGreaterThanOrEqual(records.count - first, 3, "the 40 adjustments arrive within one commit's window")
+        let hole = first + 1 // the commit's second record never reached the disk
+        try mutate(path) { $0.replaceSubrange(starts[hole]..<records[hole].end, with: Data(count: records[hole].end - starts[hole])) }
+        let monitor = try freshMonitor()
+        let (journal, report) = try Journal.open(directory: dir, monitor: monitor, logger: quietLogger())
+        XCTAssertNil(report.damage, "not damage: the commit cut short")
+        XCTAssertEqual(report.lastSequence, records[first].seq, "up to the last record before the hole")
+        XCTAssertGreaterThan(report.tornTailBytes, 0)
+        let dropped = try XCTUnwrap(report.droppedCommitSequences, "says which records of the commit it dropped")
+        XCTAssertEqual(dropped.first, records[hole + 1].seq)
+        XCTAssertEqual(dropped.last, records.last?.seq)
+        try monitor.updatePosition(symbol: "BTCUSDT", qty: 1, price: 40_000) // appends after the cut
+        try journal.flush()
+        let state = RecoveredState(monitor)
+        journal.close()
+        let again = try freshMonitor()
+        let (reopened, second) = try Journal.open(directory: dir, monitor: again, logger: quietLogger())
+        XCTAssertEqual(second.tornTailBytes, 0, "the cut left a clean journal")
+        XCTAssertNil(second.droppedCommitSequences)
+        XCTAssertGreaterThan(second.lastSequence, records[first].seq, "new records where the dropped ones were")
+        XCTAssertEqual(RecoveredState(again), state)
+        reopened.close()
     }
 
     /// A segment cut short, even exactly at a record boundary, is refused:
