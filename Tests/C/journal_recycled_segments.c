@@ -39,21 +39,6 @@
 
 enum { SEGMENT = 16 * 1024, FILE_BYTES = SEGMENT + RL_JOURNAL_STATE_RESERVE };
 
-static uint8_t *read_all(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *data = malloc(*size ? *size : 1);
-    if (data != NULL && fread(data, 1, *size, f) != *size) {
-        free(data);
-        data = NULL;
-    }
-    fclose(f);
-    return data;
-}
-
 static int write_all_file(const char *path, const uint8_t *data, size_t size) {
     FILE *f = fopen(path, "r+b");
     if (f == NULL) return -1;

@@ -56,4 +56,20 @@ static inline rl_journal_t *open_small_journal(const char *dir, rl_journal_optio
     return j;
 }
 
+/* The whole file at `path` (malloc'ed; *size its bytes), or NULL. */
+static inline uint8_t *read_all(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *data = malloc(*size ? *size : 1);
+    if (data != NULL && fread(data, 1, *size, f) != *size) {
+        free(data);
+        data = NULL;
+    }
+    fclose(f);
+    return data;
+}
+
 #endif

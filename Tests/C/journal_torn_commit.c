@@ -67,21 +67,6 @@ static int check_prefix(void *context, const rl_journal_record_header_t *header,
     return 0;
 }
 
-static uint8_t *read_all(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *data = malloc(*size ? *size : 1);
-    if (data != NULL && fread(data, 1, *size, f) != *size) {
-        free(data);
-        data = NULL;
-    }
-    fclose(f);
-    return data;
-}
-
 static void write_segment(const uint8_t *data, size_t size) {
     FILE *f = fopen(segment_path, "wb");
     if (f == NULL || fwrite(data, 1, size, f) != size) {

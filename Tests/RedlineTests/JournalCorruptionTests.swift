@@ -43,6 +43,15 @@ final class JournalCorruptionTests: XCTestCase {
         XCTAssertGreaterThan(report.tornTailBytes, 0)
         XCTAssertEqual(report.lastSequence, 41, "limits, symbol and 40 adjustments: the last one torn")
         XCTAssertEqual(parsePrometheus(monitor.prometheusText())["journal_torn_tails_total"], 1)
+        try assertAppendsAfterTheCut(dir, monitor, journal)
+    }
+
+    /// Opened past a torn tail: a new record goes in after the cut, and the
+    /// journal reopens clean with the state it had. Returns that reopening's report.
+    @discardableResult
+    private func assertAppendsAfterTheCut(_ dir: String, _ monitor: RuntimeRiskMonitor, _ journal: Journal) throws
+        -> Journal.RecoveryReport
+    {
         try monitor.updatePosition(symbol: "BTCUSDT", qty: 1, price: 40_000) // appends after the cut
         try journal.flush()
         let state = RecoveredState(monitor)
@@ -52,6 +61,7 @@ final class JournalCorruptionTests: XCTestCase {
         XCTAssertEqual(second.tornTailBytes, 0, "the cut left a clean journal")
         XCTAssertEqual(RecoveredState(again), state)
         reopened.close()
+        return second
     }
 
     func testAFlippedBitInTheMiddleRefusesToStartUnlessAskedToRecoverToTheLastGoodRecord() throws {
@@ -117,17 +127,9 @@ final class JournalCorruptionTests: XCTestCase {
         let dropped = try XCTUnwrap(report.droppedCommitSequences, "says which records of the commit it dropped")
         XCTAssertEqual(dropped.first, records[hole + 1].seq)
         XCTAssertEqual(dropped.last, records.last?.seq)
-        try monitor.updatePosition(symbol: "BTCUSDT", qty: 1, price: 40_000) // appends after the cut
-        try journal.flush()
-        let state = RecoveredState(monitor)
-        journal.close()
-        let again = try freshMonitor()
-        let (reopened, second) = try Journal.open(directory: dir, monitor: again, logger: quietLogger())
-        XCTAssertEqual(second.tornTailBytes, 0, "the cut left a clean journal")
+        let second = try assertAppendsAfterTheCut(dir, monitor, journal)
         XCTAssertNil(second.droppedCommitSequences)
         XCTAssertGreaterThan(second.lastSequence, records[first].seq, "new records where the dropped ones were")
-        XCTAssertEqual(RecoveredState(again), state)
-        reopened.close()
     }
 
     /// A segment cut short, even exactly at a record boundary, is refused:
