@@ -516,26 +516,37 @@ static size_t rl_torn_bytes(const uint8_t *data, size_t size, size_t offset, siz
 
 /* ---- Scanning ---------------------------------------------------------- */
 
-/* A version 3 segment's valid records after the bad one at `offset` (its
- * own salt, sequences from `expected` + 1 on): whether one of them opens a
- * commit. None does: they are the rest of the bad one's commit, which is
- * the segment's last (each commit is synced before the next is written), and
- * a power loss kept some of its sectors and lost others. Their sequences go
+/* A version 3 segment's bad record at `offset`, where `expected` was due,
+ * followed by valid records of its own salt: whether they are the rest of
+ * the segment's last commit, cut short by a power loss that kept some of its
+ * sectors and lost others. They are when none of them opens a commit and
+ * each names one commit that began at or before `expected` (the hole is
+ * inside it; each commit is synced before the next is written, so no
+ * commit follows it). A commit that began after `expected` means the hole
+ * took earlier, synced commits with it: damage. Their sequences' range goes
  * to *first and *last. */
-static bool rl_commit_opens_after(const uint8_t *data, size_t size, size_t offset, size_t written, uint64_t expected,
-                                  uint32_t salt, uint64_t *first, uint64_t *last) {
+static bool rl_cut_commit_after(const uint8_t *data, size_t size, size_t offset, size_t written, uint64_t expected,
+                                const rl_journal_segment_header_t *segment, uint64_t *first, uint64_t *last) {
+    uint32_t salt = segment->salt;
     *first = *last = 0;
+    uint64_t commit = 0; /* the sequence their commit began at */
     for (size_t probe = offset + 8; probe < written && probe + sizeof(rl_journal_record_header_t) <= size; probe += 8) {
         size_t record = rl_record_check(data, size, probe, expected + 1, salt);
         if (record == 0) continue;
         rl_journal_record_header_t header;
         memcpy(&header, data + probe, sizeof(header));
-        if (header.flags & RL_JREC_FLAG_COMMIT_START) return true;
+        uint64_t index = header.flags >> RL_JREC_COMMIT_INDEX_SHIFT;
+        if ((header.flags & RL_JREC_FLAG_COMMIT_START) || index >= RL_JREC_COMMIT_INDEX_MAX || index >= header.seq) {
+            return false;
+        }
+        if (commit == 0) commit = header.seq - index;
+        if (header.seq - index != commit) return false;
         if (*first == 0 || header.seq < *first) *first = header.seq;
         if (header.seq > *last) *last = header.seq;
         probe += record - 8; /* a whole record: the next can only start after it */
     }
-    return false;
+    /* A commit never spans segments: the writer syncs before it rotates. */
+    return commit != 0 && commit <= expected && commit >= segment->first_seq;
 }
 
 /* A segment's header, if it has a valid one: 0, or -errno / -EBADMSG. */
@@ -799,6 +810,13 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             size_t record = rl_record_check(data, size, offset, expected, header.salt);
             rl_journal_record_header_t rh;
             if (record != 0) memcpy(&rh, data + offset, sizeof(rh));
+            if (record != 0 && rh.seq > expected && expected <= after_seq && rh.seq == after_seq + 1) {
+                /* A gap the snapshot covers, inside a segment: a writer went
+                 * on after the snapshot from a tail cut short at records it
+                 * covers (damage to synced records read as a torn tail).
+                 * Nothing in the gap is needed. */
+                expected = rh.seq;
+            }
             if (record == 0 || rh.seq != expected) {
                 /* A torn tail, or damage? Damage if any valid record follows. */
                 bool later_valid = false;
@@ -819,22 +837,34 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                  * hole damage in a synced commit: refused, as before. */
                 uint64_t torn_first = 0, torn_last = 0;
                 bool torn_commit = later_valid && last && !cut && record == 0 && header.version >= 3 &&
-                                   !rl_commit_opens_after(data, size, offset, written, expected, header.salt,
-                                                          &torn_first, &torn_last);
+                                   rl_cut_commit_after(data, size, offset, written, expected, &header, &torn_first,
+                                                       &torn_last);
                 rl_journal_segment_header_t next_header;
                 bool next_records;
                 if (last && (!later_valid || torn_commit) && !cut) {
                     /* What this segment's own writes left after its last
                      * record (none: its records simply end there). */
                     out->torn_tail_bytes = rl_torn_bytes(data, size, offset, written, header.salt, expected, torn_commit);
-                    if (torn_commit) {
-                        out->lost_first = torn_first;
+                    if (torn_commit && torn_last > after_seq) {
+                        /* The hole's own records too: from `expected` on (the
+                         * snapshot's are not lost: it holds them). */
+                        out->lost_first = expected > after_seq ? expected : after_seq + 1;
                         out->lost_last = torn_last;
                         snprintf(out->damage, sizeof(out->damage),
                                  "%s: the last commit was cut short at offset %zu after sequence %" PRIu64
-                                 " (a power loss mid-commit kept later parts of it): its records %" PRIu64 "-%" PRIu64
-                                 " after the hole were never durable as a whole and are dropped with the torn tail",
-                                 segments[i].name, offset, expected - 1, torn_first, torn_last);
+                                 " (a power loss mid-commit kept later parts of it, %" PRIu64 "-%" PRIu64
+                                 "): its records %" PRIu64 "-%" PRIu64
+                                 " were never durable as a whole and are dropped with the torn tail",
+                                 segments[i].name, offset, expected - 1, torn_first, torn_last, out->lost_first,
+                                 torn_last);
+                    } else if (torn_commit) {
+                        /* Synced (a snapshot covers them): damage, not a power
+                         * loss, in records the snapshot holds. Nothing is lost;
+                         * a writer goes on after the snapshot (the gap above). */
+                        snprintf(out->damage, sizeof(out->damage),
+                                 "%s: records %" PRIu64 "-%" PRIu64 " of the last commit are damaged at offset %zu; the"
+                                 " snapshot covers them (up to %" PRIu64 "), so nothing is lost",
+                                 segments[i].name, expected, torn_last, offset, after_seq);
                     }
                 } else if (!last && !later_valid && header.file_bytes != 0 &&
                            rl_segment_read_header(dir, segments[i + 1].name, &next_header, &next_records) == 0 &&
@@ -2336,9 +2366,13 @@ static int rl_journal_add(rl_journal_t *j, uint16_t type, const void *payload, u
         j->batch_started_us = j->batch_started_ns / 1000;
     }
     if (j->pass_realtime_ns == 0) j->pass_realtime_ns = rl_realtime_ns();
-    /* The first record of a batch opens its commit (version 3 segments;
-     * a failed commit keeps its records, so a retry's batch opens with it). */
-    uint16_t flags = j->batch_records == 0 && j->seg_version >= 3 ? RL_JREC_FLAG_COMMIT_START : 0;
+    /* Version 3: where the record is in its commit, the batch (a failed
+     * commit keeps its records, so a retry's batch opens with its first). */
+    uint16_t flags = 0;
+    if (j->seg_version >= 3) {
+        uint64_t index = j->batch_records < RL_JREC_COMMIT_INDEX_MAX ? j->batch_records : RL_JREC_COMMIT_INDEX_MAX;
+        flags = (uint16_t)(index << RL_JREC_COMMIT_INDEX_SHIFT) | (j->batch_records == 0 ? RL_JREC_FLAG_COMMIT_START : 0);
+    }
     j->buffer_len += rl_record_encode(rl_batch(j) + j->buffer_len, type, j->next_seq, payload, length,
                                       j->pass_realtime_ns, j->seg_salt, flags);
     j->batch_last_seq = j->next_seq++;

@@ -164,7 +164,7 @@ struct JournalCommand: ParsableCommand {
             if report.tornTailBytes > 0 { print("  torn tail: \(report.tornTailBytes) bytes ignored") }
             if let dropped = report.droppedCommitSequences {
                 print("  the last commit was cut short (a power loss mid-commit): its records \(dropped.first)-\(dropped.last) "
-                      + "after the hole were never durable as a whole and are dropped with the torn tail")
+                      + "(from the hole on) were never durable as a whole and are dropped with the torn tail")
             }
             if let damage = report.damage {
                 print("  damage stepped over: \(damage)")

@@ -15,9 +15,15 @@
  *     commits included, and names what it drops. The same states with the
  *     segment marked version 2 are refused as before (the case is reached).
  *  2. Damage in the commit before the last, the last whole after it: refused
- *     (a commit follows the hole, so the hole was durable).
+ *     (a commit follows the hole, so the hole was durable); and a hole that
+ *     takes the end of the commit before the last with the first record of
+ *     the last (the records after it name a commit that began after the
+ *     hole): refused.
  *  3. A journal reopened after such a state cuts the dropped records off,
  *     goes on, and scans clean.
+ *  4. Damage in a last commit a snapshot covers: nothing lost, and the
+ *     writer goes on after the snapshot in the same segment, read clean at
+ *     the next restart.
  *
  *   cc -std=c11 -O1 -g -D_GNU_SOURCE -ICSources/RedlineCore/include -ITests/C \
  *      Tests/C/journal_torn_commit.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm
@@ -226,7 +232,7 @@ int main(int argc, char **argv) {
               check.seen, synced);
         if (result.lost_first > 0) {
             dropped_states++;
-            CHECK(result.torn_tail_bytes > 0 && result.lost_first > check.seen + 1 && result.lost_last >= result.lost_first &&
+            CHECK(result.torn_tail_bytes > 0 && result.lost_first == check.seen + 1 && result.lost_last > result.lost_first &&
                       result.lost_last <= original.seq[original.count - 1] && result.damage[0] != 0,
                   "trial %d: a commit cut short is a torn tail that names what it drops (%" PRIu64 "-%" PRIu64
                   ", torn %" PRIu64 ")", t, result.lost_first, result.lost_last, result.torn_tail_bytes);
@@ -252,13 +258,23 @@ int main(int argc, char **argv) {
     int rc = rl_journal_scan(dir, 0, false, NULL, NULL, &result);
     CHECK(rc == -EBADMSG && result.corrupt && result.damage[0] != 0,
           "damage in a synced commit with a commit after it is refused (%d)", rc);
-    /* And in the last commit's first record, the rest of it intact: its
-     * commit start is lost with it; the rest reads as that commit cut short. */
+    /* A hole from the last record of the commit before the last through the
+     * last commit's first: no record after it opens a commit, but each names
+     * its commit, which began after the hole: a synced record is in it.
+     * Refused (once read as the last commit cut short, dropping it). */
+    memcpy(image, after, size);
+    memset(image + offsets[last_open - 1], 0, offsets[last_open + 1] - offsets[last_open - 1]);
+    write_segment(image, size);
+    rc = rl_journal_scan(dir, 0, false, NULL, NULL, &result);
+    CHECK(rc == -EBADMSG && result.corrupt && result.damage[0] != 0,
+          "a hole that takes a synced commit's record with it is refused (%d): %s", rc, result.damage);
+    /* The last commit's first record lost, the rest of it intact: the rest
+     * names the commit the hole is in; it reads as that commit cut short. */
     memcpy(image, after, size);
     image[offsets[last_open] + 20] ^= 0x40;
     write_segment(image, size);
     rc = rl_journal_scan(dir, 0, false, NULL, NULL, &result);
-    CHECK(rc == 0 && !result.corrupt && result.lost_first == original.seq[last_open + 1] &&
+    CHECK(rc == 0 && !result.corrupt && result.lost_first == original.seq[last_open] &&
               result.records == (uint64_t)last_open,
           "the last commit's first record lost: the commit is cut there (%d, %" PRIu64 " records)", rc, result.records);
 
@@ -283,6 +299,42 @@ int main(int argc, char **argv) {
               result.records == kept + 10 && result.last_seq == kept + 10,
           "reopened, it goes on after the kept records and scans clean (%d: %" PRIu64 " records, last %" PRIu64
           ", torn %" PRIu64 ")", rc, result.records, result.last_seq, result.torn_tail_bytes);
+
+    /* 4. Damage in the last commit that a snapshot covers (synced: media
+     * damage, not a power loss). Nothing is lost; the writer goes on after
+     * the snapshot in the same segment, and the next restart reads it clean
+     * (once refused: the records after the snapshot followed the last good
+     * one with a gap, and recovering to last good lost them). */
+    rc = rl_journal_scan(dir, 0, false, NULL, NULL, &result);
+    uint64_t covered = result.last_seq;
+    CHECK(rl_journal_write_snapshot(dir, covered, NULL, 0) == 0, "a snapshot covering %" PRIu64, covered);
+    size_t tail_size;
+    uint8_t *tail_image = read_all(segment_path, &tail_size);
+    size_t tail_end;
+    int tail_n = record_offsets(tail_image, tail_size, offsets, opens, &tail_end);
+    int tail_open = 0;
+    for (int i = 0; i < tail_n; i++) {
+        if (opens[i]) tail_open = i;
+    }
+    CHECK(tail_n - tail_open >= 3, "the last commit has three records or more (%d)", tail_n - tail_open);
+    tail_image[offsets[tail_open + 1] + 20] ^= 0x40;
+    write_segment(tail_image, tail_size);
+    rc = rl_journal_scan(dir, covered, false, NULL, NULL, &result);
+    CHECK(rc == 0 && !result.corrupt && result.lost_first == 0 && result.torn_tail_bytes > 0 && result.damage[0] != 0,
+          "damage the snapshot covers: torn, nothing lost (%d, lost %" PRIu64 "): %s", rc, result.lost_first,
+          result.damage);
+    snprintf(tail, sizeof(tail), "%s", result.tail_segment);
+    j = open_journal(covered + 1, tail, result.tail_valid_end);
+    push_events(j, 5, 200000);
+    CHECK(rl_journal_flush(j, 10000) == 0, "flush after the snapshot");
+    rl_journal_stop(j);
+    rl_journal_close(j);
+    rc = rl_journal_scan(dir, covered, false, NULL, NULL, &result);
+    CHECK(rc == 0 && !result.corrupt && result.torn_tail_bytes == 0 && result.last_seq == covered + 5 &&
+              result.records == (uint64_t)(tail_open + 1) + 5,
+          "the next restart reads it clean: %d, last %" PRIu64 ", %" PRIu64 " records, torn %" PRIu64 ": %s", rc,
+          result.last_seq, result.records, result.torn_tail_bytes, result.damage);
+    free(tail_image);
 
     free(image);
     free(before);

@@ -125,7 +125,7 @@ final class JournalCorruptionTests: XCTestCase {
         XCTAssertEqual(report.lastSequence, records[first].seq, "up to the last record before the hole")
         XCTAssertGreaterThan(report.tornTailBytes, 0)
         let dropped = try XCTUnwrap(report.droppedCommitSequences, "says which records of the commit it dropped")
-        XCTAssertEqual(dropped.first, records[hole + 1].seq)
+        XCTAssertEqual(dropped.first, records[hole].seq, "the hole's own record and the rest after it")
         XCTAssertEqual(dropped.last, records.last?.seq)
         let second = try assertAppendsAfterTheCut(dir, monitor, journal)
         XCTAssertNil(second.droppedCommitSequences)

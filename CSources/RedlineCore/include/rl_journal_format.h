@@ -246,12 +246,16 @@ typedef struct rl_journal_record_header {
 
 RL_STATIC_ASSERT(sizeof(rl_journal_record_header_t) == 32, "a record header is 32 bytes");
 
-/* The record opens a commit: the writer wrote it and the records after it,
+/* Version 3 segments: a record's flags say which commit it is in. Bit 0:
+ * the record opens a commit (the writer wrote it and the records after it,
  * up to the next record so flagged, in one write, synced before the next
- * commit was written. So at most the last commit of a journal is not
- * durable, and a valid record after a bad one that opens no commit of its
- * own belongs to the bad one's commit (version 3 segments). */
+ * commit was written, so at most the last commit of a journal is not
+ * durable). Bits 1-15: how many records of its commit come before it
+ * (RL_JREC_COMMIT_INDEX_MAX: that many or more, unknown), so a record after
+ * a hole names the sequence its commit began at. */
 #define RL_JREC_FLAG_COMMIT_START 1u
+#define RL_JREC_COMMIT_INDEX_SHIFT 1
+#define RL_JREC_COMMIT_INDEX_MAX 0x7fffu
 
 /* In a version 2 segment, the bytes after the last record are zeros, at
  * least this many (a record header's worth, which no record begins with: its

@@ -127,7 +127,7 @@ public final class Journal: @unchecked Sendable {
         /// Bytes of a record torn by a crash mid-write, cut off.
         public var tornTailBytes: UInt64 = 0
         /// The torn tail was the last commit cut short (a power loss that
-        /// kept later parts of it): these records of it, after the hole,
+        /// kept later parts of it): these records of it, from the hole on,
         /// were never durable as a whole and were dropped with it.
         public var droppedCommitSequences: (first: UInt64, last: UInt64)? {
             get { droppedFirst.map { ($0, droppedLast) } }
