@@ -496,8 +496,7 @@ static size_t rl_torn_bytes(const uint8_t *data, size_t size, size_t offset, siz
          * every step could cost minutes over 64 MiB of crafted bytes). */
         rl_journal_record_header_t header;
         memcpy(&header, data + end, sizeof(header));
-        if (header.salt != 0 && header.salt != salt && (header.flags & ~RL_JREC_FLAG_COMMIT_START) == 0 &&
-            header.type >= RL_JREC_EVENT &&
+        if (header.salt != 0 && header.salt != salt && header.type >= RL_JREC_EVENT &&
             header.type <= RL_JREC_OPERATOR && header.length <= RL_JOURNAL_MAX_PAYLOAD) {
             break;
         }
@@ -523,10 +522,17 @@ static size_t rl_torn_bytes(const uint8_t *data, size_t size, size_t offset, siz
  * each names one commit that began at or before `expected` (the hole is
  * inside it; each commit is synced before the next is written, so no
  * commit follows it). A commit that began after `expected` means the hole
- * took earlier, synced commits with it: damage. Their sequences' range goes
- * to *first and *last. */
+ * took earlier, synced commits with it: damage. Records the snapshot covers
+ * (up to `after_seq`) are not needed and are passed over: a writer that
+ * went on after the snapshot (at after_seq + 1, in this segment) left them
+ * past its own, so its commit may begin at after_seq + 1; after covered
+ * records alone, nothing is lost. The uncovered records' first sequence
+ * goes to *first, the highest of all to *last. */
 static bool rl_cut_commit_after(const uint8_t *data, size_t size, size_t offset, size_t written, uint64_t expected,
-                                const rl_journal_segment_header_t *segment, uint64_t *first, uint64_t *last) {
+                                uint64_t after_seq, const rl_journal_segment_header_t *segment, uint64_t *first,
+                                uint64_t *last) {
+    uint64_t due = expected > after_seq ? expected : after_seq + 1;
+    bool covered_only = false;
     uint32_t salt = segment->salt;
     *first = *last = 0;
     uint64_t commit = 0; /* the sequence their commit began at */
@@ -535,6 +541,12 @@ static bool rl_cut_commit_after(const uint8_t *data, size_t size, size_t offset,
         if (record == 0) continue;
         rl_journal_record_header_t header;
         memcpy(&header, data + probe, sizeof(header));
+        if (header.seq <= after_seq) {
+            covered_only = true;
+            if (header.seq > *last) *last = header.seq;
+            probe += record - 8;
+            continue;
+        }
         uint64_t index = header.flags >> RL_JREC_COMMIT_INDEX_SHIFT;
         if ((header.flags & RL_JREC_FLAG_COMMIT_START) || index >= RL_JREC_COMMIT_INDEX_MAX || index >= header.seq) {
             return false;
@@ -546,7 +558,8 @@ static bool rl_cut_commit_after(const uint8_t *data, size_t size, size_t offset,
         probe += record - 8; /* a whole record: the next can only start after it */
     }
     /* A commit never spans segments: the writer syncs before it rotates. */
-    return commit != 0 && commit <= expected && commit >= segment->first_seq;
+    if (commit == 0) return covered_only;
+    return commit <= due && commit >= segment->first_seq;
 }
 
 /* A segment's header, if it has a valid one: 0, or -errno / -EBADMSG. */
@@ -810,11 +823,12 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
             size_t record = rl_record_check(data, size, offset, expected, header.salt);
             rl_journal_record_header_t rh;
             if (record != 0) memcpy(&rh, data + offset, sizeof(rh));
-            if (record != 0 && rh.seq > expected && expected <= after_seq && rh.seq == after_seq + 1) {
+            if (record != 0 && rh.seq > expected && expected <= after_seq && rh.seq <= after_seq + 1) {
                 /* A gap the snapshot covers, inside a segment: a writer went
-                 * on after the snapshot from a tail cut short at records it
-                 * covers (damage to synced records read as a torn tail).
-                 * Nothing in the gap is needed. */
+                 * on after a snapshot from a tail cut short at records it
+                 * covers (damage to synced records read as a torn tail), and
+                 * may have snapshotted since, as between segments. Nothing
+                 * in the gap is needed. */
                 expected = rh.seq;
             }
             if (record == 0 || rh.seq != expected) {
@@ -837,7 +851,7 @@ int rl_journal_scan(const char *dir, uint64_t after_seq, bool recover_to_last_go
                  * hole damage in a synced commit: refused, as before. */
                 uint64_t torn_first = 0, torn_last = 0;
                 bool torn_commit = later_valid && last && !cut && record == 0 && header.version >= 3 &&
-                                   rl_cut_commit_after(data, size, offset, written, expected, &header, &torn_first,
+                                   rl_cut_commit_after(data, size, offset, written, expected, after_seq, &header, &torn_first,
                                                        &torn_last);
                 rl_journal_segment_header_t next_header;
                 bool next_records;

@@ -23,7 +23,9 @@
  *     goes on, and scans clean.
  *  4. Damage in a last commit a snapshot covers: nothing lost, and the
  *     writer goes on after the snapshot in the same segment, read clean at
- *     the next restart.
+ *     the next restart, and after a later snapshot; a power loss that then
+ *     loses the first sector of the writer's first commit reads as that
+ *     commit cut short.
  *
  *   cc -std=c11 -O1 -g -D_GNU_SOURCE -ICSources/RedlineCore/include -ITests/C \
  *      Tests/C/journal_torn_commit.c CSources/RedlineCore/rl_*.c -luring -lnuma -lpthread -lm
@@ -93,13 +95,19 @@ static void push_events(rl_journal_t *j, int count, int64_t first_qty) {
     }
 }
 
-static rl_journal_t *open_journal(uint64_t next_seq, const char *tail, uint64_t truncate_at) {
+static void push_events(rl_journal_t *j, int count, int64_t first_qty);
+
+/* A journal in `dir` (1 MiB segments, pwrite) going on at `next_seq`, in
+ * `tail` from `truncate_at` if given; `prefill` events handed over before
+ * the writer starts (its first pass takes them: one commit). */
+static rl_journal_t *open_journal(uint64_t next_seq, const char *tail, uint64_t truncate_at, int prefill) {
     rl_journal_options_t options = {0};
     options.segment_bytes = 1 << 20;
     options.io_mode = RL_JOURNAL_IO_PWRITE;
     options.cpu = -1;
     rl_journal_t *j = NULL;
     int rc = rl_journal_open(dir, &options, next_seq, tail, truncate_at, -1, &j);
+    if (rc == 0 && prefill > 0) push_events(j, prefill, 300000);
     if (rc == 0) rc = rl_journal_start(j);
     if (rc != 0) {
         printf("open: %d\n", rc);
@@ -150,7 +158,7 @@ int main(int argc, char **argv) {
     snprintf(segment_path, sizeof(segment_path), "%s/segment-%020d.rlj", dir, 1);
 
     /* A few commits, then a long one: a burst the writer takes at once. */
-    rl_journal_t *j = open_journal(1, NULL, 0);
+    rl_journal_t *j = open_journal(1, NULL, 0, 0);
     int64_t qty = 1;
     for (int round = 0; round < 3; round++) {
         push_events(j, 30, qty);
@@ -289,7 +297,7 @@ int main(int argc, char **argv) {
     uint64_t kept = result.records;
     char tail[128];
     snprintf(tail, sizeof(tail), "%s", result.tail_segment);
-    j = open_journal(result.last_seq + 1, tail, result.tail_valid_end);
+    j = open_journal(result.last_seq + 1, tail, result.tail_valid_end, 0);
     push_events(j, 10, 100000);
     CHECK(rl_journal_flush(j, 10000) == 0, "flush after reopening");
     rl_journal_stop(j);
@@ -324,16 +332,40 @@ int main(int argc, char **argv) {
           "damage the snapshot covers: torn, nothing lost (%d, lost %" PRIu64 "): %s", rc, result.lost_first,
           result.damage);
     snprintf(tail, sizeof(tail), "%s", result.tail_segment);
-    j = open_journal(covered + 1, tail, result.tail_valid_end);
-    push_events(j, 5, 200000);
+    size_t resumed_at = result.tail_valid_end;
+    j = open_journal(covered + 1, tail, resumed_at, 40); /* one commit of 40 */
     CHECK(rl_journal_flush(j, 10000) == 0, "flush after the snapshot");
     rl_journal_stop(j);
     rl_journal_close(j);
     rc = rl_journal_scan(dir, covered, false, NULL, NULL, &result);
-    CHECK(rc == 0 && !result.corrupt && result.torn_tail_bytes == 0 && result.last_seq == covered + 5 &&
-              result.records == (uint64_t)(tail_open + 1) + 5,
+    CHECK(rc == 0 && !result.corrupt && result.torn_tail_bytes == 0 && result.last_seq == covered + 40 &&
+              result.records == (uint64_t)(tail_open + 1) + 40,
           "the next restart reads it clean: %d, last %" PRIu64 ", %" PRIu64 " records, torn %" PRIu64 ": %s", rc,
           result.last_seq, result.records, result.torn_tail_bytes, result.damage);
+    /* A later snapshot (the writer's own, before it rotates): the gap is
+     * still one a snapshot covers (once refused: the jump no longer landed
+     * on its sequence + 1). */
+    CHECK(rl_journal_write_snapshot(dir, covered + 40, NULL, 0) == 0, "a later snapshot");
+    rc = rl_journal_scan(dir, covered + 40, false, NULL, NULL, &result);
+    CHECK(rc == 0 && !result.corrupt && result.torn_tail_bytes == 0 && result.last_seq == covered + 40,
+          "with a later snapshot it reads clean: %d, last %" PRIu64 ": %s", rc, result.last_seq, result.damage);
+    /* A power loss in that commit, losing its first sector alone (the rest
+     * on disk, past the snapshot-covered records left after the hole): the
+     * commit cut short, its 40 records dropped (once refused: they name a
+     * commit that began after the hole). */
+    uint8_t *resumed = read_all(segment_path, &size);
+    tail_n = record_offsets(resumed, size, offsets, opens, &tail_end);
+    CHECK(tail_n > 40 && opens[tail_n - 40] && offsets[tail_n - 40] == resumed_at,
+          "the 40 records after the snapshot are one commit where the tail was cut");
+    size_t lost_sector = resumed_at / SECTOR * SECTOR;
+    memcpy(resumed + lost_sector, tail_image + lost_sector, SECTOR);
+    write_segment(resumed, size);
+    rc = rl_journal_scan(dir, covered, false, NULL, NULL, &result);
+    CHECK(rc == 0 && !result.corrupt && result.lost_first == covered + 1 && result.lost_last == covered + 40 &&
+              result.torn_tail_bytes > 0,
+          "its first sector lost: the commit cut short (%d, lost %" PRIu64 "-%" PRIu64 "): %s", rc, result.lost_first,
+          result.lost_last, result.damage);
+    free(resumed);
     free(tail_image);
 
     free(image);
