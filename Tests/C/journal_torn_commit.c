@@ -157,7 +157,8 @@ int main(int argc, char **argv) {
     if (system(command) != 0) return 1;
     snprintf(segment_path, sizeof(segment_path), "%s/segment-%020d.rlj", dir, 1);
 
-    /* A few commits, then a long one: a burst the writer takes at once. */
+    /* A few commits, then a long one: 200 records handed over before the
+     * writer (reopened) starts, which its first pass takes as one commit. */
     rl_journal_t *j = open_journal(1, NULL, 0, 0);
     int64_t qty = 1;
     for (int round = 0; round < 3; round++) {
@@ -165,8 +166,13 @@ int main(int argc, char **argv) {
         qty += 30;
         CHECK(rl_journal_flush(j, 10000) == 0, "flush");
     }
-    push_events(j, 200, qty);
-    qty += 200;
+    rl_journal_stop(j);
+    rl_journal_close(j);
+    rl_journal_scan_result_t result;
+    CHECK(rl_journal_scan(dir, 0, false, NULL, NULL, &result) == 0 && result.last_seq == 90, "90 records first");
+    char tail[128];
+    snprintf(tail, sizeof(tail), "%s", result.tail_segment);
+    j = open_journal(91, tail, result.tail_valid_end, 200);
     CHECK(rl_journal_flush(j, 10000) == 0, "flush");
     rl_journal_stop(j);
     rl_journal_close(j);
@@ -181,7 +187,6 @@ int main(int argc, char **argv) {
     memcpy(&header, after, sizeof(header));
     CHECK(header.version == 3, "new segments are version 3 (%u)", header.version);
 
-    rl_journal_scan_result_t result;
     CHECK(rl_journal_scan(dir, 0, false, record_original, NULL, &result) == 0 && !result.corrupt &&
               result.torn_tail_bytes == 0 && original.count == 290,
           "the journal as written scans clean (%" PRIu64 " records)", original.count);
@@ -295,7 +300,6 @@ int main(int argc, char **argv) {
     rc = rl_journal_scan(dir, 0, false, NULL, NULL, &result);
     CHECK(rc == 0 && result.lost_first > 0, "a hole mid-commit reads as the commit cut short (%d)", rc);
     uint64_t kept = result.records;
-    char tail[128];
     snprintf(tail, sizeof(tail), "%s", result.tail_segment);
     j = open_journal(result.last_seq + 1, tail, result.tail_valid_end, 0);
     push_events(j, 10, 100000);
