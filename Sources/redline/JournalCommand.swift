@@ -85,7 +85,7 @@ struct JournalCommand: ParsableCommand {
             if scan.torn_tail_bytes > 0 && !scan.corrupt && !live {
                 print("damage: torn tail of \(scan.torn_tail_bytes) bytes after seq \(scan.last_seq) (a crash mid-write; cut off on the next start)")
                 if scan.lost_first > 0 {
-                    print("        \(withUnsafeBytes(of: scan.damage) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })")
+                    print("        \(cString(scan.damage))")
                 }
             }
             if strict != -EBADMSG {

@@ -222,10 +222,7 @@ public final class Journal: @unchecked Sendable {
         var (report, scan) = recovered
         if scan.torn_tail_bytes > 0 {
             var metadata: Logger.Metadata = ["bytes": "\(scan.torn_tail_bytes)", "last_good_seq": "\(scan.last_seq)"]
-            if !scan.corrupt && scan.lost_first > 0 {
-                // A commit cut short: records of it after a hole, never durable as a whole.
-                metadata["dropped_seqs"] = "\(scan.lost_first)-\(scan.lost_last)"
-            }
+            if let dropped = report.droppedCommitSequences { metadata["dropped_seqs"] = "\(dropped.first)-\(dropped.last)" }
             logger.warning("journal tail torn by a crash mid-write: cut off", metadata: metadata)
             monitor.metrics.setTotal("journal_torn_tails_total", to: 1)
         } else {
